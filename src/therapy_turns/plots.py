@@ -1,0 +1,62 @@
+"""One figure style for every notebook, and the one way figures and tables are saved.
+
+Figures are written as vector PDF and 300-dpi PNG with no creation dates or software strings in
+their metadata, so ``make -B report`` twice gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .paths import project_path
+
+log = logging.getLogger(__name__)
+
+#: Okabe-Ito colour-blind-safe palette; patient and therapist keep their colours everywhere.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+SPEAKER_COLORS = {"patient": "#0072B2", "therapist": "#D55E00"}
+SPEAKER_ORDER = ["patient", "therapist"]
+#: Widths in inches for a two-column paper (single column, full width).
+COLUMN_WIDTH, TEXT_WIDTH = 3.4, 7.0
+
+
+def set_style() -> None:
+    """Seaborn ticks theme, Okabe-Ito palette, fonts sized for a two-column paper."""
+    sns.set_theme(context="paper", style="ticks", palette=PALETTE, font="DejaVu Sans", rc={
+        "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
+        "ytick.labelsize": 7, "legend.fontsize": 7, "figure.dpi": 110, "savefig.dpi": 300,
+        "savefig.bbox": "tight", "pdf.fonttype": 42, "svg.hashsalt": "therapy-turns",
+        "axes.spines.top": False, "axes.spines.right": False,
+    })
+    mpl.rcParams["path.simplify"] = True
+
+
+def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") -> list[Path]:
+    """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly."""
+    out = project_path(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.pdf", out / f"{name}.png"]
+    fig.savefig(paths[0], metadata={"CreationDate": None, "ModDate": None, "Producer": None,
+                                    "Creator": "therapy-turns"})
+    fig.savefig(paths[1], dpi=300, metadata={"Software": None})
+    log.info("saved %s", ", ".join(map(str, paths)))
+    return paths
+
+
+def save_table(df: pd.DataFrame, name: str, figures_dir: str | Path = "figures",
+               float_format: str = "%.3f", caption: str | None = None) -> list[Path]:
+    """Write a key table as CSV and as a booktabs LaTeX table beside the figures."""
+    out = project_path(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv, tex = out / f"{name}.csv", out / f"{name}.tex"
+    df.to_csv(csv, index=False, float_format=float_format, lineterminator="\n")
+    latex = df.to_latex(index=False, float_format=lambda x: float_format % x, caption=caption,
+                        label=f"tab:{name}", escape=True)
+    tex.write_text(latex, encoding="utf-8")
+    return [csv, tex]

@@ -1,0 +1,428 @@
+"""Transcript loading and validation: files in, one tidy row per turn out.
+
+Formats
+-------
+1. Plain text with ``Speaker: text`` paragraphs (the seeds). A line that does not start with a
+   *recognised* speaker label continues the current turn, so role-play lines such as
+   ``Manager: ...`` or ``Try this: ...`` stay inside the turn in which they were said.
+2. The full-transcript variant with ``--- Turn N (...) ---`` headers and
+   ``Therapist Thinking:`` / ``Therapist Answer:`` blocks. Thinking goes to the ``thinking``
+   column and is never analysed as speech; headers are separators, not speech.
+3. CSV / JSONL with columns ``session_id, speaker, text`` (optional ``turn``), one row per turn.
+4. A directory or glob: one session per text file (``session_id`` = file stem, sorted order;
+   stems that collide get ids from their relative path).
+
+Turn table schema (one row per turn)
+------------------------------------
+``session_id`` (str), ``turn`` (int, 0-based order in the session), ``exchange`` (int, a patient
+turn opens a new exchange), ``speaker`` (``patient``/``therapist``), ``speaker_label`` (as written),
+``text`` (speech for analysis: artefact paragraphs and meta notes removed), ``raw_text`` (exactly as
+in the file, label excluded), ``thinking`` (hidden therapist reasoning, "" if none), ``source``
+(file path), ``line_start``/``line_end`` (1-based, inclusive), ``meta_notes`` (removed out-of-role
+paragraphs, joined by blank lines), and boolean flags ``generation_error``, ``missing_answer``,
+``meta_note``, ``truncated``, ``role_play``.
+
+Nothing is silently lost: for text files, :func:`segment_text` cuts the file into segments whose
+concatenation is the file; every segment is either a turn's ``raw_text``, its ``thinking``, or a
+separator (label, header, blank line). Bad input raises a subclass of :class:`TranscriptError`
+naming the file, the line, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SPEAKERS: dict[str, str] = {
+    "patient": "patient",
+    "client": "patient",
+    "therapist": "therapist",
+    "counselor": "therapist",
+    "counsellor": "therapist",
+}
+SPEAKERS = ("patient", "therapist")
+TEXT_SUFFIXES = {".txt", ".md", ".text"}
+TABLE_SUFFIXES = {".csv", ".jsonl"}
+REQUIRED_COLUMNS = ("session_id", "speaker", "text")
+COLUMNS = [
+    "session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text", "thinking",
+    "source", "line_start", "line_end", "meta_notes", "generation_error", "missing_answer",
+    "meta_note", "truncated", "role_play",
+]
+FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
+
+_LABEL_RE = re.compile(r"^(?P<label>[A-Za-z][A-Za-z .'-]{0,40}?)(?P<part> Thinking| Answer)?:[ \t]?")
+_HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
+
+
+def _artefact_patterns() -> dict[str, list[re.Pattern[str]]]:
+    path = Path(__file__).with_name("data") / "artefacts.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {k: [re.compile(p, re.I | re.S) for p in v] for k, v in raw["patterns"].items()}
+
+
+_ARTEFACTS = _artefact_patterns()
+
+
+# --------------------------------------------------------------------------- errors
+class TranscriptError(Exception):
+    """Bad input. The message names the file, the line, what was found and what was expected."""
+
+    def __init__(self, path: str | Path, line: int | None, found: str, expected: str) -> None:
+        self.path, self.line, self.found, self.expected = str(path), line, found, expected
+        where = f"{path}:{line}" if line else f"{path}"
+        super().__init__(f"{where}: found {found}; expected {expected}")
+
+
+class MissingPathError(TranscriptError):
+    """The path (or glob) does not exist or matches nothing."""
+
+
+class EmptyTranscriptError(TranscriptError):
+    """The file holds no text."""
+
+
+class BinaryFileError(TranscriptError):
+    """The file holds NUL bytes: not a text transcript."""
+
+
+class EncodingError(TranscriptError):
+    """The file is not valid UTF-8."""
+
+
+class NoSpeakerLabelError(TranscriptError):
+    """No line starts with a recognised speaker label."""
+
+
+class TextBeforeLabelError(TranscriptError):
+    """Text stands before the first speaker label, so it belongs to no speaker."""
+
+
+class MissingColumnError(TranscriptError):
+    """A CSV/JSONL file lacks a required column."""
+
+
+class UnmappedSpeakerError(TranscriptError):
+    """A CSV/JSONL row names a speaker the mapping does not know."""
+
+
+class DuplicateSessionError(TranscriptError):
+    """Two inputs would produce the same session id."""
+
+
+# --------------------------------------------------------------------------- data model
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a text file. ``kind`` is ``speech``, ``thinking`` or ``separator``."""
+
+    kind: str
+    text: str
+    line: int  # 1-based line on which the segment starts
+    turn: int | None = None  # index of the turn it belongs to (None for separators)
+
+
+@dataclass
+class SkippedFile:
+    """A file left out with ``on_error='skip'`` and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """The turn table of a corpus plus the files that were skipped."""
+
+    turns: pd.DataFrame
+    skipped: list[SkippedFile] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: sessions, turns, flags counted, skipped files."""
+        t = self.turns
+        flags = ", ".join(f"{f}={int(t[f].sum())}" for f in FLAGS)
+        return (f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags}); "
+                f"{len(self.skipped)} files skipped")
+
+
+def speaker_map(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The default label→speaker mapping extended by ``extra`` (labels compared lower-case)."""
+    out = dict(DEFAULT_SPEAKERS)
+    for label, role in (extra or {}).items():
+        if role not in SPEAKERS:
+            raise ValueError(f"speaker role for {label!r} must be one of {SPEAKERS}, got {role!r}")
+        out[label.strip().lower()] = role
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+def read_text_file(path: Path) -> str:
+    """Read a file as UTF-8, raising a :class:`TranscriptError` subclass on bad bytes."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise EmptyTranscriptError(path, None, "an empty file", "a transcript with speaker turns")
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise BinaryFileError(path, line, "a NUL byte (binary data)", "UTF-8 text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise EncodingError(path, line, f"byte {data[e.start:e.start + 1]!r} that is not UTF-8",
+                            "UTF-8 text") from None
+
+
+def segment_text(text: str, path: str | Path = "<text>",
+                 speakers: Mapping[str, str] | None = None) -> list[Segment]:
+    """Cut a text transcript into segments whose concatenation is exactly ``text``.
+
+    Kinds: ``label`` (a speaker label as written, e.g. ``"Patient: "``; it opens or continues turn
+    ``turn``), ``speech`` and ``thinking`` (content of turn ``turn``), ``separator`` (turn headers
+    and blank lines between turns; ``turn`` is None). Blank lines inside a turn are speech.
+    """
+    speakers = speakers or DEFAULT_SPEAKERS
+    segs: list[Segment] = []
+    turn, mode = -1, "separator"
+    blanks: list[tuple[str, int]] = []  # blank lines whose owner is not known yet
+
+    def flush(kind: str, owner: int | None) -> None:
+        segs.extend(Segment(kind, b, n, owner) for b, n in blanks)
+        blanks.clear()
+
+    for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
+        m = _LABEL_RE.match(line)
+        role = speakers.get(m.group("label").strip().lower()) if m else None
+        if _HEADER_RE.match(line):
+            flush("separator", None)
+            segs.append(Segment("separator", line, lineno))
+            mode = "separator"
+        elif role:
+            flush("separator", None)
+            part = (m.group("part") or "").strip().lower()
+            if not (part == "answer" and mode == "thinking"):
+                turn += 1
+            mode = "thinking" if part == "thinking" else "speech"
+            segs.append(Segment("label", line[: m.end()], lineno, turn))
+            if line[m.end():]:
+                segs.append(Segment(mode, line[m.end():], lineno, turn))
+        elif not line.strip():
+            blanks.append((line, lineno))
+        elif mode == "separator":
+            raise TextBeforeLabelError(
+                path, lineno, f"text outside any turn: {line.strip()[:60]!r}",
+                "a line starting with a speaker label such as 'Patient:' or 'Therapist:'")
+        else:
+            flush(mode, turn)
+            segs.append(Segment(mode, line, lineno, turn))
+    flush("separator", None)
+    if turn < 0:
+        raise NoSpeakerLabelError(path, None, "no line starting with a recognised speaker label",
+                                  f"lines starting with one of {sorted(speakers)} followed by ':'")
+    return segs
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
+
+
+def _match_any(kind: str, para: str) -> bool:
+    return any(p.fullmatch(para.strip()) for p in _ARTEFACTS[kind])
+
+
+def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
+    """Split raw turn text into speech and artefacts; return ``text``, ``meta_notes`` and flags."""
+    keep, notes = [], []
+    flags = {f: False for f in FLAGS}
+    for para in _paragraphs(raw):
+        if _match_any("generation_error", para):
+            flags["generation_error"] = True
+        elif _match_any("missing_answer", para):
+            flags["missing_answer"] = True
+        elif _match_any("meta_note", para):
+            flags["meta_note"] = True
+            notes.append(para.strip())
+        else:
+            keep.append(para.strip())
+            if speaker == "therapist" and _match_any("role_play", para):
+                flags["role_play"] = True
+    text = "\n\n".join(keep)
+    if text and not any(p.search(text.rstrip()) for p in _ARTEFACTS["complete_ending"]):
+        flags["truncated"] = True
+    return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
+
+
+def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Add derived columns (turn, exchange, text analysis) and order the columns."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    parts = []
+    for _, g in df.groupby("session_id", sort=False):
+        g = g.reset_index(drop=True)
+        g["turn"] = range(len(g))
+        opens = (g["speaker"] == "patient") & (g["speaker"].shift() != "patient")
+        g["exchange"] = (opens.cumsum() - 1).clip(lower=0)
+        parts.append(g)
+    df = pd.concat(parts, ignore_index=True)
+    derived = pd.DataFrame([analyse_turn_text(r, s) for r, s in zip(df["raw_text"], df["speaker"])])
+    df = pd.concat([df.drop(columns=[c for c in derived if c in df]), derived], axis=1)
+    df = df[COLUMNS].astype({"turn": "int64", "exchange": "int64", "line_start": "int64",
+                             "line_end": "int64", **{f: "bool" for f in FLAGS}})
+    return df
+
+
+def parse_text(text: str, session_id: str, source: str | Path = "<text>",
+               speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Parse one text transcript (plain or full variant) into the turn table."""
+    speakers = speakers or DEFAULT_SPEAKERS
+    turns: dict[int, dict[str, list]] = {}
+    for s in segment_text(text, source, speakers):
+        if s.turn is None:
+            continue
+        t = turns.setdefault(s.turn, {"label": [], "speech": [], "thinking": [], "lines": []})
+        t[s.kind].append(s.text)
+        t["lines"].append(s.line)
+    rows = []
+    for k in sorted(turns):
+        t = turns[k]
+        label = _LABEL_RE.match(t["label"][0]).group("label").strip()
+        rows.append({
+            "session_id": session_id, "speaker": speakers[label.lower()], "speaker_label": label,
+            "raw_text": "".join(t["speech"]), "thinking": "".join(t["thinking"]).strip(),
+            "source": str(source), "line_start": min(t["lines"]), "line_end": max(t["lines"]),
+        })
+    return _finish(rows)
+
+
+def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Parse a CSV or JSONL file with ``session_id, speaker, text`` (optional ``turn``) rows."""
+    speakers = speakers or DEFAULT_SPEAKERS
+    if path.suffix.lower() == ".csv":
+        read_text_file(path)  # encoding / binary / empty checks with line numbers
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        first_line = 2
+    else:
+        text = read_text_file(path)
+        recs = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise TranscriptError(path, n, f"invalid JSON ({e.msg})", "one JSON object per line") from None
+        df = pd.DataFrame(recs).astype(str)
+        first_line = 1
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise MissingColumnError(path, 1, f"columns {list(df.columns)}", f"columns {list(REQUIRED_COLUMNS)} "
+                                 f"(missing: {missing})")
+    df = df.reset_index(drop=True)
+    df["line"] = df.index + first_line
+    rows = []
+    for r in df.itertuples(index=False):
+        role = speakers.get(str(r.speaker).strip().lower())
+        if role is None:
+            raise UnmappedSpeakerError(path, r.line, f"speaker {r.speaker!r}",
+                                       f"one of {sorted(speakers)} (extend with --speaker LABEL=patient|therapist)")
+        rows.append({"session_id": str(r.session_id), "speaker": role, "speaker_label": r.speaker,
+                     "raw_text": r.text, "thinking": "", "source": str(path),
+                     "line_start": r.line, "line_end": r.line,
+                     "_order": float(r.turn) if "turn" in df.columns and r.turn != "" else r.line})
+    out = pd.DataFrame(rows).sort_values(["session_id", "_order"], kind="stable").drop(columns="_order")
+    return _finish(out.to_dict("records"))
+
+
+# --------------------------------------------------------------------------- corpora
+def expand_paths(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
+    """Resolve files, directories and globs to sorted ``(file, base)`` pairs."""
+    out: list[tuple[Path, Path]] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files = [f for f in sorted(p.rglob("*")) if f.is_file() and
+                     f.suffix.lower() in TEXT_SUFFIXES | TABLE_SUFFIXES and
+                     not any(part.startswith(".") for part in f.relative_to(p).parts)]
+            out += [(f, p) for f in files]
+        elif p.is_file():
+            out.append((p, p.parent))
+        elif any(ch in str(p) for ch in "*?["):
+            files = sorted(Path(f) for f in globmod.glob(str(p), recursive=True) if Path(f).is_file())
+            if not files:
+                raise MissingPathError(p, None, "a pattern that matches no file", "at least one transcript file")
+            base = Path(str(p).split("*")[0].split("?")[0].split("[")[0] or ".")
+            base = base if base.is_dir() else base.parent
+            out += [(f, base) for f in files]
+        else:
+            raise MissingPathError(p, None, "no such file or directory", "an existing file, directory or glob")
+    return out
+
+
+def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
+    """File stem as session id; colliding stems get ids from their path relative to their base."""
+    stems: dict[str, int] = {}
+    for f, _ in files:
+        stems[f.stem] = stems.get(f.stem, 0) + 1
+    ids: dict[Path, str] = {}
+    for f, base in files:
+        sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
+        if sid in ids.values():
+            raise DuplicateSessionError(f, None, f"session id {sid!r} already used by another file",
+                                        "unique file names or paths")
+        ids[f] = sid
+    return ids
+
+
+def load_corpus(paths: str | Path | Iterable[str | Path], *, on_error: str = "fail",
+                speakers: Mapping[str, str] | None = None, progress: bool | None = None) -> Corpus:
+    """Load files, directories or globs into one turn table (see module docstring)."""
+    if on_error not in ("fail", "skip"):
+        raise ValueError("on_error must be 'fail' or 'skip'")
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
+        speakers or DEFAULT_SPEAKERS)
+    files = expand_paths(paths)
+    ids = session_ids(files)
+    frames, skipped = [], []
+    show = progress if progress is not None else len(files) > 20
+    for f, _ in tqdm(files, desc="load", unit="file", disable=not show):
+        try:
+            if f.suffix.lower() in TABLE_SUFFIXES:
+                frames.append(parse_table(f, speakers))
+            else:
+                frames.append(parse_text(read_text_file(f), ids[f], f, speakers))
+        except TranscriptError as e:
+            if on_error == "fail":
+                raise
+            log.warning("skipped %s", e)
+            skipped.append(SkippedFile(str(f), str(e)))
+    turns = pd.concat(frames, ignore_index=True) if frames else _finish([])
+    dup = turns.drop_duplicates(["session_id", "source"]).groupby("session_id")["source"].nunique()
+    if (dup > 1).any():
+        sid = dup[dup > 1].index[0]
+        srcs = sorted(turns.loc[turns.session_id == sid, "source"].unique())
+        raise DuplicateSessionError(srcs[1], None, f"session id {sid!r} also in {srcs[0]}",
+                                    "each session id in one input only")
+    return Corpus(turns=turns, skipped=skipped, files=[str(f) for f, _ in files])
+
+
+def analysable(turns: pd.DataFrame, exclude: Sequence[str] = ("generation_error", "missing_answer")
+               ) -> pd.DataFrame:
+    """Turns kept for analysis: by default generation errors and placeholders are left out,
+    as are turns with no speech left after removing artefacts."""
+    mask = pd.Series(True, index=turns.index)
+    for flag in exclude:
+        mask &= ~turns[flag]
+    return turns[mask & (turns["text"].str.strip() != "")]
