@@ -46,6 +46,10 @@ def load_args(args: argparse.Namespace) -> Corpus:
                          progress=None if not args.quiet else False)
     for s in corpus.skipped:
         print(f"skipped: {s.reason}", file=sys.stderr)
+    if getattr(args, "redact", False):
+        from .redact import redact_turns
+
+        corpus.turns = redact_turns(corpus.turns)
     return corpus
 
 
@@ -57,6 +61,9 @@ def _common(p: argparse.ArgumentParser, out_help: str = "output .csv or .parquet
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                    help="bad files: fail (default) or skip and list them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--redact", action="store_true",
+                   help="replace names, places, organisations, dates, emails, phone numbers and "
+                        "URLs by placeholders before anything else sees the text")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -67,9 +74,105 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Parse once and write the partitioned Parquet tables and manifest (see analysis.py)."""
+    from .analysis import build_tables
+    from .sessions import MetadataError
+
+    if args.workers > 1 and args.scheduler:
+        raise SystemExit("therapy-turns analyze: give --workers or --scheduler, not both")
+    try:
+        tables = build_tables(args.paths, args.out, progress=not args.quiet,
+                              metadata=args.metadata, workers=args.workers,
+                              scheduler=args.scheduler, redact=args.redact,
+                              chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
+                              on_error=args.on_error, speakers=dict(args.speaker) or None)
+    except MetadataError as e:
+        print(f"therapy-turns: {e}", file=sys.stderr)
+        return 2
+    m = tables.manifest
+    for s in m["skipped"]:
+        print(f"skipped: {s['reason']}", file=sys.stderr)
+    if m["metadata"]:
+        for key in ("missing_metadata", "unknown_ids"):
+            if m["metadata"][key]:
+                print(f"{key}: {', '.join(m['metadata'][key])}", file=sys.stderr)
+    print(f"{m['n_sessions']} sessions -> {args.out}: " + ", ".join(
+        f"{k} ({v['rows']} rows)" for k, v in m["table_info"].items()))
+    return 0
+
+
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metadata", help="session metadata CSV keyed by session_id")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", help="Dask scheduler: local:N (LocalCluster) or tcp://HOST:PORT")
+    p.add_argument("--chunk-sessions", type=int, default=20, help="sessions per partition")
+    p.add_argument("--cache-dir", help="parse cache folder (default OUT/parse-cache)")
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "parse": (cmd_parse, "load transcripts and write the turn table"),
+    "analyze": (cmd_analyze, "parse once; write partitioned Parquet tables + manifest"),
 }
+
+
+def _set_arg(value: str) -> tuple[str, object]:
+    key, sep, raw = value.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=VALUE")
+    import yaml
+
+    return key.strip(), yaml.safe_load(raw)
+
+
+def cmd_run_notebook(args: argparse.Namespace) -> int:
+    """Execute a notebook with validated parameters (never in place)."""
+    from .reporting import ParameterError, run_notebook
+
+    try:
+        run_notebook(args.notebook, args.output, args.params, dict(args.set), args.kernel)
+    except ParameterError as e:
+        print(f"therapy-turns: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the self-contained HTML report from executed notebooks."""
+    from .reporting import build_index
+
+    print(build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
+    return 0
+
+
+def cmd_strip(args: argparse.Namespace) -> int:
+    """Strip a notebook for commit, keeping (refreshed) nbval check outputs."""
+    from .reporting import strip_notebook
+
+    for nb in args.notebooks:
+        strip_notebook(nb, args.executed)
+    return 0
+
+
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("strip-notebook", help=cmd_strip.__doc__)
+    p.add_argument("notebooks", nargs="+")
+    p.add_argument("--executed", help="executed copy to take the check cells' outputs from")
+    p.set_defaults(func=cmd_strip)
+    p = sub.add_parser("run-notebook", help=cmd_run_notebook.__doc__)
+    p.add_argument("notebook")
+    p.add_argument("output")
+    p.add_argument("--params", help="params/*.yaml; unknown keys are an error")
+    p.add_argument("--set", action="append", type=_set_arg, default=[], metavar="NAME=VALUE",
+                   help="corpus-level override, passed only if the notebook declares NAME")
+    p.add_argument("--kernel", default="therapy-turns")
+    p.set_defaults(func=cmd_run_notebook)
+    p = sub.add_parser("report", help=cmd_report.__doc__)
+    p.add_argument("reports_dir")
+    p.add_argument("--corpus", default="seeds")
+    p.add_argument("--analysis-dir", default="build/seeds")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (func, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _common(p)
+        if name == "analyze":
+            _analyze_args(p)
         p.set_defaults(func=func)
+    _add_report_commands(sub)
     return parser
 
 

