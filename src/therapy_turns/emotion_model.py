@@ -1,0 +1,173 @@
+"""Train the shipped valence/arousal/dominance model from EmoBank (train split; dev selects).
+
+Run ``python -m therapy_turns.emotion_model [--data CSV] [--out NPZ] [--cache DIR]``.
+
+Inputs: EmoBank's train and dev rows (``id, split, V, A, D, text``; default
+``<project>/../shared/data/emobank/emobank_train_dev.csv``). Each text is parsed once with the
+project pipeline (:func:`therapy_turns.nlp.load_pipeline`, parse cache under
+``build/emobank/parse-cache``) and turned into the features of
+:func:`therapy_turns.emotion.design_matrix`.
+
+Fitting: ridge regression (sklearn ``Ridge(solver="sparse_cg", tol=1e-10)``, which centres the sparse
+input implicitly), one per
+dimension, on the train rows. The vocabulary is the negation-marked lemmas seen in at least
+``min_df`` train texts, sorted. ``min_df`` and the ridge ``alpha`` are chosen per dimension on
+dev (Pearson r); the grids are :data:`ALPHAS` and :data:`MIN_DFS`. Everything is deterministic:
+sorted vocabulary, no random state, float32 coefficients.
+
+Output: ``src/therapy_turns/models/emotion_vad.npz`` (vocabulary, coefficients, intercepts,
+feature standardisation, metadata with the chosen settings and the dev correlations). The model
+is derived from EmoBank and carries its licence (CC BY-SA 4.0; see ``models/LICENSE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+from sklearn.linear_model import Ridge
+from spacy.tokens import Doc
+
+from .emotion import (
+    DENSE_FEATURES,
+    DIMENSIONS,
+    MODEL_FILE,
+    LinearVAD,
+    dense_features,
+    lexical_features,
+    load_rules,
+)
+from .nlp import load_pipeline, parse
+from .paths import project_path, project_root
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = project_root().parent / "shared" / "data" / "emobank" / "emobank_train_dev.csv"
+DEFAULT_CACHE = "build/emobank/parse-cache"
+ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0)
+MIN_DFS = (2, 3, 5)
+TARGETS = {"valence": "V", "arousal": "A", "dominance": "D"}
+
+
+def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
+    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
+    df = pd.read_csv(path, dtype={"id": str, "split": str, "text": str}, keep_default_na=False)
+    df = df[df["split"].isin(["train", "dev"])]
+    return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
+
+
+def parse_emobank(df: pd.DataFrame, cache_dir: str | Path | None = DEFAULT_CACHE
+                  ) -> dict[str, list[Doc]]:
+    """Docs per split (``train``, ``dev``), row-aligned with ``df[df.split == split]``."""
+    nlp = load_pipeline()
+    cache = project_path(cache_dir) if cache_dir is not None else None
+    return {s: parse(df.loc[df["split"] == s, "text"].tolist(), nlp, cache)
+            for s in ("train", "dev")}
+
+
+def _features(docs: Sequence[Doc]) -> tuple[list[Counter[str]], np.ndarray]:
+    rules = load_rules()
+    lex = [lexical_features(d, rules) for d in docs]
+    dense = np.vstack([dense_features(d, rules) for d in docs]) if docs else np.zeros(
+        (0, len(DENSE_FEATURES)))
+    return lex, dense
+
+
+def _matrix(lex: Sequence[Counter[str]], dense: np.ndarray, vocab: dict[str, int],
+            mean: np.ndarray, sd: np.ndarray) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    for r, counts in enumerate(lex):
+        hits = sorted((vocab[w], c) for w, c in counts.items() if w in vocab)
+        norm = float(np.sqrt(sum(c * c for _, c in hits)))
+        for j, c in hits:
+            rows.append(r)
+            cols.append(j)
+            vals.append(c / norm)
+    m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lex), len(vocab)))
+    return sparse.hstack([m, sparse.csr_matrix((dense - mean) / sd)], format="csr")
+
+
+def _fit(x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    model = Ridge(alpha=alpha, solver="sparse_cg", tol=1e-10, max_iter=20000).fit(x, y)
+    return np.asarray(model.coef_, dtype=np.float64), float(model.intercept_)
+
+
+def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
+          cache_dir: str | Path | None = DEFAULT_CACHE) -> dict[str, object]:
+    """Fit, select on dev, write the model to ``out``; return the metadata written."""
+    df = load_emobank(data)
+    docs = parse_emobank(df, cache_dir)
+    tr, dv = df[df["split"] == "train"], df[df["split"] == "dev"]
+    lex_tr, dense_tr = _features(docs["train"])
+    lex_dv, dense_dv = _features(docs["dev"])
+    mean = dense_tr.mean(axis=0)
+    sd = dense_tr.std(axis=0)
+    sd[sd == 0] = 1.0
+    doc_freq: Counter[str] = Counter()
+    for c in lex_tr:
+        doc_freq.update(c.keys())
+
+    best: dict[str, tuple[float, int, float]] = {}  # dim -> (r, min_df, alpha)
+    for min_df in MIN_DFS:
+        vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
+        x_tr = _matrix(lex_tr, dense_tr, vocab, mean, sd)
+        x_dv = _matrix(lex_dv, dense_dv, vocab, mean, sd)
+        for dim, col in TARGETS.items():
+            for alpha in ALPHAS:
+                coef, b = _fit(x_tr, tr[col].to_numpy(float), alpha)
+                r = float(stats.pearsonr(x_dv @ coef + b, dv[col].to_numpy(float))[0])
+                log.info("%s min_df=%d alpha=%g dev r=%.4f", dim, min_df, alpha, r)
+                if dim not in best or r > best[dim][0] + 1e-12:
+                    best[dim] = (r, min_df, alpha)
+
+    # One vocabulary for the shipped model: the smallest min_df chosen by any dimension, so
+    # every dimension sees the words it was selected with.
+    min_df = min(b[1] for b in best.values())
+    vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
+    x_tr = _matrix(lex_tr, dense_tr, vocab, mean, sd)
+    x_dv = _matrix(lex_dv, dense_dv, vocab, mean, sd)
+    coefs, intercepts, dev_r = [], [], {}
+    for dim, col in TARGETS.items():
+        coef, b = _fit(x_tr, tr[col].to_numpy(float), best[dim][2])
+        coefs.append(coef)
+        intercepts.append(b)
+        pred = np.clip(x_dv @ coef.astype(np.float32).astype(np.float64) + b, 1, 5)
+        dev_r[dim] = round(float(stats.pearsonr(pred, dv[col].to_numpy(float))[0]), 4)
+    meta = {
+        "source": "EmoBank (Buechel & Hahn 2017), train split; dev for selection. CC BY-SA 4.0",
+        "data_sha256": hashlib.sha256(Path(data).read_bytes()).hexdigest(),
+        "n_train": len(tr), "n_dev": len(dv), "min_df": min_df,
+        "alpha": {d: best[d][2] for d in DIMENSIONS}, "dev_pearson_r": dev_r,
+        "scale": "EmoBank 1-5 (3 = neutral)", "dense_features": list(DENSE_FEATURES),
+        "n_vocab": len(vocab),
+    }
+    model = LinearVAD(vocab, np.vstack(coefs), np.asarray(intercepts), mean, sd, meta)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    log.info("wrote %s: %s", out, json.dumps(meta["dev_pearson_r"]))
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of ``python -m therapy_turns.emotion_model``."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="EmoBank train+dev CSV")
+    p.add_argument("--out", default=str(MODEL_FILE), help="model file to write (.npz)")
+    p.add_argument("--cache", default=DEFAULT_CACHE, help="parse cache directory")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    meta = train(args.data, args.out, args.cache)
+    logging.getLogger(__name__).info("dev Pearson r: %s", meta["dev_pearson_r"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
