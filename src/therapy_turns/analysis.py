@@ -1,15 +1,40 @@
 """The shared analysis step: load a corpus, parse every turn once, write the tables notebooks read.
 
-Tables (Parquet under ``<analysis_dir>/``):
+Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
 
-- ``turns``: the turn table (:mod:`therapy_turns.transcripts`);
+- ``turns``: the turn table (:mod:`therapy_turns.transcripts`), redacted if asked;
 - ``features``: per-turn linguistic features (:func:`therapy_turns.features.compute_features`);
 - ``emotion``: per-turn affect scores (:func:`therapy_turns.emotion.score_turns`);
-- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.techniques.code_turns`).
+- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.techniques.code_turns`);
+- ``sessions``: one row per session (:func:`therapy_turns.sessions.summarise_sessions`), joined
+  to the session metadata when a metadata file is given.
 
 Each table function takes ``(turns, docs)``: the turn table and the spaCy Docs of its ``text``
-column, row-aligned, so the text is parsed once for all of them. Parses are cached on disk under
-``<analysis_dir>/parse-cache`` (see :func:`therapy_turns.nlp.parse`).
+column, row-aligned, so the text is parsed once for all of them.
+
+Scale
+-----
+The corpus is streamed: files are read in sorted order and cut into *chunks* of
+``chunk_sessions`` sessions; each chunk is parsed, its tables computed, and written as one
+partition per table before the next results are awaited. At most ``2 × workers`` chunks are in
+flight, so memory does not grow with the corpus (the only whole-corpus state kept is the small
+per-session summary). Chunking depends on ``chunk_sessions`` alone, never on the number of
+workers, so a serial, multi-process or Dask run writes identical partitions.
+
+Parses are cached on disk under ``<analysis_dir>/parse-cache`` (one DocBin per session, keyed by
+the texts' hashes and the pipeline id, see :func:`therapy_turns.nlp.parse`): a warm rerun skips
+parsing.
+
+Executors: ``workers=1`` runs in this process; ``workers=N`` uses ``N`` local processes (each loads
+the pipeline once); ``scheduler="local:N"`` starts a Dask ``LocalCluster`` with ``N`` single-
+threaded worker processes; ``scheduler="tcp://host:port"`` submits the chunks to an existing Dask
+scheduler. The client reads the transcripts and writes the tables, workers only receive turn
+tables and return result tables, so workers need the package and the spaCy model but no shared
+file system (see ``docs/cluster.md``).
+
+``<analysis_dir>/manifest.json`` is written last: corpus checksum, tables (names, partitions,
+rows, columns), the parameters that determine the results, the skipped files and the metadata
+report. :func:`load_table` compares its checksum to decide whether to rebuild.
 """
 
 from __future__ import annotations
@@ -18,50 +43,137 @@ import hashlib
 import importlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
-from .nlp import load_pipeline, parse
+from .nlp import load_pipeline, parse, pipeline_id
 from .paths import project_path
-from .transcripts import load_corpus
+from .transcripts import (
+    DEFAULT_SPEAKERS,
+    TABLE_SUFFIXES,
+    DuplicateSessionError,
+    SkippedFile,
+    TranscriptError,
+    expand_paths,
+    parse_table,
+    parse_text,
+    read_text_file,
+    session_ids,
+    speaker_map,
+)
 
 log = logging.getLogger(__name__)
 
-#: table name -> "module:function" computing it from (turns, docs)
-TABLE_FUNCS: dict[str, str] = {
+#: table name -> "module:function" computing it from (turns, docs) (a callable is accepted too)
+TABLE_FUNCS: dict[str, str | Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]] = {
     "features": "therapy_turns.features:compute_features",
     "emotion": "therapy_turns.emotion:score_turns",
     "techniques": "therapy_turns.techniques:code_turns",
 }
 KEYS = ["session_id", "turn", "speaker"]
+#: tables every build writes besides the TABLE_FUNCS ones
+BASE_TABLES = ("turns", "sessions")
+DEFAULT_CHUNK_SESSIONS = 20
+DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
+REDACT_FUNC = "therapy_turns.redact:redact_turns"
+MANIFEST = "manifest.json"
+PART_GLOB = "part-*.parquet"
+
+CorpusArg = str | Path | Sequence[str | Path]
+
+
+# --------------------------------------------------------------------------- corpus
+def _paths(corpus: CorpusArg) -> list[Path]:
+    items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+    return [project_path(p) for p in items]
 
 
 def table_func(name: str) -> Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]:
     """The function that computes table ``name``."""
-    mod, func = TABLE_FUNCS[name].split(":")
+    return _resolve(TABLE_FUNCS[name])
+
+
+def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(spec):
+        return spec
+    mod, func = spec.split(":")
     return getattr(importlib.import_module(mod), func)
 
 
-def corpus_files(corpus: str | Path | Sequence[str | Path]) -> list[Path]:
+def corpus_files(corpus: CorpusArg) -> list[Path]:
     """The transcript files of a corpus, sorted (as the loader reads them)."""
-    from .transcripts import expand_paths
-
-    paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    return [f for f, _ in expand_paths([project_path(p) for p in paths])]
+    return [f for f, _ in expand_paths(_paths(corpus))]
 
 
-def corpus_checksum(corpus: str | Path | Sequence[str | Path]) -> str:
-    """SHA-256 over the sorted files' relative names and bytes."""
+def corpus_checksum(corpus: CorpusArg) -> str:
+    """SHA-256 over the sorted files' names and bytes."""
     h = hashlib.sha256()
     for f in corpus_files(corpus):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
+def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
+                  speakers: Mapping[str, str] | None = None,
+                  skipped: list[SkippedFile] | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the turn table of each session, file by file in sorted order (streaming
+    :func:`~therapy_turns.transcripts.load_corpus`: same ids, same rows, same checks).
+
+    Bad files raise, or with ``on_error="skip"`` are logged and appended to ``skipped``.
+    """
+    if on_error not in ("fail", "skip"):
+        raise ValueError("on_error must be 'fail' or 'skip'")
+    speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
+        speakers or DEFAULT_SPEAKERS)
+    files = expand_paths(_paths(corpus))
+    ids = session_ids(files)
+    seen: dict[str, str] = {}
+    for f, _ in files:
+        try:
+            if f.suffix.lower() in TABLE_SUFFIXES:
+                frame = parse_table(f, speakers)
+            else:
+                frame = parse_text(read_text_file(f), ids[f], f, speakers)
+        except TranscriptError as e:
+            if on_error == "fail":
+                raise
+            log.warning("skipped %s", e)
+            if skipped is not None:
+                skipped.append(SkippedFile(str(f), str(e)))
+            continue
+        for sid, turns in frame.groupby("session_id", sort=False):
+            sid = str(sid)
+            if sid in seen:
+                raise DuplicateSessionError(f, None, f"session id {sid!r} also in {seen[sid]}",
+                                            "each session id in one input only")
+            seen[sid] = str(f)
+            yield turns.reset_index(drop=True)
+
+
+def iter_chunks(sessions: Iterable[pd.DataFrame], chunk_sessions: int = DEFAULT_CHUNK_SESSIONS
+                ) -> Iterator[pd.DataFrame]:
+    """Group consecutive sessions into turn tables of at most ``chunk_sessions`` sessions."""
+    if chunk_sessions < 1:
+        raise ValueError("chunk_sessions must be >= 1")
+    batch: list[pd.DataFrame] = []
+    for s in sessions:
+        batch.append(s)
+        if len(batch) == chunk_sessions:
+            yield pd.concat(batch, ignore_index=True)
+            batch = []
+    if batch:
+        yield pd.concat(batch, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- one chunk
 def parse_turns(turns: pd.DataFrame, cache_dir: str | Path | None = None,
                 progress: bool = True) -> list[Doc]:
     """spaCy Docs of ``turns.text``, row-aligned, parsed session by session with the disk cache."""
@@ -74,35 +186,311 @@ def parse_turns(turns: pd.DataFrame, cache_dir: str | Path | None = None,
     return docs
 
 
-def build_tables(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
-                 tables: Sequence[str] = tuple(TABLE_FUNCS), progress: bool = True
-                 ) -> dict[str, pd.DataFrame]:
-    """Compute ``turns`` and the requested tables for ``corpus`` and write them as Parquet."""
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs to process one chunk (picklable; no paths to read)."""
+
+    index: int
+    turns: pd.DataFrame
+    funcs: dict[str, Any]
+    cache_dir: str | None
+    redact: bool
+    exclude: tuple[str, ...]
+
+
+def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
+    """Redact (if asked), parse and compute every table of one chunk, plus its session rows."""
+    from .sessions import summarise_sessions
+
+    turns = task.turns
+    if task.redact:
+        turns = _resolve(REDACT_FUNC)(turns)
+    docs = parse_turns(turns, task.cache_dir, progress=False)
+    out: dict[str, pd.DataFrame] = {"turns": turns}
+    for name, spec in task.funcs.items():
+        out[name] = _resolve(spec)(turns, docs)
+    out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
+    return task.index, out
+
+
+def _init_worker() -> None:
+    load_pipeline()
+
+
+# --------------------------------------------------------------------------- executors
+def _run_serial(tasks: Iterable[ChunkTask]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    for t in tasks:
+        yield process_chunk(t)
+
+
+def _run_pool(tasks: Iterable[ChunkTask], workers: int
+              ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        pending: set[Future[tuple[int, dict[str, pd.DataFrame]]]] = set()
+        for t in tasks:
+            pending.add(pool.submit(process_chunk, t))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        for f in pending:
+            yield f.result()
+
+
+def _run_dask(tasks: Iterable[ChunkTask], scheduler: str
+              ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler.startswith("local:"):
+        n = int(scheduler.split(":", 1)[1])
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
+        it = iter(tasks)
+        queue = as_completed()
+        for t in it:
+            queue.add(client.submit(process_chunk, t, pure=False))
+            if queue.count() >= 2 * n_workers:
+                break
+        for fut in queue:
+            yield fut.result()
+            fut.release()
+            nxt = next(it, None)
+            if nxt is not None:
+                queue.add(client.submit(process_chunk, nxt, pure=False))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------- reading
+def table_dir(name: str, analysis_dir: str | Path) -> Path:
+    """Folder holding the partitions of table ``name``."""
+    return project_path(analysis_dir) / name
+
+
+def iter_partitions(name: str, analysis_dir: str | Path) -> Iterator[pd.DataFrame]:
+    """Yield the partitions of table ``name`` in order, one DataFrame at a time (streaming)."""
+    d = table_dir(name, analysis_dir)
+    if d.is_dir():
+        for p in sorted(d.glob(PART_GLOB)):
+            yield pd.read_parquet(p)
+    elif d.with_suffix(".parquet").is_file():  # single-file layout of earlier builds
+        yield pd.read_parquet(d.with_suffix(".parquet"))
+    else:
+        raise FileNotFoundError(f"no table {name!r} under {project_path(analysis_dir)}")
+
+
+def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by ``session_id`` then ``turn`` (the columns present), stable, new index."""
+    keys = [k for k in ("session_id", "turn") if k in df.columns]
+    return df.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else df
+
+
+def read_table(name: str, analysis_dir: str | Path) -> pd.DataFrame:
+    """Read every partition of table ``name`` (no freshness check), sorted by session and turn."""
+    parts = list(iter_partitions(name, analysis_dir))
+    full = [p for p in parts if len(p)]
+    df = pd.concat(full, ignore_index=True) if full else parts[0]
+    return sort_rows(df)
+
+
+def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
+    """The manifest of ``analysis_dir``, or None if there is none (no complete build)."""
+    p = project_path(analysis_dir) / MANIFEST
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+class Tables(Mapping[str, pd.DataFrame]):
+    """The tables of one build, read from disk on access (memory stays flat while building)."""
+
+    def __init__(self, analysis_dir: str | Path, manifest: dict[str, Any]) -> None:
+        self.analysis_dir = project_path(analysis_dir)
+        self.manifest = manifest
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.manifest["tables"]:
+            raise KeyError(name)
+        return read_table(name, self.analysis_dir)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.manifest["tables"])
+
+    def __len__(self) -> int:
+        return len(self.manifest["tables"])
+
+
+# --------------------------------------------------------------------------- build
+@dataclass
+class _TableStats:
+    partitions: int = 0
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+
+
+def _write_partition(out: Path, name: str, index: int, df: pd.DataFrame,
+                     stats: dict[str, _TableStats]) -> None:
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(d / f"part-{index:05d}.parquet", index=False)
+    s = stats.setdefault(name, _TableStats())
+    s.partitions += 1
+    s.rows += len(df)
+    if not s.columns:
+        s.columns = [str(c) for c in df.columns]
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
+                 tables: Sequence[str] | None = None, progress: bool = True, *,
+                 metadata: str | Path | None = None, workers: int = 1,
+                 scheduler: str | None = None, redact: bool = False,
+                 chunk_sessions: int = DEFAULT_CHUNK_SESSIONS,
+                 cache_dir: str | Path | None = None, on_error: str = "fail",
+                 speakers: Mapping[str, str] | None = None,
+                 exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Tables:
+    """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
+    partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
+
+    ``tables``: names in :data:`TABLE_FUNCS` (default: all of them). ``metadata`` is a CSV
+    keyed by ``session_id`` joined onto the ``sessions`` table; ids found only in the metadata or
+    only in the corpus are logged and listed in the manifest.
+    ``workers``/``scheduler`` choose the executor; results do not depend on it. ``exclude`` is
+    the exclusion policy used for the session summaries (tables themselves keep every turn).
+    Returns a read-on-access mapping of table name to DataFrame.
+    """
+    from .sessions import join_metadata, read_metadata
+
+    tables = list(TABLE_FUNCS) if tables is None else list(tables)
+    unknown = [t for t in tables if t not in TABLE_FUNCS]
+    if unknown:
+        raise ValueError(f"unknown tables {unknown}; known: {sorted(TABLE_FUNCS)}")
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
     out = project_path(analysis_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    turns = load_corpus([project_path(p) for p in paths]).turns
-    docs = parse_turns(turns, out / "parse-cache", progress)
-    result = {"turns": turns}
-    for name in tables:
-        result[name] = table_func(name)(turns, docs)
-    for name, df in result.items():
-        df.to_parquet(out / f"{name}.parquet", index=False)
-    manifest = {"corpus_sha256": corpus_checksum(corpus), "tables": sorted(result)}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return result
+    meta_df = read_metadata(metadata) if metadata is not None else None
+    # a build is complete when its manifest exists: remove it first, then the old tables
+    (out / MANIFEST).unlink(missing_ok=True)
+    for name in (*BASE_TABLES, *TABLE_FUNCS):
+        shutil.rmtree(out / name, ignore_errors=True)
+        (out / f"{name}.parquet").unlink(missing_ok=True)
+    cache = str(project_path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
+    funcs = {name: TABLE_FUNCS[name] for name in tables}
+    exclude = tuple(exclude)
+    skipped: list[SkippedFile] = []
+    files = corpus_files(corpus)
+    n_files = len(files)
+    one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
+
+    sessions_iter = iter_sessions(corpus, on_error, speakers, skipped)
+    bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
+               disable=not progress)
+
+    def tasks() -> Iterator[ChunkTask]:
+        for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
+            yield ChunkTask(i, chunk, funcs, cache, redact, exclude)
+
+    if scheduler is not None:
+        results = _run_dask(tasks(), scheduler)
+    elif workers > 1:
+        results = _run_pool(tasks(), workers)
+    else:
+        results = _run_serial(tasks())
+
+    stats: dict[str, _TableStats] = {}
+    summaries: dict[int, pd.DataFrame] = {}
+    n_sessions = 0
+    for index, result in results:
+        for name in ("turns", *funcs):
+            _write_partition(out, name, index, result[name], stats)
+        summaries[index] = result["sessions"]
+        n = result["turns"]["session_id"].nunique()
+        n_sessions += n
+        bar.update(n)
+    bar.close()
+
+    if summaries:
+        sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
+    else:
+        from .sessions import summarise_sessions
+        sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
+                                      {}, exclude)
+    sessions, report = join_metadata(sessions, meta_df)
+    _write_partition(out, "sessions", 0, sessions, stats)
+
+    for name in ("turns", *funcs):  # keep the schema readable when the corpus is empty
+        if name not in stats:
+            _write_partition(out, name, 0, pd.DataFrame(columns=KEYS), stats)
+
+    manifest: dict[str, Any] = {
+        "corpus_sha256": corpus_checksum(corpus),
+        "corpus": [str(p) for p in (corpus if not isinstance(corpus, (str, Path)) else [corpus])],
+        "n_files": n_files,
+        "n_sessions": n_sessions,
+        "tables": sorted(stats),
+        "table_info": {k: {"partitions": v.partitions, "rows": v.rows, "columns": v.columns}
+                       for k, v in sorted(stats.items())},
+        "parameters": {
+            "chunk_sessions": chunk_sessions,
+            "exclude": list(exclude),
+            "redact": redact,
+            "pipeline": pipeline_id(load_pipeline()),
+            "table_funcs": {k: v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}"
+                            for k, v in sorted(funcs.items())},
+            "on_error": on_error,
+            "speakers": dict(sorted((speakers or {}).items())),
+        },
+        "metadata": None if metadata is None else {
+            "path": str(metadata), "sha256": _file_sha256(project_path(metadata)),
+            **report.as_dict()},
+        "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
+    return Tables(out, manifest)
 
 
-def load_table(name: str, corpus: str | Path = "seeds", analysis_dir: str | Path = "build/seeds"
+def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
                ) -> pd.DataFrame:
-    """Read table ``name`` from ``analysis_dir``; (re)build it if missing or built from other data."""
-    out = project_path(analysis_dir)
-    manifest = out / "manifest.json"
-    fresh = manifest.is_file() and (out / f"{name}.parquet").is_file() and json.loads(
-        manifest.read_text())["corpus_sha256"] == corpus_checksum(corpus)
+    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``; (re)build
+    it first if it is missing or was built from other data (manifest checksum).
+
+    A rebuild keeps the earlier build's tables, metadata file and redaction setting.
+    """
+    manifest = read_manifest(analysis_dir)
+    fresh = (manifest is not None and name in manifest["tables"]
+             and manifest["corpus_sha256"] == corpus_checksum(corpus))
+    if fresh and manifest.get("metadata"):
+        meta = project_path(manifest["metadata"]["path"])
+        fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]
     if not fresh:
-        log.info("building %s for %s in %s", name, corpus, out)
-        have = json.loads(manifest.read_text())["tables"] if manifest.is_file() else []
+        log.info("building %s for %s in %s", name, corpus, project_path(analysis_dir))
+        have = manifest["tables"] if manifest else []
         wanted = [t for t in TABLE_FUNCS if t == name or t in have]
-        return build_tables(corpus, analysis_dir, wanted)[name]
-    return pd.read_parquet(out / f"{name}.parquet")
+        params = (manifest or {}).get("parameters", {})
+        meta_info = (manifest or {}).get("metadata") or {}
+        meta_path = meta_info.get("path")
+        if meta_path and not project_path(meta_path).is_file():
+            log.warning("metadata file %s of the previous build is gone; building without it",
+                        meta_path)
+            meta_path = None
+        return build_tables(corpus, analysis_dir, wanted, progress=False, metadata=meta_path,
+                            redact=bool(params.get("redact", False)),
+                            chunk_sessions=int(params.get("chunk_sessions",
+                                                          DEFAULT_CHUNK_SESSIONS)),
+                            exclude=tuple(params.get("exclude", DEFAULT_EXCLUDE)))[name]
+    return read_table(name, analysis_dir)

@@ -1,0 +1,268 @@
+"""The analysis step: streaming chunks, partitioned tables, manifest, cache, executors, sessions,
+metadata. Table functions are small fakes defined here (monkeypatched into TABLE_FUNCS as
+``test_analysis:...`` strings so worker processes can import them too).
+
+The Dask test (``test_dask_local_cluster_matches_serial``, select with ``-k dask``) starts a
+two-worker LocalCluster: the slowest test here (~10 s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from therapy_turns import analysis, cli, sessions
+from therapy_turns.transcripts import load_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_METADATA = ROOT / "tests" / "data" / "seed_metadata.csv"
+FAKE = {"features": "test_analysis:fake_features", "techniques": "test_analysis:fake_techniques"}
+
+
+def fake_features(turns: pd.DataFrame, docs) -> pd.DataFrame:
+    """Per turn: whether the Doc is the turn's text (alignment), tokens, nouns."""
+    return pd.DataFrame({
+        "session_id": turns.session_id.to_numpy(), "turn": turns.turn.to_numpy(),
+        "speaker": turns.speaker.to_numpy(),
+        "aligned": [d.text == t for d, t in zip(docs, turns.text, strict=True)],
+        "n_tokens": [len(d) for d in docs],
+        "n_nouns": [sum(tok.pos_ == "NOUN" for tok in d) for d in docs],
+    })
+
+
+def fake_techniques(turns: pd.DataFrame, docs) -> pd.DataFrame:
+    """Per therapist turn: asks a question (a '?' token), and a primary code from it."""
+    ther = turns.speaker.to_numpy() == "therapist"
+    q = [any(tok.text == "?" for tok in d) for d, keep in zip(docs, ther, strict=True) if keep]
+    return pd.DataFrame({
+        "session_id": turns.session_id[ther].to_numpy(), "turn": turns.turn[ther].to_numpy(),
+        "speaker": "therapist", "question": q,
+        "primary": ["question" if x else "statement" for x in q],
+    })
+
+
+@pytest.fixture
+def fake_funcs(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setattr(analysis, "TABLE_FUNCS", dict(FAKE))
+    return FAKE
+
+
+@pytest.fixture(scope="module")
+def seed_turns() -> pd.DataFrame:
+    return load_corpus(SEEDS).turns
+
+
+@pytest.fixture(scope="module")
+def serial_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One serial build of the seeds with the fakes, chunks of 2 sessions (3 partitions)."""
+    out = tmp_path_factory.mktemp("serial")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(analysis, "TABLE_FUNCS", dict(FAKE))
+        analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+                              metadata=SEED_METADATA)
+    return out
+
+
+def _tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {n: analysis.read_table(n, out) for n in ("turns", *FAKE, "sessions")}
+
+
+# --------------------------------------------------------------------------- streaming
+def test_iter_sessions_matches_load_corpus(seed_turns: pd.DataFrame) -> None:
+    streamed = pd.concat(list(analysis.iter_sessions(SEEDS)), ignore_index=True)
+    pd.testing.assert_frame_equal(streamed, seed_turns)
+    chunks = list(analysis.iter_chunks(analysis.iter_sessions(SEEDS), 2))
+    assert [c.session_id.nunique() for c in chunks] == [2, 2, 1]
+
+
+def test_build_writes_partitions_and_manifest(serial_build: Path, seed_turns) -> None:
+    m = json.loads((serial_build / "manifest.json").read_text())
+    assert m["corpus_sha256"] == analysis.corpus_checksum(SEEDS)
+    assert m["tables"] == ["features", "sessions", "techniques", "turns"]
+    assert m["n_sessions"] == 5 and m["n_files"] == 5
+    assert sorted(p.name for p in (serial_build / "turns").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert m["table_info"]["turns"]["rows"] == len(seed_turns) == 253
+    assert m["parameters"]["chunk_sessions"] == 2
+    t = _tables(serial_build)
+    pd.testing.assert_frame_equal(t["turns"], seed_turns)
+    f = t["features"]
+    assert f["aligned"].all() and len(f) == 253
+    assert (f[["session_id", "turn"]].to_numpy() == seed_turns[["session_id", "turn"]]
+            .to_numpy()).all()
+    assert t["techniques"].speaker.eq("therapist").all()
+    assert len(t["techniques"]) == int((seed_turns.speaker == "therapist").sum())
+
+
+def test_load_table_sorted_and_fresh(serial_build: Path, tmp_path: Path, fake_funcs) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(serial_build, out)
+    # shuffle the partition order on disk: load_table still sorts by session_id, turn
+    parts = sorted((out / "features").glob("part-*.parquet"))
+    parts[0].rename(out / "features" / "part-09999.parquet")
+    df = analysis.load_table("features", SEEDS, out)
+    assert df.session_id.is_monotonic_increasing
+    assert all(g.turn.is_monotonic_increasing for _, g in df.groupby("session_id"))
+    assert df.index.tolist() == list(range(len(df)))
+
+
+def test_load_table_rebuilds_when_corpus_changes(tmp_path: Path, fake_funcs) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: What happened?\n")
+    out = tmp_path / "build"
+    assert len(analysis.load_table("features", corpus, out)) == 2
+    (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: Why?\n\nPatient: Work.\n")
+    df = analysis.load_table("features", corpus, out)
+    assert df.n_tokens.tolist() == [4, 2, 2]  # "I feel low ." / "Why ?" / "Work ."
+
+
+def test_warm_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake_funcs,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "warm"
+    cache = serial_build / "parse-cache"
+    assert len(list(cache.glob("*.spacy"))) == 5  # one DocBin per session
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("nlp.pipe called with a warm cache")
+
+    monkeypatch.setattr("spacy.language.Language.pipe", no_parsing)
+    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+                          cache_dir=cache, metadata=SEED_METADATA)
+    for name, df in _tables(serial_build).items():
+        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+
+
+# --------------------------------------------------------------------------- executors
+def test_process_pool_matches_serial(serial_build: Path, tmp_path: Path, fake_funcs) -> None:
+    out = tmp_path / "pool"  # warm cache: this checks the executor plumbing, not parsing
+    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2, workers=2,
+                          cache_dir=serial_build / "parse-cache", metadata=SEED_METADATA)
+    for name, df in _tables(serial_build).items():
+        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+    assert (json.loads((out / "manifest.json").read_text())
+            == json.loads((serial_build / "manifest.json").read_text()))
+
+
+def test_dask_local_cluster_matches_serial(serial_build: Path, tmp_path: Path,
+                                           fake_funcs) -> None:
+    """Two-worker LocalCluster, cold cache (workers parse): same rows, same values."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask"
+    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+                          scheduler="local:2", metadata=SEED_METADATA)
+    assert len(list((out / "parse-cache").glob("*.spacy"))) == 5
+    for name, df in _tables(serial_build).items():
+        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+    for name in ("turns", *FAKE):  # partition by partition, byte-identical content
+        for a, b in zip(sorted((out / name).iterdir()), sorted((serial_build / name).iterdir()),
+                        strict=True):
+            pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+
+
+# --------------------------------------------------------------------------- sessions
+def _toy_turns() -> pd.DataFrame:
+    rows = [("s1", 0, "patient", "one two three", False), ("s1", 1, "therapist", "a b", False),
+            ("s1", 2, "patient", "x", False), ("s1", 3, "therapist", "c d e f", False),
+            ("s1", 4, "patient", "p q", False), ("s2", 0, "patient", "[error]", True),
+            ("s2", 1, "therapist", "hello there", False)]
+    df = pd.DataFrame(rows, columns=["session_id", "turn", "speaker", "text",
+                                     "generation_error"])
+    df["missing_answer"] = False
+    for f in ("meta_note", "truncated", "role_play"):
+        df[f] = False
+    return df
+
+
+def test_summarise_sessions_by_hand() -> None:
+    turns = _toy_turns()
+    emo = turns[["session_id", "turn", "speaker"]].assign(
+        valence=[0.0, 9.0, 0.5, 9.0, 1.0, 100.0, 3.0])
+    tech = turns[turns.speaker == "therapist"][["session_id", "turn", "speaker"]].assign(
+        question=[True, False, True], primary=["q", "s", "q"])
+    s = sessions.summarise_sessions(turns, {"emotion": emo, "techniques": tech}).set_index(
+        "session_id")
+    assert s.loc["s1", ["n_turns", "n_analysed", "n_patient", "n_therapist"]].tolist() == [
+        5, 5, 3, 2]
+    assert s.loc["s1", ["patient_words", "therapist_words"]].tolist() == [6, 6]
+    assert s.loc["s1", "patient_word_share"] == 0.5
+    # s2: the patient turn is a generation error, so it is not analysed
+    assert s.loc["s2", ["n_turns", "n_analysed", "n_patient", "patient_words"]].tolist() == [
+        2, 1, 0, 0]
+    assert s.loc["s1", "emotion__valence__patient"] == pytest.approx(0.5)
+    assert math.isnan(s.loc["s2", "emotion__valence__patient"])  # excluded turn not averaged
+    # patient valence 0, .5, 1 at positions 0, .5, 1: slope 1 per session
+    assert s.loc["s1", "emotion__valence__patient_slope"] == pytest.approx(1.0)
+    assert s.loc["s1", "techniques__question__rate"] == 0.5
+    assert s.loc["s2", "techniques__question__rate"] == 1.0
+    assert s.loc["s1", "techniques__transition_entropy"] == 0.0  # q -> s only
+
+
+def test_transition_entropy_by_hand() -> None:
+    assert sessions.transition_entropy(["a", "b", "a", "b"]) == 0.0
+    # transitions a->a, a->a, a->b: H = H(2/3, 1/3)
+    h = -(2 / 3 * np.log2(2 / 3) + 1 / 3 * np.log2(1 / 3))
+    assert sessions.transition_entropy(["a", "a", "a", "b"]) == pytest.approx(h)
+    # a->b, b->a, a->a, a->b: from a (3): b,a,b -> H(1/3,2/3); from b (1): 0; weight 3/4
+    assert sessions.transition_entropy(["a", "b", "a", "a", "b"]) == pytest.approx(0.75 * h)
+    assert math.isnan(sessions.transition_entropy(["a"]))
+
+
+# --------------------------------------------------------------------------- metadata
+def test_read_metadata_keeps_ids_as_text(tmp_path: Path) -> None:
+    p = tmp_path / "m.csv"
+    p.write_text("# invented\nsession_id,group\n007,a\n010,b\n")
+    assert sessions.read_metadata(p).session_id.tolist() == ["007", "010"]
+    p.write_text("session_id,group\n007,a\n007,b\n")
+    with pytest.raises(sessions.MetadataError, match="twice"):
+        sessions.read_metadata(p)
+    p.write_text("id,group\n007,a\n")
+    with pytest.raises(sessions.MetadataError, match="session_id"):
+        sessions.read_metadata(p)
+
+
+def test_join_metadata_reports_both_sides() -> None:
+    summ = pd.DataFrame({"session_id": ["a", "b"], "n_turns": [3, 4]})
+    meta = pd.DataFrame({"session_id": ["b", "z"], "group": ["g1", "g2"], "n_turns": [9, 9]})
+    out, rep = sessions.join_metadata(summ, meta)
+    assert out.session_id.tolist() == ["a", "b"]  # corpus sessions all kept, in order
+    assert out.group.isna().tolist() == [True, False]
+    assert out.has_metadata.tolist() == [False, True]
+    assert rep.missing_metadata == ["a"] and rep.unknown_ids == ["z"]
+    assert rep.renamed_columns == {"n_turns": "meta_n_turns"} and "meta_n_turns" in out
+
+
+def test_seed_metadata_matches_seeds(serial_build: Path) -> None:
+    s = analysis.read_table("sessions", serial_build)
+    assert s.has_metadata.all() and len(s) == 5
+    arche = dict(zip(s.session_id.str[:3], s.patient_archetype, strict=True))
+    assert arche == {"000": "Hopeless Skeptic", "001": "Overwhelmed Avoider",
+                     "002": "Overwhelmed Avoider", "003": "Overwhelmed Avoider",
+                     "004": "Intellectualizer"}
+
+
+def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("s1", "s2"):
+        (corpus / f"{name}.txt").write_text("Patient: Hello.\n\nTherapist: Hi.\n")
+    meta = tmp_path / "meta.csv"
+    meta.write_text("session_id,group\ns1,a\nghost,b\n")
+    out = tmp_path / "out"
+    rc = cli.main(["analyze", str(corpus), "--out", str(out), "--metadata", str(meta),
+                   "--quiet", "--chunk-sessions", "1"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "unknown_ids: ghost" in err and "missing_metadata: s2" in err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["metadata"]["unknown_ids"] == ["ghost"]
+    assert m["metadata"]["missing_metadata"] == ["s2"]
+    assert m["table_info"]["turns"]["partitions"] == 2
+    assert analysis.load_table("sessions", corpus, out).group.tolist()[0] == "a"
