@@ -1,0 +1,355 @@
+"""Rule-based therapist technique coder: forms (MITI-style), ACT processes, AnnoMI main behaviour.
+
+Every label points at the words that triggered it. The codebook is ``docs/codebook.md`` (machine-
+readable: ``data/codebook.yaml``); the rules are ``data/technique_patterns.yaml``.
+
+How a therapist turn is coded
+-----------------------------
+1. spaCy ``Matcher``, ``PhraseMatcher`` and ``DependencyMatcher`` rules run once over the turn's Doc
+   (the shared parse: never re-parsed here); each match is assigned to its sentence.
+2. Per sentence: rules with a context condition (``requires``) keep only matches whose sentence
+   holds one of the listed words; ``veto`` rules remove their code from the sentence; in a
+   role-play turn, matches inside quotation marks are the character's words and are dropped
+   (except role-play cues).
+3. Questions come from :func:`therapy_turns.questions.question_type` (the shared detector; quoted
+   and rhetorical questions are ``None``). The codebook re-maps yes/no-shaped requests for content
+   ("Can you think of one value ...?") from closed to open.
+4. Reflections: a sentence that is not a question, not a direction (imperative, "let's") and either
+   opens with a reflection lead-in ("it sounds like you ...", "you're feeling ...", "So, ...") or is
+   a statement whose content lemmas mostly repeat the previous client turn. Lead-ins that add
+   inference ("sounds like", "seems", "it's like") or a high share of new content lemmas make it
+   complex; otherwise simple.
+5. The turn's labels are the union over its sentences; no form → ``other``. The main behaviour is
+   chosen from the forms by the codebook precedence (:func:`main_behaviour`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from spacy.lang.en import English
+from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).with_name("data")
+HELPER_CODES = {"reflection_stem_complex", "reflection_stem_simple", "content_request"}
+_LEAD_SKIP = {"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next", "also",
+              "again", "gently", "simply", "slowly"}
+
+
+# --------------------------------------------------------------------------- codebook
+@lru_cache(maxsize=1)
+def codebook() -> dict[str, Any]:
+    """The machine-readable codebook (``data/codebook.yaml``)."""
+    return yaml.safe_load((DATA / "codebook.yaml").read_text(encoding="utf-8"))
+
+
+def forms() -> list[str]:
+    """Form codes, in codebook order."""
+    return list(codebook()["forms"])
+
+
+def act_processes() -> list[str]:
+    """ACT process codes, in codebook order."""
+    return list(codebook()["act_processes"])
+
+
+MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
+
+
+def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
+    """The one AnnoMI main behaviour of a turn with forms ``turn_forms``.
+
+    Forms map to behaviours by the codebook; when several behaviours occur, the first in
+    ``precedence`` (default: codebook ``reflection > question > therapist_input > other``) wins.
+    """
+    cb = codebook()
+    precedence = list(precedence or cb["main_behaviour_precedence"])
+    present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
+    return next((b for b in precedence if b in present), "other")
+
+
+# --------------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class Rule:
+    """One rule of ``technique_patterns.yaml``."""
+
+    id: str
+    code: str
+    veto: bool = False
+    quoted: bool = False
+    requires: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule match: the code it supports, the rule id and the matched text."""
+
+    code: str
+    rule: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class TurnCodes:
+    """Codes of one therapist turn with their evidence."""
+
+    forms: list[str] = field(default_factory=list)
+    act: list[str] = field(default_factory=list)
+    evidence: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    @property
+    def main_behaviour(self) -> str:
+        """The AnnoMI main behaviour by the codebook precedence."""
+        return main_behaviour(self.forms)
+
+
+@lru_cache(maxsize=1)
+def patterns() -> dict[str, Any]:
+    """The rule file ``data/technique_patterns.yaml``."""
+    return yaml.safe_load((DATA / "technique_patterns.yaml").read_text(encoding="utf-8"))
+
+
+def _curly(phrase: str) -> list[str]:
+    return [phrase, phrase.replace("'", "’")] if "'" in phrase else [phrase]
+
+
+class Coder:
+    """The compiled rules for one spaCy vocabulary; :meth:`code_turn` codes one turn."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        spec = patterns()
+        self.settings: dict[str, Any] = spec["settings"]
+        known = set(forms()) | set(act_processes()) | HELPER_CODES
+        self.rules: dict[str, Rule] = {}
+        self.matcher = Matcher(vocab)
+        self.phrases = PhraseMatcher(vocab, attr="LOWER")
+        self.dep = DependencyMatcher(vocab)
+        tokenizer = English(vocab=vocab).tokenizer
+        for r in spec["rules"]:
+            if r["code"] not in known:
+                raise ValueError(f"technique_patterns.yaml: rule {r['id']}: "
+                                 f"unknown code {r['code']}")
+            rule = Rule(r["id"], r["code"], bool(r.get("veto")), bool(r.get("quoted")),
+                        frozenset(w.lower() for w in r.get("requires") or ()))
+            self.rules[rule.id] = rule
+            if "tokens" in r:
+                self.matcher.add(rule.id, r["tokens"])
+            if "phrases" in r:
+                docs = [tokenizer(p.lower()) for ph in r["phrases"] for p in _curly(ph)]
+                self.phrases.add(rule.id, docs)
+            if "dep" in r:
+                self.dep.add(rule.id, [r["dep"]])
+
+    # ----------------------------------------------------------------- matching
+    def hits(self, doc: Doc) -> list[Hit]:
+        """All rule matches in ``doc`` (sorted by position)."""
+        strings = doc.vocab.strings
+        found: list[tuple[str, int, int]] = []
+        for key, s, e in list(self.matcher(doc)) + list(self.phrases(doc)):
+            found.append((strings[key], s, e))
+        if len(self.dep) and doc.has_annotation("DEP"):
+            for key, toks in self.dep(doc):
+                found.append((strings[key], min(toks), max(toks) + 1))
+        out = [Hit(self.rules[r].code, r, doc[s:e].text, s, e) for r, s, e in found]
+        return sorted(set(out), key=lambda h: (h.start, h.end, h.rule))
+
+    def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play: bool = False
+                  ) -> TurnCodes:
+        """Code one therapist turn; ``prev_client`` is the preceding client turn."""
+        from .questions import question_type
+
+        out = TurnCodes()
+        if len(doc) == 0 or not doc.text.strip():
+            return out
+        quoted = quote_mask(doc)
+        hits = self.hits(doc)
+        role_play = role_play or any(h.code == "role_play" for h in hits)
+        client = _content_lemmas(prev_client, self.settings) if prev_client is not None else set()
+        found: dict[str, list[list[str]]] = {}
+        for sent in doc.sents:
+            s_hits = [h for h in hits if sent.start <= h.start < sent.end]
+            words = {t.lower_ for t in sent} | {t.lemma_.lower() for t in sent}
+            kept = []
+            for h in s_hits:
+                rule = self.rules[h.rule]
+                if role_play and not rule.quoted and all(quoted[h.start:h.end]):
+                    continue
+                if rule.requires and not (rule.requires & words):
+                    continue
+                kept.append(h)
+            vetoed = {h.code for h in kept if self.rules[h.rule].veto}
+            kept = [h for h in kept if h.code not in vetoed]
+            codes = {h.code for h in kept}
+            qt = question_type(sent)
+            if qt == "closed" and "content_request" in codes:
+                qt = "open"
+                _add(found, "open_question", "q_content_request", sent.text)
+            elif qt is not None:
+                _add(found, f"{qt}_question", "q_detector", sent.text)
+            if qt is None:
+                refl = self._reflection(sent, kept, client, quoted)
+                if refl:
+                    _add(found, refl[0], refl[1], sent.text)
+            for h in kept:
+                if h.code not in HELPER_CODES and not self.rules[h.rule].veto:
+                    _add(found, h.code, h.rule, h.text)
+        out.forms = [f for f in forms() if f in found] or ["other"]
+        out.act = [a for a in act_processes() if a in found]
+        out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
+        return out
+
+    def _reflection(self, sent: Span, hits: list[Hit], client: set[str], quoted: list[bool]
+                    ) -> tuple[str, str] | None:
+        """``(code, rule id)`` if ``sent`` is a reflection of the client turn, else None."""
+        st = self.settings
+        if any(t.text.endswith("?") and not quoted[t.i] for t in sent) or is_direction(sent):
+            return None
+        if any(h.code == "exercise_instruction" for h in hits):
+            return None
+        content = _content_lemmas(sent, st)
+        overlap = len(content & client) / len(content) if content else 0.0
+        novelty = 1.0 - overlap
+        complex_stem = [h for h in hits if h.code == "reflection_stem_complex"]
+        simple_stem = [h for h in hits if h.code == "reflection_stem_simple"]
+        if complex_stem and overlap >= st["reflection_min_overlap_stem"]:
+            return "complex_reflection", complex_stem[0].rule
+        if simple_stem and overlap >= st["reflection_min_overlap_stem"]:
+            if novelty >= st["complex_min_novelty"]:
+                return "complex_reflection", simple_stem[0].rule + "+novel"
+            return "simple_reflection", simple_stem[0].rule
+        # a plain restatement: no lead-in, so it must not be the therapist speaking of
+        # themselves, normalising/explaining, or directing (checked above)
+        own = any(t.lower_ in ("i", "we") and t.dep_ in ("nsubj", "nsubjpass") for t in sent)
+        informs = any(h.code in ("giving_information", "role_play") for h in hits)
+        if client and not own and not informs and len(content) >= st["reflection_min_content"] \
+                and overlap >= st["reflection_min_overlap_plain"]:
+            kind = "complex" if novelty >= st["complex_min_novelty"] else "simple"
+            return f"{kind}_reflection", f"refl_overlap_{overlap:.2f}"
+        return None
+
+
+def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> None:
+    ev = found.setdefault(code, [])
+    item = [rule, text.strip()[:120]]
+    if item not in ev:
+        ev.append(item)
+
+
+def _content_lemmas(doc: Doc | Span, settings: dict[str, Any]) -> set[str]:
+    pos = set(settings["content_pos"])
+    return {t.lemma_.lower() for t in doc
+            if t.pos_ in pos and t.is_alpha and not t.is_stop and len(t) > 2}
+
+
+def quote_mask(doc: Doc) -> list[bool]:
+    """Per token of ``doc``: is it inside quotation marks (quote characters included)?"""
+    from .questions import lexicon
+
+    lex = lexicon()
+    depth, toggle, out = 0, False, []
+    for tok in doc:
+        t = tok.text
+        if t in lex["quotes_open"]:
+            depth += 1
+            out.append(True)
+        elif t in lex["quotes_close"]:
+            depth = max(0, depth - 1)
+            out.append(True)
+        elif t in lex["quotes_toggle"]:
+            toggle = not toggle
+            out.append(True)
+        else:
+            out.append(depth > 0 or toggle)
+    return out
+
+
+def is_direction(sent: Span) -> bool:
+    """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?"""
+    toks = [t for t in sent if not (t.is_punct or t.is_space or t.lower_ in _LEAD_SKIP)]
+    if not toks:
+        return False
+    first = toks[0]
+    if first.lower_ in ("let", "let's") or (len(toks) > 1 and first.lower_ == "let"):
+        return True
+    if first.tag_ == "VB" and first.lower_ not in ("be",):
+        return True
+    text = sent.text.lower().replace("’", "'")
+    return any(p in text for p in ("i'd like you to", "i want you to", "i would like you to"))
+
+
+# --------------------------------------------------------------------------- table
+@lru_cache(maxsize=4)
+def _coder(vocab_id: int, vocab: Vocab) -> Coder:  # vocab_id keys the cache
+    return Coder(vocab)
+
+
+def get_coder(vocab: Vocab) -> Coder:
+    """The compiled coder for ``vocab`` (cached)."""
+    return _coder(id(vocab), vocab)
+
+
+def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
+    """Code every therapist turn of ``turns`` (``docs[i]`` is the Doc of ``turns.text.iloc[i]``).
+
+    Returns one row per therapist turn, sorted by ``session_id, turn``: ``session_id, turn,
+    speaker, form`` (';'-joined forms), ``act_process`` (';'-joined, "" if none),
+    ``main_behaviour`` (question|reflection|therapist_input|other), ``evidence`` (JSON: code →
+    list of ``[rule id, matched text]``), ``n_forms``, then one boolean column per code:
+    ``form_<code>`` and ``act_<code>``. Turns with no speech get no form ("") and ``other``.
+    The previous client turn of the same session is used for reflections.
+    """
+    if len(turns) != len(docs):
+        raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
+    order = np.lexsort((turns["turn"].to_numpy(), turns["session_id"].astype(str).to_numpy()))
+    rows: list[dict[str, Any]] = []
+    prev_client: Doc | None = None
+    session = None
+    flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
+    for i in order:
+        r = turns.iloc[i]
+        if r["session_id"] != session:
+            session, prev_client = r["session_id"], None
+        doc = docs[i]
+        if r["speaker"] != "therapist":
+            if str(r["text"]).strip():
+                prev_client = doc
+            continue
+        if len(doc) and str(r["text"]).strip():
+            tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
+            form_list, mb = tc.forms, tc.main_behaviour
+        else:
+            tc, form_list, mb = TurnCodes(), [], "other"
+        row: dict[str, Any] = {
+            "session_id": r["session_id"], "turn": int(r["turn"]), "speaker": "therapist",
+            "form": ";".join(form_list), "act_process": ";".join(tc.act), "main_behaviour": mb,
+            "evidence": json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True),
+            "n_forms": len([f for f in form_list if f != "other"]),
+        }
+        row.update({f"form_{f}": f in form_list for f in forms()})
+        row.update({f"act_{a}": a in tc.act for a in act_processes()})
+        rows.append(row)
+    cols = ["session_id", "turn", "speaker", "form", "act_process", "main_behaviour", "evidence",
+            "n_forms"] + [f"form_{f}" for f in forms()] + [f"act_{a}" for a in act_processes()]
+    out = pd.DataFrame(rows, columns=cols)
+    log.info("coded %d therapist turns", len(out))
+    return out.reset_index(drop=True)
+
+
+def split_codes(value: str) -> list[str]:
+    """``"a;b"`` → ``["a", "b"]`` ("" → [])."""
+    return [c for c in str(value).split(";") if c]
