@@ -1,0 +1,507 @@
+"""Per-turn linguistic features, language style matching and reflection overlap.
+
+:func:`compute_features` takes the turn table and the row-aligned spaCy Docs of its ``text``
+(one parse, from the shared pipeline; nothing is re-parsed here) and returns one row per turn
+keyed ``session_id, turn, speaker`` with the columns documented in :data:`COLUMNS`.
+:func:`session_lsm` aggregates language style matching per session.
+
+Conventions
+-----------
+- **Words** are tokens that are not punctuation or whitespace and are not a contraction clitic
+  (``'m``, ``'ve``, ``n't`` ...): "I don't know." has 3 words (*I, do, know*). Rates "per 100
+  words" divide by this count (the LIWC convention: a clitic adds to a category, not to the
+  word count).
+- Word lists and patterns are YAML files in ``lexicons/`` (each with its source/rationale);
+  matching is on lower-cased text with curly apostrophes normalised; single-word entries also
+  match the lemma where stated; a trailing ``*`` matches a prefix; multi-word entries match as
+  token sequences; overlapping matches in one category count once (longest wins).
+- **Empty turns** (no words, e.g. a generation error with empty ``text``): count columns are 0,
+  rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN.
+- Readability (Flesch), dependency distance and POS proportions come from textdescriptives
+  2.8.2 components applied to the existing Doc (their getters read the parse; no re-parsing).
+- Patient markers (``marker_*``) and questions are computed for every turn regardless of
+  speaker; the analyses read markers on patient rows and questions on therapist rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import spacy
+import yaml
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+from spacy.util import filter_spans
+from tqdm.auto import tqdm
+
+from .questions import count_questions
+
+log = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).with_name("lexicons")
+KEYS = ["session_id", "turn", "speaker"]
+#: Coarse POS tags of content words (Universal Dependencies open classes; AUX excluded).
+CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
+#: POS proportions reported (textdescriptives ``pos_prop_*``; denominator: all tokens).
+POS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
+            "PROPN", "PUNCT", "SCONJ", "VERB")
+MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
+LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
+                  "quant")
+MATTR_WINDOW = 50
+_APOS = str.maketrans({"’": "'", "‘": "'"})
+
+#: Output columns and their meaning (units in brackets).
+COLUMNS: dict[str, str] = {
+    "session_id": "session identifier (key)",
+    "turn": "0-based turn index in the session (key)",
+    "speaker": "patient or therapist (key)",
+    "n_chars": "characters of the turn text, spaces included [count]",
+    "n_tokens": "spaCy tokens, punctuation included [count]",
+    "n_words": "words: tokens minus punctuation, whitespace and clitics [count]",
+    "n_sentences": "spaCy sentences [count]",
+    "mean_sentence_length": "n_words / n_sentences [words]",
+    "ttr": "type-token ratio of lower-cased words [0-1]",
+    "mattr": f"moving-average TTR, window {MATTR_WINDOW} words (= ttr if shorter) [0-1]",
+    "lexical_density": "share of words that are content words (NOUN/PROPN/VERB/ADJ/ADV) [0-1]",
+    "flesch_reading_ease": "Flesch reading ease (textdescriptives) [higher = easier]",
+    "flesch_kincaid_grade": "Flesch-Kincaid grade level (textdescriptives) [US grade]",
+    "dependency_distance_mean": "mean dependency distance, mean over sentences (textdescriptives)",
+    **{f"pos_prop_{t}": f"share of tokens tagged {t} (textdescriptives) [0-1]" for t in POS_TAGS},
+    "pron_i": "first-person singular pronouns [per 100 words]",
+    "pron_we": "first-person plural pronouns [per 100 words]",
+    "pron_you": "second-person pronouns [per 100 words]",
+    "pron_third": "third-person personal pronouns (he/she/they families) [per 100 words]",
+    "q_open": "open questions (therapy_turns.questions) [count]",
+    "q_closed": "closed questions (yes/no, tag, declarative) [count]",
+    "q_total": "q_open + q_closed [count]",
+    "hedges": "tentative/hedging expressions, lexicons/hedges.yaml [per 100 words]",
+    "certainty": "certainty/absolutist words not under negation, certainty.yaml [per 100 words]",
+    "negations": "negators, lexicons/negations.yaml [per 100 words]",
+    "modals": "modal verbs (Penn tag MD) [per 100 words]",
+    "tense_past": "share of tense markers that are past (finite Tense=Past) [0-1]",
+    "tense_present": "share of tense markers that are present (finite Tense=Pres) [0-1]",
+    "tense_future": "share of tense markers that are future (will/shall/'ll, going to) [0-1]",
+    "body_words": "body-sensation words, lexicons/body_sensation.yaml [per 100 words]",
+    "cognitive_words": "cognitive-process words, lexicons/cognitive_process.yaml [per 100 words]",
+    "feeling_words": "feeling words, lexicons/feeling.yaml [per 100 words]",
+    "marker_skeptic": "skeptical challenges ('how is that supposed to help', 'I've tried that')"
+                      " [count]",
+    "marker_slow_down": "requests to slow down or pause [count]",
+    "marker_vague": "vague, non-committal expressions ('I don't know', 'I guess') [count]",
+    "marker_catastrophic": "catastrophic / future-certain predictions [count]",
+    "marker_intellectualising": "statistical/technical/analytic vocabulary [count]",
+    **{f"fw_{c}": f"LSM function-word category {c}, function_words.yaml [per 100 words]"
+       for c in LSM_CATEGORIES},
+    "lsm": "language style matching with the previous turn; therapist rows that follow a "
+           "patient turn only (Ireland & Pennebaker 2010) [0-1]",
+    "reflect_overlap": "share of the therapist turn's content-lemma types that occur in the "
+                       "previous patient turn; therapist rows after a patient turn only [0-1]",
+}
+
+
+# --------------------------------------------------------------------------- lexicons
+@lru_cache(maxsize=32)
+def load_lexicon(name: str) -> dict[str, Any]:
+    """The parsed YAML file ``lexicons/<name>.yaml``."""
+    path = LEXICON_DIR / f"{name}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _norm(text: str) -> str:
+    return text.translate(_APOS).lower()
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    return spacy.blank("en").tokenizer
+
+
+@dataclass
+class PhraseCounter:
+    """Counts matches of a word/phrase list (and optional Matcher patterns) in a Doc.
+
+    ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
+    and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
+    ``exclude_after``: phrase -> words; a match of the phrase right after one of them is dropped.
+    Overlapping matches count once (:func:`spacy.util.filter_spans`, longest first).
+    """
+
+    entries: Sequence[str]
+    patterns: Sequence[list[dict[str, Any]]] = ()
+    use_lemma: bool = True
+    exclude_after: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.words: set[str] = set()
+        self.prefixes: tuple[str, ...] = ()
+        self.phrases: list[list[str]] = []
+        prefixes = []
+        for raw in self.entries:
+            e = _norm(str(raw)).strip()
+            toks = [t.text for t in _tokenizer()(e)]
+            if len(toks) == 1 and e.endswith("*"):
+                prefixes.append(e[:-1])
+            elif len(toks) == 1:
+                self.words.add(toks[0])
+            else:
+                self.phrases.append(toks)
+        self.prefixes = tuple(sorted(prefixes))
+        self._exclude = {_norm(k): {_norm(w) for w in v} for k, v in self.exclude_after.items()}
+        self._matchers: dict[int, tuple[Any, PhraseMatcher, Matcher | None]] = {}
+
+    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher, Matcher | None]:
+        key = id(doc.vocab)
+        if key not in self._matchers:
+            pm = PhraseMatcher(doc.vocab, attr="LOWER")
+            variants = []
+            for toks in self.phrases:
+                variants.append(toks)
+                curly = [t.replace("'", "’") for t in toks]
+                if curly != toks:
+                    variants.append(curly)
+            pm.add("P", [Doc(doc.vocab, words=v) for v in variants])
+            m = None
+            if self.patterns:
+                m = Matcher(doc.vocab)
+                m.add("M", [list(p) for p in self.patterns])
+            self._matchers[key] = (doc.vocab, pm, m)
+        return self._matchers[key][1], self._matchers[key][2]
+
+    def _word_hit(self, tok: Token) -> bool:
+        low = _norm(tok.text)
+        if low in self.words or (self.use_lemma and tok.lemma_ and _norm(tok.lemma_) in self.words):
+            return True
+        return bool(self.prefixes) and low.startswith(self.prefixes) and not tok.is_punct
+
+    def spans(self, doc: Doc) -> list[Span]:
+        """Non-overlapping matched spans, in document order."""
+        if len(doc) == 0:
+            return []
+        found = [doc[t.i: t.i + 1] for t in doc if self._word_hit(t)]
+        pm, m = self._matchers_for(doc)
+        found += [doc[s:e] for _, s, e in pm(doc)]
+        if m is not None:
+            found += [doc[s:e] for _, s, e in m(doc)]
+        if self._exclude:
+            found = [s for s in found if not (
+                _norm(s.text) in self._exclude and s.start > 0
+                and _norm(doc[s.start - 1].text) in self._exclude[_norm(s.text)])]
+        return sorted(filter_spans(found), key=lambda s: s.start)
+
+    def count(self, doc: Doc) -> int:
+        """Number of non-overlapping matches in ``doc``."""
+        return len(self.spans(doc))
+
+
+@dataclass
+class Lexicons:
+    """Every word list and pattern set the features use, loaded from ``lexicons/*.yaml``."""
+
+    pronouns: dict[str, frozenset[str]]
+    function_words: dict[str, frozenset[str] | str]
+    hedges: PhraseCounter
+    certainty: PhraseCounter
+    certainty_window: int
+    negations: frozenset[str]
+    future_modals: frozenset[str]
+    going_to: tuple[tuple[str, ...], ...]
+    families: dict[str, PhraseCounter]
+    markers: dict[str, PhraseCounter]
+
+
+def _words(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(_norm(str(v)) for v in values)
+
+
+@lru_cache(maxsize=1)
+def lexicons() -> Lexicons:
+    """Load (once) every lexicon file into matchers and word sets."""
+    fw: dict[str, frozenset[str] | str] = {}
+    for cat, val in load_lexicon("function_words")["categories"].items():
+        fw[cat] = val["pos"] if isinstance(val, dict) else _words(val)
+    hed = load_lexicon("hedges")
+    cert = load_lexicon("certainty")
+    tense = load_lexicon("tense")
+    markers = load_lexicon("markers")["markers"]
+    return Lexicons(
+        pronouns={k: _words(v) for k, v in load_lexicon("pronouns")["categories"].items()},
+        function_words=fw,
+        hedges=PhraseCounter(hed["entries"], use_lemma=False,
+                             exclude_after=hed.get("exclude_after", {})),
+        certainty=PhraseCounter(cert["entries"], use_lemma=False),
+        certainty_window=int(cert["negation_window"]),
+        negations=_words(load_lexicon("negations")["entries"]),
+        future_modals=_words(tense["future_modals"]),
+        going_to=tuple(tuple(_norm(w) for w in seq) for seq in tense["going_to"]),
+        families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in (
+            ("body_words", "body_sensation"), ("cognitive_words", "cognitive_process"),
+            ("feeling_words", "feeling"))},
+        markers={m: PhraseCounter(markers[m].get("phrases", []), markers[m].get("patterns", []),
+                                  use_lemma=False) for m in MARKERS},
+    )
+
+
+# --------------------------------------------------------------------------- textdescriptives
+@lru_cache(maxsize=1)
+def _textdescriptives() -> None:
+    """Register the textdescriptives Doc extensions (getters over the existing parse).
+
+    The component classes are instantiated directly on a blank English ``Language`` (their
+    factories insist on a tagger in the pipeline they are added to; our Docs were tagged by the
+    shared pipeline). The components only register ``Doc._`` getters, so applying them to an
+    existing Doc reads its parse without re-parsing. Their ``quality`` component is not used.
+    """
+    from textdescriptives.components.dependency_distance import DependencyDistance
+    from textdescriptives.components.descriptive_stats import DescriptiveStatistics
+    from textdescriptives.components.pos_proportions import POSProportions
+    from textdescriptives.components.readability import Readability
+
+    nlp = spacy.blank("en")
+    DescriptiveStatistics(nlp, verbose=False)
+    Readability(nlp)
+    DependencyDistance(nlp)
+    POSProportions(nlp, use_pos=True, add_all_tags=True)
+
+
+# --------------------------------------------------------------------------- per-turn features
+def is_word(tok: Token) -> bool:
+    """A word token: not punctuation/whitespace and not a contraction clitic (``'m``, ``n't``)."""
+    if tok.is_punct or tok.is_space:
+        return False
+    low = _norm(tok.text)
+    return not (low.startswith("'") or low == "n't")
+
+
+def mattr(words: Sequence[str], window: int = MATTR_WINDOW) -> float:
+    """Moving-average type-token ratio (Covington & McFall 2010); plain TTR if shorter."""
+    n = len(words)
+    if n == 0:
+        return float("nan")
+    if n <= window:
+        return len(set(words)) / n
+    counts: dict[str, int] = {}
+    for w in words[:window]:
+        counts[w] = counts.get(w, 0) + 1
+    total = len(counts)
+    for i in range(window, n):
+        new, old = words[i], words[i - window]
+        counts[new] = counts.get(new, 0) + 1
+        counts[old] -= 1
+        if counts[old] == 0:
+            del counts[old]
+        total += len(counts)
+    return total / ((n - window + 1) * window)
+
+
+def tense_counts(doc: Doc, lex: Lexicons | None = None) -> dict[str, int]:
+    """Counts of past, present and future markers (see ``lexicons/tense.yaml``).
+
+    Past/present: finite verbs (``VerbForm=Fin``) with ``Tense=Past``/``Tense=Pres``; future:
+    a future modal (tag ``MD`` or lower-cased ``will/shall/'ll/wo``) or "going to"/"gonna"
+    followed by a verb; the finite "be" right before "going to" (optionally with a negation in
+    between) is not counted as present.
+    """
+    lex = lex or lexicons()
+    counts = {"past": 0, "present": 0, "future": 0}
+    skip: set[int] = set()
+    n = len(doc)
+    for tok in doc:
+        for seq in lex.going_to:
+            end = tok.i + len(seq)
+            if end < n and tuple(_norm(t.text) for t in doc[tok.i:end]) == seq \
+                    and doc[end].pos_ in ("VERB", "AUX"):
+                counts["future"] += 1
+                j = tok.i - 1
+                if j >= 0 and _norm(doc[j].text) in lex.negations:
+                    j -= 1
+                if j >= 0:
+                    skip.add(j)
+                break
+    for tok in doc:
+        if tok.i in skip:
+            continue
+        if _norm(tok.text) in lex.future_modals and tok.tag_ in ("MD", ""):
+            counts["future"] += 1
+            continue
+        if "Fin" not in tok.morph.get("VerbForm"):
+            continue
+        tense = tok.morph.get("Tense")
+        if "Past" in tense:
+            counts["past"] += 1
+        elif "Pres" in tense:
+            counts["present"] += 1
+    return counts
+
+
+def certainty_count(doc: Doc, lex: Lexicons | None = None) -> int:
+    """Certainty/absolutist matches not preceded by a negator within the window (same sentence)."""
+    lex = lex or lexicons()
+    n = 0
+    for span in lex.certainty.spans(doc):
+        start = span.start
+        sent_start = span.sent.start if doc.has_annotation("SENT_START") \
+            or doc.has_annotation("DEP") else 0
+        lo = max(sent_start, start - lex.certainty_window)
+        if any(_norm(t.text) in lex.negations for t in doc[lo:start]):
+            continue
+        n += 1
+    return n
+
+
+def function_word_rates(doc: Doc, n_words: int, lex: Lexicons | None = None) -> dict[str, float]:
+    """Rates per 100 words of the nine LSM function-word categories (``fw_*``)."""
+    lex = lex or lexicons()
+    counts = dict.fromkeys(LSM_CATEGORIES, 0)
+    for tok in doc:
+        low = _norm(tok.text)
+        for cat in LSM_CATEGORIES:
+            spec = lex.function_words[cat]
+            if (tok.pos_ == spec) if isinstance(spec, str) else (low in spec):
+                counts[cat] += 1
+    return {f"fw_{c}": (100 * counts[c] / n_words if n_words else np.nan) for c in LSM_CATEGORIES}
+
+
+def content_lemmas(doc: Doc) -> set[str]:
+    """Lower-cased lemmas of content words (CONTENT_POS) that are not spaCy stop words."""
+    return {_norm(t.lemma_ or t.text) for t in doc
+            if t.pos_ in CONTENT_POS and not t.is_stop and is_word(t)}
+
+
+def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
+        categories: Sequence[str] = LSM_CATEGORIES, prefix: str = "fw_") -> float:
+    """Language style matching of two speakers (Ireland & Pennebaker 2010).
+
+    Per category ``1 - |a - b| / (a + b + 0.0001)`` on rates per 100 words, averaged over the
+    categories. NaN if any rate is missing (a speaker with no words).
+    """
+    scores = []
+    for c in categories:
+        a, b = rates_a[prefix + c], rates_b[prefix + c]
+        if a is None or b is None or np.isnan(a) or np.isnan(b):
+            return float("nan")
+        scores.append(1 - abs(a - b) / (a + b + 0.0001))
+    return float(np.mean(scores))
+
+
+def reflect_overlap(therapist: set[str], patient: set[str]) -> float:
+    """Share of the therapist's content-lemma types that occur in the patient's turn."""
+    return len(therapist & patient) / len(therapist) if therapist else float("nan")
+
+
+def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
+    """All single-turn features of one Doc (every column of :data:`COLUMNS` except keys and the
+    between-speaker ``lsm``/``reflect_overlap``)."""
+    lex = lex or lexicons()
+    _textdescriptives()
+    words = [t for t in doc if is_word(t)]
+    nw = len(words)
+    lower = [_norm(t.text) for t in words]
+    n_sents = len(list(doc.sents)) if nw else 0
+    per100 = (lambda k: 100 * k / nw) if nw else (lambda k: np.nan)
+    row: dict[str, float] = {
+        "n_chars": len(doc.text), "n_tokens": len(doc), "n_words": nw, "n_sentences": n_sents,
+        "mean_sentence_length": nw / n_sents if n_sents else np.nan,
+        "ttr": len(set(lower)) / nw if nw else np.nan,
+        "mattr": mattr(lower),
+        "lexical_density": sum(t.pos_ in CONTENT_POS for t in words) / nw if nw else np.nan,
+    }
+    if nw:
+        read = doc._.readability
+        row["flesch_reading_ease"] = float(read["flesch_reading_ease"])
+        row["flesch_kincaid_grade"] = float(read["flesch_kincaid_grade"])
+        row["dependency_distance_mean"] = float(doc._.dependency_distance[
+            "dependency_distance_mean"])
+        pos = doc._.pos_proportions
+        row.update({f"pos_prop_{t}": float(pos.get(f"pos_prop_{t}", 0.0)) for t in POS_TAGS})
+    else:
+        row.update(dict.fromkeys(["flesch_reading_ease", "flesch_kincaid_grade",
+                                  "dependency_distance_mean"], np.nan))
+        row.update({f"pos_prop_{t}": np.nan for t in POS_TAGS})
+    for col, vocab in lex.pronouns.items():
+        row[col] = per100(sum(w in vocab for w in lower))
+    q = count_questions(doc) if nw else {"open": 0, "closed": 0, "total": 0}
+    row.update({"q_open": q["open"], "q_closed": q["closed"], "q_total": q["total"]})
+    row["hedges"] = per100(lex.hedges.count(doc))
+    row["certainty"] = per100(certainty_count(doc, lex))
+    row["negations"] = per100(sum(_norm(t.text) in lex.negations for t in doc))
+    row["modals"] = per100(sum(t.tag_ == "MD" for t in doc))
+    tc = tense_counts(doc, lex)
+    tot = sum(tc.values())
+    for k in ("past", "present", "future"):
+        row[f"tense_{k}"] = tc[k] / tot if tot else np.nan
+    for col, counter in lex.families.items():
+        row[col] = per100(counter.count(doc))
+    for m in MARKERS:
+        row[f"marker_{m}"] = lex.markers[m].count(doc)
+    row.update(function_word_rates(doc, nw, lex))
+    return row
+
+
+def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = False
+                     ) -> pd.DataFrame:
+    """One row per turn: keys ``session_id, turn, speaker`` and the features of :data:`COLUMNS`.
+
+    ``docs[i]`` must be the parse of ``turns.text.iloc[i]``. ``lsm`` and ``reflect_overlap`` are
+    filled on therapist rows whose previous turn (by ``turn`` within the session) is a patient
+    turn; NaN elsewhere.
+    """
+    if len(turns) != len(docs):
+        raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
+    lex = lexicons()
+    rows, lemmas = [], []
+    for doc in tqdm(docs, desc="features", unit="turn", disable=not progress):
+        rows.append(turn_features(doc, lex))
+        lemmas.append(content_lemmas(doc))
+    feats = pd.DataFrame(rows, index=turns.index)
+    feats["lsm"] = np.nan
+    feats["reflect_overlap"] = np.nan
+    order = turns.reset_index().sort_values(["session_id", "turn"], kind="stable")
+    pos_of = {idx: i for i, idx in enumerate(turns.index)}
+    prev = None
+    for rec in order.itertuples(index=False):
+        idx = rec[0]
+        if prev is not None and prev.session_id == rec.session_id \
+                and prev.speaker == "patient" and rec.speaker == "therapist":
+            a, b = feats.loc[prev[0]], feats.loc[idx]
+            feats.loc[idx, "lsm"] = lsm(a, b) if a["n_words"] and b["n_words"] else np.nan
+            if b["n_words"]:
+                feats.loc[idx, "reflect_overlap"] = reflect_overlap(
+                    lemmas[pos_of[idx]], lemmas[pos_of[prev[0]]])
+        prev = rec
+    out = pd.concat([turns[KEYS], feats], axis=1).reset_index(drop=True)
+    out = out[list(COLUMNS)]
+    for c in out.columns:
+        if c.startswith(("n_", "q_", "marker_")):
+            out[c] = out[c].astype("int64")
+    return out
+
+
+def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
+    """Session-level language style matching of patient and therapist.
+
+    ``lsm_pooled``: LSM of the word-weighted category rates over all of each speaker's turns in
+    the session; ``lsm_pair_mean``: mean of the per-pair ``lsm`` column. Also the speakers' word
+    counts and the number of pairs. Apply the exclusion policy to ``features`` first.
+    """
+    out = []
+    fw = [f"fw_{c}" for c in LSM_CATEGORIES]
+    for sid, g in features.groupby("session_id", sort=True):
+        rates = {}
+        words = {}
+        for spk in ("patient", "therapist"):
+            s = g[(g["speaker"] == spk) & (g["n_words"] > 0)]
+            words[spk] = int(s["n_words"].sum())
+            rates[spk] = {c: (float((s[c] * s["n_words"]).sum() / words[spk]) if words[spk]
+                              else np.nan) for c in fw}
+        out.append({"session_id": sid, "lsm_pooled": lsm(rates["patient"], rates["therapist"]),
+                    "lsm_pair_mean": float(g["lsm"].mean()), "n_pairs": int(g["lsm"].notna().sum()),
+                    "n_words_patient": words["patient"], "n_words_therapist": words["therapist"]})
+    return pd.DataFrame(out)

@@ -1,0 +1,196 @@
+"""The question detector shared by the feature table and the technique coder.
+
+:func:`question_type` classifies one sentence (a spaCy ``Span``) as ``"open"``, ``"closed"`` or
+``None`` (not a question put to the other speaker). Word lists live in
+``lexicons/questions.yaml`` (rationale: MITI 4.2.1 open/closed question definitions).
+
+Rules, in order (all matching is on lower-cased token text; straight and curly apostrophes are
+equivalent):
+
+1. **Question mark.** A sentence is a question candidate if it holds a ``?`` that is *not inside
+   quotation marks*. Quote depth is counted over the whole Doc, so a quotation opened in an
+   earlier sentence still counts. A ``?`` inside quotes is quoted or role-played speech
+   (``ask yourself: "What is this?"``) → ``None``.
+2. **Rhetorical.** A candidate whose text (up to the ``?``) contains a rhetorical phrase
+   (``"supposed to help"``, ``"what's the point"``, ``"why bother"`` ...) → ``None``. These are
+   challenges, counted by the ``marker_skeptic`` patterns of the feature table instead.
+3. **Clause heads.** The text up to the ``?`` is cut into clauses at unquoted commas, semicolons,
+   colons and dashes; a clause's head is its first token that is neither punctuation nor a
+   discourse marker (``so``, ``and``, ``okay`` ...). Heads are read from the *last* clause back to
+   the first; the first decisive head wins:
+
+   - a wh-word other than ``when``/``where`` (``what, how, why, who, which`` ...) → ``"open"``;
+   - an auxiliary or modal followed (after an optional ``n't``/``not``) by a subject (a pronoun,
+     noun, proper noun or determiner: subject-auxiliary inversion) → ``"closed"`` (yes/no and tag
+     questions: ``"Do you ...?"``, ``"..., isn't it?"``), except that an elicitation verb
+     (``tell, describe, say, explain`` ...) within the next three tokens makes it ``"open"``
+     (``"Can you tell me ...?"``, as MITI codes it). A yes/no frame stays closed even when it
+     embeds a wh-clause (``"Can you think of what ...?"``).
+   - ``when``/``where`` can be subordinators (``"Is it hard, when that happens?"``), so they
+     decide (``"open"``) only if no other head does.
+4. Otherwise a candidate starting with an elicitation phrase (``"Tell me more?"``) is ``"open"``,
+   and any other candidate (a declarative question, ``"You mean the job?"``, or ``"..., right?"``)
+   is ``"closed"``.
+5. **Without a question mark**, a sentence whose first head starts an elicitation phrase
+   (``"Tell me more about that."``, ``"Describe the feeling."``) is ``"open"``; anything else is
+   ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from spacy.tokens import Doc, Span, Token
+
+QUESTION_TYPES = ("open", "closed")
+_APOS = str.maketrans({"’": "'", "‘": "'"})
+_BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
+_SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
+_SUBJECT_WORDS = {"i", "you", "we", "they", "he", "she", "it", "that", "this", "there", "those",
+                  "these", "anything", "anyone", "someone", "something", "everything"}
+_WEAK_WH = {"when", "where"}
+_NEGATORS = {"n't", "not"}
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Any]:
+    """The question lexicon (``lexicons/questions.yaml``), with word lists as lower-case sets."""
+    path = Path(__file__).with_name("lexicons") / "questions.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lex: dict[str, Any] = {k: {_norm(w) for w in v} for k, v in raw.items()}
+    lex["rhetorical_re"] = re.compile(
+        r"\b(?:" + "|".join(re.escape(_norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
+    lex["open_prompt_seqs"] = sorted(tuple(_norm(p).split()) for p in raw["open_prompts"])
+    return lex
+
+
+def _norm(text: str) -> str:
+    return text.translate(_APOS).lower()
+
+
+def _low(tok: Token) -> str:
+    return _norm(tok.text)
+
+
+def _quote_depths(doc: Doc, end: int) -> list[bool]:
+    """For tokens ``doc[0:end]``: is the token inside quotation marks?"""
+    lex = lexicon()
+    depth, toggle, inside = 0, False, []
+    for tok in doc[:end]:
+        t = tok.text
+        if t in lex["quotes_open"]:
+            inside.append(True)
+            depth += 1
+            continue
+        if t in lex["quotes_close"]:
+            inside.append(True)
+            depth = max(0, depth - 1)
+            continue
+        if t in lex["quotes_toggle"]:
+            inside.append(True)
+            toggle = not toggle
+            continue
+        inside.append(depth > 0 or toggle)
+    return inside
+
+
+def _clause_heads(tokens: list[Token], quoted: list[bool]) -> list[Token]:
+    """The head token of each clause in ``tokens`` (see the module docstring, rule 3)."""
+    lex = lexicon()
+    heads: list[Token] = []
+    need_head = True
+    for tok, q in zip(tokens, quoted, strict=True):
+        if tok.text in _BOUNDARIES and not q:
+            need_head = True
+            continue
+        if not need_head or q:
+            continue
+        if tok.is_punct or tok.is_space or _low(tok) in lex["discourse_markers"]:
+            continue
+        heads.append(tok)
+        need_head = False
+    return heads
+
+
+def _is_inverted(aux: Token) -> bool:
+    """Is ``aux`` followed by a subject (after an optional negation)?"""
+    doc = aux.doc
+    j = aux.i + 1
+    if j < len(doc) and _low(doc[j]) in _NEGATORS:
+        j += 1
+    if j >= len(doc):
+        return False
+    nxt = doc[j]
+    return _low(nxt) in _SUBJECT_WORDS or nxt.pos_ in _SUBJECT_POS
+
+
+def _elicits(aux: Token) -> bool:
+    doc = aux.doc
+    verbs = lexicon()["elicitation_verbs"]
+    return any(_low(t) in verbs for t in doc[aux.i + 1: min(aux.i + 4, len(doc))])
+
+
+def _starts_open_prompt(head: Token) -> bool:
+    doc = head.doc
+    for seq in lexicon()["open_prompt_seqs"]:
+        words = [_low(t) for t in doc[head.i: head.i + len(seq)]]
+        if tuple(words) == seq:
+            return True
+    return False
+
+
+def question_type(sent: Span) -> str | None:
+    """Classify ``sent`` as an ``"open"`` or ``"closed"`` question, or ``None`` (no question).
+
+    ``None`` also for questions inside quotation marks (role-played or quoted speech) and for
+    rhetorical questions such as "how is that supposed to help?" (see the module docstring for
+    the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
+    """
+    doc = sent.doc
+    quoted_all = _quote_depths(doc, sent.end)
+    lex = lexicon()
+    qmark = None
+    for tok in sent:
+        if tok.text.endswith("?") and not quoted_all[tok.i]:
+            qmark = tok.i
+    tokens = list(sent) if qmark is None else list(doc[sent.start: qmark])
+    quoted = [quoted_all[t.i] for t in tokens]
+    heads = _clause_heads(tokens, quoted)
+    if qmark is None:
+        return "open" if heads and _starts_open_prompt(heads[0]) else None
+    text = _norm(" ".join(t.text for t, q in zip(tokens, quoted, strict=True) if not q))
+    text = text.replace(" n't", "n't").replace(" 's", "'s")
+    if lex["rhetorical_re"].search(text):
+        return None
+    weak = False
+    for head in reversed(heads):
+        w = _low(head)
+        if w in lex["wh_words"]:
+            if w in _WEAK_WH:
+                weak = True
+                continue
+            return "open"
+        if w in lex["auxiliaries"] and _is_inverted(head):
+            return "open" if _elicits(head) else "closed"
+    if weak:
+        return "open"
+    if heads and _starts_open_prompt(heads[0]):
+        return "open"
+    return "closed"
+
+
+def count_questions(doc: Doc | Span) -> dict[str, int]:
+    """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``."""
+    counts = {"open": 0, "closed": 0, "total": 0}
+    if len(doc) == 0:
+        return counts
+    for sent in doc.sents:
+        kind = question_type(sent)
+        if kind is not None:
+            counts[kind] += 1
+            counts["total"] += 1
+    return counts
