@@ -1,0 +1,247 @@
+"""Technique coder: each code's rules on hand-written positive and negative sentences.
+
+Docs are built by hand: the rule-based English tokenizer (no statistical model) splits words, and
+sentence starts, POS, tags and lemmas are set here, so no test rests on a model's prediction.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import spacy
+from spacy.tokens import Doc
+
+from therapy_turns import techniques as tq
+
+NLP = spacy.blank("en")
+PRONOUNS = {"i", "you", "we", "it", "they", "that", "this", "your", "my", "me", "them", "he", "she"}
+AUX = {"can", "could", "would", "will", "do", "did", "is", "are", "'s", "'re", "am", "be", "was",
+       "have", "'ve", "should", "may", "might"}
+GOLD = Path(__file__).parent / "data" / "gold_techniques.csv"
+
+
+def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
+    """A hand-annotated Doc: sentences end at . ? ! (outside nothing fancy); words in ``verbs``
+    that open a sentence are tagged VB (imperative); other tags/POS from small closed lists."""
+    toks = NLP.make_doc(text)
+    words = [t.text for t in toks]
+    spaces = [bool(t.whitespace_) for t in toks]
+    starts, pos, tags = [], [], []
+    new = True
+    for w in words:
+        lw = w.lower()
+        starts.append(new)
+        if lw in PRONOUNS:
+            p, t = "PRON", "PRP"
+        elif lw in AUX:
+            p, t = "AUX", "MD"
+        elif not w.isalpha():
+            p, t = "PUNCT", "."
+        elif new and lw in verbs:
+            p, t = "VERB", "VB"
+        elif lw in NLP.Defaults.stop_words:
+            p, t = "ADP", "IN"
+        else:
+            p, t = "NOUN", "NN"
+        pos.append(p)
+        tags.append(t)
+        new = w in (".", "?", "!")
+    return Doc(NLP.vocab, words=words, spaces=spaces, sent_starts=starts, pos=pos, tags=tags,
+               lemmas=[w.lower() for w in words])
+
+
+def code(text: str, client: str | None = None, verbs: tuple[str, ...] = ()) -> tq.TurnCodes:
+    doc = mk(text, verbs)
+    prev = mk(client) if client else None
+    return tq.get_coder(doc.vocab).code_turn(doc, prev)
+
+
+# --------------------------------------------------------------------------- questions
+def test_open_and_closed_questions() -> None:
+    assert code("What did you notice?").forms == ["open_question"]
+    c = code("Can you feel your feet on the floor?")
+    assert "closed_question" in c.forms and "open_question" not in c.forms
+
+
+def test_content_request_is_open() -> None:
+    c = code("Can you think of one value that matters to you?")
+    assert "open_question" in c.forms and "closed_question" not in c.forms
+    assert c.evidence["open_question"][0][0] == "q_content_request"
+    assert "values" in c.act
+
+
+def test_rhetorical_question_is_not_a_question() -> None:
+    c = code("How is that supposed to help?")
+    assert c.forms == ["other"]
+
+
+def test_question_inside_role_play_quote() -> None:
+    c = code("I'll play the role of your colleague. \"Can you walk me through what happened?\"")
+    assert "role_play" in c.forms
+    assert not {"open_question", "closed_question"} & set(c.forms)
+    assert c.main_behaviour == "therapist_input"
+
+
+# --------------------------------------------------------------------------- reflections
+CLIENT = "I feel exhausted and stuck at work."
+
+
+def test_reflection_with_lead_in_is_complex() -> None:
+    c = code("It sounds like you feel exhausted and stuck.", CLIENT)
+    assert c.forms == ["complex_reflection"]
+    assert c.evidence["complex_reflection"][0][0] == "refl_sounds_like"
+
+
+def test_plain_restatement_is_simple_reflection() -> None:
+    c = code("You feel exhausted and stuck at work.", CLIENT)
+    assert c.forms == ["simple_reflection"]
+
+
+def test_you_in_instruction_is_not_a_reflection() -> None:
+    c = code("Notice the tension in your shoulders.", CLIENT, verbs=("notice",))
+    assert not {"simple_reflection", "complex_reflection"} & set(c.forms)
+    assert "exercise_instruction" in c.forms and "present_moment" in c.act
+
+
+def test_restatement_needs_the_client_turn() -> None:
+    assert code("You feel exhausted and stuck at work.").forms == ["other"]
+
+
+def test_reflection_as_question_is_a_question() -> None:
+    c = code("So you feel exhausted and stuck at work?", CLIENT)
+    assert c.forms == ["closed_question"]
+
+
+def test_sounds_like_a_plan_is_not_a_reflection() -> None:
+    c = code("That sounds like a good plan.", CLIENT)
+    assert c.forms == ["affirmation"]
+
+
+# --------------------------------------------------------------------------- other forms
+@pytest.mark.parametrize("text,code_,present", [
+    ("That's a great insight.", "affirmation", True),
+    ("You're doing a great job.", "affirmation", True),
+    ("That's a great deal of work.", "affirmation", False),
+    ("It's completely normal to feel this way.", "giving_information", True),
+    ("Having a plan can help you feel more in control.", "giving_information", True),
+    ("It's raining today.", "giving_information", False),
+    ("Would you be willing to try a short walk?", "seeking_collaboration", True),
+    ("We can go back to that if you'd like.", "seeking_collaboration", True),
+    ("What would you like to change?", "seeking_collaboration", False),
+    ("Take a slow breath in.", "exercise_instruction", True),
+    ("Say to yourself: \"I'm here.\"", "exercise_instruction", True),
+    ("Let's take a deep breath and explore this value.", "exercise_instruction", False),
+    ("Can you observe the thoughts that come up?", "exercise_instruction", False),
+    ("Let's do a brief role-play.", "role_play", True),
+    ("Imagine a different day.", "role_play", False),
+    ("So far you've told me about work, your sister and the walk.", "summary", True),
+])
+def test_form_rules(text: str, code_: str, present: bool) -> None:
+    assert (code_ in code(text, verbs=("take", "say", "imagine")).forms) is present
+
+
+@pytest.mark.parametrize("text,code_,present", [
+    ("Notice the sensation of your feet.", "present_moment", True),
+    ("Let's take a moment to consider this.", "present_moment", False),
+    ("Allow the shame to be there.", "acceptance", True),
+    ("Notice the shame without trying to change it.", "acceptance", True),
+    ("Notice your breath without trying to change it.", "acceptance", False),
+    ("Notice the thought that you are a failure.", "defusion", True),
+    ("Those thoughts are just thoughts.", "defusion", True),
+    ("Think of a plan.", "defusion", False),
+    ("You are not defined by this voice.", "self_as_context", True),
+    ("You are tired.", "self_as_context", False),
+    ("What matters most to you?", "values", True),
+    ("What happened next?", "values", False),
+    ("Can you commit to a small step tomorrow?", "committed_action", True),
+    ("Let's take it one small step further.", "committed_action", False),
+])
+def test_act_rules(text: str, code_: str, present: bool) -> None:
+    assert (code_ in code(text, verbs=("notice", "allow", "think")).act) is present
+
+
+def test_evidence_points_at_words() -> None:
+    c = code("That's a great insight. What did you notice?")
+    assert c.evidence["affirmation"] == [["aff_great_x", "That's a great insight"]]
+    assert c.evidence["open_question"] == [["q_detector", "What did you notice?"]]
+
+
+# --------------------------------------------------------------------------- main behaviour
+@pytest.mark.parametrize("forms,expected", [
+    (["open_question", "complex_reflection"], "reflection"),
+    (["exercise_instruction", "closed_question"], "question"),
+    (["giving_information", "affirmation"], "therapist_input"),
+    (["affirmation", "seeking_collaboration"], "other"),
+    (["summary"], "reflection"),
+    (["other"], "other"),
+    ([], "other"),
+])
+def test_main_behaviour_precedence(forms: list[str], expected: str) -> None:
+    assert tq.main_behaviour(forms) == expected
+
+
+def test_main_behaviour_custom_precedence() -> None:
+    assert tq.main_behaviour(["open_question", "simple_reflection"],
+                             ["question", "reflection", "therapist_input", "other"]) == "question"
+
+
+# --------------------------------------------------------------------------- table
+def test_code_turns_table() -> None:
+    texts = [("patient", CLIENT), ("therapist", "You feel exhausted and stuck at work."),
+             ("patient", "Yes."), ("therapist", "What did you notice?"),
+             ("therapist", "")]
+    turns = pd.DataFrame({"session_id": "s1", "turn": range(len(texts)),
+                          "speaker": [s for s, _ in texts], "text": [t for _, t in texts],
+                          "role_play": False})
+    docs = [mk(t) for _, t in texts]
+    out = tq.code_turns(turns, docs)
+    assert list(out["turn"]) == [1, 3, 4]
+    assert list(out["main_behaviour"]) == ["reflection", "question", "other"]
+    assert list(out["form"]) == ["simple_reflection", "open_question", ""]
+    assert out["form_simple_reflection"].tolist() == [True, False, False]
+    assert {f"form_{f}" for f in tq.forms()} | {f"act_{a}" for a in tq.act_processes()} <= set(out)
+    assert "simple_reflection" in json.loads(out["evidence"].iloc[0])
+    with pytest.raises(ValueError):
+        tq.code_turns(turns, docs[:-1])
+
+
+# --------------------------------------------------------------------------- gold set
+def test_gold_set_is_well_formed() -> None:
+    rows = list(csv.DictReader(GOLD.open(encoding="utf-8")))
+    assert len(rows) >= 60
+    assert len({r["session_id"] for r in rows}) == 5
+    assert len({(r["session_id"], r["turn"]) for r in rows}) == len(rows)
+    for r in rows:
+        fs = tq.split_codes(r["form"])
+        assert fs and set(fs) <= set(tq.forms()), r
+        assert set(tq.split_codes(r["act_process"])) <= set(tq.act_processes()), r
+        assert r["main_behaviour"] == tq.main_behaviour(fs), r
+        assert r["rationale"].strip()
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_round_trip(tmp_path: Path) -> None:
+    from therapy_turns.cli import main
+
+    src = tmp_path / "mini.csv"
+    pd.DataFrame({
+        "session_id": ["a", "a", "a", "b", "b"],
+        "speaker": ["client", "therapist", "client", "client", "counselor"],
+        "text": ["I feel stuck.", "What did you notice?", "Nothing much.", "Hi.",
+                 "That's a great insight. Take a slow breath in."],
+    }).to_csv(src, index=False)
+    out = tmp_path / "codes.csv"
+    assert main(["techniques", str(src), "--out", str(out), "--quiet"]) == 0
+    got = pd.read_csv(out, keep_default_na=False)
+    assert list(got.columns) == ["session_id", "turn", "form", "act_process", "main_behaviour",
+                                 "evidence"]
+    assert got[["session_id", "turn"]].values.tolist() == [["a", 1], ["b", 1]]
+    assert got["form"].iloc[0] == "open_question"
+    assert set(tq.split_codes(got["form"].iloc[1])) >= {"affirmation", "exercise_instruction"}
+    assert got["main_behaviour"].tolist() == ["question", "therapist_input"]
+    assert all(json.loads(e) for e in got["evidence"])
+    assert main(["techniques", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
