@@ -102,6 +102,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_techniques(args: argparse.Namespace) -> int:
+    """Write one row per therapist turn: session_id, turn, form, act_process, main_behaviour,
+    evidence (see therapy_turns.techniques.code_turns and docs/codebook.md)."""
+    from .analysis import parse_turns
+    from .techniques import code_turns
+
+    corpus = load_args(args)
+    docs = parse_turns(corpus.turns, progress=not args.quiet)
+    coded = code_turns(corpus.turns, docs)
+    write_table(coded[["session_id", "turn", "form", "act_process", "main_behaviour",
+                       "evidence"]], args.out)
+    return 0
+
+
 def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", help="session metadata CSV keyed by session_id")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
@@ -113,6 +127,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "parse": (cmd_parse, "load transcripts and write the turn table"),
     "analyze": (cmd_analyze, "parse once; write partitioned Parquet tables + manifest"),
+    "techniques": (cmd_techniques, "code therapist turns: form, ACT process, main behaviour"),
 }
 
 
