@@ -11,7 +11,8 @@ Scores
     A sentence is scored by the shipped linear model (:mod:`therapy_turns.emotion_model`, ridge
     regression trained on EmoBank train, selected on dev, CC BY-SA 4.0); a turn is the
     word-count-weighted mean of its sentences. Inputs of the model: negation-marked lemma
-    unigrams (L2-normalised counts) plus dense features (rule layer, VADER, NRC, punctuation).
+    unigrams and bigrams (L2-normalised counts) plus dense features (rule layer, VADER, NRC,
+    punctuation).
 ``valence_rules``
     The rule layer alone (:func:`rule_score`): VADER word valences composed on the dependency
     parse with negation, intensifier/diminisher and contrast rules from
@@ -42,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import sparse
 from nrclex import NRCLex
+from scipy import sparse
 from spacy.tokens import Doc, Span, Token
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -119,7 +120,7 @@ def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
     ``conj``/``cc`` and their subtrees, e.g. the clause after "but"); (2) a determiner listed in
     ``negators.determiner`` ("no") negates its head and the head's subtree after it; (3) a
     preposition in ``negators.preposition`` ("without") negates its subtree after it. The
-    negator itself is not in the scope.
+    negator itself and punctuation are not in the scope.
     """
     rules = rules or load_rules()
     out: set[int] = set()
@@ -137,7 +138,16 @@ def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
         elif tok.dep_ == "prep" and low in rules.neg_prepositions:
             out.update(t.i for t in tok.subtree if t.i > tok.i)
     lo, hi = span[0].i if len(span) else 0, span[-1].i if len(span) else -1
-    return {i for i in out if lo <= i <= hi}
+    doc = span.doc if isinstance(span, Span) else span
+    return {i for i in out if lo <= i <= hi and not (doc[i].is_punct or doc[i].is_space)}
+
+
+def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
+    """Doc indices of the tokens that open a negation scope (see :func:`negated_tokens`)."""
+    rules = rules or load_rules()
+    return {t.i for t in span if t.dep_ == "neg"
+            or (t.dep_ == "det" and t.lower_ in rules.neg_determiners)
+            or (t.dep_ == "prep" and t.lower_ in rules.neg_prepositions)}
 
 
 def _modifier_tokens(toks: Sequence[Token], rules: Rules) -> dict[int, list[tuple[int, float]]]:
@@ -174,7 +184,8 @@ def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScor
     """The sentiment-bearing tokens of ``span`` with the rules applied.
 
     - Lexicon valence: VADER lexicon value of the lower-case token, else of its lemma; tokens
-      that are modifiers (intensifier/diminisher words) carry none.
+      that are modifiers (intensifier/diminisher words) or negators (:func:`negator_tokens`,
+      e.g. "no" in "no hope") carry none.
     - Intensifiers/diminishers: multiply by ``1 + value`` for each modifier phrase whose last
       token is 1..``window`` tokens before the word, in the span, with no punctuation between.
     - Negation: inside a scope of :func:`negated_tokens`, multiply by ``negation_scalar``.
@@ -184,13 +195,14 @@ def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScor
     rules = rules or load_rules()
     toks = list(span)
     neg = negated_tokens(span, rules)
+    negators = negator_tokens(span, rules)
     mod_ends = _modifier_tokens(toks, rules)
     mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
     contrast_at = [k for k, t in enumerate(toks) if t.lower_ in rules.contrast]
     last_contrast = contrast_at[-1] if contrast_at else None
     out = []
     for k, t in enumerate(toks):
-        if k in mod_positions or t.is_punct or t.is_space:
+        if k in mod_positions or t.i in negators or t.is_punct or t.is_space:
             continue
         base = rules.lexicon.get(t.lower_)
         if base is None:
@@ -268,11 +280,11 @@ def vader_scores(text: str) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- model features
 def lexical_features(span: Doc | Span, rules: Rules | None = None) -> Counter[str]:
-    """Counts of lower-case lemmas of alphabetic tokens, prefixed ``NOT_`` inside a negation
-    scope."""
+    """Counts of the lower-case lemmas of the alphabetic tokens, prefixed ``NOT_`` inside a
+    negation scope, and of the bigrams of successive such items (joined by a space)."""
     neg = negated_tokens(span, rules)
-    return Counter((NEG_PREFIX if t.i in neg else "") + t.lemma_.lower()
-                   for t in span if t.is_alpha)
+    words = [(NEG_PREFIX if t.i in neg else "") + t.lemma_.lower() for t in span if t.is_alpha]
+    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
 
 
 def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
@@ -290,8 +302,7 @@ def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
            *(nrc[f"nrc_{e}"] / 100.0 for e in NRC_EMOTIONS), math.log1p(n),
            float(sum(t.count("!") for t in low)), float(sum(t.count("?") for t in low)),
            sum(1 for t in words if t.is_upper and len(t) > 1) * per,
-           sum(1 for t in span if t.dep_ == "neg" or (t.dep_ == "det" and t.lower_ in
-                                                       rules.neg_determiners)) * per,
+           len(negator_tokens(span, rules)) * per,
            mods * per,
            sum(1 for t in words if t.lower_ in ("i", "me", "my", "myself", "mine")) * per]
     return np.asarray(row, dtype=np.float64)

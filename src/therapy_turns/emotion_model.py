@@ -8,9 +8,9 @@ project pipeline (:func:`therapy_turns.nlp.load_pipeline`, parse cache under
 ``build/emobank/parse-cache``) and turned into the features of
 :func:`therapy_turns.emotion.design_matrix`.
 
-Fitting: ridge regression (sklearn ``Ridge(solver="sparse_cg", tol=1e-10)``, which centres the sparse
-input implicitly), one per
-dimension, on the train rows. The vocabulary is the negation-marked lemmas seen in at least
+Fitting: ridge regression (sklearn ``Ridge(solver="sparse_cg", tol=1e-10)``, which centres
+the sparse input implicitly), one per dimension, on the train rows.
+The vocabulary is the negation-marked lemma unigrams and bigrams seen in at least
 ``min_df`` train texts, sorted. ``min_df`` and the ridge ``alpha`` are chosen per dimension on
 dev (Pearson r); the grids are :data:`ALPHAS` and :data:`MIN_DFS`. Everything is deterministic:
 sorted vocabulary, no random state, float32 coefficients.

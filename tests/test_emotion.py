@@ -1,0 +1,200 @@
+"""The affect scorer: exact rule-layer arithmetic on hand-built Docs (negation, intensifiers,
+diminishers, contrast), NRC counting with negation, the linear model's I/O, score_turns shape.
+
+Lexicon values used below were read by hand from the installed data files:
+VADER vader_lexicon.txt: happy 2.7, sad -2.1, scared -1.9, calm 1.3, hope 1.9, better 1.9;
+NRC nrc_en.json: afraid [fear, negative], happy [anticipation, joy, positive, trust].
+Rule constants from lexicons/emotion_rules.yaml: negation -0.74, booster +/-0.293, but 0.5/1.5,
+alpha 15.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import spacy
+from spacy.tokens import Doc
+
+from therapy_turns import emotion
+
+VOCAB = spacy.blank("en").vocab
+
+
+def make_doc(spec: str) -> Doc:
+    """Doc from ``word/lemma/POS/dep/head`` items separated by spaces (head: absolute index)."""
+    items = [x.split("/") for x in spec.split()]
+    words = [i[0] for i in items]
+    return Doc(VOCAB, words=words, spaces=[True] * (len(words) - 1) + [False],
+               lemmas=[i[1] for i in items], pos=[i[2] for i in items],
+               deps=[i[3] for i in items], heads=[int(i[4]) for i in items],
+               sent_starts=[True] + [False] * (len(words) - 1))
+
+
+SCARED = "I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 scared/scared/ADJ/acomp/1 ././PUNCT/punct/1"
+NOT_SCARED = ("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 scared/scared/ADJ/acomp/1 "
+              "././PUNCT/punct/1")
+
+
+def _doc(spec: str) -> Doc:
+    # "././PUNCT..." above is written with the lemma "." too; normalise the shorthand
+    return make_doc(spec.replace("./././", "././"))
+
+
+def values(doc: Doc) -> dict[str, float]:
+    return {s.text: s.value for s in emotion.token_scores(doc)}
+
+
+def test_plain_lexicon_value_and_compound() -> None:
+    doc = _doc(SCARED)
+    assert values(doc) == {"scared": pytest.approx(-1.9)}
+    rs = emotion.rule_score(doc)
+    assert rs["raw"] == pytest.approx(-1.9)
+    assert rs["compound"] == pytest.approx(-1.9 / math.sqrt(1.9 ** 2 + 15))
+    assert rs["pos"] == 0 and rs["neg"] == pytest.approx(1.9)
+
+
+def test_dependency_negation_flips_and_shrinks() -> None:
+    doc = _doc(NOT_SCARED)
+    assert emotion.negated_tokens(doc) == {3}
+    assert values(doc) == {"scared": pytest.approx(-1.9 * -0.74)}
+
+
+def test_never_is_negation() -> None:
+    doc = _doc("I/I/PRON/nsubj/2 never/never/ADV/neg/2 feel/feel/VERB/ROOT/2 "
+               "calm/calm/ADJ/acomp/2 ././PUNCT/punct/2")
+    assert values(doc) == {"calm": pytest.approx(1.3 * -0.74)}
+
+
+def test_no_determiner_negates_its_noun() -> None:
+    doc = _doc("There/there/PRON/expl/1 is/be/VERB/ROOT/1 no/no/DET/det/3 hope/hope/NOUN/attr/1 "
+               "././PUNCT/punct/1")
+    assert values(doc) == {"hope": pytest.approx(1.9 * -0.74)}
+
+
+def test_without_negates_its_object() -> None:
+    doc = _doc("I/I/PRON/nsubj/1 live/live/VERB/ROOT/1 without/without/ADP/prep/1 "
+               "hope/hope/NOUN/pobj/2 ././PUNCT/punct/1")
+    assert values(doc) == {"hope": pytest.approx(1.9 * -0.74)}
+
+
+def test_negation_scope_stops_at_conjoined_clause_and_contrast_weights() -> None:
+    # "I am not happy but I am calm ." : happy negated and before "but"; calm after "but".
+    doc = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 happy/happy/ADJ/acomp/1 "
+               "but/but/CCONJ/cc/1 I/I/PRON/nsubj/6 am/be/AUX/conj/1 calm/calm/ADJ/acomp/6 "
+               "././PUNCT/punct/6")
+    assert emotion.negated_tokens(doc) == {3}
+    v = values(doc)
+    assert v["happy"] == pytest.approx(2.7 * 0.5 * -0.74)
+    assert v["calm"] == pytest.approx(1.3 * 1.5)
+    assert emotion.rule_score(doc)["raw"] == pytest.approx(-0.999 + 1.95)
+
+
+def test_but_reverses_overall_polarity_like_vader() -> None:
+    # "I was sad , but now I feel better ." -> -2.1*0.5 + 1.9*1.5 = 1.8 > 0
+    doc = _doc("I/I/PRON/nsubj/1 was/be/AUX/ROOT/1 sad/sad/ADJ/acomp/1 ,/,/PUNCT/punct/1 "
+               "but/but/CCONJ/cc/1 now/now/ADV/advmod/7 I/I/PRON/nsubj/7 feel/feel/VERB/conj/1 "
+               "better/well/ADJ/acomp/7 ././PUNCT/punct/7")
+    assert emotion.rule_score(doc)["raw"] == pytest.approx(1.8)
+    assert emotion.rule_score(doc)["compound"] == pytest.approx(1.8 / math.sqrt(1.8 ** 2 + 15))
+
+
+def test_intensifier_and_multiword_diminisher() -> None:
+    very = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 very/very/ADV/advmod/3 "
+                "happy/happy/ADJ/acomp/1 ././PUNCT/punct/1")
+    assert values(very) == {"happy": pytest.approx(2.7 * 1.293)}
+    bit = _doc("I/I/PRON/nsubj/1 feel/feel/VERB/ROOT/1 a/a/DET/det/3 bit/bit/NOUN/npadvmod/4 "
+               "sad/sad/ADJ/acomp/1 ././PUNCT/punct/1")
+    assert values(bit) == {"sad": pytest.approx(-2.1 * (1 - 0.293))}
+    # intensified and negated: "not really happy"
+    nr = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 really/really/ADV/advmod/4 "
+              "happy/happy/ADJ/acomp/1 ././PUNCT/punct/1")
+    assert values(nr) == {"happy": pytest.approx(2.7 * 1.293 * -0.74)}
+
+
+def test_modifier_window_is_blocked_by_punctuation_and_distance() -> None:
+    comma = _doc("really/really/ADV/advmod/2 ,/,/PUNCT/punct/2 sad/sad/ADJ/ROOT/2")
+    assert values(comma) == {"sad": pytest.approx(-2.1)}
+    far = _doc("very/very/ADV/advmod/4 much/much/ADV/advmod/4 of/of/ADP/prep/4 "
+               "it/it/PRON/pobj/4 sad/sad/ADJ/ROOT/4")
+    assert values(far) == {"sad": pytest.approx(-2.1)}  # 4 tokens away: outside the window
+
+
+def test_nrc_rates_count_per_100_words_and_skip_negated() -> None:
+    afraid = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 afraid/afraid/ADJ/acomp/1 ././PUNCT/punct/1")
+    r = emotion.nrc_rates(afraid)
+    assert r["nrc_fear"] == pytest.approx(100 / 3) and r["nrc_negative"] == pytest.approx(100 / 3)
+    assert r["nrc_joy"] == 0
+    not_afraid = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 "
+                      "afraid/afraid/ADJ/acomp/1 ././PUNCT/punct/1")
+    r = emotion.nrc_rates(not_afraid)
+    assert r["nrc_fear"] == 0 and r["nrc_negative"] == 0
+    two = _doc("I/I/PRON/nsubj/1 feel/feel/VERB/ROOT/1 happy/happy/ADJ/acomp/1 and/and/CCONJ/cc/2 "
+               "afraid/afraid/ADJ/conj/2 ././PUNCT/punct/1")
+    r = emotion.nrc_rates(two)
+    assert {k: round(v, 6) for k, v in r.items() if v} == {
+        "nrc_fear": 20.0, "nrc_negative": 20.0, "nrc_joy": 20.0, "nrc_positive": 20.0,
+        "nrc_anticipation": 20.0, "nrc_trust": 20.0}
+
+
+def test_lexical_features_mark_negation() -> None:
+    doc = _doc(NOT_SCARED)
+    assert emotion.lexical_features(doc) == {"i": 1, "be": 1, "not": 1, "NOT_scared": 1,
+                                             "i be": 1, "be not": 1, "not NOT_scared": 1}
+
+
+def test_linear_model_roundtrip_and_exact_prediction(tmp_path: Path) -> None:
+    k = len(emotion.DENSE_FEATURES)
+    coef = np.zeros((3, 2 + k))
+    coef[:, 0] = [1.0, -0.5, 0.25]  # weight of "happy"
+    model = emotion.LinearVAD({"happy": 0, "sad": 1}, coef, np.array([3.0, 3.0, 3.0]),
+                              np.zeros(k), np.ones(k), {"note": "hand-made"})
+    model.save(tmp_path / "m.npz")
+    back = emotion.LinearVAD.load(tmp_path / "m.npz")
+    assert back.vocab == {"happy": 0, "sad": 1} and back.meta == {"note": "hand-made"}
+    doc = _doc("happy/happy/ADJ/ROOT/0 happy/happy/ADJ/conj/0")  # count 2, L2-normalised to 1
+    assert back.predict([doc])[0] == pytest.approx([4.0, 2.5, 3.25])
+
+
+def test_shipped_model_is_small_and_pickle_free() -> None:
+    assert emotion.MODEL_FILE.stat().st_size < 5_000_000
+    model = emotion.LinearVAD.load()  # allow_pickle=False inside
+    assert model.coef.shape == (3, len(model.vocab) + len(emotion.DENSE_FEATURES))
+    assert model.meta["dense_features"] == list(emotion.DENSE_FEATURES)
+    assert (emotion.MODEL_DIR / "LICENSE").read_text().count("CC BY-SA 4.0") >= 1
+
+
+def test_score_turns_shape_keys_and_empty_turn() -> None:
+    turns = pd.DataFrame({"session_id": ["s", "s"], "turn": [0, 1],
+                          "speaker": ["patient", "therapist"], "text": ["I am not scared.", ""]})
+    docs = [_doc(NOT_SCARED), Doc(VOCAB, words=[])]
+    out = emotion.score_turns(turns, docs)
+    assert list(out.columns[:3]) == ["session_id", "turn", "speaker"]
+    assert set(emotion.SCORE_COLUMNS) <= set(out.columns)
+    assert [f"nrc_{e}" for e in emotion.NRC_EMOTIONS] == [c for c in out if c.startswith("nrc_")]
+    assert len(out) == 2 and out.loc[0, "n_words"] == 4 and out.loc[1, "n_words"] == 0
+    assert 1 <= out.loc[0, "valence"] <= 5 and math.isnan(out.loc[1, "valence"])
+    assert out.loc[0, "valence_rules"] == pytest.approx(1.406 / math.sqrt(1.406 ** 2 + 15))
+    with pytest.raises(ValueError, match="row-aligned"):
+        emotion.score_turns(turns, docs[:1])
+
+
+def test_score_sentences_rows_per_sentence() -> None:
+    words = ["I", "am", "sad", ".", "I", "am", "happy", "."]
+    doc = Doc(VOCAB, words=words, lemmas=["I", "be", "sad", ".", "I", "be", "happy", "."],
+              pos=["PRON", "AUX", "ADJ", "PUNCT"] * 2,
+              deps=["nsubj", "ROOT", "acomp", "punct"] * 2, heads=[1, 1, 1, 1, 5, 5, 5, 5],
+              sent_starts=[True, False, False, False, True, False, False, False])
+    turns = pd.DataFrame({"session_id": ["s"], "turn": [0], "speaker": ["patient"],
+                          "text": [doc.text]})
+    out = emotion.score_sentences(turns, [doc])
+    assert out["sentence"].tolist() == [0, 1]
+    assert out["valence_rules"].tolist() == pytest.approx(
+        [-2.1 / math.sqrt(2.1 ** 2 + 15), 2.7 / math.sqrt(2.7 ** 2 + 15)])
+    # the turn: word-weighted mean of the two sentence predictions (equal lengths here)
+    turn = emotion.score_turns(turns, [doc]).iloc[0]
+    assert turn["valence"] == pytest.approx(out["valence"].mean())
+    assert turn["n_sentences"] == 2
