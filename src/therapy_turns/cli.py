@@ -102,6 +102,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features(args: argparse.Namespace) -> int:
+    """Write the per-turn linguistic feature table (columns: therapy_turns.features.COLUMNS)."""
+    from .analysis import parse_turns
+    from .features import compute_features
+
+    corpus = load_args(args)
+    docs = parse_turns(corpus.turns, progress=not args.quiet)
+    write_table(compute_features(corpus.turns, docs, progress=not args.quiet), args.out)
+    return 0
+
+
 def cmd_techniques(args: argparse.Namespace) -> int:
     """Write one row per therapist turn: session_id, turn, form, act_process, main_behaviour,
     evidence (see therapy_turns.techniques.code_turns and docs/codebook.md)."""
@@ -127,6 +138,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "parse": (cmd_parse, "load transcripts and write the turn table"),
     "analyze": (cmd_analyze, "parse once; write partitioned Parquet tables + manifest"),
+    "features": (cmd_features, "write per-turn linguistic features (keys + one column each)"),
     "techniques": (cmd_techniques, "code therapist turns: form, ACT process, main behaviour"),
 }
 

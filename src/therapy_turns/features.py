@@ -146,10 +146,11 @@ class PhraseCounter:
         prefixes = []
         for raw in self.entries:
             e = _norm(str(raw)).strip()
-            toks = [t.text for t in _tokenizer()(e)]
-            if len(toks) == 1 and e.endswith("*"):
+            if e.endswith("*") and " " not in e:
                 prefixes.append(e[:-1])
-            elif len(toks) == 1:
+                continue
+            toks = [t.text for t in _tokenizer()(e)]
+            if len(toks) == 1:
                 self.words.add(toks[0])
             else:
                 self.phrases.append(toks)
@@ -451,7 +452,7 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
 
     ``docs[i]`` must be the parse of ``turns.text.iloc[i]``. ``lsm`` and ``reflect_overlap`` are
     filled on therapist rows whose previous turn (by ``turn`` within the session) is a patient
-    turn; NaN elsewhere.
+    turn, both with words; NaN elsewhere.
     """
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
@@ -471,8 +472,8 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
         if prev is not None and prev.session_id == rec.session_id \
                 and prev.speaker == "patient" and rec.speaker == "therapist":
             a, b = feats.loc[prev[0]], feats.loc[idx]
-            feats.loc[idx, "lsm"] = lsm(a, b) if a["n_words"] and b["n_words"] else np.nan
-            if b["n_words"]:
+            if a["n_words"] and b["n_words"]:
+                feats.loc[idx, "lsm"] = lsm(a, b)
                 feats.loc[idx, "reflect_overlap"] = reflect_overlap(
                     lemmas[pos_of[idx]], lemmas[pos_of[prev[0]]])
         prev = rec
