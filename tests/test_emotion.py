@@ -198,3 +198,24 @@ def test_score_sentences_rows_per_sentence() -> None:
     turn = emotion.score_turns(turns, [doc]).iloc[0]
     assert turn["valence"] == pytest.approx(out["valence"].mean())
     assert turn["n_sentences"] == 2
+
+
+def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
+    from therapy_turns import cli
+    from therapy_turns.analysis import parse_turns
+    from therapy_turns.transcripts import load_corpus
+
+    src = tmp_path / "sentences.csv"
+    src.write_text("session_id,speaker,text\n"
+                   "s1,patient,I am not scared.\n"
+                   "s1,therapist,That sounds really hard.\n"
+                   "s2,client,\"I was sad, but now I feel better.\"\n", encoding="utf-8")
+    out = tmp_path / "emotion.csv"
+    assert cli.main(["emotion", str(src), "--out", str(out), "--quiet"]) == 0
+    got = pd.read_csv(out, dtype={"session_id": str})
+    assert got[["session_id", "turn", "speaker"]].values.tolist() == [
+        ["s1", 0, "patient"], ["s1", 1, "therapist"], ["s2", 0, "patient"]]
+    assert list(got.columns) == ["session_id", "turn", "speaker", *emotion.SCORE_COLUMNS]
+    turns = load_corpus(src).turns
+    direct = emotion.score_turns(turns, parse_turns(turns, progress=False))
+    pd.testing.assert_frame_equal(got, direct, check_dtype=False)

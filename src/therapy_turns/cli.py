@@ -127,6 +127,19 @@ def cmd_techniques(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_emotion(args: argparse.Namespace) -> int:
+    """Write per-turn affect scores: session_id, turn, speaker, n_words, n_sentences, valence,
+    arousal, dominance (EmoBank 1-5), valence_rules, vader_compound, nrc_<emotion> per 100 words
+    (see therapy_turns.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
+    from .analysis import parse_turns
+    from .emotion import score_turns
+
+    corpus = load_args(args)
+    docs = parse_turns(corpus.turns, progress=not args.quiet)
+    write_table(score_turns(corpus.turns, docs), args.out)
+    return 0
+
+
 def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", help="session metadata CSV keyed by session_id")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
@@ -140,6 +153,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "analyze": (cmd_analyze, "parse once; write partitioned Parquet tables + manifest"),
     "features": (cmd_features, "write per-turn linguistic features (keys + one column each)"),
     "techniques": (cmd_techniques, "code therapist turns: form, ACT process, main behaviour"),
+    "emotion": (cmd_emotion, "write per-turn valence/arousal/dominance, VADER and NRC scores"),
 }
 
 
