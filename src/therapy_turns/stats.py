@@ -18,7 +18,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 MIXEDLM_COLUMNS = ["outcome", "term", "estimate", "std_err", "z", "p_value", "ci_low", "ci_high",
-                   "n_obs", "n_groups", "group_var", "converged"]
+                   "n_obs", "n_groups", "group_var", "converged", "boundary"]
 
 
 def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
@@ -30,7 +30,9 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
     z-scored first (coefficients in SD units, comparable across outcomes). Returns the fixed
     effects with Wald ``1 - alpha`` CIs (columns :data:`MIXEDLM_COLUMNS`); ``group_var`` is the
     estimated random-intercept variance, ``converged`` the optimiser's flag (False also when
-    statsmodels warned about convergence or a boundary solution). An outcome that cannot be fitted
+    statsmodels warned about convergence), ``boundary`` True when the random-intercept variance
+    is estimated at zero (sessions do not differ beyond the fixed effects, or too few sessions to
+    tell; the fit is then an ordinary regression). An outcome that cannot be fitted
     (constant, too few groups, singular design) gives one row with ``term`` = "not fitted".
     """
     import statsmodels.formula.api as smf
@@ -56,8 +58,9 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
                 rows.append({"outcome": y, "term": "not fitted", "n_obs": len(d),
                              "n_groups": n_groups, "converged": False})
                 continue
-        warned = any("converge" in str(w.message).lower() or "boundary" in str(w.message).lower()
-                     for w in caught)
+        msgs = [str(w.message).lower() for w in caught]
+        warned = any("converge" in m and "boundary" not in m for m in msgs)
+        boundary = any("boundary" in m for m in msgs) or float(res.cov_re.iloc[0, 0]) < 1e-8
         for w in caught:
             log.info("MixedLM %s: %s", y, w.message)
         ci = res.conf_int(alpha=alpha)
@@ -69,7 +72,7 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
                 "p_value": float(res.pvalues[term]), "ci_low": float(ci.loc[term, 0]),
                 "ci_high": float(ci.loc[term, 1]), "n_obs": int(res.nobs), "n_groups": n_groups,
                 "group_var": float(res.cov_re.iloc[0, 0]),
-                "converged": bool(res.converged) and not warned,
+                "converged": bool(res.converged) and not warned, "boundary": boundary,
             })
     return pd.DataFrame(rows, columns=MIXEDLM_COLUMNS)
 
