@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +125,8 @@ def test_load_table_rebuilds_when_corpus_changes(tmp_path: Path, fake_funcs) -> 
     assert df.n_tokens.tolist() == [4, 2, 2]  # "I feel low ." / "Why ?" / "Work ."
 
 
-def test_warm_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake_funcs,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_parse_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake_funcs,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "warm"
     cache = serial_build / "parse-cache"
     assert len(list(cache.glob("*.spacy"))) == 5  # one DocBin per session
@@ -135,9 +136,29 @@ def test_warm_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake_funcs
 
     monkeypatch.setattr("spacy.language.Language.pipe", no_parsing)
     analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
-                          cache_dir=cache, metadata=SEED_METADATA)
+                          cache_dir=cache, metadata=SEED_METADATA, table_cache=False)
     for name, df in _tables(serial_build).items():
         pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+
+
+def test_warm_table_cache_skips_parsing_and_tables(serial_build: Path, tmp_path: Path, fake_funcs,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "warm"
+    assert len(list((serial_build / "parse-cache" / "tables").glob("*.parquet"))) == 6
+
+    def boom(*args, **kwargs):
+        raise AssertionError("parsed or recomputed with a warm table cache")
+
+    monkeypatch.setattr(analysis, "parse_turns", boom)
+    monkeypatch.setattr(sys.modules[__name__], "fake_features", boom)
+    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+                          cache_dir=serial_build / "parse-cache", metadata=SEED_METADATA)
+    for name, df in _tables(serial_build).items():
+        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+    # another chunking changes the chunks' turns: the table cache misses and recomputes
+    with pytest.raises(AssertionError, match="warm table cache"):
+        analysis.build_tables(SEEDS, tmp_path / "other", list(FAKE), progress=False,
+                              chunk_sessions=3, cache_dir=serial_build / "parse-cache")
 
 
 # --------------------------------------------------------------------------- executors

@@ -41,12 +41,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -196,19 +199,71 @@ class ChunkTask:
     cache_dir: str | None
     redact: bool
     exclude: tuple[str, ...]
+    table_cache: bool = True
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over every file of the installed ``therapy_turns`` package (code, lexicons,
+    models): any change to the code or data that computes a table invalidates cached tables."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _func_fingerprint(spec: Any) -> str:
+    """The spec plus, for functions outside this package, the bytes of their source file."""
+    func = _resolve(spec)
+    name = spec if isinstance(spec, str) else f"{func.__module__}:{func.__qualname__}"
+    if func.__module__.split(".")[0] == __name__.split(".")[0]:
+        return name
+    src = inspect.getsourcefile(func)
+    return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
+
+
+def table_cache_key(turns: pd.DataFrame, spec: Any) -> str:
+    """Cache key of one table of one chunk: the full turn table (values, columns), the table
+    function, the package code fingerprint and the pipeline id."""
+    h = hashlib.sha256()
+    for part in (pipeline_id(load_pipeline()), code_fingerprint(), _func_fingerprint(spec),
+                 "\0".join(map(str, turns.columns))):
+        h.update(part.encode() + b"\0")
+    h.update(pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse and compute every table of one chunk, plus its session rows."""
+    """Redact (if asked), parse and compute every table of one chunk, plus its session rows.
+
+    With ``table_cache`` and a cache dir, each table is also cached (``<cache_dir>/tables``,
+    key :func:`table_cache_key`); when every table of the chunk is cached nothing is parsed.
+    """
     from .sessions import summarise_sessions
 
     turns = task.turns
     if task.redact:
         turns = _resolve(REDACT_FUNC)(turns)
-    docs = parse_turns(turns, task.cache_dir, progress=False)
     out: dict[str, pd.DataFrame] = {"turns": turns}
-    for name, spec in task.funcs.items():
-        out[name] = _resolve(spec)(turns, docs)
+    paths: dict[str, Path] = {}
+    if task.table_cache and task.cache_dir is not None:
+        for name, spec in task.funcs.items():
+            key = table_cache_key(turns, spec)
+            paths[name] = Path(task.cache_dir) / "tables" / f"{key}.parquet"
+            if paths[name].is_file():
+                out[name] = pd.read_parquet(paths[name])
+    todo = [n for n in task.funcs if n not in out]
+    if todo:
+        docs = parse_turns(turns, task.cache_dir, progress=False)
+        for name in todo:
+            out[name] = _resolve(task.funcs[name])(turns, docs)
+            if name in paths:
+                paths[name].parent.mkdir(parents=True, exist_ok=True)
+                tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
+                out[name].to_parquet(tmp, index=False)
+                tmp.replace(paths[name])
     out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
     return task.index, out
 
@@ -361,7 +416,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  chunk_sessions: int = DEFAULT_CHUNK_SESSIONS,
                  cache_dir: str | Path | None = None, on_error: str = "fail",
                  speakers: Mapping[str, str] | None = None,
-                 exclude: Sequence[str] = DEFAULT_EXCLUDE) -> Tables:
+                 exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True) -> Tables:
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
     partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
 
@@ -370,6 +425,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     only in the corpus are logged and listed in the manifest.
     ``workers``/``scheduler`` choose the executor; results do not depend on it. ``exclude`` is
     the exclusion policy used for the session summaries (tables themselves keep every turn).
+    ``table_cache``: also cache each chunk's tables (keyed by its turns, the table function and
+    the package code), so a warm rerun neither parses nor recomputes.
     Returns a read-on-access mapping of table name to DataFrame.
     """
     from .sessions import join_metadata, read_metadata
@@ -402,7 +459,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
 
     def tasks() -> Iterator[ChunkTask]:
         for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
-            yield ChunkTask(i, chunk, funcs, cache, redact, exclude)
+            yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
     if scheduler is not None:
         results = _run_dask(tasks(), scheduler)
