@@ -3,8 +3,8 @@
 Prints, per code, Cohen's kappa, precision/recall/F1 and the counts (gold, coder), then macro-F1
 over the form codes and over the ACT codes that occur in the gold set, and kappa for the main
 behaviour. The rules were adjusted once after a first run against this gold set (see the report in
-docs/codebook.md): the figures are in-sample. Gold: ``tests/data/gold_techniques.csv`` (65 therapist turns of the seeds, coded by hand
-before the rules were written). Usage::
+docs/codebook.md): the figures are in-sample. Gold: ``tests/data/gold_techniques.csv`` (65
+therapist turns of the seeds, coded by hand before the rules were written). Usage::
 
     .venv/bin/python benchmarks/technique_agreement.py [--corpus seeds] [--gold PATH] [--errors]
 """
