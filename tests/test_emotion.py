@@ -2,7 +2,7 @@
 diminishers, contrast), NRC counting with negation, the linear model's I/O, score_turns shape.
 
 Lexicon values used below were read by hand from the installed data files:
-VADER vader_lexicon.txt: happy 2.7, sad -2.1, scared -1.9, calm 1.3, hope 1.9, better 1.9;
+VADER vader_lexicon.txt: happy 2.7, bad -2.5, sad -2.1, scared -1.9, calm 1.3, hope 1.9, better 1.9;
 NRC nrc_en.json: afraid [fear, negative], happy [anticipation, joy, positive, trust].
 Rule constants from lexicons/emotion_rules.yaml: negation -0.74, booster +/-0.293, but 0.5/1.5,
 alpha 15.
@@ -61,6 +61,18 @@ def test_dependency_negation_flips_and_shrinks() -> None:
     doc = _doc(NOT_SCARED)
     assert emotion.negated_tokens(doc) == {3}
     assert values(doc) == {"scared": pytest.approx(-1.9 * -0.74)}
+
+
+def test_negation_scope_ends_three_tokens_after_the_negator() -> None:
+    # "I do not think it is bad ." : "bad" is 4 tokens after "not" -> not negated (as in VADER)
+    doc = _doc("I/I/PRON/nsubj/3 do/do/AUX/aux/3 not/not/PART/neg/3 think/think/VERB/ROOT/3 "
+               "it/it/PRON/nsubj/5 is/be/AUX/ccomp/3 bad/bad/ADJ/acomp/5 ././PUNCT/punct/3")
+    assert emotion.negated_tokens(doc) == {3, 4, 5}
+    assert values(doc) == {"bad": pytest.approx(-2.5)}
+    # "I do not feel bad ." : 2 tokens on -> negated
+    near = _doc("I/I/PRON/nsubj/3 do/do/AUX/aux/3 not/not/PART/neg/3 feel/feel/VERB/ROOT/3 "
+                "bad/bad/ADJ/acomp/3 ././PUNCT/punct/3")
+    assert values(near) == {"bad": pytest.approx(-2.5 * -0.74)}
 
 
 def test_never_is_negation() -> None:

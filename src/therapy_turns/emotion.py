@@ -75,6 +75,8 @@ class Rules:
     negation_scalar: float = -0.74
     neg_determiners: frozenset[str] = frozenset({"no"})
     neg_prepositions: frozenset[str] = frozenset({"without"})
+    neg_window: int = 3
+    neg_stops: frozenset[str] = frozenset({"conj", "cc"})
     modifiers: dict[tuple[str, ...], float] = field(default_factory=dict)
     window: int = 3
     contrast: frozenset[str] = frozenset({"but"})
@@ -106,7 +108,9 @@ def load_rules() -> Rules:
     return Rules(
         lexicon=_vader_lexicon(), negation_scalar=float(raw["negation_scalar"]),
         neg_determiners=frozenset(raw["negators"]["determiner"]),
-        neg_prepositions=frozenset(raw["negators"]["preposition"]), modifiers=mods,
+        neg_prepositions=frozenset(raw["negators"]["preposition"]),
+        neg_window=int(raw["negation_window"]),
+        neg_stops=frozenset(raw["negation_scope_stops"]), modifiers=mods,
         window=int(raw["modifier_window"]), contrast=frozenset(raw["contrast"]["words"]),
         before=float(raw["contrast"]["before"]), after=float(raw["contrast"]["after"]),
         alpha=float(raw["normalisation_alpha"]))
@@ -115,12 +119,14 @@ def load_rules() -> Rules:
 def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
     """Doc indices of the tokens of ``span`` that lie inside a negation scope.
 
-    Scopes: (1) a token with dependency ``neg`` (not, n't, never) negates the tokens of its
-    head's subtree that come after it, except conjoined material (children of the head labelled
-    ``conj``/``cc`` and their subtrees, e.g. the clause after "but"); (2) a determiner listed in
-    ``negators.determiner`` ("no") negates its head and the head's subtree after it; (3) a
-    preposition in ``negators.preposition`` ("without") negates its subtree after it. The
-    negator itself and punctuation are not in the scope.
+    Negators: (1) a token with dependency ``neg`` (not, n't, never) scopes over its head's
+    subtree, leaving out the subtrees of the head's children whose label is in
+    ``negation_scope_stops`` (conjoined and subordinate clauses, e.g. the clause after "but");
+    (2) a determiner listed in ``negators.determiner`` ("no") scopes over its head's subtree;
+    (3) a preposition in ``negators.preposition`` ("without") over its own subtree. In every
+    case only tokens 1..``negation_window`` positions after the negator are in scope (so in
+    "I don't think it is bad" the word "bad", 4 tokens on, is not negated, as in VADER).
+    Negators and punctuation are never in scope.
     """
     rules = rules or load_rules()
     out: set[int] = set()
@@ -130,16 +136,21 @@ def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
             head = tok.head
             skip: set[int] = set()
             for child in head.children:
-                if child.dep_ in ("conj", "cc"):
+                if child.dep_ in rules.neg_stops:
                     skip.update(t.i for t in child.subtree)
-            out.update(t.i for t in head.subtree if t.i > tok.i and t.i not in skip)
+            cand = [t.i for t in head.subtree if t.i not in skip]
         elif tok.dep_ == "det" and low in rules.neg_determiners:
-            out.update(t.i for t in tok.head.subtree if t.i > tok.i)
+            cand = [t.i for t in tok.head.subtree]
         elif tok.dep_ == "prep" and low in rules.neg_prepositions:
-            out.update(t.i for t in tok.subtree if t.i > tok.i)
+            cand = [t.i for t in tok.subtree]
+        else:
+            continue
+        out.update(i for i in cand if 0 < i - tok.i <= rules.neg_window)
     lo, hi = span[0].i if len(span) else 0, span[-1].i if len(span) else -1
     doc = span.doc if isinstance(span, Span) else span
-    return {i for i in out if lo <= i <= hi and not (doc[i].is_punct or doc[i].is_space)}
+    negators = negator_tokens(span, rules)
+    return {i for i in out if lo <= i <= hi and i not in negators
+            and not (doc[i].is_punct or doc[i].is_space)}
 
 
 def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:

@@ -156,6 +156,89 @@ def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
     return meta
 
 
+# --------------------------------------------------------------------------- validation
+#: Baselines printed beside the model: (dimension, column, description).
+BASELINES = (
+    ("valence", "vader_compound", "VADER compound"),
+    ("valence", "valence_rules", "rule layer (VADER lexicon on the parse)"),
+    ("valence", "nrc_valence", "NRC (positive - negative) per word"),
+    ("arousal", "nrc_arousal", "NRC high-arousal emotions per word"),
+    ("arousal", "vader_intensity", "|VADER compound|"),
+)
+#: NRC categories counted by the ``nrc_arousal`` baseline (high-arousal emotions).
+NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
+
+
+def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE,
+                    model: LinearVAD | None = None) -> pd.DataFrame:
+    """EmoBank dev rows with human ratings (``V, A, D``), the model's ``valence, arousal,
+    dominance`` and the baseline scores of :data:`BASELINES`, one row per text (each text scored
+    as one unit, as in training)."""
+    from .emotion import load_model, nrc_rates, rule_score, vader_scores
+
+    model = model or load_model()
+    df = load_emobank(data)
+    dev = df[df["split"] == "dev"].reset_index(drop=True)
+    docs = parse(dev["text"].tolist(), load_pipeline(),
+                 project_path(cache_dir) if cache_dir is not None else None)
+    pred = model.predict(docs)
+    out = dev[["id", "V", "A", "D", "text"]].copy()
+    for k, dim in enumerate(DIMENSIONS):
+        out[dim] = pred[:, k]
+    rows = []
+    for d in docs:
+        nrc = nrc_rates(d)
+        comp = vader_scores(d.text)["compound"]
+        rows.append({"vader_compound": comp, "vader_intensity": abs(comp),
+                     "valence_rules": rule_score(d)["compound"],
+                     "nrc_valence": nrc["nrc_positive"] - nrc["nrc_negative"],
+                     "nrc_arousal": sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL)})
+    return pd.concat([out, pd.DataFrame(rows)], axis=1)
+
+
+def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Pearson r with a Fisher-z ``1 - alpha`` CI: ``(r, low, high)``."""
+    r = float(stats.pearsonr(x, y)[0])
+    z, se = np.arctanh(r), 1 / np.sqrt(len(x) - 3)
+    q = stats.norm.ppf(1 - alpha / 2)
+    return r, float(np.tanh(z - q * se)), float(np.tanh(z + q * se))
+
+
+def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r (95% Fisher-z CI) of every scorer with the human rating of its dimension:
+    ``dimension, scorer, r, ci_low, ci_high, n``; the model rows first."""
+    human = {"valence": "V", "arousal": "A", "dominance": "D"}
+    rows = []
+    entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + list(BASELINES)
+    for dim, col, name in entries:
+        r, lo, hi = pearson_ci(pred[col].to_numpy(float), pred[human[dim]].to_numpy(float))
+        rows.append({"dimension": dim, "scorer": name, "column": col, "r": r, "ci_low": lo,
+                     "ci_high": hi, "n": len(pred)})
+    return pd.DataFrame(rows)
+
+
+def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arousal")):
+    """Predicted vs human ratings on EmoBank dev, one panel per dimension, with r and the
+    VADER-compound r for valence."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, TEXT_WIDTH
+
+    human = {"valence": "V", "arousal": "A", "dominance": "D"}
+    fig, axes = plt.subplots(1, len(dims), figsize=(TEXT_WIDTH * 0.75, 2.6), squeeze=False)
+    for ax, dim in zip(axes[0], dims, strict=True):
+        x, y = pred[human[dim]].to_numpy(float), pred[dim].to_numpy(float)
+        ax.scatter(x, y, s=4, alpha=0.35, color=PALETTE[0], linewidths=0, rasterized=True)
+        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--")
+        r = stats.pearsonr(x, y)[0]
+        ax.set_title(f"{dim}: r = {r:.2f} (n = {len(x)})")
+        ax.set_xlabel(f"human {dim} (EmoBank dev, 1-5)")
+        ax.set_ylabel(f"predicted {dim}")
+    fig.tight_layout()
+    return fig
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of ``python -m therapy_turns.emotion_model``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
