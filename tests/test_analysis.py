@@ -221,6 +221,10 @@ def test_summarise_sessions_by_hand() -> None:
     assert math.isnan(s.loc["s2", "emotion__valence__patient"])  # excluded turn not averaged
     # patient valence 0, .5, 1 at positions 0, .5, 1: slope 1 per session
     assert s.loc["s1", "emotion__valence__patient_slope"] == pytest.approx(1.0)
+    # UED of the patient series 0, .5, 1: mean .5, sample SD .5, successive differences .5
+    assert s.loc["s1", "emotion__valence__patient_ued_home_mean"] == pytest.approx(0.5)
+    assert s.loc["s1", "emotion__valence__patient_ued_variability_sd"] == pytest.approx(0.5)
+    assert s.loc["s1", "emotion__valence__patient_ued_rmssd"] == pytest.approx(0.5)
     assert s.loc["s1", "techniques__question__rate"] == 0.5
     assert s.loc["s2", "techniques__question__rate"] == 1.0
     assert s.loc["s1", "techniques__transition_entropy"] == 0.0  # q -> s only
@@ -234,6 +238,34 @@ def test_transition_entropy_by_hand() -> None:
     # a->b, b->a, a->a, a->b: from a (3): b,a,b -> H(1/3,2/3); from b (1): 0; weight 3/4
     assert sessions.transition_entropy(["a", "b", "a", "a", "b"]) == pytest.approx(0.75 * h)
     assert math.isnan(sessions.transition_entropy(["a"]))
+
+
+def test_compare_groups_by_hand() -> None:
+    d = pd.DataFrame({"session_id": list("abcdefg"), "y": [1, 2, 3, 4, 5, 6, np.nan],
+                      "grp": ["a", "a", "a", "b", "b", "b", "b"]})
+    t = sessions.compare_groups(d, ["y"], "grp")
+    assert len(t) == 1
+    r = t.iloc[0]
+    assert (r.group_a, r.group_b, r.n_a, r.n_b) == ("a", "b", 3, 3)  # NaN session left out
+    assert r["diff"] == pytest.approx(3.0)
+    # pooled SD 1, t = 3 / sqrt(2/3) = 3.674 on 4 df: two-sided p = 0.0213
+    assert r.p == pytest.approx(0.02131, abs=1e-4) and r.omnibus_p == pytest.approx(r.p)
+    assert r.ci_low == pytest.approx(3 - 2.7764 * np.sqrt(2 / 3), abs=1e-3)
+    assert r.hedges_g == pytest.approx(3 * (1 - 3 / 15))  # d = 3, J = 1 - 3/(4*6 - 9)
+    one = sessions.compare_groups(d.assign(grp="a"), ["y"], "grp")
+    assert one.empty  # one group: no contrast
+
+
+def test_outcome_correlations_by_hand() -> None:
+    d = pd.DataFrame({"x": [1, 2, 3, 4, 5], "y": [2, 1, 4, 3, 5]})
+    t = sessions.outcome_correlations(d, ["x"], ["y"], method="pearson").iloc[0]
+    # deviations (-2,-1,0,1,2) and (-1,-2,1,0,2): r = 8/10; Fisher z CI with SE 1/sqrt(2)
+    assert t.r == pytest.approx(0.8) and t.n == 5
+    assert t.ci_low == pytest.approx(np.tanh(np.arctanh(0.8) - 1.95996 / np.sqrt(2)), abs=1e-4)
+    assert t.ci_high == pytest.approx(np.tanh(np.arctanh(0.8) + 1.95996 / np.sqrt(2)), abs=1e-4)
+    s = sessions.outcome_correlations(d, ["x"], ["y"]).iloc[0]
+    assert s.r == pytest.approx(0.8)  # ranks equal the values here
+    assert s.ci_high - s.ci_low > t.ci_high - t.ci_low  # Bonett-Wright SE is wider
 
 
 # --------------------------------------------------------------------------- metadata

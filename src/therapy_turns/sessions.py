@@ -12,10 +12,13 @@ exclusion policy of :func:`therapy_turns.transcripts.analysable`):
 - for every numeric column of ``emotion``: ``emotion__c__patient_slope``, the OLS slope of the
   patient's score over the session's relative position (0 = first turn, 1 = last turn), so
   sessions of different length are comparable (units: score change over a whole session);
+- for ``emotion`` columns ``valence`` and ``arousal``: Utterance Emotion Dynamics of the
+  patient's series (:func:`therapy_turns.dynamics.ued`): ``emotion__c__patient_ued_<metric>``
+  for the metrics of :data:`UED_METRICS`;
 - for every boolean column ``c`` of ``techniques``: ``techniques__c__rate``, the share of
   analysed therapist turns coded ``c``; and ``techniques__transition_entropy``: the conditional
-  entropy (bits) of the next therapist turn's primary code given the current one (see
-  :func:`transition_entropy`), when the techniques table has a primary-code column.
+  entropy (bits) of the next therapist turn's main behaviour (question, reflection, input, ...)
+  given the current one (see :func:`transition_entropy`).
 
 Double underscores separate table, column and statistic, so the origin of every measure is
 readable and names never collide. Metadata columns are joined by ``session_id``
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .dynamics import ued
 from .paths import project_path
 from .transcripts import FLAGS, analysable
 
@@ -42,7 +46,12 @@ SPEAKERS = ("patient", "therapist")
 #: tables whose numeric columns get a patient trend (slope over the session)
 TREND_TABLES = ("emotion",)
 #: candidate names of the one-code-per-turn column of the techniques table, first found wins
-PRIMARY_CODE_COLUMNS = ("primary", "primary_code", "technique", "code")
+PRIMARY_CODE_COLUMNS = ("main_behaviour", "primary", "technique", "code")
+#: per-turn scores whose patient series get Utterance Emotion Dynamics (dynamics.ued)
+UED_COLUMNS: dict[str, tuple[str, ...]] = {"emotion": ("valence", "arousal")}
+#: UED metrics kept as session measures
+UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance",
+               "rise_rate", "recovery_rate")
 SEP = "__"
 
 
@@ -127,6 +136,11 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     position = pd.DataFrame({"session_id": base.session_id, "turn": base.turn,
                              "position": rel.astype("float64")})[mask]
 
+    cols: dict[str, pd.Series] = {}
+
+    def put(column: str, values: Mapping[str, float] | pd.Series) -> None:
+        cols[column] = out.session_id.map(values).astype("float64")
+
     for name in sorted(tables):
         df = tables[name]
         if df is None or "turn" not in df.columns:
@@ -142,24 +156,31 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                 continue
             means = part.groupby("session_id")[num].mean()
             for c in num:
-                out[f"{name}{SEP}{c}{SEP}{sp}"] = out.session_id.map(means[c]).astype("float64")
+                put(f"{name}{SEP}{c}{SEP}{sp}", means[c])
         if name in TREND_TABLES:
-            pat = df[df.speaker == "patient"]
+            pat = df[df.speaker == "patient"].sort_values(["session_id", "turn"])
+            by_session = list(pat.groupby("session_id", sort=False))
             for c in num:
-                slopes = {sid: slope(p.position.to_numpy(float), p[c].to_numpy(float))
-                          for sid, p in pat.groupby("session_id", sort=False)}
-                out[f"{name}{SEP}{c}{SEP}patient_slope"] = out.session_id.map(slopes).astype(
-                    "float64")
+                put(f"{name}{SEP}{c}{SEP}patient_slope",
+                    {sid: slope(p.position.to_numpy(float), p[c].to_numpy(float))
+                     for sid, p in by_session})
+            for c in UED_COLUMNS.get(name, ()):
+                if c not in df.columns:
+                    continue
+                per = {sid: ued(p[c].to_numpy(float)) for sid, p in by_session}
+                for m in UED_METRICS:
+                    put(f"{name}{SEP}{c}{SEP}patient_ued_{m}", {k: v[m] for k, v in per.items()})
         if name == "techniques":
             ther = df[df.speaker == "therapist"]
             for c in _bool_columns(df):
-                rates = ther.groupby("session_id")[c].mean()
-                out[f"{name}{SEP}{c}{SEP}rate"] = out.session_id.map(rates).astype("float64")
+                put(f"{name}{SEP}{c}{SEP}rate", ther.groupby("session_id")[c].mean())
             code = next((c for c in PRIMARY_CODE_COLUMNS if c in df.columns), None)
             if code is not None:
-                ent = {sid: transition_entropy(p.sort_values("turn")[code].tolist())
-                       for sid, p in ther.groupby("session_id", sort=False)}
-                out[f"{name}{SEP}transition_entropy"] = out.session_id.map(ent).astype("float64")
+                put(f"{name}{SEP}transition_entropy",
+                    {sid: transition_entropy(p.sort_values("turn")[code].tolist())
+                     for sid, p in ther.groupby("session_id", sort=False)})
+    if cols:
+        out = pd.concat([out, pd.DataFrame(cols)], axis=1)
     return out
 
 
@@ -246,3 +267,196 @@ def metadata_report(analysis_dir: str | Path) -> MetadataReport | None:
     if not info:
         return None
     return MetadataReport(**{k: info[k] for k in MetadataReport.__dataclass_fields__})
+
+
+# --------------------------------------------------------------------------- group comparisons
+def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Multiple-comparison adjusted p-values (statsmodels ``multipletests``), NaNs kept."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
+
+
+def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
+             ) -> tuple[float, float, float]:
+    """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal-
+    approximation CI (SE of Hedges & Olkin 1985). NaNs with fewer than 2 values per group."""
+    from scipy.stats import norm
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        return (float("nan"),) * 3
+    sp = np.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    if sp == 0:
+        return (float("nan"),) * 3
+    g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
+    se = np.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
+    z = norm.ppf(1 - alpha / 2)
+    return float(g), float(g - z * se), float(g + z * se)
+
+
+CONTRAST_COLUMNS = ["measure", "factor", "group_a", "group_b", "n_a", "n_b", "mean_a", "mean_b",
+                    "diff", "ci_low", "ci_high", "p", "p_adj", "hedges_g", "g_ci_low",
+                    "g_ci_high", "omnibus_p", "df_resid", "note"]
+
+
+def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
+                   covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05
+                   ) -> pd.DataFrame:
+    """Session-level group comparison: per measure an OLS ``measure ~ C(factor) + covariates``,
+    the omnibus F-test of the factor, and every pairwise contrast ``group_b - group_a`` (levels in
+    sorted order) with its CI and p-value from the model, ``p_adj`` corrected with ``method``
+    across all contrasts of the table, and Hedges' g (raw group values) with a 95% CI.
+
+    Sessions missing the measure, the factor or a covariate are left out of that measure's model
+    (``n_a``/``n_b`` say how many remained). A measure that cannot be fitted (fewer than two
+    groups, no residual degrees of freedom, constant) gives rows with a ``note``. Columns:
+    :data:`CONTRAST_COLUMNS`.
+    """
+    import statsmodels.formula.api as smf
+
+    rows: list[dict[str, object]] = []
+    for m in measures:
+        d = sessions[[m, factor, *covariates]].dropna()
+        levels = sorted(d[factor].astype(str).unique())
+        d = d.assign(**{factor: d[factor].astype(str)})
+        rhs = " + ".join([f"C(Q('{factor}'), Treatment('{levels[0]}'))" if levels else "1",
+                          *[f"Q('{c}')" for c in covariates]])
+        note, res = "", None
+        if len(levels) < 2:
+            note = "fewer than two groups"
+        elif len(d) - (len(levels) + len(covariates)) < 1:
+            note = "no residual degrees of freedom"
+        elif d[m].std() == 0:
+            note = "constant measure"
+        else:
+            res = smf.ols(f"Q('{m}') ~ {rhs}", d).fit()
+        names = list(res.params.index) if res is not None else []
+        fterms = [n for n in names if n.startswith("C(")]
+        omni = float(res.f_test(np.eye(len(names))[[names.index(t) for t in fterms]]).pvalue) \
+            if res is not None else float("nan")
+        for i, a in enumerate(levels):
+            for b in levels[i + 1:]:
+                va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
+                row: dict[str, object] = {
+                    "measure": m, "factor": factor, "group_a": a, "group_b": b,
+                    "n_a": len(va), "n_b": len(vb), "mean_a": va.mean(), "mean_b": vb.mean(),
+                    "omnibus_p": omni, "note": note,
+                    "df_resid": float(res.df_resid) if res is not None else float("nan")}
+                if res is not None:
+                    L = np.zeros(len(names))
+                    for lev, sign in ((b, 1.0), (a, -1.0)):
+                        term = next((n for n in fterms if n.endswith(f"[T.{lev}]")), None)
+                        if term is not None:
+                            L[names.index(term)] = sign
+                    t = res.t_test(L)
+                    ci = np.asarray(t.conf_int(alpha=alpha)).ravel()
+                    row.update(diff=float(np.ravel(t.effect)[0]), ci_low=float(ci[0]),
+                               ci_high=float(ci[1]), p=float(np.ravel(t.pvalue)[0]))
+                row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb, alpha)
+                rows.append(row)
+    out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+    out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
+    return out
+
+
+CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p",
+                       "p_adj"]
+
+
+def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
+                         outcomes: Sequence[str], method: str = "spearman",
+                         correction: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
+    """Correlation of every session measure with every outcome rating, across sessions.
+
+    ``method`` ``spearman`` (default, robust to the ordinal ratings) or ``pearson``. CIs by the
+    Fisher z transform with SE ``1/sqrt(n-3)`` (Pearson) or the Bonett & Wright (2000) SE
+    ``sqrt((1 + r^2/2)/(n-3))`` (Spearman); NaN with n <= 3. ``p_adj`` corrects across the table.
+    Columns: :data:`CORRELATION_COLUMNS`.
+    """
+    from scipy import stats as st
+
+    z = st.norm.ppf(1 - alpha / 2)
+    rows = []
+    for o in outcomes:
+        for m in measures:
+            d = sessions[[m, o]].dropna()
+            n = len(d)
+            r = p = lo = hi = float("nan")
+            if n >= 3 and d[m].std() > 0 and d[o].std() > 0:
+                res = (st.spearmanr if method == "spearman" else st.pearsonr)(d[m], d[o])
+                r, p = float(res[0]), float(res[1])
+                if n > 3 and abs(r) < 1:
+                    se = np.sqrt((1 + r * r / 2) / (n - 3)) if method == "spearman" else \
+                        1 / np.sqrt(n - 3)
+                    lo, hi = (float(np.tanh(np.arctanh(r) + s * z * se)) for s in (-1, 1))
+            rows.append({"measure": m, "outcome": o, "method": method, "n": n, "r": r,
+                         "ci_low": lo, "ci_high": hi, "p": p})
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    out["p_adj"] = adjust_p(out["p"].to_numpy(float), correction)
+    return out
+
+
+def with_session_columns(table: pd.DataFrame, sessions: pd.DataFrame, columns: Sequence[str]
+                         ) -> pd.DataFrame:
+    """A turn-level table with session-level columns (e.g. metadata) added by ``session_id``;
+    sessions without a value keep NaN (no row is dropped)."""
+    s = sessions[["session_id", *columns]].assign(session_id=lambda d: d.session_id.astype(str))
+    return table.assign(session_id=table.session_id.astype(str)).merge(
+        s, on="session_id", how="left", validate="many_to_one")
+
+
+# --------------------------------------------------------------------------- figures
+def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
+                        ncols: int = 3):  # -> matplotlib Figure
+    """One panel per measure: every session as a point by group, group means as bars."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import TEXT_WIDTH
+
+    nrows = int(np.ceil(len(measures) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 1.9 * nrows), squeeze=False)
+    order = sorted(sessions[factor].dropna().astype(str).unique())
+    d = sessions.assign(**{factor: sessions[factor].astype("string")})
+    for ax, m in zip(axes.flat, measures, strict=False):
+        sns.barplot(d, x=factor, y=m, order=order, errorbar=None, color="0.85", ax=ax)
+        sns.stripplot(d, x=factor, y=m, order=order, color="black", size=3, jitter=0.15, ax=ax)
+        ax.set(xlabel="", ylabel="", title=m.replace(SEP, " · "))
+        ax.tick_params(axis="x", labelrotation=20)
+    for ax in list(axes.flat)[len(measures):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_intervals(table: pd.DataFrame, estimate: str, low: str, high: str, label: str,
+                   panel: str, xlabel: str, ref: float = 0.0):  # -> matplotlib Figure
+    """Forest plot: one panel per value of ``panel``, rows labelled by ``label``."""
+    import matplotlib.pyplot as plt
+
+    from .plots import TEXT_WIDTH
+
+    panels = list(dict.fromkeys(table[panel]))
+    labels = list(dict.fromkeys(table[label]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(TEXT_WIDTH, 0.28 * len(labels) + 1.0),
+                             sharey=True, squeeze=False)
+    ypos = {lab: i for i, lab in enumerate(reversed(labels))}
+    for ax, pv in zip(axes[0], panels, strict=True):
+        t = table[table[panel] == pv]
+        y = t[label].map(ypos)
+        ax.errorbar(t[estimate], y, xerr=[(t[estimate] - t[low]).clip(lower=0).fillna(0),
+                                          (t[high] - t[estimate]).clip(lower=0).fillna(0)],
+                    fmt="o", color="black", markersize=3, linewidth=1, capsize=0)
+        ax.axvline(ref, color="grey", linewidth=0.6, linestyle="--")
+        ax.set(title=str(pv), xlabel=xlabel)
+    axes[0][0].set_yticks(range(len(labels)), [str(v).replace(SEP, " · ")
+                                               for v in reversed(labels)])
+    fig.tight_layout()
+    return fig
