@@ -269,3 +269,14 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert table["speaker"].tolist() == turns["speaker"].tolist()
     assert table.loc[table["speaker"] == "patient", "lsm"].isna().all()
     assert table.loc[table["speaker"] == "therapist", "lsm"].between(0, 1).any()
+
+
+# --------------------------------------------------------------------------- stats helper
+def test_fixed_effect_se_by_hand() -> None:
+    from therapy_turns.stats import fixed_effect_se
+
+    groups = [np.ones((2, 1)), np.ones((3, 1))]  # intercept-only, groups of 2 and 3
+    # tau = 0: OLS, SE = sqrt(scale / n)
+    assert fixed_effect_se(groups, 0.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 / 5))
+    # tau = 1: 1'V^-1 1 = n / (1 + n) per group -> 2/3 + 3/4 = 17/12
+    assert fixed_effect_se(groups, 1.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 * 12 / 17))

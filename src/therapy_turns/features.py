@@ -506,3 +506,169 @@ def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
                     "lsm_pair_mean": float(g["lsm"].mean()), "n_pairs": int(g["lsm"].notna().sum()),
                     "n_words_patient": words["patient"], "n_words_therapist": words["therapist"]})
     return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------- analysis helpers
+POSITION_LABELS = ("early", "middle", "late")
+
+
+def analysable_features(feats: pd.DataFrame, turns: pd.DataFrame,
+                        exclude: Sequence[str] = ("generation_error", "missing_answer"),
+                        n_bins: int = 3) -> pd.DataFrame:
+    """Feature rows of the turns kept under the exclusion policy, with position columns.
+
+    Adds ``position`` (turn / last turn index of the session, 0-1, computed before exclusion),
+    ``segment`` (``n_bins`` equal position bins: early/middle/late for 3, else 1..n) and
+    ``therapist`` (1.0 for therapist rows; the MixedLM speaker contrast, patient = reference).
+    """
+    from .transcripts import analysable
+
+    last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
+    pos = turns[KEYS].assign(position=turns["turn"] / last)
+    kept = analysable(turns, exclude)[KEYS]
+    out = feats.merge(kept, on=KEYS, how="inner").merge(pos, on=KEYS, how="left")
+    labels = list(POSITION_LABELS) if n_bins == 3 else [str(i + 1) for i in range(n_bins)]
+    out["segment"] = pd.cut(out["position"], bins=np.linspace(0, 1, n_bins + 1),
+                            labels=labels, include_lowest=True)
+    out["therapist"] = (out["speaker"] == "therapist").astype(float)
+    return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
+
+
+def speaker_summary(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Median and interquartile range of ``cols`` by speaker (rows: feature)."""
+    g = df.groupby("speaker")[list(cols)]
+    med, q1, q3 = g.median().T, g.quantile(0.25).T, g.quantile(0.75).T
+    out = pd.concat({"median": med, "q1": q1, "q3": q3}, axis=1)
+    out.columns = [f"{spk}_{stat}" for stat, spk in out.columns]
+    return out[sorted(out.columns, key=lambda c: (c.split("_")[0], ["median", "q1", "q3"].index(
+        c.split("_")[1])))]
+
+
+def marker_profile(df: pd.DataFrame, per: int = 1000) -> pd.DataFrame:
+    """Patient markers per session: matches per ``per`` patient words, and patient word count."""
+    p = df[df["speaker"] == "patient"]
+    cols = [f"marker_{m}" for m in MARKERS]
+    g = p.groupby("session_id", sort=True)
+    words = g["n_words"].sum()
+    rates = g[cols].sum().div(words.where(words > 0), axis=0) * per
+    rates.columns = list(MARKERS)
+    return rates.assign(patient_words=words).reset_index()
+
+
+def marker_archetypes() -> dict[str, str]:
+    """Marker -> the client archetype it is designed to pick out (``markers.yaml``)."""
+    raw = load_lexicon("markers")["markers"]
+    return {m: raw[m]["archetype"] for m in MARKERS}
+
+
+def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str],
+                    markers: Sequence[str] = ("skeptic", "vague", "intellectualising")
+                    ) -> pd.DataFrame:
+    """Do the sessions of each marker's archetype have the highest rates of that marker?
+
+    ``archetypes`` maps session_id -> archetype label (sessions not in it are ignored). For each
+    marker: the lowest rate among the archetype's sessions, the highest rate among the other
+    sessions, and ``holds`` = the former is strictly greater. Markers whose archetype has no
+    session in ``archetypes`` are left out.
+    """
+    target = marker_archetypes()
+    prof = profile[profile["session_id"].isin(list(archetypes))]
+    label = prof["session_id"].map(archetypes)
+    rows = []
+    for m in markers:
+        inside = prof.loc[label == target[m], m]
+        outside = prof.loc[label != target[m], m]
+        if inside.empty or outside.empty:
+            continue
+        rows.append({"marker": m, "archetype": target[m], "n_sessions": int(inside.size),
+                     "min_archetype": float(inside.min()), "max_others": float(outside.max()),
+                     "holds": bool(inside.min() > outside.max())})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- figures
+def plot_distributions(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib Figure
+    """Box plots of ``cols`` by speaker, one small panel per feature (turn-level values)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+
+    n = len(cols)
+    ncol = min(n, 4)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, 1.8 * nrow), squeeze=False)
+    for ax, col in zip(axes.flat, cols, strict=False):
+        sns.boxplot(df, x="speaker", y=col, hue="speaker", order=SPEAKER_ORDER,
+                    palette=SPEAKER_COLORS, ax=ax, fliersize=1.5, linewidth=0.7, legend=False)
+        ax.set(xlabel="", ylabel="", title=col)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib Figure
+    """Mean of each feature per session segment and speaker (95% CI over sessions' means)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+
+    means = (df.groupby(["session_id", "speaker", "segment"], observed=True)[list(cols)]
+             .mean().reset_index())
+    n = len(cols)
+    ncol = min(n, 4)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, 1.9 * nrow), squeeze=False)
+    for i, (ax, col) in enumerate(zip(axes.flat, cols, strict=False)):
+        sns.pointplot(means, x="segment", y=col, hue="speaker", hue_order=SPEAKER_ORDER,
+                      palette=SPEAKER_COLORS, errorbar=("ci", 95), seed=0, dodge=0.25, ax=ax,
+                      markersize=3, linewidth=1, err_kws={"linewidth": 0.8},
+                      legend=i == 0)
+        ax.set(xlabel="", ylabel="", title=col)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    if n:
+        axes.flat[0].legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None):
+    """Heat map of patient markers per 1000 patient words, one row per session."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import COLUMN_WIDTH
+
+    rates = profile.set_index("session_id")[list(MARKERS)]
+    if archetypes:
+        rates.index = [f"{s[:12]} ({archetypes.get(s, '?')})" for s in rates.index]
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 1.6, 0.35 * len(rates) + 1.2))
+    sns.heatmap(rates / rates.max().replace(0, 1), annot=rates.round(1), fmt="", cmap="Blues",
+                vmin=0, vmax=1, cbar=False, linewidths=0.5, ax=ax, annot_kws={"fontsize": 6})
+    ax.set(xlabel="Marker (per 1000 patient words; shade = share of column maximum)",
+           ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lsm(df: pd.DataFrame):  # -> matplotlib Figure
+    """``lsm`` and ``reflect_overlap`` of each patient->therapist pair across the session."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import SPEAKER_COLORS, TEXT_WIDTH
+
+    t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True)
+    for ax, col, lab in zip(axes, ("lsm", "reflect_overlap"),
+                            ("Language style matching", "Reflection overlap"), strict=True):
+        sns.lineplot(t, x="position", y=col, units="session_id", estimator=None, ax=ax,
+                     color=SPEAKER_COLORS["therapist"], alpha=0.3, linewidth=0.7)
+        sns.regplot(t, x="position", y=col, lowess=True, scatter=False, ax=ax,
+                    color="black", line_kws={"linewidth": 1.5})
+        ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=lab, ylim=(0, 1))
+    fig.tight_layout()
+    return fig

@@ -14,11 +14,30 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm as stats_norm
 
 log = logging.getLogger(__name__)
 
 MIXEDLM_COLUMNS = ["outcome", "term", "estimate", "std_err", "z", "p_value", "ci_low", "ci_high",
                    "n_obs", "n_groups", "group_var", "converged", "boundary"]
+
+
+def fixed_effect_se(exog_groups: Sequence[np.ndarray], tau: float, scale: float) -> np.ndarray:
+    """Standard errors of the fixed effects of a random-intercept model given its variance
+    components: ``sqrt(diag(scale * (sum_g X_g' V_g^-1 X_g)^-1))`` with
+    ``V_g = I + tau * 1 1'`` (``tau`` = intercept variance / residual variance).
+
+    This is the GLS covariance that lme4 reports; unlike statsmodels' Hessian-based ``bse_fe`` it
+    stays finite when the intercept variance is estimated at the boundary (``tau`` = 0, where it
+    reduces to the OLS covariance).
+    """
+    k = exog_groups[0].shape[1]
+    xtvx = np.zeros((k, k))
+    for x in exog_groups:
+        n = x.shape[0]
+        colsum = x.sum(axis=0)
+        xtvx += x.T @ x - (tau / (1 + n * tau)) * np.outer(colsum, colsum)
+    return np.sqrt(np.diag(scale * np.linalg.inv(xtvx)))
 
 
 def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
@@ -28,12 +47,15 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
 
     Rows with a missing outcome are dropped per model. With ``standardize`` the outcome is
     z-scored first (coefficients in SD units, comparable across outcomes). Returns the fixed
-    effects with Wald ``1 - alpha`` CIs (columns :data:`MIXEDLM_COLUMNS`); ``group_var`` is the
+    effects with Wald ``1 - alpha`` CIs and normal p-values from :func:`fixed_effect_se`
+    (columns :data:`MIXEDLM_COLUMNS`); ``group_var`` is the
     estimated random-intercept variance, ``converged`` the optimiser's flag (False also when
     statsmodels warned about convergence), ``boundary`` True when the random-intercept variance
     is estimated at zero (sessions do not differ beyond the fixed effects, or too few sessions to
-    tell; the fit is then an ordinary regression). An outcome that cannot be fitted
-    (constant, too few groups, singular design) gives one row with ``term`` = "not fitted".
+    tell). The REML solution is then ordinary least squares, and the estimates and SEs are taken
+    from an OLS fit (statsmodels' MixedLM returns unusable intercepts and Hessian SEs there).
+    An outcome that cannot be fitted (constant, too few groups, singular design) gives one row
+    with ``term`` = "not fitted".
     """
     import statsmodels.formula.api as smf
 
@@ -63,15 +85,22 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
         boundary = any("boundary" in m for m in msgs) or float(res.cov_re.iloc[0, 0]) < 1e-8
         for w in caught:
             log.info("MixedLM %s: %s", y, w.message)
-        ci = res.conf_int(alpha=alpha)
-        fe = res.fe_params.index
-        for term in fe:
+        group_var = float(res.cov_re.iloc[0, 0])
+        if boundary:  # the REML solution at zero intercept variance is ordinary least squares
+            ols = smf.ols(f"{y} ~ {rhs}", d).fit()
+            params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
+        else:
+            params = res.fe_params
+            se = fixed_effect_se(model.exog_li, group_var / res.scale, res.scale)
+        zcrit = stats_norm.ppf(1 - alpha / 2)
+        for k, term in enumerate(params.index):
+            est = float(params[term])
+            z = est / se[k]
             rows.append({
-                "outcome": y, "term": term, "estimate": float(res.fe_params[term]),
-                "std_err": float(res.bse_fe[term]), "z": float(res.tvalues[term]),
-                "p_value": float(res.pvalues[term]), "ci_low": float(ci.loc[term, 0]),
-                "ci_high": float(ci.loc[term, 1]), "n_obs": int(res.nobs), "n_groups": n_groups,
-                "group_var": float(res.cov_re.iloc[0, 0]),
+                "outcome": y, "term": term, "estimate": est, "std_err": float(se[k]),
+                "z": float(z), "p_value": float(2 * stats_norm.sf(abs(z))),
+                "ci_low": est - zcrit * se[k], "ci_high": est + zcrit * se[k],
+                "n_obs": int(res.nobs), "n_groups": n_groups, "group_var": group_var,
                 "converged": bool(res.converged) and not warned, "boundary": boundary,
             })
     return pd.DataFrame(rows, columns=MIXEDLM_COLUMNS)
