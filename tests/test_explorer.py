@@ -33,8 +33,8 @@ def make_data() -> explorer.ExplorerData:
     turns = pd.concat([a, b], ignore_index=True)
     emotion = turns[KEYS].assign(valence=[2.0, 3.0, 4.5, np.nan, 3.0, 3.0],
                                  arousal=[3.5, 3.0, 1.5, np.nan, 3.0, 3.0])
-    features = turns[KEYS].assign(marker_skeptic=[1, 0, 0, 0, 0, 0],
-                                  marker_slow_down=[0, 0, 2, 0, 0, 0])
+    features = turns[KEYS].assign(marker_skeptic=[1, 0, 0, 0, 0, 0],  # therapist's not shown:
+                                  marker_slow_down=[0, 1, 2, 0, 0, 0])
     ther = turns[turns.speaker == "therapist"][KEYS].reset_index(drop=True)
     techniques = ther.assign(
         form=["open_question;giving_information", "", "other"],
@@ -138,6 +138,9 @@ def test_codes_in_codebook_order_and_evidence_shapes():
         "values": "v", "defusion": ""}
     assert ev("whole turn", ["a", "b"]) == {"a": "whole turn", "b": "whole turn"}
     assert ev(None, ["a"]) == {"a": ""}
+    # the techniques table's shape: JSON code -> [[rule id, matched text], ...]
+    assert ev('{"values": [["values.lex", "matters"], ["values.q", "important to you"]]}',
+              ["values"]) == {"values": "“matters” (values.lex) · “important to you” (values.q)"}
     assert explorer.split_codes("a; b;") == ["a", "b"] and explorer.split_codes(np.nan) == []
 
 
@@ -152,9 +155,17 @@ def test_figure_embedded_and_plot_has_code_rows():
     assert re.match(r"data:image/png;base64,[A-Za-z0-9+/=]{100,}$", img["src"])
 
 
+def test_static_without_widget_frontend():
+    ex = explorer.explore(make_data(), "A")
+    assert not explorer.widget_frontend()  # no frontend opened the control comm here
+    bundle = ex._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"} and ex.widget is None
+    assert len(parsed(bundle["text/html"]).with_class("tt-turn")) == 4
+
+
 def test_widget_bundle_has_static_fallback_and_updates():
     pytest.importorskip("ipywidgets")
-    ex = explorer.explore(make_data(), "A")
+    ex = explorer.explore(make_data(), "A", interactive=True)
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert len(parsed(bundle["text/html"]).with_class("tt-turn")) == 4

@@ -163,7 +163,8 @@ def split_codes(value: Any) -> list[str]:
 def evidence_by_code(evidence: Any, codes: Iterable[str]) -> dict[str, str]:
     """Evidence text per code, from a techniques ``evidence`` cell.
 
-    Accepted shapes: a mapping ``{code: text | [texts]}`` (or its JSON), a list of
+    Accepted shapes: a mapping ``{code: text | [texts] | [[rule id, matched text], ...]}`` (or
+    its JSON; the last is what :func:`therapy_turns.techniques.code_turns` writes), a list of
     ``{"code": ..., "text"/"evidence": ...}`` records (or their JSON), or a string of
     ``code: text`` items separated by `` | `` or newlines. Text not attributable to a code is
     given to every code. Codes without evidence get "".
@@ -178,7 +179,7 @@ def evidence_by_code(evidence: Any, codes: Iterable[str]) -> dict[str, str]:
             pass
     if isinstance(evidence, Mapping):
         for k, v in evidence.items():
-            texts = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
+            texts = [_evidence_item(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
             (out.setdefault(str(k), []) if str(k) in out else shared).extend(texts)
     elif isinstance(evidence, (list, tuple, np.ndarray)):
         for item in evidence:
@@ -196,6 +197,13 @@ def evidence_by_code(evidence: Any, codes: Iterable[str]) -> dict[str, str]:
             elif part.strip():
                 shared.append(part.strip())
     return {c: " · ".join([*out.get(c, []), *shared]) for c in codes}
+
+
+def _evidence_item(item: Any) -> str:
+    """``[rule id, matched text]`` → ``“matched text” (rule id)``; anything else as text."""
+    if isinstance(item, (list, tuple)) and len(item) == 2:
+        return f"“{item[1]}” ({item[0]})"
+    return str(item)
 
 
 @lru_cache(maxsize=1)
@@ -229,7 +237,8 @@ def badge_color(value: float) -> str:
 
 def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
     """One row per turn of ``session_id`` with the turn columns, ``valence``/``arousal`` (NaN when
-    absent), ``markers`` (list of patient marker names present), ``codes`` (list of
+    absent), ``markers`` (names of the ``marker_*`` features present; patient turns only),
+    ``codes`` (list of
     ``(layer, code)``), ``main_behaviour`` and ``evidence``."""
     t = data.turns[data.turns["session_id"].astype(str) == str(session_id)]
     if t.empty:
@@ -248,8 +257,9 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
     if data.features is not None:
         mcols = sorted(c for c in data.features if c.startswith(MARKER_PREFIX))
         f = keys.merge(data.features[KEYS + mcols], on=KEYS, how="left", validate="1:1")
+        patient = (keys["speaker"] == "patient").to_numpy()
         for c in mcols:
-            hit = pd.to_numeric(f[c], errors="coerce").fillna(0).to_numpy() > 0
+            hit = (pd.to_numeric(f[c], errors="coerce").fillna(0).to_numpy() > 0) & patient
             for i in np.flatnonzero(hit):
                 markers[i].append(c[len(MARKER_PREFIX):])
     out["markers"] = markers
@@ -293,8 +303,12 @@ def plot_session(data: ExplorerData, session_id: str, width: float = 4.6) -> Fig
                     color=SPEAKER_COLORS.get(spk, "#444"), label=f"{spk} {dim}",
                     alpha=1.0 if spk == "patient" else 0.6)
     ax.axhline(3, color="#999", lw=0.6, zorder=0)
-    ax.set_ylim(1, 5)
-    ax.set_ylabel("score (1–5)")
+    vals = kept[[c for c in BADGES if c in kept]].to_numpy(dtype=float)
+    vals = vals[np.isfinite(vals)]
+    lo, hi = (min(vals.min(), 3.0), max(vals.max(), 3.0)) if vals.size else (1.0, 5.0)
+    pad = max(0.1, (hi - lo) * 0.1)
+    ax.set_ylim(max(1.0, lo - pad), min(5.0, hi + pad))
+    ax.set_ylabel("score (EmoBank 1–5)")
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
         ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02),
@@ -303,11 +317,17 @@ def plot_session(data: ExplorerData, session_id: str, width: float = 4.6) -> Fig
     for k, code in enumerate(codes):
         xs = [t for t, row in zip(s["turn"], s["codes"], strict=True)
               if any(c == code for _, c in row)]
-        ax2.scatter(xs, [k] * len(xs), s=14, marker="s", color=code_color(code), lw=0)
+        layer = code_order().get(code, (9, 0))[0]
+        ax2.scatter(xs, [k] * len(xs), s=16 if layer == 0 else 20, marker="s" if layer == 0
+                    else "o", color=code_color(code), lw=0)
+    n_forms = sum(code_order().get(c, (9, 0))[0] == 0 for c in codes)
+    if 0 < n_forms < len(codes):
+        ax2.axhline(n_forms - 0.5, color="#bbb", lw=0.6)
     ax2.set_yticks(range(len(codes)), [c.replace("_", " ") for c in codes], fontsize=6)
     ax2.set_ylim(len(codes) - 0.5 if codes else 0.5, -0.5)
     ax2.set_xlabel("turn")
-    ax2.set_title("technique timeline" if codes else "technique timeline (no codes)", loc="left")
+    ax2.set_title("technique timeline: forms (squares), ACT processes (dots)" if codes else
+                  "technique timeline (no codes)", loc="left")
     ax2.set_xlim(-0.5, s["turn"].max() + 0.5)
     return fig
 
@@ -421,28 +441,50 @@ def render_session(data: ExplorerData, session_id: str,
 
 
 # --------------------------------------------------------------------------- widgets
+def widget_frontend() -> bool:
+    """True when a widget frontend (JupyterLab/Notebook with the widget manager) is connected
+    to this kernel: it opens ipywidgets' ``jupyter.widget.control`` comm on connecting.
+    Papermill, nbval and nbconvert never do."""
+    try:
+        from ipywidgets import Widget
+    except ImportError:
+        return False
+    return Widget._control_comm is not None
+
+
 class SessionExplorer:
     """ipywidgets explorer: session picker, speaker/code/artefact filters, the rendered session.
 
-    Displayed in a widget frontend (JupyterLab) it is interactive; elsewhere its display bundle
-    falls back to the static HTML of the initial session with no filters.
+    ``interactive=None`` decides when displayed: with a widget frontend connected
+    (:func:`widget_frontend`) it shows the widgets (plus the static HTML as fallback in the same
+    display bundle); otherwise it shows only the static HTML of the initial session and creates no
+    widget, so executed notebooks store no widget state and their HTML export stays offline.
     """
 
-    def __init__(self, data: ExplorerData, session_id: str | None = None) -> None:
-        import ipywidgets as w
-
+    def __init__(self, data: ExplorerData, session_id: str | None = None,
+                 interactive: bool | None = None) -> None:
         self.data = data
         sessions = data.sessions()
         session_id = session_id or sessions[0]
         if session_id not in sessions:
             raise KeyError(f"session {session_id!r} not in the turn table")
         self.initial = session_id
-        self.picker = w.Dropdown(options=sessions, value=session_id, description="session")
-        self.speaker = w.ToggleButtons(options=[("both", "both"), ("patient", "patient"),
-                                                ("therapist", "therapist")], value="both",
+        self.interactive = interactive
+        self.widget: Any = None
+
+    def build(self) -> Any:
+        """Create the widgets (once) and return the top-level box."""
+        if self.widget is not None:
+            return self.widget
+        import ipywidgets as w
+
+        codes = self.data.codes()
+        self.picker = w.Dropdown(options=self.data.sessions(), value=self.initial,
+                                 description="session")
+        self.speaker = w.ToggleButtons(options=["both", "patient", "therapist"], value="both",
                                        description="speaker", style={"button_width": "80px"})
-        self.codes = w.SelectMultiple(options=[(c.replace("_", " "), c) for c in data.codes()],
-                                      value=(), rows=min(8, max(2, len(data.codes()))),
+        self.codes = w.SelectMultiple(options=[(c.replace("_", " "), c) for c in codes],
+                                      value=(), rows=min(8, max(2, len(codes))),
                                       description="codes")
         self.flagged = w.Checkbox(value=True, description="show flagged turns", indent=False)
         self.view = w.HTML(value=self.html())
@@ -450,9 +492,13 @@ class SessionExplorer:
             ctl.observe(self._update, names="value")
         self.widget = w.VBox([w.HBox([self.picker, self.flagged]), self.speaker, self.codes,
                               self.view])
+        self.widget.add_class("tt-widget")
+        return self.widget
 
     def html(self) -> str:
-        """The HTML for the current control values."""
+        """The HTML for the current control values (the initial session before :meth:`build`)."""
+        if self.widget is None:
+            return render_session(self.data, self.initial)
         spk = ("patient", "therapist") if self.speaker.value == "both" else (self.speaker.value,)
         return render_session(self.data, self.picker.value, spk, tuple(self.codes.value),
                               self.flagged.value)
@@ -461,11 +507,17 @@ class SessionExplorer:
         self.view.value = self.html()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = render_session(self.data, self.initial)
+        live = widget_frontend() if self.interactive is None else self.interactive
+        static = render_session(self.data, self.initial)
+        if not live:
+            return {"text/html": static, "text/plain": f"<session explorer: {self.initial}>"}
+        bundle = dict(self.build()._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = static
         return bundle
 
 
-def explore(data: ExplorerData, session_id: str | None = None) -> SessionExplorer:
-    """The interactive explorer (static HTML of ``session_id`` where widgets cannot render)."""
-    return SessionExplorer(data, session_id)
+def explore(data: ExplorerData, session_id: str | None = None,
+            interactive: bool | None = None) -> SessionExplorer:
+    """The session explorer: widgets in JupyterLab, static HTML of ``session_id`` elsewhere
+    (see :class:`SessionExplorer`)."""
+    return SessionExplorer(data, session_id, interactive)
