@@ -58,8 +58,10 @@ TARGETS = {"valence": "V", "arousal": "A", "dominance": "D"}
 
 
 def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
-    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
-    df = pd.read_csv(path, dtype={"id": str, "split": str, "text": str}, keep_default_na=False)
+    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id
+    (a relative ``path`` is resolved against the project root)."""
+    df = pd.read_csv(project_path(path), dtype={"id": str, "split": str, "text": str},
+                     keep_default_na=False)
     df = df[df["split"].isin(["train", "dev"])]
     return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
 
@@ -143,7 +145,7 @@ def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
         dev_r[dim] = round(float(stats.pearsonr(pred, dv[col].to_numpy(float))[0]), 4)
     meta = {
         "source": "EmoBank (Buechel & Hahn 2017), train split; dev for selection. CC BY-SA 4.0",
-        "data_sha256": hashlib.sha256(Path(data).read_bytes()).hexdigest(),
+        "data_sha256": hashlib.sha256(project_path(data).read_bytes()).hexdigest(),
         "n_train": len(tr), "n_dev": len(dv), "min_df": min_df,
         "alpha": {d: best[d][2] for d in DIMENSIONS}, "dev_pearson_r": dev_r,
         "scale": "EmoBank 1-5 (3 = neutral)", "dense_features": list(DENSE_FEATURES),
@@ -218,8 +220,9 @@ def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arousal")):
-    """Predicted vs human ratings on EmoBank dev, one panel per dimension, with r and the
-    VADER-compound r for valence."""
+    """Predicted vs human ratings on EmoBank dev, one panel per dimension; titles give the
+    model's r and that of the first baseline of the dimension (VADER compound for valence, NRC
+    high-arousal rate for arousal)."""
     import matplotlib.pyplot as plt
 
     from .plots import PALETTE, TEXT_WIDTH
@@ -232,7 +235,12 @@ def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arous
         lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
         ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--")
         r = stats.pearsonr(x, y)[0]
-        ax.set_title(f"{dim}: r = {r:.2f} (n = {len(x)})")
+        base = next(((c, n) for d, c, n in BASELINES if d == dim), None)
+        extra = ""
+        if base is not None:
+            rb = stats.pearsonr(pred[base[0]].to_numpy(float), x)[0]
+            extra = f"\n{base[1]}: r = {rb:.2f}"
+        ax.set_title(f"{dim}: model r = {r:.2f} (n = {len(x)}){extra}", fontsize=8)
         ax.set_xlabel(f"human {dim} (EmoBank dev, 1-5)")
         ax.set_ylabel(f"predicted {dim}")
     fig.tight_layout()
