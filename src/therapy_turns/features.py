@@ -650,6 +650,7 @@ def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | N
                 vmin=0, vmax=1, cbar=False, linewidths=0.5, ax=ax, annot_kws={"fontsize": 6})
     ax.set(xlabel="Marker (per 1000 patient words; shade = share of column maximum)",
            ylabel="")
+    ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     return fig
 
