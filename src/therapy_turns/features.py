@@ -314,11 +314,11 @@ def tense_counts(doc: Doc, lex: Lexicons | None = None) -> dict[str, int]:
     counts = {"past": 0, "present": 0, "future": 0}
     skip: set[int] = set()
     n = len(doc)
+    lows = [_norm(t.text) for t in doc]
     for tok in doc:
         for seq in lex.going_to:
             end = tok.i + len(seq)
-            if end < n and tuple(_norm(t.text) for t in doc[tok.i:end]) == seq \
-                    and doc[end].pos_ in ("VERB", "AUX"):
+            if end < n and tuple(lows[tok.i:end]) == seq and doc[end].pos_ in ("VERB", "AUX"):
                 counts["future"] += 1
                 j = tok.i - 1
                 if j >= 0 and _norm(doc[j].text) in lex.negations:
@@ -329,7 +329,7 @@ def tense_counts(doc: Doc, lex: Lexicons | None = None) -> dict[str, int]:
     for tok in doc:
         if tok.i in skip:
             continue
-        if _norm(tok.text) in lex.future_modals and tok.tag_ in ("MD", ""):
+        if lows[tok.i] in lex.future_modals and tok.tag_ in ("MD", ""):
             counts["future"] += 1
             continue
         if "Fin" not in tok.morph.get("VerbForm"):
