@@ -28,8 +28,14 @@ def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
     """One row per session and speaker: turns, words, mean and median words per turn."""
     t = with_words(turns)
     g = t.groupby(["session_id", "speaker"], sort=True)["words"]
-    return pd.DataFrame({"turns": g.size(), "words": g.sum(), "mean_words": g.mean().round(1),
-                         "median_words": g.median()}).reset_index()
+    return pd.DataFrame(
+        {
+            "turns": g.size(),
+            "words": g.sum(),
+            "mean_words": g.mean().round(1),
+            "median_words": g.median(),
+        }
+    ).reset_index()
 
 
 def artefact_summary(turns: pd.DataFrame) -> pd.DataFrame:
@@ -41,13 +47,32 @@ def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     """Words per turn across the session, one line per session, a panel per speaker."""
     t = with_words(turns)
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True)
-    for ax, speaker in zip(axes, SPEAKER_ORDER):
+    for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
         d = t[t.speaker == speaker]
-        sns.lineplot(d, x="exchange", y="words", units="session_id", estimator=None, ax=ax,
-                     color=SPEAKER_COLORS[speaker], alpha=0.35, linewidth=0.8)
-        sns.lineplot(d, x="exchange", y="words", ax=ax, color=SPEAKER_COLORS[speaker],
-                     errorbar=None, linewidth=2)
-        ax.set(title=speaker.capitalize(), xlabel="Exchange (patient→therapist pair)",
-               ylabel="Words per turn")
+        sns.lineplot(
+            d,
+            x="exchange",
+            y="words",
+            units="session_id",
+            estimator=None,
+            ax=ax,
+            color=SPEAKER_COLORS[speaker],
+            alpha=0.35,
+            linewidth=0.8,
+        )
+        sns.lineplot(
+            d,
+            x="exchange",
+            y="words",
+            ax=ax,
+            color=SPEAKER_COLORS[speaker],
+            errorbar=None,
+            linewidth=2,
+        )
+        ax.set(
+            title=speaker.capitalize(),
+            xlabel="Exchange (patient→therapist pair)",
+            ylabel="Words per turn",
+        )
     fig.tight_layout()
     return fig

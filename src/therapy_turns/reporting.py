@@ -48,19 +48,27 @@ def load_params(params_file: str | Path | None) -> dict[str, object]:
     return data
 
 
-def validate_params(notebook: str | Path, params: Mapping[str, object],
-                    source: str = "parameters") -> None:
+def validate_params(
+    notebook: str | Path, params: Mapping[str, object], source: str = "parameters"
+) -> None:
     """Raise :class:`ParameterError` if ``params`` has a key the notebook does not declare."""
     declared = notebook_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise ParameterError(f"{source}: unknown parameter(s) {unknown} for {notebook}; "
-                             f"its parameters cell declares {sorted(declared)}")
+        raise ParameterError(
+            f"{source}: unknown parameter(s) {unknown} for {notebook}; "
+            f"its parameters cell declares {sorted(declared)}"
+        )
 
 
-def run_notebook(notebook: str | Path, output: str | Path, params_file: str | Path | None = None,
-                 overrides: Mapping[str, object] | None = None, kernel: str = "therapy-turns",
-                 cwd: str | Path | None = None) -> Path:
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path,
+    params_file: str | Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+    kernel: str = "therapy-turns",
+    cwd: str | Path | None = None,
+) -> Path:
     """Execute ``notebook`` into ``output`` with validated parameters.
 
     ``overrides`` (the corpus, folders, ...) are applied after the file and passed only when the
@@ -76,8 +84,15 @@ def run_notebook(notebook: str | Path, output: str | Path, params_file: str | Pa
     declared = notebook_parameters(notebook)
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
     output.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(output), parameters=params, kernel_name=kernel,
-                        cwd=str(cwd or notebook.parent), progress_bar=False, log_output=False)
+    pm.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=params,
+        kernel_name=kernel,
+        cwd=str(cwd or notebook.parent),
+        progress_bar=False,
+        log_output=False,
+    )
     return output
 
 
@@ -104,7 +119,9 @@ def _outputs_html(cell: nbformat.NotebookNode) -> list[str]:
     for out in cell.get("outputs", []):
         data = out.get("data", {})
         if "image/png" in data:
-            parts.append(f'<img alt="figure" src="data:image/png;base64,{data["image/png"].strip()}">')
+            parts.append(
+                f'<img alt="figure" src="data:image/png;base64,{data["image/png"].strip()}">'
+            )
         elif "text/html" in data:
             parts.append("".join(data["text/html"]))  # pandas escapes cell contents
         elif "text/plain" in data and out.get("output_type") == "execute_result":
@@ -115,7 +132,7 @@ def _outputs_html(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def notebook_section(path: Path) -> tuple[str, str, dict[str, object]]:
-    """Title, narrative HTML (markdown + outputs, no code) and parameters of an executed notebook."""
+    """Title, narrative HTML (markdown and outputs, no code) and parameters of a run."""
     nb = nbformat.read(path, as_version=4)
     title, parts = path.stem, []
     for cell in nb.cells:
@@ -142,17 +159,25 @@ def methods_table(corpus: str | Path, analysis_dir: str | Path) -> pd.DataFrame:
 
     turns = load_table("turns", corpus, analysis_dir)
     rows = provenance(corpus)
-    extra = pd.DataFrame({"item": ["sessions", "turns"] + [f"turns flagged {f}" for f in FLAGS]
-                          + ["default exclusion"],
-                          "value": [str(turns.session_id.nunique()), str(len(turns))]
-                          + [str(int(turns[f].sum())) for f in FLAGS]
-                          + ["turns flagged generation_error or missing_answer, and turns with no "
-                             "speech left after removing artefacts; meta notes never count"]})
+    extra = pd.DataFrame(
+        {
+            "item": ["sessions", "turns"]
+            + [f"turns flagged {f}" for f in FLAGS]
+            + ["default exclusion"],
+            "value": [str(turns.session_id.nunique()), str(len(turns))]
+            + [str(int(turns[f].sum())) for f in FLAGS]
+            + [
+                "turns flagged generation_error or missing_answer, and turns with no "
+                "speech left after removing artefacts; meta notes never count"
+            ],
+        }
+    )
     return pd.concat([rows[~rows["item"].eq("git commit")], extra], ignore_index=True)
 
 
-def build_index(reports_dir: str | Path, corpus: str | Path, analysis_dir: str | Path,
-                out: str | Path) -> Path:
+def build_index(
+    reports_dir: str | Path, corpus: str | Path, analysis_dir: str | Path, out: str | Path
+) -> Path:
     """Write the self-contained report: one section per executed notebook plus methods."""
     reports_dir, out = project_path(reports_dir), project_path(out)
     sections, nav, params = [], [], {}
@@ -161,18 +186,26 @@ def build_index(reports_dir: str | Path, corpus: str | Path, analysis_dir: str |
         anchor = nb_path.stem
         params[nb_path.stem] = p
         nav.append(f'<a href="#{anchor}">{html.escape(title)}</a>')
-        link = f'<p><a href="{html.escape(nb_path.stem)}.html">Executed notebook (with code)</a></p>'
-        sections.append(f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{link}{body}</section>')
+        link = (
+            f'<p><a href="{html.escape(nb_path.stem)}.html">Executed notebook (with code)</a></p>'
+        )
+        sections.append(
+            f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{link}{body}</section>'
+        )
     methods = methods_table(corpus, analysis_dir).to_html(index=False, classes="methods")
     param_html = "".join(
-        f"<h3>{html.escape(k)}</h3><pre>{html.escape(json.dumps(v, indent=1, sort_keys=True))}</pre>"
-        for k, v in params.items())
-    doc = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-           f"<title>therapy-turns report: {html.escape(str(corpus))}</title><style>{_CSS}</style>"
-           f"</head><body><h1>therapy-turns report: {html.escape(str(corpus))}</h1>"
-           f"<nav>{''.join(nav)}<a href='#methods'>Methods</a></nav>{''.join(sections)}"
-           f"<section id='methods'><h2>Methods</h2>{methods}<h3>Parameters</h3>{param_html}"
-           f"</section></body></html>\n")
+        f"<h3>{html.escape(k)}</h3>"
+        f"<pre>{html.escape(json.dumps(v, indent=1, sort_keys=True))}</pre>"
+        for k, v in params.items()
+    )
+    doc = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>therapy-turns report: {html.escape(str(corpus))}</title><style>{_CSS}</style>"
+        f"</head><body><h1>therapy-turns report: {html.escape(str(corpus))}</h1>"
+        f"<nav>{''.join(nav)}<a href='#methods'>Methods</a></nav>{''.join(sections)}"
+        f"<section id='methods'><h2>Methods</h2>{methods}<h3>Parameters</h3>{param_html}"
+        f"</section></body></html>\n"
+    )
     out.write_text(doc, encoding="utf-8")
     log.info("wrote %s (%d sections)", out, len(sections))
     return out

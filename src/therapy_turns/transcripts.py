@@ -56,13 +56,29 @@ TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".csv", ".jsonl"}
 REQUIRED_COLUMNS = ("session_id", "speaker", "text")
 COLUMNS = [
-    "session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text", "thinking",
-    "source", "line_start", "line_end", "meta_notes", "generation_error", "missing_answer",
-    "meta_note", "truncated", "role_play",
+    "session_id",
+    "turn",
+    "exchange",
+    "speaker",
+    "speaker_label",
+    "text",
+    "raw_text",
+    "thinking",
+    "source",
+    "line_start",
+    "line_end",
+    "meta_notes",
+    "generation_error",
+    "missing_answer",
+    "meta_note",
+    "truncated",
+    "role_play",
 ]
 FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
 
-_LABEL_RE = re.compile(r"^(?P<label>[A-Za-z][A-Za-z .'-]{0,40}?)(?P<part> Thinking| Answer)?:[ \t]?")
+_LABEL_RE = re.compile(
+    r"^(?P<label>[A-Za-z][A-Za-z .'-]{0,40}?)(?P<part> Thinking| Answer)?:[ \t]?"
+)
 _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 
@@ -152,8 +168,10 @@ class Corpus:
         """One line: sessions, turns, flags counted, skipped files."""
         t = self.turns
         flags = ", ".join(f"{f}={int(t[f].sum())}" for f in FLAGS)
-        return (f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags}); "
-                f"{len(self.skipped)} files skipped")
+        return (
+            f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags}); "
+            f"{len(self.skipped)} files skipped"
+        )
 
 
 def speaker_map(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -179,12 +197,14 @@ def read_text_file(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise EncodingError(path, line, f"byte {data[e.start:e.start + 1]!r} that is not UTF-8",
-                            "UTF-8 text") from None
+        raise EncodingError(
+            path, line, f"byte {data[e.start : e.start + 1]!r} that is not UTF-8", "UTF-8 text"
+        ) from None
 
 
-def segment_text(text: str, path: str | Path = "<text>",
-                 speakers: Mapping[str, str] | None = None) -> list[Segment]:
+def segment_text(
+    text: str, path: str | Path = "<text>", speakers: Mapping[str, str] | None = None
+) -> list[Segment]:
     """Cut a text transcript into segments whose concatenation is exactly ``text``.
 
     Kinds: ``label`` (a speaker label as written, e.g. ``"Patient: "``; it opens or continues turn
@@ -214,21 +234,28 @@ def segment_text(text: str, path: str | Path = "<text>",
                 turn += 1
             mode = "thinking" if part == "thinking" else "speech"
             segs.append(Segment("label", line[: m.end()], lineno, turn))
-            if line[m.end():]:
-                segs.append(Segment(mode, line[m.end():], lineno, turn))
+            if line[m.end() :]:
+                segs.append(Segment(mode, line[m.end() :], lineno, turn))
         elif not line.strip():
             blanks.append((line, lineno))
         elif mode == "separator":
             raise TextBeforeLabelError(
-                path, lineno, f"text outside any turn: {line.strip()[:60]!r}",
-                "a line starting with a speaker label such as 'Patient:' or 'Therapist:'")
+                path,
+                lineno,
+                f"text outside any turn: {line.strip()[:60]!r}",
+                "a line starting with a speaker label such as 'Patient:' or 'Therapist:'",
+            )
         else:
             flush(mode, turn)
             segs.append(Segment(mode, line, lineno, turn))
     flush("separator", None)
     if turn < 0:
-        raise NoSpeakerLabelError(path, None, "no line starting with a recognised speaker label",
-                                  f"lines starting with one of {sorted(speakers)} followed by ':'")
+        raise NoSpeakerLabelError(
+            path,
+            None,
+            "no line starting with a recognised speaker label",
+            f"lines starting with one of {sorted(speakers)} followed by ':'",
+        )
     return segs
 
 
@@ -277,15 +304,27 @@ def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
         g["exchange"] = (opens.cumsum() - 1).clip(lower=0)
         parts.append(g)
     df = pd.concat(parts, ignore_index=True)
-    derived = pd.DataFrame([analyse_turn_text(r, s) for r, s in zip(df["raw_text"], df["speaker"])])
+    pairs = zip(df["raw_text"], df["speaker"], strict=True)
+    derived = pd.DataFrame([analyse_turn_text(r, s) for r, s in pairs])
     df = pd.concat([df.drop(columns=[c for c in derived if c in df]), derived], axis=1)
-    df = df[COLUMNS].astype({"turn": "int64", "exchange": "int64", "line_start": "int64",
-                             "line_end": "int64", **{f: "bool" for f in FLAGS}})
+    df = df[COLUMNS].astype(
+        {
+            "turn": "int64",
+            "exchange": "int64",
+            "line_start": "int64",
+            "line_end": "int64",
+            **{f: "bool" for f in FLAGS},
+        }
+    )
     return df
 
 
-def parse_text(text: str, session_id: str, source: str | Path = "<text>",
-               speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
+def parse_text(
+    text: str,
+    session_id: str,
+    source: str | Path = "<text>",
+    speakers: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Parse one text transcript (plain or full variant) into the turn table."""
     speakers = speakers or DEFAULT_SPEAKERS
     turns: dict[int, dict[str, list]] = {}
@@ -299,11 +338,18 @@ def parse_text(text: str, session_id: str, source: str | Path = "<text>",
     for k in sorted(turns):
         t = turns[k]
         label = _LABEL_RE.match(t["label"][0]).group("label").strip()
-        rows.append({
-            "session_id": session_id, "speaker": speakers[label.lower()], "speaker_label": label,
-            "raw_text": "".join(t["speech"]), "thinking": "".join(t["thinking"]).strip(),
-            "source": str(source), "line_start": min(t["lines"]), "line_end": max(t["lines"]),
-        })
+        rows.append(
+            {
+                "session_id": session_id,
+                "speaker": speakers[label.lower()],
+                "speaker_label": label,
+                "raw_text": "".join(t["speech"]),
+                "thinking": "".join(t["thinking"]).strip(),
+                "source": str(source),
+                "line_start": min(t["lines"]),
+                "line_end": max(t["lines"]),
+            }
+        )
     return _finish(rows)
 
 
@@ -323,26 +369,49 @@ def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.Dat
             try:
                 recs.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise TranscriptError(path, n, f"invalid JSON ({e.msg})", "one JSON object per line") from None
+                raise TranscriptError(
+                    path, n, f"invalid JSON ({e.msg})", "one JSON object per line"
+                ) from None
         df = pd.DataFrame(recs).astype(str)
         first_line = 1
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise MissingColumnError(path, 1, f"columns {list(df.columns)}", f"columns {list(REQUIRED_COLUMNS)} "
-                                 f"(missing: {missing})")
+        raise MissingColumnError(
+            path,
+            1,
+            f"columns {list(df.columns)}",
+            f"columns {list(REQUIRED_COLUMNS)} (missing: {missing})",
+        )
     df = df.reset_index(drop=True)
     df["line"] = df.index + first_line
     rows = []
     for r in df.itertuples(index=False):
         role = speakers.get(str(r.speaker).strip().lower())
         if role is None:
-            raise UnmappedSpeakerError(path, r.line, f"speaker {r.speaker!r}",
-                                       f"one of {sorted(speakers)} (extend with --speaker LABEL=patient|therapist)")
-        rows.append({"session_id": str(r.session_id), "speaker": role, "speaker_label": r.speaker,
-                     "raw_text": r.text, "thinking": "", "source": str(path),
-                     "line_start": r.line, "line_end": r.line,
-                     "_order": float(r.turn) if "turn" in df.columns and r.turn != "" else r.line})
-    out = pd.DataFrame(rows).sort_values(["session_id", "_order"], kind="stable").drop(columns="_order")
+            raise UnmappedSpeakerError(
+                path,
+                r.line,
+                f"speaker {r.speaker!r}",
+                f"one of {sorted(speakers)} (extend with --speaker LABEL=patient|therapist)",
+            )
+        rows.append(
+            {
+                "session_id": str(r.session_id),
+                "speaker": role,
+                "speaker_label": r.speaker,
+                "raw_text": r.text,
+                "thinking": "",
+                "source": str(path),
+                "line_start": r.line,
+                "line_end": r.line,
+                "_order": float(r.turn) if "turn" in df.columns and r.turn != "" else r.line,
+            }
+        )
+    out = (
+        pd.DataFrame(rows)
+        .sort_values(["session_id", "_order"], kind="stable")
+        .drop(columns="_order")
+    )
     return _finish(out.to_dict("records"))
 
 
@@ -353,21 +422,31 @@ def expand_paths(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files = [f for f in sorted(p.rglob("*")) if f.is_file() and
-                     f.suffix.lower() in TEXT_SUFFIXES | TABLE_SUFFIXES and
-                     not any(part.startswith(".") for part in f.relative_to(p).parts)]
+            files = [
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+                and f.suffix.lower() in TEXT_SUFFIXES | TABLE_SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            ]
             out += [(f, p) for f in files]
         elif p.is_file():
             out.append((p, p.parent))
         elif any(ch in str(p) for ch in "*?["):
-            files = sorted(Path(f) for f in globmod.glob(str(p), recursive=True) if Path(f).is_file())
+            files = sorted(
+                Path(f) for f in globmod.glob(str(p), recursive=True) if Path(f).is_file()
+            )
             if not files:
-                raise MissingPathError(p, None, "a pattern that matches no file", "at least one transcript file")
+                raise MissingPathError(
+                    p, None, "a pattern that matches no file", "at least one transcript file"
+                )
             base = Path(str(p).split("*")[0].split("?")[0].split("[")[0] or ".")
             base = base if base.is_dir() else base.parent
             out += [(f, base) for f in files]
         else:
-            raise MissingPathError(p, None, "no such file or directory", "an existing file, directory or glob")
+            raise MissingPathError(
+                p, None, "no such file or directory", "an existing file, directory or glob"
+            )
     return out
 
 
@@ -380,14 +459,23 @@ def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
     for f, base in files:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
         if sid in ids.values():
-            raise DuplicateSessionError(f, None, f"session id {sid!r} already used by another file",
-                                        "unique file names or paths")
+            raise DuplicateSessionError(
+                f,
+                None,
+                f"session id {sid!r} already used by another file",
+                "unique file names or paths",
+            )
         ids[f] = sid
     return ids
 
 
-def load_corpus(paths: str | Path | Iterable[str | Path], *, on_error: str = "fail",
-                speakers: Mapping[str, str] | None = None, progress: bool | None = None) -> Corpus:
+def load_corpus(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    on_error: str = "fail",
+    speakers: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+) -> Corpus:
     """Load files, directories or globs into one turn table (see module docstring)."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
@@ -414,13 +502,18 @@ def load_corpus(paths: str | Path | Iterable[str | Path], *, on_error: str = "fa
     if (dup > 1).any():
         sid = dup[dup > 1].index[0]
         srcs = sorted(turns.loc[turns.session_id == sid, "source"].unique())
-        raise DuplicateSessionError(srcs[1], None, f"session id {sid!r} also in {srcs[0]}",
-                                    "each session id in one input only")
+        raise DuplicateSessionError(
+            srcs[1],
+            None,
+            f"session id {sid!r} also in {srcs[0]}",
+            "each session id in one input only",
+        )
     return Corpus(turns=turns, skipped=skipped, files=[str(f) for f, _ in files])
 
 
-def analysable(turns: pd.DataFrame, exclude: Sequence[str] = ("generation_error", "missing_answer")
-               ) -> pd.DataFrame:
+def analysable(
+    turns: pd.DataFrame, exclude: Sequence[str] = ("generation_error", "missing_answer")
+) -> pd.DataFrame:
     """Turns kept for analysis under an exclusion policy (flag names to leave out).
 
     The default leaves out generation errors and placeholders (turns with no speech); meta notes
