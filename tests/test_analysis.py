@@ -301,6 +301,14 @@ def test_seed_metadata_matches_seeds(serial_build: Path) -> None:
                      "004": "Intellectualizer"}
 
 
+def test_load_sessions_recomputes_for_other_metadata(serial_build: Path, fake_funcs) -> None:
+    stored, rep = sessions.load_sessions(SEEDS, serial_build, SEED_METADATA)
+    assert rep.n_matched == 5 and "therapist_model" in stored
+    bare, rep0 = sessions.load_sessions(SEEDS, serial_build, None)  # recomputed from partitions
+    assert rep0.n_metadata == 0 and "therapist_model" not in bare
+    pd.testing.assert_frame_equal(bare, stored[bare.columns])
+
+
 def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -307,23 +307,27 @@ CONTRAST_COLUMNS = ["measure", "factor", "group_a", "group_b", "n_a", "n_b", "me
 
 
 def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
-                   covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05
-                   ) -> pd.DataFrame:
+                   covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05,
+                   standardize: bool = False) -> pd.DataFrame:
     """Session-level group comparison: per measure an OLS ``measure ~ C(factor) + covariates``,
     the omnibus F-test of the factor, and every pairwise contrast ``group_b - group_a`` (levels in
     sorted order) with its CI and p-value from the model, ``p_adj`` corrected with ``method``
     across all contrasts of the table, and Hedges' g (raw group values) with a 95% CI.
 
     Sessions missing the measure, the factor or a covariate are left out of that measure's model
-    (``n_a``/``n_b`` say how many remained). A measure that cannot be fitted (fewer than two
-    groups, no residual degrees of freedom, constant) gives rows with a ``note``. Columns:
-    :data:`CONTRAST_COLUMNS`.
+    (``n_a``/``n_b`` say how many remained). With ``standardize`` the measure is z-scored over
+    those sessions first, so ``diff`` and its CI are in SD units comparable across measures (and
+    defined even for one-session groups, unlike Hedges' g). A measure that cannot be fitted (fewer
+    than two groups, no residual degrees of freedom, constant) gives rows with a ``note``.
+    Columns: :data:`CONTRAST_COLUMNS`.
     """
     import statsmodels.formula.api as smf
 
     rows: list[dict[str, object]] = []
     for m in measures:
         d = sessions[[m, factor, *covariates]].dropna()
+        if standardize and len(d) > 1 and d[m].std() > 0:
+            d = d.assign(**{m: (d[m] - d[m].mean()) / d[m].std()})
         levels = sorted(d[factor].astype(str).unique())
         d = d.assign(**{factor: d[factor].astype(str)})
         rhs = " + ".join([f"C(Q('{factor}'), Treatment('{levels[0]}'))" if levels else "1",
@@ -363,6 +367,20 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                 rows.append(row)
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
     out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
+    return out
+
+
+def compare_factors(sessions: pd.DataFrame, measures: Sequence[str], factors: Sequence[str],
+                    method: str = "holm", alpha: float = 0.05, standardize: bool = True
+                    ) -> pd.DataFrame:
+    """:func:`compare_groups` for each factor, stacked, with ``p_adj`` corrected across all the
+    contrasts of all factors and a readable ``contrast`` label (``factor: b − a``)."""
+    parts = [compare_groups(sessions, measures, f, (), method, alpha, standardize)
+             for f in factors]
+    out = pd.concat(parts, ignore_index=True) if parts else compare_groups(
+        sessions, [], "", (), method, alpha, standardize)
+    out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
+    out["contrast"] = out.factor + ": " + out.group_b + " − " + out.group_a
     return out
 
 
@@ -412,7 +430,67 @@ def with_session_columns(table: pd.DataFrame, sessions: pd.DataFrame, columns: S
         s, on="session_id", how="left", validate="many_to_one")
 
 
+def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
+                  metadata: str | Path | None = None,
+                  exclude: Sequence[str] = ("generation_error", "missing_answer")
+                  ) -> tuple[pd.DataFrame, MetadataReport]:
+    """The ``sessions`` table for ``exclude`` and ``metadata`` (``""``/None: none), sorted by
+    ``session_id``, and the metadata report.
+
+    Reads the stored table when the build used the same exclusion policy and metadata file
+    (same bytes); otherwise recomputes the summaries from the stored turn-level tables,
+    partition by partition (no reparsing), and joins ``metadata``.
+    """
+    from .analysis import TABLE_FUNCS, iter_partitions, load_table, read_manifest, sort_rows
+
+    load_table("turns", corpus, analysis_dir)  # (re)builds if stale
+    manifest = read_manifest(analysis_dir) or {}
+    meta = project_path(metadata) if metadata else None
+    built = manifest.get("metadata") or {}
+    same_meta = (meta is None and not built) or (
+        meta is not None and bool(built) and built.get("sha256") == _sha256(meta))
+    same_excl = list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude)
+    if same_meta and same_excl:
+        report = metadata_report(analysis_dir) or MetadataReport()
+        return sort_rows(load_table("sessions", corpus, analysis_dir)), report
+    names = [n for n in TABLE_FUNCS if n in manifest.get("tables", [])]
+    parts = [summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude)
+             for t, *rest in zip(iter_partitions("turns", analysis_dir),
+                                 *(iter_partitions(n, analysis_dir) for n in names),
+                                 strict=True)]
+    summ = pd.concat(parts, ignore_index=True)
+    out, report = join_metadata(summ, read_metadata(meta) if meta is not None else None)
+    return sort_rows(out), report
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
+              columns: Sequence[str], speaker: str = "patient",
+              exclude: Sequence[str] = ("generation_error", "missing_answer")) -> pd.DataFrame:
+    """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
+    last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata) added."""
+    keep = analysable(turns, tuple(exclude))
+    last = turns.groupby("session_id").turn.max().rename("last_turn")
+    d = table[table.speaker == speaker].merge(keep[["session_id", "turn"]],
+                                              on=["session_id", "turn"])
+    d = d.merge(last, left_on="session_id", right_index=True)
+    d["position"] = (d.turn / d.last_turn.where(d.last_turn > 0)).astype("float64")
+    return with_session_columns(d.drop(columns=["last_turn"]), sessions, columns)
+
+
 # --------------------------------------------------------------------------- figures
+def measure_label(name: str, width: int = 30) -> str:
+    """A measure name for figures: ``table__column__stat`` as ``table · column · stat``,
+    wrapped at ``width`` characters."""
+    import textwrap
+
+    return textwrap.fill(str(name).replace(SEP, " · ").replace("_", " "), width)
+
 def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                         ncols: int = 3):  # -> matplotlib Figure
     """One panel per measure: every session as a point by group, group means as bars."""
@@ -422,13 +500,15 @@ def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor:
     from .plots import TEXT_WIDTH
 
     nrows = int(np.ceil(len(measures) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 1.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 2.0 * nrows), squeeze=False)
     order = sorted(sessions[factor].dropna().astype(str).unique())
     d = sessions.assign(**{factor: sessions[factor].astype("string")})
     for ax, m in zip(axes.flat, measures, strict=False):
         sns.barplot(d, x=factor, y=m, order=order, errorbar=None, color="0.85", ax=ax)
-        sns.stripplot(d, x=factor, y=m, order=order, color="black", size=3, jitter=0.15, ax=ax)
-        ax.set(xlabel="", ylabel="", title=m.replace(SEP, " · "))
+        sns.stripplot(d, x=factor, y=m, order=order, color="black", size=3, jitter=0.15, ax=ax,
+                      alpha=1.0 if len(d) <= 60 else 0.4)
+        ax.set(xlabel="", ylabel="")
+        ax.set_title(measure_label(m), fontsize=7)
         ax.tick_params(axis="x", labelrotation=20)
     for ax in list(axes.flat)[len(measures):]:
         ax.set_visible(False)
@@ -437,26 +517,34 @@ def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor:
 
 
 def plot_intervals(table: pd.DataFrame, estimate: str, low: str, high: str, label: str,
-                   panel: str, xlabel: str, ref: float = 0.0):  # -> matplotlib Figure
-    """Forest plot: one panel per value of ``panel``, rows labelled by ``label``."""
+                   panel: str, xlabel: str, ref: float = 0.0, ncols: int = 4
+                   ):  # -> matplotlib Figure
+    """Forest plot: one panel per value of ``panel`` (wrapped ``ncols`` to a row, so many
+    groups stay readable), rows labelled by ``label``."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     from .plots import TEXT_WIDTH
 
     panels = list(dict.fromkeys(table[panel]))
     labels = list(dict.fromkeys(table[label]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(TEXT_WIDTH, 0.28 * len(labels) + 1.0),
-                             sharey=True, squeeze=False)
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True,
+                             figsize=(TEXT_WIDTH, nrows * (0.28 * len(labels) + 0.9) + 0.3))
     ypos = {lab: i for i, lab in enumerate(reversed(labels))}
-    for ax, pv in zip(axes[0], panels, strict=True):
+    for ax, pv in zip(axes.flat, panels, strict=False):
         t = table[table[panel] == pv]
         y = t[label].map(ypos)
         ax.errorbar(t[estimate], y, xerr=[(t[estimate] - t[low]).clip(lower=0).fillna(0),
                                           (t[high] - t[estimate]).clip(lower=0).fillna(0)],
                     fmt="o", color="black", markersize=3, linewidth=1, capsize=0)
         ax.axvline(ref, color="grey", linewidth=0.6, linestyle="--")
-        ax.set(title=str(pv), xlabel=xlabel)
-    axes[0][0].set_yticks(range(len(labels)), [str(v).replace(SEP, " · ")
-                                               for v in reversed(labels)])
+        ax.set_title(textwrap.fill(str(pv), 24), fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    axes[0][0].set_yticks(range(len(labels)), [measure_label(v, 45) for v in reversed(labels)])
+    fig.supxlabel(xlabel, fontsize=8)
     fig.tight_layout()
     return fig
