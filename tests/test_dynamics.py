@@ -151,3 +151,14 @@ def test_phase_composition_thirds() -> None:
     out = dy.phase_composition(sc, ["nrc_joy"])
     assert out["phase"].astype(str).tolist() == ["beginning", "middle", "end"]
     assert out["mean"].tolist() == [1, 2, 3] and out["n_turns"].tolist() == [2, 2, 2]
+
+
+def test_select_session_prefix_marks_and_fallback() -> None:
+    tr = dy.trajectory(scores_table({"001_x": [1, 2, 3], "002_y": [1, 2, 3]}), window=1)
+    marks = pd.DataFrame({"session_id": ["002_y", "002_y", "001_x"], "turn": [0, 2, 0]})
+    assert dy.select_session(tr, "001") == "001_x"
+    assert dy.select_session(tr, "", marks) == "002_y"
+    assert dy.select_session(tr, "999", marks) == "002_y"  # unknown id: most marks
+    assert dy.select_session(tr, "") == "001_x"
+    with pytest.raises(ValueError):
+        dy.select_session(tr, "00")

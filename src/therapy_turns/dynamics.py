@@ -392,14 +392,18 @@ def phase_composition(scores: pd.DataFrame, columns: Sequence[str], speaker: str
 # --------------------------------------------------------------------------- figures
 def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None
                    ) -> str:
-    """The session id to draw: ``session`` (an id or a unique prefix of one); if empty, the
-    session with the most rows in ``marks`` (ties: first id), else the first session."""
+    """The session id to draw: ``session`` (an id or a unique prefix of one). If ``session`` is
+    empty or matches no session (e.g. a seed id passed to another corpus; logged as a warning),
+    the session with the most rows in ``marks`` (ties: first id), else the first session.
+    A prefix matching several sessions is an error."""
     ids = sorted(traj["session_id"].unique())
     if session:
         hits = [s for s in ids if s == session or s.startswith(session)]
-        if len(hits) != 1:
-            raise ValueError(f"session {session!r} matches {len(hits)} of {ids}")
-        return hits[0]
+        if len(hits) > 1:
+            raise ValueError(f"session {session!r} matches {len(hits)} sessions: {hits[:5]}")
+        if hits:
+            return hits[0]
+        log.warning("session %r not in the corpus; drawing the one with most marks", session)
     if marks is not None and len(marks):
         counts = marks.groupby("session_id").size().reindex(ids, fill_value=0)
         return str(counts.idxmax())
