@@ -49,6 +49,14 @@ def fake_techniques(turns: pd.DataFrame, docs) -> pd.DataFrame:
     })
 
 
+def fake_redact(turns: pd.DataFrame) -> pd.DataFrame:
+    """Stands in for redact_turns: replaces the word 'Hello' everywhere."""
+    out = turns.copy()
+    for c in ("text", "raw_text"):
+        out[c] = out[c].str.replace("Hello", "[PERSON_1]")
+    return out
+
+
 @pytest.fixture
 def fake_funcs(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(analysis, "TABLE_FUNCS", dict(FAKE))
@@ -299,6 +307,22 @@ def test_seed_metadata_matches_seeds(serial_build: Path) -> None:
     assert arche == {"000": "Hopeless Skeptic", "001": "Overwhelmed Avoider",
                      "002": "Overwhelmed Avoider", "003": "Overwhelmed Avoider",
                      "004": "Intellectualizer"}
+
+
+def test_redact_runs_before_parsing_and_skips_are_listed(tmp_path: Path, fake_funcs,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "REDACT_FUNC", "test_analysis:fake_redact")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "s1.txt").write_text("Patient: Hello there.\n\nTherapist: Hello.\n")
+    (corpus / "s2.txt").write_bytes(b"\0\0binary")
+    out = tmp_path / "out"
+    t = analysis.build_tables(corpus, out, ["features"], progress=False, redact=True,
+                              on_error="skip")
+    assert t["turns"].text.tolist() == ["[PERSON_1] there.", "[PERSON_1]."]
+    assert t["features"].aligned.all()  # the Docs are of the redacted text
+    assert t.manifest["parameters"]["redact"] is True
+    assert [s["path"] for s in t.manifest["skipped"]] == [str(corpus / "s2.txt")]
 
 
 def test_load_sessions_recomputes_for_other_metadata(serial_build: Path, fake_funcs) -> None:

@@ -22,14 +22,16 @@ per-session summary). Chunking depends on ``chunk_sessions`` alone, never on the
 workers, so a serial, multi-process or Dask run writes identical partitions.
 
 Parses are cached on disk under ``<analysis_dir>/parse-cache`` (one DocBin per session, keyed by
-the texts' hashes and the pipeline id, see :func:`therapy_turns.nlp.parse`): a warm rerun skips
-parsing.
+the texts' hashes and the pipeline id, see :func:`therapy_turns.nlp.parse`), and each chunk's
+tables under ``parse-cache/tables`` (keyed by the chunk's turns, the table function and a
+fingerprint of the package code): a warm rerun neither parses nor recomputes.
 
-Executors: ``workers=1`` runs in this process; ``workers=N`` uses ``N`` local processes (each loads
-the pipeline once); ``scheduler="local:N"`` starts a Dask ``LocalCluster`` with ``N`` single-
-threaded worker processes; ``scheduler="tcp://host:port"`` submits the chunks to an existing Dask
-scheduler. The client reads the transcripts and writes the tables, workers only receive turn
-tables and return result tables, so workers need the package and the spaCy model but no shared
+Executors: ``workers=1`` runs in this process; ``workers=N`` uses ``N`` local processes (each
+loads the pipeline once, or inherits it where processes fork); ``scheduler="local:N"`` starts a
+Dask ``LocalCluster`` with ``N`` single-threaded worker processes; ``scheduler="tcp://host:port"``
+submits the chunks to an existing Dask scheduler. The client reads the transcripts and writes the
+tables, workers only receive turn tables and return result tables, so workers need the package
+and the spaCy model but no shared
 file system (see ``docs/cluster.md``).
 
 ``<analysis_dir>/manifest.json`` is written last: corpus checksum, tables (names, partitions,
@@ -282,7 +284,8 @@ def _run_pool(tasks: Iterable[ChunkTask], workers: int
               ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+    # the platform default: fork on Linux (workers inherit the loaded pipeline), spawn elsewhere
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(),
                              initializer=_init_worker) as pool:
         pending: set[Future[tuple[int, dict[str, pd.DataFrame]]]] = set()
         for t in tasks:
