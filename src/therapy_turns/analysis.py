@@ -31,8 +31,7 @@ loads the pipeline once, or inherits it where processes fork); ``scheduler="loca
 Dask ``LocalCluster`` with ``N`` single-threaded worker processes; ``scheduler="tcp://host:port"``
 submits the chunks to an existing Dask scheduler. The client reads the transcripts and writes the
 tables, workers only receive turn tables and return result tables, so workers need the package
-and the spaCy model but no shared
-file system (see ``docs/cluster.md``).
+and the spaCy model but no shared file system (see ``docs/cluster.md``).
 
 ``<analysis_dir>/manifest.json`` is written last: corpus checksum, tables (names, partitions,
 rows, columns), the parameters that determine the results, the skipped files and the metadata
