@@ -155,9 +155,8 @@ def test_figure_embedded_and_plot_has_code_rows():
     assert re.match(r"data:image/png;base64,[A-Za-z0-9+/=]{100,}$", img["src"])
 
 
-def test_static_without_widget_frontend():
-    ex = explorer.explore(make_data(), "A")
-    assert not explorer.widget_frontend()  # no frontend opened the control comm here
+def test_static_when_not_interactive():
+    ex = explorer.explore(make_data(), "A", interactive=False)
     bundle = ex._repr_mimebundle_()
     assert set(bundle) == {"text/html", "text/plain"} and ex.widget is None
     assert len(parsed(bundle["text/html"]).with_class("tt-turn")) == 4

@@ -441,28 +441,18 @@ def render_session(data: ExplorerData, session_id: str,
 
 
 # --------------------------------------------------------------------------- widgets
-def widget_frontend() -> bool:
-    """True when a widget frontend (JupyterLab/Notebook with the widget manager) is connected
-    to this kernel: it opens ipywidgets' ``jupyter.widget.control`` comm on connecting.
-    Papermill, nbval and nbconvert never do."""
-    try:
-        from ipywidgets import Widget
-    except ImportError:
-        return False
-    return Widget._control_comm is not None
-
-
 class SessionExplorer:
     """ipywidgets explorer: session picker, speaker/code/artefact filters, the rendered session.
 
-    ``interactive=None`` decides when displayed: with a widget frontend connected
-    (:func:`widget_frontend`) it shows the widgets (plus the static HTML as fallback in the same
-    display bundle); otherwise it shows only the static HTML of the initial session and creates no
-    widget, so executed notebooks store no widget state and their HTML export stays offline.
+    With ``interactive`` (JupyterLab) it displays the widgets, with the static HTML of the initial
+    session as fallback in the same display bundle. Without (papermill for the report) it shows
+    only that static HTML and creates no widget, so the executed notebook stores no widget state
+    and its HTML export needs no widget JavaScript. (The kernel cannot tell whether a widget
+    frontend is attached, so this is a notebook parameter.)
     """
 
     def __init__(self, data: ExplorerData, session_id: str | None = None,
-                 interactive: bool | None = None) -> None:
+                 interactive: bool = True) -> None:
         self.data = data
         sessions = data.sessions()
         session_id = session_id or sessions[0]
@@ -507,9 +497,8 @@ class SessionExplorer:
         self.view.value = self.html()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        live = widget_frontend() if self.interactive is None else self.interactive
         static = render_session(self.data, self.initial)
-        if not live:
+        if not self.interactive:
             return {"text/html": static, "text/plain": f"<session explorer: {self.initial}>"}
         bundle = dict(self.build()._repr_mimebundle_(**kwargs) or {})
         bundle["text/html"] = static
@@ -517,7 +506,7 @@ class SessionExplorer:
 
 
 def explore(data: ExplorerData, session_id: str | None = None,
-            interactive: bool | None = None) -> SessionExplorer:
-    """The session explorer: widgets in JupyterLab, static HTML of ``session_id`` elsewhere
+            interactive: bool = True) -> SessionExplorer:
+    """The session explorer: widgets (``interactive``) or the static HTML of ``session_id``
     (see :class:`SessionExplorer`)."""
     return SessionExplorer(data, session_id, interactive)
