@@ -301,6 +301,8 @@ def _run_dask(tasks: Iterable[ChunkTask], scheduler: str
               ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
     from distributed import Client, LocalCluster, as_completed
 
+    if not log.isEnabledFor(logging.INFO):  # distributed logs INFO by default; follow ours
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = None
     if scheduler.startswith("local:"):
         n = int(scheduler.split(":", 1)[1])
