@@ -210,3 +210,22 @@ def test_cli_parse_redact(tmp_path):
     for s in ["jane.roe@example.com", "555-123-4567", "7946", "sarah-j.example.org", "March 14"]:
         assert s not in dump, s
     assert PLACEHOLDER_RE.search(dump)
+
+
+def test_analysis_tables_and_explorer_built_with_redaction_hold_no_planted_string(tmp_path):
+    """End to end: `analyze --redact` tables and the explorer HTML built from them."""
+    from therapy_turns import analysis, explorer
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "s1.txt").write_text(PLANTED, encoding="utf-8")
+    out = tmp_path / "build"
+    analysis.build_tables(str(corpus), str(out), progress=False, redact=True)
+    dumps = [pd.read_parquet(p).to_csv() for p in sorted(out.rglob("*.parquet"))]
+    assert dumps
+    data = explorer.load_data(str(corpus), str(out))
+    page = explorer.render_session(data, "s1", figure=False)
+    for s in ["jane.roe@example.com", "j.roe@work-mail.net", "555-123-4567", "555.123.4567",
+              "7946", "sarah-j.example.org", "March 14", "Sarah Johnson"]:
+        assert s not in page, s
+        assert not any(s in d for d in dumps), s
