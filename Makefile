@@ -72,7 +72,7 @@ $(REPORTS)/index.html: $(EXECUTED) $(HTML)
 report: $(REPORTS)/index.html ## run every notebook on CORPUS (default: seeds) and build reports/index.html
 
 test: $(STAMP) ## unit tests, then every notebook validated with nbval on the project kernel
-	$(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \
+	THERAPY_TURNS_FIGURES=$$(mktemp -d) $(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
 
 test-lab: $(STAMP) ## the explorer notebook driven in a real headless Chromium through JupyterLab

@@ -19,6 +19,17 @@ from therapy_turns import plots, reporting  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _no_figure_redirect(monkeypatch):
+    monkeypatch.delenv("THERAPY_TURNS_FIGURES", raising=False)
+
+
+def test_figures_redirect_for_test_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("THERAPY_TURNS_FIGURES", str(tmp_path / "scratch"))
+    paths = plots.save_fig(_figure(), "y", "figures")
+    assert all(p.parent == tmp_path / "scratch" for p in paths)
+
+
 def _figure() -> plt.Figure:
     plots.set_style()
     fig, ax = plt.subplots(figsize=(2, 1.5))

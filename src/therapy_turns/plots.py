@@ -7,6 +7,7 @@ their metadata, so ``make -B report`` twice gives byte-identical files.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import matplotlib as mpl
@@ -37,10 +38,18 @@ def set_style() -> None:
     mpl.rcParams["path.simplify"] = True
 
 
+def output_dir(figures_dir: str | Path) -> Path:
+    """Where figures and tables go: ``$THERAPY_TURNS_FIGURES`` if set (``make test`` points it at
+    a scratch folder so validating notebooks never rewrites the committed figures), else
+    ``figures_dir`` under the project root."""
+    out = Path(os.environ.get("THERAPY_TURNS_FIGURES") or project_path(figures_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") -> list[Path]:
     """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly."""
-    out = project_path(figures_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(figures_dir)
     paths = [out / f"{name}.pdf", out / f"{name}.png"]
     fig.savefig(paths[0], metadata={"CreationDate": None, "ModDate": None, "Producer": None,
                                     "Creator": "therapy-turns"})
@@ -52,8 +61,7 @@ def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") ->
 def save_table(df: pd.DataFrame, name: str, figures_dir: str | Path = "figures",
                float_format: str = "%.3f", caption: str | None = None) -> list[Path]:
     """Write a key table as CSV and as a booktabs LaTeX table beside the figures."""
-    out = project_path(figures_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(figures_dir)
     csv, tex = out / f"{name}.csv", out / f"{name}.tex"
     df.to_csv(csv, index=False, float_format=float_format, lineterminator="\n")
     latex = df.to_latex(index=False, float_format=lambda x: float_format % x, caption=caption,
