@@ -156,3 +156,10 @@ def test_cli_speaker_mapping(tmp_path):
     import pandas as pd
 
     assert pd.read_csv(out)["speaker"].tolist() == ["therapist", "patient"]
+
+
+def test_readme_lists_every_committed_figure():
+    readme = (ROOT / "README.md").read_text()
+    stems = {p.stem for p in (ROOT / "figures").iterdir() if p.is_file()}
+    missing = sorted(s for s in stems if f"`{s}`" not in readme and f"`{s}` (" not in readme)
+    assert not missing, f"figures without a README row: {missing}"
