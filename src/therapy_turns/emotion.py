@@ -391,15 +391,17 @@ def load_model() -> LinearVAD:
 
 
 # --------------------------------------------------------------------------- scoring
+#: Scores of a span with no words: every score is NaN (never 0, which would read as neutral).
+_EMPTY_SCORES: dict[str, float] = {
+    **{d: math.nan for d in DIMENSIONS}, "valence_rules": math.nan, "vader_compound": math.nan,
+    **{f"nrc_{e}": math.nan for e in NRC_EMOTIONS}}
+
 def score_span(span: Doc | Span, model: LinearVAD | None = None) -> dict[str, float]:
     """All scores of one span (a sentence or a whole doc) scored as one unit."""
     n = word_count(span)
     out: dict[str, float] = {"n_words": n}
     if n == 0:
-        out.update({d: math.nan for d in DIMENSIONS})
-        out.update({"valence_rules": math.nan, "vader_compound": math.nan})
-        out.update({f"nrc_{e}": math.nan for e in NRC_EMOTIONS})
-        return out
+        return {**out, **_EMPTY_SCORES}
     model = model or load_model()
     pred = model.predict([span])[0]
     out.update(dict(zip(DIMENSIONS, pred.tolist(), strict=True)))
@@ -421,10 +423,7 @@ def score_doc(doc: Doc, model: LinearVAD | None = None) -> dict[str, float]:
     sents = _sentences(doc)
     out: dict[str, float] = {"n_words": n, "n_sentences": len(sents)}
     if n == 0:
-        out.update({d: math.nan for d in DIMENSIONS})
-        out.update({"valence_rules": math.nan, "vader_compound": math.nan})
-        out.update({f"nrc_{e}": math.nan for e in NRC_EMOTIONS})
-        return out
+        return {**out, **_EMPTY_SCORES}
     model = model or load_model()
     pred = model.predict(sents)
     w = np.asarray([word_count(s) for s in sents], dtype=float)
