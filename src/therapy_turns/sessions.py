@@ -493,7 +493,8 @@ def measure_label(name: str, width: int = 30) -> str:
 
 def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                         ncols: int = 3):  # -> matplotlib Figure
-    """One panel per measure: every session as a point by group, group means as bars."""
+    """One panel per measure: every session as a point by group, group means as bars (the
+    horizontal jitter is seeded, so the figure is reproducible)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -503,6 +504,8 @@ def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor:
     fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 2.0 * nrows), squeeze=False)
     order = sorted(sessions[factor].dropna().astype(str).unique())
     d = sessions.assign(**{factor: sessions[factor].astype("string")})
+    state = np.random.get_state()  # seaborn jitters with the global RNG: fix it, then restore
+    np.random.seed(0)
     for ax, m in zip(axes.flat, measures, strict=False):
         sns.barplot(d, x=factor, y=m, order=order, errorbar=None, color="0.85", ax=ax)
         sns.stripplot(d, x=factor, y=m, order=order, color="black", size=3, jitter=0.15, ax=ax,
@@ -510,6 +513,7 @@ def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor:
         ax.set(xlabel="", ylabel="")
         ax.set_title(measure_label(m), fontsize=7)
         ax.tick_params(axis="x", labelrotation=20)
+    np.random.set_state(state)
     for ax in list(axes.flat)[len(measures):]:
         ax.set_visible(False)
     fig.tight_layout()
