@@ -231,3 +231,18 @@ def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
     turns = load_corpus(src).turns
     direct = emotion.score_turns(turns, parse_turns(turns, progress=False))
     pd.testing.assert_frame_equal(got, direct, check_dtype=False)
+
+
+def test_shipped_dev_scores_stand_in_for_missing_emobank(tmp_path):
+    """Without EmoBank at hand the validation reads the shipped dev scores; their correlation
+    with the human ratings is the one recorded in the model when it was trained."""
+    from therapy_turns import emotion_model
+
+    pred = emotion_model.dev_predictions(tmp_path / "absent.csv")
+    assert len(pred) == 1000 and "text" not in pred
+    summary = emotion_model.validation_summary(pred).set_index("column")["r"]
+    from therapy_turns.emotion import load_model
+
+    meta = load_model().meta["dev_pearson_r"]
+    assert abs(summary["valence"] - meta["valence"]) < 1e-3
+    assert abs(summary["arousal"] - meta["arousal"]) < 1e-3

@@ -171,13 +171,25 @@ BASELINES = (
 NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
 
 
+#: Dev-set scores shipped beside the model (ids, human ratings, scores; no text), written by
+#: ``make emotion-model`` so the validation figure can be drawn where EmoBank is not at hand.
+SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
+
+
 def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE,
                     model: LinearVAD | None = None) -> pd.DataFrame:
     """EmoBank dev rows with human ratings (``V, A, D``), the model's ``valence, arousal,
     dominance`` and the baseline scores of :data:`BASELINES`, one row per text (each text scored
-    as one unit, as in training)."""
+    as one unit, as in training).
+
+    If the EmoBank CSV is not at ``data`` (EmoBank is not shipped), the scores written by the
+    last ``make emotion-model`` are read from :data:`SHIPPED_DEV` instead, with a warning.
+    """
     from .emotion import load_model, nrc_rates, rule_score, vader_scores
 
+    if model is None and not project_path(data).is_file():
+        log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
+        return pd.read_csv(SHIPPED_DEV)
     model = model or load_model()
     df = load_emobank(data)
     dev = df[df["split"] == "dev"].reset_index(drop=True)
@@ -257,6 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     meta = train(args.data, args.out, args.cache)
     logging.getLogger(__name__).info("dev Pearson r: %s", meta["dev_pearson_r"])
+    if Path(args.out).resolve() == MODEL_FILE.resolve():
+        from .emotion import load_model
+
+        load_model.cache_clear()
+        dev = dev_predictions(args.data, args.cache).drop(columns="text")
+        dev.to_csv(SHIPPED_DEV, index=False, float_format="%.5f", lineterminator="\n")
     return 0
 
 
