@@ -2,7 +2,7 @@
 metadata. Table functions are small fakes defined here (monkeypatched into TABLE_FUNCS as
 ``test_analysis:...`` strings so worker processes can import them too).
 
-The Dask test (``test_dask_local_cluster_matches_serial``, select with ``-k dask``) starts a
+The Dask test (``test_dask_local_cluster_matches_serial``, marker ``dask``: ``-m dask``) starts a
 two-worker LocalCluster: the slowest test here (~10 s).
 """
 
@@ -180,6 +180,7 @@ def test_process_pool_matches_serial(serial_build: Path, tmp_path: Path, fake_fu
             == json.loads((serial_build / "manifest.json").read_text()))
 
 
+@pytest.mark.dask
 def test_dask_local_cluster_matches_serial(serial_build: Path, tmp_path: Path,
                                            fake_funcs) -> None:
     """Two-worker LocalCluster, cold cache (workers parse): same rows, same values."""

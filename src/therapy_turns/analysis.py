@@ -499,6 +499,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
 
     manifest: dict[str, Any] = {
         "corpus_sha256": corpus_checksum(corpus),
+        "code_sha256": code_fingerprint(),
         "corpus": [str(p) for p in (corpus if not isinstance(corpus, (str, Path)) else [corpus])],
         "n_files": n_files,
         "n_sessions": n_sessions,
@@ -528,13 +529,15 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
 def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
                ) -> pd.DataFrame:
     """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``; (re)build
-    it first if it is missing or was built from other data (manifest checksum).
+    it first if it is missing or was built from other data or by other code (manifest
+    checksums of the corpus and of the package).
 
     A rebuild keeps the earlier build's tables, metadata file and redaction setting.
     """
     manifest = read_manifest(analysis_dir)
     fresh = (manifest is not None and name in manifest["tables"]
-             and manifest["corpus_sha256"] == corpus_checksum(corpus))
+             and manifest["corpus_sha256"] == corpus_checksum(corpus)
+             and manifest.get("code_sha256") == code_fingerprint())
     if fresh and manifest.get("metadata"):
         meta = project_path(manifest["metadata"]["path"])
         fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]
