@@ -101,6 +101,65 @@ def test_readability_from_textdescriptives() -> None:
     assert f["pos_prop_PUNCT"] == pytest.approx(1 / 4) and f["pos_prop_ADV"] == 0
 
 
+
+def _parsed(words: list[str], heads: list[int], deps: list[str], pos: list[str],
+            starts: list[bool]) -> Doc:
+    """A hand-built Doc with a dependency tree (heads are absolute indices)."""
+    return Doc(_NLP.vocab, words=words, heads=heads, deps=deps, pos=pos, sent_starts=starts,
+               spaces=[True] * len(words))
+
+
+_TD_DOCS = [
+    # "I don't know, honestly. Beautiful things happen o'clock ."  (two sentences)
+    (["I", "do", "n't", "know", ",", "honestly", ".", "Beautiful", "things", "happen",
+      "o'clock", "."],
+     [3, 3, 3, 3, 3, 3, 3, 8, 9, 9, 9, 9],
+     ["nsubj", "aux", "neg", "ROOT", "punct", "advmod", "punct", "amod", "nsubj", "ROOT",
+      "npadvmod", "punct"],
+     ["PRON", "AUX", "PART", "VERB", "PUNCT", "ADV", "PUNCT", "ADJ", "NOUN", "VERB", "ADV",
+      "PUNCT"],
+     [True] + [False] * 6 + [True] + [False] * 4),
+    # one sentence, no punctuation, a long word
+    (["Unbelievably", "complicated", "probabilistic", "reasoning"], [1, 3, 3, 3],
+     ["advmod", "amod", "amod", "ROOT"], ["ADV", "ADJ", "ADJ", "NOUN"],
+     [True, False, False, False]),
+]
+
+
+@pytest.mark.parametrize("spec", _TD_DOCS)
+def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
+    # syntax_features re-implements textdescriptives' formulas in one pass: it must give exactly
+    # what textdescriptives' own getters give on the same Doc
+    doc = _parsed(*spec)
+    F._textdescriptives()
+    got = F.syntax_features(doc)
+    read, dep, pos = doc._.readability, doc._.dependency_distance, doc._.pos_proportions
+    assert got["flesch_reading_ease"] == read["flesch_reading_ease"]
+    assert got["flesch_kincaid_grade"] == read["flesch_kincaid_grade"]
+    assert got["dependency_distance_mean"] == dep["dependency_distance_mean"]
+    for t in F.POS_TAGS:
+        assert got[f"pos_prop_{t}"] == pos.get(f"pos_prop_{t}", 0.0)
+
+
+def test_dependency_distance_by_hand() -> None:
+    # sentence 1: |3-0|+|3-1|+|3-2|+0+|4-3|+|5-3|+|6-3| = 3+2+1+0+1+2+3 = 12 over 7 tokens;
+    # sentence 2: 1+1+0+1+2 = 5 over 5 tokens; mean over sentences (12/7 + 1) / 2
+    got = F.syntax_features(_parsed(*_TD_DOCS[0]))
+    assert got["dependency_distance_mean"] == pytest.approx((12 / 7 + 1) / 2)
+
+
+@pytest.mark.parametrize("found", [
+    [], [(0, 1)], [(0, 2), (1, 3)], [(1, 3), (0, 2)], [(0, 1), (0, 1), (2, 5), (3, 4), (4, 6)],
+    [(5, 6), (0, 3), (2, 4), (6, 9), (8, 9), (1, 2)],
+])
+def test_filter_bounds_equals_spacy_filter_spans(found: list[tuple[int, int]]) -> None:
+    from spacy.util import filter_spans
+
+    doc = Doc(_NLP.vocab, words=[f"w{i}" for i in range(10)])
+    want = [(s.start, s.end) for s in sorted(filter_spans([doc[s:e] for s, e in found]),
+                                             key=lambda s: s.start)]
+    assert F._filter_bounds(list(found)) == want
+
 # --------------------------------------------------------------------------- pronouns
 def test_pronoun_rates() -> None:
     f = feats("I|PRON think|VERB you|PRON and|CCONJ I|PRON should|AUX talk|VERB to|ADP "

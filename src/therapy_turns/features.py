@@ -17,8 +17,11 @@ Conventions
   token sequences; overlapping matches in one category count once (longest wins).
 - **Empty turns** (no words, e.g. a generation error with empty ``text``): count columns are 0,
   rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN.
-- Readability (Flesch), dependency distance and POS proportions come from textdescriptives
-  2.8.2 components applied to the existing Doc (their getters read the parse; no re-parsing).
+- Readability (Flesch), dependency distance and POS proportions are textdescriptives 2.8.2's
+  values, computed by :func:`syntax_features` with its formulas in one pass over the existing
+  Doc (no re-parsing; the tests check equality with textdescriptives' own getters).
+- Token attributes are read once per Doc (:class:`DocView`, from ``Doc.to_array``) and shared by
+  every feature.
 - Patient markers (``marker_*``) and questions are computed for every turn regardless of
   speaker; the analyses read markers on patient rows and questions on therapist rows.
 """
@@ -26,6 +29,7 @@ Conventions
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,7 +42,6 @@ import spacy
 import yaml
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span, Token
-from spacy.util import filter_spans
 from tqdm.auto import tqdm
 
 from .questions import count_questions
@@ -124,6 +127,85 @@ def _tokenizer() -> Any:
     return spacy.blank("en").tokenizer
 
 
+# --------------------------------------------------------------------------- token view
+_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT",
+               "IS_SPACE", "IS_STOP"]
+_NORM_CACHE: dict[int, str] = {}  # string hash -> _norm(string)
+_MORPH_CACHE: dict[int, tuple[bool, str | None]] = {}  # morph hash -> (finite, Past|Pres|None)
+
+
+@dataclass
+class DocView:
+    """The token attributes of one Doc, read once with :meth:`Doc.to_array` (no Token objects).
+
+    Every per-turn feature reads these lists instead of iterating the Doc again; the values are
+    exactly the Token attributes they stand for (``low`` = ``_norm(tok.text)``, ``lemma`` =
+    ``_norm(tok.lemma_)``, ``lower`` = ``tok.lower_``, ``pos`` = ``tok.pos_`` ...).
+    """
+
+    doc: Doc
+    low: list[str]
+    lemma: list[str]
+    lower: list[str]
+    text: list[str]
+    pos: list[str]
+    tag: list[str]
+    dep: list[str]
+    head: np.ndarray  # head offset (head.i - i)
+    morph: list[int]
+    punct: list[bool]
+    space: list[bool]
+    stop: list[bool]
+    word: list[bool]
+
+    @classmethod
+    def of(cls, doc: Doc) -> DocView:
+        """Read the attributes of ``doc``."""
+        strings = doc.vocab.strings
+        arr = doc.to_array(_VIEW_ATTRS)
+        cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
+        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop = cols
+
+        def norm(h: int) -> str:
+            s = _NORM_CACHE.get(h)
+            if s is None:
+                s = _NORM_CACHE[h] = _norm(strings[h])
+            return s
+
+        names: dict[int, str] = {}
+
+        def name(h: int) -> str:
+            s = names.get(h)
+            if s is None:
+                s = names[h] = strings[h]
+            return s
+
+        low = [norm(h) for h in orth]
+        punct_b = [bool(p) for p in punct]
+        space_b = [bool(p) for p in space]
+        word = [not (p or s or lw.startswith("'") or lw == "n't")
+                for p, s, lw in zip(punct_b, space_b, low, strict=True)]
+        return cls(doc=doc, low=low, lemma=[norm(h) for h in lemma],
+                   lower=[name(h) for h in lower], text=[name(h) for h in orth],
+                   pos=[name(h) for h in pos], tag=[name(h) for h in tag],
+                   dep=[name(h) for h in dep],
+                   head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
+                   morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
+                   word=word)
+
+    def tense(self, i: int) -> tuple[bool, str | None]:
+        """``(finite, tense)`` of token ``i``: ``"Fin" in VerbForm`` and Past/Pres (or None)."""
+        h = self.morph[i]
+        out = _MORPH_CACHE.get(h)
+        if out is None:
+            m = self.doc[i].morph
+            tense = m.get("Tense")
+            out = ("Fin" in m.get("VerbForm"),
+                   "Past" if "Past" in tense else "Pres" if "Pres" in tense else None)
+            _MORPH_CACHE[h] = out
+        return out
+
+
 @dataclass
 class PhraseCounter:
     """Counts matches of a word/phrase list (and optional Matcher patterns) in a Doc.
@@ -131,7 +213,7 @@ class PhraseCounter:
     ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
     and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
     ``exclude_after``: phrase -> words; a match of the phrase right after one of them is dropped.
-    Overlapping matches count once (:func:`spacy.util.filter_spans`, longest first).
+    Overlapping matches count once (as :func:`spacy.util.filter_spans`: longest first).
     """
 
     entries: Sequence[str]
@@ -156,19 +238,21 @@ class PhraseCounter:
                 self.phrases.append(toks)
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {_norm(k): {_norm(w) for w in v} for k, v in self.exclude_after.items()}
-        self._matchers: dict[int, tuple[Any, PhraseMatcher, Matcher | None]] = {}
+        self._matchers: dict[int, tuple[Any, PhraseMatcher | None, Matcher | None]] = {}
 
-    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher, Matcher | None]:
+    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, Matcher | None]:
         key = id(doc.vocab)
         if key not in self._matchers:
-            pm = PhraseMatcher(doc.vocab, attr="LOWER")
-            variants = []
-            for toks in self.phrases:
-                variants.append(toks)
-                curly = [t.replace("'", "’") for t in toks]
-                if curly != toks:
-                    variants.append(curly)
-            pm.add("P", [Doc(doc.vocab, words=v) for v in variants])
+            pm = None
+            if self.phrases:
+                pm = PhraseMatcher(doc.vocab, attr="LOWER")
+                variants = []
+                for toks in self.phrases:
+                    variants.append(toks)
+                    curly = [t.replace("'", "’") for t in toks]
+                    if curly != toks:
+                        variants.append(curly)
+                pm.add("P", [Doc(doc.vocab, words=v) for v in variants])
             m = None
             if self.patterns:
                 m = Matcher(doc.vocab)
@@ -176,30 +260,58 @@ class PhraseCounter:
             self._matchers[key] = (doc.vocab, pm, m)
         return self._matchers[key][1], self._matchers[key][2]
 
-    def _word_hit(self, tok: Token) -> bool:
-        low = _norm(tok.text)
-        if low in self.words or (self.use_lemma and tok.lemma_ and _norm(tok.lemma_) in self.words):
-            return True
-        return bool(self.prefixes) and low.startswith(self.prefixes) and not tok.is_punct
+    def _word_hits(self, view: DocView) -> list[int]:
+        words, prefixes = self.words, self.prefixes
+        lemma = view.lemma if self.use_lemma else None
+        out = []
+        for i, low in enumerate(view.low):
+            if low in words or (lemma is not None and lemma[i] and lemma[i] in words) or (
+                    prefixes and low.startswith(prefixes) and not view.punct[i]):
+                out.append(i)
+        return out
+
+    def bounds(self, view: DocView) -> list[tuple[int, int]]:
+        """``(start, end)`` of the non-overlapping matches in the Doc of ``view``, in order."""
+        doc = view.doc
+        if len(doc) == 0:
+            return []
+        found = [(i, i + 1) for i in self._word_hits(view)]
+        pm, m = self._matchers_for(doc)
+        if pm is not None:
+            found += [(s, e) for _, s, e in pm(doc)]
+        if m is not None:
+            found += [(s, e) for _, s, e in m(doc)]
+        if self._exclude:
+            kept = []
+            for s, e in found:
+                if s > 0:
+                    after = self._exclude.get(_norm(doc[s:e].text))
+                    if after is not None and view.low[s - 1] in after:
+                        continue
+                kept.append((s, e))
+            found = kept
+        return _filter_bounds(found)
 
     def spans(self, doc: Doc) -> list[Span]:
         """Non-overlapping matched spans, in document order."""
-        if len(doc) == 0:
-            return []
-        found = [doc[t.i: t.i + 1] for t in doc if self._word_hit(t)]
-        pm, m = self._matchers_for(doc)
-        found += [doc[s:e] for _, s, e in pm(doc)]
-        if m is not None:
-            found += [doc[s:e] for _, s, e in m(doc)]
-        if self._exclude:
-            found = [s for s in found if not (
-                _norm(s.text) in self._exclude and s.start > 0
-                and _norm(doc[s.start - 1].text) in self._exclude[_norm(s.text)])]
-        return sorted(filter_spans(found), key=lambda s: s.start)
+        return [doc[s:e] for s, e in self.bounds(DocView.of(doc))]
 
-    def count(self, doc: Doc) -> int:
+    def count(self, doc: Doc | DocView) -> int:
         """Number of non-overlapping matches in ``doc``."""
-        return len(self.spans(doc))
+        return len(self.bounds(doc if isinstance(doc, DocView) else DocView.of(doc)))
+
+
+def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """:func:`spacy.util.filter_spans` on ``(start, end)`` pairs (longest, then first, wins)."""
+    if len(found) < 2:
+        return found
+    result = []
+    seen: set[int] = set()
+    for s, e in sorted(found, key=lambda b: (b[1] - b[0], -b[0]), reverse=True):
+        if s not in seen and e - 1 not in seen:
+            result.append((s, e))
+            seen.update(range(s, e))
+    return sorted(result)
 
 
 @dataclass
@@ -253,12 +365,12 @@ def lexicons() -> Lexicons:
 # --------------------------------------------------------------------------- textdescriptives
 @lru_cache(maxsize=1)
 def _textdescriptives() -> None:
-    """Register the textdescriptives Doc extensions (getters over the existing parse).
+    """Register the textdescriptives 2.8.2 Doc extensions (getters over the existing parse).
 
-    The component classes are instantiated directly on a blank English ``Language`` (their
-    factories insist on a tagger in the pipeline they are added to; our Docs were tagged by the
-    shared pipeline). The components only register ``Doc._`` getters, so applying them to an
-    existing Doc reads its parse without re-parsing. Their ``quality`` component is not used.
+    The feature table does not call them (see :func:`syntax_features`, which computes the same
+    values in one pass); they are registered for comparison and ad-hoc use. The component
+    classes are instantiated directly on a blank English ``Language`` (their factories insist on
+    a tagger in the pipeline they are added to; our Docs were tagged by the shared pipeline).
     """
     from textdescriptives.components.dependency_distance import DependencyDistance
     from textdescriptives.components.descriptive_stats import DescriptiveStatistics
@@ -270,6 +382,63 @@ def _textdescriptives() -> None:
     Readability(nlp)
     DependencyDistance(nlp)
     POSProportions(nlp, use_pos=True, add_all_tags=True)
+
+
+@lru_cache(maxsize=4)
+def _hyphenator(lang: str) -> tuple[Any, dict[str, int]]:
+    from pyphen import Pyphen
+
+    return Pyphen(lang=lang), {}
+
+
+def _syllables(word: str, lang: str) -> int:
+    """Syllables of a lower-cased word as textdescriptives counts them (Pyphen hyphenation)."""
+    dic, cache = _hyphenator(lang)
+    n = cache.get(word)
+    if n is None:
+        n = cache[word] = max(1, dic.inserted(word).count("-") + 1)
+    return n
+
+
+def syntax_features(doc: Doc, sents: Sequence[Span] | None = None,
+                    view: DocView | None = None) -> dict[str, float]:
+    """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions.
+
+    The same values as textdescriptives 2.8.2 (``doc._.readability``,
+    ``doc._.dependency_distance``, ``doc._.pos_proportions``; checked equal in the tests) by the
+    same formulas, but computed in one pass over the Doc: textdescriptives' getters compute
+    every readability index and re-read the Doc several times for each. Words for readability
+    are textdescriptives' (tokens that are not punctuation and hold no apostrophe); syllables
+    come from Pyphen for ``doc.lang_``; dependency distance is ``|head.i - i|`` (0 for the root)
+    averaged per sentence, then over sentences; POS shares divide by all tokens.
+    """
+    view = view or DocView.of(doc)
+    sents = list(doc.sents) if sents is None else sents
+    n = len(doc)
+    out: dict[str, float] = {}
+    # readability (textdescriptives: descriptive_stats + readability)
+    keep = [not p and "'" not in t for p, t in zip(view.punct, view.text, strict=True)]
+    sent_len = [sum(keep[s.start:s.end]) for s in sents]
+    syl = [_syllables(w, doc.lang_) for w, k in zip(view.lower, keep, strict=True) if k]
+    asl = np.mean(sent_len) if sent_len else np.nan
+    aspw = np.mean(syl) if syl else np.nan
+    if asl == 0 or aspw == 0:
+        out["flesch_reading_ease"] = out["flesch_kincaid_grade"] = np.nan
+    else:
+        out["flesch_reading_ease"] = float(206.835 - (1.015 * asl) - (84.6 * aspw))
+        out["flesch_kincaid_grade"] = float(0.39 * asl + 11.8 * aspw - 15.59)
+    # dependency distance (textdescriptives: dependency_distance)
+    if n == 0:
+        out["dependency_distance_mean"] = np.nan
+    else:
+        dist = np.abs(view.head)
+        dist[[d == "ROOT" for d in view.dep]] = 0
+        per_sent = [np.mean(dist[s.start:s.end]) for s in sents]
+        out["dependency_distance_mean"] = float(np.mean(per_sent))
+    # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
+    counts = Counter(view.pos)
+    out.update({f"pos_prop_{t}": (counts.get(t, 0) / n if n else np.nan) for t in POS_TAGS})
+    return out
 
 
 # --------------------------------------------------------------------------- per-turn features
@@ -302,7 +471,11 @@ def mattr(words: Sequence[str], window: int = MATTR_WINDOW) -> float:
     return total / ((n - window + 1) * window)
 
 
-def tense_counts(doc: Doc, lex: Lexicons | None = None) -> dict[str, int]:
+def _view(doc: Doc | DocView) -> DocView:
+    return doc if isinstance(doc, DocView) else DocView.of(doc)
+
+
+def tense_counts(doc: Doc | DocView, lex: Lexicons | None = None) -> dict[str, int]:
     """Counts of past, present and future markers (see ``lexicons/tense.yaml``).
 
     Past/present: finite verbs (``VerbForm=Fin``) with ``Tense=Past``/``Tense=Pres``; future:
@@ -311,69 +484,80 @@ def tense_counts(doc: Doc, lex: Lexicons | None = None) -> dict[str, int]:
     between) is not counted as present.
     """
     lex = lex or lexicons()
+    v = _view(doc)
     counts = {"past": 0, "present": 0, "future": 0}
     skip: set[int] = set()
-    n = len(doc)
-    lows = [_norm(t.text) for t in doc]
-    for tok in doc:
+    lows, pos = v.low, v.pos
+    n = len(lows)
+    # a sequence can only match at a token equal to its first word
+    firsts = {seq[0] for seq in lex.going_to} if all(lex.going_to) else None
+    for i in range(n):
+        if firsts is not None and lows[i] not in firsts:
+            continue
         for seq in lex.going_to:
-            end = tok.i + len(seq)
-            if end < n and tuple(lows[tok.i:end]) == seq and doc[end].pos_ in ("VERB", "AUX"):
+            end = i + len(seq)
+            if end < n and tuple(lows[i:end]) == seq and pos[end] in ("VERB", "AUX"):
                 counts["future"] += 1
-                j = tok.i - 1
-                if j >= 0 and _norm(doc[j].text) in lex.negations:
+                j = i - 1
+                if j >= 0 and lows[j] in lex.negations:
                     j -= 1
                 if j >= 0:
                     skip.add(j)
                 break
-    for tok in doc:
-        if tok.i in skip:
+    for i in range(n):
+        if i in skip:
             continue
-        if lows[tok.i] in lex.future_modals and tok.tag_ in ("MD", ""):
+        if lows[i] in lex.future_modals and v.tag[i] in ("MD", ""):
             counts["future"] += 1
             continue
-        if "Fin" not in tok.morph.get("VerbForm"):
+        finite, tense = v.tense(i)
+        if not finite:
             continue
-        tense = tok.morph.get("Tense")
-        if "Past" in tense:
+        if tense == "Past":
             counts["past"] += 1
-        elif "Pres" in tense:
+        elif tense == "Pres":
             counts["present"] += 1
     return counts
 
 
-def certainty_count(doc: Doc, lex: Lexicons | None = None) -> int:
+def certainty_count(doc: Doc | DocView, lex: Lexicons | None = None) -> int:
     """Certainty/absolutist matches not preceded by a negator within the window (same sentence)."""
     lex = lex or lexicons()
+    v = _view(doc)
+    doc = v.doc
     n = 0
-    for span in lex.certainty.spans(doc):
-        start = span.start
-        sent_start = span.sent.start if doc.has_annotation("SENT_START") \
-            or doc.has_annotation("DEP") else 0
+    has_sents = None
+    for start, end in lex.certainty.bounds(v):
+        if has_sents is None:
+            has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+        sent_start = doc[start:end].sent.start if has_sents else 0
         lo = max(sent_start, start - lex.certainty_window)
-        if any(_norm(t.text) in lex.negations for t in doc[lo:start]):
+        if any(w in lex.negations for w in v.low[lo:start]):
             continue
         n += 1
     return n
 
 
-def function_word_rates(doc: Doc, n_words: int, lex: Lexicons | None = None) -> dict[str, float]:
+def function_word_rates(doc: Doc | DocView, n_words: int, lex: Lexicons | None = None
+                        ) -> dict[str, float]:
     """Rates per 100 words of the nine LSM function-word categories (``fw_*``)."""
     lex = lex or lexicons()
+    v = _view(doc)
     counts = dict.fromkeys(LSM_CATEGORIES, 0)
-    for tok in doc:
-        low = _norm(tok.text)
-        for cat in LSM_CATEGORIES:
-            spec = lex.function_words[cat]
-            if (tok.pos_ == spec) if isinstance(spec, str) else (low in spec):
-                counts[cat] += 1
+    for cat in LSM_CATEGORIES:
+        spec = lex.function_words[cat]
+        if isinstance(spec, str):
+            counts[cat] = sum(p == spec for p in v.pos)
+        else:
+            counts[cat] = sum(w in spec for w in v.low)
     return {f"fw_{c}": (100 * counts[c] / n_words if n_words else np.nan) for c in LSM_CATEGORIES}
 
 
-def content_lemmas(doc: Doc) -> set[str]:
+def content_lemmas(doc: Doc | DocView) -> set[str]:
     """Lower-cased lemmas of content words (CONTENT_POS) that are not spaCy stop words."""
-    return {_norm(t.lemma_ or t.text) for t in doc
-            if t.pos_ in CONTENT_POS and not t.is_stop and is_word(t)}
+    v = _view(doc)
+    return {v.lemma[i] or v.low[i] for i in range(len(v.low))
+            if v.pos[i] in CONTENT_POS and not v.stop[i] and v.word[i]}
 
 
 def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
@@ -400,49 +584,47 @@ def reflect_overlap(therapist: set[str], patient: set[str]) -> float:
 def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
     """All single-turn features of one Doc (every column of :data:`COLUMNS` except keys and the
     between-speaker ``lsm``/``reflect_overlap``)."""
-    lex = lex or lexicons()
-    _textdescriptives()
-    words = [t for t in doc if is_word(t)]
-    nw = len(words)
-    lower = [_norm(t.text) for t in words]
-    n_sents = len(list(doc.sents)) if nw else 0
+    return _turn_features(DocView.of(doc), lex or lexicons())
+
+
+def _turn_features(v: DocView, lex: Lexicons) -> dict[str, float]:
+    doc = v.doc
+    lower = [w for w, ok in zip(v.low, v.word, strict=True) if ok]
+    nw = len(lower)
+    sents = list(doc.sents) if nw else []
+    n_sents = len(sents)
     per100 = (lambda k: 100 * k / nw) if nw else (lambda k: np.nan)
     row: dict[str, float] = {
         "n_chars": len(doc.text), "n_tokens": len(doc), "n_words": nw, "n_sentences": n_sents,
         "mean_sentence_length": nw / n_sents if n_sents else np.nan,
         "ttr": len(set(lower)) / nw if nw else np.nan,
         "mattr": mattr(lower),
-        "lexical_density": sum(t.pos_ in CONTENT_POS for t in words) / nw if nw else np.nan,
+        "lexical_density": (sum(p in CONTENT_POS for p, ok in zip(v.pos, v.word, strict=True)
+                                if ok) / nw if nw else np.nan),
     }
     if nw:
-        read = doc._.readability
-        row["flesch_reading_ease"] = float(read["flesch_reading_ease"])
-        row["flesch_kincaid_grade"] = float(read["flesch_kincaid_grade"])
-        row["dependency_distance_mean"] = float(doc._.dependency_distance[
-            "dependency_distance_mean"])
-        pos = doc._.pos_proportions
-        row.update({f"pos_prop_{t}": float(pos.get(f"pos_prop_{t}", 0.0)) for t in POS_TAGS})
+        row.update(syntax_features(doc, sents, v))
     else:
         row.update(dict.fromkeys(["flesch_reading_ease", "flesch_kincaid_grade",
                                   "dependency_distance_mean"], np.nan))
         row.update({f"pos_prop_{t}": np.nan for t in POS_TAGS})
     for col, vocab in lex.pronouns.items():
         row[col] = per100(sum(w in vocab for w in lower))
-    q = count_questions(doc) if nw else {"open": 0, "closed": 0, "total": 0}
+    q = count_questions(doc, sents) if nw else {"open": 0, "closed": 0, "total": 0}
     row.update({"q_open": q["open"], "q_closed": q["closed"], "q_total": q["total"]})
-    row["hedges"] = per100(lex.hedges.count(doc))
-    row["certainty"] = per100(certainty_count(doc, lex))
-    row["negations"] = per100(sum(_norm(t.text) in lex.negations for t in doc))
-    row["modals"] = per100(sum(t.tag_ == "MD" for t in doc))
-    tc = tense_counts(doc, lex)
+    row["hedges"] = per100(lex.hedges.count(v))
+    row["certainty"] = per100(certainty_count(v, lex))
+    row["negations"] = per100(sum(w in lex.negations for w in v.low))
+    row["modals"] = per100(sum(t == "MD" for t in v.tag))
+    tc = tense_counts(v, lex)
     tot = sum(tc.values())
     for k in ("past", "present", "future"):
         row[f"tense_{k}"] = tc[k] / tot if tot else np.nan
     for col, counter in lex.families.items():
-        row[col] = per100(counter.count(doc))
+        row[col] = per100(counter.count(v))
     for m in MARKERS:
-        row[f"marker_{m}"] = lex.markers[m].count(doc)
-    row.update(function_word_rates(doc, nw, lex))
+        row[f"marker_{m}"] = lex.markers[m].count(v)
+    row.update(function_word_rates(v, nw, lex))
     return row
 
 
@@ -459,24 +641,22 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
     lex = lexicons()
     rows, lemmas = [], []
     for doc in tqdm(docs, desc="features", unit="turn", disable=not progress):
-        rows.append(turn_features(doc, lex))
-        lemmas.append(content_lemmas(doc))
+        v = DocView.of(doc)
+        rows.append(_turn_features(v, lex))
+        lemmas.append(content_lemmas(v))
     feats = pd.DataFrame(rows, index=turns.index)
-    feats["lsm"] = np.nan
-    feats["reflect_overlap"] = np.nan
-    order = turns.reset_index().sort_values(["session_id", "turn"], kind="stable")
-    pos_of = {idx: i for i, idx in enumerate(turns.index)}
-    prev = None
-    for rec in order.itertuples(index=False):
-        idx = rec[0]
-        if prev is not None and prev.session_id == rec.session_id \
-                and prev.speaker == "patient" and rec.speaker == "therapist":
-            a, b = feats.loc[prev[0]], feats.loc[idx]
-            if a["n_words"] and b["n_words"]:
-                feats.loc[idx, "lsm"] = lsm(a, b)
-                feats.loc[idx, "reflect_overlap"] = reflect_overlap(
-                    lemmas[pos_of[idx]], lemmas[pos_of[prev[0]]])
-        prev = rec
+    lsm_col = np.full(len(turns), np.nan)
+    refl_col = np.full(len(turns), np.nan)
+    sid = turns["session_id"].to_numpy()
+    spk = turns["speaker"].to_numpy()
+    order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
+    for a, b in zip(order[:-1], order[1:], strict=True):  # a: previous turn of b
+        if sid[a] == sid[b] and spk[a] == "patient" and spk[b] == "therapist" \
+                and rows[a]["n_words"] and rows[b]["n_words"]:
+            lsm_col[b] = lsm(rows[a], rows[b])
+            refl_col[b] = reflect_overlap(lemmas[b], lemmas[a])
+    feats["lsm"] = lsm_col
+    feats["reflect_overlap"] = refl_col
     out = pd.concat([turns[KEYS], feats], axis=1).reset_index(drop=True)
     out = out[list(COLUMNS)]
     for c in out.columns:

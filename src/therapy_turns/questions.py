@@ -39,6 +39,7 @@ equivalent):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -136,22 +137,32 @@ def _elicits(aux: Token) -> bool:
 
 def _starts_open_prompt(head: Token) -> bool:
     doc = head.doc
+    first = _low(head)
     for seq in lexicon()["open_prompt_seqs"]:
+        if seq and seq[0] != first:  # cannot match: skip building the token window
+            continue
         words = [_low(t) for t in doc[head.i: head.i + len(seq)]]
         if tuple(words) == seq:
             return True
     return False
 
 
-def question_type(sent: Span) -> str | None:
+def quote_mask(doc: Doc) -> list[bool]:
+    """Per token of ``doc``: is it inside quotation marks (quote characters included)?"""
+    return _quote_depths(doc, len(doc))
+
+
+def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
     """Classify ``sent`` as an ``"open"`` or ``"closed"`` question, or ``None`` (no question).
 
     ``None`` also for questions inside quotation marks (role-played or quoted speech) and for
     rhetorical questions such as "how is that supposed to help?" (see the module docstring for
     the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
+    ``quoted``: :func:`quote_mask` of ``sent.doc`` if the caller has it (saves recounting the
+    quotation marks from the start of the Doc for every sentence).
     """
     doc = sent.doc
-    quoted_all = _quote_depths(doc, sent.end)
+    quoted_all = _quote_depths(doc, sent.end) if quoted is None else quoted
     lex = lexicon()
     qmark = None
     for tok in sent:
@@ -183,13 +194,15 @@ def question_type(sent: Span) -> str | None:
     return "closed"
 
 
-def count_questions(doc: Doc | Span) -> dict[str, int]:
-    """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``."""
+def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None) -> dict[str, int]:
+    """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``
+    (``sents``: ``doc.sents`` if the caller already has them)."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
         return counts
-    for sent in doc.sents:
-        kind = question_type(sent)
+    quoted = quote_mask(doc.doc if isinstance(doc, Span) else doc)
+    for sent in (doc.sents if sents is None else sents):
+        kind = question_type(sent, quoted)
         if kind is not None:
             counts[kind] += 1
             counts["total"] += 1
