@@ -119,63 +119,6 @@ def load_rules() -> Rules:
         alpha=float(raw["normalisation_alpha"]))
 
 
-def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens of ``span`` that lie inside a negation scope.
-
-    Negators: (1) a token with dependency ``neg`` (not, n't, never) scopes over its head's
-    subtree, leaving out the subtrees of the head's children whose label is in
-    ``negation_scope_stops`` (conjoined and subordinate clauses, e.g. the clause after "but");
-    (2) a determiner listed in ``negators.determiner`` ("no") scopes over its head's subtree;
-    (3) a preposition in ``negators.preposition`` ("without") over its own subtree. In every
-    case only tokens 1..``negation_window`` positions after the negator are in scope (so in
-    "I don't think it is bad" the word "bad", 4 tokens on, is not negated, as in VADER).
-    Negators and punctuation are never in scope.
-    """
-    rules = rules or load_rules()
-    out: set[int] = set()
-    for tok in span:
-        low = tok.lower_
-        if tok.dep_ == "neg":
-            head = tok.head
-            skip: set[int] = set()
-            for child in head.children:
-                if child.dep_ in rules.neg_stops:
-                    skip.update(t.i for t in child.subtree)
-            cand = [t.i for t in head.subtree if t.i not in skip]
-        elif tok.dep_ == "det" and low in rules.neg_determiners:
-            cand = [t.i for t in tok.head.subtree]
-        elif tok.dep_ == "prep" and low in rules.neg_prepositions:
-            cand = [t.i for t in tok.subtree]
-        else:
-            continue
-        out.update(i for i in cand if 0 < i - tok.i <= rules.neg_window)
-    lo, hi = span[0].i if len(span) else 0, span[-1].i if len(span) else -1
-    doc = span.doc if isinstance(span, Span) else span
-    negators = negator_tokens(span, rules)
-    return {i for i in out if lo <= i <= hi and i not in negators
-            and not (doc[i].is_punct or doc[i].is_space)}
-
-
-def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens that open a negation scope (see :func:`negated_tokens`)."""
-    rules = rules or load_rules()
-    return {t.i for t in span if t.dep_ == "neg"
-            or (t.dep_ == "det" and t.lower_ in rules.neg_determiners)
-            or (t.dep_ == "prep" and t.lower_ in rules.neg_prepositions)}
-
-
-def _modifier_tokens(toks: Sequence[Token], rules: Rules) -> dict[int, list[tuple[int, float]]]:
-    """For each position in ``toks``: the modifiers ``(end position, value)`` ending there."""
-    ends: dict[int, list[tuple[int, float]]] = {}
-    low = [t.lower_ for t in toks]
-    for n in sorted({len(k) for k in rules.modifiers}, reverse=True):
-        for i in range(len(toks) - n + 1):
-            key = tuple(low[i:i + n])
-            if key in rules.modifiers:
-                ends.setdefault(i + n - 1, []).append((i, rules.modifiers[key]))
-    return ends
-
-
 @dataclass(frozen=True)
 class TokenScore:
     """One sentiment-bearing token and how the rules changed its lexicon valence."""
@@ -194,6 +137,246 @@ class TokenScore:
         return v * load_rules().negation_scalar if self.negated else v
 
 
+# --------------------------------------------------------------------------- token view
+_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "DEP", "IS_PUNCT", "IS_SPACE", "IS_ALPHA", "IS_UPPER"]
+_LOWER_CACHE: dict[int, str] = {}  # lemma hash -> lemma.lower()
+
+
+@dataclass
+class _View:
+    """The token attributes of one Doc that the scores read, taken once with ``Doc.to_array``
+    (every span function below works on index ranges of it instead of re-iterating the Doc)."""
+
+    doc: Doc
+    text: list[str]
+    lower: list[str]  # tok.lower_
+    lemma: list[str]  # tok.lemma_.lower()
+    punct: list[bool]
+    space: list[bool]
+    alpha: list[bool]
+    upper: list[bool]
+    negator: list[bool]
+    scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
+
+    @classmethod
+    def of(cls, doc: Doc, rules: Rules) -> _View:
+        strings = doc.vocab.strings
+        arr = doc.to_array(_VIEW_ATTRS)
+        cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
+        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper = cols
+        names: dict[int, str] = {}
+
+        def name(h: int) -> str:
+            s = names.get(h)
+            if s is None:
+                s = names[h] = strings[h]
+            return s
+
+        def low(h: int) -> str:
+            s = _LOWER_CACHE.get(h)
+            if s is None:
+                s = _LOWER_CACHE[h] = strings[h].lower()
+            return s
+
+        lower = [name(h) for h in lower_h]
+        dep = [name(h) for h in dep_h]
+        negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
+                   or (d == "prep" and w in rules.neg_prepositions)
+                   for d, w in zip(dep, lower, strict=True)]
+        scopes: dict[int, list[int]] = {}
+        for k in (k for k, flag in enumerate(negator) if flag):
+            tok = doc[k]
+            if dep[k] == "neg":
+                head = tok.head
+                skip: set[int] = set()
+                for child in head.children:
+                    if child.dep_ in rules.neg_stops:
+                        skip.update(t.i for t in child.subtree)
+                cand = [t.i for t in head.subtree if t.i not in skip]
+            elif dep[k] == "det":
+                cand = [t.i for t in tok.head.subtree]
+            else:
+                cand = [t.i for t in tok.subtree]
+            scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
+        return cls(doc, [name(h) for h in orth], lower, [low(h) for h in lemma_h],
+                   [bool(x) for x in punct], [bool(x) for x in space],
+                   [bool(x) for x in alpha], [bool(x) for x in upper], negator, scopes)
+
+    def negated(self, lo: int, hi: int) -> set[int]:
+        """:func:`negated_tokens` of ``doc[lo:hi]``."""
+        out: set[int] = set()
+        for k, cand in self.scopes.items():
+            if lo <= k < hi:
+                out.update(cand)
+        return {i for i in out if lo <= i < hi and not self.negator[i]
+                and not (self.punct[i] or self.space[i])}
+
+    def word_count(self, lo: int, hi: int) -> int:
+        """:func:`word_count` of ``doc[lo:hi]``."""
+        p, s = self.punct, self.space
+        return sum(1 for i in range(lo, hi) if not (p[i] or s[i]))
+
+
+def _modifier_ends(low: Sequence[str], rules: Rules) -> dict[int, list[tuple[int, float]]]:
+    """For each position in ``low`` (lower-cased tokens): the modifiers ``(start, value)``
+    ending there."""
+    ends: dict[int, list[tuple[int, float]]] = {}
+    for n in _modifier_lengths(rules):
+        for i in range(len(low) - n + 1):
+            key = tuple(low[i:i + n])
+            if key in rules.modifiers:
+                ends.setdefault(i + n - 1, []).append((i, rules.modifiers[key]))
+    return ends
+
+
+_MOD_LENGTHS: dict[int, tuple[Rules, list[int]]] = {}
+
+
+def _modifier_lengths(rules: Rules) -> list[int]:
+    """Distinct modifier lengths, longest first (cached per Rules object)."""
+    hit = _MOD_LENGTHS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        hit = _MOD_LENGTHS[id(rules)] = (rules, sorted({len(k) for k in rules.modifiers},
+                                                       reverse=True))
+    return hit[1]
+
+
+@dataclass
+class _SpanScores:
+    """Everything the scores need from one span, computed in one pass over its tokens."""
+
+    n: int  # words
+    token_scores: list[TokenScore]
+    raw: float
+    compound: float
+    pos: float
+    neg: float
+    n_modifiers: int
+    n_negators: int
+    negated: set[int]
+
+
+def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
+    """Rule-layer scores of ``doc[lo:hi]`` (:func:`token_scores`, :func:`rule_score`)."""
+    low = v.lower[lo:hi]
+    neg = v.negated(lo, hi)
+    mod_ends = _modifier_ends(low, rules)
+    mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
+    contrast_at = [k for k, w in enumerate(low) if w in rules.contrast]
+    last_contrast = contrast_at[-1] if contrast_at else None
+    lexicon, punct, space, negator = rules.lexicon, v.punct, v.space, v.negator
+    scores = []
+    for k in range(hi - lo):
+        i = lo + k
+        if k in mod_positions or negator[i] or punct[i] or space[i]:
+            continue
+        base = lexicon.get(low[k])
+        if base is None:
+            base = lexicon.get(v.lemma[i])
+        if base is None:
+            continue
+        factor = 1.0
+        for d in range(1, rules.window + 1):
+            j = k - d
+            if j < 0 or punct[lo + j]:
+                break
+            for _, value in mod_ends.get(j, []):
+                factor *= 1.0 + value
+        weight = 1.0
+        if last_contrast is not None:
+            weight = rules.before if k < last_contrast else rules.after
+        scores.append(TokenScore(i, v.text[i], base, i in neg, factor, weight))
+    scalar = load_rules().negation_scalar  # as TokenScore.value
+    vals = []
+    for s in scores:
+        x = s.base * s.modifier * s.contrast
+        vals.append(x * scalar if s.negated else x)
+    raw = float(sum(vals))
+    return _SpanScores(
+        n=v.word_count(lo, hi), token_scores=scores, raw=raw,
+        compound=raw / math.sqrt(raw * raw + rules.alpha),
+        pos=float(sum(x for x in vals if x > 0)), neg=float(-sum(x for x in vals if x < 0)),
+        n_modifiers=sum(len(x) for x in mod_ends.values()),
+        n_negators=sum(v.negator[lo:hi]), negated=neg)
+
+
+@lru_cache(maxsize=1)
+def _nrc_emotion_counts() -> dict[str, Counter[str]]:
+    """NRC lexicon word -> counts of its emotions (as NRCLex counts them)."""
+    return {w: Counter(emos) for w, emos in NRCLex().__lexicon__.items()}
+
+
+def _nrc(v: _View, lo: int, hi: int, n: int, neg: set[int]) -> dict[str, float]:
+    """:func:`nrc_rates` of ``doc[lo:hi]`` (``n`` words, ``neg`` its negated tokens)."""
+    lex = _nrc_emotion_counts()
+    counts: Counter[str] = Counter()
+    for i in range(lo, hi):
+        if v.punct[i] or v.space[i] or i in neg:
+            continue
+        w = v.lower[i] if v.lower[i] in lex else v.lemma[i]
+        c = lex.get(w)
+        if c is not None:
+            counts.update(c)
+    return {f"nrc_{e}": (100.0 * counts.get(e, 0) / n if n else 0.0) for e in NRC_EMOTIONS}
+
+
+def _lexical(v: _View, lo: int, hi: int, neg: set[int]) -> Counter[str]:
+    """:func:`lexical_features` of ``doc[lo:hi]``."""
+    words = [(NEG_PREFIX if i in neg else "") + v.lemma[i] for i in range(lo, hi) if v.alpha[i]]
+    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+
+
+def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
+           nrc: dict[str, float]) -> np.ndarray:
+    """:func:`dense_features` of ``doc[lo:hi]`` from its rule scores, VADER scores and NRC
+    rates."""
+    n = sc.n
+    words = [i for i in range(lo, hi) if not (v.punct[i] or v.space[i])]
+    low = v.lower[lo:hi]
+    per = 1.0 / max(n, 1)
+    row = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"],
+           *(nrc[f"nrc_{e}"] / 100.0 for e in NRC_EMOTIONS), math.log1p(n),
+           float(sum(t.count("!") for t in low)), float(sum(t.count("?") for t in low)),
+           sum(1 for i in words if v.upper[i] and len(v.text[i]) > 1) * per,
+           sc.n_negators * per,
+           sc.n_modifiers * per,
+           sum(1 for i in words if v.lower[i] in ("i", "me", "my", "myself", "mine")) * per]
+    return np.asarray(row, dtype=np.float64)
+
+
+def _span_view(span: Doc | Span, rules: Rules) -> tuple[_View, int, int]:
+    if isinstance(span, Span):
+        return _View.of(span.doc, rules), span.start, span.end
+    return _View.of(span, rules), 0, len(span)
+
+
+def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
+    """Doc indices of the tokens of ``span`` that lie inside a negation scope.
+
+    Negators: (1) a token with dependency ``neg`` (not, n't, never) scopes over its head's
+    subtree, leaving out the subtrees of the head's children whose label is in
+    ``negation_scope_stops`` (conjoined and subordinate clauses, e.g. the clause after "but");
+    (2) a determiner listed in ``negators.determiner`` ("no") scopes over its head's subtree;
+    (3) a preposition in ``negators.preposition`` ("without") over its own subtree. In every
+    case only tokens 1..``negation_window`` positions after the negator are in scope (so in
+    "I don't think it is bad" the word "bad", 4 tokens on, is not negated, as in VADER).
+    Negators and punctuation are never in scope.
+    """
+    v, lo, hi = _span_view(span, rules or load_rules())
+    return v.negated(lo, hi)
+
+
+def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
+    """Doc indices of the tokens that open a negation scope (see :func:`negated_tokens`)."""
+    v, lo, hi = _span_view(span, rules or load_rules())
+    return {i for i in range(lo, hi) if v.negator[i]}
+
+
+def _modifier_tokens(toks: Sequence[Token], rules: Rules) -> dict[int, list[tuple[int, float]]]:
+    """For each position in ``toks``: the modifiers ``(start position, value)`` ending there."""
+    return _modifier_ends([t.lower_ for t in toks], rules)
+
+
 def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScore]:
     """The sentiment-bearing tokens of ``span`` with the rules applied.
 
@@ -207,34 +390,8 @@ def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScor
       ``before`` and words after it ``after``.
     """
     rules = rules or load_rules()
-    toks = list(span)
-    neg = negated_tokens(span, rules)
-    negators = negator_tokens(span, rules)
-    mod_ends = _modifier_tokens(toks, rules)
-    mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
-    contrast_at = [k for k, t in enumerate(toks) if t.lower_ in rules.contrast]
-    last_contrast = contrast_at[-1] if contrast_at else None
-    out = []
-    for k, t in enumerate(toks):
-        if k in mod_positions or t.i in negators or t.is_punct or t.is_space:
-            continue
-        base = rules.lexicon.get(t.lower_)
-        if base is None:
-            base = rules.lexicon.get(t.lemma_.lower())
-        if base is None:
-            continue
-        factor = 1.0
-        for d in range(1, rules.window + 1):
-            j = k - d
-            if j < 0 or toks[j].is_punct:
-                break
-            for _, value in mod_ends.get(j, []):
-                factor *= 1.0 + value
-        weight = 1.0
-        if last_contrast is not None:
-            weight = rules.before if k < last_contrast else rules.after
-        out.append(TokenScore(t.i, t.text, base, t.i in neg, factor, weight))
-    return out
+    v, lo, hi = _span_view(span, rules)
+    return _span_scores(v, lo, hi, rules).token_scores
 
 
 def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
@@ -242,11 +399,9 @@ def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]
     (``raw / sqrt(raw^2 + alpha)``, in [-1, 1]), ``pos`` and ``neg`` (sums of the positive and
     of the absolute negative token values)."""
     rules = rules or load_rules()
-    vals = [s.value for s in token_scores(span, rules)]
-    raw = float(sum(vals))
-    return {"raw": raw, "compound": raw / math.sqrt(raw * raw + rules.alpha),
-            "pos": float(sum(v for v in vals if v > 0)),
-            "neg": float(-sum(v for v in vals if v < 0))}
+    v, lo, hi = _span_view(span, rules)
+    sc = _span_scores(v, lo, hi, rules)
+    return {"raw": sc.raw, "compound": sc.compound, "pos": sc.pos, "neg": sc.neg}
 
 
 # --------------------------------------------------------------------------- NRC and VADER
@@ -258,14 +413,11 @@ def _nrc_lexicon() -> frozenset[str]:
 def nrc_tokens(span: Doc | Span, rules: Rules | None = None) -> list[str]:
     """Lexicon keys of the words of ``span`` to count: lower-case form if in the NRC lexicon,
     else the lemma; tokens inside a negation scope, punctuation and spaces are dropped."""
-    neg = negated_tokens(span, rules)
+    v, lo, hi = _span_view(span, rules or load_rules())
+    neg = v.negated(lo, hi)
     lex = _nrc_lexicon()
-    out = []
-    for t in span:
-        if t.is_punct or t.is_space or t.i in neg:
-            continue
-        out.append(t.lower_ if t.lower_ in lex else t.lemma_.lower())
-    return out
+    return [v.lower[i] if v.lower[i] in lex else v.lemma[i] for i in range(lo, hi)
+            if not (v.punct[i] or v.space[i] or i in neg)]
 
 
 def word_count(span: Doc | Span) -> int:
@@ -275,11 +427,8 @@ def word_count(span: Doc | Span) -> int:
 
 def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
     """``nrc_<emotion>``: NRC hits per 100 words (0 for an empty span)."""
-    n = word_count(span)
-    lex = NRCLex()
-    lex.load_token_list(nrc_tokens(span, rules))
-    counts = lex.raw_emotion_scores
-    return {f"nrc_{e}": (100.0 * counts.get(e, 0) / n if n else 0.0) for e in NRC_EMOTIONS}
+    v, lo, hi = _span_view(span, rules or load_rules())
+    return _nrc(v, lo, hi, v.word_count(lo, hi), v.negated(lo, hi))
 
 
 @lru_cache(maxsize=1)
@@ -296,30 +445,35 @@ def vader_scores(text: str) -> dict[str, float]:
 def lexical_features(span: Doc | Span, rules: Rules | None = None) -> Counter[str]:
     """Counts of the lower-case lemmas of the alphabetic tokens, prefixed ``NOT_`` inside a
     negation scope, and of the bigrams of successive such items (joined by a space)."""
-    neg = negated_tokens(span, rules)
-    words = [(NEG_PREFIX if t.i in neg else "") + t.lemma_.lower() for t in span if t.is_alpha]
-    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+    v, lo, hi = _span_view(span, rules or load_rules())
+    return _lexical(v, lo, hi, v.negated(lo, hi))
 
 
 def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
     """The :data:`DENSE_FEATURES` of ``span`` (rates are per word)."""
     rules = rules or load_rules()
-    n = word_count(span)
-    rs = rule_score(span, rules)
-    vd = vader_scores(span.text)
-    nrc = nrc_rates(span, rules)
-    words = [t for t in span if not (t.is_punct or t.is_space)]
-    low = [t.lower_ for t in span]
-    mods = sum(len(v) for v in _modifier_tokens(list(span), rules).values())
-    per = 1.0 / max(n, 1)
-    row = [rs["compound"], rs["pos"] * per, rs["neg"] * per, vd["compound"], vd["pos"], vd["neg"],
-           *(nrc[f"nrc_{e}"] / 100.0 for e in NRC_EMOTIONS), math.log1p(n),
-           float(sum(t.count("!") for t in low)), float(sum(t.count("?") for t in low)),
-           sum(1 for t in words if t.is_upper and len(t) > 1) * per,
-           len(negator_tokens(span, rules)) * per,
-           mods * per,
-           sum(1 for t in words if t.lower_ in ("i", "me", "my", "myself", "mine")) * per]
-    return np.asarray(row, dtype=np.float64)
+    v, lo, hi = _span_view(span, rules)
+    return _unit(v, lo, hi, span.text, rules).dense
+
+
+@dataclass
+class _Unit:
+    """One scored span: its model inputs and the scores read off them."""
+
+    scores: _SpanScores
+    vader: dict[str, float]
+    nrc: dict[str, float]
+    lexical: Counter[str]
+    dense: np.ndarray
+
+
+def _unit(v: _View, lo: int, hi: int, text: str, rules: Rules) -> _Unit:
+    """Everything about ``doc[lo:hi]`` (text ``text``) in one pass."""
+    sc = _span_scores(v, lo, hi, rules)
+    vd = vader_scores(text)
+    nrc = _nrc(v, lo, hi, sc.n, sc.negated)
+    return _Unit(sc, vd, nrc, _lexical(v, lo, hi, sc.negated),
+                 _dense(v, lo, hi, sc, vd, nrc))
 
 
 @dataclass(frozen=True)
@@ -359,8 +513,32 @@ class LinearVAD:
         """Predictions (n, 3) for valence, arousal, dominance on the 1-5 scale, clipped."""
         if not spans:
             return np.zeros((0, 3))
-        x = self.design(spans, rules)
+        return self.predict_matrix(self.design(spans, rules))
+
+    def predict_matrix(self, x: sparse.csr_matrix) -> np.ndarray:
+        """Predictions (n, 3) for a design matrix ``x`` (rows are independent: predicting a
+        stack of rows gives each row what predicting it alone gives)."""
         return np.clip(np.asarray(x @ self.coef.T.astype(np.float64)) + self.intercept, 1.0, 5.0)
+
+    def _predict_units(self, units: Sequence[_Unit]) -> np.ndarray:
+        return self.predict_matrix(_assemble(units, self.vocab, self.dense_mean, self.dense_sd))
+
+
+def _assemble(units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray,
+              dense_sd: np.ndarray) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    dense = np.zeros((len(units), len(DENSE_FEATURES)))
+    for r, u in enumerate(units):
+        hits = sorted((vocab[w], c) for w, c in u.lexical.items() if w in vocab)
+        norm = math.sqrt(sum(c * c for _, c in hits))
+        for j, c in hits:
+            rows.append(r)
+            cols.append(j)
+            vals.append(c / norm)
+        dense[r] = u.dense
+    lex = sparse.csr_matrix((vals, (rows, cols)), shape=(len(units), len(vocab)))
+    return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
+                         format="csr")
 
 
 def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean: np.ndarray,
@@ -368,20 +546,16 @@ def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean
     """Rows: L2-normalised lexical counts over ``vocab``, then the standardised dense
     features (a sparse CSR matrix; rows are spans)."""
     rules = rules or load_rules()
-    rows, cols, vals = [], [], []
-    dense = np.zeros((len(spans), len(DENSE_FEATURES)))
-    for r, span in enumerate(spans):
-        hits = sorted((vocab[w], c) for w, c in lexical_features(span, rules).items()
-                      if w in vocab)
-        norm = math.sqrt(sum(c * c for _, c in hits))
-        for j, c in hits:
-            rows.append(r)
-            cols.append(j)
-            vals.append(c / norm)
-        dense[r] = dense_features(span, rules)
-    lex = sparse.csr_matrix((vals, (rows, cols)), shape=(len(spans), len(vocab)))
-    return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
-                         format="csr")
+    views: dict[int, _View] = {}
+    units = []
+    for span in spans:
+        doc = span.doc if isinstance(span, Span) else span
+        v = views.get(id(doc))
+        if v is None:
+            v = views[id(doc)] = _View.of(doc, rules)
+        lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(span))
+        units.append(_unit(v, lo, hi, span.text, rules))
+    return _assemble(units, vocab, dense_mean, dense_sd)
 
 
 @lru_cache(maxsize=1)
@@ -396,19 +570,40 @@ _EMPTY_SCORES: dict[str, float] = {
     **{d: math.nan for d in DIMENSIONS}, "valence_rules": math.nan, "vader_compound": math.nan,
     **{f"nrc_{e}": math.nan for e in NRC_EMOTIONS}}
 
+
 def score_span(span: Doc | Span, model: LinearVAD | None = None) -> dict[str, float]:
     """All scores of one span (a sentence or a whole doc) scored as one unit."""
-    n = word_count(span)
-    out: dict[str, float] = {"n_words": n}
-    if n == 0:
-        return {**out, **_EMPTY_SCORES}
-    model = model or load_model()
-    pred = model.predict([span])[0]
-    out.update(dict(zip(DIMENSIONS, pred.tolist(), strict=True)))
-    out["valence_rules"] = rule_score(span)["compound"]
-    out["vader_compound"] = vader_scores(span.text)["compound"]
-    out.update(nrc_rates(span))
-    return out
+    return _score_spans([span], model or load_model())[0]
+
+
+def _score_spans(spans: Sequence[Doc | Span], model: LinearVAD) -> list[dict[str, float]]:
+    """:func:`score_span` of each span, with one model prediction for all of them."""
+    rules = load_rules()
+    views: dict[int, _View] = {}
+    outs: list[dict[str, float]] = []
+    units: list[_Unit] = []
+    scored: list[int] = []
+    for span in spans:
+        doc = span.doc if isinstance(span, Span) else span
+        v = views.get(id(doc))
+        if v is None:
+            v = views[id(doc)] = _View.of(doc, rules)
+        lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(span))
+        n = v.word_count(lo, hi)
+        outs.append({"n_words": n})
+        if n == 0:
+            outs[-1].update(_EMPTY_SCORES)
+            continue
+        units.append(_unit(v, lo, hi, span.text, rules))
+        scored.append(len(outs) - 1)
+    pred = model._predict_units(units) if units else np.zeros((0, 3))
+    for k, (r, u) in enumerate(zip(scored, units, strict=True)):
+        out = outs[r]
+        out.update(dict(zip(DIMENSIONS, pred[k].tolist(), strict=True)))
+        out["valence_rules"] = u.scores.compound
+        out["vader_compound"] = u.vader["compound"]
+        out.update(u.nrc)
+    return outs
 
 
 def _sentences(doc: Doc) -> list[Span]:
@@ -419,20 +614,37 @@ def score_doc(doc: Doc, model: LinearVAD | None = None) -> dict[str, float]:
     """Scores of a whole text: valence/arousal/dominance are the word-weighted mean of its
     sentences' predictions; the rule layer, VADER and NRC rates are computed on the whole text
     (the contrast rule acts within each sentence)."""
-    n = word_count(doc)
-    sents = _sentences(doc)
-    out: dict[str, float] = {"n_words": n, "n_sentences": len(sents)}
-    if n == 0:
-        return {**out, **_EMPTY_SCORES}
-    model = model or load_model()
-    pred = model.predict(sents)
-    w = np.asarray([word_count(s) for s in sents], dtype=float)
-    out.update(dict(zip(DIMENSIONS, (w @ pred / w.sum()).tolist(), strict=True)))
-    raw = sum(rule_score(s)["raw"] for s in sents)
-    out["valence_rules"] = raw / math.sqrt(raw * raw + load_rules().alpha)
-    out["vader_compound"] = vader_scores(doc.text)["compound"]
-    out.update(nrc_rates(doc))
-    return out
+    return _score_docs([doc], model or load_model())[0]
+
+
+def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]:
+    """:func:`score_doc` of each Doc, with one model prediction for all their sentences."""
+    rules = load_rules()
+    outs: list[dict[str, float]] = []
+    units: list[_Unit] = []
+    groups: list[tuple[int, int, int, dict[str, float]]] = []  # row, units a:b, rest
+    for doc in docs:
+        v = _View.of(doc, rules)
+        n = v.word_count(0, len(doc))
+        sents = [s for s in doc.sents if v.word_count(s.start, s.end) > 0] if len(doc) else []
+        out: dict[str, float] = {"n_words": n, "n_sentences": len(sents)}
+        outs.append(out)
+        if n == 0:
+            out.update(_EMPTY_SCORES)
+            continue
+        first = len(units)
+        units.extend(_unit(v, s.start, s.end, s.text, rules) for s in sents)
+        raw = sum(u.scores.raw for u in units[first:])
+        rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
+                "vader_compound": vader_scores(doc.text)["compound"],
+                **_nrc(v, 0, len(doc), n, v.negated(0, len(doc)))}
+        groups.append((len(outs) - 1, first, len(units), rest))
+    pred = model._predict_units(units) if units else np.zeros((0, 3))
+    for r, a, b, rest in groups:
+        w = np.asarray([u.scores.n for u in units[a:b]], dtype=float)
+        means = w @ pred[a:b].copy() / w.sum()
+        outs[r].update({**dict(zip(DIMENSIONS, means.tolist(), strict=True)), **rest})
+    return outs
 
 
 SCORE_COLUMNS = ["n_words", "n_sentences", *DIMENSIONS, "valence_rules", "vader_compound",
@@ -452,8 +664,7 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     ones too); apply :func:`therapy_turns.transcripts.analysable` before analysing.
     """
     _check(turns, docs)
-    model = load_model()
-    rows = [score_doc(d, model) for d in docs]
+    rows = _score_docs(docs, load_model())
     out = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     out = pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
     return out.astype({"n_words": "int64", "n_sentences": "int64"})
@@ -464,11 +675,13 @@ def score_sentences(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     within the turn), ``text`` and the scores of :func:`score_span` for that sentence."""
     _check(turns, docs)
     model = load_model()
-    rows = []
     keys = turns[KEYS].to_dict("records")
+    heads, spans = [], []
     for key, doc in zip(keys, docs, strict=True):
         for k, sent in enumerate(_sentences(doc)):
-            rows.append({**key, "sentence": k, "text": sent.text, **score_span(sent, model)})
+            heads.append({**key, "sentence": k, "text": sent.text})
+            spans.append(sent)
+    rows = [{**h, **s} for h, s in zip(heads, _score_spans(spans, model), strict=True)]
     cols = [*KEYS, "sentence", "text", *[c for c in SCORE_COLUMNS if c != "n_sentences"]]
     return pd.DataFrame(rows, columns=cols)
 
@@ -478,6 +691,5 @@ def score_texts(texts: Iterable[str], nlp=None) -> pd.DataFrame:
     from .nlp import load_pipeline
 
     nlp = nlp or load_pipeline()
-    model = load_model()
-    return pd.DataFrame([score_doc(d, model) for d in nlp.pipe(list(texts))],
+    return pd.DataFrame(_score_docs(list(nlp.pipe(list(texts))), load_model()),
                         columns=SCORE_COLUMNS)
