@@ -246,3 +246,31 @@ def test_shipped_dev_scores_stand_in_for_missing_emobank(tmp_path):
     meta = load_model().meta["dev_pearson_r"]
     assert abs(summary["valence"] - meta["valence"]) < 1e-3
     assert abs(summary["arousal"] - meta["arousal"]) < 1e-3
+
+
+def test_windowed_vader_equals_vader() -> None:
+    # the windowed analyser must give exactly VADER's scores; random texts built from the words
+    # its negation, idiom, booster, "least", "no" and "but" rules react to, plus sentiment words
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    words = ["never", "so", "this", "without", "doubt", "not", "isn't", "no", "nor", "or",
+             "least", "at", "very", "kind", "of", "sort", "but", "the", "bomb", "yeah", "right",
+             "cut", "me", "some", "slack", "good", "GOOD", "bad", "happy", "sad", "great",
+             "terrible", "extremely", "barely", "hope", "afraid", "I", "it", "is", "!", "?",
+             "hand", "to", "mouth", "back", "handed", "bus", "stop"]
+    rng = np.random.default_rng(7)
+    fast, ref = emotion._vader(), SentimentIntensityAnalyzer()
+    assert isinstance(fast, emotion._WindowedVader)
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 25)))) for _ in range(400)]
+    # every idiom and booster n-gram VADER knows, at each distance before and after a
+    # sentiment word, and at the end of the text
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SPECIAL_CASES
+
+    grams = [g for g in [*SPECIAL_CASES, *BOOSTER_DICT] if " " in g]
+    for g in grams:
+        for pre in ("", "it ", "it is ", "so it is "):
+            for post in ("", " it", " it is"):
+                texts += [f"{pre}{g} good{post}", f"{pre}good {g}{post}",
+                          f"{pre}good it {g}{post}", f"{pre}happy {g}"]
+    for text in texts:
+        assert fast.polarity_scores(text) == ref.polarity_scores(text), text

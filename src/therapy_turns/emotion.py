@@ -431,9 +431,37 @@ def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
     return _nrc(v, lo, hi, v.word_count(lo, hi), v.negated(lo, hi))
 
 
+class _WindowedVader(SentimentIntensityAnalyzer):
+    """VADER 3.3.2 with the same scores, minus a quadratic cost on long texts.
+
+    VADER's ``_negation_check`` and ``_special_idioms_check`` lower-case the whole word list on
+    every call (several times per sentiment word), although they read only the words from
+    ``i - 3`` to ``i + 2``. These overrides hand them just that window, re-indexed, so every
+    comparison they make is the same (the window keeps the length tests against the end of the
+    text, and ``i - 3 >= 0`` whenever they are called from ``sentiment_valence``). For a smaller
+    ``i`` the whole list is passed, exactly as before. The test suite compares the scores with
+    the unmodified analyser on random texts made of VADER's trigger words.
+    """
+
+    def _negation_check(self, valence: float, words_and_emoticons: list[str], start_i: int,
+                        i: int) -> float:
+        if i < 3:
+            return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons,
+                                                              start_i, i)
+        return SentimentIntensityAnalyzer._negation_check(
+            valence, words_and_emoticons[i - 3:i + 1], start_i, 3)
+
+    def _special_idioms_check(self, valence: float, words_and_emoticons: list[str], i: int
+                              ) -> float:
+        if i < 3:
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
+        return SentimentIntensityAnalyzer._special_idioms_check(
+            valence, words_and_emoticons[i - 3:i + 3], 3)
+
+
 @lru_cache(maxsize=1)
 def _vader() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
+    return _WindowedVader()
 
 
 def vader_scores(text: str) -> dict[str, float]:
