@@ -195,7 +195,7 @@ class Coder:
             vetoed = {h.code for h in kept if self.rules[h.rule].veto}
             kept = [h for h in kept if h.code not in vetoed]
             codes = {h.code for h in kept}
-            qt = question_type(sent)
+            qt = question_type(sent, quoted)
             if qt == "closed" and "content_request" in codes:
                 qt = "open"
                 _add(found, "open_question", "q_content_request", sent.text)
@@ -257,25 +257,11 @@ def _content_lemmas(doc: Doc | Span, settings: dict[str, Any]) -> set[str]:
 
 
 def quote_mask(doc: Doc) -> list[bool]:
-    """Per token of ``doc``: is it inside quotation marks (quote characters included)?"""
-    from .questions import lexicon
+    """Per token of ``doc``: is it inside quotation marks (quote characters included)?
+    (The question detector's mask, :func:`therapy_turns.questions.quote_mask`.)"""
+    from .questions import quote_mask as mask
 
-    lex = lexicon()
-    depth, toggle, out = 0, False, []
-    for tok in doc:
-        t = tok.text
-        if t in lex["quotes_open"]:
-            depth += 1
-            out.append(True)
-        elif t in lex["quotes_close"]:
-            depth = max(0, depth - 1)
-            out.append(True)
-        elif t in lex["quotes_toggle"]:
-            toggle = not toggle
-            out.append(True)
-        else:
-            out.append(depth > 0 or toggle)
-    return out
+    return mask(doc)
 
 
 def is_direction(sent: Span) -> bool:
@@ -320,22 +306,25 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     prev_client: Doc | None = None
     session = None
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
+    sids = turns["session_id"].to_numpy(dtype=object)
+    speakers = turns["speaker"].to_numpy(dtype=object)
+    texts = turns["text"].to_numpy(dtype=object)
+    turn_no = turns["turn"].to_numpy()
     for i in order:
-        r = turns.iloc[i]
-        if r["session_id"] != session:
-            session, prev_client = r["session_id"], None
+        if sids[i] != session:
+            session, prev_client = sids[i], None
         doc = docs[i]
-        if r["speaker"] != "therapist":
-            if str(r["text"]).strip():
+        if speakers[i] != "therapist":
+            if str(texts[i]).strip():
                 prev_client = doc
             continue
-        if len(doc) and str(r["text"]).strip():
+        if len(doc) and str(texts[i]).strip():
             tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
             form_list, mb = tc.forms, tc.main_behaviour
         else:
             tc, form_list, mb = TurnCodes(), [], "other"
         row: dict[str, Any] = {
-            "session_id": r["session_id"], "turn": int(r["turn"]), "speaker": "therapist",
+            "session_id": sids[i], "turn": int(turn_no[i]), "speaker": "therapist",
             "form": ";".join(form_list), "act_process": ";".join(tc.act), "main_behaviour": mb,
             "evidence": json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True),
             "n_forms": len([f for f in form_list if f != "other"]),
