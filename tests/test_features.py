@@ -339,3 +339,15 @@ def test_fixed_effect_se_by_hand() -> None:
     assert fixed_effect_se(groups, 0.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 / 5))
     # tau = 1: 1'V^-1 1 = n / (1 + n) per group -> 2/3 + 3/4 = 17/12
     assert fixed_effect_se(groups, 1.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 * 12 / 17))
+
+
+def test_pattern_anchors() -> None:
+    # the Matcher is skipped only when every pattern must start with a known lower-case form
+    assert F._pattern_anchors([[{"LOWER": "how"}, {"LOWER": "is"}],
+                               [{"LOWER": {"IN": ["will", "'ll"]}}]]) == {"how", "will", "'ll"}
+    assert F._pattern_anchors([[{"LOWER": "how"}], [{"LOWER": "what", "OP": "?"}]]) is None
+    assert F._pattern_anchors([[{"LEMMA": "be"}]]) is None
+    assert F._pattern_anchors([[{"LOWER": {"IN": [False]}}]]) is None  # YAML 'no' -> False
+    counter = F.PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
+    assert counter.count(D("So|ADV what|PRON if|SCONJ ?|PUNCT")) == 1
+    assert counter.count(D("So|ADV if|SCONJ ?|PUNCT")) == 0

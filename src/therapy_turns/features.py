@@ -44,7 +44,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from tqdm.auto import tqdm
 
-from .questions import count_questions
+from .questions import count_questions, quote_mask
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,16 @@ def _tokenizer() -> Any:
 # --------------------------------------------------------------------------- token view
 _VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT",
                "IS_SPACE", "IS_STOP"]
+_STR_CACHE: dict[int, str] = {}  # string hash (or symbol id) -> string (the same in any vocab)
 _NORM_CACHE: dict[int, str] = {}  # string hash -> _norm(string)
+
+
+def _lookup(keys: list[int], strings: Any, cache: dict[int, str] = _STR_CACHE,
+            fn: Any = None) -> list[str]:
+    """The strings (``fn`` applied, if given) of string-store keys, memoised in ``cache``."""
+    for h in set(keys).difference(cache):
+        cache[h] = strings[h] if fn is None else fn(strings[h])
+    return list(map(cache.__getitem__, keys))
 _MORPH_CACHE: dict[int, tuple[bool, str | None]] = {}  # morph hash -> (finite, Past|Pres|None)
 
 
@@ -157,6 +166,30 @@ class DocView:
     space: list[bool]
     stop: list[bool]
     word: list[bool]
+    _low_types: set[str] | None = field(default=None, repr=False)
+    _lemma_types: set[str] | None = field(default=None, repr=False)
+    _lower_types: set[str] | None = field(default=None, repr=False)
+
+    @property
+    def low_types(self) -> set[str]:
+        """The distinct ``low`` values."""
+        if self._low_types is None:
+            self._low_types = set(self.low)
+        return self._low_types
+
+    @property
+    def lemma_types(self) -> set[str]:
+        """The distinct ``lemma`` values."""
+        if self._lemma_types is None:
+            self._lemma_types = set(self.lemma)
+        return self._lemma_types
+
+    @property
+    def lower_types(self) -> set[str]:
+        """The distinct ``lower`` values."""
+        if self._lower_types is None:
+            self._lower_types = set(self.lower)
+        return self._lower_types
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
@@ -165,30 +198,15 @@ class DocView:
         arr = doc.to_array(_VIEW_ATTRS)
         cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
         orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop = cols
-
-        def norm(h: int) -> str:
-            s = _NORM_CACHE.get(h)
-            if s is None:
-                s = _NORM_CACHE[h] = _norm(strings[h])
-            return s
-
-        names: dict[int, str] = {}
-
-        def name(h: int) -> str:
-            s = names.get(h)
-            if s is None:
-                s = names[h] = strings[h]
-            return s
-
-        low = [norm(h) for h in orth]
+        low = _lookup(orth, strings, _NORM_CACHE, _norm)
         punct_b = [bool(p) for p in punct]
         space_b = [bool(p) for p in space]
         word = [not (p or s or lw.startswith("'") or lw == "n't")
                 for p, s, lw in zip(punct_b, space_b, low, strict=True)]
-        return cls(doc=doc, low=low, lemma=[norm(h) for h in lemma],
-                   lower=[name(h) for h in lower], text=[name(h) for h in orth],
-                   pos=[name(h) for h in pos], tag=[name(h) for h in tag],
-                   dep=[name(h) for h in dep],
+        return cls(doc=doc, low=low, lemma=_lookup(lemma, strings, _NORM_CACHE, _norm),
+                   lower=_lookup(lower, strings), text=_lookup(orth, strings),
+                   pos=_lookup(pos, strings), tag=_lookup(tag, strings),
+                   dep=_lookup(dep, strings),
                    head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
                    morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
                    word=word)
@@ -239,6 +257,7 @@ class PhraseCounter:
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {_norm(k): {_norm(w) for w in v} for k, v in self.exclude_after.items()}
         self._matchers: dict[int, tuple[Any, PhraseMatcher | None, Matcher | None]] = {}
+        self._anchors = _pattern_anchors(self.patterns)
 
     def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, Matcher | None]:
         key = id(doc.vocab)
@@ -262,13 +281,16 @@ class PhraseCounter:
 
     def _word_hits(self, view: DocView) -> list[int]:
         words, prefixes = self.words, self.prefixes
-        lemma = view.lemma if self.use_lemma else None
-        out = []
-        for i, low in enumerate(view.low):
-            if low in words or (lemma is not None and lemma[i] and lemma[i] in words) or (
-                    prefixes and low.startswith(prefixes) and not view.punct[i]):
-                out.append(i)
-        return out
+        # the word types of the Doc that can hit (set operations over types, not tokens)
+        low_hit = view.low_types & words
+        lemma_hit = (view.lemma_types & words) - {""} if self.use_lemma else set()
+        prefix_hit = {w for w in view.low_types if w.startswith(prefixes)} if prefixes else set()
+        if not (low_hit or lemma_hit or prefix_hit):
+            return []
+        lemma, punct = view.lemma, view.punct
+        return [i for i, low in enumerate(view.low)
+                if low in low_hit or lemma[i] in lemma_hit
+                or (low in prefix_hit and not punct[i])]
 
     def bounds(self, view: DocView) -> list[tuple[int, int]]:
         """``(start, end)`` of the non-overlapping matches in the Doc of ``view``, in order."""
@@ -279,7 +301,8 @@ class PhraseCounter:
         pm, m = self._matchers_for(doc)
         if pm is not None:
             found += [(s, e) for _, s, e in pm(doc)]
-        if m is not None:
+        if m is not None and (self._anchors is None or not self._anchors.isdisjoint(
+                view.lower_types)):
             found += [(s, e) for _, s, e in m(doc)]
         if self._exclude:
             kept = []
@@ -299,6 +322,29 @@ class PhraseCounter:
     def count(self, doc: Doc | DocView) -> int:
         """Number of non-overlapping matches in ``doc``."""
         return len(self.bounds(doc if isinstance(doc, DocView) else DocView.of(doc)))
+
+
+def _pattern_anchors(patterns: Sequence[list[dict[str, Any]]]) -> frozenset[str] | None:
+    """The lower-case forms a match of ``patterns`` can start with, or None if not known.
+
+    Known when every pattern opens with a required token (no ``OP``) constrained by ``LOWER``
+    alone (a string or ``{IN: [...]}``): a Doc with none of these forms cannot match, and the
+    Matcher need not run on it.
+    """
+    out: set[str] = set()
+    for pat in patterns:
+        first = pat[0] if pat else {}
+        if set(first) != {"LOWER"}:
+            return None
+        val = first["LOWER"]
+        if isinstance(val, str):
+            out.add(val)
+        elif isinstance(val, dict) and set(val) == {"IN"} \
+                and all(isinstance(v, str) for v in val["IN"]):
+            out.update(val["IN"])
+        else:
+            return None
+    return frozenset(out)
 
 
 def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -386,18 +432,11 @@ def _textdescriptives() -> None:
 
 @lru_cache(maxsize=4)
 def _hyphenator(lang: str) -> tuple[Any, dict[str, int]]:
+    """Pyphen for ``lang`` and a memo of syllable counts (word -> count, as textdescriptives
+    counts them: hyphenation points + 1, at least 1)."""
     from pyphen import Pyphen
 
     return Pyphen(lang=lang), {}
-
-
-def _syllables(word: str, lang: str) -> int:
-    """Syllables of a lower-cased word as textdescriptives counts them (Pyphen hyphenation)."""
-    dic, cache = _hyphenator(lang)
-    n = cache.get(word)
-    if n is None:
-        n = cache[word] = max(1, dic.inserted(word).count("-") + 1)
-    return n
 
 
 def syntax_features(doc: Doc, sents: Sequence[Span] | None = None,
@@ -419,7 +458,11 @@ def syntax_features(doc: Doc, sents: Sequence[Span] | None = None,
     # readability (textdescriptives: descriptive_stats + readability)
     keep = [not p and "'" not in t for p, t in zip(view.punct, view.text, strict=True)]
     sent_len = [sum(keep[s.start:s.end]) for s in sents]
-    syl = [_syllables(w, doc.lang_) for w, k in zip(view.lower, keep, strict=True) if k]
+    dic, cache = _hyphenator(doc.lang_)
+    words = [w for w, k in zip(view.lower, keep, strict=True) if k]
+    for w in set(words).difference(cache):
+        cache[w] = max(1, dic.inserted(w).count("-") + 1)
+    syl = list(map(cache.__getitem__, words))
     asl = np.mean(sent_len) if sent_len else np.nan
     aspw = np.mean(syl) if syl else np.nan
     if asl == 0 or aspw == 0:
@@ -544,12 +587,13 @@ def function_word_rates(doc: Doc | DocView, n_words: int, lex: Lexicons | None =
     lex = lex or lexicons()
     v = _view(doc)
     counts = dict.fromkeys(LSM_CATEGORIES, 0)
+    by_pos, by_low = Counter(v.pos), Counter(v.low)
     for cat in LSM_CATEGORIES:
         spec = lex.function_words[cat]
         if isinstance(spec, str):
-            counts[cat] = sum(p == spec for p in v.pos)
+            counts[cat] = by_pos.get(spec, 0)
         else:
-            counts[cat] = sum(w in spec for w in v.low)
+            counts[cat] = sum(c for w, c in by_low.items() if w in spec)
     return {f"fw_{c}": (100 * counts[c] / n_words if n_words else np.nan) for c in LSM_CATEGORIES}
 
 
@@ -610,7 +654,8 @@ def _turn_features(v: DocView, lex: Lexicons) -> dict[str, float]:
         row.update({f"pos_prop_{t}": np.nan for t in POS_TAGS})
     for col, vocab in lex.pronouns.items():
         row[col] = per100(sum(w in vocab for w in lower))
-    q = count_questions(doc, sents) if nw else {"open": 0, "closed": 0, "total": 0}
+    q = count_questions(doc, sents, quote_mask(doc, v.text)) if nw else {
+        "open": 0, "closed": 0, "total": 0}
     row.update({"q_open": q["open"], "q_closed": q["closed"], "q_total": q["total"]})
     row["hedges"] = per100(lex.hedges.count(v))
     row["certainty"] = per100(certainty_count(v, lex))

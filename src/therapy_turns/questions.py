@@ -79,10 +79,14 @@ def _low(tok: Token) -> str:
 
 def _quote_depths(doc: Doc, end: int) -> list[bool]:
     """For tokens ``doc[0:end]``: is the token inside quotation marks?"""
+    return _quote_flags(tok.text for tok in doc[:end])
+
+
+def _quote_flags(texts: Iterable[str]) -> list[bool]:
+    """For each token text in order: is the token inside quotation marks?"""
     lex = lexicon()
     depth, toggle, inside = 0, False, []
-    for tok in doc[:end]:
-        t = tok.text
+    for t in texts:
         if t in lex["quotes_open"]:
             inside.append(True)
             depth += 1
@@ -147,9 +151,10 @@ def _starts_open_prompt(head: Token) -> bool:
     return False
 
 
-def quote_mask(doc: Doc) -> list[bool]:
-    """Per token of ``doc``: is it inside quotation marks (quote characters included)?"""
-    return _quote_depths(doc, len(doc))
+def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
+    """Per token of ``doc``: is it inside quotation marks (quote characters included)?
+    ``texts``: the token texts of ``doc``, if the caller has them."""
+    return _quote_depths(doc, len(doc)) if texts is None else _quote_flags(texts)
 
 
 def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
@@ -194,13 +199,16 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
     return "closed"
 
 
-def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None) -> dict[str, int]:
+def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None,
+                    quoted: Sequence[bool] | None = None) -> dict[str, int]:
     """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``
-    (``sents``: ``doc.sents`` if the caller already has them)."""
+    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, if the caller already
+    has them)."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
         return counts
-    quoted = quote_mask(doc.doc if isinstance(doc, Span) else doc)
+    if quoted is None:
+        quoted = quote_mask(doc.doc if isinstance(doc, Span) else doc)
     for sent in (doc.sents if sents is None else sents):
         kind = question_type(sent, quoted)
         if kind is not None:
