@@ -40,8 +40,9 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ import yaml
 from nrclex import NRCLex
 from scipy import sparse
 from spacy.tokens import Doc, Span, Token
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,17 @@ class TokenScore:
 
 
 # --------------------------------------------------------------------------- token view
-_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "DEP", "IS_PUNCT", "IS_SPACE", "IS_ALPHA", "IS_UPPER"]
-_LOWER_CACHE: dict[int, str] = {}  # lemma hash -> lemma.lower()
+_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "DEP", "IS_PUNCT", "IS_SPACE", "IS_ALPHA", "IS_UPPER",
+               "IDX", "SENT_START"]
+_STR_CACHE: dict[int, str] = {}  # string hash -> string (the same in any vocab)
+_LOWER_CACHE: dict[int, str] = {}  # string hash -> string.lower()
+
+
+def _lookup(keys: list[int], strings: Any, cache: dict[int, str], fn: Any = None) -> list[str]:
+    """The strings (``fn`` applied, if given) of string-store keys, memoised in ``cache``."""
+    for h in set(keys).difference(cache):
+        cache[h] = strings[h] if fn is None else fn(strings[h])
+    return list(map(cache.__getitem__, keys))
 
 
 @dataclass
@@ -157,29 +167,19 @@ class _View:
     upper: list[bool]
     negator: list[bool]
     scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
+    idx: list[int]  # character offset of each token
+    sent_start: list[int]  # Token.sent_start as stored (1 = starts a sentence)
 
     @classmethod
     def of(cls, doc: Doc, rules: Rules) -> _View:
         strings = doc.vocab.strings
         arr = doc.to_array(_VIEW_ATTRS)
         cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper = cols
-        names: dict[int, str] = {}
-
-        def name(h: int) -> str:
-            s = names.get(h)
-            if s is None:
-                s = names[h] = strings[h]
-            return s
-
-        def low(h: int) -> str:
-            s = _LOWER_CACHE.get(h)
-            if s is None:
-                s = _LOWER_CACHE[h] = strings[h].lower()
-            return s
-
-        lower = [name(h) for h in lower_h]
-        dep = [name(h) for h in dep_h]
+        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper, idx, sent_start = cols
+        lower = _lookup(lower_h, strings, _STR_CACHE)
+        dep = _lookup(dep_h, strings, _STR_CACHE)
+        text = _lookup(orth, strings, _STR_CACHE)
+        lemma = _lookup(lemma_h, strings, _LOWER_CACHE, str.lower)
         negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
                    or (d == "prep" and w in rules.neg_prepositions)
                    for d, w in zip(dep, lower, strict=True)]
@@ -198,9 +198,28 @@ class _View:
             else:
                 cand = [t.i for t in tok.subtree]
             scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
-        return cls(doc, [name(h) for h in orth], lower, [low(h) for h in lemma_h],
-                   [bool(x) for x in punct], [bool(x) for x in space],
-                   [bool(x) for x in alpha], [bool(x) for x in upper], negator, scopes)
+        return cls(doc, text, lower, lemma, [bool(x) for x in punct], [bool(x) for x in space],
+                   [bool(x) for x in alpha], [bool(x) for x in upper], negator, scopes, idx,
+                   sent_start)
+
+    def sentences(self) -> list[tuple[int, int]]:
+        """``(start, end)`` of ``doc.sents`` (read from the sentence starts when no user hook
+        replaces them; ``doc.sents`` raises as usual on a Doc without sentence boundaries)."""
+        doc = self.doc
+        if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
+            return [(s.start, s.end) for s in doc.sents]
+        n = len(doc)
+        starts = [0, *(i for i in range(1, n) if self.sent_start[i] == 1)]
+        return list(zip(starts, [*starts[1:], n], strict=True)) if n else []
+
+    @cached_property
+    def doc_text(self) -> str:
+        """``doc.text`` (spaCy rebuilds it from the tokens on every access)."""
+        return self.doc.text
+
+    def span_text(self, lo: int, hi: int) -> str:
+        """``doc[lo:hi].text`` (``hi > lo``)."""
+        return self.doc_text[self.idx[lo]:self.idx[hi - 1] + len(self.text[hi - 1])]
 
     def negated(self, lo: int, hi: int) -> set[int]:
         """:func:`negated_tokens` of ``doc[lo:hi]``."""
@@ -443,6 +462,33 @@ class _WindowedVader(SentimentIntensityAnalyzer):
     the unmodified analyser on random texts made of VADER's trigger words.
     """
 
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        """VADER's scores of ``text``. VADER first copies the text character by character to
+        replace emoji by their descriptions; a text without any emoji character comes out of
+        that pass unchanged, so it is scored directly (the rest is VADER 3.3.2's own code)."""
+        if not self._emoji_chars.isdisjoint(text):
+            return super().polarity_scores(text)
+        text = text.strip()
+        sentitext = SentiText(text)
+        sentiments: list[float] = []
+        words_and_emoticons = sentitext.words_and_emoticons
+        for i, item in enumerate(words_and_emoticons):
+            valence = 0
+            if item.lower() in BOOSTER_DICT:
+                sentiments.append(valence)
+                continue
+            if (i < len(words_and_emoticons) - 1 and item.lower() == "kind" and
+                    words_and_emoticons[i + 1].lower() == "of"):
+                sentiments.append(valence)
+                continue
+            sentiments = self.sentiment_valence(valence, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words_and_emoticons, sentiments)
+        return self.score_valence(sentiments, text)
+
+    @cached_property
+    def _emoji_chars(self) -> frozenset[str]:
+        return frozenset(k for k in self.emojis if len(k) == 1)
+
     def _negation_check(self, valence: float, words_and_emoticons: list[str], start_i: int,
                         i: int) -> float:
         if i < 3:
@@ -654,17 +700,17 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]
     for doc in docs:
         v = _View.of(doc, rules)
         n = v.word_count(0, len(doc))
-        sents = [s for s in doc.sents if v.word_count(s.start, s.end) > 0] if len(doc) else []
+        sents = [b for b in v.sentences() if v.word_count(*b) > 0] if len(doc) else []
         out: dict[str, float] = {"n_words": n, "n_sentences": len(sents)}
         outs.append(out)
         if n == 0:
             out.update(_EMPTY_SCORES)
             continue
         first = len(units)
-        units.extend(_unit(v, s.start, s.end, s.text, rules) for s in sents)
+        units.extend(_unit(v, lo, hi, v.span_text(lo, hi), rules) for lo, hi in sents)
         raw = sum(u.scores.raw for u in units[first:])
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                "vader_compound": vader_scores(doc.text)["compound"],
+                "vader_compound": vader_scores(v.doc_text)["compound"],
                 **_nrc(v, 0, len(doc), n, v.negated(0, len(doc)))}
         groups.append((len(outs) - 1, first, len(units), rest))
     pred = model._predict_units(units) if units else np.zeros((0, 3))
