@@ -401,7 +401,9 @@ def plot_responsiveness(resp: pd.DataFrame, marker: str):
     for k, (cond, g) in enumerate(resp.groupby("condition", sort=True)):
         x = np.arange(len(codes)) + (k - 0.5) * 0.25
         g = g.set_index("code").loc[codes]
-        ax.errorbar(x, g["share"], yerr=[g["share"] - g["ci_low"], g["ci_high"] - g["share"]],
+        # Wilson bounds can sit a rounding error past the share (e.g. share 0): clip at 0
+        err = np.clip([g["share"] - g["ci_low"], g["ci_high"] - g["share"]], 0, None)
+        ax.errorbar(x, g["share"], yerr=err,
                     fmt="o", ms=3, capsize=2, color=PALETTE[k * 2],
                     label=f"{cond} (n={int(g['n'].iloc[0])})")
     ax.set_xticks(range(len(codes)))
