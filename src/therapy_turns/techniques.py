@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from spacy.attrs import IS_ALPHA, IS_STOP, LEMMA, LENGTH, POS
 from spacy.lang.en import English
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -183,12 +184,14 @@ class Coder:
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
             s_hits = [h for h in hits if sent.start <= h.start < sent.end]
-            words = {t.lower_ for t in sent} | {t.lemma_.lower() for t in sent}
+            words: set[str] | None = None  # the sentence's forms and lemmas, when needed
             kept = []
             for h in s_hits:
                 rule = self.rules[h.rule]
                 if role_play and not rule.quoted and all(quoted[h.start:h.end]):
                     continue
+                if rule.requires and words is None:
+                    words = {t.lower_ for t in sent} | {t.lemma_.lower() for t in sent}
                 if rule.requires and not (rule.requires & words):
                     continue
                 kept.append(h)
@@ -251,9 +254,15 @@ def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> 
 
 
 def _content_lemmas(doc: Doc | Span, settings: dict[str, Any]) -> set[str]:
+    """Lower-cased lemmas of the alphabetic, non-stop tokens longer than 2 characters whose
+    coarse POS is in ``content_pos`` (read with ``to_array``: no Token objects)."""
+    if len(doc) == 0:
+        return set()
     pos = set(settings["content_pos"])
-    return {t.lemma_.lower() for t in doc
-            if t.pos_ in pos and t.is_alpha and not t.is_stop and len(t) > 2}
+    strings = doc.vocab.strings
+    rows = doc.to_array([LEMMA, POS, IS_ALPHA, IS_STOP, LENGTH]).tolist()
+    return {strings[lemma].lower() for lemma, p, alpha, stop, length in rows
+            if alpha and not stop and length > 2 and strings[p] in pos}
 
 
 def quote_mask(doc: Doc) -> list[bool]:
