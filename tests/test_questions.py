@@ -93,3 +93,18 @@ def test_lexicon_loads_strings() -> None:
         assert lex[key], key
         assert all(isinstance(w, str) for w in lex[key])
     assert "yes" in lex["discourse_markers"] and "no" in lex["discourse_markers"]
+
+
+@pytest.mark.parametrize("text", [
+    'So , okay - tell me more .', '" Tell me " , she said .', 'Well ... describe it .',
+    '— and , so', 'okay okay .', 'Now , " what " is it .', 'you mean the job'])
+def test_first_head_is_first_clause_head(text: str) -> None:
+    # the shortcut used for sentences without a question mark must pick the same head as the
+    # full clause-head scan
+    from therapy_turns.questions import _clause_heads, _first_head, quote_mask
+
+    doc = make_doc(text)
+    mask = quote_mask(doc)
+    for sent in doc.sents:
+        heads = _clause_heads(list(sent), [mask[t.i] for t in sent])
+        assert _first_head(sent, mask) == (heads[0] if heads else None)

@@ -474,9 +474,10 @@ def syntax_features(doc: Doc, sents: Sequence[Span] | None = None,
     if n == 0:
         out["dependency_distance_mean"] = np.nan
     else:
-        dist = np.abs(view.head)
-        dist[[d == "ROOT" for d in view.dep]] = 0
-        per_sent = [np.mean(dist[s.start:s.end]) for s in sents]
+        dist = [0 if d == "ROOT" else abs(h) for h, d in zip(view.head.tolist(), view.dep,
+                                                                 strict=True)]
+        # per sentence: an integer sum over a count, exactly what np.mean gives for integers
+        per_sent = [sum(dist[s.start:s.end]) / (s.end - s.start) for s in sents]
         out["dependency_distance_mean"] = float(np.mean(per_sent))
     # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
     counts = Counter(view.pos)

@@ -121,6 +121,19 @@ def _clause_heads(tokens: list[Token], quoted: list[bool]) -> list[Token]:
     return heads
 
 
+def _first_head(sent: Span, quoted: Sequence[bool]) -> Token | None:
+    """``_clause_heads(list(sent), ...)[0]`` (or None), without reading past it: the first
+    token that is not quoted, not a clause boundary, punctuation, whitespace or discourse
+    marker."""
+    markers = lexicon()["discourse_markers"]
+    for tok in sent:
+        if quoted[tok.i] or tok.text in _BOUNDARIES or tok.is_punct or tok.is_space \
+                or _low(tok) in markers:
+            continue
+        return tok
+    return None
+
+
 def _is_inverted(aux: Token) -> bool:
     """Is ``aux`` followed by a subject (after an optional negation)?"""
     doc = aux.doc
@@ -173,11 +186,12 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
     for tok in sent:
         if tok.text.endswith("?") and not quoted_all[tok.i]:
             qmark = tok.i
-    tokens = list(sent) if qmark is None else list(doc[sent.start: qmark])
+    if qmark is None:  # only the first clause head matters (rule 5)
+        head = _first_head(sent, quoted_all)
+        return "open" if head is not None and _starts_open_prompt(head) else None
+    tokens = list(doc[sent.start: qmark])
     quoted = [quoted_all[t.i] for t in tokens]
     heads = _clause_heads(tokens, quoted)
-    if qmark is None:
-        return "open" if heads and _starts_open_prompt(heads[0]) else None
     text = _norm(" ".join(t.text for t, q in zip(tokens, quoted, strict=True) if not q))
     text = text.replace(" n't", "n't").replace(" 's", "'s")
     if lex["rhetorical_re"].search(text):
