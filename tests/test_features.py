@@ -341,13 +341,27 @@ def test_fixed_effect_se_by_hand() -> None:
     assert fixed_effect_se(groups, 1.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 * 12 / 17))
 
 
-def test_pattern_anchors() -> None:
-    # the Matcher is skipped only when every pattern must start with a known lower-case form
-    assert F._pattern_anchors([[{"LOWER": "how"}, {"LOWER": "is"}],
-                               [{"LOWER": {"IN": ["will", "'ll"]}}]]) == {"how", "will", "'ll"}
-    assert F._pattern_anchors([[{"LOWER": "how"}], [{"LOWER": "what", "OP": "?"}]]) is None
-    assert F._pattern_anchors([[{"LEMMA": "be"}]]) is None
-    assert F._pattern_anchors([[{"LOWER": {"IN": [False]}}]]) is None  # YAML 'no' -> False
+def test_required_forms_and_pattern_set() -> None:
+    # only tokens that must occur and are constrained by LOWER alone give a requirement
+    pats = [[{"LOWER": "how"}, {"LOWER": {"IN": ["is", "does"]}, "OP": "+"},
+             {"LOWER": "that", "OP": "?"}, {"IS_PUNCT": False}, {"LOWER": "x", "POS": "NOUN"}],
+            [{"LOWER": {"IN": [False]}}]]  # YAML 'no' -> False: no requirement
+    assert F.required_forms(pats[0]) == [{"how"}, {"is", "does"}]
+    assert F.required_forms(pats[1]) == []
     counter = F.PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
     assert counter.count(D("So|ADV what|PRON if|SCONJ ?|PUNCT")) == 1
     assert counter.count(D("So|ADV if|SCONJ ?|PUNCT")) == 0
+    # the per-pattern Matchers find exactly what one Matcher with every pattern finds
+    from spacy.matcher import Matcher
+
+    markers = F.load_lexicon("markers")["markers"]
+    patterns = [p for m in F.MARKERS for p in markers[m].get("patterns", [])]
+    assert patterns
+    one = Matcher(_NLP.vocab)
+    one.add("M", patterns)
+    split = F.PatternSet(_NLP.vocab, [("M", p) for p in patterns])
+    for text in ["how is that supposed to help", "How does any of this really work ?",
+                 "I will definitely fail , what if they laugh", "what if", "will will surely",
+                 "definitely gonna happen", "nothing here"]:
+        doc = _NLP(text)
+        assert sorted(split(doc)) == sorted(set(one(doc))), text

@@ -256,10 +256,9 @@ class PhraseCounter:
                 self.phrases.append(toks)
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {_norm(k): {_norm(w) for w in v} for k, v in self.exclude_after.items()}
-        self._matchers: dict[int, tuple[Any, PhraseMatcher | None, Matcher | None]] = {}
-        self._anchors = _pattern_anchors(self.patterns)
+        self._matchers: dict[int, tuple[Any, PhraseMatcher | None, PatternSet | None]] = {}
 
-    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, Matcher | None]:
+    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, PatternSet | None]:
         key = id(doc.vocab)
         if key not in self._matchers:
             pm = None
@@ -272,10 +271,8 @@ class PhraseCounter:
                     if curly != toks:
                         variants.append(curly)
                 pm.add("P", [Doc(doc.vocab, words=v) for v in variants])
-            m = None
-            if self.patterns:
-                m = Matcher(doc.vocab)
-                m.add("M", [list(p) for p in self.patterns])
+            m = PatternSet(doc.vocab, [("M", list(p)) for p in self.patterns]) \
+                if self.patterns else None
             self._matchers[key] = (doc.vocab, pm, m)
         return self._matchers[key][1], self._matchers[key][2]
 
@@ -301,9 +298,8 @@ class PhraseCounter:
         pm, m = self._matchers_for(doc)
         if pm is not None:
             found += [(s, e) for _, s, e in pm(doc)]
-        if m is not None and (self._anchors is None or not self._anchors.isdisjoint(
-                view.lower_types)):
-            found += [(s, e) for _, s, e in m(doc)]
+        if m is not None:
+            found += [(s, e) for _, s, e in m(doc, view.lower_types)]
         if self._exclude:
             kept = []
             for s, e in found:
@@ -324,27 +320,53 @@ class PhraseCounter:
         return len(self.bounds(doc if isinstance(doc, DocView) else DocView.of(doc)))
 
 
-def _pattern_anchors(patterns: Sequence[list[dict[str, Any]]]) -> frozenset[str] | None:
-    """The lower-case forms a match of ``patterns`` can start with, or None if not known.
+def required_forms(pattern: Sequence[Mapping[str, Any]]) -> list[frozenset[str]]:
+    """For a spaCy Matcher token pattern: the lower-case forms each of its required tokens can
+    take, for the tokens known to be required (no ``OP``, or ``+``) and constrained by ``LOWER``
+    alone (a string or ``{IN: [strings]}``); other tokens are left out (no constraint).
 
-    Known when every pattern opens with a required token (no ``OP``) constrained by ``LOWER``
-    alone (a string or ``{IN: [...]}``): a Doc with none of these forms cannot match, and the
-    Matcher need not run on it.
+    A Doc can hold a match of the pattern only if every listed set shares a form with the Doc's
+    ``lower_`` forms; on any other Doc the Matcher need not run (its result would be empty).
     """
-    out: set[str] = set()
-    for pat in patterns:
-        first = pat[0] if pat else {}
-        if set(first) != {"LOWER"}:
-            return None
-        val = first["LOWER"]
+    out = []
+    for tok in pattern:
+        if tok.get("OP", "+") != "+" or set(tok) - {"OP"} != {"LOWER"}:
+            continue
+        val = tok["LOWER"]
         if isinstance(val, str):
-            out.add(val)
+            out.append(frozenset([val]))
         elif isinstance(val, dict) and set(val) == {"IN"} \
                 and all(isinstance(v, str) for v in val["IN"]):
-            out.update(val["IN"])
-        else:
-            return None
-    return frozenset(out)
+            out.append(frozenset(val["IN"]))
+    return out
+
+
+class PatternSet:
+    """Matcher patterns run one Matcher per pattern, and only on Docs that hold every required
+    form of the pattern (:func:`required_forms`). Same matches as one Matcher with all the
+    patterns (each pattern is matched independently), without testing every pattern at every
+    token of every Doc."""
+
+    def __init__(self, vocab: Any, patterns: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+        self._items: list[tuple[list[frozenset[str]], Matcher]] = []
+        for key, pat in patterns:
+            m = Matcher(vocab)
+            m.add(key, [list(pat)])
+            self._items.append((required_forms(pat), m))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __call__(self, doc: Doc, forms: set[str] | None = None) -> list[tuple[int, int, int]]:
+        """``(match id, start, end)`` of every match in ``doc`` (``forms``: the set of its
+        tokens' ``lower_``, if the caller has it)."""
+        if forms is None:
+            forms = {t.lower_ for t in doc}
+        out: list[tuple[int, int, int]] = []
+        for req, m in self._items:
+            if all(not r.isdisjoint(forms) for r in req):
+                out.extend(m(doc))
+        return out
 
 
 def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -42,6 +42,8 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from .features import PatternSet
+
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).with_name("data")
@@ -137,7 +139,8 @@ class Coder:
         self.settings: dict[str, Any] = spec["settings"]
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
-        self.matcher = Matcher(vocab)
+        self.matcher = Matcher(vocab)  # every token rule in one Matcher (for inspection)
+        token_patterns: list[tuple[str, list[dict[str, Any]]]] = []  # matched by self.patterns
         self.phrases = PhraseMatcher(vocab, attr="LOWER")
         self.dep = DependencyMatcher(vocab)
         tokenizer = English(vocab=vocab).tokenizer
@@ -150,18 +153,20 @@ class Coder:
             self.rules[rule.id] = rule
             if "tokens" in r:
                 self.matcher.add(rule.id, r["tokens"])
+                token_patterns.extend((rule.id, p) for p in r["tokens"])
             if "phrases" in r:
                 docs = [tokenizer(p.lower()) for ph in r["phrases"] for p in _curly(ph)]
                 self.phrases.add(rule.id, docs)
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])
+        self.patterns = PatternSet(vocab, token_patterns)
 
     # ----------------------------------------------------------------- matching
     def hits(self, doc: Doc) -> list[Hit]:
         """All rule matches in ``doc`` (sorted by position)."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
-        for key, s, e in list(self.matcher(doc)) + list(self.phrases(doc)):
+        for key, s, e in self.patterns(doc) + list(self.phrases(doc)):
             found.append((strings[key], s, e))
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
