@@ -58,7 +58,7 @@ import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
-from .nlp import load_pipeline, parse, pipeline_id
+from .nlp import load_pipeline, parse_groups, pipeline_id
 from .paths import project_path
 from .transcripts import (
     DEFAULT_SPEAKERS,
@@ -180,14 +180,12 @@ def iter_chunks(sessions: Iterable[pd.DataFrame], chunk_sessions: int = DEFAULT_
 # --------------------------------------------------------------------------- one chunk
 def parse_turns(turns: pd.DataFrame, cache_dir: str | Path | None = None,
                 progress: bool = True) -> list[Doc]:
-    """spaCy Docs of ``turns.text``, row-aligned, parsed session by session with the disk cache."""
-    nlp = load_pipeline()
-    docs: list[Doc] = []
-    groups = turns.groupby("session_id", sort=False)["text"]
-    for _, texts in tqdm(groups, total=groups.ngroups, desc="parse", unit="session",
-                         disable=not progress):
-        docs.extend(parse(texts.tolist(), nlp, cache_dir))
-    return docs
+    """spaCy Docs of ``turns.text``, row-aligned: one ``nlp.pipe`` pass over the sessions not in
+    the disk cache (cached one DocBin per session)."""
+    groups = [g.tolist() for _, g in turns.groupby("session_id", sort=False)["text"]]
+    parsed = parse_groups(groups, load_pipeline(), cache_dir)
+    return [d for docs in tqdm(parsed, desc="parse", unit="session", disable=not progress)
+            for d in docs]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -63,30 +64,48 @@ def pipeline_id(nlp: Language) -> str:
         nlp.pipe_names)
 
 
-def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
-          batch_size: int = 64) -> list[Doc]:
-    """Parse ``texts`` with one ``nlp.pipe`` pass; the list of Docs is cached on disk.
+def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> Path:
+    h = hashlib.sha256(pipeline_id(nlp).encode())
+    for t in texts:
+        h.update(hashlib.sha256(t.encode()).digest())
+    return Path(cache_dir) / f"{h.hexdigest()}.spacy"
+
+
+def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
+                 cache_dir: str | Path | None = None, batch_size: int = 256
+                 ) -> list[list[Doc]]:
+    """Parse groups of texts (e.g. the sessions of a chunk) with one ``nlp.pipe`` pass over every
+    group not yet in the disk cache; each group is cached as one :class:`~spacy.tokens.DocBin`.
 
     The cache key is the SHA-256 of the pipeline id (name, version, enabled components) and the
-    texts, so a changed text, model or component set never reuses stale parses. One
-    :class:`~spacy.tokens.DocBin` file per call: call it per session (or chunk of sessions).
+    group's texts, so a changed text, model or component set never reuses stale parses.
     """
     nlp = nlp or load_pipeline()
-    texts = list(texts)
-    path = None
-    if cache_dir is not None:
-        h = hashlib.sha256(pipeline_id(nlp).encode())
-        for t in texts:
-            h.update(hashlib.sha256(t.encode()).digest())
-        path = Path(cache_dir) / f"{h.hexdigest()}.spacy"
-        if path.is_file():
+    groups = [list(g) for g in groups]
+    out: list[list[Doc] | None] = [None] * len(groups)
+    paths = [_cache_path(g, nlp, cache_dir) if cache_dir is not None else None for g in groups]
+    for k, path in enumerate(paths):
+        if path is not None and path.is_file():
             docs = list(DocBin().from_bytes(path.read_bytes()).get_docs(nlp.vocab))
-            if len(docs) == len(texts):
-                return docs
-    docs = list(nlp.pipe(texts, batch_size=batch_size))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
-        tmp.replace(path)
-    return docs
+            if len(docs) == len(groups[k]):
+                out[k] = docs
+    todo = [k for k in range(len(groups)) if out[k] is None]
+    if not todo:
+        return out  # type: ignore[return-value]
+    parsed = iter(nlp.pipe((t for k in todo for t in groups[k]), batch_size=batch_size))
+    for k in todo:
+        docs = [next(parsed) for _ in groups[k]]
+        out[k] = docs
+        if paths[k] is not None:
+            paths[k].parent.mkdir(parents=True, exist_ok=True)
+            tmp = paths[k].with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
+            tmp.replace(paths[k])
+    return out  # type: ignore[return-value]
+
+
+def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
+          batch_size: int = 256) -> list[Doc]:
+    """Parse ``texts`` in one ``nlp.pipe`` pass, cached on disk as one group
+    (see :func:`parse_groups`)."""
+    return parse_groups([texts], nlp, cache_dir, batch_size)[0]
