@@ -72,7 +72,7 @@ def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> P
 
 
 def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
-                 cache_dir: str | Path | None = None, batch_size: int = 256
+                 cache_dir: str | Path | None = None, batch_size: int = 64
                  ) -> list[list[Doc]]:
     """Parse groups of texts (e.g. the sessions of a chunk) with one ``nlp.pipe`` pass over every
     group not yet in the disk cache; each group is cached as one :class:`~spacy.tokens.DocBin`.
@@ -105,7 +105,7 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
 
 
 def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
-          batch_size: int = 256) -> list[Doc]:
+          batch_size: int = 64) -> list[Doc]:
     """Parse ``texts`` in one ``nlp.pipe`` pass, cached on disk as one group
     (see :func:`parse_groups`)."""
     return parse_groups([texts], nlp, cache_dir, batch_size)[0]
