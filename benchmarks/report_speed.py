@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ def _digests(folder: Path) -> dict[str, str]:
 def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     """Shared analysis step then every notebook; returns seconds per step."""
     from therapy_turns import analysis
-    from therapy_turns.reporting import run_notebook
+    from therapy_turns.reporting import build_index, run_notebook
     from therapy_turns.transcripts import load_corpus
 
     times: dict[str, float] = {}
@@ -53,6 +54,12 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
                      {"corpus": corpus, "analysis_dir": str(scratch / "build"),
                       "figures_dir": str(scratch / "figures")})
         times[f"notebook: {nb.stem}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("jupyter")), "nbconvert", "--log-level",
+                    "WARN", "--to", "html", *map(str, sorted((scratch / "reports").glob("*.ipynb")))],
+                   check=True)
+    build_index(scratch / "reports", corpus, scratch / "build", scratch / "reports" / "index.html")
+    times["html: nbconvert of every notebook + index.html"] = time.perf_counter() - t0
     return times
 
 
@@ -68,8 +75,9 @@ def main() -> int:
         for k, v in times.items():
             print(f"{v:8.1f} s  {k}")
         total = times["analysis: build_tables (whole step, as make runs it)"] + sum(
-            v for k, v in times.items() if k.startswith("notebook:"))
-        print(f"{total:8.1f} s  cold report total (analysis step + notebooks; target <= 90 s)")
+            v for k, v in times.items() if k.startswith(("notebook:", "html:")))
+        print(f"{total:8.1f} s  cold report total (analysis step, notebooks, HTML; "
+              "target <= 90 s)")
         da, db = _digests(a / "figures"), _digests(b / "figures")
         differ = sorted(k for k in da if da[k] != db.get(k)) + sorted(set(db) - set(da))
         print(f"figure/table files: {len(da)}; byte-identical across two runs: {not differ}")
