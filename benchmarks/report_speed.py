@@ -55,9 +55,9 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
                       "figures_dir": str(scratch / "figures")})
         times[f"notebook: {nb.stem}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    executed = sorted((scratch / "reports").glob("*.ipynb"))
     subprocess.run([str(Path(sys.executable).with_name("jupyter")), "nbconvert", "--log-level",
-                    "WARN", "--to", "html", *map(str, sorted((scratch / "reports").glob("*.ipynb")))],
-                   check=True)
+                    "WARN", "--to", "html", *map(str, executed)], check=True)
     build_index(scratch / "reports", corpus, scratch / "build", scratch / "reports" / "index.html")
     times["html: nbconvert of every notebook + index.html"] = time.perf_counter() - t0
     return times
