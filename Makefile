@@ -30,7 +30,9 @@ export MPLBACKEND := Agg
 export TQDM_DISABLE := $(if $(CI),1,)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-NAMES := $(notdir $(NOTEBOOKS:.ipynb=))
+# Group comparisons need session metadata: another corpus without METADATA skips notebook 06.
+NEEDS_METADATA := 06-group-comparisons
+NAMES := $(filter-out $(if $(NAME),$(if $(METADATA),,$(NEEDS_METADATA))),$(notdir $(NOTEBOOKS:.ipynb=)))
 EXECUTED := $(NAMES:%=$(REPORTS)/%.ipynb)
 HTML := $(NAMES:%=$(REPORTS)/%.html)
 PKG_SRC := $(shell find src/therapy_turns -type f -not -path '*/__pycache__/*' -not -name '*.pyc' | sort)
