@@ -7,6 +7,8 @@ docs/codebook.md): the figures are in-sample. Gold: ``tests/data/gold_techniques
 therapist turns of the seeds, coded by hand before the rules were written). Usage::
 
     .venv/bin/python benchmarks/technique_agreement.py [--corpus seeds] [--gold PATH] [--errors]
+
+The per-code table is also written as ``figures/04-agreement.csv`` and ``.tex`` (``--table``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore
 
 from therapy_turns.analysis import parse_turns
 from therapy_turns.paths import project_path
+from therapy_turns.plots import save_table
 from therapy_turns.techniques import act_processes, code_turns, forms, split_codes
 from therapy_turns.transcripts import load_corpus
 
@@ -64,6 +67,8 @@ def main() -> None:
     ap.add_argument("--corpus", default="seeds")
     ap.add_argument("--gold", default="tests/data/gold_techniques.csv")
     ap.add_argument("--errors", action="store_true", help="list disagreements per turn")
+    ap.add_argument("--table", default="04-agreement",
+                    help="also write the per-code table as figures/<TABLE>.csv/.tex ('' = don't)")
     a = ap.parse_args()
     gold = pd.read_csv(project_path(a.gold), dtype={"form": str, "act_process": str},
                        keep_default_na=False)
@@ -75,6 +80,9 @@ def main() -> None:
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()},
                      indent=1))
+    if a.table:
+        save_table(table, a.table, "figures", caption="Technique coder vs hand-coded gold "
+                   f"({summary['n_turns']} seed therapist turns; in-sample)")
     if a.errors:
         m = gold.merge(coded, on=["session_id", "turn"], suffixes=("_gold", ""))
         for r in m.itertuples():
