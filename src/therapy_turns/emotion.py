@@ -363,10 +363,17 @@ def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
     return np.asarray(row, dtype=np.float64)
 
 
-def _span_view(span: Doc | Span, rules: Rules) -> tuple[_View, int, int]:
-    if isinstance(span, Span):
-        return _View.of(span.doc, rules), span.start, span.end
-    return _View.of(span, rules), 0, len(span)
+def _span_view(span: Doc | Span, rules: Rules, views: dict[int, _View] | None = None
+               ) -> tuple[_View, int, int]:
+    """The view of ``span``'s Doc (memoised per Doc in ``views`` if given) and its token
+    bounds."""
+    doc = span.doc if isinstance(span, Span) else span
+    v = views.get(id(doc)) if views is not None else None
+    if v is None:
+        v = _View.of(doc, rules)
+        if views is not None:
+            views[id(doc)] = v
+    return (v, span.start, span.end) if isinstance(span, Span) else (v, 0, len(span))
 
 
 def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
@@ -623,11 +630,7 @@ def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean
     views: dict[int, _View] = {}
     units = []
     for span in spans:
-        doc = span.doc if isinstance(span, Span) else span
-        v = views.get(id(doc))
-        if v is None:
-            v = views[id(doc)] = _View.of(doc, rules)
-        lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(span))
+        v, lo, hi = _span_view(span, rules, views)
         units.append(_unit(v, lo, hi, span.text, rules))
     return _assemble(units, vocab, dense_mean, dense_sd)
 
@@ -658,11 +661,7 @@ def _score_spans(spans: Sequence[Doc | Span], model: LinearVAD) -> list[dict[str
     units: list[_Unit] = []
     scored: list[int] = []
     for span in spans:
-        doc = span.doc if isinstance(span, Span) else span
-        v = views.get(id(doc))
-        if v is None:
-            v = views[id(doc)] = _View.of(doc, rules)
-        lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(span))
+        v, lo, hi = _span_view(span, rules, views)
         n = v.word_count(lo, hi)
         outs.append({"n_words": n})
         if n == 0:
