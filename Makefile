@@ -59,19 +59,21 @@ $(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA)
 	$(BIN)/therapy-turns analyze $(CORPUS) --out $(BUILD) $(if $(METADATA),--metadata $(METADATA)) \
 	  $(if $(filter true,$(REDACT)),--redact)
 
-$(REPORTS)/%.ipynb: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
+# One recipe makes both the executed notebook and its HTML (never run in place).
+$(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
 	@mkdir -p $(@D)
-	$(BIN)/therapy-turns run-notebook notebooks/$*.ipynb $@ --params params/$*.yaml --kernel $(KERNEL) \
+	$(BIN)/therapy-turns run-notebook notebooks/$*.ipynb $(REPORTS)/$*.ipynb --html \
+	  --params params/$*.yaml --kernel $(KERNEL) \
 	  --set corpus=$(CORPUS) --set analysis_dir=$(BUILD) --set figures_dir=$(FIGURES) \
 	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT)
-
-$(REPORTS)/%.html: $(REPORTS)/%.ipynb
-	$(BIN)/jupyter nbconvert --log-level WARN --to html --output-dir $(@D) $<
 
 $(REPORTS)/index.html: $(EXECUTED) $(HTML)
 	$(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) --out $@
 
-report: $(REPORTS)/index.html ## run every notebook on CORPUS (default: seeds) and build reports/index.html
+# Notebooks are independent once the shared analysis step is done: run them JOBS at a time.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+report: ## run every notebook on CORPUS (default: seeds) and build reports/index.html
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target $(REPORTS)/index.html
 
 test: $(STAMP) ## unit tests, then every notebook validated with nbval on the project kernel
 	THERAPY_TURNS_FIGURES=$$(mktemp -d) $(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \

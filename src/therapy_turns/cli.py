@@ -171,7 +171,8 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
     from .reporting import ParameterError, run_notebook
 
     try:
-        run_notebook(args.notebook, args.output, args.params, dict(args.set), args.kernel)
+        run_notebook(args.notebook, args.output, args.params, dict(args.set), args.kernel,
+                     html=args.html)
     except ParameterError as e:
         print(f"therapy-turns: {e}", file=sys.stderr)
         return 2
@@ -207,6 +208,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", type=_set_arg, default=[], metavar="NAME=VALUE",
                    help="corpus-level override, passed only if the notebook declares NAME")
     p.add_argument("--kernel", default="therapy-turns")
+    p.add_argument("--html", action="store_true", help="also write OUTPUT's .html beside it")
     p.set_defaults(func=cmd_run_notebook)
     p = sub.add_parser("report", help=cmd_report.__doc__)
     p.add_argument("reports_dir")

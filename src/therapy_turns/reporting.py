@@ -68,11 +68,13 @@ def run_notebook(
     overrides: Mapping[str, object] | None = None,
     kernel: str = "therapy-turns",
     cwd: str | Path | None = None,
+    html: bool = False,
 ) -> Path:
     """Execute ``notebook`` into ``output`` with validated parameters.
 
     ``overrides`` (the corpus, folders, ...) are applied after the file and passed only when the
-    notebook declares them, so one make rule serves every notebook.
+    notebook declares them, so one make rule serves every notebook. With ``html`` the executed
+    notebook is also rendered as HTML beside it.
     """
     import papermill as pm
 
@@ -93,7 +95,21 @@ def run_notebook(
         progress_bar=False,
         log_output=False,
     )
+    if html:
+        write_html(output)
     return output
+
+
+def write_html(executed: str | Path) -> Path:
+    """Render an executed notebook as ``<name>.html`` beside it (nbconvert's HTML exporter, in
+    this process rather than a new ``jupyter nbconvert`` one)."""
+    from nbconvert import HTMLExporter
+
+    executed = Path(executed)
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    out = executed.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
 
 
 # --------------------------------------------------------------------------- index.html
