@@ -32,7 +32,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -166,30 +166,20 @@ class DocView:
     space: list[bool]
     stop: list[bool]
     word: list[bool]
-    _low_types: set[str] | None = field(default=None, repr=False)
-    _lemma_types: set[str] | None = field(default=None, repr=False)
-    _lower_types: set[str] | None = field(default=None, repr=False)
-
-    @property
+    @cached_property
     def low_types(self) -> set[str]:
         """The distinct ``low`` values."""
-        if self._low_types is None:
-            self._low_types = set(self.low)
-        return self._low_types
+        return set(self.low)
 
-    @property
+    @cached_property
     def lemma_types(self) -> set[str]:
         """The distinct ``lemma`` values."""
-        if self._lemma_types is None:
-            self._lemma_types = set(self.lemma)
-        return self._lemma_types
+        return set(self.lemma)
 
-    @property
+    @cached_property
     def lower_types(self) -> set[str]:
         """The distinct ``lower`` values."""
-        if self._lower_types is None:
-            self._lower_types = set(self.lower)
-        return self._lower_types
+        return set(self.lower)
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
