@@ -15,6 +15,9 @@ Measures
   a percentile bootstrap CI.
 - Change points (:func:`change_points`): ``ruptures`` PELT, model and penalty as parameters.
 - Utterance Emotion Dynamics (:func:`ued`, :func:`ued_table`) after Hipson & Mohammad (2021).
+
+``ruptures`` and ``statsmodels`` are imported by the functions that use them: the analysis step
+needs only :func:`ued` from this module, and those imports cost about a second per process.
 """
 
 from __future__ import annotations
@@ -27,9 +30,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-import ruptures as rpt
-import statsmodels.formula.api as smf
-from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from .transcripts import analysable
 
@@ -57,6 +57,8 @@ def smooth(values: Sequence[float] | np.ndarray, window: int = 5, method: str = 
         n = len(x)
         if n < 3:
             return x.copy()
+        from statsmodels.nonparametric.smoothers_lowess import lowess
+
         pos = np.arange(n, dtype=float)
         ok = ~np.isnan(x)
         fit = lowess(x[ok], pos[ok], frac=min(1.0, window / n), it=0, return_sorted=False)
@@ -106,6 +108,8 @@ def session_trends(traj: pd.DataFrame, x: str = "position", alpha: float = 0.05)
     Columns: ``session_id, speaker, n, slope, ci_low, ci_high, p`` (CI at ``1 - alpha``,
     t distribution). Series with fewer than 3 points get NaN.
     """
+    import statsmodels.formula.api as smf
+
     rows = []
     for (sid, spk), g in traj.groupby(["session_id", "speaker"], sort=True):
         row = {"session_id": sid, "speaker": spk, "n": len(g), "slope": math.nan,
@@ -132,6 +136,8 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
         raise ValueError("mixed_trend expects one speaker's trajectory")
     if traj["session_id"].nunique() < 2:
         raise ValueError("mixed_trend needs at least two sessions")
+    import statsmodels.formula.api as smf
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = smf.mixedlm(f"value ~ {x}", traj, groups=traj["session_id"], re_formula=f"~{x}")
@@ -229,6 +235,8 @@ def change_points(values: Sequence[float] | np.ndarray, model: str = "l2", penal
         if not sd > 0:
             return []
         x = (x - x.mean()) / sd
+    import ruptures as rpt
+
     algo = rpt.Pelt(model=model, min_size=min_size, jump=jump).fit(x.reshape(-1, 1))
     return [int(b) for b in algo.predict(pen=penalty) if b < len(x)]
 

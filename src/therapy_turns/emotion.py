@@ -472,23 +472,24 @@ class _WindowedVader(SentimentIntensityAnalyzer):
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER's scores of ``text``. VADER first copies the text character by character to
         replace emoji by their descriptions; a text without any emoji character comes out of
-        that pass unchanged, so it is scored directly (the rest is VADER 3.3.2's own code)."""
+        that pass unchanged, so it is scored directly (the rest is VADER 3.3.2's own code, with
+        its per-word call skipped where it would add 0)."""
         if not self._emoji_chars.isdisjoint(text):
             return super().polarity_scores(text)
         text = text.strip()
         sentitext = SentiText(text)
         sentiments: list[float] = []
         words_and_emoticons = sentitext.words_and_emoticons
+        last, lexicon = len(words_and_emoticons) - 1, self.lexicon
         for i, item in enumerate(words_and_emoticons):
-            valence = 0
-            if item.lower() in BOOSTER_DICT:
-                sentiments.append(valence)
+            low = item.lower()
+            # boosters, "kind of", and words not in the lexicon score 0 (for the last,
+            # ``sentiment_valence`` would only append the 0 it was given: skip the call)
+            if low in BOOSTER_DICT or low not in lexicon or (
+                    low == "kind" and i < last and words_and_emoticons[i + 1].lower() == "of"):
+                sentiments.append(0)
                 continue
-            if (i < len(words_and_emoticons) - 1 and item.lower() == "kind" and
-                    words_and_emoticons[i + 1].lower() == "of"):
-                sentiments.append(valence)
-                continue
-            sentiments = self.sentiment_valence(valence, sentitext, item, i, sentiments)
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
         sentiments = self._but_check(words_and_emoticons, sentiments)
         return self.score_valence(sentiments, text)
 

@@ -292,22 +292,35 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
 
 
 def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Add derived columns (turn, exchange, text analysis) and order the columns."""
-    df = pd.DataFrame(rows)
-    if df.empty:
+    """Add derived columns (turn, exchange, text analysis) and order the columns.
+
+    Rows are grouped by session in order of first appearance (a stable regrouping); ``turn``
+    numbers a session's rows from 0 and ``exchange`` counts its patient-opened exchanges.
+    Built column by column in plain Python: per-session pandas operations cost more than the
+    text analysis on corpora of many short sessions.
+    """
+    if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-    parts = []
-    for _, g in df.groupby("session_id", sort=False):
-        g = g.reset_index(drop=True)
-        g["turn"] = range(len(g))
-        opens = (g["speaker"] == "patient") & (g["speaker"].shift() != "patient")
-        g["exchange"] = (opens.cumsum() - 1).clip(lower=0)
-        parts.append(g)
-    df = pd.concat(parts, ignore_index=True)
-    pairs = zip(df["raw_text"], df["speaker"], strict=True)
-    derived = pd.DataFrame([analyse_turn_text(r, s) for r, s in pairs])
-    df = pd.concat([df.drop(columns=[c for c in derived if c in df]), derived], axis=1)
-    df = df[COLUMNS].astype(
+    first: dict[object, int] = {}
+    for r in rows:
+        first.setdefault(r["session_id"], len(first))
+    rows = sorted(rows, key=lambda r: first[r["session_id"]])
+    turn, exchange = [], []
+    prev_sid, prev_speaker, k, opened = None, None, 0, 0
+    for r in rows:
+        if r["session_id"] != prev_sid:
+            prev_sid, prev_speaker, k, opened = r["session_id"], None, 0, 0
+        opened += r["speaker"] == "patient" and prev_speaker != "patient"
+        turn.append(k)
+        exchange.append(max(opened - 1, 0))
+        k, prev_speaker = k + 1, r["speaker"]
+    derived = [analyse_turn_text(r["raw_text"], r["speaker"]) for r in rows]
+    cols = {"turn": turn, "exchange": exchange}
+    for c in COLUMNS:
+        if c not in cols:
+            cols[c] = [d[c] for d in derived] if c in derived[0] else [r[c] for r in rows]
+    df = pd.DataFrame({c: cols[c] for c in COLUMNS})
+    return df.astype(
         {
             "turn": "int64",
             "exchange": "int64",
@@ -316,7 +329,6 @@ def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
             **{f: "bool" for f in FLAGS},
         }
     )
-    return df
 
 
 def parse_text(
