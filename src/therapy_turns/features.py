@@ -667,7 +667,7 @@ def _turn_features(v: DocView, lex: Lexicons) -> dict[str, float]:
         row.update({f"pos_prop_{t}": np.nan for t in POS_TAGS})
     for col, vocab in lex.pronouns.items():
         row[col] = per100(sum(w in vocab for w in lower))
-    q = count_questions(doc, sents, quote_mask(doc, v.text)) if nw else {
+    q = count_questions(doc, sents, quote_mask(doc, v.text), v.text) if nw else {
         "open": 0, "closed": 0, "total": 0}
     row.update({"q_open": q["open"], "q_closed": q["closed"], "q_total": q["total"]})
     row["hedges"] = per100(lex.hedges.count(v))

@@ -170,22 +170,30 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     return _quote_depths(doc, len(doc)) if texts is None else _quote_flags(texts)
 
 
-def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
+def question_type(sent: Span, quoted: Sequence[bool] | None = None,
+                  texts: Sequence[str] | None = None) -> str | None:
     """Classify ``sent`` as an ``"open"`` or ``"closed"`` question, or ``None`` (no question).
 
     ``None`` also for questions inside quotation marks (role-played or quoted speech) and for
     rhetorical questions such as "how is that supposed to help?" (see the module docstring for
     the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
     ``quoted``: :func:`quote_mask` of ``sent.doc`` if the caller has it (saves recounting the
-    quotation marks from the start of the Doc for every sentence).
+    quotation marks from the start of the Doc for every sentence). ``texts``: the token texts
+    of ``sent.doc``, if the caller has them (the question mark is then found without creating a
+    Token object per token).
     """
     doc = sent.doc
     quoted_all = _quote_depths(doc, sent.end) if quoted is None else quoted
     lex = lexicon()
     qmark = None
-    for tok in sent:
-        if tok.text.endswith("?") and not quoted_all[tok.i]:
-            qmark = tok.i
+    if texts is None:
+        texts = [t.text for t in sent]
+        offset = sent.start
+    else:
+        offset = 0
+    for i in range(sent.start, sent.end):
+        if texts[i - offset].endswith("?") and not quoted_all[i]:
+            qmark = i
     if qmark is None:  # only the first clause head matters (rule 5)
         head = _first_head(sent, quoted_all)
         return "open" if head is not None and _starts_open_prompt(head) else None
@@ -214,17 +222,18 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
 
 
 def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None,
-                    quoted: Sequence[bool] | None = None) -> dict[str, int]:
+                    quoted: Sequence[bool] | None = None, texts: Sequence[str] | None = None
+                    ) -> dict[str, int]:
     """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``
-    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, if the caller already
-    has them)."""
+    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, ``texts``: the Doc's
+    token texts, if the caller already has them)."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
         return counts
     if quoted is None:
         quoted = quote_mask(doc.doc if isinstance(doc, Span) else doc)
     for sent in (doc.sents if sents is None else sents):
-        kind = question_type(sent, quoted)
+        kind = question_type(sent, quoted, texts)
         if kind is not None:
             counts[kind] += 1
             counts["total"] += 1

@@ -42,7 +42,7 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .features import PatternSet
+from .features import DocView, PatternSet
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class Coder:
         out = TurnCodes()
         if len(doc) == 0 or not doc.text.strip():
             return out
-        quoted = quote_mask(doc)
+        v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
+        quoted = quote_mask(doc, v.text)
         hits = self.hits(doc)
         role_play = role_play or any(h.code == "role_play" for h in hits)
         client = _content_lemmas(prev_client, self.settings) if prev_client is not None else set()
@@ -196,21 +197,21 @@ class Coder:
                 if role_play and not rule.quoted and all(quoted[h.start:h.end]):
                     continue
                 if rule.requires and words is None:
-                    words = {t.lower_ for t in sent} | {t.lemma_.lower() for t in sent}
+                    words = {*v.lower[sent.start:sent.end], *v.lemma[sent.start:sent.end]}
                 if rule.requires and not (rule.requires & words):
                     continue
                 kept.append(h)
             vetoed = {h.code for h in kept if self.rules[h.rule].veto}
             kept = [h for h in kept if h.code not in vetoed]
             codes = {h.code for h in kept}
-            qt = question_type(sent, quoted)
+            qt = question_type(sent, quoted, v.text)
             if qt == "closed" and "content_request" in codes:
                 qt = "open"
                 _add(found, "open_question", "q_content_request", sent.text)
             elif qt is not None:
                 _add(found, f"{qt}_question", "q_detector", sent.text)
             if qt is None:
-                refl = self._reflection(sent, kept, client, quoted)
+                refl = self._reflection(sent, kept, client, quoted, v)
                 if refl:
                     _add(found, refl[0], refl[1], sent.text)
             for h in kept:
@@ -221,11 +222,14 @@ class Coder:
         out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
         return out
 
-    def _reflection(self, sent: Span, hits: list[Hit], client: set[str], quoted: list[bool]
-                    ) -> tuple[str, str] | None:
-        """``(code, rule id)`` if ``sent`` is a reflection of the client turn, else None."""
+    def _reflection(self, sent: Span, hits: list[Hit], client: set[str], quoted: list[bool],
+                    v: DocView) -> tuple[str, str] | None:
+        """``(code, rule id)`` if ``sent`` is a reflection of the client turn, else None
+        (``v``: the view of ``sent.doc``)."""
         st = self.settings
-        if any(t.text.endswith("?") and not quoted[t.i] for t in sent) or is_direction(sent):
+        span = range(sent.start, sent.end)
+        if any(v.text[i].endswith("?") and not quoted[i] for i in span) \
+                or is_direction(sent, v):
             return None
         if any(h.code == "exercise_instruction" for h in hits):
             return None
@@ -242,7 +246,7 @@ class Coder:
             return "simple_reflection", simple_stem[0].rule
         # a plain restatement: no lead-in, so it must not be the therapist speaking of
         # themselves, normalising/explaining, or directing (checked above)
-        own = any(t.lower_ in ("i", "we") and t.dep_ in ("nsubj", "nsubjpass") for t in sent)
+        own = any(v.lower[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass") for i in span)
         informs = any(h.code in ("giving_information", "role_play") for h in hits)
         if client and not own and not informs and len(content) >= st["reflection_min_content"] \
                 and overlap >= st["reflection_min_overlap_plain"]:
@@ -270,23 +274,26 @@ def _content_lemmas(doc: Doc | Span, settings: dict[str, Any]) -> set[str]:
             if alpha and not stop and length > 2 and strings[p] in pos}
 
 
-def quote_mask(doc: Doc) -> list[bool]:
+def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     """Per token of ``doc``: is it inside quotation marks (quote characters included)?
-    (The question detector's mask, :func:`therapy_turns.questions.quote_mask`.)"""
+    (The question detector's mask, :func:`therapy_turns.questions.quote_mask`; ``texts``: the
+    Doc's token texts, if the caller has them.)"""
     from .questions import quote_mask as mask
 
-    return mask(doc)
+    return mask(doc, texts)
 
 
-def is_direction(sent: Span) -> bool:
-    """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?"""
-    toks = [t for t in sent if not (t.is_punct or t.is_space or t.lower_ in _LEAD_SKIP)]
-    if not toks:
+def is_direction(sent: Span, view: DocView | None = None) -> bool:
+    """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?
+    ``view``: :class:`~therapy_turns.features.DocView` of ``sent.doc``, if the caller has it."""
+    v = view or DocView.of(sent.doc)
+    first = next((i for i in range(sent.start, sent.end)
+                  if not (v.punct[i] or v.space[i] or v.lower[i] in _LEAD_SKIP)), None)
+    if first is None:
         return False
-    first = toks[0]
-    if first.lower_ in ("let", "let's") or (len(toks) > 1 and first.lower_ == "let"):
+    if v.lower[first] in ("let", "let's"):
         return True
-    if first.tag_ == "VB" and first.lower_ not in ("be",):
+    if v.tag[first] == "VB" and v.lower[first] != "be":
         return True
     text = sent.text.lower().replace("’", "'")
     return any(p in text for p in ("i'd like you to", "i want you to", "i would like you to"))
