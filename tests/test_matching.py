@@ -247,9 +247,11 @@ def test_real_patterns_compile_and_equal_spacy(seed_docs: list[Doc]) -> None:
     n_hits = 0
     for d in seed_docs:
         attrs = token_attributes(d)
+        forms = set(attrs[0])
         for p, c, m in zip(pats, compiled, matchers, strict=True):
             assert c is not None
             expected = [(s, e) for _, s, e in m(d)]
             assert c.matches(*attrs) == expected, (p, d.text)
+            assert c.matches(*attrs, forms=forms) == expected, (p, d.text)
             n_hits += len(expected)
     assert n_hits > 0  # the comparison is not vacuous

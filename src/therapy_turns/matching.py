@@ -24,7 +24,7 @@ matches any token. Anything else makes :func:`compile_pattern` return ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -157,7 +157,7 @@ class TokenPattern:
     required: tuple[frozenset[str], ...]
 
     def matches(self, lower: Sequence[str], pos: Sequence[str], sent_start: Sequence[bool],
-                punct: Sequence[bool]) -> list[tuple[int, int]]:
+                punct: Sequence[bool], forms: Set[str] | None = None) -> list[tuple[int, int]]:
         """Every ``(start, end)`` spaCy's ``Matcher`` (only this pattern, default settings)
         returns on a Doc with these token attributes, in the Matcher's order.
 
@@ -170,6 +170,8 @@ class TokenPattern:
         is a sentence start only if the Doc says so (``Doc(vocab, words=...)`` and parsed Docs
         set it to 1; ``Doc(..., sent_starts=[None, ...])`` or ``[False, ...]`` leave it 0 / -1,
         and the Matcher then treats it as not a sentence start, unlike ``doc.sents``).
+        ``forms``: optionally ``set(lower)``; when many patterns run on one Doc, computing it
+        once per Doc makes rejecting Docs that lack a required word cheap.
 
         Order: the Matcher's order, i.e. by the token at which each match is found (its end, or
         one past its end for matches closed by a failing or missing token), then by the order of
@@ -180,8 +182,9 @@ class TokenPattern:
         n = len(lower)
         if n == 0:
             return []
+        have = lower if forms is None else forms
         for req in self.required:
-            if req.isdisjoint(lower):
+            if req.isdisjoint(have):
                 return []
         cols = (lower, pos, sent_start, punct)
         starts = self.starts
@@ -317,6 +320,12 @@ def compile_pattern(pattern: Sequence[Mapping[str, Any]]) -> TokenPattern | None
     return TokenPattern(tuple(nodes), None if starts is None else tuple(starts), required)
 
 
+# hash -> string for LOWER and POS ids (the same for every Vocab: a string's id is its hash, or its
+# spaCy symbol id); cleared when large so that it stays bounded on big corpora
+_NAMES: dict[int, str] = {0: ""}
+_NAMES_MAX = 500_000
+
+
 def token_attributes(doc: Doc) -> tuple[list[str], list[str], list[bool], list[bool]]:
     """``(lower, pos, sent_start, punct)`` of the tokens of ``doc`` for
     :meth:`TokenPattern.matches`, from one ``doc.to_array`` call (no Token objects):
@@ -324,18 +333,18 @@ def token_attributes(doc: Doc) -> tuple[list[str], list[str], list[bool], list[b
     ``sent_start`` is ``SENT_START == 1`` (as the Matcher), ``punct`` the ``IS_PUNCT`` flag."""
     if len(doc) == 0:
         return [], [], [], []
-    arr = doc.to_array([LOWER, POS, SENT_START, IS_PUNCT]).tolist()
-    strings = doc.vocab.strings
-    names: dict[int, str] = {}
-    lower: list[str] = []
-    pos: list[str] = []
-    for low_id, pos_id, _, _ in arr:
-        s = names.get(low_id)
-        if s is None:
-            s = names[low_id] = strings[low_id]
-        lower.append(s)
-        p = names.get(pos_id)
-        if p is None:
-            p = names[pos_id] = strings[pos_id] if pos_id else ""
-        pos.append(p)
-    return lower, pos, [row[2] == 1 for row in arr], [row[3] == 1 for row in arr]
+    low_ids, pos_ids, sent_ids, punct_ids = doc.to_array([LOWER, POS, SENT_START, IS_PUNCT]
+                                                         ).T.tolist()
+    names = _NAMES
+    missing = {h for h in low_ids if h not in names} | {h for h in pos_ids if h not in names}
+    if missing:
+        if len(names) > _NAMES_MAX:
+            names.clear()
+            names[0] = ""
+            missing = (set(low_ids) | set(pos_ids)) - {0}
+        strings = doc.vocab.strings
+        for h in missing:
+            names[h] = strings[h]
+    get = names.__getitem__
+    return (list(map(get, low_ids)), list(map(get, pos_ids)), [v == 1 for v in sent_ids],
+            [v == 1 for v in punct_ids])
