@@ -341,27 +341,27 @@ def test_fixed_effect_se_by_hand() -> None:
     assert fixed_effect_se(groups, 1.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 * 12 / 17))
 
 
-def test_required_forms_and_pattern_set() -> None:
-    # only tokens that must occur and are constrained by LOWER alone give a requirement
-    pats = [[{"LOWER": "how"}, {"LOWER": {"IN": ["is", "does"]}, "OP": "+"},
-             {"LOWER": "that", "OP": "?"}, {"IS_PUNCT": False}, {"LOWER": "x", "POS": "NOUN"}],
-            [{"LOWER": {"IN": [False]}}]]  # YAML 'no' -> False: no requirement
-    assert F.required_forms(pats[0]) == [{"how"}, {"is", "does"}]
-    assert F.required_forms(pats[1]) == []
+def test_pattern_set() -> None:
     counter = F.PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
     assert counter.count(D("So|ADV what|PRON if|SCONJ ?|PUNCT")) == 1
     assert counter.count(D("So|ADV if|SCONJ ?|PUNCT")) == 0
-    # the per-pattern Matchers find exactly what one Matcher with every pattern finds
+    # the compiled patterns find exactly what one spaCy Matcher with every pattern finds; the
+    # last pattern (ORTH) does not compile and runs on a Matcher of its own
     from spacy.matcher import Matcher
+
+    from therapy_turns.matching import PatternSet
 
     markers = F.load_lexicon("markers")["markers"]
     patterns = [p for m in F.MARKERS for p in markers[m].get("patterns", [])]
     assert patterns
+    patterns.append([{"ORTH": "it"}, {"LOWER": "was"}])
     one = Matcher(_NLP.vocab)
     one.add("M", patterns)
-    split = F.PatternSet(_NLP.vocab, [("M", p) for p in patterns])
+    split = PatternSet(_NLP.vocab, [("M", p) for p in patterns])
     for text in ["how is that supposed to help", "How does any of this really work ?",
                  "I will definitely fail , what if they laugh", "what if", "will will surely",
-                 "definitely gonna happen", "nothing here"]:
+                 "definitely gonna happen", "nothing here", "it was that"]:
         doc = _NLP(text)
+        view = F.DocView.of(doc)
+        assert sorted(split(doc, view.match_attrs)) == sorted(split(doc)), text
         assert sorted(split(doc)) == sorted(set(one(doc))), text

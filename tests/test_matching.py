@@ -216,7 +216,7 @@ def _technique_patterns() -> list[list[dict[str, Any]]]:
 
 
 def _feature_patterns() -> list[list[dict[str, Any]]]:
-    """The patterns features.PatternSet receives: those of every PhraseCounter of lexicons()."""
+    """The token patterns of every PhraseCounter of features.lexicons() (run by a PatternSet)."""
     from therapy_turns.features import lexicons
 
     lex = lexicons()

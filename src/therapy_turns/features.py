@@ -40,10 +40,11 @@ import numpy as np
 import pandas as pd
 import spacy
 import yaml
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from tqdm.auto import tqdm
 
+from .matching import PatternSet
 from .questions import count_questions, quote_mask
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _tokenizer() -> Any:
 
 # --------------------------------------------------------------------------- token view
 _VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT",
-               "IS_SPACE", "IS_STOP"]
+               "IS_SPACE", "IS_STOP", "SENT_START"]
 _STR_CACHE: dict[int, str] = {}  # string hash (or symbol id) -> string (the same in any vocab)
 _NORM_CACHE: dict[int, str] = {}  # string hash -> _norm(string)
 
@@ -166,6 +167,13 @@ class DocView:
     space: list[bool]
     stop: list[bool]
     word: list[bool]
+    sent_start: list[bool]  # SENT_START == 1, as spaCy's Matcher reads IS_SENT_START
+
+    @property
+    def match_attrs(self) -> tuple[list[str], list[str], list[bool], list[bool]]:
+        """The token attributes :class:`~therapy_turns.matching.PatternSet` reads."""
+        return self.lower, self.pos, self.sent_start, self.punct
+
     @cached_property
     def low_types(self) -> set[str]:
         """The distinct ``low`` values."""
@@ -187,7 +195,7 @@ class DocView:
         strings = doc.vocab.strings
         arr = doc.to_array(_VIEW_ATTRS)
         cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop = cols
+        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop, sent_start = cols
         low = _lookup(orth, strings, _NORM_CACHE, _norm)
         punct_b = [bool(p) for p in punct]
         space_b = [bool(p) for p in space]
@@ -199,7 +207,7 @@ class DocView:
                    dep=_lookup(dep, strings),
                    head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
                    morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
-                   word=word)
+                   word=word, sent_start=[s == 1 for s in sent_start])
 
     def tense(self, i: int) -> tuple[bool, str | None]:
         """``(finite, tense)`` of token ``i``: ``"Fin" in VerbForm`` and Past/Pres (or None)."""
@@ -289,7 +297,7 @@ class PhraseCounter:
         if pm is not None:
             found += [(s, e) for _, s, e in pm(doc)]
         if m is not None:
-            found += [(s, e) for _, s, e in m(doc, view.lower_types)]
+            found += [(s, e) for _, s, e in m(doc, view.match_attrs, view.lower_types)]
         if self._exclude:
             kept = []
             for s, e in found:
@@ -308,55 +316,6 @@ class PhraseCounter:
     def count(self, doc: Doc | DocView) -> int:
         """Number of non-overlapping matches in ``doc``."""
         return len(self.bounds(doc if isinstance(doc, DocView) else DocView.of(doc)))
-
-
-def required_forms(pattern: Sequence[Mapping[str, Any]]) -> list[frozenset[str]]:
-    """For a spaCy Matcher token pattern: the lower-case forms each of its required tokens can
-    take, for the tokens known to be required (no ``OP``, or ``+``) and constrained by ``LOWER``
-    alone (a string or ``{IN: [strings]}``); other tokens are left out (no constraint).
-
-    A Doc can hold a match of the pattern only if every listed set shares a form with the Doc's
-    ``lower_`` forms; on any other Doc the Matcher need not run (its result would be empty).
-    """
-    out = []
-    for tok in pattern:
-        if tok.get("OP", "+") != "+" or set(tok) - {"OP"} != {"LOWER"}:
-            continue
-        val = tok["LOWER"]
-        if isinstance(val, str):
-            out.append(frozenset([val]))
-        elif isinstance(val, dict) and set(val) == {"IN"} \
-                and all(isinstance(v, str) for v in val["IN"]):
-            out.append(frozenset(val["IN"]))
-    return out
-
-
-class PatternSet:
-    """Matcher patterns run one Matcher per pattern, and only on Docs that hold every required
-    form of the pattern (:func:`required_forms`). Same matches as one Matcher with all the
-    patterns (each pattern is matched independently), without testing every pattern at every
-    token of every Doc."""
-
-    def __init__(self, vocab: Any, patterns: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
-        self._items: list[tuple[list[frozenset[str]], Matcher]] = []
-        for key, pat in patterns:
-            m = Matcher(vocab)
-            m.add(key, [list(pat)])
-            self._items.append((required_forms(pat), m))
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __call__(self, doc: Doc, forms: set[str] | None = None) -> list[tuple[int, int, int]]:
-        """``(match id, start, end)`` of every match in ``doc`` (``forms``: the set of its
-        tokens' ``lower_``, if the caller has it)."""
-        if forms is None:
-            forms = {t.lower_ for t in doc}
-        out: list[tuple[int, int, int]] = []
-        for req, m in self._items:
-            if all(not r.isdisjoint(forms) for r in req):
-                out.extend(m(doc))
-        return out
 
 
 def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:

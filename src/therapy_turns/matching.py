@@ -24,14 +24,19 @@ matches any token. Anything else makes :func:`compile_pattern` return ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from spacy.attrs import IS_PUNCT, LOWER, POS, SENT_START
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
-__all__ = ["TokenPattern", "compile_pattern", "token_attributes"]
+__all__ = ["PatternSet", "TokenPattern", "compile_pattern", "token_attributes"]
+
+#: ``(lower, pos, sent_start, punct)`` per token, as :meth:`TokenPattern.matches` reads them
+Attrs = tuple[Sequence[str], Sequence[str], Sequence[bool], Sequence[bool]]
 
 # quantifiers, as spaCy's matcher (ZERO is "!": the spec must NOT hold, one token consumed)
 ZERO, ONE, ZERO_PLUS, ZERO_ONE = 0, 1, 2, 3
@@ -348,3 +353,40 @@ def token_attributes(doc: Doc) -> tuple[list[str], list[str], list[bool], list[b
     get = names.__getitem__
     return (list(map(get, low_ids)), list(map(get, pos_ids)), [v == 1 for v in sent_ids],
             [v == 1 for v in punct_ids])
+
+
+class PatternSet:
+    """Named token patterns, each matched on its own: by :func:`compile_pattern` where it
+    compiles, else by a spaCy ``Matcher`` holding that one pattern. The matches are those of one
+    spaCy ``Matcher`` holding every pattern (each pattern is matched independently)."""
+
+    def __init__(self, vocab: Vocab, patterns: Iterable[tuple[str, list[dict[str, Any]]]]
+                 ) -> None:
+        self._items: list[tuple[int, TokenPattern | Matcher]] = []
+        for key, pat in patterns:
+            compiled = compile_pattern(pat)
+            if compiled is None:
+                compiled = Matcher(vocab)
+                compiled.add(key, [list(pat)])
+            self._items.append((vocab.strings.add(key), compiled))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __call__(self, doc: Doc, attrs: Attrs | None = None, forms: Set[str] | None = None
+                 ) -> list[tuple[int, int, int]]:
+        """``(match id, start, end)`` of every match in ``doc``, pattern by pattern (the id is
+        the string-store hash of the pattern's name, as spaCy's). ``attrs``:
+        :func:`token_attributes` of ``doc`` and ``forms``: the set of its ``lower``, if the
+        caller has them."""
+        if attrs is None:
+            attrs = token_attributes(doc)
+        if forms is None:
+            forms = set(attrs[0])
+        out: list[tuple[int, int, int]] = []
+        for key, m in self._items:
+            if isinstance(m, TokenPattern):
+                out.extend((key, s, e) for s, e in m.matches(*attrs, forms=forms))
+            else:
+                out.extend(m(doc))
+        return out

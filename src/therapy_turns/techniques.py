@@ -42,7 +42,8 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .features import DocView, PatternSet
+from .features import DocView
+from .matching import PatternSet
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +163,13 @@ class Coder:
         self.patterns = PatternSet(vocab, token_patterns)
 
     # ----------------------------------------------------------------- matching
-    def hits(self, doc: Doc) -> list[Hit]:
-        """All rule matches in ``doc`` (sorted by position)."""
+    def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
+        """All rule matches in ``doc`` (sorted by position); ``view``: its
+        :class:`~therapy_turns.features.DocView`, if the caller has it."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
-        for key, s, e in self.patterns(doc) + list(self.phrases(doc)):
+        v = view or DocView.of(doc)
+        for key, s, e in self.patterns(doc, v.match_attrs, v.lower_types) + list(self.phrases(doc)):
             found.append((strings[key], s, e))
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
@@ -184,7 +187,7 @@ class Coder:
             return out
         v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
         quoted = quote_mask(doc, v.text)
-        hits = self.hits(doc)
+        hits = self.hits(doc, v)
         role_play = role_play or any(h.code == "role_play" for h in hits)
         client = _content_lemmas(prev_client, self.settings) if prev_client is not None else set()
         found: dict[str, list[list[str]]] = {}
