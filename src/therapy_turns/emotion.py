@@ -140,7 +140,7 @@ class TokenScore:
 
 # --------------------------------------------------------------------------- token view
 _VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "DEP", "IS_PUNCT", "IS_SPACE", "IS_ALPHA", "IS_UPPER",
-               "IDX", "SENT_START"]
+               "IDX", "SENT_START", "SPACY"]
 _STR_CACHE: dict[int, str] = {}  # string hash -> string (the same in any vocab)
 _LOWER_CACHE: dict[int, str] = {}  # string hash -> string.lower()
 
@@ -169,13 +169,14 @@ class _View:
     scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
     idx: list[int]  # character offset of each token
     sent_start: list[int]  # Token.sent_start as stored (1 = starts a sentence)
+    ws: list[str]  # tok.whitespace_
 
     @classmethod
     def of(cls, doc: Doc, rules: Rules) -> _View:
         strings = doc.vocab.strings
         arr = doc.to_array(_VIEW_ATTRS)
         cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper, idx, sent_start = cols
+        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper, idx, sent_start, ws = cols
         lower = _lookup(lower_h, strings, _STR_CACHE)
         dep = _lookup(dep_h, strings, _STR_CACHE)
         text = _lookup(orth, strings, _STR_CACHE)
@@ -200,7 +201,7 @@ class _View:
             scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
         return cls(doc, text, lower, lemma, [bool(x) for x in punct], [bool(x) for x in space],
                    [bool(x) for x in alpha], [bool(x) for x in upper], negator, scopes, idx,
-                   sent_start)
+                   sent_start, [" " if w else "" for w in ws])
 
     def sentences(self) -> list[tuple[int, int]]:
         """``(start, end)`` of ``doc.sents`` (read from the sentence starts when no user hook
@@ -214,8 +215,8 @@ class _View:
 
     @cached_property
     def doc_text(self) -> str:
-        """``doc.text`` (spaCy rebuilds it from the tokens on every access)."""
-        return self.doc.text
+        """``doc.text`` (spaCy rebuilds it through a Token object per token on every access)."""
+        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
 
     def span_text(self, lo: int, hi: int) -> str:
         """``doc[lo:hi].text`` (``hi > lo``)."""

@@ -130,7 +130,7 @@ def _tokenizer() -> Any:
 
 # --------------------------------------------------------------------------- token view
 _VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT",
-               "IS_SPACE", "IS_STOP", "SENT_START"]
+               "IS_SPACE", "IS_STOP", "SENT_START", "SPACY"]
 _STR_CACHE: dict[int, str] = {}  # string hash (or symbol id) -> string (the same in any vocab)
 _NORM_CACHE: dict[int, str] = {}  # string hash -> _norm(string)
 
@@ -168,6 +168,18 @@ class DocView:
     stop: list[bool]
     word: list[bool]
     sent_start: list[bool]  # SENT_START == 1, as spaCy's Matcher reads IS_SENT_START
+    ws: list[str]  # tok.whitespace_
+
+    @cached_property
+    def doc_text(self) -> str:
+        """``doc.text`` (spaCy rebuilds it through a Token object per token on every access)."""
+        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
+
+    def span_text(self, lo: int, hi: int) -> str:
+        """``doc[lo:hi].text``."""
+        if hi <= lo:
+            return ""
+        return "".join([self.text[i] + self.ws[i] for i in range(lo, hi - 1)]) + self.text[hi - 1]
 
     @property
     def match_attrs(self) -> tuple[list[str], list[str], list[bool], list[bool]]:
@@ -195,7 +207,7 @@ class DocView:
         strings = doc.vocab.strings
         arr = doc.to_array(_VIEW_ATTRS)
         cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop, sent_start = cols
+        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop, sent_start, ws = cols
         low = _lookup(orth, strings, _NORM_CACHE, _norm)
         punct_b = [bool(p) for p in punct]
         space_b = [bool(p) for p in space]
@@ -207,7 +219,8 @@ class DocView:
                    dep=_lookup(dep, strings),
                    head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
                    morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
-                   word=word, sent_start=[s == 1 for s in sent_start])
+                   word=word, sent_start=[s == 1 for s in sent_start],
+                   ws=[" " if w else "" for w in ws])
 
     def tense(self, i: int) -> tuple[bool, str | None]:
         """``(finite, tense)`` of token ``i``: ``"Fin" in VerbForm`` and Past/Pres (or None)."""
@@ -302,7 +315,7 @@ class PhraseCounter:
             kept = []
             for s, e in found:
                 if s > 0:
-                    after = self._exclude.get(_norm(doc[s:e].text))
+                    after = self._exclude.get(_norm(view.span_text(s, e)))
                     if after is not None and view.low[s - 1] in after:
                         continue
                 kept.append((s, e))
@@ -611,7 +624,7 @@ def _turn_features(v: DocView, lex: Lexicons) -> dict[str, float]:
     n_sents = len(sents)
     per100 = (lambda k: 100 * k / nw) if nw else (lambda k: np.nan)
     row: dict[str, float] = {
-        "n_chars": len(doc.text), "n_tokens": len(doc), "n_words": nw, "n_sentences": n_sents,
+        "n_chars": len(v.doc_text), "n_tokens": len(doc), "n_words": nw, "n_sentences": n_sents,
         "mean_sentence_length": nw / n_sents if n_sents else np.nan,
         "ttr": len(set(lower)) / nw if nw else np.nan,
         "mattr": mattr(lower),

@@ -174,7 +174,7 @@ class Coder:
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
                 found.append((strings[key], min(toks), max(toks) + 1))
-        out = [Hit(self.rules[r].code, r, doc[s:e].text, s, e) for r, s, e in found]
+        out = [Hit(self.rules[r].code, r, v.span_text(s, e), s, e) for r, s, e in found]
         return sorted(set(out), key=lambda h: (h.start, h.end, h.rule))
 
     def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play: bool = False
@@ -183,15 +183,16 @@ class Coder:
         from .questions import question_type
 
         out = TurnCodes()
-        if len(doc) == 0 or not doc.text.strip():
-            return out
         v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
+        if len(doc) == 0 or not v.doc_text.strip():
+            return out
         quoted = quote_mask(doc, v.text)
         hits = self.hits(doc, v)
         role_play = role_play or any(h.code == "role_play" for h in hits)
         client = _content_lemmas(prev_client, self.settings) if prev_client is not None else set()
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
+            bounds = (sent.start, sent.end)
             s_hits = [h for h in hits if sent.start <= h.start < sent.end]
             words: set[str] | None = None  # the sentence's forms and lemmas, when needed
             kept = []
@@ -210,13 +211,13 @@ class Coder:
             qt = question_type(sent, quoted, v.text)
             if qt == "closed" and "content_request" in codes:
                 qt = "open"
-                _add(found, "open_question", "q_content_request", sent.text)
+                _add(found, "open_question", "q_content_request", v.span_text(*bounds))
             elif qt is not None:
-                _add(found, f"{qt}_question", "q_detector", sent.text)
+                _add(found, f"{qt}_question", "q_detector", v.span_text(*bounds))
             if qt is None:
                 refl = self._reflection(sent, kept, client, quoted, v)
                 if refl:
-                    _add(found, refl[0], refl[1], sent.text)
+                    _add(found, refl[0], refl[1], v.span_text(*bounds))
             for h in kept:
                 if h.code not in HELPER_CODES and not self.rules[h.rule].veto:
                     _add(found, h.code, h.rule, h.text)
@@ -298,7 +299,7 @@ def is_direction(sent: Span, view: DocView | None = None) -> bool:
         return True
     if v.tag[first] == "VB" and v.lower[first] != "be":
         return True
-    text = sent.text.lower().replace("’", "'")
+    text = v.span_text(sent.start, sent.end).lower().replace("’", "'")
     return any(p in text for p in ("i'd like you to", "i want you to", "i would like you to"))
 
 
