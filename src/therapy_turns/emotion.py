@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,11 @@ import yaml
 from nrclex import NRCLex
 from scipy import sparse
 from spacy.tokens import Doc, Span, Token
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    SentimentIntensityAnalyzer,
+    allcap_differential,
+)
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +463,24 @@ def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
     return _nrc(v, lo, hi, v.word_count(lo, hi), v.negated(lo, hi))
 
 
+_PUNCTUATION = string.punctuation  # what VADER strips from words
+
+
+class _SentiWords:
+    """What VADER's scoring reads of a ``SentiText``: its words and, computed when first read,
+    whether only some of them are in capitals (``allcap_differential``)."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words_and_emoticons = words
+        self._cap_diff: bool | None = None
+
+    @property
+    def is_cap_diff(self) -> bool:
+        if self._cap_diff is None:
+            self._cap_diff = allcap_differential(self.words_and_emoticons)
+        return self._cap_diff
+
+
 class _WindowedVader(SentimentIntensityAnalyzer):
     """VADER 3.3.2 with the same scores, minus a quadratic cost on long texts.
 
@@ -473,25 +496,27 @@ class _WindowedVader(SentimentIntensityAnalyzer):
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER's scores of ``text``. VADER first copies the text character by character to
         replace emoji by their descriptions; a text without any emoji character comes out of
-        that pass unchanged, so it is scored directly (the rest is VADER 3.3.2's own code, with
-        its per-word call skipped where it would add 0)."""
+        that pass unchanged, so it is scored directly. The rest is VADER 3.3.2's own code with
+        the same values computed once: the words of ``SentiText`` (whitespace split, punctuation
+        stripped unless that leaves two characters or fewer) and their lower case; the per-word
+        call skipped where it would add 0, and the "but" rule only when "but" occurs."""
         if not self._emoji_chars.isdisjoint(text):
             return super().polarity_scores(text)
         text = text.strip()
-        sentitext = SentiText(text)
+        words = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
+        lows = [w.lower() for w in words]
+        sentitext = _SentiWords(words)
         sentiments: list[float] = []
-        words_and_emoticons = sentitext.words_and_emoticons
-        last, lexicon = len(words_and_emoticons) - 1, self.lexicon
-        for i, item in enumerate(words_and_emoticons):
-            low = item.lower()
-            # boosters, "kind of", and words not in the lexicon score 0 (for the last,
-            # ``sentiment_valence`` would only append the 0 it was given: skip the call)
+        last, lexicon = len(words) - 1, self.lexicon
+        for i, low in enumerate(lows):
+            # boosters, "kind of", and words not in the lexicon score 0
             if low in BOOSTER_DICT or low not in lexicon or (
-                    low == "kind" and i < last and words_and_emoticons[i + 1].lower() == "of"):
+                    low == "kind" and i < last and lows[i + 1] == "of"):
                 sentiments.append(0)
                 continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words_and_emoticons, sentiments)
+            sentiments = self.sentiment_valence(0, sentitext, words[i], i, sentiments)
+        if "but" in lows:
+            sentiments = self._but_check(words, sentiments)
         return self.score_valence(sentiments, text)
 
     @cached_property
