@@ -350,6 +350,7 @@ def test_pattern_set() -> None:
     from spacy.matcher import Matcher
 
     from therapy_turns.matching import PatternSet
+    from therapy_turns.views import DocView
 
     markers = F.load_lexicon("markers")["markers"]
     patterns = [p for m in F.MARKERS for p in markers[m].get("patterns", [])]
@@ -362,6 +363,6 @@ def test_pattern_set() -> None:
                  "I will definitely fail , what if they laugh", "what if", "will will surely",
                  "definitely gonna happen", "nothing here", "it was that"]:
         doc = _NLP(text)
-        view = F.DocView.of(doc)
+        view = DocView.of(doc)
         assert sorted(split(doc, view.match_attrs)) == sorted(split(doc)), text
         assert sorted(split(doc)) == sorted(set(one(doc))), text

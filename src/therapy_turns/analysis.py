@@ -73,6 +73,7 @@ from .transcripts import (
     session_ids,
     speaker_map,
 )
+from .views import shared_views
 
 log = logging.getLogger(__name__)
 
@@ -256,13 +257,14 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     todo = [n for n in task.funcs if n not in out]
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
-        for name in todo:
-            out[name] = _resolve(task.funcs[name])(turns, docs)
-            if name in paths:
-                paths[name].parent.mkdir(parents=True, exist_ok=True)
-                tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
-                out[name].to_parquet(tmp, index=False)
-                tmp.replace(paths[name])
+        with shared_views():  # the table functions read each Doc's token attributes once
+            for name in todo:
+                out[name] = _resolve(task.funcs[name])(turns, docs)
+                if name in paths:
+                    paths[name].parent.mkdir(parents=True, exist_ok=True)
+                    tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
+                    out[name].to_parquet(tmp, index=False)
+                    tmp.replace(paths[name])
     out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
     return task.index, out
 

@@ -43,7 +43,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +55,8 @@ from vaderSentiment.vaderSentiment import (
     SentimentIntensityAnalyzer,
     allcap_differential,
 )
+
+from .views import DocView
 
 log = logging.getLogger(__name__)
 
@@ -144,25 +145,14 @@ class TokenScore:
 
 
 # --------------------------------------------------------------------------- token view
-_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "DEP", "IS_PUNCT", "IS_SPACE", "IS_ALPHA", "IS_UPPER",
-               "IDX", "SENT_START", "SPACY"]
-_STR_CACHE: dict[int, str] = {}  # string hash -> string (the same in any vocab)
-_LOWER_CACHE: dict[int, str] = {}  # string hash -> string.lower()
-
-
-def _lookup(keys: list[int], strings: Any, cache: dict[int, str], fn: Any = None) -> list[str]:
-    """The strings (``fn`` applied, if given) of string-store keys, memoised in ``cache``."""
-    for h in set(keys).difference(cache):
-        cache[h] = strings[h] if fn is None else fn(strings[h])
-    return list(map(cache.__getitem__, keys))
-
-
 @dataclass
 class _View:
-    """The token attributes of one Doc that the scores read, taken once with ``Doc.to_array``
-    (every span function below works on index ranges of it instead of re-iterating the Doc)."""
+    """The token attributes of one Doc that the scores read (lists of the shared
+    :class:`~therapy_turns.views.DocView`, plus the negators and their scopes under ``rules``);
+    every span function below works on index ranges of it instead of re-iterating the Doc."""
 
     doc: Doc
+    base: DocView
     text: list[str]
     lower: list[str]  # tok.lower_
     lemma: list[str]  # tok.lemma_.lower()
@@ -173,19 +163,12 @@ class _View:
     negator: list[bool]
     scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
     idx: list[int]  # character offset of each token
-    sent_start: list[int]  # Token.sent_start as stored (1 = starts a sentence)
-    ws: list[str]  # tok.whitespace_
+    sent_start: list[bool]  # SENT_START == 1
 
     @classmethod
     def of(cls, doc: Doc, rules: Rules) -> _View:
-        strings = doc.vocab.strings
-        arr = doc.to_array(_VIEW_ATTRS)
-        cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower_h, lemma_h, dep_h, punct, space, alpha, upper, idx, sent_start, ws = cols
-        lower = _lookup(lower_h, strings, _STR_CACHE)
-        dep = _lookup(dep_h, strings, _STR_CACHE)
-        text = _lookup(orth, strings, _STR_CACHE)
-        lemma = _lookup(lemma_h, strings, _LOWER_CACHE, str.lower)
+        b = DocView.of(doc)
+        dep, lower = b.dep, b.lower
         negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
                    or (d == "prep" and w in rules.neg_prepositions)
                    for d, w in zip(dep, lower, strict=True)]
@@ -204,9 +187,8 @@ class _View:
             else:
                 cand = [t.i for t in tok.subtree]
             scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
-        return cls(doc, text, lower, lemma, [bool(x) for x in punct], [bool(x) for x in space],
-                   [bool(x) for x in alpha], [bool(x) for x in upper], negator, scopes, idx,
-                   sent_start, [" " if w else "" for w in ws])
+        return cls(doc, b, b.text, lower, b.lemma_lower, b.punct, b.space, b.alpha, b.upper,
+                   negator, scopes, b.idx, b.sent_start)
 
     def sentences(self) -> list[tuple[int, int]]:
         """``(start, end)`` of ``doc.sents`` (read from the sentence starts when no user hook
@@ -215,17 +197,17 @@ class _View:
         if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
             return [(s.start, s.end) for s in doc.sents]
         n = len(doc)
-        starts = [0, *(i for i in range(1, n) if self.sent_start[i] == 1)]
+        starts = [0, *(i for i in range(1, n) if self.sent_start[i])]
         return list(zip(starts, [*starts[1:], n], strict=True)) if n else []
 
-    @cached_property
+    @property
     def doc_text(self) -> str:
-        """``doc.text`` (spaCy rebuilds it through a Token object per token on every access)."""
-        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
+        """``doc.text``."""
+        return self.base.doc_text
 
     def span_text(self, lo: int, hi: int) -> str:
-        """``doc[lo:hi].text`` (``hi > lo``)."""
-        return self.doc_text[self.idx[lo]:self.idx[hi - 1] + len(self.text[hi - 1])]
+        """``doc[lo:hi].text``."""
+        return self.base.span_text(lo, hi)
 
     def negated(self, lo: int, hi: int) -> set[int]:
         """:func:`negated_tokens` of ``doc[lo:hi]``."""

@@ -32,7 +32,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from .matching import PatternSet
 from .questions import count_questions, quote_mask
+from .views import DocView, norm
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
 LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
                   "quant")
 MATTR_WINDOW = 50
-_APOS = str.maketrans({"’": "'", "‘": "'"})
 
 #: Output columns and their meaning (units in brackets).
 COLUMNS: dict[str, str] = {
@@ -119,120 +119,9 @@ def load_lexicon(name: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _norm(text: str) -> str:
-    return text.translate(_APOS).lower()
-
-
 @lru_cache(maxsize=1)
 def _tokenizer() -> Any:
     return spacy.blank("en").tokenizer
-
-
-# --------------------------------------------------------------------------- token view
-_VIEW_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT",
-               "IS_SPACE", "IS_STOP", "SENT_START", "SPACY"]
-_STR_CACHE: dict[int, str] = {}  # string hash (or symbol id) -> string (the same in any vocab)
-_NORM_CACHE: dict[int, str] = {}  # string hash -> _norm(string)
-
-
-def _lookup(keys: list[int], strings: Any, cache: dict[int, str] = _STR_CACHE,
-            fn: Any = None) -> list[str]:
-    """The strings (``fn`` applied, if given) of string-store keys, memoised in ``cache``."""
-    for h in set(keys).difference(cache):
-        cache[h] = strings[h] if fn is None else fn(strings[h])
-    return list(map(cache.__getitem__, keys))
-_MORPH_CACHE: dict[int, tuple[bool, str | None]] = {}  # morph hash -> (finite, Past|Pres|None)
-
-
-@dataclass
-class DocView:
-    """The token attributes of one Doc, read once with :meth:`Doc.to_array` (no Token objects).
-
-    Every per-turn feature reads these lists instead of iterating the Doc again; the values are
-    exactly the Token attributes they stand for (``low`` = ``_norm(tok.text)``, ``lemma`` =
-    ``_norm(tok.lemma_)``, ``lower`` = ``tok.lower_``, ``pos`` = ``tok.pos_`` ...).
-    """
-
-    doc: Doc
-    low: list[str]
-    lemma: list[str]
-    lower: list[str]
-    text: list[str]
-    pos: list[str]
-    tag: list[str]
-    dep: list[str]
-    head: np.ndarray  # head offset (head.i - i)
-    morph: list[int]
-    punct: list[bool]
-    space: list[bool]
-    stop: list[bool]
-    word: list[bool]
-    sent_start: list[bool]  # SENT_START == 1, as spaCy's Matcher reads IS_SENT_START
-    ws: list[str]  # tok.whitespace_
-
-    @cached_property
-    def doc_text(self) -> str:
-        """``doc.text`` (spaCy rebuilds it through a Token object per token on every access)."""
-        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
-
-    def span_text(self, lo: int, hi: int) -> str:
-        """``doc[lo:hi].text``."""
-        if hi <= lo:
-            return ""
-        return "".join([self.text[i] + self.ws[i] for i in range(lo, hi - 1)]) + self.text[hi - 1]
-
-    @property
-    def match_attrs(self) -> tuple[list[str], list[str], list[bool], list[bool]]:
-        """The token attributes :class:`~therapy_turns.matching.PatternSet` reads."""
-        return self.lower, self.pos, self.sent_start, self.punct
-
-    @cached_property
-    def low_types(self) -> set[str]:
-        """The distinct ``low`` values."""
-        return set(self.low)
-
-    @cached_property
-    def lemma_types(self) -> set[str]:
-        """The distinct ``lemma`` values."""
-        return set(self.lemma)
-
-    @cached_property
-    def lower_types(self) -> set[str]:
-        """The distinct ``lower`` values."""
-        return set(self.lower)
-
-    @classmethod
-    def of(cls, doc: Doc) -> DocView:
-        """Read the attributes of ``doc``."""
-        strings = doc.vocab.strings
-        arr = doc.to_array(_VIEW_ATTRS)
-        cols = arr.T.tolist() if len(doc) else [[] for _ in _VIEW_ATTRS]
-        orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop, sent_start, ws = cols
-        low = _lookup(orth, strings, _NORM_CACHE, _norm)
-        punct_b = [bool(p) for p in punct]
-        space_b = [bool(p) for p in space]
-        word = [not (p or s or lw.startswith("'") or lw == "n't")
-                for p, s, lw in zip(punct_b, space_b, low, strict=True)]
-        return cls(doc=doc, low=low, lemma=_lookup(lemma, strings, _NORM_CACHE, _norm),
-                   lower=_lookup(lower, strings), text=_lookup(orth, strings),
-                   pos=_lookup(pos, strings), tag=_lookup(tag, strings),
-                   dep=_lookup(dep, strings),
-                   head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
-                   morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
-                   word=word, sent_start=[s == 1 for s in sent_start],
-                   ws=[" " if w else "" for w in ws])
-
-    def tense(self, i: int) -> tuple[bool, str | None]:
-        """``(finite, tense)`` of token ``i``: ``"Fin" in VerbForm`` and Past/Pres (or None)."""
-        h = self.morph[i]
-        out = _MORPH_CACHE.get(h)
-        if out is None:
-            m = self.doc[i].morph
-            tense = m.get("Tense")
-            out = ("Fin" in m.get("VerbForm"),
-                   "Past" if "Past" in tense else "Pres" if "Pres" in tense else None)
-            _MORPH_CACHE[h] = out
-        return out
 
 
 @dataclass
@@ -256,7 +145,7 @@ class PhraseCounter:
         self.phrases: list[list[str]] = []
         prefixes = []
         for raw in self.entries:
-            e = _norm(str(raw)).strip()
+            e = norm(str(raw)).strip()
             if e.endswith("*") and " " not in e:
                 prefixes.append(e[:-1])
                 continue
@@ -266,7 +155,7 @@ class PhraseCounter:
             else:
                 self.phrases.append(toks)
         self.prefixes = tuple(sorted(prefixes))
-        self._exclude = {_norm(k): {_norm(w) for w in v} for k, v in self.exclude_after.items()}
+        self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
         self._matchers: dict[int, tuple[Any, PhraseMatcher | None, PatternSet | None]] = {}
 
     def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, PatternSet | None]:
@@ -315,7 +204,7 @@ class PhraseCounter:
             kept = []
             for s, e in found:
                 if s > 0:
-                    after = self._exclude.get(_norm(view.span_text(s, e)))
+                    after = self._exclude.get(norm(view.span_text(s, e)))
                     if after is not None and view.low[s - 1] in after:
                         continue
                 kept.append((s, e))
@@ -361,7 +250,7 @@ class Lexicons:
 
 
 def _words(values: Iterable[Any]) -> frozenset[str]:
-    return frozenset(_norm(str(v)) for v in values)
+    return frozenset(norm(str(v)) for v in values)
 
 
 @lru_cache(maxsize=1)
@@ -383,7 +272,7 @@ def lexicons() -> Lexicons:
         certainty_window=int(cert["negation_window"]),
         negations=_words(load_lexicon("negations")["entries"]),
         future_modals=_words(tense["future_modals"]),
-        going_to=tuple(tuple(_norm(w) for w in seq) for seq in tense["going_to"]),
+        going_to=tuple(tuple(norm(w) for w in seq) for seq in tense["going_to"]),
         families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in (
             ("body_words", "body_sensation"), ("cognitive_words", "cognitive_process"),
             ("feeling_words", "feeling"))},
@@ -474,7 +363,7 @@ def is_word(tok: Token) -> bool:
     """A word token: not punctuation/whitespace and not a contraction clitic (``'m``, ``n't``)."""
     if tok.is_punct or tok.is_space:
         return False
-    low = _norm(tok.text)
+    low = norm(tok.text)
     return not (low.startswith("'") or low == "n't")
 
 

@@ -28,10 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from spacy.attrs import IS_PUNCT, LOWER, POS, SENT_START
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
+
+from .views import DocView
 
 __all__ = ["PatternSet", "TokenPattern", "compile_pattern", "token_attributes"]
 
@@ -325,34 +326,12 @@ def compile_pattern(pattern: Sequence[Mapping[str, Any]]) -> TokenPattern | None
     return TokenPattern(tuple(nodes), None if starts is None else tuple(starts), required)
 
 
-# hash -> string for LOWER and POS ids (the same for every Vocab: a string's id is its hash, or its
-# spaCy symbol id); cleared when large so that it stays bounded on big corpora
-_NAMES: dict[int, str] = {0: ""}
-_NAMES_MAX = 500_000
-
-
 def token_attributes(doc: Doc) -> tuple[list[str], list[str], list[bool], list[bool]]:
     """``(lower, pos, sent_start, punct)`` of the tokens of ``doc`` for
-    :meth:`TokenPattern.matches`, from one ``doc.to_array`` call (no Token objects):
-    ``LOWER`` and ``POS`` ids through ``doc.vocab.strings`` (``pos`` is ``""`` where unset),
-    ``sent_start`` is ``SENT_START == 1`` (as the Matcher), ``punct`` the ``IS_PUNCT`` flag."""
-    if len(doc) == 0:
-        return [], [], [], []
-    low_ids, pos_ids, sent_ids, punct_ids = doc.to_array([LOWER, POS, SENT_START, IS_PUNCT]
-                                                         ).T.tolist()
-    names = _NAMES
-    missing = {h for h in low_ids if h not in names} | {h for h in pos_ids if h not in names}
-    if missing:
-        if len(names) > _NAMES_MAX:
-            names.clear()
-            names[0] = ""
-            missing = (set(low_ids) | set(pos_ids)) - {0}
-        strings = doc.vocab.strings
-        for h in missing:
-            names[h] = strings[h]
-    get = names.__getitem__
-    return (list(map(get, low_ids)), list(map(get, pos_ids)), [v == 1 for v in sent_ids],
-            [v == 1 for v in punct_ids])
+    :meth:`TokenPattern.matches`, read through :class:`~therapy_turns.views.DocView` (no Token
+    objects): ``pos`` is ``""`` where unset, ``sent_start`` is ``SENT_START == 1`` (as the
+    Matcher), ``punct`` the ``IS_PUNCT`` flag."""
+    return DocView.of(doc).match_attrs
 
 
 class PatternSet:

@@ -47,8 +47,9 @@ from typing import Any
 import yaml
 from spacy.tokens import Doc, Span, Token
 
+from .views import norm
+
 QUESTION_TYPES = ("open", "closed")
-_APOS = str.maketrans({"’": "'", "‘": "'"})
 _BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
 _SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
 _SUBJECT_WORDS = {"i", "you", "we", "they", "he", "she", "it", "that", "this", "there", "those",
@@ -62,19 +63,15 @@ def lexicon() -> dict[str, Any]:
     """The question lexicon (``lexicons/questions.yaml``), with word lists as lower-case sets."""
     path = Path(__file__).with_name("lexicons") / "questions.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    lex: dict[str, Any] = {k: {_norm(w) for w in v} for k, v in raw.items()}
+    lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     lex["rhetorical_re"] = re.compile(
-        r"\b(?:" + "|".join(re.escape(_norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
-    lex["open_prompt_seqs"] = sorted(tuple(_norm(p).split()) for p in raw["open_prompts"])
+        r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
+    lex["open_prompt_seqs"] = sorted(tuple(norm(p).split()) for p in raw["open_prompts"])
     return lex
 
 
-def _norm(text: str) -> str:
-    return text.translate(_APOS).lower()
-
-
 def _low(tok: Token) -> str:
-    return _norm(tok.text)
+    return norm(tok.text)
 
 
 def _quote_depths(doc: Doc, end: int) -> list[bool]:
@@ -200,7 +197,7 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None,
     tokens = list(doc[sent.start: qmark])
     quoted = [quoted_all[t.i] for t in tokens]
     heads = _clause_heads(tokens, quoted)
-    text = _norm(" ".join(t.text for t, q in zip(tokens, quoted, strict=True) if not q))
+    text = norm(" ".join(t.text for t, q in zip(tokens, quoted, strict=True) if not q))
     text = text.replace(" n't", "n't").replace(" 's", "'s")
     if lex["rhetorical_re"].search(text):
         return None

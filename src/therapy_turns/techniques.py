@@ -42,8 +42,8 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .features import DocView
 from .matching import PatternSet
+from .views import DocView
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Coder:
     # ----------------------------------------------------------------- matching
     def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
         """All rule matches in ``doc`` (sorted by position); ``view``: its
-        :class:`~therapy_turns.features.DocView`, if the caller has it."""
+        :class:`~therapy_turns.views.DocView`, if the caller has it."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
         v = view or DocView.of(doc)
@@ -289,7 +289,7 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
 
 def is_direction(sent: Span, view: DocView | None = None) -> bool:
     """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?
-    ``view``: :class:`~therapy_turns.features.DocView` of ``sent.doc``, if the caller has it."""
+    ``view``: :class:`~therapy_turns.views.DocView` of ``sent.doc``, if the caller has it."""
     v = view or DocView.of(sent.doc)
     first = next((i for i in range(sent.start, sent.end)
                   if not (v.punct[i] or v.space[i] or v.lower[i] in _LEAD_SKIP)), None)

@@ -1,0 +1,74 @@
+"""DocView: every list equals the Token attribute it stands for; shared views within a block."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.tokens import Doc
+
+from therapy_turns.views import DocView, lookup_strings, shared_views
+
+TEXTS = ["I don’t KNOW, it's hard.  Really hard!", "", "Okay.",
+         "\u201cStop,\u201d she said. Now? No!"]
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Doc]:
+    from therapy_turns.nlp import load_pipeline
+
+    return list(load_pipeline().pipe(TEXTS))
+
+
+def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
+    for doc in docs:
+        v = DocView.of(doc)
+        toks = list(doc)
+        assert v.text == [t.text for t in toks]
+        assert v.lower == [t.lower_ for t in toks]
+        assert v.low == [t.text.replace("’", "'").lower() for t in toks]
+        assert v.lemma == [t.lemma_.replace("’", "'").lower() for t in toks]
+        assert v.lemma_lower == [t.lemma_.lower() for t in toks]
+        assert v.pos == [t.pos_ for t in toks] and v.tag == [t.tag_ for t in toks]
+        assert v.dep == [t.dep_ for t in toks]
+        assert v.head.tolist() == [t.head.i - t.i for t in toks]
+        assert v.punct == [t.is_punct for t in toks] and v.space == [t.is_space for t in toks]
+        assert v.alpha == [t.is_alpha for t in toks] and v.upper == [t.is_upper for t in toks]
+        assert v.stop == [t.is_stop for t in toks] and v.idx == [t.idx for t in toks]
+        assert v.ws == [t.whitespace_ for t in toks]
+        assert v.sent_start == [t.is_sent_start is True for t in toks]
+        assert v.doc_text == doc.text
+        for lo in range(len(doc) + 1):
+            for hi in range(lo, len(doc) + 1):
+                assert v.span_text(lo, hi) == doc[lo:hi].text, (lo, hi)
+
+
+def test_word_flags_by_hand(docs: list[Doc]) -> None:
+    v = DocView.of(docs[0])
+    # I do n’t KNOW , it 's hard . <2 spaces> Really hard !  -> clitics, punctuation, space out
+    words = [t for t, w in zip(v.text, v.word, strict=True) if w]
+    assert words == ["I", "do", "KNOW", "it", "hard", "Really", "hard"]
+
+
+def test_shared_views(docs: list[Doc]) -> None:
+    doc = docs[0]
+    assert DocView.of(doc) is not DocView.of(doc)  # outside a block: a fresh view each time
+    with shared_views():
+        first = DocView.of(doc)
+        assert DocView.of(doc) is first
+        with shared_views():  # nested blocks share the outer views
+            assert DocView.of(doc) is first
+        assert DocView.of(docs[2]) is DocView.of(docs[2])
+    assert DocView.of(doc) is not first  # dropped when the block ends
+
+
+def test_lookup_strings_memo_is_bounded(monkeypatch: pytest.MonkeyPatch, docs: list[Doc]) -> None:
+    import therapy_turns.views as views
+
+    strings = docs[0].vocab.strings
+    ids = [strings.add(w) for w in ("alpha", "beta", "gamma", "delta")]
+    cache: dict[int, str] = {}
+    monkeypatch.setattr(views, "CACHE_MAX", 2)
+    assert lookup_strings(ids[:3], strings, cache) == ["alpha", "beta", "gamma"]
+    assert len(cache) == 3  # filled past the bound within one call
+    assert lookup_strings([ids[0]], strings, cache, str.upper) == ["alpha"]  # memo hit: no fn
+    assert lookup_strings([ids[3], ids[3]], strings, cache, str.upper) == ["DELTA", "DELTA"]
+    assert cache == {ids[3]: "DELTA"}  # it held more than 2: emptied, then refilled
