@@ -18,7 +18,7 @@ sampled every 0.1 s):
 - peak RSS of the 2-process run at 200 and 1,000 sessions (target <= 1.5 GB, nearly flat).
 
 Usage: ``python benchmarks/analyze_scale.py [--sizes 200 1000] [--workdir DIR] [--keep]``;
-``--make-corpus DIR --sessions N`` only writes a synthetic corpus. Takes about 10-15 minutes on
+``--make-corpus DIR --sessions N`` only writes a synthetic corpus. Takes about 17 minutes on
 2 cores with every table module installed.
 """
 
