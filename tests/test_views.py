@@ -57,6 +57,10 @@ def test_shared_views(docs: list[Doc]) -> None:
         with shared_views():  # nested blocks share the outer views
             assert DocView.of(doc) is first
         assert DocView.of(docs[2]) is DocView.of(docs[2])
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:  # another thread has no registry of its own here
+            assert pool.submit(DocView.of, doc).result() is not first
     assert DocView.of(doc) is not first  # dropped when the block ends
 
 

@@ -12,6 +12,7 @@ the table functions of one analysis chunk read each Doc once between them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ _STRINGS: dict[int, str] = {0: ""}  # string id -> string
 _NORMS: dict[int, str] = {}  # string id -> norm(string)
 _LOWERS: dict[int, str] = {}  # string id -> string.lower()
 _MORPHS: dict[int, tuple[bool, str | None]] = {}  # morph id -> (finite, Past|Pres|None)
-_shared: dict[int, DocView] | None = None
+_local = threading.local()  # .shared: the current shared_views() registry of this thread
 
 
 def norm(text: str) -> str:
@@ -93,10 +94,11 @@ class DocView:
     @classmethod
     def of(cls, doc: Doc) -> DocView:
         """The view of ``doc`` (the one already made, inside :func:`shared_views`)."""
-        if _shared is not None:
-            v = _shared.get(id(doc))
+        shared = getattr(_local, "shared", None)
+        if shared is not None:
+            v = shared.get(id(doc))
             if v is None or v.doc is not doc:
-                v = _shared[id(doc)] = cls._read(doc)
+                v = shared[id(doc)] = cls._read(doc)
             return v
         return cls._read(doc)
 
@@ -176,11 +178,10 @@ class DocView:
 def shared_views() -> Iterator[None]:
     """Within the block, :meth:`DocView.of` makes one view per Doc and hands the same one to
     every caller; the views (and the Docs they hold) are dropped when the outermost block
-    ends."""
-    global _shared
-    outer = _shared
-    _shared = {} if outer is None else outer
+    ends. The registry is per thread (threads running other chunks keep their own)."""
+    outer = getattr(_local, "shared", None)
+    _local.shared = {} if outer is None else outer
     try:
         yield
     finally:
-        _shared = outer
+        _local.shared = outer
