@@ -151,7 +151,6 @@ class _View:
     :class:`~therapy_turns.views.DocView`, plus the negators and their scopes under ``rules``);
     every span function below works on index ranges of it instead of re-iterating the Doc."""
 
-    doc: Doc
     base: DocView
     text: list[str]
     lower: list[str]  # tok.lower_
@@ -187,8 +186,13 @@ class _View:
             else:
                 cand = [t.i for t in tok.subtree]
             scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
-        return cls(doc, b, b.text, lower, b.lemma_lower, b.punct, b.space, b.alpha, b.upper,
+        return cls(b, b.text, lower, b.lemma_lower, b.punct, b.space, b.alpha, b.upper,
                    negator, scopes, b.idx, b.sent_start)
+
+    @property
+    def doc(self) -> Doc:
+        """The Doc viewed."""
+        return self.base.doc
 
     def sentences(self) -> list[tuple[int, int]]:
         """``(start, end)`` of ``doc.sents`` (read from the sentence starts when no user hook

@@ -103,35 +103,38 @@ def _quantifiers(op: Any) -> tuple[int, ...] | None:
     return (ONE,) * lo + ((ZERO_ONE,) * (int(m) - lo) if m else (ZERO_PLUS,))
 
 
+def _value_sets(val: Any, not_in_ok: bool
+                ) -> tuple[frozenset[str] | None, frozenset[str] | None] | None:
+    """``(must be in, must not be in)`` for one attribute's value in a spec: a string,
+    ``{"IN": [...]}`` or, if ``not_in_ok``, ``{"NOT_IN": [...]}`` (strings only); None if the
+    value is anything else."""
+    if isinstance(val, str):
+        return frozenset([val]), None
+    if isinstance(val, Mapping) and len(val) == 1:
+        op, items = next(iter(val.items()))
+        got = _str_set(items)
+        if got is not None and op == "IN":
+            return got, None
+        if got is not None and op == "NOT_IN" and not_in_ok:
+            return None, got
+    return None
+
+
 def _spec_nodes(spec: Any) -> list[_Node] | None:
     if not isinstance(spec, Mapping) or not set(spec) <= _KEYS:
         return None
     lower_in = lower_not_in = pos_in = None
     sent = punct = None
     if "LOWER" in spec:
-        val = spec["LOWER"]
-        if isinstance(val, str):
-            lower_in = frozenset([val])
-        elif isinstance(val, Mapping) and len(val) == 1 and "IN" in val:
-            lower_in = _str_set(val["IN"])
-            if lower_in is None:
-                return None
-        elif isinstance(val, Mapping) and len(val) == 1 and "NOT_IN" in val:
-            lower_not_in = _str_set(val["NOT_IN"])
-            if lower_not_in is None:
-                return None
-        else:
+        sets = _value_sets(spec["LOWER"], not_in_ok=True)
+        if sets is None:
             return None
+        lower_in, lower_not_in = sets
     if "POS" in spec:
-        val = spec["POS"]
-        if isinstance(val, str):
-            pos_in = frozenset([val])
-        elif isinstance(val, Mapping) and len(val) == 1 and "IN" in val:
-            pos_in = _str_set(val["IN"])
-            if pos_in is None:
-                return None
-        else:
+        sets = _value_sets(spec["POS"], not_in_ok=False)
+        if sets is None:
             return None
+        pos_in = sets[0]
     if "IS_SENT_START" in spec:
         sent = spec["IS_SENT_START"]
         if not isinstance(sent, bool):
