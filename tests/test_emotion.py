@@ -274,3 +274,63 @@ def test_windowed_vader_equals_vader() -> None:
                           f"{pre}good it {g}{post}", f"{pre}happy {g}"]
     for text in texts:
         assert fast.polarity_scores(text) == ref.polarity_scores(text), text
+
+
+def test_joined_vader_equals_vader_on_multi_sentence_texts() -> None:
+    # a turn scored from its sentences' valences must give exactly VADER's scores of the turn:
+    # random texts of trigger words (ALL-CAPS ones and all-capitals sentences too, so the
+    # sentences' and the turn's capitals flags differ), cut into random "sentences"; some
+    # sentences are dropped, some replaced by word lists that do not occur in the turn, some
+    # cut inside a word
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    words = ["never", "so", "this", "without", "doubt", "not", "isn't", "no", "nor", "or",
+             "least", "at", "very", "VERY", "kind", "of", "sort", "but", "BUT", "the", "bomb",
+             "yeah", "right", "good", "GOOD", "GOOD!", "bad", "BAD", "bad,", "happy", "sad.",
+             "great", "extremely", "barely", "hope", "I", "it", "is", "!", "?", "...", "hand",
+             "to", "mouth", "bus", "stop", "NOT", "NO", "(kind", "of)", "\"good\"", "ok", "kiss",
+             "death", "die", "for"]
+    rng = np.random.default_rng(11)
+    fast, ref = emotion._vader(), SentimentIntensityAnalyzer()
+    reused = 0
+    for _ in range(1500):
+        toks = list(rng.choice(words, size=int(rng.integers(1, 60))))
+        if rng.random() < 0.5:  # mostly lower case, so that capitals make the flag differ
+            toks = [t.lower() if rng.random() < 0.9 else t for t in toks]
+        cuts = sorted(rng.choice(np.arange(1, len(toks) + 1), size=min(len(toks), 4),
+                                 replace=False).tolist())
+        parts, a = [], 0
+        for b in cuts:  # some sentences all in capitals (their capitals flag is False)
+            parts.append(" ".join(toks[a:b]).upper() if rng.random() < 0.15 else
+                         " ".join(toks[a:b]))
+            a = b
+        text = " ".join(parts)
+        sents, scored = [], []
+        for p in parts:
+            r = rng.random()
+            if r < 0.1:
+                continue  # a sentence without words: not scored
+            if r < 0.2:
+                p = " ".join(rng.choice(words, size=8))  # not in the text
+            elif r < 0.25 and len(p) > 3:
+                p = p[1:]  # cut inside a word
+            sents.append(fast.valences(p))
+            scored.append(p)
+        known = fast._known(emotion._SentiWords(text), sents)
+        reused += sum(x is not None for x in known)
+        assert fast.joined_scores(text, sents) == ref.polarity_scores(text), (text, parts)
+        for p, s in zip(scored, sents, strict=True):
+            assert s is None or fast.scores_of(s) == ref.polarity_scores(p)
+    assert reused > 10_000  # the reuse path is exercised
+    # every idiom and booster n-gram cut by a sentence boundary, next to sentiment words
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SPECIAL_CASES
+
+    fill = "we went there and then"
+    for g in [g.split() for g in [*SPECIAL_CASES, *BOOSTER_DICT] if " " in g]:
+        for cut in range(1, len(g)):
+            for left, right in [(f"{fill} good", f"good {fill}"), (fill, fill),
+                                (f"{fill} no", f"good {fill}")]:
+                parts = [f"{left} {' '.join(g[:cut])}", f"{' '.join(g[cut:])} {right}"]
+                text = " ".join(parts)
+                sents = [fast.valences(p) for p in parts]
+                assert fast.joined_scores(text, sents) == ref.polarity_scores(text), parts

@@ -453,11 +453,16 @@ _PUNCTUATION = string.punctuation  # what VADER strips from words
 
 
 class _SentiWords:
-    """What VADER's scoring reads of a ``SentiText``: its words and, computed when first read,
-    whether only some of them are in capitals (``allcap_differential``)."""
+    """What VADER's scoring reads of a ``SentiText`` (the text stripped, its words and their
+    lower case; computed when first read, whether only some words are in capitals,
+    ``allcap_differential``), plus the word valences VADER computes before its "but" rule."""
 
-    def __init__(self, words: list[str]) -> None:
-        self.words_and_emoticons = words
+    def __init__(self, text: str) -> None:
+        self.text = text.strip()
+        self.words_and_emoticons = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s
+                                    for w in self.text.split()]
+        self.lows = [w.lower() for w in self.words_and_emoticons]
+        self.sentiments: list[float] = []
         self._cap_diff: bool | None = None
 
     @property
@@ -467,43 +472,105 @@ class _SentiWords:
         return self._cap_diff
 
 
-class _WindowedVader(SentimentIntensityAnalyzer):
-    """VADER 3.3.2 with the same scores, minus a quadratic cost on long texts.
+#: VADER reads words ``i - _BACK`` to ``i + _AHEAD`` to score word ``i`` (see _WindowedVader)
+_BACK, _AHEAD = 3, 2
 
-    VADER's ``_negation_check`` and ``_special_idioms_check`` lower-case the whole word list on
-    every call (several times per sentiment word), although they read only the words from
-    ``i - 3`` to ``i + 2``. These overrides hand them just that window, re-indexed, so every
-    comparison they make is the same (the window keeps the length tests against the end of the
-    text, and ``i - 3 >= 0`` whenever they are called from ``sentiment_valence``). For a smaller
-    ``i`` the whole list is passed, exactly as before. The test suite compares the scores with
-    the unmodified analyser on random texts made of VADER's trigger words.
+
+class _WindowedVader(SentimentIntensityAnalyzer):
+    """VADER 3.3.2 with the same scores, minus repeated work.
+
+    The valence VADER gives word ``i`` (``sentiment_valence``: lexicon value, "no", ALL-CAPS,
+    boosters, negation, "never so", "without doubt", idioms, "least") reads only words
+    ``i - 3`` to ``i + 2`` of the text's word list, whether ``i`` is at least 3 and at most
+    ``len - 3`` (the bounds tests), and the text-wide ``is_cap_diff`` flag, which matters only
+    for ALL-CAPS words among ``i - 3`` to ``i``. Only then do the "but" rule and
+    ``score_valence`` (with the text's '!' and '?' counts) read the whole text. Hence:
+
+    - ``_negation_check`` and ``_special_idioms_check`` are handed just that window, re-indexed
+      (VADER lower-cases the whole word list on every call, several times per sentiment word,
+      a quadratic cost on long texts); every comparison they make is the same (the window
+      keeps the length tests against the end of the text, and ``i - 3 >= 0`` whenever they
+      are called from ``sentiment_valence``). For a smaller ``i`` the whole list is passed.
+    - :meth:`joined_scores` scores a turn from its sentences' valences: where a sentence's
+      word list occurs in the turn's word list and word ``k`` of it has its whole window
+      inside the sentence (``3 <= k <= len - 3``), every value listed above is the same in
+      both texts except perhaps ``is_cap_diff``, so the sentence's valence is reused if the
+      two flags agree or no word of the sentence is in capitals. (They can differ only for a
+      sentence with no ALL-CAPS word or with nothing else, as the flag is "some but not all
+      words".) Other words are scored as VADER scores them; then the "but" rule and
+      ``score_valence`` run on the whole turn.
+
+    The test suite compares the scores with the unmodified analyser on random texts made of
+    VADER's trigger words, cut into random "sentences".
     """
 
     def polarity_scores(self, text: str) -> dict[str, float]:
-        """VADER's scores of ``text``. VADER first copies the text character by character to
-        replace emoji by their descriptions; a text without any emoji character comes out of
-        that pass unchanged, so it is scored directly. The rest is VADER 3.3.2's own code with
-        the same values computed once: the words of ``SentiText`` (whitespace split, punctuation
-        stripped unless that leaves two characters or fewer) and their lower case; the per-word
-        call skipped where it would add 0, and the "but" rule only when "but" occurs."""
+        """VADER's scores of ``text``."""
+        st = self.valences(text)
+        return super().polarity_scores(text) if st is None else self.scores_of(st)
+
+    def valences(self, text: str) -> _SentiWords | None:
+        """The words of ``text`` and their valences before the "but" rule (None if the text
+        has an emoji character: VADER first replaces emoji by their descriptions; a text without
+        any comes out of that pass unchanged, so it is scored directly)."""
+        if not self._emoji_chars.isdisjoint(text):
+            return None
+        st = _SentiWords(text)
+        self._score_words(st, None)
+        return st
+
+    def joined_scores(self, text: str, parts: Sequence[_SentiWords | None]) -> dict[str, float]:
+        """:meth:`polarity_scores` of ``text``, reusing the valences of ``parts`` (the
+        :meth:`valences` of its sentences, in order; None entries are skipped) where they are
+        VADER's valences in ``text`` too (see the class docstring)."""
         if not self._emoji_chars.isdisjoint(text):
             return super().polarity_scores(text)
-        text = text.strip()
-        words = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s for w in text.split()]
-        lows = [w.lower() for w in words]
-        sentitext = _SentiWords(words)
-        sentiments: list[float] = []
+        st = _SentiWords(text)
+        self._score_words(st, self._known(st, parts))
+        return self.scores_of(st)
+
+    @staticmethod
+    def _known(st: _SentiWords, parts: Sequence[_SentiWords | None]) -> list[float | None]:
+        """Per word of ``st``: the valence of the same word in one of ``parts`` when it is
+        certainly VADER's valence in ``st``, else None."""
+        words = st.words_and_emoticons
+        known: list[float | None] = [None] * len(words)
+        start = 0
+        for p in parts:
+            if p is None or len(p.words_and_emoticons) <= _BACK + _AHEAD:
+                continue
+            pw = p.words_and_emoticons
+            at = _find_sublist(words, pw, start)
+            if at is None:
+                continue
+            start = at + len(pw)
+            if p.is_cap_diff != st.is_cap_diff and any(w.isupper() for w in pw):
+                continue
+            known[at + _BACK:start - _AHEAD] = p.sentiments[_BACK:-_AHEAD]
+        return known
+
+    def _score_words(self, st: _SentiWords, known: list[float | None] | None) -> None:
+        """VADER 3.3.2's loop over the words of ``st`` (filling ``st.sentiments``): the
+        per-word call skipped where it would add 0, or where ``known`` has the value."""
+        words, lows, sentiments = st.words_and_emoticons, st.lows, st.sentiments
         last, lexicon = len(words) - 1, self.lexicon
         for i, low in enumerate(lows):
             # boosters, "kind of", and words not in the lexicon score 0
             if low in BOOSTER_DICT or low not in lexicon or (
                     low == "kind" and i < last and lows[i + 1] == "of"):
                 sentiments.append(0)
-                continue
-            sentiments = self.sentiment_valence(0, sentitext, words[i], i, sentiments)
-        if "but" in lows:
-            sentiments = self._but_check(words, sentiments)
-        return self.score_valence(sentiments, text)
+            elif known is not None and (x := known[i]) is not None:
+                sentiments.append(x)
+            else:
+                self.sentiment_valence(0, st, words[i], i, sentiments)
+
+    def scores_of(self, st: _SentiWords) -> dict[str, float]:
+        """VADER's "but" rule (only when "but" occurs; on a copy: it edits the list) and
+        ``score_valence``."""
+        sentiments = st.sentiments
+        if "but" in st.lows:
+            sentiments = self._but_check(st.words_and_emoticons, list(sentiments))
+        return self.score_valence(sentiments, st.text)
 
     @cached_property
     def _emoji_chars(self) -> frozenset[str]:
@@ -525,8 +592,22 @@ class _WindowedVader(SentimentIntensityAnalyzer):
             valence, words_and_emoticons[i - 3:i + 3], 3)
 
 
+def _find_sublist(words: list[str], part: list[str], start: int) -> int | None:
+    """The first ``j >= start`` with ``words[j:j + len(part)] == part`` (``part`` not empty),
+    or None."""
+    m, j = len(part), start
+    while True:
+        try:
+            j = words.index(part[0], j, len(words) - m + 1)
+        except ValueError:
+            return None
+        if words[j:j + m] == part:
+            return j
+        j += 1
+
+
 @lru_cache(maxsize=1)
-def _vader() -> SentimentIntensityAnalyzer:
+def _vader() -> _WindowedVader:
     return _WindowedVader()
 
 
@@ -556,6 +637,7 @@ class _Unit:
 
     scores: _SpanScores
     vader: dict[str, float]
+    senti: _SentiWords | None  # VADER's word valences (None: the text has emoji)
     nrc: dict[str, float]
     lexical: Counter[str]
     dense: np.ndarray
@@ -564,9 +646,10 @@ class _Unit:
 def _unit(v: _View, lo: int, hi: int, text: str, rules: Rules) -> _Unit:
     """Everything about ``doc[lo:hi]`` (text ``text``) in one pass."""
     sc = _span_scores(v, lo, hi, rules)
-    vd = vader_scores(text)
+    senti = _vader().valences(text)
+    vd = vader_scores(text) if senti is None else _vader().scores_of(senti)
     nrc = _nrc(v, lo, hi, sc.n, sc.negated)
-    return _Unit(sc, vd, nrc, _lexical(v, lo, hi, sc.negated),
+    return _Unit(sc, vd, senti, nrc, _lexical(v, lo, hi, sc.negated),
                  _dense(v, lo, hi, sc, vd, nrc))
 
 
@@ -722,7 +805,8 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]
         units.extend(_unit(v, lo, hi, v.span_text(lo, hi), rules) for lo, hi in sents)
         raw = sum(u.scores.raw for u in units[first:])
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                "vader_compound": vader_scores(v.doc_text)["compound"],
+                "vader_compound": _vader().joined_scores(
+                    v.doc_text, [u.senti for u in units[first:]])["compound"],
                 **_nrc(v, 0, len(doc), n, v.negated(0, len(doc)))}
         groups.append((len(outs) - 1, first, len(units), rest))
     pred = model._predict_units(units) if units else np.zeros((0, 3))
