@@ -29,7 +29,6 @@ Conventions
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,12 +40,12 @@ import pandas as pd
 import spacy
 import yaml
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 from tqdm.auto import tqdm
 
 from .matching import PatternSet
 from .questions import count_questions, quote_mask
-from .views import DocView, norm
+from .views import DocView, Tokens, morph_tense, norm
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,8 @@ MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
 LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
                   "quant")
 MATTR_WINDOW = 50
+#: Turns whose tokens :func:`compute_features` handles in one set of array operations.
+BLOCK_TURNS = 4096
 
 #: Output columns and their meaning (units in brackets).
 COLUMNS: dict[str, str] = {
@@ -126,7 +127,7 @@ def _tokenizer() -> Any:
 
 @dataclass
 class PhraseCounter:
-    """Counts matches of a word/phrase list (and optional Matcher patterns) in a Doc.
+    """Counts matches of a word/phrase list (and optional Matcher patterns) in Docs.
 
     ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
     and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
@@ -156,50 +157,88 @@ class PhraseCounter:
                 self.phrases.append(toks)
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
-        self._matchers: dict[int, tuple[Any, PhraseMatcher | None, PatternSet | None]] = {}
+        self._matchers: dict[int, tuple[Any, _Matchers]] = {}
 
-    def _matchers_for(self, doc: Doc) -> tuple[PhraseMatcher | None, PatternSet | None]:
-        key = id(doc.vocab)
+    def _matchers_for(self, vocab: Any) -> _Matchers:
+        key = id(vocab)
         if key not in self._matchers:
-            pm = None
+            pm, firsts = None, frozenset()
             if self.phrases:
-                pm = PhraseMatcher(doc.vocab, attr="LOWER")
+                pm = PhraseMatcher(vocab, attr="LOWER")
                 variants = []
                 for toks in self.phrases:
                     variants.append(toks)
                     curly = [t.replace("'", "’") for t in toks]
                     if curly != toks:
                         variants.append(curly)
-                pm.add("P", [Doc(doc.vocab, words=v) for v in variants])
-            m = PatternSet(doc.vocab, [("M", list(p)) for p in self.patterns]) \
+                docs = [Doc(vocab, words=v) for v in variants]
+                pm.add("P", docs)
+                firsts = frozenset(d[0].lower_ for d in docs)
+            m = PatternSet(vocab, [("M", list(p)) for p in self.patterns]) \
                 if self.patterns else None
-            self._matchers[key] = (doc.vocab, pm, m)
-        return self._matchers[key][1], self._matchers[key][2]
+            self._matchers[key] = (vocab, _Matchers(pm, firsts, m))
+        return self._matchers[key][1]
 
-    def _word_hits(self, view: DocView) -> list[int]:
-        words, prefixes = self.words, self.prefixes
-        # the word types of the Doc that can hit (set operations over types, not tokens)
-        low_hit = view.low_types & words
-        lemma_hit = (view.lemma_types & words) - {""} if self.use_lemma else set()
-        prefix_hit = {w for w in view.low_types if w.startswith(prefixes)} if prefixes else set()
-        if not (low_hit or lemma_hit or prefix_hit):
-            return []
-        lemma, punct = view.lemma, view.punct
-        return [i for i, low in enumerate(view.low)
-                if low in low_hit or lemma[i] in lemma_hit
-                or (low in prefix_hit and not punct[i])]
+    def word_hits(self, t: Tokens) -> np.ndarray:
+        """Per token of ``t``: does it match a single word (its ``low``, or its lemma if
+        ``use_lemma``) or a prefix (``low``, punctuation excluded)?"""
+        hit = t.isin("ORTH", self.words)
+        if self.use_lemma:
+            hit |= t.isin("LEMMA", self.words - {""})
+        if self.prefixes:
+            prefixes = self.prefixes
+            hit |= t.where("ORTH", lambda s: s.startswith(prefixes)) & ~t.flag("IS_PUNCT")
+        return hit
 
-    def bounds(self, view: DocView) -> list[tuple[int, int]]:
-        """``(start, end)`` of the non-overlapping matches in the Doc of ``view``, in order."""
+    def matches(self, t: Tokens, keep_bounds: bool = False
+                ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+        """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
+        ``(start, end)`` of the matches of every Doc that has some (keyed by Doc position).
+
+        Single-word hits are found for all Docs at once. A Doc goes through the full matching
+        (phrases, patterns, exclusions, overlap filtering) only if it can hold more than its
+        word hits: it has the first token of a phrase, every word some pattern requires, or a
+        word hit that an ``exclude_after`` rule names. Otherwise its matches are its word hits,
+        one token each, which cannot overlap.
+        """
+        hit = self.word_hits(t)
+        counts = t.count(hit)
+        mt = self._matchers_for(t.vocab)
+        full = np.zeros(t.n_docs, dtype=bool)
+        if mt.phrases is not None:
+            full |= t.any(t.isin("LOWER", mt.firsts, normed=False))
+        if self._exclude:
+            full |= t.any(hit & t.isin("ORTH", self._exclude))
+        if mt.patterns is not None:
+            reqs = mt.patterns.requirements()
+            if reqs is None:
+                full[:] = True
+            else:
+                for req in reqs:
+                    ok = np.ones(t.n_docs, dtype=bool)
+                    for forms in req:
+                        ok &= t.any(t.isin("LOWER", forms, normed=False))
+                    full |= ok
+        bounds: dict[int, list[tuple[int, int]]] = {}
+        if keep_bounds or full.any():
+            for k, local in t.positions(hit, full if not keep_bounds else None):
+                if full[k]:
+                    found = self._bounds(t.views[k], local, mt)
+                    counts[k] = len(found)
+                else:
+                    found = [(i, i + 1) for i in local]
+                if found and keep_bounds:
+                    bounds[k] = found
+        return counts, bounds
+
+    def _bounds(self, view: DocView, hits: Sequence[int], mt: _Matchers
+                ) -> list[tuple[int, int]]:
         doc = view.doc
-        if len(doc) == 0:
-            return []
-        found = [(i, i + 1) for i in self._word_hits(view)]
-        pm, m = self._matchers_for(doc)
-        if pm is not None:
-            found += [(s, e) for _, s, e in pm(doc)]
-        if m is not None:
-            found += [(s, e) for _, s, e in m(doc, view.match_attrs, view.lower_types)]
+        found = [(i, i + 1) for i in hits]
+        if mt.phrases is not None:
+            found += [(s, e) for _, s, e in mt.phrases(doc)]
+        if mt.patterns is not None:
+            found += [(s, e) for _, s, e in mt.patterns(doc, view.match_attrs, view.lower_types)]
         if self._exclude:
             kept = []
             for s, e in found:
@@ -211,13 +250,27 @@ class PhraseCounter:
             found = kept
         return _filter_bounds(found)
 
+    def bounds(self, doc: Doc | DocView) -> list[tuple[int, int]]:
+        """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
+        return self.matches(Tokens([_view(doc)]), keep_bounds=True)[1].get(0, [])
+
     def spans(self, doc: Doc) -> list[Span]:
         """Non-overlapping matched spans, in document order."""
-        return [doc[s:e] for s, e in self.bounds(DocView.of(doc))]
+        return [doc[s:e] for s, e in self.bounds(doc)]
 
     def count(self, doc: Doc | DocView) -> int:
         """Number of non-overlapping matches in ``doc``."""
-        return len(self.bounds(doc if isinstance(doc, DocView) else DocView.of(doc)))
+        return int(self.matches(Tokens([_view(doc)]))[0][0])
+
+
+@dataclass(frozen=True)
+class _Matchers:
+    """A :class:`PhraseCounter`'s matchers for one vocab, and the ``LOWER`` forms its phrases
+    start with."""
+
+    phrases: PhraseMatcher | None
+    firsts: frozenset[str]
+    patterns: PatternSet | None
 
 
 def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -312,69 +365,15 @@ def _hyphenator(lang: str) -> tuple[Any, dict[str, int]]:
     return Pyphen(lang=lang), {}
 
 
-def syntax_features(doc: Doc, sents: Sequence[Span] | None = None,
-                    view: DocView | None = None) -> dict[str, float]:
-    """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions.
-
-    The same values as textdescriptives 2.8.2 (``doc._.readability``,
-    ``doc._.dependency_distance``, ``doc._.pos_proportions``; checked equal in the tests) by the
-    same formulas, but computed in one pass over the Doc: textdescriptives' getters compute
-    every readability index and re-read the Doc several times for each. Words for readability
-    are textdescriptives' (tokens that are not punctuation and hold no apostrophe); syllables
-    come from Pyphen for ``doc.lang_``; dependency distance is ``|head.i - i|`` (0 for the root)
-    averaged per sentence, then over sentences; POS shares divide by all tokens.
-    """
-    view = view or DocView.of(doc)
-    sents = list(doc.sents) if sents is None else sents
-    n = len(doc)
-    out: dict[str, float] = {}
-    # readability (textdescriptives: descriptive_stats + readability)
-    keep = [not p and "'" not in t for p, t in zip(view.punct, view.text, strict=True)]
-    sent_len = [sum(keep[s.start:s.end]) for s in sents]
-    dic, cache = _hyphenator(doc.lang_)
-    words = [w for w, k in zip(view.lower, keep, strict=True) if k]
-    for w in set(words).difference(cache):
-        cache[w] = max(1, dic.inserted(w).count("-") + 1)
-    syl = list(map(cache.__getitem__, words))
-    asl = np.mean(sent_len) if sent_len else np.nan
-    aspw = np.mean(syl) if syl else np.nan
-    if asl == 0 or aspw == 0:
-        out["flesch_reading_ease"] = out["flesch_kincaid_grade"] = np.nan
-    else:
-        out["flesch_reading_ease"] = float(206.835 - (1.015 * asl) - (84.6 * aspw))
-        out["flesch_kincaid_grade"] = float(0.39 * asl + 11.8 * aspw - 15.59)
-    # dependency distance (textdescriptives: dependency_distance)
-    if n == 0:
-        out["dependency_distance_mean"] = np.nan
-    else:
-        dist = [0 if d == "ROOT" else abs(h) for h, d in zip(view.head.tolist(), view.dep,
-                                                                 strict=True)]
-        # per sentence: an integer sum over a count, exactly what np.mean gives for integers
-        per_sent = [sum(dist[s.start:s.end]) / (s.end - s.start) for s in sents]
-        out["dependency_distance_mean"] = float(np.mean(per_sent))
-    # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
-    counts = Counter(view.pos)
-    out.update({f"pos_prop_{t}": (counts.get(t, 0) / n if n else np.nan) for t in POS_TAGS})
-    return out
-
-
 # --------------------------------------------------------------------------- per-turn features
-def is_word(tok: Token) -> bool:
-    """A word token: not punctuation/whitespace and not a contraction clitic (``'m``, ``n't``)."""
-    if tok.is_punct or tok.is_space:
-        return False
-    low = norm(tok.text)
-    return not (low.startswith("'") or low == "n't")
-
-
-def mattr(words: Sequence[str], window: int = MATTR_WINDOW) -> float:
+def mattr(words: Sequence[Any], window: int = MATTR_WINDOW) -> float:
     """Moving-average type-token ratio (Covington & McFall 2010); plain TTR if shorter."""
     n = len(words)
     if n == 0:
         return float("nan")
     if n <= window:
         return len(set(words)) / n
-    counts: dict[str, int] = {}
+    counts: dict[Any, int] = {}
     for w in words[:window]:
         counts[w] = counts.get(w, 0) + 1
     total = len(counts)
@@ -392,90 +391,198 @@ def _view(doc: Doc | DocView) -> DocView:
     return doc if isinstance(doc, DocView) else DocView.of(doc)
 
 
-def tense_counts(doc: Doc | DocView, lex: Lexicons | None = None) -> dict[str, int]:
-    """Counts of past, present and future markers (see ``lexicons/tense.yaml``).
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` where ``b > 0``, NaN elsewhere."""
+    return np.divide(a, b, out=np.full(len(b), np.nan), where=b > 0)
+
+
+def _sentence_starts(t: Tokens, has_words: np.ndarray) -> np.ndarray:
+    """Per token: does a sentence of ``doc.sents`` start there? Read from the sentence starts
+    (as ``doc.sents``: the first token, then every ``SENT_START == 1``); a Doc with words whose
+    sentences come from a user hook or are not annotated goes through ``doc.sents`` itself
+    (which raises on unset boundaries, as before)."""
+    starts = t.column("SENT_START") == 1
+    first = t.start[:-1][t.n_tokens > 0]
+    starts[first] = True
+    for k in np.flatnonzero(has_words).tolist():
+        doc = t.views[k].doc
+        if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
+            lo = int(t.start[k])
+            starts[lo:lo + len(doc)] = False
+            starts[[lo + s.start for s in doc.sents]] = True
+    return starts
+
+
+def _tense_counts(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
+    """Per Doc: past, present and future markers (see ``lexicons/tense.yaml``).
 
     Past/present: finite verbs (``VerbForm=Fin``) with ``Tense=Past``/``Tense=Pres``; future:
-    a future modal (tag ``MD`` or lower-cased ``will/shall/'ll/wo``) or "going to"/"gonna"
-    followed by a verb; the finite "be" right before "going to" (optionally with a negation in
-    between) is not counted as present.
+    a future modal (tag ``MD`` or none, lower-cased ``will/shall/'ll/wo``) or "going to"/
+    "gonna" followed by a verb or auxiliary in the same Doc; the token right before "going to"
+    (skipping one negator) is not counted (the finite "be" of "am going to").
     """
-    lex = lex or lexicons()
-    v = _view(doc)
-    counts = {"past": 0, "present": 0, "future": 0}
-    skip: set[int] = set()
-    lows, pos = v.low, v.pos
-    n = len(lows)
-    # a sequence can only match at a token equal to its first word
-    firsts = {seq[0] for seq in lex.going_to} if all(lex.going_to) else None
-    for i in range(n):
-        if firsts is not None and lows[i] not in firsts:
-            continue
-        for seq in lex.going_to:
-            end = i + len(seq)
-            if end < n and tuple(lows[i:end]) == seq and pos[end] in ("VERB", "AUX"):
-                counts["future"] += 1
-                j = i - 1
-                if j >= 0 and lows[j] in lex.negations:
-                    j -= 1
-                if j >= 0:
-                    skip.add(j)
-                break
-    for i in range(n):
-        if i in skip:
-            continue
-        if lows[i] in lex.future_modals and v.tag[i] in ("MD", ""):
-            counts["future"] += 1
-            continue
-        finite, tense = v.tense(i)
-        if not finite:
-            continue
-        if tense == "Past":
-            counts["past"] += 1
-        elif tense == "Pres":
-            counts["present"] += 1
+    n = len(t.arr)
+    low = t.code("ORTH")
+    codes = t.codes
+    ends = t.start[t.doc_of + 1]  # one past the last token of each token's Doc
+    verb = t.isin("POS", ("VERB", "AUX"), normed=False)
+    negator = t.isin("ORTH", lex.negations)
+    going = np.zeros(n, dtype=bool)
+    rows = np.arange(n)
+    for seq in lex.going_to:
+        m = rows + len(seq) < ends
+        for k, w in enumerate((*seq, None)):
+            at = rows[m] + k
+            m[m] &= verb[at] if w is None else low[at] == codes.get(w, -1)
+        going |= m
+    skip = np.zeros(n, dtype=bool)
+    i = np.flatnonzero(going)
+    first = t.start[t.doc_of[i]]
+    j = i - 1
+    j = np.where((j >= first) & negator[np.maximum(j, 0)], j - 1, j)
+    skip[j[j >= first]] = True
+    modal = (~skip & t.isin("ORTH", lex.future_modals)
+             & t.isin("TAG", ("MD", ""), normed=False))
+    rest = ~skip & ~modal
+    ids, inv = np.unique(t.column("MORPH"), return_inverse=True)
+    tense = [morph_tense(t.vocab, key) for key in ids.tolist()]
+    past = np.asarray([f and x == "Past" for f, x in tense], dtype=bool)[inv.reshape(-1)]
+    pres = np.asarray([f and x == "Pres" for f, x in tense], dtype=bool)[inv.reshape(-1)]
+    return {"past": t.count(rest & past), "present": t.count(rest & pres),
+            "future": t.count(going) + t.count(modal)}
+
+
+def _certainty(t: Tokens, lex: Lexicons) -> np.ndarray:
+    """Per Doc: certainty/absolutist matches not preceded by a negator within the window (in
+    the same sentence)."""
+    counts, bounds = lex.certainty.matches(t, keep_bounds=True)
+    for k, found in bounds.items():
+        v = t.views[k]
+        doc = v.doc
+        has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+        kept = 0
+        for start, end in found:
+            sent_start = doc[start:end].sent.start if has_sents else 0
+            lo = max(sent_start, start - lex.certainty_window)
+            if not any(w in lex.negations for w in v.low[lo:start]):
+                kept += 1
+        counts[k] = kept
     return counts
 
 
-def certainty_count(doc: Doc | DocView, lex: Lexicons | None = None) -> int:
-    """Certainty/absolutist matches not preceded by a negator within the window (same sentence)."""
-    lex = lex or lexicons()
-    v = _view(doc)
-    doc = v.doc
-    n = 0
-    has_sents = None
-    for start, end in lex.certainty.bounds(v):
-        if has_sents is None:
-            has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
-        sent_start = doc[start:end].sent.start if has_sents else 0
-        lo = max(sent_start, start - lex.certainty_window)
-        if any(w in lex.negations for w in v.low[lo:start]):
-            continue
-        n += 1
-    return n
+def _syntax(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.ndarray
+            ) -> dict[str, np.ndarray]:
+    """Readability, dependency distance and POS proportions per Doc (NaN without words): see
+    :func:`syntax_features`."""
+    out: dict[str, np.ndarray] = {}
+    nan = np.full(t.n_docs, np.nan)
+    # readability (textdescriptives: descriptive_stats + readability)
+    keep = ~t.flag("IS_PUNCT") & ~t.where("ORTH", lambda s: "'" in s, normed=False)
+    n_keep = t.count(keep)
+    lang = t.views[0].doc.lang_ if t.views else "en"
+    dic, cache = _hyphenator(lang)
+    lowers, inv = t.types("LOWER", normed=False)
+    for w in set(lowers).difference(cache):
+        cache[w] = max(1, dic.inserted(w).count("-") + 1)
+    syl = np.asarray([cache[w] for w in lowers], dtype=np.int64)[inv]
+    asl = _ratio(n_keep, n_sents)  # mean sentence length: kept words over all sentences
+    aspw = _ratio(np.bincount(t.doc_of[keep], weights=syl[keep], minlength=t.n_docs), n_keep)
+    ok = has_words & (n_keep > 0)
+    out["flesch_reading_ease"] = np.where(ok, 206.835 - (1.015 * asl) - (84.6 * aspw), nan)
+    out["flesch_kincaid_grade"] = np.where(ok, 0.39 * asl + 11.8 * aspw - 15.59, nan)
+    # dependency distance (textdescriptives: dependency_distance), mean over sentences
+    root = t.isin("DEP", ("ROOT",), normed=False)
+    dist = np.where(root, 0, np.abs(t.column("HEAD").view(np.int64)))
+    sid = np.cumsum(starts) - 1
+    per_sent = (np.bincount(sid, weights=dist, minlength=int(starts.sum()))
+                / np.bincount(sid, minlength=int(starts.sum())))
+    ddm = nan.copy()
+    for k in np.flatnonzero(has_words).tolist():
+        first = int(sid[t.start[k]])
+        ddm[k] = np.mean(per_sent[first:first + int(n_sents[k])])
+    out["dependency_distance_mean"] = ddm
+    # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
+    code = {p: j for j, p in enumerate(POS_TAGS)}
+    npos = len(POS_TAGS) + 1
+    strs, inv = t.types("POS", normed=False)
+    pos = np.asarray([code.get(s, len(POS_TAGS)) for s in strs], dtype=np.int64)[inv]
+    table = np.bincount(t.doc_of * npos + pos, minlength=t.n_docs * npos).reshape(t.n_docs, npos)
+    n_tok = np.where(has_words, t.n_tokens, 0)
+    for j, p in enumerate(POS_TAGS):
+        out[f"pos_prop_{p}"] = _ratio(table[:, j], n_tok)
+    return out
 
 
-def function_word_rates(doc: Doc | DocView, n_words: int, lex: Lexicons | None = None
-                        ) -> dict[str, float]:
-    """Rates per 100 words of the nine LSM function-word categories (``fw_*``)."""
-    lex = lex or lexicons()
-    v = _view(doc)
-    counts = dict.fromkeys(LSM_CATEGORIES, 0)
-    by_pos, by_low = Counter(v.pos), Counter(v.low)
+def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
+    """Every single-turn column of :data:`COLUMNS` for the Docs of ``t`` (arrays, one value per
+    Doc)."""
+    punct = t.flag("IS_PUNCT")
+    low = t.code("ORTH")
+    word = ~punct & ~t.flag("IS_SPACE") & ~t.where("ORTH", lambda s: s.startswith("'")
+                                                   or s == "n't")
+    nw = t.count(word)
+    has = nw > 0
+
+    def per100(k: np.ndarray) -> np.ndarray:
+        return _ratio(100 * k, nw)
+
+    starts = _sentence_starts(t, has)
+    n_sents = np.where(has, t.count(starts), 0)
+    # distinct word forms per Doc: distinct (doc, code) pairs
+    width = int(low.max()) + 1 if len(low) else 1
+    pairs = np.unique(t.doc_of[word] * width + low[word])
+    ttr = _ratio(np.bincount(pairs // width, minlength=t.n_docs), nw)
+    mattr_col = ttr.copy()
+    words = low[word]
+    wstart = np.concatenate([[0], np.cumsum(nw)])
+    for k in np.flatnonzero(nw > MATTR_WINDOW).tolist():
+        mattr_col[k] = mattr(words[wstart[k]:wstart[k + 1]].tolist())
+    content = t.isin("POS", CONTENT_POS, normed=False)
+    col: dict[str, np.ndarray] = {
+        "n_chars": np.asarray([len(v.doc_text) for v in t.views], dtype=np.int64),
+        "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents,
+        "mean_sentence_length": _ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
+        "lexical_density": _ratio(t.count(word & content), nw),
+        **_syntax(t, starts, n_sents, has),
+    }
+    for name, vocab in lex.pronouns.items():
+        col[name] = per100(t.count(word & t.isin("ORTH", vocab)))
+    q = np.zeros((t.n_docs, 2), dtype=np.int64)
+    for k in np.flatnonzero(has).tolist():
+        v = t.views[k]
+        doc = v.doc
+        got = count_questions(doc, list(doc.sents), quote_mask(doc, v.text), v.text)
+        q[k] = got["open"], got["closed"]
+    col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})
+    col["hedges"] = per100(lex.hedges.matches(t)[0])
+    col["certainty"] = per100(_certainty(t, lex))
+    col["negations"] = per100(t.count(t.isin("ORTH", lex.negations)))
+    col["modals"] = per100(t.count(t.isin("TAG", ("MD",), normed=False)))
+    tc = _tense_counts(t, lex)
+    tot = tc["past"] + tc["present"] + tc["future"]
+    for k in ("past", "present", "future"):
+        col[f"tense_{k}"] = _ratio(tc[k], tot)
+    for name, counter in lex.families.items():
+        col[name] = per100(counter.matches(t)[0])
+    for m in MARKERS:
+        col[f"marker_{m}"] = lex.markers[m].matches(t)[0]
     for cat in LSM_CATEGORIES:
         spec = lex.function_words[cat]
-        if isinstance(spec, str):
-            counts[cat] = by_pos.get(spec, 0)
-        else:
-            counts[cat] = sum(c for w, c in by_low.items() if w in spec)
-    return {f"fw_{c}": (100 * counts[c] / n_words if n_words else np.nan) for c in LSM_CATEGORIES}
+        hits = (t.isin("POS", (spec,), normed=False) if isinstance(spec, str)
+                else t.isin("ORTH", spec))
+        col[f"fw_{cat}"] = per100(t.count(hits))
+    return col
 
 
-def content_lemmas(doc: Doc | DocView) -> set[str]:
-    """Lower-cased lemmas of content words (CONTENT_POS) that are not spaCy stop words."""
-    v = _view(doc)
-    return {v.lemma[i] or v.low[i] for i in range(len(v.low))
-            if v.pos[i] in CONTENT_POS and not v.stop[i] and v.word[i]}
+def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
+    """Codes (:meth:`Tokens.code`) of the lower-cased lemmas (the form if no lemma) of the
+    content words (CONTENT_POS) that are not spaCy stop words, per Doc in ``docs``."""
+    word = ~t.flag("IS_PUNCT") & ~t.flag("IS_SPACE") & ~t.where(
+        "ORTH", lambda s: s.startswith("'") or s == "n't")
+    mask = word & t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP")
+    value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
+    return {k: set(value[t.start[k]:t.start[k + 1]][mask[t.start[k]:t.start[k + 1]]].tolist())
+            for k in docs}
 
 
 def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
@@ -494,7 +601,7 @@ def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
     return float(np.mean(scores))
 
 
-def reflect_overlap(therapist: set[str], patient: set[str]) -> float:
+def reflect_overlap(therapist: set[Any], patient: set[Any]) -> float:
     """Share of the therapist's content-lemma types that occur in the patient's turn."""
     return len(therapist & patient) / len(therapist) if therapist else float("nan")
 
@@ -502,49 +609,25 @@ def reflect_overlap(therapist: set[str], patient: set[str]) -> float:
 def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
     """All single-turn features of one Doc (every column of :data:`COLUMNS` except keys and the
     between-speaker ``lsm``/``reflect_overlap``)."""
-    return _turn_features(DocView.of(doc), lex or lexicons())
+    cols = _features(Tokens([DocView.of(doc)]), lex or lexicons())
+    return {c: v[0].item() for c, v in cols.items()}
 
 
-def _turn_features(v: DocView, lex: Lexicons) -> dict[str, float]:
-    doc = v.doc
-    lower = [w for w, ok in zip(v.low, v.word, strict=True) if ok]
-    nw = len(lower)
-    sents = list(doc.sents) if nw else []
-    n_sents = len(sents)
-    per100 = (lambda k: 100 * k / nw) if nw else (lambda k: np.nan)
-    row: dict[str, float] = {
-        "n_chars": len(v.doc_text), "n_tokens": len(doc), "n_words": nw, "n_sentences": n_sents,
-        "mean_sentence_length": nw / n_sents if n_sents else np.nan,
-        "ttr": len(set(lower)) / nw if nw else np.nan,
-        "mattr": mattr(lower),
-        "lexical_density": (sum(p in CONTENT_POS for p, ok in zip(v.pos, v.word, strict=True)
-                                if ok) / nw if nw else np.nan),
-    }
-    if nw:
-        row.update(syntax_features(doc, sents, v))
-    else:
-        row.update(dict.fromkeys(["flesch_reading_ease", "flesch_kincaid_grade",
-                                  "dependency_distance_mean"], np.nan))
-        row.update({f"pos_prop_{t}": np.nan for t in POS_TAGS})
-    for col, vocab in lex.pronouns.items():
-        row[col] = per100(sum(w in vocab for w in lower))
-    q = count_questions(doc, sents, quote_mask(doc, v.text), v.text) if nw else {
-        "open": 0, "closed": 0, "total": 0}
-    row.update({"q_open": q["open"], "q_closed": q["closed"], "q_total": q["total"]})
-    row["hedges"] = per100(lex.hedges.count(v))
-    row["certainty"] = per100(certainty_count(v, lex))
-    row["negations"] = per100(sum(w in lex.negations for w in v.low))
-    row["modals"] = per100(sum(t == "MD" for t in v.tag))
-    tc = tense_counts(v, lex)
-    tot = sum(tc.values())
-    for k in ("past", "present", "future"):
-        row[f"tense_{k}"] = tc[k] / tot if tot else np.nan
-    for col, counter in lex.families.items():
-        row[col] = per100(counter.count(v))
-    for m in MARKERS:
-        row[f"marker_{m}"] = lex.markers[m].count(v)
-    row.update(function_word_rates(v, nw, lex))
-    return row
+def syntax_features(doc: Doc) -> dict[str, float]:
+    """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions
+    of a Doc with words (NaN without).
+
+    The same values as textdescriptives 2.8.2 (``doc._.readability``,
+    ``doc._.dependency_distance``, ``doc._.pos_proportions``; checked equal in the tests) by the
+    same formulas, computed for many Docs at once: textdescriptives' getters compute every
+    readability index and re-read the Doc several times for each. Words for readability are
+    textdescriptives' (tokens that are not punctuation and hold no apostrophe); syllables come
+    from Pyphen for ``doc.lang_``; dependency distance is ``|head.i - i|`` (0 for the root)
+    averaged per sentence, then over sentences; POS shares divide by all tokens.
+    """
+    row = turn_features(doc)
+    return {c: row[c] for c in ("flesch_reading_ease", "flesch_kincaid_grade",
+                                "dependency_distance_mean", *(f"pos_prop_{t}" for t in POS_TAGS))}
 
 
 def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = False
@@ -553,27 +636,48 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
 
     ``docs[i]`` must be the parse of ``turns.text.iloc[i]``. ``lsm`` and ``reflect_overlap`` are
     filled on therapist rows whose previous turn (by ``turn`` within the session) is a patient
-    turn, both with words; NaN elsewhere.
+    turn, both with words; NaN elsewhere. The Docs are processed in blocks of
+    :data:`BLOCK_TURNS` (one vocab per block) with array operations over all their tokens.
     """
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     lex = lexicons()
-    rows, lemmas = [], []
-    for doc in tqdm(docs, desc="features", unit="turn", disable=not progress):
-        v = DocView.of(doc)
-        rows.append(_turn_features(v, lex))
-        lemmas.append(content_lemmas(v))
-    feats = pd.DataFrame(rows, index=turns.index)
-    lsm_col = np.full(len(turns), np.nan)
-    refl_col = np.full(len(turns), np.nan)
+    n = len(docs)
     sid = turns["session_id"].to_numpy()
     spk = turns["speaker"].to_numpy()
     order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
-    for a, b in zip(order[:-1], order[1:], strict=True):  # a: previous turn of b
-        if sid[a] == sid[b] and spk[a] == "patient" and spk[b] == "therapist" \
-                and rows[a]["n_words"] and rows[b]["n_words"]:
-            lsm_col[b] = lsm(rows[a], rows[b])
+    pairs = [(a, b) for a, b in zip(order[:-1].tolist(), order[1:].tolist(), strict=True)
+             if sid[a] == sid[b] and spk[a] == "patient" and spk[b] == "therapist"]
+    need = np.zeros(n, dtype=bool)
+    need[[i for pair in pairs for i in pair]] = True
+    parts: list[dict[str, np.ndarray]] = []
+    lemmas: dict[int, set[int]] = {}
+    codes: dict[str, int] = {}  # one string coding for every block, so lemma codes compare
+    bar = tqdm(total=n, desc="features", unit="turn", disable=not progress)
+    lo = 0
+    while lo < n:
+        vocab = docs[lo].vocab
+        hi = next((i for i in range(lo, min(n, lo + BLOCK_TURNS)) if docs[i].vocab is not vocab),
+                  min(n, lo + BLOCK_TURNS))
+        t = Tokens(DocView.many(docs[lo:hi]), codes)
+        parts.append(_features(t, lex))
+        got = _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist())
+        lemmas.update({lo + k: s for k, s in got.items()})
+        bar.update(hi - lo)
+        lo = hi
+    bar.close()
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
+    lsm_col = np.full(n, np.nan)
+    refl_col = np.full(n, np.nan)
+    fw = [f"fw_{c}" for c in LSM_CATEGORIES]
+    for a, b in pairs:
+        if cols["n_words"][a] and cols["n_words"][b]:
+            lsm_col[b] = lsm({c: cols[c][a] for c in fw}, {c: cols[c][b] for c in fw})
             refl_col[b] = reflect_overlap(lemmas[b], lemmas[a])
+    if not parts:  # no turns: the columns, empty
+        cols = {c: np.zeros(0) for c in COLUMNS if c not in KEYS and c not in ("lsm",
+                                                                              "reflect_overlap")}
+    feats = pd.DataFrame(cols, index=turns.index)
     feats["lsm"] = lsm_col
     feats["reflect_overlap"] = refl_col
     out = pd.concat([turns[KEYS], feats], axis=1).reset_index(drop=True)

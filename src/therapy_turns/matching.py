@@ -355,6 +355,13 @@ class PatternSet:
     def __len__(self) -> int:
         return len(self._items)
 
+    def requirements(self) -> list[tuple[frozenset[str], ...]] | None:
+        """Per pattern, the ``LOWER`` sets a Doc must each share a form with for that pattern to
+        match (:attr:`TokenPattern.required`); None if some pattern runs on spaCy's Matcher."""
+        if not all(isinstance(m, TokenPattern) for _, m in self._items):
+            return None
+        return [m.required for _, m in self._items if isinstance(m, TokenPattern)]
+
     def __call__(self, doc: Doc, attrs: Attrs | None = None, forms: Set[str] | None = None
                  ) -> list[tuple[int, int, int]]:
         """``(match id, start, end)`` of every match in ``doc``, pattern by pattern (the id is

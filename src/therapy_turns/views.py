@@ -20,14 +20,16 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from spacy.tokens import Doc
+from spacy.tokens import Doc, MorphAnalysis
 
-__all__ = ["DocView", "lookup_strings", "norm", "shared_views"]
+__all__ = ["ATTRS", "DocView", "Tokens", "lookup_norms", "lookup_strings", "morph_tense", "norm",
+           "shared_views"]
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
-_ATTRS = ["ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT", "IS_SPACE",
-          "IS_STOP", "SENT_START", "SPACY", "IS_ALPHA", "IS_UPPER", "IDX"]
+#: the columns of :attr:`DocView.arr` (``Doc.to_array`` attributes), in order
+ATTRS = ("ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT", "IS_SPACE",
+          "IS_STOP", "SENT_START", "SPACY", "IS_ALPHA", "IS_UPPER", "IDX")
 #: memo entries kept before a cache is emptied (string ids are the same in every vocab, so the
 #: memo is shared; the bound keeps it small on corpora with very large vocabularies)
 CACHE_MAX = 500_000
@@ -41,6 +43,23 @@ _local = threading.local()  # .shared: the current shared_views() registry of th
 def norm(text: str) -> str:
     """Lower case with curly apostrophes made straight (how word lists are compared)."""
     return text.translate(_APOS).lower()
+
+
+def morph_tense(vocab: Any, key: int) -> tuple[bool, str | None]:
+    """``(finite, tense)`` of the morphological analysis ``key``: ``"Fin" in VerbForm`` and
+    ``"Past"``/``"Pres"`` from ``Tense`` (Past first), or None; memoised."""
+    out = _MORPHS.get(key)
+    if out is None:
+        m = MorphAnalysis.from_id(vocab, key)
+        tense = m.get("Tense")
+        out = _MORPHS[key] = ("Fin" in m.get("VerbForm"),
+                              "Past" if "Past" in tense else "Pres" if "Pres" in tense else None)
+    return out
+
+
+def lookup_norms(keys: Sequence[int], strings: Any) -> list[str]:
+    """:func:`norm` of the strings of ids ``keys`` (memoised like :func:`lookup_strings`)."""
+    return lookup_strings(keys, strings, _NORMS, norm)
 
 
 def lookup_strings(keys: Sequence[int], strings: Any, cache: dict[int, str] = _STRINGS,
@@ -67,10 +86,11 @@ class DocView:
     ``punct``/``space``/``stop``/``alpha``/``upper`` = ``tok.is_*``, ``idx`` = ``tok.idx``,
     ``ws`` = ``tok.whitespace_``, ``sent_start`` = ``SENT_START == 1`` (as spaCy's Matcher
     reads ``IS_SENT_START``); ``word``: neither punctuation, space nor a clitic (``'s``,
-    ``n't``).
+    ``n't``). ``arr`` is the ``Doc.to_array(ATTRS)`` array they were read from (string ids).
     """
 
     doc: Doc
+    arr: np.ndarray
     text: list[str]
     lower: list[str]
     low: list[str]
@@ -94,36 +114,68 @@ class DocView:
     @classmethod
     def of(cls, doc: Doc) -> DocView:
         """The view of ``doc`` (the one already made, inside :func:`shared_views`)."""
-        shared = getattr(_local, "shared", None)
-        if shared is not None:
-            v = shared.get(id(doc))
-            if v is None or v.doc is not doc:
-                v = shared[id(doc)] = cls._read(doc)
-            return v
-        return cls._read(doc)
+        return cls.many([doc])[0]
 
     @classmethod
-    def _read(cls, doc: Doc) -> DocView:
-        strings = doc.vocab.strings
-        arr = doc.to_array(_ATTRS)
-        cols = arr.T.tolist() if len(doc) else [[] for _ in _ATTRS]
-        (orth, lower, lemma, pos, tag, dep, _, morph, punct, space, stop, sent_start, ws, alpha,
-         upper, idx) = cols
-        low = lookup_strings(orth, strings, _NORMS, norm)
-        punct_b = [bool(p) for p in punct]
-        space_b = [bool(p) for p in space]
-        word = [not (p or s or lw.startswith("'") or lw == "n't")
-                for p, s, lw in zip(punct_b, space_b, low, strict=True)]
-        return cls(doc=doc, text=lookup_strings(orth, strings),
-                   lower=lookup_strings(lower, strings), low=low,
-                   lemma=lookup_strings(lemma, strings, _NORMS, norm), lemma_ids=lemma,
-                   pos=lookup_strings(pos, strings), tag=lookup_strings(tag, strings),
-                   dep=lookup_strings(dep, strings),
-                   head=arr[:, 6].view(np.int64) if len(doc) else np.zeros(0, np.int64),
-                   morph=morph, punct=punct_b, space=space_b, stop=[bool(s) for s in stop],
-                   alpha=[bool(a) for a in alpha], upper=[bool(u) for u in upper], idx=idx,
-                   sent_start=[s == 1 for s in sent_start], ws=[" " if w else "" for w in ws],
-                   word=word)
+    def many(cls, docs: Sequence[Doc]) -> list[DocView]:
+        """The views of ``docs``, read together (inside :func:`shared_views`, the views already
+        made are reused and the new ones kept): each string column is resolved once per
+        distinct string id over all the Docs, not per Doc."""
+        shared = getattr(_local, "shared", None)
+        if shared is None:
+            return cls._read_all(docs)
+        todo = [d for d in docs if (v := shared.get(id(d))) is None or v.doc is not d]
+        for d, v in zip(todo, cls._read_all(todo), strict=True):
+            shared[id(d)] = v
+        return [shared[id(d)] for d in docs]
+
+    @classmethod
+    def _read_all(cls, docs: Sequence[Doc]) -> list[DocView]:
+        out: list[DocView] = []
+        lo = 0
+        while lo < len(docs):  # runs of Docs sharing a vocab
+            vocab = docs[lo].vocab
+            hi = next((i for i in range(lo, len(docs)) if docs[i].vocab is not vocab), len(docs))
+            out += cls._read_block(docs[lo:hi])
+            lo = hi
+        return out
+
+    @classmethod
+    def _read_block(cls, docs: Sequence[Doc]) -> list[DocView]:
+        strings = docs[0].vocab.strings
+        arrs = [d.to_array(ATTRS) for d in docs]
+        ends = np.cumsum([len(a) for a in arrs]).tolist()
+        flat = np.concatenate(arrs) if ends[-1] else np.zeros((0, len(ATTRS)), np.uint64)
+        col = {a: flat[:, i] for i, a in enumerate(ATTRS)}
+
+        def strs(attr: str, normed: bool = False) -> list[str]:
+            ids, inv = np.unique(col[attr], return_inverse=True)
+            keys = ids.tolist()
+            found = lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)
+            return np.asarray(found, dtype=object)[inv.reshape(-1)].tolist()
+
+        low = strs("ORTH", normed=True)
+        punct, space = col["IS_PUNCT"].astype(bool), col["IS_SPACE"].astype(bool)
+        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in low), dtype=bool,
+                             count=len(low))
+        lists = {
+            "text": strs("ORTH"), "lower": strs("LOWER"), "low": low,
+            "lemma": strs("LEMMA", normed=True), "lemma_ids": col["LEMMA"].tolist(),
+            "pos": strs("POS"), "tag": strs("TAG"), "dep": strs("DEP"),
+            "morph": col["MORPH"].tolist(), "punct": punct.tolist(), "space": space.tolist(),
+            "stop": col["IS_STOP"].astype(bool).tolist(),
+            "alpha": col["IS_ALPHA"].astype(bool).tolist(),
+            "upper": col["IS_UPPER"].astype(bool).tolist(), "idx": col["IDX"].tolist(),
+            "sent_start": (col["SENT_START"] == 1).tolist(),
+            "ws": np.where(col["SPACY"] != 0, " ", "").tolist(),
+            "word": (~(punct | space | clitic)).tolist(),
+        }
+        head = col["HEAD"].view(np.int64)
+        views = []
+        for doc, arr, a, b in zip(docs, arrs, [0, *ends[:-1]], ends, strict=True):
+            views.append(cls(doc=doc, arr=arr, head=head[a:b],
+                             **{k: v[a:b] for k, v in lists.items()}))
+        return views
 
     @cached_property
     def lemma_lower(self) -> list[str]:
@@ -163,15 +215,7 @@ class DocView:
 
     def tense(self, i: int) -> tuple[bool, str | None]:
         """``(finite, tense)`` of token ``i``: ``"Fin" in VerbForm`` and Past/Pres (or None)."""
-        h = self.morph[i]
-        out = _MORPHS.get(h)
-        if out is None:
-            m = self.doc[i].morph
-            tense = m.get("Tense")
-            out = ("Fin" in m.get("VerbForm"),
-                   "Past" if "Past" in tense else "Pres" if "Pres" in tense else None)
-            _MORPHS[h] = out
-        return out
+        return morph_tense(self.doc.vocab, self.morph[i])
 
 
 @contextmanager
@@ -185,3 +229,87 @@ def shared_views() -> Iterator[None]:
         yield
     finally:
         _local.shared = outer
+
+
+class Tokens:
+    """The tokens of several Docs (their :class:`DocView` s, one vocab) as flat arrays.
+
+    Row ``i`` is one token; :attr:`doc_of` gives its Doc's position, :attr:`start` each Doc's
+    first row. String attributes are handled per distinct value: a predicate or a lookup runs
+    once per distinct string of the chunk, and numpy spreads the result over the tokens, so
+    counting word classes over thousands of turns costs a few array operations instead of a
+    Python step per token. :meth:`count` sums a token mask per Doc.
+    """
+
+    def __init__(self, views: Sequence[DocView], codes: dict[str, int] | None = None) -> None:
+        self.views = list(views)
+        vocabs = {id(v.doc.vocab) for v in self.views}
+        if len(vocabs) > 1:
+            raise ValueError("Tokens: the Docs must share one vocab")
+        self.vocab = self.views[0].doc.vocab if self.views else None
+        self.n_docs = len(self.views)
+        self.n_tokens = np.fromiter((len(v.text) for v in self.views), np.int64, self.n_docs)
+        self.start = np.zeros(self.n_docs + 1, dtype=np.int64)
+        np.cumsum(self.n_tokens, out=self.start[1:])
+        self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
+        self.arr = (np.concatenate([v.arr for v in self.views]) if self.start[-1]
+                    else np.zeros((0, len(ATTRS)), dtype=np.uint64))
+        self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
+        self.codes: dict[str, int] = {} if codes is None else codes  # see code()
+
+    def column(self, attr: str) -> np.ndarray:
+        """The raw ``to_array`` column of ``attr`` (one of :data:`ATTRS`)."""
+        return self.arr[:, ATTRS.index(attr)]
+
+    def flag(self, attr: str) -> np.ndarray:
+        """A boolean attribute (``IS_PUNCT`` ...) as a bool array."""
+        return self.column(attr).astype(bool)
+
+    def types(self, attr: str, normed: bool = True) -> tuple[list[str], np.ndarray]:
+        """The distinct strings of ``attr`` (:func:`norm` applied if ``normed``) and, per
+        token, the index of its string among them."""
+        key = (attr, normed)
+        got = self._types.get(key)
+        if got is None:
+            ids, inv = np.unique(self.column(attr), return_inverse=True)
+            keys = ids.tolist()
+            strings = self.vocab.strings if self.vocab is not None else {}
+            strs = lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)
+            got = self._types[key] = (strs, inv.reshape(-1))
+        return got
+
+    def where(self, attr: str, pred: Callable[[str], bool], normed: bool = True) -> np.ndarray:
+        """Per token: ``pred`` of its string (evaluated once per distinct string)."""
+        strs, inv = self.types(attr, normed)
+        return np.fromiter(map(pred, strs), dtype=bool, count=len(strs))[inv]
+
+    def isin(self, attr: str, values: Any, normed: bool = True) -> np.ndarray:
+        """Per token: is its string in ``values``?"""
+        return self.where(attr, values.__contains__, normed)
+
+    def code(self, attr: str, normed: bool = True) -> np.ndarray:
+        """Per token: an integer code of its string from :attr:`codes` (new strings are added),
+        so the same string has the same code in every attribute (codes of ``ORTH`` and
+        ``LEMMA`` compare) and in every ``Tokens`` given the same ``codes`` dict."""
+        strs, inv = self.types(attr, normed)
+        codes = self.codes
+        return np.fromiter((codes.setdefault(s, len(codes)) for s in strs), dtype=np.int64,
+                           count=len(strs))[inv]
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        """Per Doc: the number of its tokens where ``mask`` holds."""
+        return np.bincount(self.doc_of[mask], minlength=self.n_docs)
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        """Per Doc: does ``mask`` hold for some token?"""
+        return self.count(mask) > 0
+
+    def positions(self, mask: np.ndarray, docs: np.ndarray | None = None
+                  ) -> Iterator[tuple[int, list[int]]]:
+        """``(k, token indices within Doc k where mask holds)`` for every Doc ``k`` (or those
+        where ``docs`` holds), in order."""
+        idx = np.flatnonzero(mask)
+        cuts = np.searchsorted(idx, self.start).tolist()
+        start = self.start.tolist()
+        for k in (range(self.n_docs) if docs is None else np.flatnonzero(docs).tolist()):
+            yield k, (idx[cuts[k]:cuts[k + 1]] - start[k]).tolist()
