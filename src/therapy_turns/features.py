@@ -444,10 +444,10 @@ def _tense_counts(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     modal = (~skip & t.isin("ORTH", lex.future_modals)
              & t.isin("TAG", ("MD", ""), normed=False))
     rest = ~skip & ~modal
-    ids, inv = np.unique(t.column("MORPH"), return_inverse=True)
+    inv, ids = pd.factorize(t.column("MORPH"))
     tense = [morph_tense(t.vocab, key) for key in ids.tolist()]
-    past = np.asarray([f and x == "Past" for f, x in tense], dtype=bool)[inv.reshape(-1)]
-    pres = np.asarray([f and x == "Pres" for f, x in tense], dtype=bool)[inv.reshape(-1)]
+    past = np.asarray([f and x == "Past" for f, x in tense], dtype=bool)[inv]
+    pres = np.asarray([f and x == "Pres" for f, x in tense], dtype=bool)[inv]
     return {"past": t.count(rest & past), "present": t.count(rest & pres),
             "future": t.count(going) + t.count(modal)}
 

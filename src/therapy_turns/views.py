@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from spacy.tokens import Doc, MorphAnalysis
 
 __all__ = ["ATTRS", "DocView", "Tokens", "lookup_norms", "lookup_strings", "morph_tense", "norm",
@@ -148,18 +149,22 @@ class DocView:
         flat = np.concatenate(arrs) if ends[-1] else np.zeros((0, len(ATTRS)), np.uint64)
         col = {a: flat[:, i] for i, a in enumerate(ATTRS)}
 
-        def strs(attr: str, normed: bool = False) -> list[str]:
-            ids, inv = np.unique(col[attr], return_inverse=True)
+        def types(attr: str, normed: bool = False) -> tuple[list[str], np.ndarray]:
+            inv, ids = pd.factorize(col[attr])
             keys = ids.tolist()
-            found = lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)
-            return np.asarray(found, dtype=object)[inv.reshape(-1)].tolist()
+            return (lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)), inv
 
-        low = strs("ORTH", normed=True)
+        def strs(attr: str, normed: bool = False) -> list[str]:
+            found, inv = types(attr, normed)
+            return np.asarray(found, dtype=object)[inv].tolist()
+
+        low_types, low_inv = types("ORTH", normed=True)
         punct, space = col["IS_PUNCT"].astype(bool), col["IS_SPACE"].astype(bool)
-        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in low), dtype=bool,
-                             count=len(low))
+        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in low_types), dtype=bool,
+                             count=len(low_types))[low_inv]
         lists = {
-            "text": strs("ORTH"), "lower": strs("LOWER"), "low": low,
+            "text": strs("ORTH"), "lower": strs("LOWER"),
+            "low": np.asarray(low_types, dtype=object)[low_inv].tolist(),
             "lemma": strs("LEMMA", normed=True), "lemma_ids": col["LEMMA"].tolist(),
             "pos": strs("POS"), "tag": strs("TAG"), "dep": strs("DEP"),
             "morph": col["MORPH"].tolist(), "punct": punct.tolist(), "space": space.tolist(),
@@ -271,11 +276,11 @@ class Tokens:
         key = (attr, normed)
         got = self._types.get(key)
         if got is None:
-            ids, inv = np.unique(self.column(attr), return_inverse=True)
+            inv, ids = pd.factorize(self.column(attr))
             keys = ids.tolist()
             strings = self.vocab.strings if self.vocab is not None else {}
             strs = lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)
-            got = self._types[key] = (strs, inv.reshape(-1))
+            got = self._types[key] = (strs, inv)
         return got
 
     def where(self, attr: str, pred: Callable[[str], bool], normed: bool = True) -> np.ndarray:
