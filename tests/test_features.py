@@ -270,7 +270,11 @@ def test_function_word_rates_and_lsm_by_hand() -> None:
     assert expected == pytest.approx(0.57576, abs=1e-4)
 
 
-def test_compute_features_pairs_and_empty_turn() -> None:
+@pytest.mark.parametrize("block", [F.BLOCK_TURNS, 1, 2])
+def test_compute_features_pairs_and_empty_turn(block: int, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    # turns are computed in blocks: pairs split across blocks give the same values
+    monkeypatch.setattr(F, "BLOCK_TURNS", block)
     turns = pd.DataFrame({
         "session_id": ["s1"] * 4 + ["s2"],
         "turn": [0, 1, 2, 3, 0],

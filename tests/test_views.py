@@ -1,11 +1,14 @@
-"""DocView: every list equals the Token attribute it stands for; shared views within a block."""
+"""DocView: every list equals the Token attribute it stands for; shared views within a block;
+Tokens: flat token arrays of several Docs, counted by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import spacy
 from spacy.tokens import Doc
 
-from therapy_turns.views import DocView, lookup_strings, shared_views
+from therapy_turns.views import DocView, Tokens, lookup_strings, shared_views
 
 TEXTS = ["I don’t KNOW, it's hard.  Really hard!", "", "Okay.",
          "\u201cStop,\u201d she said. Now? No!"]
@@ -18,9 +21,12 @@ def docs() -> list[Doc]:
     return list(load_pipeline().pipe(TEXTS))
 
 
-def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
-    for doc in docs:
-        v = DocView.of(doc)
+@pytest.mark.parametrize("together", [False, True])
+def test_lists_equal_token_attributes(docs: list[Doc], together: bool) -> None:
+    # read one by one, and all together (one string resolution for the block of Docs)
+    views = DocView.many(docs) if together else [DocView.of(d) for d in docs]
+    for doc, v in zip(docs, views, strict=True):
+        assert v.doc is doc
         toks = list(doc)
         assert v.text == [t.text for t in toks]
         assert v.lower == [t.lower_ for t in toks]
@@ -76,3 +82,37 @@ def test_lookup_strings_memo_is_bounded(monkeypatch: pytest.MonkeyPatch, docs: l
     assert lookup_strings([ids[0]], strings, cache, str.upper) == ["alpha"]  # memo hit: no fn
     assert lookup_strings([ids[3], ids[3]], strings, cache, str.upper) == ["DELTA", "DELTA"]
     assert cache == {ids[3]: "DELTA"}  # it held more than 2: emptied, then refilled
+
+
+def test_many_reuses_shared_views_and_splits_vocabs(docs: list[Doc]) -> None:
+    other = spacy.blank("en")("Other vocab here")
+    with shared_views():
+        first = DocView.of(docs[1])
+        views = DocView.many([docs[0], docs[1], other, docs[0]])
+        assert views[1] is first and views[0] is views[3]
+        assert views[2].text == ["Other", "vocab", "here"] and views[2].doc is other
+    assert DocView.many([]) == []
+
+
+def test_tokens_by_hand() -> None:
+    nlp = spacy.blank("en")
+    a = Doc(nlp.vocab, words=["I", "said", "NO", "!"], lemmas=["I", "say", "no", "!"])
+    b = Doc(nlp.vocab, words=[])
+    c = Doc(nlp.vocab, words=["no", "I", "didn’t"], lemmas=["no", "I", "do"])
+    t = Tokens(DocView.many([a, b, c]))
+    assert t.n_docs == 3 and t.n_tokens.tolist() == [4, 0, 3]
+    assert t.start.tolist() == [0, 4, 4, 7] and t.doc_of.tolist() == [0, 0, 0, 0, 2, 2, 2]
+    # normalised forms (lower case, straight apostrophe) vs the raw text
+    assert t.isin("ORTH", {"no", "didn't"}).tolist() == [0, 0, 1, 0, 1, 0, 1]
+    assert t.isin("ORTH", {"NO"}, normed=False).tolist() == [0, 0, 1, 0, 0, 0, 0]
+    assert t.count(t.isin("ORTH", {"i", "no"})).tolist() == [2, 0, 2]
+    assert t.any(t.flag("IS_PUNCT")).tolist() == [True, False, False]
+    # one code per string across attributes: lemma "say" != "said"; "no" is the same string
+    low, lemma = t.code("ORTH"), t.code("LEMMA")
+    assert low[2] == low[4] == lemma[2] and lemma[1] != low[1] and low[0] == low[5]
+    assert [(k, pos) for k, pos in t.positions(t.isin("ORTH", {"i"}))] == [
+        (0, [0]), (1, []), (2, [1])]
+    assert list(t.positions(t.isin("ORTH", {"i"}), docs=np.array([False, False, True]))) == [
+        (2, [1])]
+    with pytest.raises(ValueError, match="one vocab"):
+        Tokens([DocView.of(a), DocView.of(spacy.blank("en")("x"))])
