@@ -261,6 +261,7 @@ def test_windowed_vader_equals_vader() -> None:
     rng = np.random.default_rng(7)
     fast, ref = emotion._vader(), SentimentIntensityAnalyzer()
     assert isinstance(fast, emotion._WindowedVader)
+    assert 0 not in fast.lexicon.values()  # relied on by emotion._plain_words
     texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 25)))) for _ in range(400)]
     # every idiom and booster n-gram VADER knows, at each distance before and after a
     # sentiment word, and at the end of the text
@@ -289,7 +290,9 @@ def test_joined_vader_equals_vader_on_multi_sentence_texts() -> None:
              "yeah", "right", "good", "GOOD", "GOOD!", "bad", "BAD", "bad,", "happy", "sad.",
              "great", "extremely", "barely", "hope", "I", "it", "is", "!", "?", "...", "hand",
              "to", "mouth", "bus", "stop", "NOT", "NO", "(kind", "of)", "\"good\"", "ok", "kiss",
-             "death", "die", "for"]
+             "death", "die", "for", "don't", "DON'T", "nothing", "rarely", "despite", "ain't",
+             "seldom", "uh-uh", "totally", "Hardly", "sort-of", "beating", "heart", "badass",
+             "love", "hate", "nice", "wrong", "Happy", "lol"]
     rng = np.random.default_rng(11)
     fast, ref = emotion._vader(), SentimentIntensityAnalyzer()
     reused = 0
@@ -334,3 +337,57 @@ def test_joined_vader_equals_vader_on_multi_sentence_texts() -> None:
                 text = " ".join(parts)
                 sents = [fast.valences(p) for p in parts]
                 assert fast.joined_scores(text, sents) == ref.polarity_scores(text), parts
+
+
+def _reference_negated(doc: Doc, rules: emotion.Rules) -> set[int]:
+    """negated_tokens as first written, through spaCy Token objects (tok.subtree)."""
+    out: set[int] = set()
+    for tok in doc:
+        w = tok.lower_
+        if tok.dep_ == "neg":
+            skip = {t.i for c in tok.head.children if c.dep_ in rules.neg_stops
+                    for t in c.subtree}
+            cand = [t.i for t in tok.head.subtree if t.i not in skip]
+        elif tok.dep_ == "det" and w in rules.neg_determiners:
+            cand = [t.i for t in tok.head.subtree]
+        elif tok.dep_ == "prep" and w in rules.neg_prepositions:
+            cand = [t.i for t in tok.subtree]
+        else:
+            continue
+        out.update(i for i in cand if 0 < i - tok.i <= rules.neg_window)
+    negators = emotion.negator_tokens(doc)
+    return {i for i in out if i not in negators and not (doc[i].is_punct or doc[i].is_space)}
+
+
+def test_negation_scopes_equal_token_subtrees_on_random_trees() -> None:
+    # scopes are read from the head offsets; on random (mostly non-projective) trees they must
+    # be what spaCy's Token.subtree gives
+    rules = emotion.load_rules()
+    rng = np.random.default_rng(3)
+    deps = ["neg", "det", "prep", "conj", "cc", "advcl", "nsubj", "dobj", "amod", "punct"]
+    words = ["no", "without", "not", "happy", "sad", "it", ",", "and"]
+    nonempty = 0
+    for _ in range(300):
+        n = int(rng.integers(2, 14))
+        order = rng.permutation(n).tolist()  # attach nodes in random order: a random tree
+        heads = [0] * n
+        heads[order[0]] = order[0]
+        for k, i in enumerate(order[1:], start=1):
+            heads[i] = order[int(rng.integers(0, k))]
+        d = [str(rng.choice(deps)) for _ in range(n)]
+        d[order[0]] = "ROOT"
+        doc = Doc(VOCAB, words=[str(rng.choice(words)) for _ in range(n)], heads=heads,
+                  deps=d, sent_starts=[True] + [False] * (n - 1))
+        ref = _reference_negated(doc, rules)
+        nonempty += bool(ref)
+        assert emotion.negated_tokens(doc) == ref, (heads, d, [t.text for t in doc])
+    assert nonempty > 50
+
+
+def test_str_lower_is_idempotent() -> None:
+    # _plain_words re-checks VADER's lower-cased words on their lower case: the same only if
+    # lowering twice changes nothing (per code point; the context-dependent final sigma maps to
+    # a lower-case letter either way)
+    for c in range(0x110000):
+        low = chr(c).lower()
+        assert low.lower() == low, hex(c)

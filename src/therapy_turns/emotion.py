@@ -34,6 +34,7 @@ Empty texts get ``n_words = 0`` and NaN scores.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -49,9 +50,11 @@ import pandas as pd
 import yaml
 from nrclex import NRCLex
 from scipy import sparse
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
+    NEGATE,
+    SPECIAL_CASES,
     SentimentIntensityAnalyzer,
     allcap_differential,
 )
@@ -145,49 +148,66 @@ class TokenScore:
 
 
 # --------------------------------------------------------------------------- token view
+#: lower-case tokens counted as first person (dense feature ``first_person``)
+_FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
+
+
 @dataclass
 class _View:
     """The token attributes of one Doc that the scores read (lists of the shared
-    :class:`~therapy_turns.views.DocView`, plus the negators and their scopes under ``rules``);
-    every span function below works on index ranges of it instead of re-iterating the Doc."""
+    :class:`~therapy_turns.views.DocView`), plus what the scores derive per token, computed once
+    per Doc rather than once per span (a turn's Doc is read for each sentence and again for the
+    whole turn): the negators and their scopes under ``rules``, the rule-layer lexicon value,
+    the NRC emotion counts, and the per-token terms of the dense features. Every span function
+    below works on index ranges of it instead of re-iterating the Doc."""
 
     base: DocView
     text: list[str]
     lower: list[str]  # tok.lower_
     lemma: list[str]  # tok.lemma_.lower()
     punct: list[bool]
-    space: list[bool]
     alpha: list[bool]
-    upper: list[bool]
     negator: list[bool]
     scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
-    idx: list[int]  # character offset of each token
-    sent_start: list[bool]  # SENT_START == 1
+    word: list[bool]  # neither punctuation nor space
+    words_before: list[int]  # words among tokens 0..i-1 (length len(doc) + 1)
+    valence: list[float | None]  # rules lexicon value of a word that is no negator, else None
+    nrc: list[tuple[int, ...] | None]  # NRC counts per NRC_EMOTIONS of a word, else None
+    exclamations: list[int]  # tok.lower_.count("!")
+    questions: list[int]  # tok.lower_.count("?")
+    allcaps: list[bool]  # a word, upper case, longer than one character
+    first_person: list[bool]  # a word in _FIRST_PERSON
 
     @classmethod
     def of(cls, doc: Doc, rules: Rules) -> _View:
         b = DocView.of(doc)
-        dep, lower = b.dep, b.lower
+        dep, lower, lemma = b.dep, b.lower, b.lemma_lower
         negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
                    or (d == "prep" and w in rules.neg_prepositions)
                    for d, w in zip(dep, lower, strict=True)]
-        scopes: dict[int, list[int]] = {}
-        for k in (k for k, flag in enumerate(negator) if flag):
-            tok = doc[k]
-            if dep[k] == "neg":
-                head = tok.head
-                skip: set[int] = set()
-                for child in head.children:
-                    if child.dep_ in rules.neg_stops:
-                        skip.update(t.i for t in child.subtree)
-                cand = [t.i for t in head.subtree if t.i not in skip]
-            elif dep[k] == "det":
-                cand = [t.i for t in tok.head.subtree]
-            else:
-                cand = [t.i for t in tok.subtree]
-            scopes[k] = [i for i in cand if 0 < i - k <= rules.neg_window]
-        return cls(b, b.text, lower, b.lemma_lower, b.punct, b.space, b.alpha, b.upper,
-                   negator, scopes, b.idx, b.sent_start)
+        word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
+        words_before = [0]
+        for w in word:
+            words_before.append(words_before[-1] + w)
+        lexicon, nrc_lex = rules.lexicon, _nrc_emotion_vectors()
+        valence: list[float | None] = []
+        nrc: list[tuple[int, ...] | None] = []
+        for w, lo, le, neg in zip(word, lower, lemma, negator, strict=True):
+            if not w:
+                valence.append(None)
+                nrc.append(None)
+                continue
+            base = None if neg else lexicon.get(lo)
+            if base is None and not neg:
+                base = lexicon.get(le)
+            valence.append(base)
+            nrc.append(nrc_lex.get(lo if lo in nrc_lex else le))
+        return cls(
+            b, b.text, lower, lemma, b.punct, b.alpha, negator, _scopes(b, negator, rules), word,
+            words_before, valence, nrc, [w.count("!") for w in lower],
+            [w.count("?") for w in lower],
+            [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
+            [w and lo in _FIRST_PERSON for w, lo in zip(word, lower, strict=True)])
 
     @property
     def doc(self) -> Doc:
@@ -200,8 +220,8 @@ class _View:
         doc = self.doc
         if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
             return [(s.start, s.end) for s in doc.sents]
-        n = len(doc)
-        starts = [0, *(i for i in range(1, n) if self.sent_start[i])]
+        n, starts_at = len(doc), self.base.sent_start
+        starts = [0, *(i for i in range(1, n) if starts_at[i])]
         return list(zip(starts, [*starts[1:], n], strict=True)) if n else []
 
     @property
@@ -219,37 +239,80 @@ class _View:
         for k, cand in self.scopes.items():
             if lo <= k < hi:
                 out.update(cand)
-        return {i for i in out if lo <= i < hi and not self.negator[i]
-                and not (self.punct[i] or self.space[i])}
+        return {i for i in out if lo <= i < hi and not self.negator[i] and self.word[i]}
 
     def word_count(self, lo: int, hi: int) -> int:
         """:func:`word_count` of ``doc[lo:hi]``."""
-        p, s = self.punct, self.space
-        return sum(1 for i in range(lo, hi) if not (p[i] or s[i]))
+        return self.words_before[hi] - self.words_before[lo]
+
+
+def _scopes(b: DocView, negator: list[bool], rules: Rules) -> dict[int, list[int]]:
+    """Negator index -> the tokens 1..``neg_window`` after it in its scope (see
+    :func:`negated_tokens`), read from the head offsets. spaCy's ``Token.subtree`` is the token
+    and its descendants, so ``i`` is in the subtree of ``top`` when walking up the heads from
+    ``i`` reaches ``top``; the last step names the child of ``top`` whose subtree holds ``i``
+    (the neg scope leaves out children labelled ``neg_stops``)."""
+    n = len(negator)
+    heads = (np.arange(n) + b.head).tolist() if n else []
+    dep = b.dep
+
+    def child_under(i: int, top: int) -> int | None:
+        """-1 if ``i == top``; the child of ``top`` above ``i``; None if ``i`` is not under
+        ``top``."""
+        if i == top:
+            return -1
+        for _ in range(n):  # a tree has no path longer than n (guards against bad heads)
+            h = heads[i]
+            if h == top:
+                return i
+            if h == i:
+                return None
+            i = h
+        return None
+
+    scopes: dict[int, list[int]] = {}
+    for k in (k for k, flag in enumerate(negator) if flag):
+        window = range(k + 1, min(k + rules.neg_window, n - 1) + 1)
+        if dep[k] == "neg":
+            top = heads[k]
+            scopes[k] = [i for i in window if (c := child_under(i, top)) is not None
+                         and (c == -1 or dep[c] not in rules.neg_stops)]
+        else:
+            top = heads[k] if dep[k] == "det" else k
+            scopes[k] = [i for i in window if child_under(i, top) is not None]
+    return scopes
 
 
 def _modifier_ends(low: Sequence[str], rules: Rules) -> dict[int, list[tuple[int, float]]]:
     """For each position in ``low`` (lower-cased tokens): the modifiers ``(start, value)``
-    ending there."""
+    ending there (in the order: longest first, then by start; only positions holding the first
+    word of some modifier are tried)."""
     ends: dict[int, list[tuple[int, float]]] = {}
-    for n in _modifier_lengths(rules):
-        for i in range(len(low) - n + 1):
+    lengths, firsts = _modifier_index(rules)
+    starts = [i for i, w in enumerate(low) if w in firsts]
+    if not starts:
+        return ends
+    mods = rules.modifiers
+    for n in lengths:
+        for i in starts:
             key = tuple(low[i:i + n])
-            if key in rules.modifiers:
-                ends.setdefault(i + n - 1, []).append((i, rules.modifiers[key]))
+            if len(key) == n and key in mods:
+                ends.setdefault(i + n - 1, []).append((i, mods[key]))
     return ends
 
 
-_MOD_LENGTHS: dict[int, tuple[Rules, list[int]]] = {}
+_MOD_INDEX: dict[int, tuple[Rules, list[int], frozenset[str]]] = {}
 
 
-def _modifier_lengths(rules: Rules) -> list[int]:
-    """Distinct modifier lengths, longest first (cached per Rules object)."""
-    hit = _MOD_LENGTHS.get(id(rules))
+def _modifier_index(rules: Rules) -> tuple[list[int], frozenset[str]]:
+    """Distinct modifier lengths, longest first, and the first words of the modifiers (cached
+    per Rules object)."""
+    hit = _MOD_INDEX.get(id(rules))
     if hit is None or hit[0] is not rules:
-        hit = _MOD_LENGTHS[id(rules)] = (rules, sorted({len(k) for k in rules.modifiers},
-                                                       reverse=True))
-    return hit[1]
+        hit = _MOD_INDEX[id(rules)] = (
+            rules, sorted({len(k) for k in rules.modifiers}, reverse=True),
+            frozenset(k[0] for k in rules.modifiers))
+    return hit[1], hit[2]
 
 
 @dataclass
@@ -273,18 +336,14 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
     neg = v.negated(lo, hi)
     mod_ends = _modifier_ends(low, rules)
     mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
-    contrast_at = [k for k, w in enumerate(low) if w in rules.contrast]
-    last_contrast = contrast_at[-1] if contrast_at else None
-    lexicon, punct, space, negator = rules.lexicon, v.punct, v.space, v.negator
+    last_contrast = next((k for k in range(hi - lo - 1, -1, -1) if low[k] in rules.contrast),
+                         None)
+    valence, punct = v.valence, v.punct
     scores = []
     for k in range(hi - lo):
         i = lo + k
-        if k in mod_positions or negator[i] or punct[i] or space[i]:
-            continue
-        base = lexicon.get(low[k])
-        if base is None:
-            base = lexicon.get(v.lemma[i])
-        if base is None:
+        base = valence[i]
+        if base is None or k in mod_positions:
             continue
         factor = 1.0
         for d in range(1, rules.window + 1):
@@ -312,23 +371,26 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
 
 
 @lru_cache(maxsize=1)
-def _nrc_emotion_counts() -> dict[str, Counter[str]]:
-    """NRC lexicon word -> counts of its emotions (as NRCLex counts them)."""
-    return {w: Counter(emos) for w, emos in NRCLex().__lexicon__.items()}
+def _nrc_emotion_vectors() -> dict[str, tuple[int, ...]]:
+    """NRC lexicon word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex
+    counts them)."""
+    out = {}
+    for w, emos in NRCLex().__lexicon__.items():
+        c = Counter(emos)
+        out[w] = tuple(c.get(e, 0) for e in NRC_EMOTIONS)
+    return out
+
+
+_NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
 
 
 def _nrc(v: _View, lo: int, hi: int, n: int, neg: set[int]) -> dict[str, float]:
     """:func:`nrc_rates` of ``doc[lo:hi]`` (``n`` words, ``neg`` its negated tokens)."""
-    lex = _nrc_emotion_counts()
-    counts: Counter[str] = Counter()
-    for i in range(lo, hi):
-        if v.punct[i] or v.space[i] or i in neg:
-            continue
-        w = v.lower[i] if v.lower[i] in lex else v.lemma[i]
-        c = lex.get(w)
-        if c is not None:
-            counts.update(c)
-    return {f"nrc_{e}": (100.0 * counts.get(e, 0) / n if n else 0.0) for e in NRC_EMOTIONS}
+    hits = [c for i in range(lo, hi) if (c := v.nrc[i]) is not None and i not in neg]
+    if not n:
+        return dict.fromkeys(_NRC_KEYS, 0.0)
+    counts = [sum(x) for x in zip(*hits, strict=True)] if hits else [0] * len(NRC_EMOTIONS)
+    return {k: 100.0 * c / n for k, c in zip(_NRC_KEYS, counts, strict=True)}
 
 
 def _lexical(v: _View, lo: int, hi: int, neg: set[int]) -> Counter[str]:
@@ -342,16 +404,12 @@ def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
     """:func:`dense_features` of ``doc[lo:hi]`` from its rule scores, VADER scores and NRC
     rates."""
     n = sc.n
-    words = [i for i in range(lo, hi) if not (v.punct[i] or v.space[i])]
-    low = v.lower[lo:hi]
     per = 1.0 / max(n, 1)
     row = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"],
-           *(nrc[f"nrc_{e}"] / 100.0 for e in NRC_EMOTIONS), math.log1p(n),
-           float(sum(t.count("!") for t in low)), float(sum(t.count("?") for t in low)),
-           sum(1 for i in words if v.upper[i] and len(v.text[i]) > 1) * per,
-           sc.n_negators * per,
-           sc.n_modifiers * per,
-           sum(1 for i in words if v.lower[i] in ("i", "me", "my", "myself", "mine")) * per]
+           *(nrc[k] / 100.0 for k in _NRC_KEYS), math.log1p(n),
+           float(sum(v.exclamations[lo:hi])), float(sum(v.questions[lo:hi])),
+           sum(v.allcaps[lo:hi]) * per, sc.n_negators * per, sc.n_modifiers * per,
+           sum(v.first_person[lo:hi]) * per]
     return np.asarray(row, dtype=np.float64)
 
 
@@ -390,11 +448,6 @@ def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
     return {i for i in range(lo, hi) if v.negator[i]}
 
 
-def _modifier_tokens(toks: Sequence[Token], rules: Rules) -> dict[int, list[tuple[int, float]]]:
-    """For each position in ``toks``: the modifiers ``(start position, value)`` ending there."""
-    return _modifier_ends([t.lower_ for t in toks], rules)
-
-
 def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScore]:
     """The sentiment-bearing tokens of ``span`` with the rules applied.
 
@@ -423,19 +476,14 @@ def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]
 
 
 # --------------------------------------------------------------------------- NRC and VADER
-@lru_cache(maxsize=1)
-def _nrc_lexicon() -> frozenset[str]:
-    return frozenset(NRCLex().__lexicon__)
-
-
 def nrc_tokens(span: Doc | Span, rules: Rules | None = None) -> list[str]:
     """Lexicon keys of the words of ``span`` to count: lower-case form if in the NRC lexicon,
     else the lemma; tokens inside a negation scope, punctuation and spaces are dropped."""
     v, lo, hi = _span_view(span, rules or load_rules())
     neg = v.negated(lo, hi)
-    lex = _nrc_lexicon()
+    lex = _nrc_emotion_vectors()
     return [v.lower[i] if v.lower[i] in lex else v.lemma[i] for i in range(lo, hi)
-            if not (v.punct[i] or v.space[i] or i in neg)]
+            if v.word[i] and i not in neg]
 
 
 def word_count(span: Doc | Span) -> int:
@@ -551,9 +599,11 @@ class _WindowedVader(SentimentIntensityAnalyzer):
 
     def _score_words(self, st: _SentiWords, known: list[float | None] | None) -> None:
         """VADER 3.3.2's loop over the words of ``st`` (filling ``st.sentiments``): the
-        per-word call skipped where it would add 0, or where ``known`` has the value."""
+        per-word call skipped where it would add 0, where ``known`` has the value, or where it
+        would return the bare lexicon value (:func:`_plain_words`)."""
         words, lows, sentiments = st.words_and_emoticons, st.lows, st.sentiments
         last, lexicon = len(words) - 1, self.lexicon
+        plain = _plain_words(lows)
         for i, low in enumerate(lows):
             # boosters, "kind of", and words not in the lexicon score 0
             if low in BOOSTER_DICT or low not in lexicon or (
@@ -561,6 +611,8 @@ class _WindowedVader(SentimentIntensityAnalyzer):
                 sentiments.append(0)
             elif known is not None and (x := known[i]) is not None:
                 sentiments.append(x)
+            elif plain[i] and not words[i].isupper():
+                sentiments.append(lexicon[low])
             else:
                 self.sentiment_valence(0, st, words[i], i, sentiments)
 
@@ -590,6 +642,45 @@ class _WindowedVader(SentimentIntensityAnalyzer):
             return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
         return SentimentIntensityAnalyzer._special_idioms_check(
             valence, words_and_emoticons[i - 3:i + 3], 3)
+
+
+#: Lower-case words that can change the valence VADER gives a word up to 3 words after or 2
+#: before them: negations (VADER's NEGATE; also any word containing "n't"), boosters, "no",
+#: "so"/"this" (after "never", or right before), "least".
+_LOUD = frozenset({*NEGATE, *(k for k in BOOSTER_DICT if " " not in k), "no", "so", "this",
+                   "least"})
+#: Adjacent word pairs of VADER's multi-word idioms and boosters (``_special_idioms_check``
+#: only changes a valence when one of its word sequences, all of them adjacent words, is one).
+_IDIOM_PAIRS = frozenset(p for k in [*SPECIAL_CASES, *BOOSTER_DICT] if " " in k
+                         for p in itertools.pairwise(k.split()))
+_IDIOM_FIRSTS = frozenset(a for a, _ in _IDIOM_PAIRS)
+
+
+def _plain_words(lows: list[str]) -> list[bool]:
+    """Per word (lower case, ``lows``): whether VADER's ``sentiment_valence`` certainly returns
+    the bare lexicon value for it unless it is in ALL CAPS (checked by the caller).
+
+    That valence reads words ``i - 3..i + 2`` (see :class:`_WindowedVader`); it departs from
+    the lexicon value only through a word of :data:`_LOUD` or containing "n't" among words
+    ``i - 3..i`` (the "no", negation, booster, "never so", "least" rules; "or"/"nor",
+    "at"/"very", "doubt" only act next to one of those; of the words after ``i`` only idioms
+    and "no" itself read any), an idiom or booster phrase within ``i - 3..i + 2`` (it contains
+    an adjacent pair of :data:`_IDIOM_PAIRS`), or its own capitals. Otherwise every step adds
+    0.0 to it (scalars of non-boosters) or leaves it as is; the lexicon has no zero values, so
+    ``x + 0.0 == x``. The checks VADER makes on ``w.lower()`` are made here on the lower case
+    again, which is the same (``str.lower`` is idempotent; tested on every code point)."""
+    n = len(lows)
+    plain = [True] * n
+    for j, w in enumerate(lows):
+        if w in _LOUD or "n't" in w:
+            lo, hi = j, j + _BACK  # words read it as one of theirs or of the 3 before
+        elif w in _IDIOM_FIRSTS and j + 1 < n and (w, lows[j + 1]) in _IDIOM_PAIRS:
+            lo, hi = j + 1 - _AHEAD, j + _BACK  # windows holding j and j + 1
+        else:
+            continue
+        for i in range(max(lo, 0), min(hi, n - 1) + 1):
+            plain[i] = False
+    return plain
 
 
 def _find_sublist(words: list[str], part: list[str], start: int) -> int | None:
@@ -703,17 +794,21 @@ class LinearVAD:
 
 def _assemble(units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray,
               dense_sd: np.ndarray) -> sparse.csr_matrix:
-    rows, cols, vals = [], [], []
-    dense = np.zeros((len(units), len(DENSE_FEATURES)))
-    for r, u in enumerate(units):
-        hits = sorted((vocab[w], c) for w, c in u.lexical.items() if w in vocab)
-        norm = math.sqrt(sum(c * c for _, c in hits))
-        for j, c in hits:
-            rows.append(r)
-            cols.append(j)
-            vals.append(c / norm)
-        dense[r] = u.dense
-    lex = sparse.csr_matrix((vals, (rows, cols)), shape=(len(units), len(vocab)))
+    """The design matrix of ``units``: the lexical part is built directly as CSR arrays (per row
+    the in-vocabulary items by column, counts divided by their L2 norm), the same matrix the
+    coordinate form gave."""
+    indptr, indices, data = [0], [], []
+    for u in units:
+        hits = sorted([(j, c) for w, c in u.lexical.items() if (j := vocab.get(w)) is not None])
+        if hits:
+            norm = math.sqrt(sum(c * c for _, c in hits))
+            indices.extend(j for j, _ in hits)
+            data.extend(c / norm for _, c in hits)
+        indptr.append(len(indices))
+    lex = sparse.csr_matrix((np.asarray(data, dtype=np.float64),
+                             np.asarray(indices, dtype=np.int32),
+                             np.asarray(indptr, dtype=np.int32)), shape=(len(units), len(vocab)))
+    dense = np.asarray([u.dense for u in units]).reshape(len(units), len(DENSE_FEATURES))
     return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
                          format="csr")
 
