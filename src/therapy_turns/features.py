@@ -162,7 +162,7 @@ class PhraseCounter:
     def _matchers_for(self, vocab: Any) -> _Matchers:
         key = id(vocab)
         if key not in self._matchers:
-            pm, firsts = None, frozenset()
+            pm, phrases = None, []
             if self.phrases:
                 pm = PhraseMatcher(vocab, attr="LOWER")
                 variants = []
@@ -173,10 +173,10 @@ class PhraseCounter:
                         variants.append(curly)
                 docs = [Doc(vocab, words=v) for v in variants]
                 pm.add("P", docs)
-                firsts = frozenset(d[0].lower_ for d in docs)
+                phrases = [[tok.lower_ for tok in d] for d in docs]
             m = PatternSet(vocab, [("M", list(p)) for p in self.patterns]) \
                 if self.patterns else None
-            self._matchers[key] = (vocab, _Matchers(pm, firsts, m))
+            self._matchers[key] = (vocab, _Matchers(pm, m, phrases))
         return self._matchers[key][1]
 
     def word_hits(self, t: Tokens) -> np.ndarray:
@@ -197,7 +197,7 @@ class PhraseCounter:
 
         Single-word hits are found for all Docs at once. A Doc goes through the full matching
         (phrases, patterns, exclusions, overlap filtering) only if it can hold more than its
-        word hits: it has the first token of a phrase, every word some pattern requires, or a
+        word hits: it has every word of some phrase, every word some pattern requires, or a
         word hit that an ``exclude_after`` rule names. Otherwise its matches are its word hits,
         one token each, which cannot overlap.
         """
@@ -206,7 +206,7 @@ class PhraseCounter:
         mt = self._matchers_for(t.vocab)
         full = np.zeros(t.n_docs, dtype=bool)
         if mt.phrases is not None:
-            full |= t.any(t.isin("LOWER", mt.firsts, normed=False))
+            full |= mt.phrase_docs(t)
         if self._exclude:
             full |= t.any(hit & t.isin("ORTH", self._exclude))
         if mt.patterns is not None:
@@ -263,14 +263,28 @@ class PhraseCounter:
         return int(self.matches(Tokens([_view(doc)]))[0][0])
 
 
-@dataclass(frozen=True)
 class _Matchers:
-    """A :class:`PhraseCounter`'s matchers for one vocab, and the ``LOWER`` forms its phrases
-    start with."""
+    """A :class:`PhraseCounter`'s matchers for one vocab; ``phrases``: the ``LOWER`` forms of
+    each phrase pattern's tokens."""
 
-    phrases: PhraseMatcher | None
-    firsts: frozenset[str]
-    patterns: PatternSet | None
+    def __init__(self, phrases: PhraseMatcher | None, patterns: PatternSet | None,
+                 forms: Sequence[Sequence[str]]) -> None:
+        self.phrases, self.patterns = phrases, patterns
+        self._index = {w: j for j, w in enumerate(sorted({w for p in forms for w in p}))}
+        self._member = np.zeros((len(self._index), len(forms)), dtype=np.int64)
+        for k, p in enumerate(forms):
+            self._member[[self._index[w] for w in set(p)], k] = 1
+        self._need = self._member.sum(axis=0)
+
+    def phrase_docs(self, t: Tokens) -> np.ndarray:
+        """Per Doc of ``t``: does it hold every form of some phrase (else no phrase matches)?"""
+        forms, inv = t.types("LOWER", normed=False)
+        col = np.fromiter((self._index.get(w, -1) for w in forms), dtype=np.int64,
+                          count=len(forms))[inv]
+        sel = col >= 0
+        present = np.zeros((t.n_docs, len(self._index)), dtype=np.int64)
+        present[t.doc_of[sel], col[sel]] = 1
+        return ((present @ self._member) == self._need).any(axis=1)
 
 
 def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:

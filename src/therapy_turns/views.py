@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -77,9 +76,79 @@ def lookup_strings(keys: Sequence[int], strings: Any, cache: dict[int, str] = _S
     return list(map(cache.__getitem__, keys))
 
 
-@dataclass
+class _Block:
+    """The ``to_array`` rows of a block of Docs (one vocab) and the token lists made from them,
+    each built for the whole block on first request (strings resolved once per distinct id)."""
+
+    def __init__(self, docs: Sequence[Doc]) -> None:
+        self.strings = docs[0].vocab.strings
+        self.arrs = [d.to_array(ATTRS) for d in docs]
+        self.ends = np.cumsum([len(a) for a in self.arrs]).tolist()
+        self.starts = [0, *self.ends[:-1]]
+        flat = (np.concatenate(self.arrs) if self.ends[-1]
+                else np.zeros((0, len(ATTRS)), dtype=np.uint64))
+        self.col = {a: flat[:, i] for i, a in enumerate(ATTRS)}
+        self._lists: dict[str, Any] = {}
+
+    def _types(self, attr: str, normed: bool) -> tuple[list[str], np.ndarray]:
+        inv, ids = pd.factorize(self.col[attr])
+        keys = ids.tolist()
+        found = lookup_norms(keys, self.strings) if normed else lookup_strings(keys, self.strings)
+        return found, inv
+
+    def _strs(self, attr: str, normed: bool = False) -> list[str]:
+        found, inv = self._types(attr, normed)
+        return np.asarray(found, dtype=object)[inv].tolist()
+
+    def _flag(self, attr: str) -> list[bool]:
+        return self.col[attr].astype(bool).tolist()
+
+    def _word(self) -> list[bool]:
+        forms, inv = self._types("ORTH", normed=True)
+        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in forms), dtype=bool,
+                             count=len(forms))[inv]
+        c = self.col
+        return (~(c["IS_PUNCT"].astype(bool) | c["IS_SPACE"].astype(bool) | clitic)).tolist()
+
+    def column(self, name: str) -> Any:
+        """The block-wide list (or array) of the :class:`DocView` attribute ``name``."""
+        got = self._lists.get(name)
+        if got is None:
+            c = self.col
+            make: dict[str, Callable[[], Any]] = {
+                "text": lambda: self._strs("ORTH"), "lower": lambda: self._strs("LOWER"),
+                "low": lambda: self._strs("ORTH", normed=True),
+                "lemma": lambda: self._strs("LEMMA", normed=True),
+                "lemma_ids": lambda: c["LEMMA"].tolist(), "pos": lambda: self._strs("POS"),
+                "tag": lambda: self._strs("TAG"), "dep": lambda: self._strs("DEP"),
+                "head": lambda: c["HEAD"].view(np.int64), "morph": lambda: c["MORPH"].tolist(),
+                "punct": lambda: self._flag("IS_PUNCT"), "space": lambda: self._flag("IS_SPACE"),
+                "stop": lambda: self._flag("IS_STOP"), "alpha": lambda: self._flag("IS_ALPHA"),
+                "upper": lambda: self._flag("IS_UPPER"), "idx": lambda: c["IDX"].tolist(),
+                "sent_start": lambda: (c["SENT_START"] == 1).tolist(),
+                "ws": lambda: np.where(c["SPACY"] != 0, " ", "").tolist(), "word": self._word,
+            }
+            got = self._lists[name] = make[name]()
+        return got
+
+
+class _Column:
+    """A :class:`DocView` attribute: the Doc's slice of its block's list, made on first access
+    and then stored on the view (so later reads are plain attribute reads)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, view: DocView | None, owner: type | None = None) -> Any:
+        if view is None:
+            return self
+        value = view._block.column(self.name)[view._lo:view._hi]
+        view.__dict__[self.name] = value
+        return value
+
+
 class DocView:
-    """The token attributes of one Doc, read once with :meth:`Doc.to_array` (no Token objects).
+    """The token attributes of one Doc, read with :meth:`Doc.to_array` (no Token objects).
 
     The values are exactly the Token attributes they stand for: ``text`` = ``tok.text``,
     ``lower`` = ``tok.lower_``, ``low`` = ``norm(tok.text)``, ``lemma`` = ``norm(tok.lemma_)``,
@@ -87,30 +156,35 @@ class DocView:
     ``punct``/``space``/``stop``/``alpha``/``upper`` = ``tok.is_*``, ``idx`` = ``tok.idx``,
     ``ws`` = ``tok.whitespace_``, ``sent_start`` = ``SENT_START == 1`` (as spaCy's Matcher
     reads ``IS_SENT_START``); ``word``: neither punctuation, space nor a clitic (``'s``,
-    ``n't``). ``arr`` is the ``Doc.to_array(ATTRS)`` array they were read from (string ids).
+    ``n't``); ``lemma_ids``/``morph``: the ids of the lemma and morphological analysis. ``arr``
+    is the ``Doc.to_array(ATTRS)`` array they are read from (string ids). Each list is made
+    when first read, for every Doc read together with this one (:meth:`many`).
     """
 
-    doc: Doc
-    arr: np.ndarray
-    text: list[str]
-    lower: list[str]
-    low: list[str]
-    lemma: list[str]
-    lemma_ids: list[int]
-    pos: list[str]
-    tag: list[str]
-    dep: list[str]
-    head: np.ndarray
-    morph: list[int]
-    punct: list[bool]
-    space: list[bool]
-    stop: list[bool]
-    alpha: list[bool]
-    upper: list[bool]
-    idx: list[int]
-    sent_start: list[bool]
-    ws: list[str]
-    word: list[bool]
+    text: list[str] = _Column()
+    lower: list[str] = _Column()
+    low: list[str] = _Column()
+    lemma: list[str] = _Column()
+    lemma_ids: list[int] = _Column()
+    pos: list[str] = _Column()
+    tag: list[str] = _Column()
+    dep: list[str] = _Column()
+    head: np.ndarray = _Column()
+    morph: list[int] = _Column()
+    punct: list[bool] = _Column()
+    space: list[bool] = _Column()
+    stop: list[bool] = _Column()
+    alpha: list[bool] = _Column()
+    upper: list[bool] = _Column()
+    idx: list[int] = _Column()
+    sent_start: list[bool] = _Column()
+    ws: list[str] = _Column()
+    word: list[bool] = _Column()
+
+    def __init__(self, doc: Doc, block: _Block, k: int) -> None:
+        self.doc = doc
+        self.arr: np.ndarray = block.arrs[k]
+        self._block, self._lo, self._hi = block, block.starts[k], block.ends[k]
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
@@ -120,8 +194,8 @@ class DocView:
     @classmethod
     def many(cls, docs: Sequence[Doc]) -> list[DocView]:
         """The views of ``docs``, read together (inside :func:`shared_views`, the views already
-        made are reused and the new ones kept): each string column is resolved once per
-        distinct string id over all the Docs, not per Doc."""
+        made are reused and the new ones kept): each list is made once for all of them, each
+        string column resolved once per distinct string id."""
         shared = getattr(_local, "shared", None)
         if shared is None:
             return cls._read_all(docs)
@@ -137,50 +211,10 @@ class DocView:
         while lo < len(docs):  # runs of Docs sharing a vocab
             vocab = docs[lo].vocab
             hi = next((i for i in range(lo, len(docs)) if docs[i].vocab is not vocab), len(docs))
-            out += cls._read_block(docs[lo:hi])
+            block = _Block(docs[lo:hi])
+            out += [cls(d, block, k) for k, d in enumerate(docs[lo:hi])]
             lo = hi
         return out
-
-    @classmethod
-    def _read_block(cls, docs: Sequence[Doc]) -> list[DocView]:
-        strings = docs[0].vocab.strings
-        arrs = [d.to_array(ATTRS) for d in docs]
-        ends = np.cumsum([len(a) for a in arrs]).tolist()
-        flat = np.concatenate(arrs) if ends[-1] else np.zeros((0, len(ATTRS)), np.uint64)
-        col = {a: flat[:, i] for i, a in enumerate(ATTRS)}
-
-        def types(attr: str, normed: bool = False) -> tuple[list[str], np.ndarray]:
-            inv, ids = pd.factorize(col[attr])
-            keys = ids.tolist()
-            return (lookup_norms(keys, strings) if normed else lookup_strings(keys, strings)), inv
-
-        def strs(attr: str, normed: bool = False) -> list[str]:
-            found, inv = types(attr, normed)
-            return np.asarray(found, dtype=object)[inv].tolist()
-
-        low_types, low_inv = types("ORTH", normed=True)
-        punct, space = col["IS_PUNCT"].astype(bool), col["IS_SPACE"].astype(bool)
-        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in low_types), dtype=bool,
-                             count=len(low_types))[low_inv]
-        lists = {
-            "text": strs("ORTH"), "lower": strs("LOWER"),
-            "low": np.asarray(low_types, dtype=object)[low_inv].tolist(),
-            "lemma": strs("LEMMA", normed=True), "lemma_ids": col["LEMMA"].tolist(),
-            "pos": strs("POS"), "tag": strs("TAG"), "dep": strs("DEP"),
-            "morph": col["MORPH"].tolist(), "punct": punct.tolist(), "space": space.tolist(),
-            "stop": col["IS_STOP"].astype(bool).tolist(),
-            "alpha": col["IS_ALPHA"].astype(bool).tolist(),
-            "upper": col["IS_UPPER"].astype(bool).tolist(), "idx": col["IDX"].tolist(),
-            "sent_start": (col["SENT_START"] == 1).tolist(),
-            "ws": np.where(col["SPACY"] != 0, " ", "").tolist(),
-            "word": (~(punct | space | clitic)).tolist(),
-        }
-        head = col["HEAD"].view(np.int64)
-        views = []
-        for doc, arr, a, b in zip(docs, arrs, [0, *ends[:-1]], ends, strict=True):
-            views.append(cls(doc=doc, arr=arr, head=head[a:b],
-                             **{k: v[a:b] for k, v in lists.items()}))
-        return views
 
     @cached_property
     def lemma_lower(self) -> list[str]:
