@@ -28,6 +28,7 @@ readable and names never collide. Metadata columns are joined by ``session_id``
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,13 +63,13 @@ def _analysed_mask(turns: pd.DataFrame, exclude: Sequence[str]) -> np.ndarray:
 
 def _numeric_columns(df: pd.DataFrame) -> list[str]:
     skip = set(KEYS) | {"exchange"} | set(FLAGS)
-    return [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-            and not pd.api.types.is_bool_dtype(df[c])]
+    return [c for c, t in df.dtypes.items() if c not in skip and pd.api.types.is_numeric_dtype(t)
+            and not pd.api.types.is_bool_dtype(t)]
 
 
 def _bool_columns(df: pd.DataFrame) -> list[str]:
     skip = set(KEYS) | set(FLAGS)
-    return [c for c in df.columns if c not in skip and pd.api.types.is_bool_dtype(df[c])]
+    return [c for c, t in df.dtypes.items() if c not in skip and pd.api.types.is_bool_dtype(t)]
 
 
 def slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -91,13 +92,16 @@ def transition_entropy(codes: Sequence[str]) -> float:
     codes = [c for c in codes if isinstance(c, str) and c]
     if len(codes) < 2:
         return float("nan")
-    pairs = pd.DataFrame({"a": codes[:-1], "b": codes[1:]})
-    counts = pairs.value_counts()
-    total = counts.sum()
-    row = counts.groupby(level="a").transform("sum")
-    p_ab = counts / total
-    p_b_given_a = counts / row
-    return float(-(p_ab * np.log2(p_b_given_a)).sum())
+    # pairs in order of first appearance, then by count descending (stable): the term order of
+    # pandas' DataFrame.value_counts, so the float sum is the one summing that Series gives
+    pairs = sorted(Counter(zip(codes[:-1], codes[1:], strict=True)).items(), key=lambda kv: -kv[1])
+    row_sum: Counter[str] = Counter()
+    for (a, _), n in pairs:
+        row_sum[a] += n
+    counts = np.array([n for _, n in pairs], dtype=np.int64)
+    rows = np.array([row_sum[a] for (a, _), _ in pairs], dtype=np.int64)
+    p_ab = counts / (len(codes) - 1)
+    return float(-(p_ab * np.log2(counts / rows)).sum())
 
 
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -106,7 +110,9 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     """One row per session of ``turns`` (in order of appearance) with the measures listed in the
     module docstring. ``tables`` maps table name to a turn-level table keyed ``session_id, turn``.
     """
-    ids = list(dict.fromkeys(turns["session_id"].astype(str)))
+    sid = turns["session_id"].astype(str)
+    code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
+    ids = pd.Index(uniques, dtype="str")
     out = pd.DataFrame({"session_id": pd.Series(ids, dtype="str")})
     if turns.empty:
         for c in ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_words",
@@ -115,31 +121,34 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         out["patient_word_share"] = pd.Series(dtype="float64")
         return out
     mask = _analysed_mask(turns, exclude)
-    base = turns[["session_id", "turn", "speaker"]].assign(session_id=lambda d: d.session_id
-                                                           .astype(str))
-    kept = base[mask]
-    words = turns["text"].fillna("").str.split().str.len()[mask]
-    g = base.groupby("session_id", sort=False)
-    out["n_turns"] = out.session_id.map(g.size()).astype("int64")
-    out["n_analysed"] = out.session_id.map(kept.groupby("session_id").size()).fillna(0).astype(
-        "int64")
+    words = turns["text"].fillna("").str.split().str.len().to_numpy()
+    speaker = turns["speaker"].to_numpy()
+
+    def per_session(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        w = None if weights is None else weights[rows]
+        return np.bincount(code[rows], w, minlength=len(ids)).astype("int64")
+
+    out["n_turns"] = per_session(np.ones(len(code), bool))
+    out["n_analysed"] = per_session(mask)
     for sp in SPEAKERS:
-        is_sp = kept.speaker == sp
-        out[f"n_{sp}"] = out.session_id.map(kept[is_sp].groupby("session_id").size()).fillna(
-            0).astype("int64")
-        out[f"{sp}_words"] = out.session_id.map(
-            words[is_sp.to_numpy()].groupby(kept.session_id[is_sp]).sum()).fillna(0).astype(
-            "int64")
+        is_sp = mask & (speaker == sp)
+        out[f"n_{sp}"] = per_session(is_sp)
+        out[f"{sp}_words"] = per_session(is_sp, words)
     total = out.patient_words + out.therapist_words
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
-    rel = base.turn / (base.groupby("session_id").turn.transform("max").where(lambda s: s > 0))
-    position = pd.DataFrame({"session_id": base.session_id, "turn": base.turn,
-                             "position": rel.astype("float64")})[mask]
+    turn = turns["turn"]
+    last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
+    position = pd.DataFrame({"session_id": sid, "turn": turn,
+                             "position": (turn / last.to_numpy()[code]).astype("float64")}
+                            )[mask]
 
-    cols: dict[str, pd.Series] = {}
+    cols: dict[str, np.ndarray] = {}
 
-    def put(column: str, values: Mapping[str, float] | pd.Series) -> None:
-        cols[column] = out.session_id.map(values).astype("float64")
+    def put(frame: pd.DataFrame, name: str) -> None:
+        """The columns ``c`` of ``frame`` (indexed by session id) as ``name % c``."""
+        values = frame.reindex(ids).to_numpy("float64")
+        for j, c in enumerate(frame.columns):
+            cols[name % c] = values[:, j]
 
     for name in sorted(tables):
         df = tables[name]
@@ -148,39 +157,44 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         df = df.assign(session_id=df.session_id.astype(str)).merge(
             position, on=["session_id", "turn"], how="inner")
         if "speaker" not in df.columns:
-            df = df.merge(kept[["session_id", "turn", "speaker"]], on=["session_id", "turn"])
+            df = df.merge(position[["session_id", "turn"]].assign(speaker=speaker[mask]),
+                          on=["session_id", "turn"])
         num = _numeric_columns(df.drop(columns=["position"]))
         for sp in SPEAKERS:
             part = df[df.speaker == sp]
             if part.empty or not num:
                 continue
-            means = part.groupby("session_id")[num].mean()
-            for c in num:
-                put(f"{name}{SEP}{c}{SEP}{sp}", means[c])
+            put(part.groupby("session_id")[num].mean(), f"{name}{SEP}%s{SEP}{sp}")
         if name in TREND_TABLES:
             pat = df[df.speaker == "patient"].sort_values(["session_id", "turn"])
-            by_session = list(pat.groupby("session_id", sort=False))
-            for c in num:
-                put(f"{name}{SEP}{c}{SEP}patient_slope",
-                    {sid: slope(p.position.to_numpy(float), p[c].to_numpy(float))
-                     for sid, p in by_session})
+            psid = pat.session_id.to_numpy()
+            start = np.flatnonzero(np.r_[True, psid[1:] != psid[:-1]])  # runs of one session
+            pid = psid[start]
+            bounds = list(zip(start.tolist(), [*start[1:].tolist(), len(pat)], strict=True))
+            x = pat.position.to_numpy(float)
+            ys = pat[num].to_numpy(float)
+            trend = {c: [slope(x[a:b], ys[a:b, j]) for a, b in bounds]
+                     for j, c in enumerate(num)}
+            put(pd.DataFrame(trend, index=pid), f"{name}{SEP}%s{SEP}patient_slope")
             for c in UED_COLUMNS.get(name, ()):
                 if c not in df.columns:
                     continue
-                per = {sid: ued(p[c].to_numpy(float)) for sid, p in by_session}
-                for m in UED_METRICS:
-                    put(f"{name}{SEP}{c}{SEP}patient_ued_{m}", {k: v[m] for k, v in per.items()})
+                y = pat[c].to_numpy(float)
+                per = [ued(y[a:b]) for a, b in bounds]
+                put(pd.DataFrame({m: [u[m] for u in per] for m in UED_METRICS}, index=pid),
+                    f"{name}{SEP}{c}{SEP}patient_ued_%s")
         if name == "techniques":
             ther = df[df.speaker == "therapist"]
-            for c in _bool_columns(df):
-                put(f"{name}{SEP}{c}{SEP}rate", ther.groupby("session_id")[c].mean())
-            code = next((c for c in PRIMARY_CODE_COLUMNS if c in df.columns), None)
-            if code is not None:
-                put(f"{name}{SEP}transition_entropy",
-                    {sid: transition_entropy(p.sort_values("turn")[code].tolist())
-                     for sid, p in ther.groupby("session_id", sort=False)})
+            flags = _bool_columns(df)
+            if flags:
+                put(ther.groupby("session_id")[flags].mean(), f"{name}{SEP}%s{SEP}rate")
+            primary = next((c for c in PRIMARY_CODE_COLUMNS if c in df.columns), None)
+            if primary is not None:
+                seqs = ther.sort_values(["session_id", "turn"]).groupby("session_id")[primary]
+                put(seqs.agg(lambda s: transition_entropy(s.tolist())).to_frame(
+                    "transition_entropy"), f"{name}{SEP}%s")
     if cols:
-        out = pd.concat([out, pd.DataFrame(cols)], axis=1)
+        out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
     return out
 
 
