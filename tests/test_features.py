@@ -370,3 +370,29 @@ def test_pattern_set() -> None:
         view = DocView.of(doc)
         assert sorted(split(doc, view.match_attrs)) == sorted(split(doc)), text
         assert sorted(split(doc)) == sorted(set(one(doc))), text
+
+
+def test_prefilters_do_not_change_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PhraseCounter.matches runs the full matching only on Docs that can hold more than their
+    # word hits; running it on every Doc must give the same counts and bounds
+    from therapy_turns.nlp import load_pipeline
+    from therapy_turns.views import DocView, Tokens
+
+    texts = ["I don't know, I guess it's kind of a lot to take in.",
+             "How is that supposed to help? I've tried that before.",
+             "It will definitely fail, what if they laugh", "Can we slow down? Hold on.",
+             "My prior is low and the variance is high, statistically.", "Okay.", "",
+             "I'm not sure, and I'm sure it never works.", "A kind of sadness, sort of."]
+    docs = list(load_pipeline().pipe(texts))
+    lex = F.lexicons()
+    counters = [lex.hedges, lex.certainty, *lex.families.values(), *lex.markers.values()]
+    t = Tokens(DocView.many(docs))
+    fast = [c.matches(t, keep_bounds=True) for c in counters]
+    assert sum(int(f[0].sum()) for f in fast) >= 10  # the texts do hit the lists
+    monkeypatch.setattr(F._Matchers, "phrase_docs", lambda self, t: np.ones(t.n_docs, bool))
+    from therapy_turns.matching import PatternSet
+
+    monkeypatch.setattr(PatternSet, "requirements", lambda self: None)
+    for c, (counts, bounds) in zip(counters, fast, strict=True):
+        full_counts, full_bounds = c.matches(t, keep_bounds=True)
+        assert counts.tolist() == full_counts.tolist() and bounds == full_bounds
