@@ -102,9 +102,11 @@ def test_first_head_is_first_clause_head(text: str) -> None:
     # the shortcut used for sentences without a question mark must pick the same head as the
     # full clause-head scan
     from therapy_turns.questions import _clause_heads, _first_head, quote_mask
+    from therapy_turns.views import DocView
 
     doc = make_doc(text)
     mask = quote_mask(doc)
+    v = DocView.of(doc)
     for sent in doc.sents:
-        heads = _clause_heads(list(sent), [mask[t.i] for t in sent])
-        assert _first_head(sent, mask) == (heads[0] if heads else None)
+        heads = _clause_heads(v, sent.start, sent.end, mask)
+        assert _first_head(v, sent.start, sent.end, mask) == (heads[0] if heads else None)

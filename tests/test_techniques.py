@@ -264,5 +264,5 @@ def test_pattern_set_matches_single_matcher() -> None:
              "What would be meaningful to you?", "Notice the thought 'I am a failure'."]
     for text in texts:
         doc = nlp(text)
-        assert sorted(set(coder.patterns(doc))) == sorted(set(coder.matcher(doc))), text
-    assert any(coder.patterns(nlp(t)) for t in texts)
+        assert sorted(coder.token_matches(doc)) == sorted(coder.matcher(doc)), text
+    assert any(coder.token_matches(nlp(t)) for t in texts)

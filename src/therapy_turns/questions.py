@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 
-from .views import norm
+from .views import DocView, norm
 
 QUESTION_TYPES = ("open", "closed")
 _BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
@@ -68,15 +68,6 @@ def lexicon() -> dict[str, Any]:
         r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
     lex["open_prompt_seqs"] = sorted(tuple(norm(p).split()) for p in raw["open_prompts"])
     return lex
-
-
-def _low(tok: Token) -> str:
-    return norm(tok.text)
-
-
-def _quote_depths(doc: Doc, end: int) -> list[bool]:
-    """For tokens ``doc[0:end]``: is the token inside quotation marks?"""
-    return _quote_flags(tok.text for tok in doc[:end])
 
 
 def _quote_flags(texts: Iterable[str]) -> list[bool]:
@@ -100,63 +91,60 @@ def _quote_flags(texts: Iterable[str]) -> list[bool]:
     return inside
 
 
-def _clause_heads(tokens: list[Token], quoted: list[bool]) -> list[Token]:
-    """The head token of each clause in ``tokens`` (see the module docstring, rule 3)."""
-    lex = lexicon()
-    heads: list[Token] = []
+def _clause_heads(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> list[int]:
+    """The head token (index in the Doc) of each clause in tokens ``start:end`` of the Doc of
+    ``v`` (see the module docstring, rule 3)."""
+    markers = lexicon()["discourse_markers"]
+    text, low, punct, space = v.text, v.low, v.punct, v.space
+    heads: list[int] = []
     need_head = True
-    for tok, q in zip(tokens, quoted, strict=True):
-        if tok.text in _BOUNDARIES and not q:
+    for i in range(start, end):
+        if text[i] in _BOUNDARIES and not quoted[i]:
             need_head = True
             continue
-        if not need_head or q:
+        if not need_head or quoted[i]:
             continue
-        if tok.is_punct or tok.is_space or _low(tok) in lex["discourse_markers"]:
+        if punct[i] or space[i] or low[i] in markers:
             continue
-        heads.append(tok)
+        heads.append(i)
         need_head = False
     return heads
 
 
-def _first_head(sent: Span, quoted: Sequence[bool]) -> Token | None:
-    """``_clause_heads(list(sent), ...)[0]`` (or None), without reading past it: the first
-    token that is not quoted, not a clause boundary, punctuation, whitespace or discourse
+def _first_head(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> int | None:
+    """``_clause_heads(v, start, end, quoted)[0]`` (or None), without reading past it: the
+    first token that is not quoted, not a clause boundary, punctuation, whitespace or discourse
     marker."""
     markers = lexicon()["discourse_markers"]
-    for tok in sent:
-        if quoted[tok.i] or tok.text in _BOUNDARIES or tok.is_punct or tok.is_space \
-                or _low(tok) in markers:
+    text, low, punct, space = v.text, v.low, v.punct, v.space
+    for i in range(start, end):
+        if quoted[i] or text[i] in _BOUNDARIES or punct[i] or space[i] or low[i] in markers:
             continue
-        return tok
+        return i
     return None
 
 
-def _is_inverted(aux: Token) -> bool:
-    """Is ``aux`` followed by a subject (after an optional negation)?"""
-    doc = aux.doc
-    j = aux.i + 1
-    if j < len(doc) and _low(doc[j]) in _NEGATORS:
+def _is_inverted(v: DocView, aux: int) -> bool:
+    """Is token ``aux`` followed by a subject (after an optional negation)?"""
+    j = aux + 1
+    if j < len(v.low) and v.low[j] in _NEGATORS:
         j += 1
-    if j >= len(doc):
+    if j >= len(v.low):
         return False
-    nxt = doc[j]
-    return _low(nxt) in _SUBJECT_WORDS or nxt.pos_ in _SUBJECT_POS
+    return v.low[j] in _SUBJECT_WORDS or v.pos[j] in _SUBJECT_POS
 
 
-def _elicits(aux: Token) -> bool:
-    doc = aux.doc
+def _elicits(v: DocView, aux: int) -> bool:
     verbs = lexicon()["elicitation_verbs"]
-    return any(_low(t) in verbs for t in doc[aux.i + 1: min(aux.i + 4, len(doc))])
+    return any(w in verbs for w in v.low[aux + 1: aux + 4])
 
 
-def _starts_open_prompt(head: Token) -> bool:
-    doc = head.doc
-    first = _low(head)
+def _starts_open_prompt(v: DocView, head: int) -> bool:
+    first = v.low[head]
     for seq in lexicon()["open_prompt_seqs"]:
         if seq and seq[0] != first:  # cannot match: skip building the token window
             continue
-        words = [_low(t) for t in doc[head.i: head.i + len(seq)]]
-        if tuple(words) == seq:
+        if tuple(v.low[head: head + len(seq)]) == seq:
             return True
     return False
 
@@ -164,7 +152,7 @@ def _starts_open_prompt(head: Token) -> bool:
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     """Per token of ``doc``: is it inside quotation marks (quote characters included)?
     ``texts``: the token texts of ``doc``, if the caller has them."""
-    return _quote_depths(doc, len(doc)) if texts is None else _quote_flags(texts)
+    return _quote_flags(tok.text for tok in doc) if texts is None else _quote_flags(texts)
 
 
 def question_type(sent: Span, quoted: Sequence[bool] | None = None,
@@ -175,45 +163,48 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None,
     rhetorical questions such as "how is that supposed to help?" (see the module docstring for
     the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
     ``quoted``: :func:`quote_mask` of ``sent.doc`` if the caller has it (saves recounting the
-    quotation marks from the start of the Doc for every sentence). ``texts``: the token texts
-    of ``sent.doc``, if the caller has them (the question mark is then found without creating a
-    Token object per token).
+    quotation marks from the start of the Doc for every sentence). ``texts`` (the Doc's token
+    texts) is accepted for earlier callers; the tokens are read from the Doc's
+    :class:`~therapy_turns.views.DocView` (see :func:`sentence_question_type`).
     """
-    doc = sent.doc
-    quoted_all = _quote_depths(doc, sent.end) if quoted is None else quoted
+    v = DocView.of(sent.doc)
+    if quoted is None:
+        quoted = _quote_flags(v.text[:sent.end])
+    return sentence_question_type(v, sent.start, sent.end, quoted)
+
+
+def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]
+                           ) -> str | None:
+    """:func:`question_type` of the sentence ``start:end`` of the Doc of ``v`` (its
+    :class:`~therapy_turns.views.DocView`); ``quoted``: :func:`quote_mask` of the Doc (at least
+    up to ``end``)."""
     lex = lexicon()
+    text = v.text
     qmark = None
-    if texts is None:
-        texts = [t.text for t in sent]
-        offset = sent.start
-    else:
-        offset = 0
-    for i in range(sent.start, sent.end):
-        if texts[i - offset].endswith("?") and not quoted_all[i]:
+    for i in range(start, end):
+        if text[i].endswith("?") and not quoted[i]:
             qmark = i
     if qmark is None:  # only the first clause head matters (rule 5)
-        head = _first_head(sent, quoted_all)
-        return "open" if head is not None and _starts_open_prompt(head) else None
-    tokens = list(doc[sent.start: qmark])
-    quoted = [quoted_all[t.i] for t in tokens]
-    heads = _clause_heads(tokens, quoted)
-    text = norm(" ".join(t.text for t, q in zip(tokens, quoted, strict=True) if not q))
-    text = text.replace(" n't", "n't").replace(" 's", "'s")
-    if lex["rhetorical_re"].search(text):
+        head = _first_head(v, start, end, quoted)
+        return "open" if head is not None and _starts_open_prompt(v, head) else None
+    heads = _clause_heads(v, start, qmark, quoted)
+    said = norm(" ".join([text[i] for i in range(start, qmark) if not quoted[i]]))
+    said = said.replace(" n't", "n't").replace(" 's", "'s")
+    if lex["rhetorical_re"].search(said):
         return None
     weak = False
     for head in reversed(heads):
-        w = _low(head)
+        w = v.low[head]
         if w in lex["wh_words"]:
             if w in _WEAK_WH:
                 weak = True
                 continue
             return "open"
-        if w in lex["auxiliaries"] and _is_inverted(head):
-            return "open" if _elicits(head) else "closed"
+        if w in lex["auxiliaries"] and _is_inverted(v, head):
+            return "open" if _elicits(v, head) else "closed"
     if weak:
         return "open"
-    if heads and _starts_open_prompt(heads[0]):
+    if heads and _starts_open_prompt(v, heads[0]):
         return "open"
     return "closed"
 
@@ -222,15 +213,17 @@ def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None,
                     quoted: Sequence[bool] | None = None, texts: Sequence[str] | None = None
                     ) -> dict[str, int]:
     """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``
-    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, ``texts``: the Doc's
-    token texts, if the caller already has them)."""
+    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, if the caller already
+    has them; ``texts``, the Doc's token texts, is accepted for earlier callers: the tokens are
+    read from the Doc's :class:`~therapy_turns.views.DocView`)."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
         return counts
+    v = DocView.of(doc.doc if isinstance(doc, Span) else doc)
     if quoted is None:
-        quoted = quote_mask(doc.doc if isinstance(doc, Span) else doc)
+        quoted = _quote_flags(v.text)
     for sent in (doc.sents if sents is None else sents):
-        kind = question_type(sent, quoted, texts)
+        kind = sentence_question_type(v, sent.start, sent.end, quoted)
         if kind is not None:
             counts[kind] += 1
             counts["total"] += 1

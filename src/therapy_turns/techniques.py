@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from spacy.attrs import IS_ALPHA, IS_STOP, LEMMA, LENGTH, POS
 from spacy.lang.en import English
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -141,7 +140,7 @@ class Coder:
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
         self.matcher = Matcher(vocab)  # every token rule in one Matcher (for inspection)
-        token_patterns: list[tuple[str, list[dict[str, Any]]]] = []  # matched by self.patterns
+        token_patterns: list[tuple[str, list[dict[str, Any]]]] = []  # see token_matches()
         self.phrases = PhraseMatcher(vocab, attr="LOWER")
         self.dep = DependencyMatcher(vocab)
         tokenizer = English(vocab=vocab).tokenizer
@@ -160,16 +159,41 @@ class Coder:
                 self.phrases.add(rule.id, docs)
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])
-        self.patterns = PatternSet(vocab, token_patterns)
+        # one PatternSet per token pattern, run only on Docs holding a word of each of its
+        # required LOWER sets (without, it cannot match); candidates are found through a word
+        # of the pattern's smallest set
+        self._token_sets = [PatternSet(vocab, [p]) for p in token_patterns]
+        self._required = [(ps.requirements() or [()])[0] for ps in self._token_sets]
+        self._always = [k for k, sets in enumerate(self._required) if not sets]
+        self._triggers: dict[str, list[int]] = {}  # word -> patterns it may let run
+        for k, sets in enumerate(self._required):
+            for w in min(sets, key=len, default=()):
+                self._triggers.setdefault(w, []).append(k)
+        self._trigger_words = frozenset(self._triggers)
 
     # ----------------------------------------------------------------- matching
+    def token_matches(self, doc: Doc, view: DocView | None = None) -> list[tuple[int, int, int]]:
+        """``(match id, start, end)`` of the token patterns in ``doc``: the matches of
+        :attr:`matcher` (one spaCy ``Matcher`` holding every token pattern), in another order;
+        ``view``: the Doc's :class:`~therapy_turns.views.DocView`, if the caller has it."""
+        v = view or DocView.of(doc)
+        forms = v.lower_types
+        todo = set(self._always)
+        for w in forms & self._trigger_words:
+            todo.update(self._triggers[w])
+        out: list[tuple[int, int, int]] = []
+        for k in sorted(todo):
+            if all(not words.isdisjoint(forms) for words in self._required[k]):
+                out += self._token_sets[k](doc, v.match_attrs, forms)
+        return out
+
     def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
         """All rule matches in ``doc`` (sorted by position); ``view``: its
         :class:`~therapy_turns.views.DocView`, if the caller has it."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
         v = view or DocView.of(doc)
-        for key, s, e in self.patterns(doc, v.match_attrs, v.lower_types) + list(self.phrases(doc)):
+        for key, s, e in self.token_matches(doc, v) + list(self.phrases(doc)):
             found.append((strings[key], s, e))
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
@@ -180,7 +204,7 @@ class Coder:
     def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play: bool = False
                   ) -> TurnCodes:
         """Code one therapist turn; ``prev_client`` is the preceding client turn."""
-        from .questions import question_type
+        from .questions import sentence_question_type
 
         out = TurnCodes()
         v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
@@ -189,7 +213,8 @@ class Coder:
         quoted = quote_mask(doc, v.text)
         hits = self.hits(doc, v)
         role_play = role_play or any(h.code == "role_play" for h in hits)
-        client = _content_lemmas(prev_client, self.settings) if prev_client is not None else set()
+        client = set() if prev_client is None else _content_lemmas(
+            DocView.of(prev_client), 0, len(prev_client), self.settings)
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
             bounds = (sent.start, sent.end)
@@ -208,7 +233,7 @@ class Coder:
             vetoed = {h.code for h in kept if self.rules[h.rule].veto}
             kept = [h for h in kept if h.code not in vetoed]
             codes = {h.code for h in kept}
-            qt = question_type(sent, quoted, v.text)
+            qt = sentence_question_type(v, sent.start, sent.end, quoted)
             if qt == "closed" and "content_request" in codes:
                 qt = "open"
                 _add(found, "open_question", "q_content_request", v.span_text(*bounds))
@@ -237,7 +262,7 @@ class Coder:
             return None
         if any(h.code == "exercise_instruction" for h in hits):
             return None
-        content = _content_lemmas(sent, st)
+        content = _content_lemmas(v, sent.start, sent.end, st)
         overlap = len(content & client) / len(content) if content else 0.0
         novelty = 1.0 - overlap
         complex_stem = [h for h in hits if h.code == "reflection_stem_complex"]
@@ -266,16 +291,12 @@ def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> 
         ev.append(item)
 
 
-def _content_lemmas(doc: Doc | Span, settings: dict[str, Any]) -> set[str]:
+def _content_lemmas(v: DocView, start: int, end: int, settings: dict[str, Any]) -> set[str]:
     """Lower-cased lemmas of the alphabetic, non-stop tokens longer than 2 characters whose
-    coarse POS is in ``content_pos`` (read with ``to_array``: no Token objects)."""
-    if len(doc) == 0:
-        return set()
+    coarse POS is in ``content_pos``, among tokens ``start:end`` of the Doc of ``v``."""
     pos = set(settings["content_pos"])
-    strings = doc.vocab.strings
-    rows = doc.to_array([LEMMA, POS, IS_ALPHA, IS_STOP, LENGTH]).tolist()
-    return {strings[lemma].lower() for lemma, p, alpha, stop, length in rows
-            if alpha and not stop and length > 2 and strings[p] in pos}
+    return {v.lemma_lower[i] for i in range(start, end)
+            if v.alpha[i] and not v.stop[i] and len(v.text[i]) > 2 and v.pos[i] in pos}
 
 
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
