@@ -154,7 +154,11 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
             if skipped is not None:
                 skipped.append(SkippedFile(str(f), str(e)))
             continue
-        for sid, turns in frame.groupby("session_id", sort=False):
+        if f.suffix.lower() in TABLE_SUFFIXES:
+            groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby("session_id", sort=False)
+        else:  # a text file holds one session (none if it has no turns)
+            groups = [(ids[f], frame)] if len(frame) else []
+        for sid, turns in groups:
             sid = str(sid)
             if sid in seen:
                 raise DuplicateSessionError(f, None, f"session id {sid!r} also in {seen[sid]}",

@@ -320,15 +320,10 @@ def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
         if c not in cols:
             cols[c] = [d[c] for d in derived] if c in derived[0] else [r[c] for r in rows]
     df = pd.DataFrame({c: cols[c] for c in COLUMNS})
-    return df.astype(
-        {
-            "turn": "int64",
-            "exchange": "int64",
-            "line_start": "int64",
-            "line_end": "int64",
-            **{f: "bool" for f in FLAGS},
-        }
-    )
+    types = {"turn": "int64", "exchange": "int64", "line_start": "int64", "line_end": "int64",
+             **{f: "bool" for f in FLAGS}}
+    convert = {c: t for c, t in types.items() if df[c].dtype != t}  # usually none
+    return df.astype(convert) if convert else df
 
 
 def parse_text(
