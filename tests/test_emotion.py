@@ -391,3 +391,19 @@ def test_str_lower_is_idempotent() -> None:
     for c in range(0x110000):
         low = chr(c).lower()
         assert low.lower() == low, hex(c)
+
+
+def test_but_check_equals_vaders() -> None:
+    # VADER scales the first position holding each value (list.index), a quirk kept exactly
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        n = int(rng.integers(1, 12))
+        vals = [0, 0.0, 1.9, -2.5, 1.406, 2.7 * -0.74]
+        sentiments = [vals[int(rng.integers(0, len(vals)))] for _ in range(n)]
+        words = ["w"] * n
+        words[int(rng.integers(0, n))] = "BUT" if rng.random() < 0.3 else "but"
+        ref = SentimentIntensityAnalyzer._but_check(words, list(sentiments))
+        got = emotion._but_check([w.lower() for w in words], list(sentiments))
+        assert [(x, type(x)) for x in got] == [(x, type(x)) for x in ref], sentiments

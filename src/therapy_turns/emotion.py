@@ -34,6 +34,7 @@ Empty texts get ``n_words = 0`` and NaN scores.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import logging
@@ -168,10 +169,11 @@ class _View:
     punct: list[bool]
     alpha: list[bool]
     negator: list[bool]
-    scopes: dict[int, list[int]]  # negator index -> in-window candidates of its scope
+    scopes: dict[int, list[int]]  # negator -> the words in its scope (no negators)
     word: list[bool]  # neither punctuation nor space
     words_before: list[int]  # words among tokens 0..i-1 (length len(doc) + 1)
     valence: list[float | None]  # rules lexicon value of a word that is no negator, else None
+    scored: list[int]  # the tokens with a valence
     nrc: list[tuple[int, ...] | None]  # NRC counts per NRC_EMOTIONS of a word, else None
     exclamations: list[int]  # tok.lower_.count("!")
     questions: list[int]  # tok.lower_.count("?")
@@ -186,26 +188,19 @@ class _View:
                    or (d == "prep" and w in rules.neg_prepositions)
                    for d, w in zip(dep, lower, strict=True)]
         word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
-        words_before = [0]
-        for w in word:
-            words_before.append(words_before[-1] + w)
         lexicon, nrc_lex = rules.lexicon, _nrc_emotion_vectors()
-        valence: list[float | None] = []
-        nrc: list[tuple[int, ...] | None] = []
-        for w, lo, le, neg in zip(word, lower, lemma, negator, strict=True):
-            if not w:
-                valence.append(None)
-                nrc.append(None)
-                continue
-            base = None if neg else lexicon.get(lo)
-            if base is None and not neg:
-                base = lexicon.get(le)
-            valence.append(base)
-            nrc.append(nrc_lex.get(lo if lo in nrc_lex else le))
+        valence = [None if neg or not w else lexicon[lo] if lo in lexicon else lexicon.get(le)
+                   for w, lo, le, neg in zip(word, lower, lemma, negator, strict=True)]
+        nrc = [nrc_lex.get(lo if lo in nrc_lex else le) if w else None
+               for w, lo, le in zip(word, lower, lemma, strict=True)]
+        joined = "\0".join(lower)  # token counts of '!' and '?' only where there are any
         return cls(
-            b, b.text, lower, lemma, b.punct, b.alpha, negator, _scopes(b, negator, rules), word,
-            words_before, valence, nrc, [w.count("!") for w in lower],
-            [w.count("?") for w in lower],
+            b, b.text, lower, lemma, b.punct, b.alpha, negator,
+            _scopes(b, negator, word, rules), word,
+            list(itertools.accumulate(word, initial=0)), valence,
+            [i for i, x in enumerate(valence) if x is not None], nrc,
+            [w.count("!") for w in lower] if "!" in joined else [0] * len(lower),
+            [w.count("?") for w in lower] if "?" in joined else [0] * len(lower),
             [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
             [w and lo in _FIRST_PERSON for w, lo in zip(word, lower, strict=True)])
 
@@ -238,17 +233,18 @@ class _View:
         out: set[int] = set()
         for k, cand in self.scopes.items():
             if lo <= k < hi:
-                out.update(cand)
-        return {i for i in out if lo <= i < hi and not self.negator[i] and self.word[i]}
+                out.update(i for i in cand if i < hi)
+        return out
 
     def word_count(self, lo: int, hi: int) -> int:
         """:func:`word_count` of ``doc[lo:hi]``."""
         return self.words_before[hi] - self.words_before[lo]
 
 
-def _scopes(b: DocView, negator: list[bool], rules: Rules) -> dict[int, list[int]]:
-    """Negator index -> the tokens 1..``neg_window`` after it in its scope (see
-    :func:`negated_tokens`), read from the head offsets. spaCy's ``Token.subtree`` is the token
+def _scopes(b: DocView, negator: list[bool], word: list[bool], rules: Rules
+            ) -> dict[int, list[int]]:
+    """Negator index -> the words 1..``neg_window`` after it in its scope that are no negators
+    (see :func:`negated_tokens`), read from the head offsets. spaCy's ``Token.subtree`` is the token
     and its descendants, so ``i`` is in the subtree of ``top`` when walking up the heads from
     ``i`` reaches ``top``; the last step names the child of ``top`` whose subtree holds ``i``
     (the neg scope leaves out children labelled ``neg_stops``)."""
@@ -272,7 +268,8 @@ def _scopes(b: DocView, negator: list[bool], rules: Rules) -> dict[int, list[int
 
     scopes: dict[int, list[int]] = {}
     for k in (k for k, flag in enumerate(negator) if flag):
-        window = range(k + 1, min(k + rules.neg_window, n - 1) + 1)
+        window = [i for i in range(k + 1, min(k + rules.neg_window, n - 1) + 1)
+                  if word[i] and not negator[i]]
         if dep[k] == "neg":
             top = heads[k]
             scopes[k] = [i for i in window if (c := child_under(i, top)) is not None
@@ -320,7 +317,7 @@ class _SpanScores:
     """Everything the scores need from one span, computed in one pass over its tokens."""
 
     n: int  # words
-    token_scores: list[TokenScore]
+    terms: list[tuple[int, float, bool, float, float]]  # TokenScore fields but the text
     raw: float
     compound: float
     pos: float
@@ -331,20 +328,22 @@ class _SpanScores:
 
 
 def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
-    """Rule-layer scores of ``doc[lo:hi]`` (:func:`token_scores`, :func:`rule_score`)."""
+    """Rule-layer scores of ``doc[lo:hi]`` (:func:`token_scores`, :func:`rule_score`); only the
+    tokens with a lexicon value (:attr:`_View.scored`) are visited."""
     low = v.lower[lo:hi]
     neg = v.negated(lo, hi)
     mod_ends = _modifier_ends(low, rules)
     mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
     last_contrast = next((k for k in range(hi - lo - 1, -1, -1) if low[k] in rules.contrast),
                          None)
-    valence, punct = v.valence, v.punct
-    scores = []
-    for k in range(hi - lo):
-        i = lo + k
-        base = valence[i]
-        if base is None or k in mod_positions:
+    valence, punct, scored = v.valence, v.punct, v.scored
+    scalar = load_rules().negation_scalar  # as TokenScore.value
+    terms, vals = [], []
+    for i in scored[bisect.bisect_left(scored, lo):bisect.bisect_left(scored, hi)]:
+        k = i - lo
+        if k in mod_positions:
             continue
+        base = valence[i]
         factor = 1.0
         for d in range(1, rules.window + 1):
             j = k - d
@@ -355,15 +354,13 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
         weight = 1.0
         if last_contrast is not None:
             weight = rules.before if k < last_contrast else rules.after
-        scores.append(TokenScore(i, v.text[i], base, i in neg, factor, weight))
-    scalar = load_rules().negation_scalar  # as TokenScore.value
-    vals = []
-    for s in scores:
-        x = s.base * s.modifier * s.contrast
-        vals.append(x * scalar if s.negated else x)
+        negated = i in neg
+        terms.append((i, base, negated, factor, weight))
+        x = base * factor * weight
+        vals.append(x * scalar if negated else x)
     raw = float(sum(vals))
     return _SpanScores(
-        n=v.word_count(lo, hi), token_scores=scores, raw=raw,
+        n=v.word_count(lo, hi), terms=terms, raw=raw,
         compound=raw / math.sqrt(raw * raw + rules.alpha),
         pos=float(sum(x for x in vals if x > 0)), neg=float(-sum(x for x in vals if x < 0)),
         n_modifiers=sum(len(x) for x in mod_ends.values()),
@@ -462,7 +459,8 @@ def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScor
     """
     rules = rules or load_rules()
     v, lo, hi = _span_view(span, rules)
-    return _span_scores(v, lo, hi, rules).token_scores
+    return [TokenScore(i, v.text[i], base, negated, factor, weight)
+            for i, base, negated, factor, weight in _span_scores(v, lo, hi, rules).terms]
 
 
 def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
@@ -500,6 +498,21 @@ def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
 _PUNCTUATION = string.punctuation  # what VADER strips from words
 
 
+#: whitespace-separated token -> (VADER's word for it, its lower case); bounded memo
+_WORD_FORMS: dict[str, tuple[str, str]] = {}
+_WORD_FORMS_MAX = 200_000
+
+
+def _word_forms(token: str) -> tuple[str, str]:
+    """VADER's word for a whitespace-separated token (punctuation stripped unless that leaves
+    two characters or fewer) and its lower case, memoised."""
+    word = token if len(s := token.strip(_PUNCTUATION)) <= 2 else s
+    if len(_WORD_FORMS) >= _WORD_FORMS_MAX:
+        _WORD_FORMS.clear()
+    out = _WORD_FORMS[token] = (word, word.lower())
+    return out
+
+
 class _SentiWords:
     """What VADER's scoring reads of a ``SentiText`` (the text stripped, its words and their
     lower case; computed when first read, whether only some words are in capitals,
@@ -507,9 +520,9 @@ class _SentiWords:
 
     def __init__(self, text: str) -> None:
         self.text = text.strip()
-        self.words_and_emoticons = [w if len(s := w.strip(_PUNCTUATION)) <= 2 else s
-                                    for w in self.text.split()]
-        self.lows = [w.lower() for w in self.words_and_emoticons]
+        forms = [_WORD_FORMS.get(w) or _word_forms(w) for w in self.text.split()]
+        self.words_and_emoticons: list[str] = [f[0] for f in forms]
+        self.lows: list[str] = [f[1] for f in forms]
         self.sentiments: list[float] = []
         self._cap_diff: bool | None = None
 
@@ -617,11 +630,11 @@ class _WindowedVader(SentimentIntensityAnalyzer):
                 self.sentiment_valence(0, st, words[i], i, sentiments)
 
     def scores_of(self, st: _SentiWords) -> dict[str, float]:
-        """VADER's "but" rule (only when "but" occurs; on a copy: it edits the list) and
-        ``score_valence``."""
+        """VADER's "but" rule (:func:`_but_check`, only when "but" occurs; on a copy: it edits
+        the list) and ``score_valence``."""
         sentiments = st.sentiments
         if "but" in st.lows:
-            sentiments = self._but_check(st.words_and_emoticons, list(sentiments))
+            sentiments = _but_check(st.lows, list(sentiments))
         return self.score_valence(sentiments, st.text)
 
     @cached_property
@@ -671,16 +684,31 @@ def _plain_words(lows: list[str]) -> list[bool]:
     again, which is the same (``str.lower`` is idempotent; tested on every code point)."""
     n = len(lows)
     plain = [True] * n
-    for j, w in enumerate(lows):
-        if w in _LOUD or "n't" in w:
-            lo, hi = j, j + _BACK  # words read it as one of theirs or of the 3 before
-        elif w in _IDIOM_FIRSTS and j + 1 < n and (w, lows[j + 1]) in _IDIOM_PAIRS:
-            lo, hi = j + 1 - _AHEAD, j + _BACK  # windows holding j and j + 1
-        else:
-            continue
-        for i in range(max(lo, 0), min(hi, n - 1) + 1):
-            plain[i] = False
+    # words that read a loud word as theirs or as one of the 3 before
+    spans = [(j, j + _BACK) for j, w in enumerate(lows) if w in _LOUD or "n't" in w]
+    # words whose window holds an idiom pair j, j + 1
+    spans += [(j + 1 - _AHEAD, j + _BACK) for j, w in enumerate(lows[:-1])
+              if w in _IDIOM_FIRSTS and (w, lows[j + 1]) in _IDIOM_PAIRS]
+    for lo, hi in spans:
+        plain[max(lo, 0):hi + 1] = [False] * (min(hi, n - 1) + 1 - max(lo, 0))
     return plain
+
+
+def _but_check(lows: list[str], sentiments: list[float]) -> list[float]:
+    """VADER 3.3.2's ``_but_check`` on ``sentiments`` (edited in place) given the lower-case
+    words ``lows`` (which contain "but"), step by step: for each position ``k``, the value
+    there is scaled at the *first* position holding an equal value (``list.index``) by 0.5
+    before the first "but" and 1.5 after it. VADER writes ``pop(si)`` then ``insert(si, x)``,
+    which is ``sentiments[si] = x``, and re-lower-cases the words, which ``lows`` already are."""
+    bi = lows.index("but")
+    for k in range(len(sentiments)):
+        x = sentiments[k]
+        si = sentiments.index(x)
+        if si < bi:
+            sentiments[si] = x * 0.5
+        elif si > bi:
+            sentiments[si] = x * 1.5
+    return sentiments
 
 
 def _find_sublist(words: list[str], part: list[str], start: int) -> int | None:
