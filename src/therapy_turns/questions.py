@@ -67,23 +67,28 @@ def lexicon() -> dict[str, Any]:
     lex["rhetorical_re"] = re.compile(
         r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
     lex["open_prompt_seqs"] = sorted(tuple(norm(p).split()) for p in raw["open_prompts"])
+    lex["quotes"] = lex["quotes_open"] | lex["quotes_close"] | lex["quotes_toggle"]
     return lex
 
 
 def _quote_flags(texts: Iterable[str]) -> list[bool]:
     """For each token text in order: is the token inside quotation marks?"""
     lex = lexicon()
+    texts = list(texts)
+    if lex["quotes"].isdisjoint(texts):
+        return [False] * len(texts)
+    opening, closing, toggling = lex["quotes_open"], lex["quotes_close"], lex["quotes_toggle"]
     depth, toggle, inside = 0, False, []
     for t in texts:
-        if t in lex["quotes_open"]:
+        if t in opening:
             inside.append(True)
             depth += 1
             continue
-        if t in lex["quotes_close"]:
+        if t in closing:
             inside.append(True)
             depth = max(0, depth - 1)
             continue
-        if t in lex["quotes_toggle"]:
+        if t in toggling:
             inside.append(True)
             toggle = not toggle
             continue

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -137,6 +137,7 @@ class Coder:
     def __init__(self, vocab: Vocab) -> None:
         spec = patterns()
         self.settings: dict[str, Any] = spec["settings"]
+        self.content_pos = frozenset(self.settings["content_pos"])
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
         self.matcher = Matcher(vocab)  # every token rule in one Matcher (for inspection)
@@ -214,7 +215,7 @@ class Coder:
         hits = self.hits(doc, v)
         role_play = role_play or any(h.code == "role_play" for h in hits)
         client = set() if prev_client is None else _content_lemmas(
-            DocView.of(prev_client), 0, len(prev_client), self.settings)
+            DocView.of(prev_client), 0, len(prev_client), self.content_pos)
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
             bounds = (sent.start, sent.end)
@@ -257,12 +258,13 @@ class Coder:
         (``v``: the view of ``sent.doc``)."""
         st = self.settings
         span = range(sent.start, sent.end)
-        if any(v.text[i].endswith("?") and not quoted[i] for i in span) \
+        cut = slice(sent.start, sent.end)
+        if any(t.endswith("?") and not q for t, q in zip(v.text[cut], quoted[cut], strict=True)) \
                 or is_direction(sent, v):
             return None
         if any(h.code == "exercise_instruction" for h in hits):
             return None
-        content = _content_lemmas(v, sent.start, sent.end, st)
+        content = _content_lemmas(v, sent.start, sent.end, self.content_pos)
         overlap = len(content & client) / len(content) if content else 0.0
         novelty = 1.0 - overlap
         complex_stem = [h for h in hits if h.code == "reflection_stem_complex"]
@@ -291,12 +293,13 @@ def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> 
         ev.append(item)
 
 
-def _content_lemmas(v: DocView, start: int, end: int, settings: dict[str, Any]) -> set[str]:
+def _content_lemmas(v: DocView, start: int, end: int, pos: Set[str]) -> set[str]:
     """Lower-cased lemmas of the alphabetic, non-stop tokens longer than 2 characters whose
-    coarse POS is in ``content_pos``, among tokens ``start:end`` of the Doc of ``v``."""
-    pos = set(settings["content_pos"])
-    return {v.lemma_lower[i] for i in range(start, end)
-            if v.alpha[i] and not v.stop[i] and len(v.text[i]) > 2 and v.pos[i] in pos}
+    coarse POS is in ``pos``, among tokens ``start:end`` of the Doc of ``v``."""
+    cut = slice(start, end)
+    return {lemma for lemma, alpha, stop, p, text in zip(
+        v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True)
+            if alpha and not stop and p in pos and len(text) > 2}
 
 
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
