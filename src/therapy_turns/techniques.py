@@ -161,15 +161,22 @@ class Coder:
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])
         # one PatternSet per token pattern, run only on Docs holding a word of each of its
-        # required LOWER sets (without, it cannot match); candidates are found through a word
-        # of the pattern's smallest set
+        # required LOWER sets (without, it cannot match): a word of the smallest set makes the
+        # pattern a candidate, the other sets (self._required) are then checked
         self._token_sets = [PatternSet(vocab, [p]) for p in token_patterns]
-        self._required = [(ps.requirements() or [()])[0] for ps in self._token_sets]
-        self._always = [k for k, sets in enumerate(self._required) if not sets]
+        self._always: list[int] = []  # patterns without a required word
+        self._required: list[list[frozenset[str]]] = []
         self._triggers: dict[str, list[int]] = {}  # word -> patterns it may let run
-        for k, sets in enumerate(self._required):
-            for w in min(sets, key=len, default=()):
-                self._triggers.setdefault(w, []).append(k)
+        for k, ps in enumerate(self._token_sets):
+            sets = list((ps.requirements() or [()])[0])
+            trigger = min(sets, key=len, default=None)
+            if trigger is None:
+                self._always.append(k)
+            else:
+                sets.remove(trigger)
+                for w in trigger:
+                    self._triggers.setdefault(w, []).append(k)
+            self._required.append(sets)
         self._trigger_words = frozenset(self._triggers)
 
     # ----------------------------------------------------------------- matching
@@ -257,7 +264,6 @@ class Coder:
         """``(code, rule id)`` if ``sent`` is a reflection of the client turn, else None
         (``v``: the view of ``sent.doc``)."""
         st = self.settings
-        span = range(sent.start, sent.end)
         cut = slice(sent.start, sent.end)
         if any(t.endswith("?") and not q for t, q in zip(v.text[cut], quoted[cut], strict=True)) \
                 or is_direction(sent, v):
@@ -277,7 +283,8 @@ class Coder:
             return "simple_reflection", simple_stem[0].rule
         # a plain restatement: no lead-in, so it must not be the therapist speaking of
         # themselves, normalising/explaining, or directing (checked above)
-        own = any(v.lower[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass") for i in span)
+        own = any(w in ("i", "we") and d in ("nsubj", "nsubjpass")
+                  for w, d in zip(v.lower[cut], v.dep[cut], strict=True))
         informs = any(h.code in ("giving_information", "role_play") for h in hits)
         if client and not own and not informs and len(content) >= st["reflection_min_content"] \
                 and overlap >= st["reflection_min_overlap_plain"]:
