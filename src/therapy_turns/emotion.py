@@ -390,10 +390,39 @@ def _nrc(v: _View, lo: int, hi: int, n: int, neg: set[int]) -> dict[str, float]:
     return {k: 100.0 * c / n for k, c in zip(_NRC_KEYS, counts, strict=True)}
 
 
-def _lexical(v: _View, lo: int, hi: int, neg: set[int]) -> Counter[str]:
-    """:func:`lexical_features` of ``doc[lo:hi]``."""
-    words = [(NEG_PREFIX if i in neg else "") + v.lemma[i] for i in range(lo, hi) if v.alpha[i]]
-    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+def _lexical_words(v: _View, lo: int, hi: int, neg: set[int]) -> list[str]:
+    """The words :func:`lexical_features` counts in ``doc[lo:hi]`` (its bigrams join successive
+    words with a space)."""
+    alpha = itertools.compress(range(lo, hi), v.alpha[lo:hi])
+    lemma = v.lemma
+    if neg:
+        return [(NEG_PREFIX if i in neg else "") + lemma[i] for i in alpha]
+    return [lemma[i] for i in alpha]
+
+
+def _lexical_columns(words: list[str], vocab: dict[str, int]) -> list[int]:
+    """The ``vocab`` column of each lexical item of ``words`` (the words, then their bigrams,
+    see :func:`_lexical_words`), -1 for an item not in ``vocab``. Bigrams are looked up as pairs
+    in :func:`_bigram_index` without building their strings."""
+    cols = list(map(vocab.get, words, itertools.repeat(-1)))
+    cols += map(_bigram_index(vocab).get, zip(words, words[1:], strict=False),
+                itertools.repeat(-1))
+    return cols
+
+
+_BIGRAM_INDEX: dict[int, tuple[dict[str, int], dict[tuple[str, str], int]]] = {}
+
+
+def _bigram_index(vocab: dict[str, int]) -> dict[tuple[str, str], int]:
+    """``(a, b) -> vocab[f"{a} {b}"]`` for every key of ``vocab`` cut at each of its spaces
+    (so ``(a, b)`` is found exactly when ``f"{a} {b}"`` is a key, whatever spaces ``a`` or
+    ``b`` hold); cached per vocabulary object."""
+    hit = _BIGRAM_INDEX.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        index = {(key[:k], key[k + 1:]): j for key, j in vocab.items()
+                 for k, ch in enumerate(key) if ch == " "}
+        hit = _BIGRAM_INDEX[id(vocab)] = (vocab, index)
+    return hit[1]
 
 
 def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
@@ -740,14 +769,15 @@ def lexical_features(span: Doc | Span, rules: Rules | None = None) -> Counter[st
     """Counts of the lower-case lemmas of the alphabetic tokens, prefixed ``NOT_`` inside a
     negation scope, and of the bigrams of successive such items (joined by a space)."""
     v, lo, hi = _span_view(span, rules or load_rules())
-    return _lexical(v, lo, hi, v.negated(lo, hi))
+    words = _lexical_words(v, lo, hi, v.negated(lo, hi))
+    return Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
 
 
 def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
     """The :data:`DENSE_FEATURES` of ``span`` (rates are per word)."""
     rules = rules or load_rules()
     v, lo, hi = _span_view(span, rules)
-    return _unit(v, lo, hi, span.text, rules).dense
+    return _unit(v, lo, hi, span.text, rules, {}).dense
 
 
 @dataclass
@@ -758,17 +788,19 @@ class _Unit:
     vader: dict[str, float]
     senti: _SentiWords | None  # VADER's word valences (None: the text has emoji)
     nrc: dict[str, float]
-    lexical: Counter[str]
+    lexical: list[int]  # vocabulary column of each lexical item (-1: not in it)
     dense: np.ndarray
 
 
-def _unit(v: _View, lo: int, hi: int, text: str, rules: Rules) -> _Unit:
-    """Everything about ``doc[lo:hi]`` (text ``text``) in one pass."""
+def _unit(v: _View, lo: int, hi: int, text: str, rules: Rules, vocab: dict[str, int]
+          ) -> _Unit:
+    """Everything about ``doc[lo:hi]`` (text ``text``) in one pass; its lexical items are
+    counted by their column in ``vocab`` (those not in it are dropped)."""
     sc = _span_scores(v, lo, hi, rules)
     senti = _vader().valences(text)
     vd = vader_scores(text) if senti is None else _vader().scores_of(senti)
     nrc = _nrc(v, lo, hi, sc.n, sc.negated)
-    return _Unit(sc, vd, senti, nrc, _lexical(v, lo, hi, sc.negated),
+    return _Unit(sc, vd, senti, nrc, _lexical_columns(_lexical_words(v, lo, hi, sc.negated), vocab),
                  _dense(v, lo, hi, sc, vd, nrc))
 
 
@@ -822,21 +854,29 @@ class LinearVAD:
 
 def _assemble(units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray,
               dense_sd: np.ndarray) -> sparse.csr_matrix:
-    """The design matrix of ``units``: the lexical part is built directly as CSR arrays (per row
-    the in-vocabulary items by column, counts divided by their L2 norm), the same matrix the
-    coordinate form gave."""
-    indptr, indices, data = [0], [], []
-    for u in units:
-        hits = sorted([(j, c) for w, c in u.lexical.items() if (j := vocab.get(w)) is not None])
-        if hits:
-            norm = math.sqrt(sum(c * c for _, c in hits))
-            indices.extend(j for j, _ in hits)
-            data.extend(c / norm for _, c in hits)
-        indptr.append(len(indices))
-    lex = sparse.csr_matrix((np.asarray(data, dtype=np.float64),
-                             np.asarray(indices, dtype=np.int32),
-                             np.asarray(indptr, dtype=np.int32)), shape=(len(units), len(vocab)))
-    dense = np.asarray([u.dense for u in units]).reshape(len(units), len(DENSE_FEATURES))
+    """The design matrix of ``units`` (their lexical items are columns of ``vocab``).
+
+    The lexical part is built directly as CSR arrays with numpy: per row, the distinct columns
+    in order with their counts divided by the L2 norm of the counts. The values are those of
+    ``c / math.sqrt(sum(c * c))`` per row: the counts and their sums of squares are integers
+    (exact in float64 below 2**53, in any order) and square root and division are correctly
+    rounded; the entries, their order and so the product with the coefficients are the
+    same."""
+    n, width = len(units), len(vocab)
+    lengths = np.fromiter((len(u.lexical) for u in units), dtype=np.int64, count=n)
+    cols = np.fromiter(itertools.chain.from_iterable(u.lexical for u in units), dtype=np.int64,
+                       count=int(lengths.sum()))
+    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    keep = cols >= 0
+    keys, counts = np.unique(rows[keep] * width + cols[keep], return_counts=True)
+    rows, cols = np.divmod(keys, width)
+    counts = counts.astype(np.float64)
+    norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    lex = sparse.csr_matrix((counts / norms[rows], cols.astype(np.int32),
+                             indptr.astype(np.int32)), shape=(n, width))
+    dense = np.asarray([u.dense for u in units]).reshape(n, len(DENSE_FEATURES))
     return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
                          format="csr")
 
@@ -850,7 +890,7 @@ def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean
     units = []
     for span in spans:
         v, lo, hi = _span_view(span, rules, views)
-        units.append(_unit(v, lo, hi, span.text, rules))
+        units.append(_unit(v, lo, hi, span.text, rules, vocab))
     return _assemble(units, vocab, dense_mean, dense_sd)
 
 
@@ -886,7 +926,7 @@ def _score_spans(spans: Sequence[Doc | Span], model: LinearVAD) -> list[dict[str
         if n == 0:
             outs[-1].update(_EMPTY_SCORES)
             continue
-        units.append(_unit(v, lo, hi, span.text, rules))
+        units.append(_unit(v, lo, hi, span.text, rules, model.vocab))
         scored.append(len(outs) - 1)
     pred = model._predict_units(units) if units else np.zeros((0, 3))
     for k, (r, u) in enumerate(zip(scored, units, strict=True)):
@@ -925,7 +965,8 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]
             out.update(_EMPTY_SCORES)
             continue
         first = len(units)
-        units.extend(_unit(v, lo, hi, v.span_text(lo, hi), rules) for lo, hi in sents)
+        units.extend(_unit(v, lo, hi, v.span_text(lo, hi), rules, model.vocab)
+                     for lo, hi in sents)
         raw = sum(u.scores.raw for u in units[first:])
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
                 "vader_compound": _vader().joined_scores(
