@@ -283,7 +283,7 @@ def test_joined_vader_equals_vader_on_multi_sentence_texts() -> None:
     # sentences' and the turn's capitals flags differ), cut into random "sentences"; some
     # sentences are dropped, some replaced by word lists that do not occur in the turn, some
     # cut inside a word
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer, allcap_differential
 
     words = ["never", "so", "this", "without", "doubt", "not", "isn't", "no", "nor", "or",
              "least", "at", "very", "VERY", "kind", "of", "sort", "but", "BUT", "the", "bomb",
@@ -319,7 +319,9 @@ def test_joined_vader_equals_vader_on_multi_sentence_texts() -> None:
                 p = p[1:]  # cut inside a word
             sents.append(fast.valences(p))
             scored.append(p)
-        known = fast._known(emotion._SentiWords(text), sents)
+        st = fast._read(text)
+        assert st.is_cap_diff == allcap_differential(st.words_and_emoticons)
+        known = fast._known(st, sents)
         reused += sum(x is not None for x in known)
         assert fast.joined_scores(text, sents) == ref.polarity_scores(text), (text, parts)
         for p, s in zip(scored, sents, strict=True):

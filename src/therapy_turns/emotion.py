@@ -57,7 +57,6 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    allcap_differential,
 )
 
 from .views import DocView
@@ -527,43 +526,36 @@ def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
 _PUNCTUATION = string.punctuation  # what VADER strips from words
 
 
-#: whitespace-separated token -> (VADER's word for it, its lower case); bounded memo
-_WORD_FORMS: dict[str, tuple[str, str]] = {}
-_WORD_FORMS_MAX = 200_000
-
-
-def _word_forms(token: str) -> tuple[str, str]:
-    """VADER's word for a whitespace-separated token (punctuation stripped unless that leaves
-    two characters or fewer) and its lower case, memoised."""
-    word = token if len(s := token.strip(_PUNCTUATION)) <= 2 else s
-    if len(_WORD_FORMS) >= _WORD_FORMS_MAX:
-        _WORD_FORMS.clear()
-    out = _WORD_FORMS[token] = (word, word.lower())
-    return out
-
-
 class _SentiWords:
-    """What VADER's scoring reads of a ``SentiText`` (the text stripped, its words and their
-    lower case; computed when first read, whether only some words are in capitals,
-    ``allcap_differential``), plus the word valences VADER computes before its "but" rule."""
+    """What VADER's scoring reads of a ``SentiText`` (the text stripped, its words), plus per
+    word what :class:`_WindowedVader` reads instead of re-deriving it (see
+    :meth:`_WindowedVader._form`), and the word valences VADER computes before its "but"
+    rule."""
 
-    def __init__(self, text: str) -> None:
-        self.text = text.strip()
-        forms = [_WORD_FORMS.get(w) or _word_forms(w) for w in self.text.split()]
-        self.words_and_emoticons: list[str] = [f[0] for f in forms]
-        self.lows: list[str] = [f[1] for f in forms]
+    def __init__(self, text: str, forms: list[tuple[str, str, bool, bool, bool, bool]]) -> None:
+        self.text = text
+        self.words_and_emoticons: list[str]
+        self.lows: list[str]  # lower case
+        self.scored: list[bool]  # in the lexicon and no booster
+        self.upper: list[bool]  # str.isupper()
+        self.loud: list[bool]  # see _plain_words
+        self.idiom_first: list[bool]  # first word of a pair in _IDIOM_PAIRS
+        (self.words_and_emoticons, self.lows, self.scored, self.upper, self.loud,
+         self.idiom_first) = (map(list, zip(*forms, strict=True)) if forms
+                             else [[] for _ in range(6)])
         self.sentiments: list[float] = []
-        self._cap_diff: bool | None = None
 
-    @property
+    @cached_property
     def is_cap_diff(self) -> bool:
-        if self._cap_diff is None:
-            self._cap_diff = allcap_differential(self.words_and_emoticons)
-        return self._cap_diff
+        """``allcap_differential`` of the words: some but not all are ALL CAPS."""
+        n = len(self.upper)
+        return 0 < n - sum(self.upper) < n
 
 
 #: VADER reads words ``i - _BACK`` to ``i + _AHEAD`` to score word ``i`` (see _WindowedVader)
 _BACK, _AHEAD = 3, 2
+#: entries of a _WindowedVader's word memo kept before it is emptied
+_FORMS_MAX = 200_000
 
 
 class _WindowedVader(SentimentIntensityAnalyzer):
@@ -605,7 +597,7 @@ class _WindowedVader(SentimentIntensityAnalyzer):
         any comes out of that pass unchanged, so it is scored directly)."""
         if not self._emoji_chars.isdisjoint(text):
             return None
-        st = _SentiWords(text)
+        st = self._read(text)
         self._score_words(st, None)
         return st
 
@@ -615,9 +607,34 @@ class _WindowedVader(SentimentIntensityAnalyzer):
         VADER's valences in ``text`` too (see the class docstring)."""
         if not self._emoji_chars.isdisjoint(text):
             return super().polarity_scores(text)
-        st = _SentiWords(text)
+        st = self._read(text)
         self._score_words(st, self._known(st, parts))
         return self.scores_of(st)
+
+    def _read(self, text: str) -> _SentiWords:
+        """``text`` stripped and split into VADER's words (with :meth:`_form` of each)."""
+        text = text.strip()
+        forms, form = self._forms, self._form
+        return _SentiWords(text, [forms.get(w) or form(w) for w in text.split()])
+
+    @cached_property
+    def _forms(self) -> dict[str, tuple[str, str, bool, bool, bool, bool]]:
+        return {}
+
+    def _form(self, token: str) -> tuple[str, str, bool, bool, bool, bool]:
+        """What is read of a whitespace-separated token, memoised (bounded): VADER's word for
+        it (punctuation stripped unless that leaves two characters or fewer, as
+        ``SentiText``), its lower case, whether VADER scores it (in the lexicon, no booster),
+        ``isupper()``, whether it is loud or the first word of an idiom pair
+        (:func:`_plain_words`)."""
+        word = token if len(s := token.strip(_PUNCTUATION)) <= 2 else s
+        low = word.lower()
+        if len(self._forms) >= _FORMS_MAX:
+            self._forms.clear()
+        out = self._forms[token] = (
+            word, low, low not in BOOSTER_DICT and low in self.lexicon, word.isupper(),
+            low in _LOUD or "n't" in low, low in _IDIOM_FIRSTS)
+        return out
 
     @staticmethod
     def _known(st: _SentiWords, parts: Sequence[_SentiWords | None]) -> list[float | None]:
@@ -634,29 +651,35 @@ class _WindowedVader(SentimentIntensityAnalyzer):
             if at is None:
                 continue
             start = at + len(pw)
-            if p.is_cap_diff != st.is_cap_diff and any(w.isupper() for w in pw):
+            if p.is_cap_diff != st.is_cap_diff and any(p.upper):
                 continue
             known[at + _BACK:start - _AHEAD] = p.sentiments[_BACK:-_AHEAD]
         return known
 
     def _score_words(self, st: _SentiWords, known: list[float | None] | None) -> None:
-        """VADER 3.3.2's loop over the words of ``st`` (filling ``st.sentiments``): the
-        per-word call skipped where it would add 0, where ``known`` has the value, or where it
-        would return the bare lexicon value (:func:`_plain_words`)."""
-        words, lows, sentiments = st.words_and_emoticons, st.lows, st.sentiments
-        last, lexicon = len(words) - 1, self.lexicon
-        plain = _plain_words(lows)
-        for i, low in enumerate(lows):
-            # boosters, "kind of", and words not in the lexicon score 0
-            if low in BOOSTER_DICT or low not in lexicon or (
-                    low == "kind" and i < last and lows[i + 1] == "of"):
-                sentiments.append(0)
-            elif known is not None and (x := known[i]) is not None:
-                sentiments.append(x)
-            elif plain[i] and not words[i].isupper():
-                sentiments.append(lexicon[low])
+        """VADER 3.3.2's loop over the words of ``st`` (setting ``st.sentiments``), visiting
+        only the words it scores: others (boosters, words not in the lexicon) and "kind"
+        before "of" get 0. A word's valence is taken from ``known`` if there, else is the bare
+        lexicon value where :func:`_plain_words` shows nothing could change it, else is
+        computed by VADER's ``sentiment_valence`` (which appends it to the list it is given
+        and reads no other valence)."""
+        words, lows, upper = st.words_and_emoticons, st.lows, st.upper
+        n, lexicon = len(words), self.lexicon
+        sentiments: list[float] = [0] * n
+        plain: list[bool] | None = None
+        for i in itertools.compress(range(n), st.scored):
+            if lows[i] == "kind" and i < n - 1 and lows[i + 1] == "of":
+                continue
+            if known is not None and (x := known[i]) is not None:
+                sentiments[i] = x
+                continue
+            if plain is None:
+                plain = _plain_words(st)
+            if plain[i] and not upper[i]:
+                sentiments[i] = lexicon[lows[i]]
             else:
-                self.sentiment_valence(0, st, words[i], i, sentiments)
+                sentiments[i] = self.sentiment_valence(0, st, words[i], i, [])[0]
+        st.sentiments = sentiments
 
     def scores_of(self, st: _SentiWords) -> dict[str, float]:
         """VADER's "but" rule (:func:`_but_check`, only when "but" occurs; on a copy: it edits
@@ -698,9 +721,9 @@ _IDIOM_PAIRS = frozenset(p for k in [*SPECIAL_CASES, *BOOSTER_DICT] if " " in k
 _IDIOM_FIRSTS = frozenset(a for a, _ in _IDIOM_PAIRS)
 
 
-def _plain_words(lows: list[str]) -> list[bool]:
-    """Per word (lower case, ``lows``): whether VADER's ``sentiment_valence`` certainly returns
-    the bare lexicon value for it unless it is in ALL CAPS (checked by the caller).
+def _plain_words(st: _SentiWords) -> list[bool]:
+    """Per word of ``st``: whether VADER's ``sentiment_valence`` certainly returns the bare
+    lexicon value for it unless it is in ALL CAPS (checked by the caller).
 
     That valence reads words ``i - 3..i + 2`` (see :class:`_WindowedVader`); it departs from
     the lexicon value only through a word of :data:`_LOUD` or containing "n't" among words
@@ -711,13 +734,14 @@ def _plain_words(lows: list[str]) -> list[bool]:
     0.0 to it (scalars of non-boosters) or leaves it as is; the lexicon has no zero values, so
     ``x + 0.0 == x``. The checks VADER makes on ``w.lower()`` are made here on the lower case
     again, which is the same (``str.lower`` is idempotent; tested on every code point)."""
+    lows = st.lows
     n = len(lows)
     plain = [True] * n
-    # words that read a loud word as theirs or as one of the 3 before
-    spans = [(j, j + _BACK) for j, w in enumerate(lows) if w in _LOUD or "n't" in w]
+    # words that read a loud word (st.loud) as theirs or as one of the 3 before
+    spans = [(j, j + _BACK) for j in itertools.compress(range(n), st.loud)]
     # words whose window holds an idiom pair j, j + 1
-    spans += [(j + 1 - _AHEAD, j + _BACK) for j, w in enumerate(lows[:-1])
-              if w in _IDIOM_FIRSTS and (w, lows[j + 1]) in _IDIOM_PAIRS]
+    spans += [(j + 1 - _AHEAD, j + _BACK) for j in itertools.compress(range(n - 1), st.idiom_first)
+              if (lows[j], lows[j + 1]) in _IDIOM_PAIRS]
     for lo, hi in spans:
         plain[max(lo, 0):hi + 1] = [False] * (min(hi, n - 1) + 1 - max(lo, 0))
     return plain
