@@ -425,7 +425,7 @@ def _bigram_index(vocab: dict[str, int]) -> dict[tuple[str, str], int]:
 
 
 def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
-           nrc: dict[str, float]) -> np.ndarray:
+           nrc: dict[str, float]) -> list[float]:
     """:func:`dense_features` of ``doc[lo:hi]`` from its rule scores, VADER scores and NRC
     rates."""
     n = sc.n
@@ -435,7 +435,7 @@ def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
            float(sum(v.exclamations[lo:hi])), float(sum(v.questions[lo:hi])),
            sum(v.allcaps[lo:hi]) * per, sc.n_negators * per, sc.n_modifiers * per,
            sum(v.first_person[lo:hi]) * per]
-    return np.asarray(row, dtype=np.float64)
+    return row
 
 
 def _span_view(span: Doc | Span, rules: Rules, views: dict[int, _View] | None = None
@@ -801,7 +801,7 @@ def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
     """The :data:`DENSE_FEATURES` of ``span`` (rates are per word)."""
     rules = rules or load_rules()
     v, lo, hi = _span_view(span, rules)
-    return _unit(v, lo, hi, span.text, rules, {}).dense
+    return np.asarray(_unit(v, lo, hi, span.text, rules, {}).dense, dtype=np.float64)
 
 
 @dataclass
@@ -813,7 +813,7 @@ class _Unit:
     senti: _SentiWords | None  # VADER's word valences (None: the text has emoji)
     nrc: dict[str, float]
     lexical: list[int]  # vocabulary column of each lexical item (-1: not in it)
-    dense: np.ndarray
+    dense: list[float]  # DENSE_FEATURES
 
 
 def _unit(v: _View, lo: int, hi: int, text: str, rules: Rules, vocab: dict[str, int]
@@ -872,37 +872,52 @@ class LinearVAD:
         stack of rows gives each row what predicting it alone gives)."""
         return np.clip(np.asarray(x @ self.coef.T.astype(np.float64)) + self.intercept, 1.0, 5.0)
 
-    def _predict_units(self, units: Sequence[_Unit]) -> np.ndarray:
-        return self.predict_matrix(_assemble(units, self.vocab, self.dense_mean, self.dense_sd))
+    def _predict_rows(self, rows: _Rows) -> np.ndarray:
+        if not rows.lengths:
+            return np.zeros((0, 3))
+        return self.predict_matrix(rows.matrix(self.vocab, self.dense_mean, self.dense_sd))
 
 
-def _assemble(units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray,
-              dense_sd: np.ndarray) -> sparse.csr_matrix:
-    """The design matrix of ``units`` (their lexical items are columns of ``vocab``).
+class _Rows:
+    """The model inputs of scored spans, gathered row by row in flat lists (so that nothing
+    else of a span need be kept until the one prediction for all of them)."""
 
-    The lexical part is built directly as CSR arrays with numpy: per row, the distinct columns
-    in order with their counts divided by the L2 norm of the counts. The values are those of
-    ``c / math.sqrt(sum(c * c))`` per row: the counts and their sums of squares are integers
-    (exact in float64 below 2**53, in any order) and square root and division are correctly
-    rounded; the entries, their order and so the product with the coefficients are the
-    same."""
-    n, width = len(units), len(vocab)
-    lengths = np.fromiter((len(u.lexical) for u in units), dtype=np.int64, count=n)
-    cols = np.fromiter(itertools.chain.from_iterable(u.lexical for u in units), dtype=np.int64,
-                       count=int(lengths.sum()))
-    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    keep = cols >= 0
-    keys, counts = np.unique(rows[keep] * width + cols[keep], return_counts=True)
-    rows, cols = np.divmod(keys, width)
-    counts = counts.astype(np.float64)
-    norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    lex = sparse.csr_matrix((counts / norms[rows], cols.astype(np.int32),
-                             indptr.astype(np.int32)), shape=(n, width))
-    dense = np.asarray([u.dense for u in units]).reshape(n, len(DENSE_FEATURES))
-    return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
-                         format="csr")
+    def __init__(self) -> None:
+        self.lengths: list[int] = []  # lexical items per row
+        self.cols: list[int] = []  # their vocabulary columns (-1: not in it), row after row
+        self.dense: list[float] = []  # DENSE_FEATURES, row after row
+
+    def add(self, u: _Unit) -> None:
+        """Append the row of ``u``."""
+        self.lengths.append(len(u.lexical))
+        self.cols += u.lexical
+        self.dense += u.dense
+
+    def matrix(self, vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
+               ) -> sparse.csr_matrix:
+        """The design matrix (the lexical columns are those of ``vocab``).
+
+        The lexical part is built directly as CSR arrays with numpy: per row, the distinct
+        columns in order with their counts divided by the L2 norm of the counts. The values are
+        those of ``c / math.sqrt(sum(c * c))`` per row: the counts and their sums of squares
+        are integers (exact in float64 below 2**53, in any order) and square root and division
+        are correctly rounded; the entries, their order and so the product with the
+        coefficients are the same as from the coordinate form."""
+        n, width = len(self.lengths), len(vocab)
+        cols = np.asarray(self.cols, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
+        keep = cols >= 0
+        keys, counts = np.unique(rows[keep] * width + cols[keep], return_counts=True)
+        rows, cols = np.divmod(keys, width)
+        counts = counts.astype(np.float64)
+        norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        lex = sparse.csr_matrix((counts / norms[rows], cols.astype(np.int32),
+                                 indptr.astype(np.int32)), shape=(n, width))
+        dense = np.asarray(self.dense, dtype=np.float64).reshape(n, len(DENSE_FEATURES))
+        return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
+                             format="csr")
 
 
 def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean: np.ndarray,
@@ -911,11 +926,11 @@ def design_matrix(spans: Sequence[Doc | Span], vocab: dict[str, int], dense_mean
     features (a sparse CSR matrix; rows are spans)."""
     rules = rules or load_rules()
     views: dict[int, _View] = {}
-    units = []
+    rows = _Rows()
     for span in spans:
         v, lo, hi = _span_view(span, rules, views)
-        units.append(_unit(v, lo, hi, span.text, rules, vocab))
-    return _assemble(units, vocab, dense_mean, dense_sd)
+        rows.add(_unit(v, lo, hi, span.text, rules, vocab))
+    return rows.matrix(vocab, dense_mean, dense_sd)
 
 
 @lru_cache(maxsize=1)
@@ -941,8 +956,8 @@ def _score_spans(spans: Sequence[Doc | Span], model: LinearVAD) -> list[dict[str
     rules = load_rules()
     views: dict[int, _View] = {}
     outs: list[dict[str, float]] = []
-    units: list[_Unit] = []
-    scored: list[int] = []
+    rows = _Rows()
+    scored: list[tuple[dict[str, float], dict[str, float]]] = []  # output, its other scores
     for span in spans:
         v, lo, hi = _span_view(span, rules, views)
         n = v.word_count(lo, hi)
@@ -950,15 +965,14 @@ def _score_spans(spans: Sequence[Doc | Span], model: LinearVAD) -> list[dict[str
         if n == 0:
             outs[-1].update(_EMPTY_SCORES)
             continue
-        units.append(_unit(v, lo, hi, span.text, rules, model.vocab))
-        scored.append(len(outs) - 1)
-    pred = model._predict_units(units) if units else np.zeros((0, 3))
-    for k, (r, u) in enumerate(zip(scored, units, strict=True)):
-        out = outs[r]
+        u = _unit(v, lo, hi, span.text, rules, model.vocab)
+        rows.add(u)
+        scored.append((outs[-1], {"valence_rules": u.scores.compound,
+                                  "vader_compound": u.vader["compound"], **u.nrc}))
+    pred = model._predict_rows(rows)
+    for k, (out, rest) in enumerate(scored):
         out.update(dict(zip(DIMENSIONS, pred[k].tolist(), strict=True)))
-        out["valence_rules"] = u.scores.compound
-        out["vader_compound"] = u.vader["compound"]
-        out.update(u.nrc)
+        out.update(rest)
     return outs
 
 
@@ -977,9 +991,9 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]
     """:func:`score_doc` of each Doc, with one model prediction for all their sentences."""
     rules = load_rules()
     outs: list[dict[str, float]] = []
-    units: list[_Unit] = []
-    groups: list[tuple[int, int, int, dict[str, float]]] = []  # row, units a:b, rest
-    for doc in docs:
+    rows = _Rows()
+    groups: list[tuple[dict[str, float], list[int], dict[str, float]]] = []
+    for doc in docs:  # output, its sentences' word counts (rows in order), other scores
         v = _View.of(doc, rules)
         n = v.word_count(0, len(doc))
         sents = [b for b in v.sentences() if v.word_count(*b) > 0] if len(doc) else []
@@ -988,20 +1002,23 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD) -> list[dict[str, float]]
         if n == 0:
             out.update(_EMPTY_SCORES)
             continue
-        first = len(units)
-        units.extend(_unit(v, lo, hi, v.span_text(lo, hi), rules, model.vocab)
-                     for lo, hi in sents)
-        raw = sum(u.scores.raw for u in units[first:])
+        units = [_unit(v, lo, hi, v.span_text(lo, hi), rules, model.vocab) for lo, hi in sents]
+        for u in units:
+            rows.add(u)
+        raw = sum(u.scores.raw for u in units)
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
                 "vader_compound": _vader().joined_scores(
-                    v.doc_text, [u.senti for u in units[first:]])["compound"],
+                    v.doc_text, [u.senti for u in units])["compound"],
                 **_nrc(v, 0, len(doc), n, v.negated(0, len(doc)))}
-        groups.append((len(outs) - 1, first, len(units), rest))
-    pred = model._predict_units(units) if units else np.zeros((0, 3))
-    for r, a, b, rest in groups:
-        w = np.asarray([u.scores.n for u in units[a:b]], dtype=float)
+        groups.append((out, [u.scores.n for u in units], rest))
+    pred = model._predict_rows(rows)
+    a = 0
+    for out, counts, rest in groups:
+        b = a + len(counts)
+        w = np.asarray(counts, dtype=float)
         means = w @ pred[a:b].copy() / w.sum()
-        outs[r].update({**dict(zip(DIMENSIONS, means.tolist(), strict=True)), **rest})
+        out.update({**dict(zip(DIMENSIONS, means.tolist(), strict=True)), **rest})
+        a = b
     return outs
 
 
