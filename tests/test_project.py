@@ -163,3 +163,13 @@ def test_readme_lists_every_committed_figure():
     stems = {p.stem for p in (ROOT / "figures").iterdir() if p.is_file()}
     missing = sorted(s for s in stems if f"`{s}`" not in readme and f"`{s}` (" not in readme)
     assert not missing, f"figures without a README row: {missing}"
+
+
+def test_package_yaml_reads_as_the_pure_python_safe_loader_reads_it():
+    # paths.read_yaml uses libyaml's loader when PyYAML has it: the data must be the same
+    from therapy_turns.paths import read_yaml
+
+    files = sorted((ROOT / "src" / "therapy_turns").rglob("*.yaml"))
+    assert len(files) >= 10
+    for f in files:
+        assert read_yaml(f) == yaml.safe_load(f.read_text(encoding="utf-8")), f.name

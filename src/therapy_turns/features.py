@@ -38,12 +38,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import spacy
-import yaml
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from tqdm.auto import tqdm
 
 from .matching import PatternSet
+from .nlp import word_tokenizer
+from .paths import read_yaml
 from .questions import count_questions, quote_mask
 from .views import DocView, Tokens, morph_tense, norm
 
@@ -117,12 +118,7 @@ COLUMNS: dict[str, str] = {
 def load_lexicon(name: str) -> dict[str, Any]:
     """The parsed YAML file ``lexicons/<name>.yaml``."""
     path = LEXICON_DIR / f"{name}.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    return spacy.blank("en").tokenizer
+    return read_yaml(path)
 
 
 @dataclass
@@ -150,7 +146,7 @@ class PhraseCounter:
             if e.endswith("*") and " " not in e:
                 prefixes.append(e[:-1])
                 continue
-            toks = [t.text for t in _tokenizer()(e)]
+            toks = [t.text for t in word_tokenizer()(e)]
             if len(toks) == 1:
                 self.words.add(toks[0])
             else:

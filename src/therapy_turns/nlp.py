@@ -14,6 +14,7 @@ import numpy as np
 import spacy
 import srsly
 from spacy.language import Language
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, DocBin, MorphAnalysis
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,13 @@ def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) 
         log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
         return nlp
     raise ModelNotFoundError(f"tried {candidate_models(name)}. {INSTALL_HINT}")
+
+
+@lru_cache(maxsize=1)
+def word_tokenizer() -> Tokenizer:
+    """spaCy's English tokenizer on its own (no pipeline), for splitting word lists and phrases
+    into the tokens the pipeline would make."""
+    return spacy.blank("en").tokenizer
 
 
 def pipeline_id(nlp: Language) -> str:

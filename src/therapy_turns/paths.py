@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: libyaml's safe loader where PyYAML was built with it (same documents, about 10x faster)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def project_root() -> Path:
@@ -26,6 +32,11 @@ def project_path(p: str | os.PathLike[str]) -> Path:
     """``p`` if absolute, else ``p`` under the project root."""
     p = Path(p)
     return p if p.is_absolute() else project_root() / p
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """The YAML file ``path`` parsed with a safe loader (UTF-8)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
 
 
 SEEDS = "seeds"

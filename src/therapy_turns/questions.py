@@ -44,9 +44,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from spacy.tokens import Doc, Span
 
+from .paths import read_yaml
 from .views import DocView, norm
 
 QUESTION_TYPES = ("open", "closed")
@@ -62,7 +62,7 @@ _NEGATORS = {"n't", "not"}
 def lexicon() -> dict[str, Any]:
     """The question lexicon (``lexicons/questions.yaml``), with word lists as lower-case sets."""
     path = Path(__file__).with_name("lexicons") / "questions.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     lex["rhetorical_re"] = re.compile(
         r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")

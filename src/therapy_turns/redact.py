@@ -33,9 +33,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from spacy.language import Language
 
+from .paths import read_yaml
 from .transcripts import DEFAULT_SPEAKERS
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Rules:
 def load_rules(path: str | Path | None = None) -> Rules:
     """Read and compile the redaction rules (``data/redact.yaml`` by default)."""
     p = Path(path) if path else Path(__file__).with_name("data") / "redact.yaml"
-    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    raw = read_yaml(p)
     pats = tuple((kind, re.compile(rx)) for kind, rxs in raw["patterns"].items() for rx in rxs)
     return Rules(patterns=pats, phone_min_digits=int(raw["phone_min_digits"]),
                  entity_types=dict(raw["entity_types"]),

@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from spacy.lang.en import English
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from .matching import PatternSet
+from .nlp import word_tokenizer
+from .paths import read_yaml
 from .views import DocView
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ _LEAD_SKIP = {"just", "now", "so", "and", "then", "okay", "ok", "well", "first",
 @lru_cache(maxsize=1)
 def codebook() -> dict[str, Any]:
     """The machine-readable codebook (``data/codebook.yaml``)."""
-    return yaml.safe_load((DATA / "codebook.yaml").read_text(encoding="utf-8"))
+    return read_yaml(DATA / "codebook.yaml")
 
 
 def forms() -> list[str]:
@@ -124,7 +124,7 @@ class TurnCodes:
 @lru_cache(maxsize=1)
 def patterns() -> dict[str, Any]:
     """The rule file ``data/technique_patterns.yaml``."""
-    return yaml.safe_load((DATA / "technique_patterns.yaml").read_text(encoding="utf-8"))
+    return read_yaml(DATA / "technique_patterns.yaml")
 
 
 def _curly(phrase: str) -> list[str]:
@@ -144,7 +144,7 @@ class Coder:
         token_patterns: list[tuple[str, list[dict[str, Any]]]] = []  # see token_matches()
         self.phrases = PhraseMatcher(vocab, attr="LOWER")
         self.dep = DependencyMatcher(vocab)
-        tokenizer = English(vocab=vocab).tokenizer
+        tokenizer = word_tokenizer()
         for r in spec["rules"]:
             if r["code"] not in known:
                 raise ValueError(f"technique_patterns.yaml: rule {r['id']}: "
@@ -156,7 +156,8 @@ class Coder:
                 self.matcher.add(rule.id, r["tokens"])
                 token_patterns.extend((rule.id, p) for p in r["tokens"])
             if "phrases" in r:
-                docs = [tokenizer(p.lower()) for ph in r["phrases"] for p in _curly(ph)]
+                docs = [Doc(vocab, words=[t.text for t in tokenizer(p.lower())])
+                        for ph in r["phrases"] for p in _curly(ph)]
                 self.phrases.add(rule.id, docs)
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])

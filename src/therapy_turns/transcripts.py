@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from tqdm.auto import tqdm
+
+from .paths import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 def _artefact_patterns() -> dict[str, list[re.Pattern[str]]]:
     path = Path(__file__).with_name("data") / "artefacts.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     return {k: [re.compile(p, re.I | re.S) for p in v] for k, v in raw["patterns"].items()}
 
 
