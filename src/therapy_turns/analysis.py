@@ -73,7 +73,7 @@ from .transcripts import (
     session_ids,
     speaker_map,
 )
-from .views import shared_views
+from .views import DocView, shared_views
 
 log = logging.getLogger(__name__)
 
@@ -228,15 +228,22 @@ def _func_fingerprint(spec: Any) -> str:
     return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
 
 
-def table_cache_key(turns: pd.DataFrame, spec: Any) -> str:
+def table_cache_key(turns: pd.DataFrame, spec: Any, turns_digest: bytes | None = None) -> str:
     """Cache key of one table of one chunk: the full turn table (values, columns), the table
-    function, the package code fingerprint and the pipeline id."""
+    function, the package code fingerprint and the pipeline id. ``turns_digest``: the digest
+    of ``turns``' values, if the caller has it (one chunk, several tables)."""
     h = hashlib.sha256()
     for part in (pipeline_id(load_pipeline()), code_fingerprint(), _func_fingerprint(spec),
                  "\0".join(map(str, turns.columns))):
         h.update(part.encode() + b"\0")
-    h.update(pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes())
+    h.update(turns_digest if turns_digest is not None else _turns_digest(turns))
     return h.hexdigest()
+
+
+def _turns_digest(turns: pd.DataFrame) -> bytes:
+    """SHA-256 of the row hashes of ``turns`` (values of every column, index left out)."""
+    return hashlib.sha256(pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
+                          ).digest()
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
@@ -253,8 +260,9 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     out: dict[str, pd.DataFrame] = {"turns": turns}
     paths: dict[str, Path] = {}
     if task.table_cache and task.cache_dir is not None:
+        digest = _turns_digest(turns)
         for name, spec in task.funcs.items():
-            key = table_cache_key(turns, spec)
+            key = table_cache_key(turns, spec, digest)
             paths[name] = Path(task.cache_dir) / "tables" / f"{key}.parquet"
             if paths[name].is_file():
                 out[name] = pd.read_parquet(paths[name])
@@ -262,6 +270,7 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
         with shared_views():  # the table functions read each Doc's token attributes once
+            DocView.many(docs)  # ... and read them for the whole chunk at once
             for name in todo:
                 out[name] = _resolve(task.funcs[name])(turns, docs)
                 if name in paths:
