@@ -173,6 +173,8 @@ class _View:
     words_before: list[int]  # words among tokens 0..i-1 (length len(doc) + 1)
     valence: list[float | None]  # rules lexicon value of a word that is no negator, else None
     scored: list[int]  # the tokens with a valence
+    modifier_at: list[int]  # the tokens that are the first word of some modifier
+    contrast_at: list[int]  # the contrast words
     nrc: list[tuple[int, ...] | None]  # NRC counts per NRC_EMOTIONS of a word, else None
     exclamations: list[int]  # tok.lower_.count("!")
     questions: list[int]  # tok.lower_.count("?")
@@ -192,12 +194,15 @@ class _View:
                    for w, lo, le, neg in zip(word, lower, lemma, negator, strict=True)]
         nrc = [nrc_lex.get(lo if lo in nrc_lex else le) if w else None
                for w, lo, le in zip(word, lower, lemma, strict=True)]
+        firsts = _modifier_index(rules)[1]
         joined = "\0".join(lower)  # token counts of '!' and '?' only where there are any
         return cls(
             b, b.text, lower, lemma, b.punct, b.alpha, negator,
             _scopes(b, negator, word, rules), word,
             list(itertools.accumulate(word, initial=0)), valence,
-            [i for i, x in enumerate(valence) if x is not None], nrc,
+            [i for i, x in enumerate(valence) if x is not None],
+            [i for i, w in enumerate(lower) if w in firsts],
+            [i for i, w in enumerate(lower) if w in rules.contrast], nrc,
             [w.count("!") for w in lower] if "!" in joined else [0] * len(lower),
             [w.count("?") for w in lower] if "?" in joined else [0] * len(lower),
             [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
@@ -279,17 +284,16 @@ def _scopes(b: DocView, negator: list[bool], word: list[bool], rules: Rules
     return scopes
 
 
-def _modifier_ends(low: Sequence[str], rules: Rules) -> dict[int, list[tuple[int, float]]]:
+def _modifier_ends(low: Sequence[str], starts: Sequence[int], rules: Rules
+                   ) -> dict[int, list[tuple[int, float]]]:
     """For each position in ``low`` (lower-cased tokens): the modifiers ``(start, value)``
-    ending there (in the order: longest first, then by start; only positions holding the first
-    word of some modifier are tried)."""
+    ending there (in the order: longest first, then by start). Only ``starts`` are tried: the
+    positions, in order, holding the first word of some modifier."""
     ends: dict[int, list[tuple[int, float]]] = {}
-    lengths, firsts = _modifier_index(rules)
-    starts = [i for i, w in enumerate(low) if w in firsts]
     if not starts:
         return ends
     mods = rules.modifiers
-    for n in lengths:
+    for n in _modifier_index(rules)[0]:
         for i in starts:
             key = tuple(low[i:i + n])
             if len(key) == n and key in mods:
@@ -331,10 +335,13 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
     tokens with a lexicon value (:attr:`_View.scored`) are visited."""
     low = v.lower[lo:hi]
     neg = v.negated(lo, hi)
-    mod_ends = _modifier_ends(low, rules)
+    at = v.modifier_at
+    mod_ends = _modifier_ends(
+        low, [i - lo for i in at[bisect.bisect_left(at, lo):bisect.bisect_left(at, hi)]], rules)
     mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
-    last_contrast = next((k for k in range(hi - lo - 1, -1, -1) if low[k] in rules.contrast),
-                         None)
+    at = v.contrast_at
+    k = bisect.bisect_left(at, hi) - 1
+    last_contrast = at[k] - lo if k >= 0 and at[k] >= lo else None
     valence, punct, scored = v.valence, v.punct, v.scored
     scalar = load_rules().negation_scalar  # as TokenScore.value
     terms, vals = [], []
