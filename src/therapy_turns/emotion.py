@@ -290,8 +290,6 @@ def _modifier_ends(low: Sequence[str], starts: Sequence[int], rules: Rules
     ending there (in the order: longest first, then by start). Only ``starts`` are tried: the
     positions, in order, holding the first word of some modifier."""
     ends: dict[int, list[tuple[int, float]]] = {}
-    if not starts:
-        return ends
     mods = rules.modifiers
     for n in _modifier_index(rules)[0]:
         for i in starts:
@@ -333,11 +331,10 @@ class _SpanScores:
 def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
     """Rule-layer scores of ``doc[lo:hi]`` (:func:`token_scores`, :func:`rule_score`); only the
     tokens with a lexicon value (:attr:`_View.scored`) are visited."""
-    low = v.lower[lo:hi]
     neg = v.negated(lo, hi)
     at = v.modifier_at
-    mod_ends = _modifier_ends(
-        low, [i - lo for i in at[bisect.bisect_left(at, lo):bisect.bisect_left(at, hi)]], rules)
+    starts = [i - lo for i in at[bisect.bisect_left(at, lo):bisect.bisect_left(at, hi)]]
+    mod_ends = _modifier_ends(v.lower[lo:hi], starts, rules) if starts else {}
     mod_positions = {p for e, lst in mod_ends.items() for s, _ in lst for p in range(s, e + 1)}
     at = v.contrast_at
     k = bisect.bisect_left(at, hi) - 1
@@ -351,12 +348,13 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
             continue
         base = valence[i]
         factor = 1.0
-        for d in range(1, rules.window + 1):
-            j = k - d
-            if j < 0 or punct[lo + j]:
-                break
-            for _, value in mod_ends.get(j, []):
-                factor *= 1.0 + value
+        if mod_ends:  # modifiers ending 1..window tokens before, no punctuation between
+            for d in range(1, rules.window + 1):
+                j = k - d
+                if j < 0 or punct[lo + j]:
+                    break
+                for _, value in mod_ends.get(j, []):
+                    factor *= 1.0 + value
         weight = 1.0
         if last_contrast is not None:
             weight = rules.before if k < last_contrast else rules.after
@@ -368,8 +366,8 @@ def _span_scores(v: _View, lo: int, hi: int, rules: Rules) -> _SpanScores:
     return _SpanScores(
         n=v.word_count(lo, hi), terms=terms, raw=raw,
         compound=raw / math.sqrt(raw * raw + rules.alpha),
-        pos=float(sum(x for x in vals if x > 0)), neg=float(-sum(x for x in vals if x < 0)),
-        n_modifiers=sum(len(x) for x in mod_ends.values()),
+        pos=float(sum([x for x in vals if x > 0])), neg=float(-sum([x for x in vals if x < 0])),
+        n_modifiers=sum(map(len, mod_ends.values())),
         n_negators=sum(v.negator[lo:hi]), negated=neg)
 
 
