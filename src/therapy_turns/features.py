@@ -558,10 +558,13 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     for name, vocab in lex.pronouns.items():
         col[name] = per100(t.count(word & t.isin("ORTH", vocab)))
     q = np.zeros((t.n_docs, 2), dtype=np.int64)
+    first = np.flatnonzero(starts)  # sentence starts, then each Doc's sentences
     for k in np.flatnonzero(has).tolist():
         v = t.views[k]
-        doc = v.doc
-        got = count_questions(doc, list(doc.sents), quote_mask(doc, v.text), v.text)
+        lo, hi = int(t.start[k]), int(t.start[k + 1])
+        cuts = (first[(first >= lo) & (first < hi)] - lo).tolist()
+        got = count_questions(v.doc, quote_mask(v.doc, v.text),
+                              zip(cuts, [*cuts[1:], hi - lo], strict=True))
         q[k] = got["open"], got["closed"]
     col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})
     col["hedges"] = per100(lex.hedges.matches(t)[0])

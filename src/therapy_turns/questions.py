@@ -160,17 +160,15 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     return _quote_flags(tok.text for tok in doc) if texts is None else _quote_flags(texts)
 
 
-def question_type(sent: Span, quoted: Sequence[bool] | None = None,
-                  texts: Sequence[str] | None = None) -> str | None:
+def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
     """Classify ``sent`` as an ``"open"`` or ``"closed"`` question, or ``None`` (no question).
 
     ``None`` also for questions inside quotation marks (role-played or quoted speech) and for
     rhetorical questions such as "how is that supposed to help?" (see the module docstring for
     the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
     ``quoted``: :func:`quote_mask` of ``sent.doc`` if the caller has it (saves recounting the
-    quotation marks from the start of the Doc for every sentence). ``texts`` (the Doc's token
-    texts) is accepted for earlier callers; the tokens are read from the Doc's
-    :class:`~therapy_turns.views.DocView` (see :func:`sentence_question_type`).
+    quotation marks from the start of the Doc for every sentence). The tokens are read from the
+    Doc's :class:`~therapy_turns.views.DocView` (see :func:`sentence_question_type`).
     """
     v = DocView.of(sent.doc)
     if quoted is None:
@@ -214,21 +212,21 @@ def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bo
     return "closed"
 
 
-def count_questions(doc: Doc | Span, sents: Iterable[Span] | None = None,
-                    quoted: Sequence[bool] | None = None, texts: Sequence[str] | None = None
-                    ) -> dict[str, int]:
+def count_questions(doc: Doc, quoted: Sequence[bool] | None = None,
+                    sentences: Iterable[tuple[int, int]] | None = None) -> dict[str, int]:
     """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``
-    (``sents``: ``doc.sents``, ``quoted``: :func:`quote_mask` of the Doc, if the caller already
-    has them; ``texts``, the Doc's token texts, is accepted for earlier callers: the tokens are
-    read from the Doc's :class:`~therapy_turns.views.DocView`)."""
+    (``quoted``: :func:`quote_mask` of the Doc and ``sentences``: the ``(start, end)`` of
+    ``doc.sents``, if the caller already has them)."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
         return counts
-    v = DocView.of(doc.doc if isinstance(doc, Span) else doc)
+    v = DocView.of(doc)
     if quoted is None:
         quoted = _quote_flags(v.text)
-    for sent in (doc.sents if sents is None else sents):
-        kind = sentence_question_type(v, sent.start, sent.end, quoted)
+    if sentences is None:
+        sentences = [(s.start, s.end) for s in doc.sents]
+    for start, end in sentences:
+        kind = sentence_question_type(v, start, end, quoted)
         if kind is not None:
             counts[kind] += 1
             counts["total"] += 1
