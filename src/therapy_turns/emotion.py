@@ -176,6 +176,7 @@ class _View:
     modifier_at: list[int]  # the tokens that are the first word of some modifier
     contrast_at: list[int]  # the contrast words
     nrc: list[tuple[int, ...] | None]  # NRC counts per NRC_EMOTIONS of a word, else None
+    nrc_at: list[int]  # the tokens with NRC counts
     exclamations: list[int]  # tok.lower_.count("!")
     questions: list[int]  # tok.lower_.count("?")
     allcaps: list[bool]  # a word, upper case, longer than one character
@@ -203,6 +204,7 @@ class _View:
             [i for i, x in enumerate(valence) if x is not None],
             [i for i, w in enumerate(lower) if w in firsts],
             [i for i, w in enumerate(lower) if w in rules.contrast], nrc,
+            [i for i, c in enumerate(nrc) if c is not None],
             [w.count("!") for w in lower] if "!" in joined else [0] * len(lower),
             [w.count("?") for w in lower] if "?" in joined else [0] * len(lower),
             [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
@@ -387,9 +389,11 @@ _NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
 
 def _nrc(v: _View, lo: int, hi: int, n: int, neg: set[int]) -> dict[str, float]:
     """:func:`nrc_rates` of ``doc[lo:hi]`` (``n`` words, ``neg`` its negated tokens)."""
-    hits = [c for i in range(lo, hi) if (c := v.nrc[i]) is not None and i not in neg]
     if not n:
         return dict.fromkeys(_NRC_KEYS, 0.0)
+    at, nrc = v.nrc_at, v.nrc
+    hits = [nrc[i] for i in at[bisect.bisect_left(at, lo):bisect.bisect_left(at, hi)]
+            if i not in neg]
     counts = [sum(x) for x in zip(*hits, strict=True)] if hits else [0] * len(NRC_EMOTIONS)
     return {k: 100.0 * c / n for k, c in zip(_NRC_KEYS, counts, strict=True)}
 
