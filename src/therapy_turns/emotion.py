@@ -39,6 +39,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -201,10 +202,10 @@ class _View:
             b, b.text, lower, lemma, b.punct, b.alpha, negator,
             _scopes(b, negator, word, rules), word,
             list(itertools.accumulate(word, initial=0)), valence,
-            [i for i, x in enumerate(valence) if x is not None],
-            [i for i, w in enumerate(lower) if w in firsts],
-            [i for i, w in enumerate(lower) if w in rules.contrast], nrc,
-            [i for i, c in enumerate(nrc) if c is not None],
+            _positions(map(operator.is_not, valence, itertools.repeat(None))),
+            _positions(map(firsts.__contains__, lower)),
+            _positions(map(rules.contrast.__contains__, lower)), nrc,
+            _positions(map(operator.is_not, nrc, itertools.repeat(None))),
             [w.count("!") for w in lower] if "!" in joined else [0] * len(lower),
             [w.count("?") for w in lower] if "?" in joined else [0] * len(lower),
             [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
@@ -245,6 +246,11 @@ class _View:
     def word_count(self, lo: int, hi: int) -> int:
         """:func:`word_count` of ``doc[lo:hi]``."""
         return self.words_before[hi] - self.words_before[lo]
+
+
+def _positions(flags: Iterable[object]) -> list[int]:
+    """The indices of the true items of ``flags``."""
+    return list(itertools.compress(itertools.count(), flags))
 
 
 def _scopes(b: DocView, negator: list[bool], word: list[bool], rules: Rules
@@ -697,6 +703,20 @@ class _WindowedVader(SentimentIntensityAnalyzer):
         if "but" in st.lows:
             sentiments = _but_check(st.lows, list(sentiments))
         return self.score_valence(sentiments, st.text)
+
+    @staticmethod
+    def _sift_sentiment_scores(sentiments: list[float]) -> tuple[float, float, int]:
+        """VADER's sums of the positive and of the negative valences (each plus or minus 1),
+        and the count of zeros, visiting only the non-zero valences: the sums see the same
+        values in the same order (a zero, 0 or -0.0, only counts as neutral)."""
+        nonzero = [x for x in sentiments if x]
+        pos_sum = neg_sum = 0.0
+        for x in nonzero:
+            if x > 0:
+                pos_sum += float(x) + 1
+            if x < 0:
+                neg_sum += float(x) - 1
+        return pos_sum, neg_sum, len(sentiments) - len(nonzero)
 
     @cached_property
     def _emoji_chars(self) -> frozenset[str]:
