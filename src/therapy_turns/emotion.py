@@ -178,8 +178,6 @@ class _View:
     contrast_at: list[int]  # the contrast words
     nrc: list[tuple[int, ...] | None]  # NRC counts per NRC_EMOTIONS of a word, else None
     nrc_at: list[int]  # the tokens with NRC counts
-    exclamations: list[int]  # tok.lower_.count("!")
-    questions: list[int]  # tok.lower_.count("?")
     allcaps: list[bool]  # a word, upper case, longer than one character
     first_person: list[bool]  # a word in _FIRST_PERSON
 
@@ -197,7 +195,6 @@ class _View:
         nrc = [nrc_lex.get(lo if lo in nrc_lex else le) if w else None
                for w, lo, le in zip(word, lower, lemma, strict=True)]
         firsts = _modifier_index(rules)[1]
-        joined = "\0".join(lower)  # token counts of '!' and '?' only where there are any
         return cls(
             b, b.text, lower, lemma, b.punct, b.alpha, negator,
             _scopes(b, negator, word, rules), word,
@@ -206,8 +203,6 @@ class _View:
             _positions(map(firsts.__contains__, lower)),
             _positions(map(rules.contrast.__contains__, lower)), nrc,
             _positions(map(operator.is_not, nrc, itertools.repeat(None))),
-            [w.count("!") for w in lower] if "!" in joined else [0] * len(lower),
-            [w.count("?") for w in lower] if "?" in joined else [0] * len(lower),
             [w and u and len(t) > 1 for w, u, t in zip(word, b.upper, b.text, strict=True)],
             [w and lo in _FIRST_PERSON for w, lo in zip(word, lower, strict=True)])
 
@@ -260,8 +255,11 @@ def _scopes(b: DocView, negator: list[bool], word: list[bool], rules: Rules
     and its descendants, so ``i`` is in the subtree of ``top`` when walking up the heads from
     ``i`` reaches ``top``; the last step names the child of ``top`` whose subtree holds ``i``
     (the neg scope leaves out children labelled ``neg_stops``)."""
+    negators = _positions(negator)
+    if not negators:
+        return {}
     n = len(negator)
-    heads = (np.arange(n) + b.head).tolist() if n else []
+    heads = (np.arange(n) + b.head).tolist()
     dep = b.dep
 
     def child_under(i: int, top: int) -> int | None:
@@ -279,7 +277,7 @@ def _scopes(b: DocView, negator: list[bool], word: list[bool], rules: Rules
         return None
 
     scopes: dict[int, list[int]] = {}
-    for k in (k for k, flag in enumerate(negator) if flag):
+    for k in negators:
         window = [i for i in range(k + 1, min(k + rules.neg_window, n - 1) + 1)
                   if word[i] and not negator[i]]
         if dep[k] == "neg":
@@ -445,9 +443,11 @@ def _dense(v: _View, lo: int, hi: int, sc: _SpanScores, vd: dict[str, float],
     rates."""
     n = sc.n
     per = 1.0 / max(n, 1)
+    # the tokens' lower case run together: the '!' and '?' in it are the tokens' (one character)
+    low = "".join(v.lower[lo:hi])
     row = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"],
            *(nrc[k] / 100.0 for k in _NRC_KEYS), math.log1p(n),
-           float(sum(v.exclamations[lo:hi])), float(sum(v.questions[lo:hi])),
+           float(low.count("!")), float(low.count("?")),
            sum(v.allcaps[lo:hi]) * per, sc.n_negators * per, sc.n_modifiers * per,
            sum(v.first_person[lo:hi]) * per]
     return row
