@@ -596,9 +596,15 @@ class _WindowedVader(SentimentIntensityAnalyzer):
       sentence with no ALL-CAPS word or with nothing else, as the flag is "some but not all
       words".) Other words are scored as VADER scores them; then the "but" rule and
       ``score_valence`` run on the whole turn.
+    - Only the words VADER scores are visited (:meth:`_score_words`); a word no rule can touch
+      gets its lexicon value without the call (:func:`_plain_words`); what is read of each
+      whitespace-separated token is memoised (:meth:`_form`); the "but" rule
+      (:func:`_but_check`) and ``_sift_sentiment_scores`` are VADER's arithmetic without its
+      repeated lower-casing and zero visits.
 
     The test suite compares the scores with the unmodified analyser on random texts made of
-    VADER's trigger words, cut into random "sentences".
+    VADER's trigger words, cut into random "sentences", on every idiom cut by a sentence end,
+    and the "but" rule on random valence lists.
     """
 
     def polarity_scores(self, text: str) -> dict[str, float]:
