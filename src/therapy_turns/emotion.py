@@ -549,15 +549,15 @@ class _SentiWords:
 
     def __init__(self, text: str, forms: list[tuple[str, str, bool, bool, bool, bool]]) -> None:
         self.text = text
-        self.words_and_emoticons: list[str]
-        self.lows: list[str]  # lower case
-        self.scored: list[bool]  # in the lexicon and no booster
-        self.upper: list[bool]  # str.isupper()
-        self.loud: list[bool]  # see _plain_words
-        self.idiom_first: list[bool]  # first word of a pair in _IDIOM_PAIRS
+        # per word, as tuples (one transposition of ``forms``; VADER only reads them)
+        self.words_and_emoticons: tuple[str, ...]
+        self.lows: tuple[str, ...]  # lower case
+        self.scored: tuple[bool, ...]  # in the lexicon and no booster
+        self.upper: tuple[bool, ...]  # str.isupper()
+        self.loud: tuple[bool, ...]  # see _plain_words
+        self.idiom_first: tuple[bool, ...]  # first word of a pair in _IDIOM_PAIRS
         (self.words_and_emoticons, self.lows, self.scored, self.upper, self.loud,
-         self.idiom_first) = (map(list, zip(*forms, strict=True)) if forms
-                             else [[] for _ in range(6)])
+         self.idiom_first) = zip(*forms, strict=True) if forms else ((),) * 6
         self.sentiments: list[float] = []
 
     @cached_property
@@ -728,7 +728,7 @@ class _WindowedVader(SentimentIntensityAnalyzer):
     def _emoji_chars(self) -> frozenset[str]:
         return frozenset(k for k in self.emojis if len(k) == 1)
 
-    def _negation_check(self, valence: float, words_and_emoticons: list[str], start_i: int,
+    def _negation_check(self, valence: float, words_and_emoticons: Sequence[str], start_i: int,
                         i: int) -> float:
         if i < 3:
             return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons,
@@ -736,7 +736,7 @@ class _WindowedVader(SentimentIntensityAnalyzer):
         return SentimentIntensityAnalyzer._negation_check(
             valence, words_and_emoticons[i - 3:i + 1], start_i, 3)
 
-    def _special_idioms_check(self, valence: float, words_and_emoticons: list[str], i: int
+    def _special_idioms_check(self, valence: float, words_and_emoticons: Sequence[str], i: int
                               ) -> float:
         if i < 3:
             return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons, i)
@@ -782,7 +782,7 @@ def _plain_words(st: _SentiWords) -> list[bool]:
     return plain
 
 
-def _but_check(lows: list[str], sentiments: list[float]) -> list[float]:
+def _but_check(lows: Sequence[str], sentiments: list[float]) -> list[float]:
     """VADER 3.3.2's ``_but_check`` on ``sentiments`` (edited in place) given the lower-case
     words ``lows`` (which contain "but"), step by step: for each position ``k``, the value
     there is scaled at the *first* position holding an equal value (``list.index``) by 0.5
@@ -799,7 +799,7 @@ def _but_check(lows: list[str], sentiments: list[float]) -> list[float]:
     return sentiments
 
 
-def _find_sublist(words: list[str], part: list[str], start: int) -> int | None:
+def _find_sublist(words: tuple[str, ...], part: tuple[str, ...], start: int) -> int | None:
     """The first ``j >= start`` with ``words[j:j + len(part)] == part`` (``part`` not empty),
     or None."""
     m, j = len(part), start
