@@ -91,6 +91,21 @@ def test_iter_sessions_matches_load_corpus(seed_turns: pd.DataFrame) -> None:
     assert [c.session_id.nunique() for c in chunks] == [2, 2, 1]
 
 
+def test_chunks_of_raw_rows_equal_load_corpus(tmp_path: Path) -> None:
+    # analyze chunks text files as raw rows (one turn table per chunk) and CSV sessions as
+    # tables: the chunks must hold exactly the rows load_corpus gives, in order
+    for f in sorted(SEEDS.glob("*.txt"))[:3]:
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "mi.csv").write_text("session_id,speaker,text\nm1,client,Hi.\n"
+                                     "m1,therapist,What brings you?\nm2,client,Stress.\n")
+    (tmp_path / "zz.txt").write_text("Patient: Last one.\n\nTherapist: Thanks.\n")
+    want = load_corpus(tmp_path).turns
+    for size in (1, 2, 3, 10):
+        chunks = list(analysis.iter_chunks(analysis._session_parts(tmp_path), size))
+        pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), want)
+        assert all(c.index.equals(pd.RangeIndex(len(c))) for c in chunks)
+
+
 def test_build_writes_partitions_and_manifest(serial_build: Path, seed_turns) -> None:
     m = json.loads((serial_build / "manifest.json").read_text())
     assert m["corpus_sha256"] == analysis.corpus_checksum(SEEDS)

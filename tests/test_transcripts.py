@@ -289,3 +289,10 @@ def test_empty_result_has_schema(tmp_path):
     corpus = load_corpus(tmp_path, on_error="skip")
     assert list(corpus.turns.columns) == tr.COLUMNS and corpus.turns.empty
     assert isinstance(corpus.turns, pd.DataFrame)
+
+
+def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_text("session_id,speaker,text\ns1,patient,hello\ns1,therapist,hi, there\n")
+    with pytest.raises(tr.MalformedTableError, match=r"bad\.csv:3: found a row of 4 fields"):
+        load_corpus(f)

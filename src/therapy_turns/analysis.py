@@ -66,12 +66,14 @@ from .transcripts import (
     DuplicateSessionError,
     SkippedFile,
     TranscriptError,
+    combine,
     expand_paths,
     parse_table,
-    parse_text,
     read_text_file,
     session_ids,
     speaker_map,
+    text_rows,
+    turn_table,
 )
 from .views import DocView, shared_views
 
@@ -134,6 +136,16 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
 
     Bad files raise, or with ``on_error="skip"`` are logged and appended to ``skipped``.
     """
+    for part in _session_parts(corpus, on_error, speakers, skipped):
+        yield part if isinstance(part, pd.DataFrame) else turn_table(part)
+
+
+def _session_parts(corpus: CorpusArg, on_error: str = "fail",
+                   speakers: Mapping[str, str] | None = None,
+                   skipped: list[SkippedFile] | None = None
+                   ) -> Iterator[pd.DataFrame | list[dict[str, Any]]]:
+    """:func:`iter_sessions`, with a text file's session as its raw rows
+    (:func:`~therapy_turns.transcripts.text_rows`), made into a table per chunk."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
@@ -142,11 +154,10 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
     ids = session_ids(files)
     seen: dict[str, str] = {}
     for f, _ in files:
+        table = f.suffix.lower() in TABLE_SUFFIXES
         try:
-            if f.suffix.lower() in TABLE_SUFFIXES:
-                frame = parse_table(f, speakers)
-            else:
-                frame = parse_text(read_text_file(f), ids[f], f, speakers)
+            part = parse_table(f, speakers) if table else text_rows(read_text_file(f), ids[f],
+                                                                    f, speakers)
         except TranscriptError as e:
             if on_error == "fail":
                 raise
@@ -154,32 +165,35 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
             if skipped is not None:
                 skipped.append(SkippedFile(str(f), str(e)))
             continue
-        if f.suffix.lower() in TABLE_SUFFIXES:
-            groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby("session_id", sort=False)
+        if table:
+            groups: Iterable[tuple[Any, Any]] = ((sid, g.reset_index(drop=True)) for sid, g
+                                                 in part.groupby("session_id", sort=False))
         else:  # a text file holds one session (none if it has no turns)
-            groups = [(ids[f], frame)] if len(frame) else []
+            groups = [(ids[f], part)] if part else []
         for sid, turns in groups:
             sid = str(sid)
             if sid in seen:
                 raise DuplicateSessionError(f, None, f"session id {sid!r} also in {seen[sid]}",
                                             "each session id in one input only")
             seen[sid] = str(f)
-            yield turns.reset_index(drop=True)
+            yield turns
 
 
-def iter_chunks(sessions: Iterable[pd.DataFrame], chunk_sessions: int = DEFAULT_CHUNK_SESSIONS
-                ) -> Iterator[pd.DataFrame]:
-    """Group consecutive sessions into turn tables of at most ``chunk_sessions`` sessions."""
+def iter_chunks(sessions: Iterable[pd.DataFrame | list[dict[str, Any]]],
+                chunk_sessions: int = DEFAULT_CHUNK_SESSIONS) -> Iterator[pd.DataFrame]:
+    """Group consecutive sessions (turn tables, or raw rows of
+    :func:`~therapy_turns.transcripts.text_rows`) into turn tables of at most
+    ``chunk_sessions`` sessions."""
     if chunk_sessions < 1:
         raise ValueError("chunk_sessions must be >= 1")
-    batch: list[pd.DataFrame] = []
+    batch: list[pd.DataFrame | list[dict[str, Any]]] = []
     for s in sessions:
         batch.append(s)
         if len(batch) == chunk_sessions:
-            yield pd.concat(batch, ignore_index=True)
+            yield combine(batch)
             batch = []
     if batch:
-        yield pd.concat(batch, ignore_index=True)
+        yield combine(batch)
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -470,7 +484,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     n_files = len(files)
     one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
 
-    sessions_iter = iter_sessions(corpus, on_error, speakers, skipped)
+    sessions_iter = _session_parts(corpus, on_error, speakers, skipped)
     bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
                disable=not progress)
 

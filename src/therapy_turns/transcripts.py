@@ -130,6 +130,10 @@ class MissingColumnError(TranscriptError):
     """A CSV/JSONL file lacks a required column."""
 
 
+class MalformedTableError(TranscriptError):
+    """A CSV file that does not parse as a table (e.g. a row with more fields than the header)."""
+
+
 class UnmappedSpeakerError(TranscriptError):
     """A CSV/JSONL row names a speaker the mapping does not know."""
 
@@ -292,8 +296,9 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
 
 
-def _finish(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Add derived columns (turn, exchange, text analysis) and order the columns.
+def turn_table(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """The turn table of raw turn rows (:func:`text_rows`, :func:`parse_table`'s rows): add
+    derived columns (turn, exchange, text analysis) and order the columns.
 
     Rows are grouped by session in order of first appearance (a stable regrouping); ``turn``
     numbers a session's rows from 0 and ``exchange`` counts its patient-opened exchanges.
@@ -334,6 +339,37 @@ def parse_text(
     speakers: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Parse one text transcript (plain or full variant) into the turn table."""
+    return turn_table(text_rows(text, session_id, source, speakers))
+
+
+def combine(parts: Iterable[pd.DataFrame | list[dict[str, object]]]) -> pd.DataFrame:
+    """One turn table of ``parts`` in order: turn tables, and raw row lists of
+    :func:`text_rows` (consecutive row lists go through one :func:`turn_table` call, cheaper
+    than a table per session on corpora of many short sessions)."""
+    frames: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    for p in parts:
+        if isinstance(p, pd.DataFrame):
+            if rows:
+                frames.append(turn_table(rows))
+                rows = []
+            frames.append(p)
+        else:
+            rows += p
+    if rows or not frames:
+        frames.append(turn_table(rows))
+    return frames[0].reset_index(drop=True) if len(frames) == 1 else pd.concat(
+        frames, ignore_index=True)
+
+
+def text_rows(
+    text: str,
+    session_id: str,
+    source: str | Path = "<text>",
+    speakers: Mapping[str, str] | None = None,
+) -> list[dict[str, object]]:
+    """The raw turn rows of one text transcript (:func:`parse_text` before :func:`turn_table`;
+    the rows of several transcripts make one table in one :func:`turn_table` call)."""
     speakers = speakers or DEFAULT_SPEAKERS
     turns: dict[int, dict[str, list]] = {}
     for s in segment_text(text, source, speakers):
@@ -358,7 +394,7 @@ def parse_text(
                 "line_end": max(t["lines"]),
             }
         )
-    return _finish(rows)
+    return rows
 
 
 def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -366,7 +402,15 @@ def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.Dat
     speakers = speakers or DEFAULT_SPEAKERS
     if path.suffix.lower() == ".csv":
         read_text_file(path)  # encoding / binary / empty checks with line numbers
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except pd.errors.ParserError as e:
+            m = re.search(r"line (\d+), saw (\d+)", str(e))
+            raise MalformedTableError(
+                path, int(m.group(1)) if m else None,
+                f"a row of {m.group(2)} fields" if m else f"unparsable CSV ({e})",
+                "comma-separated rows with the header's number of fields (quote texts that "
+                "hold commas)") from None
         first_line = 2
     else:
         text = read_text_file(path)
@@ -420,7 +464,7 @@ def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.Dat
         .sort_values(["session_id", "_order"], kind="stable")
         .drop(columns="_order")
     )
-    return _finish(out.to_dict("records"))
+    return turn_table(out.to_dict("records"))
 
 
 # --------------------------------------------------------------------------- corpora
@@ -492,20 +536,21 @@ def load_corpus(
     speakers = speaker_map(speakers)
     files = expand_paths(paths)
     ids = session_ids(files)
-    frames, skipped = [], []
+    parts: list[pd.DataFrame | list[dict[str, object]]] = []
+    skipped = []
     show = progress if progress is not None else len(files) > 20
     for f, _ in tqdm(files, desc="load", unit="file", disable=not show):
         try:
             if f.suffix.lower() in TABLE_SUFFIXES:
-                frames.append(parse_table(f, speakers))
+                parts.append(parse_table(f, speakers))
             else:
-                frames.append(parse_text(read_text_file(f), ids[f], f, speakers))
+                parts.append(text_rows(read_text_file(f), ids[f], f, speakers))
         except TranscriptError as e:
             if on_error == "fail":
                 raise
             log.warning("skipped %s", e)
             skipped.append(SkippedFile(str(f), str(e)))
-    turns = pd.concat(frames, ignore_index=True) if frames else _finish([])
+    turns = combine(parts)
     dup = turns.drop_duplicates(["session_id", "source"]).groupby("session_id")["source"].nunique()
     if (dup > 1).any():
         sid = dup[dup > 1].index[0]
