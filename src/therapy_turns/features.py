@@ -21,7 +21,8 @@ Conventions
   values, computed by :func:`syntax_features` with its formulas in one pass over the existing
   Doc (no re-parsing; the tests check equality with textdescriptives' own getters).
 - Token attributes are read once per Doc (:class:`DocView`, from ``Doc.to_array``) and shared by
-  every feature.
+  every feature; the features of a block of turns are computed together with array operations
+  over all their tokens (:class:`~therapy_turns.views.Tokens`).
 - Patient markers (``marker_*``) and questions are computed for every turn regardless of
   speaker; the analyses read markers on patient rows and questions on therapist rows.
 """
@@ -526,10 +527,8 @@ def _syntax(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.nd
 def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     """Every single-turn column of :data:`COLUMNS` for the Docs of ``t`` (arrays, one value per
     Doc)."""
-    punct = t.flag("IS_PUNCT")
     low = t.code("ORTH")
-    word = ~punct & ~t.flag("IS_SPACE") & ~t.where("ORTH", lambda s: s.startswith("'")
-                                                   or s == "n't")
+    word = t.word
     nw = t.count(word)
     has = nw > 0
 
@@ -590,9 +589,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
 def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
     """Codes (:meth:`Tokens.code`) of the lower-cased lemmas (the form if no lemma) of the
     content words (CONTENT_POS) that are not spaCy stop words, per Doc in ``docs``."""
-    word = ~t.flag("IS_PUNCT") & ~t.flag("IS_SPACE") & ~t.where(
-        "ORTH", lambda s: s.startswith("'") or s == "n't")
-    mask = word & t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP")
+    mask = t.word & t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP")
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
     return {k: set(value[t.start[k]:t.start[k + 1]][mask[t.start[k]:t.start[k + 1]]].tolist())
             for k in docs}

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from spacy.tokens import Doc, MorphAnalysis
 
-__all__ = ["ATTRS", "DocView", "Tokens", "lookup_norms", "lookup_strings", "morph_tense", "norm",
-           "shared_views"]
+__all__ = ["ATTRS", "DocView", "Tokens", "is_clitic", "lookup_norms", "lookup_strings",
+           "morph_tense", "norm", "shared_views"]
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
@@ -43,6 +43,11 @@ _local = threading.local()  # .shared: the current shared_views() registry of th
 def norm(text: str) -> str:
     """Lower case with curly apostrophes made straight (how word lists are compared)."""
     return text.translate(_APOS).lower()
+
+
+def is_clitic(form: str) -> bool:
+    """Is the :func:`norm` form ``form`` a contraction clitic (``'s``, ``'m``, ``n't`` ...)?"""
+    return form.startswith("'") or form == "n't"
 
 
 def morph_tense(vocab: Any, key: int) -> tuple[bool, str | None]:
@@ -105,8 +110,7 @@ class _Block:
 
     def _word(self) -> list[bool]:
         forms, inv = self._types("ORTH", normed=True)
-        clitic = np.fromiter((w.startswith("'") or w == "n't" for w in forms), dtype=bool,
-                             count=len(forms))[inv]
+        clitic = np.fromiter(map(is_clitic, forms), dtype=bool, count=len(forms))[inv]
         c = self.col
         return (~(c["IS_PUNCT"].astype(bool) | c["IS_SPACE"].astype(bool) | clitic)).tolist()
 
@@ -295,6 +299,11 @@ class Tokens:
                     else np.zeros((0, len(ATTRS)), dtype=np.uint64))
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
+
+    @cached_property
+    def word(self) -> np.ndarray:
+        """Per token: a word (as :attr:`DocView.word`: no punctuation, space or clitic)?"""
+        return ~self.flag("IS_PUNCT") & ~self.flag("IS_SPACE") & ~self.where("ORTH", is_clitic)
 
     def column(self, attr: str) -> np.ndarray:
         """The raw ``to_array`` column of ``attr`` (one of :data:`ATTRS`)."""
