@@ -49,7 +49,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from nrclex import NRCLex
 from scipy import sparse
 from spacy.tokens import Doc, Span
@@ -60,6 +59,7 @@ from vaderSentiment.vaderSentiment import (
     SentimentIntensityAnalyzer,
 )
 
+from .paths import read_yaml
 from .views import DocView
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _vader_lexicon() -> dict[str, float]:
 @lru_cache(maxsize=1)
 def load_rules() -> Rules:
     """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
-    raw = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    raw = read_yaml(RULES_FILE)
     mods: dict[tuple[str, ...], float] = {}
     for key in ("intensifiers", "diminishers"):
         for w in raw[key]["words"]:

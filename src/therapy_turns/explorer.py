@@ -35,9 +35,9 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
+from .paths import read_yaml
 from .plots import PALETTE, SPEAKER_COLORS
 from .transcripts import FLAGS
 
@@ -210,7 +210,7 @@ def _evidence_item(item: Any) -> str:
 def code_order() -> dict[str, tuple[int, int]]:
     """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
     path = Path(__file__).with_name("data") / "codebook.yaml"
-    book = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    book = read_yaml(path) if path.is_file() else {}
     order = {c: (0, i) for i, c in enumerate(book.get("forms", {}))}
     order.update({c: (1, i) for i, c in enumerate(book.get("act_processes", {}))})
     return order

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
-import yaml
 
-from .paths import project_path
+from .paths import project_path, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def load_params(params_file: str | Path | None) -> dict[str, object]:
     """Read a ``params/*.yaml`` file (an empty file is an empty mapping)."""
     if params_file is None:
         return {}
-    data = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+    data = read_yaml(params_file) or {}
     if not isinstance(data, dict):
         raise ParameterError(f"{params_file}: expected a mapping of parameter names to values")
     return data
