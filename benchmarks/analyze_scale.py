@@ -98,11 +98,11 @@ def child(args: argparse.Namespace) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from therapy_turns import analysis
+    from therapy_turns import pipeline
     from therapy_turns.nlp import load_pipeline
 
     nlp = load_pipeline()
-    turns = __import__("pandas").concat(list(analysis.iter_sessions(args.corpus)))
+    turns = __import__("pandas").concat(list(pipeline.iter_sessions(args.corpus)))
     words = int(turns.text.str.split().str.len().sum())
     texts = turns.text.tolist()
     del turns
@@ -112,7 +112,7 @@ def child(args: argparse.Namespace) -> None:
             for _ in nlp.pipe(texts, batch_size=64):
                 pass
         else:
-            analysis.build_tables(args.corpus, args.out, args.tables, progress=False,
+            pipeline.build_tables(args.corpus, args.out, args.tables, progress=False,
                                   workers=args.workers, cache_dir=args.cache)
         elapsed = time.perf_counter() - t0
     print(json.dumps({"elapsed": elapsed, "words": words, "peak_rss": rss.peak}))
@@ -138,12 +138,12 @@ def run_child(kind: str, corpus: Path, out: Path | None = None, cache: Path | No
 def _same_tables(a: Path, b: Path) -> bool:
     import pandas as pd
 
-    from therapy_turns import analysis
+    from therapy_turns import pipeline
 
     names = json.loads((a / "manifest.json").read_text())["tables"]
     for n in names:
         try:
-            pd.testing.assert_frame_equal(analysis.read_table(n, a), analysis.read_table(n, b))
+            pd.testing.assert_frame_equal(pipeline.read_table(n, a), pipeline.read_table(n, b))
         except AssertionError:
             return False
     return True

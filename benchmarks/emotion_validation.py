@@ -17,10 +17,10 @@ import time
 
 import pandas as pd
 
-from therapy_turns import emotion, emotion_model
-from therapy_turns.analysis import parse_turns
+from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures import emotion, emotion_model
 from therapy_turns.nlp import load_pipeline
-from therapy_turns.transcripts import load_corpus
+from therapy_turns.pipeline import parse_turns
 
 TARGETS = {"valence": 0.60, "arousal": 0.35}
 

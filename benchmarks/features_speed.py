@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 import time
 
-from therapy_turns.analysis import parse_turns
-from therapy_turns.features import compute_features
-from therapy_turns.transcripts import load_corpus
+from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures.features import compute_features
+from therapy_turns.pipeline import parse_turns
 
 
 def main() -> None:

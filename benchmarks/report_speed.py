@@ -30,23 +30,23 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     """Shared analysis step then every notebook; returns seconds per step."""
-    from therapy_turns import analysis
-    from therapy_turns.reporting import build_index, run_notebook
-    from therapy_turns.transcripts import load_corpus
+    from therapy_turns import pipeline
+    from therapy_turns.io.transcripts import load_corpus
+    from therapy_turns.report.notebooks import build_index, run_notebook
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     turns = load_corpus(ROOT / corpus).turns
     times["analysis: load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    docs = analysis.parse_turns(turns, scratch / "cache", progress=False)
+    docs = pipeline.parse_turns(turns, scratch / "cache", progress=False)
     times["analysis: spaCy parse (cold cache)"] = time.perf_counter() - t0
-    for name in analysis.TABLE_FUNCS:
+    for name in pipeline.TABLE_FUNCS:
         t0 = time.perf_counter()
-        analysis.table_func(name)(turns, docs)
+        pipeline.table_func(name)(turns, docs)
         times[f"analysis: {name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analysis.build_tables(corpus, scratch / "build", progress=False)
+    pipeline.build_tables(corpus, scratch / "build", progress=False)
     times["analysis: build_tables (whole step, as make runs it)"] = time.perf_counter() - t0
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         t0 = time.perf_counter()

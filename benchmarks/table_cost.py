@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analyze_scale import make_corpus  # noqa: E402
 
-from therapy_turns.analysis import table_func  # noqa: E402
+from therapy_turns.io.transcripts import load_corpus  # noqa: E402
+from therapy_turns.measures.views import shared_views  # noqa: E402
 from therapy_turns.nlp import load_pipeline  # noqa: E402
-from therapy_turns.transcripts import load_corpus  # noqa: E402
-from therapy_turns.views import shared_views  # noqa: E402
+from therapy_turns.pipeline import table_func  # noqa: E402
 
 TABLES = ("features", "emotion", "techniques")
 

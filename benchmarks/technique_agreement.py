@@ -19,11 +19,11 @@ import json
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore_support
 
-from therapy_turns.analysis import parse_turns
+from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures.techniques import act_processes, code_turns, forms, split_codes
 from therapy_turns.paths import project_path
-from therapy_turns.plots import save_table
-from therapy_turns.techniques import act_processes, code_turns, forms, split_codes
-from therapy_turns.transcripts import load_corpus
+from therapy_turns.pipeline import parse_turns
+from therapy_turns.viz.plots import save_table
 
 
 def agreement(gold: pd.DataFrame, coded: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns import analysis, cli, sessions
-from therapy_turns.transcripts import load_corpus
+from therapy_turns import cli, pipeline
+from therapy_turns.analysis import sessions
+from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -59,7 +60,7 @@ def fake_redact(turns: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def fake_funcs(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(analysis, "TABLE_FUNCS", dict(FAKE))
+    monkeypatch.setattr(pipeline, "TABLE_FUNCS", dict(FAKE))
     return FAKE
 
 
@@ -73,21 +74,21 @@ def serial_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial build of the seeds with the fakes, chunks of 2 sessions (3 partitions)."""
     out = tmp_path_factory.mktemp("serial")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(analysis, "TABLE_FUNCS", dict(FAKE))
-        analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+        mp.setattr(pipeline, "TABLE_FUNCS", dict(FAKE))
+        pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                               metadata=SEED_METADATA)
     return out
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
-    return {n: analysis.read_table(n, out) for n in ("turns", *FAKE, "sessions")}
+    return {n: pipeline.read_table(n, out) for n in ("turns", *FAKE, "sessions")}
 
 
 # --------------------------------------------------------------------------- streaming
 def test_iter_sessions_matches_load_corpus(seed_turns: pd.DataFrame) -> None:
-    streamed = pd.concat(list(analysis.iter_sessions(SEEDS)), ignore_index=True)
+    streamed = pd.concat(list(pipeline.iter_sessions(SEEDS)), ignore_index=True)
     pd.testing.assert_frame_equal(streamed, seed_turns)
-    chunks = list(analysis.iter_chunks(analysis.iter_sessions(SEEDS), 2))
+    chunks = list(pipeline.iter_chunks(pipeline.iter_sessions(SEEDS), 2))
     assert [c.session_id.nunique() for c in chunks] == [2, 2, 1]
 
 
@@ -101,14 +102,14 @@ def test_chunks_of_raw_rows_equal_load_corpus(tmp_path: Path) -> None:
     (tmp_path / "zz.txt").write_text("Patient: Last one.\n\nTherapist: Thanks.\n")
     want = load_corpus(tmp_path).turns
     for size in (1, 2, 3, 10):
-        chunks = list(analysis.iter_chunks(analysis._session_parts(tmp_path), size))
+        chunks = list(pipeline.iter_chunks(pipeline._session_parts(tmp_path), size))
         pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), want)
         assert all(c.index.equals(pd.RangeIndex(len(c))) for c in chunks)
 
 
 def test_build_writes_partitions_and_manifest(serial_build: Path, seed_turns) -> None:
     m = json.loads((serial_build / "manifest.json").read_text())
-    assert m["corpus_sha256"] == analysis.corpus_checksum(SEEDS)
+    assert m["corpus_sha256"] == pipeline.corpus_checksum(SEEDS)
     assert m["tables"] == ["features", "sessions", "techniques", "turns"]
     assert m["n_sessions"] == 5 and m["n_files"] == 5
     assert sorted(p.name for p in (serial_build / "turns").iterdir()) == [
@@ -131,7 +132,7 @@ def test_load_table_sorted_and_fresh(serial_build: Path, tmp_path: Path, fake_fu
     # shuffle the partition order on disk: load_table still sorts by session_id, turn
     parts = sorted((out / "features").glob("part-*.parquet"))
     parts[0].rename(out / "features" / "part-09999.parquet")
-    df = analysis.load_table("features", SEEDS, out)
+    df = pipeline.load_table("features", SEEDS, out)
     assert df.session_id.is_monotonic_increasing
     assert all(g.turn.is_monotonic_increasing for _, g in df.groupby("session_id"))
     assert df.index.tolist() == list(range(len(df)))
@@ -142,9 +143,9 @@ def test_load_table_rebuilds_when_corpus_changes(tmp_path: Path, fake_funcs) -> 
     corpus.mkdir()
     (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: What happened?\n")
     out = tmp_path / "build"
-    assert len(analysis.load_table("features", corpus, out)) == 2
+    assert len(pipeline.load_table("features", corpus, out)) == 2
     (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: Why?\n\nPatient: Work.\n")
-    df = analysis.load_table("features", corpus, out)
+    df = pipeline.load_table("features", corpus, out)
     assert df.n_tokens.tolist() == [4, 2, 2]  # "I feel low ." / "Why ?" / "Work ."
 
 
@@ -158,10 +159,10 @@ def test_warm_parse_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake
         raise AssertionError("nlp.pipe called with a warm cache")
 
     monkeypatch.setattr("spacy.language.Language.pipe", no_parsing)
-    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+    pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                           cache_dir=cache, metadata=SEED_METADATA, table_cache=False)
     for name, df in _tables(serial_build).items():
-        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+        pd.testing.assert_frame_equal(pipeline.read_table(name, out), df, obj=name)
 
 
 def test_warm_table_cache_skips_parsing_and_tables(serial_build: Path, tmp_path: Path, fake_funcs,
@@ -172,25 +173,25 @@ def test_warm_table_cache_skips_parsing_and_tables(serial_build: Path, tmp_path:
     def boom(*args, **kwargs):
         raise AssertionError("parsed or recomputed with a warm table cache")
 
-    monkeypatch.setattr(analysis, "parse_turns", boom)
+    monkeypatch.setattr(pipeline, "parse_turns", boom)
     monkeypatch.setattr(sys.modules[__name__], "fake_features", boom)
-    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+    pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                           cache_dir=serial_build / "parse-cache", metadata=SEED_METADATA)
     for name, df in _tables(serial_build).items():
-        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+        pd.testing.assert_frame_equal(pipeline.read_table(name, out), df, obj=name)
     # another chunking changes the chunks' turns: the table cache misses and recomputes
     with pytest.raises(AssertionError, match="warm table cache"):
-        analysis.build_tables(SEEDS, tmp_path / "other", list(FAKE), progress=False,
+        pipeline.build_tables(SEEDS, tmp_path / "other", list(FAKE), progress=False,
                               chunk_sessions=3, cache_dir=serial_build / "parse-cache")
 
 
 # --------------------------------------------------------------------------- executors
 def test_process_pool_matches_serial(serial_build: Path, tmp_path: Path, fake_funcs) -> None:
     out = tmp_path / "pool"  # warm cache: this checks the executor plumbing, not parsing
-    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2, workers=2,
+    pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2, workers=2,
                           cache_dir=serial_build / "parse-cache", metadata=SEED_METADATA)
     for name, df in _tables(serial_build).items():
-        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+        pd.testing.assert_frame_equal(pipeline.read_table(name, out), df, obj=name)
     assert (json.loads((out / "manifest.json").read_text())
             == json.loads((serial_build / "manifest.json").read_text()))
 
@@ -201,11 +202,11 @@ def test_dask_local_cluster_matches_serial(serial_build: Path, tmp_path: Path,
     """Two-worker LocalCluster, cold cache (workers parse): same rows, same values."""
     pytest.importorskip("distributed")
     out = tmp_path / "dask"
-    analysis.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
+    pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                           scheduler="local:2", metadata=SEED_METADATA)
     assert len(list((out / "parse-cache").glob("*.spacy"))) == 5
     for name, df in _tables(serial_build).items():
-        pd.testing.assert_frame_equal(analysis.read_table(name, out), df, obj=name)
+        pd.testing.assert_frame_equal(pipeline.read_table(name, out), df, obj=name)
     for name in ("turns", *FAKE):  # partition by partition, byte-identical content
         for a, b in zip(sorted((out / name).iterdir()), sorted((serial_build / name).iterdir()),
                         strict=True):
@@ -317,7 +318,7 @@ def test_join_metadata_reports_both_sides() -> None:
 
 
 def test_seed_metadata_matches_seeds(serial_build: Path) -> None:
-    s = analysis.read_table("sessions", serial_build)
+    s = pipeline.read_table("sessions", serial_build)
     assert s.has_metadata.all() and len(s) == 5
     arche = dict(zip(s.session_id.str[:3], s.patient_archetype, strict=True))
     assert arche == {"000": "Hopeless Skeptic", "001": "Overwhelmed Avoider",
@@ -327,13 +328,13 @@ def test_seed_metadata_matches_seeds(serial_build: Path) -> None:
 
 def test_redact_runs_before_parsing_and_skips_are_listed(tmp_path: Path, fake_funcs,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analysis, "REDACT_FUNC", "test_analysis:fake_redact")
+    monkeypatch.setattr(pipeline, "REDACT_FUNC", "test_analysis:fake_redact")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "s1.txt").write_text("Patient: Hello there.\n\nTherapist: Hello.\n")
     (corpus / "s2.txt").write_bytes(b"\0\0binary")
     out = tmp_path / "out"
-    t = analysis.build_tables(corpus, out, ["features"], progress=False, redact=True,
+    t = pipeline.build_tables(corpus, out, ["features"], progress=False, redact=True,
                               on_error="skip")
     assert t["turns"].text.tolist() == ["[PERSON_1] there.", "[PERSON_1]."]
     assert t["features"].aligned.all()  # the Docs are of the redacted text
@@ -366,7 +367,7 @@ def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> 
     assert m["metadata"]["unknown_ids"] == ["ghost"]
     assert m["metadata"]["missing_metadata"] == ["s2"]
     assert m["table_info"]["turns"]["partitions"] == 2
-    assert analysis.load_table("sessions", corpus, out).group.tolist()[0] == "a"
+    assert pipeline.load_table("sessions", corpus, out).group.tolist()[0] == "a"
 
 
 def test_cache_docbin_bytes_equal_spacys() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns import dynamics as dy
+from therapy_turns.analysis import dynamics as dy
 
 
 def scores_table(series: dict[str, list[float]], speaker: str = "patient") -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from therapy_turns import emotion
+from therapy_turns.measures import emotion
 
 VOCAB = spacy.blank("en").vocab
 
@@ -214,8 +214,8 @@ def test_score_sentences_rows_per_sentence() -> None:
 
 def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
     from therapy_turns import cli
-    from therapy_turns.analysis import parse_turns
-    from therapy_turns.transcripts import load_corpus
+    from therapy_turns.io.transcripts import load_corpus
+    from therapy_turns.pipeline import parse_turns
 
     src = tmp_path / "sentences.csv"
     src.write_text("session_id,speaker,text\n"
@@ -236,12 +236,12 @@ def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
 def test_shipped_dev_scores_stand_in_for_missing_emobank(tmp_path):
     """Without EmoBank at hand the validation reads the shipped dev scores; their correlation
     with the human ratings is the one recorded in the model when it was trained."""
-    from therapy_turns import emotion_model
+    from therapy_turns.measures import emotion_model
 
     pred = emotion_model.dev_predictions(tmp_path / "absent.csv")
     assert len(pred) == 1000 and "text" not in pred
     summary = emotion_model.validation_summary(pred).set_index("column")["r"]
-    from therapy_turns.emotion import load_model
+    from therapy_turns.measures.emotion import load_model
 
     meta = load_model().meta["dev_pearson_r"]
     assert abs(summary["valence"] - meta["valence"]) < 1e-3

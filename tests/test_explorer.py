@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns import explorer
-from therapy_turns.transcripts import parse_text
+from therapy_turns.io.transcripts import parse_text
+from therapy_turns.report import explorer
 
 matplotlib.use("Agg")
 

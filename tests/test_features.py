@@ -17,9 +17,9 @@ import spacy
 import yaml
 from spacy.tokens import Doc
 
-from therapy_turns import features as F
 from therapy_turns.cli import main
-from therapy_turns.transcripts import load_corpus
+from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures import features as F
 
 _NLP = spacy.blank("en")
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,7 +336,7 @@ def test_cli_round_trip(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- stats helper
 def test_fixed_effect_se_by_hand() -> None:
-    from therapy_turns.stats import fixed_effect_se
+    from therapy_turns.analysis.stats import fixed_effect_se
 
     groups = [np.ones((2, 1)), np.ones((3, 1))]  # intercept-only, groups of 2 and 3
     # tau = 0: OLS, SE = sqrt(scale / n)
@@ -353,8 +353,8 @@ def test_pattern_set() -> None:
     # last pattern (ORTH) does not compile and runs on a Matcher of its own
     from spacy.matcher import Matcher
 
-    from therapy_turns.matching import PatternSet
-    from therapy_turns.views import DocView
+    from therapy_turns.measures.matching import PatternSet
+    from therapy_turns.measures.views import DocView
 
     markers = F.load_lexicon("markers")["markers"]
     patterns = [p for m in F.MARKERS for p in markers[m].get("patterns", [])]
@@ -375,8 +375,8 @@ def test_pattern_set() -> None:
 def test_prefilters_do_not_change_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     # PhraseCounter.matches runs the full matching only on Docs that can hold more than their
     # word hits; running it on every Doc must give the same counts and bounds
+    from therapy_turns.measures.views import DocView, Tokens
     from therapy_turns.nlp import load_pipeline
-    from therapy_turns.views import DocView, Tokens
 
     texts = ["I don't know, I guess it's kind of a lot to take in.",
              "How is that supposed to help? I've tried that before.",
@@ -390,7 +390,7 @@ def test_prefilters_do_not_change_matches(monkeypatch: pytest.MonkeyPatch) -> No
     fast = [c.matches(t, keep_bounds=True) for c in counters]
     assert sum(int(f[0].sum()) for f in fast) >= 10  # the texts do hit the lists
     monkeypatch.setattr(F._Matchers, "phrase_docs", lambda self, t: np.ones(t.n_docs, bool))
-    from therapy_turns.matching import PatternSet
+    from therapy_turns.measures.matching import PatternSet
 
     monkeypatch.setattr(PatternSet, "requirements", lambda self: None)
     for c, (counts, bounds) in zip(counters, fast, strict=True):

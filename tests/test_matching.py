@@ -1,4 +1,4 @@
-"""Tests of therapy_turns.matching: the pure-Python matcher equals spaCy's Matcher.
+"""Tests of therapy_turns.measures.matching: the pure-Python matcher equals spaCy's Matcher.
 
 Hand-checked cases (expected lists worked out by hand from the pattern semantics and, for the
 order test, by tracing spaCy's state machine), a hypothesis property test against spaCy's
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
-from therapy_turns.matching import TokenPattern, compile_pattern, token_attributes
+from therapy_turns.measures.matching import TokenPattern, compile_pattern, token_attributes
 
 VOCAB = spacy.blank("en").vocab
 UPOS = ["ADJ", "ADP", "ADV", "DET", "NOUN", "PRON", "PROPN", "PUNCT", "VERB"]
@@ -210,14 +210,14 @@ def test_equals_spacy_matcher(d: Doc, pattern: list[dict[str, Any]]) -> None:
 
 # ------------------------------------------------------------------ our real patterns
 def _technique_patterns() -> list[list[dict[str, Any]]]:
-    from therapy_turns.techniques import patterns
+    from therapy_turns.measures.techniques import patterns
 
     return [p for r in patterns()["rules"] for p in r.get("tokens", [])]
 
 
 def _feature_patterns() -> list[list[dict[str, Any]]]:
     """The token patterns of every PhraseCounter of features.lexicons() (run by a PatternSet)."""
-    from therapy_turns.features import lexicons
+    from therapy_turns.measures.features import lexicons
 
     lex = lexicons()
     counters = [lex.hedges, lex.certainty, *lex.families.values(), *lex.markers.values()]
@@ -226,8 +226,8 @@ def _feature_patterns() -> list[list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def seed_docs() -> list[Doc]:
+    from therapy_turns.io.transcripts import load_corpus
     from therapy_turns.nlp import load_pipeline
-    from therapy_turns.transcripts import load_corpus
 
     nlp = load_pipeline()
     return list(nlp.pipe(load_corpus("seeds").turns.text.tolist()))

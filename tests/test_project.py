@@ -13,8 +13,9 @@ import nbformat
 import pytest
 import yaml
 
-from therapy_turns import cli, reporting
+from therapy_turns import cli
 from therapy_turns.nlp import candidate_models, load_pipeline
+from therapy_turns.report import notebooks as reporting
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -2,7 +2,7 @@
 
 Docs come from spaCy's rule-based English tokenizer; sentence starts are set by rule (after
 ``.``/``?``/``!``, a closing quote staying with its sentence); POS is given by hand where used.
-So the expected labels follow only from the rules documented in therapy_turns.questions.
+So the expected labels follow only from the rules documented in therapy_turns.measures.questions.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from therapy_turns.questions import count_questions, lexicon, question_type
+from therapy_turns.measures.questions import count_questions, lexicon, question_type
 
 _NLP = spacy.blank("en")
 
@@ -101,8 +101,8 @@ def test_lexicon_loads_strings() -> None:
 def test_first_head_is_first_clause_head(text: str) -> None:
     # the shortcut used for sentences without a question mark must pick the same head as the
     # full clause-head scan
-    from therapy_turns.questions import _clause_heads, _first_head, quote_mask
-    from therapy_turns.views import DocView
+    from therapy_turns.measures.questions import _clause_heads, _first_head, quote_mask
+    from therapy_turns.measures.views import DocView
 
     doc = make_doc(text)
     mask = quote_mask(doc)

@@ -14,8 +14,8 @@ from spacy.language import Language
 from spacy.tokens import Span
 
 from therapy_turns import cli
-from therapy_turns.redact import PLACEHOLDER_RE, pattern_matches, redact_turns, redaction_map
-from therapy_turns.transcripts import load_corpus, parse_text
+from therapy_turns.io.redact import PLACEHOLDER_RE, pattern_matches, redact_turns, redaction_map
+from therapy_turns.io.transcripts import load_corpus, parse_text
 
 PLANTED = """\
 Patient: My sister Sarah Johnson keeps calling me. Email me at jane.roe@example.com or ring
@@ -214,13 +214,14 @@ def test_cli_parse_redact(tmp_path):
 
 def test_analysis_tables_and_explorer_built_with_redaction_hold_no_planted_string(tmp_path):
     """End to end: `analyze --redact` tables and the explorer HTML built from them."""
-    from therapy_turns import analysis, explorer
+    from therapy_turns import pipeline
+    from therapy_turns.report import explorer
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "s1.txt").write_text(PLANTED, encoding="utf-8")
     out = tmp_path / "build"
-    analysis.build_tables(str(corpus), str(out), progress=False, redact=True)
+    pipeline.build_tables(str(corpus), str(out), progress=False, redact=True)
     dumps = [pd.read_parquet(p).to_csv() for p in sorted(out.rglob("*.parquet"))]
     assert dumps
     data = explorer.load_data(str(corpus), str(out))

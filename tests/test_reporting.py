@@ -14,7 +14,8 @@ import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from therapy_turns import plots, reporting  # noqa: E402
+from therapy_turns.report import notebooks as reporting  # noqa: E402
+from therapy_turns.viz import plots  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns import shifts
+from therapy_turns.analysis import shifts
 
 
 def codes_from(seqs: dict[str, list[str]]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from therapy_turns import techniques as tq
+from therapy_turns.measures import techniques as tq
 
 NLP = spacy.blank("en")
 PRONOUNS = {"i", "you", "we", "it", "they", "that", "this", "your", "my", "me", "them", "he", "she"}
@@ -252,7 +252,7 @@ def test_pattern_set_matches_single_matcher() -> None:
     # required words; it must find exactly what the single Matcher of every rule finds
     import spacy
 
-    from therapy_turns.techniques import get_coder
+    from therapy_turns.measures.techniques import get_coder
 
     nlp = spacy.blank("en")
     coder = get_coder(nlp.vocab)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from therapy_turns import transcripts as tr
-from therapy_turns.transcripts import load_corpus, parse_text, segment_text
+from therapy_turns.io import transcripts as tr
+from therapy_turns.io.transcripts import load_corpus, parse_text, segment_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

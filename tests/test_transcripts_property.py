@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from therapy_turns.transcripts import parse_text, segment_text
+from therapy_turns.io.transcripts import parse_text, segment_text
 
 LABELS = ["Patient", "Therapist", "CLIENT", "counsellor", "Counselor", "patient"]
 ROLEPLAY = ["Manager", "You", "Partner", "Question", "Try this", "Goal"]

@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from therapy_turns.views import DocView, Tokens, lookup_strings, shared_views
+from therapy_turns.measures.views import DocView, Tokens, lookup_strings, shared_views
 
 TEXTS = ["I don’t KNOW, it's hard.  Really hard!", "", "Okay.",
          "\u201cStop,\u201d she said. Now? No!"]
@@ -71,7 +71,7 @@ def test_shared_views(docs: list[Doc]) -> None:
 
 
 def test_lookup_strings_memo_is_bounded(monkeypatch: pytest.MonkeyPatch, docs: list[Doc]) -> None:
-    import therapy_turns.views as views
+    import therapy_turns.measures.views as views
 
     strings = docs[0].vocab.strings
     ids = [strings.add(w) for w in ("alpha", "beta", "gamma", "delta")]

@@ -1,7 +1,7 @@
 """Command line: ``therapy-turns parse|features|emotion|techniques|analyze ...``.
 
-Every sub-command reads transcripts through :func:`therapy_turns.transcripts.load_corpus`; a
-:class:`~therapy_turns.transcripts.TranscriptError` is printed as one line (file, line, found,
+Every sub-command reads transcripts through :func:`therapy_turns.io.transcripts.load_corpus`; a
+:class:`~therapy_turns.io.transcripts.TranscriptError` is printed as one line (file, line, found,
 expected) without a traceback, with exit status 2.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .transcripts import Corpus, TranscriptError, load_corpus
+from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
 
 log = logging.getLogger("therapy_turns")
 
@@ -47,7 +47,7 @@ def load_args(args: argparse.Namespace) -> Corpus:
     for s in corpus.skipped:
         print(f"skipped: {s.reason}", file=sys.stderr)
     if getattr(args, "redact", False):
-        from .redact import redact_turns
+        from therapy_turns.io.redact import redact_turns
 
         corpus.turns = redact_turns(corpus.turns)
     return corpus
@@ -76,8 +76,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Parse once and write the partitioned Parquet tables and manifest (see analysis.py)."""
-    from .analysis import build_tables
-    from .sessions import MetadataError
+    from therapy_turns.analysis.sessions import MetadataError
+    from therapy_turns.pipeline import build_tables
 
     if args.workers > 1 and args.scheduler:
         raise SystemExit("therapy-turns analyze: give --workers or --scheduler, not both")
@@ -103,9 +103,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    """Write the per-turn linguistic feature table (columns: therapy_turns.features.COLUMNS)."""
-    from .analysis import parse_turns
-    from .features import compute_features
+    """Write the per-turn linguistic feature table (columns: measures.features.COLUMNS)."""
+    from therapy_turns.measures.features import compute_features
+    from therapy_turns.pipeline import parse_turns
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
@@ -115,9 +115,9 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 def cmd_techniques(args: argparse.Namespace) -> int:
     """Write one row per therapist turn: session_id, turn, form, act_process, main_behaviour,
-    evidence (see therapy_turns.techniques.code_turns and docs/codebook.md)."""
-    from .analysis import parse_turns
-    from .techniques import code_turns
+    evidence (see therapy_turns.measures.techniques.code_turns and docs/codebook.md)."""
+    from therapy_turns.measures.techniques import code_turns
+    from therapy_turns.pipeline import parse_turns
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
@@ -130,9 +130,9 @@ def cmd_techniques(args: argparse.Namespace) -> int:
 def cmd_emotion(args: argparse.Namespace) -> int:
     """Write per-turn affect scores: session_id, turn, speaker, n_words, n_sentences, valence,
     arousal, dominance (EmoBank 1-5), valence_rules, vader_compound, nrc_<emotion> per 100 words
-    (see therapy_turns.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
-    from .analysis import parse_turns
-    from .emotion import score_turns
+    (see measures.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
+    from therapy_turns.measures.emotion import score_turns
+    from therapy_turns.pipeline import parse_turns
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
@@ -168,7 +168,7 @@ def _set_arg(value: str) -> tuple[str, object]:
 
 def cmd_run_notebook(args: argparse.Namespace) -> int:
     """Execute a notebook with validated parameters (never in place)."""
-    from .reporting import ParameterError, run_notebook
+    from therapy_turns.report.notebooks import ParameterError, run_notebook
 
     try:
         run_notebook(args.notebook, args.output, args.params, dict(args.set), args.kernel,
@@ -181,7 +181,7 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the self-contained HTML report from executed notebooks."""
-    from .reporting import build_index
+    from therapy_turns.report.notebooks import build_index
 
     print(build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
     return 0
@@ -189,7 +189,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_strip(args: argparse.Namespace) -> int:
     """Strip a notebook for commit, keeping (refreshed) nbval check outputs."""
-    from .reporting import strip_notebook
+    from therapy_turns.report.notebooks import strip_notebook
 
     for nb in args.notebooks:
         strip_notebook(nb, args.executed)

@@ -15,6 +15,12 @@ import yaml
 #: libyaml's safe loader where PyYAML was built with it (same documents, about 10x faster)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: the package folder and its shipped data (codebooks, patterns), lexicons and models
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = PACKAGE_DIR / "data"
+LEXICON_DIR = PACKAGE_DIR / "lexicons"
+MODEL_DIR = PACKAGE_DIR / "models"
+
 
 def project_root() -> Path:
     """The folder holding this project's ``pyproject.toml`` (or ``$THERAPY_TURNS_ROOT``)."""

@@ -76,7 +76,7 @@ def free_port() -> int:
 def expected_counts(session: str) -> dict[str, int]:
     """Turns, patient turns and code tags the explorer must show, from the analysis tables."""
     sys.path.insert(0, str(ROOT / "src"))
-    from therapy_turns import explorer
+    from therapy_turns.report import explorer
 
     data = explorer.load_data("seeds", "build/seeds")
     t = explorer.session_table(data, session)

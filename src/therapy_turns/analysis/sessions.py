@@ -1,9 +1,9 @@
 """Session-level summaries of the turn-level tables, and the join to session metadata.
 
 :func:`summarise_sessions` turns one chunk of turn-level tables into one row per session; it is
-run per chunk by :mod:`therapy_turns.analysis` (a session never spans two chunks), so the
+run per chunk by :mod:`therapy_turns.pipeline` (a session never spans two chunks), so the
 ``sessions`` table is built while streaming. Measures (all over *analysed* turns, i.e. after the
-exclusion policy of :func:`therapy_turns.transcripts.analysable`):
+exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
 
 - counts: ``n_turns`` (all), ``n_analysed``, ``n_patient``, ``n_therapist`` (analysed), and
   ``patient_words``, ``therapist_words`` (whitespace tokens), ``patient_word_share``;
@@ -13,7 +13,7 @@ exclusion policy of :func:`therapy_turns.transcripts.analysable`):
   patient's score over the session's relative position (0 = first turn, 1 = last turn), so
   sessions of different length are comparable (units: score change over a whole session);
 - for ``emotion`` columns ``valence`` and ``arousal``: Utterance Emotion Dynamics of the
-  patient's series (:func:`therapy_turns.dynamics.ued`): ``emotion__c__patient_ued_<metric>``
+  patient's series (:func:`analysis.dynamics.ued`): ``emotion__c__patient_ued_<metric>``
   for the metrics of :data:`UED_METRICS`;
 - for every boolean column ``c`` of ``techniques``: ``techniques__c__rate``, the share of
   analysed therapist turns coded ``c``; and ``techniques__transition_entropy``: the conditional
@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dynamics import ued
-from .paths import project_path
-from .transcripts import FLAGS, analysable
+from therapy_turns.analysis.dynamics import ued
+from therapy_turns.io.transcripts import FLAGS, analysable
+from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
 
 def metadata_report(analysis_dir: str | Path) -> MetadataReport | None:
     """The metadata report stored in the manifest of ``analysis_dir`` (None without metadata)."""
-    from .analysis import read_manifest
+    from therapy_turns.pipeline import read_manifest
 
     manifest = read_manifest(analysis_dir) or {}
     info = manifest.get("metadata")
@@ -455,7 +455,13 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
     (same bytes); otherwise recomputes the summaries from the stored turn-level tables,
     partition by partition (no reparsing), and joins ``metadata``.
     """
-    from .analysis import TABLE_FUNCS, iter_partitions, load_table, read_manifest, sort_rows
+    from therapy_turns.pipeline import (
+        TABLE_FUNCS,
+        iter_partitions,
+        load_table,
+        read_manifest,
+        sort_rows,
+    )
 
     load_table("turns", corpus, analysis_dir)  # (re)builds if stale
     manifest = read_manifest(analysis_dir) or {}
@@ -512,7 +518,7 @@ def plot_group_measures(sessions: pd.DataFrame, measures: Sequence[str], factor:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plots import TEXT_WIDTH
+    from therapy_turns.viz.plots import TEXT_WIDTH
 
     nrows = int(np.ceil(len(measures) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 2.0 * nrows), squeeze=False)
@@ -543,7 +549,7 @@ def plot_intervals(table: pd.DataFrame, estimate: str, low: str, high: str, labe
 
     import matplotlib.pyplot as plt
 
-    from .plots import TEXT_WIDTH
+    from therapy_turns.viz.plots import TEXT_WIDTH
 
     panels = list(dict.fromkeys(table[panel]))
     labels = list(dict.fromkeys(table[label]))

@@ -1,12 +1,12 @@
 """Train the shipped valence/arousal/dominance model from EmoBank (train split; dev selects).
 
-Run ``python -m therapy_turns.emotion_model [--data CSV] [--out NPZ] [--cache DIR]``.
+Run ``python -m therapy_turns.measures.emotion_model [--data CSV] [--out NPZ] [--cache DIR]``.
 
 Inputs: EmoBank's train and dev rows (``id, split, V, A, D, text``; default
 ``<project>/../shared/data/emobank/emobank_train_dev.csv``). Each text is parsed once with the
 project pipeline (:func:`therapy_turns.nlp.load_pipeline`, parse cache under
 ``build/emobank/parse-cache``) and turned into the features of
-:func:`therapy_turns.emotion.design_matrix`.
+:func:`therapy_turns.measures.emotion.design_matrix`.
 
 Fitting: ridge regression (sklearn ``Ridge(solver="sparse_cg", tol=1e-10)``, which centres
 the sparse input implicitly), one per dimension, on the train rows.
@@ -36,7 +36,7 @@ from scipy import sparse, stats
 from sklearn.linear_model import Ridge
 from spacy.tokens import Doc
 
-from .emotion import (
+from therapy_turns.measures.emotion import (
     DENSE_FEATURES,
     DIMENSIONS,
     MODEL_FILE,
@@ -45,8 +45,8 @@ from .emotion import (
     lexical_features,
     load_rules,
 )
-from .nlp import load_pipeline, parse
-from .paths import project_path, project_root
+from therapy_turns.nlp import load_pipeline, parse
+from therapy_turns.paths import project_path, project_root
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | Non
     If the EmoBank CSV is not at ``data`` (EmoBank is not shipped), the scores written by the
     last ``make emotion-model`` are read from :data:`SHIPPED_DEV` instead, with a warning.
     """
-    from .emotion import load_model, nrc_rates, rule_score, vader_scores
+    from therapy_turns.measures.emotion import load_model, nrc_rates, rule_score, vader_scores
 
     if model is None and not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
@@ -237,7 +237,7 @@ def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arous
     high-arousal rate for arousal)."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE, TEXT_WIDTH
+    from therapy_turns.viz.plots import PALETTE, TEXT_WIDTH
 
     human = {"valence": "V", "arousal": "A", "dominance": "D"}
     fig, axes = plt.subplots(1, len(dims), figsize=(TEXT_WIDTH * 0.75, 2.6), squeeze=False)
@@ -260,7 +260,7 @@ def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arous
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line of ``python -m therapy_turns.emotion_model``."""
+    """Command line of ``python -m therapy_turns.measures.emotion_model``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(DEFAULT_DATA), help="EmoBank train+dev CSV")
     p.add_argument("--out", default=str(MODEL_FILE), help="model file to write (.npz)")
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = train(args.data, args.out, args.cache)
     logging.getLogger(__name__).info("dev Pearson r: %s", meta["dev_pearson_r"])
     if Path(args.out).resolve() == MODEL_FILE.resolve():
-        from .emotion import load_model
+        from therapy_turns.measures.emotion import load_model
 
         load_model.cache_clear()
         dev = dev_predictions(args.data, args.cache).drop(columns="text")

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from .paths import project_path, read_yaml
+from therapy_turns.paths import project_path, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +168,9 @@ def notebook_section(path: Path) -> tuple[str, str, dict[str, object]]:
 
 def methods_table(corpus: str | Path, analysis_dir: str | Path) -> pd.DataFrame:
     """Methods facts generated from the package: pipeline, versions, corpus checksum, counts."""
-    from .analysis import load_table
-    from .provenance import provenance
-    from .transcripts import FLAGS
+    from therapy_turns.io.transcripts import FLAGS
+    from therapy_turns.pipeline import load_table
+    from therapy_turns.report.provenance import provenance
 
     turns = load_table("turns", corpus, analysis_dir)
     rows = provenance(corpus)

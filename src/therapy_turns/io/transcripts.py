@@ -41,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .paths import read_yaml
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 
 def _artefact_patterns() -> dict[str, list[re.Pattern[str]]]:
-    path = Path(__file__).with_name("data") / "artefacts.yaml"
+    path = DATA_DIR / "artefacts.yaml"
     raw = read_yaml(path)
     return {k: [re.compile(p, re.I | re.S) for p in v] for k, v in raw["patterns"].items()}
 

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .paths import project_path
+from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
 

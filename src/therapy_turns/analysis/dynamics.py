@@ -1,7 +1,7 @@
 """Emotional trajectories and their dynamics, per speaker and session.
 
 Input is a per-turn score table keyed ``session_id, turn, speaker`` (e.g.
-:func:`therapy_turns.emotion.score_turns`). :func:`trajectory` selects one speaker's series per
+:func:`measures.emotion.score_turns`). :func:`trajectory` selects one speaker's series per
 session, drops excluded and empty turns, and numbers the speaker's turns ``position`` = 0, 1, ...
 in session order; every other function works on that ``position`` axis (so a patient's series
 has no gaps where the therapist spoke) and reports the session ``turn`` where a turn is meant.
@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .transcripts import analysable
+from therapy_turns.io.transcripts import analysable
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def trajectory(scores: pd.DataFrame, value: str = "valence", speaker: str | None
     """One speaker's series per session with its smooth line.
 
     Rows of ``scores`` whose ``value`` is NaN (empty turns) are dropped; if ``turns`` (the turn
-    table) is given, only :func:`~therapy_turns.transcripts.analysable` turns under ``exclude``
+    table) is given, only :func:`~therapy_turns.io.transcripts.analysable` turns under ``exclude``
     are kept. ``speaker=None`` keeps both speakers (positions are then per speaker).
     Columns: ``session_id, turn, speaker, position`` (0-based index of the speaker's kept turns
     in the session), ``progress`` (position / (n - 1), 0 for a single turn), ``value``,
@@ -446,7 +446,7 @@ def plot_trajectory(traj: pd.DataFrame, session_id: str, cps: pd.DataFrame | Non
     between turns) and the turns in ``marks`` (``session_id, turn``) as triangles."""
     import matplotlib.pyplot as plt
 
-    from .plots import SPEAKER_COLORS, TEXT_WIDTH
+    from therapy_turns.viz.plots import SPEAKER_COLORS, TEXT_WIDTH
 
     g = traj[traj["session_id"] == session_id]
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.6))
@@ -468,7 +468,7 @@ def plot_small_multiples(traj: pd.DataFrame, cps: pd.DataFrame | None = None,
     """One panel per session (shared y axis) in the style of :func:`plot_trajectory`."""
     import matplotlib.pyplot as plt
 
-    from .plots import SPEAKER_COLORS, TEXT_WIDTH
+    from therapy_turns.viz.plots import SPEAKER_COLORS, TEXT_WIDTH
 
     ids = sorted(traj["session_id"].unique())
     nrows = max(1, math.ceil(len(ids) / ncols))
@@ -499,7 +499,7 @@ def plot_composition(comp: pd.DataFrame):
     """Grouped bars: mean NRC rate (± SEM) per emotion in each phase (:func:`phase_composition`)."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE, TEXT_WIDTH
+    from therapy_turns.viz.plots import PALETTE, TEXT_WIDTH
 
     phases = list(comp["phase"].cat.categories) if hasattr(comp["phase"], "cat") else list(
         dict.fromkeys(comp["phase"]))
@@ -524,7 +524,7 @@ def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str = "progr
     """Forest plot: per-session OLS slopes with 95% CIs and the MixedLM fixed slope."""
     import matplotlib.pyplot as plt
 
-    from .plots import COLUMN_WIDTH, PALETTE
+    from therapy_turns.viz.plots import COLUMN_WIDTH, PALETTE
 
     slope = mixed.set_index("term").drop(index=["Intercept", "var_intercept", "var_slope", "cov",
                                                 "var_residual"]).iloc[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import project_root
+from therapy_turns.paths import project_root
 
 PACKAGES = ("therapy_turns", "spacy", "pandas", "numpy", "statsmodels", "scipy", "seaborn",
             "matplotlib", "scikit-learn", "textdescriptives", "vadersentiment", "nrclex",
@@ -41,8 +41,8 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 
 def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     """A two-column table (item, value) for the last cell of every notebook."""
-    from .analysis import corpus_checksum, corpus_files
-    from .nlp import load_pipeline, pipeline_id
+    from therapy_turns.nlp import load_pipeline, pipeline_id
+    from therapy_turns.pipeline import corpus_checksum, corpus_files
 
     rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(corpus))),
             "corpus sha256": corpus_checksum(corpus), "git commit": git_commit(),

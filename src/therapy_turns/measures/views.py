@@ -238,7 +238,7 @@ class DocView:
 
     @property
     def match_attrs(self) -> tuple[list[str], list[str], list[bool], list[bool]]:
-        """The token attributes :class:`~therapy_turns.matching.PatternSet` reads."""
+        """The token attributes :class:`~therapy_turns.measures.matching.PatternSet` reads."""
         return self.lower, self.pos, self.sent_start, self.punct
 
     @cached_property

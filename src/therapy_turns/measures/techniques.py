@@ -11,7 +11,7 @@ How a therapist turn is coded
    holds one of the listed words; ``veto`` rules remove their code from the sentence; in a
    role-play turn, matches inside quotation marks are the character's words and are dropped
    (except role-play cues).
-3. Questions come from :func:`therapy_turns.questions.question_type` (the shared detector; quoted
+3. Questions come from :func:`measures.questions.question_type` (the shared detector; quoted
    and rhetorical questions are ``None``). The codebook re-maps yes/no-shaped requests for content
    ("Can you think of one value ...?") from closed to open.
 4. Reflections: a sentence that is not a question, not a direction (imperative, "let's") and either
@@ -30,7 +30,6 @@ import logging
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,14 +38,14 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .matching import PatternSet
-from .nlp import word_tokenizer
-from .paths import read_yaml
-from .views import DocView
+from therapy_turns.measures.matching import PatternSet
+from therapy_turns.measures.views import DocView
+from therapy_turns.nlp import word_tokenizer
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
-DATA = Path(__file__).with_name("data")
+DATA = DATA_DIR
 HELPER_CODES = {"reflection_stem_complex", "reflection_stem_simple", "content_request"}
 _LEAD_SKIP = {"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next", "also",
               "again", "gently", "simply", "slowly"}
@@ -184,7 +183,7 @@ class Coder:
     def token_matches(self, doc: Doc, view: DocView | None = None) -> list[tuple[int, int, int]]:
         """``(match id, start, end)`` of the token patterns in ``doc``: the matches of
         :attr:`matcher` (one spaCy ``Matcher`` holding every token pattern), in another order;
-        ``view``: the Doc's :class:`~therapy_turns.views.DocView`, if the caller has it."""
+        ``view``: the Doc's :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
         v = view or DocView.of(doc)
         forms = v.lower_types
         todo = set(self._always)
@@ -198,7 +197,7 @@ class Coder:
 
     def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
         """All rule matches in ``doc`` (sorted by position); ``view``: its
-        :class:`~therapy_turns.views.DocView`, if the caller has it."""
+        :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
         v = view or DocView.of(doc)
@@ -213,7 +212,7 @@ class Coder:
     def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play: bool = False
                   ) -> TurnCodes:
         """Code one therapist turn; ``prev_client`` is the preceding client turn."""
-        from .questions import sentence_question_type
+        from therapy_turns.measures.questions import sentence_question_type
 
         out = TurnCodes()
         v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
@@ -312,16 +311,16 @@ def _content_lemmas(v: DocView, start: int, end: int, pos: Set[str]) -> set[str]
 
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     """Per token of ``doc``: is it inside quotation marks (quote characters included)?
-    (The question detector's mask, :func:`therapy_turns.questions.quote_mask`; ``texts``: the
+    (The question detector's mask, :func:`measures.questions.quote_mask`; ``texts``: the
     Doc's token texts, if the caller has them.)"""
-    from .questions import quote_mask as mask
+    from therapy_turns.measures.questions import quote_mask as mask
 
     return mask(doc, texts)
 
 
 def is_direction(sent: Span, view: DocView | None = None) -> bool:
     """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?
-    ``view``: :class:`~therapy_turns.views.DocView` of ``sent.doc``, if the caller has it."""
+    ``view``: :class:`~measures.views.DocView` of ``sent.doc``, if the caller has it."""
     v = view or DocView.of(sent.doc)
     first = next((i for i in range(sent.start, sent.end)
                   if not (v.punct[i] or v.space[i] or v.lower[i] in _LEAD_SKIP)), None)

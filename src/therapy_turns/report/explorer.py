@@ -37,9 +37,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .paths import read_yaml
-from .plots import PALETTE, SPEAKER_COLORS
-from .transcripts import FLAGS
+from therapy_turns import pipeline
+from therapy_turns.io.transcripts import FLAGS
+from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS
 
 log = logging.getLogger(__name__)
 
@@ -121,32 +122,29 @@ def load_data(corpus: str | Path = "seeds", analysis_dir: str | Path = "build/se
               redact: bool = False,
               exclude: Sequence[str] = ("generation_error", "missing_answer")) -> ExplorerData:
     """Read ``turns`` and the ``features``/``emotion``/``techniques`` tables through
-    :func:`therapy_turns.analysis.load_table`.
+    :func:`therapy_turns.pipeline.load_table`.
 
     A table whose module is not installed yet is left out (logged). With ``redact`` the turn
     table is de-identified here unless the analysis step already did it (manifest parameter).
     """
-    from . import analysis
-
-    turns = analysis.load_table("turns", corpus, analysis_dir)
+    turns = pipeline.load_table("turns", corpus, analysis_dir)
     tables: dict[str, pd.DataFrame | None] = {}
     for name in TABLES:
         try:
-            tables[name] = analysis.load_table(name, corpus, analysis_dir)
+            tables[name] = pipeline.load_table(name, corpus, analysis_dir)
         except ModuleNotFoundError as e:
             log.warning("table %s not available (%s): shown without it", name, e)
             tables[name] = None
     if redact and not _built_redacted(analysis_dir):
-        from .redact import redact_turns
+        from therapy_turns.io.redact import redact_turns
 
         turns = redact_turns(turns)
     return ExplorerData(turns, exclude=tuple(exclude), **tables)
 
 
 def _built_redacted(analysis_dir: str | Path) -> bool:
-    from . import analysis
 
-    reader = getattr(analysis, "read_manifest", None)
+    reader = getattr(pipeline, "read_manifest", None)
     manifest = reader(analysis_dir) if reader else None
     return bool(((manifest or {}).get("parameters") or {}).get("redact", False))
 
@@ -164,7 +162,7 @@ def evidence_by_code(evidence: Any, codes: Iterable[str]) -> dict[str, str]:
     """Evidence text per code, from a techniques ``evidence`` cell.
 
     Accepted shapes: a mapping ``{code: text | [texts] | [[rule id, matched text], ...]}`` (or
-    its JSON; the last is what :func:`therapy_turns.techniques.code_turns` writes), a list of
+    its JSON; the last is what :func:`measures.techniques.code_turns` writes), a list of
     ``{"code": ..., "text"/"evidence": ...}`` records (or their JSON), or a string of
     ``code: text`` items separated by `` | `` or newlines. Text not attributable to a code is
     given to every code. Codes without evidence get "".
@@ -209,7 +207,7 @@ def _evidence_item(item: Any) -> str:
 @lru_cache(maxsize=1)
 def code_order() -> dict[str, tuple[int, int]]:
     """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
-    path = Path(__file__).with_name("data") / "codebook.yaml"
+    path = DATA_DIR / "codebook.yaml"
     book = read_yaml(path) if path.is_file() else {}
     order = {c: (0, i) for i, c in enumerate(book.get("forms", {}))}
     order.update({c: (1, i) for i, c in enumerate(book.get("act_processes", {}))})
@@ -284,7 +282,7 @@ def plot_session(data: ExplorerData, session_id: str, width: float = 4.6) -> Fig
     """Emotion trajectory (valence and arousal per turn, both speakers) above the technique
     timeline (one row per code, a mark at every therapist turn carrying it). Turns flagged by
     ``data.exclude`` are left out of the trajectory and shaded."""
-    from .transcripts import analysable
+    from therapy_turns.io.transcripts import analysable
 
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])

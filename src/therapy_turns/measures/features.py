@@ -22,7 +22,7 @@ Conventions
   Doc (no re-parsing; the tests check equality with textdescriptives' own getters).
 - Token attributes are read once per Doc (:class:`DocView`, from ``Doc.to_array``) and shared by
   every feature; the features of a block of turns are computed together with array operations
-  over all their tokens (:class:`~therapy_turns.views.Tokens`).
+  over all their tokens (:class:`~therapy_turns.measures.views.Tokens`).
 - Patient markers (``marker_*``) and questions are computed for every turn regardless of
   speaker; the analyses read markers on patient rows and questions on therapist rows.
 """
@@ -33,7 +33,6 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,15 +42,14 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from tqdm.auto import tqdm
 
-from .matching import PatternSet
-from .nlp import word_tokenizer
-from .paths import read_yaml
-from .questions import count_questions, quote_mask
-from .views import DocView, Tokens, morph_tense, norm
+from therapy_turns.measures.matching import PatternSet
+from therapy_turns.measures.questions import count_questions, quote_mask
+from therapy_turns.measures.views import DocView, Tokens, morph_tense, norm
+from therapy_turns.nlp import word_tokenizer
+from therapy_turns.paths import LEXICON_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
-LEXICON_DIR = Path(__file__).with_name("lexicons")
 KEYS = ["session_id", "turn", "speaker"]
 #: Coarse POS tags of content words (Universal Dependencies open classes; AUX excluded).
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
@@ -86,7 +84,7 @@ COLUMNS: dict[str, str] = {
     "pron_we": "first-person plural pronouns [per 100 words]",
     "pron_you": "second-person pronouns [per 100 words]",
     "pron_third": "third-person personal pronouns (he/she/they families) [per 100 words]",
-    "q_open": "open questions (therapy_turns.questions) [count]",
+    "q_open": "open questions (therapy_turns.measures.questions) [count]",
     "q_closed": "closed questions (yes/no, tag, declarative) [count]",
     "q_total": "q_open + q_closed [count]",
     "hedges": "tentative/hedging expressions, lexicons/hedges.yaml [per 100 words]",
@@ -734,7 +732,7 @@ def analysable_features(feats: pd.DataFrame, turns: pd.DataFrame,
     ``segment`` (``n_bins`` equal position bins: early/middle/late for 3, else 1..n) and
     ``therapist`` (1.0 for therapist rows; the MixedLM speaker contrast, patient = reference).
     """
-    from .transcripts import analysable
+    from therapy_turns.io.transcripts import analysable
 
     last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
     pos = turns[KEYS].assign(position=turns["turn"] / last)
@@ -805,7 +803,7 @@ def plot_distributions(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib 
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+    from therapy_turns.viz.plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
     n = len(cols)
     ncol = min(n, 4)
@@ -826,7 +824,7 @@ def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib F
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+    from therapy_turns.viz.plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
     means = (df.groupby(["session_id", "speaker", "segment"], observed=True)[list(cols)]
              .mean().reset_index())
@@ -853,7 +851,7 @@ def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | N
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plots import COLUMN_WIDTH
+    from therapy_turns.viz.plots import COLUMN_WIDTH
 
     rates = profile.set_index("session_id")[list(MARKERS)]
     if archetypes:
@@ -873,7 +871,7 @@ def plot_lsm(df: pd.DataFrame):  # -> matplotlib Figure
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plots import SPEAKER_COLORS, TEXT_WIDTH
+    from therapy_turns.viz.plots import SPEAKER_COLORS, TEXT_WIDTH
 
     t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True)

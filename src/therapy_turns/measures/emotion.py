@@ -8,7 +8,7 @@ Scores
 ``valence``, ``arousal``, ``dominance``
     Predicted on EmoBank's 1-5 scale (Buechel & Hahn 2017; 1 = very negative / calm /
     controlled, 3 = neutral, 5 = very positive / excited / in control), clipped to [1, 5].
-    A sentence is scored by the shipped linear model (:mod:`therapy_turns.emotion_model`, ridge
+    A sentence is scored by the shipped linear model (:mod:`measures.emotion_model`, ridge
     regression trained on EmoBank train, selected on dev, CC BY-SA 4.0); a turn is the
     word-count-weighted mean of its sentences. Inputs of the model: negation-marked lemma
     unigrams and bigrams (L2-normalised counts) plus dense features (rule layer, VADER, NRC,
@@ -59,8 +59,8 @@ from vaderSentiment.vaderSentiment import (
     SentimentIntensityAnalyzer,
 )
 
-from .paths import read_yaml
-from .views import DocView
+from therapy_turns.measures.views import DocView
+from therapy_turns.paths import LEXICON_DIR, MODEL_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,8 @@ KEYS = ["session_id", "turn", "speaker"]
 NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise",
                 "trust", "positive", "negative")
 DIMENSIONS = ("valence", "arousal", "dominance")
-MODEL_DIR = Path(__file__).with_name("models")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
-RULES_FILE = Path(__file__).with_name("lexicons") / "emotion_rules.yaml"
+RULES_FILE = LEXICON_DIR / "emotion_rules.yaml"
 #: Names of the dense (non-lexical) model inputs, in order.
 DENSE_FEATURES = (
     "rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos", "vader_neg",
@@ -156,7 +155,7 @@ _FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
 @dataclass
 class _View:
     """The token attributes of one Doc that the scores read (lists of the shared
-    :class:`~therapy_turns.views.DocView`), plus what the scores derive per token, computed once
+    :class:`~measures.views.DocView`), plus what the scores derive per token, computed once
     per Doc rather than once per span (a turn's Doc is read for each sentence and again for the
     whole turn): the negators and their scopes under ``rules``, the rule-layer lexicon value,
     the NRC emotion counts, and the per-token terms of the dense features. Every span function
@@ -1071,7 +1070,7 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     """One row per turn keyed ``session_id, turn, speaker`` with :data:`SCORE_COLUMNS`.
 
     ``docs[i]`` must be the Doc of ``turns.text.iloc[i]``. Rows come for every turn (flagged
-    ones too); apply :func:`therapy_turns.transcripts.analysable` before analysing.
+    ones too); apply :func:`therapy_turns.io.transcripts.analysable` before analysing.
     """
     _check(turns, docs)
     rows = _score_docs(docs, load_model())
@@ -1098,7 +1097,7 @@ def score_sentences(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
 
 def score_texts(texts: Iterable[str], nlp=None) -> pd.DataFrame:
     """Convenience for ad-hoc use: parse ``texts`` once and score each as a doc."""
-    from .nlp import load_pipeline
+    from therapy_turns.nlp import load_pipeline
 
     nlp = nlp or load_pipeline()
     return pd.DataFrame(_score_docs(list(nlp.pipe(list(texts))), load_model()),

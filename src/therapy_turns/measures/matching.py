@@ -32,7 +32,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from .views import DocView
+from therapy_turns.measures.views import DocView
 
 __all__ = ["PatternSet", "TokenPattern", "compile_pattern", "token_attributes"]
 
@@ -331,7 +331,7 @@ def compile_pattern(pattern: Sequence[Mapping[str, Any]]) -> TokenPattern | None
 
 def token_attributes(doc: Doc) -> tuple[list[str], list[str], list[bool], list[bool]]:
     """``(lower, pos, sent_start, punct)`` of the tokens of ``doc`` for
-    :meth:`TokenPattern.matches`, read through :class:`~therapy_turns.views.DocView` (no Token
+    :meth:`TokenPattern.matches`, read through :class:`~measures.views.DocView` (no Token
     objects): ``pos`` is ``""`` where unset, ``sent_start`` is ``SENT_START == 1`` (as the
     Matcher), ``punct`` the ``IS_PUNCT`` flag."""
     return DocView.of(doc).match_attrs

@@ -2,11 +2,11 @@
 
 Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
 
-- ``turns``: the turn table (:mod:`therapy_turns.transcripts`), redacted if asked;
-- ``features``: per-turn linguistic features (:func:`therapy_turns.features.compute_features`);
-- ``emotion``: per-turn affect scores (:func:`therapy_turns.emotion.score_turns`);
-- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.techniques.code_turns`);
-- ``sessions``: one row per session (:func:`therapy_turns.sessions.summarise_sessions`), joined
+- ``turns``: the turn table (:mod:`therapy_turns.io.transcripts`), redacted if asked;
+- ``features``: per-turn linguistic features (:func:`measures.features.compute_features`);
+- ``emotion``: per-turn affect scores (:func:`therapy_turns.measures.emotion.score_turns`);
+- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`);
+- ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`), joined
   to the session metadata when a metadata file is given.
 
 Each table function takes ``(turns, docs)``: the turn table and the spaCy Docs of its ``text``
@@ -58,9 +58,7 @@ import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
-from .nlp import load_pipeline, parse_groups, pipeline_id
-from .paths import project_path
-from .transcripts import (
+from therapy_turns.io.transcripts import (
     DEFAULT_SPEAKERS,
     TABLE_SUFFIXES,
     DuplicateSessionError,
@@ -75,22 +73,24 @@ from .transcripts import (
     text_rows,
     turn_table,
 )
-from .views import DocView, shared_views
+from therapy_turns.measures.views import DocView, shared_views
+from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
+from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
 
 #: table name -> "module:function" computing it from (turns, docs) (a callable is accepted too)
 TABLE_FUNCS: dict[str, str | Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]] = {
-    "features": "therapy_turns.features:compute_features",
-    "emotion": "therapy_turns.emotion:score_turns",
-    "techniques": "therapy_turns.techniques:code_turns",
+    "features": "therapy_turns.measures.features:compute_features",
+    "emotion": "therapy_turns.measures.emotion:score_turns",
+    "techniques": "therapy_turns.measures.techniques:code_turns",
 }
 KEYS = ["session_id", "turn", "speaker"]
 #: tables every build writes besides the TABLE_FUNCS ones
 BASE_TABLES = ("turns", "sessions")
 DEFAULT_CHUNK_SESSIONS = 20
 DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
-REDACT_FUNC = "therapy_turns.redact:redact_turns"
+REDACT_FUNC = "therapy_turns.io.redact:redact_turns"
 MANIFEST = "manifest.json"
 PART_GLOB = "part-*.parquet"
 
@@ -132,7 +132,7 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
                   speakers: Mapping[str, str] | None = None,
                   skipped: list[SkippedFile] | None = None) -> Iterator[pd.DataFrame]:
     """Yield the turn table of each session, file by file in sorted order (streaming
-    :func:`~therapy_turns.transcripts.load_corpus`: same ids, same rows, same checks).
+    :func:`~therapy_turns.io.transcripts.load_corpus`: same ids, same rows, same checks).
 
     Bad files raise, or with ``on_error="skip"`` are logged and appended to ``skipped``.
     """
@@ -145,7 +145,7 @@ def _session_parts(corpus: CorpusArg, on_error: str = "fail",
                    skipped: list[SkippedFile] | None = None
                    ) -> Iterator[pd.DataFrame | list[dict[str, Any]]]:
     """:func:`iter_sessions`, with a text file's session as its raw rows
-    (:func:`~therapy_turns.transcripts.text_rows`), made into a table per chunk."""
+    (:func:`~therapy_turns.io.transcripts.text_rows`), made into a table per chunk."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
@@ -182,7 +182,7 @@ def _session_parts(corpus: CorpusArg, on_error: str = "fail",
 def iter_chunks(sessions: Iterable[pd.DataFrame | list[dict[str, Any]]],
                 chunk_sessions: int = DEFAULT_CHUNK_SESSIONS) -> Iterator[pd.DataFrame]:
     """Group consecutive sessions (turn tables, or raw rows of
-    :func:`~therapy_turns.transcripts.text_rows`) into turn tables of at most
+    :func:`~therapy_turns.io.transcripts.text_rows`) into turn tables of at most
     ``chunk_sessions`` sessions."""
     if chunk_sessions < 1:
         raise ValueError("chunk_sessions must be >= 1")
@@ -266,7 +266,7 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     With ``table_cache`` and a cache dir, each table is also cached (``<cache_dir>/tables``,
     key :func:`table_cache_key`); when every table of the chunk is cached nothing is parsed.
     """
-    from .sessions import summarise_sessions
+    from therapy_turns.analysis.sessions import summarise_sessions
 
     turns = task.turns
     if task.redact:
@@ -460,7 +460,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     the package code), so a warm rerun neither parses nor recomputes.
     Returns a read-on-access mapping of table name to DataFrame.
     """
-    from .sessions import join_metadata, read_metadata
+    from therapy_turns.analysis.sessions import join_metadata, read_metadata
 
     tables = list(TABLE_FUNCS) if tables is None else list(tables)
     unknown = [t for t in tables if t not in TABLE_FUNCS]
@@ -514,7 +514,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     if summaries:
         sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
     else:
-        from .sessions import summarise_sessions
+        from therapy_turns.analysis.sessions import summarise_sessions
         sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
                                       {}, exclude)
     sessions, report = join_metadata(sessions, meta_df)

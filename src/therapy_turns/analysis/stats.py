@@ -1,7 +1,7 @@
 """Shared model-fitting helpers: tidy mixed-effects tables with 95% confidence intervals.
 
 Each helper returns a plain DataFrame (one row per coefficient) that notebooks display and
-:func:`therapy_turns.plots.save_table` writes. Small-sample caveat: with few sessions (the five
+:func:`therapy_turns.viz.plots.save_table` writes. Small-sample caveat: with few sessions (the five
 seeds) the random-intercept variance is poorly identified and Wald CIs are optimistic; the
 tables carry ``n_groups`` and ``converged`` so a reader can judge.
 """
@@ -111,7 +111,7 @@ def plot_coefficients(table: pd.DataFrame, terms: Sequence[str] | None = None,
     """Forest plot of a :func:`mixedlm_table`: one panel per term, outcomes on the y axis."""
     import matplotlib.pyplot as plt
 
-    from .plots import TEXT_WIDTH
+    from therapy_turns.viz.plots import TEXT_WIDTH
 
     t = table[table["term"] != "not fitted"]
     terms = list(terms) if terms is not None else [x for x in t["term"].unique()

@@ -35,8 +35,8 @@ from pathlib import Path
 import pandas as pd
 from spacy.language import Language
 
-from .paths import read_yaml
-from .transcripts import DEFAULT_SPEAKERS
+from therapy_turns.io.transcripts import DEFAULT_SPEAKERS
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Rules:
 @lru_cache(maxsize=1)
 def load_rules(path: str | Path | None = None) -> Rules:
     """Read and compile the redaction rules (``data/redact.yaml`` by default)."""
-    p = Path(path) if path else Path(__file__).with_name("data") / "redact.yaml"
+    p = Path(path) if path else DATA_DIR / "redact.yaml"
     raw = read_yaml(p)
     pats = tuple((kind, re.compile(rx)) for kind, rxs in raw["patterns"].items() for rx in rxs)
     return Rules(patterns=pats, phone_min_digits=int(raw["phone_min_digits"]),
@@ -279,7 +279,7 @@ def redact_turns(turns: pd.DataFrame, nlp: Language | None = None,
 
 def _run(turns: pd.DataFrame, nlp: Language | None,
          known: Mapping[str, Sequence[str]] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from .nlp import load_pipeline
+    from therapy_turns.nlp import load_pipeline
 
     known = known or {}
     _check_known(known)

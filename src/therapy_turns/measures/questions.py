@@ -41,13 +41,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from spacy.tokens import Doc, Span
 
-from .paths import read_yaml
-from .views import DocView, norm
+from therapy_turns.measures.views import DocView, norm
+from therapy_turns.paths import LEXICON_DIR, read_yaml
 
 QUESTION_TYPES = ("open", "closed")
 _BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
@@ -61,7 +60,7 @@ _NEGATORS = {"n't", "not"}
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
     """The question lexicon (``lexicons/questions.yaml``), with word lists as lower-case sets."""
-    path = Path(__file__).with_name("lexicons") / "questions.yaml"
+    path = LEXICON_DIR / "questions.yaml"
     raw = read_yaml(path)
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     lex["rhetorical_re"] = re.compile(
@@ -168,7 +167,7 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
     the rules). Needs only token texts and coarse POS (``pos_``; used as a fallback for subjects).
     ``quoted``: :func:`quote_mask` of ``sent.doc`` if the caller has it (saves recounting the
     quotation marks from the start of the Doc for every sentence). The tokens are read from the
-    Doc's :class:`~therapy_turns.views.DocView` (see :func:`sentence_question_type`).
+    Doc's :class:`~therapy_turns.measures.views.DocView` (see :func:`sentence_question_type`).
     """
     v = DocView.of(sent.doc)
     if quoted is None:
@@ -179,7 +178,7 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
 def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]
                            ) -> str | None:
     """:func:`question_type` of the sentence ``start:end`` of the Doc of ``v`` (its
-    :class:`~therapy_turns.views.DocView`); ``quoted``: :func:`quote_mask` of the Doc (at least
+    :class:`~measures.views.DocView`); ``quoted``: :func:`quote_mask` of the Doc (at least
     up to ``end``)."""
     lex = lexicon()
     text = v.text

@@ -1,6 +1,6 @@
 """Technique shifts across turns and their coupling with the patient's emotion.
 
-Inputs are the technique table (:func:`therapy_turns.techniques.code_turns`, one row per therapist
+Inputs are the technique table (:func:`measures.techniques.code_turns`, one row per therapist
 turn) and, where needed, per-turn patient tables (``features`` markers, ``emotion`` valence) keyed
 ``session_id, turn``. Everything is computed within sessions; sequences never cross a session
 boundary. Randomness comes from ``numpy.random.default_rng(seed)`` only.
@@ -328,7 +328,7 @@ def plot_ethogram(codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[
     """Per session: therapist turn × code raster, patient marker turns as ticks beneath it."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from therapy_turns.viz.plots import PALETTE
 
     sessions = sorted(codes["session_id"].unique())
     rows = len(columns) + len(markers)
@@ -394,7 +394,7 @@ def plot_responsiveness(resp: pd.DataFrame, marker: str):
     """Share of each next code after a patient marker vs otherwise, with Wilson 95% CIs."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
+    from therapy_turns.viz.plots import PALETTE
 
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     codes = list(dict.fromkeys(resp["code"]))

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
-from .transcripts import FLAGS
+from therapy_turns.io.transcripts import FLAGS
+from therapy_turns.viz.plots import SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
 

@@ -1,0 +1,1 @@
+"""Session-level analysis of the turn tables (no spaCy here)."""

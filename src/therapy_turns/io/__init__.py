@@ -1,0 +1,1 @@
+"""Reading transcripts and de-identifying them."""

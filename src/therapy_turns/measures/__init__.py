@@ -1,0 +1,1 @@
+"""Turn-level measures: one module per measure family, computed from (turns, docs)."""

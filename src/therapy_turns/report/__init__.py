@@ -1,0 +1,1 @@
+"""Running notebooks, the report index, provenance and the session explorer."""
