@@ -38,7 +38,6 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from therapy_turns.measures.matching import PatternSet
 from therapy_turns.measures.views import DocView
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -139,8 +138,7 @@ class Coder:
         self.content_pos = frozenset(self.settings["content_pos"])
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
-        self.matcher = Matcher(vocab)  # every token rule in one Matcher (for inspection)
-        token_patterns: list[tuple[str, list[dict[str, Any]]]] = []  # see token_matches()
+        self.matcher = Matcher(vocab)  # every token rule in one Matcher
         self.phrases = PhraseMatcher(vocab, attr="LOWER")
         self.dep = DependencyMatcher(vocab)
         tokenizer = word_tokenizer()
@@ -153,55 +151,21 @@ class Coder:
             self.rules[rule.id] = rule
             if "tokens" in r:
                 self.matcher.add(rule.id, r["tokens"])
-                token_patterns.extend((rule.id, p) for p in r["tokens"])
             if "phrases" in r:
                 docs = [Doc(vocab, words=[t.text for t in tokenizer(p.lower())])
                         for ph in r["phrases"] for p in _curly(ph)]
                 self.phrases.add(rule.id, docs)
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])
-        # one PatternSet per token pattern, run only on Docs holding a word of each of its
-        # required LOWER sets (without, it cannot match): a word of the smallest set makes the
-        # pattern a candidate, the other sets (self._required) are then checked
-        self._token_sets = [PatternSet(vocab, [p]) for p in token_patterns]
-        self._always: list[int] = []  # patterns without a required word
-        self._required: list[list[frozenset[str]]] = []
-        self._triggers: dict[str, list[int]] = {}  # word -> patterns it may let run
-        for k, ps in enumerate(self._token_sets):
-            sets = list((ps.requirements() or [()])[0])
-            trigger = min(sets, key=len, default=None)
-            if trigger is None:
-                self._always.append(k)
-            else:
-                sets.remove(trigger)
-                for w in trigger:
-                    self._triggers.setdefault(w, []).append(k)
-            self._required.append(sets)
-        self._trigger_words = frozenset(self._triggers)
 
     # ----------------------------------------------------------------- matching
-    def token_matches(self, doc: Doc, view: DocView | None = None) -> list[tuple[int, int, int]]:
-        """``(match id, start, end)`` of the token patterns in ``doc``: the matches of
-        :attr:`matcher` (one spaCy ``Matcher`` holding every token pattern), in another order;
-        ``view``: the Doc's :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
-        v = view or DocView.of(doc)
-        forms = v.lower_types
-        todo = set(self._always)
-        for w in forms & self._trigger_words:
-            todo.update(self._triggers[w])
-        out: list[tuple[int, int, int]] = []
-        for k in sorted(todo):
-            if all(not words.isdisjoint(forms) for words in self._required[k]):
-                out += self._token_sets[k](doc, v.match_attrs, forms)
-        return out
-
     def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
         """All rule matches in ``doc`` (sorted by position); ``view``: its
         :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
         strings = doc.vocab.strings
         found: list[tuple[str, int, int]] = []
         v = view or DocView.of(doc)
-        for key, s, e in self.token_matches(doc, v) + list(self.phrases(doc)):
+        for key, s, e in self.matcher(doc) + self.phrases(doc):
             found.append((strings[key], s, e))
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
