@@ -31,7 +31,6 @@ naming the file, the line, what was found and what was expected.
 from __future__ import annotations
 
 import glob as globmod
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,7 +40,22 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
+from therapy_turns.io.errors import (  # noqa: F401  (re-exported: the loader's public errors)
+    BinaryFileError,
+    DuplicateSessionError,
+    EmptyTranscriptError,
+    EncodingError,
+    MalformedTableError,
+    MissingColumnError,
+    MissingPathError,
+    NoSpeakerLabelError,
+    TextBeforeLabelError,
+    TranscriptError,
+    UnmappedSpeakerError,
+)
+from therapy_turns.io.reading import read_text_file
+from therapy_turns.io.tables import REQUIRED_COLUMNS, table_rows  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +69,6 @@ DEFAULT_SPEAKERS: dict[str, str] = {
 SPEAKERS = ("patient", "therapist")
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".csv", ".jsonl"}
-REQUIRED_COLUMNS = ("session_id", "speaker", "text")
 COLUMNS = [
     "session_id",
     "turn",
@@ -75,7 +88,6 @@ COLUMNS = [
     "truncated",
     "role_play",
 ]
-FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
 
 _LABEL_RE = re.compile(
     r"^(?P<label>[A-Za-z][A-Za-z .'-]{0,40}?)(?P<part> Thinking| Answer)?:[ \t]?"
@@ -83,63 +95,6 @@ _LABEL_RE = re.compile(
 _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 
-def _artefact_patterns() -> dict[str, list[re.Pattern[str]]]:
-    path = DATA_DIR / "artefacts.yaml"
-    raw = read_yaml(path)
-    return {k: [re.compile(p, re.I | re.S) for p in v] for k, v in raw["patterns"].items()}
-
-
-_ARTEFACTS = _artefact_patterns()
-
-
-# --------------------------------------------------------------------------- errors
-class TranscriptError(Exception):
-    """Bad input. The message names the file, the line, what was found and what was expected."""
-
-    def __init__(self, path: str | Path, line: int | None, found: str, expected: str) -> None:
-        self.path, self.line, self.found, self.expected = str(path), line, found, expected
-        where = f"{path}:{line}" if line else f"{path}"
-        super().__init__(f"{where}: found {found}; expected {expected}")
-
-
-class MissingPathError(TranscriptError):
-    """The path (or glob) does not exist or matches nothing."""
-
-
-class EmptyTranscriptError(TranscriptError):
-    """The file holds no text."""
-
-
-class BinaryFileError(TranscriptError):
-    """The file holds NUL bytes: not a text transcript."""
-
-
-class EncodingError(TranscriptError):
-    """The file is not valid UTF-8."""
-
-
-class NoSpeakerLabelError(TranscriptError):
-    """No line starts with a recognised speaker label."""
-
-
-class TextBeforeLabelError(TranscriptError):
-    """Text stands before the first speaker label, so it belongs to no speaker."""
-
-
-class MissingColumnError(TranscriptError):
-    """A CSV/JSONL file lacks a required column."""
-
-
-class MalformedTableError(TranscriptError):
-    """A CSV file that does not parse as a table (e.g. a row with more fields than the header)."""
-
-
-class UnmappedSpeakerError(TranscriptError):
-    """A CSV/JSONL row names a speaker the mapping does not know."""
-
-
-class DuplicateSessionError(TranscriptError):
-    """Two inputs would produce the same session id."""
 
 
 # --------------------------------------------------------------------------- data model
@@ -190,23 +145,6 @@ def speaker_map(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- reading
-def read_text_file(path: Path) -> str:
-    """Read a file as UTF-8, raising a :class:`TranscriptError` subclass on bad bytes."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise EmptyTranscriptError(path, None, "an empty file", "a transcript with speaker turns")
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise BinaryFileError(path, line, "a NUL byte (binary data)", "UTF-8 text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise EncodingError(
-            path, line, f"byte {data[e.start : e.start + 1]!r} that is not UTF-8", "UTF-8 text"
-        ) from None
-
-
 def segment_text(
     text: str, path: str | Path = "<text>", speakers: Mapping[str, str] | None = None
 ) -> list[Segment]:
@@ -262,38 +200,6 @@ def segment_text(
             f"lines starting with one of {sorted(speakers)} followed by ':'",
         )
     return segs
-
-
-def _paragraphs(text: str) -> list[str]:
-    return [p for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
-
-
-def _match_any(kind: str, para: str) -> bool:
-    return any(p.fullmatch(para.strip()) for p in _ARTEFACTS[kind])
-
-
-def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
-    """Split raw turn text into speech and artefacts; return ``text``, ``meta_notes`` and flags."""
-    keep, notes = [], []
-    flags = {f: False for f in FLAGS}
-    for para in _paragraphs(raw):
-        if _match_any("generation_error", para):
-            flags["generation_error"] = True
-        elif _match_any("missing_answer", para):
-            flags["missing_answer"] = True
-        elif _match_any("meta_note", para):
-            flags["meta_note"] = True
-            notes.append(para.strip())
-        else:
-            keep.append(para.strip())
-            if speaker == "therapist" and _match_any("role_play", para):
-                flags["role_play"] = True
-    text = "\n\n".join(keep)
-    if not text and not flags["generation_error"]:
-        flags["missing_answer"] = True  # a label with no speech is a missing answer too
-    if text and not any(p.search(text.rstrip()) for p in _ARTEFACTS["complete_ending"]):
-        flags["truncated"] = True
-    return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
 
 
 def turn_table(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -362,6 +268,11 @@ def combine(parts: Iterable[pd.DataFrame | list[dict[str, object]]]) -> pd.DataF
         frames, ignore_index=True)
 
 
+def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Parse a CSV or JSONL file with ``session_id, speaker, text`` (optional ``turn``) rows."""
+    return turn_table(table_rows(path, speakers or DEFAULT_SPEAKERS))
+
+
 def text_rows(
     text: str,
     session_id: str,
@@ -395,76 +306,6 @@ def text_rows(
             }
         )
     return rows
-
-
-def parse_table(path: Path, speakers: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Parse a CSV or JSONL file with ``session_id, speaker, text`` (optional ``turn``) rows."""
-    speakers = speakers or DEFAULT_SPEAKERS
-    if path.suffix.lower() == ".csv":
-        read_text_file(path)  # encoding / binary / empty checks with line numbers
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except pd.errors.ParserError as e:
-            m = re.search(r"line (\d+), saw (\d+)", str(e))
-            raise MalformedTableError(
-                path, int(m.group(1)) if m else None,
-                f"a row of {m.group(2)} fields" if m else f"unparsable CSV ({e})",
-                "comma-separated rows with the header's number of fields (quote texts that "
-                "hold commas)") from None
-        first_line = 2
-    else:
-        text = read_text_file(path)
-        recs = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                recs.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise TranscriptError(
-                    path, n, f"invalid JSON ({e.msg})", "one JSON object per line"
-                ) from None
-        df = pd.DataFrame(recs).astype(str)
-        first_line = 1
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise MissingColumnError(
-            path,
-            1,
-            f"columns {list(df.columns)}",
-            f"columns {list(REQUIRED_COLUMNS)} (missing: {missing})",
-        )
-    df = df.reset_index(drop=True)
-    df["line"] = df.index + first_line
-    rows = []
-    for r in df.itertuples(index=False):
-        role = speakers.get(str(r.speaker).strip().lower())
-        if role is None:
-            raise UnmappedSpeakerError(
-                path,
-                r.line,
-                f"speaker {r.speaker!r}",
-                f"one of {sorted(speakers)} (extend with --speaker LABEL=patient|therapist)",
-            )
-        rows.append(
-            {
-                "session_id": str(r.session_id),
-                "speaker": role,
-                "speaker_label": r.speaker,
-                "raw_text": r.text,
-                "thinking": "",
-                "source": str(path),
-                "line_start": r.line,
-                "line_end": r.line,
-                "_order": float(r.turn) if "turn" in df.columns and r.turn != "" else r.line,
-            }
-        )
-    out = (
-        pd.DataFrame(rows)
-        .sort_values(["session_id", "_order"], kind="stable")
-        .drop(columns="_order")
-    )
-    return turn_table(out.to_dict("records"))
 
 
 # --------------------------------------------------------------------------- corpora

@@ -1,0 +1,54 @@
+"""The loader's error types: each names the file, the line, what was found and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TranscriptError(Exception):
+    """Bad input. The message names the file, the line, what was found and what was expected."""
+
+    def __init__(self, path: str | Path, line: int | None, found: str, expected: str) -> None:
+        self.path, self.line, self.found, self.expected = str(path), line, found, expected
+        where = f"{path}:{line}" if line else f"{path}"
+        super().__init__(f"{where}: found {found}; expected {expected}")
+
+
+class MissingPathError(TranscriptError):
+    """The path (or glob) does not exist or matches nothing."""
+
+
+class EmptyTranscriptError(TranscriptError):
+    """The file holds no text."""
+
+
+class BinaryFileError(TranscriptError):
+    """The file holds NUL bytes: not a text transcript."""
+
+
+class EncodingError(TranscriptError):
+    """The file is not valid UTF-8."""
+
+
+class NoSpeakerLabelError(TranscriptError):
+    """No line starts with a recognised speaker label."""
+
+
+class TextBeforeLabelError(TranscriptError):
+    """Text stands before the first speaker label, so it belongs to no speaker."""
+
+
+class MissingColumnError(TranscriptError):
+    """A CSV/JSONL file lacks a required column."""
+
+
+class MalformedTableError(TranscriptError):
+    """A CSV file that does not parse as a table (e.g. a row with more fields than the header)."""
+
+
+class UnmappedSpeakerError(TranscriptError):
+    """A CSV/JSONL row names a speaker the mapping does not know."""
+
+
+class DuplicateSessionError(TranscriptError):
+    """Two inputs would produce the same session id."""
