@@ -61,3 +61,49 @@ def test_segments_reconstruct_the_file_and_turns_hold_all_speech(case):
         pos = found + len(raw)
     label_chars = sum(len(s.text) for s in segs if s.kind != "speech")
     assert label_chars + sum(map(len, turns["raw_text"])) == len(text)
+
+
+# --------------------------------------------------------------------------- event lines
+PATIENT_LABELS = {"patient", "client"}
+event_words = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+                      min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def transcript_with_events(draw) -> tuple[str, int, list[tuple[str, int]]]:
+    """A plain transcript with bracketed event lines before turns or after a turn's speech; the
+    expected (event line, owning turn) pairs: the next patient turn, else the last turn."""
+    nl = draw(st.sampled_from(NEWLINES))
+    n_turns = draw(st.integers(min_value=1, max_value=6))
+    out, events, waiting, roles = "", [], [], []
+    for k in range(n_turns):
+        label = draw(st.sampled_from(LABELS))
+        roles.append("patient" if label.lower() in PATIENT_LABELS else "therapist")
+        if label.lower() in PATIENT_LABELS:
+            events += [(e, k) for e in waiting]
+            waiting = []
+        body = (nl * draw(st.integers(1, 2))).join(
+            nl.join(p) for p in draw(st.lists(paragraph(), min_size=1, max_size=2)))
+        out += f"{label}: {body}{nl * draw(st.integers(1, 2))}"
+        for _ in range(draw(st.integers(0, 2))):  # event lines after this turn's speech
+            line = f"--- [{draw(event_words)}]{draw(st.sampled_from(['', ': [' + 'x]']))} ---"
+            out += f"{line}{nl * draw(st.integers(1, 2))}"
+            waiting.append(line)
+    events += [(e, n_turns - 1) for e in waiting]
+    return out, n_turns, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(transcript_with_events())
+def test_event_lines_are_kept_whole_and_owned_by_the_next_patient_turn(case):
+    text, n_turns, events = case
+    segs = segment_text(text)
+    assert "".join(s.text for s in segs) == text
+    assert [(s.text.rstrip("\r\n"), s.turn) for s in segs if s.kind == "event"] == events
+    turns = parse_text(text, "s")
+    assert len(turns) == n_turns
+    got = [e for t in turns["event_text"] if t for e in t.split("\n")]
+    assert got == [e for e, _ in sorted(events, key=lambda x: x[1])]
+    assert not any("--- [" in t for t in turns["text"])
+    label_chars = sum(len(s.text) for s in segs if s.kind != "speech")
+    assert label_chars + sum(map(len, turns["raw_text"])) == len(text)

@@ -1,5 +1,6 @@
 """CSV and JSONL transcripts: one row per turn with ``session_id, speaker, text`` (optional
-``turn``), read into the loader's raw turn rows."""
+``turn``; optional ``event``: an annotated event type on the turn it conditions), read into the
+loader's raw turn rows."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def table_rows(path: Path, speakers: Mapping[str, str]) -> list[dict[str, object
                 raise TranscriptError(
                     path, n, f"invalid JSON ({e.msg})", "one JSON object per line"
                 ) from None
-        df = pd.DataFrame(recs).astype(str)
+        df = pd.DataFrame(recs)
+        if "event" in df.columns:
+            df["event"] = df["event"].fillna("")
+        df = df.astype(str)
         first_line = 1
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -77,6 +81,8 @@ def table_rows(path: Path, speakers: Mapping[str, str]) -> list[dict[str, object
                 "speaker_label": r.speaker,
                 "raw_text": r.text,
                 "thinking": "",
+                "event": str(getattr(r, "event", "") or "").strip(),
+                "event_text": str(getattr(r, "event", "") or "").strip(),
                 "source": str(path),
                 "line_start": r.line,
                 "line_end": r.line,

@@ -8,24 +8,33 @@ Formats
 2. The full-transcript variant with ``--- Turn N (...) ---`` headers and
    ``Therapist Thinking:`` / ``Therapist Answer:`` blocks. Thinking goes to the ``thinking``
    column and is never analysed as speech; headers are separators, not speech.
-3. CSV / JSONL with columns ``session_id, speaker, text`` (optional ``turn``), one row per turn.
+   Event lines (``--- [SYSTEM INJECTION at Turn N]: [System Note: ...] ---`` and any other
+   ``--- [ ... ] ---`` bracketed header, :mod:`therapy_turns.io.events`) are never speech: each
+   is recorded on the patient turn whose reply it conditions, i.e. the next patient turn in the
+   file (an event after the last patient turn stays on the session's last turn).
+3. CSV / JSONL with columns ``session_id, speaker, text`` (optional ``turn``, ``event``), one row
+   per turn.
 4. A directory or glob: one session per text file (``session_id`` = file stem, sorted order;
-   stems that collide get ids from their relative path).
+   stems that collide get ids from their relative path). A directory's ``README.*`` and
+   ``metadata.csv`` files are its documentation and session metadata, not transcripts: they are
+   not read as sessions (logged).
 
 Turn table schema (one row per turn)
 ------------------------------------
 ``session_id`` (str), ``turn`` (int, 0-based order in the session), ``exchange`` (int, a patient
 turn opens a new exchange), ``speaker`` (``patient``/``therapist``), ``speaker_label`` (as written),
 ``text`` (speech for analysis: artefact paragraphs and meta notes removed), ``raw_text`` (exactly as
-in the file, label excluded), ``thinking`` (hidden therapist reasoning, "" if none), ``source``
-(file path), ``line_start``/``line_end`` (1-based, inclusive), ``meta_notes`` (removed out-of-role
-paragraphs, joined by blank lines), and boolean flags ``generation_error``, ``missing_answer``,
-``meta_note``, ``truncated``, ``role_play``.
+in the file, label excluded), ``thinking`` (hidden therapist reasoning, "" if none), ``event``
+(type keys of the events conditioning this turn, joined by ``;``, "" if none), ``event_text`` (the
+event lines exactly as written, joined by newlines; for table inputs the ``event`` column as
+given), ``source`` (file path), ``line_start``/``line_end`` (1-based, inclusive), ``meta_notes``
+(removed out-of-role paragraphs, joined by blank lines), and boolean flags ``generation_error``,
+``missing_answer``, ``meta_note``, ``truncated``, ``role_play``.
 
 Nothing is silently lost: for text files, :func:`segment_text` cuts the file into segments whose
-concatenation is the file; every segment is either a turn's ``raw_text``, its ``thinking``, or a
-separator (label, header, blank line). Bad input raises a subclass of :class:`TranscriptError`
-naming the file, the line, what was found and what was expected.
+concatenation is the file; every segment is either a turn's ``raw_text``, its ``thinking``, an
+``event`` line, or a separator (label, header, blank line). Bad input raises a subclass of
+:class:`TranscriptError` naming the file, the line, what was found and what was expected.
 """
 
 from __future__ import annotations
@@ -54,6 +63,13 @@ from therapy_turns.io.errors import (  # noqa: F401  (re-exported: the loader's 
     TranscriptError,
     UnmappedSpeakerError,
 )
+from therapy_turns.io.events import (  # noqa: F401  (event_counts re-exported)
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    EventTypes,
+    event_counts,
+    is_event_line,
+)
 from therapy_turns.io.reading import read_text_file
 from therapy_turns.io.tables import REQUIRED_COLUMNS, table_rows  # noqa: F401
 
@@ -69,6 +85,8 @@ DEFAULT_SPEAKERS: dict[str, str] = {
 SPEAKERS = ("patient", "therapist")
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".csv", ".jsonl"}
+#: files of a corpus directory that describe it rather than hold sessions (lower-case names)
+COMPANION_FILES = ("metadata.csv",)
 COLUMNS = [
     "session_id",
     "turn",
@@ -78,6 +96,8 @@ COLUMNS = [
     "text",
     "raw_text",
     "thinking",
+    "event",
+    "event_text",
     "source",
     "line_start",
     "line_end",
@@ -128,8 +148,10 @@ class Corpus:
         """One line: sessions, turns, flags counted, skipped files."""
         t = self.turns
         flags = ", ".join(f"{f}={int(t[f].sum())}" for f in FLAGS)
+        events = event_counts(t)
+        ev = f"; events: {', '.join(f'{k}={n}' for k, n in events.items())}" if events else ""
         return (
-            f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags}); "
+            f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags}){ev}; "
             f"{len(self.skipped)} files skipped"
         )
 
@@ -151,13 +173,16 @@ def segment_text(
     """Cut a text transcript into segments whose concatenation is exactly ``text``.
 
     Kinds: ``label`` (a speaker label as written, e.g. ``"Patient: "``; it opens or continues turn
-    ``turn``), ``speech`` and ``thinking`` (content of turn ``turn``), ``separator`` (turn headers
-    and blank lines between turns; ``turn`` is None). Blank lines inside a turn are speech.
+    ``turn``), ``speech`` and ``thinking`` (content of turn ``turn``), ``event`` (a bracketed
+    event line; ``turn`` is the next patient turn, or the last turn when none follows),
+    ``separator`` (turn headers and blank lines between turns; ``turn`` is None). Blank lines
+    inside a turn are speech.
     """
     speakers = speakers or DEFAULT_SPEAKERS
     segs: list[Segment] = []
     turn, mode = -1, "separator"
     blanks: list[tuple[str, int]] = []  # blank lines whose owner is not known yet
+    pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
 
     def flush(kind: str, owner: int | None) -> None:
         segs.extend(Segment(kind, b, n, owner) for b, n in blanks)
@@ -170,11 +195,19 @@ def segment_text(
             flush("separator", None)
             segs.append(Segment("separator", line, lineno))
             mode = "separator"
+        elif is_event_line(line):
+            flush("separator", None)
+            pending.append(len(segs))
+            segs.append(Segment("event", line, lineno))
         elif role:
             flush("separator", None)
             part = (m.group("part") or "").strip().lower()
             if not (part == "answer" and mode == "thinking"):
                 turn += 1
+                if role == "patient":
+                    for i in pending:
+                        segs[i] = Segment("event", segs[i].text, segs[i].line, turn)
+                    pending.clear()
             mode = "thinking" if part == "thinking" else "speech"
             segs.append(Segment("label", line[: m.end()], lineno, turn))
             if line[m.end() :]:
@@ -192,6 +225,8 @@ def segment_text(
             flush(mode, turn)
             segs.append(Segment(mode, line, lineno, turn))
     flush("separator", None)
+    for i in pending:  # events after the last patient turn: kept on the last turn
+        segs[i] = Segment("event", segs[i].text, segs[i].line, max(turn, 0))
     if turn < 0:
         raise NoSpeakerLabelError(
             path,
@@ -230,7 +265,9 @@ def turn_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     cols = {"turn": turn, "exchange": exchange}
     for c in COLUMNS:
         if c not in cols:
-            cols[c] = [d[c] for d in derived] if c in derived[0] else [r[c] for r in rows]
+            cols[c] = ([d[c] for d in derived] if c in derived[0]
+                       else [r.get(c, "") for r in rows] if c in EVENT_COLUMNS
+                       else [r[c] for r in rows])
     df = pd.DataFrame({c: cols[c] for c in COLUMNS})
     types = {"turn": "int64", "exchange": "int64", "line_start": "int64", "line_end": "int64",
              **{f: "bool" for f in FLAGS}}
@@ -243,9 +280,10 @@ def parse_text(
     session_id: str,
     source: str | Path = "<text>",
     speakers: Mapping[str, str] | None = None,
+    event_types: EventTypes | None = None,
 ) -> pd.DataFrame:
     """Parse one text transcript (plain or full variant) into the turn table."""
-    return turn_table(text_rows(text, session_id, source, speakers))
+    return turn_table(text_rows(text, session_id, source, speakers, event_types))
 
 
 def combine(parts: Iterable[pd.DataFrame | list[dict[str, object]]]) -> pd.DataFrame:
@@ -278,17 +316,21 @@ def text_rows(
     session_id: str,
     source: str | Path = "<text>",
     speakers: Mapping[str, str] | None = None,
+    event_types: EventTypes | None = None,
 ) -> list[dict[str, object]]:
     """The raw turn rows of one text transcript (:func:`parse_text` before :func:`turn_table`;
     the rows of several transcripts make one table in one :func:`turn_table` call)."""
     speakers = speakers or DEFAULT_SPEAKERS
+    event_types = event_types or EVENT_TYPES
     turns: dict[int, dict[str, list]] = {}
     for s in segment_text(text, source, speakers):
         if s.turn is None:
             continue
-        t = turns.setdefault(s.turn, {"label": [], "speech": [], "thinking": [], "lines": []})
+        t = turns.setdefault(s.turn, {"label": [], "speech": [], "thinking": [], "lines": [],
+                                      "event": []})
         t[s.kind].append(s.text)
-        t["lines"].append(s.line)
+        if s.kind != "event":  # an event line stands before its turn: not in the turn's span
+            t["lines"].append(s.line)
     rows = []
     for k in sorted(turns):
         t = turns[k]
@@ -300,6 +342,8 @@ def text_rows(
                 "speaker_label": label,
                 "raw_text": "".join(t["speech"]),
                 "thinking": "".join(t["thinking"]).strip(),
+                "event": ";".join(event_types.classify(e) for e in t["event"]),
+                "event_text": "\n".join(e.rstrip("\r\n") for e in t["event"]),
                 "source": str(source),
                 "line_start": min(t["lines"]),
                 "line_end": max(t["lines"]),
@@ -322,7 +366,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
                 and f.suffix.lower() in TEXT_SUFFIXES | TABLE_SUFFIXES
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             ]
-            out += [(f, p) for f in files]
+            companions = [f for f in files if _is_companion(f)]
+            if companions:
+                log.info("%s: not read as sessions (documentation, metadata): %s", p,
+                         ", ".join(str(f.relative_to(p)) for f in companions))
+            out += [(f, p) for f in files if f not in companions]
         elif p.is_file():
             out.append((p, p.parent))
         elif any(ch in str(p) for ch in "*?["):
@@ -341,6 +389,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
                 p, None, "no such file or directory", "an existing file, directory or glob"
             )
     return out
+
+
+def _is_companion(f: Path) -> bool:
+    """A corpus directory's README (any suffix) or session metadata file."""
+    return f.stem.lower() == "readme" or f.name.lower() in COMPANION_FILES
 
 
 def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
@@ -368,13 +421,16 @@ def load_corpus(
     on_error: str = "fail",
     speakers: Mapping[str, str] | None = None,
     progress: bool | None = None,
+    event_patterns: str | Path | None = None,
 ) -> Corpus:
-    """Load files, directories or globs into one turn table (see module docstring)."""
+    """Load files, directories or globs into one turn table (see module docstring); event lines
+    are typed by the patterns of ``event_patterns`` (default ``data/events.yaml``)."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     speakers = speaker_map(speakers)
+    event_types = EventTypes.load(event_patterns) if event_patterns else EVENT_TYPES
     files = expand_paths(paths)
     ids = session_ids(files)
     parts: list[pd.DataFrame | list[dict[str, object]]] = []
@@ -385,7 +441,7 @@ def load_corpus(
             if f.suffix.lower() in TABLE_SUFFIXES:
                 parts.append(parse_table(f, speakers))
             else:
-                parts.append(text_rows(read_text_file(f), ids[f], f, speakers))
+                parts.append(text_rows(read_text_file(f), ids[f], f, speakers, event_types))
         except TranscriptError as e:
             if on_error == "fail":
                 raise
