@@ -18,7 +18,7 @@ def main() -> None:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     turns = load_corpus(corpus).turns
     docs = parse_turns(turns, progress=False)
-    compute_features(turns[:5], docs[:5])  # warm-up: lexicons, matchers, textdescriptives
+    compute_features(turns[:5], docs[:5])  # warm-up: lexicons, matchers
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()

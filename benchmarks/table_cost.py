@@ -7,9 +7,7 @@ sessions share a text). Measured in this process, one core:
 - bare ``nlp.pipe`` over every turn text (``therapy_turns.nlp.load_pipeline()``, batch size 64):
   the Docs are kept and fed to the table functions;
 - each table function of ``analysis.TABLE_FUNCS`` on those Docs (after a warm-up on a few
-  turns, so lexicons, matchers and models are loaded once and not timed), in order inside one
-  ``shared_views()`` block as ``analyze`` runs them (so ``features``, first, includes reading
-  the Docs' token views that the others reuse);
+  turns, so lexicons, matchers and models are loaded once and not timed), in order;
 - the ratio (parse + tables) / parse (issue 7 target for ``analyze`` as a whole: <= 1.25).
 
 Usage: ``.venv/bin/python benchmarks/table_cost.py [--sessions N] [--repeats R]``
@@ -30,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyze_scale import make_corpus  # noqa: E402
 
 from therapy_turns.io.transcripts import load_corpus  # noqa: E402
-from therapy_turns.measures.views import shared_views  # noqa: E402
 from therapy_turns.nlp import load_pipeline  # noqa: E402
 from therapy_turns.pipeline import table_func  # noqa: E402
 
@@ -68,11 +65,10 @@ def main() -> None:
         table_func(name)(turns.iloc[:8], docs[:8])
     best = dict.fromkeys(TABLES, float("inf"))
     for _ in range(args.repeats):
-        with shared_views():  # as in analyze: the first table function builds the Doc views
-            for name in TABLES:
-                t0 = time.perf_counter()
-                table_func(name)(turns, docs)
-                best[name] = min(best[name], time.perf_counter() - t0)
+        for name in TABLES:
+            t0 = time.perf_counter()
+            table_func(name)(turns, docs)
+            best[name] = min(best[name], time.perf_counter() - t0)
     for name, sec in best.items():
         print(f"{name:<14}{sec:8.2f} s  = {100 * sec / parse_s:5.1f}% of parse")
     total = sum(best.values())

@@ -368,30 +368,3 @@ def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> 
     assert m["metadata"]["missing_metadata"] == ["s2"]
     assert m["table_info"]["turns"]["partitions"] == 2
     assert pipeline.load_table("sessions", corpus, out).group.tolist()[0] == "a"
-
-
-def test_cache_docbin_bytes_equal_spacys() -> None:
-    # the parse cache's DocBin collects strings per distinct id: it must store exactly what
-    # spaCy's DocBin stores (same bytes), for parsed Docs, hand-built ones with entities, span
-    # groups and user data, and empty Docs
-    import spacy
-    from spacy.tokens import Doc, DocBin, Span
-
-    from therapy_turns.nlp import DOC_ATTRS, CacheDocBin, load_pipeline
-
-    parsed = list(load_pipeline().pipe(["I don’t KNOW, it's hard.", "", "Okay. Really?"]))
-    nlp = spacy.blank("en")
-    doc = Doc(nlp.vocab, words=["Ann", "met", "Bob", "in", "Oslo"], lemmas=["Ann", "meet",
-              "Bob", "in", "Oslo"], morphs=["", "Tense=Past", "", "", "Number=Sing"],
-              ents=["B-PERSON", "O", "B-PERSON", "O", "B-GPE"])
-    doc.spans["people"] = [Span(doc, 0, 1, label="NAME", kb_id="Q1"), Span(doc, 2, 3, "NAME")]
-    doc.user_data["note"] = "x"
-    for attrs in (DOC_ATTRS, ["ORTH", "LEMMA"]):
-        for docs in (parsed, [doc, Doc(nlp.vocab, words=[])]):
-            for user in (False, True):
-                ours = CacheDocBin(attrs=attrs, docs=docs, store_user_data=user)
-                theirs = DocBin(attrs=attrs, docs=docs, store_user_data=user)
-                assert ours.strings == theirs.strings
-                assert ours.to_bytes() == theirs.to_bytes()
-    assert "Tense=Past" in CacheDocBin(docs=[doc]).strings and "Q1" in CacheDocBin(
-        docs=[doc]).strings

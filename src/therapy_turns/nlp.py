@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import spacy
-import srsly
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
-from spacy.tokens import Doc, DocBin, MorphAnalysis
+from spacy.tokens import Doc, DocBin
 
 log = logging.getLogger(__name__)
 
@@ -30,42 +28,6 @@ INSTALL_HINT = (
 #: Token attributes kept in the parse cache (everything the analyses read).
 DOC_ATTRS = ["ORTH", "LEMMA", "TAG", "POS", "MORPH", "DEP", "HEAD", "SENT_START", "SPACY",
              "ENT_IOB", "ENT_TYPE", "NORM"]
-
-
-#: The string attributes whose strings :meth:`DocBin.add` stores (besides the morphology).
-_STRING_ATTRS = ["ORTH", "TAG", "LEMMA", "NORM", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID"]
-
-
-class CacheDocBin(DocBin):
-    """spaCy 3.8's :class:`~spacy.tokens.DocBin`, whose :meth:`add` collects a Doc's strings
-    once per distinct string id (from ``Doc.to_array``) instead of through a ``Token`` object
-    per token (nine attribute reads each). It stores exactly what ``DocBin.add`` stores, so
-    ``to_bytes`` gives the same bytes (checked in the tests)."""
-
-    def add(self, doc: Doc) -> None:
-        """Add a Doc's annotations (:meth:`spacy.tokens.DocBin.add`)."""
-        array = doc.to_array(self.attrs)
-        if len(array.shape) == 1:
-            array = array.reshape((array.shape[0], 1))
-        self.tokens.append(array)
-        self.spaces.append(np.asarray(doc.to_array("SPACY").reshape(-1, 1), dtype=bool))
-        self.flags.append({"has_unknown_spaces": doc.has_unknown_spaces})
-        if len(doc):
-            strings = doc.vocab.strings
-            self.strings.update(strings[i] for i in np.unique(doc.to_array(_STRING_ATTRS)).tolist())
-            self.strings.update(str(MorphAnalysis.from_id(doc.vocab, m))
-                                for m in np.unique(doc.to_array("MORPH")).tolist())
-        self.cats.append(doc.cats)
-        if self.store_user_data:
-            self.user_data.append(srsly.msgpack_dumps(doc.user_data))
-        self.span_groups.append(doc.spans.to_bytes())
-        for group in doc.spans.values():
-            for span in group:
-                self.strings.add(span.label_)
-                if span.kb_id in span.doc.vocab.strings:
-                    self.strings.add(span.kb_id_)
-                if span.id in span.doc.vocab.strings:
-                    self.strings.add(span.id_)
 
 
 class ModelNotFoundError(RuntimeError):
@@ -145,7 +107,7 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
         if paths[k] is not None:
             paths[k].parent.mkdir(parents=True, exist_ok=True)
             tmp = paths[k].with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(CacheDocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
+            tmp.write_bytes(DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
             tmp.replace(paths[k])
     return out  # type: ignore[return-value]
 

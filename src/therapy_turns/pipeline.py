@@ -73,7 +73,6 @@ from therapy_turns.io.transcripts import (
     text_rows,
     turn_table,
 )
-from therapy_turns.measures.views import DocView, shared_views
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
 from therapy_turns.paths import project_path
 
@@ -283,15 +282,13 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     todo = [n for n in task.funcs if n not in out]
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
-        with shared_views():  # the table functions read each Doc's token attributes once
-            DocView.many(docs)  # ... and read them for the whole chunk at once
-            for name in todo:
-                out[name] = _resolve(task.funcs[name])(turns, docs)
-                if name in paths:
-                    paths[name].parent.mkdir(parents=True, exist_ok=True)
-                    tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
-                    out[name].to_parquet(tmp, index=False)
-                    tmp.replace(paths[name])
+        for name in todo:
+            out[name] = _resolve(task.funcs[name])(turns, docs)
+            if name in paths:
+                paths[name].parent.mkdir(parents=True, exist_ok=True)
+                tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
+                out[name].to_parquet(tmp, index=False)
+                tmp.replace(paths[name])
     out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
     return task.index, out
 

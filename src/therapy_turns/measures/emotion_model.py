@@ -43,8 +43,9 @@ from therapy_turns.measures.emotion import (
     LinearVAD,
     dense_features,
     lexical_features,
-    load_rules,
+    load_model,
 )
+from therapy_turns.measures.emotion_rules import load_rules, nrc_rates, rule_score, vader_scores
 from therapy_turns.nlp import load_pipeline, parse
 from therapy_turns.paths import project_path, project_root
 
@@ -185,8 +186,6 @@ def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | Non
     If the EmoBank CSV is not at ``data`` (EmoBank is not shipped), the scores written by the
     last ``make emotion-model`` are read from :data:`SHIPPED_DEV` instead, with a warning.
     """
-    from therapy_turns.measures.emotion import load_model, nrc_rates, rule_score, vader_scores
-
     if model is None and not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
@@ -270,8 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = train(args.data, args.out, args.cache)
     logging.getLogger(__name__).info("dev Pearson r: %s", meta["dev_pearson_r"])
     if Path(args.out).resolve() == MODEL_FILE.resolve():
-        from therapy_turns.measures.emotion import load_model
-
         load_model.cache_clear()
         dev = dev_predictions(args.data, args.cache).drop(columns="text")
         dev.to_csv(SHIPPED_DEV, index=False, float_format="%.5f", lineterminator="\n")

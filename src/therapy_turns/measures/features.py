@@ -17,12 +17,11 @@ Conventions
   token sequences; overlapping matches in one category count once (longest wins).
 - **Empty turns** (no words, e.g. a generation error with empty ``text``): count columns are 0,
   rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN.
-- Readability (Flesch), dependency distance and POS proportions are textdescriptives 2.8.2's
-  values, computed by :func:`syntax_features` with its formulas in one pass over the existing
-  Doc (no re-parsing; the tests check equality with textdescriptives' own getters).
-- Token attributes are read once per Doc (:class:`DocView`, from ``Doc.to_array``) and shared by
-  every feature; the features of a block of turns are computed together with array operations
-  over all their tokens (:class:`~therapy_turns.measures.views.Tokens`).
+- Readability (Flesch), dependency distance and POS proportions follow textdescriptives 2.8.2's
+  definitions (:func:`syntax_features`), computed on the existing parse.
+- Counts per turn are taken over the flat token arrays of a block of turns
+  (:class:`~therapy_turns.measures.views.Tokens`); phrases and patterns are matched by spaCy's
+  ``PhraseMatcher`` and ``Matcher``.
 - Patient markers (``marker_*``) and questions are computed for every turn regardless of
   speaker; the analyses read markers on patient rows and questions on therapist rows.
 """
@@ -37,14 +36,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import spacy
-from spacy.matcher import PhraseMatcher
+from pyphen import Pyphen
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
 from tqdm.auto import tqdm
 
-from therapy_turns.measures.matching import PatternSet
 from therapy_turns.measures.questions import count_questions, quote_mask
-from therapy_turns.measures.views import DocView, Tokens, morph_tense, norm
+from therapy_turns.measures.views import Tokens, morph_tense, norm
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import LEXICON_DIR, read_yaml
 
@@ -137,7 +137,6 @@ class PhraseCounter:
 
     def __post_init__(self) -> None:
         self.words: set[str] = set()
-        self.prefixes: tuple[str, ...] = ()
         self.phrases: list[list[str]] = []
         prefixes = []
         for raw in self.entries:
@@ -152,27 +151,24 @@ class PhraseCounter:
                 self.phrases.append(toks)
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
-        self._matchers: dict[int, tuple[Any, _Matchers]] = {}
+        self._matchers: dict[int, tuple[Vocab, PhraseMatcher | None, Matcher | None]] = {}
 
-    def _matchers_for(self, vocab: Any) -> _Matchers:
-        key = id(vocab)
-        if key not in self._matchers:
-            pm, phrases = None, []
+    def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
+        """The spaCy ``PhraseMatcher`` of the multi-word entries (straight and curly
+        apostrophes) and the ``Matcher`` of the patterns, for ``vocab`` (None if there are
+        none)."""
+        got = self._matchers.get(id(vocab))
+        if got is None or got[0] is not vocab:
+            pm = m = None
             if self.phrases:
                 pm = PhraseMatcher(vocab, attr="LOWER")
-                variants = []
-                for toks in self.phrases:
-                    variants.append(toks)
-                    curly = [t.replace("'", "’") for t in toks]
-                    if curly != toks:
-                        variants.append(curly)
-                docs = [Doc(vocab, words=v) for v in variants]
-                pm.add("P", docs)
-                phrases = [[tok.lower_ for tok in d] for d in docs]
-            m = PatternSet(vocab, [("M", list(p)) for p in self.patterns]) \
-                if self.patterns else None
-            self._matchers[key] = (vocab, _Matchers(pm, m, phrases))
-        return self._matchers[key][1]
+                curly = [[t.replace("'", "’") for t in p] for p in self.phrases]
+                pm.add("P", [Doc(vocab, words=p) for p in self.phrases + curly])
+            if self.patterns:
+                m = Matcher(vocab)
+                m.add("M", [list(p) for p in self.patterns])
+            got = self._matchers[id(vocab)] = (vocab, pm, m)
+        return got[1], got[2]
 
     def word_hits(self, t: Tokens) -> np.ndarray:
         """Per token of ``t``: does it match a single word (its ``low``, or its lemma if
@@ -189,110 +185,40 @@ class PhraseCounter:
                 ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
         """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
         ``(start, end)`` of the matches of every Doc that has some (keyed by Doc position).
-
-        Single-word hits are found for all Docs at once. A Doc goes through the full matching
-        (phrases, patterns, exclusions, overlap filtering) only if it can hold more than its
-        word hits: it has every word of some phrase, every word some pattern requires, or a
-        word hit that an ``exclude_after`` rule names. Otherwise its matches are its word hits,
-        one token each, which cannot overlap.
-        """
+        Single words are found for all Docs at once; phrases and patterns by spaCy's matchers;
+        overlaps are resolved by :func:`spacy.util.filter_spans`."""
         hit = self.word_hits(t)
         counts = t.count(hit)
-        mt = self._matchers_for(t.vocab)
-        full = np.zeros(t.n_docs, dtype=bool)
-        if mt.phrases is not None:
-            full |= mt.phrase_docs(t)
-        if self._exclude:
-            full |= t.any(hit & t.isin("ORTH", self._exclude))
-        if mt.patterns is not None:
-            reqs = mt.patterns.requirements()
-            if reqs is None:
-                full[:] = True
-            else:
-                for req in reqs:
-                    ok = np.ones(t.n_docs, dtype=bool)
-                    for forms in req:
-                        ok &= t.any(t.isin("LOWER", forms, normed=False))
-                    full |= ok
+        phrases, patterns = self.matchers(t.vocab) if t.vocab is not None else (None, None)
         bounds: dict[int, list[tuple[int, int]]] = {}
-        if keep_bounds or full.any():
-            for k, local in t.positions(hit, full if not keep_bounds else None):
-                if full[k]:
-                    found = self._bounds(t.views[k], local, mt)
-                    counts[k] = len(found)
-                else:
-                    found = [(i, i + 1) for i in local]
-                if found and keep_bounds:
-                    bounds[k] = found
+        if phrases is None and patterns is None and not self._exclude and not keep_bounds:
+            return counts, bounds
+        for k, local in t.positions(hit):
+            doc = t.docs[k]
+            found = [doc[i:i + 1] for i in local]
+            for m in (phrases, patterns):
+                if m is not None:
+                    found += m(doc, as_spans=True)
+            if self._exclude:
+                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
+                                                  in self._exclude.get(norm(s.text), ()))]
+            kept = [(s.start, s.end) for s in filter_spans(found)]
+            counts[k] = len(kept)
+            if kept and keep_bounds:
+                bounds[k] = kept
         return counts, bounds
 
-    def _bounds(self, view: DocView, hits: Sequence[int], mt: _Matchers
-                ) -> list[tuple[int, int]]:
-        doc = view.doc
-        found = [(i, i + 1) for i in hits]
-        if mt.phrases is not None:
-            found += [(s, e) for _, s, e in mt.phrases(doc)]
-        if mt.patterns is not None:
-            found += [(s, e) for _, s, e in mt.patterns(doc, view.match_attrs, view.lower_types)]
-        if self._exclude:
-            kept = []
-            for s, e in found:
-                if s > 0:
-                    after = self._exclude.get(norm(view.span_text(s, e)))
-                    if after is not None and view.low[s - 1] in after:
-                        continue
-                kept.append((s, e))
-            found = kept
-        return _filter_bounds(found)
-
-    def bounds(self, doc: Doc | DocView) -> list[tuple[int, int]]:
+    def bounds(self, doc: Doc) -> list[tuple[int, int]]:
         """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
-        return self.matches(Tokens([_view(doc)]), keep_bounds=True)[1].get(0, [])
+        return self.matches(Tokens([doc]), keep_bounds=True)[1].get(0, [])
 
     def spans(self, doc: Doc) -> list[Span]:
         """Non-overlapping matched spans, in document order."""
         return [doc[s:e] for s, e in self.bounds(doc)]
 
-    def count(self, doc: Doc | DocView) -> int:
+    def count(self, doc: Doc) -> int:
         """Number of non-overlapping matches in ``doc``."""
-        return int(self.matches(Tokens([_view(doc)]))[0][0])
-
-
-class _Matchers:
-    """A :class:`PhraseCounter`'s matchers for one vocab; ``phrases``: the ``LOWER`` forms of
-    each phrase pattern's tokens."""
-
-    def __init__(self, phrases: PhraseMatcher | None, patterns: PatternSet | None,
-                 forms: Sequence[Sequence[str]]) -> None:
-        self.phrases, self.patterns = phrases, patterns
-        self._index = {w: j for j, w in enumerate(sorted({w for p in forms for w in p}))}
-        self._member = np.zeros((len(self._index), len(forms)), dtype=np.int64)
-        for k, p in enumerate(forms):
-            self._member[[self._index[w] for w in set(p)], k] = 1
-        self._need = self._member.sum(axis=0)
-
-    def phrase_docs(self, t: Tokens) -> np.ndarray:
-        """Per Doc of ``t``: does it hold every form of some phrase (else no phrase matches)?"""
-        forms, inv = t.types("LOWER", normed=False)
-        col = np.fromiter((self._index.get(w, -1) for w in forms), dtype=np.int64,
-                          count=len(forms))[inv]
-        sel = col >= 0
-        present = np.zeros((t.n_docs, len(self._index)), dtype=np.int64)
-        present[t.doc_of[sel], col[sel]] = 1
-        return ((present @ self._member) == self._need).any(axis=1)
-
-
-def _filter_bounds(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """:func:`spacy.util.filter_spans` on ``(start, end)`` pairs (longest, then first, wins)."""
-    if len(found) < 2:
-        return found
-    result = []
-    seen: set[int] = set()
-    for s, e in sorted(found, key=lambda b: (b[1] - b[0], -b[0]), reverse=True):
-        if s not in seen and e - 1 not in seen:
-            result.append((s, e))
-            seen.update(range(s, e))
-    return sorted(result)
+        return int(self.matches(Tokens([doc]))[0][0])
 
 
 @dataclass
@@ -343,35 +269,16 @@ def lexicons() -> Lexicons:
     )
 
 
-# --------------------------------------------------------------------------- textdescriptives
-@lru_cache(maxsize=1)
-def _textdescriptives() -> None:
-    """Register the textdescriptives 2.8.2 Doc extensions (getters over the existing parse).
-
-    The feature table does not call them (see :func:`syntax_features`, which computes the same
-    values in one pass); they are registered for comparison and ad-hoc use. The component
-    classes are instantiated directly on a blank English ``Language`` (their factories insist on
-    a tagger in the pipeline they are added to; our Docs were tagged by the shared pipeline).
-    """
-    from textdescriptives.components.dependency_distance import DependencyDistance
-    from textdescriptives.components.descriptive_stats import DescriptiveStatistics
-    from textdescriptives.components.pos_proportions import POSProportions
-    from textdescriptives.components.readability import Readability
-
-    nlp = spacy.blank("en")
-    DescriptiveStatistics(nlp, verbose=False)
-    Readability(nlp)
-    DependencyDistance(nlp)
-    POSProportions(nlp, use_pos=True, add_all_tags=True)
-
-
+# --------------------------------------------------------------------------- readability
 @lru_cache(maxsize=4)
-def _hyphenator(lang: str) -> tuple[Any, dict[str, int]]:
-    """Pyphen for ``lang`` and a memo of syllable counts (word -> count, as textdescriptives
-    counts them: hyphenation points + 1, at least 1)."""
-    from pyphen import Pyphen
+def _pyphen(lang: str) -> Pyphen:
+    return Pyphen(lang=lang)
 
-    return Pyphen(lang=lang), {}
+
+@lru_cache(maxsize=65536)
+def syllables(word: str, lang: str = "en") -> int:
+    """Syllables of ``word``: Pyphen's hyphenation points + 1 (as textdescriptives counts)."""
+    return _pyphen(lang).inserted(word).count("-") + 1
 
 
 # --------------------------------------------------------------------------- per-turn features
@@ -396,10 +303,6 @@ def mattr(words: Sequence[Any], window: int = MATTR_WINDOW) -> float:
     return total / ((n - window + 1) * window)
 
 
-def _view(doc: Doc | DocView) -> DocView:
-    return doc if isinstance(doc, DocView) else DocView.of(doc)
-
-
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a / b`` where ``b > 0``, NaN elsewhere."""
     return np.divide(a, b, out=np.full(len(b), np.nan), where=b > 0)
@@ -414,7 +317,7 @@ def _sentence_starts(t: Tokens, has_words: np.ndarray) -> np.ndarray:
     first = t.start[:-1][t.n_tokens > 0]
     starts[first] = True
     for k in np.flatnonzero(has_words).tolist():
-        doc = t.views[k].doc
+        doc = t.docs[k]
         if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
             lo = int(t.start[k])
             starts[lo:lo + len(doc)] = False
@@ -466,14 +369,14 @@ def _certainty(t: Tokens, lex: Lexicons) -> np.ndarray:
     the same sentence)."""
     counts, bounds = lex.certainty.matches(t, keep_bounds=True)
     for k, found in bounds.items():
-        v = t.views[k]
-        doc = v.doc
+        doc = t.docs[k]
+        low = [norm(tok.text) for tok in doc]
         has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
         kept = 0
         for start, end in found:
             sent_start = doc[start:end].sent.start if has_sents else 0
             lo = max(sent_start, start - lex.certainty_window)
-            if not any(w in lex.negations for w in v.low[lo:start]):
+            if not any(w in lex.negations for w in low[lo:start]):
                 kept += 1
         counts[k] = kept
     return counts
@@ -488,12 +391,9 @@ def _syntax(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.nd
     # readability (textdescriptives: descriptive_stats + readability)
     keep = ~t.flag("IS_PUNCT") & ~t.where("ORTH", lambda s: "'" in s, normed=False)
     n_keep = t.count(keep)
-    lang = t.views[0].doc.lang_ if t.views else "en"
-    dic, cache = _hyphenator(lang)
+    lang = t.docs[0].lang_ if t.docs else "en"
     lowers, inv = t.types("LOWER", normed=False)
-    for w in set(lowers).difference(cache):
-        cache[w] = max(1, dic.inserted(w).count("-") + 1)
-    syl = np.asarray([cache[w] for w in lowers], dtype=np.int64)[inv]
+    syl = np.asarray([syllables(w, lang) for w in lowers], dtype=np.int64)[inv]
     asl = _ratio(n_keep, n_sents)  # mean sentence length: kept words over all sentences
     aspw = _ratio(np.bincount(t.doc_of[keep], weights=syl[keep], minlength=t.n_docs), n_keep)
     ok = has_words & (n_keep > 0)
@@ -546,7 +446,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
         mattr_col[k] = mattr(words[wstart[k]:wstart[k + 1]].tolist())
     content = t.isin("POS", CONTENT_POS, normed=False)
     col: dict[str, np.ndarray] = {
-        "n_chars": np.asarray([len(v.doc_text) for v in t.views], dtype=np.int64),
+        "n_chars": np.asarray([len(d.text) for d in t.docs], dtype=np.int64),
         "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents,
         "mean_sentence_length": _ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
         "lexical_density": _ratio(t.count(word & content), nw),
@@ -557,10 +457,10 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     q = np.zeros((t.n_docs, 2), dtype=np.int64)
     first = np.flatnonzero(starts)  # sentence starts, then each Doc's sentences
     for k in np.flatnonzero(has).tolist():
-        v = t.views[k]
+        doc = t.docs[k]
         lo, hi = int(t.start[k]), int(t.start[k + 1])
         cuts = (first[(first >= lo) & (first < hi)] - lo).tolist()
-        got = count_questions(v.doc, quote_mask(v.doc, v.text),
+        got = count_questions(doc, quote_mask(doc),
                               zip(cuts, [*cuts[1:], hi - lo], strict=True))
         q[k] = got["open"], got["closed"]
     col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})
@@ -617,7 +517,7 @@ def reflect_overlap(therapist: set[Any], patient: set[Any]) -> float:
 def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
     """All single-turn features of one Doc (every column of :data:`COLUMNS` except keys and the
     between-speaker ``lsm``/``reflect_overlap``)."""
-    cols = _features(Tokens([DocView.of(doc)]), lex or lexicons())
+    cols = _features(Tokens([doc]), lex or lexicons())
     return {c: v[0].item() for c, v in cols.items()}
 
 
@@ -625,13 +525,11 @@ def syntax_features(doc: Doc) -> dict[str, float]:
     """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions
     of a Doc with words (NaN without).
 
-    The same values as textdescriptives 2.8.2 (``doc._.readability``,
-    ``doc._.dependency_distance``, ``doc._.pos_proportions``; checked equal in the tests) by the
-    same formulas, computed for many Docs at once: textdescriptives' getters compute every
-    readability index and re-read the Doc several times for each. Words for readability are
-    textdescriptives' (tokens that are not punctuation and hold no apostrophe); syllables come
-    from Pyphen for ``doc.lang_``; dependency distance is ``|head.i - i|`` (0 for the root)
-    averaged per sentence, then over sentences; POS shares divide by all tokens.
+    Definitions of textdescriptives 2.8.2 (``doc._.readability``, ``doc._.dependency_distance``,
+    ``doc._.pos_proportions``): words for readability are tokens that are not punctuation and
+    hold no apostrophe; syllables come from Pyphen for ``doc.lang_``; dependency distance is
+    ``|head.i - i|`` (0 for the root) averaged per sentence, then over sentences; POS shares
+    divide by all tokens.
     """
     row = turn_features(doc)
     return {c: row[c] for c in ("flesch_reading_ease", "flesch_kincaid_grade",
@@ -667,7 +565,7 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
         vocab = docs[lo].vocab
         hi = next((i for i in range(lo, min(n, lo + BLOCK_TURNS)) if docs[i].vocab is not vocab),
                   min(n, lo + BLOCK_TURNS))
-        t = Tokens(DocView.many(docs[lo:hi]), codes)
+        t = Tokens(docs[lo:hi], codes)
         parts.append(_features(t, lex))
         got = _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist())
         lemmas.update({lo + k: s for k, s in got.items()})

@@ -11,7 +11,7 @@ import pandas as pd
 from therapy_turns.paths import project_root
 
 PACKAGES = ("therapy_turns", "spacy", "pandas", "numpy", "statsmodels", "scipy", "seaborn",
-            "matplotlib", "scikit-learn", "textdescriptives", "vadersentiment", "nrclex",
+            "matplotlib", "scikit-learn", "pyphen", "vadersentiment", "nrclex",
             "ruptures", "papermill", "dask")
 
 

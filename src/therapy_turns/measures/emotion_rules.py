@@ -1,0 +1,288 @@
+"""The lexical layer of the affect scores: VADER, the rule layer and NRC emotion rates.
+
+``vader_scores``
+    VADER 3.3.2's ``SentimentIntensityAnalyzer.polarity_scores`` of the text as written.
+Rule layer (:func:`rule_score`, :func:`token_scores`)
+    VADER word valences composed on the dependency parse with negation, intensifier/diminisher
+    and contrast rules from ``lexicons/emotion_rules.yaml`` (:class:`Rules`); normalised to
+    [-1, 1] like VADER's compound.
+NRC (:func:`nrc_rates`)
+    NRC Emotion Lexicon (as shipped in nrclex 4.1.0) hits per 100 words; a token is looked up by
+    lower-case form, then lemma; a token inside a negation scope is not counted.
+
+Every function takes a span of a Doc parsed once by the shared step and an optional
+:class:`Rules` (default: :func:`load_rules`); every setting of ``rules`` is honoured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from nrclex import NRCLex
+from spacy.tokens import Doc, Span
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from therapy_turns.measures.views import DocView
+from therapy_turns.paths import LEXICON_DIR, read_yaml
+
+__all__ = ["NRC_EMOTIONS", "Rules", "TokenScore", "load_rules", "negated_tokens",
+           "negator_tokens", "nrc_rates", "nrc_tokens", "rule_score", "token_scores",
+           "vader_scores", "word_count"]
+
+NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise",
+                "trust", "positive", "negative")
+NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
+RULES_FILE = LEXICON_DIR / "emotion_rules.yaml"
+#: lower-case tokens counted as first person (dense model feature ``first_person``)
+FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rule-layer settings (see ``lexicons/emotion_rules.yaml``)."""
+
+    lexicon: dict[str, float]
+    negation_scalar: float = -0.74
+    neg_determiners: frozenset[str] = frozenset({"no"})
+    neg_prepositions: frozenset[str] = frozenset({"without"})
+    neg_window: int = 3
+    neg_stops: frozenset[str] = frozenset({"conj", "cc"})
+    modifiers: dict[tuple[str, ...], float] = field(default_factory=dict)
+    window: int = 3
+    contrast: frozenset[str] = frozenset({"but"})
+    before: float = 0.5
+    after: float = 1.5
+    alpha: float = 15.0
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> Rules:
+    """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
+    raw = read_yaml(RULES_FILE)
+    mods: dict[tuple[str, ...], float] = {}
+    for key in ("intensifiers", "diminishers"):
+        for w in raw[key]["words"]:
+            mods[tuple(str(w).lower().split())] = float(raw[key]["value"])
+    return Rules(
+        lexicon=_analyzer().lexicon, negation_scalar=float(raw["negation_scalar"]),
+        neg_determiners=frozenset(raw["negators"]["determiner"]),
+        neg_prepositions=frozenset(raw["negators"]["preposition"]),
+        neg_window=int(raw["negation_window"]),
+        neg_stops=frozenset(raw["negation_scope_stops"]), modifiers=mods,
+        window=int(raw["modifier_window"]), contrast=frozenset(raw["contrast"]["words"]),
+        before=float(raw["contrast"]["before"]), after=float(raw["contrast"]["after"]),
+        alpha=float(raw["normalisation_alpha"]))
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def vader_scores(text: str) -> dict[str, float]:
+    """VADER polarity scores (``compound`` in [-1, 1], ``pos``, ``neg``, ``neu`` shares) of
+    ``text``."""
+    return _analyzer().polarity_scores(text)
+
+
+@lru_cache(maxsize=1)
+def nrc_lexicon() -> dict[str, tuple[int, ...]]:
+    """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
+    out = {}
+    for w, emos in NRCLex().__lexicon__.items():
+        c = Counter(emos)
+        out[w] = tuple(c.get(e, 0) for e in NRC_EMOTIONS)
+    return out
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    """One sentiment-bearing token and how the rules changed its lexicon valence."""
+
+    i: int  # doc index
+    text: str
+    base: float  # lexicon valence (-4..4)
+    negated: bool
+    modifier: float  # product of (1 + value) over its modifiers
+    contrast: float  # contrast weight (1, ``before`` or ``after``)
+    value: float  # base * modifier * contrast, times the rules' negation scalar if negated
+
+
+@dataclass
+class SpanScores:
+    """The rule layer's reading of one span."""
+
+    n: int  # words
+    terms: list[TokenScore]
+    raw: float  # sum of the token values
+    compound: float  # raw / sqrt(raw^2 + alpha)
+    pos: float  # sum of the positive token values
+    neg: float  # sum of the absolute negative token values
+    n_modifiers: int
+    n_negators: int
+    negated: set[int]  # doc indices of the tokens inside a negation scope
+
+
+class RuleView:
+    """What the rule layer reads of one Doc under one :class:`Rules`: per token its lower case,
+    lower-case lemma, word flag (not punctuation or space), negator flag and negation scope."""
+
+    def __init__(self, doc: Doc, rules: Rules) -> None:
+        self.doc, self.rules = doc, rules
+        self.base = b = DocView.of(doc)
+        self.lower, self.lemma = b.lower, b.lemma_lower
+        self.word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
+        self.negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
+                        or (d == "prep" and w in rules.neg_prepositions)
+                        for d, w in zip(b.dep, self.lower, strict=True)]
+        self.words_before = list(itertools.accumulate(self.word, initial=0))
+        self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
+
+    def _scope(self, k: int) -> list[int]:
+        """The words 1..``neg_window`` after negator ``k`` inside its scope (no negators): the
+        subtree of its head (``neg``: without the head's children labelled ``neg_stops``;
+        ``det``) or its own subtree (``prep``)."""
+        tok, rules = self.doc[k], self.rules
+        if tok.dep_ == "neg":
+            head = tok.head
+            cand = {head.i} | {i.i for c in head.children if c.dep_ not in rules.neg_stops
+                               for i in c.subtree}
+        else:
+            cand = {t.i for t in (tok.head if tok.dep_ == "det" else tok).subtree}
+        return [i for i in range(k + 1, min(k + rules.neg_window + 1, len(self.doc)))
+                if i in cand and self.word[i] and not self.negator[i]]
+
+    def negated(self, lo: int, hi: int) -> set[int]:
+        """Doc indices of the tokens of ``doc[lo:hi]`` in the scope of a negator in it."""
+        return {i for k, scope in self.scopes.items() if lo <= k < hi for i in scope if i < hi}
+
+    def word_count(self, lo: int, hi: int) -> int:
+        """Words of ``doc[lo:hi]``."""
+        return self.words_before[hi] - self.words_before[lo]
+
+    def valence(self, i: int) -> float | None:
+        """Lexicon value of token ``i`` (lower case, else lemma); None for a negator or a
+        non-word."""
+        if self.negator[i] or not self.word[i]:
+            return None
+        lex = self.rules.lexicon
+        return lex[self.lower[i]] if self.lower[i] in lex else lex.get(self.lemma[i])
+
+    def scores(self, lo: int, hi: int) -> SpanScores:
+        """The rule layer on ``doc[lo:hi]`` (see :func:`token_scores`)."""
+        rules, low = self.rules, self.lower
+        neg = self.negated(lo, hi)
+        mods = []  # (first, last) token of each modifier phrase in the span
+        for n in sorted({len(m) for m in rules.modifiers}, reverse=True):
+            mods += [(i, i + n - 1) for i in range(lo, hi - n + 1)
+                     if tuple(low[i:i + n]) in rules.modifiers]
+        in_mod = {p for s, e in mods for p in range(s, e + 1)}
+        contrast = [i for i in range(lo, hi) if low[i] in rules.contrast]
+        terms = []
+        for i in range(lo, hi):
+            base = self.valence(i)
+            if base is None or i in in_mod:
+                continue
+            factor = 1.0
+            for s, e in mods:  # ending 1..window tokens before, no punctuation between
+                if 1 <= i - e <= rules.window and not any(self.base.punct[e:i]):
+                    factor *= 1.0 + rules.modifiers[tuple(low[s:e + 1])]
+            weight = 1.0 if not contrast else rules.before if i < contrast[-1] else rules.after
+            value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
+            terms.append(TokenScore(i, self.base.text[i], base, i in neg, factor, weight, value))
+        raw = float(sum(t.value for t in terms))
+        return SpanScores(
+            n=self.word_count(lo, hi), terms=terms, raw=raw,
+            compound=raw / math.sqrt(raw * raw + rules.alpha),
+            pos=float(sum(t.value for t in terms if t.value > 0)),
+            neg=float(-sum(t.value for t in terms if t.value < 0)),
+            n_modifiers=len(mods), n_negators=sum(self.negator[lo:hi]), negated=neg)
+
+    def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
+        """NRC hits per 100 words of ``doc[lo:hi]``, skipping the tokens in ``neg``."""
+        n = self.word_count(lo, hi)
+        if not n:
+            return dict.fromkeys(NRC_KEYS, 0.0)
+        lex = nrc_lexicon()
+        hits = [lex.get(self.lower[i] if self.lower[i] in lex else self.lemma[i])
+                for i in range(lo, hi) if self.word[i] and i not in neg]
+        counts = [sum(x) for x in zip(*[h for h in hits if h], strict=True)] or [0] * len(NRC_KEYS)
+        return {k: 100.0 * c / n for k, c in zip(NRC_KEYS, counts, strict=True)}
+
+
+def rule_view(span: Doc | Span, rules: Rules | None = None) -> tuple[RuleView, int, int]:
+    """The :class:`RuleView` of ``span``'s Doc and the span's token bounds."""
+    if isinstance(span, Span):
+        return RuleView(span.doc, rules or load_rules()), span.start, span.end
+    return RuleView(span, rules or load_rules()), 0, len(span)
+
+
+def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
+    """Doc indices of the tokens of ``span`` that lie inside a negation scope.
+
+    Negators: (1) a token with dependency ``neg`` (not, n't, never) scopes over its head's
+    subtree, leaving out the subtrees of the head's children whose label is in
+    ``negation_scope_stops`` (conjoined and subordinate clauses, e.g. the clause after "but");
+    (2) a determiner listed in ``negators.determiner`` ("no") scopes over its head's subtree;
+    (3) a preposition in ``negators.preposition`` ("without") over its own subtree. In every
+    case only tokens 1..``negation_window`` positions after the negator are in scope (so in
+    "I don't think it is bad" the word "bad", 4 tokens on, is not negated, as in VADER).
+    Negators and punctuation are never in scope.
+    """
+    v, lo, hi = rule_view(span, rules)
+    return v.negated(lo, hi)
+
+
+def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
+    """Doc indices of the tokens that open a negation scope (see :func:`negated_tokens`)."""
+    v, lo, hi = rule_view(span, rules)
+    return {i for i in range(lo, hi) if v.negator[i]}
+
+
+def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScore]:
+    """The sentiment-bearing tokens of ``span`` with the rules applied.
+
+    - Lexicon valence: VADER lexicon value of the lower-case token, else of its lemma; tokens
+      that are modifiers (intensifier/diminisher words) or negators (:func:`negator_tokens`,
+      e.g. "no" in "no hope") carry none.
+    - Intensifiers/diminishers: multiply by ``1 + value`` for each modifier phrase whose last
+      token is 1..``window`` tokens before the word, in the span, with no punctuation between.
+    - Negation: inside a scope of :func:`negated_tokens`, multiply by ``negation_scalar``.
+    - Contrast: with a contrast word in the span, words before the last one are weighted
+      ``before`` and words after it ``after``.
+    """
+    v, lo, hi = rule_view(span, rules)
+    return v.scores(lo, hi).terms
+
+
+def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
+    """Rule-layer valence of ``span``: ``raw`` (sum of token values), ``compound``
+    (``raw / sqrt(raw^2 + alpha)``, in [-1, 1]), ``pos`` and ``neg`` (sums of the positive and
+    of the absolute negative token values)."""
+    v, lo, hi = rule_view(span, rules)
+    sc = v.scores(lo, hi)
+    return {"raw": sc.raw, "compound": sc.compound, "pos": sc.pos, "neg": sc.neg}
+
+
+def nrc_tokens(span: Doc | Span, rules: Rules | None = None) -> list[str]:
+    """Lexicon keys of the words of ``span`` to count: lower-case form if in the NRC lexicon,
+    else the lemma; tokens inside a negation scope, punctuation and spaces are dropped."""
+    v, lo, hi = rule_view(span, rules)
+    neg, lex = v.negated(lo, hi), nrc_lexicon()
+    return [v.lower[i] if v.lower[i] in lex else v.lemma[i] for i in range(lo, hi)
+            if v.word[i] and i not in neg]
+
+
+def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
+    """``nrc_<emotion>``: NRC hits per 100 words (0 for an empty span)."""
+    v, lo, hi = rule_view(span, rules)
+    return v.nrc(lo, hi, v.negated(lo, hi))
+
+
+def word_count(span: Doc | Span) -> int:
+    """Tokens that are neither punctuation nor whitespace."""
+    return sum(1 for t in span if not (t.is_punct or t.is_space))
