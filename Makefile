@@ -15,6 +15,11 @@ STAMP := $(VENV)/.installed
 # reports/<name>/, figures/<name>/ and build/<name>/ and leaves the seed outputs alone.
 CORPUS ?= seeds
 METADATA ?=
+# Metadata columns compared in notebook 06 (comma-separated; empty: categorical columns with 2-12
+# levels become factors, numeric columns outcomes) and the loader's policy for bad files.
+FACTORS ?=
+OUTCOMES ?=
+ON_ERROR ?=
 NAME := $(if $(filter seeds seeds/,$(CORPUS)),,$(notdir $(abspath $(CORPUS))))
 REPORTS := reports$(if $(NAME),/$(NAME))
 FIGURES := figures$(if $(NAME),/$(NAME))
@@ -26,7 +31,6 @@ export PYTHONHASHSEED := 0
 export SOURCE_DATE_EPOCH := 0
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
-export MPLBACKEND := Agg
 export TQDM_DISABLE := $(if $(CI),1,)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
@@ -57,7 +61,7 @@ setup: $(STAMP) ## create .venv, install the pinned environment and the spaCy mo
 # The shared analysis step: every turn parsed once, tables written as Parquet for the notebooks.
 $(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA)
 	$(BIN)/therapy-turns analyze $(CORPUS) --out $(BUILD) $(if $(METADATA),--metadata $(METADATA)) \
-	  $(if $(filter true,$(REDACT)),--redact)
+	  $(if $(filter true,$(REDACT)),--redact) $(if $(ON_ERROR),--on-error $(ON_ERROR))
 
 # One recipe makes both the executed notebook and its HTML (never run in place).
 $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
@@ -65,15 +69,20 @@ $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/m
 	$(BIN)/therapy-turns run-notebook notebooks/$*.ipynb $(REPORTS)/$*.ipynb --html \
 	  --params params/$*.yaml --kernel $(KERNEL) \
 	  --set corpus=$(CORPUS) --set analysis_dir=$(BUILD) --set figures_dir=$(FIGURES) \
-	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT)
+	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT) \
+	  $(if $(FACTORS),--set 'factors=[$(FACTORS)]') $(if $(OUTCOMES),--set 'outcomes=[$(OUTCOMES)]')
 
 $(REPORTS)/index.html: $(EXECUTED) $(HTML)
 	$(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) --out $@
 
-# Notebooks are independent once the shared analysis step is done: run them JOBS at a time.
+# Notebooks are independent once the shared analysis step is done: run them JOBS at a time, each
+# logging its cells as they start. If one fails (its partial output goes to $(REPORTS)/failed/),
+# the others still run, index.html is built with the failure shown, and make exits non-zero.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 report: ## run every notebook on CORPUS (default: seeds) and build reports/index.html
-	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target $(REPORTS)/index.html
+	@$(MAKE) --no-print-directory -k -j$(JOBS) $(REPORTS)/index.html || { \
+	  $(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) \
+	    --out $(REPORTS)/index.html; echo "make report: some notebooks failed (see $(REPORTS)/index.html)" >&2; exit 1; }
 
 test: $(STAMP) ## unit tests, then every notebook validated with nbval on the project kernel
 	THERAPY_TURNS_FIGURES=$$(mktemp -d) $(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \

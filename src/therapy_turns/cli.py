@@ -168,14 +168,21 @@ def _set_arg(value: str) -> tuple[str, object]:
 
 def cmd_run_notebook(args: argparse.Namespace) -> int:
     """Execute a notebook with validated parameters (never in place)."""
+    from papermill.exceptions import PapermillExecutionError
+
     from therapy_turns.report.notebooks import ParameterError, run_notebook
 
+    logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
     try:
         run_notebook(args.notebook, args.output, args.params, dict(args.set), args.kernel,
                      html=args.html)
     except ParameterError as e:
         print(f"therapy-turns: {e}", file=sys.stderr)
         return 2
+    except PapermillExecutionError as e:
+        print(f"therapy-turns: {args.notebook} failed in cell {e.exec_count}: {e.ename}: "
+              f"{e.evalue} (partial output in failed/ beside {args.output})", file=sys.stderr)
+        return 1
     return 0
 
 

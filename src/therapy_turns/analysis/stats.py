@@ -104,32 +104,3 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
                 "converged": bool(res.converged) and not warned, "boundary": boundary,
             })
     return pd.DataFrame(rows, columns=MIXEDLM_COLUMNS)
-
-
-def plot_coefficients(table: pd.DataFrame, terms: Sequence[str] | None = None,
-                      title: str | None = None):  # -> matplotlib Figure
-    """Forest plot of a :func:`mixedlm_table`: one panel per term, outcomes on the y axis."""
-    import matplotlib.pyplot as plt
-
-    from therapy_turns.viz.plots import TEXT_WIDTH
-
-    t = table[table["term"] != "not fitted"]
-    terms = list(terms) if terms is not None else [x for x in t["term"].unique()
-                                                   if x != "Intercept"]
-    outcomes = list(dict.fromkeys(t["outcome"]))
-    fig, axes = plt.subplots(1, len(terms), figsize=(TEXT_WIDTH, 0.3 * len(outcomes) + 1.0),
-                             sharey=True, squeeze=False)
-    ypos = {o: i for i, o in enumerate(reversed(outcomes))}
-    for ax, term in zip(axes[0], terms, strict=True):
-        d = t[t["term"] == term]
-        y = d["outcome"].map(ypos)
-        ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["ci_low"],
-                                            d["ci_high"] - d["estimate"]],
-                    fmt="o", color="black", markersize=3, linewidth=1, capsize=0)
-        ax.axvline(0, color="grey", linewidth=0.6, linestyle="--")
-        ax.set(title=term, xlabel="Estimate (95% CI)")
-    axes[0][0].set_yticks(range(len(outcomes)), list(reversed(outcomes)))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

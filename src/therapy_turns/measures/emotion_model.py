@@ -230,34 +230,6 @@ def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arousal")):
-    """Predicted vs human ratings on EmoBank dev, one panel per dimension; titles give the
-    model's r and that of the first baseline of the dimension (VADER compound for valence, NRC
-    high-arousal rate for arousal)."""
-    import matplotlib.pyplot as plt
-
-    from therapy_turns.viz.plots import PALETTE, TEXT_WIDTH
-
-    human = {"valence": "V", "arousal": "A", "dominance": "D"}
-    fig, axes = plt.subplots(1, len(dims), figsize=(TEXT_WIDTH * 0.75, 2.6), squeeze=False)
-    for ax, dim in zip(axes[0], dims, strict=True):
-        x, y = pred[human[dim]].to_numpy(float), pred[dim].to_numpy(float)
-        ax.scatter(x, y, s=4, alpha=0.35, color=PALETTE[0], linewidths=0, rasterized=True)
-        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
-        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--")
-        r = stats.pearsonr(x, y)[0]
-        base = next(((c, n) for d, c, n in BASELINES if d == dim), None)
-        extra = ""
-        if base is not None:
-            rb = stats.pearsonr(pred[base[0]].to_numpy(float), x)[0]
-            extra = f"\n{base[1]}: r = {rb:.2f}"
-        ax.set_title(f"{dim}: model r = {r:.2f} (n = {len(x)}){extra}", fontsize=8)
-        ax.set_xlabel(f"human {dim} (EmoBank dev, 1-5)")
-        ax.set_ylabel(f"predicted {dim}")
-    fig.tight_layout()
-    return fig
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of ``python -m therapy_turns.measures.emotion_model``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

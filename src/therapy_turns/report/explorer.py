@@ -38,9 +38,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from therapy_turns import pipeline
-from therapy_turns.io.transcripts import FLAGS
+from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS
+from therapy_turns.viz import session as session_figure
+from therapy_turns.viz.plots import PALETTE
 
 log = logging.getLogger(__name__)
 
@@ -279,55 +280,15 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- figure
 def plot_session(data: ExplorerData, session_id: str, width: float = 4.6) -> Figure:
-    """Emotion trajectory (valence and arousal per turn, both speakers) above the technique
-    timeline (one row per code, a mark at every therapist turn carrying it). Turns flagged by
-    ``data.exclude`` are left out of the trajectory and shaded."""
-    from therapy_turns.io.transcripts import analysable
-
+    """The session's emotion trajectory above its technique timeline
+    (:func:`therapy_turns.viz.session.plot_session`); turns flagged by ``data.exclude`` are left
+    out of the trajectory and shaded."""
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
-    fig = Figure(figsize=(width, 2.6 + 0.16 * max(len(codes), 3)), layout="constrained")
-    gs = fig.add_gridspec(2, 1, height_ratios=[2.4, 0.35 + 0.16 * max(len(codes), 3)])
-    ax, ax2 = fig.add_subplot(gs[0]), None
-    ax2 = fig.add_subplot(gs[1], sharex=ax)
-    excluded = sorted(set(s["turn"]) - set(kept["turn"]))
-    for a in (ax, ax2):
-        for x in excluded:
-            a.axvspan(x - 0.5, x + 0.5, color="#dddddd", lw=0, zorder=0)
-    for dim, style in (("valence", "-"), ("arousal", ":")):
-        for spk, g in kept.groupby("speaker", sort=True):
-            ax.plot(g["turn"], g[dim], style, marker="o", ms=2.5, lw=1.2,
-                    color=SPEAKER_COLORS.get(spk, "#444"), label=f"{spk} {dim}",
-                    alpha=1.0 if spk == "patient" else 0.6)
-    ax.axhline(3, color="#999", lw=0.6, zorder=0)
-    vals = kept[[c for c in BADGES if c in kept]].to_numpy(dtype=float)
-    vals = vals[np.isfinite(vals)]
-    lo, hi = (min(vals.min(), 3.0), max(vals.max(), 3.0)) if vals.size else (1.0, 5.0)
-    pad = max(0.1, (hi - lo) * 0.1)
-    ax.set_ylim(max(1.0, lo - pad), min(5.0, hi + pad))
-    ax.set_ylabel("score (EmoBank 1–5)")
-    ax.set_title(f"{session_id}: emotion trajectory", loc="left")
-    if ax.lines[1:]:
-        ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02),
-                  fontsize=6.5)
-    ax.tick_params(labelbottom=False)
-    for k, code in enumerate(codes):
-        xs = [t for t, row in zip(s["turn"], s["codes"], strict=True)
-              if any(c == code for _, c in row)]
-        layer = code_order().get(code, (9, 0))[0]
-        ax2.scatter(xs, [k] * len(xs), s=16 if layer == 0 else 20, marker="s" if layer == 0
-                    else "o", color=code_color(code), lw=0)
-    n_forms = sum(code_order().get(c, (9, 0))[0] == 0 for c in codes)
-    if 0 < n_forms < len(codes):
-        ax2.axhline(n_forms - 0.5, color="#bbb", lw=0.6)
-    ax2.set_yticks(range(len(codes)), [c.replace("_", " ") for c in codes], fontsize=6)
-    ax2.set_ylim(len(codes) - 0.5 if codes else 0.5, -0.5)
-    ax2.set_xlabel("turn")
-    ax2.set_title("technique timeline: forms (squares), ACT processes (dots)" if codes else
-                  "technique timeline (no codes)", loc="left")
-    ax2.set_xlim(-0.5, s["turn"].max() + 0.5)
-    return fig
+    layers = {c: code_order().get(c, (9, 0))[0] for c in codes}
+    return session_figure.plot_session(s, kept, codes, layers, {c: code_color(c) for c in codes},
+                                       session_id, BADGES, width)
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> str:

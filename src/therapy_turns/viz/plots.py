@@ -6,14 +6,18 @@ their metadata, so ``make -B report`` twice gives byte-identical files.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython import get_ipython
+from IPython.display import Image, display
 
 from therapy_turns.paths import project_path
 
@@ -47,14 +51,48 @@ def output_dir(figures_dir: str | Path) -> Path:
     return out
 
 
-def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") -> list[Path]:
-    """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly."""
+class FigureFiles(list):
+    """The files :func:`save_fig` wrote (a list of paths). In a notebook the figure itself has
+    already been shown, so the list displays as nothing (no ``[PosixPath(...)]`` under it)."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+#: Resolution of the figure shown in a notebook (the saved PNG keeps 300 dpi).
+SHOW_DPI = 110
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (papermill, nbval, JupyterLab), where figures are shown."""
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def show_fig(fig: plt.Figure, name: str, files: Sequence[Path] = (),
+             pages: Sequence[Sequence[Path]] = ()) -> None:
+    """Show ``fig`` as a PNG output whose metadata names the figure and its files (the report
+    index reads it to link the PDF and any further pages)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=SHOW_DPI, metadata={"Software": None})
+    meta = {"figure": name, "files": [str(f) for f in files],
+            "pages": [[str(f) for f in page] for page in pages]}
+    display(Image(data=buf.getvalue(), format="png", alt=name, metadata={"therapy_turns": meta}))
+
+
+def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures",
+             show: bool | None = None) -> FigureFiles:
+    """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly; in a
+    notebook (``show`` None) also show it once and close it."""
     out = output_dir(figures_dir)
-    paths = [out / f"{name}.pdf", out / f"{name}.png"]
+    paths = FigureFiles([out / f"{name}.pdf", out / f"{name}.png"])
     fig.savefig(paths[0], metadata={"CreationDate": None, "ModDate": None, "Producer": None,
                                     "Creator": "therapy-turns"})
     fig.savefig(paths[1], dpi=300, metadata={"Software": None})
     log.info("saved %s", ", ".join(map(str, paths)))
+    if in_kernel() if show is None else show:
+        show_fig(fig, name, paths)
+    plt.close(fig)
     return paths
 
 

@@ -1,0 +1,118 @@
+"""Figures of the therapist techniques and their shifts (notebooks 04 and 05)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from therapy_turns.analysis.shifts import PermutationResult, row_normalise
+from therapy_turns.viz.plots import PALETTE
+
+
+def plot_code_frequencies(freq: pd.DataFrame):  # -> matplotlib Figure
+    """Heatmap: share of therapist turns with each code (columns) per session (rows)."""
+    fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(freq) + 1.6))
+    sns.heatmap(freq, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f", cbar=False, ax=ax,
+                annot_kws={"size": 6})
+    ax.set_xticklabels([c.get_text().split("_", 1)[1] for c in ax.get_xticklabels()],
+                       rotation=45, ha="right")
+    ax.set_xlabel("code (share of therapist turns)")
+    ax.set_ylabel("session")
+    return fig
+
+
+def plot_ethogram(codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str],
+                  markers: Sequence[str]):
+    """Per session: therapist turn × code raster, patient marker turns as ticks beneath it."""
+    sessions = sorted(codes["session_id"].unique())
+    rows = len(columns) + len(markers)
+    fig, axes = plt.subplots(len(sessions), 1, figsize=(7.0, 0.13 * rows * len(sessions) + 1),
+                             sharex=True, squeeze=False)
+    for ax, sid in zip(axes[:, 0], sessions, strict=True):
+        g = codes[codes.session_id == sid]
+        for j, c in enumerate(columns):
+            t = g.loc[g[c].astype(bool), "turn"]
+            ax.scatter(t, np.full(len(t), j), marker="s", s=9, color="#D55E00", linewidths=0)
+        p = patient[patient.session_id == sid]
+        for k, m in enumerate(markers):
+            t = p.loc[p[m].fillna(0) > 0, "turn"]
+            ax.scatter(t, np.full(len(t), len(columns) + k), marker="|", s=30,
+                       color=PALETTE[k % 2 * 2])
+        ax.set_yticks(range(rows))
+        ax.set_yticklabels([c.split("_", 1)[1] for c in columns] + [f"patient: {m}" for m in
+                                                                    markers], fontsize=5)
+        ax.set_ylim(rows - 0.5, -0.5)
+        ax.set_title(sid, fontsize=7, loc="left")
+    axes[-1, 0].set_xlabel("turn")
+    fig.tight_layout()
+    return fig
+
+
+def plot_transitions(res: PermutationResult):
+    """Observed row-normalised transitions and observed/expected ratio (within-session null);
+    cells with permutation p < 0.05 are starred."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.0, 3.0))
+    sns.heatmap(row_normalise(res.observed), vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f",
+                cbar=False, ax=a1, annot_kws={"size": 6})
+    a1.set_title("P(next | current), observed")
+    ratio = res.observed / res.null_mean.replace(0, np.nan)
+    stars = res.p_cell.map(lambda p: "*" if p < 0.05 else "")
+    labels = ratio.round(2).astype(str) + stars
+    sns.heatmap(np.log2(ratio), center=0, cmap="RdBu_r", annot=labels, fmt="", cbar=False,
+                ax=a2, annot_kws={"size": 6})
+    a2.set_title(f"observed / shuffled (p = {res.p_value:.3f})")
+    for a in (a1, a2):
+        a.set_xlabel("next therapist turn")
+        a.set_ylabel("current therapist turn")
+    fig.tight_layout()
+    return fig
+
+
+def plot_entropy(ent: pd.DataFrame, window: int):
+    """Sliding-window technique entropy per session."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    for sid, g in ent.groupby("session_id", sort=True):
+        ax.plot(g["turn"], g["entropy"], lw=1, label=sid[:3])
+    ax.set_xlabel("turn")
+    ax.set_ylabel(f"entropy of last {window} codes (bits)")
+    ax.legend(title="session", fontsize=6, ncols=2)
+    return fig
+
+
+def plot_responsiveness(resp: pd.DataFrame, marker: str):
+    """Share of each next code after a patient marker vs otherwise, with Wilson 95% CIs."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    codes = list(dict.fromkeys(resp["code"]))
+    for k, (cond, g) in enumerate(resp.groupby("condition", sort=True)):
+        x = np.arange(len(codes)) + (k - 0.5) * 0.25
+        g = g.set_index("code").loc[codes]
+        # Wilson bounds can sit a rounding error past the share (e.g. share 0): clip at 0
+        err = np.clip([g["share"] - g["ci_low"], g["ci_high"] - g["share"]], 0, None)
+        ax.errorbar(x, g["share"], yerr=err,
+                    fmt="o", ms=3, capsize=2, color=PALETTE[k * 2],
+                    label=f"{cond} (n={int(g['n'].iloc[0])})")
+    ax.set_xticks(range(len(codes)))
+    ax.set_xticklabels(codes, rotation=30, ha="right")
+    ax.set_ylabel("share of next therapist turns")
+    ax.set_title(f"after {marker}", fontsize=8)
+    ax.legend(fontsize=6)
+    return fig
+
+
+def plot_forest(table: pd.DataFrame, value: str = "valence"):
+    """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
+    t = table.dropna(subset=["estimate"]).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(3.4, 0.22 * len(t) + 1.0))
+    y = np.arange(len(t))
+    ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
+                fmt="o", ms=3, capsize=2, color="#D55E00")
+    ax.axvline(0, color="0.5", lw=0.8, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{c.split('_', 1)[1]} (n={n}, p_adj={p:.2f})" for c, n, p in
+                        zip(t["code"], t["n_with"], t["p_adj"], strict=True)], fontsize=6)
+    ax.set_xlabel(f"difference in patient {value} change (t-1 → t+1)")
+    return fig
