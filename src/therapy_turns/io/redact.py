@@ -1,25 +1,24 @@
-"""De-identification of the turn table: names, places, organisations, dates, emails, phone
-numbers and URLs replaced by typed placeholders, consistently within a session.
+"""De-identification of the turn table with Microsoft Presidio: identifiers replaced by typed
+placeholders, consistently within a session.
 
 How it works, per session:
 
-1. Fixed-shape identifiers are found by the regular expressions of ``data/redact.yaml``
-   (``EMAIL``, ``URL``, ``DATE``, ``PHONE``).
-2. spaCy's named-entity recogniser (``load_pipeline(disable=())``) tags ``PERSON``, places
-   (``GPE``/``LOC``/``FAC`` → ``PLACE``), ``ORG`` and calendar ``DATE`` entities in every text
-   column; entities overlapping a pattern match, listed in ``never_redact`` or without any
-   capital letter are ignored.
-3. Every surface string found anywhere in the session (plus ``known`` strings and non-standard
-   speaker labels) is replaced *everywhere* in the session, whole-word and case-sensitively, so a
-   name the model tagged once is removed where it missed it too.
-4. Placeholders are numbered per session and type in order of first occurrence (turn order;
-   columns ``raw_text, thinking, meta_notes, text``): ``[PERSON_1]``, ``[PLACE_1]``, ``[ORG_1]``,
-   ``[DATE_1]``, ``[EMAIL_1]``, ``[PHONE_1]``, ``[URL_1]``. The same entity gets the same
-   placeholder in every column; a single-word name that is the first or last word of a longer
-   name in the session ("Sarah" / "Sarah Johnson") shares that name's placeholder.
+1. Presidio's analyzer (:mod:`therapy_turns.io.redact_engine`: the project's spaCy pipeline as
+   NLP engine, Google's ``phonenumbers`` for phone numbers, Presidio's predefined recognizers and
+   the project's pattern recognizers of ``data/redact.yaml``) finds identifiers in every text
+   column. Findings of the NER model without a capital letter, listed in ``never_redact``, or
+   dates that name no calendar point ("last week") are dropped. Overlapping findings are merged.
+2. Every name, place and organisation found anywhere in the session (plus ``known`` strings and
+   non-standard speaker labels) is replaced *everywhere* in the session. Names also in their
+   parts ("Sarah" of "Sarah Mitchell"), lower case ("sarah", unless a common English word such
+   as "will") and nickname forms of ``data/redact.yaml`` ("Bob", "Rob" of "Robert").
+3. Placeholders are typed and numbered per session in order of first occurrence (turn order;
+   columns ``raw_text, thinking, meta_notes, text``): ``[NAME_1]``, ``[PHONE_1]``, ... The same
+   identifier gets the same placeholder in every column; a name's parts, lower-case and nickname
+   forms share the full name's placeholder. Presidio's anonymizer writes them in.
 
 Redaction must run on the turn table right after loading and before anything parses, scores or
-writes the text. Limits are documented in ``docs/privacy.md``.
+writes the text. Limits and measured recall are in ``docs/privacy.md``.
 """
 
 from __future__ import annotations
@@ -29,48 +28,35 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from functools import lru_cache, partial
 
 import pandas as pd
+from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerResult
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
 from spacy.language import Language
 
+from therapy_turns.io.redact_engine import (
+    Rules,
+    build_analyzer,
+    default_analyzer,
+    is_common_word,
+    load_rules,
+)
 from therapy_turns.io.transcripts import DEFAULT_SPEAKERS
-from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
 
 #: Columns redacted, in the order that fixes placeholder numbering.
 TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text")
-#: Placeholder types, in the order that settles overlaps between patterns and entities.
-TYPES = ("EMAIL", "URL", "DATE", "PHONE", "PERSON", "PLACE", "ORG")
-#: Pipeline components NER does not need (switched off while tagging entities).
-NOT_FOR_NER = ("tagger", "parser", "attribute_ruler", "lemmatizer", "morphologizer", "senter",
-               "textcat", "textcat_multilabel")
+#: Placeholder types, in the order that types a merged overlap of findings.
+TYPES = ("EMAIL", "URL", "HANDLE", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POSTCODE", "AGE",
+         "NAME", "PLACE", "ORG")
+#: Types swept through the whole session once found (free-text names, not fixed shapes).
+SWEPT = ("NAME", "PLACE", "ORG")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The rules of ``data/redact.yaml``, compiled."""
-
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
-    phone_min_digits: int
-    entity_types: Mapping[str, str]
-    date_entity_requires: re.Pattern[str]
-    never_redact: frozenset[str]
-
-
-@lru_cache(maxsize=1)
-def load_rules(path: str | Path | None = None) -> Rules:
-    """Read and compile the redaction rules (``data/redact.yaml`` by default)."""
-    p = Path(path) if path else DATA_DIR / "redact.yaml"
-    raw = read_yaml(p)
-    pats = tuple((kind, re.compile(rx)) for kind, rxs in raw["patterns"].items() for rx in rxs)
-    return Rules(patterns=pats, phone_min_digits=int(raw["phone_min_digits"]),
-                 entity_types=dict(raw["entity_types"]),
-                 date_entity_requires=re.compile(raw["date_entity_requires"]),
-                 never_redact=frozenset(s.casefold() for s in raw["never_redact"]))
+_NER_TYPES = ("NAME", "PLACE", "ORG", "DATE")
+_TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 
 
 @dataclass(frozen=True)
@@ -83,79 +69,79 @@ class Match:
     surface: str
 
 
-def pattern_matches(text: str, rules: Rules | None = None) -> list[Match]:
-    """Non-overlapping matches of the fixed-shape patterns in ``text``, in text order.
-
-    On overlap the pattern listed first in the rules wins, then the longer match.
-    """
-    rules = rules or load_rules()
-    found: list[Match] = []
-    for kind, rx in rules.patterns:
-        for m in rx.finditer(text):
-            s = m.group(0).rstrip(".,;:!?")
-            if kind == "PHONE" and sum(c.isdigit() for c in s) < rules.phone_min_digits:
-                continue
-            found.append(Match(m.start(), m.start() + len(s), kind, s))
-    return _non_overlapping(found)
+def get_analyzer(nlp: Language | None = None) -> AnalyzerEngine:
+    """The Presidio analyzer over ``nlp`` (default: the project's pipeline, built once)."""
+    return default_analyzer() if nlp is None else _analyzer_for(nlp)
 
 
-def _non_overlapping(matches: Iterable[Match]) -> list[Match]:
-    """Keep matches in priority order (input order, then longer first), dropping overlaps."""
-    kept: list[Match] = []
-    for m in matches:
-        if all(m.end <= k.start or m.start >= k.end for k in kept):
-            kept.append(m)
-    return sorted(kept, key=lambda m: m.start)
+_ANALYZERS: dict[int, tuple[Language, AnalyzerEngine]] = {}
 
 
-def _clean_entity(text: str) -> str:
-    """Strip possessive endings and surrounding punctuation from an entity's text."""
-    text = re.sub(r"[’']s$", "", text.strip())
-    return text.strip(" \t\n.,;:!?\"'“”‘’()[]")
+def _analyzer_for(nlp: Language) -> AnalyzerEngine:
+    if id(nlp) not in _ANALYZERS or _ANALYZERS[id(nlp)][0] is not nlp:
+        _ANALYZERS[id(nlp)] = (nlp, build_analyzer(nlp))
+    return _ANALYZERS[id(nlp)][1]
 
 
-def _keep_entity(surface: str, kind: str, rules: Rules) -> bool:
-    if not surface or surface.casefold() in rules.never_redact:
+def _clean_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span by surrounding punctuation/space and a trailing possessive ('s)."""
+    while start < end and text[start] in " \t\n.,;:!?\"'“”‘’()[]":
+        start += 1
+    while end > start and text[end - 1] in " \t\n.,;:!?\"'“”‘’()[]":
+        end -= 1
+    if re.search(r"[’']s$", text[start:end]) and end - start > 2:
+        end -= 2
+    return start, end
+
+
+def _keep(r: RecognizerResult, kind: str, surface: str, rules: Rules) -> bool:
+    """Filters on findings: the NER model's stop list and capitals rule, calendar dates only."""
+    if not surface or PLACEHOLDER_RE.search(surface) or "[" in surface or "]" in surface:
         return False
-    if PLACEHOLDER_RE.search(surface) or "[" in surface or "]" in surface:
-        return False
-    if not any(c.isupper() for c in surface) and kind != "DATE":
-        return False
-    if kind == "DATE" and not rules.date_entity_requires.search(surface):
-        return False
+    if kind == "DATE":
+        return bool(rules.date_requires.search(surface))
+    meta = r.recognition_metadata or {}
+    if kind in _NER_TYPES and meta.get("recognizer_name") == "SpacyRecognizer":
+        if surface.casefold() in rules.never_redact:
+            return False
+        if not any(c.isupper() for c in surface):
+            return False
     return True
 
 
-def entity_surfaces(texts: Sequence[str], nlp: Language, rules: Rules | None = None,
-                    batch_size: int = 64) -> list[list[tuple[str, str]]]:
-    """``(type, surface)`` entities the NER finds in each text (pattern matches excluded)."""
-    rules = rules or load_rules()
-    disable = [p for p in nlp.pipe_names if p in NOT_FOR_NER]
-    out: list[list[tuple[str, str]]] = []
-    for text, doc in zip(texts, nlp.pipe(texts, batch_size=batch_size, disable=disable),
-                         strict=True):
-        spans = pattern_matches(text, rules)
-        ents = []
-        for e in doc.ents:
-            kind = rules.entity_types.get(e.label_)
-            if kind is None:
-                continue
-            if any(e.start_char < m.end and e.end_char > m.start for m in spans):
-                continue
-            surface = _clean_entity(e.text)
-            if _keep_entity(surface, kind, rules):
-                ents.append((kind, surface))
-        out.append(ents)
+def _merge(found: list[Match], text: str) -> list[Match]:
+    """Union of overlapping matches, typed by :data:`TYPES` order (first listed wins)."""
+    out: list[Match] = []
+    for m in sorted(found, key=lambda m: (m.start, -m.end)):
+        if out and m.start < out[-1].end:
+            last = out[-1]
+            end = max(last.end, m.end)
+            kind = min(last.kind, m.kind, key=TYPES.index)
+            out[-1] = Match(last.start, end, kind, text[last.start:end])
+        else:
+            out.append(m)
     return out
 
 
-def _surface_regex(surfaces: Iterable[str]) -> re.Pattern[str] | None:
-    """One whole-word, case-sensitive alternation of ``surfaces``, longest first."""
-    alts = sorted({s for s in surfaces if s}, key=lambda s: (-len(s), s))
-    if not alts:
-        return None
-    body = "|".join(r"\s+".join(map(re.escape, s.split())) for s in alts)
-    return re.compile(rf"(?<![\w@])(?:{body})(?![\w@])")
+def find_identifiers(texts: Sequence[str], nlp: Language | None = None,
+                     batch_size: int = 32) -> list[list[Match]]:
+    """The identifiers Presidio finds in each text (filtered, overlaps merged), in text order."""
+    rules = load_rules()
+    batch = BatchAnalyzerEngine(get_analyzer(nlp))
+    results = batch.analyze_iterator(list(texts), language="en", batch_size=batch_size,
+                                     score_threshold=rules.score_threshold, n_process=1)
+    out = []
+    for text, res in zip(texts, results, strict=True):
+        found = []
+        for r in res:
+            kind = rules.entity_types.get(r.entity_type)
+            if kind is None:
+                continue
+            start, end = _clean_span(text, r.start, r.end)
+            if _keep(r, kind, text[start:end], rules):
+                found.append(Match(start, end, kind, text[start:end]))
+        out.append(_merge(found, text))
+    return out
 
 
 def _key(kind: str, surface: str) -> str:
@@ -168,83 +154,100 @@ def _key(kind: str, surface: str) -> str:
     return s
 
 
+def name_variants(name: str, rules: Rules | None = None) -> set[str]:
+    """Forms of a found name swept through its session: the name, its parts (not titles or
+    common words), nickname forms of each part, and the lower-case form of each that is not a
+    common English word."""
+    rules = rules or load_rules()
+    words = [w for w in re.split(r"\s+", name.strip()) if w]
+    forms = {" ".join(words)}
+    parts = [w for w in words if w.strip(".").casefold() not in _TITLES and len(w) > 1]
+    if len(parts) > 1:
+        forms.update(p for p in parts if not is_common_word(p, rules.common_word_logprob))
+    for p in list(parts):
+        for group in rules.nicknames:
+            if p in group:
+                forms.update(group)
+    lower = {f.lower() for f in forms if not any(is_common_word(w, rules.common_word_logprob)
+                                                  for w in f.split())}
+    return {f for f in forms | lower if f.strip()}
+
+
 class _Session:
-    """Surface → placeholder assignment for one session."""
+    """Surface -> placeholder assignment for one session."""
 
     def __init__(self, surfaces: Mapping[str, str], rules: Rules) -> None:
         self.rules = rules
-        self.kind_of = dict(surfaces)  # surface -> type
-        self.regex = _surface_regex(surfaces)
+        self.kind_of: dict[str, str] = {}
+        self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
+        for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
+            forms = name_variants(s, rules) if k == "NAME" else {s}
+            for f in sorted(forms, key=lambda f: (f != s, f)):
+                if f not in self.kind_of:
+                    self.kind_of[f], self.canon[f] = k, s
+        alts = sorted(self.kind_of, key=lambda s: (-len(s), s))
+        body = "|".join(r"\s+".join(map(re.escape, s.split())) for s in alts)
+        self.regex = re.compile(rf"(?<![\w@])(?:{body})(?![\w@])") if alts else None
         self.ids: dict[tuple[str, str], str] = {}
         self.counts: Counter[str] = Counter()
-        self.alias = self._person_aliases()
-
-    def _person_aliases(self) -> dict[str, str]:
-        """Single-word person names that are the first/last word of a longer one → that name."""
-        persons = [s for s, k in self.kind_of.items() if k == "PERSON"]
-        multi = sorted((s for s in persons if len(s.split()) > 1), key=lambda s: (-len(s), s))
-        alias = {}
-        for s in persons:
-            if len(s.split()) == 1:
-                for full in multi:
-                    words = full.split()
-                    if s in (words[0], words[-1]):
-                        alias[_key("PERSON", s)] = _key("PERSON", full)
-                        break
-        return alias
 
     def placeholder(self, kind: str, surface: str) -> str:
-        key = _key(kind, surface)
-        if kind == "PERSON":
-            key = self.alias.get(key, key)
+        norm = " ".join(surface.split())
+        key = _key(kind, self.canon.get(norm, norm))
         if (kind, key) not in self.ids:
             self.counts[kind] += 1
             self.ids[(kind, key)] = f"[{kind}_{self.counts[kind]}]"
         return self.ids[(kind, key)]
 
-    def matches(self, text: str) -> list[Match]:
-        found = pattern_matches(text, self.rules)
+    def matches(self, text: str, found: list[Match]) -> list[Match]:
+        """The findings in ``text`` plus every swept surface in it, overlaps merged."""
+        matches = list(found)
         if self.regex is not None:
-            found += [Match(m.start(), m.end(), self._kind(m.group(0)), m.group(0))
-                      for m in self.regex.finditer(text)]
-        found.sort(key=lambda m: (TYPES.index(m.kind), m.start - m.end))
-        return _non_overlapping(found)
+            matches += [Match(m.start(), m.end(), self.kind_of[" ".join(m.group(0).split())],
+                              m.group(0)) for m in self.regex.finditer(text)]
+        return _merge(matches, text)
 
-    def _kind(self, text: str) -> str:
-        """Type of a sweep match (its whitespace may differ from the stored surface)."""
-        if text in self.kind_of:
-            return self.kind_of[text]
-        norm = " ".join(text.split())
-        return next(k for s, k in self.kind_of.items() if " ".join(s.split()) == norm)
-
-    def redact(self, text: str) -> tuple[str, list[tuple[str, str, str]]]:
+    def redact(self, text: str, found: list[Match]) -> tuple[str, list[tuple[str, str, str]]]:
         """``text`` with identifiers replaced, and the ``(placeholder, type, surface)`` list."""
         if not text:
             return text, []
-        out, pos, done = [], 0, []
-        for m in self.matches(text):
-            ph = self.placeholder(m.kind, m.surface)
-            out += [text[pos:m.start], ph]
-            pos = m.end
-            done.append((ph, m.kind, m.surface))
-        out.append(text[pos:])
-        return "".join(out), done
+        matches = self.matches(text, found)
+        if not matches:
+            return text, []
+        done = [(self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches]
+        ph = {(k, s): p for p, k, s in done}
+        ops = {k: OperatorConfig("custom", {"lambda": partial(_lookup, ph, k)})
+               for k in {m.kind for m in matches}}
+        res = _anonymizer().anonymize(
+            text, [RecognizerResult(m.kind, m.start, m.end, 1.0) for m in matches], ops,
+            merge_entities_with_spaces=False)
+        return res.text, done
 
 
-def _session_surfaces(ents: Iterable[list[tuple[str, str]]], known: Mapping[str, Sequence[str]],
+def _lookup(placeholders: Mapping[tuple[str, str], str], kind: str, surface: str) -> str:
+    return placeholders[(kind, surface)]
+
+
+@lru_cache(maxsize=1)
+def _anonymizer() -> AnonymizerEngine:
+    """Presidio's anonymizer (replaces the spans with the session's placeholders)."""
+    return AnonymizerEngine()
+
+
+def _session_surfaces(found: Iterable[list[Match]], known: Mapping[str, Sequence[str]],
                       labels: Iterable[str]) -> dict[str, str]:
-    """Surface → type for one session: the most frequent type of each surface wins (ties go to
-    the type listed first in :data:`TYPES`)."""
+    """Swept surface -> type for one session: the most frequent type of each surface wins."""
     votes: dict[str, Counter[str]] = {}
-    for turn_ents in ents:
-        for kind, s in turn_ents:
-            votes.setdefault(s, Counter())[kind] += 1
+    for matches in found:
+        for m in matches:
+            if m.kind in SWEPT:
+                votes.setdefault(" ".join(m.surface.split()), Counter())[m.kind] += 1
     for kind, ss in known.items():
         for s in ss:
-            votes.setdefault(s.strip(), Counter())[kind] += 10**6
+            votes.setdefault(" ".join(s.split()), Counter())[kind] += 10**6
     for label in labels:
         if label.strip().lower() not in DEFAULT_SPEAKERS:
-            votes.setdefault(label.strip(), Counter())["PERSON"] += 10**6
+            votes.setdefault(" ".join(label.split()), Counter())["NAME"] += 10**6
     return {s: min(c, key=lambda k: (-c[k], TYPES.index(k))) for s, c in votes.items() if s}
 
 
@@ -269,44 +272,85 @@ def redact_turns(turns: pd.DataFrame, nlp: Language | None = None,
     """A copy of the turn table with identifiers in ``raw_text, thinking, meta_notes, text``
     replaced by typed placeholders, consistent within each session (see the module docstring).
 
-    ``nlp``: a spaCy pipeline with an ``ner`` (or entity ruler) component; default
-    ``load_pipeline(disable=())``. ``known``: strings always redacted, by type, e.g.
-    ``{"PERSON": ["Jane Roe"], "PLACE": ["Leeds"]}`` (names a study already knows). Speaker labels
-    other than the standard role words are treated as person names and replaced by the role.
+    ``nlp``: a spaCy pipeline for Presidio's NLP engine (default: the project's pipeline with
+    NER). ``known``: strings always redacted, by type, e.g. ``{"NAME": ["Jane Roe"], "PLACE":
+    ["Leeds"]}`` (names a study already knows). Speaker labels other than the standard role
+    words are treated as names and replaced by the role.
     """
     return _run(turns, nlp, known)[0]
 
 
-def _run(turns: pd.DataFrame, nlp: Language | None,
-         known: Mapping[str, Sequence[str]] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from therapy_turns.nlp import load_pipeline
-
+def _sessions(turns: pd.DataFrame, nlp: Language | None,
+              known: Mapping[str, Sequence[str]] | None
+              ) -> Iterable[tuple[object, pd.DataFrame, _Session, dict[str, list[Match]]]]:
+    """Each session of ``turns`` with its placeholder assignment and the findings per text."""
     known = known or {}
     _check_known(known)
     rules = load_rules()
-    nlp = nlp if nlp is not None else load_pipeline(disable=())
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
-    out = turns.copy()
-    # NER once over every distinct non-empty text of the corpus (batching across sessions).
+    # Presidio once over every distinct non-empty text of the corpus (batching across sessions).
     values = sorted({v for c in cols for v in turns[c].astype(str) if v.strip()})
-    ents = dict(zip(values, entity_surfaces(values, nlp, rules), strict=True))
-    audit: list[dict[str, object]] = []
+    found = dict(zip(values, find_identifiers(values, nlp), strict=True))
     for sid, g in turns.groupby("session_id", sort=False):
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
-        surfaces = _session_surfaces((ents.get(str(v), []) for c in cols for v in g[c]), known,
-                                     labels)
-        sess = _Session(surfaces, rules)
+        texts = [str(v) for c in cols for v in g[c]]
+        yield sid, g, _Session(_session_surfaces((found.get(t, []) for t in texts), known,
+                                                 labels), rules), found
+
+
+def redaction_spans(turns: pd.DataFrame, column: str = "text", nlp: Language | None = None,
+                    known: Mapping[str, Sequence[str]] | None = None
+                    ) -> dict[object, list[Match]]:
+    """Row index -> the spans of ``column`` that :func:`redact_turns` replaces (for the recall
+    benchmark)."""
+    out = {}
+    for _, g, sess, found in _sessions(turns, nlp, known):
+        for idx in g.index:
+            text = str(turns.at[idx, column])
+            out[idx] = sess.matches(text, found.get(text, []))
+    return out
+
+
+def _run(turns: pd.DataFrame, nlp: Language | None,
+         known: Mapping[str, Sequence[str]] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cols = [c for c in TEXT_COLUMNS if c in turns.columns]
+    out = turns.copy()
+    audit: list[dict[str, object]] = []
+    for sid, g, sess, found in _sessions(turns, nlp, known):
         used: Counter[tuple[str, str, str]] = Counter()
         for idx in g.index:
             for c in cols:
-                new, done = sess.redact(str(turns.at[idx, c]))
+                text = str(turns.at[idx, c])
+                new, done = sess.redact(text, found.get(text, []))
                 out.at[idx, c] = new
                 used.update(done)
         audit += [{"session_id": sid, "placeholder": p, "type": k, "surface": s, "count": n}
                   for (p, k, s), n in used.items()]
-        log.info("redacted session %s: %s", sid, dict(sess.counts))
+        log.info("redacted a session: %s", dict(sess.counts))
     if "speaker_label" in out:
         std = out["speaker_label"].str.strip().str.lower().isin(list(DEFAULT_SPEAKERS))
         out.loc[~std, "speaker_label"] = out.loc[~std, "speaker"].str.capitalize()
     table = pd.DataFrame(audit, columns=["session_id", "placeholder", "type", "surface", "count"])
     return out, table
+
+
+_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|“[^”]*”""")
+
+
+def withhold_quoted(message: str) -> str:
+    """``message`` with every quoted string (file text, labels) replaced by its length: for
+    errors, logs and manifests of a redacted run."""
+    return _QUOTED.sub(lambda m: f"<{len(m.group(0)) - 2} characters withheld>", message)
+
+
+def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:
+    """A ``--speaker`` mapping for a manifest of a redacted run: labels other than the standard
+    role words become ``[SPEAKER_n]`` (in sorted order), roles are kept."""
+    out, n = {}, 0
+    for label, role in sorted((speakers or {}).items()):
+        if label.strip().lower() in DEFAULT_SPEAKERS:
+            out[label] = role
+        else:
+            n += 1
+            out[f"[SPEAKER_{n}]"] = role
+    return out
