@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
 
 log = logging.getLogger("therapy_turns")
@@ -45,7 +46,8 @@ def load_args(args: argparse.Namespace) -> Corpus:
     corpus = load_corpus(args.paths, on_error=args.on_error, speakers=dict(args.speaker) or None,
                          progress=None if not args.quiet else False)
     for s in corpus.skipped:
-        print(f"skipped: {s.reason}", file=sys.stderr)
+        reason = withhold_quoted(s.reason) if getattr(args, "redact", False) else s.reason
+        print(f"skipped: {reason}", file=sys.stderr)
     if getattr(args, "redact", False):
         from therapy_turns.io.redact import redact_turns
 
@@ -247,8 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except TranscriptError as e:
-        print(f"therapy-turns: {e}", file=sys.stderr)
+    except TranscriptError as e:  # with --redact, without the transcript text it quotes
+        print(f"therapy-turns: {e.withheld() if getattr(args, 'redact', False) else e}",
+              file=sys.stderr)
         return 2
 
 

@@ -58,6 +58,7 @@ import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
+from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.transcripts import (
     DEFAULT_SPEAKERS,
     TABLE_SUFFIXES,
@@ -160,7 +161,7 @@ def _session_parts(corpus: CorpusArg, on_error: str = "fail",
         except TranscriptError as e:
             if on_error == "fail":
                 raise
-            log.warning("skipped %s", e)
+            log.warning("skipped %s", e.withheld())
             if skipped is not None:
                 skipped.append(SkippedFile(str(f), str(e)))
             continue
@@ -538,16 +539,27 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             "table_funcs": {k: v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}"
                             for k, v in sorted(funcs.items())},
             "on_error": on_error,
-            "speakers": dict(sorted((speakers or {}).items())),
+            "speakers": _manifest_speakers(speakers, redact),
         },
         "metadata": None if metadata is None else {
             "path": str(metadata), "sha256": _file_sha256(project_path(metadata)),
             **report.as_dict()},
-        "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+        "skipped": [{"path": s.path, "reason": withhold_quoted(s.reason) if redact else s.reason}
+                    for s in skipped],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out, manifest)
+
+
+def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict[str, str]:
+    """The ``--speaker`` mapping as stored in the manifest: labels replaced by ``[SPEAKER_n]``
+    when the build is redacted (a label is often a participant's name)."""
+    if redact:
+        from therapy_turns.io.redact import redact_speakers
+
+        return redact_speakers(speakers)
+    return dict(sorted((speakers or {}).items()))
 
 
 def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"

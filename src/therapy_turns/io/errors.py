@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|“[^”]*”""")
+
+
+def withhold_quoted(message: str) -> str:
+    """``message`` with every quoted string (text from a file, a speaker label) replaced by its
+    length, e.g. ``<12 characters withheld>``: for logs, errors and manifests, which must not
+    carry transcript text."""
+    return _QUOTED.sub(lambda m: f"<{len(m.group(0)) - 2} characters withheld>", message)
 
 
 class TranscriptError(Exception):
@@ -12,6 +22,10 @@ class TranscriptError(Exception):
         self.path, self.line, self.found, self.expected = str(path), line, found, expected
         where = f"{path}:{line}" if line else f"{path}"
         super().__init__(f"{where}: found {found}; expected {expected}")
+
+    def withheld(self) -> str:
+        """The message without the transcript text it quotes (see :func:`withhold_quoted`)."""
+        return withhold_quoted(str(self))
 
 
 class MissingPathError(TranscriptError):

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: Columns redacted, in the order that fixes placeholder numbering.
 TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text")
 #: Placeholder types, in the order that types a merged overlap of findings.
-TYPES = ("EMAIL", "URL", "HANDLE", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POSTCODE", "AGE",
+TYPES = ("EMAIL", "HANDLE", "URL", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POSTCODE", "AGE",
          "NAME", "PLACE", "ORG")
 #: Types swept through the whole session once found (free-text names, not fixed shapes).
 SWEPT = ("NAME", "PLACE", "ORG")
@@ -61,12 +61,14 @@ _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 
 @dataclass(frozen=True)
 class Match:
-    """One identifier found in a text: character span, type and surface string."""
+    """One identifier found in a text: character span, type, surface string and Presidio score
+    (0 for a session sweep)."""
 
     start: int
     end: int
     kind: str
     surface: str
+    score: float = 0.0
 
 
 def get_analyzer(nlp: Language | None = None) -> AnalyzerEngine:
@@ -84,10 +86,13 @@ def _analyzer_for(nlp: Language) -> AnalyzerEngine:
 
 
 def _clean_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a span by surrounding punctuation/space and a trailing possessive ('s)."""
-    while start < end and text[start] in " \t\n.,;:!?\"'“”‘’()[]":
+    """Shrink a span by surrounding punctuation/space (brackets only if unpaired inside) and a
+    trailing possessive ('s)."""
+    while start < end and (text[start] in " \t\n.,;:!?\"'“”‘’[]"
+                           or text[start] == "(" and ")" not in text[start:end]):
         start += 1
-    while end > start and text[end - 1] in " \t\n.,;:!?\"'“”‘’()[]":
+    while end > start and (text[end - 1] in " \t\n.,;:!?\"'“”‘’[]"
+                           or text[end - 1] == ")" and "(" not in text[start:end]):
         end -= 1
     if re.search(r"[’']s$", text[start:end]) and end - start > 2:
         end -= 2
@@ -100,6 +105,8 @@ def _keep(r: RecognizerResult, kind: str, surface: str, rules: Rules) -> bool:
         return False
     if kind == "DATE":
         return bool(rules.date_requires.search(surface))
+    if kind == "PHONE" and sum(c.isdigit() for c in surface) < rules.phone_min_digits:
+        return False
     meta = r.recognition_metadata or {}
     if kind in _NER_TYPES and meta.get("recognizer_name") == "SpacyRecognizer":
         if surface.casefold() in rules.never_redact:
@@ -110,14 +117,14 @@ def _keep(r: RecognizerResult, kind: str, surface: str, rules: Rules) -> bool:
 
 
 def _merge(found: list[Match], text: str) -> list[Match]:
-    """Union of overlapping matches, typed by :data:`TYPES` order (first listed wins)."""
+    """Union of overlapping matches, typed by the highest score, then by :data:`TYPES` order."""
     out: list[Match] = []
     for m in sorted(found, key=lambda m: (m.start, -m.end)):
         if out and m.start < out[-1].end:
             last = out[-1]
             end = max(last.end, m.end)
-            kind = min(last.kind, m.kind, key=TYPES.index)
-            out[-1] = Match(last.start, end, kind, text[last.start:end])
+            top = min(last, m, key=lambda x: (-x.score, TYPES.index(x.kind)))
+            out[-1] = Match(last.start, end, top.kind, text[last.start:end], top.score)
         else:
             out.append(m)
     return out
@@ -139,7 +146,7 @@ def find_identifiers(texts: Sequence[str], nlp: Language | None = None,
                 continue
             start, end = _clean_span(text, r.start, r.end)
             if _keep(r, kind, text[start:end], rules):
-                found.append(Match(start, end, kind, text[start:end]))
+                found.append(Match(start, end, kind, text[start:end], r.score))
         out.append(_merge(found, text))
     return out
 
@@ -332,15 +339,6 @@ def _run(turns: pd.DataFrame, nlp: Language | None,
         out.loc[~std, "speaker_label"] = out.loc[~std, "speaker"].str.capitalize()
     table = pd.DataFrame(audit, columns=["session_id", "placeholder", "type", "surface", "count"])
     return out, table
-
-
-_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|“[^”]*”""")
-
-
-def withhold_quoted(message: str) -> str:
-    """``message`` with every quoted string (file text, labels) replaced by its length: for
-    errors, logs and manifests of a redacted run."""
-    return _QUOTED.sub(lambda m: f"<{len(m.group(0)) - 2} characters withheld>", message)
 
 
 def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:

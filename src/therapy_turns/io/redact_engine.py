@@ -47,6 +47,8 @@ class Rules:
 
     score_threshold: float
     phone_regions: tuple[str, ...]
+    phone_leniency: int
+    phone_min_digits: int
     presidio_recognizers: tuple[str, ...]
     score_overrides: Mapping[str, float]
     entity_types: Mapping[str, str]
@@ -67,6 +69,8 @@ def load_rules(path: str | Path | None = None) -> Rules:
     return Rules(
         score_threshold=float(raw["score_threshold"]),
         phone_regions=tuple(raw["phone_regions"]),
+        phone_leniency=int(raw["phone_leniency"]),
+        phone_min_digits=int(raw["phone_min_digits"]),
         presidio_recognizers=tuple(raw["presidio_recognizers"]),
         score_overrides=dict(raw.get("score_overrides") or {}),
         entity_types=dict(raw["entity_types"]),
@@ -80,16 +84,26 @@ def load_rules(path: str | Path | None = None) -> Rules:
         recognizers=tuple(raw["recognizers"]))
 
 
+#: The frequent English words of spacy-lookups-data's ``en_lexeme_prob`` table (log probability
+#: >= -13.5, lower-case alphabetic), extracted once into package data: loading the whole table
+#: takes seconds per process.
+COMMON_WORDS = DATA_DIR / "common_words.tsv"
+
+
 @lru_cache(maxsize=1)
 def word_logprob() -> Mapping[str, float]:
-    """Natural-log unigram probabilities of English words (spacy-lookups-data, no download)."""
-    from spacy.lookups import load_lookups
-
-    return load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")
+    """Natural-log unigram probabilities of frequent English words (:data:`COMMON_WORDS`)."""
+    out = {}
+    for line in COMMON_WORDS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            word, logprob = line.split("\t")
+            out[word] = float(logprob)
+    return out
 
 
 def is_common_word(word: str, threshold: float) -> bool:
-    """``word`` (lower-cased) is at least as frequent in English as ``exp(threshold)``."""
+    """``word`` (lower-cased) is at least as frequent in English as ``exp(threshold)``
+    (``threshold`` >= -13.5, the floor of :data:`COMMON_WORDS`)."""
     return word_logprob().get(word.casefold(), -100.0) >= threshold
 
 
@@ -153,7 +167,8 @@ def _predefined(name: str, rules: Rules) -> EntityRecognizer:
     if name == "EmailRecognizer":
         return OfflineEmailRecognizer()
     if name == "PhoneRecognizer":
-        return predefined.PhoneRecognizer(supported_regions=rules.phone_regions)
+        return predefined.PhoneRecognizer(supported_regions=rules.phone_regions,
+                                          leniency=rules.phone_leniency)
     if name == "SpacyRecognizer":
         return predefined.SpacyRecognizer(
             supported_entities=sorted(set(rules.spacy_entities.values())))

@@ -445,7 +445,7 @@ def load_corpus(
         except TranscriptError as e:
             if on_error == "fail":
                 raise
-            log.warning("skipped %s", e)
+            log.warning("skipped %s", e.withheld())
             skipped.append(SkippedFile(str(f), str(e)))
     turns = combine(parts)
     dup = turns.drop_duplicates(["session_id", "source"]).groupby("session_id")["source"].nunique()
