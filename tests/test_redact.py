@@ -1,20 +1,34 @@
-"""De-identification: exact tests of the patterns and of the placeholder logic.
+"""De-identification: Presidio set-up, the project's recognizers, placeholders, session sweep
+and that nothing leaks into tables, manifest, logs or error messages.
 
-The NER part is tested with hand-built pipelines (an entity ruler, a tiny rule component), so
-expected outputs do not rest on what a statistical model predicts; one test uses the real model
-on unambiguous names and says so.
+Names are tested with hand-built pipelines (an entity ruler as Presidio's NLP engine), so
+expected outputs do not rest on what a statistical model predicts; tests marked "real model"
+use the project's pipeline and say what they depend on. Recall per type is measured in
+``benchmarks/redaction_recall.py``, not here.
 """
 
 from __future__ import annotations
+
+import json
+import logging
 
 import pandas as pd
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Span
 
 from therapy_turns import cli
-from therapy_turns.io.redact import PLACEHOLDER_RE, pattern_matches, redact_turns, redaction_map
+from therapy_turns.io.errors import TextBeforeLabelError, withhold_quoted
+from therapy_turns.io.redact import (
+    PLACEHOLDER_RE,
+    find_identifiers,
+    get_analyzer,
+    name_variants,
+    redact_speakers,
+    redact_turns,
+    redaction_map,
+)
+from therapy_turns.io.redact_engine import default_analyzer, load_rules
 from therapy_turns.io.transcripts import load_corpus, parse_text
 
 PLANTED = """\
@@ -23,14 +37,16 @@ Patient: My sister Sarah Johnson keeps calling me. Email me at jane.roe@example.
 
 Therapist: Thank you. When did Sarah last call you?
 
-Patient: On March 14, 2021. Her number is 555.123.4567 and her blog is https://sarah-j.example.org/blog.
+Patient: On 14/03/2021. Her number is 555.123.4567 and her blog is https://sarah-j.example.org/blog.
 
 Therapist: Let's notice that. Write to jane.roe@example.com? No, to j.roe@work-mail.net instead.
 
 (Note: I will email jane.roe@example.com and call +44 20 7946 0958 after the session.)
 """
 SECRETS = ["Sarah", "Johnson", "jane.roe@example.com", "j.roe@work-mail.net", "555-123-4567",
-           "555.123.4567", "7946", "sarah-j.example.org", "March 14"]
+           "555.123.4567", "7946", "sarah-j.example.org", "14/03/2021"]
+NAMES = [{"label": "PERSON", "pattern": p} for p in
+         ("Sarah Johnson", "Sarah Mitchell", "Robert", "Dana Fox", "Kim", "William")]
 
 
 def blank_nlp(patterns: list[dict] | None = None) -> Language:
@@ -41,164 +57,225 @@ def blank_nlp(patterns: list[dict] | None = None) -> Language:
     return nlp
 
 
-@Language.component("tt_test_after_sister")
-def _after_sister(doc):
-    """Tags as PERSON the capitalised word after 'sister', and nothing else."""
-    ents = [Span(doc, t.i + 1, t.i + 2, label="PERSON") for t in doc[:-1]
-            if t.lower_ == "sister" and doc[t.i + 1].is_title]
-    doc.ents = ents
-    return doc
+@pytest.fixture(scope="module")
+def ruler() -> Language:
+    """One hand-built pipeline (and so one Presidio analyzer) shared by the module's tests."""
+    return blank_nlp(NAMES + [{"label": "GPE", "pattern": "Leeds"},
+                              {"label": "ORG", "pattern": "Acme Corp"},
+                              {"label": "ORG", "pattern": "Notice"},
+                              {"label": "ORG", "pattern": "post-mortem"},
+                              {"label": "DATE", "pattern": "tomorrow"},
+                              {"label": "DATE", "pattern": "last March"},
+                              {"label": "NORP", "pattern": "Irish"}])
 
 
-def cells(df: pd.DataFrame) -> str:
-    return df.to_csv(index=False)
+def found(text: str, nlp: Language) -> list[tuple[str, str]]:
+    [ms] = find_identifiers([text], nlp)
+    return [(m.kind, m.surface) for m in ms]
 
 
-# ----------------------------------------------------------------------------- patterns
+# ----------------------------------------------------------------------------- Presidio set-up
+def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
+    """Real model: Presidio's NLP engine holds the loaded project pipeline (no spacy.load of a
+    model name, so never a download); phonenumbers gets the regions of redact.yaml."""
+    from therapy_turns.io.redact_engine import NOT_NEEDED
+    from therapy_turns.nlp import load_pipeline
+
+    analyzer = default_analyzer()
+    assert analyzer is get_analyzer()  # built once per process
+    assert analyzer.nlp_engine.nlp["en"] is load_pipeline(None, disable=NOT_NEEDED)
+    assert "ner" in analyzer.nlp_engine.nlp["en"].pipe_names
+    [phone] = [r for r in analyzer.registry.recognizers if r.name == "PhoneRecognizer"]
+    assert tuple(phone.supported_regions) == load_rules().phone_regions
+    assert {"US", "GB", "DE", "FR", "IN", "AU", "IE"} <= set(phone.supported_regions)
+    names = {r.name for r in analyzer.registry.recognizers}
+    assert {spec["name"] for spec in load_rules().recognizers} <= names
+
+
+# ----------------------------------------------------------------------------- recognizers
 @pytest.mark.parametrize("text, kind, surface", [
-    ("write to jane.roe@example.com.", "EMAIL", "jane.roe@example.com"),
+    # the project's pattern recognizers (data/redact.yaml)
+    ("write to danafox at gmail dot com now", "EMAIL", "danafox at gmail dot com"),
+    ("it's m.lefevre(at)orange(dot)fr, ok", "EMAIL", "m.lefevre(at)orange(dot)fr"),
+    ("I'm @luna.moon.art on there", "HANDLE", "@luna.moon.art"),
+    ("I post as u/quiet_fern there", "HANDLE", "u/quiet_fern"),
+    ("she lives at 14 Elm Road now", "ADDRESS", "14 Elm Road"),
+    ("at Flat 3, 19 Moor Street by", "ADDRESS", "Flat 3, 19 Moor Street"),
+    ("the flat at Kastanienallee 12 was", "ADDRESS", "Kastanienallee 12"),
+    ("at 42 rue des Martyrs we", "ADDRESS", "42 rue des Martyrs"),
+    ("in Denver, CO 80203 he", "POSTCODE", "80203"),
+    ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
+    ("then 10435 Berlin again", "POSTCODE", "10435"),
+    ("hospital number K4829103 again", "ID", "K4829103"),
+    ("passport C01X00T47 was", "ID", "C01X00T47"),
+    ("reference CR-4471-22 they said", "ID", "CR-4471-22"),
+    ("my gran is 94 now", "AGE", "94"),
+    ("a 103-year-old woman", "AGE", "103"),
+    ("her 95th birthday", "AGE", "95th"),
+    ("my son Александр Петров calls", "NAME", "Александр Петров"),
+    ("my neighbour 王伟 says", "NAME", "王伟"),
+    ("my friend priya said I should", "NAME", "priya"),
+    # Presidio's predefined recognizers and phonenumbers
     ("mail J_Doe+tag@mail.co.uk today", "EMAIL", "J_Doe+tag@mail.co.uk"),
-    ("see https://example.org/a?b=1.", "URL", "https://example.org/a?b=1"),
-    ("see www.example.com, then", "URL", "www.example.com"),
-    ("on example.org/about you", "URL", "example.org/about"),
-    ("call 555-123-4567 now", "PHONE", "555-123-4567"),
-    ("call (555) 123 4567 now", "PHONE", "(555) 123 4567"),
-    ("call +44 20 7946 0958.", "PHONE", "+44 20 7946 0958"),
-    ("call 07700900123 now", "PHONE", "07700900123"),
-    ("born 1984-02-29 in", "DATE", "1984-02-29"),
-    ("on 14/03/2021 we", "DATE", "14/03/2021"),
-    ("on March 14th, 2021 we", "DATE", "March 14th, 2021"),
-    ("on 14th of March we", "DATE", "14th of March"),
-    ("since March 2021 I", "DATE", "March 2021"),
+    ("see https://example.org/a?b=1 ok", "URL", "https://example.org/a?b=1"),
+    ("her blog bit.ly/3xYzQ7k is", "URL", "bit.ly/3xYzQ7k"),
+    ("call (415) 555-0132 now", "PHONE", "(415) 555-0132"),
+    ("call 020 7946 0321 now", "PHONE", "020 7946 0321"),
+    ("call 07700 900123 now", "PHONE", "07700 900123"),
+    ("call +91 98765 43210 now", "PHONE", "+91 98765 43210"),
+    ("call +49 30 901820 now", "PHONE", "+49 30 901820"),
+    ("from 81.2.69.160 at night", "IP", "81.2.69.160"),
+    ("the postcode LS6 2QT is", "POSTCODE", "LS6 2QT"),
+    ("my NHS number is 943 476 5919 ok", "ID", "943 476 5919"),
 ])
-def test_pattern_matches_whole_identifier(text, kind, surface):
-    [m] = pattern_matches(text)
-    assert (m.kind, m.surface, text[m.start:m.end]) == (kind, surface, surface)
+def test_each_recognizer_finds_the_whole_identifier(text, kind, surface, ruler):
+    assert found(text, ruler) == [(kind, surface)]
+
+
+def test_record_number_recognizer_alone_takes_long_numbers():
+    """A bare 8-12 digit number is also a possible phone number (phonenumbers then types the
+    merged finding); the project's recognizer takes it on its own."""
+    from presidio_analyzer import PatternRecognizer
+
+    [spec] = [s for s in load_rules().recognizers if s["name"] == "RecordNumberRecognizer"]
+    rec = PatternRecognizer.from_dict({**spec, "supported_language": "en"})
+    text = "my MRN is 00483921, not 2021 or 1234567."
+    assert [(text[r.start:r.end], r.entity_type) for r in rec.analyze(text, rec.supported_entities)
+            ] == [("00483921", "RECORD_NUMBER")]
 
 
 @pytest.mark.parametrize("text", [
     "I'd rate it 7 out of 10, maybe 3... 4 now.",
-    "Give it 15-20 minutes, then 2-3 more.",
+    "Give it 15-20 minutes, then 2-3 more, a 20-minute block.",
     "About 7/10 and 4/10 before.",
     "The decoder prompt (length 9159) is longer than 8192.",
+    "It took 90 minutes and I'm 100 percent sure; she was 95 percent there.",
+    "My friend said so, my sister called, my boss never listens.",
+    "Look at it: that's where we're at, dot the i's.",
+    "I'm at 2nd place, at 3 Steps Forward.",
     "May I ask how you are? In march we walk.",
-    "It was 3.14 or 2.5 percent.",
 ])
-def test_patterns_leave_ordinary_numbers_alone(text):
-    assert pattern_matches(text) == []
+def test_ordinary_talk_is_left_alone(text, ruler):
+    assert found(text, ruler) == []
 
 
-def test_seed_corpus_has_no_pattern_hits():
-    """253 real turns: the patterns alone change nothing (no false positives)."""
+def test_seed_corpus_has_no_hits_without_the_ner_model(ruler):
+    """253 real turns: Presidio's pattern recognizers alone change nothing (no false positives);
+    over-redaction with the model is measured in benchmarks/redaction_recall.py."""
     turns = load_corpus("seeds").turns
-    out = redact_turns(turns, nlp=blank_nlp())
+    out = redact_turns(turns, nlp=ruler)
     pd.testing.assert_frame_equal(out, turns)
 
 
+def test_ner_findings_filtered_by_stop_list_capitals_and_calendar_dates(ruler):
+    text = ("Patient: Notice that I left Acme Corp in Leeds last March; an Irish post-mortem "
+            "is due tomorrow.\n")
+    out = redact_turns(parse_text(text, "s"), nlp=ruler)
+    assert out.at[0, "text"] == ("Notice that I left [ORG_1] in [PLACE_1] [DATE_1]; an Irish "
+                                 "post-mortem is due tomorrow.")
+
+
 # ----------------------------------------------------------------------------- placeholders
-def test_planted_transcript_consistent_placeholders():
-    nlp = blank_nlp([{"label": "PERSON", "pattern": "Sarah Johnson"},
-                     {"label": "PERSON", "pattern": "Sarah"}])
+def test_planted_transcript_typed_consistent_placeholders(ruler):
     turns = parse_text(PLANTED, "s1")
-    out = redact_turns(turns, nlp=nlp)
-    assert out.at[0, "text"] == ("My sister [PERSON_1] keeps calling me. Email me at [EMAIL_1] "
+    out = redact_turns(turns, nlp=ruler)
+    assert out.at[0, "text"] == ("My sister [NAME_1] keeps calling me. Email me at [EMAIL_1] "
                                  "or ring\n[PHONE_1].")
-    assert out.at[1, "text"] == "Thank you. When did [PERSON_1] last call you?"
-    assert out.at[2, "text"] == ("On [DATE_1]. Her number is [PHONE_1] and her blog is [URL_1].")
+    assert out.at[1, "text"] == "Thank you. When did [NAME_1] last call you?"
+    assert out.at[2, "text"] == "On [DATE_1]. Her number is [PHONE_1] and her blog is [URL_1]."
     assert out.at[3, "text"] == "Let's notice that. Write to [EMAIL_1]? No, to [EMAIL_2] instead."
     assert out.at[3, "meta_notes"] == ("(Note: I will email [EMAIL_1] and call [PHONE_2] after "
                                        "the session.)")
     assert "[EMAIL_1]" in out.at[3, "raw_text"] and "[PHONE_2]" in out.at[3, "raw_text"]
-    dump = cells(out)
+    dump = out.to_csv(index=False)
     for s in SECRETS:
         assert s not in dump, s
-    # flags and keys untouched
     cols = ["session_id", "turn", "speaker", "meta_note", "truncated"]
     pd.testing.assert_frame_equal(out[cols], turns[cols])
 
 
-def test_numbering_restarts_per_session_and_original_unchanged():
+def test_numbering_restarts_per_session_and_original_unchanged(ruler):
     a = "Patient: Mail a@x.com please.\n\nTherapist: Or b@x.com then.\n"
     b = "Patient: Mail b@x.com please.\n"
     turns = pd.concat([parse_text(a, "A"), parse_text(b, "B")], ignore_index=True)
     before = turns.copy()
-    out = redact_turns(turns, nlp=blank_nlp())
+    out = redact_turns(turns, nlp=ruler)
     assert out["text"].tolist() == ["Mail [EMAIL_1] please.", "Or [EMAIL_2] then.",
                                     "Mail [EMAIL_1] please."]
     pd.testing.assert_frame_equal(turns, before)
 
 
-def test_name_tagged_once_is_swept_everywhere_and_short_form_shares_id():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("tt_test_after_sister")
-    text = ("Patient: My sister Kim is visiting.\n\nTherapist: How is Kim doing?\n\n"
-            "Patient: Kim is fine. Kimberly is her friend.\n")
-    out = redact_turns(parse_text(text, "s"), nlp=nlp)
-    assert out["text"].tolist() == ["My sister [PERSON_1] is visiting.",
-                                    "How is [PERSON_1] doing?",
-                                    "[PERSON_1] is fine. Kimberly is her friend."]
-    nlp2 = blank_nlp([{"label": "PERSON", "pattern": "Tom Baker"},
-                      {"label": "PERSON", "pattern": "Baker"},
-                      {"label": "PERSON", "pattern": "Ann"}])
-    out = redact_turns(parse_text("Patient: Ann met Tom Baker; Baker left, Ann's sad.\n", "s"),
-                       nlp=nlp2)
-    assert out.at[0, "text"] == "[PERSON_1] met [PERSON_2]; [PERSON_2] left, [PERSON_1]'s sad."
+def test_name_found_once_is_swept_with_parts_lowercase_and_nicknames(ruler):
+    """The ruler tags only "Sarah Mitchell" and "Robert"; every other form is the sweep's."""
+    text = ("Patient: Sarah Mitchell and my husband Robert came.\n\n"
+            "Therapist: How was sarah? And Mitchell?\n\n"
+            "Patient: Bob says bob is fine, Rob and Bobby agree; robert will call. Will you?\n")
+    out = redact_turns(parse_text(text, "s"), nlp=ruler)
+    assert out["text"].tolist() == [
+        "[NAME_1] and my husband [NAME_2] came.",
+        "How was [NAME_1]? And [NAME_1]?",
+        "[NAME_2] says [NAME_2] is fine, [NAME_2] and [NAME_2] agree; [NAME_2] will call. "
+        "Will you?"]
+    other = redact_turns(parse_text("Patient: Bob and Sarah are fine.\n", "t"), nlp=ruler)
+    assert other.at[0, "text"] == "Bob and Sarah are fine."  # sweeps stay within their session
 
 
-def test_entity_types_filters_and_stop_list():
-    nlp = blank_nlp([{"label": "GPE", "pattern": "Leeds"},
-                     {"label": "ORG", "pattern": "Acme Corp"},
-                     {"label": "ORG", "pattern": "Notice"},
-                     {"label": "ORG", "pattern": "post-mortem"},
-                     {"label": "DATE", "pattern": "tomorrow"},
-                     {"label": "DATE", "pattern": "last March"},
-                     {"label": "NORP", "pattern": "Irish"}])
-    text = ("Patient: Notice that I left Acme Corp in Leeds last March; an Irish post-mortem "
-            "is due tomorrow.\n")
-    out = redact_turns(parse_text(text, "s"), nlp=nlp)
-    assert out.at[0, "text"] == ("Notice that I left [ORG_1] in [PLACE_1] [DATE_1]; an Irish "
-                                 "post-mortem is due tomorrow.")
+def test_name_variants_skip_common_words():
+    v = name_variants("William Rose")
+    assert {"William", "william", "Will", "Bill", "Billy", "billy", "Rose"} <= v
+    assert "will" not in v and "bill" not in v  # common English words stay in lower case
+    assert "Dr" not in name_variants("Dr Anand Sharma")
+    assert {"Anand", "Sharma", "anand", "sharma"} <= name_variants("Dr Anand Sharma")
 
 
-def test_known_strings_and_speaker_labels():
+def test_known_strings_and_speaker_labels(ruler):
     text = "Jane: I told Bob about Riverside Clinic.\n\nTherapist: What did Bob say, Jane?\n"
     turns = parse_text(text, "s", speakers={"jane": "patient", "therapist": "therapist"})
-    out = redact_turns(turns, nlp=blank_nlp(), known={"PERSON": ["Bob"],
-                                                      "ORG": ["Riverside Clinic"]})
-    # numbered by first occurrence in the text: Bob (turn 0) before Jane (turn 1)
-    assert out["text"].tolist() == ["I told [PERSON_1] about [ORG_1].",
-                                    "What did [PERSON_1] say, [PERSON_2]?"]
+    out = redact_turns(turns, nlp=ruler, known={"NAME": ["Bob"], "ORG": ["Riverside Clinic"]})
+    assert out["text"].tolist() == ["I told [NAME_1] about [ORG_1].",
+                                    "What did [NAME_1] say, [NAME_2]?"]
     assert out["speaker_label"].tolist() == ["Patient", "Therapist"]
-    with pytest.raises(ValueError, match="NAME"):
-        redact_turns(turns, nlp=blank_nlp(), known={"NAME": ["Bob"]})
+    with pytest.raises(ValueError, match="PERSON"):
+        redact_turns(turns, nlp=ruler, known={"PERSON": ["Bob"]})
 
 
-def test_thinking_column_redacted_consistently():
+def test_thinking_column_redacted_consistently(ruler):
     text = ("--- Turn 1 ---\nPatient: My boss is Dana Fox.\n\n--- Turn 2 ---\n"
             "Therapist Thinking: Dana Fox seems central; ask about dana.fox@acme.io.\n"
-            "Therapist Answer: Tell me more about Dana Fox.\n")
-    out = redact_turns(parse_text(text, "s"),
-                       nlp=blank_nlp([{"label": "PERSON", "pattern": "Dana Fox"}]))
-    assert out.at[1, "thinking"] == "[PERSON_1] seems central; ask about [EMAIL_1]."
-    assert out.at[1, "text"] == "Tell me more about [PERSON_1]."
+            "Therapist Answer: Tell me more about Dana Fox, or dana.\n")
+    out = redact_turns(parse_text(text, "s"), nlp=ruler)
+    assert out.at[1, "thinking"] == "[NAME_1] seems central; ask about [EMAIL_1]."
+    assert out.at[1, "text"] == "Tell me more about [NAME_1], or [NAME_1]."
 
 
-def test_redaction_map_audit():
+def test_redaction_map_audit(ruler):
     turns = parse_text("Patient: Mail a@x.com or a@x.com.\n", "s")
-    m = redaction_map(turns, nlp=blank_nlp())
+    m = redaction_map(turns, nlp=ruler)
     assert m[["placeholder", "type", "surface"]].values.tolist() == [["[EMAIL_1]", "EMAIL",
                                                                       "a@x.com"]]
     assert m["count"].tolist() == [4]  # twice in raw_text, twice in text
 
 
-def test_real_model_unambiguous_names():
-    """Depends on en_core_web_sm tagging these textbook-clear entities."""
+def test_real_model_names_places_organisations():
+    """Real model: depends on en_core_web_sm tagging these textbook-clear entities."""
     text = ("Patient: My sister Sarah Johnson moved to London and works for Microsoft.\n\n"
-            "Therapist: How do you feel about Sarah Johnson being in London?\n")
+            "Therapist: How do you feel about sarah being in London?\n")
     out = redact_turns(parse_text(text, "s"))
     assert out["text"].tolist() == [
-        "My sister [PERSON_1] moved to [PLACE_1] and works for [ORG_1].",
-        "How do you feel about [PERSON_1] being in [PLACE_1]?"]
+        "My sister [NAME_1] moved to [PLACE_1] and works for [ORG_1].",
+        "How do you feel about [NAME_1] being in [PLACE_1]?"]
+
+
+# ----------------------------------------------------------------------------- no leaks
+def test_withhold_quoted_and_redacted_speakers():
+    assert withhold_quoted("a.txt:3: found text outside any turn: 'Jane Roe rang'; expected x") \
+        == "a.txt:3: found text outside any turn: <13 characters withheld>; expected x"
+    assert withhold_quoted('labels ["jane", "bob"]') == \
+        "labels [<4 characters withheld>, <3 characters withheld>]"
+    assert redact_speakers({"Jane Roe": "patient", "Dr Who": "therapist", "client": "patient"}) \
+        == {"[SPEAKER_1]": "therapist", "[SPEAKER_2]": "patient", "client": "patient"}
+    err = TextBeforeLabelError("f.txt", 1, "text before the first label: 'Jane Roe'", "a label")
+    assert "Jane" not in err.withheld() and "Jane" in str(err)
 
 
 def test_cli_parse_redact(tmp_path):
@@ -207,26 +284,54 @@ def test_cli_parse_redact(tmp_path):
     out = tmp_path / "turns.csv"
     assert cli.main(["parse", str(src), "--out", str(out), "--redact", "--quiet"]) == 0
     dump = out.read_text(encoding="utf-8")
-    for s in ["jane.roe@example.com", "555-123-4567", "7946", "sarah-j.example.org", "March 14"]:
+    for s in SECRETS:
         assert s not in dump, s
     assert PLACEHOLDER_RE.search(dump)
 
 
-def test_analysis_tables_and_explorer_built_with_redaction_hold_no_planted_string(tmp_path):
-    """End to end: `analyze --redact` tables and the explorer HTML built from them."""
+LEAKY = "Jane Roe rang me at 07700 900123 before any label.\n\nPatient: Hello.\n"
+
+
+def test_cli_error_and_skip_messages_withhold_text_with_redact(tmp_path, capsys, caplog):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(LEAKY, encoding="utf-8")
+    assert cli.main(["parse", str(bad), "--out", str(tmp_path / "x.csv"), "--redact"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.txt:1" in err and "withheld" in err and "Jane" not in err
+    assert cli.main(["parse", str(bad), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "Jane Roe" in capsys.readouterr().err  # without --redact the message shows it
+    good = tmp_path / "good.txt"
+    good.write_text("Patient: Hello.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["parse", str(bad), str(good), "--out", str(tmp_path / "y.csv"),
+                         "--on-error", "skip", "--redact", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "Jane" not in err and "07700" not in err
+    assert "Jane" not in caplog.text and "skipped" in caplog.text
+
+
+def test_analysis_tables_manifest_logs_and_explorer_hold_no_planted_string(tmp_path, caplog):
+    """End to end: `analyze --redact` tables, manifest.json, log and the explorer HTML."""
     from therapy_turns import pipeline
     from therapy_turns.report import explorer
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "s1.txt").write_text(PLANTED, encoding="utf-8")
+    (corpus / "s1.txt").write_text(PLANTED.replace("Patient:", "Jane Roe:"), encoding="utf-8")
+    (corpus / "s2.txt").write_text(LEAKY, encoding="utf-8")
     out = tmp_path / "build"
-    pipeline.build_tables(str(corpus), str(out), progress=False, redact=True)
+    with caplog.at_level(logging.INFO):
+        pipeline.build_tables(str(corpus), str(out), progress=False, redact=True,
+                              on_error="skip", speakers={"Jane Roe": "patient"})
+    manifest = (out / "manifest.json").read_text()
+    assert json.loads(manifest)["parameters"]["speakers"] == {"[SPEAKER_1]": "patient"}
+    assert "s2.txt" in manifest and "withheld" in manifest
     dumps = [pd.read_parquet(p).to_csv() for p in sorted(out.rglob("*.parquet"))]
     assert dumps
     data = explorer.load_data(str(corpus), str(out))
     page = explorer.render_session(data, "s1", figure=False)
-    for s in ["jane.roe@example.com", "j.roe@work-mail.net", "555-123-4567", "555.123.4567",
-              "7946", "sarah-j.example.org", "March 14", "Sarah Johnson"]:
+    for s in [*SECRETS, "Jane", "Roe", "07700"]:
+        assert s not in manifest, s
+        assert s not in caplog.text, s
         assert s not in page, s
         assert not any(s in d for d in dumps), s
