@@ -64,8 +64,9 @@ def _common(p: argparse.ArgumentParser, out_help: str = "output .csv or .parquet
                    help="bad files: fail (default) or skip and list them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--redact", action="store_true",
-                   help="replace names, places, organisations, dates, emails, phone numbers and "
-                        "URLs by placeholders before anything else sees the text")
+                   help="replace identifiers (names, places, organisations, dates, addresses, "
+                        "postcodes, phone numbers, e-mails, URLs, handles, IPs, ID numbers, ages "
+                        "over 89) by typed placeholders before anything else sees the text")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
