@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from therapy_turns.io.transcripts import analysable
 
@@ -164,15 +165,17 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
 
 def bootstrap_ci(stat, samples: Sequence[np.ndarray], n_boot: int = 2000, alpha: float = 0.05,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of ``stat(*samples)``, resampling each sample independently
-    with replacement (``numpy.random.default_rng(seed)``)."""
-    rng = np.random.default_rng(seed)
-    arrays = [np.asarray(s, dtype=float) for s in samples]
-    boots = np.empty(n_boot)
-    for b in range(n_boot):
-        boots[b] = stat(*(a[rng.integers(0, len(a), len(a))] for a in arrays))
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    """Percentile bootstrap CI of ``stat(*samples, axis=-1)``, resampling each sample
+    independently with replacement (:func:`scipy.stats.bootstrap`, ``rng=seed``)."""
+    res = stats.bootstrap([np.asarray(s, dtype=float) for s in samples], stat,
+                          n_resamples=n_boot, confidence_level=1 - alpha, method="percentile",
+                          rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _change(first: np.ndarray, last: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean of ``last`` minus mean of ``first`` along ``axis``."""
+    return last.mean(axis=axis) - first.mean(axis=axis)
 
 
 def _edge(n: int, frac: float, n_min: int) -> int:
@@ -197,8 +200,7 @@ def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_min: int = 2,
         if len(v) < 2 * k:
             continue
         first, last = v[:k], v[-k:]
-        lo, hi = bootstrap_ci(lambda a, b: b.mean() - a.mean(), [first, last], n_boot, alpha,
-                              seed)
+        lo, hi = bootstrap_ci(_change, [first, last], n_boot, alpha, seed)
         rows.append({"session_id": sid, "speaker": spk, "k": k, "start": first.mean(),
                      "end": last.mean(), "change": last.mean() - first.mean(),
                      "ci_low": lo, "ci_high": hi})

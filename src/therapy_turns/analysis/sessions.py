@@ -28,13 +28,13 @@ readable and names never collide. Metadata columns are joined by ``session_id``
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from therapy_turns.analysis.dynamics import ued
 from therapy_turns.io.transcripts import FLAGS, analysable
@@ -92,16 +92,9 @@ def transition_entropy(codes: Sequence[str]) -> float:
     codes = [c for c in codes if isinstance(c, str) and c]
     if len(codes) < 2:
         return float("nan")
-    # pairs in order of first appearance, then by count descending (stable): the term order of
-    # pandas' DataFrame.value_counts, so the float sum is the one summing that Series gives
-    pairs = sorted(Counter(zip(codes[:-1], codes[1:], strict=True)).items(), key=lambda kv: -kv[1])
-    row_sum: Counter[str] = Counter()
-    for (a, _), n in pairs:
-        row_sum[a] += n
-    counts = np.array([n for _, n in pairs], dtype=np.int64)
-    rows = np.array([row_sum[a] for (a, _), _ in pairs], dtype=np.int64)
-    p_ab = counts / (len(codes) - 1)
-    return float(-(p_ab * np.log2(counts / rows)).sum())
+    table = pd.crosstab(pd.Series(codes[:-1]), pd.Series(codes[1:])).to_numpy(float)
+    rows = table.sum(axis=1)
+    return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
 
 
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -300,8 +293,6 @@ def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
              ) -> tuple[float, float, float]:
     """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal-
     approximation CI (SE of Hedges & Olkin 1985). NaNs with fewer than 2 values per group."""
-    from scipy.stats import norm
-
     a, b = np.asarray(a, float), np.asarray(b, float)
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
@@ -311,7 +302,7 @@ def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
         return (float("nan"),) * 3
     g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
     se = np.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
-    z = norm.ppf(1 - alpha / 2)
+    z = stats.norm.ppf(1 - alpha / 2)
     return float(g), float(g - z * se), float(g + z * se)
 
 
@@ -407,14 +398,13 @@ def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
                          correction: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
     """Correlation of every session measure with every outcome rating, across sessions.
 
-    ``method`` ``spearman`` (default, robust to the ordinal ratings) or ``pearson``. CIs by the
-    Fisher z transform with SE ``1/sqrt(n-3)`` (Pearson) or the Bonett & Wright (2000) SE
-    ``sqrt((1 + r^2/2)/(n-3))`` (Spearman); NaN with n <= 3. ``p_adj`` corrects across the table.
+    ``method`` ``spearman`` (default, robust to the ordinal ratings) or ``pearson``. CIs:
+    scipy's ``pearsonr(...).confidence_interval()`` (Fisher z, SE ``1/sqrt(n-3)``) or the
+    Fisher z transform with the Bonett & Wright (2000) SE ``sqrt((1 + r^2/2)/(n-3))``
+    (Spearman); NaN with n <= 3. ``p_adj`` corrects across the table.
     Columns: :data:`CORRELATION_COLUMNS`.
     """
-    from scipy import stats as st
-
-    z = st.norm.ppf(1 - alpha / 2)
+    z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for o in outcomes:
         for m in measures:
@@ -422,11 +412,13 @@ def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
             n = len(d)
             r = p = lo = hi = float("nan")
             if n >= 3 and d[m].std() > 0 and d[o].std() > 0:
-                res = (st.spearmanr if method == "spearman" else st.pearsonr)(d[m], d[o])
+                res = (stats.spearmanr if method == "spearman" else stats.pearsonr)(d[m], d[o])
                 r, p = float(res[0]), float(res[1])
-                if n > 3 and abs(r) < 1:
-                    se = np.sqrt((1 + r * r / 2) / (n - 3)) if method == "spearman" else \
-                        1 / np.sqrt(n - 3)
+                if method == "pearson" and n > 3:
+                    ci = res.confidence_interval(1 - alpha)
+                    lo, hi = float(ci.low), float(ci.high)
+                elif n > 3 and abs(r) < 1:  # Bonett & Wright SE on the Fisher z scale
+                    se = np.sqrt((1 + r * r / 2) / (n - 3))
                     lo, hi = (float(np.tanh(np.arctanh(r) + s * z * se)) for s in (-1, 1))
             rows.append({"measure": m, "outcome": o, "method": method, "n": n, "r": r,
                          "ci_low": lo, "ci_high": hi, "p": p})

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,7 @@ def permutation_test(codes: pd.DataFrame, col: str = "main_behaviour", n_perm: i
 def entropy_bits(values: Sequence[str]) -> float:
     """Shannon entropy (bits) of the empirical distribution of ``values``."""
     _, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log2(p)).sum()) + 0.0
+    return float(stats.entropy(counts, base=2)) + 0.0
 
 
 def windowed_entropy(codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
