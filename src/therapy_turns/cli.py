@@ -48,6 +48,10 @@ def load_args(args: argparse.Namespace) -> Corpus:
     for s in corpus.skipped:
         reason = withhold_quoted(s.reason) if getattr(args, "redact", False) else s.reason
         print(f"skipped: {reason}", file=sys.stderr)
+    if getattr(args, "events", None):
+        from therapy_turns.io.events import attach_events, read_events
+
+        corpus.turns = attach_events(corpus.turns, read_events(args.events), args.events)
     if getattr(args, "redact", False):
         from therapy_turns.io.redact import redact_turns
 
@@ -89,7 +93,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                               metadata=args.metadata, workers=args.workers,
                               scheduler=args.scheduler, redact=args.redact,
                               chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
-                              on_error=args.on_error, speakers=dict(args.speaker) or None)
+                              on_error=args.on_error, speakers=dict(args.speaker) or None,
+                              events=args.events)
     except MetadataError as e:
         print(f"therapy-turns: {e}", file=sys.stderr)
         return 2
@@ -238,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         if name == "analyze":
             _analyze_args(p)
+        if name in ("parse", "analyze"):
+            p.add_argument("--events", metavar="FILE.csv",
+                           help="annotated events (session_id, turn, event) added to the turns' "
+                                "event column")
         p.set_defaults(func=func)
     _add_report_commands(sub)
     return parser

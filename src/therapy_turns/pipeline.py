@@ -2,7 +2,8 @@
 
 Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
 
-- ``turns``: the turn table (:mod:`therapy_turns.io.transcripts`), redacted if asked;
+- ``turns``: the turn table (:mod:`therapy_turns.io.transcripts`), redacted if asked, with the
+  annotated events of an ``events`` file added (:func:`therapy_turns.io.events.attach_events`);
 - ``features``: per-turn linguistic features (:func:`measures.features.compute_features`);
 - ``emotion``: per-turn affect scores (:func:`therapy_turns.measures.emotion.score_turns`);
 - ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`);
@@ -59,6 +60,7 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.io.errors import withhold_quoted
+from therapy_turns.io.events import attach_events, check_events, read_events
 from therapy_turns.io.transcripts import (
     DEFAULT_SPEAKERS,
     TABLE_SUFFIXES,
@@ -445,7 +447,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  chunk_sessions: int = DEFAULT_CHUNK_SESSIONS,
                  cache_dir: str | Path | None = None, on_error: str = "fail",
                  speakers: Mapping[str, str] | None = None,
-                 exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True) -> Tables:
+                 exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True,
+                 events: str | Path | None = None) -> Tables:
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
     partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
 
@@ -455,7 +458,9 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     ``workers``/``scheduler`` choose the executor; results do not depend on it. ``exclude`` is
     the exclusion policy used for the session summaries (tables themselves keep every turn).
     ``table_cache``: also cache each chunk's tables (keyed by its turns, the table function and
-    the package code), so a warm rerun neither parses nor recomputes.
+    the package code), so a warm rerun neither parses nor recomputes. ``events``: a CSV of
+    annotated events (``session_id, turn, event``), checked against the corpus before anything is
+    computed and added to the turns' ``event`` column.
     Returns a read-on-access mapping of table name to DataFrame.
     """
     from therapy_turns.analysis.sessions import join_metadata, read_metadata
@@ -469,6 +474,14 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     out = project_path(analysis_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta_df = read_metadata(metadata) if metadata is not None else None
+    ev_df = read_events(project_path(events)) if events is not None else None
+    if ev_df is not None:  # every row names a session and turn of the corpus: check first
+        n_turns: dict[str, int] = {}
+        for part in _session_parts(corpus, on_error, speakers):
+            if len(part):
+                first = part[0] if isinstance(part, list) else part.iloc[0]
+                n_turns[str(first["session_id"])] = len(part)
+        check_events(ev_df, n_turns, events)
     # a build is complete when its manifest exists: remove it first, then the old tables
     (out / MANIFEST).unlink(missing_ok=True)
     for name in (*BASE_TABLES, *TABLE_FUNCS):
@@ -488,6 +501,9 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
 
     def tasks() -> Iterator[ChunkTask]:
         for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
+            if ev_df is not None:
+                mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
+                chunk = attach_events(chunk, mine, events)
             yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
     if scheduler is not None:
@@ -515,6 +531,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         from therapy_turns.analysis.sessions import summarise_sessions
         sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
                                       {}, exclude)
+    counts = [c for c in sessions.columns if c == "n_events" or c.startswith("events__")]
+    sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
     sessions, report = join_metadata(sessions, meta_df)
     _write_partition(out, "sessions", 0, sessions, stats)
 
@@ -546,6 +564,9 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             **report.as_dict()},
         "skipped": [{"path": s.path, "reason": withhold_quoted(s.reason) if redact else s.reason}
                     for s in skipped],
+        "events": None if events is None else {
+            "path": str(events), "sha256": _file_sha256(project_path(events)),
+            "rows": len(ev_df)},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
@@ -577,6 +598,9 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
     if fresh and manifest.get("metadata"):
         meta = project_path(manifest["metadata"]["path"])
         fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]
+    if fresh and manifest.get("events"):
+        ev = project_path(manifest["events"]["path"])
+        fresh = ev.is_file() and _file_sha256(ev) == manifest["events"]["sha256"]
     if not fresh:
         log.info("building %s for %s in %s", name, corpus, project_path(analysis_dir))
         have = manifest["tables"] if manifest else []
@@ -588,7 +612,9 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
             log.warning("metadata file %s of the previous build is gone; building without it",
                         meta_path)
             meta_path = None
+        events = ((manifest or {}).get("events") or {}).get("path")
         return build_tables(corpus, analysis_dir, wanted, progress=False, metadata=meta_path,
+                            events=events,
                             redact=bool(params.get("redact", False)),
                             chunk_sessions=int(params.get("chunk_sessions",
                                                           DEFAULT_CHUNK_SESSIONS)),

@@ -7,6 +7,8 @@ exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
 
 - counts: ``n_turns`` (all), ``n_analysed``, ``n_patient``, ``n_therapist`` (analysed), and
   ``patient_words``, ``therapist_words`` (whitespace tokens), ``patient_word_share``;
+- events (all turns; :mod:`therapy_turns.io.events`): ``n_events`` and ``events__<type>`` for
+  every type of the event patterns and every other type the turns carry;
 - for every numeric column ``c`` of a per-turn table ``t`` (``features``, ``emotion``, ...):
   ``t__c__patient`` and ``t__c__therapist``, the session mean per speaker;
 - for every numeric column of ``emotion``: ``emotion__c__patient_slope``, the OLS slope of the
@@ -37,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns.analysis.dynamics import ued
+from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.paths import project_path
 
@@ -97,6 +100,20 @@ def transition_entropy(codes: Sequence[str]) -> float:
     return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
 
 
+def event_count_columns(turns: pd.DataFrame, code: np.ndarray, n: int) -> pd.DataFrame:
+    """``n_events`` and ``events__<type>`` per session (``code``: session index of each turn)."""
+    ev = turns["event"].fillna("").astype(str) if "event" in turns.columns else pd.Series(
+        "", index=turns.index)
+    types = [k for k, _ in EVENT_TYPES.types] + [OTHER_EVENT]
+    types += sorted({k for v in ev if v for k in v.split(SEPARATOR)} - set(types))
+    cols = {"n_events": np.zeros(n, "int64")}
+    for ty in types:
+        hits = np.array([v.split(SEPARATOR).count(ty) if v else 0 for v in ev], "int64")
+        cols[f"events{SEP}{ty}"] = np.bincount(code, hits, minlength=n).astype("int64")
+        cols["n_events"] += cols[f"events{SEP}{ty}"]
+    return pd.DataFrame(cols)
+
+
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                        exclude: Sequence[str] = ("generation_error", "missing_answer")
                        ) -> pd.DataFrame:
@@ -129,6 +146,7 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         out[f"{sp}_words"] = per_session(is_sp, words)
     total = out.patient_words + out.therapist_words
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
+    out = pd.concat([out, event_count_columns(turns, code, len(ids))], axis=1)
     turn = turns["turn"]
     last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
     position = pd.DataFrame({"session_id": sid, "turn": turn,

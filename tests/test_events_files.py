@@ -1,0 +1,117 @@
+"""--events FILE.csv: annotated events attached to any corpus, its errors (file and line), the
+events in analyze's tables and the sessions table's counts per type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from therapy_turns import cli, pipeline
+from therapy_turns.analysis.sessions import summarise_sessions
+from therapy_turns.io.events import EventsFileError, attach_events, read_events
+from therapy_turns.io.transcripts import load_corpus
+
+NEWS = ("--- [SYSTEM INJECTION at Turn 1]: [System Note: You just received a stressful text "
+        "message.] ---")
+
+
+def corpus(tmp_path: Path) -> Path:
+    d = tmp_path / "corpus"
+    d.mkdir()
+    (d / "a.txt").write_text("Patient: I slipped again.\n\nTherapist: What happened?\n\n"
+                             "Patient: I drank.\n\nTherapist: Okay.\n")
+    (d / "b.txt").write_text("--- Turn 0 ---\nPatient: Hi.\n\n--- Turn 1 ---\n"
+                             "Therapist Thinking:\nHe seems anxious.\n\nTherapist Answer:\n"
+                             f"Welcome.\n\n{NEWS}\n\nPatient: Fine.\n")
+    return d
+
+
+def events_csv(tmp_path: Path, body: str, name: str = "ev.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(body)
+    return p
+
+
+def test_attach_merges_with_the_transcripts_own_events(tmp_path):
+    turns = load_corpus(corpus(tmp_path)).turns
+    ev = read_events(events_csv(tmp_path, "session_id,turn,event,coder\na,2,rupture,JS\n"
+                                          "b,2,homework_review,JS\nb,2,rupture,AB\n"))
+    out = attach_events(turns, ev)
+    got = out.set_index(["session_id", "turn"])
+    assert got.loc[("a", 2), "event"] == "rupture" and got.loc[("a", 2), "event_text"] == "rupture"
+    assert got.loc[("b", 2), "event"] == "stressful_news;homework_review;rupture"
+    assert got.loc[("b", 2), "event_text"] == f"{NEWS}\nhomework_review\nrupture"
+    assert (out.drop(columns=["event", "event_text"]) == turns.drop(
+        columns=["event", "event_text"])).all().all()
+    assert (out["event"] != "").sum() == 2 and (turns["event"] != "").sum() == 1
+
+
+@pytest.mark.parametrize("body,line,found", [
+    ("session_id,turn\na,1\n", 1, "columns ['session_id', 'turn']"),
+    ("session_id,turn,event\na,2,rupture\nzz,1,rupture\n", 3, "unknown session 'zz'"),
+    ("session_id,turn,event\na,4,rupture\n", 2, "turn 4 in session 'a'"),
+    ("session_id,turn,event\na,two,rupture\n", 2, "turn 'two'"),
+    ("session_id,turn,event\na,-1,rupture\n", 2, "turn '-1'"),
+    ("session_id,turn,event\na,1,\n", 2, "event ''"),
+    ('session_id,turn,event,note\n"a",1,x,"two\nlines"\nb,9,x,\n', 4, "turn 9 in session 'b'"),
+    ('session_id,turn,event\na,1,"two\nlines"\n', 2, "event 'two\\nlines'"),
+])
+def test_events_file_errors_name_file_and_line(tmp_path, body, line, found, capsys):
+    c = corpus(tmp_path)
+    ev = events_csv(tmp_path, body)
+    with pytest.raises(EventsFileError) as info:
+        attach_events(load_corpus(c).turns, read_events(ev), ev)
+    assert info.value.line == line and found in str(info.value)
+    assert str(info.value).startswith(f"{ev}:{line}: found ")
+    # the CLI: one line, exit 2, nothing written
+    out = tmp_path / "t.csv"
+    assert cli.main(["parse", str(c), "--out", str(out), "--events", str(ev)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"therapy-turns: {ev}:{line}: found")
+    assert not out.exists()
+
+
+def test_parse_with_events_writes_the_columns(tmp_path, capsys):
+    c = corpus(tmp_path)
+    ev = events_csv(tmp_path, "session_id,turn,event\na,2,rupture\n")
+    out = tmp_path / "t.csv"
+    assert cli.main(["parse", str(c), "--out", str(out), "--events", str(ev)]) == 0
+    t = pd.read_csv(out, keep_default_na=False)
+    assert t.loc[t.event != "", ["session_id", "turn", "event"]].values.tolist() == [
+        ["a", 2, "rupture"], ["b", 2, "stressful_news"]]
+    assert "events: rupture=1, stressful_news=1" in capsys.readouterr().out
+
+
+def test_sessions_table_counts_events_per_type():
+    turns = pd.DataFrame({"session_id": ["a", "a", "a", "b", "b"], "turn": [0, 1, 2, 0, 1],
+                          "speaker": ["patient", "therapist", "patient", "patient", "therapist"],
+                          "text": ["x"] * 5, "event": ["confusion;fatigue", "", "rupture", "", ""],
+                          "generation_error": False, "missing_answer": False})
+    s = summarise_sessions(turns, {}).set_index("session_id")
+    assert s.loc["a", ["n_events", "events__confusion", "events__fatigue", "events__rupture",
+                       "events__stressful_news", "events__other"]].tolist() == [3, 1, 1, 1, 0, 0]
+    assert s.loc["b", "n_events"] == 0 and s.loc["b", "events__rupture"] == 0
+
+
+def test_analyze_carries_events_and_checks_them_first(tmp_path):
+    c = corpus(tmp_path)
+    ev = events_csv(tmp_path, "session_id,turn,event\na,2,rupture\n")
+    out = tmp_path / "build"
+    tables = pipeline.build_tables(c, out, ["emotion"], progress=False, events=ev,
+                                   chunk_sessions=1)
+    turns = tables["turns"]
+    assert turns.loc[turns.event != "", "event"].tolist() == ["rupture", "stressful_news"]
+    s = tables["sessions"].set_index("session_id")
+    assert s.loc["a", "events__rupture"] == 1 and s.loc["b", "events__rupture"] == 0
+    assert s.loc["b", "events__stressful_news"] == 1
+    assert tables.manifest["events"]["rows"] == 1
+    # load_table keeps the events on a rebuild, and a changed events file makes it stale
+    ev.write_text("session_id,turn,event\na,0,crisis\n")
+    t2 = pipeline.load_table("turns", c, out)
+    assert t2.loc[t2.event != "", "event"].tolist() == ["crisis", "stressful_news"]
+    bad = events_csv(tmp_path, "session_id,turn,event\nq,0,x\n", "bad.csv")
+    with pytest.raises(EventsFileError, match="unknown session 'q'"):
+        pipeline.build_tables(c, tmp_path / "b2", ["emotion"], progress=False, events=bad)
+    assert not (tmp_path / "b2" / "emotion").exists()
