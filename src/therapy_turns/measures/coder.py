@@ -1,0 +1,411 @@
+"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``).
+
+A coder is a scikit-learn pipeline: word 1-2-gram and character 2-5-gram TF-IDF of the turn's
+text, plus (when the label is one the package's rule coders know) the rule coder's own codes as
+binary features, into a class-balanced logistic regression. Training prints session-grouped
+cross-validated agreement (GroupKFold: no session is in both the training and the test fold) —
+Cohen's κ, macro-F1, per-code precision/recall/F1 and the confusion matrix — and writes:
+
+- ``<model-dir>/coder.pkl``: a versioned model file. Line 1 is the magic ``therapy-turns-coder``
+  and the format version, line 2 a JSON header (format, scikit-learn version, SHA-256 of the
+  payload), then the pickled payload. :func:`load_model` checks all three before unpickling;
+  like any pickle it must come from a source you trust.
+- ``<model-dir>/summary.json``: what was trained on what (file SHA-256, label, classes, rows,
+  sessions, features) and the cross-validated figures, read by the report's methods text.
+
+Rule features: ``therapist`` = the forms of :func:`measures.techniques.code_turns` (the client
+turn before is taken from a ``client_context`` column or, in a turn table with a ``speaker``
+column, from the table itself); ``client`` = the change/sustain-talk codes of
+:func:`measures.client_talk.code_client_turns`; ``none`` = text only. ``auto`` picks ``client``
+when every class is a client-talk code, ``therapist`` when every class is a main behaviour or a
+form, else ``none``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"therapy-turns-coder"
+FORMAT_VERSION = 1
+MODEL_FILE = "coder.pkl"
+SUMMARY_FILE = "summary.json"
+RULE_SETS = ("auto", "therapist", "client", "none")
+MIN_SESSIONS = 3
+MAX_FOLDS = 5
+
+
+class CoderError(ValueError):
+    """Bad training input or model file: one line naming the file and what was expected."""
+
+
+# --------------------------------------------------------------------------- input
+def read_coded(path: str | Path, label: str, text_column: str = "text",
+               group: str = "session_id") -> pd.DataFrame:
+    """The coded table at ``path`` (``.csv`` or ``.jsonl``), checked: the label, text and group
+    columns exist. Rows with an empty label are dropped (their number is logged)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CoderError(f"{path}: no such file (expected a coded .csv or .jsonl table)")
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif path.suffix.lower() == ".jsonl":
+            df = pd.read_json(path, lines=True, dtype=False)
+        else:
+            raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        if isinstance(e, CoderError):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CoderError(f"{path}: not a readable table ({first})") from None
+    for what, col in (("label", label), ("text", text_column), ("group", group)):
+        if col not in df.columns:
+            raise CoderError(f"{path}: unknown {what} column '{col}'; the columns are "
+                             f"{', '.join(map(str, df.columns))}")
+    df = df.copy()
+    df["_context"] = _contexts(df)  # before unlabelled (e.g. client) rows are left out
+    df[label] = df[label].astype("string").fillna("").str.strip()
+    empty = df[label] == ""
+    if empty.any():
+        log.info("%s: %d rows without a '%s' code left out", path, int(empty.sum()), label)
+    return df[~empty].reset_index(drop=True)
+
+
+def _check_trainable(df: pd.DataFrame, label: str, group: str, source: str) -> int:
+    """Number of CV folds; raises :class:`CoderError` when the table cannot be trained on."""
+    classes = sorted(df[label].unique())
+    if len(classes) < 2:
+        found = classes[0] if classes else "none"
+        raise CoderError(f"{source}: column '{label}' has a single class ({found}); "
+                         "a coder needs at least two codes")
+    n_groups = df[group].nunique()
+    if n_groups < MIN_SESSIONS:
+        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; grouped "
+                         f"cross-validation needs at least {MIN_SESSIONS}")
+    return min(MAX_FOLDS, n_groups)
+
+
+# --------------------------------------------------------------------------- rule features
+def _rule_set(classes: Sequence[str], rules: str) -> str:
+    if rules != "auto":
+        return rules
+    from therapy_turns.measures.client_talk import CLIENT_CODES
+    from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, forms
+
+    parts = {p for c in classes for p in str(c).split(";") if p}
+    if parts <= set(CLIENT_CODES):
+        return "client"
+    if parts <= set(MAIN_BEHAVIOURS) | set(forms()):
+        return "therapist"
+    return "none"
+
+
+def _contexts(df: pd.DataFrame) -> list[str]:
+    """The client turn before each row: a ``client_context`` column, or the previous patient
+    turn of the same session in a turn table (``speaker``, ``turn``, ``session_id``); else ""."""
+    if "client_context" in df.columns:
+        return df["client_context"].fillna("").astype(str).tolist()
+    if not {"speaker", "turn", "session_id", "text"} <= set(df.columns):
+        return [""] * len(df)
+    order = df.assign(_turn=pd.to_numeric(df["turn"], errors="coerce")).sort_values(
+        ["session_id", "_turn"], kind="stable")
+    prev: dict[Any, str] = {}
+    last: dict[Any, str] = {}
+    for idx, sid, sp, text in zip(order.index, order.session_id, order.speaker, order.text,
+                                  strict=True):
+        prev[idx] = last.get(sid, "")
+        if str(sp).lower() in ("patient", "client") and str(text).strip():
+            last[sid] = str(text)
+    return [prev[i] for i in df.index]
+
+
+def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.DataFrame:
+    """The rule coder's codes of each text as 0/1 columns ``rule__<code>`` (``contexts[i]``:
+    the client turn before ``texts[i]``, for reflections); no columns for ``rules='none'``."""
+    if rules == "none" or not len(texts):
+        return pd.DataFrame(index=range(len(texts)))
+    from therapy_turns.nlp import parse
+
+    n = len(texts)
+    if rules == "therapist":
+        from therapy_turns.measures.techniques import code_turns, forms
+
+        turns = pd.DataFrame({
+            "session_id": np.repeat([f"r{i:07d}" for i in range(n)], 2),
+            "turn": np.tile([0, 1], n),
+            "speaker": np.tile(["patient", "therapist"], n),
+            "text": [t for pair in zip(contexts, texts, strict=True) for t in pair]})
+        docs = parse([str(t) for t in turns.text])
+        coded = code_turns(turns, docs).sort_values("session_id")
+        cols = [f"form_{f}" for f in forms()]
+        return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
+    from therapy_turns.measures.client_talk import CLIENT_KINDS, code_client_turns
+
+    turns = pd.DataFrame({"session_id": [f"r{i:07d}" for i in range(n)], "turn": 0,
+                          "speaker": "patient", "text": [str(t) for t in texts]})
+    coded = code_client_turns(turns, parse(turns.text.tolist()))
+    cols = ["change_talk", "sustain_talk"] + [f"{d}_{k}" for d in ("change", "sustain")
+                                              for k in CLIENT_KINDS]
+    return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
+
+
+# --------------------------------------------------------------------------- model
+def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
+    """Word 1-2-grams + character 2-5-grams (TF-IDF, sublinear) of ``text``, plus the rule
+    columns as they are, into a class-balanced logistic regression."""
+    parts: list[tuple[str, Any, Any]] = [
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
+                                  token_pattern=r"(?u)\b\w+\b|[?]"), "text"),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                  min_df=2), "text"),
+    ]
+    if rule_columns:
+        parts.append(("rules", "passthrough", list(rule_columns)))
+    return Pipeline([
+        ("features", ColumnTransformer(parts)),
+        ("model", LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000,
+                                     random_state=seed)),
+    ])
+
+
+@dataclass
+class CVResult:
+    """Session-grouped cross-validated agreement of a coder."""
+
+    folds: int
+    kappa: float
+    macro_f1: float
+    accuracy: float
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame
+    predictions: np.ndarray = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for the summary)."""
+        return {"folds": self.folds, "kappa": round(self.kappa, 4),
+                "macro_f1": round(self.macro_f1, 4), "accuracy": round(self.accuracy, 4),
+                "per_class": {c: {k: round(float(v), 4) if k != "support" else int(v)
+                                  for k, v in row.items()}
+                              for c, row in self.per_class.to_dict("index").items()},
+                "confusion": {"labels": list(self.confusion.index),
+                              "matrix": self.confusion.to_numpy().tolist()}}
+
+
+def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
+              ) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
+    """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix
+    (rows gold, columns predicted) of ``pred`` against ``gold``."""
+    labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    per = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=labels)
+    cm = pd.DataFrame(confusion_matrix(gold, pred, labels=labels), index=labels, columns=labels)
+    kappa = float(cohen_kappa_score(gold, pred, labels=labels))
+    macro = float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    return kappa, macro, per, cm
+
+
+def cross_validate(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: int,
+                   rule_columns: Sequence[str], seed: int = 0) -> CVResult:
+    """Out-of-fold predictions over ``folds`` GroupKFold splits, scored against ``y``."""
+    cv = GroupKFold(n_splits=folds)
+    try:
+        pred = cross_val_predict(make_pipeline(rule_columns, seed), X, y, groups=groups, cv=cv)
+    except ValueError as e:  # a training fold with a single class
+        raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
+    kappa, macro, per, cm = agreement(y, pred, sorted(set(y)))
+    return CVResult(folds, kappa, macro, float(np.mean(pred == y)), per, cm, pred)
+
+
+@dataclass
+class TrainedCoder:
+    """A fitted coder and its training summary."""
+
+    pipeline: Pipeline
+    summary: dict[str, Any]
+
+    @property
+    def rules(self) -> str:
+        """The rule feature set the model reads (therapist | client | none)."""
+        return str(self.summary["rules"])
+
+    @property
+    def classes(self) -> list[str]:
+        """The codes the model predicts."""
+        return [str(c) for c in self.pipeline.classes_]
+
+    def features(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+                 rule_codes: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The model's input table; ``rule_codes``: the rule columns, if the caller has them."""
+        X = pd.DataFrame({"text": [str(t) for t in texts]})
+        cols = self.summary["rule_columns"]
+        if cols:
+            if rule_codes is None:
+                rule_codes = rule_frame(X.text.tolist(), contexts or [""] * len(X), self.rules)
+            missing = [c for c in cols if c not in rule_codes.columns]
+            if missing:
+                raise CoderError(f"model needs rule features {missing} the rule coder did not "
+                                 "give (was it trained with another package version?)")
+            X = pd.concat([X, rule_codes[cols].reset_index(drop=True).astype(float)], axis=1)
+        return X
+
+    def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+                rule_codes: pd.DataFrame | None = None) -> np.ndarray:
+        """The predicted code of each text."""
+        if not len(texts):
+            return np.array([], dtype=object)
+        return self.pipeline.predict(self.features(texts, contexts, rule_codes))
+
+    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+                      rule_codes: pd.DataFrame | None = None) -> np.ndarray:
+        """Class probabilities (columns in :attr:`classes` order)."""
+        return self.pipeline.predict_proba(self.features(texts, contexts, rule_codes))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = "session_id",
+          rules: str = "auto", source: str = "table", seed: int = 0
+          ) -> tuple[TrainedCoder, CVResult]:
+    """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df``."""
+    if rules not in RULE_SETS:
+        raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
+    folds = _check_trainable(df, label, group, source)
+    y = df[label].astype(str).to_numpy()
+    groups = df[group].astype(str).to_numpy()
+    classes = sorted(set(y))
+    rule_set = _rule_set(classes, rules)
+    texts = df[text_column].fillna("").astype(str).tolist()
+    contexts = (df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index))
+    R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rule_set)
+    X = pd.concat([pd.DataFrame({"text": texts}), R], axis=1)
+    rule_columns = list(R.columns)
+    cv = cross_validate(X, y, groups, folds, rule_columns, seed)
+    pipe = make_pipeline(rule_columns, seed).fit(X, y)
+    summary = {
+        "format_version": FORMAT_VERSION, "label": label, "text_column": text_column,
+        "group": group, "rules": rule_set, "rule_columns": rule_columns,
+        "classes": classes, "class_counts": {c: int((y == c).sum()) for c in classes},
+        "n_rows": len(df), "n_sessions": int(len(set(groups))), "source": source,
+        "model": "word 1-2-gram + char 2-5-gram TF-IDF"
+                 + (f" + {rule_set} rule codes" if rule_columns else "")
+                 + " -> class-balanced logistic regression (C=10)",
+        "sklearn": sklearn.__version__, "seed": seed, "cv": cv.as_dict(),
+    }
+    return TrainedCoder(pipe, summary), cv
+
+
+# --------------------------------------------------------------------------- model file
+def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
+    """Write ``coder.pkl`` (versioned, checksummed) and ``summary.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = pickle.dumps(coder.pipeline, protocol=5)
+    sha = hashlib.sha256(payload).hexdigest()
+    header = {"format_version": FORMAT_VERSION, "sklearn": sklearn.__version__,
+              "payload_sha256": sha, "label": coder.summary["label"]}
+    tmp = out / f"{MODEL_FILE}.tmp"
+    tmp.write_bytes(MAGIC + b" %d\n" % FORMAT_VERSION
+                    + json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+    tmp.replace(out / MODEL_FILE)
+    summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    coder.summary = summary
+    return out / MODEL_FILE
+
+
+def _model_path(path: str | Path) -> Path:
+    p = Path(path)
+    return p / MODEL_FILE if p.is_dir() else p
+
+
+def load_model(path: str | Path) -> TrainedCoder:
+    """Read a model directory (or its ``coder.pkl``) written by :func:`save_model`; checks the
+    magic line, the format version and the payload checksum first."""
+    p = _model_path(path)
+    if not p.is_file():
+        raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
+    with p.open("rb") as fh:
+        first = fh.readline().rstrip(b"\n")
+        header_line = fh.readline()
+        payload = fh.read()
+    if not first.startswith(MAGIC + b" "):
+        raise CoderError(f"{p}: line 1: not a therapy-turns coder file (expected "
+                         f"'{MAGIC.decode()} {FORMAT_VERSION}')")
+    try:
+        header = json.loads(header_line)
+    except json.JSONDecodeError:
+        raise CoderError(f"{p}: line 2: expected the JSON header") from None
+    if header.get("format_version") != FORMAT_VERSION:
+        raise CoderError(f"{p}: format version {header.get('format_version')}; this package "
+                         f"reads version {FORMAT_VERSION}")
+    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
+    if header.get("sklearn") != sklearn.__version__:
+        log.warning("%s was written with scikit-learn %s, this is %s", p, header.get("sklearn"),
+                    sklearn.__version__)
+    pipe = pickle.load(io.BytesIO(payload))  # noqa: S301 - checksummed model of our own format
+    summary_path = p.parent / SUMMARY_FILE
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
+        raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
+    summary.setdefault("rules", "none")
+    summary.setdefault("rule_columns", [])
+    summary.setdefault("label", header.get("label"))
+    summary["payload_sha256"] = header["payload_sha256"]
+    return TrainedCoder(pipe, summary)
+
+
+# --------------------------------------------------------------------------- report
+def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
+    """The cross-validation report train-coder prints."""
+    lines = [f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold "
+             f"by session",
+             f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}",
+             "", cv.per_class.round(3).to_string(), "", "confusion (rows gold, columns coder):",
+             cv.confusion.to_string()]
+    return "\n".join(lines)
+
+
+def train_file(path: str | Path, label: str, out_dir: str | Path, text_column: str = "text",
+               group: str = "session_id", rules: str = "auto", seed: int = 0
+               ) -> tuple[TrainedCoder, CVResult]:
+    """:func:`read_coded` + :func:`train` + :func:`save_model` (the train-coder command)."""
+    path = Path(path)
+    df = read_coded(path, label, text_column, group)
+    coder, cv = train(df, label, text_column, group, rules, str(path), seed)
+    coder.summary["source_sha256"] = _sha256(path)
+    save_model(coder, out_dir)
+    return coder, cv
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One methods sentence for a trained coder from its summary."""
+    cv = summary.get("cv", {})
+    return (f"a supervised coder of '{summary.get('label')}' ({summary.get('model')}), trained "
+            f"on {summary.get('n_rows')} coded turns in {summary.get('n_sessions')} sessions "
+            f"({Path(str(summary.get('source', '?'))).name}); session-grouped "
+            f"{cv.get('folds')}-fold cross-validated κ = {cv.get('kappa', float('nan')):.2f}, "
+            f"macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
+            f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})")
