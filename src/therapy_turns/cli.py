@@ -84,6 +84,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Parse once and write the partitioned Parquet tables and manifest (see analysis.py)."""
     from therapy_turns.analysis.sessions import MetadataError
+    from therapy_turns.measures.coder import CoderError
     from therapy_turns.pipeline import build_tables
 
     if args.workers > 1 and args.scheduler:
@@ -94,8 +95,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                               scheduler=args.scheduler, redact=args.redact,
                               chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
                               on_error=args.on_error, speakers=dict(args.speaker) or None,
-                              events=args.events)
-    except MetadataError as e:
+                              events=args.events,
+                              technique_model=args.technique_model)
+    except (MetadataError, CoderError) as e:
         print(f"therapy-turns: {e}", file=sys.stderr)
         return 2
     m = tables.manifest
@@ -123,15 +125,39 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 def cmd_techniques(args: argparse.Namespace) -> int:
     """Write one row per therapist turn: session_id, turn, form, act_process, main_behaviour,
-    evidence (see therapy_turns.measures.techniques.code_turns and docs/codebook.md)."""
+    evidence (see therapy_turns.measures.techniques.code_turns and docs/codebook.md); with
+    --technique-model the main behaviour comes from that trained coder (measures.coder)."""
+    from therapy_turns.measures.coder import CoderError, TechniqueModel
     from therapy_turns.measures.techniques import code_turns
     from therapy_turns.pipeline import parse_turns
 
+    try:
+        func = TechniqueModel(args.technique_model) if args.technique_model else code_turns
+    except CoderError as e:
+        print(f"therapy-turns: {e}", file=sys.stderr)
+        return 2
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
-    coded = code_turns(corpus.turns, docs)
-    write_table(coded[["session_id", "turn", "form", "act_process", "main_behaviour",
-                       "evidence"]], args.out)
+    coded = func(corpus.turns, docs)
+    cols = ["session_id", "turn", "form", "act_process", "main_behaviour", "evidence"]
+    write_table(coded[cols + [c for c in ("main_behaviour_rules",) if c in coded]], args.out)
+    return 0
+
+
+def cmd_train_coder(args: argparse.Namespace) -> int:
+    """Train a supervised coder on a coded turn table; print session-grouped CV agreement."""
+    from therapy_turns.measures.coder import CoderError, format_cv, train_file
+
+    try:
+        coder, cv = train_file(args.table, args.label, args.out, args.text_column, args.group,
+                               args.rules, args.seed)
+    except CoderError as e:
+        print(f"therapy-turns: {e}", file=sys.stderr)
+        return 2
+    s = coder.summary
+    print(format_cv(cv, args.label, s["n_rows"], s["n_sessions"]))
+    print(f"\nrule features: {s['rules']}; model -> {Path(args.out) / 'coder.pkl'} "
+          f"(sha256 {s['payload_sha256'][:12]}), summary -> {Path(args.out) / 'summary.json'}")
     return 0
 
 
@@ -154,6 +180,11 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", help="Dask scheduler: local:N (LocalCluster) or tcp://HOST:PORT")
     p.add_argument("--chunk-sessions", type=int, default=20, help="sessions per partition")
     p.add_argument("--cache-dir", help="parse cache folder (default OUT/parse-cache)")
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--technique-model", metavar="MODEL_DIR",
+                   help="code main behaviours with this train-coder model (default: the rules)")
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
@@ -233,6 +264,21 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _add_coder_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-coder", help=cmd_train_coder.__doc__,
+                       description=cmd_train_coder.__doc__)
+    p.add_argument("table", help="coded turn table (.csv or .jsonl), one row per coded turn")
+    p.add_argument("--label", required=True, help="the code column to learn")
+    p.add_argument("--out", required=True, help="model directory (coder.pkl + summary.json)")
+    p.add_argument("--text-column", default="text", help="column holding the turn's text")
+    p.add_argument("--group", default="session_id",
+                   help="session column: cross-validation folds never split a session")
+    p.add_argument("--rules", default="auto", choices=["auto", "therapist", "client", "none"],
+                   help="rule coder whose codes are added as features (auto: by the label's codes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_coder)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="therapy-turns", description=__doc__.splitlines()[0])
@@ -247,8 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--events", metavar="FILE.csv",
                            help="annotated events (session_id, turn, event) added to the turns' "
                                 "event column")
+        if name in ("analyze", "techniques"):
+            _model_arg(p)
         p.set_defaults(func=func)
     _add_report_commands(sub)
+    _add_coder_command(sub)
     return parser
 
 

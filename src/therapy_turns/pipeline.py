@@ -6,7 +6,9 @@ Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
   annotated events of an ``events`` file added (:func:`therapy_turns.io.events.attach_events`);
 - ``features``: per-turn linguistic features (:func:`measures.features.compute_features`);
 - ``emotion``: per-turn affect scores (:func:`therapy_turns.measures.emotion.score_turns`);
-- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`);
+- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`;
+  with ``technique_model``, main behaviours from that trained coder, :class:`measures.coder.TechniqueModel`);
+- ``client``: per-patient-turn change/sustain talk (:func:`measures.client_talk.code_client_turns`);
 - ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`), joined
   to the session metadata when a metadata file is given.
 
@@ -86,6 +88,7 @@ TABLE_FUNCS: dict[str, str | Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFram
     "features": "therapy_turns.measures.features:compute_features",
     "emotion": "therapy_turns.measures.emotion:score_turns",
     "techniques": "therapy_turns.measures.techniques:code_turns",
+    "client": "therapy_turns.measures.client_talk:code_client_turns",
 }
 KEYS = ["session_id", "turn", "speaker"]
 #: tables every build writes besides the TABLE_FUNCS ones
@@ -235,7 +238,10 @@ def code_fingerprint() -> str:
 
 
 def _func_fingerprint(spec: Any) -> str:
-    """The spec plus, for functions outside this package, the bytes of their source file."""
+    """The spec plus, for functions outside this package, the bytes of their source file
+    (a callable with a ``fingerprint``, e.g. a trained coder, names itself and its model)."""
+    if getattr(spec, "fingerprint", None):
+        return str(spec.fingerprint)
     func = _resolve(spec)
     name = spec if isinstance(spec, str) else f"{func.__module__}:{func.__qualname__}"
     if func.__module__.split(".")[0] == __name__.split(".")[0]:
@@ -448,7 +454,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  cache_dir: str | Path | None = None, on_error: str = "fail",
                  speakers: Mapping[str, str] | None = None,
                  exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True,
-                 events: str | Path | None = None) -> Tables:
+                 events: str | Path | None = None,
+                 technique_model: str | Path | None = None) -> Tables:
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
     partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
 
@@ -461,6 +468,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     the package code), so a warm rerun neither parses nor recomputes. ``events``: a CSV of
     annotated events (``session_id, turn, event``), checked against the corpus before anything is
     computed and added to the turns' ``event`` column.
+    ``technique_model``: a ``train-coder`` model directory; the techniques table's main
+    behaviours then come from it.
     Returns a read-on-access mapping of table name to DataFrame.
     """
     from therapy_turns.analysis.sessions import join_metadata, read_metadata
@@ -489,6 +498,13 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         (out / f"{name}.parquet").unlink(missing_ok=True)
     cache = str(project_path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
     funcs = {name: TABLE_FUNCS[name] for name in tables}
+    model = None
+    if technique_model is not None:
+        from therapy_turns.measures.coder import TechniqueModel
+
+        model = TechniqueModel(project_path(technique_model))
+        if "techniques" in funcs:
+            funcs["techniques"] = model
     exclude = tuple(exclude)
     skipped: list[SkippedFile] = []
     files = corpus_files(corpus)
@@ -554,8 +570,10 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             "exclude": list(exclude),
             "redact": redact,
             "pipeline": pipeline_id(load_pipeline()),
-            "table_funcs": {k: v if isinstance(v, str) else f"{v.__module__}:{v.__qualname__}"
+            "table_funcs": {k: v if isinstance(v, str) else _func_fingerprint(v)
                             for k, v in sorted(funcs.items())},
+            "technique_model": None if model is None else {
+                "path": str(technique_model), "sha256": model.sha256},
             "on_error": on_error,
             "speakers": _manifest_speakers(speakers, redact),
         },
@@ -614,7 +632,8 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
             meta_path = None
         events = ((manifest or {}).get("events") or {}).get("path")
         return build_tables(corpus, analysis_dir, wanted, progress=False, metadata=meta_path,
-                            events=events,
+                            events=events, technique_model=(params.get("technique_model")
+                                                            or {}).get("path"),
                             redact=bool(params.get("redact", False)),
                             chunk_sessions=int(params.get("chunk_sessions",
                                                           DEFAULT_CHUNK_SESSIONS)),

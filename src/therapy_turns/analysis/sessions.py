@@ -20,7 +20,10 @@ exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
 - for every boolean column ``c`` of ``techniques``: ``techniques__c__rate``, the share of
   analysed therapist turns coded ``c``; and ``techniques__transition_entropy``: the conditional
   entropy (bits) of the next therapist turn's main behaviour (question, reflection, input, ...)
-  given the current one (see :func:`transition_entropy`).
+  given the current one (see :func:`transition_entropy`);
+- ``mi__<index>``: the MI session indices of :func:`analysis.mi.session_indices` (main-behaviour
+  rates, reflection-to-question ratio, % complex reflections, % open questions, MI-adherent and
+  non-adherent rates, change-talk share of change + sustain talk from the ``client`` table).
 
 Double underscores separate table, column and statistic, so the origin of every measure is
 readable and names never collide. Metadata columns are joined by ``session_id``
@@ -38,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from therapy_turns.analysis import mi
 from therapy_turns.analysis.dynamics import ued
 from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.io.transcripts import FLAGS, analysable
@@ -204,6 +208,13 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                 seqs = ther.sort_values(["session_id", "turn"]).groupby("session_id")[primary]
                 put(seqs.agg(lambda s: transition_entropy(s.tolist())).to_frame(
                     "transition_entropy"), f"{name}{SEP}%s")
+    if tables.get("techniques") is not None and "form" in tables["techniques"]:
+        keep = position[["session_id", "turn"]]
+        client = tables.get("client")
+        put(mi.session_indices(
+            tables["techniques"].assign(session_id=lambda d: d.session_id.astype(str)).merge(keep),
+            None if client is None else client.assign(
+                session_id=client.session_id.astype(str)).merge(keep)), f"mi{SEP}%s")
     if cols:
         out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
     return out

@@ -30,6 +30,7 @@ import logging
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -409,3 +410,59 @@ def describe(summary: dict[str, Any]) -> str:
             f"{cv.get('folds')}-fold cross-validated κ = {cv.get('kappa', float('nan')):.2f}, "
             f"macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
             f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})")
+
+
+# --------------------------------------------------------------------------- in the pipeline
+@lru_cache(maxsize=4)
+def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
+    coder = load_model(path)
+    if coder.summary["payload_sha256"] != sha:
+        raise CoderError(f"{path}: the model file changed while in use")
+    return coder
+
+
+class TechniqueModel:
+    """The techniques table with main behaviours from a trained coder: a picklable
+    ``(turns, docs) -> table`` function for :mod:`therapy_turns.pipeline`.
+
+    Forms, ACT processes and evidence stay the rule coder's (:func:`techniques.code_turns`);
+    ``main_behaviour`` is the model's prediction (its inputs: the turn's text and the rule
+    forms), ``main_behaviour_rules`` keeps the rule coder's. Workers load the model file from
+    the same path (checked against the checksum recorded here).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        p = _model_path(path)
+        coder = load_model(p)
+        from therapy_turns.measures.techniques import MAIN_BEHAVIOURS
+
+        extra = sorted(set(coder.classes) - set(MAIN_BEHAVIOURS))
+        if extra or coder.rules not in ("therapist", "none"):
+            raise CoderError(f"{p}: a model of '{coder.summary.get('label')}' (codes "
+                             f"{', '.join(coder.classes)}) is not a main-behaviour coder; "
+                             f"expected codes among {', '.join(MAIN_BEHAVIOURS)}")
+        self.path = str(p.resolve())
+        self.sha256 = str(coder.summary["payload_sha256"])
+        self.summary = coder.summary
+        #: identifies the function and model in cache keys and the manifest
+        self.fingerprint = f"therapy_turns.measures.coder:TechniqueModel@{self.sha256}"
+
+    def __call__(self, turns: pd.DataFrame, docs: Sequence[Any]) -> pd.DataFrame:
+        """Code the therapist turns of ``turns`` (``docs`` row-aligned, as code_turns)."""
+        from therapy_turns.measures.techniques import code_turns, forms
+
+        coded = code_turns(turns, docs)
+        coded.insert(coded.columns.get_loc("main_behaviour") + 1, "main_behaviour_rules",
+                     coded["main_behaviour"])
+        if coded.empty:
+            return coded
+        key = turns.assign(session_id=turns.session_id.astype(str)).set_index(
+            ["session_id", "turn"])["text"]
+        texts = key.reindex(pd.MultiIndex.from_arrays(
+            [coded.session_id.astype(str), coded.turn])).fillna("").astype(str).tolist()
+        rule_codes = pd.DataFrame(coded[[f"form_{f}" for f in forms()]].to_numpy(float),
+                                  columns=[f"rule__form_{f}" for f in forms()])
+        pred = _cached_model(self.path, self.sha256).predict(texts, rule_codes=rule_codes)
+        spoken = np.array([bool(t.strip()) for t in texts])
+        coded["main_behaviour"] = np.where(spoken, pred, coded["main_behaviour"])
+        return coded
