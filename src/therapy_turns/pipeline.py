@@ -7,7 +7,8 @@ Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
 - ``features``: per-turn linguistic features (:func:`measures.features.compute_features`);
 - ``emotion``: per-turn affect scores (:func:`therapy_turns.measures.emotion.score_turns`);
 - ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`;
-  with ``technique_model``, main behaviours from that trained coder, :class:`measures.coder.TechniqueModel`);
+  with ``technique_model``, main behaviours from that trained coder,
+  :class:`measures.coder.TechniqueModel`);
 - ``client``: per-patient-turn change/sustain talk (:func:`measures.client_talk.code_client_turns`);
 - ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`), joined
   to the session metadata when a metadata file is given.
