@@ -1,7 +1,9 @@
 """Technique coder: each code's rules on hand-written positive and negative sentences.
 
 Docs are built by hand: the rule-based English tokenizer (no statistical model) splits words, and
-sentence starts, POS, tags and lemmas are set here, so no test rests on a model's prediction.
+sentence starts, POS, tags, lemmas and a flat dependency tree (subject pronouns, auxiliaries, one
+root per sentence) are set here, so no test rests on a model's prediction. Expected codes come
+from the codebook (docs/codebook.md) and the manual rule it cites, not from the coder's output.
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ from therapy_turns.measures import techniques as tq
 
 NLP = spacy.blank("en")
 PRONOUNS = {"i", "you", "we", "it", "they", "that", "this", "your", "my", "me", "them", "he", "she"}
+SUBJECTS = {"i", "you", "we", "they", "he", "she", "it"}
 AUX = {"can", "could", "would", "will", "do", "did", "is", "are", "'s", "'re", "am", "be", "was",
-       "have", "'ve", "should", "may", "might"}
+       "have", "'ve", "should", "may", "might", "'ll", "'m", "must"}
+VERBS = {"stop", "go", "cut", "quit", "feel", "want", "drink", "smoke", "take", "need", "try",
+         "see", "made", "make", "shared", "share", "wants", "loves", "gain", "suggest", "hurts",
+         "get", "find", "look", "notice", "allow", "think", "know", "stuck", "worried"}
 GOLD = Path(__file__).parent / "data" / "gold_techniques.csv"
+GOLD_MI = Path(__file__).parent / "data" / "gold_mi.csv"
 
 
 def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
-    """A hand-annotated Doc: sentences end at . ? ! (outside nothing fancy); words in ``verbs``
-    that open a sentence are tagged VB (imperative); other tags/POS from small closed lists."""
+    """A hand-annotated Doc: sentences end at . ? !; words in ``verbs`` that open a sentence are
+    tagged VB (imperative); other tags/POS from small closed lists; in each sentence the first
+    verb (else the first word) is the root, a subject pronoun before an auxiliary or verb is its
+    ``nsubj``, auxiliaries are ``aux``, everything else ``dep``."""
     toks = NLP.make_doc(text)
     words = [t.text for t in toks]
     spaces = [bool(t.whitespace_) for t in toks]
@@ -43,6 +52,8 @@ def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
             p, t = "PUNCT", "."
         elif new and lw in verbs:
             p, t = "VERB", "VB"
+        elif lw in VERBS:
+            p, t = "VERB", "VBP"
         elif lw in NLP.Defaults.stop_words:
             p, t = "ADP", "IN"
         else:
@@ -50,7 +61,19 @@ def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
         pos.append(p)
         tags.append(t)
         new = w in (".", "?", "!")
-    return Doc(NLP.vocab, words=words, spaces=spaces, sent_starts=starts, pos=pos, tags=tags,
+    bounds = [i for i, s in enumerate(starts) if s] + [len(words)]
+    heads, deps = list(range(len(words))), ["dep"] * len(words)
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        root = next((i for i in range(lo, hi) if pos[i] == "VERB"), lo)
+        for i in range(lo, hi):
+            heads[i] = root
+            if i == root:
+                deps[i] = "ROOT"
+            elif pos[i] == "AUX":
+                deps[i] = "aux"
+            elif words[i].lower() in SUBJECTS and i + 1 < hi and pos[i + 1] in ("AUX", "VERB"):
+                deps[i] = "nsubj"
+    return Doc(NLP.vocab, words=words, spaces=spaces, pos=pos, tags=tags, heads=heads, deps=deps,
                lemmas=[w.lower() for w in words])
 
 
@@ -86,6 +109,30 @@ def test_question_inside_role_play_quote() -> None:
     assert c.main_behaviour == "therapist_input"
 
 
+# --------------------------------------------------------------------------- questions (MISC 2.5)
+@pytest.mark.parametrize("text,expected", [
+    ("How many drinks do you have in a week?", "closed_question"),   # specific fact
+    ("How long ago did you stop?", "closed_question"),
+    ("How do you feel about that?", "open_question"),                # wh about experience
+    ("I wonder what it would be like without them.", "open_question"),  # embedded, no "?"
+    ("You want to cut down, right?", "closed_question"),             # tag question
+    ("Do you want to set a date or think about it more?", "closed_question"),  # "or" choice
+    ("Tell me about the mornings.", "open_question"),                # imperative request
+    ("Say more about that.", "open_question"),
+])
+def test_question_forms(text: str, expected: str) -> None:
+    c = code(text, "I drink a bit.", verbs=("tell", "say"))
+    got = {"open_question", "closed_question"} & set(c.forms)
+    assert got == {expected}, c.forms
+    assert c.main_behaviour == "question"
+
+
+def test_question_carries_no_information_or_advice() -> None:
+    # cue words inside a question ("might help", "you should") are part of the question
+    c = code("What do you think might help on the bad days?", "I forget them.")
+    assert c.forms == ["open_question"]
+
+
 # --------------------------------------------------------------------------- reflections
 CLIENT = "I feel exhausted and stuck at work."
 
@@ -93,12 +140,62 @@ CLIENT = "I feel exhausted and stuck at work."
 def test_reflection_with_lead_in_is_complex() -> None:
     c = code("It sounds like you feel exhausted and stuck.", CLIENT)
     assert c.forms == ["complex_reflection"]
-    assert c.evidence["complex_reflection"][0][0] == "refl_sounds_like"
+    assert c.evidence["complex_reflection"][0][0].startswith("refl_sounds_like")
 
 
 def test_plain_restatement_is_simple_reflection() -> None:
-    c = code("You feel exhausted and stuck at work.", CLIENT)
+    c = code("You are exhausted and stuck at work.", CLIENT)
     assert c.forms == ["simple_reflection"]
+    assert c.main_behaviour == "reflection"
+
+
+def test_declarative_reflection_without_stock_opener() -> None:
+    # "So it's the mornings that are hardest." restates; no lead-in, no "you"
+    c = code("So it's the mornings that are hardest.", "The mornings are the worst, with coffee.")
+    assert c.forms == ["simple_reflection"]
+
+
+def test_fragment_repeating_the_client_is_a_simple_reflection() -> None:
+    c = code("Two years.", "I have not driven in two years.")
+    assert c.forms == ["simple_reflection"]
+
+
+@pytest.mark.parametrize("text", [
+    "You're worried that you'll gain weight.",                 # feeling lead-in
+    "Part of you wants to quit, and part of you loves it.",   # double-sided
+    "That stuck with you, and it hurts.",                     # feeling the client did not say
+])
+def test_complex_reflections(text: str) -> None:
+    c = code(text, "My daughter said I'm always tired and I smoke too much.")
+    assert c.forms == ["complex_reflection"], c.evidence
+
+
+def test_feeling_word_the_client_said_stays_simple() -> None:
+    # "worried" repeated from the client adds no meaning: MITI default is simple
+    c = code("It all has you worried.", "I'm worried about it all.")
+    assert c.forms == ["simple_reflection"], c.evidence
+
+
+def test_restatement_needs_the_client_turn() -> None:
+    assert code("You are exhausted and stuck at work.").forms == ["other"]
+    assert code("It sounds like you feel exhausted.").forms == ["other"]
+
+
+def test_reflection_as_question_is_a_question() -> None:
+    c = code("So you feel exhausted and stuck at work?", CLIENT)
+    assert c.forms == ["closed_question"]
+
+
+def test_therapist_speaking_of_self_is_not_a_reflection() -> None:
+    c = code("I will see you in two weeks.", CLIENT)
+    assert not {"simple_reflection", "complex_reflection"} & set(c.forms)
+
+
+def test_statement_after_information_continues_the_input() -> None:
+    c = code("Most people who quit have several goes. A slip does not wipe out the weeks.",
+             "I slipped at the barbecue.")
+    assert c.forms == ["giving_information"], c.evidence
+    assert c.main_behaviour == "therapist_input"
 
 
 def test_you_in_instruction_is_not_a_reflection() -> None:
@@ -107,18 +204,54 @@ def test_you_in_instruction_is_not_a_reflection() -> None:
     assert "exercise_instruction" in c.forms and "present_moment" in c.act
 
 
-def test_restatement_needs_the_client_turn() -> None:
-    assert code("You feel exhausted and stuck at work.").forms == ["other"]
-
-
-def test_reflection_as_question_is_a_question() -> None:
-    c = code("So you feel exhausted and stuck at work?", CLIENT)
-    assert c.forms == ["closed_question"]
-
-
 def test_sounds_like_a_plan_is_not_a_reflection() -> None:
     c = code("That sounds like a good plan.", CLIENT)
     assert c.forms == ["affirmation"]
+
+
+def test_no_reflection_in_a_role_play_turn() -> None:
+    c = code("Let's do a brief role-play. Missing deadlines is about trust.", "I missed it.")
+    assert "role_play" in c.forms
+    assert not {"simple_reflection", "complex_reflection"} & set(c.forms)
+
+
+# --------------------------------------------------------------------------- MITI statement codes
+@pytest.mark.parametrize("text,code_,main", [
+    ("You made that happen.", "affirmation", "other"),
+    ("Thanks for being so honest with me.", "affirmation", "other"),
+    ("It's up to you.", "emphasizing_autonomy", "other"),
+    ("Whatever you decide, you know yourself best.", "emphasizing_autonomy", "other"),
+    ("Would it be okay if I shared some information?", "seeking_collaboration", "question"),
+    ("Most people find the first week the hardest.", "giving_information", "therapist_input"),
+    ("The guideline is fourteen units a week.", "giving_information", "therapist_input"),
+    ("You need to cut down.", "persuade", "therapist_input"),
+    ("You should quit before the baby comes.", "persuade", "therapist_input"),
+    ("Get a pill box from the pharmacy.", "persuade", "therapist_input"),   # bare direction
+    ("Of course you can, it's a choice.", "confront", "other"),
+])
+def test_miti_statement_codes(text: str, code_: str, main: str) -> None:
+    c = code(text, "I don't know, I forget them.", verbs=("get",))
+    assert code_ in c.forms, c.forms
+    assert c.main_behaviour == main
+    assert not {"simple_reflection", "complex_reflection"} & set(c.forms)
+
+
+def test_lets_structures_and_is_not_persuade() -> None:
+    c = code("Let's look at your week.", CLIENT)
+    assert "persuade" not in c.forms
+
+
+def test_persuade_with_permission_needs_autonomy_or_permission() -> None:
+    c = code("I'd suggest two days off a week, but it's up to you.", "I drink most days.")
+    assert {"persuade_with_permission", "emphasizing_autonomy"} <= set(c.forms)
+    assert "persuade" not in c.forms
+    c = code("I'd suggest two days off a week.", "I drink most days.")
+    assert "persuade" in c.forms and "persuade_with_permission" not in c.forms
+
+
+def test_dependency_rule_finds_modal_advice() -> None:
+    c = code("Honestly you should stop.", CLIENT)
+    assert "per_dep_modal" in [rule for rule, _ in c.evidence["persuade"]]
 
 
 # --------------------------------------------------------------------------- other forms
@@ -175,13 +308,28 @@ def test_evidence_points_at_words() -> None:
     (["open_question", "complex_reflection"], "reflection"),
     (["exercise_instruction", "closed_question"], "question"),
     (["giving_information", "affirmation"], "therapist_input"),
+    (["confront", "persuade"], "therapist_input"),
+    (["confront", "closed_question"], "question"),
     (["affirmation", "seeking_collaboration"], "other"),
+    (["emphasizing_autonomy"], "other"),
+    (["persuade_with_permission", "emphasizing_autonomy"], "therapist_input"),
     (["summary"], "reflection"),
     (["other"], "other"),
     ([], "other"),
 ])
 def test_main_behaviour_precedence(forms: list[str], expected: str) -> None:
     assert tq.main_behaviour(forms) == expected
+
+
+def test_precedence_on_coded_turns() -> None:
+    client = "The mornings are the worst, with coffee."
+    c = code("So it's the mornings that are hardest. What happens then?", client)
+    assert {"simple_reflection", "open_question"} <= set(c.forms)
+    assert c.main_behaviour == "reflection"          # reflection > question
+    c = code("Most people find mornings hard. What do you make of that?", client)
+    assert c.main_behaviour == "question"            # question > therapist input
+    c = code("You made that happen. Most people find mornings hard.", client)
+    assert c.main_behaviour == "therapist_input"     # therapist input > other
 
 
 def test_main_behaviour_custom_precedence() -> None:
@@ -245,3 +393,23 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert got["main_behaviour"].tolist() == ["question", "therapist_input"]
     assert all(json.loads(e) for e in got["evidence"])
     assert main(["techniques", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+
+
+def test_mi_gold_set_is_well_formed() -> None:
+    rows = list(csv.DictReader(GOLD_MI.open(encoding="utf-8")))
+    assert len(rows) >= 420
+    assert list(rows[0]) == ["id", "split", "session_id", "turn", "client_context", "utterance",
+                             "form", "main_behaviour", "rationale"]
+    assert len({r["id"] for r in rows}) == len(rows)
+    sessions: dict[str, set[str]] = {}
+    for r in rows:
+        fs = tq.split_codes(r["form"])
+        assert fs and set(fs) <= set(tq.forms()), r
+        assert r["main_behaviour"] == tq.main_behaviour(fs), r
+        assert r["rationale"].strip() and r["utterance"].strip() and r["client_context"].strip()
+        n = int(r["session_id"].rsplit("_", 1)[1])
+        assert r["split"] == ("dev" if n % 2 else "heldout"), r  # the documented split rule
+        sessions.setdefault(r["session_id"], set()).add(r["split"])
+    assert len(sessions) >= 40 and all(len(s) == 1 for s in sessions.values())
+    halves = [sum(r["split"] == h for r in rows) for h in ("dev", "heldout")]
+    assert min(halves) >= 200

@@ -1,7 +1,10 @@
-"""Rule-based therapist technique coder: forms (MITI-style), ACT processes, AnnoMI main behaviour.
+"""Rule-based therapist technique coder: forms (MITI 4.2.1 / MISC 2.5), ACT processes, AnnoMI
+main behaviour.
 
 Every label points at the words that triggered it. The codebook is ``docs/codebook.md`` (machine-
-readable: ``data/codebook.yaml``); the rules are ``data/technique_patterns.yaml``.
+readable: ``data/codebook.yaml``, with the manual section behind each rule); the rules are
+``data/technique_patterns.yaml``; the statement rules (reflections, directions) are
+:mod:`measures.statements`.
 
 How a therapist turn is coded
 -----------------------------
@@ -11,23 +14,25 @@ How a therapist turn is coded
    holds one of the listed words; ``veto`` rules remove their code from the sentence; in a
    role-play turn, matches inside quotation marks are the character's words and are dropped
    (except role-play cues).
-3. Questions come from :func:`measures.questions.question_type` (the shared detector; quoted
-   and rhetorical questions are ``None``). The codebook re-maps yes/no-shaped requests for content
-   ("Can you think of one value ...?") from closed to open.
-4. Reflections: a sentence that is not a question, not a direction (imperative, "let's") and either
-   opens with a reflection lead-in ("it sounds like you ...", "you're feeling ...", "So, ...") or is
-   a statement whose content lemmas mostly repeat the previous client turn. Lead-ins that add
-   inference ("sounds like", "seems", "it's like") or a high share of new content lemmas make it
-   complex; otherwise simple.
-5. The turn's labels are the union over its sentences; no form → ``other``. The main behaviour is
-   chosen from the forms by the codebook precedence (:func:`main_behaviour`).
+3. Questions come from :func:`measures.questions.sentence_question_type` (the shared detector;
+   quoted and rhetorical questions are ``None``), re-mapped by MISC 2.5: yes/no-shaped requests for
+   content ("Can you think of ...?") are open; wh-questions that ask for a specific fact ("How
+   many ...?", "How long ago ...?") are closed; embedded questions without a question mark ("I
+   wonder what ...") are open.
+4. A sentence that is not a question is a statement: MITI cue rules (affirm, seeking
+   collaboration, emphasizing autonomy, giving information, persuade, confront, exercise) code it
+   directly; a direction (imperative) with no other code is Persuade; a statement with no such
+   code that conveys the client's content is a reflection (:func:`measures.statements.reflection`).
+5. Persuade in a turn that also seeks collaboration or emphasises autonomy is Persuade with
+   Permission (MITI 4.2.1). The turn's labels are the union over its sentences; no form → ``other``.
+   The main behaviour is chosen from the forms by the codebook precedence (:func:`main_behaviour`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -38,6 +43,14 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from therapy_turns.measures.statements import (
+    ReflectionSettings,
+    complexity,
+    content_lemmas,
+    imperative,
+    is_direction,
+    reflection,
+)
 from therapy_turns.measures.views import DocView
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -45,9 +58,17 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 log = logging.getLogger(__name__)
 
 DATA = DATA_DIR
-HELPER_CODES = {"reflection_stem_complex", "reflection_stem_simple", "content_request"}
-_LEAD_SKIP = {"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next", "also",
-              "again", "gently", "simply", "slowly"}
+#: rule codes that are cues for the sentence rules, never reported as forms themselves
+HELPER_CODES = {"reflection_stem_complex", "reflection_stem_simple", "content_request",
+                "specific_request", "embedded_question", "complex_cue", "courtesy"}
+#: forms whose cue rules make a statement something other than a reflection
+STATEMENT_FORMS = {"affirmation", "giving_information", "seeking_collaboration",
+                   "emphasizing_autonomy", "persuade", "persuade_with_permission", "confront",
+                   "exercise_instruction", "role_play", "summary"}
+#: forms after which a plain statement continues the input rather than reflecting
+INPUT_FORMS = {"giving_information", "persuade", "exercise_instruction"}
+#: forms a question sentence cannot carry (its cue words there are part of the question)
+STATEMENT_ONLY = {"giving_information", "persuade", "affirmation", "summary"}
 
 
 # --------------------------------------------------------------------------- codebook
@@ -134,11 +155,14 @@ class Coder:
 
     def __init__(self, vocab: Vocab) -> None:
         spec = patterns()
-        self.settings: dict[str, Any] = spec["settings"]
-        self.content_pos = frozenset(self.settings["content_pos"])
+        st = spec["settings"]
+        self.settings = ReflectionSettings(
+            st["reflection_min_overlap_plain"], st["reflection_min_content"],
+            st["complex_min_novelty"], st["complex_min_content"], frozenset(st["content_pos"]),
+            bool(st["reflection_statement_default"]))
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
-        self.matcher = Matcher(vocab)  # every token rule in one Matcher
+        self.matcher = Matcher(vocab)  # every token rule
         self.phrases = PhraseMatcher(vocab, attr="LOWER")
         self.dep = DependencyMatcher(vocab)
         tokenizer = word_tokenizer()
@@ -163,10 +187,8 @@ class Coder:
         """All rule matches in ``doc`` (sorted by position); ``view``: its
         :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
         strings = doc.vocab.strings
-        found: list[tuple[str, int, int]] = []
         v = view or DocView.of(doc)
-        for key, s, e in self.matcher(doc) + self.phrases(doc):
-            found.append((strings[key], s, e))
+        found = [(strings[key], s, e) for key, s, e in [*self.matcher(doc), *self.phrases(doc)]]
         if len(self.dep) and doc.has_annotation("DEP"):
             for key, toks in self.dep(doc):
                 found.append((strings[key], min(toks), max(toks) + 1))
@@ -176,8 +198,6 @@ class Coder:
     def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play: bool = False
                   ) -> TurnCodes:
         """Code one therapist turn; ``prev_client`` is the preceding client turn."""
-        from therapy_turns.measures.questions import sentence_question_type
-
         out = TurnCodes()
         v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
         if len(doc) == 0 or not v.doc_text.strip():
@@ -185,76 +205,89 @@ class Coder:
         quoted = quote_mask(doc, v.text)
         hits = self.hits(doc, v)
         role_play = role_play or any(h.code == "role_play" for h in hits)
-        client = set() if prev_client is None else _content_lemmas(
-            DocView.of(prev_client), 0, len(prev_client), self.content_pos)
+        client: set[str] | None = None
+        words: set[str] = set()
+        if prev_client is not None:
+            cv = DocView.of(prev_client)
+            client = content_lemmas(cv, 0, len(prev_client), self.settings.content_pos)
+            words = {*cv.low, *cv.lemma}
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
-            bounds = (sent.start, sent.end)
-            s_hits = [h for h in hits if sent.start <= h.start < sent.end]
-            words: set[str] | None = None  # the sentence's forms and lemmas, when needed
-            kept = []
-            for h in s_hits:
-                rule = self.rules[h.rule]
-                if role_play and not rule.quoted and all(quoted[h.start:h.end]):
-                    continue
-                if rule.requires and words is None:
-                    words = {*v.lower[sent.start:sent.end], *v.lemma[sent.start:sent.end]}
-                if rule.requires and not (rule.requires & words):
-                    continue
-                kept.append(h)
-            vetoed = {h.code for h in kept if self.rules[h.rule].veto}
-            kept = [h for h in kept if h.code not in vetoed]
-            codes = {h.code for h in kept}
-            qt = sentence_question_type(v, sent.start, sent.end, quoted)
-            if qt == "closed" and "content_request" in codes:
-                qt = "open"
-                _add(found, "open_question", "q_content_request", v.span_text(*bounds))
-            elif qt is not None:
-                _add(found, f"{qt}_question", "q_detector", v.span_text(*bounds))
-            if qt is None:
-                refl = self._reflection(sent, kept, client, quoted, v)
-                if refl:
-                    _add(found, refl[0], refl[1], v.span_text(*bounds))
-            for h in kept:
-                if h.code not in HELPER_CODES and not self.rules[h.rule].veto:
-                    _add(found, h.code, h.rule, h.text)
+            kept = self._sentence_hits(sent, hits, quoted, role_play, v)
+            self._code_sentence(sent, kept, (client, words), quoted, v, found, role_play)
+        if "persuade" in found and ({"seeking_collaboration", "emphasizing_autonomy"} & set(found)):
+            found["persuade_with_permission"] = found.pop("persuade")
         out.forms = [f for f in forms() if f in found] or ["other"]
         out.act = [a for a in act_processes() if a in found]
         out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
         return out
 
-    def _reflection(self, sent: Span, hits: list[Hit], client: set[str], quoted: list[bool],
-                    v: DocView) -> tuple[str, str] | None:
-        """``(code, rule id)`` if ``sent`` is a reflection of the client turn, else None
-        (``v``: the view of ``sent.doc``)."""
-        st = self.settings
-        cut = slice(sent.start, sent.end)
-        if any(t.endswith("?") and not q for t, q in zip(v.text[cut], quoted[cut], strict=True)) \
-                or is_direction(sent, v):
-            return None
-        if any(h.code == "exercise_instruction" for h in hits):
-            return None
-        content = _content_lemmas(v, sent.start, sent.end, self.content_pos)
-        overlap = len(content & client) / len(content) if content else 0.0
-        novelty = 1.0 - overlap
-        complex_stem = [h for h in hits if h.code == "reflection_stem_complex"]
-        simple_stem = [h for h in hits if h.code == "reflection_stem_simple"]
-        if complex_stem and overlap >= st["reflection_min_overlap_stem"]:
-            return "complex_reflection", complex_stem[0].rule
-        if simple_stem and overlap >= st["reflection_min_overlap_stem"]:
-            if novelty >= st["complex_min_novelty"]:
-                return "complex_reflection", simple_stem[0].rule + "+novel"
-            return "simple_reflection", simple_stem[0].rule
-        # a plain restatement: no lead-in, so it must not be the therapist speaking of
-        # themselves, normalising/explaining, or directing (checked above)
-        own = any(w in ("i", "we") and d in ("nsubj", "nsubjpass")
-                  for w, d in zip(v.lower[cut], v.dep[cut], strict=True))
-        informs = any(h.code in ("giving_information", "role_play") for h in hits)
-        if client and not own and not informs and len(content) >= st["reflection_min_content"] \
-                and overlap >= st["reflection_min_overlap_plain"]:
-            kind = "complex" if novelty >= st["complex_min_novelty"] else "simple"
-            return f"{kind}_reflection", f"refl_overlap_{overlap:.2f}"
-        return None
+    def _sentence_hits(self, sent: Span, hits: list[Hit], quoted: list[bool], role_play: bool,
+                       v: DocView) -> list[Hit]:
+        """The hits of ``sent`` after context conditions, quotes and vetoes."""
+        words: set[str] | None = None  # the sentence's forms and lemmas, when needed
+        kept = []
+        for h in hits:
+            if not sent.start <= h.start < sent.end:
+                continue
+            rule = self.rules[h.rule]
+            if role_play and not rule.quoted and all(quoted[h.start:h.end]):
+                continue
+            if rule.requires and words is None:
+                words = {*v.lower[sent.start:sent.end], *v.lemma[sent.start:sent.end]}
+            if rule.requires and not (rule.requires & words):
+                continue
+            kept.append(h)
+        vetoed = {h.code for h in kept if self.rules[h.rule].veto}
+        return [h for h in kept if h.code not in vetoed]
+
+    def _code_sentence(self, sent: Span, kept: list[Hit],
+                       client: tuple[set[str] | None, set[str]], quoted: list[bool], v: DocView,
+                       found: dict[str, list[list[str]]], role_play: bool = False) -> None:
+        """Add the forms and ACT processes of one sentence to ``found``; ``client``: the content
+        lemmas of the previous client turn (None if there is none) and all its words/lemmas."""
+        from therapy_turns.measures.questions import sentence_question_type
+
+        bounds = (sent.start, sent.end)
+        codes = {h.code for h in kept}
+        qt = sentence_question_type(v, sent.start, sent.end, quoted)
+        rule = "q_detector"
+        if qt == "closed" and "content_request" in codes:
+            qt, rule = "open", "q_content_request"
+        elif qt == "open" and "specific_request" in codes:
+            qt, rule = "closed", "q_specific_request"
+        elif qt is None and "embedded_question" in codes:
+            qt, rule = "open", "q_embedded"
+        if qt is not None:
+            _add(found, f"{qt}_question", rule, v.span_text(*bounds))
+        for h in kept:  # a question is not information or advice (MITI 4.2.1 Question)
+            if h.code not in HELPER_CODES and not (qt and h.code in STATEMENT_ONLY):
+                _add(found, h.code, h.rule, h.text)
+        if qt is not None or codes & STATEMENT_FORMS:
+            return
+        if is_direction(sent, v):
+            # MISC 2.5 Direct → MITI Persuade; "let's ..." structures the session (MISC 2.5
+            # Structure) and a step of an exercise is an exercise instruction
+            if imperative(v, sent.start, sent.end) and "exercise_instruction" not in found \
+                    and not codes & {"courtesy", *act_processes()}:
+                _add(found, "persuade", "direction", v.span_text(*bounds))
+            return
+        if role_play:  # the therapist voices a character: no reflection of the client
+            return
+        stems = [h for h in kept if h.code.startswith("reflection_stem")]
+        if any(t.endswith("?") for t in v.text[sent.start:sent.end]) or "courtesy" in codes:
+            return
+        complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
+        lemmas, words = client
+        refl = reflection(v, sent.start, sent.end, lemmas, stems[0].rule if stems else None,
+                          self.settings, complex_stem,
+                          after_input=bool(INPUT_FORMS & set(found)))
+        if refl is None:
+            return
+        kind, why = complexity(v, sent.start, sent.end, lemmas or set(), complex_stem,
+                               [h.text for h in kept if h.code == "complex_cue"], self.settings,
+                               words)
+        _add(found, f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
 
 
 def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> None:
@@ -264,15 +297,6 @@ def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> 
         ev.append(item)
 
 
-def _content_lemmas(v: DocView, start: int, end: int, pos: Set[str]) -> set[str]:
-    """Lower-cased lemmas of the alphabetic, non-stop tokens longer than 2 characters whose
-    coarse POS is in ``pos``, among tokens ``start:end`` of the Doc of ``v``."""
-    cut = slice(start, end)
-    return {lemma for lemma, alpha, stop, p, text in zip(
-        v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True)
-            if alpha and not stop and p in pos and len(text) > 2}
-
-
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     """Per token of ``doc``: is it inside quotation marks (quote characters included)?
     (The question detector's mask, :func:`measures.questions.quote_mask`; ``texts``: the
@@ -280,22 +304,6 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     from therapy_turns.measures.questions import quote_mask as mask
 
     return mask(doc, texts)
-
-
-def is_direction(sent: Span, view: DocView | None = None) -> bool:
-    """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?
-    ``view``: :class:`~measures.views.DocView` of ``sent.doc``, if the caller has it."""
-    v = view or DocView.of(sent.doc)
-    first = next((i for i in range(sent.start, sent.end)
-                  if not (v.punct[i] or v.space[i] or v.lower[i] in _LEAD_SKIP)), None)
-    if first is None:
-        return False
-    if v.lower[first] in ("let", "let's"):
-        return True
-    if v.tag[first] == "VB" and v.lower[first] != "be":
-        return True
-    text = v.span_text(sent.start, sent.end).lower().replace("’", "'")
-    return any(p in text for p in ("i'd like you to", "i want you to", "i would like you to"))
 
 
 # --------------------------------------------------------------------------- table
