@@ -155,6 +155,14 @@ def test_declarative_reflection_without_stock_opener() -> None:
     assert c.forms == ["simple_reflection"]
 
 
+def test_uncoded_statement_about_the_client_world_is_a_reflection() -> None:
+    # no lead-in, no "you", no repeated word: MITI codes reflections by function; a statement
+    # no cue rule claims, right after the client spoke, is a reflection
+    c = code("The evenings are when it all gets loud.", "I drink to switch my brain off at night.")
+    assert c.main_behaviour == "reflection", c.evidence
+    assert c.evidence[c.forms[0]][0][0].startswith("refl_statement")
+
+
 def test_fragment_repeating_the_client_is_a_simple_reflection() -> None:
     c = code("Two years.", "I have not driven in two years.")
     assert c.forms == ["simple_reflection"]

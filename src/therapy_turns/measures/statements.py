@@ -117,12 +117,14 @@ def speaks_of_self(v: DocView, start: int, end: int) -> bool:
 def reflection(v: DocView, start: int, end: int, client: set[str] | None, stem: str | None,
                st: ReflectionSettings, stem_is_complex: bool = False, after_input: bool = False
                ) -> str | None:
-    """The rule id if the statement ``start:end`` reflects the client turn (content lemmas
-    ``client``; None: no client turn before, so nothing to reflect), else None. ``stem``: the id
-    of a reflection lead-in rule that matched in it (a simple lead-in such as "So ..." does not
-    count when the therapist speaks of themselves). ``after_input``: an earlier sentence of the turn gave information or
-    advice; the statement then continues the input and is a reflection only by lead-in, ``you``
-    or repeated client words."""
+    """The rule id if the statement ``start:end`` reflects the client turn, else None.
+
+    ``client``: content lemmas of the client turn before (None: no client turn, nothing to
+    reflect). ``stem``: the id of a reflection lead-in rule that matched in the statement (a
+    simple lead-in such as "So ..." does not count when the therapist speaks of themselves).
+    ``after_input``: an earlier sentence of the turn gave information, advice or an exercise step;
+    the statement then continues the input and is a reflection only by lead-in, ``you`` or
+    repeated client words."""
     if client is None:
         return None
     own = speaks_of_self(v, start, end)
