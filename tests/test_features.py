@@ -20,6 +20,7 @@ from spacy.tokens import Doc
 from therapy_turns.cli import main
 from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import features as F
+from therapy_turns.measures.lexicons import PhraseCounter
 
 _NLP = spacy.blank("en")
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,6 +343,6 @@ def test_fixed_effect_se_by_hand() -> None:
 
 
 def test_pattern_set() -> None:
-    counter = F.PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
+    counter = PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
     assert counter.count(D("So|ADV what|PRON if|SCONJ ?|PUNCT")) == 1
     assert counter.count(D("So|ADV if|SCONJ ?|PUNCT")) == 0

@@ -30,33 +30,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyphen import Pyphen
-from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
+from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons, load_lexicon
 from therapy_turns.measures.questions import count_questions, quote_mask
-from therapy_turns.measures.views import Tokens, morph_tense, norm
-from therapy_turns.nlp import word_tokenizer
-from therapy_turns.paths import LEXICON_DIR, read_yaml
+from therapy_turns.measures.syntax import POS_TAGS, syntax_columns
+from therapy_turns.measures.views import Tokens, morph_tense, norm, ratio
 
 log = logging.getLogger(__name__)
 
 KEYS = ["session_id", "turn", "speaker"]
 #: Coarse POS tags of content words (Universal Dependencies open classes; AUX excluded).
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
-#: POS proportions reported (textdescriptives ``pos_prop_*``; denominator: all tokens).
-POS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-            "PROPN", "PUNCT", "SCONJ", "VERB")
-MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
 LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
                   "quant")
 MATTR_WINDOW = 50
@@ -112,175 +102,6 @@ COLUMNS: dict[str, str] = {
 }
 
 
-# --------------------------------------------------------------------------- lexicons
-@lru_cache(maxsize=32)
-def load_lexicon(name: str) -> dict[str, Any]:
-    """The parsed YAML file ``lexicons/<name>.yaml``."""
-    path = LEXICON_DIR / f"{name}.yaml"
-    return read_yaml(path)
-
-
-@dataclass
-class PhraseCounter:
-    """Counts matches of a word/phrase list (and optional Matcher patterns) in Docs.
-
-    ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
-    and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
-    ``exclude_after``: phrase -> words; a match of the phrase right after one of them is dropped.
-    Overlapping matches count once (as :func:`spacy.util.filter_spans`: longest first).
-    """
-
-    entries: Sequence[str]
-    patterns: Sequence[list[dict[str, Any]]] = ()
-    use_lemma: bool = True
-    exclude_after: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.words: set[str] = set()
-        self.phrases: list[list[str]] = []
-        prefixes = []
-        for raw in self.entries:
-            e = norm(str(raw)).strip()
-            if e.endswith("*") and " " not in e:
-                prefixes.append(e[:-1])
-                continue
-            toks = [t.text for t in word_tokenizer()(e)]
-            if len(toks) == 1:
-                self.words.add(toks[0])
-            else:
-                self.phrases.append(toks)
-        self.prefixes = tuple(sorted(prefixes))
-        self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
-        self._matchers: dict[int, tuple[Vocab, PhraseMatcher | None, Matcher | None]] = {}
-
-    def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
-        """The spaCy ``PhraseMatcher`` of the multi-word entries (straight and curly
-        apostrophes) and the ``Matcher`` of the patterns, for ``vocab`` (None if there are
-        none)."""
-        got = self._matchers.get(id(vocab))
-        if got is None or got[0] is not vocab:
-            pm = m = None
-            if self.phrases:
-                pm = PhraseMatcher(vocab, attr="LOWER")
-                curly = [[t.replace("'", "’") for t in p] for p in self.phrases]
-                pm.add("P", [Doc(vocab, words=p) for p in self.phrases + curly])
-            if self.patterns:
-                m = Matcher(vocab)
-                m.add("M", [list(p) for p in self.patterns])
-            got = self._matchers[id(vocab)] = (vocab, pm, m)
-        return got[1], got[2]
-
-    def word_hits(self, t: Tokens) -> np.ndarray:
-        """Per token of ``t``: does it match a single word (its ``low``, or its lemma if
-        ``use_lemma``) or a prefix (``low``, punctuation excluded)?"""
-        hit = t.isin("ORTH", self.words)
-        if self.use_lemma:
-            hit |= t.isin("LEMMA", self.words - {""})
-        if self.prefixes:
-            prefixes = self.prefixes
-            hit |= t.where("ORTH", lambda s: s.startswith(prefixes)) & ~t.flag("IS_PUNCT")
-        return hit
-
-    def matches(self, t: Tokens, keep_bounds: bool = False
-                ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
-        """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
-        ``(start, end)`` of the matches of every Doc that has some (keyed by Doc position).
-        Single words are found for all Docs at once; phrases and patterns by spaCy's matchers;
-        overlaps are resolved by :func:`spacy.util.filter_spans`."""
-        hit = self.word_hits(t)
-        counts = t.count(hit)
-        phrases, patterns = self.matchers(t.vocab) if t.vocab is not None else (None, None)
-        bounds: dict[int, list[tuple[int, int]]] = {}
-        if phrases is None and patterns is None and not self._exclude and not keep_bounds:
-            return counts, bounds
-        for k, local in t.positions(hit):
-            doc = t.docs[k]
-            found = [doc[i:i + 1] for i in local]
-            for m in (phrases, patterns):
-                if m is not None:
-                    found += m(doc, as_spans=True)
-            if self._exclude:
-                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
-                                                  in self._exclude.get(norm(s.text), ()))]
-            kept = [(s.start, s.end) for s in filter_spans(found)]
-            counts[k] = len(kept)
-            if kept and keep_bounds:
-                bounds[k] = kept
-        return counts, bounds
-
-    def bounds(self, doc: Doc) -> list[tuple[int, int]]:
-        """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
-        return self.matches(Tokens([doc]), keep_bounds=True)[1].get(0, [])
-
-    def spans(self, doc: Doc) -> list[Span]:
-        """Non-overlapping matched spans, in document order."""
-        return [doc[s:e] for s, e in self.bounds(doc)]
-
-    def count(self, doc: Doc) -> int:
-        """Number of non-overlapping matches in ``doc``."""
-        return int(self.matches(Tokens([doc]))[0][0])
-
-
-@dataclass
-class Lexicons:
-    """Every word list and pattern set the features use, loaded from ``lexicons/*.yaml``."""
-
-    pronouns: dict[str, frozenset[str]]
-    function_words: dict[str, frozenset[str] | str]
-    hedges: PhraseCounter
-    certainty: PhraseCounter
-    certainty_window: int
-    negations: frozenset[str]
-    future_modals: frozenset[str]
-    going_to: tuple[tuple[str, ...], ...]
-    families: dict[str, PhraseCounter]
-    markers: dict[str, PhraseCounter]
-
-
-def _words(values: Iterable[Any]) -> frozenset[str]:
-    return frozenset(norm(str(v)) for v in values)
-
-
-@lru_cache(maxsize=1)
-def lexicons() -> Lexicons:
-    """Load (once) every lexicon file into matchers and word sets."""
-    fw: dict[str, frozenset[str] | str] = {}
-    for cat, val in load_lexicon("function_words")["categories"].items():
-        fw[cat] = val["pos"] if isinstance(val, dict) else _words(val)
-    hed = load_lexicon("hedges")
-    cert = load_lexicon("certainty")
-    tense = load_lexicon("tense")
-    markers = load_lexicon("markers")["markers"]
-    return Lexicons(
-        pronouns={k: _words(v) for k, v in load_lexicon("pronouns")["categories"].items()},
-        function_words=fw,
-        hedges=PhraseCounter(hed["entries"], use_lemma=False,
-                             exclude_after=hed.get("exclude_after", {})),
-        certainty=PhraseCounter(cert["entries"], use_lemma=False),
-        certainty_window=int(cert["negation_window"]),
-        negations=_words(load_lexicon("negations")["entries"]),
-        future_modals=_words(tense["future_modals"]),
-        going_to=tuple(tuple(norm(w) for w in seq) for seq in tense["going_to"]),
-        families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in (
-            ("body_words", "body_sensation"), ("cognitive_words", "cognitive_process"),
-            ("feeling_words", "feeling"))},
-        markers={m: PhraseCounter(markers[m].get("phrases", []), markers[m].get("patterns", []),
-                                  use_lemma=False) for m in MARKERS},
-    )
-
-
-# --------------------------------------------------------------------------- readability
-@lru_cache(maxsize=4)
-def _pyphen(lang: str) -> Pyphen:
-    return Pyphen(lang=lang)
-
-
-@lru_cache(maxsize=65536)
-def syllables(word: str, lang: str = "en") -> int:
-    """Syllables of ``word``: Pyphen's hyphenation points + 1 (as textdescriptives counts)."""
-    return _pyphen(lang).inserted(word).count("-") + 1
-
-
 # --------------------------------------------------------------------------- per-turn features
 def mattr(words: Sequence[Any], window: int = MATTR_WINDOW) -> float:
     """Moving-average type-token ratio (Covington & McFall 2010); plain TTR if shorter."""
@@ -301,11 +122,6 @@ def mattr(words: Sequence[Any], window: int = MATTR_WINDOW) -> float:
             del counts[old]
         total += len(counts)
     return total / ((n - window + 1) * window)
-
-
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a / b`` where ``b > 0``, NaN elsewhere."""
-    return np.divide(a, b, out=np.full(len(b), np.nan), where=b > 0)
 
 
 def _sentence_starts(t: Tokens, has_words: np.ndarray) -> np.ndarray:
@@ -382,46 +198,6 @@ def _certainty(t: Tokens, lex: Lexicons) -> np.ndarray:
     return counts
 
 
-def _syntax(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.ndarray
-            ) -> dict[str, np.ndarray]:
-    """Readability, dependency distance and POS proportions per Doc (NaN without words): see
-    :func:`syntax_features`."""
-    out: dict[str, np.ndarray] = {}
-    nan = np.full(t.n_docs, np.nan)
-    # readability (textdescriptives: descriptive_stats + readability)
-    keep = ~t.flag("IS_PUNCT") & ~t.where("ORTH", lambda s: "'" in s, normed=False)
-    n_keep = t.count(keep)
-    lang = t.docs[0].lang_ if t.docs else "en"
-    lowers, inv = t.types("LOWER", normed=False)
-    syl = np.asarray([syllables(w, lang) for w in lowers], dtype=np.int64)[inv]
-    asl = _ratio(n_keep, n_sents)  # mean sentence length: kept words over all sentences
-    aspw = _ratio(np.bincount(t.doc_of[keep], weights=syl[keep], minlength=t.n_docs), n_keep)
-    ok = has_words & (n_keep > 0)
-    out["flesch_reading_ease"] = np.where(ok, 206.835 - (1.015 * asl) - (84.6 * aspw), nan)
-    out["flesch_kincaid_grade"] = np.where(ok, 0.39 * asl + 11.8 * aspw - 15.59, nan)
-    # dependency distance (textdescriptives: dependency_distance), mean over sentences
-    root = t.isin("DEP", ("ROOT",), normed=False)
-    dist = np.where(root, 0, np.abs(t.column("HEAD").view(np.int64)))
-    sid = np.cumsum(starts) - 1
-    per_sent = (np.bincount(sid, weights=dist, minlength=int(starts.sum()))
-                / np.bincount(sid, minlength=int(starts.sum())))
-    ddm = nan.copy()
-    for k in np.flatnonzero(has_words).tolist():
-        first = int(sid[t.start[k]])
-        ddm[k] = np.mean(per_sent[first:first + int(n_sents[k])])
-    out["dependency_distance_mean"] = ddm
-    # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
-    code = {p: j for j, p in enumerate(POS_TAGS)}
-    npos = len(POS_TAGS) + 1
-    strs, inv = t.types("POS", normed=False)
-    pos = np.asarray([code.get(s, len(POS_TAGS)) for s in strs], dtype=np.int64)[inv]
-    table = np.bincount(t.doc_of * npos + pos, minlength=t.n_docs * npos).reshape(t.n_docs, npos)
-    n_tok = np.where(has_words, t.n_tokens, 0)
-    for j, p in enumerate(POS_TAGS):
-        out[f"pos_prop_{p}"] = _ratio(table[:, j], n_tok)
-    return out
-
-
 def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     """Every single-turn column of :data:`COLUMNS` for the Docs of ``t`` (arrays, one value per
     Doc)."""
@@ -431,14 +207,14 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     has = nw > 0
 
     def per100(k: np.ndarray) -> np.ndarray:
-        return _ratio(100 * k, nw)
+        return ratio(100 * k, nw)
 
     starts = _sentence_starts(t, has)
     n_sents = np.where(has, t.count(starts), 0)
     # distinct word forms per Doc: distinct (doc, code) pairs
     width = int(low.max()) + 1 if len(low) else 1
     pairs = np.unique(t.doc_of[word] * width + low[word])
-    ttr = _ratio(np.bincount(pairs // width, minlength=t.n_docs), nw)
+    ttr = ratio(np.bincount(pairs // width, minlength=t.n_docs), nw)
     mattr_col = ttr.copy()
     words = low[word]
     wstart = np.concatenate([[0], np.cumsum(nw)])
@@ -448,9 +224,9 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     col: dict[str, np.ndarray] = {
         "n_chars": np.asarray([len(d.text) for d in t.docs], dtype=np.int64),
         "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents,
-        "mean_sentence_length": _ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
-        "lexical_density": _ratio(t.count(word & content), nw),
-        **_syntax(t, starts, n_sents, has),
+        "mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
+        "lexical_density": ratio(t.count(word & content), nw),
+        **syntax_columns(t, starts, n_sents, has),
     }
     for name, vocab in lex.pronouns.items():
         col[name] = per100(t.count(word & t.isin("ORTH", vocab)))
@@ -471,7 +247,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     tc = _tense_counts(t, lex)
     tot = tc["past"] + tc["present"] + tc["future"]
     for k in ("past", "present", "future"):
-        col[f"tense_{k}"] = _ratio(tc[k], tot)
+        col[f"tense_{k}"] = ratio(tc[k], tot)
     for name, counter in lex.families.items():
         col[name] = per100(counter.matches(t)[0])
     for m in MARKERS:

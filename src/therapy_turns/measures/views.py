@@ -12,7 +12,7 @@ import pandas as pd
 from spacy.tokens import Doc, MorphAnalysis
 from spacy.vocab import Vocab
 
-__all__ = ["ATTRS", "DocView", "Tokens", "is_clitic", "morph_tense", "norm"]
+__all__ = ["ATTRS", "DocView", "Tokens", "is_clitic", "morph_tense", "norm", "ratio"]
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
@@ -29,6 +29,11 @@ def norm(text: str) -> str:
 def is_clitic(form: str) -> bool:
     """Is the :func:`norm` form ``form`` a contraction clitic (``'s``, ``'m``, ``n't`` ...)?"""
     return form.startswith("'") or form == "n't"
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` where ``b > 0``, NaN elsewhere."""
+    return np.divide(a, b, out=np.full(len(b), np.nan), where=b > 0)
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,177 @@
+"""The word lists and patterns of the linguistic features (``lexicons/*.yaml``) and
+:class:`PhraseCounter`, which counts their matches per turn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+
+from therapy_turns.measures.views import Tokens, norm
+from therapy_turns.nlp import word_tokenizer
+from therapy_turns.paths import LEXICON_DIR, read_yaml
+
+MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
+
+
+@lru_cache(maxsize=32)
+def load_lexicon(name: str) -> dict[str, Any]:
+    """The parsed YAML file ``lexicons/<name>.yaml``."""
+    path = LEXICON_DIR / f"{name}.yaml"
+    return read_yaml(path)
+
+
+@dataclass
+class PhraseCounter:
+    """Counts matches of a word/phrase list (and optional Matcher patterns) in Docs.
+
+    ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
+    and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
+    ``exclude_after``: phrase -> words; a match of the phrase right after one of them is dropped.
+    Overlapping matches count once (as :func:`spacy.util.filter_spans`: longest first).
+    """
+
+    entries: Sequence[str]
+    patterns: Sequence[list[dict[str, Any]]] = ()
+    use_lemma: bool = True
+    exclude_after: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.words: set[str] = set()
+        self.phrases: list[list[str]] = []
+        prefixes = []
+        for raw in self.entries:
+            e = norm(str(raw)).strip()
+            if e.endswith("*") and " " not in e:
+                prefixes.append(e[:-1])
+                continue
+            toks = [t.text for t in word_tokenizer()(e)]
+            if len(toks) == 1:
+                self.words.add(toks[0])
+            else:
+                self.phrases.append(toks)
+        self.prefixes = tuple(sorted(prefixes))
+        self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
+        self._matchers: dict[int, tuple[Vocab, PhraseMatcher | None, Matcher | None]] = {}
+
+    def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
+        """The spaCy ``PhraseMatcher`` of the multi-word entries (straight and curly
+        apostrophes) and the ``Matcher`` of the patterns, for ``vocab`` (None if there are
+        none)."""
+        got = self._matchers.get(id(vocab))
+        if got is None or got[0] is not vocab:
+            pm = m = None
+            if self.phrases:
+                pm = PhraseMatcher(vocab, attr="LOWER")
+                curly = [[t.replace("'", "’") for t in p] for p in self.phrases]
+                pm.add("P", [Doc(vocab, words=p) for p in self.phrases + curly])
+            if self.patterns:
+                m = Matcher(vocab)
+                m.add("M", [list(p) for p in self.patterns])
+            got = self._matchers[id(vocab)] = (vocab, pm, m)
+        return got[1], got[2]
+
+    def word_hits(self, t: Tokens) -> np.ndarray:
+        """Per token of ``t``: does it match a single word (its ``low``, or its lemma if
+        ``use_lemma``) or a prefix (``low``, punctuation excluded)?"""
+        hit = t.isin("ORTH", self.words)
+        if self.use_lemma:
+            hit |= t.isin("LEMMA", self.words - {""})
+        if self.prefixes:
+            prefixes = self.prefixes
+            hit |= t.where("ORTH", lambda s: s.startswith(prefixes)) & ~t.flag("IS_PUNCT")
+        return hit
+
+    def matches(self, t: Tokens, keep_bounds: bool = False
+                ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+        """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
+        ``(start, end)`` of the matches of every Doc that has some (keyed by Doc position).
+        Single words are found for all Docs at once; phrases and patterns by spaCy's matchers;
+        overlaps are resolved by :func:`spacy.util.filter_spans`."""
+        hit = self.word_hits(t)
+        counts = t.count(hit)
+        phrases, patterns = self.matchers(t.vocab) if t.vocab is not None else (None, None)
+        bounds: dict[int, list[tuple[int, int]]] = {}
+        if phrases is None and patterns is None and not self._exclude and not keep_bounds:
+            return counts, bounds
+        for k, local in t.positions(hit):
+            doc = t.docs[k]
+            found = [doc[i:i + 1] for i in local]
+            for m in (phrases, patterns):
+                if m is not None:
+                    found += m(doc, as_spans=True)
+            if self._exclude:
+                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
+                                                  in self._exclude.get(norm(s.text), ()))]
+            kept = [(s.start, s.end) for s in filter_spans(found)]
+            counts[k] = len(kept)
+            if kept and keep_bounds:
+                bounds[k] = kept
+        return counts, bounds
+
+    def bounds(self, doc: Doc) -> list[tuple[int, int]]:
+        """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
+        return self.matches(Tokens([doc]), keep_bounds=True)[1].get(0, [])
+
+    def spans(self, doc: Doc) -> list[Span]:
+        """Non-overlapping matched spans, in document order."""
+        return [doc[s:e] for s, e in self.bounds(doc)]
+
+    def count(self, doc: Doc) -> int:
+        """Number of non-overlapping matches in ``doc``."""
+        return int(self.matches(Tokens([doc]))[0][0])
+
+
+@dataclass
+class Lexicons:
+    """Every word list and pattern set the features use, loaded from ``lexicons/*.yaml``."""
+
+    pronouns: dict[str, frozenset[str]]
+    function_words: dict[str, frozenset[str] | str]
+    hedges: PhraseCounter
+    certainty: PhraseCounter
+    certainty_window: int
+    negations: frozenset[str]
+    future_modals: frozenset[str]
+    going_to: tuple[tuple[str, ...], ...]
+    families: dict[str, PhraseCounter]
+    markers: dict[str, PhraseCounter]
+
+
+def _words(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(norm(str(v)) for v in values)
+
+
+@lru_cache(maxsize=1)
+def lexicons() -> Lexicons:
+    """Load (once) every lexicon file into matchers and word sets."""
+    fw: dict[str, frozenset[str] | str] = {}
+    for cat, val in load_lexicon("function_words")["categories"].items():
+        fw[cat] = val["pos"] if isinstance(val, dict) else _words(val)
+    hed = load_lexicon("hedges")
+    cert = load_lexicon("certainty")
+    tense = load_lexicon("tense")
+    markers = load_lexicon("markers")["markers"]
+    return Lexicons(
+        pronouns={k: _words(v) for k, v in load_lexicon("pronouns")["categories"].items()},
+        function_words=fw,
+        hedges=PhraseCounter(hed["entries"], use_lemma=False,
+                             exclude_after=hed.get("exclude_after", {})),
+        certainty=PhraseCounter(cert["entries"], use_lemma=False),
+        certainty_window=int(cert["negation_window"]),
+        negations=_words(load_lexicon("negations")["entries"]),
+        future_modals=_words(tense["future_modals"]),
+        going_to=tuple(tuple(norm(w) for w in seq) for seq in tense["going_to"]),
+        families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in (
+            ("body_words", "body_sensation"), ("cognitive_words", "cognitive_process"),
+            ("feeling_words", "feeling"))},
+        markers={m: PhraseCounter(markers[m].get("phrases", []), markers[m].get("patterns", []),
+                                  use_lemma=False) for m in MARKERS},
+    )
