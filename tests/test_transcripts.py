@@ -95,10 +95,13 @@ def test_speaker_mapping_is_case_insensitive_and_extensible(tmp_path):
     text = "CLIENT: hi.\n\ncounsellor: hello.\n\nDr Smith: welcome.\n"
     t = parse_text(text, "s", speakers=tr.speaker_map({"Dr Smith": "therapist"}))
     assert t["speaker"].tolist() == ["patient", "therapist", "therapist"]
-    # without the extra mapping, "Dr Smith:" continues the counsellor's turn
-    t2 = parse_text(text, "s")
+    # without the mapping, "Dr Smith:" ends the file after a known turn: an unknown speaker
+    with pytest.raises(tr.UnknownSpeakerError, match="--speaker 'Dr Smith=patient'"):
+        parse_text(text, "s")
+    # mapped as content, it continues the counsellor's turn
+    t2 = parse_text(text, "s", speakers=tr.speaker_map({"Dr Smith": "content"}))
     assert len(t2) == 2 and "Dr Smith: welcome." in t2.loc[1, "text"]
-    with pytest.raises(ValueError):
+    with pytest.raises(tr.SpeakerOptionError):
         tr.speaker_map({"Coach": "coach"})
 
 
@@ -237,7 +240,7 @@ def test_same_session_id_in_two_tables_fails(tmp_path):
     ("empty.txt", "", tr.EmptyTranscriptError, None),
     ("blank.txt", "\n\n  \n", tr.EmptyTranscriptError, None),
     ("nolabel.txt", "Hello there.\nNobody speaks.\n", tr.TextBeforeLabelError, 1),
-    ("nolabel2.txt", "Manager: Why?\n", tr.TextBeforeLabelError, 1),
+    ("nolabel2.txt", "Manager: Why?\n", tr.UnknownSpeakerError, 1),
     ("before.txt", "\nPreamble here.\nPatient: hi.\n", tr.TextBeforeLabelError, 2),
     ("latin1.txt", b"Patient: ok\nTherapist: caf\xe9\n", tr.EncodingError, 2),
     ("binary.txt", b"Patient: \x00\x01\x02", tr.BinaryFileError, 1),

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from therapy_turns.io.errors import withhold_quoted
+from therapy_turns.io.labels import parse_speaker_options
+from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
 
 log = logging.getLogger("therapy_turns")
@@ -28,23 +30,17 @@ def write_table(df: pd.DataFrame, out: str | Path) -> Path:
     if out.suffix == ".parquet":
         df.to_parquet(out, index=False)
     elif out.suffix == ".csv":
-        df.to_csv(out, index=False, lineterminator="\n")
+        to_csv(df, out)
     else:
         raise SystemExit(f"therapy-turns: --out {out}: expected a .csv or .parquet file name")
     return out
 
 
-def _speaker_arg(value: str) -> tuple[str, str]:
-    label, sep, role = value.partition("=")
-    if not sep or role.strip().lower() not in ("patient", "therapist"):
-        raise argparse.ArgumentTypeError(f"{value!r}: expected LABEL=patient or LABEL=therapist")
-    return label.strip(), role.strip().lower()
-
-
 def load_args(args: argparse.Namespace) -> Corpus:
     """Load the corpus named by the common arguments and log what was skipped."""
-    corpus = load_corpus(args.paths, on_error=args.on_error, speakers=dict(args.speaker) or None,
-                         progress=None if not args.quiet else False)
+    corpus = load_corpus(args.paths, on_error=args.on_error,
+                         speakers=parse_speaker_options(args.speaker),
+                         progress=None if not args.quiet else False, out=args.out)
     for s in corpus.skipped:
         reason = withhold_quoted(s.reason) if getattr(args, "redact", False) else s.reason
         print(f"skipped: {reason}", file=sys.stderr)
@@ -62,8 +58,9 @@ def load_args(args: argparse.Namespace) -> Corpus:
 def _common(p: argparse.ArgumentParser, out_help: str = "output .csv or .parquet") -> None:
     p.add_argument("paths", nargs="+", help="transcript files, directories or globs")
     p.add_argument("--out", required=True, help=out_help)
-    p.add_argument("--speaker", action="append", type=_speaker_arg, default=[],
-                   metavar="LABEL=ROLE", help="extra speaker label mapping (repeatable)")
+    p.add_argument("--speaker", action="append", default=[], metavar="LABEL=ROLE",
+                   help="extra speaker label mapping, added to the defaults (repeatable): "
+                        "ROLE is patient, therapist or content (never a speaker)")
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                    help="bad files: fail (default) or skip and list them")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -94,8 +91,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                               metadata=args.metadata, workers=args.workers,
                               scheduler=args.scheduler, redact=args.redact,
                               chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
-                              on_error=args.on_error, speakers=dict(args.speaker) or None,
-                              events=args.events,
+                              on_error=args.on_error,
+                              speakers=parse_speaker_options(args.speaker), events=args.events,
                               technique_model=args.technique_model)
     except (MetadataError, CoderError) as e:
         print(f"therapy-turns: {e}", file=sys.stderr)

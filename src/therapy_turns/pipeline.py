@@ -65,7 +65,6 @@ from tqdm.auto import tqdm
 from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.events import attach_events, check_events, read_events
 from therapy_turns.io.transcripts import (
-    DEFAULT_SPEAKERS,
     TABLE_SUFFIXES,
     DuplicateSessionError,
     SkippedFile,
@@ -154,8 +153,7 @@ def _session_parts(corpus: CorpusArg, on_error: str = "fail",
     (:func:`~therapy_turns.io.transcripts.text_rows`), made into a table per chunk."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
-    speakers = speaker_map(speakers) if speakers and set(speakers) - set(DEFAULT_SPEAKERS) else (
-        speakers or DEFAULT_SPEAKERS)
+    speakers = speaker_map(speakers)  # --speaker adds to the defaults, as in load_corpus
     files = expand_paths(_paths(corpus))
     ids = session_ids(files)
     seen: dict[str, str] = {}

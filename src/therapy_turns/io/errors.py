@@ -66,3 +66,18 @@ class UnmappedSpeakerError(TranscriptError):
 
 class DuplicateSessionError(TranscriptError):
     """Two inputs would produce the same session id."""
+
+
+class UnknownSpeakerError(TranscriptError):
+    """A line-start label the mapping does not know recurs like a speaker
+    (rule in :mod:`therapy_turns.io.labels`); ``label`` is the label as written."""
+
+    label: str = ""
+
+
+class SpeakerOptionError(TranscriptError):
+    """A ``--speaker`` value that can never match a label, or names an unknown role."""
+
+
+class SameFileError(TranscriptError):
+    """An output path that is one of the command's input files."""

@@ -27,7 +27,8 @@ turn opens a new exchange), ``speaker`` (``patient``/``therapist``), ``speaker_l
 in the file, label excluded), ``thinking`` (hidden therapist reasoning, "" if none), ``event``
 (type keys of the events conditioning this turn, joined by ``;``, "" if none), ``event_text`` (the
 event lines exactly as written, joined by newlines; for table inputs the ``event`` column as
-given), ``source`` (file path), ``line_start``/``line_end`` (1-based, inclusive), ``meta_notes``
+given), ``source`` (file path), ``line_start``/``line_end`` (1-based, inclusive), ``timestamp``
+(a label's leading timestamp as written, e.g. ``00:01:10``; "" if none), ``meta_notes``
 (removed out-of-role paragraphs, joined by blank lines), and boolean flags ``generation_error``,
 ``missing_answer``, ``meta_note``, ``truncated``, ``role_play``.
 
@@ -49,6 +50,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from therapy_turns.io import labels
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
 from therapy_turns.io.errors import (  # noqa: F401  (re-exported: the loader's public errors)
     BinaryFileError,
@@ -59,8 +61,11 @@ from therapy_turns.io.errors import (  # noqa: F401  (re-exported: the loader's 
     MissingColumnError,
     MissingPathError,
     NoSpeakerLabelError,
+    SameFileError,
+    SpeakerOptionError,
     TextBeforeLabelError,
     TranscriptError,
+    UnknownSpeakerError,
     UnmappedSpeakerError,
 )
 from therapy_turns.io.events import (  # noqa: F401  (event_counts re-exported)
@@ -70,19 +75,18 @@ from therapy_turns.io.events import (  # noqa: F401  (event_counts re-exported)
     event_counts,
     is_event_line,
 )
+from therapy_turns.io.labels import (  # noqa: F401  (re-exported)
+    ABBREVIATIONS,
+    DEFAULT_SPEAKERS,
+    ROLES,
+    speaker_map,
+)
 from therapy_turns.io.reading import read_text_file
 from therapy_turns.io.tables import REQUIRED_COLUMNS, table_rows  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPEAKERS: dict[str, str] = {
-    "patient": "patient",
-    "client": "patient",
-    "therapist": "therapist",
-    "counselor": "therapist",
-    "counsellor": "therapist",
-}
-SPEAKERS = ("patient", "therapist")
+SPEAKERS = ROLES
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".csv", ".jsonl"}
 #: files of a corpus directory that describe it rather than hold sessions (lower-case names)
@@ -101,6 +105,7 @@ COLUMNS = [
     "source",
     "line_start",
     "line_end",
+    "timestamp",
     "meta_notes",
     "generation_error",
     "missing_answer",
@@ -109,9 +114,8 @@ COLUMNS = [
     "role_play",
 ]
 
-_LABEL_RE = re.compile(
-    r"^(?P<label>[A-Za-z][A-Za-z .'-]{0,40}?)(?P<part> Thinking| Answer)?:[ \t]?"
-)
+BOM = "\ufeff"
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 
@@ -126,6 +130,7 @@ class Segment:
     text: str
     line: int  # 1-based line on which the segment starts
     turn: int | None = None  # index of the turn it belongs to (None for separators)
+    role: str | None = None  # the speaker a label segment maps to
 
 
 @dataclass
@@ -156,29 +161,85 @@ class Corpus:
         )
 
 
-def speaker_map(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The default label→speaker mapping extended by ``extra`` (labels compared lower-case)."""
-    out = dict(DEFAULT_SPEAKERS)
-    for label, role in (extra or {}).items():
-        if role not in SPEAKERS:
-            raise ValueError(f"speaker role for {label!r} must be one of {SPEAKERS}, got {role!r}")
-        out[label.strip().lower()] = role
-    return out
-
-
 # --------------------------------------------------------------------------- reading
+def split_lines(text: str) -> list[str]:
+    """``text`` cut after each line break, ends kept. Line breaks are ``\\r\\n``, ``\\n`` and
+    ``\\r`` only: form feed, NEL, U+2028/U+2029 and the other characters ``str.splitlines`` breaks
+    on stay inside their line (a speaker's text never splits there)."""
+    return _LINE_RE.findall(text)
+
+
 def segment_text(
     text: str, path: str | Path = "<text>", speakers: Mapping[str, str] | None = None
 ) -> list[Segment]:
     """Cut a text transcript into segments whose concatenation is exactly ``text``.
 
     Kinds: ``label`` (a speaker label as written, e.g. ``"Patient: "``; it opens or continues turn
-    ``turn``), ``speech`` and ``thinking`` (content of turn ``turn``), ``event`` (a bracketed
-    event line; ``turn`` is the next patient turn, or the last turn when none follows),
-    ``separator`` (turn headers and blank lines between turns; ``turn`` is None). Blank lines
-    inside a turn are speech.
+    ``turn``; ``role`` is its speaker), ``speech`` and ``thinking`` (content of turn ``turn``),
+    ``event`` (a bracketed event line; ``turn`` is the next patient turn, or the last turn when
+    none follows), ``separator`` (a byte-order mark, turn headers and blank lines between turns;
+    ``turn`` is None). Blank lines inside a turn are speech.
+
+    Unknown labels follow :mod:`therapy_turns.io.labels`: abbreviations that recur like speakers
+    become speakers, any other label that does raises :class:`UnknownSpeakerError`.
     """
-    speakers = speakers or DEFAULT_SPEAKERS
+    speakers = dict(speakers or DEFAULT_SPEAKERS)
+    lines = split_lines(text)
+    for _ in range(len(ABBREVIATIONS) + 1):
+        try:
+            segs = _cut(lines, path, speakers)
+        except UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
+            if e.label.lower() not in ABBREVIATIONS:
+                raise
+            speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
+            continue
+        like = labels.speaker_like(segs, speakers)
+        if not _promote(like, speakers, segs):
+            break
+    if like:
+        label, (where, rule) = min(like.items(), key=lambda kv: kv[1][0][0])
+        raise labels.unknown_speaker(path, label, where, rule)
+    return segs
+
+
+def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequence[Segment]
+             ) -> bool:
+    """Map the abbreviations among the speaker-like labels ``like`` where unambiguous: together
+    with the abbreviations already mapped they cover both roles, or no other label of the file
+    has the abbreviation's role (``Therapist: / C: / Therapist:``; ``C: consequence`` in a file
+    with ``Patient:`` turns stays an error). Once an abbreviation is mapped (one opening the
+    file is), one of the other role at any line start is a speaker too (``C: / T: / (blank) /
+    more``). True if any was mapped."""
+    abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
+    mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in ROLES}
+    if mapped:  # the file uses abbreviations: one of the other role at a line start is a speaker
+        abbrev |= {k for x in segs if x.kind == "speech" and (lab := labels.match_label(x.text))
+                   and (k := lab.keys[-1]) in ABBREVIATIONS and k not in speakers
+                   and ABBREVIATIONS[k] not in mapped}
+    roles = {ABBREVIATIONS[k] for k in abbrev} | mapped
+    named = {x.role for x in segs
+             if x.role and labels.match_label(x.text).keys[-1] not in ABBREVIATIONS}
+    take = abbrev if roles == set(ROLES) else {k for k in abbrev
+                                               if ABBREVIATIONS[k] not in named}
+    speakers.update({k: ABBREVIATIONS[k] for k in take})
+    return bool(take)
+
+
+def _outside(lines: Sequence[str], lineno: int, path: str | Path,
+             speakers: Mapping[str, str]) -> TranscriptError:
+    """The error for text standing before the first known label at ``lineno``."""
+    lab = labels.match_label(lines[lineno - 1].removeprefix(BOM))
+    if lab and lab.role(speakers) is None:
+        return labels.unknown_speaker(path, lab.label, labels.label_lines(lines, lab.label),
+                                      "before any known speaker label")
+    return TextBeforeLabelError(
+        path, lineno, f"text outside any turn: {lines[lineno - 1].strip(BOM + ' ')[:60]!r}",
+        "a line starting with a speaker label such as 'Patient:' or 'Therapist:' (map other "
+        "labels with --speaker LABEL=patient|therapist)")
+
+
+def _cut(lines: Sequence[str], path: str | Path, speakers: Mapping[str, str]) -> list[Segment]:
+    """:func:`segment_text`'s cut with a fixed label mapping."""
     segs: list[Segment] = []
     turn, mode = -1, "separator"
     blanks: list[tuple[str, int]] = []  # blank lines whose owner is not known yet
@@ -188,9 +249,12 @@ def segment_text(
         segs.extend(Segment(kind, b, n, owner) for b, n in blanks)
         blanks.clear()
 
-    for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
-        m = _LABEL_RE.match(line)
-        role = speakers.get(m.group("label").strip().lower()) if m else None
+    for lineno, line in enumerate(lines, start=1):
+        if lineno == 1 and line.startswith(BOM):
+            segs.append(Segment("separator", BOM, 1))
+            line = line[1:]
+        lab = labels.match_label(line)
+        role = lab.role(speakers) if lab else None
         if _HEADER_RE.match(line):
             flush("separator", None)
             segs.append(Segment("separator", line, lineno))
@@ -199,28 +263,22 @@ def segment_text(
             flush("separator", None)
             pending.append(len(segs))
             segs.append(Segment("event", line, lineno))
-        elif role:
+        elif lab and role in ROLES:
             flush("separator", None)
-            part = (m.group("part") or "").strip().lower()
-            if not (part == "answer" and mode == "thinking"):
+            if not (lab.part == "answer" and mode == "thinking"):
                 turn += 1
                 if role == "patient":
                     for i in pending:
                         segs[i] = Segment("event", segs[i].text, segs[i].line, turn)
                     pending.clear()
-            mode = "thinking" if part == "thinking" else "speech"
-            segs.append(Segment("label", line[: m.end()], lineno, turn))
-            if line[m.end() :]:
-                segs.append(Segment(mode, line[m.end() :], lineno, turn))
+            mode = "thinking" if lab.part == "thinking" else "speech"
+            segs.append(Segment("label", line[: lab.end], lineno, turn, role))
+            if line[lab.end :]:
+                segs.append(Segment(mode, line[lab.end :], lineno, turn))
         elif not line.strip():
             blanks.append((line, lineno))
         elif mode == "separator":
-            raise TextBeforeLabelError(
-                path,
-                lineno,
-                f"text outside any turn: {line.strip()[:60]!r}",
-                "a line starting with a speaker label such as 'Patient:' or 'Therapist:'",
-            )
+            raise _outside(lines, lineno, path, speakers)
         else:
             flush(mode, turn)
             segs.append(Segment(mode, line, lineno, turn))
@@ -232,7 +290,8 @@ def segment_text(
             path,
             None,
             "no line starting with a recognised speaker label",
-            f"lines starting with one of {sorted(speakers)} followed by ':'",
+            f"lines starting with one of {sorted(k for k, v in speakers.items() if v in ROLES)} "
+            "followed by ':' (map other labels with --speaker LABEL=patient|therapist)",
         )
     return segs
 
@@ -327,19 +386,22 @@ def text_rows(
         if s.turn is None:
             continue
         t = turns.setdefault(s.turn, {"label": [], "speech": [], "thinking": [], "lines": [],
-                                      "event": []})
+                                      "event": [], "role": []})
         t[s.kind].append(s.text)
         if s.kind != "event":  # an event line stands before its turn: not in the turn's span
             t["lines"].append(s.line)
+        if s.role:
+            t["role"].append(s.role)
     rows = []
     for k in sorted(turns):
         t = turns[k]
-        label = _LABEL_RE.match(t["label"][0]).group("label").strip()
+        lab = labels.match_label(t["label"][0])
         rows.append(
             {
                 "session_id": session_id,
-                "speaker": speakers[label.lower()],
-                "speaker_label": label,
+                "speaker": t["role"][0],
+                "speaker_label": lab.label,
+                "timestamp": lab.timestamp,
                 "raw_text": "".join(t["speech"]),
                 "thinking": "".join(t["thinking"]).strip(),
                 "event": ";".join(event_types.classify(e) for e in t["event"]),
@@ -396,6 +458,16 @@ def _is_companion(f: Path) -> bool:
     return f.stem.lower() == "readme" or f.name.lower() in COMPANION_FILES
 
 
+def check_not_input(out: str | Path, files: Iterable[Path]) -> None:
+    """Raise :class:`SameFileError` if ``out`` is one of ``files`` (nothing writes over its
+    input)."""
+    target = Path(out).resolve()
+    for f in files:
+        if f.resolve() == target:
+            raise SameFileError(out, None, f"an output path that is the input file {f}",
+                                "an --out file that is not one of the inputs")
+
+
 def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
     """File stem as session id; colliding stems get ids from their path relative to their base."""
     stems: dict[str, int] = {}
@@ -422,9 +494,12 @@ def load_corpus(
     speakers: Mapping[str, str] | None = None,
     progress: bool | None = None,
     event_patterns: str | Path | None = None,
+    out: str | Path | None = None,
 ) -> Corpus:
     """Load files, directories or globs into one turn table (see module docstring); event lines
-    are typed by the patterns of ``event_patterns`` (default ``data/events.yaml``)."""
+    are typed by the patterns of ``event_patterns`` (default ``data/events.yaml``).
+
+    ``out``: the file the caller will write; an error if it is one of the inputs."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     if isinstance(paths, (str, Path)):
@@ -432,6 +507,8 @@ def load_corpus(
     speakers = speaker_map(speakers)
     event_types = EventTypes.load(event_patterns) if event_patterns else EVENT_TYPES
     files = expand_paths(paths)
+    if out is not None:
+        check_not_input(out, [f for f, _ in files])
     ids = session_ids(files)
     parts: list[pd.DataFrame | list[dict[str, object]]] = []
     skipped = []
