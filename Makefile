@@ -58,10 +58,21 @@ $(STAMP): pyproject.toml requirements/model.txt
 
 setup: $(STAMP) ## create .venv, install the pinned environment and the spaCy model, register the kernel
 
+# `TECHNIQUE_MODEL=dir` (a train-coder model) codes main behaviours with it; the stamp file
+# rebuilds the tables when the setting changes.
+TECHNIQUE_MODEL ?=
+MODEL_STAMP := $(BUILD)/.technique-model
+$(MODEL_STAMP): FORCE
+	@mkdir -p $(@D); echo '$(TECHNIQUE_MODEL)' | cmp -s - $@ || echo '$(TECHNIQUE_MODEL)' > $@
+.PHONY: FORCE
+FORCE:
+
 # The shared analysis step: every turn parsed once, tables written as Parquet for the notebooks.
-$(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA)
+$(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA) $(MODEL_STAMP) \
+  $(if $(TECHNIQUE_MODEL),$(TECHNIQUE_MODEL)/coder.pkl)
 	$(BIN)/therapy-turns analyze $(CORPUS) --out $(BUILD) $(if $(METADATA),--metadata $(METADATA)) \
-	  $(if $(filter true,$(REDACT)),--redact) $(if $(ON_ERROR),--on-error $(ON_ERROR))
+	  $(if $(filter true,$(REDACT)),--redact) $(if $(ON_ERROR),--on-error $(ON_ERROR)) \
+	  $(if $(TECHNIQUE_MODEL),--technique-model $(TECHNIQUE_MODEL))
 
 # One recipe makes both the executed notebook and its HTML (never run in place).
 $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
@@ -70,7 +81,8 @@ $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/m
 	  --params params/$*.yaml --kernel $(KERNEL) \
 	  --set corpus=$(CORPUS) --set analysis_dir=$(BUILD) --set figures_dir=$(FIGURES) \
 	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT) \
-	  $(if $(FACTORS),--set 'factors=[$(FACTORS)]') $(if $(OUTCOMES),--set 'outcomes=[$(OUTCOMES)]')
+	  $(if $(FACTORS),--set 'factors=[$(FACTORS)]') $(if $(OUTCOMES),--set 'outcomes=[$(OUTCOMES)]') \
+	  $(if $(TECHNIQUE_MODEL),--set technique_model=$(TECHNIQUE_MODEL))
 
 $(REPORTS)/index.html: $(EXECUTED) $(HTML)
 	$(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) --out $@

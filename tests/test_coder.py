@@ -115,7 +115,7 @@ def test_missing_file_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli.main(["train-coder", str(src), "--label", "code", "--out", str(tmp_path / "m"),
                      "--rules", "none"]) == 0
     out = capsys.readouterr().out
-    assert "5-fold GroupKFold" in out and "kappa" in out and "confusion" in out
+    assert "5-fold GroupKFold (session)" in out and "kappa" in out and "confusion" in out
 
 
 def test_unlabelled_rows_are_left_out_and_contexts_come_from_the_turn_table(

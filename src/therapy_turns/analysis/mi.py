@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -90,8 +89,8 @@ def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None
 # --------------------------------------------------------------------------- sequential
 def next_client_pairs(techniques: pd.DataFrame, client: pd.DataFrame,
                       behaviour: str = "main_behaviour") -> pd.DataFrame:
-    """Therapist turn → the patient turn right after it (lag 1: the next turn of the session is
-    a patient turn): ``session_id, turn, behaviour, client_talk`` per pair."""
+    """Therapist turn → the patient turn right after it (lag 1: turn ``t + 1`` of the same
+    session is a patient turn in ``client``): ``session_id, turn, behaviour, client_talk``."""
     t = techniques[["session_id", "turn", behaviour]].assign(
         session_id=techniques.session_id.astype(str), speaker="therapist")
     c = client[["session_id", "turn", "client_talk"]].assign(
@@ -100,7 +99,7 @@ def next_client_pairs(techniques: pd.DataFrame, client: pd.DataFrame,
                                                             kind="stable")
     nxt = both.shift(-1)
     same = (nxt.session_id == both.session_id) & (both.speaker == "therapist") \
-        & (nxt.speaker == "patient")
+        & (nxt.speaker == "patient") & (nxt.turn == both.turn + 1)
     pairs = pd.DataFrame({"session_id": both.session_id[same], "turn": both.turn[same],
                           "behaviour": both[behaviour][same].astype(str),
                           "client_talk": nxt.client_talk[same].astype(str)})
@@ -140,29 +139,3 @@ def sequential(techniques: pd.DataFrame, client: pd.DataFrame, behaviour: str = 
                          "base_low": b_low, "base_high": b_high,
                          "ratio": p / base if base else np.nan})
     return pd.DataFrame(rows)
-
-
-def plot_sequential(table: pd.DataFrame):  # -> matplotlib Figure
-    """P(change / sustain talk next | therapist behaviour) with 95% Wilson CIs; the dashed
-    lines are the client's base rates."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    behaviours = list(dict.fromkeys(table.behaviour))
-    x = np.arange(len(behaviours))
-    colours = {"change": "#1b9e77", "sustain": "#d95f02"}
-    for j, talk in enumerate(TALK):
-        part = table[table.talk == talk].set_index("behaviour").reindex(behaviours)
-        xs = x + (j - 0.5) * 0.22
-        err = np.vstack([(part.p - part.low).to_numpy(), (part.high - part.p).to_numpy()])
-        ax.errorbar(xs, part.p, yerr=err, fmt="o", color=colours[talk], capsize=3,
-                    label=f"{talk} talk next")
-        ax.axhline(float(part.base_rate.iloc[0]), color=colours[talk], ls="--", lw=1)
-        for xi, n in zip(xs, part.n, strict=True):
-            ax.annotate(f"n={int(n)}", (xi, 0), xytext=(0, -2), textcoords="offset points",
-                        ha="center", va="top", fontsize=7, color="0.4")
-    ax.set_xticks(x, [b.replace("_", " ") for b in behaviours])
-    ax.set_ylabel("P(client talk in next turn)")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig

@@ -49,6 +49,8 @@ from sklearn.metrics import (
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
+from therapy_turns.paths import project_path
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"therapy-turns-coder"
@@ -151,7 +153,6 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
     if rules == "none" or not len(texts):
         return pd.DataFrame(index=range(len(texts)))
     from therapy_turns.nlp import parse
-
     n = len(texts)
     if rules == "therapist":
         from therapy_turns.measures.techniques import code_turns, forms
@@ -386,8 +387,7 @@ def load_model(path: str | Path) -> TrainedCoder:
 # --------------------------------------------------------------------------- report
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
     """The cross-validation report train-coder prints."""
-    lines = [f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold "
-             f"by session",
+    lines = [f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
              f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}",
              "", cv.per_class.round(3).to_string(), "", "confusion (rows gold, columns coder):",
              cv.confusion.to_string()]
@@ -471,3 +471,29 @@ class TechniqueModel:
         spoken = np.array([bool(t.strip()) for t in texts])
         coded["main_behaviour"] = np.where(spoken, pred, coded["main_behaviour"])
         return coded
+
+
+def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "") -> str:
+    """The methods sentence naming the coder of the main behaviours in an analysis build
+    (its ``manifest``), with the trained coder's cross-validated figures from its summary.
+    ``requested``: the model the caller asked for ("" = the rules); a build made otherwise is
+    an error (rerun ``analyze`` with the same ``--technique-model``)."""
+    info = ((manifest or {}).get("parameters") or {}).get("technique_model")
+    if not info:
+        if str(requested):
+            raise CoderError(f"technique model {requested} was asked for, but the tables were "
+                             "built with the rule coder: rerun analyze with --technique-model")
+        return ("Main behaviours, forms and ACT processes were coded by the rule-based coder "
+                "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with "
+                "the held-out half of the hand-coded gold set is printed by "
+                "`benchmarks/technique_agreement.py`.")
+    if not str(requested):
+        raise CoderError(f"the tables were built with technique model {info['path']}, but the "
+                         "rule coder was asked for: rerun analyze without --technique-model")
+    coder = load_model(project_path(info["path"]))
+    if coder.summary["payload_sha256"] != info["sha256"]:
+        raise CoderError(f"{info['path']}: not the model the tables were built with "
+                         f"(sha256 {info['sha256'][:12]}): rerun analyze")
+    return (f"Main behaviours were coded by {describe(coder.summary)}; forms and ACT "
+            "processes (and the model's rule features) by the rule-based coder "
+            "(`measures.techniques`, `docs/codebook.md`).")

@@ -1,0 +1,36 @@
+"""Figures of the MI measures (:mod:`therapy_turns.analysis.mi`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from therapy_turns.analysis.mi import TALK
+
+TALK_COLORS = {"change": "#1b9e77", "sustain": "#d95f02"}
+
+
+def plot_sequential(table: pd.DataFrame) -> plt.Figure:
+    """P(change / sustain talk in the next patient turn | therapist main behaviour) with 95%
+    Wilson CIs (:func:`analysis.mi.sequential`); dashed lines: the client's base rates."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    behaviours = list(dict.fromkeys(table.behaviour))
+    x = np.arange(len(behaviours))
+    for j, talk in enumerate(TALK):
+        part = table[table.talk == talk].set_index("behaviour").reindex(behaviours)
+        xs = x + (j - 0.5) * 0.22
+        err = np.vstack([(part.p - part.low).to_numpy(), (part.high - part.p).to_numpy()])
+        ax.errorbar(xs, part.p, yerr=err, fmt="o", color=TALK_COLORS[talk], capsize=3,
+                    label=f"{talk} talk next")
+        ax.axhline(float(part.base_rate.iloc[0]), color=TALK_COLORS[talk], ls="--", lw=1)
+        for xi, n in zip(xs, part.n, strict=True):
+            ax.annotate(f"n={int(n)}", (xi, 0), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, color="0.4")
+    ax.set_xticks(x, [b.replace("_", " ") for b in behaviours])
+    ax.set_ylabel("P(client talk in next turn)")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
