@@ -185,8 +185,9 @@ def test_feeling_word_the_client_said_stays_simple() -> None:
 
 
 def test_restatement_needs_the_client_turn() -> None:
+    # without a lead-in there is nothing to restate; a lead-in marks a reflection by itself
     assert code("You are exhausted and stuck at work.").forms == ["other"]
-    assert code("It sounds like you feel exhausted.").forms == ["other"]
+    assert code("It sounds like you feel exhausted.").forms == ["complex_reflection"]
 
 
 def test_reflection_as_question_is_a_question() -> None:

@@ -119,18 +119,17 @@ def reflection(v: DocView, start: int, end: int, client: set[str] | None, stem: 
                ) -> str | None:
     """The rule id if the statement ``start:end`` reflects the client turn, else None.
 
-    ``client``: content lemmas of the client turn before (None: no client turn, nothing to
-    reflect). ``stem``: the id of a reflection lead-in rule that matched in the statement (a
-    simple lead-in such as "So ..." does not count when the therapist speaks of themselves).
-    ``after_input``: an earlier sentence of the turn gave information, advice or an exercise step;
-    the statement then continues the input and is a reflection only by lead-in, ``you`` or
-    repeated client words."""
-    if client is None:
-        return None
+    ``client``: content lemmas of the client turn before (None: no client turn; then only a
+    lead-in makes a reflection, e.g. in a coded table without client context). ``stem``: the id
+    of a reflection lead-in rule that matched in the statement (a simple lead-in such as
+    "So ..." does not count when the therapist speaks of themselves). ``after_input``: an
+    earlier sentence of the turn gave information, advice or an exercise step; the statement
+    then continues the input and is a reflection only by lead-in, ``you`` or repeated client
+    words."""
     own = speaks_of_self(v, start, end)
     if stem is not None and (stem_is_complex or not own):
-        return stem
-    if own:
+        return stem  # a lead-in marks a reflection even where the client turn is not at hand
+    if client is None or own:
         return None
     content = content_lemmas(v, start, end, st.content_pos)
     if not content:
