@@ -20,10 +20,15 @@ METADATA ?=
 FACTORS ?=
 OUTCOMES ?=
 ON_ERROR ?=
+# Annotated events (CSV: session_id, turn, event) that analyze adds to the turns (notebook 07).
+EVENTS ?=
 NAME := $(if $(filter seeds seeds/,$(CORPUS)),,$(notdir $(abspath $(CORPUS))))
 REPORTS := reports$(if $(NAME),/$(NAME))
 FIGURES := figures$(if $(NAME),/$(NAME))
 BUILD := build/$(if $(NAME),$(NAME),seeds)
+# Notebook 07 needs events: on the default corpus it reads the seeds' full transcripts (19 events).
+EVENT_CORPUS := $(if $(NAME),$(CORPUS),seeds-full)
+EVENT_BUILD := $(if $(NAME),$(BUILD),build/seeds-full)
 REDACT ?= false
 
 # Reproducible bytes: fixed hash seed, no dates in figure metadata, one thread for BLAS.
@@ -69,17 +74,28 @@ FORCE:
 
 # The shared analysis step: every turn parsed once, tables written as Parquet for the notebooks.
 $(BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(CORPUS_FILES) $(METADATA) $(MODEL_STAMP) \
-  $(if $(TECHNIQUE_MODEL),$(TECHNIQUE_MODEL)/coder.pkl)
+  $(if $(TECHNIQUE_MODEL),$(TECHNIQUE_MODEL)/coder.pkl) $(EVENTS)
 	$(BIN)/therapy-turns analyze $(CORPUS) --out $(BUILD) $(if $(METADATA),--metadata $(METADATA)) \
 	  $(if $(filter true,$(REDACT)),--redact) $(if $(ON_ERROR),--on-error $(ON_ERROR)) \
+	  $(if $(TECHNIQUE_MODEL),--technique-model $(TECHNIQUE_MODEL)) $(if $(EVENTS),--events $(EVENTS))
+ifeq ($(NAME),)
+$(EVENT_BUILD)/manifest.json: $(STAMP) $(PKG_SRC) $(sort $(wildcard $(EVENT_CORPUS)/*)) $(EVENTS) \
+  $(if $(TECHNIQUE_MODEL),$(TECHNIQUE_MODEL)/coder.pkl)
+	$(BIN)/therapy-turns analyze $(EVENT_CORPUS) --out $(EVENT_BUILD) \
+	  $(if $(filter true,$(REDACT)),--redact) $(if $(EVENTS),--events $(EVENTS)) \
 	  $(if $(TECHNIQUE_MODEL),--technique-model $(TECHNIQUE_MODEL))
+endif
+$(REPORTS)/07-event-response.ipynb $(REPORTS)/07-event-response.html: $(EVENT_BUILD)/manifest.json
+$(REPORTS)/07-event-response.ipynb $(REPORTS)/07-event-response.html: RUN_CORPUS := $(EVENT_CORPUS)
+$(REPORTS)/07-event-response.ipynb $(REPORTS)/07-event-response.html: RUN_BUILD := $(EVENT_BUILD)
 
 # One recipe makes both the executed notebook and its HTML (never run in place).
 $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/manifest.json
 	@mkdir -p $(@D)
 	$(BIN)/therapy-turns run-notebook notebooks/$*.ipynb $(REPORTS)/$*.ipynb --html \
 	  --params params/$*.yaml --kernel $(KERNEL) \
-	  --set corpus=$(CORPUS) --set analysis_dir=$(BUILD) --set figures_dir=$(FIGURES) \
+	  --set corpus=$(or $(RUN_CORPUS),$(CORPUS)) --set analysis_dir=$(or $(RUN_BUILD),$(BUILD)) \
+	  --set figures_dir=$(FIGURES) \
 	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT) \
 	  $(if $(FACTORS),--set 'factors=[$(FACTORS)]') $(if $(OUTCOMES),--set 'outcomes=[$(OUTCOMES)]') \
 	  $(if $(TECHNIQUE_MODEL),--set technique_model=$(TECHNIQUE_MODEL))

@@ -102,17 +102,30 @@ class EventSource:
 
 
 def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
-                  fallback_marker: str = "marker_slow_down") -> EventSource:
-    """The corpus's events when it has any, else the patient turns with ``fallback_marker``."""
+                  fallback_marker: str = "marker_slow_down",
+                  annotated: str | None = None) -> EventSource:
+    """The corpus's events when it has any, else the patient turns with ``fallback_marker``.
+    ``annotated``: the events file given to ``analyze`` (named in the description)."""
     counts = event_counts(turns)
     if counts:
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
-        return EventSource(turns, "events", f"The corpus has {sum(counts.values())} events: "
-                           f"{listed}. These are the events analysed.")
+        src = (f"event lines of the transcripts and the annotations in `{annotated}`"
+               if annotated else "event lines or `event` column of the transcripts")
+        return EventSource(turns, "events", f"The corpus has {sum(counts.values())} events "
+                           f"({src}): {listed}. These are the events analysed.")
     t = marker_events(turns, features, fallback_marker)
     n = int((t["event"] != "").sum())
     return EventSource(t, "marker", f"The corpus has no events. The analysis uses the {n} "
                        f"patient turns with the marker `{fallback_marker}` as events instead.")
+
+
+def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """Per event type: ``n_events``, ``n_sessions`` with one, and the patient turns they sit on
+    as ``first_turn``/``last_turn`` (turn numbers)."""
+    ev = event_rows(turns)
+    out = ev.groupby("event").agg(n_events=("turn", "size"), n_sessions=("session_id", "nunique"),
+                                  first_turn=("turn", "min"), last_turn=("turn", "max"))
+    return out.reset_index()
 
 
 # --------------------------------------------------------------------------- measures
@@ -297,7 +310,8 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
     share, ci_low, ci_high`` (Wilson 95 %; turns are not independent, the CIs are descriptive).
     ACT processes are multi-label: their shares need not sum to 1."""
     act_columns = list(act_columns if act_columns is not None
-                       else [c for c in codes.columns if c.startswith("act_")])
+                       else [c for c in codes.columns if c.startswith("act_")
+                             and pd.api.types.is_bool_dtype(codes[c])])
     nxt = next_therapist_code(codes, turns, "main_behaviour").merge(_conditions(turns), on=KEYS)
     t = turns.sort_values(KEYS)
     nxt = nxt.merge(t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1))[
