@@ -12,28 +12,90 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
+from therapy_turns.analysis.sessions import MetadataError, read_metadata
 from therapy_turns.io.errors import withhold_quoted
+from therapy_turns.io.files import OutputError, atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
+from therapy_turns.pipeline import SchedulerError, build_tables, parse_turns
 
 log = logging.getLogger("therapy_turns")
 
 
+TABLE_OUT_SUFFIXES = (".csv", ".parquet")
+
+
+class UsageError(Exception):
+    """A bad option or path, found before any computing; printed as one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors as one line (``therapy-turns CMD: message``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def check_out(out: str | Path) -> None:
+    """``out`` must name a .csv or .parquet file (that it is not an input, the loader checks)."""
+    if Path(out).suffix not in TABLE_OUT_SUFFIXES:
+        raise UsageError(f"--out {out}: expected a .csv or .parquet file name")
+
+
 def write_table(df: pd.DataFrame, out: str | Path) -> Path:
-    """Write ``df`` as CSV or Parquet, chosen by the suffix of ``out``."""
+    """Write ``df`` as CSV or Parquet, chosen by the suffix of ``out`` (atomically: a failed
+    write leaves the previous file)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        df.to_parquet(out, index=False)
-    elif out.suffix == ".csv":
-        to_csv(df, out)
-    else:
-        raise SystemExit(f"therapy-turns: --out {out}: expected a .csv or .parquet file name")
+    with atomic_write(out) as tmp:
+        if out.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        elif out.suffix == ".csv":
+            to_csv(df, tmp)
+        else:
+            raise UsageError(f"--out {out}: expected a .csv or .parquet file name")
     return out
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return n
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = 0.0
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
+    return x
+
+
+def _scheduler_arg(value: str) -> str:
+    kind, sep, rest = value.partition(":")
+    if kind == "local" and sep and rest.isdigit() and int(rest) >= 1:
+        return value
+    if "://" in value or (sep and rest.isdigit()):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r}: expected local:N (N >= 1 worker processes) or tcp://HOST:PORT")
+
+
+def _speaker_arg(value: str) -> tuple[str, str]:
+    label, sep, role = value.partition("=")
+    if not sep or role.strip().lower() not in ("patient", "therapist"):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected LABEL=patient or LABEL=therapist")
+    return label.strip(), role.strip().lower()
 
 
 def load_args(args: argparse.Namespace) -> Corpus:
@@ -80,23 +142,22 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Parse once and write the partitioned Parquet tables and manifest (see analysis.py)."""
-    from therapy_turns.analysis.sessions import MetadataError
     from therapy_turns.measures.coder import CoderError
-    from therapy_turns.pipeline import build_tables
 
     if args.workers > 1 and args.scheduler:
-        raise SystemExit("therapy-turns analyze: give --workers or --scheduler, not both")
+        raise UsageError("give --workers or --scheduler, not both")
+    if args.metadata is not None:
+        read_metadata(args.metadata)  # a missing or malformed file fails before any computing
     try:
         tables = build_tables(args.paths, args.out, progress=not args.quiet,
                               metadata=args.metadata, workers=args.workers,
                               scheduler=args.scheduler, redact=args.redact,
                               chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
-                              on_error=args.on_error,
-                              speakers=parse_speaker_options(args.speaker), events=args.events,
-                              technique_model=args.technique_model)
-    except (MetadataError, CoderError) as e:
-        print(f"therapy-turns: {e}", file=sys.stderr)
-        return 2
+                              on_error=args.on_error, speakers=parse_speaker_options(args.speaker),
+                              events=args.events, technique_model=args.technique_model,
+                              connect_timeout=args.connect_timeout)
+    except CoderError as e:
+        raise UsageError(str(e)) from None
     m = tables.manifest
     for s in m["skipped"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)
@@ -112,7 +173,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     """Write the per-turn linguistic feature table (columns: measures.features.COLUMNS)."""
     from therapy_turns.measures.features import compute_features
-    from therapy_turns.pipeline import parse_turns
+
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
@@ -126,7 +187,7 @@ def cmd_techniques(args: argparse.Namespace) -> int:
     --technique-model the main behaviour comes from that trained coder (measures.coder)."""
     from therapy_turns.measures.coder import CoderError, TechniqueModel
     from therapy_turns.measures.techniques import code_turns
-    from therapy_turns.pipeline import parse_turns
+
 
     try:
         func = TechniqueModel(args.technique_model) if args.technique_model else code_turns
@@ -163,7 +224,7 @@ def cmd_emotion(args: argparse.Namespace) -> int:
     arousal, dominance (EmoBank 1-5), valence_rules, vader_compound, nrc_<emotion> per 100 words
     (see measures.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
     from therapy_turns.measures.emotion import score_turns
-    from therapy_turns.pipeline import parse_turns
+
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
@@ -173,9 +234,14 @@ def cmd_emotion(args: argparse.Namespace) -> int:
 
 def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metadata", help="session metadata CSV keyed by session_id")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--scheduler", help="Dask scheduler: local:N (LocalCluster) or tcp://HOST:PORT")
-    p.add_argument("--chunk-sessions", type=int, default=20, help="sessions per partition")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--scheduler", type=_scheduler_arg,
+                   help="Dask scheduler: local:N (LocalCluster) or tcp://HOST:PORT")
+    p.add_argument("--connect-timeout", type=_positive_float, default=10.0,
+                   help="seconds to wait for a --scheduler before giving up (default 10)")
+    p.add_argument("--chunk-sessions", type=_positive_int, default=20,
+                   help="sessions per partition")
     p.add_argument("--cache-dir", help="parse cache folder (default OUT/parse-cache)")
 
 
@@ -278,9 +344,9 @@ def _add_coder_command(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="therapy-turns", description=__doc__.splitlines()[0])
+    parser = Parser(prog="therapy-turns", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (func, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _common(p)
@@ -300,14 +366,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``therapy-turns`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a bad option (one line printed) or --help
+        return int(e.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command in COMMANDS and args.command != "analyze":
+            check_out(args.out)
         return args.func(args)
     except TranscriptError as e:  # with --redact, without the transcript text it quotes
-        print(f"therapy-turns: {e.withheld() if getattr(args, 'redact', False) else e}",
-              file=sys.stderr)
+        print(f"therapy-turns {args.command}: "
+              f"{e.withheld() if getattr(args, 'redact', False) else e}", file=sys.stderr)
+        return 2
+    except (OutputError, UsageError, MetadataError, SchedulerError) as e:
+        print(f"therapy-turns {args.command}: {e}", file=sys.stderr)
         return 2
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +13,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, DocBin
+
+from therapy_turns.io.files import read_cached, write_cached
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,9 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
     out: list[list[Doc] | None] = [None] * len(groups)
     paths = [_cache_path(g, nlp, cache_dir) if cache_dir is not None else None for g in groups]
     for k, path in enumerate(paths):
-        if path is not None and path.is_file():
-            docs = list(DocBin().from_bytes(path.read_bytes()).get_docs(nlp.vocab))
+        data = read_cached(path) if path is not None else None  # None: missing or corrupt
+        if data is not None:
+            docs = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
             if len(docs) == len(groups[k]):
                 out[k] = docs
     todo = [k for k in range(len(groups)) if out[k] is None]
@@ -105,10 +107,7 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
         docs = [next(parsed) for _ in groups[k]]
         out[k] = docs
         if paths[k] is not None:
-            paths[k].parent.mkdir(parents=True, exist_ok=True)
-            tmp = paths[k].with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
-            tmp.replace(paths[k])
+            write_cached(paths[k], DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
     return out  # type: ignore[return-value]
 
 

@@ -44,13 +44,16 @@ report. :func:`load_table` compares its checksum to decide whether to rebuild.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib
 import inspect
+import io
 import json
 import logging
 import os
-import shutil
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -64,6 +67,7 @@ from tqdm.auto import tqdm
 
 from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.events import attach_events, check_events, read_events
+from therapy_turns.io.files import OutputFolder, read_cached, write_cached
 from therapy_turns.io.transcripts import (
     TABLE_SUFFIXES,
     DuplicateSessionError,
@@ -284,25 +288,37 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
         digest = _turns_digest(turns)
         for name, spec in task.funcs.items():
             key = table_cache_key(turns, spec, digest)
-            paths[name] = Path(task.cache_dir) / "tables" / f"{key}.parquet"
-            if paths[name].is_file():
-                out[name] = pd.read_parquet(paths[name])
+            paths[name] = Path(task.cache_dir) / "tables" / f"{key}.parquet-cache"
+            cached = read_cached(paths[name])
+            if cached is not None:
+                out[name] = pd.read_parquet(io.BytesIO(cached))
     todo = [n for n in task.funcs if n not in out]
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
         for name in todo:
-            out[name] = _resolve(task.funcs[name])(turns, docs)
+            # every table goes through its Parquet bytes, so the session summary sees the
+            # same frame whether the table was computed now or read from the cache
+            data = _resolve(task.funcs[name])(turns, docs).to_parquet(index=False)
+            out[name] = pd.read_parquet(io.BytesIO(data))
             if name in paths:
-                paths[name].parent.mkdir(parents=True, exist_ok=True)
-                tmp = paths[name].with_suffix(f".{os.getpid()}.tmp")
-                out[name].to_parquet(tmp, index=False)
-                tmp.replace(paths[name])
+                write_cached(paths[name], data)
     out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
     return task.index, out
 
 
 def _init_worker() -> None:
+    end_with_parent()
     load_pipeline()
+
+
+def end_with_parent() -> None:
+    """Ask Linux to kill this (worker) process when its parent dies, even by ``kill -9``
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``; a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call
+            os._exit(1)
 
 
 # --------------------------------------------------------------------------- executors
@@ -329,20 +345,32 @@ def _run_pool(tasks: Iterable[ChunkTask], workers: int
             yield f.result()
 
 
-def _run_dask(tasks: Iterable[ChunkTask], scheduler: str
+class SchedulerError(RuntimeError):
+    """The Dask scheduler named by ``scheduler`` cannot be used (bad spec, unreachable)."""
+
+
+def _run_dask(tasks: Iterable[ChunkTask], scheduler: str, connect_timeout: float = 10.0
               ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     if not log.isEnabledFor(logging.INFO):  # distributed logs INFO by default; follow ours
         logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = None
     if scheduler.startswith("local:"):
-        n = int(scheduler.split(":", 1)[1])
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+        n = scheduler.split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise SchedulerError(f"--scheduler {scheduler}: expected local:N with N >= 1")
+        cluster = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
+                client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise SchedulerError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                                 f"{connect_timeout:g} s ({type(e).__name__})") from None
     try:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
@@ -454,7 +482,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  speakers: Mapping[str, str] | None = None,
                  exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True,
                  events: str | Path | None = None,
-                 technique_model: str | Path | None = None) -> Tables:
+                 technique_model: str | Path | None = None,
+                 connect_timeout: float = 10.0) -> Tables:
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
     partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
 
@@ -468,7 +497,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     annotated events (``session_id, turn, event``), checked against the corpus before anything is
     computed and added to the turns' ``event`` column.
     ``technique_model``: a ``train-coder`` model directory; the techniques table's main
-    behaviours then come from it.
+    behaviours then come from it. ``connect_timeout``: seconds to wait for a remote Dask
+    scheduler.
     Returns a read-on-access mapping of table name to DataFrame.
     """
     from therapy_turns.analysis.sessions import join_metadata, read_metadata
@@ -480,113 +510,113 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     if workers < 1:
         raise ValueError("workers must be >= 1")
     out = project_path(analysis_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    meta_df = read_metadata(metadata) if metadata is not None else None
-    ev_df = read_events(project_path(events)) if events is not None else None
-    if ev_df is not None:  # every row names a session and turn of the corpus: check first
-        n_turns: dict[str, int] = {}
-        for part in _session_parts(corpus, on_error, speakers):
-            if len(part):
-                first = part[0] if isinstance(part, list) else part.iloc[0]
-                n_turns[str(first["session_id"])] = len(part)
-        check_events(ev_df, n_turns, events)
-    # a build is complete when its manifest exists: remove it first, then the old tables
-    (out / MANIFEST).unlink(missing_ok=True)
-    for name in (*BASE_TABLES, *TABLE_FUNCS):
-        shutil.rmtree(out / name, ignore_errors=True)
-        (out / f"{name}.parquet").unlink(missing_ok=True)
-    cache = str(project_path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
-    funcs = {name: TABLE_FUNCS[name] for name in tables}
-    model = None
-    if technique_model is not None:
-        from therapy_turns.measures.coder import TechniqueModel
-
-        model = TechniqueModel(project_path(technique_model))
-        if "techniques" in funcs:
-            funcs["techniques"] = model
-    exclude = tuple(exclude)
-    skipped: list[SkippedFile] = []
     files = corpus_files(corpus)
-    n_files = len(files)
-    one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
+    # the folder must be new or ours and must not hold the corpus; it is locked for this run,
+    # and the tables are staged and moved into place only when complete (nothing deleted first)
+    with OutputFolder(out).claim(files) as folder:
+        meta_df = read_metadata(metadata) if metadata is not None else None
+        ev_df = read_events(project_path(events)) if events is not None else None
+        if ev_df is not None:  # every row names a session and turn of the corpus: check first
+            n_turns: dict[str, int] = {}
+            for part in _session_parts(corpus, on_error, speakers):
+                if len(part):
+                    first = part[0] if isinstance(part, list) else part.iloc[0]
+                    n_turns[str(first["session_id"])] = len(part)
+            check_events(ev_df, n_turns, events)
+        cache = str(project_path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
+        funcs = {name: TABLE_FUNCS[name] for name in tables}
+        model = None
+        if technique_model is not None:
+            from therapy_turns.measures.coder import TechniqueModel
 
-    sessions_iter = _session_parts(corpus, on_error, speakers, skipped)
-    bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
-               disable=not progress)
+            model = TechniqueModel(project_path(technique_model))
+            if "techniques" in funcs:
+                funcs["techniques"] = model
+        exclude = tuple(exclude)
+        skipped: list[SkippedFile] = []
+        n_files = len(files)
+        one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
 
-    def tasks() -> Iterator[ChunkTask]:
-        for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
-            if ev_df is not None:
-                mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
-                chunk = attach_events(chunk, mine, events)
-            yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
+        sessions_iter = _session_parts(corpus, on_error, speakers, skipped)
+        bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
+                   disable=not progress)
 
-    if scheduler is not None:
-        results = _run_dask(tasks(), scheduler)
-    elif workers > 1:
-        results = _run_pool(tasks(), workers)
-    else:
-        results = _run_serial(tasks())
+        def tasks() -> Iterator[ChunkTask]:
+            for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
+                if ev_df is not None:
+                    mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
+                    chunk = attach_events(chunk, mine, events)
+                yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
-    stats: dict[str, _TableStats] = {}
-    summaries: dict[int, pd.DataFrame] = {}
-    n_sessions = 0
-    for index, result in results:
-        for name in ("turns", *funcs):
-            _write_partition(out, name, index, result[name], stats)
-        summaries[index] = result["sessions"]
-        n = result["turns"]["session_id"].nunique()
-        n_sessions += n
-        bar.update(n)
-    bar.close()
+        if scheduler is not None:
+            results = _run_dask(tasks(), scheduler, connect_timeout)
+        elif workers > 1:
+            results = _run_pool(tasks(), workers)
+        else:
+            results = _run_serial(tasks())
 
-    if summaries:
-        sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
-    else:
-        from therapy_turns.analysis.sessions import summarise_sessions
-        sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
-                                      {}, exclude)
-    counts = [c for c in sessions.columns if c == "n_events" or c.startswith("events__")]
-    sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
-    sessions, report = join_metadata(sessions, meta_df)
-    _write_partition(out, "sessions", 0, sessions, stats)
+        stats: dict[str, _TableStats] = {}
+        summaries: dict[int, pd.DataFrame] = {}
+        n_sessions = 0
+        for index, result in results:
+            for name in ("turns", *funcs):
+                _write_partition(folder.staging, name, index, result[name], stats)
+            summaries[index] = result["sessions"]
+            n = result["turns"]["session_id"].nunique()
+            n_sessions += n
+            bar.update(n)
+        bar.close()
 
-    for name in ("turns", *funcs):  # keep the schema readable when the corpus is empty
-        if name not in stats:
-            _write_partition(out, name, 0, pd.DataFrame(columns=KEYS), stats)
+        if summaries:
+            sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
+        else:
+            from therapy_turns.analysis.sessions import summarise_sessions
+            sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
+                                          {}, exclude)
+        counts = [c for c in sessions.columns if c == "n_events" or c.startswith("events__")]
+        sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
+        sessions, report = join_metadata(sessions, meta_df)
+        _write_partition(folder.staging, "sessions", 0, sessions, stats)
 
-    manifest: dict[str, Any] = {
-        "corpus_sha256": corpus_checksum(corpus),
-        "code_sha256": code_fingerprint(),
-        "corpus": [str(p) for p in (corpus if not isinstance(corpus, (str, Path)) else [corpus])],
-        "n_files": n_files,
-        "n_sessions": n_sessions,
-        "tables": sorted(stats),
-        "table_info": {k: {"partitions": v.partitions, "rows": v.rows, "columns": v.columns}
-                       for k, v in sorted(stats.items())},
-        "parameters": {
-            "chunk_sessions": chunk_sessions,
-            "exclude": list(exclude),
-            "redact": redact,
-            "pipeline": pipeline_id(load_pipeline()),
-            "table_funcs": {k: v if isinstance(v, str) else _func_fingerprint(v)
-                            for k, v in sorted(funcs.items())},
-            "technique_model": None if model is None else {
-                "path": str(technique_model), "sha256": model.sha256},
-            "on_error": on_error,
-            "speakers": _manifest_speakers(speakers, redact),
-        },
-        "metadata": None if metadata is None else {
-            "path": str(metadata), "sha256": _file_sha256(project_path(metadata)),
-            **report.as_dict()},
-        "skipped": [{"path": s.path, "reason": withhold_quoted(s.reason) if redact else s.reason}
-                    for s in skipped],
-        "events": None if events is None else {
-            "path": str(events), "sha256": _file_sha256(project_path(events)),
-            "rows": len(ev_df)},
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
+        for name in ("turns", *funcs):  # keep the schema readable when the corpus is empty
+            if name not in stats:
+                _write_partition(folder.staging, name, 0, pd.DataFrame(columns=KEYS), stats)
+
+        manifest: dict[str, Any] = {
+            "corpus_sha256": corpus_checksum(corpus),
+            "code_sha256": code_fingerprint(),
+            "corpus": [str(p) for p in
+                       (corpus if not isinstance(corpus, (str, Path)) else [corpus])],
+            "n_files": n_files,
+            "n_sessions": n_sessions,
+            "tables": sorted(stats),
+            "table_info": {k: {"partitions": v.partitions, "rows": v.rows, "columns": v.columns}
+                           for k, v in sorted(stats.items())},
+            "parameters": {
+                "chunk_sessions": chunk_sessions,
+                "exclude": list(exclude),
+                "redact": redact,
+                "pipeline": pipeline_id(load_pipeline()),
+                "table_funcs": {k: v if isinstance(v, str) else _func_fingerprint(v)
+                                for k, v in sorted(funcs.items())},
+                "technique_model": None if model is None else {
+                    "path": str(technique_model), "sha256": model.sha256},
+                "on_error": on_error,
+                "speakers": _manifest_speakers(speakers, redact),
+            },
+            "metadata": None if metadata is None else {
+                "path": str(metadata), "sha256": _file_sha256(project_path(metadata)),
+                **report.as_dict()},
+            "skipped": [{"path": s.path,
+                         "reason": withhold_quoted(s.reason) if redact else s.reason}
+                        for s in skipped],
+            "events": None if events is None else {
+                "path": str(events), "sha256": _file_sha256(project_path(events)),
+                "rows": len(ev_df)},
+        }
+        folder.publish((*BASE_TABLES, *TABLE_FUNCS),
+                       (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
+        log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out, manifest)
 
 

@@ -250,7 +250,14 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     ``session_id`` column or with duplicate ids.
     """
     p = project_path(path)
-    df = pd.read_csv(p, comment="#", dtype={"session_id": "str"}, skipinitialspace=True)
+    try:
+        df = pd.read_csv(p, comment="#", dtype={"session_id": "str"}, skipinitialspace=True)
+    except FileNotFoundError:
+        raise MetadataError(f"{p}: no such file; expected a session metadata CSV") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise MetadataError(f"{p}: not a readable CSV ({str(e).strip().splitlines()[-1]}); "
+                            "expected a header row with session_id and one row per session"
+                            ) from None
     if "session_id" not in df.columns:
         raise MetadataError(f"{p}: found columns {list(df.columns)}; expected a session_id column")
     df["session_id"] = df["session_id"].str.strip()
