@@ -153,7 +153,7 @@ def test_warm_parse_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "warm"
     cache = serial_build / "parse-cache"
-    assert len(list(cache.glob("*.spacy"))) == 5  # one DocBin per session
+    assert len(list(cache.glob("*.spacy-cache"))) == 5  # one DocBin per session
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("nlp.pipe called with a warm cache")
@@ -168,7 +168,7 @@ def test_warm_parse_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake
 def test_warm_table_cache_skips_parsing_and_tables(serial_build: Path, tmp_path: Path, fake_funcs,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "warm"
-    assert len(list((serial_build / "parse-cache" / "tables").glob("*.parquet"))) == 6
+    assert len(list((serial_build / "parse-cache" / "tables").glob("*.parquet-cache"))) == 6
 
     def boom(*args, **kwargs):
         raise AssertionError("parsed or recomputed with a warm table cache")
@@ -204,7 +204,7 @@ def test_dask_local_cluster_matches_serial(serial_build: Path, tmp_path: Path,
     out = tmp_path / "dask"
     pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                           scheduler="local:2", metadata=SEED_METADATA)
-    assert len(list((out / "parse-cache").glob("*.spacy"))) == 5
+    assert len(list((out / "parse-cache").glob("*.spacy-cache"))) == 5
     for name, df in _tables(serial_build).items():
         pd.testing.assert_frame_equal(pipeline.read_table(name, out), df, obj=name)
     for name in ("turns", *FAKE):  # partition by partition, byte-identical content

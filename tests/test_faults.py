@@ -110,7 +110,7 @@ def test_cold_warm_and_resumed_runs_are_byte_identical(tmp_path, clean):
     assert run("analyze", SEEDS, "--out", warm, "--cache-dir", cache, "--quiet",
                "--chunk-sessions", 2) == 0
     assert table_bytes(warm) == table_bytes(clean)  # warm: every table from the cache
-    for p in list((cache / "tables").glob("*.parquet"))[::2]:
+    for p in list((cache / "tables").glob("*.parquet-cache"))[::2]:
         p.unlink()  # half the tables lost, as after a kill
     assert run("analyze", SEEDS, "--out", warm, "--cache-dir", cache, "--quiet",
                "--chunk-sessions", 2) == 0
@@ -121,8 +121,8 @@ def test_corrupt_cache_entries_are_reported_once_and_recomputed(tmp_path, clean,
     out, cache = tmp_path / "out", tmp_path / "cache"
     assert run("analyze", SEEDS, "--out", out, "--cache-dir", cache, "--quiet",
                "--chunk-sessions", 2) == 0
-    parsed = sorted(cache.glob("*.spacy"))[0]
-    table, *others = sorted((cache / "tables").glob("*.parquet"))
+    parsed = sorted(cache.glob("*.spacy-cache"))[0]
+    table, *others = sorted((cache / "tables").glob("*.parquet-cache"))
     for p in others:  # every chunk reads its parses again (and so meets the corrupt one)
         p.unlink()
     for p in (parsed, table):

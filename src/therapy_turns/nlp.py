@@ -77,7 +77,7 @@ def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> P
     h = hashlib.sha256(pipeline_id(nlp).encode())
     for t in texts:
         h.update(hashlib.sha256(t.encode()).digest())
-    return Path(cache_dir) / f"{h.hexdigest()}.spacy"
+    return Path(cache_dir) / f"{h.hexdigest()}.spacy-cache"
 
 
 def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
