@@ -174,7 +174,6 @@ def cmd_features(args: argparse.Namespace) -> int:
     """Write the per-turn linguistic feature table (columns: measures.features.COLUMNS)."""
     from therapy_turns.measures.features import compute_features
 
-
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
     write_table(compute_features(corpus.turns, docs, progress=not args.quiet), args.out)
@@ -187,7 +186,6 @@ def cmd_techniques(args: argparse.Namespace) -> int:
     --technique-model the main behaviour comes from that trained coder (measures.coder)."""
     from therapy_turns.measures.coder import CoderError, TechniqueModel
     from therapy_turns.measures.techniques import code_turns
-
 
     try:
         func = TechniqueModel(args.technique_model) if args.technique_model else code_turns
@@ -224,7 +222,6 @@ def cmd_emotion(args: argparse.Namespace) -> int:
     arousal, dominance (EmoBank 1-5), valence_rules, vader_compound, nrc_<emotion> per 100 words
     (see measures.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
     from therapy_turns.measures.emotion import score_turns
-
 
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
