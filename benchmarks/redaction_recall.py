@@ -1,14 +1,15 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py [--split dev|heldout|both]
-        [--misses]
+    PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
+        [--split dev|heldout1|heldout|all] [--misses]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
 when every letter and digit of it lies inside text that redaction replaces (whatever the
 placeholder type). Each split is redacted as a corpus of its own sessions, as ``redact_turns``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts.
-``--misses`` lists missed identifiers (use it on ``dev`` only: ``heldout`` is for evaluation).
+``--misses`` lists missed identifiers (for the tuning splits ``dev`` and ``heldout1``;
+``heldout`` is for evaluation only, see ``benchmarks/data/README.md``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
+SPLITS = ("dev", "heldout1", "heldout")
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 
@@ -88,12 +90,12 @@ def over_redaction(corpus: str = "seeds") -> tuple[int, int, Counter[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--split", choices=["dev", "heldout", "both"], default="both")
+    p.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     p.add_argument("--misses", action="store_true", help="list missed identifiers")
     p.add_argument("--no-seeds", action="store_true", help="skip the over-redaction measure")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    splits = ["dev", "heldout"] if args.split == "both" else [args.split]
+    splits = list(SPLITS) if args.split == "all" else [args.split]
     for split in splits:
         print(f"recall on the {split} split:")
         print(recall(split, args.misses).to_string())
