@@ -115,6 +115,13 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     ("my son Александр Петров calls", "NAME", "Александр Петров"),
     ("my neighbour 王伟 says", "NAME", "王伟"),
     ("my friend priya said I should", "NAME", "priya"),
+    ("then PC Hollis asked again", "NAME", "Hollis"),
+    ("my GP, Dr O'Neill-Bryce, said", "NAME", "O'Neill-Bryce"),
+    ("born the twenty-first of April 1994 in", "DATE", "the twenty-first of April 1994"),
+    ("it's on March the third, so", "DATE", "March the third"),
+    ("when he was ninety-seven and", "AGE", "ninety-seven"),
+    ("a 1 Elm Road, Springfield, 62704 letter", "ADDRESS", "1 Elm Road"),
+    ("to 410 Woodward Ave, 48226 then", "ADDRESS", "410 Woodward Ave, 48226"),
     # Presidio's predefined recognizers and phonenumbers
     ("mail J_Doe+tag@mail.co.uk today", "EMAIL", "J_Doe+tag@mail.co.uk"),
     ("see https://example.org/a?b=1 ok", "URL", "https://example.org/a?b=1"),
@@ -127,6 +134,8 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     ("from 81.2.69.160 at night", "IP", "81.2.69.160"),
     ("the postcode LS6 2QT is", "POSTCODE", "LS6 2QT"),
     ("my NHS number is 943 476 5919 ok", "ID", "943 476 5919"),
+    ("the code M5C 1S1 is", "POSTCODE", "M5C 1S1"),
+    ("write to pastoral@hillcrest.sch.uk today", "EMAIL", "pastoral@hillcrest.sch.uk"),
 ])
 def test_each_recognizer_finds_the_whole_identifier(text, kind, surface, ruler):
     assert found(text, ruler) == [(kind, surface)]
@@ -226,6 +235,8 @@ def test_name_variants_skip_common_words():
     assert "will" not in v and "bill" not in v  # common English words stay in lower case
     assert "Dr" not in name_variants("Dr Anand Sharma")
     assert {"Anand", "Sharma", "anand", "sharma"} <= name_variants("Dr Anand Sharma")
+    short = name_variants("Brittany Chen", session_words={"Britt", "Brit", "Br", "Bright"})
+    assert {"Britt", "britt", "Brit"} <= short and not {"Br", "Bright"} & short
 
 
 def test_known_strings_and_speaker_labels(ruler):
@@ -254,6 +265,26 @@ def test_redaction_map_audit(ruler):
     assert m[["placeholder", "type", "surface"]].values.tolist() == [["[EMAIL_1]", "EMAIL",
                                                                       "a@x.com"]]
     assert m["count"].tolist() == [4]  # twice in raw_text, twice in text
+
+
+def test_rare_proper_noun_recognizer_needs_the_tagger(ruler):
+    """Real model: "Chukwuemeka" and "Kyiv" are not frequent English words and are tagged
+    PROPN (the NER model may or may not tag them); a capitalised common word is left, and a
+    pipeline without a tagger finds nothing with this recognizer."""
+    text = "He calls from Kyiv with my friend Chukwuemeka. Patience is hard."
+    [ms] = find_identifiers([text])
+    assert {m.surface for m in ms} >= {"Kyiv", "Chukwuemeka"}
+    assert "Patience" not in {m.surface for m in ms}
+    assert found("He calls from Kyiv with Chukwuemeka.", ruler) == []
+
+
+def test_name_inside_a_finding_of_another_type_is_swept_as_a_name():
+    """Real model: "Jamal Hughes" is tagged ORG by en_core_web_sm; its part "Jamal" is also a
+    rare proper noun, so the lower-case "jamal" is swept as a name."""
+    text = "Patient: My partner Jamal Hughes says give her time, jamal is patient.\n"
+    out = redact_turns(parse_text(text, "s"))
+    assert "jamal" not in out.at[0, "text"] and "Jamal" not in out.at[0, "text"]
+    assert out.at[0, "text"].endswith(", [NAME_1] is patient.")
 
 
 def test_real_model_names_places_organisations():

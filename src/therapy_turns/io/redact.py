@@ -56,6 +56,7 @@ TYPES = ("EMAIL", "HANDLE", "URL", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POST
 SWEPT = ("NAME", "PLACE", "ORG")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 _NER_TYPES = ("NAME", "PLACE", "ORG", "DATE")
+_CAPITALISED = re.compile(r"\b[^\W\d_a-z][^\W\d_A-Z]{2,}\b")  # Capitalised words
 _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 
 
@@ -85,16 +86,17 @@ def _analyzer_for(nlp: Language) -> AnalyzerEngine:
     return _ANALYZERS[id(nlp)][1]
 
 
-def _clean_span(text: str, start: int, end: int) -> tuple[int, int]:
+def _clean_span(text: str, start: int, end: int, keep_possessive: bool = False
+                ) -> tuple[int, int]:
     """Shrink a span by surrounding punctuation/space (brackets only if unpaired inside) and a
-    trailing possessive ('s)."""
+    trailing possessive ('s: not for organisations, whose names often end in one)."""
     while start < end and (text[start] in " \t\n.,;:!?\"'“”‘’[]"
                            or text[start] == "(" and ")" not in text[start:end]):
         start += 1
     while end > start and (text[end - 1] in " \t\n.,;:!?\"'“”‘’[]"
                            or text[end - 1] == ")" and "(" not in text[start:end]):
         end -= 1
-    if re.search(r"[’']s$", text[start:end]) and end - start > 2:
+    if not keep_possessive and re.search(r"[’']s$", text[start:end]) and end - start > 2:
         end -= 2
     return start, end
 
@@ -133,6 +135,13 @@ def _merge(found: list[Match], text: str) -> list[Match]:
 def find_identifiers(texts: Sequence[str], nlp: Language | None = None,
                      batch_size: int = 32) -> list[list[Match]]:
     """The identifiers Presidio finds in each text (filtered, overlaps merged), in text order."""
+    return [_merge(f, t) for t, f in zip(texts, _findings(texts, nlp, batch_size), strict=True)]
+
+
+def _findings(texts: Sequence[str], nlp: Language | None = None,
+              batch_size: int = 32) -> list[list[Match]]:
+    """The filtered findings of Presidio in each text, overlapping ones included (a merged
+    finding has one type; the session sweep wants each: "Jamal" as a name inside an ORG)."""
     rules = load_rules()
     batch = BatchAnalyzerEngine(get_analyzer(nlp))
     results = batch.analyze_iterator(list(texts), language="en", batch_size=batch_size,
@@ -144,10 +153,10 @@ def find_identifiers(texts: Sequence[str], nlp: Language | None = None,
             kind = rules.entity_types.get(r.entity_type)
             if kind is None:
                 continue
-            start, end = _clean_span(text, r.start, r.end)
+            start, end = _clean_span(text, r.start, r.end, keep_possessive=kind == "ORG")
             if _keep(r, kind, text[start:end], rules):
                 found.append(Match(start, end, kind, text[start:end], r.score))
-        out.append(_merge(found, text))
+        out.append(sorted(found, key=lambda m: (m.start, -m.end)))
     return out
 
 
@@ -161,10 +170,12 @@ def _key(kind: str, surface: str) -> str:
     return s
 
 
-def name_variants(name: str, rules: Rules | None = None) -> set[str]:
+def name_variants(name: str, rules: Rules | None = None,
+                  session_words: Iterable[str] = ()) -> set[str]:
     """Forms of a found name swept through its session: the name, its parts (not titles or
-    common words), nickname forms of each part, and the lower-case form of each that is not a
-    common English word."""
+    common words), nickname forms of each part, short forms of a part that occur in the session
+    (``session_words``: "Britt" of "Brittany", at least 3 letters), and the lower-case form of
+    each that is not a common English word."""
     rules = rules or load_rules()
     words = [w for w in re.split(r"\s+", name.strip()) if w]
     forms = {" ".join(words)}
@@ -175,6 +186,8 @@ def name_variants(name: str, rules: Rules | None = None) -> set[str]:
         for group in rules.nicknames:
             if p in group:
                 forms.update(group)
+        forms.update(w for w in session_words if 3 <= len(w) < len(p) and p.startswith(w)
+                     and not is_common_word(w, rules.common_word_logprob))
     lower = {f.lower() for f in forms if not any(is_common_word(w, rules.common_word_logprob)
                                                   for w in f.split())}
     return {f for f in forms | lower if f.strip()}
@@ -183,12 +196,14 @@ def name_variants(name: str, rules: Rules | None = None) -> set[str]:
 class _Session:
     """Surface -> placeholder assignment for one session."""
 
-    def __init__(self, surfaces: Mapping[str, str], rules: Rules) -> None:
+    def __init__(self, surfaces: Mapping[str, str], rules: Rules,
+                 words: Iterable[str] = ()) -> None:
         self.rules = rules
+        words = set(words)
         self.kind_of: dict[str, str] = {}
         self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
         for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
-            forms = name_variants(s, rules) if k == "NAME" else {s}
+            forms = name_variants(s, rules, words) if k == "NAME" else {s}
             for f in sorted(forms, key=lambda f: (f != s, f)):
                 if f not in self.kind_of:
                     self.kind_of[f], self.canon[f] = k, s
@@ -297,12 +312,13 @@ def _sessions(turns: pd.DataFrame, nlp: Language | None,
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
     # Presidio once over every distinct non-empty text of the corpus (batching across sessions).
     values = sorted({v for c in cols for v in turns[c].astype(str) if v.strip()})
-    found = dict(zip(values, find_identifiers(values, nlp), strict=True))
+    found = dict(zip(values, _findings(values, nlp), strict=True))
     for sid, g in turns.groupby("session_id", sort=False):
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
         texts = [str(v) for c in cols for v in g[c]]
+        words = {w for t in texts for w in _CAPITALISED.findall(t)}
         yield sid, g, _Session(_session_surfaces((found.get(t, []) for t in texts), known,
-                                                 labels), rules), found
+                                                 labels), rules, words), found
 
 
 def redaction_spans(turns: pd.DataFrame, column: str = "text", nlp: Language | None = None,

@@ -6,8 +6,8 @@
 * Recognizers: the Presidio predefined recognizers listed in ``data/redact.yaml``
   (``PhoneRecognizer`` uses Google's ``phonenumbers`` with the configured regions; the e-mail
   recognizer checks domains against tldextract's bundled suffix list, offline), the project's
-  pattern recognizers of ``data/redact.yaml`` (Presidio ``PatternRecognizer`` definitions) and
-  :class:`LowercaseNameRecognizer`.
+  pattern recognizers of ``data/redact.yaml`` (Presidio ``PatternRecognizer`` definitions),
+  :class:`LowercaseNameRecognizer` and :class:`RareProperNounRecognizer`.
 """
 
 from __future__ import annotations
@@ -122,12 +122,14 @@ class ProjectSpacyEngine(SpacyNlpEngine):
 
 
 class OfflineEmailRecognizer(predefined.EmailRecognizer):
-    """Presidio's e-mail recognizer with tldextract's bundled suffix list (never fetched)."""
+    """Presidio's e-mail recognizer with tldextract's bundled suffix list (never fetched). The
+    domain must end in a public suffix (Presidio asks for a registrable domain, which rejects
+    addresses at wildcard suffixes such as ``school.sch.uk``)."""
 
     _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
     def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text).fqdn != ""
+        return self._extract(pattern_text.rpartition("@")[2]).suffix != ""
 
 
 class LowercaseNameRecognizer(EntityRecognizer):
@@ -163,6 +165,36 @@ class LowercaseNameRecognizer(EntityRecognizer):
         return out
 
 
+class RareProperNounRecognizer(EntityRecognizer):
+    """A capitalised word (first letter only) that is not a frequent English word and that the
+    tagger calls a proper noun: "Chukwuemeka", "Geneviève", "Kyiv" (names and places the NER
+    model misses). The frequency check keeps capitalised ordinary words at the start of a
+    sentence. Needs the tagger (a pipeline without one: nothing found)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        super().__init__(supported_entities=["RARE_PROPER_NOUN"],
+                         name="RareProperNounRecognizer", supported_language="en")
+
+    def load(self) -> None:  # noqa: D102 - nothing to load
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+                ) -> list[RecognizerResult]:
+        """Rare capitalised proper nouns in the tokens Presidio's NLP engine made."""
+        if nlp_artifacts is None or nlp_artifacts.tokens is None \
+                or not nlp_artifacts.tokens.has_annotation("POS"):
+            return []
+        out = []
+        for tok in nlp_artifacts.tokens:
+            if (not tok.is_alpha or len(tok) < 3 or not tok.text[0].isupper()
+                    or not tok.text[1:].islower() or tok.pos_ != "PROPN"
+                    or is_common_word(tok.text, self.rules.lowercase_name_logprob)):
+                continue
+            out.append(RecognizerResult("RARE_PROPER_NOUN", tok.idx, tok.idx + len(tok), 0.5))
+        return out
+
+
 def _predefined(name: str, rules: Rules) -> EntityRecognizer:
     if name == "EmailRecognizer":
         return OfflineEmailRecognizer()
@@ -194,10 +226,12 @@ def build_analyzer(nlp: Language, rules: Rules | None = None) -> AnalyzerEngine:
     for spec in rules.recognizers:
         registry.add_recognizer(PatternRecognizer.from_dict({**spec, "supported_language": "en"}))
     registry.add_recognizer(LowercaseNameRecognizer(rules))
+    registry.add_recognizer(RareProperNounRecognizer(rules))
     return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"],
                           default_score_threshold=rules.score_threshold,
                           context_aware_enhancer=LemmaContextAwareEnhancer(
-                              context_prefix_count=5, context_suffix_count=3))
+                              context_prefix_count=5, context_suffix_count=3,
+                              context_matching_mode="whole_word"))
 
 
 @lru_cache(maxsize=4)
