@@ -56,7 +56,8 @@ def main() -> None:
     docs = docs0 * copies
     ther = turns.speaker == "therapist"
     keep = ther.cumsum() <= args.turns  # the first --turns therapist turns and their clients
-    turns, docs = turns[keep].reset_index(drop=True), [d for d, k in zip(docs, keep, strict=True) if k]
+    docs = [d for d, k in zip(docs, keep, strict=True) if k]
+    turns = turns[keep].reset_index(drop=True)
     n_ther = int((turns.speaker == "therapist").sum())
     n_pat = int((turns.speaker == "patient").sum())
     with tempfile.TemporaryDirectory() as tmp:
