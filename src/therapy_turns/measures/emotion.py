@@ -326,11 +326,13 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = Non
             out.update(_EMPTY_SCORES)
             continue
         units = [_unit(v, s.start, s.end, s.text, model.vocab) for s in sents]
+        text = doc.text
         for u in units:
             rows.add(u)
         raw = sum(u.scores.raw for u in units)
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                "vader_compound": vader_scores(doc.text)["compound"],
+                "vader_compound": (units[0].vader if len(sents) == 1 and sents[0].text == text
+                                   else vader_scores(text))["compound"],
                 **v.nrc(0, len(doc), v.negated(0, len(doc)))}
         groups.append((out, [u.scores.n for u in units], rest))
     pred = model.predict_rows(rows)

@@ -38,7 +38,7 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons, load_lexicon
-from therapy_turns.measures.questions import count_questions, quote_mask
+from therapy_turns.measures.questions import count_questions
 from therapy_turns.measures.syntax import POS_TAGS, syntax_columns
 from therapy_turns.measures.views import Tokens, morph_tense, norm, ratio
 
@@ -236,7 +236,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
         doc = t.docs[k]
         lo, hi = int(t.start[k]), int(t.start[k + 1])
         cuts = (first[(first >= lo) & (first < hi)] - lo).tolist()
-        got = count_questions(doc, quote_mask(doc),
+        got = count_questions(doc, None,
                               zip(cuts, [*cuts[1:], hi - lo], strict=True))
         q[k] = got["open"], got["closed"]
     col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})

@@ -60,6 +60,7 @@ class PhraseCounter:
         self.prefixes = tuple(sorted(prefixes))
         self._exclude = {norm(k): {norm(w) for w in v} for k, v in self.exclude_after.items()}
         self._matchers: dict[int, tuple[Vocab, PhraseMatcher | None, Matcher | None]] = {}
+        self._first_words = _first_words(self.patterns)
 
     def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
         """The spaCy ``PhraseMatcher`` of the multi-word entries (straight and curly
@@ -101,6 +102,24 @@ class PhraseCounter:
         bounds: dict[int, list[tuple[int, int]]] = {}
         if phrases is None and patterns is None and not self._exclude and not keep_bounds:
             return counts, bounds
+        # the Matcher runs on the Docs holding a word some pattern must start with
+        matchable = (t.any(t.isin("LOWER", self._first_words, normed=False))
+                     if self._first_words is not None else np.ones(t.n_docs, dtype=bool))
+        for k, local in t.positions(hit):
+            doc = t.docs[k]
+            found = [doc[i:i + 1] for i in local]
+            if phrases is not None:
+                found += phrases(doc, as_spans=True)
+            if patterns is not None and matchable[k]:
+                found += patterns(doc, as_spans=True)
+            if self._exclude:
+                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
+                                                  in self._exclude.get(norm(s.text), ()))]
+            kept = [(s.start, s.end) for s in filter_spans(found)]
+            counts[k] = len(kept)
+            if kept and keep_bounds:
+                bounds[k] = kept
+        return counts, bounds
         for k, local in t.positions(hit):
             doc = t.docs[k]
             found = [doc[i:i + 1] for i in local]
@@ -127,6 +146,24 @@ class PhraseCounter:
     def count(self, doc: Doc) -> int:
         """Number of non-overlapping matches in ``doc``."""
         return int(self.matches(Tokens([doc]))[0][0])
+
+
+def _first_words(patterns: Sequence[Sequence[Mapping[str, Any]]]) -> frozenset[str] | None:
+    """The ``LOWER`` values every match of ``patterns`` starts with, if each pattern's first
+    token is a required ``LOWER`` string or ``IN`` list; else None."""
+    words: set[str] = set()
+    for p in patterns:
+        first = p[0] if p else {}
+        value = first.get("LOWER")
+        if set(first) != {"LOWER"}:
+            return None
+        if isinstance(value, str):
+            words.add(value)
+        elif isinstance(value, Mapping) and set(value) == {"IN"}:
+            words.update(value["IN"])
+        else:
+            return None
+    return frozenset(words)
 
 
 @dataclass
