@@ -307,6 +307,18 @@ def test_withhold_quoted_and_redacted_speakers():
         == {"[SPEAKER_1]": "therapist", "[SPEAKER_2]": "patient", "client": "patient"}
     err = TextBeforeLabelError("f.txt", 1, "text before the first label: 'Jane Roe'", "a label")
     assert "Jane" not in err.withheld() and "Jane" in str(err)
+    # apostrophes inside words neither open nor close a quotation
+    assert withhold_quoted("the speaker's turn; --speaker 'Ann O'Neill=patient' or 'x'") == \
+        "the speaker's turn; --speaker <19 characters withheld> or <1 characters withheld>"
+
+
+def test_cli_unknown_speaker_label_not_printed_with_redact(tmp_path, capsys):
+    src = tmp_path / "t.txt"
+    src.write_text("Therapist: Hi.\n\nJane Roe: I am sad.\n\nTherapist: Why?\n\n"
+                   "Jane Roe: Work.\n", encoding="utf-8")
+    assert cli.main(["parse", str(src), "--out", str(tmp_path / "o.csv"), "--redact"]) == 2
+    err = capsys.readouterr().err
+    assert "t.txt:3" in err and "withheld" in err and "Jane" not in err
 
 
 def test_cli_parse_redact(tmp_path):

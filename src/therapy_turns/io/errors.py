@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|“[^”]*”""")
+# A quoted string: the opening quote not after a letter or digit, the closing one not before
+# one (so apostrophes in "speaker's" or "O'Neill" neither open nor close a quotation).
+_QUOTED = re.compile(r"""(?<!\w)'(?:[^'\\]|\\.|'(?=\w))*'(?!\w)|(?<!\w)"(?:[^"\\]|\\.)*"(?!\w)"""
+                     r"""|“[^”]*”""")
 
 
 def withhold_quoted(message: str) -> str:
