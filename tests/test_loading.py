@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from therapy_turns.io import transcripts as tr
+from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
 from therapy_turns.io.labels import check_speaker_option, parse_speaker_options
 from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import load_corpus, parse_text, segment_text
@@ -245,3 +246,58 @@ def test_jsonl_line_numbers_skip_blank_lines(tmp_path):
     p = write(tmp_path, "t.jsonl", "\n" + json.dumps(recs[0]) + "\n\n" + json.dumps(recs[1]))
     t = load_corpus(p).turns
     assert t["session_id"].tolist() == ["7", "7"] and t["line_start"].tolist() == [2, 4]
+
+
+# --------------------------------------------------------------------------- artefacts
+IN_ROLE = [
+    ("patient", "(By the way, my husband hit me again last night.)"),
+    ("patient", "[Missing work again]"),
+    ("patient", "I tried.\n\n(Not that it matters.)"),
+    ("patient", "[Sighs] I don't know.\n\n[No, I mean it.]"),
+    ("patient", "(Note to self: call mum.) That's what I wrote."),
+    ("therapist", "Well done.\n\n(By the way, you're doing great so far!)"),
+    ("therapist", "Good.\n\n(Note: I'll give you feedback after each round.)"),
+    ("therapist", "Good.\n\n(And don't worry, I'll guide you.)"),
+    ("therapist", "You could leave this voicemail:\n\n[Hi, it's Sam. I missed your call and no "
+                  "response is needed. I'll try again tomorrow.]"),
+    ("therapist", "[Answer the phone if you can.]"),
+]
+
+
+@pytest.mark.parametrize("speaker,raw", IN_ROLE)
+def test_in_role_asides_stay_speech(speaker, raw):
+    out = analyse_turn_text(raw, speaker)
+    assert out["text"] == "\n\n".join(p.strip() for p in raw.split("\n\n"))
+    assert not out["missing_answer"] and not out["meta_note"] and not out["generation_error"]
+
+
+OUT_OF_ROLE = [
+    ("[Llama-3-3B-Instruct Therapist generation error: The decoder prompt (length 9159) is "
+     "longer than the maximum model length of 9000.]", "generation_error", ""),
+    ("Traceback (most recent call last):\n  File \"x.py\", line 1", "generation_error", ""),
+    ("[Answer not properly formatted or missing]", "missing_answer", ""),
+    ("[No response]", "missing_answer", ""),
+    ("[Thinking part is not generated with this prompt]", "missing_answer", ""),
+    ("Okay.\n\n(Note: This response is more direct and gentle.)", "meta_note",
+     "(Note: This response is more direct and gentle.)"),
+    ("Okay.\n\n(Note: This is the end of the session. I'm proud of you.)", "meta_note",
+     "(Note: This is the end of the session. I'm proud of you.)"),
+    ("Okay.\n\n(Note: the patient seems calmer now.)", "meta_note",
+     "(Note: the patient seems calmer now.)"),
+    ("Okay.\n\n[End of session]", "meta_note", "[End of session]"),
+]
+
+
+@pytest.mark.parametrize("raw,flag,notes", OUT_OF_ROLE)
+def test_generator_strings_and_notes_to_the_reader_are_artefacts(raw, flag, notes):
+    out = analyse_turn_text(raw, "therapist")
+    assert out[flag] is True and out["meta_notes"] == notes
+    assert out["text"] == ("Okay." if raw.startswith("Okay.") else "")
+
+
+def test_in_role_aside_is_analysed_not_excluded(tmp_path):
+    t = parse_text("Therapist: How was the week?\n\nPatient: (By the way, my husband hit me "
+                   "again last night.)\n\nTherapist: Thank you for telling me.\n", "s")
+    kept = tr.analysable(t)
+    assert kept["text"].tolist()[1] == "(By the way, my husband hit me again last night.)"
+    assert not t[FLAGS].iloc[1].any()

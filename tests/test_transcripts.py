@@ -153,7 +153,7 @@ def test_full_variant_thinking_and_headers():
      "generation_error"),
     ("[Answer not properly formatted or missing]", "missing_answer"),
     ("Good.\n\n(Note: This is the end of the session.)", "meta_note"),
-    ("Good.\n\n(By the way, you're doing great!)", "meta_note"),
+    ("Good.\n\n(Note: This response is gentler than the last.)", "meta_note"),
     ("I'll play your boss.\n\n\"Hey, thanks for owning up to it today.\"", "role_play"),
     ("\"Hey, we all have those days. I've had", "truncated"),
 ])

@@ -1,5 +1,13 @@
 """Artefacts of generated transcripts: a turn's raw text split into speech, out-of-role notes and
-flags (patterns and their rationale in ``data/artefacts.yaml``)."""
+flags (patterns and their rationale in ``data/artefacts.yaml``; each flag's precision on the seeds
+in ``docs/flags.md``).
+
+Flags: ``generation_error`` (a generator failure line; removed from ``text``), ``missing_answer``
+(a generator placeholder where the answer should be, or no speech at all; removed),
+``meta_note`` (an out-of-role note about the response or the session; moved to ``meta_notes``),
+``truncated`` (speech that does not end like a sentence), ``role_play`` (a therapist paragraph
+that is a quotation of five or more words: the therapist voicing another character).
+"""
 
 from __future__ import annotations
 
@@ -20,10 +28,12 @@ _ARTEFACTS = _artefact_patterns()
 
 
 def _paragraphs(text: str) -> list[str]:
+    """Paragraphs: text between blank lines (a line of spaces or tabs only)."""
     return [p for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")) if p.strip()]
 
 
 def _match_any(kind: str, para: str) -> bool:
+    """Whether a pattern of ``kind`` matches the whole stripped paragraph."""
     return any(p.fullmatch(para.strip()) for p in _ARTEFACTS[kind])
 
 
@@ -46,6 +56,7 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
     text = "\n\n".join(keep)
     if not text and not flags["generation_error"]:
         flags["missing_answer"] = True  # a label with no speech is a missing answer too
-    if text and not any(p.search(text.rstrip()) for p in _ARTEFACTS["complete_ending"]):
+    ending = text.rstrip()[-100:]  # the end is all the pattern needs: linear on any length
+    if text and not any(p.search(ending) for p in _ARTEFACTS["complete_ending"]):
         flags["truncated"] = True
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
