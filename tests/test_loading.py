@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import spacy
 
+from therapy_turns import nlp
 from therapy_turns.io import transcripts as tr
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
 from therapy_turns.io.labels import check_speaker_option, parse_speaker_options
@@ -301,3 +303,36 @@ def test_in_role_aside_is_analysed_not_excluded(tmp_path):
     kept = tr.analysable(t)
     assert kept["text"].tolist()[1] == "(By the way, my husband hit me again last night.)"
     assert not t[FLAGS].iloc[1].any()
+
+
+# --------------------------------------------------------------------------- long text
+def test_text_pieces_cut_after_sentences_and_rebuild_the_text():
+    text = "I feel low. I can't sleep! Why?  Then\nmore words here. " + "x" * 30
+    pieces = nlp.text_pieces(text, 20)
+    assert "".join(pieces) == text and all(len(p) <= 20 for p in pieces)
+    assert pieces[:3] == ["I feel low. ", "I can't sleep! Why? ", " Then\nmore words "]
+
+
+def test_turn_longer_than_max_length_is_parsed_in_pieces():
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    blank.max_length = 40
+    text = "I feel low today. " * 12 + "And that is all."
+    with pytest.raises(ValueError, match="E088"):
+        blank(text)  # spaCy refuses it whole
+    doc, short = nlp.parse([text, "Fine."], nlp=blank)
+    assert doc.text == text and short.text == "Fine."
+    assert [t.text for t in doc] == [t.text for t in blank.tokenizer(text)]
+    assert len(list(doc.sents)) == 13
+
+
+def test_long_turn_through_the_project_pipeline():
+    real = nlp.load_pipeline()
+    old = real.max_length
+    real.max_length = 300
+    try:
+        text = "I keep replaying the breakup and I can't sleep. " * 20
+        doc = nlp.parse([text], nlp=real)[0]
+    finally:
+        real.max_length = old
+    assert doc.text == text and doc.has_annotation("DEP") and len(list(doc.sents)) == 20

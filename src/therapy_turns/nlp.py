@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,6 +81,43 @@ def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> P
     return Path(cache_dir) / f"{h.hexdigest()}.spacy-cache"
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
+
+
+def text_pieces(text: str, limit: int) -> list[str]:
+    """``text`` cut into consecutive pieces of at most ``limit`` characters whose concatenation
+    is ``text``: each cut after the last sentence end (punctuation, closers, whitespace) in the
+    piece, else after its last whitespace, else at ``limit``. Linear in ``len(text)``."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = None
+        for m in _SENTENCE_END.finditer(text, start, end):
+            cut = m.end()
+        if cut is None:
+            cut = max(text.rfind(c, start, end) for c in " \t\n\r") + 1
+            cut = cut if cut > start else end
+        pieces.append(text[start:cut])
+        start = cut
+    return [*pieces, text[start:]]
+
+
+def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Iterator[Doc]:
+    """``nlp.pipe`` over ``texts``, in order. A text longer than ``nlp.max_length`` (which spaCy
+    refuses) is parsed in pieces of whole sentences (:func:`text_pieces`) joined back into one
+    Doc of the same text with :meth:`Doc.from_docs`."""
+    long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
+    short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
+    for i, t in enumerate(texts):
+        if i in long:
+            log.info("text of %d characters parsed in pieces (max_length %d)", len(t),
+                     nlp.max_length)
+            parts = list(nlp.pipe(text_pieces(t, nlp.max_length), batch_size=batch_size))
+            yield Doc.from_docs(parts, ensure_whitespace=False)
+        else:
+            yield next(short)
+
+
 def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
                  cache_dir: str | Path | None = None, batch_size: int = 64
                  ) -> list[list[Doc]]:
@@ -102,7 +140,7 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
     todo = [k for k in range(len(groups)) if out[k] is None]
     if not todo:
         return out  # type: ignore[return-value]
-    parsed = iter(nlp.pipe((t for k in todo for t in groups[k]), batch_size=batch_size))
+    parsed = iter(pipe_texts(nlp, [t for k in todo for t in groups[k]], batch_size))
     for k in todo:
         docs = [next(parsed) for _ in groups[k]]
         out[k] = docs
