@@ -59,7 +59,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, name, co
     out = tmp_path / "out.csv"
     code, _, err = run(["parse", str(p), "--out", str(out)], capsys)
     assert code == 2 and not out.exists()
-    assert err == f"therapy-turns: {message.format(p=p)}\n"
+    assert err == f"therapy-turns parse: {message.format(p=p)}\n"
 
 
 @pytest.mark.parametrize("option,why", [
@@ -75,7 +75,8 @@ def test_speaker_option_that_can_never_match(tmp_path, capsys, option, why, comm
     out = tmp_path / ("o.csv" if command == "parse" else "o")
     code, _, err = run([command, str(p), "--out", str(out), "--speaker", option], capsys)
     assert code == 2 and not out.exists()
-    assert err == (f"therapy-turns: --speaker: found {option!r}: {why}; expected LABEL=patient, "
+    assert err == (f"therapy-turns {command}: --speaker: found {option!r}: {why}; expected "
+                   "LABEL=patient, "
                    "LABEL=therapist or LABEL=content, with LABEL as written before the colon, "
                    "e.g. --speaker 'Dr Lee=therapist'\n")
 
@@ -84,7 +85,7 @@ def test_parse_refuses_to_overwrite_its_input(tmp_path, capsys):
     p = write(tmp_path, "x.csv", "session_id,speaker,text\ns,patient,hi\n")
     code, _, err = run(["parse", str(p), "--out", str(p)], capsys)
     assert code == 2 and p.read_text() == "session_id,speaker,text\ns,patient,hi\n"
-    assert err == (f"therapy-turns: {p}: found an output path that is the input file {p}; "
+    assert err == (f"therapy-turns parse: {p}: found an output path that is the input file {p}; "
                    "expected an --out file that is not one of the inputs\n")
 
 
