@@ -51,11 +51,20 @@ import inspect
 import io
 import json
 import logging
+import multiprocessing as mp
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -322,37 +331,26 @@ def end_with_parent() -> None:
 
 
 # --------------------------------------------------------------------------- executors
-def _run_serial(tasks: Iterable[ChunkTask]) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-    for t in tasks:
-        yield process_chunk(t)
-
-
-def _run_pool(tasks: Iterable[ChunkTask], workers: int
-              ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-    import multiprocessing as mp
-
-    # the platform default: fork on Linux (workers inherit the loaded pipeline), spawn elsewhere
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(),
-                             initializer=_init_worker) as pool:
-        pending: set[Future[tuple[int, dict[str, pd.DataFrame]]]] = set()
-        for t in tasks:
-            pending.add(pool.submit(process_chunk, t))
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-        for f in pending:
-            yield f.result()
-
-
 class SchedulerError(RuntimeError):
     """The Dask scheduler named by ``scheduler`` cannot be used (bad spec, unreachable)."""
 
 
-def _run_dask(tasks: Iterable[ChunkTask], scheduler: str, connect_timeout: float = 10.0
-              ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+@contextmanager
+def _executor(workers: int, scheduler: str | None, connect_timeout: float
+              ) -> Iterator[tuple[Executor | None, int]]:
+    """The executor chunks run on and how many may be in flight: none (this process), a local
+    process pool, or a Dask client's ``concurrent.futures`` executor."""
+    if scheduler is None and workers == 1:
+        yield None, 1
+        return
+    if scheduler is None:
+        # the platform default: fork on Linux (workers inherit the loaded pipeline)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(),
+                                 initializer=_init_worker) as pool:
+            yield pool, 2 * workers
+        return
     import dask
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster
 
     if not log.isEnabledFor(logging.INFO):  # distributed logs INFO by default; follow ours
         logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -374,22 +372,29 @@ def _run_dask(tasks: Iterable[ChunkTask], scheduler: str, connect_timeout: float
     try:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
-        it = iter(tasks)
-        queue = as_completed()
-        for t in it:
-            queue.add(client.submit(process_chunk, t, pure=False))
-            if queue.count() >= 2 * n_workers:
-                break
-        for fut in queue:
-            yield fut.result()
-            fut.release()
-            nxt = next(it, None)
-            if nxt is not None:
-                queue.add(client.submit(process_chunk, nxt, pure=False))
+        yield client.get_executor(pure=False), 2 * n_workers
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | None = None,
+               connect_timeout: float = 10.0) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+    """Process the chunks in this process, on ``workers`` local processes or on a Dask
+    ``scheduler``: one loop over a ``concurrent.futures`` executor, at most twice as many chunks
+    in flight as there are workers (memory stays flat); results in completion order."""
+    with _executor(workers, scheduler, connect_timeout) as (executor, in_flight):
+        if executor is None:
+            yield from map(process_chunk, tasks)
+            return
+        pending: set[Future[tuple[int, dict[str, pd.DataFrame]]]] = set()
+        for t in tasks:
+            pending.add(executor.submit(process_chunk, t))
+            if len(pending) >= in_flight:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        yield from (f.result() for f in as_completed(pending))
 
 
 # --------------------------------------------------------------------------- reading
@@ -548,12 +553,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                     chunk = attach_events(chunk, mine, events)
                 yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
-        if scheduler is not None:
-            results = _run_dask(tasks(), scheduler, connect_timeout)
-        elif workers > 1:
-            results = _run_pool(tasks(), workers)
-        else:
-            results = _run_serial(tasks())
+        results = run_chunks(tasks(), workers, scheduler, connect_timeout)
 
         stats: dict[str, _TableStats] = {}
         summaries: dict[int, pd.DataFrame] = {}
