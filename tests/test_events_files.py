@@ -11,6 +11,7 @@ import pytest
 from therapy_turns import cli, pipeline
 from therapy_turns.analysis.sessions import summarise_sessions
 from therapy_turns.io.events import EventsFileError, attach_events, read_events
+from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import load_corpus
 
 NEWS = ("--- [SYSTEM INJECTION at Turn 1]: [System Note: You just received a stressful text "
@@ -115,3 +116,12 @@ def test_analyze_carries_events_and_checks_them_first(tmp_path):
     with pytest.raises(EventsFileError, match="unknown session 'q'"):
         pipeline.build_tables(c, tmp_path / "b2", ["emotion"], progress=False, events=bad)
     assert not (tmp_path / "b2" / "emotion").exists()
+
+
+def test_redaction_covers_annotated_event_text(tmp_path):
+    turns = load_corpus(corpus(tmp_path)).turns
+    ev = events_csv(tmp_path,
+                    "session_id,turn,event\na,2,call from Maria Gonzalez at 617-555-0143\n")
+    red = redact_turns(attach_events(turns, read_events(ev), ev))
+    text = red.loc[(red.session_id == "a") & (red.turn == 2), "event_text"].iloc[0]
+    assert "Gonzalez" not in text and "617-555-0143" not in text and "[" in text

@@ -13,9 +13,9 @@ How it works, per session:
    parts ("Sarah" of "Sarah Mitchell"), lower case ("sarah", unless a common English word such
    as "will") and nickname forms of ``data/redact.yaml`` ("Bob", "Rob" of "Robert").
 3. Placeholders are typed and numbered per session in order of first occurrence (turn order;
-   columns ``raw_text, thinking, meta_notes, text``): ``[NAME_1]``, ``[PHONE_1]``, ... The same
-   identifier gets the same placeholder in every column; a name's parts, lower-case and nickname
-   forms share the full name's placeholder. Presidio's anonymizer writes them in.
+   columns ``raw_text, thinking, meta_notes, text, event_text``): ``[NAME_1]``, ``[PHONE_1]``, ...
+   The same identifier gets the same placeholder in every column; a name's parts, lower-case and
+   nickname forms share the full name's placeholder. Presidio's anonymizer writes them in.
 
 Redaction must run on the turn table right after loading and before anything parses, scores or
 writes the text. Limits and measured recall are in ``docs/privacy.md``.
@@ -48,7 +48,7 @@ from therapy_turns.io.transcripts import DEFAULT_SPEAKERS
 log = logging.getLogger(__name__)
 
 #: Columns redacted, in the order that fixes placeholder numbering.
-TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text")
+TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text", "event_text")
 #: Placeholder types, in the order that types a merged overlap of findings.
 TYPES = ("EMAIL", "HANDLE", "URL", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POSTCODE", "AGE",
          "NAME", "PLACE", "ORG")
@@ -292,7 +292,8 @@ def redaction_map(turns: pd.DataFrame, nlp: Language | None = None,
 def redact_turns(turns: pd.DataFrame, nlp: Language | None = None,
                  known: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """A copy of the turn table with identifiers in ``raw_text, thinking, meta_notes, text``
-    replaced by typed placeholders, consistent within each session (see the module docstring).
+    and ``event_text`` replaced by typed placeholders, consistent within each session (see the
+    module docstring).
 
     ``nlp``: a spaCy pipeline for Presidio's NLP engine (default: the project's pipeline with
     NER). ``known``: strings always redacted, by type, e.g. ``{"NAME": ["Jane Roe"], "PLACE":
