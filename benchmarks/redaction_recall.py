@@ -8,7 +8,7 @@ when every letter and digit of it lies inside text that redaction replaces (what
 placeholder type). Each split is redacted as a corpus of its own sessions, as ``redact_turns``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts.
-``--misses`` lists missed identifiers (for the tuning splits ``dev`` and ``heldout1``;
+``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``heldout1``, ``heldout2``;
 ``heldout`` is for evaluation only, see ``benchmarks/data/README.md``).
 """
 
@@ -29,7 +29,7 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-SPLITS = ("dev", "heldout1", "heldout")
+SPLITS = ("dev", "heldout1", "heldout2", "heldout")
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 
