@@ -56,7 +56,7 @@ TYPES = ("EMAIL", "HANDLE", "URL", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POST
 SWEPT = ("NAME", "PLACE", "ORG")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 _NER_TYPES = ("NAME", "PLACE", "ORG", "DATE")
-_CAPITALISED = re.compile(r"\b[^\W\d_a-z][^\W\d_A-Z]{2,}\b")  # Capitalised words
+_CAPITALISED = re.compile(r"\b[^\W\d_a-z][^\W\d_A-Z]+\b")  # Capitalised words
 _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 
 
@@ -174,7 +174,7 @@ def name_variants(name: str, rules: Rules | None = None,
                   session_words: Iterable[str] = ()) -> set[str]:
     """Forms of a found name swept through its session: the name, its parts (not titles or
     common words), nickname forms of each part, short forms of a part that occur in the session
-    (``session_words``: "Britt" of "Brittany", at least 3 letters), and the lower-case form of
+    (``session_words``: "Britt" of "Brittany", "Ty" of "Tyler"), and the lower-case form of
     each that is not a common English word."""
     rules = rules or load_rules()
     words = [w for w in re.split(r"\s+", name.strip()) if w]
@@ -186,7 +186,7 @@ def name_variants(name: str, rules: Rules | None = None,
         for group in rules.nicknames:
             if p in group:
                 forms.update(group)
-        forms.update(w for w in session_words if 3 <= len(w) < len(p) and p.startswith(w)
+        forms.update(w for w in session_words if 2 <= len(w) < len(p) and p.startswith(w)
                      and not is_common_word(w, rules.common_word_logprob))
     lower = {f.lower() for f in forms if not any(is_common_word(w, rules.common_word_logprob)
                                                   for w in f.split())}
