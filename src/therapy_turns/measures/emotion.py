@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.preprocessing import normalize
 from spacy.tokens import Doc, Span
 
 from therapy_turns.measures.emotion_rules import (
@@ -204,26 +205,15 @@ class _Rows:
 
     def matrix(self, vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
                ) -> sparse.csr_matrix:
-        """The design matrix (the lexical columns are those of ``vocab``).
-
-        The lexical part is built directly as CSR arrays with numpy: per row, the distinct
-        columns in order with their counts divided by the L2 norm of the counts. The values are
-        those of ``c / math.sqrt(sum(c * c))`` per row: the counts and their sums of squares
-        are integers (exact in float64 below 2**53, in any order) and square root and division
-        are correctly rounded; the entries, their order and so the product with the
-        coefficients are the same as from the coordinate form."""
+        """The design matrix: per row the counts of the lexical items over ``vocab``,
+        L2-normalised, then the standardised dense features."""
         n, width = len(self.lengths), len(vocab)
         cols = np.asarray(self.cols, dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
         keep = cols >= 0
-        keys, counts = np.unique(rows[keep] * width + cols[keep], return_counts=True)
-        rows, cols = np.divmod(keys, width)
-        counts = counts.astype(np.float64)
-        norms = np.sqrt(np.bincount(rows, weights=counts * counts, minlength=n))
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        lex = sparse.csr_matrix((counts / norms[rows], cols.astype(np.int32),
-                                 indptr.astype(np.int32)), shape=(n, width))
+        counts = sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])),
+                                   shape=(n, width))  # repeated items summed
+        lex = normalize(counts)
         dense = np.asarray(self.dense, dtype=np.float64).reshape(n, len(DENSE_FEATURES))
         return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
                              format="csr")
