@@ -75,7 +75,8 @@ UNKNOWN = [
     ("Therapist: Hi.\n\nMother: She won't eat.\n\nPatient: I eat.\n",
      "Mother", 3, 1, "3", "followed by a known speaker's turn"),
     ("Therapist: Hi.\nMother: No.\nFather: True.\nMother: See.\nTherapist: ok\n",
-     "Mother", 2, 2, "2, 4", "followed by a known speaker's turn"),
+     "Mother", 2, 2, "2, 4", "followed by a known speaker's turn",
+     "; also unknown: 'Father' (lines 3)"),
     ("Patient: a\n\nmore.\n\nPartner: no.\n\nmore.\n\nTherapist: b\n\nc.\n\nPartner: yes.\n\nd.\n",
      "Partner", 5, 2, "5, 13", "opening 2 paragraphs"),
     ("Mother: hi\nTherapist: ok\n", "Mother", 1, 1, "1", "before any known speaker label"),
@@ -84,9 +85,10 @@ UNKNOWN = [
 ]
 
 
-@pytest.mark.parametrize("text,label,line,count,lines,rule", UNKNOWN)
+@pytest.mark.parametrize("text,label,line,count,lines,rule,also",
+                         [c if len(c) == 7 else (*c, "") for c in UNKNOWN])
 def test_unknown_speaker_is_an_error_naming_label_count_lines_and_option(
-        text, label, line, count, lines, rule):
+        text, label, line, count, lines, rule, also):
     with pytest.raises(tr.UnknownSpeakerError) as info:
         parse_text(text, "s", "x.txt")
     s = "s" if count > 1 else ""
@@ -94,7 +96,16 @@ def test_unknown_speaker_is_an_error_naming_label_count_lines_and_option(
         f"x.txt:{line}: found unknown speaker label {label!r} at the start of {count} "
         f"line{s} ({lines}), {rule}; expected a known speaker label or a mapping: "
         f"--speaker '{label}=patient' or --speaker '{label}=therapist' "
-        f"(--speaker '{label}=content' keeps it inside turns)")
+        f"(--speaker '{label}=content' keeps it inside turns){also}")
+
+
+def test_role_play_across_turns_inside_paragraphs_stays_content():
+    text = ("Patient: I freeze.\n\nTherapist: Let's practise.\nManager: Why late?\nYou: Sorry.\n\n"
+            "How was that?\n\nPatient: Hard.\n\nTherapist: Again.\nManager: Why?\nYou: Sorry, "
+            "here's my plan.\n\nBetter?\n")
+    t = parse_text(text, "s")
+    assert t["speaker"].tolist() == ["patient", "therapist", "patient", "therapist"]
+    assert "You: Sorry, here's my plan." in t.loc[3, "text"]
 
 
 def test_mapping_resolves_the_unknown_speaker():

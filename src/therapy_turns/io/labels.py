@@ -18,7 +18,7 @@ words, each capitalised: ``Mother``, ``Dr Smith``, ``Co``) and it *recurs like a
 - R1: a known speaker's label (or the end of the file) comes next among the lines that open a
   turn or a paragraph: ``Therapist: ... / Mother: ... / Patient: ...`` (several unknown labels
   in a row count together: ``Mother: ... / Father: ... / Therapist: ...``);
-- R2: it opens two or more paragraphs, or starts lines in two or more different turns.
+- R2: it opens two or more paragraphs (the first line after a blank line or a header).
 
 So role-play stays content when the turn goes on after it (``Manager: Why? / You: I missed it.
 / (blank line) / Try this: ...``), and when its labels are not name-like (``Try this:``).
@@ -205,12 +205,10 @@ def speaker_like(segs: Sequence[_Seg], speakers: Mapping[str, str]
         prev_blank = False
     found: dict[str, list[int]] = {}
     paras: dict[str, int] = {}
-    turns: dict[str, set[int | None]] = {}
     flagged: dict[str, str] = {}
-    for _, line, turn, lab in openers:
+    for _, line, _, lab in openers:
         if lab is not None:
             found.setdefault(lab.label, []).append(line)
-            turns.setdefault(lab.label, set()).add(turn)
             paras[lab.label] = paras.get(lab.label, 0) + (line in para_starts)
     i, n = 0, len(openers)
     while i < n:  # R1: runs of unknown labels a known label (or the file's end) follows
@@ -224,8 +222,6 @@ def speaker_like(segs: Sequence[_Seg], speakers: Mapping[str, str]
     for k in found:  # R2
         if k not in flagged and paras[k] >= 2:
             flagged[k] = f"opening {paras[k]} paragraphs"
-        elif k not in flagged and len(turns[k]) >= 2:
-            flagged[k] = f"in {len(turns[k])} different turns"
     return {k: (found[k], why) for k, why in flagged.items()}
 
 
@@ -239,9 +235,10 @@ def label_lines(text_lines: Sequence[str], label: str) -> list[int]:
     return out
 
 
-def unknown_speaker(path: object, label: str, lines: Sequence[int], rule: str
-                    ) -> UnknownSpeakerError:
-    """The error for an unknown label that recurs like a speaker (``rule`` says how)."""
+def unknown_speaker(path: object, label: str, lines: Sequence[int], rule: str,
+                    others: Mapping[str, Sequence[int]] | None = None) -> UnknownSpeakerError:
+    """The error for an unknown label that recurs like a speaker (``rule`` says how); ``others``:
+    the file's other such labels and their lines, named at the end."""
     first = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
     name = label.split(" (")[0]
     n = len(lines)
@@ -250,6 +247,8 @@ def unknown_speaker(path: object, label: str, lines: Sequence[int], rule: str
         f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first}), "
         f"{rule}",
         f"a known speaker label or a mapping: --speaker '{name}=patient' or "
-        f"--speaker '{name}=therapist' (--speaker '{name}=content' keeps it inside turns)")
+        f"--speaker '{name}=therapist' (--speaker '{name}=content' keeps it inside turns)"
+        + "".join(f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})"
+                  for k, v in (others or {}).items()))
     err.label = label
     return err

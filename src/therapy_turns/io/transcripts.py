@@ -198,7 +198,9 @@ def segment_text(
             break
     if like:
         label, (where, rule) = min(like.items(), key=lambda kv: kv[1][0][0])
-        raise labels.unknown_speaker(path, label, where, rule)
+        others = {k: v[0] for k, v in sorted(like.items(), key=lambda kv: kv[1][0][0])
+                  if k != label}
+        raise labels.unknown_speaker(path, label, where, rule, others)
     return segs
 
 
