@@ -171,3 +171,10 @@ def test_thinking_rule_on_lemmas():
     # lemmas: "drains" / "draining" count as the cue "drain"
     assert E.refers(E.word_sets(["It keeps draining him."])[0], "fatigue",
                     E.thinking_cues()) == "drain"
+
+
+def test_thinking_rule_skips_types_without_cues():
+    t = session_turns("a", {1: "rupture"}, n_pos=3)
+    t["thinking"] = t["turn"].map({1: "x", 3: "The patient suddenly shifted.", 5: "y"}).fillna("")
+    per_event, summary = E.thinking_response(t)
+    assert per_event.empty and summary.empty

@@ -364,7 +364,8 @@ def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | 
     next_turn, cues``; per type ``event, k, n, share, ci_low, ci_high`` and the same rule's
     ``k_base, n_base, share_base, base_low, base_high`` on the thinking after patient turns
     without an event. Turns without thinking text are left out (both empty in plain
-    transcripts)."""
+    transcripts), and so are event types without cue words of their own (e.g. a marker used as
+    the event, or an annotated type): for them the rule is not defined."""
     cues = dict(cues) if cues is not None else thinking_cues()
     t = turns.sort_values(KEYS)
     nxt = t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1),
@@ -373,7 +374,11 @@ def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | 
     nxt = nxt[(nxt["next_speaker"] == "therapist") & (nxt["next_thinking"].fillna("") != "")]
     nxt = nxt[[*KEYS, "next_turn", "next_thinking"]].merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
-    ev = nxt[nxt["condition"] != NO_EVENT].reset_index(drop=True)
+    uncued = [ty for ty in types if ty not in cues]
+    if uncued:  # the generic cues alone would understate a reference: not scored
+        log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
+        types = [ty for ty in types if ty in cues]
+    ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
     base = nxt[nxt["condition"] == NO_EVENT]
     texts = list(dict.fromkeys(nxt["next_thinking"]))
     words = dict(zip(texts, word_sets(texts, nlp), strict=True)) if texts else {}
