@@ -70,7 +70,7 @@ def test_events_file_errors_name_file_and_line(tmp_path, body, line, found, caps
     out = tmp_path / "t.csv"
     assert cli.main(["parse", str(c), "--out", str(out), "--events", str(ev)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"therapy-turns: {ev}:{line}: found")
+    assert len(err) == 1 and err[0].startswith(f"therapy-turns parse: {ev}:{line}: found")
     assert not out.exists()
 
 
