@@ -138,6 +138,8 @@ def test_marker_fallback_says_what_it_uses():
     t2 = session_turns("a", {1: "fatigue"}, n_pos=3)
     src2 = E.choose_events(t2, feats)
     assert src2.kind == "events" and "fatigue (1)" in src2.description
+    src0 = E.choose_events(t, feats.assign(marker_slow_down=0))
+    assert src0.kind == "none" and "empty" in src0.description
     with pytest.raises(ValueError, match="marker_nope"):
         E.marker_events(t, feats, "marker_nope")
 

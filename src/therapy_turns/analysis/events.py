@@ -97,7 +97,7 @@ class EventSource:
     says which events these are."""
 
     turns: pd.DataFrame
-    kind: str  # "events" or "marker"
+    kind: str  # "events", "marker" or "none"
     description: str
 
 
@@ -115,6 +115,10 @@ def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
                            f"({src}): {listed}. These are the events analysed.")
     t = marker_events(turns, features, fallback_marker)
     n = int((t["event"] != "").sum())
+    if n == 0:
+        return EventSource(t, "none", f"The corpus has no events, and no patient turn has the "
+                           f"marker `{fallback_marker}` used in their place: the sections below "
+                           f"are empty.")
     return EventSource(t, "marker", f"The corpus has no events. The analysis uses the {n} "
                        f"patient turns with the marker `{fallback_marker}` as events instead.")
 
