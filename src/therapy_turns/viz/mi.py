@@ -24,10 +24,9 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
         ax.errorbar(xs, part.p, yerr=err, fmt="o", color=TALK_COLORS[talk], capsize=3,
                     label=f"{talk} talk next")
         ax.axhline(float(part.base_rate.iloc[0]), color=TALK_COLORS[talk], ls="--", lw=1)
-        for xi, n in zip(xs, part.n, strict=True):
-            ax.annotate(f"n={int(n)}", (xi, 0), xytext=(0, 2), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7, color="0.4")
-    ax.set_xticks(x, [b.replace("_", " ") for b in behaviours])
+    n = table.drop_duplicates("behaviour").set_index("behaviour").n.reindex(behaviours)
+    ax.set_xticks(x, [f"{b.replace('_', ' ')}\n(n={int(k)})" for b, k in zip(behaviours, n,
+                                                                          strict=True)])
     ax.set_ylabel("P(client talk in next turn)")
     ax.set_ylim(0, 1)
     ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
