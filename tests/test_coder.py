@@ -152,3 +152,51 @@ def test_technique_model_replaces_main_behaviour(tmp_path: Path) -> None:
     cd.save_model(m2, tmp_path / "c")
     with pytest.raises(cd.CoderError, match="not a main-behaviour coder"):
         cd.TechniqueModel(tmp_path / "c")
+
+
+def test_technique_methods_names_the_coder_and_refuses_a_mismatch(tmp_path: Path) -> None:
+    model, cv = cd.train(table(), "code", rules="none")
+    cd.save_model(model, tmp_path / "m")
+    sha = model.summary["payload_sha256"]
+    rules_text = cd.technique_methods({"parameters": {"technique_model": None}})
+    assert "rule-based coder" in rules_text
+    built = {"parameters": {"technique_model": {"path": str(tmp_path / "m"), "sha256": sha}}}
+    text = cd.technique_methods(built, tmp_path / "m")
+    assert f"κ = {cv.kappa:.2f}" in text and sha[:12] in text and "48 coded turns" in text
+    with pytest.raises(cd.CoderError, match="rule coder was asked for"):
+        cd.technique_methods(built, "")
+    with pytest.raises(cd.CoderError, match="built with the rule coder"):
+        cd.technique_methods({"parameters": {}}, tmp_path / "m")
+    wrong = {"parameters": {"technique_model": {"path": str(tmp_path / "m"), "sha256": "0" * 64}}}
+    with pytest.raises(cd.CoderError, match="not the model the tables were built with"):
+        cd.technique_methods(wrong, tmp_path / "m")
+    assert cd.payload_sha256(tmp_path / "m") == sha
+    assert cd.payload_sha256(tmp_path / "nothing") is None
+
+
+def test_analyze_with_a_technique_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    from therapy_turns import pipeline
+
+    model, _ = cd.train(table(), "code", rules="therapist")
+    cd.save_model(model, tmp_path / "m")
+    corpus = tmp_path / "c.csv"
+    pd.DataFrame({"session_id": ["x"] * 4, "speaker": ["Client", "Counsellor"] * 2,
+                  "text": ["I can't sleep.", "How long has that been going on?", "Months.",
+                           "So it's been months of this."]}).to_csv(corpus, index=False)
+    tables = pipeline.build_tables(corpus, tmp_path / "b", progress=False,
+                                   technique_model=tmp_path / "m")
+    info = tables.manifest["parameters"]["technique_model"]
+    assert info["sha256"] == model.summary["payload_sha256"]
+    assert tables.manifest["parameters"]["table_funcs"]["techniques"].endswith(info["sha256"])
+    tech = tables["techniques"]
+    assert list(tech.main_behaviour) == ["question", "reflection"]
+    assert "main_behaviour_rules" in tech.columns
+    assert {"mi__reflection_rate", "mi__change_talk_share"} <= set(tables["sessions"].columns)
+    assert tables["client"].client_talk.tolist() == ["neutral", "neutral"]
+    # a bad model path is one line, exit 2, for analyze and techniques
+    for cmd in ("analyze", "techniques"):
+        rc = cli.main([cmd, str(corpus), "--out", str(tmp_path / f"o-{cmd}.csv"), "--quiet",
+                       "--technique-model", str(tmp_path / "none")])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "no model file" in err and len(err.splitlines()) == 1

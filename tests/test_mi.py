@@ -84,3 +84,21 @@ def test_pairs_need_the_client_turn_right_after() -> None:
     # turn 1 is followed by therapist turn 2, not a client turn; sessions never mix
     assert pairs[["session_id", "behaviour", "client_talk"]].values.tolist() == [
         ["a", "reflection", "change"], ["b", "question", "sustain"]]
+
+
+def test_sessions_table_carries_the_indices() -> None:
+    from therapy_turns.analysis.sessions import summarise_sessions
+    from therapy_turns.io.transcripts import FLAGS
+
+    t, c = session("a", [("open_question", "question", "change"),
+                         ("complex_reflection", "reflection", "sustain"),
+                         ("closed_question", "question", "change")])
+    turns = pd.concat([t.assign(speaker="therapist"), c.assign(speaker="patient")])
+    turns = turns.sort_values("turn").assign(text="words here", **{f: False for f in FLAGS})
+    # the last client turn is a generation error: it leaves the change-talk share
+    turns.loc[turns.turn == 6, "generation_error"] = True
+    out = summarise_sessions(turns.reset_index(drop=True), {"techniques": t, "client": c})
+    row = out.set_index("session_id").loc["a"]
+    assert row["mi__reflection_question_ratio"] == pytest.approx(1 / 2)
+    assert row["mi__open_question_share"] == pytest.approx(1 / 2)
+    assert row["mi__change_talk_share"] == pytest.approx(1 / 2)

@@ -642,6 +642,11 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
     fresh = (manifest is not None and name in manifest["tables"]
              and manifest["corpus_sha256"] == corpus_checksum(corpus)
              and manifest.get("code_sha256") == code_fingerprint())
+    model_info = ((manifest or {}).get("parameters") or {}).get("technique_model")
+    if fresh and model_info:  # the trained coder's file must still be the one used
+        from therapy_turns.measures.coder import payload_sha256
+
+        fresh = payload_sha256(project_path(model_info["path"])) == model_info["sha256"]
     if fresh and manifest.get("metadata"):
         meta = project_path(manifest["metadata"]["path"])
         fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]

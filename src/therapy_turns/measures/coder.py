@@ -13,18 +13,16 @@ Cohen's κ, macro-F1, per-code precision/recall/F1 and the confusion matrix — 
 - ``<model-dir>/summary.json``: what was trained on what (file SHA-256, label, classes, rows,
   sessions, features) and the cross-validated figures, read by the report's methods text.
 
-Rule features: ``therapist`` = the forms of :func:`measures.techniques.code_turns` (the client
-turn before is taken from a ``client_context`` column or, in a turn table with a ``speaker``
-column, from the table itself); ``client`` = the change/sustain-talk codes of
-:func:`measures.client_talk.code_client_turns`; ``none`` = text only. ``auto`` picks ``client``
-when every class is a client-talk code, ``therapist`` when every class is a main behaviour or a
-form, else ``none``.
+Rule features: ``therapist`` = the forms of :func:`measures.techniques.code_turns` (client turn
+before: a ``client_context`` column, or the previous patient turn of a turn table); ``client`` =
+the codes of :func:`measures.client_talk.code_client_turns`; ``none`` = text only. ``auto``:
+``client`` if every class is a client code, ``therapist`` if every class is a main behaviour or
+a form, else ``none``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import pickle
@@ -64,7 +62,6 @@ MAX_FOLDS = 5
 
 class CoderError(ValueError):
     """Bad training input or model file: one line naming the file and what was expected."""
-
 
 # --------------------------------------------------------------------------- input
 def read_coded(path: str | Path, label: str, text_column: str = "text",
@@ -198,7 +195,6 @@ def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
 @dataclass
 class CVResult:
     """Session-grouped cross-validated agreement of a coder."""
-
     folds: int
     kappa: float
     macro_f1: float
@@ -246,7 +242,6 @@ def cross_validate(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: in
 @dataclass
 class TrainedCoder:
     """A fitted coder and its training summary."""
-
     pipeline: Pipeline
     summary: dict[str, Any]
 
@@ -286,10 +281,6 @@ class TrainedCoder:
                       rule_codes: pd.DataFrame | None = None) -> np.ndarray:
         """Class probabilities (columns in :attr:`classes` order)."""
         return self.pipeline.predict_proba(self.features(texts, contexts, rule_codes))
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = "session_id",
@@ -347,6 +338,16 @@ def _model_path(path: str | Path) -> Path:
     return p / MODEL_FILE if p.is_dir() else p
 
 
+def payload_sha256(path: str | Path) -> str | None:
+    """The payload checksum in a model file's header (None if there is no readable file)."""
+    try:
+        with _model_path(path).open("rb") as fh:
+            fh.readline()
+            return json.loads(fh.readline()).get("payload_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_model(path: str | Path) -> TrainedCoder:
     """Read a model directory (or its ``coder.pkl``) written by :func:`save_model`; checks the
     magic line, the format version and the payload checksum first."""
@@ -372,14 +373,13 @@ def load_model(path: str | Path) -> TrainedCoder:
     if header.get("sklearn") != sklearn.__version__:
         log.warning("%s was written with scikit-learn %s, this is %s", p, header.get("sklearn"),
                     sklearn.__version__)
-    pipe = pickle.load(io.BytesIO(payload))  # noqa: S301 - checksummed model of our own format
+    pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
     summary_path = p.parent / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
-    summary.setdefault("rules", "none")
-    summary.setdefault("rule_columns", [])
-    summary.setdefault("label", header.get("label"))
+    for key, default in (("rules", "none"), ("rule_columns", []), ("label", header.get("label"))):
+        summary.setdefault(key, default)
     summary["payload_sha256"] = header["payload_sha256"]
     return TrainedCoder(pipe, summary)
 
@@ -401,7 +401,7 @@ def train_file(path: str | Path, label: str, out_dir: str | Path, text_column: s
     path = Path(path)
     df = read_coded(path, label, text_column, group)
     coder, cv = train(df, label, text_column, group, rules, str(path), seed)
-    coder.summary["source_sha256"] = _sha256(path)
+    coder.summary["source_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     save_model(coder, out_dir)
     return coder, cv
 
