@@ -66,7 +66,8 @@ setup: $(STAMP) ## create .venv, install the pinned environment and the spaCy mo
 # `TECHNIQUE_MODEL=dir` (a train-coder model) codes main behaviours with it; the stamp file
 # rebuilds the tables when the setting changes.
 TECHNIQUE_MODEL ?=
-MODEL_STAMP := $(BUILD)/.technique-model
+# (beside the build folder, not in it: analyze only writes into a folder it owns)
+MODEL_STAMP := $(BUILD).technique-model
 $(MODEL_STAMP): FORCE
 	@mkdir -p $(@D); echo '$(TECHNIQUE_MODEL)' | cmp -s - $@ || echo '$(TECHNIQUE_MODEL)' > $@
 .PHONY: FORCE
