@@ -3,6 +3,7 @@ events in analyze's tables and the sessions table's counts per type."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -125,3 +126,25 @@ def test_redaction_covers_annotated_event_text(tmp_path):
     red = redact_turns(attach_events(turns, read_events(ev), ev))
     text = red.loc[(red.session_id == "a") & (red.turn == 2), "event_text"].iloc[0]
     assert "Gonzalez" not in text and "617-555-0143" not in text and "[" in text
+
+
+def make_dry_run(*args: str) -> str:
+    """The commands ``make -n`` would run for ``args`` (nothing is executed)."""
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run(["make", "-n", "-B", "-o", ".venv/.installed", *args], cwd=root,
+                         capture_output=True, text=True, check=True)
+    return res.stdout
+
+
+def test_make_passes_events_to_analyze_and_07_reads_the_events_corpus(tmp_path):
+    c = corpus(tmp_path)
+    ev = events_csv(tmp_path, "session_id,turn,event\na,2,rupture\n")
+    cmds = make_dry_run(f"CORPUS={c}", f"EVENTS={ev}", "reports/corpus/07-event-response.ipynb")
+    assert f"analyze {c} --out build/corpus" in cmds and f"--events {ev}" in cmds
+    assert f"--set corpus={c} --set analysis_dir=build/corpus" in cmds
+    # the default corpus: notebook 07 reads the seeds' full transcripts, the others the seeds
+    cmds = make_dry_run("reports/07-event-response.ipynb")
+    assert "analyze seeds-full --out build/seeds-full" in cmds
+    assert "--set corpus=seeds-full --set analysis_dir=build/seeds-full" in cmds
+    cmds = make_dry_run("reports/03-emotional-trajectory.ipynb")
+    assert "--set corpus=seeds --set analysis_dir=build/seeds " in cmds and "seeds-full" not in cmds
