@@ -148,3 +148,29 @@ def test_make_passes_events_to_analyze_and_07_reads_the_events_corpus(tmp_path):
     assert "--set corpus=seeds-full --set analysis_dir=build/seeds-full" in cmds
     cmds = make_dry_run("reports/03-emotional-trajectory.ipynb")
     assert "--set corpus=seeds --set analysis_dir=build/seeds " in cmds and "seeds-full" not in cmds
+
+
+def test_event_patterns_file_on_parse_and_analyze(tmp_path, capsys):
+    c = corpus(tmp_path)
+    pats = tmp_path / "types.yaml"
+    pats.write_text("types:\n  news:\n    - 'text message'\n")
+    out = tmp_path / "t.csv"
+    assert cli.main(["parse", str(c), "--out", str(out), "--event-patterns", str(pats)]) == 0
+    t = pd.read_csv(out, keep_default_na=False)
+    assert t.loc[t.event != "", "event"].tolist() == ["news"]
+    tables = pipeline.build_tables(c, tmp_path / "b", ["emotion"], progress=False,
+                                   event_patterns=pats)
+    assert tables["turns"].loc[lambda d: d.event != "", "event"].tolist() == ["news"]
+    assert tables["sessions"].set_index("session_id").loc["b", "events__news"] == 1
+    assert tables.manifest["event_patterns"]["path"] == str(pats)
+    # a bad pattern file: one line naming it, exit 2
+    for body, found in [("types: [a, b]\n", "list under 'types'"),
+                        ("types:\n  x: ['(']\n", "an invalid regex for type 'x'"),
+                        ("types: {x: [a]\n", "invalid YAML")]:
+        pats.write_text(body)
+        assert cli.main(["parse", str(c), "--out", str(out), "--event-patterns", str(pats)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(pats) in err[0] and found in err[0]
+    assert cli.main(["parse", str(c), "--out", str(out), "--event-patterns",
+                     str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err

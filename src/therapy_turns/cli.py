@@ -102,7 +102,8 @@ def load_args(args: argparse.Namespace) -> Corpus:
     """Load the corpus named by the common arguments and log what was skipped."""
     corpus = load_corpus(args.paths, on_error=args.on_error,
                          speakers=parse_speaker_options(args.speaker),
-                         progress=None if not args.quiet else False, out=args.out)
+                         progress=None if not args.quiet else False, out=args.out,
+                         event_patterns=getattr(args, "event_patterns", None))
     for s in corpus.skipped:
         reason = withhold_quoted(s.reason) if getattr(args, "redact", False) else s.reason
         print(f"skipped: {reason}", file=sys.stderr)
@@ -154,7 +155,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                               scheduler=args.scheduler, redact=args.redact,
                               chunk_sessions=args.chunk_sessions, cache_dir=args.cache_dir,
                               on_error=args.on_error, speakers=parse_speaker_options(args.speaker),
-                              events=args.events, technique_model=args.technique_model,
+                              events=args.events, event_patterns=args.event_patterns,
+                              technique_model=args.technique_model,
                               connect_timeout=args.connect_timeout)
     except CoderError as e:
         raise UsageError(str(e)) from None
@@ -353,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--events", metavar="FILE.csv",
                            help="annotated events (session_id, turn, event) added to the turns' "
                                 "event column")
+            p.add_argument("--event-patterns", metavar="FILE.yaml",
+                           help="event types of the transcripts' event lines (default: the "
+                                "package's data/events.yaml)")
         if name in ("analyze", "techniques"):
             _model_arg(p)
         p.set_defaults(func=func)

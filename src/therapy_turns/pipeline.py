@@ -75,7 +75,7 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.io.errors import withhold_quoted
-from therapy_turns.io.events import attach_events, check_events, read_events
+from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
 from therapy_turns.io.files import OutputFolder, read_cached, write_cached
 from therapy_turns.io.transcripts import (
     TABLE_SUFFIXES,
@@ -160,10 +160,12 @@ def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
 
 def _session_parts(corpus: CorpusArg, on_error: str = "fail",
                    speakers: Mapping[str, str] | None = None,
-                   skipped: list[SkippedFile] | None = None
+                   skipped: list[SkippedFile] | None = None,
+                   event_types: EventTypes | None = None
                    ) -> Iterator[pd.DataFrame | list[dict[str, Any]]]:
     """:func:`iter_sessions`, with a text file's session as its raw rows
-    (:func:`~therapy_turns.io.transcripts.text_rows`), made into a table per chunk."""
+    (:func:`~therapy_turns.io.transcripts.text_rows`, event lines typed by ``event_types``),
+    made into a table per chunk."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers = speaker_map(speakers)  # --speaker adds to the defaults, as in load_corpus
@@ -173,8 +175,8 @@ def _session_parts(corpus: CorpusArg, on_error: str = "fail",
     for f, _ in files:
         table = f.suffix.lower() in TABLE_SUFFIXES
         try:
-            part = parse_table(f, speakers) if table else text_rows(read_text_file(f), ids[f],
-                                                                    f, speakers)
+            part = parse_table(f, speakers) if table else text_rows(
+                read_text_file(f), ids[f], f, speakers, event_types)
         except TranscriptError as e:
             if on_error == "fail":
                 raise
@@ -487,6 +489,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  speakers: Mapping[str, str] | None = None,
                  exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True,
                  events: str | Path | None = None,
+                 event_patterns: str | Path | None = None,
                  technique_model: str | Path | None = None,
                  connect_timeout: float = 10.0) -> Tables:
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
@@ -500,7 +503,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     ``table_cache``: also cache each chunk's tables (keyed by its turns, the table function and
     the package code), so a warm rerun neither parses nor recomputes. ``events``: a CSV of
     annotated events (``session_id, turn, event``), checked against the corpus before anything is
-    computed and added to the turns' ``event`` column.
+    computed and added to the turns' ``event`` column. ``event_patterns``: a YAML file of event
+    types for the transcripts' event lines (default ``data/events.yaml``).
     ``technique_model``: a ``train-coder`` model directory; the techniques table's main
     behaviours then come from it. ``connect_timeout``: seconds to wait for a remote Dask
     scheduler.
@@ -521,9 +525,10 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     with OutputFolder(out).claim(files) as folder:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = read_events(project_path(events)) if events is not None else None
+        ev_types = EventTypes.load(project_path(event_patterns)) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
             n_turns: dict[str, int] = {}
-            for part in _session_parts(corpus, on_error, speakers):
+            for part in _session_parts(corpus, on_error, speakers, None, ev_types):
                 if len(part):
                     first = part[0] if isinstance(part, list) else part.iloc[0]
                     n_turns[str(first["session_id"])] = len(part)
@@ -542,7 +547,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         n_files = len(files)
         one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
 
-        sessions_iter = _session_parts(corpus, on_error, speakers, skipped)
+        sessions_iter = _session_parts(corpus, on_error, speakers, skipped, ev_types)
         bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
                    disable=not progress)
 
@@ -613,6 +618,8 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             "events": None if events is None else {
                 "path": str(events), "sha256": _file_sha256(project_path(events)),
                 "rows": len(ev_df)},
+        "event_patterns": None if event_patterns is None else {
+            "path": str(event_patterns), "sha256": _file_sha256(project_path(event_patterns))},
         }
         folder.publish((*BASE_TABLES, *TABLE_FUNCS),
                        (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
@@ -650,9 +657,10 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
     if fresh and manifest.get("metadata"):
         meta = project_path(manifest["metadata"]["path"])
         fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]
-    if fresh and manifest.get("events"):
-        ev = project_path(manifest["events"]["path"])
-        fresh = ev.is_file() and _file_sha256(ev) == manifest["events"]["sha256"]
+    for key in ("events", "event_patterns"):
+        if fresh and manifest.get(key):
+            ev = project_path(manifest[key]["path"])
+            fresh = ev.is_file() and _file_sha256(ev) == manifest[key]["sha256"]
     if not fresh:
         log.info("building %s for %s in %s", name, corpus, project_path(analysis_dir))
         have = manifest["tables"] if manifest else []
@@ -665,9 +673,10 @@ def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path 
                         meta_path)
             meta_path = None
         events = ((manifest or {}).get("events") or {}).get("path")
+        patterns = ((manifest or {}).get("event_patterns") or {}).get("path")
         return build_tables(corpus, analysis_dir, wanted, progress=False, metadata=meta_path,
-                            events=events, technique_model=(params.get("technique_model")
-                                                            or {}).get("path"),
+                            events=events, event_patterns=patterns,
+                            technique_model=(params.get("technique_model") or {}).get("path"),
                             redact=bool(params.get("redact", False)),
                             chunk_sessions=int(params.get("chunk_sessions",
                                                           DEFAULT_CHUNK_SESSIONS)),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.reading import read_text_file
@@ -42,10 +43,30 @@ class EventTypes:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> EventTypes:
-        """The patterns of ``path`` (YAML with a ``types`` mapping), default the package's file."""
-        raw = read_yaml(path or DATA_DIR / "events.yaml")
-        return cls(tuple((str(k), tuple(re.compile(p, re.I) for p in v))
-                         for k, v in raw["types"].items()))
+        """The patterns of ``path`` (YAML with a ``types`` mapping of type to a list of regular
+        expressions), default the package's file. A missing or malformed file raises
+        :class:`EventsFileError`."""
+        path = Path(path or DATA_DIR / "events.yaml")
+        expected = "a YAML file with 'types:' mapping each event type to a list of regexes"
+        if not path.is_file():
+            raise EventsFileError(path, None, "no such file", expected)
+        try:
+            raw = read_yaml(path)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise EventsFileError(path, mark.line + 1 if mark else None, "invalid YAML",
+                                  expected) from None
+        types = raw.get("types") if isinstance(raw, dict) else None
+        if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
+            raise EventsFileError(path, None, f"{type(types).__name__} under 'types'", expected)
+        out = []
+        for k, pats in types.items():
+            try:
+                out.append((str(k), tuple(re.compile(str(p), re.I) for p in pats)))
+            except re.error as e:
+                raise EventsFileError(path, None, f"an invalid regex for type {k!r} ({e})",
+                                      expected) from None
+        return cls(tuple(out))
 
     def classify(self, line: str) -> str:
         """The type key of one event line: the first type with a matching pattern, else other."""
