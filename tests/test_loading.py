@@ -99,6 +99,15 @@ def test_unknown_speaker_is_an_error_naming_label_count_lines_and_option(
         f"(--speaker '{label}=content' keeps it inside turns){also}")
 
 
+def test_headings_in_several_turns_stay_content():
+    text = ("Patient: I can't start.\n\nTherapist: Let's plan.\n\nStep 1: open the file.\n\n"
+            "Step 2: write one line.\n\nPatient: And then?\n\nTherapist: Then rest.\n\n"
+            "Step 1: breathe.\n\nHomework: one line a day.\n\nPatient: Okay.\n")
+    t = parse_text(text, "s")
+    assert t["speaker"].tolist() == ["patient", "therapist"] * 2 + ["patient"]
+    assert "Homework: one line a day." in t.loc[3, "text"]
+
+
 def test_role_play_across_turns_inside_paragraphs_stays_content():
     text = ("Patient: I freeze.\n\nTherapist: Let's practise.\nManager: Why late?\nYou: Sorry.\n\n"
             "How was that?\n\nPatient: Hard.\n\nTherapist: Again.\nManager: Why?\nYou: Sorry, "

@@ -12,7 +12,8 @@ Unknown labels (the rule that keeps speakers from being merged silently)
 -----------------------------------------------------------------------
 A line that starts with a label the mapping does not know is content of the current turn
 (role-play ``Manager: ...``, ``Try this: ...``) unless the label is *name-like* (at most three
-words, each capitalised: ``Mother``, ``Dr Smith``, ``Co``) and it *recurs like a speaker*:
+words, each capitalised: ``Mother``, ``Dr Smith``, ``Co``; not a heading such as ``Step 1``,
+``Goal``, ``Homework``: :data:`HEADING_WORDS`) and it *recurs like a speaker*:
 
 - R0: it stands before the first known label (a file with no known label);
 - R1: a known speaker's label (or the end of the file) comes next among the lines that open a
@@ -67,6 +68,11 @@ LABEL_RE = re.compile(
     r"(?P<part> Thinking| Answer)?"
     r"(?:\*\*)?:(?:\*\*)?[ \t]?"
 )
+#: first words of line-start headings that are never taken for speakers unless mapped
+HEADING_WORDS = frozenset(
+    "step day week month option question answer example note tip goal exercise homework task "
+    "part phase stage session point rule reminder summary plan scenario script practice "
+    "remember and but so also then first next finally".split())
 _NAME_LIKE = re.compile(r"[A-Z][A-Za-z.'’-]*(?: [A-Z][A-Za-z.'’-]*){0,2}")
 _OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
 
@@ -88,7 +94,8 @@ class Label:
     def name_like(self) -> bool:
         """A label that looks like a speaker's name (see the module docstring)."""
         return bool(_NAME_LIKE.fullmatch(self.name)) and (
-            len(self.name) > 1 or self.name.lower() in ABBREVIATIONS)
+            len(self.name) > 1 or self.name.lower() in ABBREVIATIONS) and (
+            self.name.split()[0].lower() not in HEADING_WORDS)
 
     def role(self, speakers: Mapping[str, str]) -> str | None:
         """The mapped role (``patient``/``therapist``/``content``), or None if unknown."""
