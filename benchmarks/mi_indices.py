@@ -6,7 +6,9 @@ each), every index of :func:`analysis.mi.session_indices` is computed twice: fro
 indices also a coder trained with train-coder on the ``dev`` half). The client's change-talk
 share uses ``tests/data/gold_client.csv`` (its held-out sessions) against the client rules.
 Printed: Pearson r per index across sessions, with the number of sessions where both values
-exist and the mean absolute difference. Usage::
+exist and the mean absolute difference; then the sequential analysis (P(change / sustain talk in
+the next client turn | therapist main behaviour)) on the held-out sessions coded on both sides,
+from gold codes and from the rule coders. Usage::
 
     PYTHONPATH=src .venv/bin/python benchmarks/mi_indices.py
 """
@@ -19,7 +21,7 @@ from client_agreement import rule_codes
 from scipy.stats import pearsonr
 from technique_agreement import gold_turns
 
-from therapy_turns.analysis.mi import INDICES, session_indices
+from therapy_turns.analysis.mi import INDICES, sequential, session_indices
 from therapy_turns.measures import coder as cd
 from therapy_turns.measures.techniques import code_turns
 from therapy_turns.nlp import parse
@@ -66,6 +68,16 @@ def main() -> None:
     print(f"MI session indices, coder vs gold codes, held-out sessions "
           f"({held.session_id.nunique()} therapist, {cl.session_id.nunique()} client):")
     print(table.round(3).to_string(index=False))
+    both = held[held.session_id.isin(set(cl.session_id))]
+    cl2 = cl[cl.session_id.isin(set(both.session_id))].reset_index(drop=True)
+    gold_seq = sequential(both, cl2.assign(client_talk=cl2.code))
+    rule_tech = rules[rules.session_id.isin(set(both.session_id))]
+    rule_seq = sequential(rule_tech, cl2.assign(client_talk=rule_codes(cl2).client_talk.to_numpy()))
+    seq = gold_seq[["behaviour", "talk", "n", "p", "base_rate"]].merge(
+        rule_seq[["behaviour", "talk", "n", "p", "base_rate"]], on=["behaviour", "talk"],
+        suffixes=("_gold", "_rules"))
+    print(f"\nsequential, held-out sessions coded on both sides ({both.session_id.nunique()}):")
+    print(seq.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

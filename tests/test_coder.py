@@ -200,3 +200,15 @@ def test_analyze_with_a_technique_model(tmp_path: Path, capsys: pytest.CaptureFi
                        "--technique-model", str(tmp_path / "none")])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and "no model file" in err and len(err.splitlines()) == 1
+
+
+def test_the_same_command_trains_a_client_coder() -> None:
+    said = {"change": ["I want to quit.", "I've cut down a lot.", "I'm going to stop."],
+            "sustain": ["I like a drink.", "It calms me down.", "I can't stop."],
+            "neutral": ["Yeah.", "On Tuesday.", "Mm-hm."]}
+    rows = [{"session_id": f"s{s}", "text": t, "code": c}
+            for s in range(4) for c, ts in said.items() for t in ts]
+    model, cv = cd.train(pd.DataFrame(rows), "code")
+    assert model.rules == "client" and "rule__change_talk" in model.summary["rule_columns"]
+    assert cv.folds == 4 and cv.kappa > 0.8
+    assert list(model.predict(["I want to quit.", "Yeah."])) == ["change", "neutral"]
