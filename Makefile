@@ -97,7 +97,7 @@ $(REPORTS)/%.ipynb $(REPORTS)/%.html: notebooks/%.ipynb params/%.yaml $(BUILD)/m
 	  --params params/$*.yaml --kernel $(KERNEL) \
 	  --set corpus=$(or $(RUN_CORPUS),$(CORPUS)) --set analysis_dir=$(or $(RUN_BUILD),$(BUILD)) \
 	  --set figures_dir=$(FIGURES) \
-	  $(if $(METADATA),--set metadata=$(METADATA)) --set redact=$(REDACT) \
+	  $(if $(METADATA),--set metadata=$(METADATA),$(if $(NAME),--set metadata=)) --set redact=$(REDACT) \
 	  $(if $(FACTORS),--set 'factors=[$(FACTORS)]') $(if $(OUTCOMES),--set 'outcomes=[$(OUTCOMES)]') \
 	  $(if $(TECHNIQUE_MODEL),--set technique_model=$(TECHNIQUE_MODEL))
 

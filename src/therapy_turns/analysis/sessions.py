@@ -45,6 +45,7 @@ from therapy_turns.analysis import mi
 from therapy_turns.analysis.dynamics import ued
 from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.io.transcripts import FLAGS, analysable
+from therapy_turns.measures import backchannels
 from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,13 @@ def event_count_columns(turns: pd.DataFrame, code: np.ndarray, n: int) -> pd.Dat
 
 
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                       exclude: Sequence[str] = ("generation_error", "missing_answer")
-                       ) -> pd.DataFrame:
+                       exclude: Sequence[str] = ("generation_error", "missing_answer"),
+                       exclude_backchannels: bool = True) -> pd.DataFrame:
     """One row per session of ``turns`` (in order of appearance) with the measures listed in the
     module docstring. ``tables`` maps table name to a turn-level table keyed ``session_id, turn``.
+    With ``exclude_backchannels`` the emotion means, slopes and UED leave out backchannels and
+    minimal responses (:mod:`therapy_turns.measures.backchannels`); ``n_backchannels`` counts the
+    analysed patient ones.
     """
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
@@ -151,6 +155,10 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     total = out.patient_words + out.therapist_words
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
     out = pd.concat([out, event_count_columns(turns, code, len(ids))], axis=1)
+    is_bc = backchannels.mask(turns).to_numpy()
+    out["n_backchannels"] = per_session(mask & is_bc & (speaker == "patient"))
+    dropped = turns.loc[is_bc, ["session_id", "turn"]].assign(
+        session_id=lambda d: d.session_id.astype(str)) if exclude_backchannels else None
     turn = turns["turn"]
     last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
     position = pd.DataFrame({"session_id": sid, "turn": turn,
@@ -171,6 +179,9 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
             continue
         df = df.assign(session_id=df.session_id.astype(str)).merge(
             position, on=["session_id", "turn"], how="inner")
+        if name in TREND_TABLES and dropped is not None and len(dropped):
+            df = df.merge(dropped, on=["session_id", "turn"], how="left", indicator=True)
+            df = df[df.pop("_merge") == "left_only"]
         if "speaker" not in df.columns:
             df = df.merge(position[["session_id", "turn"]].assign(speaker=speaker[mask]),
                           on=["session_id", "turn"])
@@ -344,12 +355,13 @@ def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
 
 CONTRAST_COLUMNS = ["measure", "factor", "group_a", "group_b", "n_a", "n_b", "mean_a", "mean_b",
                     "diff", "ci_low", "ci_high", "p", "p_adj", "hedges_g", "g_ci_low",
-                    "g_ci_high", "omnibus_p", "df_resid", "note"]
+                    "g_ci_high", "omnibus_p", "df_resid", "family", "note"]
 
 
 def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                    covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05,
-                   standardize: bool = False) -> pd.DataFrame:
+                   standardize: bool = False, max_levels: int = 12, top: int = 10
+                   ) -> pd.DataFrame:
     """Session-level group comparison: per measure an OLS ``measure ~ C(factor) + covariates``,
     the omnibus F-test of the factor, and every pairwise contrast ``group_b - group_a`` (levels in
     sorted order) with its CI and p-value from the model, ``p_adj`` corrected with ``method``
@@ -360,6 +372,10 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
     those sessions first, so ``diff`` and its CI are in SD units comparable across measures (and
     defined even for one-session groups, unlike Hedges' g). A measure that cannot be fitted (fewer
     than two groups, no residual degrees of freedom, constant) gives rows with a ``note``.
+    A factor with more than ``max_levels`` levels gets its omnibus test and only the ``top``
+    pairs with the largest absolute difference in group means (groups of two or more sessions);
+    their ``p_adj`` is Bonferroni over all ``k(k-1)/2`` pairs (``family`` says how many), as
+    choosing the pairs by their size would make a correction over the shown ones optimistic.
     Columns: :data:`CONTRAST_COLUMNS`.
     """
     import statsmodels.formula.api as smf
@@ -386,8 +402,7 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
         fterms = [n for n in names if n.startswith("C(")]
         omni = float(res.f_test(np.eye(len(names))[[names.index(t) for t in fterms]]).pvalue) \
             if res is not None else float("nan")
-        for i, a in enumerate(levels):
-            for b in levels[i + 1:]:
+        for a, b in _pairs(d, m, factor, levels, max_levels, top):
                 va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
                 row: dict[str, object] = {
                     "measure": m, "factor": factor, "group_a": a, "group_b": b,
@@ -405,22 +420,55 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                     row.update(diff=float(np.ravel(t.effect)[0]), ci_low=float(ci[0]),
                                ci_high=float(ci[1]), p=float(np.ravel(t.pvalue)[0]))
                 row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb, alpha)
+                row["family"] = len(levels) * (len(levels) - 1) // 2
                 rows.append(row)
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
-    out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
+    out["p_adj"] = family_adjust(out, method)
+    return out
+
+
+def _pairs(d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_levels: int,
+           top: int) -> list[tuple[str, str]]:
+    """Every pair of levels, or for a factor with more than ``max_levels`` levels the ``top``
+    pairs (of groups with two or more sessions) with the largest absolute mean difference."""
+    pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1:]]
+    if len(levels) <= max_levels:
+        return pairs
+    g = d.groupby(factor)[m].agg(["mean", "size"])
+    g = g[g["size"] >= 2]["mean"]
+    sized = [(abs(g[b] - g[a]), a, b) for a, b in pairs if a in g.index and b in g.index]
+    return [(a, b) for _, a, b in sorted(sized, key=lambda x: -x[0])[:top]]
+
+
+def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
+    """``p_adj`` with one family per factor: ``method`` over the factor's contrasts when all of
+    its pairs are tested, else Bonferroni over the ``family`` size (all pairs of its levels)."""
+    out = np.full(len(table), np.nan)
+    for _, idx in table.groupby("factor", sort=False).groups.items():
+        pos = table.index.get_indexer(idx)
+        part = table.iloc[pos]
+        p = part["p"].to_numpy(float)
+        family = int(part["family"].max()) if part["family"].notna().any() else len(part)
+        n_pairs = int(part[["measure"]].value_counts().max()) if len(part) else 0
+        if n_pairs < family:  # only the top pairs are tested: Bonferroni over every pair
+            n = family * part["measure"].nunique()
+            out[pos] = np.minimum(1.0, p * n)
+        else:
+            out[pos] = adjust_p(p, method)
     return out
 
 
 def compare_factors(sessions: pd.DataFrame, measures: Sequence[str], factors: Sequence[str],
-                    method: str = "holm", alpha: float = 0.05, standardize: bool = True
-                    ) -> pd.DataFrame:
-    """:func:`compare_groups` for each factor, stacked, with ``p_adj`` corrected across all the
-    contrasts of all factors and a readable ``contrast`` label (``factor: b − a``)."""
-    parts = [compare_groups(sessions, measures, f, (), method, alpha, standardize)
-             for f in factors]
-    out = pd.concat(parts, ignore_index=True) if parts else compare_groups(
-        sessions, [], "", (), method, alpha, standardize)
-    out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
+                    method: str = "holm", alpha: float = 0.05, standardize: bool = True,
+                    max_levels: int = 12, top: int = 10) -> pd.DataFrame:
+    """:func:`compare_groups` for each factor, stacked, with ``p_adj`` corrected within each
+    factor's family of contrasts (over all its measures; :func:`family_adjust`) and a readable
+    ``contrast`` label (``factor: b − a``)."""
+    parts = [compare_groups(sessions, measures, f, (), method, alpha, standardize, max_levels,
+                            top) for f in factors]
+    parts = [p for p in parts if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=CONTRAST_COLUMNS)
     out["contrast"] = out.factor + ": " + out.group_b + " − " + out.group_a
     return out
 

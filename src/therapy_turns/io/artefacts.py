@@ -16,6 +16,9 @@ import re
 from therapy_turns.paths import DATA_DIR, read_yaml
 
 FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
+#: A turn without a closing mark counts as truncated (ends mid-sentence) only from this many
+#: words: "Yeah", "Mm-hmm" or "I guess so" written without a full stop are complete turns.
+TRUNCATED_MIN_WORDS = 4
 
 
 def _artefact_patterns() -> dict[str, list[re.Pattern[str]]]:
@@ -57,6 +60,7 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
     if not text and not flags["generation_error"]:
         flags["missing_answer"] = True  # a label with no speech is a missing answer too
     ending = text.rstrip()[-100:]  # the end is all the pattern needs: linear on any length
-    if text and not any(p.search(ending) for p in _ARTEFACTS["complete_ending"]):
+    if (len(text.split()) >= TRUNCATED_MIN_WORDS
+            and not any(p.search(ending) for p in _ARTEFACTS["complete_ending"])):
         flags["truncated"] = True
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}

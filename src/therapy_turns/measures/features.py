@@ -451,21 +451,28 @@ def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str],
                     ) -> pd.DataFrame:
     """Do the sessions of each marker's archetype have the highest rates of that marker?
 
-    ``archetypes`` maps session_id -> archetype label (sessions not in it are ignored). For each
-    marker: the lowest rate among the archetype's sessions, the highest rate among the other
-    sessions, and ``holds`` = the former is strictly greater. Markers whose archetype has no
-    session in ``archetypes`` are left out.
+    ``archetypes`` maps session_id -> archetype label (e.g. a metadata column; sessions not in
+    it are ignored). For each marker: the lowest rate among the archetype's sessions, the highest
+    rate among the other labelled sessions, and ``result`` = ``pass`` when the former is strictly
+    greater, ``fail`` when not, ``skipped`` (with the reason) when the archetype or the other
+    sessions are absent. No labelled session at all: an empty table. A check, not an invariant:
+    it may fail on any corpus.
     """
     target = marker_archetypes()
     prof = profile[profile["session_id"].isin(list(archetypes))]
     label = prof["session_id"].map(archetypes)
     rows = []
-    for m in markers:
+    for m in markers if len(prof) else ():
         inside = prof.loc[label == target[m], m]
         outside = prof.loc[label != target[m], m]
+        row = {"marker": m, "archetype": target[m], "n_sessions": int(inside.size),
+               "min_archetype": np.nan, "max_others": np.nan, "result": "skipped", "note": ""}
         if inside.empty or outside.empty:
-            continue
-        rows.append({"marker": m, "archetype": target[m], "n_sessions": int(inside.size),
-                     "min_archetype": float(inside.min()), "max_others": float(outside.max()),
-                     "holds": bool(inside.min() > outside.max())})
-    return pd.DataFrame(rows)
+            row["note"] = (f"no session labelled {target[m]!r}" if inside.empty
+                           else "no session with another label")
+        else:
+            lo, hi = float(inside.min()), float(outside.max())
+            row.update(min_archetype=lo, max_others=hi, result="pass" if lo > hi else "fail")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["marker", "archetype", "n_sessions", "min_archetype",
+                                       "max_others", "result", "note"])

@@ -12,7 +12,16 @@ from scipy import stats
 
 from therapy_turns.analysis.dynamics import home_base
 from therapy_turns.measures.emotion_model import BASELINES
-from therapy_turns.viz.plots import COLUMN_WIDTH, PALETTE, SPEAKER_COLORS, TEXT_WIDTH
+from therapy_turns.viz.plots import (
+    COLUMN_WIDTH,
+    PALETTE,
+    SPEAKER_COLORS,
+    TEXT_WIDTH,
+    column_label,
+    paginate,
+    per_page,
+    session_labels,
+)
 
 
 def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arousal")):
@@ -72,7 +81,7 @@ def plot_trajectory(traj: pd.DataFrame, session_id: str, cps: pd.DataFrame | Non
                                          & (cps["speaker"] == spk)]
         _draw(ax, gs, c, marks, SPEAKER_COLORS.get(spk, "0.3"), True)
     ax.set_xlabel("turn in session")
-    ax.set_ylabel(value_label)
+    ax.set_ylabel(column_label(value_label))
     ax.set_title(f"{session_id}: {', '.join(sorted(g['speaker'].unique()))} {value_label}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
@@ -81,31 +90,41 @@ def plot_trajectory(traj: pd.DataFrame, session_id: str, cps: pd.DataFrame | Non
 
 def plot_small_multiples(traj: pd.DataFrame, cps: pd.DataFrame | None = None,
                          marks: pd.DataFrame | None = None, value_label: str = "valence",
-                         ncols: int = 3):
-    """One panel per session (shared y axis) in the style of :func:`plot_trajectory`."""
+                         ncols: int = 3, row_height: float = 1.6) -> list[plt.Figure]:
+    """One panel per session (shared y axis) in the style of :func:`plot_trajectory`, paged so
+    that each page fits a printable page (same y range on every page)."""
     ids = sorted(traj["session_id"].unique())
-    nrows = max(1, math.ceil(len(ids) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, 1.9 * nrows), sharey=True,
-                             squeeze=False)
-    for ax, sid in zip(axes.flat, ids, strict=False):
-        g = traj[traj["session_id"] == sid]
-        for spk, gs in g.groupby("speaker", sort=True):
-            c = None if cps is None else cps[(cps["session_id"] == sid)
-                                             & (cps["speaker"] == spk)]
-            _draw(ax, gs, c, marks, SPEAKER_COLORS.get(spk, "0.3"), False)
-        ax.set_title(sid.split("_")[0], fontsize=8)
-        ax.set_xlabel("turn")
-    for ax in axes.flat[len(ids):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(value_label)
-    legend: dict[str, object] = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(lab, h)
-    fig.legend(list(legend.values()), list(legend), loc="lower right", frameon=False, fontsize=7)
-    fig.tight_layout()
-    return fig
+    labels = session_labels(ids)
+    rows_per_page = per_page(row_height, 0.9)
+    lo, hi = traj[["value", "smooth"]].min().min(), traj[["value", "smooth"]].max().max()
+    pad = 0.05 * (hi - lo) if hi > lo else 0.1
+    figs = []
+    for page in paginate(ids, rows_per_page * ncols):
+        nrows = max(1, math.ceil(len(page) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH, row_height * nrows + 0.6),
+                                 sharey=True, squeeze=False)
+        for ax, sid in zip(axes.flat, page, strict=False):
+            g = traj[traj["session_id"] == sid]
+            for spk, gs in g.groupby("speaker", sort=True):
+                c = None if cps is None else cps[(cps["session_id"] == sid)
+                                                 & (cps["speaker"] == spk)]
+                _draw(ax, gs, c, marks, SPEAKER_COLORS.get(spk, "0.3"), False)
+            ax.set_title(labels[sid], fontsize=8)
+            ax.set_xlabel("turn")
+            ax.set_ylim(lo - pad, hi + pad)
+        for ax in axes.flat[len(page):]:
+            ax.set_visible(False)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(column_label(value_label, width=18))
+        legend: dict[str, object] = {}
+        for ax in axes.flat:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                legend.setdefault(lab, h)
+        fig.legend(list(legend.values()), list(legend), loc="lower center", frameon=False,
+                   fontsize=7, ncols=4, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        figs.append(fig)
+    return figs
 
 
 def plot_composition(comp: pd.DataFrame):
@@ -129,22 +148,33 @@ def plot_composition(comp: pd.DataFrame):
     return fig
 
 
-def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str = "progress"):
-    """Forest plot: per-session OLS slopes with 95% CIs and the MixedLM fixed slope."""
+def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str = "progress"
+                ) -> list[plt.Figure]:
+    """Forest plot: per-session OLS slopes with 95% CIs and the MixedLM fixed slope (on every
+    page), paged to fit a printable page."""
     slope = mixed.set_index("term").drop(index=["Intercept", "var_intercept", "var_slope", "cov",
-                                                "var_residual"]).iloc[0]
-    labels = [s.split("_")[0] for s in trends["session_id"]] + ["MixedLM"]
-    est = [*trends["slope"], slope["estimate"]]
-    lo = [*trends["ci_low"], slope["ci_low"]]
-    hi = [*trends["ci_high"], slope["ci_high"]]
-    ys = np.arange(len(labels))[::-1]
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.3 * len(labels) + 0.8))
-    colors = [PALETTE[0]] * len(trends) + [PALETTE[1]]
-    for y, e, a, b, c in zip(ys, est, lo, hi, colors, strict=True):
-        ax.plot([a, b], [y, y], color=c, lw=1.2)
-        ax.plot(e, y, "D" if c == PALETTE[1] else "o", color=c, ms=4)
-    ax.axvline(0, color="0.5", lw=0.7, ls=":")
-    ax.set_yticks(ys, labels)
-    ax.set_xlabel(f"slope per unit {x_label} (95% CI)")
-    fig.tight_layout()
-    return fig
+                                                "var_residual"], errors="ignore")
+    labels = session_labels(trends["session_id"])
+    figs = []
+    for page in paginate(list(range(len(trends))), per_page(0.25, 1.1)):
+        t = trends.iloc[page]
+        names = [labels[s] for s in t["session_id"]]
+        est, lo, hi = list(t["slope"]), list(t["ci_low"]), list(t["ci_high"])
+        colors = [PALETTE[0]] * len(t)
+        if len(slope):
+            names.append("MixedLM")
+            est.append(slope["estimate"].iloc[0])
+            lo.append(slope["ci_low"].iloc[0])
+            hi.append(slope["ci_high"].iloc[0])
+            colors.append(PALETTE[1])
+        ys = np.arange(len(names))[::-1]
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.25 * len(names) + 1.1))
+        for y, e, a, b, c in zip(ys, est, lo, hi, colors, strict=True):
+            ax.plot([a, b], [y, y], color=c, lw=1.2)
+            ax.plot(e, y, "D" if c == PALETTE[1] else "o", color=c, ms=4)
+        ax.axvline(0, color="0.5", lw=0.7, ls=":")
+        ax.set_yticks(ys, names, fontsize=6)
+        ax.set_xlabel(f"slope per unit {x_label} (95% CI)")
+        fig.tight_layout()
+        figs.append(fig)
+    return figs

@@ -9,8 +9,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.measures.features import MARKERS
-from therapy_turns.viz.plots import COLUMN_WIDTH, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+from therapy_turns.measures.features import COLUMNS, MARKERS
+from therapy_turns.viz.plots import (
+    COLUMN_WIDTH,
+    SPEAKER_COLORS,
+    SPEAKER_ORDER,
+    TEXT_WIDTH,
+    column_label,
+    paginate,
+    per_page,
+    session_labels,
+)
 
 
 def plot_distributions(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib Figure
@@ -22,7 +31,8 @@ def plot_distributions(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib 
     for ax, col in zip(axes.flat, cols, strict=False):
         sns.boxplot(df, x="speaker", y=col, hue="speaker", order=SPEAKER_ORDER,
                     palette=SPEAKER_COLORS, ax=ax, fliersize=1.5, linewidth=0.7, legend=False)
-        ax.set(xlabel="", ylabel="", title=col)
+        ax.set(xlabel="", ylabel="")
+        ax.set_title(column_label(col, COLUMNS), fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
     fig.tight_layout()
@@ -42,7 +52,8 @@ def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib F
                       palette=SPEAKER_COLORS, errorbar=("ci", 95), seed=0, dodge=0.25, ax=ax,
                       markersize=3, linewidth=1, err_kws={"linewidth": 0.8},
                       legend=i == 0)
-        ax.set(xlabel="", ylabel="", title=col)
+        ax.set(xlabel="session segment", ylabel="")
+        ax.set_title(column_label(col, COLUMNS), fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
     if n:
@@ -51,19 +62,29 @@ def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib F
     return fig
 
 
-def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None):
-    """Heat map of patient markers per 1000 patient words, one row per session."""
+def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
+                        ) -> list[plt.Figure]:
+    """Heat map of patient markers per 1000 patient words, one row per session (labelled with
+    its archetype when given), paged to fit a printable page; shade = share of the column's
+    maximum over the whole corpus."""
     rates = profile.set_index("session_id")[list(MARKERS)]
-    if archetypes:
-        rates.index = [f"{s[:12]} ({archetypes.get(s, '?')})" for s in rates.index]
-    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 1.6, 0.35 * len(rates) + 1.2))
-    sns.heatmap(rates / rates.max().replace(0, 1), annot=rates.round(1), fmt="", cmap="Blues",
-                vmin=0, vmax=1, cbar=False, linewidths=0.5, ax=ax, annot_kws={"fontsize": 6})
-    ax.set(xlabel="Marker (per 1000 patient words; shade = share of column maximum)",
-           ylabel="")
-    ax.tick_params(axis="x", labelrotation=30)
-    fig.tight_layout()
-    return fig
+    scale = rates.max().replace(0, 1)
+    labels = session_labels(rates.index)
+    figs = []
+    for page in paginate(list(rates.index), per_page(0.3, 1.4)):
+        r = rates.loc[page]
+        r.index = [labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "")
+                   for s in page]
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 1.6, 0.3 * len(r) + 1.4))
+        sns.heatmap(r / scale, annot=r.round(1), fmt="", cmap="Blues", vmin=0, vmax=1,
+                    cbar=False, linewidths=0.5, ax=ax, annot_kws={"fontsize": 6})
+        ax.set(xlabel="Marker (per 1000 patient words; shade = share of column maximum)",
+               ylabel="session")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.tick_params(axis="y", labelsize=6)
+        fig.tight_layout()
+        figs.append(fig)
+    return figs
 
 
 def plot_lsm(df: pd.DataFrame):  # -> matplotlib Figure

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,20 +82,66 @@ def show_fig(fig: plt.Figure, name: str, files: Sequence[Path] = (),
     display(Image(data=buf.getvalue(), format="png", alt=name, metadata={"therapy_turns": meta}))
 
 
-def save_fig(fig: plt.Figure, name: str, figures_dir: str | Path = "figures",
-             show: bool | None = None) -> FigureFiles:
-    """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly; in a
-    notebook (``show`` None) also show it once and close it."""
-    out = output_dir(figures_dir)
-    paths = FigureFiles([out / f"{name}.pdf", out / f"{name}.png"])
+def _write(fig: plt.Figure, stem: Path) -> list[Path]:
+    paths = [stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")]
     fig.savefig(paths[0], metadata={"CreationDate": None, "ModDate": None, "Producer": None,
                                     "Creator": "therapy-turns"})
     fig.savefig(paths[1], dpi=300, metadata={"Software": None})
-    log.info("saved %s", ", ".join(map(str, paths)))
-    if in_kernel() if show is None else show:
-        show_fig(fig, name, paths)
-    plt.close(fig)
     return paths
+
+
+def _remove_stale(out: Path, name: str) -> None:
+    """Files of an earlier run of figure ``name`` (single file or pages) that this run replaces."""
+    for f in [*out.glob(f"{name}.p*"), *out.glob(f"{name}-p[0-9][0-9]*.p*")]:
+        if f.suffix in (".pdf", ".png"):
+            f.unlink()
+
+
+def save_fig(fig: plt.Figure | Sequence[plt.Figure] | None, name: str,
+             figures_dir: str | Path = "figures", show: bool | None = None) -> FigureFiles:
+    """Save ``fig`` as ``<figures_dir>/<name>.pdf`` and ``.png`` (300 dpi), reproducibly; in a
+    notebook (``show`` None) also show it once and close it.
+
+    A list of figures is the pages of one figure (per-session figures of a large corpus): one
+    page is saved as ``name``; several as ``name-p01``, ``name-p02``, ... of which the notebook
+    shows the first, its output metadata listing the others (the report links them). ``None``
+    (a figure function with nothing to draw, e.g. no outcome column) saves nothing. Files of an
+    earlier run of ``name`` are removed first, so no stale page survives.
+    """
+    out = output_dir(figures_dir)
+    _remove_stale(out, name)
+    figs = [] if fig is None else [fig] if isinstance(fig, plt.Figure) else list(fig)
+    if not figs:
+        log.info("%s: nothing to draw, no figure", name)
+        return FigureFiles()
+    if len(figs) == 1:
+        pages = [_write(figs[0], out / name)]
+    else:
+        pages = [_write(f, out / f"{name}-p{k:02d}") for k, f in enumerate(figs, 1)]
+    paths = FigureFiles(pages[0])
+    log.info("saved %s (%d page%s)", ", ".join(map(str, paths)), len(pages),
+             "s" if len(pages) > 1 else "")
+    if in_kernel() if show is None else show:
+        show_fig(figs[0], name, paths, pages[1:])
+    for f in figs:
+        plt.close(f)
+    return paths
+
+
+#: The largest figure drawn: fits a printable A4 or US letter page with margins (inches).
+PAGE_WIDTH, PAGE_HEIGHT = 7.0, 10.0
+
+
+def paginate(items: Sequence[object], per_page: int) -> list[list[object]]:
+    """``items`` in pages of at most ``per_page`` (at least one page, possibly empty)."""
+    per_page = max(1, per_page)
+    return [list(items[i:i + per_page]) for i in range(0, len(items), per_page)] or [[]]
+
+
+def per_page(item_height: float, fixed: float = 0.8, height: float = PAGE_HEIGHT) -> int:
+    """How many items of ``item_height`` inches fit on a page below ``fixed`` inches of titles
+    and axes."""
+    return max(1, int((height - fixed) // item_height))
 
 
 def save_table(df: pd.DataFrame, name: str, figures_dir: str | Path = "figures",
@@ -106,3 +154,60 @@ def save_table(df: pd.DataFrame, name: str, figures_dir: str | Path = "figures",
                         label=f"tab:{name}", escape=True)
     tex.write_text(latex, encoding="utf-8")
     return [csv, tex]
+
+
+def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
+    """Short, unique, readable labels for session ids on axes and panel titles.
+
+    Ids of at most ``width`` characters stay as they are. Otherwise the words every id shares at
+    the start and end (``annomi_…_transcript``, cut at ``_ - . /`` or spaces) are dropped; if
+    the first remaining word is unique it is the label; otherwise a
+    label still too long keeps its first ``width - 1`` characters and an ellipsis, or its start
+    and end around the ellipsis when the start alone would repeat another label. Labels are
+    unique: ids whose short forms collide keep their distinguishing part in full.
+    """
+    ids = [str(i) for i in dict.fromkeys(ids)]
+    if all(len(i) <= width for i in ids):
+        return {i: i for i in ids}
+    seps = "_-./ "
+    head = os.path.commonprefix(ids) if len(ids) > 1 else ""
+    head = head[:max((head.rfind(s) for s in seps), default=-1) + 1]
+    tail = os.path.commonprefix([i[::-1] for i in ids])[::-1] if len(ids) > 1 else ""
+    cuts = [tail.find(s) for s in seps if s in tail]
+    tail = tail[min(cuts):] if cuts else ""
+    cut = {i: i[len(head):len(i) - len(tail)] or i for i in ids}
+
+    def unique(labels: dict[str, str]) -> bool:
+        return len(set(labels.values())) == len(labels)
+
+    first = {i: re.split(r"[_\-./ ]", c)[0] or c for i, c in cut.items()}
+    if unique(first) and all(len(f) <= width for f in first.values()):
+        return first
+    start = {i: c if len(c) <= width else f"{c[:width - 1]}…" for i, c in cut.items()}
+    if unique(start):
+        return start
+    keep = max(4, (width - 1) // 2)
+    ends = {i: c if len(c) <= width else f"{c[:keep]}…{c[-(width - keep - 1):]}"
+            for i, c in cut.items()}
+    return ends if unique(ends) else cut
+
+
+#: Names and units of measures that have no column documentation of their own.
+UNITS: dict[str, str] = {
+    "valence": "valence [EmoBank 1–5]", "arousal": "arousal [EmoBank 1–5]",
+    "dominance": "dominance [EmoBank 1–5]", "vader_compound": "VADER compound [−1 to 1]",
+    "transition_entropy": "technique transition entropy [bits]",
+    "patient_word_share": "patient share of words [0–1]",
+}
+
+
+def column_label(column: str, docs: dict[str, str] | None = None, width: int = 28) -> str:
+    """An axis or panel label from a column's documentation ``"name: detail [unit]"``: the name
+    (text before ``:``, ``(`` or ``,``) and the unit, wrapped at ``width``; the column name when
+    undocumented."""
+    doc = (docs or {}).get(column) or UNITS.get(column)
+    if not doc:
+        return textwrap.fill(column.replace("_", " "), width)
+    unit = re.search(r"\[([^\]]+)\]\s*$", doc)
+    name = re.split(r"[:(,;]", doc.split("[")[0])[0].strip()
+    return textwrap.fill(name + (f" [{unit.group(1)}]" if unit else ""), width)

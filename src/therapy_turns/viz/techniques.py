@@ -10,46 +10,65 @@ import pandas as pd
 import seaborn as sns
 
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
-from therapy_turns.viz.plots import PALETTE
+from therapy_turns.viz.plots import PALETTE, paginate, per_page, session_labels
+
+#: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
+LEGEND_SESSIONS = 12
 
 
-def plot_code_frequencies(freq: pd.DataFrame):  # -> matplotlib Figure
-    """Heatmap: share of therapist turns with each code (columns) per session (rows)."""
-    fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(freq) + 1.6))
-    sns.heatmap(freq, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f", cbar=False, ax=ax,
-                annot_kws={"size": 6})
-    ax.set_xticklabels([c.get_text().split("_", 1)[1] for c in ax.get_xticklabels()],
-                       rotation=45, ha="right")
-    ax.set_xlabel("code (share of therapist turns)")
-    ax.set_ylabel("session")
-    return fig
+def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
+    """Heatmap: share of therapist turns with each code (columns) per session (rows), paged to
+    fit a printable page."""
+    labels = session_labels(freq.index)
+    figs = []
+    for page in paginate(list(freq.index), per_page(0.3, 1.8)):
+        f = freq.loc[page].rename(index=labels)
+        fig, ax = plt.subplots(figsize=(7.0, 0.3 * len(f) + 1.8))
+        sns.heatmap(f, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f", cbar=False, ax=ax,
+                    annot_kws={"size": 6})
+        ax.set_xticklabels([c.get_text().split("_", 1)[1] for c in ax.get_xticklabels()],
+                           rotation=45, ha="right")
+        ax.set_xlabel("code (share of therapist turns)")
+        ax.set_ylabel("session")
+        fig.tight_layout()
+        figs.append(fig)
+    return figs
 
 
 def plot_ethogram(codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str],
-                  markers: Sequence[str]):
-    """Per session: therapist turn × code raster, patient marker turns as ticks beneath it."""
+                  markers: Sequence[str], row: float = 0.07) -> list[plt.Figure]:
+    """Per session: therapist turn × code raster, patient marker turns as ticks beneath it;
+    sessions paged so that each page fits a printable page."""
     sessions = sorted(codes["session_id"].unique())
+    labels = session_labels(sessions, 40)
     rows = len(columns) + len(markers)
-    fig, axes = plt.subplots(len(sessions), 1, figsize=(7.0, 0.13 * rows * len(sessions) + 1),
-                             sharex=True, squeeze=False)
-    for ax, sid in zip(axes[:, 0], sessions, strict=True):
-        g = codes[codes.session_id == sid]
-        for j, c in enumerate(columns):
-            t = g.loc[g[c].astype(bool), "turn"]
-            ax.scatter(t, np.full(len(t), j), marker="s", s=9, color="#D55E00", linewidths=0)
-        p = patient[patient.session_id == sid]
-        for k, m in enumerate(markers):
-            t = p.loc[p[m].fillna(0) > 0, "turn"]
-            ax.scatter(t, np.full(len(t), len(columns) + k), marker="|", s=30,
-                       color=PALETTE[k % 2 * 2])
-        ax.set_yticks(range(rows))
-        ax.set_yticklabels([c.split("_", 1)[1] for c in columns] + [f"patient: {m}" for m in
-                                                                    markers], fontsize=5)
-        ax.set_ylim(rows - 0.5, -0.5)
-        ax.set_title(sid, fontsize=7, loc="left")
-    axes[-1, 0].set_xlabel("turn")
-    fig.tight_layout()
-    return fig
+    height = row * rows + 0.3
+    xmax = codes["turn"].max() + 1 if len(codes) else 1
+    figs = []
+    for page in paginate(sessions, per_page(height, 0.7)):
+        fig, axes = plt.subplots(max(1, len(page)), 1, figsize=(7.0, height * len(page) + 0.7),
+                                 sharex=True, squeeze=False)
+        for ax, sid in zip(axes[:, 0], page, strict=False):
+            g = codes[codes.session_id == sid]
+            for j, c in enumerate(columns):
+                t = g.loc[g[c].astype(bool), "turn"]
+                ax.scatter(t, np.full(len(t), j), marker="s", s=7, color="#D55E00",
+                           linewidths=0)
+            p = patient[patient.session_id == sid]
+            for k, m in enumerate(markers):
+                t = p.loc[p[m].fillna(0) > 0, "turn"]
+                ax.scatter(t, np.full(len(t), len(columns) + k), marker="|", s=20,
+                           color=PALETTE[k % 2 * 2])
+            ax.set_yticks(range(rows))
+            ax.set_yticklabels([c.split("_", 1)[1] for c in columns]
+                               + [f"patient: {m}" for m in markers], fontsize=4.5)
+            ax.set_ylim(rows - 0.5, -0.5)
+            ax.set_xlim(-1, xmax)
+            ax.set_title(labels[sid], fontsize=7, loc="left")
+        axes[-1, 0].set_xlabel("turn")
+        fig.tight_layout(h_pad=0.3)
+        figs.append(fig)
+    return figs
 
 
 def plot_transitions(res: PermutationResult):
@@ -73,13 +92,24 @@ def plot_transitions(res: PermutationResult):
 
 
 def plot_entropy(ent: pd.DataFrame, window: int):
-    """Sliding-window technique entropy per session."""
+    """Sliding-window technique entropy per session: one labelled line per session, or above
+    :data:`LEGEND_SESSIONS` sessions thin unlabelled lines and the mean over sessions."""
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    n = ent["session_id"].nunique()
+    labels = session_labels(ent["session_id"].unique(), 10)
     for sid, g in ent.groupby("session_id", sort=True):
-        ax.plot(g["turn"], g["entropy"], lw=1, label=sid[:3])
+        if n <= LEGEND_SESSIONS:
+            ax.plot(g["turn"], g["entropy"], lw=1, label=labels[sid])
+        else:
+            ax.plot(g["turn"], g["entropy"], lw=0.4, color="0.6", alpha=0.4)
+    if n > LEGEND_SESSIONS:
+        mean = ent.groupby("turn")["entropy"].mean()
+        ax.plot(mean.index, mean.to_numpy(), lw=1.6, color=PALETTE[1],
+                label=f"mean of {n} sessions")
     ax.set_xlabel("turn")
     ax.set_ylabel(f"entropy of last {window} codes (bits)")
-    ax.legend(title="session", fontsize=6, ncols=2)
+    ax.legend(title="session" if n <= LEGEND_SESSIONS else None, fontsize=6,
+              ncols=2 if n <= LEGEND_SESSIONS else 1)
     return fig
 
 
