@@ -6,7 +6,7 @@ Sessions are built from transcript files (default: the seeds, or ``--source`` fi
 (``session_id, speaker, text``), and metadata whose columns are not the seeds'
 (``arm`` 2 levels, ``site`` 3 levels, ``wai_total`` numeric, ``notes`` free text).
 
-    python benchmarks/foreign_corpus.py OUT_DIR [--sessions N] [--source FILE ...]
+    python benchmarks/foreign_corpus.py OUT_DIR [--sessions N] [--source FILE ...] [--name N]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ LABELS = {"patient": "Client", "therapist": "Counselor"}
 
 
 def foreign_corpus(out: str | Path, sessions: int = 6, sources: list[str] | None = None,
-                   seed: int = 0) -> tuple[Path, Path]:
-    """Write ``out/corpus/sessions.csv`` and ``out/metadata.csv``; return their paths."""
+                   seed: int = 0, name: str = "corpus") -> tuple[Path, Path]:
+    """Write ``out/<name>/sessions.csv`` and ``out/metadata.csv``; return their paths."""
     rng = np.random.default_rng(seed)
     turns = load_corpus(sources or [str(project_path("seeds"))]).turns
     turns = turns[turns["text"].str.strip() != ""]
@@ -46,8 +46,8 @@ def foreign_corpus(out: str | Path, sessions: int = 6, sources: list[str] | None
                      "wai_total": round(float(rng.normal(50, 8)), 1),
                      "notes": f"free text {k}"})
     out = Path(out)
-    (out / "corpus").mkdir(parents=True, exist_ok=True)
-    csv = out / "corpus" / "sessions.csv"
+    (out / name).mkdir(parents=True, exist_ok=True)
+    csv = out / name / "sessions.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
     md = out / "metadata.csv"
     pd.DataFrame(meta).to_csv(md, index=False)
@@ -60,9 +60,10 @@ def main() -> None:
     p.add_argument("out")
     p.add_argument("--sessions", type=int, default=6)
     p.add_argument("--source", nargs="*", default=None)
+    p.add_argument("--name", default="corpus", help="folder of the CSV (the report's name)")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO)
-    foreign_corpus(a.out, a.sessions, a.source)
+    foreign_corpus(a.out, a.sessions, a.source, name=a.name)
 
 
 if __name__ == "__main__":

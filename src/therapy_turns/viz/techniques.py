@@ -36,7 +36,7 @@ def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
 
 
 def plot_ethogram(codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str],
-                  markers: Sequence[str], row: float = 0.07) -> list[plt.Figure]:
+                  markers: Sequence[str], row: float = 0.065) -> list[plt.Figure]:
     """Per session: therapist turn × code raster, patient marker turns as ticks beneath it;
     sessions paged so that each page fits a printable page."""
     sessions = sorted(codes["session_id"].unique())
