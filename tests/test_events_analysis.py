@@ -9,6 +9,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from therapy_turns.analysis import events as E
+from therapy_turns.report.explorer import render_turn
 
 STEP = 1.0
 N_POS = 12  # patient turns per session
@@ -180,3 +181,13 @@ def test_thinking_rule_skips_types_without_cues():
     t["thinking"] = t["turn"].map({1: "x", 3: "The patient suddenly shifted.", 5: "y"}).fillna("")
     per_event, summary = E.thinking_response(t)
     assert per_event.empty and summary.empty
+
+
+def test_explorer_shows_events_with_their_lines():
+    row = {"speaker": "patient", "turn": 4, "markers": [], "codes": [], "text": "Okay.",
+           "event": "confusion;fatigue", "event_text": "--- [x <b>] ---\n--- [y] ---"}
+    html = render_turn(row)
+    assert html.count('class="tt-event"') == 2
+    assert 'data-event="confusion"' in html and "event: fatigue" in html
+    assert "&lt;b&gt;" in html and "<b>" not in html  # event lines are escaped
+    assert 'class="tt-event"' not in render_turn({**row, "event": ""})

@@ -15,7 +15,8 @@ Stable hooks for tests and styling: ``.tt-explorer`` (root), ``.tt-turn`` (one p
 ``data-turn``, ``data-speaker``), ``.tt-code`` (one per technique code tag, ``data-code``,
 ``data-layer`` = ``form`` | ``process``, evidence in ``title``), ``.tt-main`` (main behaviour),
 ``.tt-valence`` / ``.tt-arousal`` (badges), ``.tt-flag`` (``data-flag``), ``.tt-marker``
-(``data-marker``), ``.tt-figure`` (the trajectory/timeline image).
+(``data-marker``), ``.tt-event`` (``data-event``, the event lines in ``title``), ``.tt-figure``
+(the trajectory/timeline image).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ CSS = """
   padding:0 4px;font-size:11px;font-weight:600}
 .tt-marker{background:#E69F00;color:#1b1b1b;border-radius:3px;padding:0 4px;font-size:11px;
   font-weight:600}
+.tt-event{background:#CC79A7;color:#fff;border-radius:3px;padding:0 4px;font-size:11px;
+  font-weight:600;cursor:help}
 .tt-codes{display:flex;flex-wrap:wrap;gap:3px;margin:2px 0}
 .tt-code{border-radius:9px;padding:0 6px;font-size:11px;cursor:help;border:1.5px solid transparent}
 .tt-code[data-layer=form]{color:#fff}
@@ -328,6 +331,10 @@ def render_turn(row: Mapping[str, Any]) -> str:
              f'{_esc(FLAG_LABELS[f])}</span>' for f in flags]
     head += [f'<span class="tt-marker" data-marker="{_esc(m)}" title="patient marker: {_esc(m)}">'
              f'{_esc(m.replace("_", " "))}</span>' for m in row["markers"]]
+    events = [e for e in str(row.get("event") or "").split(";") if e]
+    head += [f'<span class="tt-event" data-event="{_esc(e)}" '
+             f'title="{_esc(row.get("event_text") or e)}">event: {_esc(e.replace("_", " "))}'
+             f'</span>' for e in events]
     parts = [f'<div class="{" ".join(classes)}" data-turn="{int(row["turn"])}" '
              f'data-speaker="{_esc(row["speaker"])}">',
              f'<div class="tt-head">{"".join(head)}</div>']
