@@ -45,7 +45,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.preprocessing import normalize
 from spacy.tokens import Doc, Span
 
 from therapy_turns.measures.emotion_rules import (
@@ -211,9 +210,10 @@ class _Rows:
         cols = np.asarray(self.cols, dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
         keep = cols >= 0
-        counts = sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])),
-                                   shape=(n, width))  # repeated items summed
-        lex = normalize(counts)
+        lex = sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])),
+                                shape=(n, width))  # repeated items summed
+        norms = np.sqrt(lex.multiply(lex).sum(axis=1).A1)
+        lex.data /= np.repeat(norms, np.diff(lex.indptr))
         dense = np.asarray(self.dense, dtype=np.float64).reshape(n, len(DENSE_FEATURES))
         return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
                              format="csr")
