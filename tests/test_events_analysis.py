@@ -161,10 +161,11 @@ def test_therapist_response_counts_the_next_turn():
 
 
 def test_thinking_rule_on_lemmas():
-    t = session_turns("a", {1: "fatigue", 3: "fatigue"}, n_pos=5)
+    t = session_turns("a", {1: "fatigue", 3: "fatigue", 5: "fatigue"}, n_pos=6)
     thinking = {1: "Goal: values.", 3: "The patient suddenly seems exhausted.",
                 5: "Goal: explore values again.", 7: "They want to stop.",
-                9: "Energy is low; the patient is drained."}
+                9: "Energy is low; the patient is drained.",
+                11: "[Thinking part is not generated with this prompt]"}  # placeholder: left out
     t["thinking"] = t["turn"].map(thinking).fillna("")
     per_event, summary = E.thinking_response(t)
     assert per_event[["turn", "event", "next_turn", "cues"]].values.tolist() == [

@@ -45,6 +45,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from therapy_turns.analysis.shifts import next_therapist_code, wilson
 from therapy_turns.analysis.stats import mixedlm_table
+from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.nlp import load_pipeline
@@ -367,15 +368,19 @@ def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | 
     docstring). Returns ``(per_event, summary)``: per event ``session_id, turn, event,
     next_turn, cues``; per type ``event, k, n, share, ci_low, ci_high`` and the same rule's
     ``k_base, n_base, share_base, base_low, base_high`` on the thinking after patient turns
-    without an event. Turns without thinking text are left out (both empty in plain
-    transcripts), and so are event types without cue words of their own (e.g. a marker used as
-    the event, or an annotated type): for them the rule is not defined."""
+    without an event. Turns without thinking text or with a generator placeholder in its place
+    are left out (plain transcripts have none), and so are event types without cue words of
+    their own (e.g. a marker used as the event, or an annotated type): for them the rule is not
+    defined."""
     cues = dict(cues) if cues is not None else thinking_cues()
     t = turns.sort_values(KEYS)
     nxt = t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1),
                    next_speaker=t.groupby("session_id")["speaker"].shift(-1),
                    next_thinking=t.groupby("session_id")["thinking"].shift(-1))
     nxt = nxt[(nxt["next_speaker"] == "therapist") & (nxt["next_thinking"].fillna("") != "")]
+    # a generator placeholder ("[Thinking part is not generated ...]") is no thinking
+    real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt["next_thinking"]]
+    nxt = nxt[np.array(real, bool)] if len(nxt) else nxt
     nxt = nxt[[*KEYS, "next_turn", "next_thinking"]].merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     uncued = [ty for ty in types if ty not in cues]
