@@ -45,7 +45,7 @@ def label_line(label: str, s: dict[str, object], k: int) -> str:
 
 @st.composite
 def transcript(draw) -> dict[str, object]:
-    nl = draw(st.sampled_from(["\n", "\r\n"]))
+    nl = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     gap = draw(st.sampled_from([nl, nl * 2, nl * 3]))  # between turns
     fam, s = draw(st.sampled_from(FAMILIES)), draw(style())
     n = draw(st.integers(min_value=2, max_value=7))
