@@ -23,15 +23,18 @@ words, each capitalised: ``Mother``, ``Dr Smith``, ``Co``; not a heading such as
 
 So role-play stays content when the turn goes on after it (``Manager: Why? / You: I missed it.
 / (blank line) / Try this: ...``), and when its labels are not name-like (``Try this:``).
-An unknown speaker that speaks once, in a turn whose owner goes on speaking after it, cannot
-be told from role-play and stays content.
+An unknown speaker that speaks only once, in a turn of several paragraphs, reads like role-play
+(its label is followed by an unlabelled paragraph) and stays content: the one blind spot.
 
 Speech only: lines of ``Therapist Thinking:`` blocks (``Goal: ...``) are never speakers.
-Abbreviations ``T``, ``P``, ``C``, ``Cl``, ``Co`` map by default when they recur like speakers
-in a file (``T`` -> therapist, ``P``/``C``/``Cl`` -> patient, ``Co`` -> therapist); a lone
-``C: consequence`` inside a turn stays content. Any other label that recurs like a speaker is
-an :class:`UnknownSpeakerError` naming the label, its count and first lines, and the
-``--speaker`` option that maps it (``LABEL=content`` keeps it as content).
+Abbreviations ``T``, ``P``, ``C``, ``Cl``, ``Co`` (``T``/``Co`` -> therapist, ``P``/``C``/``Cl``
+-> patient) map by default when they recur like speakers and are unambiguous: together they
+cover both roles, or no other label of the file has their role (``Therapist: / C: /
+Therapist:``); one opening the file maps, and then any of the other role at a line start does.
+A ``C: consequence`` line inside a turn that goes on stays content; one directly before a
+``Patient:`` turn of a ``Patient:``/``Therapist:`` file is ambiguous. Any label that recurs like
+a speaker and is not mapped is an :class:`UnknownSpeakerError` naming the label, its count and
+first lines, and the ``--speaker`` option that maps it (``LABEL=content`` keeps it as content).
 """
 
 from __future__ import annotations
