@@ -48,7 +48,7 @@ from therapy_turns.analysis.stats import mixedlm_table
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
-from therapy_turns.nlp import load_pipeline
+from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
@@ -352,7 +352,7 @@ def word_sets(texts: Sequence[str], nlp: Language | None = None) -> list[frozens
     """Per text, its spaCy lemmas and word forms, lower-case (one ``nlp.pipe`` pass)."""
     nlp = nlp or load_pipeline()
     return [frozenset({t.lemma_.lower() for t in doc} | {t.lower_ for t in doc})
-            for doc in nlp.pipe(list(texts))]
+            for doc in pipe_texts(nlp, list(texts))]
 
 
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:

@@ -58,7 +58,7 @@ from therapy_turns.measures.emotion_rules import (
     rule_view,
     vader_scores,
 )
-from therapy_turns.nlp import load_pipeline
+from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import MODEL_DIR
 
 log = logging.getLogger(__name__)
@@ -378,5 +378,5 @@ def score_sentences(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
 def score_texts(texts: Iterable[str], nlp=None) -> pd.DataFrame:
     """Convenience for ad-hoc use: parse ``texts`` once and score each as a doc."""
     nlp = nlp or load_pipeline()
-    return pd.DataFrame(_score_docs(list(nlp.pipe(list(texts))), load_model()),
+    return pd.DataFrame(_score_docs(list(pipe_texts(nlp, list(texts))), load_model()),
                         columns=SCORE_COLUMNS)
