@@ -139,6 +139,11 @@ def test_marker_fallback_says_what_it_uses():
     t2 = session_turns("a", {1: "fatigue"}, n_pos=3)
     src2 = E.choose_events(t2, feats)
     assert src2.kind == "events" and "fatigue (1)" in src2.description
+    assert "`event` column" in src2.description
+    t2["event_text"] = np.where(t2["event"] != "", "--- [tired] ---", "")
+    assert "event lines of the transcripts" in E.choose_events(t2, feats).description
+    assert "annotations in `ev.csv` and event lines" in E.choose_events(t2, feats,
+                                                                      annotated="ev.csv").description
     src0 = E.choose_events(t, feats.assign(marker_slow_down=0))
     assert src0.kind == "none" and "empty" in src0.description
     with pytest.raises(ValueError, match="marker_nope"):

@@ -32,6 +32,7 @@ value, so a lag never skips over them.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,12 @@ def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
     counts = event_counts(turns)
     if counts:
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
-        src = (f"event lines of the transcripts and the annotations in `{annotated}`"
-               if annotated else "event lines or `event` column of the transcripts")
+        lines = "event_text" in turns and turns["event_text"].fillna("").str.contains(
+            r"^---", regex=True, flags=re.M).any()
+        own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
+        src = f"annotations in `{annotated}`" if annotated else own
+        if annotated and lines:
+            src += f" and {own}"
         return EventSource(turns, "events", f"The corpus has {sum(counts.values())} events "
                            f"({src}): {listed}. These are the events analysed.")
     t = marker_events(turns, features, fallback_marker)
