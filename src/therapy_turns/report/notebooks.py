@@ -126,6 +126,7 @@ def run_notebook(
     params.update({k: v for k, v in (overrides or {}).items() if k in declared})
     output.parent.mkdir(parents=True, exist_ok=True)
     failed = output.parent / FAILED_DIR / output.name
+    started = time.monotonic()
     for stale in (failed, failed.with_suffix(".html")):
         stale.unlink(missing_ok=True)
     try:
@@ -150,6 +151,7 @@ def run_notebook(
         raise
     if html:
         write_html(output)
+    log.info("%s: done in %.0f s", output.stem, time.monotonic() - started)
     return output
 
 
