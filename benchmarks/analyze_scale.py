@@ -167,7 +167,7 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     p.add_argument("--make-corpus", type=Path, help="only write a synthetic corpus here")
     p.add_argument("--sessions", type=int, default=200)
-    p.add_argument("--tables", nargs="+", help="tables to build (default: every TABLE_FUNCS one)")
+    p.add_argument("--tables", nargs="+", help="tables (default: all measures)")
     p.add_argument("--repeats", type=int, default=2,
                    help="runs of bare parse and of cold 1-process analyze (fastest kept)")
     p.add_argument("--child", choices=["pipe", "analyze"], help=argparse.SUPPRESS)

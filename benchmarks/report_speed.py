@@ -32,6 +32,7 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     """Shared analysis step then every notebook; returns seconds per step."""
     from therapy_turns import pipeline
     from therapy_turns.io.transcripts import load_corpus
+    from therapy_turns.measures import registry
     from therapy_turns.report.notebooks import build_index, run_notebook
 
     times: dict[str, float] = {}
@@ -41,12 +42,12 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     docs = pipeline.parse_turns(turns, scratch / "cache", progress=False)
     times["analysis: spaCy parse (cold cache)"] = time.perf_counter() - t0
-    for name in pipeline.TABLE_FUNCS:
+    for name, measure in registry.measures().items():
         t0 = time.perf_counter()
-        pipeline.table_func(name)(turns, docs)
+        measure.compute(turns, docs)
         times[f"analysis: {name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pipeline.build_tables(corpus, scratch / "build", progress=False)
+    pipeline.build_tables(ROOT / corpus, scratch / "build", progress=False)
     times["analysis: build_tables (whole step, as make runs it)"] = time.perf_counter() - t0
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         t0 = time.perf_counter()

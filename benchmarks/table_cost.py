@@ -6,8 +6,8 @@ sessions share a text). Measured in this process, one core:
 
 - bare ``nlp.pipe`` over every turn text (``therapy_turns.nlp.load_pipeline()``, batch size 64):
   the Docs are kept and fed to the table functions;
-- each table function of ``analysis.TABLE_FUNCS`` on those Docs (after a warm-up on a few
-  turns, so lexicons, matchers and models are loaded once and not timed), in order;
+- each registered measure's function (``measures.registry``) on those Docs (after a warm-up
+  on a few turns, so lexicons, matchers and models are loaded once and not timed), in order;
 - the ratio (parse + tables) / parse (issue 7 target for ``analyze`` as a whole: <= 1.25).
 
 Usage: ``.venv/bin/python benchmarks/table_cost.py [--sessions N] [--repeats R]``
@@ -28,10 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyze_scale import make_corpus  # noqa: E402
 
 from therapy_turns.io.transcripts import load_corpus  # noqa: E402
+from therapy_turns.measures import registry  # noqa: E402
 from therapy_turns.nlp import load_pipeline  # noqa: E402
-from therapy_turns.pipeline import table_func  # noqa: E402
 
-TABLES = ("features", "emotion", "techniques")
+TABLES = tuple(registry.names())
+
+
+def table_func(name: str):
+    """The function computing the table of measure ``name``."""
+    return registry.get(name).compute
 
 
 def _best(fn, repeats: int) -> float:

@@ -1,6 +1,6 @@
 """The analysis step: streaming chunks, partitioned tables, manifest, cache, executors, sessions,
-metadata. Table functions are small fakes defined here (monkeypatched into TABLE_FUNCS as
-``test_analysis:...`` strings so worker processes can import them too).
+metadata. Measures are small fakes defined here (monkeypatched into the measure registry; their
+functions are module-level, so worker processes can import them too).
 
 The Dask test (``test_dask_local_cluster_matches_serial``, marker ``dask``: ``-m dask``) starts a
 two-worker LocalCluster: the slowest test here (~10 s).
@@ -19,13 +19,15 @@ import pandas as pd
 import pytest
 
 from therapy_turns import cli, pipeline
-from therapy_turns.analysis import sessions
+from therapy_turns.analysis import sessions, shifts
 from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures import registry
+from therapy_turns.measures.registry import Column, Measure, speaker_means
+from therapy_turns.measures.techniques import behaviour_entropy, code_rates
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SEED_METADATA = ROOT / "tests" / "data" / "seed_metadata.csv"
-FAKE = {"features": "test_analysis:fake_features", "techniques": "test_analysis:fake_techniques"}
 
 
 def fake_features(turns: pd.DataFrame, docs) -> pd.DataFrame:
@@ -46,8 +48,19 @@ def fake_techniques(turns: pd.DataFrame, docs) -> pd.DataFrame:
     return pd.DataFrame({
         "session_id": turns.session_id[ther].to_numpy(), "turn": turns.turn[ther].to_numpy(),
         "speaker": "therapist", "question": q,
-        "primary": ["question" if x else "statement" for x in q],
+        "main_behaviour": ["question" if x else "statement" for x in q],
     })
+
+
+FAKE = {
+    "features": Measure("features", fake_features, "fake features", (
+        Column("aligned", "the Doc is the turn's text", "bool"),
+        Column("n_tokens", "tokens", "count"), Column("n_nouns", "nouns", "count"))),
+    "techniques": Measure("techniques", fake_techniques, "fake codes", (
+        Column("question", "a '?' token", "bool", ("therapist",)),
+        Column("main_behaviour", "question or statement", "code", ("therapist",))),
+        aggregates=(speaker_means, code_rates, behaviour_entropy)),
+}
 
 
 def fake_redact(turns: pd.DataFrame) -> pd.DataFrame:
@@ -59,8 +72,8 @@ def fake_redact(turns: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture
-def fake_funcs(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(pipeline, "TABLE_FUNCS", dict(FAKE))
+def fake_funcs(monkeypatch: pytest.MonkeyPatch) -> dict[str, Measure]:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(FAKE))
     return FAKE
 
 
@@ -74,7 +87,7 @@ def serial_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One serial build of the seeds with the fakes, chunks of 2 sessions (3 partitions)."""
     out = tmp_path_factory.mktemp("serial")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "TABLE_FUNCS", dict(FAKE))
+        mp.setattr(registry, "_REGISTRY", dict(FAKE))
         pipeline.build_tables(SEEDS, out, list(FAKE), progress=False, chunk_sessions=2,
                               metadata=SEED_METADATA)
     return out
@@ -138,15 +151,26 @@ def test_load_table_sorted_and_fresh(serial_build: Path, tmp_path: Path, fake_fu
     assert df.index.tolist() == list(range(len(df)))
 
 
-def test_load_table_rebuilds_when_corpus_changes(tmp_path: Path, fake_funcs) -> None:
+def test_load_table_is_read_only_and_refuses_stale_tables(
+        tmp_path: Path, fake_funcs, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: What happened?\n")
     out = tmp_path / "build"
-    assert len(pipeline.load_table("features", corpus, out)) == 2
+    with pytest.raises(pipeline.StaleTablesError, match="stale: run make report"):
+        pipeline.load_table("features", corpus, out)  # nothing built: no rebuild either
+    assert not out.exists()
+    pipeline.build_tables(corpus, out, progress=False)
+    assert pipeline.load_table("features", corpus, out).n_tokens.tolist() == [4, 3]
     (corpus / "a.txt").write_text("Patient: I feel low.\n\nTherapist: Why?\n\nPatient: Work.\n")
-    df = pipeline.load_table("features", corpus, out)
-    assert df.n_tokens.tolist() == [4, 2, 2]  # "I feel low ." / "Why ?" / "Work ."
+    with pytest.raises(pipeline.StaleTablesError, match=rf"{out}.*other corpus.*stale: run"):
+        pipeline.load_table("features", corpus, out)
+    assert len(pipeline.read_table("features", out)) == 2  # the stale tables are untouched
+    pipeline.build_tables(corpus, out, progress=False)
+    assert len(pipeline.load_table("features", corpus, out)) == 3
+    monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "other code")
+    with pytest.raises(pipeline.StaleTablesError, match="other code.*stale: run make report"):
+        pipeline.load_table("turns", corpus, out)
 
 
 def test_warm_parse_cache_skips_parsing(serial_build: Path, tmp_path: Path, fake_funcs,
@@ -232,7 +256,7 @@ def test_summarise_sessions_by_hand() -> None:
     emo = turns[["session_id", "turn", "speaker"]].assign(
         valence=[0.0, 9.0, 0.5, 9.0, 1.0, 100.0, 3.0])
     tech = turns[turns.speaker == "therapist"][["session_id", "turn", "speaker"]].assign(
-        question=[True, False, True], primary=["q", "s", "q"])
+        question=[True, False, True], main_behaviour=["q", "s", "q"])
     s = sessions.summarise_sessions(turns, {"emotion": emo, "techniques": tech}).set_index(
         "session_id")
     assert s.loc["s1", ["n_turns", "n_analysed", "n_patient", "n_therapist"]].tolist() == [
@@ -256,13 +280,13 @@ def test_summarise_sessions_by_hand() -> None:
 
 
 def test_transition_entropy_by_hand() -> None:
-    assert sessions.transition_entropy(["a", "b", "a", "b"]) == 0.0
+    assert shifts.transition_entropy(["a", "b", "a", "b"]) == 0.0
     # transitions a->a, a->a, a->b: H = H(2/3, 1/3)
     h = -(2 / 3 * np.log2(2 / 3) + 1 / 3 * np.log2(1 / 3))
-    assert sessions.transition_entropy(["a", "a", "a", "b"]) == pytest.approx(h)
+    assert shifts.transition_entropy(["a", "a", "a", "b"]) == pytest.approx(h)
     # a->b, b->a, a->a, a->b: from a (3): b,a,b -> H(1/3,2/3); from b (1): 0; weight 3/4
-    assert sessions.transition_entropy(["a", "b", "a", "a", "b"]) == pytest.approx(0.75 * h)
-    assert math.isnan(sessions.transition_entropy(["a"]))
+    assert shifts.transition_entropy(["a", "b", "a", "a", "b"]) == pytest.approx(0.75 * h)
+    assert math.isnan(shifts.transition_entropy(["a"]))
 
 
 def test_compare_groups_by_hand() -> None:

@@ -70,7 +70,8 @@ def test_lexicon_files_have_header_and_entries() -> None:
         # YAML 1.1 turns bare no/on/off/yes into booleans: every leaf must be str or int
         assert not any(isinstance(v, bool) for v in leaves), f"{f.name}: boolean leaf"
     lex = F.lexicons()
-    assert all(lex.pronouns.values()) and set(lex.function_words) == set(F.LSM_CATEGORIES)
+    assert all(lex.pronouns.values())
+    assert set(lex.function_words) == set(F.LSM_CATEGORIES) - {"negate"}
     assert "no" in lex.negations and "on" in lex.function_words["prep"]
     for counter in [lex.hedges, lex.certainty, *lex.families.values(), *lex.markers.values()]:
         assert counter.words or counter.phrases or counter.prefixes
@@ -94,12 +95,28 @@ def test_mattr_by_hand() -> None:
 
 
 def test_readability_from_textdescriptives() -> None:
-    # 3 one-syllable words, 1 sentence: FRE = 206.835 - 1.015*3 - 84.6*1; FK = .39*3 + 11.8 - 15.59
+    # 10 one-syllable words, 1 sentence: FRE = 206.835 - 1.015*10 - 84.6*1;
+    # FK = .39*10 + 11.8*1 - 15.59
+    f = feats("The|DET cat|NOUN sat|VERB on|ADP the|DET mat|NOUN and|CCONJ the|DET dog|NOUN "
+              "ran|VERB .|PUNCT")
+    assert f["flesch_reading_ease"] == pytest.approx(206.835 - 10.15 - 84.6)
+    assert f["flesch_kincaid_grade"] == pytest.approx(3.9 + 11.8 - 15.59)
+    assert f["pos_prop_NOUN"] == pytest.approx(3 / 11)  # denominator: all 11 tokens
     f = feats("The|DET cat|NOUN sat|VERB .|PUNCT")
-    assert f["flesch_reading_ease"] == pytest.approx(206.835 - 3.045 - 84.6)
-    assert f["flesch_kincaid_grade"] == pytest.approx(1.17 + 11.8 - 15.59)
-    assert f["pos_prop_NOUN"] == pytest.approx(1 / 4)  # denominator: all 4 tokens
+    assert f["pos_prop_NOUN"] == pytest.approx(1 / 4)
     assert f["pos_prop_PUNCT"] == pytest.approx(1 / 4) and f["pos_prop_ADV"] == 0
+
+
+def test_readability_undefined_below_minimum_words() -> None:
+    # one long word: Flesch would be 206.835 - 1.015 - 84.6 * 5 = -217.2 (grade 43.2): not an
+    # estimate of anything, so NaN below READABILITY_MIN_WORDS words
+    assert F.READABILITY_MIN_WORDS == 10
+    f = feats("Unbelievably|ADV !|PUNCT")
+    assert math.isnan(f["flesch_reading_ease"]) and math.isnan(f["flesch_kincaid_grade"])
+    nine = feats(" ".join(["cat|NOUN"] * 9) + " .|PUNCT")
+    assert math.isnan(nine["flesch_reading_ease"])
+    ten = feats(" ".join(["cat|NOUN"] * 10) + " .|PUNCT")
+    assert ten["flesch_reading_ease"] == pytest.approx(206.835 - 10.15 - 84.6)
 
 
 
@@ -124,6 +141,13 @@ _TD_DOCS = [
     (["Unbelievably", "complicated", "probabilistic", "reasoning"], [1, 3, 3, 3],
      ["advmod", "amod", "amod", "ROOT"], ["ADV", "ADJ", "ADJ", "NOUN"],
      [True, False, False, False]),
+    # eleven words, one sentence (above the readability minimum)
+    (["We", "will", "talk", "about", "what", "really", "matters", "to", "you", "this", "week",
+      "."], [2, 2, 2, 2, 6, 6, 3, 6, 7, 10, 2, 2],
+     ["nsubj", "aux", "ROOT", "prep", "nsubj", "advmod", "pcomp", "prep", "pobj", "det",
+      "npadvmod", "punct"],
+     ["PRON", "AUX", "VERB", "ADP", "PRON", "ADV", "VERB", "ADP", "PRON", "DET", "NOUN",
+      "PUNCT"], [True] + [False] * 11),
 ]
 
 
@@ -144,8 +168,11 @@ def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
     doc = _parsed(*spec)
     got = F.syntax_features(doc)
     read, dep, pos = doc._.readability, doc._.dependency_distance, doc._.pos_proportions
-    assert got["flesch_reading_ease"] == read["flesch_reading_ease"]
-    assert got["flesch_kincaid_grade"] == read["flesch_kincaid_grade"]
+    if sum(not t.is_punct and "'" not in t.text for t in doc) >= F.READABILITY_MIN_WORDS:
+        assert got["flesch_reading_ease"] == read["flesch_reading_ease"]
+        assert got["flesch_kincaid_grade"] == read["flesch_kincaid_grade"]
+    else:  # textdescriptives' value exists, ours is undefined below the minimum
+        assert math.isnan(got["flesch_reading_ease"]) and math.isnan(got["flesch_kincaid_grade"])
     assert got["dependency_distance_mean"] == dep["dependency_distance_mean"]
     for t in F.POS_TAGS:
         assert got[f"pos_prop_{t}"] == pos.get(f"pos_prop_{t}", 0.0)
@@ -253,12 +280,13 @@ THERAPIST = "You|PRON are|AUX really|ADV not|PART sure|ADJ about|ADP it|PRON ?|P
 
 def test_function_word_rates_and_lsm_by_hand() -> None:
     p, t = feats(PATIENT), feats(THERAPIST)
-    # patient: 4 words; ppron I, auxverb am, negate not -> 25 each
-    assert (p["fw_ppron"], p["fw_auxverb"], p["fw_negate"], p["fw_prep"]) == (25, 25, 25, 0)
+    # patient: 4 words; ppron I, auxverb am, negate not (the negations column) -> 25 each
+    assert (p["fw_ppron"], p["fw_auxverb"], p["negations"], p["fw_prep"]) == (25, 25, 25, 0)
+    assert "fw_negate" not in p and "fw_negate" not in F.COLUMNS  # no duplicate of negations
     # therapist: 7 words; ppron You, ipron it, prep about, auxverb are, adverb really, negate not
     s = 100 / 7
     for c in ("ppron", "ipron", "prep", "auxverb", "adverb", "negate"):
-        assert t[f"fw_{c}"] == pytest.approx(s), c
+        assert t[F.LSM_RATES[c]] == pytest.approx(s), c
     assert t["fw_article"] == t["fw_conj"] == t["fw_quant"] == 0
     shared = 1 - (25 - s) / (25 + s + 1e-4)  # ppron, auxverb, negate
     one_sided = 1 - s / (s + 1e-4)  # ipron, prep, adverb
@@ -301,7 +329,7 @@ def test_compute_features_pairs_and_empty_turn(block: int, monkeypatch: pytest.M
 
 
 def test_session_lsm_pooled_by_hand() -> None:
-    fw = {f"fw_{c}": 0.0 for c in F.LSM_CATEGORIES}
+    fw = dict.fromkeys(F.LSM_RATES.values(), 0.0)
     rows = [
         {"session_id": "a", "speaker": "patient", "n_words": 4, **fw, "fw_ppron": 25.0},
         {"session_id": "a", "speaker": "patient", "n_words": 6, **fw, "fw_ppron": 50.0},

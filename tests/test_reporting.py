@@ -14,6 +14,7 @@ import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from therapy_turns import pipeline  # noqa: E402
 from therapy_turns.report import notebooks as reporting  # noqa: E402
 from therapy_turns.viz import plots  # noqa: E402
 
@@ -84,6 +85,7 @@ def test_build_index_is_self_contained_escaped_and_has_methods(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     _executed_notebook(reports / "01-x.ipynb")
+    pipeline.build_tables(ROOT / "seeds", tmp_path / "analysis", [], progress=False)  # turns
     out = reporting.build_index(reports, "seeds", tmp_path / "analysis", reports / "index.html")
     html = out.read_text()
     assert "<h2>Overview title</h2>" in html and "The claim." in html

@@ -1,4 +1,9 @@
-"""Command line: ``therapy-turns parse|features|emotion|techniques|analyze ...``.
+"""Command line: ``therapy-turns parse|analyze|table NAME|<measure> ...``.
+
+``table NAME`` (and its alias, one command per registered measure: ``client``, ``emotion``,
+``features``, ``techniques`` ...) writes one measure's table; the commands come from the measure
+registry. Relative paths are relative to the current folder; nothing is written but the named
+outputs.
 
 Every sub-command reads transcripts through :func:`therapy_turns.io.transcripts.load_corpus`; a
 :class:`~therapy_turns.io.transcripts.TranscriptError` is printed as one line (file, line, found,
@@ -22,7 +27,10 @@ from therapy_turns.io.files import OutputError, atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
-from therapy_turns.pipeline import SchedulerError, build_tables, parse_turns
+from therapy_turns.measures import registry
+from therapy_turns.measures.registry import Measure
+from therapy_turns.pipeline import SchedulerError, StaleTablesError, build_tables, parse_turns
+from therapy_turns.schema import SPEAKERS
 
 log = logging.getLogger("therapy_turns")
 
@@ -93,7 +101,7 @@ def _scheduler_arg(value: str) -> str:
 
 def _speaker_arg(value: str) -> tuple[str, str]:
     label, sep, role = value.partition("=")
-    if not sep or role.strip().lower() not in ("patient", "therapist"):
+    if not sep or role.strip().lower() not in SPEAKERS:
         raise argparse.ArgumentTypeError(f"{value!r}: expected LABEL=patient or LABEL=therapist")
     return label.strip(), role.strip().lower()
 
@@ -142,7 +150,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Parse once and write the partitioned Parquet tables and manifest (see analysis.py)."""
+    """Parse once and write the partitioned Parquet tables and manifest (see pipeline.py).
+    Relative paths are relative to the current folder."""
     from therapy_turns.measures.coder import CoderError
 
     if args.workers > 1 and args.scheduler:
@@ -172,34 +181,37 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_features(args: argparse.Namespace) -> int:
-    """Write the per-turn linguistic feature table (columns: measures.features.COLUMNS)."""
-    from therapy_turns.measures.features import compute_features
-
-    corpus = load_args(args)
-    docs = parse_turns(corpus.turns, progress=not args.quiet)
-    write_table(compute_features(corpus.turns, docs, progress=not args.quiet), args.out)
-    return 0
-
-
-def cmd_techniques(args: argparse.Namespace) -> int:
-    """Write one row per therapist turn: session_id, turn, form, act_process, main_behaviour,
-    evidence (see therapy_turns.measures.techniques.code_turns and docs/codebook.md); with
-    --technique-model the main behaviour comes from that trained coder (measures.coder)."""
+def cmd_table(args: argparse.Namespace) -> int:
+    """Write the table of one registered measure (``therapy-turns table NAME`` or the measure's
+    own command): keys plus the measure's columns (``--help`` of the command lists them); for
+    ``techniques``, ``--technique-model`` takes the main behaviour from that trained coder."""
     from therapy_turns.measures.coder import CoderError, TechniqueModel
-    from therapy_turns.measures.techniques import code_turns
 
-    try:
-        func = TechniqueModel(args.technique_model) if args.technique_model else code_turns
-    except CoderError as e:
-        print(f"therapy-turns: {e}", file=sys.stderr)
-        return 2
+    measure = registry.get(args.measure)
+    compute = measure.compute
+    if getattr(args, "technique_model", None):
+        if measure.name != "techniques":
+            raise UsageError("--technique-model applies to the techniques table only")
+        try:
+            compute = TechniqueModel(args.technique_model)
+        except CoderError as e:
+            raise UsageError(str(e)) from None
     corpus = load_args(args)
     docs = parse_turns(corpus.turns, progress=not args.quiet)
-    coded = func(corpus.turns, docs)
-    cols = ["session_id", "turn", "form", "act_process", "main_behaviour", "evidence"]
-    write_table(coded[cols + [c for c in ("main_behaviour_rules",) if c in coded]], args.out)
+    table = compute(corpus.turns, docs)
+    if measure.cli_columns is not None:  # plus undeclared extras (main_behaviour_rules)
+        declared = set(measure.column_names())
+        table = table[[*measure.cli_columns, *(c for c in table if c not in declared)]]
+    write_table(table, args.out)
     return 0
+
+
+def _measure_help(measure: Measure) -> str:
+    """A measure's columns with meaning and unit (``--help`` epilog)."""
+    lines = [f"  {c.name}: {c.meaning}" + (f" [{c.unit}]" if c.unit else "")
+             + ("" if set(c.speakers) == set(SPEAKERS) else f" ({'/'.join(c.speakers)} only)")
+             for c in measure.columns]
+    return "columns (after session_id, turn, speaker):\n" + "\n".join(lines)
 
 
 def cmd_train_coder(args: argparse.Namespace) -> int:
@@ -216,18 +228,6 @@ def cmd_train_coder(args: argparse.Namespace) -> int:
     print(format_cv(cv, args.label, s["n_rows"], s["n_sessions"]))
     print(f"\nrule features: {s['rules']}; model -> {Path(args.out) / 'coder.pkl'} "
           f"(sha256 {s['payload_sha256'][:12]}), summary -> {Path(args.out) / 'summary.json'}")
-    return 0
-
-
-def cmd_emotion(args: argparse.Namespace) -> int:
-    """Write per-turn affect scores: session_id, turn, speaker, n_words, n_sentences, valence,
-    arousal, dominance (EmoBank 1-5), valence_rules, vader_compound, nrc_<emotion> per 100 words
-    (see measures.emotion). A CSV of session_id,speaker,text scores any set of sentences."""
-    from therapy_turns.measures.emotion import score_turns
-
-    corpus = load_args(args)
-    docs = parse_turns(corpus.turns, progress=not args.quiet)
-    write_table(score_turns(corpus.turns, docs), args.out)
     return 0
 
 
@@ -252,9 +252,6 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "parse": (cmd_parse, "load transcripts and write the turn table"),
     "analyze": (cmd_analyze, "parse once; write partitioned Parquet tables + manifest"),
-    "features": (cmd_features, "write per-turn linguistic features (keys + one column each)"),
-    "techniques": (cmd_techniques, "code therapist turns: form, ACT process, main behaviour"),
-    "emotion": (cmd_emotion, "write per-turn valence/arousal/dominance, VADER and NRC scores"),
 }
 
 
@@ -358,9 +355,26 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--event-patterns", metavar="FILE.yaml",
                            help="event types of the transcripts' event lines (default: the "
                                 "package's data/events.yaml)")
-        if name in ("analyze", "techniques"):
+        if name == "analyze":
             _model_arg(p)
         p.set_defaults(func=func)
+    measures = registry.measures()
+    p = sub.add_parser("table", help="write the table of one measure: " + ", ".join(measures),
+                       description=cmd_table.__doc__)
+    p.add_argument("measure", choices=list(measures), help="the measure (table) name")
+    _common(p)
+    _model_arg(p)
+    p.set_defaults(func=cmd_table)
+    for name, m in measures.items():  # one command per measure, the same as `table NAME`
+        if name in sub.choices:
+            continue
+        p = sub.add_parser(name, help=f"write the {name} table: {m.description}",
+                           description=f"{m.description}.", epilog=_measure_help(m),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common(p)
+        if name == "techniques":
+            _model_arg(p)
+        p.set_defaults(func=cmd_table, measure=name)
     _add_report_commands(sub)
     _add_coder_command(sub)
     return parser
@@ -375,14 +389,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command in COMMANDS and args.command != "analyze":
+        if args.func in (cmd_parse, cmd_table):
             check_out(args.out)
         return args.func(args)
     except TranscriptError as e:  # with --redact, without the transcript text it quotes
         print(f"therapy-turns {args.command}: "
               f"{e.withheld() if getattr(args, 'redact', False) else e}", file=sys.stderr)
         return 2
-    except (OutputError, UsageError, MetadataError, SchedulerError) as e:
+    except (OutputError, UsageError, MetadataError, SchedulerError, StaleTablesError) as e:
         print(f"therapy-turns {args.command}: {e}", file=sys.stderr)
         return 2
 

@@ -4,17 +4,18 @@ Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
 
 - ``turns``: the turn table (:mod:`therapy_turns.io.transcripts`), redacted if asked, with the
   annotated events of an ``events`` file added (:func:`therapy_turns.io.events.attach_events`);
-- ``features``: per-turn linguistic features (:func:`measures.features.compute_features`);
-- ``emotion``: per-turn affect scores (:func:`therapy_turns.measures.emotion.score_turns`);
-- ``techniques``: per-therapist-turn codes (:func:`therapy_turns.measures.techniques.code_turns`;
-  with ``technique_model``, main behaviours from that trained coder,
-  :class:`measures.coder.TechniqueModel`);
-- ``client``: per-patient-turn change/sustain talk (:func:`measures.client_talk.code_client_turns`);
-- ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`), joined
-  to the session metadata when a metadata file is given.
+- one table per registered measure (:mod:`therapy_turns.measures.registry`: ``client``,
+  ``emotion``, ``features``, ``techniques`` and any other registered one), computed by the
+  measure's function of ``(turns, docs)``: the turn table and the spaCy Docs of its ``text``
+  column, row-aligned, so the text is parsed once for all of them (with ``technique_model``, the
+  techniques' main behaviours come from that trained coder, :class:`measures.coder.TechniqueModel`);
+- ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`, each
+  measure's declared aggregations), joined to the session metadata when a metadata file is given.
 
-Each table function takes ``(turns, docs)``: the turn table and the spaCy Docs of its ``text``
-column, row-aligned, so the text is parsed once for all of them.
+Relative paths (corpus, ``analysis_dir``, metadata, events, cache, model) are relative to the
+current folder; only the readers notebooks call with their parameters (:func:`load_table`,
+:func:`read_table`, :func:`read_manifest`) resolve them against the project root
+(:func:`paths.project_path`).
 
 Scale
 -----
@@ -27,7 +28,7 @@ workers, so a serial, multi-process or Dask run writes identical partitions.
 
 Parses are cached on disk under ``<analysis_dir>/parse-cache`` (one DocBin per session, keyed by
 the texts' hashes and the pipeline id, see :func:`therapy_turns.nlp.parse`), and each chunk's
-tables under ``parse-cache/tables`` (keyed by the chunk's turns, the table function and a
+tables under ``parse-cache/tables`` (keyed by the chunk's turns, the measure and a
 fingerprint of the package code): a warm rerun neither parses nor recomputes.
 
 Executors: ``workers=1`` runs in this process; ``workers=N`` uses ``N`` local processes (each
@@ -38,8 +39,9 @@ tables, workers only receive turn tables and return result tables, so workers ne
 and the spaCy model but no shared file system (see ``docs/cluster.md``).
 
 ``<analysis_dir>/manifest.json`` is written last: corpus checksum, tables (names, partitions,
-rows, columns), the parameters that determine the results, the skipped files and the metadata
-report. :func:`load_table` compares its checksum to decide whether to rebuild.
+rows, columns), every measure's columns with meaning and unit, the parameters that determine the
+results, the skipped files and the metadata report. :func:`load_table` compares its checksums
+and refuses stale tables (rebuilding is ``make``'s job).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from concurrent.futures import (
     wait,
 )
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,7 @@ import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
+from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
 from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
 from therapy_turns.io.files import OutputFolder, read_cached, write_cached
@@ -91,23 +94,17 @@ from therapy_turns.io.transcripts import (
     text_rows,
     turn_table,
 )
+from therapy_turns.measures import registry
+from therapy_turns.measures.registry import Measure
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
 from therapy_turns.paths import project_path
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
 log = logging.getLogger(__name__)
 
-#: table name -> "module:function" computing it from (turns, docs) (a callable is accepted too)
-TABLE_FUNCS: dict[str, str | Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]] = {
-    "features": "therapy_turns.measures.features:compute_features",
-    "emotion": "therapy_turns.measures.emotion:score_turns",
-    "techniques": "therapy_turns.measures.techniques:code_turns",
-    "client": "therapy_turns.measures.client_talk:code_client_turns",
-}
-KEYS = ["session_id", "turn", "speaker"]
-#: tables every build writes besides the TABLE_FUNCS ones
+#: tables every build writes besides the registered measures' ones
 BASE_TABLES = ("turns", "sessions")
 DEFAULT_CHUNK_SESSIONS = 20
-DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
 REDACT_FUNC = "therapy_turns.io.redact:redact_turns"
 MANIFEST = "manifest.json"
 PART_GLOB = "part-*.parquet"
@@ -115,15 +112,21 @@ PART_GLOB = "part-*.parquet"
 CorpusArg = str | Path | Sequence[str | Path]
 
 
+class StaleTablesError(RuntimeError):
+    """The tables of an analysis folder are missing or were built from other data or code."""
+
+
 # --------------------------------------------------------------------------- corpus
 def _paths(corpus: CorpusArg) -> list[Path]:
+    """The corpus paths as given (relative ones: to the current folder)."""
+    items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
+    return [Path(p) for p in items]
+
+
+def _project_corpus(corpus: CorpusArg) -> list[Path]:
+    """The corpus paths of a notebook parameter, relative ones resolved against the root."""
     items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
     return [project_path(p) for p in items]
-
-
-def table_func(name: str) -> Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]:
-    """The function that computes table ``name``."""
-    return _resolve(TABLE_FUNCS[name])
 
 
 def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -232,7 +235,7 @@ class ChunkTask:
 
     index: int
     turns: pd.DataFrame
-    funcs: dict[str, Any]
+    measures: tuple[Measure, ...]
     cache_dir: str | None
     redact: bool
     exclude: tuple[str, ...]
@@ -251,25 +254,26 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _func_fingerprint(spec: Any) -> str:
-    """The spec plus, for functions outside this package, the bytes of their source file
-    (a callable with a ``fingerprint``, e.g. a trained coder, names itself and its model)."""
-    if getattr(spec, "fingerprint", None):
-        return str(spec.fingerprint)
-    func = _resolve(spec)
-    name = spec if isinstance(spec, str) else f"{func.__module__}:{func.__qualname__}"
+def _func_fingerprint(func: Callable[..., Any]) -> str:
+    """The function's name plus, outside this package, the bytes of its source file (a
+    callable with a ``fingerprint``, e.g. a trained coder, names itself and its model)."""
+    if getattr(func, "fingerprint", None):
+        return str(func.fingerprint)
+    name = f"{func.__module__}:{func.__qualname__}"
     if func.__module__.split(".")[0] == __name__.split(".")[0]:
         return name
     src = inspect.getsourcefile(func)
     return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
 
 
-def table_cache_key(turns: pd.DataFrame, spec: Any, turns_digest: bytes | None = None) -> str:
-    """Cache key of one table of one chunk: the full turn table (values, columns), the table
-    function, the package code fingerprint and the pipeline id. ``turns_digest``: the digest
-    of ``turns``' values, if the caller has it (one chunk, several tables)."""
+def table_cache_key(turns: pd.DataFrame, measure: Measure, turns_digest: bytes | None = None
+                    ) -> str:
+    """Cache key of one table of one chunk: the full turn table (values, columns), the measure
+    (name and function), the package code fingerprint and the pipeline id. ``turns_digest``: the
+    digest of ``turns``' values, if the caller has it (one chunk, several tables)."""
     h = hashlib.sha256()
-    for part in (pipeline_id(load_pipeline()), code_fingerprint(), _func_fingerprint(spec),
+    for part in (pipeline_id(load_pipeline()), code_fingerprint(), measure.name,
+                 _func_fingerprint(measure.compute),
                  "\0".join(map(str, turns.columns))):
         h.update(part.encode() + b"\0")
     h.update(turns_digest if turns_digest is not None else _turns_digest(turns))
@@ -288,8 +292,6 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     With ``table_cache`` and a cache dir, each table is also cached (``<cache_dir>/tables``,
     key :func:`table_cache_key`); when every table of the chunk is cached nothing is parsed.
     """
-    from therapy_turns.analysis.sessions import summarise_sessions
-
     turns = task.turns
     if task.redact:
         turns = _resolve(REDACT_FUNC)(turns)
@@ -297,23 +299,25 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     paths: dict[str, Path] = {}
     if task.table_cache and task.cache_dir is not None:
         digest = _turns_digest(turns)
-        for name, spec in task.funcs.items():
-            key = table_cache_key(turns, spec, digest)
-            paths[name] = Path(task.cache_dir) / "tables" / f"{key}.parquet-cache"
-            cached = read_cached(paths[name])
+        for m in task.measures:
+            key = table_cache_key(turns, m, digest)
+            paths[m.name] = Path(task.cache_dir) / "tables" / f"{key}.parquet-cache"
+            cached = read_cached(paths[m.name])
             if cached is not None:
-                out[name] = pd.read_parquet(io.BytesIO(cached))
-    todo = [n for n in task.funcs if n not in out]
+                out[m.name] = pd.read_parquet(io.BytesIO(cached))
+    todo = [m for m in task.measures if m.name not in out]
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
-        for name in todo:
+        for m in todo:
             # every table goes through its Parquet bytes, so the session summary sees the
             # same frame whether the table was computed now or read from the cache
-            data = _resolve(task.funcs[name])(turns, docs).to_parquet(index=False)
-            out[name] = pd.read_parquet(io.BytesIO(data))
-            if name in paths:
-                write_cached(paths[name], data)
-    out["sessions"] = summarise_sessions(turns, {n: out[n] for n in task.funcs}, task.exclude)
+            data = m.compute(turns, docs).to_parquet(index=False)
+            out[m.name] = pd.read_parquet(io.BytesIO(data))
+            if m.name in paths:
+                write_cached(paths[m.name], data)
+    measures = {m.name: m for m in task.measures}
+    out["sessions"] = summarise_sessions(turns, {n: out[n] for n in measures}, task.exclude,
+                                         measures=measures)
     return task.index, out
 
 
@@ -401,7 +405,8 @@ def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | No
 
 # --------------------------------------------------------------------------- reading
 def table_dir(name: str, analysis_dir: str | Path) -> Path:
-    """Folder holding the partitions of table ``name``."""
+    """Folder holding the partitions of table ``name`` (``analysis_dir`` relative to the
+    project root, as notebook parameters are)."""
     return project_path(analysis_dir) / name
 
 
@@ -495,37 +500,36 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
     """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
     partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
 
-    ``tables``: names in :data:`TABLE_FUNCS` (default: all of them). ``metadata`` is a CSV
+    ``tables``: names of registered measures (default: all of them). ``metadata`` is a CSV
     keyed by ``session_id`` joined onto the ``sessions`` table; ids found only in the metadata or
     only in the corpus are logged and listed in the manifest.
     ``workers``/``scheduler`` choose the executor; results do not depend on it. ``exclude`` is
     the exclusion policy used for the session summaries (tables themselves keep every turn).
-    ``table_cache``: also cache each chunk's tables (keyed by its turns, the table function and
+    ``table_cache``: also cache each chunk's tables (keyed by its turns, the measure and
     the package code), so a warm rerun neither parses nor recomputes. ``events``: a CSV of
     annotated events (``session_id, turn, event``), checked against the corpus before anything is
     computed and added to the turns' ``event`` column. ``event_patterns``: a YAML file of event
     types for the transcripts' event lines (default ``data/events.yaml``).
     ``technique_model``: a ``train-coder`` model directory; the techniques table's main
     behaviours then come from it. ``connect_timeout``: seconds to wait for a remote Dask
-    scheduler.
+    scheduler. Relative paths are relative to the current folder.
     Returns a read-on-access mapping of table name to DataFrame.
     """
-    from therapy_turns.analysis.sessions import join_metadata, read_metadata
-
-    tables = list(TABLE_FUNCS) if tables is None else list(tables)
-    unknown = [t for t in tables if t not in TABLE_FUNCS]
+    known = registry.names()
+    tables = known if tables is None else list(tables)
+    unknown = [t for t in tables if t not in known]
     if unknown:
-        raise ValueError(f"unknown tables {unknown}; known: {sorted(TABLE_FUNCS)}")
+        raise ValueError(f"unknown tables {unknown}; known: {known}")
     if workers < 1:
         raise ValueError("workers must be >= 1")
-    out = project_path(analysis_dir)
+    out = Path(analysis_dir)
     files = corpus_files(corpus)
     # the folder must be new or ours and must not hold the corpus; it is locked for this run,
     # and the tables are staged and moved into place only when complete (nothing deleted first)
     with OutputFolder(out).claim(files) as folder:
         meta_df = read_metadata(metadata) if metadata is not None else None
-        ev_df = read_events(project_path(events)) if events is not None else None
-        ev_types = EventTypes.load(project_path(event_patterns)) if event_patterns else None
+        ev_df = read_events(Path(events)) if events is not None else None
+        ev_types = EventTypes.load(Path(event_patterns)) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
             n_turns: dict[str, int] = {}
             for part in _session_parts(corpus, on_error, speakers, None, ev_types):
@@ -533,15 +537,16 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                     first = part[0] if isinstance(part, list) else part.iloc[0]
                     n_turns[str(first["session_id"])] = len(part)
             check_events(ev_df, n_turns, events)
-        cache = str(project_path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
-        funcs = {name: TABLE_FUNCS[name] for name in tables}
+        cache = str(Path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
+        measures = registry.measures(tables)
         model = None
         if technique_model is not None:
-            from therapy_turns.measures.coder import TechniqueModel
+            from therapy_turns.measures.coder import TechniqueModel  # sklearn: only when asked
 
-            model = TechniqueModel(project_path(technique_model))
-            if "techniques" in funcs:
-                funcs["techniques"] = model
+            model = TechniqueModel(Path(technique_model))
+            if "techniques" in measures:
+                measures["techniques"] = replace(measures["techniques"], compute=model)
+        funcs = tuple(measures.values())
         exclude = tuple(exclude)
         skipped: list[SkippedFile] = []
         n_files = len(files)
@@ -564,7 +569,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         summaries: dict[int, pd.DataFrame] = {}
         n_sessions = 0
         for index, result in results:
-            for name in ("turns", *funcs):
+            for name in ("turns", *measures):
                 _write_partition(folder.staging, name, index, result[name], stats)
             summaries[index] = result["sessions"]
             n = result["turns"]["session_id"].nunique()
@@ -575,17 +580,16 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         if summaries:
             sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
         else:
-            from therapy_turns.analysis.sessions import summarise_sessions
-            sessions = summarise_sessions(pd.DataFrame(columns=["session_id", "turn", "speaker"]),
-                                          {}, exclude)
+            sessions = summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)
         counts = [c for c in sessions.columns if c == "n_events" or c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
         _write_partition(folder.staging, "sessions", 0, sessions, stats)
 
-        for name in ("turns", *funcs):  # keep the schema readable when the corpus is empty
+        for name in ("turns", *measures):  # keep the schema readable when the corpus is empty
             if name not in stats:
-                _write_partition(folder.staging, name, 0, pd.DataFrame(columns=KEYS), stats)
+                cols = measures[name].column_names() if name in measures else KEYS
+                _write_partition(folder.staging, name, 0, pd.DataFrame(columns=cols), stats)
 
         manifest: dict[str, Any] = {
             "corpus_sha256": corpus_checksum(corpus),
@@ -602,29 +606,30 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                 "exclude": list(exclude),
                 "redact": redact,
                 "pipeline": pipeline_id(load_pipeline()),
-                "table_funcs": {k: v if isinstance(v, str) else _func_fingerprint(v)
-                                for k, v in sorted(funcs.items())},
+                "measures": {k: {**m.manifest(), "compute": _func_fingerprint(m.compute)}
+                             for k, m in measures.items()},
                 "technique_model": None if model is None else {
-                    "path": str(technique_model), "sha256": model.sha256},
+                    "path": str(Path(technique_model).resolve()), "sha256": model.sha256},
                 "on_error": on_error,
                 "speakers": _manifest_speakers(speakers, redact),
             },
             "metadata": None if metadata is None else {
-                "path": str(metadata), "sha256": _file_sha256(project_path(metadata)),
+                "path": str(Path(metadata).resolve()), "sha256": _file_sha256(Path(metadata)),
                 **report.as_dict()},
             "skipped": [{"path": s.path,
                          "reason": withhold_quoted(s.reason) if redact else s.reason}
                         for s in skipped],
             "events": None if events is None else {
-                "path": str(events), "sha256": _file_sha256(project_path(events)),
+                "path": str(Path(events).resolve()), "sha256": _file_sha256(Path(events)),
                 "rows": len(ev_df)},
         "event_patterns": None if event_patterns is None else {
-            "path": str(event_patterns), "sha256": _file_sha256(project_path(event_patterns))},
+            "path": str(Path(event_patterns).resolve()),
+            "sha256": _file_sha256(Path(event_patterns))},
         }
-        folder.publish((*BASE_TABLES, *TABLE_FUNCS),
+        folder.publish((*BASE_TABLES, *registry.names()),
                        (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
         log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
-    return Tables(out, manifest)
+    return Tables(out.resolve(), manifest)
 
 
 def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict[str, str]:
@@ -637,48 +642,46 @@ def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict
     return dict(sorted((speakers or {}).items()))
 
 
+def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds",
+              name: str | None = None) -> str | None:
+    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing, built from
+    other data, by other code, or from a changed metadata or events file), or None if they are
+    fresh. Paths are notebook parameters (relative ones: to the project root)."""
+    manifest = read_manifest(analysis_dir)
+    if manifest is None:
+        return "no complete build (no manifest.json)"
+    if name is not None and name not in manifest["tables"]:
+        return f"no table {name!r} (built: {', '.join(manifest['tables'])})"
+    if manifest["corpus_sha256"] != corpus_checksum(_project_corpus(corpus)):
+        return f"built from other corpus files than {corpus}"
+    if manifest.get("code_sha256") != code_fingerprint():
+        return "built by other code (the package changed since)"
+    for key in ("metadata", "events", "event_patterns"):
+        info = manifest.get(key)
+        if info:
+            p = Path(info["path"])
+            if not p.is_file() or _file_sha256(p) != info["sha256"]:
+                return f"the {key} file {info['path']} changed or is gone"
+    model = (manifest.get("parameters") or {}).get("technique_model")
+    if model:  # the trained coder's file must still be the one used
+        from therapy_turns.measures.coder import payload_sha256  # sklearn: only when used
+
+        if payload_sha256(model["path"]) != model["sha256"]:
+            return f"the technique model {model['path']} changed or is gone"
+    return None
+
+
 def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
                ) -> pd.DataFrame:
-    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``; (re)build
-    it first if it is missing or was built from other data or by other code (manifest
-    checksums of the corpus and of the package).
+    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``.
 
-    A rebuild keeps the earlier build's tables, metadata file and redaction setting.
+    Read-only: raises :class:`StaleTablesError` (naming the folder and the reason) when the
+    table is missing or was built from other data or by other code (manifest checksums of the
+    corpus, the package, the metadata and events files); building is ``make report``'s job
+    (``therapy-turns analyze``). Paths are notebook parameters (relative: to the project root).
     """
-    manifest = read_manifest(analysis_dir)
-    fresh = (manifest is not None and name in manifest["tables"]
-             and manifest["corpus_sha256"] == corpus_checksum(corpus)
-             and manifest.get("code_sha256") == code_fingerprint())
-    model_info = ((manifest or {}).get("parameters") or {}).get("technique_model")
-    if fresh and model_info:  # the trained coder's file must still be the one used
-        from therapy_turns.measures.coder import payload_sha256
-
-        fresh = payload_sha256(project_path(model_info["path"])) == model_info["sha256"]
-    if fresh and manifest.get("metadata"):
-        meta = project_path(manifest["metadata"]["path"])
-        fresh = meta.is_file() and _file_sha256(meta) == manifest["metadata"]["sha256"]
-    for key in ("events", "event_patterns"):
-        if fresh and manifest.get(key):
-            ev = project_path(manifest[key]["path"])
-            fresh = ev.is_file() and _file_sha256(ev) == manifest[key]["sha256"]
-    if not fresh:
-        log.info("building %s for %s in %s", name, corpus, project_path(analysis_dir))
-        have = manifest["tables"] if manifest else []
-        wanted = [t for t in TABLE_FUNCS if t == name or t in have]
-        params = (manifest or {}).get("parameters", {})
-        meta_info = (manifest or {}).get("metadata") or {}
-        meta_path = meta_info.get("path")
-        if meta_path and not project_path(meta_path).is_file():
-            log.warning("metadata file %s of the previous build is gone; building without it",
-                        meta_path)
-            meta_path = None
-        events = ((manifest or {}).get("events") or {}).get("path")
-        patterns = ((manifest or {}).get("event_patterns") or {}).get("path")
-        return build_tables(corpus, analysis_dir, wanted, progress=False, metadata=meta_path,
-                            events=events, event_patterns=patterns,
-                            technique_model=(params.get("technique_model") or {}).get("path"),
-                            redact=bool(params.get("redact", False)),
-                            chunk_sessions=int(params.get("chunk_sessions",
-                                                          DEFAULT_CHUNK_SESSIONS)),
-                            exclude=tuple(params.get("exclude", DEFAULT_EXCLUDE)))[name]
+    why = freshness(corpus, analysis_dir, name)
+    if why is not None:
+        raise StaleTablesError(f"{project_path(analysis_dir)}: {why}; stale: run make report "
+                               f"(or therapy-turns analyze {corpus} --out {analysis_dir})")
     return read_table(name, analysis_dir)

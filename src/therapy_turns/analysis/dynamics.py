@@ -33,11 +33,10 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns.io.transcripts import analysable
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn", "speaker"]
-DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
 
 
 # --------------------------------------------------------------------------- trajectories

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from therapy_turns.io.transcripts import FLAGS
-
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
-
-
-def word_count(text: str) -> int:
-    """Words as runs of letters/digits, keeping inner apostrophes and hyphens ("don't" = 1)."""
-    return len(_WORD.findall(text))
+from therapy_turns.schema import count_words
 
 
 def with_words(turns: pd.DataFrame) -> pd.DataFrame:
-    """The turn table plus a ``words`` column counted on the speech (``text``)."""
-    return turns.assign(words=turns["text"].map(word_count))
+    """The turn table plus a ``words`` column counted on the speech (``text``): words as
+    :func:`therapy_turns.schema.count_words` counts them (the features table's ``n_words``)."""
+    return turns.assign(words=turns["text"].fillna("").map(count_words))
 
 
 def session_summary(turns: pd.DataFrame) -> pd.DataFrame:

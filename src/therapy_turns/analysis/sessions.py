@@ -6,24 +6,17 @@ run per chunk by :mod:`therapy_turns.pipeline` (a session never spans two chunks
 exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
 
 - counts: ``n_turns`` (all), ``n_analysed``, ``n_patient``, ``n_therapist`` (analysed), and
-  ``patient_words``, ``therapist_words`` (whitespace tokens), ``patient_word_share``;
+  ``patient_words``, ``therapist_words`` (words as :mod:`therapy_turns.schema` defines them: the
+  sums of the features table's ``n_words``), ``patient_word_share``;
 - events (all turns; :mod:`therapy_turns.io.events`): ``n_events`` and ``events__<type>`` for
   every type of the event patterns and every other type the turns carry;
-- for every numeric column ``c`` of a per-turn table ``t`` (``features``, ``emotion``, ...):
-  ``t__c__patient`` and ``t__c__therapist``, the session mean per speaker;
-- for every numeric column of ``emotion``: ``emotion__c__patient_slope``, the OLS slope of the
-  patient's score over the session's relative position (0 = first turn, 1 = last turn), so
-  sessions of different length are comparable (units: score change over a whole session);
-- for ``emotion`` columns ``valence`` and ``arousal``: Utterance Emotion Dynamics of the
-  patient's series (:func:`analysis.dynamics.ued`): ``emotion__c__patient_ued_<metric>``
-  for the metrics of :data:`UED_METRICS`;
-- for every boolean column ``c`` of ``techniques``: ``techniques__c__rate``, the share of
-  analysed therapist turns coded ``c``; and ``techniques__transition_entropy``: the conditional
-  entropy (bits) of the next therapist turn's main behaviour (question, reflection, input, ...)
-  given the current one (see :func:`transition_entropy`);
-- ``mi__<index>``: the MI session indices of :func:`analysis.mi.session_indices` (main-behaviour
-  rates, reflection-to-question ratio, % complex reflections, % open questions, MI-adherent and
-  non-adherent rates, change-talk share of change + sustain talk from the ``client`` table).
+- for every registered measure (:mod:`therapy_turns.measures.registry`), the columns of its
+  aggregations, named ``<measure>__<column>__<statistic>``: by default the session mean of every
+  numeric column per speaker it applies to (``features__mattr__patient``); the measures declare
+  the others (``emotion__valence__patient_slope``, ``emotion__valence__patient_ued_rmssd``,
+  ``techniques__form_open_question__rate``, ``techniques__transition_entropy``, the MI session
+  indices ``techniques__mi_<index>`` of :func:`analysis.mi.session_indices`). The manifest
+  lists every measure's columns with their meaning and unit.
 
 Double underscores separate table, column and statistic, so the origin of every measure is
 readable and names never collide. Metadata columns are joined by ``session_id``
@@ -32,6 +25,7 @@ readable and names never collide. Metadata columns are joined by ``session_id``
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,70 +35,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from therapy_turns.analysis import mi
-from therapy_turns.analysis.dynamics import ued
 from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
-from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.measures import backchannels
+from therapy_turns.io.transcripts import analysable
+from therapy_turns.measures import backchannels, registry
+from therapy_turns.measures.registry import SEP, Measure
 from therapy_turns.paths import project_path
+from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, count_words
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn", "speaker"]
-SPEAKERS = ("patient", "therapist")
-#: tables whose numeric columns get a patient trend (slope over the session)
-TREND_TABLES = ("emotion",)
-#: candidate names of the one-code-per-turn column of the techniques table, first found wins
-PRIMARY_CODE_COLUMNS = ("main_behaviour", "primary", "technique", "code")
-#: per-turn scores whose patient series get Utterance Emotion Dynamics (dynamics.ued)
-UED_COLUMNS: dict[str, tuple[str, ...]] = {"emotion": ("valence", "arousal")}
-#: UED metrics kept as session measures
-UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance",
-               "rise_rate", "recovery_rate")
-SEP = "__"
+COUNT_COLUMNS = ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_words",
+                 "therapist_words")
 
 
 # --------------------------------------------------------------------------- summaries
-def _analysed_mask(turns: pd.DataFrame, exclude: Sequence[str]) -> np.ndarray:
-    return turns.index.isin(analysable(turns, tuple(exclude)).index)
-
-
-def _numeric_columns(df: pd.DataFrame) -> list[str]:
-    skip = set(KEYS) | {"exchange"} | set(FLAGS)
-    return [c for c, t in df.dtypes.items() if c not in skip and pd.api.types.is_numeric_dtype(t)
-            and not pd.api.types.is_bool_dtype(t)]
-
-
-def _bool_columns(df: pd.DataFrame) -> list[str]:
-    skip = set(KEYS) | set(FLAGS)
-    return [c for c, t in df.dtypes.items() if c not in skip and pd.api.types.is_bool_dtype(t)]
-
-
-def slope(x: np.ndarray, y: np.ndarray) -> float:
-    """OLS slope of ``y`` on ``x`` ignoring NaNs; NaN with fewer than 3 points or constant x."""
-    ok = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[ok], y[ok]
-    if len(x) < 3 or np.ptp(x) == 0:
-        return float("nan")
-    xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
-
-
-def transition_entropy(codes: Sequence[str]) -> float:
-    """Conditional entropy H(next | current) in bits of a sequence of codes.
-
-    ``sum_a p(a) * H(next | current = a)`` with probabilities estimated from the observed
-    transitions (plug-in estimate). 0 when each code is always followed by the same code;
-    NaN with fewer than two codes.
-    """
-    codes = [c for c in codes if isinstance(c, str) and c]
-    if len(codes) < 2:
-        return float("nan")
-    table = pd.crosstab(pd.Series(codes[:-1]), pd.Series(codes[1:])).to_numpy(float)
-    rows = table.sum(axis=1)
-    return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
-
-
 def event_count_columns(turns: pd.DataFrame, code: np.ndarray, n: int) -> pd.DataFrame:
     """``n_events`` and ``events__<type>`` per session (``code``: session index of each turn)."""
     ev = turns["event"].fillna("").astype(str) if "event" in turns.columns else pd.Series(
@@ -120,26 +64,29 @@ def event_count_columns(turns: pd.DataFrame, code: np.ndarray, n: int) -> pd.Dat
 
 
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                       exclude: Sequence[str] = ("generation_error", "missing_answer"),
-                       exclude_backchannels: bool = True) -> pd.DataFrame:
+                       exclude: Sequence[str] = DEFAULT_EXCLUDE,
+                       exclude_backchannels: bool = True, *,
+                       measures: Mapping[str, Measure] | None = None) -> pd.DataFrame:
     """One row per session of ``turns`` (in order of appearance) with the measures listed in the
-    module docstring. ``tables`` maps table name to a turn-level table keyed ``session_id, turn``.
-    With ``exclude_backchannels`` the emotion means, slopes and UED leave out backchannels and
-    minimal responses (:mod:`therapy_turns.measures.backchannels`); ``n_backchannels`` counts the
-    analysed patient ones.
+    module docstring. ``tables`` maps a measure name to its turn-level table (keyed
+    ``session_id, turn``); ``measures`` maps names to :class:`Measure` (default: the registry).
+    With ``exclude_backchannels`` the aggregations of measures declared ``skip_backchannels``
+    (emotion: means, slopes, UED) leave out backchannels and minimal responses
+    (:mod:`therapy_turns.measures.backchannels`); ``n_backchannels`` counts the analysed patient
+    ones.
     """
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
-    ids = pd.Index(uniques, dtype="str")
+    ids = pd.Index(uniques, dtype="str", name="session_id")
     out = pd.DataFrame({"session_id": pd.Series(ids, dtype="str")})
     if turns.empty:
-        for c in ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_words",
-                  "therapist_words"):
+        for c in COUNT_COLUMNS:
             out[c] = pd.Series(dtype="int64")
         out["patient_word_share"] = pd.Series(dtype="float64")
         return out
-    mask = _analysed_mask(turns, exclude)
-    words = turns["text"].fillna("").str.split().str.len().to_numpy()
+    mask = turns.index.isin(analysable(turns, tuple(exclude)).index)
+    words = np.fromiter((count_words(t) for t in turns["text"].fillna("")), dtype=np.int64,
+                        count=len(turns))
     speaker = turns["speaker"].to_numpy()
 
     def per_session(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -161,74 +108,20 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         session_id=lambda d: d.session_id.astype(str)) if exclude_backchannels else None
     turn = turns["turn"]
     last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
-    position = pd.DataFrame({"session_id": sid, "turn": turn,
+    position = pd.DataFrame({"session_id": sid, "turn": turn, "speaker": speaker,
                              "position": (turn / last.to_numpy()[code]).astype("float64")}
                             )[mask]
-
-    cols: dict[str, np.ndarray] = {}
-
-    def put(frame: pd.DataFrame, name: str) -> None:
-        """The columns ``c`` of ``frame`` (indexed by session id) as ``name % c``."""
-        values = frame.reindex(ids).to_numpy("float64")
-        for j, c in enumerate(frame.columns):
-            cols[name % c] = values[:, j]
-
-    for name in sorted(tables):
-        df = tables[name]
-        if df is None or "turn" not in df.columns:
-            continue
-        df = df.assign(session_id=df.session_id.astype(str)).merge(
-            position, on=["session_id", "turn"], how="inner")
-        if name in TREND_TABLES and dropped is not None and len(dropped):
-            df = df.merge(dropped, on=["session_id", "turn"], how="left", indicator=True)
-            df = df[df.pop("_merge") == "left_only"]
-        if "speaker" not in df.columns:
-            df = df.merge(position[["session_id", "turn"]].assign(speaker=speaker[mask]),
-                          on=["session_id", "turn"])
-        num = _numeric_columns(df.drop(columns=["position"]))
-        for sp in SPEAKERS:
-            part = df[df.speaker == sp]
-            if part.empty or not num:
-                continue
-            put(part.groupby("session_id")[num].mean(), f"{name}{SEP}%s{SEP}{sp}")
-        if name in TREND_TABLES:
-            pat = df[df.speaker == "patient"].sort_values(["session_id", "turn"])
-            psid = pat.session_id.to_numpy()
-            start = np.flatnonzero(np.r_[True, psid[1:] != psid[:-1]])  # runs of one session
-            pid = psid[start]
-            bounds = list(zip(start.tolist(), [*start[1:].tolist(), len(pat)], strict=True))
-            x = pat.position.to_numpy(float)
-            ys = pat[num].to_numpy(float)
-            trend = {c: [slope(x[a:b], ys[a:b, j]) for a, b in bounds]
-                     for j, c in enumerate(num)}
-            put(pd.DataFrame(trend, index=pid), f"{name}{SEP}%s{SEP}patient_slope")
-            for c in UED_COLUMNS.get(name, ()):
-                if c not in df.columns:
-                    continue
-                y = pat[c].to_numpy(float)
-                per = [ued(y[a:b]) for a, b in bounds]
-                put(pd.DataFrame({m: [u[m] for u in per] for m in UED_METRICS}, index=pid),
-                    f"{name}{SEP}{c}{SEP}patient_ued_%s")
-        if name == "techniques":
-            ther = df[df.speaker == "therapist"]
-            flags = _bool_columns(df)
-            if flags:
-                put(ther.groupby("session_id")[flags].mean(), f"{name}{SEP}%s{SEP}rate")
-            primary = next((c for c in PRIMARY_CODE_COLUMNS if c in df.columns), None)
-            if primary is not None:
-                seqs = ther.sort_values(["session_id", "turn"]).groupby("session_id")[primary]
-                put(seqs.agg(lambda s: transition_entropy(s.tolist())).to_frame(
-                    "transition_entropy"), f"{name}{SEP}%s")
-    if tables.get("techniques") is not None and "form" in tables["techniques"]:
-        keep = position[["session_id", "turn"]]
-        client = tables.get("client")
-        put(mi.session_indices(
-            tables["techniques"].assign(session_id=lambda d: d.session_id.astype(str)).merge(keep),
-            None if client is None else client.assign(
-                session_id=client.session_id.astype(str)).merge(keep)), f"mi{SEP}%s")
-    if cols:
-        out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
-    return out
+    rows: dict[str, pd.DataFrame] = {}  # each measure's rows of the analysed turns, in order
+    found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
+    for name, df in tables.items():
+        r = df.drop(columns=["speaker"], errors="ignore").assign(
+            session_id=df.session_id.astype(str)).merge(position, on=["session_id", "turn"])
+        if found[name].skip_backchannels and dropped is not None and len(dropped):
+            r = r.merge(dropped, on=["session_id", "turn"], how="left", indicator=True)
+            r = r[r.pop("_merge") == "left_only"]
+        rows[name] = r.sort_values(["session_id", "turn"], kind="mergesort")
+    parts = [found[name].summarise(r, ids, rows) for name, r in rows.items()]
+    return pd.concat([out, *(p.reset_index(drop=True) for p in parts)], axis=1)
 
 
 # --------------------------------------------------------------------------- metadata
@@ -255,12 +148,13 @@ class MetadataReport:
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Read a session metadata CSV keyed by ``session_id`` (read as text: ``007`` stays ``007``).
+    """Read a session metadata CSV keyed by ``session_id`` (read as text: ``007`` stays ``007``);
+    a relative ``path`` is relative to the current folder.
 
     Lines starting with ``#`` are comments. Raises :class:`MetadataError` without a
     ``session_id`` column or with duplicate ids.
     """
-    p = project_path(path)
+    p = Path(path)
     try:
         df = pd.read_csv(p, comment="#", dtype={"session_id": "str"}, skipinitialspace=True)
     except FileNotFoundError:
@@ -522,7 +416,7 @@ def with_session_columns(table: pd.DataFrame, sessions: pd.DataFrame, columns: S
 
 def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
                   metadata: str | Path | None = None,
-                  exclude: Sequence[str] = ("generation_error", "missing_answer")
+                  exclude: Sequence[str] = DEFAULT_EXCLUDE
                   ) -> tuple[pd.DataFrame, MetadataReport]:
     """The ``sessions`` table for ``exclude`` and ``metadata`` (``""``/None: none), sorted by
     ``session_id``, and the metadata report.
@@ -531,15 +425,9 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
     (same bytes); otherwise recomputes the summaries from the stored turn-level tables,
     partition by partition (no reparsing), and joins ``metadata``.
     """
-    from therapy_turns.pipeline import (
-        TABLE_FUNCS,
-        iter_partitions,
-        load_table,
-        read_manifest,
-        sort_rows,
-    )
+    from therapy_turns.pipeline import iter_partitions, load_table, read_manifest, sort_rows
 
-    load_table("turns", corpus, analysis_dir)  # (re)builds if stale
+    load_table("turns", corpus, analysis_dir)  # raises if missing or stale
     manifest = read_manifest(analysis_dir) or {}
     meta = project_path(metadata) if metadata else None
     built = manifest.get("metadata") or {}
@@ -549,7 +437,7 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
     if same_meta and same_excl:
         report = metadata_report(analysis_dir) or MetadataReport()
         return sort_rows(load_table("sessions", corpus, analysis_dir)), report
-    names = [n for n in TABLE_FUNCS if n in manifest.get("tables", [])]
+    names = [n for n in registry.names() if n in manifest.get("tables", [])]
     parts = [summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude)
              for t, *rest in zip(iter_partitions("turns", analysis_dir),
                                  *(iter_partitions(n, analysis_dir) for n in names),
@@ -560,14 +448,12 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
               columns: Sequence[str], speaker: str = "patient",
-              exclude: Sequence[str] = ("generation_error", "missing_answer")) -> pd.DataFrame:
+              exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
     """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
     last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata) added."""
     keep = analysable(turns, tuple(exclude))

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-log = logging.getLogger(__name__)
+from therapy_turns.schema import TURN_ID as KEYS
 
-KEYS = ["session_id", "turn"]
+log = logging.getLogger(__name__)
 
 
 def _sequences(codes: pd.DataFrame, col: str) -> list[np.ndarray]:
@@ -116,6 +116,21 @@ def entropy_bits(values: Sequence[str]) -> float:
     """Shannon entropy (bits) of the empirical distribution of ``values``."""
     _, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
     return float(stats.entropy(counts, base=2)) + 0.0
+
+
+def transition_entropy(codes: Sequence[str]) -> float:
+    """Conditional entropy H(next | current) in bits of a sequence of codes.
+
+    ``sum_a p(a) * H(next | current = a)`` with probabilities estimated from the observed
+    transitions (plug-in estimate). 0 when each code is always followed by the same code;
+    NaN with fewer than two codes.
+    """
+    codes = [c for c in codes if isinstance(c, str) and c]
+    if len(codes) < 2:
+        return float("nan")
+    table = pd.crosstab(pd.Series(codes[:-1]), pd.Series(codes[1:])).to_numpy(float)
+    rows = table.sum(axis=1)
+    return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
 
 
 def windowed_entropy(codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5

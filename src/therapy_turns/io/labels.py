@@ -45,8 +45,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from therapy_turns.io.errors import SpeakerOptionError, UnknownSpeakerError
+from therapy_turns.schema import SPEAKERS
 
-ROLES = ("patient", "therapist")
+ROLES = SPEAKERS  # the speaker roles, defined in therapy_turns.schema
 CONTENT = "content"  # --speaker LABEL=content: a label that never opens a turn
 DEFAULT_SPEAKERS: dict[str, str] = {
     "patient": "patient",

@@ -84,6 +84,7 @@ from therapy_turns.io.labels import (  # noqa: F401  (re-exported)
 from therapy_turns.io.reading import read_text_file
 from therapy_turns.io.segments import BOM, Segment, segment_text, split_lines  # noqa: F401
 from therapy_turns.io.tables import REQUIRED_COLUMNS, table_rows  # noqa: F401
+from therapy_turns.schema import DEFAULT_EXCLUDE
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +390,7 @@ def load_corpus(
 
 
 def analysable(
-    turns: pd.DataFrame, exclude: Sequence[str] = ("generation_error", "missing_answer")
+    turns: pd.DataFrame, exclude: Sequence[str] = DEFAULT_EXCLUDE
 ) -> pd.DataFrame:
     """Turns kept for analysis under an exclusion policy (flag names to leave out).
 

@@ -34,8 +34,10 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import PATIENT
 
 log = logging.getLogger(__name__)
 
@@ -238,3 +240,22 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     out = out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
     log.info("coded %d patient turns", len(out))
     return out
+
+
+# --------------------------------------------------------------------------- the measure
+def _columns() -> tuple[Column, ...]:
+    p = (PATIENT,)
+    return (
+        Column("client_talk", "the turn's client talk (MISC 2.5): change | sustain | neutral",
+               "code", p),
+        Column("change_talk", "change-talk hits", "count", p),
+        Column("sustain_talk", "sustain-talk hits", "count", p),
+        Column("evidence", "JSON: 'direction:kind' -> list of [rule id, matched text]", "JSON", p),
+        *(Column(f"{d}_{k}", f"{d}-talk hits of kind {k}", "count", p)
+          for d in DIRECTIONS for k in CLIENT_KINDS),
+    )
+
+
+MEASURE = register(Measure(
+    "client", code_client_turns, "one row per patient turn: change and sustain talk (MISC 2.5) "
+    "with the evidence for every label", _columns()))

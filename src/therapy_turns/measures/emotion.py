@@ -25,10 +25,11 @@ Scores
 ``nrc_<emotion>``
     NRC Emotion Lexicon hits per 100 words for anger, anticipation, disgust, fear, joy,
     sadness, surprise, trust, positive, negative; negated tokens are not counted.
-``n_words``
-    Tokens that are not punctuation or whitespace.
 
-Empty texts get ``n_words = 0`` and NaN scores.
+Word and sentence counts of a turn are the ``features`` table's (one definition of a word,
+:mod:`therapy_turns.schema`). Empty texts get NaN scores. The ``emotion`` measure of the registry
+(:data:`MEASURE`) declares these columns and their session aggregations (speaker means, the
+patient's slope over the session, Utterance Emotion Dynamics of valence and arousal).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,7 @@ import pandas as pd
 from scipy import sparse
 from spacy.tokens import Doc, Span
 
+from therapy_turns.analysis.dynamics import ued
 from therapy_turns.measures.emotion_rules import (
     FIRST_PERSON,
     NRC_EMOTIONS,
@@ -58,12 +60,13 @@ from therapy_turns.measures.emotion_rules import (
     rule_view,
     vader_scores,
 )
+from therapy_turns.measures.registry import Column, Measure, patient_slopes, register, speaker_means
 from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import MODEL_DIR
+from therapy_turns.schema import KEYS, PATIENT
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn", "speaker"]
 DIMENSIONS = ("valence", "arousal", "dominance")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
 #: Names of the dense (non-lexical) model inputs, in order.
@@ -336,7 +339,8 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = Non
     return outs
 
 
-SCORE_COLUMNS = ["n_words", "n_sentences", *DIMENSIONS, "valence_rules", "vader_compound",
+#: the score columns of a turn or sentence (word and sentence counts are the features table's)
+SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound",
                  *(f"nrc_{e}" for e in NRC_EMOTIONS)]
 
 
@@ -355,8 +359,7 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     _check(turns, docs)
     rows = _score_docs(docs, load_model())
     out = pd.DataFrame(rows, columns=SCORE_COLUMNS)
-    out = pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
-    return out.astype({"n_words": "int64", "n_sentences": "int64"})
+    return pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
 
 
 def score_sentences(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -371,7 +374,7 @@ def score_sentences(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
             heads.append({**key, "sentence": k, "text": sent.text})
             spans.append(sent)
     rows = [{**h, **s} for h, s in zip(heads, _score_spans(spans, model), strict=True)]
-    cols = [*KEYS, "sentence", "text", *[c for c in SCORE_COLUMNS if c != "n_sentences"]]
+    cols = [*KEYS, "sentence", "text", *SCORE_COLUMNS]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -380,3 +383,40 @@ def score_texts(texts: Iterable[str], nlp=None) -> pd.DataFrame:
     nlp = nlp or load_pipeline()
     return pd.DataFrame(_score_docs(list(pipe_texts(nlp, list(texts))), load_model()),
                         columns=SCORE_COLUMNS)
+
+
+# --------------------------------------------------------------------------- the measure
+#: per-turn scores whose patient series get Utterance Emotion Dynamics (dynamics.ued)
+UED_COLUMNS = ("valence", "arousal")
+#: UED metrics kept as session measures
+UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance",
+               "rise_rate", "recovery_rate")
+
+
+def patient_ued(rows: pd.DataFrame, measure: Measure,
+                tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics
+    (:func:`therapy_turns.analysis.dynamics.ued`) of each session's patient series of the
+    :data:`UED_COLUMNS` scores, for the metrics of :data:`UED_METRICS`."""
+    pat = rows[rows.speaker == PATIENT]
+    cols = [c for c in UED_COLUMNS if c in pat.columns]
+    out: dict[str, list[float]] = {f"{c}__patient_ued_{m}": [] for c in cols for m in UED_METRICS}
+    ids = []
+    for sid, g in pat.groupby("session_id", sort=False):
+        ids.append(sid)
+        for c in cols:
+            u = ued(g[c].to_numpy(float))
+            for m in UED_METRICS:
+                out[f"{c}__patient_ued_{m}"].append(u[m])
+    return pd.DataFrame(out, index=pd.Index(ids, name="session_id"))
+
+
+MEASURE = register(Measure(
+    "emotion", score_turns, "per-turn affect: valence/arousal/dominance (EmoBank-trained model), "
+    "rule layer, VADER compound, NRC emotions",
+    (*(Column(d, f"predicted {d} (EmoBank 1-5 scale, 3 = neutral)", "1-5") for d in DIMENSIONS),
+     Column("valence_rules", "rule layer: VADER valences composed on the parse", "-1..1"),
+     Column("vader_compound", "VADER 3.3.2 compound of the text as written", "-1..1"),
+     *(Column(f"nrc_{e}", f"NRC lexicon {e} words outside negation scopes", "per 100 words")
+       for e in NRC_EMOTIONS)),
+    aggregates=(speaker_means, patient_slopes, patient_ued), skip_backchannels=True))

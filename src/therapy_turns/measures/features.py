@@ -2,28 +2,30 @@
 
 :func:`compute_features` takes the turn table and the row-aligned spaCy Docs of its ``text``
 (one parse, from the shared pipeline; nothing is re-parsed here) and returns one row per turn
-keyed ``session_id, turn, speaker`` with the columns documented in :data:`COLUMNS`.
-:func:`session_lsm` aggregates language style matching per session.
+keyed ``session_id, turn, speaker`` with the columns declared in :data:`VALUE_COLUMNS` (the
+``features`` measure of the registry). :func:`session_lsm` aggregates language style matching
+per session.
 
 Conventions
 -----------
-- **Words** are tokens that are not punctuation or whitespace and are not a contraction clitic
-  (``'m``, ``'ve``, ``n't`` ...): "I don't know." has 3 words (*I, do, know*). Rates "per 100
-  words" divide by this count (the LIWC convention: a clitic adds to a category, not to the
-  word count).
+- **Words** and **content lemmas** are :mod:`therapy_turns.schema`'s: "I don't know." has 3
+  words (*I, do, know*); rates "per 100 words" divide by this count.
 - Word lists and patterns are YAML files in ``lexicons/`` (each with its source/rationale);
   matching is on lower-cased text with curly apostrophes normalised; single-word entries also
   match the lemma where stated; a trailing ``*`` matches a prefix; multi-word entries match as
   token sequences; overlapping matches in one category count once (longest wins).
 - **Empty turns** (no words, e.g. a generation error with empty ``text``): count columns are 0,
-  rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN.
+  rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN. Flesch
+  readability is NaN below :data:`READABILITY_MIN_WORDS` words (not an estimate there).
 - Readability (Flesch), dependency distance and POS proportions follow textdescriptives 2.8.2's
   definitions (:func:`syntax_features`), computed on the existing parse.
 - Counts per turn are taken over the flat token arrays of a block of turns
   (:class:`~therapy_turns.measures.views.Tokens`); phrases and patterns are matched by spaCy's
   ``PhraseMatcher`` and ``Matcher``.
 - Patient markers (``marker_*``) and questions are computed for every turn regardless of
-  speaker; the analyses read markers on patient rows and questions on therapist rows.
+  speaker; the analyses read markers on patient rows and questions on therapist rows. ``lsm``
+  and ``reflect_overlap`` apply to therapist turns only (NaN on patient rows; the session table
+  has no patient column for them).
 """
 
 from __future__ import annotations
@@ -39,66 +41,95 @@ from tqdm.auto import tqdm
 
 from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons, load_lexicon
 from therapy_turns.measures.questions import count_questions
-from therapy_turns.measures.syntax import POS_TAGS, syntax_columns
+from therapy_turns.measures.registry import Column, Measure, register
+from therapy_turns.measures.syntax import POS_TAGS, READABILITY_MIN_WORDS, syntax_columns
 from therapy_turns.measures.views import Tokens, morph_tense, norm, ratio
+from therapy_turns.schema import (
+    CONTENT_MIN_CHARS,
+    CONTENT_POS,
+    DEFAULT_EXCLUDE,
+    KEYS,
+    PATIENT,
+    SPEAKERS,
+    THERAPIST,
+)
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn", "speaker"]
-#: Coarse POS tags of content words (Universal Dependencies open classes; AUX excluded).
-CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
                   "quant")
 MATTR_WINDOW = 50
 #: Turns whose tokens :func:`compute_features` handles in one set of array operations.
 BLOCK_TURNS = 4096
 
-#: Output columns and their meaning (units in brackets).
+#: LSM category -> the rate column it reads (negate is the ``negations`` column: one word list)
+LSM_RATES: dict[str, str] = {c: "negations" if c == "negate" else f"fw_{c}"
+                             for c in LSM_CATEGORIES}
+
+#: The value columns of the table: name, meaning, unit, speakers it applies to.
+VALUE_COLUMNS: tuple[Column, ...] = (
+    Column("n_chars", "characters of the turn text, spaces included", "count"),
+    Column("n_tokens", "spaCy tokens, punctuation included", "count"),
+    Column("n_words", "words (therapy_turns.schema: no punctuation, space or clitic)", "count"),
+    Column("n_sentences", "spaCy sentences", "count"),
+    Column("mean_sentence_length", "n_words / n_sentences", "words"),
+    Column("ttr", "type-token ratio of lower-cased words", "0-1"),
+    Column("mattr", f"moving-average TTR, window {MATTR_WINDOW} words (= ttr if shorter)", "0-1"),
+    Column("lexical_density", "share of words that are content words (schema.CONTENT_POS)",
+           "0-1"),
+    Column("flesch_reading_ease", "Flesch reading ease (textdescriptives' formula); NaN below "
+           f"{READABILITY_MIN_WORDS} words", "higher = easier"),
+    Column("flesch_kincaid_grade", "Flesch-Kincaid grade level (textdescriptives' formula); NaN "
+           f"below {READABILITY_MIN_WORDS} words", "US grade"),
+    Column("dependency_distance_mean", "mean dependency distance, mean over sentences "
+           "(textdescriptives)", "tokens"),
+    *(Column(f"pos_prop_{t}", f"share of tokens tagged {t} (textdescriptives)", "0-1")
+      for t in POS_TAGS),
+    Column("pron_i", "first-person singular pronouns", "per 100 words"),
+    Column("pron_we", "first-person plural pronouns", "per 100 words"),
+    Column("pron_you", "second-person pronouns", "per 100 words"),
+    Column("pron_third", "third-person personal pronouns (he/she/they families)",
+           "per 100 words"),
+    Column("q_open", "open questions (therapy_turns.measures.questions)", "count"),
+    Column("q_closed", "closed questions (yes/no, tag, declarative)", "count"),
+    Column("q_total", "q_open + q_closed", "count"),
+    Column("hedges", "tentative/hedging expressions, lexicons/hedges.yaml", "per 100 words"),
+    Column("certainty", "certainty/absolutist words not under negation, certainty.yaml",
+           "per 100 words"),
+    Column("negations", "negators, lexicons/negations.yaml (also the LSM negate category)",
+           "per 100 words"),
+    Column("modals", "modal verbs (Penn tag MD)", "per 100 words"),
+    Column("tense_past", "share of tense markers that are past (finite Tense=Past)", "0-1"),
+    Column("tense_present", "share of tense markers that are present (finite Tense=Pres)",
+           "0-1"),
+    Column("tense_future", "share of tense markers that are future (will/shall/'ll, going to)",
+           "0-1"),
+    Column("body_words", "body-sensation words, lexicons/body_sensation.yaml", "per 100 words"),
+    Column("cognitive_words", "cognitive-process words, lexicons/cognitive_process.yaml",
+           "per 100 words"),
+    Column("feeling_words", "feeling words, lexicons/feeling.yaml", "per 100 words"),
+    Column("marker_skeptic", "skeptical challenges ('how is that supposed to help', "
+           "'I've tried that')", "count"),
+    Column("marker_slow_down", "requests to slow down or pause", "count"),
+    Column("marker_vague", "vague, non-committal expressions ('I don't know', 'I guess')",
+           "count"),
+    Column("marker_catastrophic", "catastrophic / future-certain predictions", "count"),
+    Column("marker_intellectualising", "statistical/technical/analytic vocabulary", "count"),
+    *(Column(f"fw_{c}", f"LSM function-word category {c}, function_words.yaml",
+             "per 100 words") for c in LSM_CATEGORIES if LSM_RATES[c] == f"fw_{c}"),
+    Column("lsm", "language style matching with the previous turn, a patient turn "
+           "(Ireland & Pennebaker 2010)", "0-1", speakers=(THERAPIST,)),
+    Column("reflect_overlap", "share of the therapist turn's content-lemma types "
+           "(schema.content_lemmas) that occur in the previous patient turn", "0-1",
+           speakers=(THERAPIST,)),
+)
+#: Output columns and their meaning (units in brackets), keys first (derived from
+#: :data:`VALUE_COLUMNS`, for reading).
 COLUMNS: dict[str, str] = {
     "session_id": "session identifier (key)",
     "turn": "0-based turn index in the session (key)",
     "speaker": "patient or therapist (key)",
-    "n_chars": "characters of the turn text, spaces included [count]",
-    "n_tokens": "spaCy tokens, punctuation included [count]",
-    "n_words": "words: tokens minus punctuation, whitespace and clitics [count]",
-    "n_sentences": "spaCy sentences [count]",
-    "mean_sentence_length": "n_words / n_sentences [words]",
-    "ttr": "type-token ratio of lower-cased words [0-1]",
-    "mattr": f"moving-average TTR, window {MATTR_WINDOW} words (= ttr if shorter) [0-1]",
-    "lexical_density": "share of words that are content words (NOUN/PROPN/VERB/ADJ/ADV) [0-1]",
-    "flesch_reading_ease": "Flesch reading ease (textdescriptives) [higher = easier]",
-    "flesch_kincaid_grade": "Flesch-Kincaid grade level (textdescriptives) [US grade]",
-    "dependency_distance_mean": "mean dependency distance, mean over sentences (textdescriptives)",
-    **{f"pos_prop_{t}": f"share of tokens tagged {t} (textdescriptives) [0-1]" for t in POS_TAGS},
-    "pron_i": "first-person singular pronouns [per 100 words]",
-    "pron_we": "first-person plural pronouns [per 100 words]",
-    "pron_you": "second-person pronouns [per 100 words]",
-    "pron_third": "third-person personal pronouns (he/she/they families) [per 100 words]",
-    "q_open": "open questions (therapy_turns.measures.questions) [count]",
-    "q_closed": "closed questions (yes/no, tag, declarative) [count]",
-    "q_total": "q_open + q_closed [count]",
-    "hedges": "tentative/hedging expressions, lexicons/hedges.yaml [per 100 words]",
-    "certainty": "certainty/absolutist words not under negation, certainty.yaml [per 100 words]",
-    "negations": "negators, lexicons/negations.yaml [per 100 words]",
-    "modals": "modal verbs (Penn tag MD) [per 100 words]",
-    "tense_past": "share of tense markers that are past (finite Tense=Past) [0-1]",
-    "tense_present": "share of tense markers that are present (finite Tense=Pres) [0-1]",
-    "tense_future": "share of tense markers that are future (will/shall/'ll, going to) [0-1]",
-    "body_words": "body-sensation words, lexicons/body_sensation.yaml [per 100 words]",
-    "cognitive_words": "cognitive-process words, lexicons/cognitive_process.yaml [per 100 words]",
-    "feeling_words": "feeling words, lexicons/feeling.yaml [per 100 words]",
-    "marker_skeptic": "skeptical challenges ('how is that supposed to help', 'I've tried that')"
-                      " [count]",
-    "marker_slow_down": "requests to slow down or pause [count]",
-    "marker_vague": "vague, non-committal expressions ('I don't know', 'I guess') [count]",
-    "marker_catastrophic": "catastrophic / future-certain predictions [count]",
-    "marker_intellectualising": "statistical/technical/analytic vocabulary [count]",
-    **{f"fw_{c}": f"LSM function-word category {c}, function_words.yaml [per 100 words]"
-       for c in LSM_CATEGORIES},
-    "lsm": "language style matching with the previous turn; therapist rows that follow a "
-           "patient turn only (Ireland & Pennebaker 2010) [0-1]",
-    "reflect_overlap": "share of the therapist turn's content-lemma types that occur in the "
-                       "previous patient turn; therapist rows after a patient turn only [0-1]",
+    **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS},
 }
 
 
@@ -252,33 +283,37 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
         col[name] = per100(counter.matches(t)[0])
     for m in MARKERS:
         col[f"marker_{m}"] = lex.markers[m].matches(t)[0]
-    for cat in LSM_CATEGORIES:
+    for cat, name in LSM_RATES.items():
+        if name != f"fw_{cat}":
+            continue
         spec = lex.function_words[cat]
         hits = (t.isin("POS", (spec,), normed=False) if isinstance(spec, str)
                 else t.isin("ORTH", spec))
-        col[f"fw_{cat}"] = per100(t.count(hits))
+        col[name] = per100(t.count(hits))
     return col
 
 
 def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
-    """Codes (:meth:`Tokens.code`) of the lower-cased lemmas (the form if no lemma) of the
-    content words (CONTENT_POS) that are not spaCy stop words, per Doc in ``docs``."""
-    mask = t.word & t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP")
+    """Codes (:meth:`Tokens.code`) of the content lemmas (:func:`therapy_turns.schema.
+    content_lemmas`: same tokens, same lemmas; checked in the tests) per Doc in ``docs``."""
+    mask = (t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
+            & t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False))
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
     return {k: set(value[t.start[k]:t.start[k + 1]][mask[t.start[k]:t.start[k + 1]]].tolist())
             for k in docs}
 
 
 def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
-        categories: Sequence[str] = LSM_CATEGORIES, prefix: str = "fw_") -> float:
+        columns: Sequence[str] = tuple(LSM_RATES.values())) -> float:
     """Language style matching of two speakers (Ireland & Pennebaker 2010).
 
     Per category ``1 - |a - b| / (a + b + 0.0001)`` on rates per 100 words, averaged over the
-    categories. NaN if any rate is missing (a speaker with no words).
+    categories (``columns``: the rate column of each, :data:`LSM_RATES`). NaN if any rate is
+    missing (a speaker with no words).
     """
     scores = []
-    for c in categories:
-        a, b = rates_a[prefix + c], rates_b[prefix + c]
+    for c in columns:
+        a, b = rates_a[c], rates_b[c]
         if a is None or b is None or np.isnan(a) or np.isnan(b):
             return float("nan")
         scores.append(1 - abs(a - b) / (a + b + 0.0001))
@@ -329,7 +364,7 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
     spk = turns["speaker"].to_numpy()
     order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
     pairs = [(a, b) for a, b in zip(order[:-1].tolist(), order[1:].tolist(), strict=True)
-             if sid[a] == sid[b] and spk[a] == "patient" and spk[b] == "therapist"]
+             if sid[a] == sid[b] and spk[a] == PATIENT and spk[b] == THERAPIST]
     need = np.zeros(n, dtype=bool)
     need[[i for pair in pairs for i in pair]] = True
     parts: list[dict[str, np.ndarray]] = []
@@ -351,7 +386,7 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
     cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
     lsm_col = np.full(n, np.nan)
     refl_col = np.full(n, np.nan)
-    fw = [f"fw_{c}" for c in LSM_CATEGORIES]
+    fw = list(LSM_RATES.values())
     for a, b in pairs:
         if cols["n_words"][a] and cols["n_words"][b]:
             lsm_col[b] = lsm({c: cols[c][a] for c in fw}, {c: cols[c][b] for c in fw})
@@ -370,6 +405,11 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = 
     return out
 
 
+MEASURE = register(Measure(
+    "features", compute_features, "per-turn linguistic features (size, diversity, readability, "
+    "syntax, pronouns, questions, word lists, markers, LSM, reflective overlap)", VALUE_COLUMNS))
+
+
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
     """Session-level language style matching of patient and therapist.
 
@@ -378,11 +418,11 @@ def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
     counts and the number of pairs. Apply the exclusion policy to ``features`` first.
     """
     out = []
-    fw = [f"fw_{c}" for c in LSM_CATEGORIES]
+    fw = list(LSM_RATES.values())
     for sid, g in features.groupby("session_id", sort=True):
         rates = {}
         words = {}
-        for spk in ("patient", "therapist"):
+        for spk in SPEAKERS:
             s = g[(g["speaker"] == spk) & (g["n_words"] > 0)]
             words[spk] = int(s["n_words"].sum())
             rates[spk] = {c: (float((s[c] * s["n_words"]).sum() / words[spk]) if words[spk]
@@ -398,7 +438,7 @@ POSITION_LABELS = ("early", "middle", "late")
 
 
 def analysable_features(feats: pd.DataFrame, turns: pd.DataFrame,
-                        exclude: Sequence[str] = ("generation_error", "missing_answer"),
+                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
                         n_bins: int = 3) -> pd.DataFrame:
     """Feature rows of the turns kept under the exclusion policy, with position columns.
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from spacy.tokens import Span
 
 from therapy_turns.measures.views import DocView
+from therapy_turns.schema import is_content
 
 LEAD_SKIP = frozenset({"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next",
                        "also", "again", "gently", "simply", "slowly", "um", "uh", "right", "yeah",
@@ -45,7 +46,6 @@ class ReflectionSettings:
     min_content_plain: int  # content lemmas such a restatement needs
     complex_min_novelty: float  # share of new content lemmas that makes a reflection complex
     complex_min_content: int  # content lemmas a statement needs before novelty can count
-    content_pos: frozenset[str]
     statement_default: bool = True  # any other uncoded statement about the client's world
 
 
@@ -84,13 +84,13 @@ def _after_you(v: DocView, i: int) -> bool:
     return i > 0 and v.low[i - 1] == "you"
 
 
-def content_lemmas(v: DocView, start: int, end: int, pos: Set[str]) -> set[str]:
-    """Lower-cased lemmas of the alphabetic, non-stop tokens longer than 2 characters whose
-    coarse POS is in ``pos``, among tokens ``start:end`` of the Doc of ``v``."""
+def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
+    """The content lemmas (:func:`therapy_turns.schema.content_lemmas`: alphabetic, not a stop
+    word, content POS, at least 3 characters) of tokens ``start:end`` of the Doc of ``v``."""
     cut = slice(start, end)
     return {lemma for lemma, alpha, stop, p, text in zip(
         v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True)
-            if alpha and not stop and p in pos and len(text) > 2}
+            if is_content(text, p, alpha, stop)}
 
 
 def addresses_client(v: DocView, start: int, end: int) -> bool:
@@ -131,7 +131,7 @@ def reflection(v: DocView, start: int, end: int, client: set[str] | None, stem: 
         return stem  # a lead-in marks a reflection even where the client turn is not at hand
     if client is None or own:
         return None
-    content = content_lemmas(v, start, end, st.content_pos)
+    content = content_lemmas(v, start, end)
     if not content:
         return None
     if addresses_client(v, start, end):
@@ -158,7 +158,7 @@ def complexity(v: DocView, start: int, end: int, client: set[str], complex_stem:
                 if not all(w in client_words or w in client for w in c.lower().split())]
     if new_cues:
         return "complex", f"cue:{new_cues[0]}"
-    content = content_lemmas(v, start, end, st.content_pos)
+    content = content_lemmas(v, start, end)
     if len(content) >= st.complex_min_content:
         novelty = 1.0 - len(content & client) / len(content)
         if novelty >= st.complex_min_novelty:

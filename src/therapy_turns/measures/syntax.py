@@ -13,6 +13,9 @@ from therapy_turns.measures.views import Tokens, ratio
 #: POS proportions reported (textdescriptives ``pos_prop_*``; denominator: all tokens).
 POS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
             "PROPN", "PUNCT", "SCONJ", "VERB")
+#: Readability (Flesch) is undefined (NaN) for turns with fewer words than this: syllables per
+#: word and words per sentence of a few words are no estimate (one long word scores -218)
+READABILITY_MIN_WORDS = 10
 
 
 @lru_cache(maxsize=4)
@@ -28,7 +31,8 @@ def syllables(word: str, lang: str = "en") -> int:
 
 def syntax_columns(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.ndarray
                    ) -> dict[str, np.ndarray]:
-    """Per Doc of ``t`` (NaN without words): Flesch reading ease, Flesch-Kincaid grade, mean
+    """Per Doc of ``t`` (NaN without words; readability NaN below :data:`READABILITY_MIN_WORDS`
+    words): Flesch reading ease, Flesch-Kincaid grade, mean
     dependency distance, POS proportions (see :func:`measures.features.syntax_features`).
     ``starts``: per token, does a sentence start there; ``n_sents``: sentences per Doc."""
     out: dict[str, np.ndarray] = {}
@@ -41,7 +45,7 @@ def syntax_columns(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words
     syl = np.asarray([syllables(w, lang) for w in lowers], dtype=np.int64)[inv]
     asl = ratio(n_keep, n_sents)  # mean sentence length: kept words over all sentences
     aspw = ratio(np.bincount(t.doc_of[keep], weights=syl[keep], minlength=t.n_docs), n_keep)
-    ok = has_words & (n_keep > 0)
+    ok = has_words & (n_keep >= READABILITY_MIN_WORDS)
     out["flesch_reading_ease"] = np.where(ok, 206.835 - (1.015 * asl) - (84.6 * aspw), nan)
     out["flesch_kincaid_grade"] = np.where(ok, 0.39 * asl + 11.8 * aspw - 15.59, nan)
     # dependency distance (textdescriptives: dependency_distance), mean over sentences

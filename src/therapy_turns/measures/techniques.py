@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,6 +43,9 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
+from therapy_turns.analysis import mi
+from therapy_turns.analysis.shifts import transition_entropy
+from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.statements import (
     ReflectionSettings,
     complexity,
@@ -54,6 +57,7 @@ from therapy_turns.measures.statements import (
 from therapy_turns.measures.views import DocView
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import KEYS, THERAPIST
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +162,7 @@ class Coder:
         st = spec["settings"]
         self.settings = ReflectionSettings(
             st["reflection_min_overlap_plain"], st["reflection_min_content"],
-            st["complex_min_novelty"], st["complex_min_content"], frozenset(st["content_pos"]),
+            st["complex_min_novelty"], st["complex_min_content"],
             bool(st["reflection_statement_default"]))
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
@@ -209,7 +213,7 @@ class Coder:
         words: set[str] = set()
         if prev_client is not None:
             cv = DocView.of(prev_client)
-            client = content_lemmas(cv, 0, len(prev_client), self.settings.content_pos)
+            client = content_lemmas(cv, 0, len(prev_client))
             words = {*cv.low, *cv.lemma}
         found: dict[str, list[list[str]]] = {}
         for sent in doc.sents:
@@ -360,9 +364,7 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         row.update({f"form_{f}": f in form_list for f in forms()})
         row.update({f"act_{a}": a in tc.act for a in act_processes()})
         rows.append(row)
-    cols = ["session_id", "turn", "speaker", "form", "act_process", "main_behaviour", "evidence",
-            "n_forms"] + [f"form_{f}" for f in forms()] + [f"act_{a}" for a in act_processes()]
-    out = pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=MEASURE.column_names())
     log.info("coded %d therapist turns", len(out))
     return out.reset_index(drop=True)
 
@@ -370,3 +372,58 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
 def split_codes(value: str) -> list[str]:
     """``"a;b"`` → ``["a", "b"]`` ("" → [])."""
     return [c for c in str(value).split(";") if c]
+
+
+# --------------------------------------------------------------------------- the measure
+def code_rates(rows: pd.DataFrame, measure: Measure,
+               tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """``<code>__rate``: per session, the share of analysed therapist turns coded with each
+    boolean code column (``form_*``, ``act_*``)."""
+    flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
+    ther = rows[rows.speaker == THERAPIST]
+    rates = ther.groupby("session_id", sort=False)[flags].mean().astype("float64")
+    return rates.rename(columns=lambda c: f"{c}__rate")
+
+
+def behaviour_entropy(rows: pd.DataFrame, measure: Measure,
+                      tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """``transition_entropy``: per session, the conditional entropy (bits) of the next therapist
+    turn's main behaviour given the current one
+    (:func:`therapy_turns.analysis.shifts.transition_entropy`)."""
+    ther = rows[rows.speaker == THERAPIST]
+    ent = ther.groupby("session_id", sort=False)["main_behaviour"].agg(
+        lambda s: transition_entropy(s.tolist()))
+    return ent.to_frame("transition_entropy")
+
+
+def mi_indices(rows: pd.DataFrame, measure: Measure,
+               tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """``mi_<index>``: the MI session indices of :func:`therapy_turns.analysis.mi.
+    session_indices` (main-behaviour rates, reflection-to-question ratio, % complex reflections,
+    % open questions, MI-adherent and non-adherent rates, change-talk share from the ``client``
+    measure's rows when the chunk has them)."""
+    client = (tables or {}).get("client")
+    ind = mi.session_indices(rows[rows.speaker == THERAPIST], client)
+    return ind.rename(columns=lambda c: f"mi_{c}")
+
+
+def _columns() -> tuple[Column, ...]:
+    t = (THERAPIST,)
+    return (
+        Column("form", "MITI-style forms of the turn, ';'-joined (docs/codebook.md)", "codes", t),
+        Column("act_process", "ACT processes of the turn, ';'-joined ('' if none)", "codes", t),
+        Column("main_behaviour", "AnnoMI main behaviour: " + "|".join(MAIN_BEHAVIOURS),
+               "code", t),
+        Column("evidence", "JSON: code -> list of [rule id, matched text]", "JSON", t),
+        Column("n_forms", "forms other than 'other'", "count", t),
+        *(Column(f"form_{f}", f"turn coded with form {f}", "bool", t) for f in forms()),
+        *(Column(f"act_{a}", f"turn coded with ACT process {a}", "bool", t)
+          for a in act_processes()),
+    )
+
+
+MEASURE = register(Measure(
+    "techniques", code_turns, "one row per therapist turn: MITI forms, ACT processes, AnnoMI "
+    "main behaviour, with the evidence for every label", _columns(),
+    aggregates=(speaker_means, code_rates, behaviour_entropy, mi_indices),
+    cli_columns=("session_id", "turn", "form", "act_process", "main_behaviour", "evidence")))

@@ -12,6 +12,8 @@ import pandas as pd
 from spacy.tokens import Doc, MorphAnalysis
 from spacy.vocab import Vocab
 
+from therapy_turns.schema import is_clitic
+
 __all__ = ["ATTRS", "DocView", "Tokens", "is_clitic", "morph_tense", "norm", "ratio"]
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
@@ -24,11 +26,6 @@ ATTRS = ("ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUN
 def norm(text: str) -> str:
     """Lower case with curly apostrophes made straight (how word lists are compared)."""
     return text.translate(_APOS).lower()
-
-
-def is_clitic(form: str) -> bool:
-    """Is the :func:`norm` form ``form`` a contraction clitic (``'s``, ``'m``, ``n't`` ...)?"""
-    return form.startswith("'") or form == "n't"
 
 
 def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -136,7 +133,7 @@ class Tokens:
 
     @cached_property
     def word(self) -> np.ndarray:
-        """Per token: a word (no punctuation, space or clitic)?"""
+        """Per token: a word (:mod:`therapy_turns.schema`: no punctuation, space or clitic)?"""
         return ~self.flag("IS_PUNCT") & ~self.flag("IS_SPACE") & ~self.where("ORTH", is_clitic)
 
     def column(self, attr: str) -> np.ndarray:

@@ -40,13 +40,15 @@ from matplotlib.figure import Figure
 
 from therapy_turns import pipeline
 from therapy_turns.io.transcripts import FLAGS, analysable
+from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
 from therapy_turns.viz import session as session_figure
 from therapy_turns.viz.plots import PALETTE
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn", "speaker"]
+#: the measure tables the explorer reads (others registered are loaded into ``data.tables``)
 TABLES = ("features", "emotion", "techniques")
 #: Technique layers shown as tags: table column → ``data-layer`` value.
 CODE_LAYERS = {"form": "form", "act_process": "process"}
@@ -106,7 +108,9 @@ class ExplorerData:
     features: pd.DataFrame | None = None
     emotion: pd.DataFrame | None = None
     techniques: pd.DataFrame | None = None
-    exclude: Sequence[str] = field(default=("generation_error", "missing_answer"))
+    exclude: Sequence[str] = field(default=DEFAULT_EXCLUDE)
+    #: every registered measure's table found in the build, by name
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def sessions(self) -> list[str]:
         """Session ids in sorted order."""
@@ -124,26 +128,27 @@ class ExplorerData:
 
 def load_data(corpus: str | Path = "seeds", analysis_dir: str | Path = "build/seeds",
               redact: bool = False,
-              exclude: Sequence[str] = ("generation_error", "missing_answer")) -> ExplorerData:
-    """Read ``turns`` and the ``features``/``emotion``/``techniques`` tables through
-    :func:`therapy_turns.pipeline.load_table`.
+              exclude: Sequence[str] = DEFAULT_EXCLUDE) -> ExplorerData:
+    """Read ``turns`` and the table of every registered measure that the build holds, through
+    :func:`therapy_turns.pipeline.load_table` (which refuses stale tables).
 
-    A table whose module is not installed yet is left out (logged). With ``redact`` the turn
-    table is de-identified here unless the analysis step already did it (manifest parameter).
+    A measure the build lacks is left out (logged). With ``redact`` the turn table is
+    de-identified here unless the analysis step already did it (manifest parameter).
     """
     turns = pipeline.load_table("turns", corpus, analysis_dir)
-    tables: dict[str, pd.DataFrame | None] = {}
-    for name in TABLES:
-        try:
-            tables[name] = pipeline.load_table(name, corpus, analysis_dir)
-        except ModuleNotFoundError as e:
-            log.warning("table %s not available (%s): shown without it", name, e)
-            tables[name] = None
+    built = (pipeline.read_manifest(analysis_dir) or {}).get("tables", [])
+    found: dict[str, pd.DataFrame] = {}
+    for name in registry.names():
+        if name in built:
+            found[name] = pipeline.load_table(name, corpus, analysis_dir)
+        else:
+            log.warning("table %s not in %s: shown without it", name, analysis_dir)
+    tables: dict[str, Any] = {name: found.get(name) for name in TABLES}
     if redact and not _built_redacted(analysis_dir):
         from therapy_turns.io.redact import redact_turns
 
         turns = redact_turns(turns)
-    return ExplorerData(turns, exclude=tuple(exclude), **tables)
+    return ExplorerData(turns, exclude=tuple(exclude), tables=found, **tables)
 
 
 def _built_redacted(analysis_dir: str | Path) -> bool:
@@ -367,7 +372,7 @@ def render_turn(row: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def select_turns(table: pd.DataFrame, speakers: Sequence[str] = ("patient", "therapist"),
+def select_turns(table: pd.DataFrame, speakers: Sequence[str] = SPEAKERS,
                  codes: Sequence[str] = (), show_flagged: bool = True) -> pd.DataFrame:
     """Rows of a :func:`session_table` kept by the filters: speakers shown; with ``codes``, only
     turns carrying one of them; without ``show_flagged``, no turn with an artefact flag."""
@@ -382,7 +387,7 @@ def select_turns(table: pd.DataFrame, speakers: Sequence[str] = ("patient", "the
 
 
 def render_session(data: ExplorerData, session_id: str,
-                   speakers: Sequence[str] = ("patient", "therapist"), codes: Sequence[str] = (),
+                   speakers: Sequence[str] = SPEAKERS, codes: Sequence[str] = (),
                    show_flagged: bool = True, figure: bool = True) -> str:
     """The explorer HTML of one session: filtered turns, and (``figure``) the trajectory and
     technique timeline beside them. All transcript text is escaped."""
@@ -437,7 +442,7 @@ class SessionExplorer:
         codes = self.data.codes()
         self.picker = w.Dropdown(options=self.data.sessions(), value=self.initial,
                                  description="session")
-        self.speaker = w.ToggleButtons(options=["both", "patient", "therapist"], value="both",
+        self.speaker = w.ToggleButtons(options=["both", *SPEAKERS], value="both",
                                        description="speaker", style={"button_width": "80px"})
         self.codes = w.SelectMultiple(options=[(c.replace("_", " "), c) for c in codes],
                                       value=(), rows=min(8, max(2, len(codes))),
@@ -455,7 +460,7 @@ class SessionExplorer:
         """The HTML for the current control values (the initial session before :meth:`build`)."""
         if self.widget is None:
             return render_session(self.data, self.initial)
-        spk = ("patient", "therapist") if self.speaker.value == "both" else (self.speaker.value,)
+        spk = SPEAKERS if self.speaker.value == "both" else (self.speaker.value,)
         return render_session(self.data, self.picker.value, spk, tuple(self.codes.value),
                               self.flagged.value)
 
