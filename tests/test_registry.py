@@ -127,7 +127,7 @@ def test_content_lemmas_one_definition() -> None:
     want = schema.content_lemmas(doc)
     assert want == {"run", "big", "old", "house", "friend", "bob"}  # "go": 2 characters
     assert techniques._content_lemmas(DocView.of(doc), 0, len(doc)) == want
-    t = Tokens([DocView.of(doc)], {})
+    t = Tokens([doc], {})
     codes = features._content_lemmas(t, [0])[0]
     lemmas, inv = t.types("LEMMA")
     code = t.code("LEMMA")

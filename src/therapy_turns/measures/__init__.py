@@ -1,8 +1,9 @@
 """Turn-level measures: one module per measure family, each computed from a chunk
 ``(turns, docs)`` and declared once in the registry (:mod:`therapy_turns.measures.registry`).
 
-Importing this package registers the built-in measures, in this order (the order of the tables
-in the manifest, the CLI and the session table).
+Importing this package registers the built-in measures in this (alphabetical) order: the order
+of their tables in the CLI, the explorer and the session table's columns. A new measure module
+is added to this import.
 """
 
 from therapy_turns.measures import client_talk, emotion, features, registry, techniques  # noqa: F401, I001
