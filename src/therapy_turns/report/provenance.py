@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_turns.paths import project_root
+from therapy_turns.paths import project_path, project_root
 
 PACKAGES = ("therapy_turns", "spacy", "pandas", "numpy", "statsmodels", "scipy", "seaborn",
             "matplotlib", "scikit-learn", "pyphen", "vadersentiment", "nrclex",
@@ -44,8 +44,9 @@ def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     from therapy_turns.nlp import load_pipeline, pipeline_id
     from therapy_turns.pipeline import corpus_checksum, corpus_files
 
-    rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(corpus))),
-            "corpus sha256": corpus_checksum(corpus), "git commit": git_commit(),
+    files = project_path(corpus)  # a notebook parameter: relative to the project root
+    rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files))),
+            "corpus sha256": corpus_checksum(files), "git commit": git_commit(),
             "spaCy pipeline": pipeline_id(load_pipeline())}
     rows.update({f"version {k}": v for k, v in package_versions().items()})
     return pd.DataFrame({"item": list(rows), "value": list(rows.values())})
