@@ -67,7 +67,8 @@ def test_toy_measure_in_analyze_manifest_and_sessions(toy, corpus: Path, tmp_pat
     table = pipeline.read_table("toy", out)
     assert table.n_exclaims.tolist() == [2, 1, 1, 0, 1, 0]  # s1 (4 turns), then x9
     m = json.loads((out / "manifest.json").read_text())
-    assert m["tables"] == ["emotion", "features", "sessions", "techniques", "toy", "turns"]
+    assert m["tables"] == sorted([*registry.names(), "sessions", "turns"])
+    assert "toy" in m["tables"]
     cols = m["parameters"]["measures"]["toy"]["columns"]
     assert cols["asks"] == {"meaning": "question marks", "unit": "count",
                             "speakers": ["therapist"]}
@@ -120,13 +121,13 @@ def test_one_word_definition(corpus: Path) -> None:
 
 
 def test_content_lemmas_one_definition() -> None:
-    from therapy_turns.measures import features, techniques
+    from therapy_turns.measures import features, statements
     from therapy_turns.measures.views import DocView, Tokens
 
     doc = load_pipeline()("I am running to the big old houses of my friends, Bob, and we go.")
     want = schema.content_lemmas(doc)
     assert want == {"run", "big", "old", "house", "friend", "bob"}  # "go": 2 characters
-    assert techniques._content_lemmas(DocView.of(doc), 0, len(doc)) == want
+    assert statements.content_lemmas(DocView.of(doc), 0, len(doc)) == want
     t = Tokens([doc], {})
     codes = features._content_lemmas(t, [0])[0]
     lemmas, inv = t.types("LEMMA")
