@@ -109,8 +109,11 @@ def test_analyze_carries_events_and_checks_them_first(tmp_path):
     assert s.loc["a", "events__rupture"] == 1 and s.loc["b", "events__rupture"] == 0
     assert s.loc["b", "events__stressful_news"] == 1
     assert tables.manifest["events"]["rows"] == 1
-    # load_table keeps the events on a rebuild, and a changed events file makes it stale
+    # a changed events file makes the tables stale (load_table never rebuilds); a build again
     ev.write_text("session_id,turn,event\na,0,crisis\n")
+    with pytest.raises(pipeline.StaleTablesError, match="events file.*stale: run make report"):
+        pipeline.load_table("turns", c, out)
+    pipeline.build_tables(c, out, ["emotion"], progress=False, events=ev, chunk_sessions=1)
     t2 = pipeline.load_table("turns", c, out)
     assert t2.loc[t2.event != "", "event"].tolist() == ["crisis", "stressful_news"]
     bad = events_csv(tmp_path, "session_id,turn,event\nq,0,x\n", "bad.csv")

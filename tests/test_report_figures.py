@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from therapy_turns import pipeline
 from therapy_turns.report import index, notebooks
 
 KERNEL = "therapy-turns"
@@ -81,6 +82,7 @@ def test_index_embeds_every_saved_figure_and_shows_failures(tmp_path, tiny_corpu
     assert not any("PosixPath" in str(o.get("data", {})) for c in run.cells[2:]
                    for o in c.get("outputs", [])), "save_fig's return value prints nothing"
 
+    pipeline.build_tables(tiny_corpus, tmp_path / "build", [], progress=False)  # turns only
     out = index.build_index(reports, tiny_corpus, tmp_path / "build", reports / "index.html")
     page = out.read_text()
     saved = sorted(p.stem for p in figures.glob("*.png"))
