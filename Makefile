@@ -113,8 +113,8 @@ report: ## run every notebook on CORPUS (default: seeds) and build reports/index
 	  $(BIN)/therapy-turns report $(REPORTS) --corpus $(CORPUS) --analysis-dir $(BUILD) \
 	    --out $(REPORTS)/index.html; echo "make report: some notebooks failed (see $(REPORTS)/index.html)" >&2; exit 1; }
 
-# nbval reads the seed tables (load_table never builds): build them first
-test: $(STAMP) build/seeds/manifest.json ## unit tests, then every notebook validated with nbval on the project kernel
+# nbval reads the seed tables (load_table never builds): build them first (seeds, seeds-full)
+test: $(STAMP) $(BUILD)/manifest.json $(EVENT_BUILD)/manifest.json ## unit tests, then every notebook validated with nbval on the project kernel
 	THERAPY_TURNS_FIGURES=$$(mktemp -d) $(BIN)/pytest tests notebooks --nbval-lax --nbval-kernel-name $(KERNEL) \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
 
