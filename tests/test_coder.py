@@ -188,11 +188,13 @@ def test_analyze_with_a_technique_model(tmp_path: Path, capsys: pytest.CaptureFi
                                    technique_model=tmp_path / "m")
     info = tables.manifest["parameters"]["technique_model"]
     assert info["sha256"] == model.summary["payload_sha256"]
-    assert tables.manifest["parameters"]["table_funcs"]["techniques"].endswith(info["sha256"])
+    assert tables.manifest["parameters"]["measures"]["techniques"]["compute"].endswith(
+        info["sha256"])
     tech = tables["techniques"]
     assert list(tech.main_behaviour) == ["question", "reflection"]
     assert "main_behaviour_rules" in tech.columns
-    assert {"mi__reflection_rate", "mi__change_talk_share"} <= set(tables["sessions"].columns)
+    assert {"techniques__mi_reflection_rate", "techniques__mi_change_talk_share"} <= set(
+        tables["sessions"].columns)
     assert tables["client"].client_talk.tolist() == ["neutral", "neutral"]
     # a bad model path is one line, exit 2, for analyze and techniques
     for cmd in ("analyze", "techniques"):

@@ -99,6 +99,6 @@ def test_sessions_table_carries_the_indices() -> None:
     turns.loc[turns.turn == 6, "generation_error"] = True
     out = summarise_sessions(turns.reset_index(drop=True), {"techniques": t, "client": c})
     row = out.set_index("session_id").loc["a"]
-    assert row["mi__reflection_question_ratio"] == pytest.approx(1 / 2)
-    assert row["mi__open_question_share"] == pytest.approx(1 / 2)
-    assert row["mi__change_talk_share"] == pytest.approx(1 / 2)
+    assert row["techniques__mi_reflection_question_ratio"] == pytest.approx(1 / 2)
+    assert row["techniques__mi_open_question_share"] == pytest.approx(1 / 2)
+    assert row["techniques__mi_change_talk_share"] == pytest.approx(1 / 2)
