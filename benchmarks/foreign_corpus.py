@@ -29,7 +29,9 @@ def foreign_corpus(out: str | Path, sessions: int = 6, sources: list[str] | None
                    seed: int = 0, name: str = "corpus") -> tuple[Path, Path]:
     """Write ``out/<name>/sessions.csv`` and ``out/metadata.csv``; return their paths."""
     rng = np.random.default_rng(seed)
-    turns = load_corpus(sources or [str(project_path("seeds"))]).turns
+    files = sources or sorted(str(f) for f in project_path("seeds").glob("*.txt"))
+    turns = pd.concat([load_corpus([f]).turns.assign(session_id=f"source{i:03d}")
+                       for i, f in enumerate(files)], ignore_index=True)  # same stems allowed
     turns = turns[turns["text"].str.strip() != ""]
     by_session = [g for _, g in turns.groupby("session_id", sort=True)]
     rows, meta = [], []

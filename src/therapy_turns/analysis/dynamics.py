@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from therapy_turns.analysis.stats import fit_mixedlm
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
@@ -129,7 +129,9 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
 
     Returns a tidy table: rows ``Intercept`` and ``x`` (fixed effects: ``estimate, se, ci_low,
     ci_high, p``) plus ``var_intercept``, ``var_slope``, ``cov`` and ``var_residual`` (variance
-    components in ``estimate``), with ``n_obs``, ``n_groups`` and ``converged`` on every row.
+    components in ``estimate``), with ``n_obs``, ``n_groups``, ``converged``, ``optimizer`` and
+    ``warnings`` on every row (statsmodels' optimisers tried in turn:
+    :func:`therapy_turns.analysis.stats.fit_mixedlm`).
     Needs at least two sessions.
     """
     if traj["speaker"].nunique() > 1:
@@ -138,10 +140,10 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
         raise ValueError("mixed_trend needs at least two sessions")
     import statsmodels.formula.api as smf
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.mixedlm(f"value ~ {x}", traj, groups=traj["session_id"], re_formula=f"~{x}")
-        fit = model.fit(reml=True, method="lbfgs")
+    model = smf.mixedlm(f"value ~ {x}", traj, groups=traj["session_id"], re_formula=f"~{x}")
+    fit, used, converged, notes = fit_mixedlm(model, reml=True)
+    if fit is None:
+        raise ValueError(f"mixed_trend: no optimiser could fit the model: {'; '.join(notes)}")
     ci = fit.conf_int(alpha)
     rows = []
     for term in ("Intercept", x):
@@ -156,8 +158,10 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
     out = pd.DataFrame(rows)
     out["n_obs"] = int(fit.nobs)
     out["n_groups"] = int(traj["session_id"].nunique())
-    out["converged"] = bool(fit.converged)
-    if not fit.converged:
+    out["converged"] = converged
+    out["optimizer"] = used
+    out["warnings"] = "; ".join(notes)
+    if not converged:
         log.warning("MixedLM did not converge; read the estimates with care")
     return out
 

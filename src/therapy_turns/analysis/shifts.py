@@ -20,7 +20,6 @@ boundary. Randomness comes from ``numpy.random.default_rng(seed)`` only.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from therapy_turns.analysis.stats import fit_mixedlm
 from therapy_turns.schema import TURN_ID as KEYS
 
 log = logging.getLogger(__name__)
@@ -293,20 +293,17 @@ def coupling_model(data: pd.DataFrame, indicators: Sequence[str], method: str = 
             row["note"] = f"skipped: fewer than {min_count} turns with/without the code"
             rows.append(row)
             continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model = smf.mixedlm(f"delta ~ {code} + prior + position", data,
-                                groups=data["session_id"])
-            try:
-                fit = model.fit(reml=False, method=["lbfgs", "powell"])
-            except (np.linalg.LinAlgError, ValueError) as e:
-                row["note"] = f"fit failed: {e}"
-                rows.append(row)
-                continue
+        model = smf.mixedlm(f"delta ~ {code} + prior + position", data,
+                            groups=data["session_id"])
+        fit, used, converged, notes = fit_mixedlm(model, reml=False)
+        if fit is None:
+            row["note"] = f"fit failed: {'; '.join(notes)}"
+            rows.append(row)
+            continue
         ci = fit.conf_int().loc[code]
         row.update(estimate=float(fit.params[code]), ci_low=float(ci[0]), ci_high=float(ci[1]),
-                   p=float(fit.pvalues[code]), converged=bool(fit.converged),
-                   note="; ".join(sorted({type(w.message).__name__ for w in caught})))
+                   p=float(fit.pvalues[code]), converged=converged,
+                   note=f"{used}" + (f"; {'; '.join(notes)}" if notes else ""))
         rows.append(row)
     out = pd.DataFrame(rows)
     ok = out["p"].notna()

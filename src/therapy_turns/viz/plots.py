@@ -145,15 +145,19 @@ def per_page(item_height: float, fixed: float = 0.8, height: float = PAGE_HEIGHT
 
 
 def save_table(df: pd.DataFrame, name: str, figures_dir: str | Path = "figures",
-               float_format: str = "%.3f", caption: str | None = None) -> list[Path]:
-    """Write a key table as CSV and as a booktabs LaTeX table beside the figures."""
+               float_format: str = "%.3f", caption: str | None = None,
+               latex: bool = True) -> FigureFiles:
+    """Write a key table as CSV and (``latex``) as a booktabs LaTeX table beside the figures.
+    The returned paths display as nothing in a notebook."""
     out = output_dir(figures_dir)
     csv, tex = out / f"{name}.csv", out / f"{name}.tex"
     df.to_csv(csv, index=False, float_format=float_format, lineterminator="\n")
-    latex = df.to_latex(index=False, float_format=lambda x: float_format % x, caption=caption,
+    if not latex:
+        return FigureFiles([csv])
+    latex_text = df.to_latex(index=False, float_format=lambda x: float_format % x, caption=caption,
                         label=f"tab:{name}", escape=True)
-    tex.write_text(latex, encoding="utf-8")
-    return [csv, tex]
+    tex.write_text(latex_text, encoding="utf-8")
+    return FigureFiles([csv, tex])
 
 
 def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
