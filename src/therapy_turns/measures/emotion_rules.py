@@ -145,16 +145,21 @@ class RuleView:
     def _scope(self, k: int) -> list[int]:
         """The words 1..``neg_window`` after negator ``k`` inside its scope (no negators): the
         subtree of its head (``neg``: without the head's children labelled ``neg_stops``;
-        ``det``) or its own subtree (``prep``)."""
-        tok, rules = self.doc[k], self.rules
-        if tok.dep_ == "neg":
-            head = tok.head
-            cand = {head.i} | {i.i for c in head.children if c.dep_ not in rules.neg_stops
-                               for i in c.subtree}
-        else:
-            cand = {t.i for t in (tok.head if tok.dep_ == "det" else tok).subtree}
-        return [i for i in range(k + 1, min(k + rules.neg_window + 1, len(self.doc)))
-                if i in cand and self.word[i] and not self.negator[i]]
+        ``det``) or its own subtree (``prep``), read off each word's ancestors."""
+        dep, rules = self.base.dep[k], self.rules
+        top = k if dep == "prep" else self.doc[k].head.i
+        out = []
+        for i in range(k + 1, min(k + rules.neg_window + 1, len(self.doc))):
+            if not self.word[i] or self.negator[i]:
+                continue
+            path = [i, *(a.i for a in self.doc[i].ancestors)]
+            if top not in path:
+                continue
+            if dep == "neg" and i != top and self.base.dep[path[path.index(top) - 1]] \
+                    in rules.neg_stops:
+                continue
+            out.append(i)
+        return out
 
     def negated(self, lo: int, hi: int) -> set[int]:
         """Doc indices of the tokens of ``doc[lo:hi]`` in the scope of a negator in it."""
