@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns import cli, pipeline
+from therapy_turns import cli, pipeline, store
 from therapy_turns.analysis import sessions, shifts
+from therapy_turns.io.corpus import corpus_checksum, session_parts
 from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Column, Measure, speaker_means
@@ -115,14 +116,14 @@ def test_chunks_of_raw_rows_equal_load_corpus(tmp_path: Path) -> None:
     (tmp_path / "zz.txt").write_text("Patient: Last one.\n\nTherapist: Thanks.\n")
     want = load_corpus(tmp_path).turns
     for size in (1, 2, 3, 10):
-        chunks = list(pipeline.iter_chunks(pipeline._session_parts(tmp_path), size))
+        chunks = list(pipeline.iter_chunks(session_parts(tmp_path), size))
         pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), want)
         assert all(c.index.equals(pd.RangeIndex(len(c))) for c in chunks)
 
 
 def test_build_writes_partitions_and_manifest(serial_build: Path, seed_turns) -> None:
     m = json.loads((serial_build / "manifest.json").read_text())
-    assert m["corpus_sha256"] == pipeline.corpus_checksum(SEEDS)
+    assert m["corpus_sha256"] == corpus_checksum(SEEDS)
     assert m["tables"] == ["features", "sessions", "techniques", "turns"]
     assert m["n_sessions"] == 5 and m["n_files"] == 5
     assert sorted(p.name for p in (serial_build / "turns").iterdir()) == [
@@ -168,7 +169,7 @@ def test_load_table_is_read_only_and_refuses_stale_tables(
     assert len(pipeline.read_table("features", out)) == 2  # the stale tables are untouched
     pipeline.build_tables(corpus, out, progress=False)
     assert len(pipeline.load_table("features", corpus, out)) == 3
-    monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "other code")
+    monkeypatch.setattr(store, "code_fingerprint", lambda: "other code")
     with pytest.raises(pipeline.StaleTablesError, match="other code.*stale: run make report"):
         pipeline.load_table("turns", corpus, out)
 

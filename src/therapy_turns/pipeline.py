@@ -68,7 +68,6 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -77,56 +76,46 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
+from therapy_turns.io.corpus import (
+    DEFAULT_CHUNK_SESSIONS,
+    CorpusArg,
+    corpus_checksum,
+    corpus_files,
+    iter_chunks,
+    iter_sessions,
+    session_parts,
+)
 from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
 from therapy_turns.io.files import OutputFolder, read_cached, write_cached
 from therapy_turns.io.transcripts import (
     TABLE_SUFFIXES,
-    DuplicateSessionError,
     SkippedFile,
-    TranscriptError,
-    combine,
-    expand_paths,
-    parse_table,
-    read_text_file,
-    session_ids,
-    speaker_map,
-    text_rows,
-    turn_table,
 )
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Measure
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
-from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
+from therapy_turns.store import (
+    MANIFEST,
+    StaleTablesError,
+    Tables,
+    code_fingerprint,
+    file_sha256,
+    load_table,
+    read_manifest,
+    read_table,
+)
 
 log = logging.getLogger(__name__)
 
+#: what notebooks and scripts read through ``pipeline`` (defined in io.corpus and store)
+__all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table",
+           "parse_turns", "read_manifest", "read_table", "run_chunks"]
+
 #: tables every build writes besides the registered measures' ones
 BASE_TABLES = ("turns", "sessions")
-DEFAULT_CHUNK_SESSIONS = 20
 REDACT_FUNC = "therapy_turns.io.redact:redact_turns"
-MANIFEST = "manifest.json"
-PART_GLOB = "part-*.parquet"
-
-CorpusArg = str | Path | Sequence[str | Path]
-
-
-class StaleTablesError(RuntimeError):
-    """The tables of an analysis folder are missing or were built from other data or code."""
-
-
-# --------------------------------------------------------------------------- corpus
-def _paths(corpus: CorpusArg) -> list[Path]:
-    """The corpus paths as given (relative ones: to the current folder)."""
-    items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    return [Path(p) for p in items]
-
-
-def _project_corpus(corpus: CorpusArg) -> list[Path]:
-    """The corpus paths of a notebook parameter, relative ones resolved against the root."""
-    items = [corpus] if isinstance(corpus, (str, Path)) else list(corpus)
-    return [project_path(p) for p in items]
 
 
 def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -134,88 +123,6 @@ def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
         return spec
     mod, func = spec.split(":")
     return getattr(importlib.import_module(mod), func)
-
-
-def corpus_files(corpus: CorpusArg) -> list[Path]:
-    """The transcript files of a corpus, sorted (as the loader reads them)."""
-    return [f for f, _ in expand_paths(_paths(corpus))]
-
-
-def corpus_checksum(corpus: CorpusArg) -> str:
-    """SHA-256 over the sorted files' names and bytes."""
-    h = hashlib.sha256()
-    for f in corpus_files(corpus):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def iter_sessions(corpus: CorpusArg, on_error: str = "fail",
-                  speakers: Mapping[str, str] | None = None,
-                  skipped: list[SkippedFile] | None = None) -> Iterator[pd.DataFrame]:
-    """Yield the turn table of each session, file by file in sorted order (streaming
-    :func:`~therapy_turns.io.transcripts.load_corpus`: same ids, same rows, same checks).
-
-    Bad files raise, or with ``on_error="skip"`` are logged and appended to ``skipped``.
-    """
-    for part in _session_parts(corpus, on_error, speakers, skipped):
-        yield part if isinstance(part, pd.DataFrame) else turn_table(part)
-
-
-def _session_parts(corpus: CorpusArg, on_error: str = "fail",
-                   speakers: Mapping[str, str] | None = None,
-                   skipped: list[SkippedFile] | None = None,
-                   event_types: EventTypes | None = None
-                   ) -> Iterator[pd.DataFrame | list[dict[str, Any]]]:
-    """:func:`iter_sessions`, with a text file's session as its raw rows
-    (:func:`~therapy_turns.io.transcripts.text_rows`, event lines typed by ``event_types``),
-    made into a table per chunk."""
-    if on_error not in ("fail", "skip"):
-        raise ValueError("on_error must be 'fail' or 'skip'")
-    speakers = speaker_map(speakers)  # --speaker adds to the defaults, as in load_corpus
-    files = expand_paths(_paths(corpus))
-    ids = session_ids(files)
-    seen: dict[str, str] = {}
-    for f, _ in files:
-        table = f.suffix.lower() in TABLE_SUFFIXES
-        try:
-            part = parse_table(f, speakers) if table else text_rows(
-                read_text_file(f), ids[f], f, speakers, event_types)
-        except TranscriptError as e:
-            if on_error == "fail":
-                raise
-            log.warning("skipped %s", e.withheld())
-            if skipped is not None:
-                skipped.append(SkippedFile(str(f), str(e)))
-            continue
-        if table:
-            groups: Iterable[tuple[Any, Any]] = ((sid, g.reset_index(drop=True)) for sid, g
-                                                 in part.groupby("session_id", sort=False))
-        else:  # a text file holds one session (none if it has no turns)
-            groups = [(ids[f], part)] if part else []
-        for sid, turns in groups:
-            sid = str(sid)
-            if sid in seen:
-                raise DuplicateSessionError(f, None, f"session id {sid!r} also in {seen[sid]}",
-                                            "each session id in one input only")
-            seen[sid] = str(f)
-            yield turns
-
-
-def iter_chunks(sessions: Iterable[pd.DataFrame | list[dict[str, Any]]],
-                chunk_sessions: int = DEFAULT_CHUNK_SESSIONS) -> Iterator[pd.DataFrame]:
-    """Group consecutive sessions (turn tables, or raw rows of
-    :func:`~therapy_turns.io.transcripts.text_rows`) into turn tables of at most
-    ``chunk_sessions`` sessions."""
-    if chunk_sessions < 1:
-        raise ValueError("chunk_sessions must be >= 1")
-    batch: list[pd.DataFrame | list[dict[str, Any]]] = []
-    for s in sessions:
-        batch.append(s)
-        if len(batch) == chunk_sessions:
-            yield combine(batch)
-            batch = []
-    if batch:
-        yield combine(batch)
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -240,18 +147,6 @@ class ChunkTask:
     redact: bool
     exclude: tuple[str, ...]
     table_cache: bool = True
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over every file of the installed ``therapy_turns`` package (code, lexicons,
-    models): any change to the code or data that computes a table invalidates cached tables."""
-    root = Path(__file__).parent
-    h = hashlib.sha256()
-    for f in sorted(root.rglob("*")):
-        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
-            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def _func_fingerprint(func: Callable[..., Any]) -> str:
@@ -403,64 +298,6 @@ def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | No
         yield from (f.result() for f in as_completed(pending))
 
 
-# --------------------------------------------------------------------------- reading
-def table_dir(name: str, analysis_dir: str | Path) -> Path:
-    """Folder holding the partitions of table ``name`` (``analysis_dir`` relative to the
-    project root, as notebook parameters are)."""
-    return project_path(analysis_dir) / name
-
-
-def iter_partitions(name: str, analysis_dir: str | Path) -> Iterator[pd.DataFrame]:
-    """Yield the partitions of table ``name`` in order, one DataFrame at a time (streaming)."""
-    d = table_dir(name, analysis_dir)
-    if d.is_dir():
-        for p in sorted(d.glob(PART_GLOB)):
-            yield pd.read_parquet(p)
-    elif d.with_suffix(".parquet").is_file():  # single-file layout of earlier builds
-        yield pd.read_parquet(d.with_suffix(".parquet"))
-    else:
-        raise FileNotFoundError(f"no table {name!r} under {project_path(analysis_dir)}")
-
-
-def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by ``session_id`` then ``turn`` (the columns present), stable, new index."""
-    keys = [k for k in ("session_id", "turn") if k in df.columns]
-    return df.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else df
-
-
-def read_table(name: str, analysis_dir: str | Path) -> pd.DataFrame:
-    """Read every partition of table ``name`` (no freshness check), sorted by session and turn."""
-    parts = list(iter_partitions(name, analysis_dir))
-    full = [p for p in parts if len(p)]
-    df = pd.concat(full, ignore_index=True) if full else parts[0]
-    return sort_rows(df)
-
-
-def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
-    """The manifest of ``analysis_dir``, or None if there is none (no complete build)."""
-    p = project_path(analysis_dir) / MANIFEST
-    return json.loads(p.read_text()) if p.is_file() else None
-
-
-class Tables(Mapping[str, pd.DataFrame]):
-    """The tables of one build, read from disk on access (memory stays flat while building)."""
-
-    def __init__(self, analysis_dir: str | Path, manifest: dict[str, Any]) -> None:
-        self.analysis_dir = project_path(analysis_dir)
-        self.manifest = manifest
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self.manifest["tables"]:
-            raise KeyError(name)
-        return read_table(name, self.analysis_dir)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.manifest["tables"])
-
-    def __len__(self) -> int:
-        return len(self.manifest["tables"])
-
-
 # --------------------------------------------------------------------------- build
 @dataclass
 class _TableStats:
@@ -479,10 +316,6 @@ def _write_partition(out: Path, name: str, index: int, df: pd.DataFrame,
     s.rows += len(df)
     if not s.columns:
         s.columns = [str(c) for c in df.columns]
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
@@ -532,7 +365,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         ev_types = EventTypes.load(Path(event_patterns)) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
             n_turns: dict[str, int] = {}
-            for part in _session_parts(corpus, on_error, speakers, None, ev_types):
+            for part in session_parts(corpus, on_error, speakers, None, ev_types):
                 if len(part):
                     first = part[0] if isinstance(part, list) else part.iloc[0]
                     n_turns[str(first["session_id"])] = len(part)
@@ -552,7 +385,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         n_files = len(files)
         one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
 
-        sessions_iter = _session_parts(corpus, on_error, speakers, skipped, ev_types)
+        sessions_iter = session_parts(corpus, on_error, speakers, skipped, ev_types)
         bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
                    disable=not progress)
 
@@ -614,17 +447,17 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                 "speakers": _manifest_speakers(speakers, redact),
             },
             "metadata": None if metadata is None else {
-                "path": str(Path(metadata).resolve()), "sha256": _file_sha256(Path(metadata)),
+                "path": str(Path(metadata).resolve()), "sha256": file_sha256(Path(metadata)),
                 **report.as_dict()},
             "skipped": [{"path": s.path,
                          "reason": withhold_quoted(s.reason) if redact else s.reason}
                         for s in skipped],
             "events": None if events is None else {
-                "path": str(Path(events).resolve()), "sha256": _file_sha256(Path(events)),
+                "path": str(Path(events).resolve()), "sha256": file_sha256(Path(events)),
                 "rows": len(ev_df)},
         "event_patterns": None if event_patterns is None else {
             "path": str(Path(event_patterns).resolve()),
-            "sha256": _file_sha256(Path(event_patterns))},
+            "sha256": file_sha256(Path(event_patterns))},
         }
         folder.publish((*BASE_TABLES, *registry.names()),
                        (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
@@ -636,52 +469,7 @@ def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict
     """The ``--speaker`` mapping as stored in the manifest: labels replaced by ``[SPEAKER_n]``
     when the build is redacted (a label is often a participant's name)."""
     if redact:
-        from therapy_turns.io.redact import redact_speakers
+        from therapy_turns.io.redact import redact_speakers  # Presidio: only when redacting
 
         return redact_speakers(speakers)
     return dict(sorted((speakers or {}).items()))
-
-
-def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds",
-              name: str | None = None) -> str | None:
-    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing, built from
-    other data, by other code, or from a changed metadata or events file), or None if they are
-    fresh. Paths are notebook parameters (relative ones: to the project root)."""
-    manifest = read_manifest(analysis_dir)
-    if manifest is None:
-        return "no complete build (no manifest.json)"
-    if name is not None and name not in manifest["tables"]:
-        return f"no table {name!r} (built: {', '.join(manifest['tables'])})"
-    if manifest["corpus_sha256"] != corpus_checksum(_project_corpus(corpus)):
-        return f"built from other corpus files than {corpus}"
-    if manifest.get("code_sha256") != code_fingerprint():
-        return "built by other code (the package changed since)"
-    for key in ("metadata", "events", "event_patterns"):
-        info = manifest.get(key)
-        if info:
-            p = Path(info["path"])
-            if not p.is_file() or _file_sha256(p) != info["sha256"]:
-                return f"the {key} file {info['path']} changed or is gone"
-    model = (manifest.get("parameters") or {}).get("technique_model")
-    if model:  # the trained coder's file must still be the one used
-        from therapy_turns.measures.coder import payload_sha256  # sklearn: only when used
-
-        if payload_sha256(model["path"]) != model["sha256"]:
-            return f"the technique model {model['path']} changed or is gone"
-    return None
-
-
-def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
-               ) -> pd.DataFrame:
-    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``.
-
-    Read-only: raises :class:`StaleTablesError` (naming the folder and the reason) when the
-    table is missing or was built from other data or by other code (manifest checksums of the
-    corpus, the package, the metadata and events files); building is ``make report``'s job
-    (``therapy-turns analyze``). Paths are notebook parameters (relative: to the project root).
-    """
-    why = freshness(corpus, analysis_dir, name)
-    if why is not None:
-        raise StaleTablesError(f"{project_path(analysis_dir)}: {why}; stale: run make report "
-                               f"(or therapy-turns analyze {corpus} --out {analysis_dir})")
-    return read_table(name, analysis_dir)

@@ -41,6 +41,7 @@ from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.registry import SEP, Measure
 from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, count_words
+from therapy_turns.store import iter_partitions, load_table, read_manifest, sort_rows
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,6 @@ def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
 
 def metadata_report(analysis_dir: str | Path) -> MetadataReport | None:
     """The metadata report stored in the manifest of ``analysis_dir`` (None without metadata)."""
-    from therapy_turns.pipeline import read_manifest
 
     manifest = read_manifest(analysis_dir) or {}
     info = manifest.get("metadata")
@@ -425,7 +425,6 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
     (same bytes); otherwise recomputes the summaries from the stored turn-level tables,
     partition by partition (no reparsing), and joins ``metadata``.
     """
-    from therapy_turns.pipeline import iter_partitions, load_table, read_manifest, sort_rows
 
     load_table("turns", corpus, analysis_dir)  # raises if missing or stale
     manifest = read_manifest(analysis_dir) or {}

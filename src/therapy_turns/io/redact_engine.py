@@ -33,6 +33,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from spacy.language import Language
 
+from therapy_turns.nlp import load_pipeline
 from therapy_turns.paths import DATA_DIR, read_yaml
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,6 @@ def build_analyzer(nlp: Language, rules: Rules | None = None) -> AnalyzerEngine:
 @lru_cache(maxsize=4)
 def default_analyzer(model: str | None = None) -> AnalyzerEngine:
     """The analyzer over the project's pipeline (NER on), built once per process."""
-    from therapy_turns.nlp import load_pipeline
 
     nlp = load_pipeline(model, disable=NOT_NEEDED)
     log.info("redaction: Presidio analyzer over spaCy %s %s", nlp.meta.get("name"),

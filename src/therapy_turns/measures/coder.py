@@ -47,6 +47,9 @@ from sklearn.metrics import (
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
+from therapy_turns.measures.client_talk import CLIENT_CODES, CLIENT_KINDS, code_client_turns
+from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, forms
+from therapy_turns.nlp import parse
 from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
@@ -114,9 +117,6 @@ def _check_trainable(df: pd.DataFrame, label: str, group: str, source: str) -> i
 def _rule_set(classes: Sequence[str], rules: str) -> str:
     if rules != "auto":
         return rules
-    from therapy_turns.measures.client_talk import CLIENT_CODES
-    from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, forms
-
     parts = {p for c in classes for p in str(c).split(";") if p}
     if parts <= set(CLIENT_CODES):
         return "client"
@@ -149,11 +149,8 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
     the client turn before ``texts[i]``, for reflections); no columns for ``rules='none'``."""
     if rules == "none" or not len(texts):
         return pd.DataFrame(index=range(len(texts)))
-    from therapy_turns.nlp import parse
     n = len(texts)
     if rules == "therapist":
-        from therapy_turns.measures.techniques import code_turns, forms
-
         turns = pd.DataFrame({
             "session_id": np.repeat([f"r{i:07d}" for i in range(n)], 2),
             "turn": np.tile([0, 1], n),
@@ -163,8 +160,6 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
         coded = code_turns(turns, docs).sort_values("session_id")
         cols = [f"form_{f}" for f in forms()]
         return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
-    from therapy_turns.measures.client_talk import CLIENT_KINDS, code_client_turns
-
     turns = pd.DataFrame({"session_id": [f"r{i:07d}" for i in range(n)], "turn": 0,
                           "speaker": "patient", "text": [str(t) for t in texts]})
     coded = code_client_turns(turns, parse(turns.text.tolist()))
@@ -439,8 +434,6 @@ class TechniqueModel:
     def __init__(self, path: str | Path) -> None:
         p = _model_path(path)
         coder = load_model(p)
-        from therapy_turns.measures.techniques import MAIN_BEHAVIOURS
-
         extra = sorted(set(coder.classes) - set(MAIN_BEHAVIOURS))
         if extra or coder.rules not in ("therapist", "none"):
             raise CoderError(f"{p}: a model of '{coder.summary.get('label')}' (codes "
@@ -454,8 +447,6 @@ class TechniqueModel:
 
     def __call__(self, turns: pd.DataFrame, docs: Sequence[Any]) -> pd.DataFrame:
         """Code the therapist turns of ``turns`` (``docs`` row-aligned, as code_turns)."""
-        from therapy_turns.measures.techniques import code_turns, forms
-
         coded = code_turns(turns, docs)
         coded.insert(coded.columns.get_loc("main_behaviour") + 1, "main_behaviour_rules",
                      coded["main_behaviour"])

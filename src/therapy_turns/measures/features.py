@@ -39,6 +39,7 @@ import pandas as pd
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
+from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons, load_lexicon
 from therapy_turns.measures.questions import count_questions
 from therapy_turns.measures.registry import Column, Measure, register
@@ -446,8 +447,6 @@ def analysable_features(feats: pd.DataFrame, turns: pd.DataFrame,
     ``segment`` (``n_bins`` equal position bins: early/middle/late for 3, else 1..n) and
     ``therapist`` (1.0 for therapist rows; the MixedLM speaker contrast, patient = reference).
     """
-    from therapy_turns.io.transcripts import analysable
-
     last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
     pos = turns[KEYS].assign(position=turns["turn"] / last)
     kept = analysable(turns, exclude)[KEYS]

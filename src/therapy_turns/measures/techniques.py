@@ -45,6 +45,8 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
+from therapy_turns.measures.questions import quote_mask as mask
+from therapy_turns.measures.questions import sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.statements import (
     ReflectionSettings,
@@ -250,8 +252,6 @@ class Coder:
                        found: dict[str, list[list[str]]], role_play: bool = False) -> None:
         """Add the forms and ACT processes of one sentence to ``found``; ``client``: the content
         lemmas of the previous client turn (None if there is none) and all its words/lemmas."""
-        from therapy_turns.measures.questions import sentence_question_type
-
         bounds = (sent.start, sent.end)
         codes = {h.code for h in kept}
         qt = sentence_question_type(v, sent.start, sent.end, quoted)
@@ -305,8 +305,6 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
     """Per token of ``doc``: is it inside quotation marks (quote characters included)?
     (The question detector's mask, :func:`measures.questions.quote_mask`; ``texts``: the
     Doc's token texts, if the caller has them.)"""
-    from therapy_turns.measures.questions import quote_mask as mask
-
     return mask(doc, texts)
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from therapy_turns import pipeline
+from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -145,8 +146,6 @@ def load_data(corpus: str | Path = "seeds", analysis_dir: str | Path = "build/se
             log.warning("table %s not in %s: shown without it", name, analysis_dir)
     tables: dict[str, Any] = {name: found.get(name) for name in TABLES}
     if redact and not _built_redacted(analysis_dir):
-        from therapy_turns.io.redact import redact_turns
-
         turns = redact_turns(turns)
     return ExplorerData(turns, exclude=tuple(exclude), tables=found, **tables)
 

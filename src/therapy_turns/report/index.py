@@ -18,8 +18,8 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from therapy_turns.io.transcripts import FLAGS
 from therapy_turns.paths import project_path
-from therapy_turns.pipeline import load_table
 from therapy_turns.report.provenance import provenance
+from therapy_turns.store import load_table
 
 log = logging.getLogger(__name__)
 

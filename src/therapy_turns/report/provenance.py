@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from therapy_turns.io.corpus import corpus_checksum, corpus_files
+from therapy_turns.nlp import load_pipeline, pipeline_id
 from therapy_turns.paths import project_path, project_root
 
 PACKAGES = ("therapy_turns", "spacy", "pandas", "numpy", "statsmodels", "scipy", "seaborn",
@@ -41,9 +43,6 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 
 def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     """A two-column table (item, value) for the last cell of every notebook."""
-    from therapy_turns.nlp import load_pipeline, pipeline_id
-    from therapy_turns.pipeline import corpus_checksum, corpus_files
-
     files = project_path(corpus)  # a notebook parameter: relative to the project root
     rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files))),
             "corpus sha256": corpus_checksum(files), "git commit": git_commit(),

@@ -1,0 +1,143 @@
+"""The analysis folder as a store: partitioned Parquet tables, the manifest, and whether the
+tables are fresh for a corpus. Reading is read-only: building is :mod:`therapy_turns.pipeline`'s
+(``make report``'s) job."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from therapy_turns.io.corpus import CorpusArg, corpus_checksum, project_corpus
+from therapy_turns.paths import PACKAGE_DIR, project_path
+
+MANIFEST = "manifest.json"
+PART_GLOB = "part-*.parquet"
+
+
+class StaleTablesError(RuntimeError):
+    """The tables of an analysis folder are missing or were built from other data or code."""
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over every file of the installed ``therapy_turns`` package (code, lexicons,
+    models): any change to the code or data that computes a table invalidates cached tables."""
+    root = PACKAGE_DIR
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def table_dir(name: str, analysis_dir: str | Path) -> Path:
+    """Folder holding the partitions of table ``name`` (``analysis_dir`` relative to the
+    project root, as notebook parameters are)."""
+    return project_path(analysis_dir) / name
+
+
+def iter_partitions(name: str, analysis_dir: str | Path) -> Iterator[pd.DataFrame]:
+    """Yield the partitions of table ``name`` in order, one DataFrame at a time (streaming)."""
+    d = table_dir(name, analysis_dir)
+    if d.is_dir():
+        for p in sorted(d.glob(PART_GLOB)):
+            yield pd.read_parquet(p)
+    elif d.with_suffix(".parquet").is_file():  # single-file layout of earlier builds
+        yield pd.read_parquet(d.with_suffix(".parquet"))
+    else:
+        raise FileNotFoundError(f"no table {name!r} under {project_path(analysis_dir)}")
+
+
+def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by ``session_id`` then ``turn`` (the columns present), stable, new index."""
+    keys = [k for k in ("session_id", "turn") if k in df.columns]
+    return df.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else df
+
+
+def read_table(name: str, analysis_dir: str | Path) -> pd.DataFrame:
+    """Read every partition of table ``name`` (no freshness check), sorted by session and turn."""
+    parts = list(iter_partitions(name, analysis_dir))
+    full = [p for p in parts if len(p)]
+    df = pd.concat(full, ignore_index=True) if full else parts[0]
+    return sort_rows(df)
+
+
+def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
+    """The manifest of ``analysis_dir``, or None if there is none (no complete build)."""
+    p = project_path(analysis_dir) / MANIFEST
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+class Tables(Mapping[str, pd.DataFrame]):
+    """The tables of one build, read from disk on access (memory stays flat while building)."""
+
+    def __init__(self, analysis_dir: str | Path, manifest: dict[str, Any]) -> None:
+        self.analysis_dir = project_path(analysis_dir)
+        self.manifest = manifest
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.manifest["tables"]:
+            raise KeyError(name)
+        return read_table(name, self.analysis_dir)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.manifest["tables"])
+
+    def __len__(self) -> int:
+        return len(self.manifest["tables"])
+
+
+def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds",
+              name: str | None = None) -> str | None:
+    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing, built from
+    other data, by other code, or from a changed metadata or events file), or None if they are
+    fresh. Paths are notebook parameters (relative ones: to the project root)."""
+    manifest = read_manifest(analysis_dir)
+    if manifest is None:
+        return "no complete build (no manifest.json)"
+    if name is not None and name not in manifest["tables"]:
+        return f"no table {name!r} (built: {', '.join(manifest['tables'])})"
+    if manifest["corpus_sha256"] != corpus_checksum(project_corpus(corpus)):
+        return f"built from other corpus files than {corpus}"
+    if manifest.get("code_sha256") != code_fingerprint():
+        return "built by other code (the package changed since)"
+    for key in ("metadata", "events", "event_patterns"):
+        info = manifest.get(key)
+        if info:
+            p = Path(info["path"])
+            if not p.is_file() or file_sha256(p) != info["sha256"]:
+                return f"the {key} file {info['path']} changed or is gone"
+    model = (manifest.get("parameters") or {}).get("technique_model")
+    if model:  # the trained coder's file must still be the one used
+        from therapy_turns.measures.coder import payload_sha256  # sklearn: only when used
+
+        if payload_sha256(model["path"]) != model["sha256"]:
+            return f"the technique model {model['path']} changed or is gone"
+    return None
+
+
+def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
+               ) -> pd.DataFrame:
+    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``.
+
+    Read-only: raises :class:`StaleTablesError` (naming the folder and the reason) when the
+    table is missing or was built from other data or by other code (manifest checksums of the
+    corpus, the package, the metadata and events files); building is ``make report``'s job
+    (``therapy-turns analyze``). Paths are notebook parameters (relative: to the project root).
+    """
+    why = freshness(corpus, analysis_dir, name)
+    if why is not None:
+        raise StaleTablesError(f"{project_path(analysis_dir)}: {why}; stale: run make report "
+                               f"(or therapy-turns analyze {corpus} --out {analysis_dir})")
+    return read_table(name, analysis_dir)
