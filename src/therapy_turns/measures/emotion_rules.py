@@ -141,6 +141,13 @@ class RuleView:
                         for d, w in zip(b.dep, self.lower, strict=True)]
         self.words_before = list(itertools.accumulate(self.word, initial=0))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
+        firsts = {m[0] for m in rules.modifiers}
+        #: (first, last) token of each modifier phrase, longest first, then by position
+        self.modifiers = [(i, i + n - 1)
+                          for n in sorted({len(m) for m in rules.modifiers}, reverse=True)
+                          for i in range(len(doc) - n + 1)
+                          if self.lower[i] in firsts and tuple(self.lower[i:i + n])
+                          in rules.modifiers]
 
     def _scope(self, k: int) -> list[int]:
         """The words 1..``neg_window`` after negator ``k`` inside its scope (no negators): the
@@ -181,10 +188,7 @@ class RuleView:
         """The rule layer on ``doc[lo:hi]`` (see :func:`token_scores`)."""
         rules, low = self.rules, self.lower
         neg = self.negated(lo, hi)
-        mods = []  # (first, last) token of each modifier phrase in the span
-        for n in sorted({len(m) for m in rules.modifiers}, reverse=True):
-            mods += [(i, i + n - 1) for i in range(lo, hi - n + 1)
-                     if tuple(low[i:i + n]) in rules.modifiers]
+        mods = [(s, e) for s, e in self.modifiers if lo <= s and e < hi]
         in_mod = {p for s, e in mods for p in range(s, e + 1)}
         contrast = [i for i in range(lo, hi) if low[i] in rules.contrast]
         terms = []
