@@ -11,6 +11,7 @@ import pandas as pd
 
 from therapy_turns.analysis.sessions import MetadataError, read_metadata
 from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, mixedlm_table
+from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,12 @@ def metadata_roles(metadata: pd.DataFrame, factors: Sequence[str] = (),
 
 def read_roles(path: str | Path | None, factors: Sequence[str] = (),
                outcomes: Sequence[str] = (), max_levels: int = MAX_LEVELS) -> Roles:
-    """:func:`metadata_roles` of a metadata CSV (no file: no factors, no outcomes)."""
+    """:func:`metadata_roles` of a metadata CSV (no file: no factors, no outcomes); ``path`` is
+    a notebook parameter (relative: to the project root)."""
     if not path:
         return Roles([], [], {})
-    return metadata_roles(read_metadata(path), factors, outcomes, max_levels=max_levels,
+    return metadata_roles(read_metadata(project_path(path)), factors, outcomes,
+                          max_levels=max_levels,
                           source=str(path))
 
 
@@ -94,7 +97,7 @@ def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:
     there is no metadata file or no such column (logged), so checks that need it are skipped."""
     if not path:
         return {}
-    df = read_metadata(path)
+    df = read_metadata(project_path(path))  # a notebook parameter: relative to the project root
     if column not in df.columns:
         log.warning("%s: no column %r (columns: %s); checks by %s skipped", path, column,
                     list(df.columns), column)
