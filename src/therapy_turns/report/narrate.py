@@ -139,7 +139,7 @@ def artefacts(summary: pd.DataFrame, flags: Sequence[str]) -> Text:
 # --------------------------------------------------------------------------- notebook 02
 def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
     """Median of each feature for patients vs therapists
-    (:func:`therapy_turns.measures.features.speaker_summary`)."""
+    (:func:`therapy_turns.analysis.language.speaker_summary`)."""
     parts = []
     for f in features:
         if f not in summary.index:
