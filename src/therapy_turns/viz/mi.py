@@ -20,7 +20,9 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     for j, talk in enumerate(TALK):
         part = table[table.talk == talk].set_index("behaviour").reindex(behaviours)
         xs = x + (j - 0.5) * 0.22
-        err = np.vstack([(part.p - part.low).to_numpy(), (part.high - part.p).to_numpy()])
+        # Wilson bounds can sit a rounding error past a share of 0 or 1: clip at 0
+        err = np.clip(np.vstack([(part.p - part.low).to_numpy(),
+                                 (part.high - part.p).to_numpy()]), 0, None)
         ax.errorbar(xs, part.p, yerr=err, fmt="o", color=TALK_COLORS[talk], capsize=3,
                     label=f"{talk} talk next")
         ax.axhline(float(part.base_rate.iloc[0]), color=TALK_COLORS[talk], ls="--", lw=1)
