@@ -14,6 +14,7 @@ from therapy_turns.analysis.sessions import summarise_sessions
 from therapy_turns.io.events import EventsFileError, attach_events, read_events
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures.events import compute_events
 
 NEWS = ("--- [SYSTEM INJECTION at Turn 1]: [System Note: You just received a stressful text "
         "message.] ---")
@@ -91,17 +92,17 @@ def test_sessions_table_counts_events_per_type():
                           "speaker": ["patient", "therapist", "patient", "patient", "therapist"],
                           "text": ["x"] * 5, "event": ["confusion;fatigue", "", "rupture", "", ""],
                           "generation_error": False, "missing_answer": False})
-    s = summarise_sessions(turns, {}).set_index("session_id")
-    assert s.loc["a", ["n_events", "events__confusion", "events__fatigue", "events__rupture",
+    s = summarise_sessions(turns, {"events": compute_events(turns)}).set_index("session_id")
+    assert s.loc["a", ["events__n", "events__confusion", "events__fatigue", "events__rupture",
                        "events__stressful_news", "events__other"]].tolist() == [3, 1, 1, 1, 0, 0]
-    assert s.loc["b", "n_events"] == 0 and s.loc["b", "events__rupture"] == 0
+    assert s.loc["b", "events__n"] == 0 and s.loc["b", "events__rupture"] == 0
 
 
 def test_analyze_carries_events_and_checks_them_first(tmp_path):
     c = corpus(tmp_path)
     ev = events_csv(tmp_path, "session_id,turn,event\na,2,rupture\n")
     out = tmp_path / "build"
-    tables = pipeline.build_tables(c, out, ["emotion"], progress=False, events=ev,
+    tables = pipeline.build_tables(c, out, ["events"], progress=False, events=ev,
                                    chunk_sessions=1)
     turns = tables["turns"]
     assert turns.loc[turns.event != "", "event"].tolist() == ["rupture", "stressful_news"]
@@ -113,12 +114,12 @@ def test_analyze_carries_events_and_checks_them_first(tmp_path):
     ev.write_text("session_id,turn,event\na,0,crisis\n")
     with pytest.raises(pipeline.StaleTablesError, match="events file.*stale: run make report"):
         pipeline.load_table("turns", c, out)
-    pipeline.build_tables(c, out, ["emotion"], progress=False, events=ev, chunk_sessions=1)
+    pipeline.build_tables(c, out, ["events"], progress=False, events=ev, chunk_sessions=1)
     t2 = pipeline.load_table("turns", c, out)
     assert t2.loc[t2.event != "", "event"].tolist() == ["crisis", "stressful_news"]
     bad = events_csv(tmp_path, "session_id,turn,event\nq,0,x\n", "bad.csv")
     with pytest.raises(EventsFileError, match="unknown session 'q'"):
-        pipeline.build_tables(c, tmp_path / "b2", ["emotion"], progress=False, events=bad)
+        pipeline.build_tables(c, tmp_path / "b2", ["events"], progress=False, events=bad)
     assert not (tmp_path / "b2" / "emotion").exists()
 
 
@@ -161,7 +162,7 @@ def test_event_patterns_file_on_parse_and_analyze(tmp_path, capsys):
     assert cli.main(["parse", str(c), "--out", str(out), "--event-patterns", str(pats)]) == 0
     t = pd.read_csv(out, keep_default_na=False)
     assert t.loc[t.event != "", "event"].tolist() == ["news"]
-    tables = pipeline.build_tables(c, tmp_path / "b", ["emotion"], progress=False,
+    tables = pipeline.build_tables(c, tmp_path / "b", ["events"], progress=False,
                                    event_patterns=pats)
     assert tables["turns"].loc[lambda d: d.event != "", "event"].tolist() == ["news"]
     assert tables["sessions"].set_index("session_id").loc["b", "events__news"] == 1

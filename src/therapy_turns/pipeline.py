@@ -414,7 +414,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
         else:
             sessions = summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)
-        counts = [c for c in sessions.columns if c == "n_events" or c.startswith("events__")]
+        counts = [c for c in sessions.columns if c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
         _write_partition(folder.staging, "sessions", 0, sessions, stats)

@@ -8,8 +8,6 @@ exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
 - counts: ``n_turns`` (all), ``n_analysed``, ``n_patient``, ``n_therapist`` (analysed), and
   ``patient_words``, ``therapist_words`` (words as :mod:`therapy_turns.schema` defines them: the
   sums of the features table's ``n_words``), ``patient_word_share``;
-- events (all turns; :mod:`therapy_turns.io.events`): ``n_events`` and ``events__<type>`` for
-  every type of the event patterns and every other type the turns carry;
 - for every registered measure (:mod:`therapy_turns.measures.registry`), the columns of its
   aggregations, named ``<measure>__<column>__<statistic>``: by default the session mean of every
   numeric column per speaker it applies to (``features__mattr__patient``); the measures declare
@@ -35,10 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures import backchannels, registry
-from therapy_turns.measures.registry import SEP, Measure
+from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, count_words
 from therapy_turns.store import iter_partitions, load_table, read_manifest, sort_rows
@@ -50,20 +47,6 @@ COUNT_COLUMNS = ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_w
 
 
 # --------------------------------------------------------------------------- summaries
-def event_count_columns(turns: pd.DataFrame, code: np.ndarray, n: int) -> pd.DataFrame:
-    """``n_events`` and ``events__<type>`` per session (``code``: session index of each turn)."""
-    ev = turns["event"].fillna("").astype(str) if "event" in turns.columns else pd.Series(
-        "", index=turns.index)
-    types = [k for k, _ in EVENT_TYPES.types] + [OTHER_EVENT]
-    types += sorted({k for v in ev if v for k in v.split(SEPARATOR)} - set(types))
-    cols = {"n_events": np.zeros(n, "int64")}
-    for ty in types:
-        hits = np.array([v.split(SEPARATOR).count(ty) if v else 0 for v in ev], "int64")
-        cols[f"events{SEP}{ty}"] = np.bincount(code, hits, minlength=n).astype("int64")
-        cols["n_events"] += cols[f"events{SEP}{ty}"]
-    return pd.DataFrame(cols)
-
-
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
                        exclude_backchannels: bool = True, *,
@@ -102,7 +85,6 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         out[f"{sp}_words"] = per_session(is_sp, words)
     total = out.patient_words + out.therapist_words
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
-    out = pd.concat([out, event_count_columns(turns, code, len(ids))], axis=1)
     is_bc = backchannels.mask(turns).to_numpy()
     out["n_backchannels"] = per_session(mask & is_bc & (speaker == "patient"))
     dropped = turns.loc[is_bc, ["session_id", "turn"]].assign(

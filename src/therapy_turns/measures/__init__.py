@@ -6,6 +6,6 @@ of their tables in the CLI, the explorer and the session table's columns. A new 
 is added to this import.
 """
 
-from therapy_turns.measures import client_talk, emotion, features, registry, techniques  # noqa: F401, I001
+from therapy_turns.measures import client_talk, emotion, events, features, registry, techniques  # noqa: F401, I001
 
 __all__ = ["registry"]
