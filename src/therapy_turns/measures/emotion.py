@@ -318,13 +318,15 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = Non
         if n == 0:
             out.update(_EMPTY_SCORES)
             continue
-        units = [_unit(v, s.start, s.end, s.text, model.vocab) for s in sents]
-        text = doc.text
+        texts = [v.base.span_text(s.start, s.end) for s in sents]
+        units = [_unit(v, s.start, s.end, t, model.vocab) for s, t in zip(sents, texts,
+                                                                           strict=True)]
+        text = v.base.doc_text
         for u in units:
             rows.add(u)
         raw = sum(u.scores.raw for u in units)
         rest = {"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                "vader_compound": (units[0].vader if len(sents) == 1 and sents[0].text == text
+                "vader_compound": (units[0].vader if len(sents) == 1 and texts[0] == text
                                    else vader_scores(text))["compound"],
                 **v.nrc(0, len(doc), v.negated(0, len(doc)))}
         groups.append((out, [u.scores.n for u in units], rest))
