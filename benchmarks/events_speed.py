@@ -8,7 +8,7 @@ Measured:
 
 - the event work itself, fastest of ``--repeats`` runs in this process: loading the corpus with
   event lines minus loading it without (recognising, typing and attaching the lines), reading and
-  attaching the events file, and the sessions table's event counts;
+  attaching the events file, and the ``events`` measure (its table and session counts);
 - ``analyze`` cold (fresh output and parse cache, a child process) on the three forms: wall time
   of each, fastest of ``--repeats``.
 
@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
-from therapy_turns.analysis.sessions import event_count_columns
 from therapy_turns.io.events import attach_events, read_events
 from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.measures.events import MEASURE, compute_events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from event_corpus import make  # noqa: E402
@@ -79,16 +79,21 @@ def main() -> None:
         t_full = fastest(lambda: load_corpus(full, progress=False), a.repeats * 3)
         t_attach = fastest(lambda: attach_events(turns_plain, read_events(ev_csv), ev_csv),
                            a.repeats * 3)
-        code = np.unique(turns_full["session_id"], return_inverse=True)[1]
-        n_sess = int(code.max()) + 1
-        t_count = fastest(lambda: event_count_columns(turns_full, code, n_sess), a.repeats * 3)
+        ids = pd.Index(turns_full["session_id"].unique())
+
+        def measure() -> None:  # the events table and its session counts
+            MEASURE.summarise(compute_events(turns_full).assign(
+                position=0.0).sort_values(["session_id", "turn"]), ids)
+
+        t_count = fastest(measure, a.repeats * 3)
         lines = max(t_full - t_plain, 0.0)
         work_events = lines + t_count
         print(f"corpus: {a.sessions} sessions, {len(turns_full)} turns, "
               f"{n_events} patient turns with events")
         print(f"load without / with event lines: {t_plain:.3f} / {t_full:.3f} s "
               f"(event lines: +{lines:.3f} s)")
-        print(f"read + attach --events: {t_attach:.3f} s; sessions event counts: {t_count:.4f} s")
+        print(f"read + attach --events: {t_attach:.3f} s; events table + session counts: "
+              f"{t_count:.4f} s")
         if a.no_analyze:
             return
         cold_plain = analyze_time(plain, work / "out-plain", a.repeats)
