@@ -28,6 +28,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from therapy_turns.measures.views import DocView
 from therapy_turns.paths import LEXICON_DIR, read_yaml
+from therapy_turns.schema import words
 
 __all__ = ["NRC_EMOTIONS", "Rules", "TokenScore", "load_rules", "negated_tokens",
            "negator_tokens", "nrc_rates", "nrc_tokens", "rule_score", "token_scores",
@@ -129,7 +130,9 @@ class SpanScores:
 
 class RuleView:
     """What the rule layer reads of one Doc under one :class:`Rules`: per token its lower case,
-    lower-case lemma, word flag (not punctuation or space), negator flag and negation scope."""
+    lower-case lemma, lexical-token flag (not punctuation or space; valences, scopes and NRC hits
+    are looked up on these), word counts (:mod:`therapy_turns.schema`), negator flag and negation
+    scope."""
 
     def __init__(self, doc: Doc, rules: Rules) -> None:
         self.doc, self.rules = doc, rules
@@ -139,7 +142,8 @@ class RuleView:
         self.negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
                         or (d == "prep" and w in rules.neg_prepositions)
                         for d, w in zip(b.dep, self.lower, strict=True)]
-        self.words_before = list(itertools.accumulate(self.word, initial=0))
+        #: words (therapy_turns.schema: clitics are not words) among tokens 0..i-1
+        self.words_before = list(itertools.accumulate(b.word, initial=0))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
         firsts = {m[0] for m in rules.modifiers}
         #: (first, last) token of each modifier phrase, longest first, then by position
@@ -293,5 +297,6 @@ def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
 
 
 def word_count(span: Doc | Span) -> int:
-    """Tokens that are neither punctuation nor whitespace."""
-    return sum(1 for t in span if not (t.is_punct or t.is_space))
+    """Words of ``span`` (:mod:`therapy_turns.schema`: no punctuation, space or clitic): the
+    weights of sentences in a turn and the denominator of the NRC rates."""
+    return len(words(span))
