@@ -3,6 +3,8 @@ hand-built inputs with values checked by hand."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +150,21 @@ def test_backchannel_summary_counts_them():
 def test_truncation_flag_not_tripped_by_a_bare_yeah():
     assert analyse_turn_text("Yeah", "patient")["truncated"] is False
     assert analyse_turn_text("I was going to say that the", "patient")["truncated"] is True
+
+
+def test_group_sizes_sentence():
+    t = pd.DataFrame({"a": ["x", "y"] * 3, "b": list("ppqqqr")})
+    assert narrate.group_sizes(t, ["a", "b"]) == (
+        "`a`: 2 levels, 3 sessions each; `b`: 3 levels, 1 to 3 sessions (median 2).")
+
+
+def test_params_files_pass_no_seed_id_to_other_corpora():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    stems = [p.stem for p in (root / "seeds").glob("*.txt")]
+    for params in (root / "params").glob("*.yaml"):
+        text = params.read_text()
+        body = "\n".join(line.split("#")[0] for line in text.splitlines())
+        hits = [s for s in stems if re.search(rf"\b{s[:3]}", body)]
+        assert not hits, f"{params.name} names seed sessions {hits}"

@@ -304,8 +304,9 @@ def group_sizes(table: pd.DataFrame, factors: Sequence[str]) -> Text:
     parts = []
     for f in factors:
         n = table[f].value_counts(dropna=True)
-        parts.append(f"`{f}`: {plural(len(n), 'level')}, {_range(n).replace(' per session', '')}"
-                     f" sessions each")
+        size = (f"{n.iloc[0]} sessions each" if n.min() == n.max() else
+                f"{n.min()} to {n.max()} sessions (median {n.median():g})") if len(n) else "empty"
+        parts.append(f"`{f}`: {plural(len(n), 'level')}, {size}")
     return Text("; ".join(parts) + "." if parts else "No factor.")
 
 
