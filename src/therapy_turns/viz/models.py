@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.analysis.sessions import SEP
 from therapy_turns.measures.features import COLUMNS
+from therapy_turns.measures.registry import SEP
 from therapy_turns.viz.plots import PAGE_HEIGHT, TEXT_WIDTH, UNITS, column_label, paginate
 
 #: Statistics of the sessions table (``table__column__stat``) as words.
