@@ -12,7 +12,7 @@ import seaborn as sns
 
 from therapy_turns.measures.features import COLUMNS
 from therapy_turns.measures.registry import SEP
-from therapy_turns.viz.plots import PAGE_HEIGHT, TEXT_WIDTH, UNITS, column_label, paginate
+from therapy_turns.viz.plots import PAGE_HEIGHT, TEXT_WIDTH, column_label, paginate
 
 #: Statistics of the sessions table (``table__column__stat``) as words.
 STATS = {"patient": "patient, session mean", "therapist": "therapist, session mean",
@@ -30,12 +30,10 @@ def measure_label(name: str, width: int = 30) -> str:
     parts = str(name).split(SEP)
     if len(parts) == 3:
         table, col, stat = parts
-        docs = COLUMNS if table == "features" else {}
         if table == "techniques" and stat == "rate":
             head = col.split("_", 1)[-1].replace("_", " ") + " [share of therapist turns]"
             return textwrap.fill(head, width)
-        head = column_label(col, docs, 10_000) if (col in docs or col in UNITS) else \
-            col.replace("_", " ")
+        head = column_label(col, COLUMNS if table == "features" else {}, 10_000, table)
         return textwrap.fill(f"{head} ({STATS.get(stat, stat.replace('_', ' '))})", width)
     if len(parts) == 2:
         return textwrap.fill(column_label(parts[1], width=10_000), width)

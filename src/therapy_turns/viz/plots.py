@@ -21,6 +21,7 @@ import seaborn as sns
 from IPython import get_ipython
 from IPython.display import Image, display
 
+from therapy_turns.measures import registry
 from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
@@ -196,22 +197,39 @@ def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
     return ends if unique(ends) else cut
 
 
-#: Names and units of measures that have no column documentation of their own.
+#: Names and units of measures that no registered measure documents (session summaries).
 UNITS: dict[str, str] = {
-    "valence": "valence [EmoBank 1–5]", "arousal": "arousal [EmoBank 1–5]",
-    "dominance": "dominance [EmoBank 1–5]", "vader_compound": "VADER compound [−1 to 1]",
     "transition_entropy": "technique transition entropy [bits]",
     "patient_word_share": "patient share of words [0–1]",
 }
 
 
-def column_label(column: str, docs: dict[str, str] | None = None, width: int = 28) -> str:
-    """An axis or panel label from a column's documentation ``"name: detail [unit]"``: the name
-    (text before ``:``, ``(`` or ``,``) and the unit, wrapped at ``width``; the column name when
-    undocumented."""
+def documented(column: str, table: str | None = None) -> tuple[str, str] | None:
+    """``(meaning, unit)`` of ``column`` as its measure declares it in the registry
+    (:mod:`therapy_turns.measures.registry`; ``table`` narrows the search), else None."""
+    for name, m in registry.measures().items():
+        if table not in (None, name):
+            continue
+        for c in m.columns:
+            if c.name == column:
+                return c.meaning, c.unit
+    return None
+
+
+def column_label(column: str, docs: dict[str, str] | None = None, width: int = 28,
+                 table: str | None = None) -> str:
+    """An axis or panel label for a measure column: its name (the declared meaning up to the
+    first ``:``, ``(``, ``,`` or ``;``) and unit in brackets, from the measure registry, else
+    ``docs`` (``"name: detail [unit]"``), else :data:`UNITS`; wrapped at ``width``. An
+    undocumented column is shown as words."""
+    reg = documented(column, table)
+    if reg is not None:
+        name = re.split(r"[:(,;]", reg[0])[0].strip()
+        unit = reg[1] if reg[1] not in ("", "text", "code", "codes") else ""
+        return textwrap.fill(name + (f" [{unit}]" if unit else ""), width)
     doc = (docs or {}).get(column) or UNITS.get(column)
     if not doc:
         return textwrap.fill(column.replace("_", " "), width)
-    unit = re.search(r"\[([^\]]+)\]\s*$", doc)
+    unit_match = re.search(r"\[([^\]]+)\]\s*$", doc)
     name = re.split(r"[:(,;]", doc.split("[")[0])[0].strip()
-    return textwrap.fill(name + (f" [{unit.group(1)}]" if unit else ""), width)
+    return textwrap.fill(name + (f" [{unit_match.group(1)}]" if unit_match else ""), width)
