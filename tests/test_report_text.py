@@ -168,3 +168,17 @@ def test_params_files_pass_no_seed_id_to_other_corpora():
         body = "\n".join(line.split("#")[0] for line in text.splitlines())
         hits = [s for s in stems if re.search(rf"\b{s[:3]}", body)]
         assert not hits, f"{params.name} names seed sessions {hits}"
+
+
+def test_model_fits_sentence_reports_warnings_and_boundary():
+    rows = pd.DataFrame({
+        "outcome": ["a", "a", "b", "c"], "term": ["Intercept", "x", "Intercept", "not fitted"],
+        "converged": [True, True, False, False], "boundary": [True, True, False, False],
+        "n_groups": [5, 5, 5, 1],
+        "warnings": ["", "", "bfgs: failed to converge; lbfgs: failed to converge", "singular"]})
+    text = narrate.model_fits(rows)
+    assert text.startswith("2 of 3 models fitted, 1 converged (no convergence warning from the "
+                           "optimiser used); 1 sit on the boundary")
+    assert "not fitted: c" in text
+    assert "statsmodels warned on the way for 1 of them" in text
+    assert "lbfgs: failed to converge" in text

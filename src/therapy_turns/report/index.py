@@ -30,7 +30,8 @@ _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;
 padding:0 1rem;line-height:1.45;color:#222}
 h1{border-bottom:2px solid #0072B2}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}
-img{max-width:100%;height:auto}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+img{max-width:100%;height:auto}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;
+display:block;max-width:100%;overflow-x:auto}
 td,th{border-bottom:1px solid #ddd;padding:.2rem .5rem;text-align:right}
 th{background:#f4f4f4}pre{background:#f8f8f8;padding:.5rem;overflow-x:auto;font-size:.8rem}
 nav a{margin-right:1rem}.methods td{text-align:left}

@@ -9,6 +9,7 @@ corpus is the seeds.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -158,12 +159,20 @@ def model_fits(models: pd.DataFrame) -> Text:
     n = models["outcome"].nunique()
     failed = sorted(set(models["outcome"]) - set(fitted["outcome"]))
     text = (f"{len(fitted)} of {plural(n, 'model')} fitted, "
-            f"{int(fitted['converged'].sum())} converged without warnings; "
+            f"{int(fitted['converged'].sum())} converged (no convergence warning from the "
+            f"optimiser used); "
             f"{int(fitted['boundary'].sum())} sit on the boundary (random-intercept variance 0, "
             f"i.e. ordinary regressions), on {plural(int(fitted['n_groups'].max()), 'session')}"
             if len(fitted) else f"none of {plural(n, 'model')} could be fitted")
     if failed:
         text += f"; not fitted: {ids(failed)}"
+    if "warnings" in fitted:
+        warned = fitted[fitted["warnings"].fillna("").str.len() > 0]
+        msgs = sorted({re.sub(r",? *\|grad\| = [-\d.]+$", "", m.strip())
+                       for w in warned["warnings"] for m in str(w).split("; ")})
+        if len(warned):
+            text += (f". statsmodels warned on the way for {len(warned)} of them"
+                     f" (optimiser: message): {ids(msgs, 3)}")
     return Text(text + ".")
 
 
