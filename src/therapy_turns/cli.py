@@ -69,24 +69,21 @@ def write_table(df: pd.DataFrame, out: str | Path) -> Path:
     return out
 
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
-    return n
+def _positive(cast: Callable[[str], float], expected: str) -> Callable[[str], float]:
+    """An argparse type: ``cast(value)`` if it is > 0, else the error 'expected ...'."""
+    def parse(value: str) -> float:
+        try:
+            x = cast(value)
+        except ValueError:
+            x = 0
+        if not x > 0:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        return x
+    return parse
 
 
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = 0.0
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
-    return x
+_positive_int = _positive(int, "a whole number >= 1")
+_positive_float = _positive(float, "a number of seconds > 0")
 
 
 def _scheduler_arg(value: str) -> str:

@@ -120,20 +120,6 @@ class PhraseCounter:
             if kept and keep_bounds:
                 bounds[k] = kept
         return counts, bounds
-        for k, local in t.positions(hit):
-            doc = t.docs[k]
-            found = [doc[i:i + 1] for i in local]
-            for m in (phrases, patterns):
-                if m is not None:
-                    found += m(doc, as_spans=True)
-            if self._exclude:
-                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
-                                                  in self._exclude.get(norm(s.text), ()))]
-            kept = [(s.start, s.end) for s in filter_spans(found)]
-            counts[k] = len(kept)
-            if kept and keep_bounds:
-                bounds[k] = kept
-        return counts, bounds
 
     def bounds(self, doc: Doc) -> list[tuple[int, int]]:
         """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
