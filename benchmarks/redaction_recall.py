@@ -29,7 +29,7 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-SPLITS = ("dev", "heldout1", "heldout2", "heldout", "heldout4")
+SPLITS = ("dev", "dev2", "heldout1", "heldout2", "heldout", "heldout4")
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 

@@ -106,6 +106,16 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     ("in Denver, CO 80203 he", "POSTCODE", "80203"),
     ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
     ("then 10435 Berlin again", "POSTCODE", "10435"),
+    ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
+    ("West End QLD 4101 is", "POSTCODE", "4101"),
+    ("she's on ul. Mokra, 31-019 there", "POSTCODE", "31-019"),
+    ("it's b one five, two t t for", "POSTCODE", "b one five, two t t"),
+    ("we're at 22 harbour road now", "ADDRESS", "22 harbour road"),
+    ("at flat 2/1, 44 Hyndland Road by", "ADDRESS", "flat 2/1, 44 Hyndland Road"),
+    ("in Unit 7, 120 Saltmarket then", "ADDRESS", "Unit 7, 120 Saltmarket"),
+    ("to The Old Forge, 11 High Street by", "ADDRESS", "The Old Forge, 11 High Street"),
+    ("at 12/45 Boundary Street, I", "ADDRESS", "12/45 Boundary Street"),
+    ("my NI number QQ 12 34 56 C was", "ID", "QQ 12 34 56 C"),
     ("hospital number K4829103 again", "ID", "K4829103"),
     ("passport C01X00T47 was", "ID", "C01X00T47"),
     ("reference CR-4471-22 they said", "ID", "CR-4471-22"),
@@ -120,7 +130,8 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     ("born the twenty-first of April 1994 in", "DATE", "the twenty-first of April 1994"),
     ("it's on March the third, so", "DATE", "March the third"),
     ("when he was ninety-seven and", "AGE", "ninety-seven"),
-    ("a 1 Elm Road, Springfield, 62704 letter", "ADDRESS", "1 Elm Road"),
+    ("a 1 Elm Road, Springfield letter", "ADDRESS", "1 Elm Road"),
+    ("from Springfield, 62704 by post", "POSTCODE", "62704"),
     ("to 410 Woodward Ave, 48226 then", "ADDRESS", "410 Woodward Ave, 48226"),
     ("at 1102 East 6th Street in", "ADDRESS", "1102 East 6th Street"),
     ("lives at ul. Długa 45, I", "ADDRESS", "ul. Długa 45"),
@@ -252,6 +263,8 @@ def test_name_variants_skip_common_words():
     short = name_variants("Brittany Chen", session_words={"Britt", "Brit", "Br", "Bright"})
     assert {"Britt", "britt", "Brit", "Br"} <= short and "Bright" not in short
     assert "Al" not in name_variants("Alison Brown", session_words={"Al"})  # "al": common
+    lower = name_variants("Lachlan Hughes", session_words={"lachie", "lach", "la", "lake"})
+    assert {"lachie", "lach"} <= lower and not {"la", "lake"} & lower
 
 
 def test_known_strings_and_speaker_labels(ruler):

@@ -56,7 +56,8 @@ TYPES = ("EMAIL", "HANDLE", "URL", "IP", "PHONE", "DATE", "ID", "ADDRESS", "POST
 SWEPT = ("NAME", "PLACE", "ORG")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 _NER_TYPES = ("NAME", "PLACE", "ORG", "DATE")
-_CAPITALISED = re.compile(r"\b[^\W\d_a-z][^\W\d_A-Z]+\b")  # Capitalised words
+_WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
+_DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
 _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 
 
@@ -174,23 +175,32 @@ def name_variants(name: str, rules: Rules | None = None,
                   session_words: Iterable[str] = ()) -> set[str]:
     """Forms of a found name swept through its session: the name, its parts (not titles or
     common words), nickname forms of each part, short forms of a part that occur in the session
-    (``session_words``: "Britt" of "Brittany", "Ty" of "Tyler"), and the lower-case form of
-    each that is not a common English word."""
+    (``session_words``: "Britt" of "Brittany", "lachie" of "Lachlan"), and the lower-case form
+    of each that is not a common English word."""
     rules = rules or load_rules()
-    words = [w for w in re.split(r"\s+", name.strip()) if w]
+    common = partial(is_common_word, threshold=rules.common_word_logprob)
+    words = name.split()
     forms = {" ".join(words)}
     parts = [w for w in words if w.strip(".").casefold() not in _TITLES and len(w) > 1]
     if len(parts) > 1:
-        forms.update(p for p in parts if not is_common_word(p, rules.common_word_logprob))
-    for p in list(parts):
-        for group in rules.nicknames:
-            if p in group:
-                forms.update(group)
-        forms.update(w for w in session_words if 2 <= len(w) < len(p) and p.startswith(w)
-                     and not is_common_word(w, rules.common_word_logprob))
-    lower = {f.lower() for f in forms if not any(is_common_word(w, rules.common_word_logprob)
-                                                  for w in f.split())}
-    return {f for f in forms | lower if f.strip()}
+        forms.update(p for p in parts if not common(p))
+    for p in parts:
+        forms.update(*(g for g in rules.nicknames if p in g))
+        forms.update(w for w in session_words if _short_form(w, p) and not common(w))
+    forms |= {f.lower() for f in forms if not any(common(w) for w in f.split())}
+    return forms
+
+
+def _short_form(word: str, name: str) -> bool:
+    """``word`` is a prefix of ``name`` (lower case: 3+ letters) or a 3+-letter prefix plus a
+    diminutive ending ("Lachie", "Bernie")."""
+    w, n = word.casefold(), name.casefold()
+    if w == n:
+        return False
+    if n.startswith(w):
+        return len(w) >= 3 or len(w) == 2 and word[0].isupper()
+    stem = _DIMINUTIVE.sub("", w)
+    return len(stem) >= 3 and n.startswith(stem) and len(stem) < len(n)
 
 
 class _Session:
@@ -203,7 +213,10 @@ class _Session:
         self.kind_of: dict[str, str] = {}
         self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
         for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
-            forms = name_variants(s, rules, words) if k == "NAME" else {s}
+            forms = name_variants(s, rules, words) if k == "NAME" else {s, s.lower()}
+            if k != "NAME" and any(is_common_word(w, rules.common_word_logprob)
+                                   for w in s.split()):
+                forms.discard(s.lower())
             for f in sorted(forms, key=lambda f: (f != s, f)):
                 if f not in self.kind_of:
                     self.kind_of[f], self.canon[f] = k, s
@@ -317,7 +330,7 @@ def _sessions(turns: pd.DataFrame, nlp: Language | None,
     for sid, g in turns.groupby("session_id", sort=False):
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
         texts = [str(v) for c in cols for v in g[c]]
-        words = {w for t in texts for w in _CAPITALISED.findall(t)}
+        words = {w for t in texts for w in _WORDS.findall(t)}
         yield sid, g, _Session(_session_surfaces((found.get(t, []) for t in texts), known,
                                                  labels), rules, words), found
 

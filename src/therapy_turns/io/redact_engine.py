@@ -189,7 +189,7 @@ class RareProperNounRecognizer(EntityRecognizer):
         out = []
         for tok in nlp_artifacts.tokens:
             if (not tok.is_alpha or len(tok) < 3 or not tok.text[0].isupper()
-                    or not tok.text[1:].islower() or tok.pos_ != "PROPN"
+                    or not tok.text[1:].islower() or tok.pos_ not in ("PROPN", "NOUN")
                     or is_common_word(tok.text, self.rules.lowercase_name_logprob)):
                 continue
             out.append(RecognizerResult("RARE_PROPER_NOUN", tok.idx, tok.idx + len(tok), 0.5))
