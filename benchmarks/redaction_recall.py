@@ -1,15 +1,17 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
     PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
-        [--split dev|heldout1|heldout|all] [--misses]
+        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|all] [--misses]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
 when every letter and digit of it lies inside text that redaction replaces (whatever the
 placeholder type). Each split is redacted as a corpus of its own sessions, as ``redact_turns``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts.
-``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``heldout1``, ``heldout2``;
-``heldout`` is for evaluation only, see ``benchmarks/data/README.md``).
+``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``dev2``, ``heldout1``,
+``heldout2``; ``heldout`` and ``heldout4`` are for evaluation only, see
+``benchmarks/data/README.md``). With ``--split all`` a last table gives every split side by side
+and all held-out parts (``heldout1``, ``heldout2``, ``heldout``, ``heldout4``) together.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from therapy_turns.io.transcripts import load_corpus
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
 SPLITS = ("dev", "dev2", "heldout1", "heldout2", "heldout", "heldout4")
+HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4")
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 
@@ -38,18 +41,24 @@ def load_planted(split: str) -> tuple[pd.DataFrame, list[list[dict]]]:
     """The split as a turn table (``text`` = ``raw_text``) and each row's planted spans."""
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
     rows = [r for r in rows if r["split"] == split]
-    turns = pd.DataFrame({
-        "session_id": [r["session_id"] for r in rows], "turn": [r["turn"] for r in rows],
-        "speaker": [r["speaker"] for r in rows],
-        "speaker_label": [r["speaker"].capitalize() for r in rows],
-        "text": [r["text"] for r in rows], "raw_text": [r["text"] for r in rows]})
+    turns = pd.DataFrame(
+        {
+            "session_id": [r["session_id"] for r in rows],
+            "turn": [r["turn"] for r in rows],
+            "speaker": [r["speaker"] for r in rows],
+            "speaker_label": [r["speaker"].capitalize() for r in rows],
+            "text": [r["text"] for r in rows],
+            "raw_text": [r["text"] for r in rows],
+        }
+    )
     return turns, [r["spans"] for r in rows]
 
 
 def covered(text: str, start: int, end: int, spans: list[Match]) -> bool:
     """Every letter and digit of ``text[start:end]`` lies inside one of ``spans``."""
-    return all(any(m.start <= i < m.end for m in spans)
-               for i in range(start, end) if text[i].isalnum())
+    return all(
+        any(m.start <= i < m.end for m in spans) for i in range(start, end) if text[i].isalnum()
+    )
 
 
 def recall(split: str, show_misses: bool = False) -> pd.DataFrame:
@@ -64,8 +73,11 @@ def recall(split: str, show_misses: bool = False) -> pd.DataFrame:
             if covered(text, p["start"], p["end"], spans[idx]):
                 hit[p["type"]] += 1
             elif show_misses:
-                near = [(m.kind, m.surface) for m in spans[idx]
-                        if m.start < p["end"] and m.end > p["start"]]
+                near = [
+                    (m.kind, m.surface)
+                    for m in spans[idx]
+                    if m.start < p["end"] and m.end > p["start"]
+                ]
                 print(f"  missed {p['type']:8} {p['text']!r} (found {near})")
     table = pd.DataFrame({"caught": pd.Series(hit), "total": pd.Series(total)}).fillna(0)
     table = table.astype(int).sort_index()
@@ -96,9 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     splits = list(SPLITS) if args.split == "all" else [args.split]
+    tables = {}
     for split in splits:
+        tables[split] = recall(split, args.misses)
         print(f"recall on the {split} split:")
-        print(recall(split, args.misses).to_string())
+        print(tables[split].to_string())
+        print()
+    if args.split == "all":
+        held = sum(tables[h][["caught", "total"]] for h in HELDOUT)
+        cells = {
+            k: t["caught"].astype(str) + " / " + t["total"].astype(str)
+            for k, t in {**tables, "all held-out": held}.items()
+        }
+        side = pd.DataFrame(cells).fillna("")
+        side["held-out recall"] = (held["caught"] / held["total"]).map("{:.1%}".format)
+        print("caught / total per type and split:")
+        print(side.to_string())
         print()
     if not args.no_seeds:
         k, n, removed = over_redaction()
