@@ -263,6 +263,45 @@ def test_dependency_rule_finds_modal_advice() -> None:
     assert "per_dep_modal" in [rule for rule, _ in c.evidence["persuade"]]
 
 
+# ------------------------------------------------ reflection precision (MITI 4.2.1 decision rules)
+def test_number_the_client_did_not_say_is_feedback() -> None:
+    doc = mk("Your score was eighteen.")
+    doc[3].tag_ = "CD"
+    c = tq.get_coder(doc.vocab).code_turn(doc, mk("I filled in the form."))
+    assert c.forms == ["giving_information"], c.evidence
+    doc = mk("Eighteen drinks.")
+    doc[0].tag_ = "CD"
+    c = tq.get_coder(doc.vocab).code_turn(doc, mk("Maybe eighteen drinks."))
+    assert c.main_behaviour == "reflection", c.evidence  # the client's own number: restatement
+
+
+def test_long_statement_with_no_client_content_is_information() -> None:
+    c = code("Smoking in pregnancy harms the baby and its lungs.", "I cut down to five a day.")
+    assert c.forms == ["giving_information"], c.evidence
+    c = code("Everything's kind of gone grey.", "I go to work, I come home, I sleep.")
+    assert c.main_behaviour == "reflection", c.evidence  # short: still a reflection
+
+
+def test_bare_acknowledgement_is_not_a_reflection() -> None:
+    assert code("Okay, good.", "No pain at all.").forms == ["other"]
+
+
+def test_input_turn_keeps_you_statement_as_input() -> None:
+    c = code("Most people find the first week the hardest. Just so you know it's there.",
+             "Yeah.")
+    assert c.main_behaviour == "therapist_input", c.evidence
+
+
+@pytest.mark.parametrize("text,present", [
+    ("Wine is still a drink.", True),
+    ("That's not really enough.", True),
+    ("Alcohol makes sleep worse, not better.", True),
+    ("You're still thinking about it.", False),
+])
+def test_contradiction_is_confront(text: str, present: bool) -> None:
+    assert ("confront" in code(text, "It helps me sleep.").forms) is present
+
+
 # --------------------------------------------------------------------------- other forms
 @pytest.mark.parametrize("text,code_,present", [
     ("That's a great insight.", "affirmation", True),

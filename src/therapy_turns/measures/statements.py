@@ -36,6 +36,8 @@ _OWN_SUBJECTS = frozenset({"i", "we"})
 _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "expl"})
 _YOU = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"})
 _FILLER_AFTER_YOU = frozenset({"know", "see"})
+_ACKNOWLEDGE = frozenset({"good", "great", "okay", "fine", "sure", "alright", "right", "cool",
+                          "lovely", "yeah", "yes"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class ReflectionSettings:
     complex_min_novelty: float  # share of new content lemmas that makes a reflection complex
     complex_min_content: int  # content lemmas a statement needs before novelty can count
     statement_default: bool = True  # any other uncoded statement about the client's world
+    generic_min_content: int = 99
 
 
 def first_word(v: DocView, start: int, end: int) -> int | None:
@@ -131,16 +134,21 @@ def reflection(v: DocView, start: int, end: int, client: set[str] | None, stem: 
         return stem  # a lead-in marks a reflection even where the client turn is not at hand
     if client is None or own:
         return None
-    content = content_lemmas(v, start, end)
-    if not content:
+    content = content_lemmas(v, start, end) - _ACKNOWLEDGE
+    if not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate, no reflection
         return None
-    if addresses_client(v, start, end):
-        return "refl_you"
     overlap = len(content & client) / len(content) if client else 0.0
     if overlap >= st.min_overlap_plain and (len(content) >= st.min_content_plain
                                             or overlap == 1.0):
         return f"refl_overlap_{overlap:.2f}"
-    if st.statement_default and not after_input:
+    if after_input:
+        return None
+    you = addresses_client(v, start, end)
+    if not overlap and len(content) >= st.generic_min_content and not you:
+        return "info"
+    if you:
+        return "refl_you"
+    if st.statement_default:
         return "refl_statement"
     return None
 

@@ -165,7 +165,7 @@ class Coder:
         self.settings = ReflectionSettings(
             st["reflection_min_overlap_plain"], st["reflection_min_content"],
             st["complex_min_novelty"], st["complex_min_content"],
-            bool(st["reflection_statement_default"]))
+            bool(st["reflection_statement_default"]), int(st["generic_min_content"]))
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
         self.matcher = Matcher(vocab)  # every token rule
@@ -218,9 +218,11 @@ class Coder:
             client = content_lemmas(cv, 0, len(prev_client))
             words = {*cv.low, *cv.lemma}
         found: dict[str, list[list[str]]] = {}
+        input_turn = bool({h.code for h in hits} & INPUT_FORMS)
         for sent in doc.sents:
             kept = self._sentence_hits(sent, hits, quoted, role_play, v)
-            self._code_sentence(sent, kept, (client, words), quoted, v, found, role_play)
+            self._code_sentence(sent, kept, (client, words), quoted, v, found, role_play,
+                                input_turn)
         if "persuade" in found and ({"seeking_collaboration", "emphasizing_autonomy"} & set(found)):
             found["persuade_with_permission"] = found.pop("persuade")
         out.forms = [f for f in forms() if f in found] or ["other"]
@@ -249,7 +251,8 @@ class Coder:
 
     def _code_sentence(self, sent: Span, kept: list[Hit],
                        client: tuple[set[str] | None, set[str]], quoted: list[bool], v: DocView,
-                       found: dict[str, list[list[str]]], role_play: bool = False) -> None:
+                       found: dict[str, list[list[str]]], role_play: bool = False,
+                       input_turn: bool = False) -> None:
         """Add the forms and ACT processes of one sentence to ``found``; ``client``: the content
         lemmas of the previous client turn (None if there is none) and all its words/lemmas."""
         bounds = (sent.start, sent.end)
@@ -283,9 +286,17 @@ class Coder:
             return
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
         lemmas, words = client
+        if lemmas is not None and not stems and any(
+                v.tag[i] == "CD" and v.low[i] not in words and v.low[i] != "one"
+                for i in range(sent.start, sent.end)):
+            _add(found, "giving_information", "info_number", v.span_text(*bounds))
+            return
         refl = reflection(v, sent.start, sent.end, lemmas, stems[0].rule if stems else None,
                           self.settings, complex_stem,
-                          after_input=bool(INPUT_FORMS & set(found)))
+                          after_input=input_turn or bool(INPUT_FORMS & set(found)))
+        if refl == "info":
+            _add(found, "giving_information", "info_generic", v.span_text(*bounds))
+            return
         if refl is None:
             return
         kind, why = complexity(v, sent.start, sent.end, lemmas or set(), complex_stem,
