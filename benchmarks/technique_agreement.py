@@ -202,7 +202,8 @@ def main() -> None:
         save_table(table, a.table, "figures", caption=(
             "Rule coder vs hand-coded MI gold, fresh HELD-OUT part heldout2 only "
             f"({summary['n_turns']} therapist utterances of 17 pseudo-sessions written and coded "
-            f"blind to the coder, never used for tuning): per form code and main behaviour. Main behaviour macro-F1 "
+            f"blind to the coder, never used for tuning): per form code and main behaviour. "
+            f"Main behaviour macro-F1 "
             f"{summary['macro_f1_main_behaviour']:.2f}, reflection recall "
             f"{summary['reflection_recall']:.2f}, open/closed kappa "
             f"{summary['kappa_open_closed']:.2f}."))
