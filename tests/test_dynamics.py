@@ -142,8 +142,6 @@ def test_ued_table_one_row_per_session_and_speaker() -> None:
         ["a", "patient"], ["a", "therapist"], ["b", "patient"], ["b", "therapist"]]
     assert tab.set_index(["session_id", "speaker"]).loc[("b", "patient"), "variability_sd"] == 1
     assert tab.set_index(["session_id", "speaker"]).loc[("a", "therapist"), "rmssd"] == 0
-    disp = dy.displacement_table(dy.trajectory(sc, window=1))
-    assert disp[["session_id", "start_turn", "end_turn"]].values.tolist() == [["a", 8, 12]]
 
 
 def test_phase_composition_thirds() -> None:

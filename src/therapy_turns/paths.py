@@ -1,8 +1,6 @@
-"""Project paths: everything relative is resolved against the project root, not the cwd.
-
-Notebooks run with the cwd set to ``notebooks/`` (nbval, JupyterLab) or the root (papermill via
-make); resolving through here makes ``"seeds"`` mean the same folder in both.
-"""
+"""Package data folders, and notebook parameters resolved against the project root (notebooks
+run from ``notebooks/`` (nbval, JupyterLab) or the root (papermill via make): ``"seeds"`` means
+the same folder in both). Everything else takes paths relative to the current folder."""
 
 from __future__ import annotations
 
@@ -12,10 +10,6 @@ from typing import Any
 
 import yaml
 
-#: libyaml's safe loader where PyYAML was built with it (same documents, about 10x faster)
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-#: the package folder and its shipped data (codebooks, patterns), lexicons and models
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 LEXICON_DIR = PACKAGE_DIR / "lexicons"
@@ -41,11 +35,6 @@ def project_path(p: str | os.PathLike[str]) -> Path:
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
-    """The YAML file ``path`` parsed with a safe loader (UTF-8)."""
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
-
-
-SEEDS = "seeds"
-FIGURES = "figures"
-REPORTS = "reports"
-BUILD = "build"
+    """The YAML file ``path`` (UTF-8) parsed safely, by libyaml where PyYAML has it (10x faster)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506

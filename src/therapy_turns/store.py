@@ -1,6 +1,6 @@
-"""The analysis folder as a store: partitioned Parquet tables, the manifest, and whether the
-tables are fresh for a corpus. Reading is read-only: building is :mod:`therapy_turns.pipeline`'s
-(``make report``'s) job."""
+"""The analysis folder, read-only: partitioned Parquet tables, the manifest, and whether they are
+fresh for a corpus (building them is :mod:`therapy_turns.pipeline`'s, ``make report``'s, job).
+Paths are notebook parameters: relative ones are resolved against the project root."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from therapy_turns.io.corpus import CorpusArg, corpus_checksum, project_corpus
 from therapy_turns.paths import PACKAGE_DIR, project_path
 
 MANIFEST = "manifest.json"
-PART_GLOB = "part-*.parquet"
 
 
 class StaleTablesError(RuntimeError):
@@ -26,13 +25,11 @@ class StaleTablesError(RuntimeError):
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """SHA-256 over every file of the installed ``therapy_turns`` package (code, lexicons,
-    models): any change to the code or data that computes a table invalidates cached tables."""
-    root = PACKAGE_DIR
+    """SHA-256 over every file of the ``therapy_turns`` package (code, lexicons, models)."""
     h = hashlib.sha256()
-    for f in sorted(root.rglob("*")):
+    for f in sorted(PACKAGE_DIR.rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
-            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+            h.update(str(f.relative_to(PACKAGE_DIR)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -41,40 +38,30 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def table_dir(name: str, analysis_dir: str | Path) -> Path:
-    """Folder holding the partitions of table ``name`` (``analysis_dir`` relative to the
-    project root, as notebook parameters are)."""
-    return project_path(analysis_dir) / name
-
-
 def iter_partitions(name: str, analysis_dir: str | Path) -> Iterator[pd.DataFrame]:
-    """Yield the partitions of table ``name`` in order, one DataFrame at a time (streaming)."""
-    d = table_dir(name, analysis_dir)
-    if d.is_dir():
-        for p in sorted(d.glob(PART_GLOB)):
-            yield pd.read_parquet(p)
-    elif d.with_suffix(".parquet").is_file():  # single-file layout of earlier builds
-        yield pd.read_parquet(d.with_suffix(".parquet"))
-    else:
+    """The partitions of table ``name`` in order, one DataFrame at a time."""
+    d = project_path(analysis_dir) / name
+    if not d.is_dir():
         raise FileNotFoundError(f"no table {name!r} under {project_path(analysis_dir)}")
+    for p in sorted(d.glob("part-*.parquet")):
+        yield pd.read_parquet(p)
 
 
 def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by ``session_id`` then ``turn`` (the columns present), stable, new index."""
+    """Rows sorted by ``session_id`` then ``turn`` (those present), stable, new index."""
     keys = [k for k in ("session_id", "turn") if k in df.columns]
     return df.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else df
 
 
 def read_table(name: str, analysis_dir: str | Path) -> pd.DataFrame:
-    """Read every partition of table ``name`` (no freshness check), sorted by session and turn."""
+    """Every partition of table ``name`` (no freshness check), sorted by session and turn."""
     parts = list(iter_partitions(name, analysis_dir))
     full = [p for p in parts if len(p)]
-    df = pd.concat(full, ignore_index=True) if full else parts[0]
-    return sort_rows(df)
+    return sort_rows(pd.concat(full, ignore_index=True) if full else parts[0])
 
 
 def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
-    """The manifest of ``analysis_dir``, or None if there is none (no complete build)."""
+    """The manifest of ``analysis_dir``, or None (no complete build)."""
     p = project_path(analysis_dir) / MANIFEST
     return json.loads(p.read_text()) if p.is_file() else None
 
@@ -100,9 +87,9 @@ class Tables(Mapping[str, pd.DataFrame]):
 
 def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds",
               name: str | None = None) -> str | None:
-    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing, built from
-    other data, by other code, or from a changed metadata or events file), or None if they are
-    fresh. Paths are notebook parameters (relative ones: to the project root)."""
+    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing; built from
+    other corpus files, by other code, or from a changed metadata, events or technique-model
+    file), or None if they are fresh."""
     manifest = read_manifest(analysis_dir)
     if manifest is None:
         return "no complete build (no manifest.json)"
@@ -114,12 +101,11 @@ def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/see
         return "built by other code (the package changed since)"
     for key in ("metadata", "events", "event_patterns"):
         info = manifest.get(key)
-        if info:
-            p = Path(info["path"])
-            if not p.is_file() or file_sha256(p) != info["sha256"]:
-                return f"the {key} file {info['path']} changed or is gone"
+        if info and (not Path(info["path"]).is_file()
+                     or file_sha256(Path(info["path"])) != info["sha256"]):
+            return f"the {key} file {info['path']} changed or is gone"
     model = (manifest.get("parameters") or {}).get("technique_model")
-    if model:  # the trained coder's file must still be the one used
+    if model:
         from therapy_turns.measures.coder import payload_sha256  # sklearn: only when used
 
         if payload_sha256(model["path"]) != model["sha256"]:
@@ -129,13 +115,9 @@ def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/see
 
 def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
                ) -> pd.DataFrame:
-    """Read table ``name`` from ``analysis_dir``, sorted by ``session_id``, ``turn``.
-
-    Read-only: raises :class:`StaleTablesError` (naming the folder and the reason) when the
-    table is missing or was built from other data or by other code (manifest checksums of the
-    corpus, the package, the metadata and events files); building is ``make report``'s job
-    (``therapy-turns analyze``). Paths are notebook parameters (relative: to the project root).
-    """
+    """Table ``name`` of ``analysis_dir``, sorted by ``session_id``, ``turn``. Read-only: a
+    :class:`StaleTablesError` naming the folder and the reason (:func:`freshness`) when it is
+    missing or stale; building is ``make report``'s job (``therapy-turns analyze``)."""
     why = freshness(corpus, analysis_dir, name)
     if why is not None:
         raise StaleTablesError(f"{project_path(analysis_dir)}: {why}; stale: run make report "

@@ -1,32 +1,16 @@
-"""Event-locked analysis: what happens in the patient's turns around an event, and how the
-therapist answers it.
+"""Event-locked analysis (notebook 07): what happens in the patient's turns around an event, and
+how the therapist answers it.
 
 An *event* sits on the patient turn whose reply it conditions (``event`` column of the turn
-table: type keys joined by ``;``; see :mod:`therapy_turns.io.events`). Positions are counted in
-the patient's *own* turns (lag -1 = the patient's previous turn, +1 = the next one); the
-therapist turns between them are not counted. An event annotated on a therapist turn is moved
-to the next patient turn of the session (the reply it conditions).
-
-- :func:`locked_means`: per event type, measure and lag -3..+3 the mean over events with a 95 %
-  t interval (statsmodels ``DescrStatsW``);
-- :func:`event_effects`: the *change* from lag -1 to the event turn against the same change at
-  the session's patient turns without any event: mean change at events with its t interval, a
-  linear mixed model ``change ~ is_event`` with a random intercept per session
-  (:func:`therapy_turns.analysis.stats.mixedlm_table`, statsmodels MixedLM), and a within-session
-  permutation test (event labels reshuffled among each session's patient turns, seeded; scipy's
-  ``permutation_test`` has no strata); p-values Holm-corrected across types × measures
-  (statsmodels ``multipletests``);
-- :func:`therapist_response`: the next therapist turn's main behaviour and ACT processes after
-  each event type against after the patient turns without an event, with Wilson intervals
-  (statsmodels ``proportion_confint``);
-- :func:`thinking_response`: whether the therapist's hidden thinking in that turn refers to the
-  perturbation. Rule: the thinking text's spaCy lemmas (lower-case, and the lower-case word
-  forms) include a cue of the event's type or a generic "something shifted" cue (``thinking_cues``
-  in ``data/events.yaml``). The same rule applied to the thinking after patient turns without an
-  event gives the rate expected without one.
-
-Excluded turns (the exclusion policy, e.g. generation errors) keep their position but have no
-value, so a lag never skips over them.
+table: type keys joined by ``;``; one on a therapist turn moves to the session's next patient
+turn). Lags count the patient's *own* turns (-1: the previous one). Excluded turns keep their
+position but have no value, so a lag never skips over them. The effect of an event is the change
+from lag -1 to the event turn against the same change at the patient turns without an event:
+mean change with a t interval, MixedLM ``change ~ is_event`` with a random intercept per session,
+and a within-session permutation test (scipy's ``permutation_test`` has no strata), Holm-
+corrected across types x measures. The therapist's *thinking* refers to the event when its
+lemmas or lower-case words include a cue of the event's type or a generic one (``thinking_cues``
+in ``data/events.yaml``); the same rule after patient turns without an event gives the base rate.
 """
 
 from __future__ import annotations
@@ -41,20 +25,20 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from spacy.language import Language
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
-from therapy_turns.analysis.shifts import next_therapist_code, wilson
-from therapy_turns.analysis.stats import mixedlm_table
+from therapy_turns.analysis.shifts import next_therapist_code
+from therapy_turns.analysis.stats import adjust_p, mixedlm_table, wilson
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import DEFAULT_EXCLUDE
+from therapy_turns.schema import TURN_ID as KEYS
 
 log = logging.getLogger(__name__)
 
-KEYS = ["session_id", "turn"]
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
 #: the default patient measures: affect, length, markers and questions
@@ -65,11 +49,9 @@ EFFECT_COLUMNS = ["event", "measure", "n_events", "n_sessions", "mean_change", "
                   "est_ci_high", "p_mixed", "p_perm", "p_adj", "p_perm_adj", "converged", "note"]
 
 
-# --------------------------------------------------------------------------- event positions
 def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
-    """One row per event: ``session_id, turn, event`` on the patient turn it conditions (an
-    event on a therapist turn moves to the session's next patient turn; none left: dropped,
-    logged). Several events on one turn give several rows."""
+    """One row per event and type: ``session_id, turn, event`` on the patient turn it conditions
+    (none left in the session: dropped, logged)."""
     t = turns.sort_values(KEYS)
     nxt = t["turn"].where(t["speaker"] == "patient").groupby(t["session_id"]).bfill()
     ev = t.assign(target=nxt)[t["event"].fillna("") != ""]
@@ -83,8 +65,7 @@ def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
 
 
 def marker_events(turns: pd.DataFrame, features: pd.DataFrame, marker: str) -> pd.DataFrame:
-    """A copy of ``turns`` whose events are the patient turns with ``marker`` > 0 (the
-    ``features`` column, e.g. ``marker_slow_down``): the event of a corpus without events."""
+    """``turns`` whose events are the patient turns with the ``features`` column ``marker`` > 0."""
     if marker not in features.columns:
         raise ValueError(f"marker {marker!r} is not a column of the features table")
     on = features.loc[features[marker].fillna(0) > 0, KEYS].assign(_m=True)
@@ -95,18 +76,18 @@ def marker_events(turns: pd.DataFrame, features: pd.DataFrame, marker: str) -> p
 
 @dataclass(frozen=True)
 class EventSource:
-    """The events an analysis uses: ``turns`` with their ``event`` column, and a sentence that
-    says which events these are."""
+    """The events analysed: ``turns`` with their ``event`` column, ``kind`` ("events", "marker"
+    or "none") and a sentence that says which events these are."""
 
     turns: pd.DataFrame
-    kind: str  # "events", "marker" or "none"
+    kind: str
     description: str
 
 
 def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
                   fallback_marker: str = "marker_slow_down",
                   annotated: str | None = None) -> EventSource:
-    """The corpus's events when it has any, else the patient turns with ``fallback_marker``.
+    """The corpus's events if it has any, else the patient turns with ``fallback_marker``;
     ``annotated``: the events file given to ``analyze`` (named in the description)."""
     counts = event_counts(turns)
     if counts:
@@ -130,28 +111,22 @@ def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
 
 
 def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
-    """Per event type: ``n_events``, ``n_sessions`` with one, and the patient turns they sit on
-    as ``first_turn``/``last_turn`` (turn numbers)."""
-    ev = event_rows(turns)
-    out = ev.groupby("event").agg(n_events=("turn", "size"), n_sessions=("session_id", "nunique"),
-                                  first_turn=("turn", "min"), last_turn=("turn", "max"))
-    return out.reset_index()
+    """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
+    return event_rows(turns).groupby("event").agg(
+        n_events=("turn", "size"), n_sessions=("session_id", "nunique"),
+        first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
 
 
-# --------------------------------------------------------------------------- measures
 def measure_table(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                   measures: Sequence[str] = MEASURES,
-                  exclude: Sequence[str] = ("generation_error", "missing_answer")
-                  ) -> pd.DataFrame:
+                  exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
     """The patient's turns in session order: ``session_id, turn, pos`` (index among the
-    patient's own turns), ``event``, and each measure (taken from the first table in ``tables``
-    that has it; NaN on turns the exclusion policy leaves out)."""
+    patient's turns), ``event`` and each measure (from the first of ``tables`` that has it; NaN
+    on excluded turns)."""
     p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
-    p = p.assign(event=p["event"].fillna(""))
-    p["pos"] = p.groupby("session_id").cumcount()
-    keep = analysable(turns, exclude)
-    kept = set(zip(keep["session_id"], keep["turn"], strict=True))
-    ok = np.array([k in kept for k in zip(p["session_id"], p["turn"], strict=True)], bool)
+    p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
+    p = p.merge(analysable(turns, exclude)[KEYS].assign(_ok=True), on=KEYS, how="left")
+    ok = p.pop("_ok").eq(True)
     for m in measures:
         src = next((df for df in tables.values() if m in df.columns), None)
         if src is None:
@@ -163,49 +138,38 @@ def measure_table(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     return p.reset_index(drop=True)
 
 
-def _by_position(mt: pd.DataFrame, events: pd.DataFrame, measures: Sequence[str],
-                 lags: Sequence[int]) -> pd.DataFrame:
-    """``events`` with, per lag, the measures of the patient turn ``pos + lag``."""
-    ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
-    parts = []
-    for lag in lags:
-        at = mt[["session_id", "pos", *measures]].assign(pos=lambda d, k=lag: d["pos"] - k)
-        parts.append(ev.merge(at, on=["session_id", "pos"], how="left").assign(lag=lag))
-    return pd.concat(parts, ignore_index=True)
-
-
 def locked(mt: pd.DataFrame, events: pd.DataFrame, measures: Sequence[str] = MEASURES,
            lags: Sequence[int] = LAGS) -> pd.DataFrame:
-    """Long table ``event, session_id, turn, lag, measure, value``: each event's measures at
-    each lag (NaN where the session has no patient turn at that lag or it is excluded)."""
-    wide = _by_position(mt, events, measures, lags)
+    """``event, session_id, turn, lag, measure, value``: each event's measures at each lag of
+    the patient's turns (NaN where there is no such turn or it is excluded)."""
+    ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
+    wide = pd.concat([ev.merge(mt[["session_id", "pos", *measures]].assign(
+        pos=lambda d, k=lag: d["pos"] - k), on=["session_id", "pos"], how="left").assign(lag=lag)
+        for lag in lags], ignore_index=True)
     long = wide.melt(id_vars=["event", *KEYS, "lag"], value_vars=list(measures),
                      var_name="measure", value_name="value")
     return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
 
 
 def _tconf(x: np.ndarray, alpha: float) -> tuple[float, float]:
-    if len(x) < 2 or np.all(x == x[0]):
-        m = float(x.mean()) if len(x) else np.nan
-        return (m, m) if len(x) >= 2 else (np.nan, np.nan)
+    """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
+    if len(x) < 2:
+        return np.nan, np.nan
+    if np.all(x == x[0]):
+        return float(x.mean()), float(x.mean())
     lo, hi = DescrStatsW(x).tconfint_mean(alpha=alpha)
     return float(lo), float(hi)
 
 
 def locked_means(long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval
-    (``ci_low``, ``ci_high``)."""
-    rows = []
-    for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
-        x = g["value"].to_numpy(float)
-        lo, hi = _tconf(x, alpha)
-        rows.append({"event": ev, "measure": m, "lag": int(lag), "n": len(x),
-                     "mean": float(x.mean()), "ci_low": lo, "ci_high": hi})
+    """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval."""
+    rows = [(ev, m, int(lag), len(x), float(x.mean()), *_tconf(x, alpha))
+            for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(
+                ["event", "measure", "lag"]) for x in [g["value"].to_numpy(float)]]
     return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low",
                                        "ci_high"])
 
 
-# --------------------------------------------------------------------------- effects
 def permutation_p(change: np.ndarray, is_event: np.ndarray, groups: np.ndarray,
                   n_perm: int = 2000, seed: int = 0) -> float:
     """Two-sided p of the difference in mean ``change`` between event and other turns, event
@@ -215,22 +179,18 @@ def permutation_p(change: np.ndarray, is_event: np.ndarray, groups: np.ndarray,
     if n_e == 0 or n_e == n:
         return np.nan
     total = change.sum()
-
-    def stat(s_e: np.ndarray | float) -> np.ndarray | float:
-        return s_e / n_e - (total - s_e) / (n - n_e)
-
-    obs = stat(change[is_event].sum())
     rng = np.random.default_rng(seed)
-    s_e = np.zeros(n_perm)
+    s_e = np.zeros(n_perm)  # the event turns' sum of changes in each shuffle
     for g in sorted(set(groups.tolist())):
         idx = np.flatnonzero(groups == g)
         k = int(is_event[idx].sum())
         if k == 0 or k == len(idx):
             s_e += change[idx][is_event[idx]].sum()
-            continue
-        perms = rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)[:, :k]
-        s_e += change[idx][perms].sum(axis=1)
-    null = stat(s_e)
+        else:
+            perms = rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)[:, :k]
+            s_e += change[idx][perms].sum(axis=1)
+    obs = change[is_event].sum() / n_e - (total - change[is_event].sum()) / (n - n_e)
+    null = s_e / n_e - (total - s_e) / (n - n_e)
     return float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_perm))
 
 
@@ -243,10 +203,8 @@ def change_table(mt: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.Dat
 
 
 def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
-    """``change ~ is_event`` with a random intercept per session (MixedLM via
-    :func:`~therapy_turns.analysis.stats.mixedlm_table`). Where statsmodels cannot fit it
-    because the sessions' changes do not differ (singular random-effects covariance), the
-    model at zero intercept variance is ordinary least squares, fitted instead (``note``)."""
+    """MixedLM ``change ~ is_event`` (random intercept per session); where statsmodels cannot fit
+    it because the sessions do not differ, OLS (the model at zero intercept variance)."""
     fit = mixedlm_table(d, ["change"], "is_event", standardize=False, alpha=alpha)
     term = fit[fit["term"] == "is_event"]
     if not term.empty:
@@ -263,23 +221,21 @@ def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
 
 def event_effects(mt: pd.DataFrame, measures: Sequence[str] = MEASURES, n_perm: int = 2000,
                   seed: int = 0, method: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
-    """Per event type × measure, the change lag -1 → event turn against the change at patient
-    turns without an event (columns :data:`EFFECT_COLUMNS`): ``mean_change`` with its t
-    interval, ``baseline_change``, the MixedLM estimate of ``is_event`` (random intercept per
-    session) with its 95 % CI and p, the within-session permutation p, and both adjusted over
-    all rows with ``method``."""
+    """Per event type x measure, the change lag -1 → event turn against the change at patient
+    turns without an event (module docstring; columns :data:`EFFECT_COLUMNS`): ``mean_change``
+    with its t interval, ``baseline_change``, the MixedLM estimate of ``is_event`` with its CI
+    and p, the permutation p, both adjusted over all rows with ``method``."""
     ct = change_table(mt, measures)
-    types = sorted({k for v in ct["event"] if v for k in v.split(SEPARATOR)})
     has = ct["event"].str.split(SEPARATOR)
+    base = (ct["event"] == "").to_numpy()
     rows = []
-    for ev in types:
+    for ev in sorted({k for v in ct["event"] if v for k in v.split(SEPARATOR)}):
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
-        base = (ct["event"] == "").to_numpy()
         for m in measures:
-            c = f"{m}_change"
-            d = ct.loc[(mine | base) & ct[c].notna(), ["session_id", c]].rename(
-                columns={c: "change"})
-            d["is_event"] = mine[(mine | base) & ct[c].notna()].astype(int)
+            sel = (mine | base) & ct[f"{m}_change"].notna().to_numpy()
+            d = pd.DataFrame({"session_id": ct.loc[sel, "session_id"],
+                              "change": ct.loc[sel, f"{m}_change"],
+                              "is_event": mine[sel].astype(int)})
             x = d.loc[d.is_event == 1, "change"].to_numpy(float)
             lo, hi = _tconf(x, alpha)
             row = {"event": ev, "measure": m, "n_events": len(x),
@@ -287,38 +243,32 @@ def event_effects(mt: pd.DataFrame, measures: Sequence[str] = MEASURES, n_perm: 
                    "mean_change": float(x.mean()) if len(x) else np.nan, "ci_low": lo,
                    "ci_high": hi, "baseline_change": float(d.loc[d.is_event == 0, "change"].mean()),
                    "n_baseline": int((d.is_event == 0).sum()), "note": ""}
+            rows.append(row)
             if len(x) == 0 or row["n_baseline"] == 0:
                 row["note"] = "no event (or no other turn) with a previous patient turn"
-                rows.append(row)
                 continue
             row.update(_fit_effect(d, alpha))
             row["p_perm"] = permutation_p(d["change"].to_numpy(float), d["is_event"].to_numpy(),
                                           d["session_id"].to_numpy(), n_perm, seed)
-            rows.append(row)
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    for p, adj in (("p_mixed", "p_adj"), ("p_perm", "p_perm_adj")):
-        ok = out[p].notna()
-        if ok.any():
-            out.loc[ok, adj] = multipletests(out.loc[ok, p].astype(float), method=method)[1]
+    out["p_adj"] = adjust_p(out["p_mixed"].to_numpy(float), method)
+    out["p_perm_adj"] = adjust_p(out["p_perm"].to_numpy(float), method)
     return out
 
 
-# --------------------------------------------------------------------------- therapist
 def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
-    """``session_id, turn, condition``: each patient turn's event types (one row per type), or
+    """``session_id, turn, condition``: each patient turn's event types (a row each) or
     ``no event``."""
-    ev = event_rows(turns)
     pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(
-        ev.rename(columns={"event": "condition"}), on=KEYS, how="left")
+        event_rows(turns).rename(columns={"event": "condition"}), on=KEYS, how="left")
     return pat.fillna({"condition": NO_EVENT})
 
 
 def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
                        act_columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Share of next therapist turns with each main behaviour and each ACT process after each
-    event type and after patient turns without an event: ``condition, family, code, k, n,
-    share, ci_low, ci_high`` (Wilson 95 %; turns are not independent, the CIs are descriptive).
-    ACT processes are multi-label: their shares need not sum to 1."""
+    """Share of next therapist turns with each main behaviour and each ACT process (multi-label)
+    after each event type and after patient turns without one: ``condition, family, code, k, n,
+    share, ci_low, ci_high`` (Wilson 95%; turns are not independent: descriptive CIs)."""
     act_columns = list(act_columns if act_columns is not None
                        else [c for c in codes.columns if c.startswith("act_")
                              and pd.api.types.is_bool_dtype(codes[c])])
@@ -326,12 +276,11 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
     t = turns.sort_values(KEYS)
     nxt = nxt.merge(t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1))[
         [*KEYS, "next_turn"]], on=KEYS).astype({"next_turn": "int64"})
-    nxt = nxt.merge(codes[["session_id", "turn", *act_columns]].rename(
-        columns={"turn": "next_turn"}), on=["session_id", "next_turn"], how="left")
+    nxt = nxt.merge(codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"}),
+                    on=["session_id", "next_turn"], how="left")
     behaviours = sorted(codes["main_behaviour"].dropna().unique())
     rows = []
-    conds = [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]
-    for cond in conds:
+    for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
         sub = nxt[nxt["condition"] == cond]
         n = len(sub)
         for fam, code, hit in (
@@ -339,79 +288,64 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
                 + [("act_process", a.removeprefix("act_"), sub[a].fillna(False).astype(bool))
                    for a in act_columns]):
             k = int(hit.sum())
-            lo, hi = wilson(k, n)
-            rows.append({"condition": cond, "family": fam, "code": code, "k": k, "n": n,
-                         "share": k / n if n else np.nan, "ci_low": lo, "ci_high": hi})
+            rows.append((cond, fam, code, k, n, k / n if n else np.nan, *wilson(k, n)))
     return pd.DataFrame(rows, columns=["condition", "family", "code", "k", "n", "share",
                                        "ci_low", "ci_high"])
 
 
 def thinking_cues(path: str | Path | None = None) -> dict[str, frozenset[str]]:
-    """Cue words per event type (and ``any``) for :func:`thinking_response`
-    (``thinking_cues`` of ``data/events.yaml`` or another file)."""
+    """Cue words per event type (and ``any``): ``thinking_cues`` of ``data/events.yaml``."""
     raw = read_yaml(path or DATA_DIR / "events.yaml").get("thinking_cues", {})
     return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
 
 
 def word_sets(texts: Sequence[str], nlp: Language | None = None) -> list[frozenset[str]]:
-    """Per text, its spaCy lemmas and word forms, lower-case (one ``nlp.pipe`` pass)."""
-    nlp = nlp or load_pipeline()
+    """Per text, its spaCy lemmas and word forms, lower-case."""
     return [frozenset({t.lemma_.lower() for t in doc} | {t.lower_ for t in doc})
-            for doc in pipe_texts(nlp, list(texts))]
+            for doc in pipe_texts(nlp or load_pipeline(), list(texts))]
 
 
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
     """The cues of ``event`` (or ``any``) among ``words``, sorted and joined by ``,``; "" when
-    none: the text does not refer to the event."""
-    want = cues.get(event, frozenset()) | cues.get("any", frozenset())
-    return ",".join(sorted(words & want))
+    the text does not refer to the event."""
+    return ",".join(sorted(words & (cues.get(event, frozenset()) | cues.get("any", frozenset()))))
 
 
 def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | None = None,
                       nlp: Language | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Whether the next therapist turn's thinking refers to the event (rule in the module
-    docstring). Returns ``(per_event, summary)``: per event ``session_id, turn, event,
-    next_turn, cues``; per type ``event, k, n, share, ci_low, ci_high`` and the same rule's
-    ``k_base, n_base, share_base, base_low, base_high`` on the thinking after patient turns
-    without an event. Turns without thinking text or with a generator placeholder in its place
-    are left out (plain transcripts have none), and so are event types without cue words of
-    their own (e.g. a marker used as the event, or an annotated type): for them the rule is not
-    defined."""
+    """Whether the next therapist turn's thinking refers to the event (module docstring):
+    ``(per_event, summary)``, per event ``session_id, turn, event, next_turn, cues`` and per type
+    ``event, k, n, share, ci_low, ci_high`` with the same rule's ``k_base, n_base, share_base,
+    base_low, base_high`` after turns without an event. Left out: turns without thinking (or a
+    generator placeholder instead) and event types without cue words of their own."""
     cues = dict(cues) if cues is not None else thinking_cues()
     t = turns.sort_values(KEYS)
-    nxt = t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1),
-                   next_speaker=t.groupby("session_id")["speaker"].shift(-1),
-                   next_thinking=t.groupby("session_id")["thinking"].shift(-1))
+    g = t.groupby("session_id")
+    nxt = t.assign(next_turn=g["turn"].shift(-1), next_speaker=g["speaker"].shift(-1),
+                   next_thinking=g["thinking"].shift(-1))
     nxt = nxt[(nxt["next_speaker"] == "therapist") & (nxt["next_thinking"].fillna("") != "")]
-    # a generator placeholder ("[Thinking part is not generated ...]") is no thinking
     real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt["next_thinking"]]
     nxt = nxt[np.array(real, bool)] if len(nxt) else nxt
     nxt = nxt[[*KEYS, "next_turn", "next_thinking"]].merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
-    uncued = [ty for ty in types if ty not in cues]
-    if uncued:  # the generic cues alone would understate a reference: not scored
+    if uncued := [ty for ty in types if ty not in cues]:
         log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
         types = [ty for ty in types if ty in cues]
     ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
-    base = nxt[nxt["condition"] == NO_EVENT]
+    base = nxt.loc[nxt["condition"] == NO_EVENT, "next_thinking"]
     texts = list(dict.fromkeys(nxt["next_thinking"]))
     words = dict(zip(texts, word_sets(texts, nlp), strict=True)) if texts else {}
-    ev["cues"] = [refers(words[x], ty, cues) for x, ty in zip(ev["next_thinking"],
-                                                               ev["condition"], strict=True)]
+    ev["cues"] = [refers(words[x], ty, cues)
+                  for x, ty in zip(ev["next_thinking"], ev["condition"], strict=True)]
     per_event = ev.rename(columns={"condition": "event"})[
         ["session_id", "turn", "event", "next_turn", "cues"]].astype({"next_turn": "int64"})
     rows = []
     for ty in types:
-        k, n = int((per_event.loc[per_event.event == ty, "cues"] != "").sum()), int(
-            (per_event.event == ty).sum())
-        kb = sum(refers(words[x], ty, cues) != "" for x in base["next_thinking"])
-        nb = len(base)
-        lo, hi = wilson(k, n)
-        blo, bhi = wilson(kb, nb)
-        rows.append({"event": ty, "k": k, "n": n, "share": k / n if n else np.nan,
-                     "ci_low": lo, "ci_high": hi, "k_base": kb, "n_base": nb,
-                     "share_base": kb / nb if nb else np.nan, "base_low": blo, "base_high": bhi})
-    summary = pd.DataFrame(rows, columns=["event", "k", "n", "share", "ci_low", "ci_high",
-                                          "k_base", "n_base", "share_base", "base_low",
-                                          "base_high"])
-    return per_event, summary
+        mine = per_event.loc[per_event.event == ty, "cues"]
+        k, n = int((mine != "").sum()), len(mine)
+        kb, nb = sum(refers(words[x], ty, cues) != "" for x in base), len(base)
+        rows.append((ty, k, n, k / n if n else np.nan, *wilson(k, n), kb, nb,
+                     kb / nb if nb else np.nan, *wilson(kb, nb)))
+    return per_event, pd.DataFrame(rows, columns=["event", "k", "n", "share", "ci_low",
+                                                  "ci_high", "k_base", "n_base", "share_base",
+                                                  "base_low", "base_high"])

@@ -21,8 +21,7 @@ MIN_LEVELS, MAX_LEVELS = 2, 12
 
 @dataclass(frozen=True)
 class Roles:
-    """The metadata columns analysed: ``factors`` (groups) and ``outcomes`` (numeric ratings),
-    with the columns left out and why."""
+    """The metadata columns analysed (``factors``, ``outcomes``) and those left out, with why."""
 
     factors: list[str]
     outcomes: list[str]
@@ -33,25 +32,14 @@ class Roles:
         """The factor drawn and modelled at turn level (the first), None without factors."""
         return self.factors[0] if self.factors else None
 
-    def table(self) -> pd.DataFrame:
-        """One row per metadata column: its role, or why it was left out."""
-        rows = [(c, "factor", "") for c in self.factors] + [
-            (c, "outcome", "") for c in self.outcomes] + [
-            (c, "not used", why) for c, why in self.skipped.items()]
-        return pd.DataFrame(rows, columns=["column", "role", "reason"])
-
 
 def metadata_roles(metadata: pd.DataFrame, factors: Sequence[str] = (),
                    outcomes: Sequence[str] = (), min_levels: int = MIN_LEVELS,
                    max_levels: int = MAX_LEVELS, source: str = "metadata") -> Roles:
-    """Factors and outcomes of a metadata table (``session_id`` + columns).
-
-    Columns named in ``factors``/``outcomes`` are used as given (a name that is not a column is
-    a :class:`MetadataError` naming it and the columns there are). When a list is empty it is
-    chosen: factors are the non-numeric columns with ``min_levels`` to ``max_levels`` distinct
-    values and some value shared by two sessions (free text and ids are not groups), outcomes the
-    numeric columns. Every other column is listed in ``skipped`` with why.
-    """
+    """Factors and outcomes of a metadata table: the named columns (a :class:`MetadataError` for
+    a name that is not one), or by default as factors the non-numeric columns of ``min_levels``
+    to ``max_levels`` values with some value shared by two sessions (not free text or ids), as
+    outcomes the numeric columns. Every other column is in ``skipped`` with why."""
     cols = [c for c in metadata.columns if c != "session_id"]
     missing = [c for c in [*factors, *outcomes] if c not in cols]
     if missing:
@@ -61,7 +49,7 @@ def metadata_roles(metadata: pd.DataFrame, factors: Sequence[str] = (),
     numeric = {c for c in cols if pd.api.types.is_numeric_dtype(metadata[c])
                and not pd.api.types.is_bool_dtype(metadata[c])}
     if not factors:
-        chosen = []
+        factors = []
         for c in cols:
             if c in numeric or c in outcomes:
                 continue
@@ -69,35 +57,30 @@ def metadata_roles(metadata: pd.DataFrame, factors: Sequence[str] = (),
             if k == metadata[c].notna().sum() and k > 1:
                 skipped[c] = "a different value in every session"
             elif min_levels <= k <= max_levels:
-                chosen.append(c)
+                factors.append(c)
             else:
                 skipped[c] = f"{k} distinct values (factors need {min_levels}–{max_levels})"
-        factors = chosen
-    if not outcomes:
-        outcomes = [c for c in cols if c in numeric and c not in factors]
-    for c in cols:
-        if c not in factors and c not in outcomes and c not in skipped:
-            skipped[c] = "not selected"
+    outcomes = outcomes or [c for c in cols if c in numeric and c not in factors]
+    skipped |= {c: "not selected" for c in cols
+                if c not in factors and c not in outcomes and c not in skipped}
     return Roles(list(factors), list(outcomes), skipped)
 
 
 def read_roles(path: str | Path | None, factors: Sequence[str] = (),
                outcomes: Sequence[str] = (), max_levels: int = MAX_LEVELS) -> Roles:
-    """:func:`metadata_roles` of a metadata CSV (no file: no factors, no outcomes); ``path`` is
-    a notebook parameter (relative: to the project root)."""
+    """:func:`metadata_roles` of a metadata CSV (a notebook parameter; none: no roles)."""
     if not path:
         return Roles([], [], {})
     return metadata_roles(read_metadata(project_path(path)), factors, outcomes,
-                          max_levels=max_levels,
-                          source=str(path))
+                          max_levels=max_levels, source=str(path))
 
 
 def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:
-    """``session_id -> label`` from one metadata column (e.g. the patient archetype); empty when
-    there is no metadata file or no such column (logged), so checks that need it are skipped."""
+    """``session_id -> label`` of one metadata column (e.g. the patient archetype); empty without
+    a metadata file (a notebook parameter) or such a column (logged)."""
     if not path:
         return {}
-    df = read_metadata(project_path(path))  # a notebook parameter: relative to the project root
+    df = read_metadata(project_path(path))
     if column not in df.columns:
         log.warning("%s: no column %r (columns: %s); checks by %s skipped", path, column,
                     list(df.columns), column)
@@ -107,9 +90,9 @@ def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:
 
 
 def group_turn_model(turn_rows: pd.DataFrame, value: str, factor: str | None) -> pd.DataFrame:
-    """Turn-level MixedLM ``value ~ C(factor) + position`` with a random intercept per session
-    (:func:`therapy_turns.analysis.stats.mixedlm_table`); an empty table without a factor."""
+    """Turn-level MixedLM ``value ~ C(factor) + position``, random intercept per session (empty
+    without a factor)."""
     if factor is None:
         return pd.DataFrame(columns=MIXEDLM_COLUMNS)
-    d = turn_rows.dropna(subset=[factor])
-    return mixedlm_table(d, [value], f"C(Q('{factor}')) + position")
+    return mixedlm_table(turn_rows.dropna(subset=[factor]), [value],
+                         f"C(Q('{factor}')) + position")

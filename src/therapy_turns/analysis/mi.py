@@ -1,22 +1,20 @@
-"""Motivational-interviewing measures: session indices as MI research reports them, and the
-sequential analysis of client language after each therapist behaviour.
+"""Motivational-interviewing measures: session indices as MI research reports them (MITI 4.2.1
+summary scores, MISC 2.5 client codes) and the lag-1 sequential analysis of client talk after
+each therapist behaviour.
 
-Session indices (:func:`session_indices`; MITI 4.2.1 summary scores, MISC 2.5 client codes),
-per session over the therapist turns of the techniques table and the patient turns of the
-client table:
+Session indices (:func:`session_indices`), per session over the therapist turns of the
+techniques table and the patient turns of the client table; NaN where the denominator is 0:
 
-- ``<behaviour>_rate``: share of therapist turns whose main behaviour is ``question``,
-  ``reflection``, ``therapist_input``, ``other``;
-- ``reflection_question_ratio``: reflection turns / question turns (main behaviours; MITI R:Q);
-- ``complex_reflection_share``: turns with a complex reflection / turns with any reflection
-  (simple or complex; MITI %CR);
-- ``open_question_share``: turns with an open question / turns with any question (MISC %OQ);
-- ``mi_adherent_rate``, ``mi_non_adherent_rate``: share of therapist turns with an MI-adherent
-  form (affirm, seeking collaboration, emphasizing autonomy) / an MI-non-adherent form
-  (persuade without permission, confront); ``mi_adherent_share``: MIA / (MIA + MINA) turns;
-- ``change_talk_share``: patient turns coded change talk / (change + sustain talk) (%CT).
+- ``<behaviour>_rate``: share of therapist turns whose main behaviour is ``reflection``,
+  ``question``, ``therapist_input``, ``other``;
+- ``reflection_question_ratio``: reflection turns / question turns (MITI R:Q);
+- ``complex_reflection_share``: turns with a complex reflection / with any reflection (%CR);
+- ``open_question_share``: turns with an open question / with any question (MISC %OQ);
+- ``mi_adherent_rate``, ``mi_non_adherent_rate``: share of turns with an MI-adherent form
+  (affirm, seeking collaboration, emphasizing autonomy) / a non-adherent one (persuade without
+  permission, confront); ``mi_adherent_share``: MIA / (MIA + MINA) turns;
+- ``change_talk_share``: change talk / (change + sustain talk) patient turns (%CT).
 
-An index whose denominator is 0 is NaN (a session without questions has no % open questions).
 Forms are read from the ``form`` column (';'-joined), so the same function scores gold codes.
 """
 
@@ -26,24 +24,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
+
+from therapy_turns.analysis.stats import wilson
 
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
-MIA_FORMS = ("affirmation", "seeking_collaboration", "emphasizing_autonomy")
-MINA_FORMS = ("persuade", "confront")
-REFLECTION_FORMS = ("simple_reflection", "complex_reflection")
-QUESTION_FORMS = ("open_question", "closed_question")
+FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection"),
+         "open": ("open_question",), "quest": ("open_question", "closed_question"),
+         "mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy"),
+         "mina": ("persuade", "confront")}
 TALK = ("change", "sustain")
 INDICES = (*(f"{b}_rate" for b in BEHAVIOURS), "reflection_question_ratio",
            "complex_reflection_share", "open_question_share", "mi_adherent_rate",
            "mi_non_adherent_rate", "mi_adherent_share", "change_talk_share")
-
-
-def _has(forms: pd.Series, codes: Sequence[str]) -> np.ndarray:
-    """Does each ';'-joined form string hold one of ``codes``?"""
-    sets = forms.fillna("").astype(str).str.split(";")
-    want = set(codes)
-    return np.array([bool(want.intersection(s)) for s in sets], dtype=bool)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -55,27 +47,21 @@ def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None
     """The MI session indices of the module docstring, one row per session (index
     ``session_id``). ``techniques``: therapist turns with ``session_id``, ``form`` and
     ``behaviour`` columns; ``client``: patient turns with ``session_id``, ``client_talk``."""
-    t = techniques.assign(session_id=techniques["session_id"].astype(str))
-    g = t.groupby("session_id", sort=True)
-    n = g.size()
-    out = pd.DataFrame(index=n.index)
-    for b in BEHAVIOURS:
-        out[f"{b}_rate"] = _ratio((t[behaviour] == b).groupby(t.session_id).sum(), n)
-    counts = (t[behaviour].to_numpy()[:, None] == np.array(["reflection", "question"])).astype(int)
-    c = pd.DataFrame(counts, columns=["r", "q"]).groupby(t.session_id.to_numpy()).sum()
-    out["reflection_question_ratio"] = _ratio(c.r, c.q)
-    forms = t["form"] if "form" in t else pd.Series("", index=t.index)
-    flags = pd.DataFrame({
-        "complex": _has(forms, ["complex_reflection"]), "refl": _has(forms, REFLECTION_FORMS),
-        "open": _has(forms, ["open_question"]), "quest": _has(forms, QUESTION_FORMS),
-        "mia": _has(forms, MIA_FORMS), "mina": _has(forms, MINA_FORMS)},
-        index=t.index).groupby(t.session_id).sum()
-    out["complex_reflection_share"] = _ratio(flags.complex, flags.refl)
-    out["open_question_share"] = _ratio(flags.open, flags.quest)
-    out["mi_adherent_rate"] = _ratio(flags.mia, n)
-    out["mi_non_adherent_rate"] = _ratio(flags.mina, n)
-    out["mi_adherent_share"] = _ratio(flags.mia, flags.mia + flags.mina)
-    out["change_talk_share"] = np.nan
+    t = techniques.reset_index(drop=True)
+    sid = t["session_id"].astype(str)
+    forms = (t["form"] if "form" in t else pd.Series("", index=t.index)).fillna("").astype(
+        str).str.split(";").explode()
+    c = pd.DataFrame({**{b: t[behaviour] == b for b in BEHAVIOURS},
+                      **{k: forms.isin(v).groupby(level=0).any() for k, v in FORMS.items()}}
+                     ).groupby(sid.to_numpy(), sort=True).sum()
+    n = sid.groupby(sid.to_numpy(), sort=True).size()
+    out = pd.DataFrame({
+        **{f"{b}_rate": _ratio(c[b], n) for b in BEHAVIOURS},
+        "reflection_question_ratio": _ratio(c.reflection, c.question),
+        "complex_reflection_share": _ratio(c.complex, c.refl),
+        "open_question_share": _ratio(c.open, c.quest), "mi_adherent_rate": _ratio(c.mia, n),
+        "mi_non_adherent_rate": _ratio(c.mina, n),
+        "mi_adherent_share": _ratio(c.mia, c.mia + c.mina), "change_talk_share": np.nan})
     if client is not None and len(client):
         cl = client.assign(session_id=client["session_id"].astype(str))
         ct = (cl.client_talk == "change").groupby(cl.session_id).sum()
@@ -86,11 +72,10 @@ def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None
     return out
 
 
-# --------------------------------------------------------------------------- sequential
 def next_client_pairs(techniques: pd.DataFrame, client: pd.DataFrame,
                       behaviour: str = "main_behaviour") -> pd.DataFrame:
-    """Therapist turn → the patient turn right after it (lag 1: turn ``t + 1`` of the same
-    session is a patient turn in ``client``): ``session_id, turn, behaviour, client_talk``."""
+    """Therapist turn → the patient turn right after it (turn ``t + 1`` of the same session, in
+    ``client``): ``session_id, turn, behaviour, client_talk``."""
     t = techniques[["session_id", "turn", behaviour]].assign(
         session_id=techniques.session_id.astype(str), speaker="therapist")
     c = client[["session_id", "turn", "client_talk"]].assign(
@@ -100,42 +85,28 @@ def next_client_pairs(techniques: pd.DataFrame, client: pd.DataFrame,
     nxt = both.shift(-1)
     same = (nxt.session_id == both.session_id) & (both.speaker == "therapist") \
         & (nxt.speaker == "patient") & (nxt.turn == both.turn + 1)
-    pairs = pd.DataFrame({"session_id": both.session_id[same], "turn": both.turn[same],
-                          "behaviour": both[behaviour][same].astype(str),
-                          "client_talk": nxt.client_talk[same].astype(str)})
-    return pairs.reset_index(drop=True)
-
-
-def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
-    if n == 0:
-        return np.nan, np.nan
-    low, high = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return float(low), float(high)
+    return pd.DataFrame({"session_id": both.session_id[same], "turn": both.turn[same],
+                         "behaviour": both[behaviour][same].astype(str),
+                         "client_talk": nxt.client_talk[same].astype(str)}).reset_index(drop=True)
 
 
 def sequential(techniques: pd.DataFrame, client: pd.DataFrame, behaviour: str = "main_behaviour",
                behaviours: Sequence[str] = BEHAVIOURS, alpha: float = 0.05) -> pd.DataFrame:
-    """P(next patient turn is change / sustain talk | therapist behaviour) with Wilson CIs,
-    beside the client's base rate (share of all patient turns of ``client`` coded so).
-
-    One row per (behaviour, talk): ``k`` of ``n`` following patient turns, ``p``, ``low``,
-    ``high``, ``base_k``, ``base_n``, ``base_rate``, ``base_low``, ``base_high``, and ``ratio``
-    = p / base rate. Behaviours with no pair get ``n`` = 0 and NaN.
-    """
+    """P(next patient turn is change / sustain talk | therapist behaviour) with Wilson CIs beside
+    the base rate over all patient turns of ``client``: per (behaviour, talk) ``k`` of ``n``
+    following turns, ``p, low, high, base_k, base_n, base_rate, base_low, base_high`` and
+    ``ratio`` = p / base rate (no pair: ``n`` 0 and NaN)."""
     pairs = next_client_pairs(techniques, client, behaviour)
-    base_n = len(client)
-    rows = []
+    base_n, rows = len(client), []
     for talk in TALK:
         base_k = int((client.client_talk == talk).sum())
         base = base_k / base_n if base_n else np.nan
-        b_low, b_high = _wilson(base_k, base_n, alpha)
         for b in behaviours:
             sel = pairs.client_talk[pairs.behaviour == b]
             k, n = int((sel == talk).sum()), len(sel)
-            low, high = _wilson(k, n, alpha)
             p = k / n if n else np.nan
-            rows.append({"behaviour": b, "talk": talk, "k": k, "n": n, "p": p, "low": low,
-                         "high": high, "base_k": base_k, "base_n": base_n, "base_rate": base,
-                         "base_low": b_low, "base_high": b_high,
-                         "ratio": p / base if base else np.nan})
-    return pd.DataFrame(rows)
+            rows.append((b, talk, k, n, p, *wilson(k, n, alpha), base_k, base_n, base,
+                         *wilson(base_k, base_n, alpha), p / base if base else np.nan))
+    return pd.DataFrame(rows, columns=["behaviour", "talk", "k", "n", "p", "low", "high",
+                                       "base_k", "base_n", "base_rate", "base_low", "base_high",
+                                       "ratio"])

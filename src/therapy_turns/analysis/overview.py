@@ -1,4 +1,4 @@
-"""Corpus overview: how many turns and words each session and speaker has, and its artefacts."""
+"""Corpus overview (notebook 01): turns and words per session and speaker, and artefacts."""
 
 from __future__ import annotations
 
@@ -9,23 +9,15 @@ from therapy_turns.schema import count_words
 
 
 def with_words(turns: pd.DataFrame) -> pd.DataFrame:
-    """The turn table plus a ``words`` column counted on the speech (``text``): words as
-    :func:`therapy_turns.schema.count_words` counts them (the features table's ``n_words``)."""
+    """The turn table plus ``words``: :func:`therapy_turns.schema.count_words` of the speech."""
     return turns.assign(words=turns["text"].fillna("").map(count_words))
 
 
 def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
     """One row per session and speaker: turns, words, mean and median words per turn."""
-    t = with_words(turns)
-    g = t.groupby(["session_id", "speaker"], sort=True)["words"]
-    return pd.DataFrame(
-        {
-            "turns": g.size(),
-            "words": g.sum(),
-            "mean_words": g.mean().round(1),
-            "median_words": g.median(),
-        }
-    ).reset_index()
+    g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
+    return g.agg(turns="size", words="sum", mean_words="mean", median_words="median").round(
+        {"mean_words": 1}).reset_index()
 
 
 def artefact_summary(turns: pd.DataFrame) -> pd.DataFrame:

@@ -1,29 +1,17 @@
-"""Session-level summaries of the turn-level tables, and the join to session metadata.
+"""Session-level summaries of the turn-level tables, the join to session metadata, and group
+comparisons and outcome correlations across sessions (notebook 06).
 
-:func:`summarise_sessions` turns one chunk of turn-level tables into one row per session; it is
-run per chunk by :mod:`therapy_turns.pipeline` (a session never spans two chunks), so the
-``sessions`` table is built while streaming. Measures (all over *analysed* turns, i.e. after the
-exclusion policy of :func:`therapy_turns.io.transcripts.analysable`):
-
-- counts: ``n_turns`` (all), ``n_analysed``, ``n_patient``, ``n_therapist`` (analysed), and
-  ``patient_words``, ``therapist_words`` (words as :mod:`therapy_turns.schema` defines them: the
-  sums of the features table's ``n_words``), ``patient_word_share``;
-- for every registered measure (:mod:`therapy_turns.measures.registry`), the columns of its
-  aggregations, named ``<measure>__<column>__<statistic>``: by default the session mean of every
-  numeric column per speaker it applies to (``features__mattr__patient``); the measures declare
-  the others (``emotion__valence__patient_slope``, ``emotion__valence__patient_ued_rmssd``,
-  ``techniques__form_open_question__rate``, ``techniques__transition_entropy``, the MI session
-  indices ``techniques__mi_<index>`` of :func:`analysis.mi.session_indices`). The manifest
-  lists every measure's columns with their meaning and unit.
-
-Double underscores separate table, column and statistic, so the origin of every measure is
-readable and names never collide. Metadata columns are joined by ``session_id``
-(:func:`join_metadata`); ids present on one side only are reported, never silently dropped.
+Columns of the ``sessions`` table (over *analysed* turns: the exclusion policy of
+:func:`therapy_turns.io.transcripts.analysable`): counts ``n_turns`` (all), ``n_analysed``,
+``n_patient``, ``n_therapist``, ``patient_words``, ``therapist_words`` (words as
+:mod:`therapy_turns.schema` defines them), ``patient_word_share``, ``n_backchannels``; then every
+registered measure's aggregations, named ``<measure>__<column>__<statistic>`` (default: the mean
+per speaker it applies to, ``features__mattr__patient``; the manifest lists their meaning and
+unit); then the metadata columns, joined by ``session_id`` (ids on one side only are reported).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,12 +21,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from therapy_turns.analysis.stats import adjust_p
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, count_words
-from therapy_turns.store import iter_partitions, load_table, read_manifest, sort_rows
+from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +35,21 @@ COUNT_COLUMNS = ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_w
                  "therapist_words")
 
 
-# --------------------------------------------------------------------------- summaries
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
                        exclude_backchannels: bool = True, *,
                        measures: Mapping[str, Measure] | None = None) -> pd.DataFrame:
-    """One row per session of ``turns`` (in order of appearance) with the measures listed in the
-    module docstring. ``tables`` maps a measure name to its turn-level table (keyed
-    ``session_id, turn``); ``measures`` maps names to :class:`Measure` (default: the registry).
-    With ``exclude_backchannels`` the aggregations of measures declared ``skip_backchannels``
-    (emotion: means, slopes, UED) leave out backchannels and minimal responses
-    (:mod:`therapy_turns.measures.backchannels`); ``n_backchannels`` counts the analysed patient
-    ones.
-    """
+    """One row per session of ``turns`` (in order of appearance; a chunk of the corpus) with the
+    columns of the module docstring. ``tables``: each measure's turn-level table; ``measures``:
+    name -> :class:`Measure` (default: the registry). With ``exclude_backchannels`` measures
+    declared ``skip_backchannels`` (emotion) aggregate without backchannels."""
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
     ids = pd.Index(uniques, dtype="str", name="session_id")
     out = pd.DataFrame({"session_id": pd.Series(ids, dtype="str")})
     if turns.empty:
-        for c in COUNT_COLUMNS:
-            out[c] = pd.Series(dtype="int64")
-        out["patient_word_share"] = pd.Series(dtype="float64")
-        return out
+        return out.assign(**{c: pd.Series(dtype="int64") for c in COUNT_COLUMNS},
+                          patient_word_share=pd.Series(dtype="float64"))
     mask = turns.index.isin(analysable(turns, tuple(exclude)).index)
     words = np.fromiter((count_words(t) for t in turns["text"].fillna("")), dtype=np.int64,
                         count=len(turns))
@@ -80,9 +62,8 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     out["n_turns"] = per_session(np.ones(len(code), bool))
     out["n_analysed"] = per_session(mask)
     for sp in SPEAKERS:
-        is_sp = mask & (speaker == sp)
-        out[f"n_{sp}"] = per_session(is_sp)
-        out[f"{sp}_words"] = per_session(is_sp, words)
+        out[f"n_{sp}"] = per_session(mask & (speaker == sp))
+        out[f"{sp}_words"] = per_session(mask & (speaker == sp), words)
     total = out.patient_words + out.therapist_words
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
     is_bc = backchannels.mask(turns).to_numpy()
@@ -114,15 +95,13 @@ class MetadataError(ValueError):
 
 @dataclass
 class MetadataReport:
-    """How the metadata matched the corpus."""
+    """How the metadata matched the corpus: rows, matched ids, corpus sessions without metadata
+    (kept), metadata ids not in the corpus (not joined), columns renamed for a clash."""
 
     n_metadata: int = 0
     n_matched: int = 0
-    #: corpus sessions without a metadata row (kept, metadata columns empty)
     missing_metadata: list[str] = field(default_factory=list)
-    #: metadata ids with no session in the corpus (listed here, not joined)
     unknown_ids: list[str] = field(default_factory=list)
-    #: metadata columns renamed because a summary column has the same name
     renamed_columns: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -131,12 +110,8 @@ class MetadataReport:
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Read a session metadata CSV keyed by ``session_id`` (read as text: ``007`` stays ``007``);
-    a relative ``path`` is relative to the current folder.
-
-    Lines starting with ``#`` are comments. Raises :class:`MetadataError` without a
-    ``session_id`` column or with duplicate ids.
-    """
+    """A session metadata CSV keyed by ``session_id`` (ids read as text; ``#`` comments); a
+    :class:`MetadataError` without that column or with duplicate ids."""
     p = Path(path)
     try:
         df = pd.read_csv(p, comment="#", dtype={"session_id": "str"}, skipinitialspace=True)
@@ -157,70 +132,84 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
 
 def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
                   ) -> tuple[pd.DataFrame, MetadataReport]:
-    """Left-join ``metadata`` onto the session summaries by ``session_id``; add ``has_metadata``.
-
-    Corpus sessions without metadata keep their row; metadata ids not in the corpus are listed
-    in the report. Both are logged as warnings.
-    """
+    """``sessions`` left-joined with ``metadata`` by ``session_id``, plus ``has_metadata``, and
+    the report (ids on one side only and renamed clashing columns are logged as warnings)."""
     report = MetadataReport()
-    out = sessions.copy()
     if metadata is None:
-        return out, report
-    meta = metadata.copy()
-    meta["session_id"] = meta["session_id"].astype(str)
-    clash = [c for c in meta.columns if c != "session_id" and c in out.columns]
+        return sessions.copy(), report
+    meta = metadata.assign(session_id=metadata["session_id"].astype(str))
+    clash = [c for c in meta.columns if c != "session_id" and c in sessions.columns]
     report.renamed_columns = {c: f"meta_{c}" for c in clash}
     meta = meta.rename(columns=report.renamed_columns)
-    corpus_ids, meta_ids = set(out.session_id.astype(str)), set(meta.session_id)
-    report.n_metadata = len(meta)
-    report.n_matched = len(corpus_ids & meta_ids)
+    corpus_ids, meta_ids = set(sessions.session_id.astype(str)), set(meta.session_id)
+    report.n_metadata, report.n_matched = len(meta), len(corpus_ids & meta_ids)
     report.missing_metadata = sorted(corpus_ids - meta_ids)
     report.unknown_ids = sorted(meta_ids - corpus_ids)
-    if report.missing_metadata:
-        log.warning("%d corpus sessions have no metadata: %s", len(report.missing_metadata),
-                    ", ".join(report.missing_metadata[:10]))
-    if report.unknown_ids:
-        log.warning("%d metadata session ids are not in the corpus: %s", len(report.unknown_ids),
-                    ", ".join(report.unknown_ids[:10]))
+    for what, ids in (("corpus sessions have no metadata", report.missing_metadata),
+                      ("metadata session ids are not in the corpus", report.unknown_ids)):
+        if ids:
+            log.warning("%d %s: %s", len(ids), what, ", ".join(ids[:10]))
     if clash:
         log.warning("metadata columns renamed (clash with summaries): %s", report.renamed_columns)
-    out = out.merge(meta, on="session_id", how="left", validate="one_to_one")
+    out = sessions.merge(meta, on="session_id", how="left", validate="one_to_one")
     out["has_metadata"] = out.session_id.isin(meta_ids)
     return out, report
 
 
-def metadata_report(analysis_dir: str | Path) -> MetadataReport | None:
-    """The metadata report stored in the manifest of ``analysis_dir`` (None without metadata)."""
-
+def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
+                  metadata: str | Path | None = None,
+                  exclude: Sequence[str] = DEFAULT_EXCLUDE
+                  ) -> tuple[pd.DataFrame, MetadataReport]:
+    """The ``sessions`` table for ``exclude`` and ``metadata`` (``""``/None: none), sorted by
+    ``session_id``, and the metadata report: the stored table when the build used the same
+    policy and metadata bytes, else recomputed from the stored turn-level tables (streamed)."""
+    load_table("turns", corpus, analysis_dir)  # raises if missing or stale
     manifest = read_manifest(analysis_dir) or {}
-    info = manifest.get("metadata")
-    if not info:
-        return None
-    return MetadataReport(**{k: info[k] for k in MetadataReport.__dataclass_fields__})
+    meta = project_path(metadata) if metadata else None
+    built = manifest.get("metadata") or {}
+    same_meta = (meta is None and not built) or (
+        meta is not None and bool(built) and built.get("sha256") == file_sha256(meta))
+    if same_meta and list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude):
+        report = MetadataReport(**{k: built[k] for k in MetadataReport.__dataclass_fields__}
+                                ) if built else MetadataReport()
+        return sort_rows(load_table("sessions", corpus, analysis_dir)), report
+    names = [n for n in registry.names() if n in manifest.get("tables", [])]
+    parts = [summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude)
+             for t, *rest in zip(iter_partitions("turns", analysis_dir),
+                                 *(iter_partitions(n, analysis_dir) for n in names),
+                                 strict=True)]
+    out, report = join_metadata(pd.concat(parts, ignore_index=True),
+                                read_metadata(meta) if meta is not None else None)
+    return sort_rows(out), report
+
+
+def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
+              columns: Sequence[str], speaker: str = "patient",
+              exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
+    """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
+    last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata; NaN for
+    sessions without a value)."""
+    keep = analysable(turns, tuple(exclude))
+    last = turns.groupby("session_id").turn.max().rename("last_turn")
+    d = table[table.speaker == speaker].merge(keep[["session_id", "turn"]],
+                                              on=["session_id", "turn"])
+    d = d.merge(last, left_on="session_id", right_index=True)
+    d["position"] = (d.turn / d.last_turn.where(d.last_turn > 0)).astype("float64")
+    s = sessions[["session_id", *columns]].assign(session_id=lambda x: x.session_id.astype(str))
+    return d.drop(columns=["last_turn"]).assign(session_id=lambda x: x.session_id.astype(str)
+                                                ).merge(s, on="session_id", how="left",
+                                                        validate="many_to_one")
 
 
 # --------------------------------------------------------------------------- group comparisons
-def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
-    """Multiple-comparison adjusted p-values (statsmodels ``multipletests``), NaNs kept."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(p, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
-    return out
-
-
 def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
              ) -> tuple[float, float, float]:
-    """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal-
-    approximation CI (SE of Hedges & Olkin 1985). NaNs with fewer than 2 values per group."""
+    """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal CI
+    (SE of Hedges & Olkin 1985); NaNs below 2 values per group or with no spread."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     na, nb = len(a), len(b)
-    if na < 2 or nb < 2:
-        return (float("nan"),) * 3
-    sp = np.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    sp = np.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)) \
+        if na >= 2 and nb >= 2 else 0.0
     if sp == 0:
         return (float("nan"),) * 3
     g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
@@ -238,22 +227,12 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
                    covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05,
                    standardize: bool = False, max_levels: int = 12, top: int = 10
                    ) -> pd.DataFrame:
-    """Session-level group comparison: per measure an OLS ``measure ~ C(factor) + covariates``,
-    the omnibus F-test of the factor, and every pairwise contrast ``group_b - group_a`` (levels in
-    sorted order) with its CI and p-value from the model, ``p_adj`` corrected with ``method``
-    across all contrasts of the table, and Hedges' g (raw group values) with a 95% CI.
-
-    Sessions missing the measure, the factor or a covariate are left out of that measure's model
-    (``n_a``/``n_b`` say how many remained). With ``standardize`` the measure is z-scored over
-    those sessions first, so ``diff`` and its CI are in SD units comparable across measures (and
-    defined even for one-session groups, unlike Hedges' g). A measure that cannot be fitted (fewer
-    than two groups, no residual degrees of freedom, constant) gives rows with a ``note``.
-    A factor with more than ``max_levels`` levels gets its omnibus test and only the ``top``
-    pairs with the largest absolute difference in group means (groups of two or more sessions);
-    their ``p_adj`` is Bonferroni over all ``k(k-1)/2`` pairs (``family`` says how many), as
-    choosing the pairs by their size would make a correction over the shown ones optimistic.
-    Columns: :data:`CONTRAST_COLUMNS`.
-    """
+    """Per measure, OLS ``measure ~ C(factor) + covariates`` over the sessions that have them:
+    the omnibus F-test of the factor and each contrast ``group_b - group_a`` (sorted levels) with
+    its CI and p, ``p_adj`` (:func:`family_adjust`), Hedges' g of the raw values with a CI, and a
+    ``note`` where the model cannot be fitted. ``standardize``: the measure z-scored first
+    (``diff`` in SD units). A factor of more than ``max_levels`` levels: only the ``top`` pairs
+    of groups of two or more with the largest mean difference. Columns :data:`CONTRAST_COLUMNS`."""
     import statsmodels.formula.api as smf
 
     rows: list[dict[str, object]] = []
@@ -261,43 +240,34 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
         d = sessions[[m, factor, *covariates]].dropna()
         if standardize and len(d) > 1 and d[m].std() > 0:
             d = d.assign(**{m: (d[m] - d[m].mean()) / d[m].std()})
-        levels = sorted(d[factor].astype(str).unique())
         d = d.assign(**{factor: d[factor].astype(str)})
+        levels = sorted(d[factor].unique())
         rhs = " + ".join([f"C(Q('{factor}'), Treatment('{levels[0]}'))" if levels else "1",
                           *[f"Q('{c}')" for c in covariates]])
-        note, res = "", None
-        if len(levels) < 2:
-            note = "fewer than two groups"
-        elif len(d) - (len(levels) + len(covariates)) < 1:
-            note = "no residual degrees of freedom"
-        elif d[m].std() == 0:
-            note = "constant measure"
-        else:
-            res = smf.ols(f"Q('{m}') ~ {rhs}", d).fit()
+        note = ("fewer than two groups" if len(levels) < 2 else
+                "no residual degrees of freedom" if len(d) - len(levels) - len(covariates) < 1
+                else "constant measure" if d[m].std() == 0 else "")
+        res = None if note else smf.ols(f"Q('{m}') ~ {rhs}", d).fit()
         names = list(res.params.index) if res is not None else []
         fterms = [n for n in names if n.startswith("C(")]
         omni = float(res.f_test(np.eye(len(names))[[names.index(t) for t in fterms]]).pvalue) \
             if res is not None else float("nan")
         for a, b in _pairs(d, m, factor, levels, max_levels, top):
-                va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
-                row: dict[str, object] = {
-                    "measure": m, "factor": factor, "group_a": a, "group_b": b,
-                    "n_a": len(va), "n_b": len(vb), "mean_a": va.mean(), "mean_b": vb.mean(),
-                    "omnibus_p": omni, "note": note,
-                    "df_resid": float(res.df_resid) if res is not None else float("nan")}
-                if res is not None:
-                    L = np.zeros(len(names))
-                    for lev, sign in ((b, 1.0), (a, -1.0)):
-                        term = next((n for n in fterms if n.endswith(f"[T.{lev}]")), None)
-                        if term is not None:
-                            L[names.index(term)] = sign
-                    t = res.t_test(L)
-                    ci = np.asarray(t.conf_int(alpha=alpha)).ravel()
-                    row.update(diff=float(np.ravel(t.effect)[0]), ci_low=float(ci[0]),
-                               ci_high=float(ci[1]), p=float(np.ravel(t.pvalue)[0]))
-                row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb, alpha)
-                row["family"] = len(levels) * (len(levels) - 1) // 2
-                rows.append(row)
+            va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
+            row: dict[str, object] = {
+                "measure": m, "factor": factor, "group_a": a, "group_b": b, "n_a": len(va),
+                "n_b": len(vb), "mean_a": va.mean(), "mean_b": vb.mean(), "omnibus_p": omni,
+                "note": note, "df_resid": float(res.df_resid) if res is not None else np.nan}
+            if res is not None:
+                L = np.array([float(n in fterms and n.endswith(f"[T.{b}]"))
+                              - float(n in fterms and n.endswith(f"[T.{a}]")) for n in names])
+                t = res.t_test(L)
+                ci = np.asarray(t.conf_int(alpha=alpha)).ravel()
+                row.update(diff=float(np.ravel(t.effect)[0]), ci_low=float(ci[0]),
+                           ci_high=float(ci[1]), p=float(np.ravel(t.pvalue)[0]))
+            row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb, alpha)
+            row["family"] = len(levels) * (len(levels) - 1) // 2
+            rows.append(row)
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
     out["p_adj"] = family_adjust(out, method)
     return out
@@ -305,8 +275,8 @@ def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
 
 def _pairs(d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_levels: int,
            top: int) -> list[tuple[str, str]]:
-    """Every pair of levels, or for a factor with more than ``max_levels`` levels the ``top``
-    pairs (of groups with two or more sessions) with the largest absolute mean difference."""
+    """Every pair of levels, or beyond ``max_levels`` levels the ``top`` pairs (of groups with
+    two or more sessions) with the largest absolute mean difference."""
     pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1:]]
     if len(levels) <= max_levels:
         return pairs
@@ -317,18 +287,17 @@ def _pairs(d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_leve
 
 
 def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
-    """``p_adj`` with one family per factor: ``method`` over the factor's contrasts when all of
-    its pairs are tested, else Bonferroni over the ``family`` size (all pairs of its levels)."""
+    """``p_adj`` with one family per factor: ``method`` over its contrasts when all its pairs are
+    tested, else Bonferroni over the ``family`` size (all pairs of its levels, per measure): a
+    correction over the largest pairs only would be optimistic."""
     out = np.full(len(table), np.nan)
     for _, idx in table.groupby("factor", sort=False).groups.items():
         pos = table.index.get_indexer(idx)
         part = table.iloc[pos]
         p = part["p"].to_numpy(float)
         family = int(part["family"].max()) if part["family"].notna().any() else len(part)
-        n_pairs = int(part[["measure"]].value_counts().max()) if len(part) else 0
-        if n_pairs < family:  # only the top pairs are tested: Bonferroni over every pair
-            n = family * part["measure"].nunique()
-            out[pos] = np.minimum(1.0, p * n)
+        if int(part[["measure"]].value_counts().max()) < family:  # only the top pairs tested
+            out[pos] = np.minimum(1.0, p * (family * part["measure"].nunique()))
         else:
             out[pos] = adjust_p(p, method)
     return out
@@ -337,12 +306,10 @@ def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
 def compare_factors(sessions: pd.DataFrame, measures: Sequence[str], factors: Sequence[str],
                     method: str = "holm", alpha: float = 0.05, standardize: bool = True,
                     max_levels: int = 12, top: int = 10) -> pd.DataFrame:
-    """:func:`compare_groups` for each factor, stacked, with ``p_adj`` corrected within each
-    factor's family of contrasts (over all its measures; :func:`family_adjust`) and a readable
-    ``contrast`` label (``factor: b − a``)."""
-    parts = [compare_groups(sessions, measures, f, (), method, alpha, standardize, max_levels,
-                            top) for f in factors]
-    parts = [p for p in parts if len(p)]
+    """:func:`compare_groups` for each factor, stacked, with a ``contrast`` label
+    (``factor: b − a``)."""
+    parts = [p for f in factors if len(p := compare_groups(
+        sessions, measures, f, (), method, alpha, standardize, max_levels, top))]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=CONTRAST_COLUMNS)
     out["contrast"] = out.factor + ": " + out.group_b + " − " + out.group_a
@@ -356,14 +323,10 @@ CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_h
 def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
                          outcomes: Sequence[str], method: str = "spearman",
                          correction: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
-    """Correlation of every session measure with every outcome rating, across sessions.
-
-    ``method`` ``spearman`` (default, robust to the ordinal ratings) or ``pearson``. CIs:
-    scipy's ``pearsonr(...).confidence_interval()`` (Fisher z, SE ``1/sqrt(n-3)``) or the
-    Fisher z transform with the Bonett & Wright (2000) SE ``sqrt((1 + r^2/2)/(n-3))``
-    (Spearman); NaN with n <= 3. ``p_adj`` corrects across the table.
-    Columns: :data:`CORRELATION_COLUMNS`.
-    """
+    """``method`` (``spearman`` or ``pearson``) correlation of every session measure with every
+    outcome across sessions. CIs: ``pearsonr(...).confidence_interval()``, or for Spearman the
+    Fisher z with the Bonett & Wright (2000) SE ``sqrt((1 + r^2/2)/(n-3))``; NaN with n <= 3.
+    ``p_adj`` corrects across the table. Columns :data:`CORRELATION_COLUMNS`."""
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for o in outcomes:
@@ -380,67 +343,7 @@ def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
                 elif n > 3 and abs(r) < 1:  # Bonett & Wright SE on the Fisher z scale
                     se = np.sqrt((1 + r * r / 2) / (n - 3))
                     lo, hi = (float(np.tanh(np.arctanh(r) + s * z * se)) for s in (-1, 1))
-            rows.append({"measure": m, "outcome": o, "method": method, "n": n, "r": r,
-                         "ci_low": lo, "ci_high": hi, "p": p})
-    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+            rows.append((m, o, method, n, r, lo, hi, p))
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS[:-1])
     out["p_adj"] = adjust_p(out["p"].to_numpy(float), correction)
     return out
-
-
-def with_session_columns(table: pd.DataFrame, sessions: pd.DataFrame, columns: Sequence[str]
-                         ) -> pd.DataFrame:
-    """A turn-level table with session-level columns (e.g. metadata) added by ``session_id``;
-    sessions without a value keep NaN (no row is dropped)."""
-    s = sessions[["session_id", *columns]].assign(session_id=lambda d: d.session_id.astype(str))
-    return table.assign(session_id=table.session_id.astype(str)).merge(
-        s, on="session_id", how="left", validate="many_to_one")
-
-
-def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
-                  metadata: str | Path | None = None,
-                  exclude: Sequence[str] = DEFAULT_EXCLUDE
-                  ) -> tuple[pd.DataFrame, MetadataReport]:
-    """The ``sessions`` table for ``exclude`` and ``metadata`` (``""``/None: none), sorted by
-    ``session_id``, and the metadata report.
-
-    Reads the stored table when the build used the same exclusion policy and metadata file
-    (same bytes); otherwise recomputes the summaries from the stored turn-level tables,
-    partition by partition (no reparsing), and joins ``metadata``.
-    """
-
-    load_table("turns", corpus, analysis_dir)  # raises if missing or stale
-    manifest = read_manifest(analysis_dir) or {}
-    meta = project_path(metadata) if metadata else None
-    built = manifest.get("metadata") or {}
-    same_meta = (meta is None and not built) or (
-        meta is not None and bool(built) and built.get("sha256") == _sha256(meta))
-    same_excl = list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude)
-    if same_meta and same_excl:
-        report = metadata_report(analysis_dir) or MetadataReport()
-        return sort_rows(load_table("sessions", corpus, analysis_dir)), report
-    names = [n for n in registry.names() if n in manifest.get("tables", [])]
-    parts = [summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude)
-             for t, *rest in zip(iter_partitions("turns", analysis_dir),
-                                 *(iter_partitions(n, analysis_dir) for n in names),
-                                 strict=True)]
-    summ = pd.concat(parts, ignore_index=True)
-    out, report = join_metadata(summ, read_metadata(meta) if meta is not None else None)
-    return sort_rows(out), report
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
-              columns: Sequence[str], speaker: str = "patient",
-              exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
-    """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
-    last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata) added."""
-    keep = analysable(turns, tuple(exclude))
-    last = turns.groupby("session_id").turn.max().rename("last_turn")
-    d = table[table.speaker == speaker].merge(keep[["session_id", "turn"]],
-                                              on=["session_id", "turn"])
-    d = d.merge(last, left_on="session_id", right_index=True)
-    d["position"] = (d.turn / d.last_turn.where(d.last_turn > 0)).astype("float64")
-    return with_session_columns(d.drop(columns=["last_turn"]), sessions, columns)
