@@ -20,8 +20,7 @@ import pytest
 
 from therapy_turns import cli, pipeline, store
 from therapy_turns.analysis import sessions, shifts
-from therapy_turns.io.corpus import corpus_checksum, session_parts
-from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.io.transcripts import corpus_checksum, load_corpus, session_parts
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Column, Measure, speaker_means
 from therapy_turns.measures.techniques import behaviour_entropy, code_rates

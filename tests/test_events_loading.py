@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from therapy_turns.io import transcripts as tr
-from therapy_turns.io.transcripts import load_corpus, parse_text, segment_text
+from therapy_turns.io import errors
+from therapy_turns.io.events import event_counts
+from therapy_turns.io.labels import segment_text
+from therapy_turns.io.transcripts import load_corpus, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SEEDS = ROOT / "seeds-full"
@@ -123,8 +125,8 @@ def test_full_seeds_19_events_where_the_files_have_them():
     per_file = t[t.event != ""].groupby("session_id").size().tolist()
     assert per_file == [3, 5, 4, 2, 5]
     # counted by hand from the System Notes (confused / stressful text / intrusive memory / tired)
-    assert tr.event_counts(t) == {"confusion": 6, "fatigue": 3, "intrusive_memory": 6,
-                                  "stressful_news": 4}
+    assert event_counts(t) == {"confusion": 6, "fatigue": 3, "intrusive_memory": 6,
+                               "stressful_news": 4}
     assert (t.loc[t.event != "", "speaker"] == "patient").all()
     # an injection "at Turn N" conditions the patient reply of block N: turn 2N
     for _, r in t[t.event != ""].iterrows():
@@ -151,5 +153,5 @@ def test_directory_companions_are_not_sessions(tmp_path, name):
     (tmp_path / name).write_text("# About this corpus\nsession_id,x\n")
     assert load_corpus(tmp_path).turns["session_id"].tolist() == ["s"]
     # named explicitly, a file is read as a transcript (and fails as one)
-    with pytest.raises(tr.TranscriptError):
+    with pytest.raises(errors.TranscriptError):
         load_corpus(tmp_path / name)

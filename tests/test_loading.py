@@ -12,11 +12,17 @@ import pytest
 import spacy
 
 from therapy_turns import nlp
+from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
-from therapy_turns.io.labels import check_speaker_option, parse_speaker_options
+from therapy_turns.io.labels import (
+    check_speaker_option,
+    parse_speaker_options,
+    segment_text,
+    speaker_map,
+)
 from therapy_turns.io.tables import to_csv
-from therapy_turns.io.transcripts import load_corpus, parse_text, segment_text
+from therapy_turns.io.transcripts import load_corpus, parse_text
 
 
 def turns_of(text: str, **kw) -> list[tuple[str, str, str]]:
@@ -89,7 +95,7 @@ UNKNOWN = [
                          [c if len(c) == 7 else (*c, "") for c in UNKNOWN])
 def test_unknown_speaker_is_an_error_naming_label_count_lines_and_option(
         text, label, line, count, lines, rule, also):
-    with pytest.raises(tr.UnknownSpeakerError) as info:
+    with pytest.raises(errors.UnknownSpeakerError) as info:
         parse_text(text, "s", "x.txt")
     s = "s" if count > 1 else ""
     assert str(info.value) == (
@@ -119,7 +125,7 @@ def test_role_play_across_turns_inside_paragraphs_stays_content():
 
 def test_mapping_resolves_the_unknown_speaker():
     text = UNKNOWN[0][0]
-    t = parse_text(text, "s", speakers=tr.speaker_map({"Mother": "patient"}))
+    t = parse_text(text, "s", speakers=speaker_map({"Mother": "patient"}))
     assert t["speaker"].tolist() == ["therapist", "patient", "patient"]
     assert t["speaker_label"].tolist() == ["Therapist", "Mother", "Patient"]
 
@@ -141,7 +147,7 @@ def test_thinking_lines_are_never_speakers():
     ("Mother=coach", "role 'coach'"),
 ])
 def test_speaker_option_that_can_never_match_is_one_line(option, why):
-    with pytest.raises(tr.SpeakerOptionError) as info:
+    with pytest.raises(errors.SpeakerOptionError) as info:
         parse_speaker_options([option])
     assert str(info.value) == (
         f"--speaker: found {option!r}: {why}; expected LABEL=patient, LABEL=therapist or "
@@ -151,7 +157,7 @@ def test_speaker_option_that_can_never_match_is_one_line(option, why):
 
 def test_speaker_option_adds_to_the_defaults():
     assert check_speaker_option(" Dr  Lee ", "Therapist") == ("dr lee", "therapist")
-    m = tr.speaker_map(parse_speaker_options(["patient=patient"]))
+    m = speaker_map(parse_speaker_options(["patient=patient"]))
     assert m["therapist"] == "therapist" and m["client"] == "patient"
 
 
@@ -210,7 +216,7 @@ BAD_TABLES = [
 @pytest.mark.parametrize("name,content,line,message", BAD_TABLES)
 def test_bad_tables_are_one_error_naming_file_and_line(tmp_path, name, content, line, message):
     p = write(tmp_path, name, content)
-    with pytest.raises(tr.TranscriptError) as info:
+    with pytest.raises(errors.TranscriptError) as info:
         load_corpus(p)
     assert str(info.value) == f"{p}:{line}: {message}"
 
@@ -254,7 +260,7 @@ def test_parsed_table_round_trips_through_its_own_csv(tmp_path):
 def test_output_that_is_an_input_is_refused(tmp_path):
     p = write(tmp_path, "x.csv", "session_id,speaker,text\ns,patient,hi\n")
     before = p.read_bytes()
-    with pytest.raises(tr.SameFileError) as info:
+    with pytest.raises(errors.SameFileError) as info:
         load_corpus(p, out=tmp_path / "." / "x.csv")
     assert str(info.value) == (f"{tmp_path / '.' / 'x.csv'}: found an output path that is the "
                                f"input file {p}; expected an --out file that is not one of the "

@@ -8,8 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
-from therapy_turns.io.transcripts import load_corpus, parse_text, segment_text
+from therapy_turns.io.artefacts import analyse_turn_text
+from therapy_turns.io.labels import segment_text, speaker_map
+from therapy_turns.io.transcripts import load_corpus, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -93,16 +96,16 @@ def test_plain_format_turns_and_role_play_labels():
 
 def test_speaker_mapping_is_case_insensitive_and_extensible(tmp_path):
     text = "CLIENT: hi.\n\ncounsellor: hello.\n\nDr Smith: welcome.\n"
-    t = parse_text(text, "s", speakers=tr.speaker_map({"Dr Smith": "therapist"}))
+    t = parse_text(text, "s", speakers=speaker_map({"Dr Smith": "therapist"}))
     assert t["speaker"].tolist() == ["patient", "therapist", "therapist"]
     # without the mapping, "Dr Smith:" ends the file after a known turn: an unknown speaker
-    with pytest.raises(tr.UnknownSpeakerError, match="--speaker 'Dr Smith=patient'"):
+    with pytest.raises(errors.UnknownSpeakerError, match="--speaker 'Dr Smith=patient'"):
         parse_text(text, "s")
     # mapped as content, it continues the counsellor's turn
-    t2 = parse_text(text, "s", speakers=tr.speaker_map({"Dr Smith": "content"}))
+    t2 = parse_text(text, "s", speakers=speaker_map({"Dr Smith": "content"}))
     assert len(t2) == 2 and "Dr Smith: welcome." in t2.loc[1, "text"]
-    with pytest.raises(tr.SpeakerOptionError):
-        tr.speaker_map({"Coach": "coach"})
+    with pytest.raises(errors.SpeakerOptionError):
+        speaker_map({"Coach": "coach"})
 
 
 def test_paragraph_without_label_continues_turn():
@@ -158,24 +161,24 @@ def test_full_variant_thinking_and_headers():
     ("\"Hey, we all have those days. I've had", "truncated"),
 ])
 def test_each_flag(raw, flag):
-    out = tr.analyse_turn_text(raw, "therapist")
+    out = analyse_turn_text(raw, "therapist")
     assert out[flag] is True
     others = [f for f in tr.FLAGS if f != flag and not (flag == "truncated" and f == "role_play")]
     assert not any(out[f] for f in others)
 
 
 def test_flags_negative_cases():
-    plain = tr.analyse_turn_text("It sounds hard (and tiring). What helps?", "therapist")
+    plain = analyse_turn_text("It sounds hard (and tiring). What helps?", "therapist")
     assert not any(plain[f] for f in tr.FLAGS)
     # a quoted phrase inside a sentence is not role-play; patients' quotes never are
-    inline = tr.analyse_turn_text('You said "I always fail" earlier.', "therapist")
+    inline = analyse_turn_text('You said "I always fail" earlier.', "therapist")
     assert not inline["role_play"]
-    patient = tr.analyse_turn_text('"I missed the deadline, I am so sorry about it."', "patient")
+    patient = analyse_turn_text('"I missed the deadline, I am so sorry about it."', "patient")
     assert not patient["role_play"]
 
 
 def test_meta_note_removed_from_text_kept_elsewhere():
-    out = tr.analyse_turn_text("Well done.\n\n(Note: end of session.)", "therapist")
+    out = analyse_turn_text("Well done.\n\n(Note: end of session.)", "therapist")
     assert out["text"] == "Well done." and out["meta_notes"] == "(Note: end of session.)"
 
 
@@ -220,6 +223,14 @@ def test_directory_sorted_and_duplicate_stems_get_path_ids(tmp_path):
     assert t["text"].tolist() == ["a.", "b.", "c."]
 
 
+def test_turns_and_exchanges_restart_in_each_session(tmp_path):
+    write(tmp_path, "a.txt", "Therapist: hi.\n\nPatient: a.\n")
+    write(tmp_path, "b.txt", "Patient: x.\n\nTherapist: y.\n\nPatient: z.\n")
+    t = load_corpus(tmp_path).turns
+    assert t["turn"].tolist() == [0, 1, 0, 1, 2]
+    assert t["exchange"].tolist() == [0, 0, 0, 0, 1]
+
+
 def test_glob(tmp_path):
     write(tmp_path, "x1.txt", "Patient: one.\n")
     write(tmp_path, "x2.txt", "Patient: two.\n")
@@ -231,31 +242,31 @@ def test_glob(tmp_path):
 def test_same_session_id_in_two_tables_fails(tmp_path):
     a = write(tmp_path, "a.csv", "session_id,speaker,text\ns,client,hi\n")
     b = write(tmp_path, "b.csv", "session_id,speaker,text\ns,client,hello\n")
-    with pytest.raises(tr.DuplicateSessionError, match="session id 's'"):
+    with pytest.raises(errors.DuplicateSessionError, match="session id 's'"):
         load_corpus([a, b])
 
 
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("name,content,error,line", [
-    ("empty.txt", "", tr.EmptyTranscriptError, None),
-    ("blank.txt", "\n\n  \n", tr.EmptyTranscriptError, None),
-    ("nolabel.txt", "Hello there.\nNobody speaks.\n", tr.TextBeforeLabelError, 1),
-    ("nolabel2.txt", "Manager: Why?\n", tr.UnknownSpeakerError, 1),
-    ("before.txt", "\nPreamble here.\nPatient: hi.\n", tr.TextBeforeLabelError, 2),
-    ("latin1.txt", b"Patient: ok\nTherapist: caf\xe9\n", tr.EncodingError, 2),
-    ("binary.txt", b"Patient: \x00\x01\x02", tr.BinaryFileError, 1),
-    ("nocol.csv", "session_id,who,text\na,client,hi\n", tr.MissingColumnError, 1),
+    ("empty.txt", "", errors.EmptyTranscriptError, None),
+    ("blank.txt", "\n\n  \n", errors.EmptyTranscriptError, None),
+    ("nolabel.txt", "Hello there.\nNobody speaks.\n", errors.TextBeforeLabelError, 1),
+    ("nolabel2.txt", "Manager: Why?\n", errors.UnknownSpeakerError, 1),
+    ("before.txt", "\nPreamble here.\nPatient: hi.\n", errors.TextBeforeLabelError, 2),
+    ("latin1.txt", b"Patient: ok\nTherapist: caf\xe9\n", errors.EncodingError, 2),
+    ("binary.txt", b"Patient: \x00\x01\x02", errors.BinaryFileError, 1),
+    ("nocol.csv", "session_id,who,text\na,client,hi\n", errors.MissingColumnError, 1),
     ("unmapped.csv", "session_id,speaker,text\na,client,hi\na,coach,hey\n",
-     tr.UnmappedSpeakerError, 3),
+     errors.UnmappedSpeakerError, 3),
     ("unmapped.jsonl", '{"session_id": "a", "speaker": "bot", "text": "x"}\n',
-     tr.UnmappedSpeakerError, 1),
+     errors.UnmappedSpeakerError, 1),
 ])
 def test_bad_inputs_raise_specific_errors(tmp_path, name, content, error, line):
     p = write(tmp_path, name, content)
     with pytest.raises(error) as info:
         load_corpus(p)
     e = info.value
-    assert isinstance(e, tr.TranscriptError)
+    assert isinstance(e, errors.TranscriptError)
     assert e.path == str(p) and e.line == line
     assert str(p) in str(e) and "expected" in str(e) and "found" in str(e)
 
@@ -263,16 +274,16 @@ def test_bad_inputs_raise_specific_errors(tmp_path, name, content, error, line):
 def test_only_unknown_labels_is_no_speaker_error(tmp_path):
     # a file whose every paragraph has a label the mapping does not know
     p = write(tmp_path, "x.txt", "")
-    with pytest.raises(tr.TranscriptError):
+    with pytest.raises(errors.TranscriptError):
         load_corpus(p)
-    with pytest.raises(tr.NoSpeakerLabelError):
+    with pytest.raises(errors.NoSpeakerLabelError):
         segment_text("\n\n")
 
 
 def test_missing_path(tmp_path):
-    with pytest.raises(tr.MissingPathError, match="no such file"):
+    with pytest.raises(errors.MissingPathError, match="no such file"):
         load_corpus(tmp_path / "nope")
-    with pytest.raises(tr.MissingPathError, match="matches no file"):
+    with pytest.raises(errors.MissingPathError, match="matches no file"):
         load_corpus(str(tmp_path / "*.txt"))
 
 
@@ -283,7 +294,7 @@ def test_skip_loads_good_files_and_lists_bad_ones(tmp_path):
     assert corpus.turns["session_id"].tolist() == ["good"]
     assert [s.path for s in corpus.skipped] == [str(bad)]
     assert "UTF-8" in corpus.skipped[0].reason
-    with pytest.raises(tr.EncodingError):
+    with pytest.raises(errors.EncodingError):
         load_corpus(tmp_path)
 
 
@@ -297,5 +308,5 @@ def test_empty_result_has_schema(tmp_path):
 def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
     f = tmp_path / "bad.csv"
     f.write_text("session_id,speaker,text\ns1,patient,hello\ns1,therapist,hi, there\n")
-    with pytest.raises(tr.MalformedTableError, match=r"bad\.csv:3: found a row of 4 fields"):
+    with pytest.raises(errors.MalformedTableError, match=r"bad\.csv:3: found a row of 4 fields"):
         load_corpus(f)

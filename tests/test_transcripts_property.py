@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from therapy_turns.io import transcripts as tr
-from therapy_turns.io.transcripts import parse_text, segment_text
+from therapy_turns.io import errors
+from therapy_turns.io.labels import segment_text, speaker_map
+from therapy_turns.io.transcripts import parse_text
 
 # (patient label, therapist label) families, each loaded by default
 FAMILIES = [("Patient", "Therapist"), ("CLIENT", "counsellor"), ("Client", "Counselor"),
@@ -102,7 +103,7 @@ def test_every_character_in_a_turn_or_separator_and_no_unknown_label_merged(case
     if not unknown:
         check_loaded(text, roles, labels)
         return
-    with pytest.raises(tr.UnknownSpeakerError) as info:
+    with pytest.raises(errors.UnknownSpeakerError) as info:
         parse_text(text, "g", "g.txt")
     assert info.value.label in unknown.values()
     name = info.value.label.split(" (")[0]
@@ -113,7 +114,7 @@ def test_every_character_in_a_turn_or_separator_and_no_unknown_label_merged(case
                                                                             "Cl", "Co")}
     mapping |= {u.split(" (")[0]: roles[k] for k, u in unknown.items()}
     if all(mapping[u.split(" (")[0]] == roles[k] for k, u in unknown.items()):  # one role each
-        check_loaded(text, roles, labels, tr.speaker_map(mapping))
+        check_loaded(text, roles, labels, speaker_map(mapping))
 
 
 # --------------------------------------------------------------------------- event lines

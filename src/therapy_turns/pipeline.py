@@ -76,21 +76,19 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
-from therapy_turns.io.corpus import (
+from therapy_turns.io.errors import withhold_quoted
+from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
+from therapy_turns.io.files import OutputFolder, read_cached, write_cached
+from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
+    TABLE_SUFFIXES,
     CorpusArg,
+    SkippedFile,
     corpus_checksum,
     corpus_files,
     iter_chunks,
     iter_sessions,
     session_parts,
-)
-from therapy_turns.io.errors import withhold_quoted
-from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
-from therapy_turns.io.files import OutputFolder, read_cached, write_cached
-from therapy_turns.io.transcripts import (
-    TABLE_SUFFIXES,
-    SkippedFile,
 )
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Measure
@@ -109,7 +107,7 @@ from therapy_turns.store import (
 
 log = logging.getLogger(__name__)
 
-#: what notebooks and scripts read through ``pipeline`` (defined in io.corpus and store)
+#: what notebooks and scripts read through ``pipeline`` (defined in io.transcripts and store)
 __all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table",
            "parse_turns", "read_manifest", "read_table", "run_chunks"]
 

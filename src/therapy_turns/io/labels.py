@@ -1,65 +1,37 @@
-"""Speaker labels: the line-start ``Label:`` grammar, the label -> speaker mapping, the
-``--speaker`` option, and the rule that tells an unknown speaker from role-play content.
+"""Speaker labels and the cut of a text transcript into segments.
 
-Grammar of a label line (every part but the name and the colon optional, in this order):
-indentation (spaces, tabs, NBSP); a timestamp (``[00:01:10]``, ``(01:10)``, ``00:01:10.5 -``);
-markdown bold (``**Therapist:**`` or ``**Therapist**:``); the name (1-5 words starting with a
-letter); a number (``Client 1``); a parenthesised note (``Therapist (Dr. Lee)``); the
-full-transcript part (`` Thinking``/`` Answer``); the colon. A name maps to a role by its
-lower-case form with the number (``client 1``), else without it (``client``).
-
-Unknown labels (the rule that keeps speakers from being merged silently)
------------------------------------------------------------------------
-A line that starts with a label the mapping does not know is content of the current turn
-(role-play ``Manager: ...``, ``Try this: ...``) unless the label is *name-like* (at most three
-words, each capitalised: ``Mother``, ``Dr Smith``, ``Co``; not a heading such as ``Step 1``,
-``Goal``, ``Homework``: :data:`HEADING_WORDS`) and it *recurs like a speaker*:
-
-- R0: it stands before the first known label (a file with no known label);
-- R1: a known speaker's label (or the end of the file) comes next among the lines that open a
-  turn or a paragraph: ``Therapist: ... / Mother: ... / Patient: ...`` (several unknown labels
-  in a row count together: ``Mother: ... / Father: ... / Therapist: ...``);
-- R2: it opens two or more paragraphs (the first line after a blank line or a header).
-
-So role-play stays content when the turn goes on after it (``Manager: Why? / You: I missed it.
-/ (blank line) / Try this: ...``), and when its labels are not name-like (``Try this:``).
-An unknown speaker that speaks only once, in a turn of several paragraphs, reads like role-play
-(its label is followed by an unlabelled paragraph) and stays content: the one blind spot.
-
-Speech only: lines of ``Therapist Thinking:`` blocks (``Goal: ...``) are never speakers.
-Abbreviations ``T``, ``P``, ``C``, ``Cl``, ``Co`` (``T``/``Co`` -> therapist, ``P``/``C``/``Cl``
--> patient) map by default when they recur like speakers and are unambiguous: together they
-cover both roles, or no other label of the file has their role (``Therapist: / C: /
-Therapist:``); one opening the file maps, and then any of the other role at a line start does.
-A ``C: consequence`` line inside a turn that goes on stays content; one directly before a
-``Patient:`` turn of a ``Patient:``/``Therapist:`` file is ambiguous. Any label that recurs like
-a speaker and is not mapped is an :class:`UnknownSpeakerError` naming the label, its count and
-first lines, and the ``--speaker`` option that maps it (``LABEL=content`` keeps it as content).
+A line-start ``Label:`` whose name maps to a role (:data:`DEFAULT_SPEAKERS`, ``--speaker``) opens
+a turn; an unknown *name-like* label that recurs like a speaker is an :class:`UnknownSpeakerError`
+naming the ``--speaker`` option that maps it; other labels (role-play, headings) are content.
+The label grammar, the abbreviations and the unknown-speaker rule (R0-R2) are in
+``docs/loading.md``. Lines break at CR, LF and CRLF only.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from therapy_turns.io.errors import SpeakerOptionError, UnknownSpeakerError
+from therapy_turns.io.errors import (
+    NoSpeakerLabelError,
+    SpeakerOptionError,
+    TextBeforeLabelError,
+    TranscriptError,
+    UnknownSpeakerError,
+)
+from therapy_turns.io.events import is_event_line
+from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
-ROLES = SPEAKERS  # the speaker roles, defined in therapy_turns.schema
 CONTENT = "content"  # --speaker LABEL=content: a label that never opens a turn
-DEFAULT_SPEAKERS: dict[str, str] = {
-    "patient": "patient",
-    "client": "patient",
-    "participant": "patient",
-    "therapist": "therapist",
-    "counselor": "therapist",
-    "counsellor": "therapist",
-    "interviewer": "therapist",
-}
-ABBREVIATIONS: dict[str, str] = {
-    "t": "therapist", "co": "therapist", "p": "patient", "c": "patient", "cl": "patient"}
+Speakers = Mapping[str, str]  # a label (lower-case) -> role mapping
+_DATA = read_yaml(DATA_DIR / "labels.yaml")
+DEFAULT_SPEAKERS = {k: role for role, ks in _DATA["speakers"].items() for k in ks}
+ABBREVIATIONS = {k: role for role, ks in _DATA["abbreviations"].items() for k in ks}
+HEADING_WORDS = frozenset(_DATA["heading_words"])
+BOM = "\ufeff"
 
 _WORD = r"[A-Za-z][A-Za-z.'’-]{0,30}"
 LABEL_RE = re.compile(
@@ -72,20 +44,16 @@ LABEL_RE = re.compile(
     r"(?P<part> Thinking| Answer)?"
     r"(?:\*\*)?:(?:\*\*)?[ \t]?"
 )
-#: first words of line-start headings that are never taken for speakers unless mapped
-HEADING_WORDS = frozenset(
-    "step day week month option question answer example note tip goal exercise homework task "
-    "part phase stage session point rule reminder summary plan scenario script practice "
-    "remember and but so also then first next finally".split())
 _NAME_LIKE = re.compile(r"[A-Z][A-Za-z.'’-]*(?: [A-Z][A-Za-z.'’-]*){0,2}")
 _OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 
 
 @dataclass(frozen=True)
 class Label:
-    """A label at the start of a line: ``end`` (where its text ends), ``label`` (as written,
-    without bold, timestamp or indentation), ``keys`` (lookup forms, most specific first),
-    ``part`` (``thinking``/``answer``/``""``), ``timestamp`` (``""`` if none)."""
+    """A line-start label: where it ends, as written (no bold, timestamp or indentation), its
+    name, lookup keys (most specific first), part (thinking/answer/"") and timestamp."""
 
     end: int
     label: str
@@ -96,17 +64,16 @@ class Label:
 
     @property
     def name_like(self) -> bool:
-        """A label that looks like a speaker's name (see the module docstring)."""
-        return bool(_NAME_LIKE.fullmatch(self.name)) and (
-            len(self.name) > 1 or self.name.lower() in ABBREVIATIONS) and (
-            self.name.split()[0].lower() not in HEADING_WORDS)
+        """Capitalised, at most three words, not a heading (``Step 1``, ``Goal``)."""
+        return (
+            bool(_NAME_LIKE.fullmatch(self.name))
+            and (len(self.name) > 1 or self.name.lower() in ABBREVIATIONS)
+            and self.name.split()[0].lower() not in HEADING_WORDS
+        )
 
-    def role(self, speakers: Mapping[str, str]) -> str | None:
-        """The mapped role (``patient``/``therapist``/``content``), or None if unknown."""
-        for k in self.keys:
-            if k in speakers:
-                return speakers[k]
-        return None
+    def role(self, speakers: Speakers) -> str | None:
+        """The mapped role (patient/therapist/content), or None if unknown."""
+        return next((speakers[k] for k in self.keys if k in speakers), None)
 
 
 def match_label(line: str) -> Label | None:
@@ -114,152 +81,266 @@ def match_label(line: str) -> Label | None:
     m = LABEL_RE.match(line)
     if not m:
         return None
-    name = " ".join(m.group("name").split())
-    num, paren = m.group("num"), m.group("paren")
+    name, num, paren = " ".join(m.group("name").split()), m.group("num"), m.group("paren")
     label = name + (f" {num}" if num else "") + (f" ({paren.strip()})" if paren else "")
     keys = ((f"{name} {num}".lower(),) if num else ()) + (name.lower(),)
     part = (m.group("part") or "").strip().lower()
     return Label(m.end(), label, name, keys, part, m.group("ts") or "")
 
 
-def speaker_map(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The default label -> role mapping extended by ``extra`` (labels compared lower-case;
-    roles ``patient``, ``therapist`` or ``content``). ``extra`` adds to the defaults, whatever
-    it holds (``patient=patient`` keeps ``Therapist``)."""
-    out = dict(DEFAULT_SPEAKERS)
-    for label, role in (extra or {}).items():
-        key, role = check_speaker_option(label, role)
-        out[key] = role
-    return out
+def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
+    """The default label -> role mapping plus ``extra`` (``--speaker``: adds, never replaces)."""
+    return DEFAULT_SPEAKERS | dict(check_speaker_option(k, r) for k, r in (extra or {}).items())
 
 
 def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
-    """Validate one ``--speaker LABEL=ROLE``: the lower-case lookup key and the role.
-
-    Raises :class:`SpeakerOptionError` for a role other than patient/therapist/content and for
-    a label no transcript line can carry: empty, digits only, with parentheses or a colon."""
-    option = option or f"{label}={role}"
-    key = " ".join(label.split())
-    why = None
+    """One ``--speaker LABEL=ROLE`` as (lower-case key, role); a role other than
+    patient/therapist/content or a label no line can carry raises :class:`SpeakerOptionError`."""
+    key, why, option = " ".join(label.split()), None, option or f"{label}={role}"
     if not key:
         why = "an empty label"
     elif key.isdigit():
         why = "a label of digits only (a label starts with a letter)"
     elif "(" in key or ")" in key:
-        why = "a label with parentheses (map the name before them: 'Therapist (Dr. Lee)' is " \
-              "matched by 'Therapist')"
+        why = (
+            "a label with parentheses (map the name before them: 'Therapist (Dr. Lee)' is "
+            "matched by 'Therapist')"
+        )
     elif ":" in key:
         why = "a label with a colon (give the label without its colon)"
     elif not _OPTION_LABEL.fullmatch(key):
-        why = "a label that can never open a line (letters, spaces, . ' - and an optional " \
-              "number only)"
-    elif role.strip().lower() not in (*ROLES, CONTENT):
+        why = (
+            "a label that can never open a line (letters, spaces, . ' - and an optional "
+            "number only)"
+        )
+    elif role.strip().lower() not in (*SPEAKERS, CONTENT):
         why = f"role {role.strip()!r}"
     if why:
-        raise SpeakerOptionError("--speaker", None, f"{option!r}: {why}",
-                                 "LABEL=patient, LABEL=therapist or LABEL=content, with LABEL as "
-                                 "written before the colon, e.g. --speaker 'Dr Lee=therapist'")
+        raise SpeakerOptionError(
+            "--speaker",
+            None,
+            f"{option!r}: {why}",
+            "LABEL=patient, LABEL=therapist or LABEL=content, with LABEL as written before the "
+            "colon, e.g. --speaker 'Dr Lee=therapist'",
+        )
     return key.lower(), role.strip().lower()
 
 
 def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
-    """``--speaker`` values (``LABEL=ROLE``) as a mapping, each checked by
-    :func:`check_speaker_option`."""
+    """``--speaker LABEL=ROLE`` values as a mapping, each checked."""
     out: dict[str, str] = {}
     for v in values:
         label, sep, role = v.partition("=")
         if not sep:
-            raise SpeakerOptionError("--speaker", None, f"{v!r} without '='",
-                                     "LABEL=patient, LABEL=therapist or LABEL=content")
-        key, role = check_speaker_option(label, role, v)
-        out[key] = role
+            raise SpeakerOptionError(
+                "--speaker",
+                None,
+                f"{v!r} without '='",
+                "LABEL=patient, LABEL=therapist or LABEL=content",
+            )
+        key, out[key] = check_speaker_option(label, role, v)
     return out
 
 
-class _Seg(Protocol):
+# --------------------------------------------------------------------------- segments
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a text file: ``kind`` label, speech, thinking, event or separator; ``line``
+    (1-based start), ``turn`` (None for separators), ``role`` (of a label)."""
+
     kind: str
     text: str
     line: int
-    turn: int | None
+    turn: int | None = None
+    role: str | None = None
 
 
-def speaker_like(segs: Sequence[_Seg], speakers: Mapping[str, str]
-                 ) -> dict[str, tuple[list[int], str]]:
-    """Unknown name-like labels that recur like speakers (rules R1, R2 of the module
-    docstring) in a segmented file: label -> (the lines it starts, which rule)."""
-    openers: list[tuple[str, int, int | None, Label | None]] = []  # kind K/U/C, line, turn
-    para_starts: set[int] = set()
-    prev_blank = True
-    after_label = False
+def split_lines(text: str) -> list[str]:
+    """``text`` cut after each CR, LF or CRLF, ends kept (form feed, NEL, U+2028 do not break)."""
+    return _LINE_RE.findall(text)
+
+
+def segment_text(
+    text: str, path: str | Path = "<text>", speakers: Speakers | None = None
+) -> list[Segment]:
+    """Cut a text transcript into segments whose concatenation is exactly ``text``.
+
+    A ``label`` opens or continues turn ``turn``; ``speech``/``thinking`` belong to it; an
+    ``event`` line belongs to the next patient turn (else the last turn); a ``separator`` is a
+    BOM, a turn header or blank lines between turns. Abbreviations that recur like speakers
+    become speakers; any other unknown label that does raises :class:`UnknownSpeakerError`.
+    """
+    speakers = dict(speakers or DEFAULT_SPEAKERS)
+    lines = split_lines(text)
+    for _ in range(len(ABBREVIATIONS) + 1):
+        try:
+            segs = _cut(lines, path, speakers)
+        except UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
+            if e.label.lower() not in ABBREVIATIONS:
+                raise
+            speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
+            continue
+        like = speaker_like(segs, speakers)
+        if not _promote(like, speakers, segs):
+            break
+    if like:
+        (label, (where, rule)), *others = sorted(like.items(), key=lambda kv: kv[1][0][0])
+        raise unknown_speaker(path, label, where, rule, {k: v[0] for k, v in others})
+    return segs
+
+
+def speaker_like(segs: Sequence[Segment], speakers: Speakers) -> dict[str, tuple[list[int], str]]:
+    """Unknown name-like labels that recur like speakers (R1: a known label or the file's end
+    comes next among turn and paragraph openers; R2: it opens two or more paragraphs):
+    label -> (the lines it starts, which rule)."""
+    openers: list[tuple[str, int, Label | None, bool]] = []  # K/U/C, line, label, paragraph
+    prev_blank, after_label = True, False
     for s in segs:
         if s.kind == "label":
-            openers.append(("K", s.line, s.turn, None))
+            openers.append(("K", s.line, None, False))
             prev_blank, after_label = False, True
-            continue
-        if s.kind != "speech":
-            prev_blank = s.kind != "thinking" or not s.text.strip()
+        elif s.kind != "speech":
+            prev_blank, after_label = s.kind != "thinking" or not s.text.strip(), False
+        elif after_label:  # the rest of a label line
             after_label = False
-            continue
-        if after_label:  # the rest of a label line
-            after_label = False
-            continue
-        if not s.text.strip():
+        elif not s.text.strip():
             prev_blank = True
-            continue
-        lab = match_label(s.text)
-        if prev_blank:
-            para_starts.add(s.line)
-        if lab and lab.role(speakers) is None and lab.name_like:
-            openers.append(("U", s.line, s.turn, lab))
-        elif prev_blank:
-            openers.append(("C", s.line, s.turn, None))
-        prev_blank = False
-    found: dict[str, list[int]] = {}
+        else:
+            lab = match_label(s.text)
+            if lab and lab.role(speakers) is None and lab.name_like:
+                openers.append(("U", s.line, lab, prev_blank))
+            elif prev_blank:
+                openers.append(("C", s.line, None, True))
+            prev_blank = False
+    lines: dict[str, list[int]] = {}
     paras: dict[str, int] = {}
     flagged: dict[str, str] = {}
-    for _, line, _, lab in openers:
-        if lab is not None:
-            found.setdefault(lab.label, []).append(line)
-            paras[lab.label] = paras.get(lab.label, 0) + (line in para_starts)
-    i, n = 0, len(openers)
-    while i < n:  # R1: runs of unknown labels a known label (or the file's end) follows
-        j = i
-        while j < n and openers[j][0] == "U":
-            j += 1
-        if j > i and (openers[j][0] if j < n else "K") == "K":
-            for _, _, _, lab in openers[i:j]:
-                flagged.setdefault(lab.label, "followed by a known speaker's turn")
-        i = j + 1
-    for k in found:  # R2
-        if k not in flagged and paras[k] >= 2:
-            flagged[k] = f"opening {paras[k]} paragraphs"
-    return {k: (found[k], why) for k, why in flagged.items()}
+    known_next = True  # R1, scanning back: the file's end counts as a known label
+    for kind, line, lab, para in reversed(openers):
+        if lab is None:
+            known_next = kind == "K"
+            continue
+        lines.setdefault(lab.label, []).append(line)
+        paras[lab.label] = paras.get(lab.label, 0) + para
+        if known_next:
+            flagged[lab.label] = "followed by a known speaker's turn"
+    for k, n in paras.items():  # R2
+        if n >= 2:
+            flagged.setdefault(k, f"opening {n} paragraphs")
+    return {k: (lines[k][::-1], why) for k, why in flagged.items()}
 
 
-def label_lines(text_lines: Sequence[str], label: str) -> list[int]:
-    """The 1-based lines of ``text_lines`` that start with ``label`` (as written)."""
-    out = []
-    for n, line in enumerate(text_lines, start=1):
-        lab = match_label(line.removeprefix("\ufeff"))
-        if lab and lab.label == label:
-            out.append(n)
-    return out
-
-
-def unknown_speaker(path: object, label: str, lines: Sequence[int], rule: str,
-                    others: Mapping[str, Sequence[int]] | None = None) -> UnknownSpeakerError:
-    """The error for an unknown label that recurs like a speaker (``rule`` says how); ``others``:
-    the file's other such labels and their lines, named at the end."""
+def unknown_speaker(
+    path: object, label: str, lines: Sequence[int], rule: str, others: Mapping[str, Sequence[int]]
+) -> UnknownSpeakerError:
+    """The error for an unknown label that recurs like a speaker (``rule`` says how), naming the
+    file's ``others`` such labels at the end."""
     first = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
-    name = label.split(" (")[0]
-    n = len(lines)
+    name, n = label.split(" (")[0], len(lines)
+    also = "".join(
+        f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others.items()
+    )
     err = UnknownSpeakerError(
-        path, lines[0],
+        path,
+        lines[0],
         f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first}), "
-        f"{rule}",
-        f"a known speaker label or a mapping: --speaker '{name}=patient' or "
-        f"--speaker '{name}=therapist' (--speaker '{name}=content' keeps it inside turns)"
-        + "".join(f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})"
-                  for k, v in (others or {}).items()))
+        + rule,
+        f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
+        f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}",
+    )
     err.label = label
     return err
+
+
+def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequence[Segment]) -> bool:
+    """Map the speaker-like abbreviations where unambiguous: together with those already mapped
+    they cover both roles, or no other label of the file has their role. Once one is mapped, one
+    of the other role at any line start is a speaker too. True if any was mapped."""
+    abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
+    mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
+    if mapped:
+        for x in segs:
+            lab = match_label(x.text) if x.kind == "speech" else None
+            k = lab.keys[-1] if lab else ""
+            if k in ABBREVIATIONS and k not in speakers and ABBREVIATIONS[k] not in mapped:
+                abbrev.add(k)
+    named = {x.role for x in segs if x.role and match_label(x.text).keys[-1] not in ABBREVIATIONS}
+    both = ({ABBREVIATIONS[k] for k in abbrev} | mapped) == set(SPEAKERS)
+    take = {k: ABBREVIATIONS[k] for k in abbrev if both or ABBREVIATIONS[k] not in named}
+    speakers.update(take)
+    return bool(take)
+
+
+def _outside(lines: Sequence[str], n: int, path: str | Path, speakers: Speakers) -> TranscriptError:
+    """The error for text on line ``n``, before the first known label."""
+    lab = match_label(lines[n - 1].removeprefix(BOM))
+    if lab and lab.role(speakers) is None:
+        found = (match_label(line.removeprefix(BOM)) for line in lines)
+        where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
+        return unknown_speaker(path, lab.label, where, "before any known speaker label", {})
+    return TextBeforeLabelError(
+        path,
+        n,
+        f"text outside any turn: {lines[n - 1].strip(BOM + ' ')[:60]!r}",
+        "a line starting with a speaker label such as 'Patient:' or 'Therapist:' (map other "
+        "labels with --speaker LABEL=patient|therapist)",
+    )
+
+
+def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Segment]:
+    """:func:`segment_text`'s cut with a fixed label mapping."""
+    segs: list[Segment] = []
+    turn, mode = -1, "separator"
+    blanks: list[Segment] = []  # blank lines whose owner is not known yet
+    pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
+
+    def flush(kind: str, owner: int | None) -> None:
+        segs.extend(replace(b, kind=kind, turn=owner) for b in blanks)
+        blanks.clear()
+
+    for n, line in enumerate(lines, start=1):
+        if n == 1 and line.startswith(BOM):
+            segs.append(Segment("separator", BOM, 1))
+            line = line[1:]
+        lab = match_label(line)
+        role = lab.role(speakers) if lab else None
+        if _HEADER_RE.match(line):
+            flush("separator", None)
+            segs.append(Segment("separator", line, n))
+            mode = "separator"
+        elif is_event_line(line):
+            flush("separator", None)
+            pending.append(len(segs))
+            segs.append(Segment("event", line, n))
+        elif lab and role in SPEAKERS:
+            flush("separator", None)
+            if not (lab.part == "answer" and mode == "thinking"):
+                turn += 1
+                if role == "patient":
+                    for i in pending:
+                        segs[i] = replace(segs[i], turn=turn)
+                    pending.clear()
+            mode = "thinking" if lab.part == "thinking" else "speech"
+            segs.append(Segment("label", line[: lab.end], n, turn, role))
+            if line[lab.end :]:
+                segs.append(Segment(mode, line[lab.end :], n, turn))
+        elif not line.strip():
+            blanks.append(Segment("separator", line, n))
+        elif mode == "separator":
+            raise _outside(lines, n, path, speakers)
+        else:
+            flush(mode, turn)
+            segs.append(Segment(mode, line, n, turn))
+    flush("separator", None)
+    for i in pending:  # events after the last patient turn: kept on the last turn
+        segs[i] = replace(segs[i], turn=max(turn, 0))
+    if turn < 0:
+        known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
+        raise NoSpeakerLabelError(
+            path,
+            None,
+            "no line starting with a recognised speaker label",
+            f"lines starting with one of {known} followed by ':' (map other labels with "
+            "--speaker LABEL=patient|therapist)",
+        )
+    return segs

@@ -36,6 +36,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from spacy.language import Language
 
+from therapy_turns.io.labels import DEFAULT_SPEAKERS
 from therapy_turns.io.redact_engine import (
     Rules,
     build_analyzer,
@@ -43,7 +44,6 @@ from therapy_turns.io.redact_engine import (
     is_common_word,
     load_rules,
 )
-from therapy_turns.io.transcripts import DEFAULT_SPEAKERS
 
 log = logging.getLogger(__name__)
 

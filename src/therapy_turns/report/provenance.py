@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_turns.io.corpus import corpus_checksum, corpus_files
+from therapy_turns.io.transcripts import corpus_checksum, corpus_files
 from therapy_turns.nlp import load_pipeline, pipeline_id
 from therapy_turns.paths import project_path, project_root
 
