@@ -93,20 +93,3 @@ def test_lexicon_loads_strings() -> None:
         assert lex[key], key
         assert all(isinstance(w, str) for w in lex[key])
     assert "yes" in lex["discourse_markers"] and "no" in lex["discourse_markers"]
-
-
-@pytest.mark.parametrize("text", [
-    'So , okay - tell me more .', '" Tell me " , she said .', 'Well ... describe it .',
-    '— and , so', 'okay okay .', 'Now , " what " is it .', 'you mean the job'])
-def test_first_head_is_first_clause_head(text: str) -> None:
-    # the shortcut used for sentences without a question mark must pick the same head as the
-    # full clause-head scan
-    from therapy_turns.measures.questions import _clause_heads, _first_head, quote_mask
-    from therapy_turns.measures.views import DocView
-
-    doc = make_doc(text)
-    mask = quote_mask(doc)
-    v = DocView.of(doc)
-    for sent in doc.sents:
-        heads = _clause_heads(v, sent.start, sent.end, mask)
-        assert _first_head(v, sent.start, sent.end, mask) == (heads[0] if heads else None)

@@ -1,24 +1,8 @@
-"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``).
-
-A coder is a scikit-learn pipeline: word 1-2-gram and character 2-5-gram TF-IDF of the turn's
-text, plus (when the label is one the package's rule coders know) the rule coder's own codes as
-binary features, into a class-balanced logistic regression. Training prints session-grouped
-cross-validated agreement (GroupKFold: no session is in both the training and the test fold) —
-Cohen's κ, macro-F1, per-code precision/recall/F1 and the confusion matrix — and writes:
-
-- ``<model-dir>/coder.pkl``: a versioned model file. Line 1 is the magic ``therapy-turns-coder``
-  and the format version, line 2 a JSON header (format, scikit-learn version, SHA-256 of the
-  payload), then the pickled payload. :func:`load_model` checks all three before unpickling;
-  like any pickle it must come from a source you trust.
-- ``<model-dir>/summary.json``: what was trained on what (file SHA-256, label, classes, rows,
-  sessions, features) and the cross-validated figures, read by the report's methods text.
-
-Rule features: ``therapist`` = the forms of :func:`measures.techniques.code_turns` (client turn
-before: a ``client_context`` column, or the previous patient turn of a turn table); ``client`` =
-the codes of :func:`measures.client_talk.code_client_turns`; ``none`` = text only. ``auto``:
-``client`` if every class is a client code, ``therapist`` if every class is a main behaviour or
-a form, else ``none``.
-"""
+"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``): word 1-2-gram
+and character 2-5-gram TF-IDF plus (for labels the rule coders know) the rule codes, into a
+class-balanced logistic regression; session-grouped cross-validation; a versioned, checksummed
+model file (``coder.pkl``: magic line, JSON header, pickle; only load files you trust) and
+``summary.json``. Details: ``docs/codebook.md`` ("Bring your own codes")."""
 
 from __future__ import annotations
 
@@ -47,7 +31,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from therapy_turns.measures.client_talk import CLIENT_CODES, CLIENT_KINDS, code_client_turns
+from therapy_turns.measures.client_talk import CLIENT_CODES, COUNTS, code_client_turns
 from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, forms
 from therapy_turns.nlp import parse
 from therapy_turns.paths import project_path
@@ -66,63 +50,33 @@ MAX_FOLDS = 5
 class CoderError(ValueError):
     """Bad training input or model file: one line naming the file and what was expected."""
 
-# --------------------------------------------------------------------------- input
+
 def read_coded(path: str | Path, label: str, text_column: str = "text",
                group: str = "session_id") -> pd.DataFrame:
-    """The coded table at ``path`` (``.csv`` or ``.jsonl``), checked: the label, text and group
-    columns exist. Rows with an empty label are dropped (their number is logged)."""
+    """The coded table at ``path`` (``.csv`` or ``.jsonl``) with its label, text and group
+    columns checked; rows with an empty label are left out."""
     path = Path(path)
     if not path.is_file():
         raise CoderError(f"{path}: no such file (expected a coded .csv or .jsonl table)")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
     try:
-        if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif path.suffix.lower() == ".jsonl":
-            df = pd.read_json(path, lines=True, dtype=False)
-        else:
-            raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv" \
+            else pd.read_json(path, lines=True, dtype=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        if isinstance(e, CoderError):
-            raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CoderError(f"{path}: not a readable table ({first})") from None
     for what, col in (("label", label), ("text", text_column), ("group", group)):
         if col not in df.columns:
             raise CoderError(f"{path}: unknown {what} column '{col}'; the columns are "
                              f"{', '.join(map(str, df.columns))}")
-    df = df.copy()
-    df["_context"] = _contexts(df)  # before unlabelled (e.g. client) rows are left out
+    df = df.assign(_context=_contexts(df))  # before unlabelled (client) rows are left out
     df[label] = df[label].astype("string").fillna("").str.strip()
     empty = df[label] == ""
     if empty.any():
         log.info("%s: %d rows without a '%s' code left out", path, int(empty.sum()), label)
     return df[~empty].reset_index(drop=True)
-
-
-def _check_trainable(df: pd.DataFrame, label: str, group: str, source: str) -> int:
-    """Number of CV folds; raises :class:`CoderError` when the table cannot be trained on."""
-    classes = sorted(df[label].unique())
-    if len(classes) < 2:
-        found = classes[0] if classes else "none"
-        raise CoderError(f"{source}: column '{label}' has a single class ({found}); "
-                         "a coder needs at least two codes")
-    n_groups = df[group].nunique()
-    if n_groups < MIN_SESSIONS:
-        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; grouped "
-                         f"cross-validation needs at least {MIN_SESSIONS}")
-    return min(MAX_FOLDS, n_groups)
-
-
-# --------------------------------------------------------------------------- rule features
-def _rule_set(classes: Sequence[str], rules: str) -> str:
-    if rules != "auto":
-        return rules
-    parts = {p for c in classes for p in str(c).split(";") if p}
-    if parts <= set(CLIENT_CODES):
-        return "client"
-    if parts <= set(MAIN_BEHAVIOURS) | set(forms()):
-        return "therapist"
-    return "none"
 
 
 def _contexts(df: pd.DataFrame) -> list[str]:
@@ -136,8 +90,7 @@ def _contexts(df: pd.DataFrame) -> list[str]:
         ["session_id", "_turn"], kind="stable")
     prev: dict[Any, str] = {}
     last: dict[Any, str] = {}
-    for idx, sid, sp, text in zip(order.index, order.session_id, order.speaker, order.text,
-                                  strict=True):
+    for idx, sid, sp, text in order[["session_id", "speaker", "text"]].itertuples():
         prev[idx] = last.get(sid, "")
         if str(sp).lower() in ("patient", "client") and str(text).strip():
             last[sid] = str(text)
@@ -145,8 +98,8 @@ def _contexts(df: pd.DataFrame) -> list[str]:
 
 
 def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.DataFrame:
-    """The rule coder's codes of each text as 0/1 columns ``rule__<code>`` (``contexts[i]``:
-    the client turn before ``texts[i]``, for reflections); no columns for ``rules='none'``."""
+    """The rule coder's codes of each text (``contexts``: the client turn before) as columns
+    ``rule__<code>``: the therapist forms, the client counts, or none."""
     if rules == "none" or not len(texts):
         return pd.DataFrame(index=range(len(texts)))
     n = len(texts)
@@ -159,19 +112,17 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
         docs = parse([str(t) for t in turns.text])
         coded = code_turns(turns, docs).sort_values("session_id")
         cols = [f"form_{f}" for f in forms()]
-        return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
-    turns = pd.DataFrame({"session_id": [f"r{i:07d}" for i in range(n)], "turn": 0,
-                          "speaker": "patient", "text": [str(t) for t in texts]})
-    coded = code_client_turns(turns, parse(turns.text.tolist()))
-    cols = ["change_talk", "sustain_talk"] + [f"{d}_{k}" for d in ("change", "sustain")
-                                              for k in CLIENT_KINDS]
+    else:
+        turns = pd.DataFrame({"session_id": [f"r{i:07d}" for i in range(n)], "turn": 0,
+                              "speaker": "patient", "text": [str(t) for t in texts]})
+        coded = code_client_turns(turns, parse(turns.text.tolist()))
+        cols = ["change_talk", "sustain_talk", *COUNTS]
     return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
 
 
-# --------------------------------------------------------------------------- model
 def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
-    """Word 1-2-grams + character 2-5-grams (TF-IDF, sublinear) of ``text``, plus the rule
-    columns as they are, into a class-balanced logistic regression."""
+    """TF-IDF word 1-2-grams and character 2-5-grams of ``text`` plus the rule columns, into a
+    class-balanced logistic regression."""
     parts: list[tuple[str, Any, Any]] = [
         ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
                                   token_pattern=r"(?u)\b\w+\b|[?]"), "text"),
@@ -190,18 +141,19 @@ def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
 @dataclass
 class CVResult:
     """Session-grouped cross-validated agreement of a coder."""
+
     folds: int
     kappa: float
     macro_f1: float
-    accuracy: float
     per_class: pd.DataFrame
     confusion: pd.DataFrame
+    accuracy: float
     predictions: np.ndarray = field(repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the summary)."""
-        return {"folds": self.folds, "kappa": round(self.kappa, 4),
-                "macro_f1": round(self.macro_f1, 4), "accuracy": round(self.accuracy, 4),
+        return {"folds": self.folds, **{k: round(getattr(self, k), 4) for k in
+                                         ("kappa", "macro_f1", "accuracy")},
                 "per_class": {c: {k: round(float(v), 4) if k != "support" else int(v)
                                   for k, v in row.items()}
                               for c, row in self.per_class.to_dict("index").items()},
@@ -222,37 +174,21 @@ def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | 
     return kappa, macro, per, cm
 
 
-def cross_validate(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, folds: int,
-                   rule_columns: Sequence[str], seed: int = 0) -> CVResult:
-    """Out-of-fold predictions over ``folds`` GroupKFold splits, scored against ``y``."""
-    cv = GroupKFold(n_splits=folds)
-    try:
-        pred = cross_val_predict(make_pipeline(rule_columns, seed), X, y, groups=groups, cv=cv)
-    except ValueError as e:  # a training fold with a single class
-        raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
-    kappa, macro, per, cm = agreement(y, pred, sorted(set(y)))
-    return CVResult(folds, kappa, macro, float(np.mean(pred == y)), per, cm, pred)
-
-
 @dataclass
 class TrainedCoder:
     """A fitted coder and its training summary."""
+
     pipeline: Pipeline
     summary: dict[str, Any]
 
-    @property
-    def rules(self) -> str:
-        """The rule feature set the model reads (therapist | client | none)."""
-        return str(self.summary["rules"])
+    rules = property(lambda self: str(self.summary["rules"]), doc="therapist | client | none")
+    classes = property(lambda self: [str(c) for c in self.pipeline.classes_])
 
-    @property
-    def classes(self) -> list[str]:
-        """The codes the model predicts."""
-        return [str(c) for c in self.pipeline.classes_]
-
-    def features(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
-                 rule_codes: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The model's input table; ``rule_codes``: the rule columns, if the caller has them."""
+    def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
+                rule_codes: pd.DataFrame | None = None) -> np.ndarray:
+        """The predicted code of each text (``rule_codes``: the rule columns, if at hand)."""
+        if not len(texts):
+            return np.array([], dtype=object)
         X = pd.DataFrame({"text": [str(t) for t in texts]})
         cols = self.summary["rule_columns"]
         if cols:
@@ -263,19 +199,7 @@ class TrainedCoder:
                 raise CoderError(f"model needs rule features {missing} the rule coder did not "
                                  "give (was it trained with another package version?)")
             X = pd.concat([X, rule_codes[cols].reset_index(drop=True).astype(float)], axis=1)
-        return X
-
-    def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
-                rule_codes: pd.DataFrame | None = None) -> np.ndarray:
-        """The predicted code of each text."""
-        if not len(texts):
-            return np.array([], dtype=object)
-        return self.pipeline.predict(self.features(texts, contexts, rule_codes))
-
-    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
-                      rule_codes: pd.DataFrame | None = None) -> np.ndarray:
-        """Class probabilities (columns in :attr:`classes` order)."""
-        return self.pipeline.predict_proba(self.features(texts, contexts, rule_codes))
+        return self.pipeline.predict(X)
 
 
 def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = "session_id",
@@ -284,17 +208,30 @@ def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = 
     """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df``."""
     if rules not in RULE_SETS:
         raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
-    folds = _check_trainable(df, label, group, source)
     y = df[label].astype(str).to_numpy()
     groups = df[group].astype(str).to_numpy()
     classes = sorted(set(y))
-    rule_set = _rule_set(classes, rules)
+    if len(classes) < 2:
+        raise CoderError(f"{source}: column '{label}' has a single class "
+                         f"({classes[0] if classes else 'none'}); a coder needs at least two codes")
+    if len(set(groups)) < MIN_SESSIONS:
+        raise CoderError(f"{source}: {len(set(groups))} sessions in column '{group}'; grouped "
+                         f"cross-validation needs at least {MIN_SESSIONS}")
+    folds = min(MAX_FOLDS, len(set(groups)))
+    parts = {p for c in classes for p in c.split(";") if p}
+    rule_set = rules if rules != "auto" else "client" if parts <= set(CLIENT_CODES) else \
+        "therapist" if parts <= set(MAIN_BEHAVIOURS) | set(forms()) else "none"
     texts = df[text_column].fillna("").astype(str).tolist()
     contexts = (df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index))
     R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rule_set)
     X = pd.concat([pd.DataFrame({"text": texts}), R], axis=1)
     rule_columns = list(R.columns)
-    cv = cross_validate(X, y, groups, folds, rule_columns, seed)
+    try:  # out-of-fold predictions over session-grouped folds
+        pred = cross_val_predict(make_pipeline(rule_columns, seed), X, y, groups=groups,
+                                 cv=GroupKFold(n_splits=folds))
+    except ValueError as e:  # a training fold with a single class
+        raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
+    cv = CVResult(folds, *agreement(y, pred, classes), float(np.mean(pred == y)), pred)
     pipe = make_pipeline(rule_columns, seed).fit(X, y)
     summary = {
         "format_version": FORMAT_VERSION, "label": label, "text_column": text_column,
@@ -309,7 +246,6 @@ def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = 
     return TrainedCoder(pipe, summary), cv
 
 
-# --------------------------------------------------------------------------- model file
 def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
     """Write ``coder.pkl`` (versioned, checksummed) and ``summary.json`` into ``out_dir``."""
     out = Path(out_dir)
@@ -379,14 +315,13 @@ def load_model(path: str | Path) -> TrainedCoder:
     return TrainedCoder(pipe, summary)
 
 
-# --------------------------------------------------------------------------- report
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
     """The cross-validation report train-coder prints."""
-    lines = [f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
-             f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}",
-             "", cv.per_class.round(3).to_string(), "", "confusion (rows gold, columns coder):",
-             cv.confusion.to_string()]
-    return "\n".join(lines)
+    return "\n".join([
+        f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
+        f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}", "",
+        cv.per_class.round(3).to_string(), "", "confusion (rows gold, columns coder):",
+        cv.confusion.to_string()])
 
 
 def train_file(path: str | Path, label: str, out_dir: str | Path, text_column: str = "text",
@@ -412,7 +347,6 @@ def describe(summary: dict[str, Any]) -> str:
             f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})")
 
 
-# --------------------------------------------------------------------------- in the pipeline
 @lru_cache(maxsize=4)
 def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
     coder = load_model(path)
@@ -422,14 +356,9 @@ def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
 
 
 class TechniqueModel:
-    """The techniques table with main behaviours from a trained coder: a picklable
-    ``(turns, docs) -> table`` function for :mod:`therapy_turns.pipeline`.
-
-    Forms, ACT processes and evidence stay the rule coder's (:func:`techniques.code_turns`);
-    ``main_behaviour`` is the model's prediction (its inputs: the turn's text and the rule
-    forms), ``main_behaviour_rules`` keeps the rule coder's. Workers load the model file from
-    the same path (checked against the checksum recorded here).
-    """
+    """The techniques table with ``main_behaviour`` from a trained coder (the rule coder's is
+    kept in ``main_behaviour_rules``; forms and evidence stay the rules'): a picklable
+    ``(turns, docs) -> table`` function for :mod:`therapy_turns.pipeline`."""
 
     def __init__(self, path: str | Path) -> None:
         p = _model_path(path)
@@ -465,10 +394,9 @@ class TechniqueModel:
 
 
 def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "") -> str:
-    """The methods sentence naming the coder of the main behaviours in an analysis build
-    (its ``manifest``), with the trained coder's cross-validated figures from its summary.
-    ``requested``: the model the caller asked for ("" = the rules); a build made otherwise is
-    an error (rerun ``analyze`` with the same ``--technique-model``)."""
+    """The methods sentence naming the coder of the main behaviours in a build (its
+    ``manifest``) with a trained coder's CV figures; ``requested``: the model asked for ("" =
+    the rules), which must be the one the build used."""
     info = ((manifest or {}).get("parameters") or {}).get("technique_model")
     if not info:
         if str(requested):
@@ -476,7 +404,7 @@ def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "
                              "built with the rule coder: rerun analyze with --technique-model")
         return ("Main behaviours, forms and ACT processes were coded by the rule-based coder "
                 "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with "
-                "the held-out half of the hand-coded gold set is printed by "
+                "the held-out parts of the hand-coded gold set is printed by "
                 "`benchmarks/technique_agreement.py`.")
     if not str(requested):
         raise CoderError(f"the tables were built with technique model {info['path']}, but the "

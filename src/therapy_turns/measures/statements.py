@@ -1,29 +1,11 @@
-"""Statement rules of the technique coder: directions and reflections (MITI 4.2.1).
-
-A therapist sentence that is not a question is a *statement*. The technique coder
-(:mod:`measures.techniques`) first applies the cue rules of ``technique_patterns.yaml`` (affirm,
-giving information, persuade ...); a statement none of them codes is tested here:
-
-* :func:`is_direction`: does it open with an imperative, ``let's`` or ``I'd like you to``? (MISC 2.5
-  Direct: a direction with no other code is Persuade.)
-* :func:`reflection`: does it convey what the client said or meant? MITI 4.2.1 defines a
-  reflection by what it does, not by a lead-in: "It sounds like ...", "Part of you ...", but also
-  a plain declarative restatement ("So it's the mornings that are hardest.", "Two years.").
-  A statement is a reflection when it has a reflection lead-in, or (without one) when the
-  therapist is not speaking of themselves (no ``I``/``we`` subject) and either addresses the
-  client's experience (``you``/``your``, the filler "you know" aside) or repeats the client's
-  content words.
-* :func:`complexity`: simple or complex. Complex when it adds meaning (MITI 4.2.1 Complex
-  Reflection): a complex lead-in, a feeling/value/metaphor cue the client did not say, or mostly
-  new content words in a longer statement; otherwise simple (MITI's default when in doubt).
-"""
+"""Statement rules of the technique coder (MITI 4.2.1): directions, reflections, simple vs
+complex. A therapist sentence no cue rule codes is tested here; the decision rules and their
+manual sections are in ``docs/codebook.md``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
-
-from spacy.tokens import Span
 
 from therapy_turns.measures.views import DocView
 from therapy_turns.schema import is_content
@@ -31,11 +13,8 @@ from therapy_turns.schema import is_content
 LEAD_SKIP = frozenset({"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next",
                        "also", "again", "gently", "simply", "slowly", "um", "uh", "right", "yeah",
                        "oh", "alright", "but", ","})
-_DIRECTION_PHRASES = ("i'd like you to", "i want you to", "i would like you to")
-_OWN_SUBJECTS = frozenset({"i", "we"})
-_SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "expl"})
+_DIRECTION_PHRASES = ("let's", "i'd like you to", "i want you to", "i would like you to")
 _YOU = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"})
-_FILLER_AFTER_YOU = frozenset({"know", "see"})
 _ACKNOWLEDGE = frozenset({"good", "great", "okay", "fine", "sure", "alright", "right", "cool",
                           "lovely", "yeah", "yes"})
 
@@ -49,47 +28,32 @@ class ReflectionSettings:
     complex_min_novelty: float  # share of new content lemmas that makes a reflection complex
     complex_min_content: int  # content lemmas a statement needs before novelty can count
     statement_default: bool = True  # any other uncoded statement about the client's world
-    generic_min_content: int = 99
+    generic_min_content: int = 5  # a longer statement sharing no client word is information
 
 
-def first_word(v: DocView, start: int, end: int) -> int | None:
-    """Index of the first token of ``start:end`` that is not punctuation, space or a discourse
-    marker (``so``, ``okay``, ``um`` ...), or None."""
+def _first_word(v: DocView, start: int, end: int) -> int | None:
     return next((i for i in range(start, end)
                  if not (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP)), None)
 
 
-def is_direction(sent: Span, view: DocView | None = None) -> bool:
-    """Does ``sent`` open with a direction (imperative verb, ``let's``, ``I'd like you to``)?
-    ``view``: :class:`~therapy_turns.measures.views.DocView` of ``sent.doc``, if the caller has
-    it."""
-    v = view or DocView.of(sent.doc)
-    first = first_word(v, sent.start, sent.end)
-    if first is None:
-        return False
-    if v.low[first] in ("let", "let's"):
-        return True
-    if v.tag[first] == "VB" and v.low[first] != "be" and not _after_you(v, first):
-        return True
-    text = v.span_text(sent.start, sent.end).lower().replace("’", "'")
-    return "let's" in text or any(p in text for p in _DIRECTION_PHRASES)
-
-
 def imperative(v: DocView, start: int, end: int) -> bool:
-    """Does the sentence ``start:end`` open with an imperative verb (not ``let's``)?"""
-    first = first_word(v, start, end)
-    return first is not None and v.tag[first] == "VB" and v.low[first] not in ("be", "let") \
-        and not _after_you(v, first)
+    """Does the sentence ``start:end`` open with an imperative verb (not ``let``/``be``, not
+    ``you know``)?"""
+    i = _first_word(v, start, end)
+    return i is not None and v.tag[i] == "VB" and v.low[i] not in ("be", "let") \
+        and not (i > 0 and v.low[i - 1] == "you")
 
 
-def _after_you(v: DocView, i: int) -> bool:
-    """Is token ``i`` right after ``you`` (``you know``: no imperative)?"""
-    return i > 0 and v.low[i - 1] == "you"
+def is_direction(v: DocView, start: int, end: int) -> bool:
+    """Does the sentence open with a direction (imperative, ``let's``, ``I'd like you to``)?"""
+    i = _first_word(v, start, end)
+    text = v.span_text(start, end).lower().replace("’", "'")
+    return i is not None and (v.low[i] in ("let", "let's") or imperative(v, start, end)
+                              or any(p in text for p in _DIRECTION_PHRASES))
 
 
 def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
-    """The content lemmas (:func:`therapy_turns.schema.content_lemmas`: alphabetic, not a stop
-    word, content POS, at least 3 characters) of tokens ``start:end`` of the Doc of ``v``."""
+    """The content lemmas (:func:`therapy_turns.schema.is_content`) of tokens ``start:end``."""
     cut = slice(start, end)
     return {lemma for lemma, alpha, stop, p, text in zip(
         v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True)
@@ -97,69 +61,53 @@ def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
 
 
 def addresses_client(v: DocView, start: int, end: int) -> bool:
-    """Does the sentence speak of the client (``you``/``your`` ...), not counting the fillers
-    ``you know`` / ``you see``?"""
+    """Does the sentence speak of the client (``you``/``your`` ...), the fillers ``you know`` /
+    ``you see`` aside?"""
     for i in range(start, end):
-        w = v.low[i]
-        if w not in _YOU:
+        if v.low[i] not in _YOU:
             continue
-        nxt = v.low[i + 1] if i + 1 < end else ""
-        if w == "you" and nxt in _FILLER_AFTER_YOU:
-            after = v.low[i + 2] if i + 2 < end else ""
-            if after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)]:
-                continue
-        return True
+        after = v.low[i + 2] if i + 2 < end else ""
+        filler = v.low[i] == "you" and i + 1 < end and v.low[i + 1] in ("know", "see") and (
+            after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)])
+        if not filler:
+            return True
     return False
-
-
-def speaks_of_self(v: DocView, start: int, end: int) -> bool:
-    """Is ``I`` or ``we`` a subject in the sentence (the therapist speaking of themselves)?"""
-    return any(v.low[i] in _OWN_SUBJECTS and v.dep[i] in _SUBJECT_DEPS for i in range(start, end))
 
 
 def reflection(v: DocView, start: int, end: int, client: set[str] | None, stem: str | None,
                st: ReflectionSettings, stem_is_complex: bool = False, after_input: bool = False
                ) -> str | None:
-    """The rule id if the statement ``start:end`` reflects the client turn, else None.
-
-    ``client``: content lemmas of the client turn before (None: no client turn; then only a
-    lead-in makes a reflection, e.g. in a coded table without client context). ``stem``: the id
-    of a reflection lead-in rule that matched in the statement (a simple lead-in such as
-    "So ..." does not count when the therapist speaks of themselves). ``after_input``: an
-    earlier sentence of the turn gave information, advice or an exercise step; the statement
-    then continues the input and is a reflection only by lead-in, ``you`` or repeated client
-    words."""
-    own = speaks_of_self(v, start, end)
+    """The rule id if the statement ``start:end`` reflects the client turn (content lemmas
+    ``client``; None: no client turn, only a lead-in ``stem`` counts), ``"info"`` if it is
+    general information, else None. ``after_input``: the turn gives information or advice, so
+    only a lead-in or repeated client words make a reflection."""
+    own = any(v.low[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass", "expl")
+              for i in range(start, end))  # the therapist speaks of themselves
     if stem is not None and (stem_is_complex or not own):
-        return stem  # a lead-in marks a reflection even where the client turn is not at hand
+        return stem
     if client is None or own:
         return None
     content = content_lemmas(v, start, end) - _ACKNOWLEDGE
-    if not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate, no reflection
+    if not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
         return None
-    overlap = len(content & client) / len(content) if client else 0.0
+    overlap = len(content & client) / len(content)
     if overlap >= st.min_overlap_plain and (len(content) >= st.min_content_plain
                                             or overlap == 1.0):
         return f"refl_overlap_{overlap:.2f}"
     if after_input:
         return None
     you = addresses_client(v, start, end)
-    if not overlap and len(content) >= st.generic_min_content and not you:
+    if not overlap and not you and len(content) >= st.generic_min_content:
         return "info"
-    if you:
-        return "refl_you"
-    if st.statement_default:
-        return "refl_statement"
-    return None
+    return "refl_you" if you else "refl_statement" if st.statement_default else None
 
 
 def complexity(v: DocView, start: int, end: int, client: set[str], complex_stem: bool,
                cues: Sequence[str], st: ReflectionSettings, client_words: Set[str] = frozenset()
                ) -> tuple[str, str]:
-    """``(simple|complex, reason)`` of a reflection (MITI 4.2.1; simple when in doubt).
-    ``cues``: the texts of the complex-cue matches in the sentence (feeling, value, metaphor,
-    double-sided, inference words); a cue whose words the client said (``client_words``: their
-    lower-case words and lemmas) does not count."""
+    """``(simple|complex, reason)`` of a reflection: a complex lead-in, a complex cue (texts
+    ``cues``) the client did not say (``client_words``), or mostly new content words; else
+    simple (MITI 4.2.1: when in doubt, simple)."""
     if complex_stem:
         return "complex", "stem"
     new_cues = [c for c in cues

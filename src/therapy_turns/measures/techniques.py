@@ -1,32 +1,7 @@
-"""Rule-based therapist technique coder: forms (MITI 4.2.1 / MISC 2.5), ACT processes, AnnoMI
-main behaviour.
-
-Every label points at the words that triggered it. The codebook is ``docs/codebook.md`` (machine-
-readable: ``data/codebook.yaml``, with the manual section behind each rule); the rules are
-``data/technique_patterns.yaml``; the statement rules (reflections, directions) are
-:mod:`measures.statements`.
-
-How a therapist turn is coded
------------------------------
-1. spaCy ``Matcher``, ``PhraseMatcher`` and ``DependencyMatcher`` rules run once over the turn's Doc
-   (the shared parse: never re-parsed here); each match is assigned to its sentence.
-2. Per sentence: rules with a context condition (``requires``) keep only matches whose sentence
-   holds one of the listed words; ``veto`` rules remove their code from the sentence; in a
-   role-play turn, matches inside quotation marks are the character's words and are dropped
-   (except role-play cues).
-3. Questions come from :func:`measures.questions.sentence_question_type` (the shared detector;
-   quoted and rhetorical questions are ``None``), re-mapped by MISC 2.5: yes/no-shaped requests for
-   content ("Can you think of ...?") are open; wh-questions that ask for a specific fact ("How
-   many ...?", "How long ago ...?") are closed; embedded questions without a question mark ("I
-   wonder what ...") are open.
-4. A sentence that is not a question is a statement: MITI cue rules (affirm, seeking
-   collaboration, emphasizing autonomy, giving information, persuade, confront, exercise) code it
-   directly; a direction (imperative) with no other code is Persuade; a statement with no such
-   code that conveys the client's content is a reflection (:func:`measures.statements.reflection`).
-5. Persuade in a turn that also seeks collaboration or emphasises autonomy is Persuade with
-   Permission (MITI 4.2.1). The turn's labels are the union over its sentences; no form → ``other``.
-   The main behaviour is chosen from the forms by the codebook precedence (:func:`main_behaviour`).
-"""
+"""Rule-based therapist technique coder: forms (MITI 4.2.1 / MISC 2.5), ACT processes and one
+AnnoMI main behaviour per therapist turn, each label with the words that triggered it. Codebook,
+decision rules and manual sections: ``docs/codebook.md`` (``data/codebook.yaml``); rules:
+``data/technique_patterns.yaml``; statement rules: :mod:`measures.statements`."""
 
 from __future__ import annotations
 
@@ -45,8 +20,7 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
-from therapy_turns.measures.questions import quote_mask as mask
-from therapy_turns.measures.questions import sentence_question_type
+from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.statements import (
     ReflectionSettings,
@@ -63,25 +37,24 @@ from therapy_turns.schema import KEYS, THERAPIST
 
 log = logging.getLogger(__name__)
 
-DATA = DATA_DIR
 #: rule codes that are cues for the sentence rules, never reported as forms themselves
 HELPER_CODES = {"reflection_stem_complex", "reflection_stem_simple", "content_request",
                 "specific_request", "embedded_question", "complex_cue", "courtesy"}
 #: forms whose cue rules make a statement something other than a reflection
-STATEMENT_FORMS = {"affirmation", "giving_information", "seeking_collaboration",
-                   "emphasizing_autonomy", "persuade", "persuade_with_permission", "confront",
-                   "exercise_instruction", "role_play", "summary"}
-#: forms after which a plain statement continues the input rather than reflecting
+STATEMENT_FORMS = {"affirmation", "giving_information", "seeking_collaboration", "confront",
+                   "emphasizing_autonomy", "persuade", "persuade_with_permission", "summary",
+                   "exercise_instruction", "role_play"}
+#: forms that make a turn input: its plain statements continue the input, not reflect
 INPUT_FORMS = {"giving_information", "persuade", "exercise_instruction"}
 #: forms a question sentence cannot carry (its cue words there are part of the question)
 STATEMENT_ONLY = {"giving_information", "persuade", "affirmation", "summary"}
+MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
 
 
-# --------------------------------------------------------------------------- codebook
 @lru_cache(maxsize=1)
 def codebook() -> dict[str, Any]:
     """The machine-readable codebook (``data/codebook.yaml``)."""
-    return read_yaml(DATA / "codebook.yaml")
+    return read_yaml(DATA_DIR / "codebook.yaml")
 
 
 def forms() -> list[str]:
@@ -94,22 +67,15 @@ def act_processes() -> list[str]:
     return list(codebook()["act_processes"])
 
 
-MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
-
-
 def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
-    """The one AnnoMI main behaviour of a turn with forms ``turn_forms``.
-
-    Forms map to behaviours by the codebook; when several behaviours occur, the first in
-    ``precedence`` (default: codebook ``reflection > question > therapist_input > other``) wins.
-    """
+    """The AnnoMI main behaviour of a turn with forms ``turn_forms``: of the behaviours present,
+    the first in ``precedence`` (default: the codebook's)."""
     cb = codebook()
     precedence = list(precedence or cb["main_behaviour_precedence"])
     present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
     return next((b for b in precedence if b in present), "other")
 
 
-# --------------------------------------------------------------------------- rules
 @dataclass(frozen=True)
 class Rule:
     """One rule of ``technique_patterns.yaml``."""
@@ -123,7 +89,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Hit:
-    """A rule match: the code it supports, the rule id and the matched text."""
+    """A rule match: its code, rule id, matched text and token span."""
 
     code: str
     rule: str
@@ -140,20 +106,13 @@ class TurnCodes:
     act: list[str] = field(default_factory=list)
     evidence: dict[str, list[list[str]]] = field(default_factory=dict)
 
-    @property
-    def main_behaviour(self) -> str:
-        """The AnnoMI main behaviour by the codebook precedence."""
-        return main_behaviour(self.forms)
+    main_behaviour = property(lambda self: main_behaviour(self.forms))
 
 
 @lru_cache(maxsize=1)
 def patterns() -> dict[str, Any]:
     """The rule file ``data/technique_patterns.yaml``."""
-    return read_yaml(DATA / "technique_patterns.yaml")
-
-
-def _curly(phrase: str) -> list[str]:
-    return [phrase, phrase.replace("'", "’")] if "'" in phrase else [phrase]
+    return read_yaml(DATA_DIR / "technique_patterns.yaml")
 
 
 class Coder:
@@ -161,11 +120,7 @@ class Coder:
 
     def __init__(self, vocab: Vocab) -> None:
         spec = patterns()
-        st = spec["settings"]
-        self.settings = ReflectionSettings(
-            st["reflection_min_overlap_plain"], st["reflection_min_content"],
-            st["complex_min_novelty"], st["complex_min_content"],
-            bool(st["reflection_statement_default"]), int(st["generic_min_content"]))
+        self.settings = ReflectionSettings(**spec["settings"])
         known = set(forms()) | set(act_processes()) | HELPER_CODES
         self.rules: dict[str, Rule] = {}
         self.matcher = Matcher(vocab)  # every token rule
@@ -182,16 +137,14 @@ class Coder:
             if "tokens" in r:
                 self.matcher.add(rule.id, r["tokens"])
             if "phrases" in r:
-                docs = [Doc(vocab, words=[t.text for t in tokenizer(p.lower())])
-                        for ph in r["phrases"] for p in _curly(ph)]
-                self.phrases.add(rule.id, docs)
+                self.phrases.add(rule.id, [
+                    Doc(vocab, words=[t.text for t in tokenizer(p.lower())])
+                    for ph in r["phrases"] for p in {ph, ph.replace("'", "’")}])
             if "dep" in r:
                 self.dep.add(rule.id, [r["dep"]])
 
-    # ----------------------------------------------------------------- matching
     def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
-        """All rule matches in ``doc`` (sorted by position); ``view``: its
-        :class:`~therapy_turns.measures.views.DocView`, if the caller has it."""
+        """All rule matches in ``doc``, sorted by position (``view``: its DocView)."""
         strings = doc.vocab.strings
         v = view or DocView.of(doc)
         found = [(strings[key], s, e) for key, s, e in [*self.matcher(doc), *self.phrases(doc)]]
@@ -232,20 +185,12 @@ class Coder:
 
     def _sentence_hits(self, sent: Span, hits: list[Hit], quoted: list[bool], role_play: bool,
                        v: DocView) -> list[Hit]:
-        """The hits of ``sent`` after context conditions, quotes and vetoes."""
-        words: set[str] | None = None  # the sentence's forms and lemmas, when needed
-        kept = []
-        for h in hits:
-            if not sent.start <= h.start < sent.end:
-                continue
-            rule = self.rules[h.rule]
-            if role_play and not rule.quoted and all(quoted[h.start:h.end]):
-                continue
-            if rule.requires and words is None:
-                words = {*v.lower[sent.start:sent.end], *v.lemma[sent.start:sent.end]}
-            if rule.requires and not (rule.requires & words):
-                continue
-            kept.append(h)
+        """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
+        words = {*v.lower[sent.start:sent.end], *v.lemma[sent.start:sent.end]}
+        kept = [h for h in hits if sent.start <= h.start < sent.end
+                and not (role_play and not self.rules[h.rule].quoted
+                         and all(quoted[h.start:h.end]))
+                and (not self.rules[h.rule].requires or self.rules[h.rule].requires & words)]
         vetoed = {h.code for h in kept if self.rules[h.rule].veto}
         return [h for h in kept if h.code not in vetoed]
 
@@ -253,8 +198,8 @@ class Coder:
                        client: tuple[set[str] | None, set[str]], quoted: list[bool], v: DocView,
                        found: dict[str, list[list[str]]], role_play: bool = False,
                        input_turn: bool = False) -> None:
-        """Add the forms and ACT processes of one sentence to ``found``; ``client``: the content
-        lemmas of the previous client turn (None if there is none) and all its words/lemmas."""
+        """Add the forms and ACT processes of one sentence to ``found``; ``client``: content
+        lemmas (None: no client turn) and all words of the client turn before."""
         bounds = (sent.start, sent.end)
         codes = {h.code for h in kept}
         qt = sentence_question_type(v, sent.start, sent.end, quoted)
@@ -272,18 +217,15 @@ class Coder:
                 _add(found, h.code, h.rule, h.text)
         if qt is not None or codes & STATEMENT_FORMS:
             return
-        if is_direction(sent, v):
-            # MISC 2.5 Direct → MITI Persuade; "let's ..." structures the session (MISC 2.5
-            # Structure) and a step of an exercise is an exercise instruction
+        if is_direction(v, *bounds):
+            # MISC 2.5 Direct -> Persuade; not "let's" (Structure) nor an exercise step
             if imperative(v, sent.start, sent.end) and "exercise_instruction" not in found \
                     and not codes & {"courtesy", *act_processes()}:
                 _add(found, "persuade", "direction", v.span_text(*bounds))
             return
-        if role_play:  # the therapist voices a character: no reflection of the client
-            return
         stems = [h for h in kept if h.code.startswith("reflection_stem")]
-        if any(t.endswith("?") for t in v.text[sent.start:sent.end]) or "courtesy" in codes:
-            return
+        if role_play or "courtesy" in codes or any(t.endswith("?") for t in v.text[slice(*bounds)]):
+            return  # a role-play character's words, courtesy or a quoted question
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
         lemmas, words = client
         if lemmas is not None and not stems and any(
@@ -312,70 +254,43 @@ def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> 
         ev.append(item)
 
 
-def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
-    """Per token of ``doc``: is it inside quotation marks (quote characters included)?
-    (The question detector's mask, :func:`measures.questions.quote_mask`; ``texts``: the
-    Doc's token texts, if the caller has them.)"""
-    return mask(doc, texts)
-
-
-# --------------------------------------------------------------------------- table
 @lru_cache(maxsize=4)
-def _coder(vocab_id: int, vocab: Vocab) -> Coder:  # vocab_id keys the cache
+def get_coder(vocab: Vocab) -> Coder:
+    """The compiled coder for ``vocab`` (cached)."""
     return Coder(vocab)
 
 
-def get_coder(vocab: Vocab) -> Coder:
-    """The compiled coder for ``vocab`` (cached)."""
-    return _coder(id(vocab), vocab)
-
-
 def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """Code every therapist turn of ``turns`` (``docs[i]`` is the Doc of ``turns.text.iloc[i]``).
-
-    Returns one row per therapist turn, sorted by ``session_id, turn``: ``session_id, turn,
-    speaker, form`` (';'-joined forms), ``act_process`` (';'-joined, "" if none),
-    ``main_behaviour`` (question|reflection|therapist_input|other), ``evidence`` (JSON: code →
-    list of ``[rule id, matched text]``), ``n_forms``, then one boolean column per code:
-    ``form_<code>`` and ``act_<code>``. Turns with no speech get no form ("") and ``other``.
-    The previous client turn of the same session is used for reflections.
-    """
+    """One row per therapist turn of ``turns`` (``docs`` row-aligned), sorted by session and
+    turn, with the columns of :data:`MEASURE`; the client turn before is used for reflections.
+    Turns with no speech get no form ("") and ``other``."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    order = np.lexsort((turns["turn"].to_numpy(), turns["session_id"].astype(str).to_numpy()))
-    rows: list[dict[str, Any]] = []
-    prev_client: Doc | None = None
-    session = None
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
-    sids = turns["session_id"].to_numpy(dtype=object)
-    speakers = turns["speaker"].to_numpy(dtype=object)
-    texts = turns["text"].to_numpy(dtype=object)
-    turn_no = turns["turn"].to_numpy()
-    for i in order:
+    sids, speakers, texts, turn_no = (turns[c].to_numpy(dtype=object)
+                                      for c in ("session_id", "speaker", "text", "turn"))
+    rows: list[dict[str, Any]] = []
+    session, prev_client = None, None
+    for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
+        doc, spoken = docs[i], str(texts[i]).strip() != ""
         if sids[i] != session:
             session, prev_client = sids[i], None
-        doc = docs[i]
         if speakers[i] != "therapist":
-            if str(texts[i]).strip():
-                prev_client = doc
+            prev_client = doc if spoken else prev_client
             continue
-        if len(doc) and str(texts[i]).strip():
-            tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
-            form_list, mb = tc.forms, tc.main_behaviour
-        else:
-            tc, form_list, mb = TurnCodes(), [], "other"
-        row: dict[str, Any] = {
+        tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i])) \
+            if len(doc) and spoken else None
+        fs, act = (tc.forms, tc.act) if tc else ([], [])
+        rows.append({
             "session_id": sids[i], "turn": int(turn_no[i]), "speaker": "therapist",
-            "form": ";".join(form_list), "act_process": ";".join(tc.act), "main_behaviour": mb,
-            "evidence": json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True),
-            "n_forms": len([f for f in form_list if f != "other"]),
-        }
-        row.update({f"form_{f}": f in form_list for f in forms()})
-        row.update({f"act_{a}": a in tc.act for a in act_processes()})
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=MEASURE.column_names())
-    log.info("coded %d therapist turns", len(out))
-    return out.reset_index(drop=True)
+            "form": ";".join(fs), "act_process": ";".join(act),
+            "main_behaviour": tc.main_behaviour if tc else "other",
+            "evidence": json.dumps(tc.evidence if tc else {}, ensure_ascii=False, sort_keys=True),
+            "n_forms": len([f for f in fs if f != "other"]),
+            **{f"form_{f}": f in fs for f in forms()},
+            **{f"act_{a}": a in act for a in act_processes()}})
+    log.info("coded %d therapist turns", len(rows))
+    return pd.DataFrame(rows, columns=MEASURE.column_names())
 
 
 def split_codes(value: str) -> list[str]:
@@ -383,11 +298,9 @@ def split_codes(value: str) -> list[str]:
     return [c for c in str(value).split(";") if c]
 
 
-# --------------------------------------------------------------------------- the measure
 def code_rates(rows: pd.DataFrame, measure: Measure,
                tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """``<code>__rate``: per session, the share of analysed therapist turns coded with each
-    boolean code column (``form_*``, ``act_*``)."""
+    """``<code>__rate``: per session, the share of therapist turns with each boolean code."""
     flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
     ther = rows[rows.speaker == THERAPIST]
     rates = ther.groupby("session_id", sort=False)[flags].mean().astype("float64")
@@ -396,9 +309,8 @@ def code_rates(rows: pd.DataFrame, measure: Measure,
 
 def behaviour_entropy(rows: pd.DataFrame, measure: Measure,
                       tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """``transition_entropy``: per session, the conditional entropy (bits) of the next therapist
-    turn's main behaviour given the current one
-    (:func:`therapy_turns.analysis.shifts.transition_entropy`)."""
+    """``transition_entropy``: per session, the entropy (bits) of the next therapist main
+    behaviour given the current one."""
     ther = rows[rows.speaker == THERAPIST]
     ent = ther.groupby("session_id", sort=False)["main_behaviour"].agg(
         lambda s: transition_entropy(s.tolist()))
@@ -408,9 +320,7 @@ def behaviour_entropy(rows: pd.DataFrame, measure: Measure,
 def mi_indices(rows: pd.DataFrame, measure: Measure,
                tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """``mi_<index>``: the MI session indices of :func:`therapy_turns.analysis.mi.
-    session_indices` (main-behaviour rates, reflection-to-question ratio, % complex reflections,
-    % open questions, MI-adherent and non-adherent rates, change-talk share from the ``client``
-    measure's rows when the chunk has them)."""
+    session_indices` (change-talk share from the ``client`` rows when the chunk has them)."""
     client = (tables or {}).get("client")
     ind = mi.session_indices(rows[rows.speaker == THERAPIST], client)
     return ind.rename(columns=lambda c: f"mi_{c}")
