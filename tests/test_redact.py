@@ -23,12 +23,12 @@ from therapy_turns.io.redact import (
     PLACEHOLDER_RE,
     find_identifiers,
     get_analyzer,
+    load_rules,
     name_variants,
     redact_speakers,
     redact_turns,
     redaction_map,
 )
-from therapy_turns.io.redact_engine import default_analyzer, load_rules
 from therapy_turns.io.transcripts import load_corpus, parse_text
 
 PLANTED = """\
@@ -43,10 +43,21 @@ Therapist: Let's notice that. Write to jane.roe@example.com? No, to j.roe@work-m
 
 (Note: I will email jane.roe@example.com and call +44 20 7946 0958 after the session.)
 """
-SECRETS = ["Sarah", "Johnson", "jane.roe@example.com", "j.roe@work-mail.net", "555-123-4567",
-           "555.123.4567", "7946", "sarah-j.example.org", "14/03/2021"]
-NAMES = [{"label": "PERSON", "pattern": p} for p in
-         ("Sarah Johnson", "Sarah Mitchell", "Robert", "Dana Fox", "Kim", "William")]
+SECRETS = [
+    "Sarah",
+    "Johnson",
+    "jane.roe@example.com",
+    "j.roe@work-mail.net",
+    "555-123-4567",
+    "555.123.4567",
+    "7946",
+    "sarah-j.example.org",
+    "14/03/2021",
+]
+NAMES = [
+    {"label": "PERSON", "pattern": p}
+    for p in ("Sarah Johnson", "Sarah Mitchell", "Robert", "Dana Fox", "Kim", "William")
+]
 
 
 def blank_nlp(patterns: list[dict] | None = None) -> Language:
@@ -60,13 +71,18 @@ def blank_nlp(patterns: list[dict] | None = None) -> Language:
 @pytest.fixture(scope="module")
 def ruler() -> Language:
     """One hand-built pipeline (and so one Presidio analyzer) shared by the module's tests."""
-    return blank_nlp(NAMES + [{"label": "GPE", "pattern": "Leeds"},
-                              {"label": "ORG", "pattern": "Acme Corp"},
-                              {"label": "ORG", "pattern": "Notice"},
-                              {"label": "ORG", "pattern": "post-mortem"},
-                              {"label": "DATE", "pattern": "tomorrow"},
-                              {"label": "DATE", "pattern": "last March"},
-                              {"label": "NORP", "pattern": "Irish"}])
+    return blank_nlp(
+        NAMES
+        + [
+            {"label": "GPE", "pattern": "Leeds"},
+            {"label": "ORG", "pattern": "Acme Corp"},
+            {"label": "ORG", "pattern": "Notice"},
+            {"label": "ORG", "pattern": "post-mortem"},
+            {"label": "DATE", "pattern": "tomorrow"},
+            {"label": "DATE", "pattern": "last March"},
+            {"label": "NORP", "pattern": "Irish"},
+        ]
+    )
 
 
 def found(text: str, nlp: Language) -> list[tuple[str, str]]:
@@ -78,10 +94,10 @@ def found(text: str, nlp: Language) -> list[tuple[str, str]]:
 def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     """Real model: Presidio's NLP engine holds the loaded project pipeline (no spacy.load of a
     model name, so never a download); phonenumbers gets the regions of redact.yaml."""
-    from therapy_turns.io.redact_engine import NOT_NEEDED
+    from therapy_turns.io.redact import NOT_NEEDED
     from therapy_turns.nlp import load_pipeline
 
-    analyzer = default_analyzer()
+    analyzer = get_analyzer()
     assert analyzer is get_analyzer()  # built once per process
     assert analyzer.nlp_engine.nlp["en"] is load_pipeline(None, disable=NOT_NEEDED)
     assert "ner" in analyzer.nlp_engine.nlp["en"].pipe_names
@@ -93,73 +109,76 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
 
 
 # ----------------------------------------------------------------------------- recognizers
-@pytest.mark.parametrize("text, kind, surface", [
-    # the project's pattern recognizers (data/redact.yaml)
-    ("write to danafox at gmail dot com now", "EMAIL", "danafox at gmail dot com"),
-    ("it's m.lefevre(at)orange(dot)fr, ok", "EMAIL", "m.lefevre(at)orange(dot)fr"),
-    ("I'm @luna.moon.art on there", "HANDLE", "@luna.moon.art"),
-    ("I post as u/quiet_fern there", "HANDLE", "u/quiet_fern"),
-    ("she lives at 14 Elm Road now", "ADDRESS", "14 Elm Road"),
-    ("at Flat 3, 19 Moor Street by", "ADDRESS", "Flat 3, 19 Moor Street"),
-    ("the flat at Kastanienallee 12 was", "ADDRESS", "Kastanienallee 12"),
-    ("at 42 rue des Martyrs we", "ADDRESS", "42 rue des Martyrs"),
-    ("in Denver, CO 80203 he", "POSTCODE", "80203"),
-    ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
-    ("then 10435 Berlin again", "POSTCODE", "10435"),
-    ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
-    ("West End QLD 4101 is", "POSTCODE", "4101"),
-    ("she's on ul. Mokra, 31-019 there", "POSTCODE", "31-019"),
-    ("it's b one five, two t t for", "POSTCODE", "b one five, two t t"),
-    ("we're at 22 harbour road now", "ADDRESS", "22 harbour road"),
-    ("at flat 2/1, 44 Hyndland Road by", "ADDRESS", "flat 2/1, 44 Hyndland Road"),
-    ("in Unit 7, 120 Saltmarket then", "ADDRESS", "Unit 7, 120 Saltmarket"),
-    ("to The Old Forge, 11 High Street by", "ADDRESS", "The Old Forge, 11 High Street"),
-    ("at 12/45 Boundary Street, I", "ADDRESS", "12/45 Boundary Street"),
-    ("my NI number QQ 12 34 56 C was", "ID", "QQ 12 34 56 C"),
-    ("hospital number K4829103 again", "ID", "K4829103"),
-    ("passport C01X00T47 was", "ID", "C01X00T47"),
-    ("reference CR-4471-22 they said", "ID", "CR-4471-22"),
-    ("my gran is 94 now", "AGE", "94"),
-    ("a 103-year-old woman", "AGE", "103"),
-    ("her 95th birthday", "AGE", "95th"),
-    ("my son Александр Петров calls", "NAME", "Александр Петров"),
-    ("my neighbour 王伟 says", "NAME", "王伟"),
-    ("my friend priya said I should", "NAME", "priya"),
-    ("then PC Hollis asked again", "NAME", "Hollis"),
-    ("my GP, Dr O'Neill-Bryce, said", "NAME", "O'Neill-Bryce"),
-    ("born the twenty-first of April 1994 in", "DATE", "the twenty-first of April 1994"),
-    ("it's on March the third, so", "DATE", "March the third"),
-    ("when he was ninety-seven and", "AGE", "ninety-seven"),
-    ("a 1 Elm Road, Springfield letter", "ADDRESS", "1 Elm Road"),
-    ("from Springfield, 62704 by post", "POSTCODE", "62704"),
-    ("to 410 Woodward Ave, 48226 then", "ADDRESS", "410 Woodward Ave, 48226"),
-    ("at 1102 East 6th Street in", "ADDRESS", "1102 East 6th Street"),
-    ("lives at ul. Długa 45, I", "ADDRESS", "ul. Długa 45"),
-    ("a flat at Thorvald Meyers gate 22 now", "ADDRESS", "Thorvald Meyers gate 22"),
-    ("the house on Calle Mayor 3 was", "ADDRESS", "Calle Mayor 3"),
-    ("prisoner number A1234BC again", "ID", "A1234BC"),
-    ("the number was 123456789GBR then", "ID", "123456789GBR"),
-    ("reference HCU/2023/0417 from", "ID", "HCU/2023/0417"),
-    ("licence MORGA657054SM9IJ was", "ID", "MORGA657054SM9IJ"),
-    ("born 4th November 1933 in", "DATE", "4th November 1933"),
-    ("he works at Walthamstow Library now", "ORG", "Walthamstow Library"),
-    ("the funeral at St Patrick's Church in", "ORG", "St Patrick's Church"),
-    ("he is in HMP Wakefield now", "ORG", "HMP Wakefield"),
-    # Presidio's predefined recognizers and phonenumbers
-    ("mail J_Doe+tag@mail.co.uk today", "EMAIL", "J_Doe+tag@mail.co.uk"),
-    ("see https://example.org/a?b=1 ok", "URL", "https://example.org/a?b=1"),
-    ("her blog bit.ly/3xYzQ7k is", "URL", "bit.ly/3xYzQ7k"),
-    ("call (415) 555-0132 now", "PHONE", "(415) 555-0132"),
-    ("call 020 7946 0321 now", "PHONE", "020 7946 0321"),
-    ("call 07700 900123 now", "PHONE", "07700 900123"),
-    ("call +91 98765 43210 now", "PHONE", "+91 98765 43210"),
-    ("call +49 30 901820 now", "PHONE", "+49 30 901820"),
-    ("from 81.2.69.160 at night", "IP", "81.2.69.160"),
-    ("the postcode LS6 2QT is", "POSTCODE", "LS6 2QT"),
-    ("my NHS number is 943 476 5919 ok", "ID", "943 476 5919"),
-    ("the code M5C 1S1 is", "POSTCODE", "M5C 1S1"),
-    ("write to pastoral@hillcrest.sch.uk today", "EMAIL", "pastoral@hillcrest.sch.uk"),
-])
+@pytest.mark.parametrize(
+    "text, kind, surface",
+    [
+        # the project's pattern recognizers (data/redact.yaml)
+        ("write to danafox at gmail dot com now", "EMAIL", "danafox at gmail dot com"),
+        ("it's m.lefevre(at)orange(dot)fr, ok", "EMAIL", "m.lefevre(at)orange(dot)fr"),
+        ("I'm @luna.moon.art on there", "HANDLE", "@luna.moon.art"),
+        ("I post as u/quiet_fern there", "HANDLE", "u/quiet_fern"),
+        ("she lives at 14 Elm Road now", "ADDRESS", "14 Elm Road"),
+        ("at Flat 3, 19 Moor Street by", "ADDRESS", "Flat 3, 19 Moor Street"),
+        ("the flat at Kastanienallee 12 was", "ADDRESS", "Kastanienallee 12"),
+        ("at 42 rue des Martyrs we", "ADDRESS", "42 rue des Martyrs"),
+        ("in Denver, CO 80203 he", "POSTCODE", "80203"),
+        ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
+        ("then 10435 Berlin again", "POSTCODE", "10435"),
+        ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
+        ("West End QLD 4101 is", "POSTCODE", "4101"),
+        ("she's on ul. Mokra, 31-019 there", "POSTCODE", "31-019"),
+        ("it's b one five, two t t for", "POSTCODE", "b one five, two t t"),
+        ("we're at 22 harbour road now", "ADDRESS", "22 harbour road"),
+        ("at flat 2/1, 44 Hyndland Road by", "ADDRESS", "flat 2/1, 44 Hyndland Road"),
+        ("in Unit 7, 120 Saltmarket then", "ADDRESS", "Unit 7, 120 Saltmarket"),
+        ("to The Old Forge, 11 High Street by", "ADDRESS", "The Old Forge, 11 High Street"),
+        ("at 12/45 Boundary Street, I", "ADDRESS", "12/45 Boundary Street"),
+        ("my NI number QQ 12 34 56 C was", "ID", "QQ 12 34 56 C"),
+        ("hospital number K4829103 again", "ID", "K4829103"),
+        ("passport C01X00T47 was", "ID", "C01X00T47"),
+        ("reference CR-4471-22 they said", "ID", "CR-4471-22"),
+        ("my gran is 94 now", "AGE", "94"),
+        ("a 103-year-old woman", "AGE", "103"),
+        ("her 95th birthday", "AGE", "95th"),
+        ("my son Александр Петров calls", "NAME", "Александр Петров"),
+        ("my neighbour 王伟 says", "NAME", "王伟"),
+        ("my friend priya said I should", "NAME", "priya"),
+        ("then PC Hollis asked again", "NAME", "Hollis"),
+        ("my GP, Dr O'Neill-Bryce, said", "NAME", "O'Neill-Bryce"),
+        ("born the twenty-first of April 1994 in", "DATE", "the twenty-first of April 1994"),
+        ("it's on March the third, so", "DATE", "March the third"),
+        ("when he was ninety-seven and", "AGE", "ninety-seven"),
+        ("a 1 Elm Road, Springfield letter", "ADDRESS", "1 Elm Road"),
+        ("from Springfield, 62704 by post", "POSTCODE", "62704"),
+        ("to 410 Woodward Ave, 48226 then", "ADDRESS", "410 Woodward Ave, 48226"),
+        ("at 1102 East 6th Street in", "ADDRESS", "1102 East 6th Street"),
+        ("lives at ul. Długa 45, I", "ADDRESS", "ul. Długa 45"),
+        ("a flat at Thorvald Meyers gate 22 now", "ADDRESS", "Thorvald Meyers gate 22"),
+        ("the house on Calle Mayor 3 was", "ADDRESS", "Calle Mayor 3"),
+        ("prisoner number A1234BC again", "ID", "A1234BC"),
+        ("the number was 123456789GBR then", "ID", "123456789GBR"),
+        ("reference HCU/2023/0417 from", "ID", "HCU/2023/0417"),
+        ("licence MORGA657054SM9IJ was", "ID", "MORGA657054SM9IJ"),
+        ("born 4th November 1933 in", "DATE", "4th November 1933"),
+        ("he works at Walthamstow Library now", "ORG", "Walthamstow Library"),
+        ("the funeral at St Patrick's Church in", "ORG", "St Patrick's Church"),
+        ("he is in HMP Wakefield now", "ORG", "HMP Wakefield"),
+        # Presidio's predefined recognizers and phonenumbers
+        ("mail J_Doe+tag@mail.co.uk today", "EMAIL", "J_Doe+tag@mail.co.uk"),
+        ("see https://example.org/a?b=1 ok", "URL", "https://example.org/a?b=1"),
+        ("her blog bit.ly/3xYzQ7k is", "URL", "bit.ly/3xYzQ7k"),
+        ("call (415) 555-0132 now", "PHONE", "(415) 555-0132"),
+        ("call 020 7946 0321 now", "PHONE", "020 7946 0321"),
+        ("call 07700 900123 now", "PHONE", "07700 900123"),
+        ("call +91 98765 43210 now", "PHONE", "+91 98765 43210"),
+        ("call +49 30 901820 now", "PHONE", "+49 30 901820"),
+        ("from 81.2.69.160 at night", "IP", "81.2.69.160"),
+        ("the postcode LS6 2QT is", "POSTCODE", "LS6 2QT"),
+        ("my NHS number is 943 476 5919 ok", "ID", "943 476 5919"),
+        ("the code M5C 1S1 is", "POSTCODE", "M5C 1S1"),
+        ("write to pastoral@hillcrest.sch.uk today", "EMAIL", "pastoral@hillcrest.sch.uk"),
+    ],
+)
 def test_each_recognizer_finds_the_whole_identifier(text, kind, surface, ruler):
     assert found(text, ruler) == [(kind, surface)]
 
@@ -172,23 +191,27 @@ def test_record_number_recognizer_alone_takes_long_numbers():
     [spec] = [s for s in load_rules().recognizers if s["name"] == "RecordNumberRecognizer"]
     rec = PatternRecognizer.from_dict({**spec, "supported_language": "en"})
     text = "my MRN is 00483921, not 2021 or 1234567."
-    assert [(text[r.start:r.end], r.entity_type) for r in rec.analyze(text, rec.supported_entities)
-            ] == [("00483921", "RECORD_NUMBER")]
+    assert [
+        (text[r.start : r.end], r.entity_type) for r in rec.analyze(text, rec.supported_entities)
+    ] == [("00483921", "RECORD_NUMBER")]
 
 
-@pytest.mark.parametrize("text", [
-    "I'd rate it 7 out of 10, maybe 3... 4 now.",
-    "Give it 15-20 minutes, then 2-3 more, a 20-minute block.",
-    "About 7/10 and 4/10 before.",
-    "The decoder prompt (length 9159) is longer than 8192.",
-    "It took 90 minutes and I'm 100 percent sure; she was 95 percent there.",
-    "My friend said so, my sister called, my boss never listens.",
-    "Look at it: that's where we're at, dot the i's.",
-    "I'm at 2nd place, at 3 Steps Forward.",
-    "May I ask how you are? In march we walk.",
-    "Try the 5-4-3-2-1 exercise, 10 minutes, 3 times, in 2024 or 24/7.",
-    "I went to the hospital, the school and the church.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd rate it 7 out of 10, maybe 3... 4 now.",
+        "Give it 15-20 minutes, then 2-3 more, a 20-minute block.",
+        "About 7/10 and 4/10 before.",
+        "The decoder prompt (length 9159) is longer than 8192.",
+        "It took 90 minutes and I'm 100 percent sure; she was 95 percent there.",
+        "My friend said so, my sister called, my boss never listens.",
+        "Look at it: that's where we're at, dot the i's.",
+        "I'm at 2nd place, at 3 Steps Forward.",
+        "May I ask how you are? In march we walk.",
+        "Try the 5-4-3-2-1 exercise, 10 minutes, 3 times, in 2024 or 24/7.",
+        "I went to the hospital, the school and the church.",
+    ],
+)
 def test_ordinary_talk_is_left_alone(text, ruler):
     assert found(text, ruler) == []
 
@@ -202,24 +225,29 @@ def test_seed_corpus_has_no_hits_without_the_ner_model(ruler):
 
 
 def test_ner_findings_filtered_by_stop_list_capitals_and_calendar_dates(ruler):
-    text = ("Patient: Notice that I left Acme Corp in Leeds last March; an Irish post-mortem "
-            "is due tomorrow.\n")
+    text = (
+        "Patient: Notice that I left Acme Corp in Leeds last March; an Irish post-mortem "
+        "is due tomorrow.\n"
+    )
     out = redact_turns(parse_text(text, "s"), nlp=ruler)
-    assert out.at[0, "text"] == ("Notice that I left [ORG_1] in [PLACE_1] [DATE_1]; an Irish "
-                                 "post-mortem is due tomorrow.")
+    assert out.at[0, "text"] == (
+        "Notice that I left [ORG_1] in [PLACE_1] [DATE_1]; an Irish post-mortem is due tomorrow."
+    )
 
 
 # ----------------------------------------------------------------------------- placeholders
 def test_planted_transcript_typed_consistent_placeholders(ruler):
     turns = parse_text(PLANTED, "s1")
     out = redact_turns(turns, nlp=ruler)
-    assert out.at[0, "text"] == ("My sister [NAME_1] keeps calling me. Email me at [EMAIL_1] "
-                                 "or ring\n[PHONE_1].")
+    assert out.at[0, "text"] == (
+        "My sister [NAME_1] keeps calling me. Email me at [EMAIL_1] or ring\n[PHONE_1]."
+    )
     assert out.at[1, "text"] == "Thank you. When did [NAME_1] last call you?"
     assert out.at[2, "text"] == "On [DATE_1]. Her number is [PHONE_1] and her blog is [URL_1]."
     assert out.at[3, "text"] == "Let's notice that. Write to [EMAIL_1]? No, to [EMAIL_2] instead."
-    assert out.at[3, "meta_notes"] == ("(Note: I will email [EMAIL_1] and call [PHONE_2] after "
-                                       "the session.)")
+    assert out.at[3, "meta_notes"] == (
+        "(Note: I will email [EMAIL_1] and call [PHONE_2] after the session.)"
+    )
     assert "[EMAIL_1]" in out.at[3, "raw_text"] and "[PHONE_2]" in out.at[3, "raw_text"]
     dump = out.to_csv(index=False)
     for s in SECRETS:
@@ -234,22 +262,28 @@ def test_numbering_restarts_per_session_and_original_unchanged(ruler):
     turns = pd.concat([parse_text(a, "A"), parse_text(b, "B")], ignore_index=True)
     before = turns.copy()
     out = redact_turns(turns, nlp=ruler)
-    assert out["text"].tolist() == ["Mail [EMAIL_1] please.", "Or [EMAIL_2] then.",
-                                    "Mail [EMAIL_1] please."]
+    assert out["text"].tolist() == [
+        "Mail [EMAIL_1] please.",
+        "Or [EMAIL_2] then.",
+        "Mail [EMAIL_1] please.",
+    ]
     pd.testing.assert_frame_equal(turns, before)
 
 
 def test_name_found_once_is_swept_with_parts_lowercase_and_nicknames(ruler):
     """The ruler tags only "Sarah Mitchell" and "Robert"; every other form is the sweep's."""
-    text = ("Patient: Sarah Mitchell and my husband Robert came.\n\n"
-            "Therapist: How was sarah? And Mitchell?\n\n"
-            "Patient: Bob says bob is fine, Rob and Bobby agree; robert will call. Will you?\n")
+    text = (
+        "Patient: Sarah Mitchell and my husband Robert came.\n\n"
+        "Therapist: How was sarah? And Mitchell?\n\n"
+        "Patient: Bob says bob is fine, Rob and Bobby agree; robert will call. Will you?\n"
+    )
     out = redact_turns(parse_text(text, "s"), nlp=ruler)
     assert out["text"].tolist() == [
         "[NAME_1] and my husband [NAME_2] came.",
         "How was [NAME_1]? And [NAME_1]?",
         "[NAME_2] says [NAME_2] is fine, [NAME_2] and [NAME_2] agree; [NAME_2] will call. "
-        "Will you?"]
+        "Will you?",
+    ]
     other = redact_turns(parse_text("Patient: Bob and Sarah are fine.\n", "t"), nlp=ruler)
     assert other.at[0, "text"] == "Bob and Sarah are fine."  # sweeps stay within their session
 
@@ -271,17 +305,21 @@ def test_known_strings_and_speaker_labels(ruler):
     text = "Jane: I told Bob about Riverside Clinic.\n\nTherapist: What did Bob say, Jane?\n"
     turns = parse_text(text, "s", speakers={"jane": "patient", "therapist": "therapist"})
     out = redact_turns(turns, nlp=ruler, known={"NAME": ["Bob"], "ORG": ["Riverside Clinic"]})
-    assert out["text"].tolist() == ["I told [NAME_1] about [ORG_1].",
-                                    "What did [NAME_1] say, [NAME_2]?"]
+    assert out["text"].tolist() == [
+        "I told [NAME_1] about [ORG_1].",
+        "What did [NAME_1] say, [NAME_2]?",
+    ]
     assert out["speaker_label"].tolist() == ["Patient", "Therapist"]
     with pytest.raises(ValueError, match="PERSON"):
         redact_turns(turns, nlp=ruler, known={"PERSON": ["Bob"]})
 
 
 def test_thinking_column_redacted_consistently(ruler):
-    text = ("--- Turn 1 ---\nPatient: My boss is Dana Fox.\n\n--- Turn 2 ---\n"
-            "Therapist Thinking: Dana Fox seems central; ask about dana.fox@acme.io.\n"
-            "Therapist Answer: Tell me more about Dana Fox, or dana.\n")
+    text = (
+        "--- Turn 1 ---\nPatient: My boss is Dana Fox.\n\n--- Turn 2 ---\n"
+        "Therapist Thinking: Dana Fox seems central; ask about dana.fox@acme.io.\n"
+        "Therapist Answer: Tell me more about Dana Fox, or dana.\n"
+    )
     out = redact_turns(parse_text(text, "s"), nlp=ruler)
     assert out.at[1, "thinking"] == "[NAME_1] seems central; ask about [EMAIL_1]."
     assert out.at[1, "text"] == "Tell me more about [NAME_1], or [NAME_1]."
@@ -290,18 +328,27 @@ def test_thinking_column_redacted_consistently(ruler):
 def test_redaction_map_audit(ruler):
     turns = parse_text("Patient: Mail a@x.com or a@x.com.\n", "s")
     m = redaction_map(turns, nlp=ruler)
-    assert m[["placeholder", "type", "surface"]].values.tolist() == [["[EMAIL_1]", "EMAIL",
-                                                                      "a@x.com"]]
+    assert m[["placeholder", "type", "surface"]].values.tolist() == [
+        ["[EMAIL_1]", "EMAIL", "a@x.com"]
+    ]
     assert m["count"].tolist() == [4]  # twice in raw_text, twice in text
 
 
 def test_context_words_raise_weak_patterns():
     """Real model (lemmas for Presidio's context enhancer): a bare number is a postcode only
     next to a postcode word."""
-    texts = ["my PIN code is 600 040 there", "my zip code is 94103 now",
-             "it took 600 040 steps", "about 94103 people came"]
+    texts = [
+        "my PIN code is 600 040 there",
+        "my zip code is 94103 now",
+        "it took 600 040 steps",
+        "about 94103 people came",
+    ]
     assert [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)] == [
-        [("POSTCODE", "600 040")], [("POSTCODE", "94103")], [], []]
+        [("POSTCODE", "600 040")],
+        [("POSTCODE", "94103")],
+        [],
+        [],
+    ]
 
 
 def test_rare_proper_noun_recognizer_needs_the_tagger(ruler):
@@ -326,33 +373,47 @@ def test_name_inside_a_finding_of_another_type_is_swept_as_a_name():
 
 def test_real_model_names_places_organisations():
     """Real model: depends on en_core_web_sm tagging these textbook-clear entities."""
-    text = ("Patient: My sister Sarah Johnson moved to London and works for Microsoft.\n\n"
-            "Therapist: How do you feel about sarah being in London?\n")
+    text = (
+        "Patient: My sister Sarah Johnson moved to London and works for Microsoft.\n\n"
+        "Therapist: How do you feel about sarah being in London?\n"
+    )
     out = redact_turns(parse_text(text, "s"))
     assert out["text"].tolist() == [
         "My sister [NAME_1] moved to [PLACE_1] and works for [ORG_1].",
-        "How do you feel about [NAME_1] being in [PLACE_1]?"]
+        "How do you feel about [NAME_1] being in [PLACE_1]?",
+    ]
 
 
 # ----------------------------------------------------------------------------- no leaks
 def test_withhold_quoted_and_redacted_speakers():
-    assert withhold_quoted("a.txt:3: found text outside any turn: 'Jane Roe rang'; expected x") \
+    assert (
+        withhold_quoted("a.txt:3: found text outside any turn: 'Jane Roe rang'; expected x")
         == "a.txt:3: found text outside any turn: <13 characters withheld>; expected x"
-    assert withhold_quoted('labels ["jane", "bob"]') == \
-        "labels [<4 characters withheld>, <3 characters withheld>]"
-    assert redact_speakers({"Jane Roe": "patient", "Dr Who": "therapist", "client": "patient"}) \
-        == {"[SPEAKER_1]": "therapist", "[SPEAKER_2]": "patient", "client": "patient"}
+    )
+    assert (
+        withhold_quoted('labels ["jane", "bob"]')
+        == "labels [<4 characters withheld>, <3 characters withheld>]"
+    )
+    assert redact_speakers({"Jane Roe": "patient", "Dr Who": "therapist", "client": "patient"}) == {
+        "[SPEAKER_1]": "therapist",
+        "[SPEAKER_2]": "patient",
+        "client": "patient",
+    }
     err = TextBeforeLabelError("f.txt", 1, "text before the first label: 'Jane Roe'", "a label")
     assert "Jane" not in err.withheld() and "Jane" in str(err)
     # apostrophes inside words neither open nor close a quotation
-    assert withhold_quoted("the speaker's turn; --speaker 'Ann O'Neill=patient' or 'x'") == \
-        "the speaker's turn; --speaker <19 characters withheld> or <1 characters withheld>"
+    assert (
+        withhold_quoted("the speaker's turn; --speaker 'Ann O'Neill=patient' or 'x'")
+        == "the speaker's turn; --speaker <19 characters withheld> or <1 characters withheld>"
+    )
 
 
 def test_cli_unknown_speaker_label_not_printed_with_redact(tmp_path, capsys):
     src = tmp_path / "t.txt"
-    src.write_text("Therapist: Hi.\n\nJane Roe: I am sad.\n\nTherapist: Why?\n\n"
-                   "Jane Roe: Work.\n", encoding="utf-8")
+    src.write_text(
+        "Therapist: Hi.\n\nJane Roe: I am sad.\n\nTherapist: Why?\n\nJane Roe: Work.\n",
+        encoding="utf-8",
+    )
     assert cli.main(["parse", str(src), "--out", str(tmp_path / "o.csv"), "--redact"]) == 2
     err = capsys.readouterr().err
     assert "t.txt:3" in err and "withheld" in err and "Jane" not in err
@@ -383,8 +444,22 @@ def test_cli_error_and_skip_messages_withhold_text_with_redact(tmp_path, capsys,
     good = tmp_path / "good.txt"
     good.write_text("Patient: Hello.\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        assert cli.main(["parse", str(bad), str(good), "--out", str(tmp_path / "y.csv"),
-                         "--on-error", "skip", "--redact", "--quiet"]) == 0
+        assert (
+            cli.main(
+                [
+                    "parse",
+                    str(bad),
+                    str(good),
+                    "--out",
+                    str(tmp_path / "y.csv"),
+                    "--on-error",
+                    "skip",
+                    "--redact",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     err = capsys.readouterr().err
     assert "skipped" in err and "Jane" not in err and "07700" not in err
     assert "Jane" not in caplog.text and "skipped" in caplog.text
@@ -401,8 +476,14 @@ def test_analysis_tables_manifest_logs_and_explorer_hold_no_planted_string(tmp_p
     (corpus / "s2.txt").write_text(LEAKY, encoding="utf-8")
     out = tmp_path / "build"
     with caplog.at_level(logging.INFO):
-        pipeline.build_tables(str(corpus), str(out), progress=False, redact=True,
-                              on_error="skip", speakers={"Jane Roe": "patient"})
+        pipeline.build_tables(
+            str(corpus),
+            str(out),
+            progress=False,
+            redact=True,
+            on_error="skip",
+            speakers={"Jane Roe": "patient"},
+        )
     manifest = (out / "manifest.json").read_text()
     assert json.loads(manifest)["parameters"]["speakers"] == {"[SPEAKER_1]": "patient"}
     assert "s2.txt" in manifest and "withheld" in manifest
