@@ -8,10 +8,11 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
+from therapy_turns.measures.features import n_chars
 from therapy_turns.measures.views import DocView, Tokens
 
 TEXTS = ["I don’t KNOW, it's hard.  Really hard!", "", "Okay.",
-         "\u201cStop,\u201d she said. Now? No!"]
+         "\u201cStop,\u201d she said. Now? No!", "  Fine.  ", "so  \n"]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,9 @@ def docs() -> list[Doc]:
 
 
 def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
-    for doc in docs:
-        v = DocView.of(doc)
+    block = Tokens(docs).views()  # the same lists cut from one block of Docs
+    assert n_chars(Tokens(docs)).tolist() == [len(d.text) for d in docs]
+    for doc, v in [*((d, DocView.of(d)) for d in docs), *zip(docs, block, strict=True)]:
         assert v.doc is doc
         toks = list(doc)
         assert v.text == [t.text for t in toks]

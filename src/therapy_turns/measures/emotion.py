@@ -61,6 +61,7 @@ from therapy_turns.measures.emotion_rules import (
     vader_scores,
 )
 from therapy_turns.measures.registry import Column, Measure, patient_slopes, register, speaker_means
+from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import MODEL_DIR
 from therapy_turns.schema import KEYS, PATIENT
@@ -309,8 +310,10 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = Non
     outs: list[dict[str, float]] = []
     rows = _Rows()
     groups: list[tuple[dict[str, float], list[int], dict[str, float]]] = []
-    for doc in docs:  # output, its sentences' word counts (rows in order), other scores
-        v = RuleView(doc, rules)
+    one_vocab = len({id(d.vocab) for d in docs}) == 1  # then the token lists are read at once
+    views = Tokens(docs).views() if one_vocab else [DocView(d) for d in docs]
+    for doc, view in zip(docs, views, strict=True):  # output, sentences' word counts, scores
+        v = RuleView(doc, rules, view)
         n = v.word_count(0, len(doc))
         sents = _sentences(v)
         out: dict[str, float] = {"n_words": n, "n_sentences": len(sents)}

@@ -134,9 +134,9 @@ class RuleView:
     are looked up on these), word counts (:mod:`therapy_turns.schema`), negator flag and negation
     scope."""
 
-    def __init__(self, doc: Doc, rules: Rules) -> None:
+    def __init__(self, doc: Doc, rules: Rules, view: DocView | None = None) -> None:
         self.doc, self.rules = doc, rules
-        self.base = b = DocView.of(doc)
+        self.base = b = view or DocView.of(doc)
         self.lower, self.lemma = b.lower, b.lemma_lower
         self.word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
         self.negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
@@ -146,24 +146,26 @@ class RuleView:
         self.words_before = list(itertools.accumulate(b.word, initial=0))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
         firsts = {m[0] for m in rules.modifiers}
+        at = [i for i, w in enumerate(self.lower) if w in firsts]
         #: (first, last) token of each modifier phrase, longest first, then by position
         self.modifiers = [(i, i + n - 1)
                           for n in sorted({len(m) for m in rules.modifiers}, reverse=True)
-                          for i in range(len(doc) - n + 1)
-                          if self.lower[i] in firsts and tuple(self.lower[i:i + n])
-                          in rules.modifiers]
+                          for i in at if i + n <= len(doc)
+                          and tuple(self.lower[i:i + n]) in rules.modifiers]
 
     def _scope(self, k: int) -> list[int]:
         """The words 1..``neg_window`` after negator ``k`` inside its scope (no negators): the
         subtree of its head (``neg``: without the head's children labelled ``neg_stops``;
         ``det``) or its own subtree (``prep``), read off each word's ancestors."""
-        dep, rules = self.base.dep[k], self.rules
-        top = k if dep == "prep" else self.doc[k].head.i
+        dep, rules, head = self.base.dep[k], self.rules, self.base.head
+        top = k if dep == "prep" else k + int(head[k])
         out = []
         for i in range(k + 1, min(k + rules.neg_window + 1, len(self.doc))):
             if not self.word[i] or self.negator[i]:
                 continue
-            path = [i, *(a.i for a in self.doc[i].ancestors)]
+            path = [i]  # i and its ancestors (Token.ancestors, read off the head offsets)
+            while head[path[-1]] and len(path) <= len(self.doc):
+                path.append(path[-1] + int(head[path[-1]]))
             if top not in path:
                 continue
             if dep == "neg" and i != top and self.base.dep[path[path.index(top) - 1]] \

@@ -40,10 +40,10 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons
-from therapy_turns.measures.questions import count_questions
+from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.measures.syntax import POS_TAGS, READABILITY_MIN_WORDS, syntax_columns
-from therapy_turns.measures.views import Tokens, morph_tense, norm, ratio
+from therapy_turns.measures.views import Tokens, morph_tense, ratio
 from therapy_turns.schema import (
     CONTENT_MIN_CHARS,
     CONTENT_POS,
@@ -210,22 +210,27 @@ def _tense_counts(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
             "future": t.count(going) + t.count(modal)}
 
 
-def _certainty(t: Tokens, lex: Lexicons) -> np.ndarray:
+def _certainty(t: Tokens, lex: Lexicons, starts: np.ndarray) -> np.ndarray:
     """Per Doc: certainty/absolutist matches not preceded by a negator within the window (in
-    the same sentence)."""
+    the same sentence; ``starts``: per token, does a sentence start there)."""
     counts, bounds = lex.certainty.matches(t, keep_bounds=True)
+    negator = t.isin("ORTH", lex.negations)
+    # per token, the first token of its sentence
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
     for k, found in bounds.items():
-        doc = t.docs[k]
-        low = [norm(tok.text) for tok in doc]
-        has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
-        kept = 0
-        for start, end in found:
-            sent_start = doc[start:end].sent.start if has_sents else 0
-            lo = max(sent_start, start - lex.certainty_window)
-            if not any(w in lex.negations for w in low[lo:start]):
-                kept += 1
-        counts[k] = kept
+        at = [int(t.start[k]) + start for start, _ in found]
+        counts[k] = sum(not negator[max(i - lex.certainty_window, first[i]):i].any() for i in at)
     return counts
+
+
+def n_chars(t: Tokens) -> np.ndarray:
+    """Per Doc: ``len(doc.text)``, from the offset, length and whitespace of its last token."""
+    last = t.start[1:][t.n_tokens > 0] - 1
+    strs, inv = t.types("ORTH", normed=False)
+    size = np.fromiter(map(len, strs), np.int64, len(strs))[inv[last]]
+    out = np.zeros(t.n_docs, dtype=np.int64)
+    out[t.n_tokens > 0] = t.column("IDX")[last].astype(np.int64) + size + t.column("SPACY")[last]
+    return out
 
 
 def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
@@ -252,7 +257,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
         mattr_col[k] = mattr(words[wstart[k]:wstart[k + 1]].tolist())
     content = t.isin("POS", CONTENT_POS, normed=False)
     col: dict[str, np.ndarray] = {
-        "n_chars": np.asarray([len(d.text) for d in t.docs], dtype=np.int64),
+        "n_chars": n_chars(t),
         "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents,
         "mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
         "lexical_density": ratio(t.count(word & content), nw),
@@ -260,18 +265,21 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     }
     for name, vocab in lex.pronouns.items():
         col[name] = per100(t.count(word & t.isin("ORTH", vocab)))
-    q = np.zeros((t.n_docs, 2), dtype=np.int64)
+    q = np.zeros((t.n_docs, 2), dtype=np.int64)  # open, closed
     first = np.flatnonzero(starts)  # sentence starts, then each Doc's sentences
+    cut = np.searchsorted(first, t.start).tolist()
+    views = t.views()
     for k in np.flatnonzero(has).tolist():
-        doc = t.docs[k]
-        lo, hi = int(t.start[k]), int(t.start[k + 1])
-        cuts = (first[(first >= lo) & (first < hi)] - lo).tolist()
-        got = count_questions(doc, None,
-                              zip(cuts, [*cuts[1:], hi - lo], strict=True))
-        q[k] = got["open"], got["closed"]
+        v, lo, hi = views[k], int(t.start[k]), int(t.start[k + 1])
+        ends = [*first[cut[k]:cut[k + 1]].tolist(), hi]
+        quoted = quote_mask(v.doc, v.text)
+        for a, b in zip(ends, ends[1:], strict=False):
+            kind = sentence_question_type(v, a - lo, b - lo, quoted)
+            if kind is not None:
+                q[k, int(kind == "closed")] += 1
     col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})
     col["hedges"] = per100(lex.hedges.matches(t)[0])
-    col["certainty"] = per100(_certainty(t, lex))
+    col["certainty"] = per100(_certainty(t, lex, starts))
     col["negations"] = per100(t.count(t.isin("ORTH", lex.negations)))
     col["modals"] = per100(t.count(t.isin("TAG", ("MD",), normed=False)))
     tc = _tense_counts(t, lex)

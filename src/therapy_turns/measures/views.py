@@ -1,5 +1,5 @@
-"""Token attributes of parsed Docs, read with ``Doc.to_array``: as lists for one Doc
-(:class:`DocView`) and as flat arrays over many Docs for per-turn counts (:class:`Tokens`)."""
+"""Token attributes of parsed Docs, read with ``Doc.to_array``: as flat arrays over many Docs for
+per-turn counts (:class:`Tokens`) and as lists for one Doc (:class:`DocView`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from spacy.tokens import Doc, MorphAnalysis
 from spacy.vocab import Vocab
 
 from therapy_turns.schema import is_clitic
-
-__all__ = ["ATTRS", "DocView", "Tokens", "is_clitic", "morph_tense", "norm", "ratio"]
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
@@ -43,70 +41,6 @@ def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
         "Pres" if "Pres" in tense else None
 
 
-class DocView:
-    """The token attributes of one Doc as plain lists, each read once with ``Doc.to_array``
-    when first used: ``text``, ``lower`` (``tok.lower_``), ``low`` (:func:`norm` of the text),
-    ``lemma`` (:func:`norm` of the lemma), ``lemma_lower`` (``tok.lemma_.lower()``),
-    ``pos``/``tag``/``dep``, ``head`` (offset to the head), ``punct``/``space``/``stop``/
-    ``alpha``/``upper`` (``tok.is_*``), ``sent_start`` (``SENT_START == 1``), ``idx``, ``ws``
-    (``tok.whitespace_``), ``word`` (neither punctuation, space nor a clitic)."""
-
-    def __init__(self, doc: Doc) -> None:
-        self.doc = doc
-        self.arr: np.ndarray = doc.to_array(ATTRS)
-
-    @classmethod
-    def of(cls, doc: Doc) -> DocView:
-        """The view of ``doc``."""
-        return cls(doc)
-
-    def _col(self, attr: str) -> list[int]:
-        return self.arr[:, ATTRS.index(attr)].tolist()
-
-    def _strs(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
-        strings = self.doc.vocab.strings
-        return [strings[h] if fn is None else fn(strings[h]) for h in self._col(attr)]
-
-    def _flag(self, attr: str) -> list[bool]:
-        return [bool(x) for x in self._col(attr)]
-
-    text = cached_property(lambda self: self._strs("ORTH"))
-    lower = cached_property(lambda self: self._strs("LOWER"))
-    low = cached_property(lambda self: [norm(t) for t in self.text])
-    lemma = cached_property(lambda self: self._strs("LEMMA", norm))
-    lemma_lower = cached_property(lambda self: self._strs("LEMMA", str.lower))
-    pos = cached_property(lambda self: self._strs("POS"))
-    tag = cached_property(lambda self: self._strs("TAG"))
-    dep = cached_property(lambda self: self._strs("DEP"))
-    head = cached_property(lambda self: self.arr[:, ATTRS.index("HEAD")].view(np.int64))
-    punct = cached_property(lambda self: self._flag("IS_PUNCT"))
-    space = cached_property(lambda self: self._flag("IS_SPACE"))
-    stop = cached_property(lambda self: self._flag("IS_STOP"))
-    alpha = cached_property(lambda self: self._flag("IS_ALPHA"))
-    upper = cached_property(lambda self: self._flag("IS_UPPER"))
-    idx = cached_property(lambda self: self._col("IDX"))
-    sent_start = cached_property(lambda self: [x == 1 for x in self._col("SENT_START")])
-    ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY")])
-    word = cached_property(lambda self: [not (p or s or is_clitic(w)) for p, s, w in
-                                         zip(self.punct, self.space, self.low, strict=True)])
-    lower_types = cached_property(lambda self: set(self.lower))
-
-    @cached_property
-    def doc_text(self) -> str:
-        """``doc.text``."""
-        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
-
-    def span_text(self, lo: int, hi: int) -> str:
-        """``doc[lo:hi].text``."""
-        if hi <= lo:
-            return ""
-        return self.doc_text[self.idx[lo]:self.idx[hi - 1] + len(self.text[hi - 1])]
-
-    def tense(self, i: int) -> tuple[bool, str | None]:
-        """``(finite, tense)`` of token ``i`` (:func:`morph_tense`)."""
-        return morph_tense(self.doc.vocab, self._col("MORPH")[i])
-
-
 class Tokens:
     """The tokens of several Docs (one vocab) as flat arrays, for counts per Doc.
 
@@ -129,6 +63,7 @@ class Tokens:
         self.arr = (np.concatenate(arrs) if self.start[-1]
                     else np.zeros((0, len(ATTRS)), dtype=np.uint64))
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
+        self._lists: dict[tuple[str, Any], list[str]] = {}
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
 
     @cached_property
@@ -153,6 +88,15 @@ class Tokens:
             strings = self.vocab.strings if self.vocab is not None else {}
             strs = [norm(strings[h]) if normed else strings[h] for h in ids.tolist()]
             got = self._types[(attr, normed)] = (strs, inv)
+        return got
+
+    def strings(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
+        """Per token: the string of ``attr`` (``fn`` of it, run once per distinct string)."""
+        got = self._lists.get((attr, fn))
+        if got is None:
+            strs, inv = self.types(attr, normed=False)
+            vals = np.asarray(strs if fn is None else [fn(s) for s in strs], dtype=object)
+            got = self._lists[(attr, fn)] = vals[inv].tolist()
         return got
 
     def where(self, attr: str, pred: Callable[[str], bool], normed: bool = True) -> np.ndarray:
@@ -190,3 +134,74 @@ class Tokens:
         start = self.start.tolist()
         for k in (range(self.n_docs) if docs is None else np.flatnonzero(docs).tolist()):
             yield k, (idx[cuts[k]:cuts[k + 1]] - start[k]).tolist()
+
+    def views(self) -> list[DocView]:
+        """A :class:`DocView` of every Doc, its lists cut from this block's (each string
+        attribute is read once for the block)."""
+        bounds = self.start.tolist()
+        return [DocView(d, (self, bounds[k], bounds[k + 1])) for k, d in enumerate(self.docs)]
+
+
+class DocView:
+    """The token attributes of one Doc as plain lists, each read once with ``Doc.to_array``
+    (or cut from a :class:`Tokens` block) when first used: ``text``, ``lower``
+    (``tok.lower_``), ``low`` (:func:`norm` of the text), ``lemma`` (:func:`norm` of the lemma),
+    ``lemma_lower`` (``tok.lemma_.lower()``), ``pos``/``tag``/``dep``, ``head`` (offset to the
+    head), ``punct``/``space``/``stop``/``alpha``/``upper`` (``tok.is_*``), ``sent_start``
+    (``SENT_START == 1``), ``idx``, ``ws`` (``tok.whitespace_``), ``word`` (neither
+    punctuation, space nor a clitic)."""
+
+    def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
+        self.doc, self._block = doc, block
+        self.arr: np.ndarray = doc.to_array(ATTRS) if block is None else \
+            block[0].arr[block[1]:block[2]]
+
+    @classmethod
+    def of(cls, doc: Doc) -> DocView:
+        """The view of ``doc``."""
+        return cls(doc)
+
+    def _col(self, attr: str) -> list[int]:
+        return self.arr[:, ATTRS.index(attr)].tolist()
+
+    def _strs(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
+        if self._block is not None:
+            t, lo, hi = self._block
+            return t.strings(attr, fn)[lo:hi]
+        strings = self.doc.vocab.strings
+        return [strings[h] if fn is None else fn(strings[h]) for h in self._col(attr)]
+
+    def _flag(self, attr: str) -> list[bool]:
+        return self.arr[:, ATTRS.index(attr)].astype(bool).tolist()
+
+    text = cached_property(lambda self: self._strs("ORTH"))
+    lower = cached_property(lambda self: self._strs("LOWER"))
+    low = cached_property(lambda self: self._strs("ORTH", norm))
+    lemma = cached_property(lambda self: self._strs("LEMMA", norm))
+    lemma_lower = cached_property(lambda self: self._strs("LEMMA", str.lower))
+    pos = cached_property(lambda self: self._strs("POS"))
+    tag = cached_property(lambda self: self._strs("TAG"))
+    dep = cached_property(lambda self: self._strs("DEP"))
+    head = cached_property(lambda self: self.arr[:, ATTRS.index("HEAD")].view(np.int64))
+    punct = cached_property(lambda self: self._flag("IS_PUNCT"))
+    space = cached_property(lambda self: self._flag("IS_SPACE"))
+    stop = cached_property(lambda self: self._flag("IS_STOP"))
+    alpha = cached_property(lambda self: self._flag("IS_ALPHA"))
+    upper = cached_property(lambda self: self._flag("IS_UPPER"))
+    idx = cached_property(lambda self: self._col("IDX"))
+    sent_start = cached_property(lambda self: [x == 1 for x in self._col("SENT_START")])
+    ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY")])
+    word = cached_property(lambda self: [not (p or s or is_clitic(w)) for p, s, w in zip(
+        self.punct, self.space, self.low, strict=True)] if self._block is None else
+        self._block[0].word[self._block[1]:self._block[2]].tolist())
+
+    @cached_property
+    def doc_text(self) -> str:
+        """``doc.text``."""
+        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
+
+    def span_text(self, lo: int, hi: int) -> str:
+        """``doc[lo:hi].text``."""
+        if hi <= lo:
+            return ""
+        return self.doc_text[self.idx[lo]:self.idx[hi - 1] + len(self.text[hi - 1])]
