@@ -1,16 +1,9 @@
-"""Events: the event lines of full transcripts and annotated ``--events`` files.
-
-An event line is a bracketed header ``--- [ ... ] ---`` on a line of its own (e.g. ``--- [SYSTEM
-INJECTION at Turn 8]: [System Note: ...] ---``), never speech. Its type is the first type of the
-pattern file (``data/events.yaml``, or another YAML ``types`` mapping of type -> regexes) with a
-pattern found in the line, else ``other``. An events CSV (``session_id, turn, event``; ``turn``
-as in the turn table) adds annotated events to turns; bad rows are an :class:`EventsFileError`.
-"""
+"""Events: the types of full transcripts' event lines (``--- [ ... ] ---``, never speech; the
+first type of ``data/events.yaml`` with a pattern found in the line, else ``other``) and
+annotated ``--events`` files (``session_id, turn, event``) added to a turn table."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from therapy_turns.io.errors import EventsFileError, read_text_file
+from therapy_turns.io.errors import EventsFileError
+from therapy_turns.io.tables import csv_rows
 from therapy_turns.paths import DATA_DIR, read_yaml
 
-EVENT_RE = re.compile(r"^---[ \t]*\[.*\][^\n]*---[ \t]*\r?$")
 EVENTS_FILE_COLUMNS = ("session_id", "turn", "event")
 OTHER_EVENT = "other"
 SEPARATOR = ";"
@@ -66,11 +59,6 @@ class EventTypes:
 EVENT_TYPES = EventTypes.load()
 
 
-def is_event_line(line: str) -> bool:
-    """Whether ``line`` (with or without its newline) is a bracketed event header."""
-    return EVENT_RE.match(line) is not None
-
-
 def event_counts(turns: pd.DataFrame) -> dict[str, int]:
     """Events per type key in a turn table, sorted by key."""
     keys = [k for v in turns.get("event", []) if v for k in str(v).split(SEPARATOR)]
@@ -78,27 +66,14 @@ def event_counts(turns: pd.DataFrame) -> dict[str, int]:
 
 
 def read_events(path: str | Path) -> pd.DataFrame:
-    """The rows of an events CSV (other columns ignored) with ``line`` (file line of the row);
-    a missing column, a turn that is not a whole number or an empty event raises."""
+    """The rows of an events CSV (other columns ignored) with ``line``, the row's file line; a
+    missing column, a turn that is not a whole number or an empty event raises."""
     path = Path(path)
     if not path.is_file():
         raise EventsFileError(path, None, "no such file", "a CSV with session_id, turn, event")
-    reader = csv.DictReader(io.StringIO(read_text_file(path), newline=""))
-    missing = [c for c in EVENTS_FILE_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        expected = f"columns {list(EVENTS_FILE_COLUMNS)} (missing: {missing})"
-        raise EventsFileError(path, 1, f"columns {reader.fieldnames}", expected)
-    rows, start = [], 2
-    for r in reader:
-        line, start = start, reader.line_num + 1
-        if None in r or any(r[c] is None for c in EVENTS_FILE_COLUMNS):
-            raise EventsFileError(
-                path,
-                line,
-                "a row with a different number of fields than the header",
-                "session_id,turn,event (quote values with commas)",
-            )
-        sid, turn, event = (r[c].strip() for c in EVENTS_FILE_COLUMNS)
+    rows = []
+    for line, _, r in csv_rows(path, EVENTS_FILE_COLUMNS, EventsFileError, empty=True):
+        sid, turn, event = (str(r[c]).strip() for c in EVENTS_FILE_COLUMNS)
         if not re.fullmatch(r"\d+", turn):
             expected = "a turn number (0-based order of the turn in its session)"
             raise EventsFileError(path, line, f"turn {turn!r}", expected)
@@ -119,10 +94,9 @@ def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | P
             expected = f"a session id of the corpus ({some})"
             raise EventsFileError(path, r.line, f"unknown session {r.session_id!r}", expected)
         if r.turn >= n_turns[r.session_id]:
+            found = f"turn {r.turn} in session {r.session_id!r}"
             expected = f"a turn 0..{n_turns[r.session_id] - 1} of that session"
-            raise EventsFileError(
-                path, r.line, f"turn {r.turn} in session {r.session_id!r}", expected
-            )
+            raise EventsFileError(path, r.line, found, expected)
 
 
 def attach_events(
@@ -134,7 +108,7 @@ def attach_events(
     out = turns.copy()
     if events.empty:
         return out
-    pos = dict(zip(zip(out["session_id"], out["turn"], strict=True), range(len(out)), strict=True))
+    pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
     ev = out.get("event", pd.Series("", index=out.index)).fillna("").tolist()
     tx = out.get("event_text", pd.Series("", index=out.index)).fillna("").tolist()
     for r in events.itertuples(index=False):

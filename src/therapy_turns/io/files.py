@@ -1,8 +1,5 @@
-"""Writing without destroying: atomic files, owned and locked output folders, checksummed cache
-entries. A kill or a full disk leaves the previous file or none; an analysis folder is *owned*
-once it holds :data:`MARKER`, built in ``.staging/`` and published when complete; a corrupt
-cache entry is reported once, removed and recomputed. Failures are one-line :class:`OutputError`.
-"""
+"""Writing without destroying: atomic files, owned and locked analysis folders (built in
+``.staging/``, published when complete), checksummed cache entries; errors: :class:`OutputError`."""
 
 from __future__ import annotations
 
@@ -57,8 +54,7 @@ def write_cached(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def read_cached(path: str | os.PathLike[str]) -> bytes | None:
-    """The bytes of a cache entry, or None if there is none or it is corrupt (then reported
-    once and removed, so the caller recomputes it)."""
+    """The bytes of a cache entry; None if there is none or it is corrupt (reported, removed)."""
     path = Path(path)
     try:
         head, sep, data = path.read_bytes().partition(b"\n")
@@ -72,7 +68,7 @@ def read_cached(path: str | os.PathLike[str]) -> bytes | None:
 
 
 class OutputFolder:
-    """An analysis output folder claimed for one run (a context manager releasing its lock)."""
+    """An analysis output folder claimed for one run (a context manager holding its lock)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).absolute()
@@ -81,8 +77,7 @@ class OutputFolder:
 
     def claim(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> OutputFolder:
         """Refuse a file, a folder holding an input, a non-empty folder not owned (no marker
-        nor manifest) and a folder another run holds (an ``fcntl`` lock, released by the OS
-        if the run dies); then start an empty staging folder."""
+        nor manifest), a folder another run holds (``fcntl`` lock); start an empty staging."""
         p = self.path
         if p.exists() and not p.is_dir():
             raise OutputError(f"--out {p}: is a file, expected a folder")
@@ -125,8 +120,7 @@ class OutputFolder:
         return self
 
     def publish(self, names: Iterable[str], manifest: bytes, manifest_name: str) -> None:
-        """Replace the tables ``names`` by the staged ones, then write the manifest: until it
-        is there the folder reads as incomplete."""
+        """Replace the tables ``names`` by the staged ones, then write the manifest."""
         p, trash = self.path, self.path / ".trash"
         try:
             (p / manifest_name).unlink(missing_ok=True)

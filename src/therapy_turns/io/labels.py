@@ -1,11 +1,6 @@
-"""Speaker labels and the cut of a text transcript into segments.
-
-A line-start ``Label:`` whose name maps to a role (:data:`DEFAULT_SPEAKERS`, ``--speaker``) opens
-a turn; an unknown *name-like* label that recurs like a speaker is an :class:`UnknownSpeakerError`
-naming the ``--speaker`` option that maps it; other labels (role-play, headings) are content.
-The label grammar, the abbreviations and the unknown-speaker rule (R0-R2) are in
-``docs/loading.md``. Lines break at CR, LF and CRLF only.
-"""
+"""Speaker labels and the cut of a text transcript into segments: a line-start ``Label:`` that
+maps to a role opens a turn, an unknown name-like label that recurs like a speaker is an error,
+other labels are content (grammar and rules: ``docs/loading.md``)."""
 
 from __future__ import annotations
 
@@ -21,7 +16,6 @@ from therapy_turns.io.errors import (
     TranscriptError,
     UnknownSpeakerError,
 )
-from therapy_turns.io.events import is_event_line
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
@@ -48,6 +42,8 @@ _NAME_LIKE = re.compile(r"[A-Z][A-Za-z.'’-]*(?: [A-Z][A-Za-z.'’-]*){0,2}")
 _OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
+_OPTION = "LABEL=patient, LABEL=therapist or LABEL=content"
+_EVENT_RE = re.compile(r"^---[ \t]*\[.*\][^\n]*---[ \t]*\r?$")  # an event line (``io.events``)
 
 
 @dataclass(frozen=True)
@@ -120,8 +116,7 @@ def check_speaker_option(label: str, role: str, option: str | None = None) -> tu
             "--speaker",
             None,
             f"{option!r}: {why}",
-            "LABEL=patient, LABEL=therapist or LABEL=content, with LABEL as written before the "
-            "colon, e.g. --speaker 'Dr Lee=therapist'",
+            f"{_OPTION}, with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'",
         )
     return key.lower(), role.strip().lower()
 
@@ -132,12 +127,7 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
     for v in values:
         label, sep, role = v.partition("=")
         if not sep:
-            raise SpeakerOptionError(
-                "--speaker",
-                None,
-                f"{v!r} without '='",
-                "LABEL=patient, LABEL=therapist or LABEL=content",
-            )
+            raise SpeakerOptionError("--speaker", None, f"{v!r} without '='", _OPTION)
         key, out[key] = check_speaker_option(label, role, v)
     return out
 
@@ -145,19 +135,13 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- segments
 @dataclass(frozen=True)
 class Segment:
-    """A piece of a text file: ``kind`` label, speech, thinking, event or separator; ``line``
-    (1-based start), ``turn`` (None for separators), ``role`` (of a label)."""
+    """A piece of a text file (kind label, speech, thinking, event or separator)."""
 
     kind: str
     text: str
     line: int
     turn: int | None = None
     role: str | None = None
-
-
-def split_lines(text: str) -> list[str]:
-    """``text`` cut after each CR, LF or CRLF, ends kept (form feed, NEL, U+2028 do not break)."""
-    return _LINE_RE.findall(text)
 
 
 def segment_text(
@@ -171,7 +155,7 @@ def segment_text(
     become speakers; any other unknown label that does raises :class:`UnknownSpeakerError`.
     """
     speakers = dict(speakers or DEFAULT_SPEAKERS)
-    lines = split_lines(text)
+    lines = _LINE_RE.findall(text)  # ends kept; form feed, NEL, U+2028 do not break lines
     for _ in range(len(ABBREVIATIONS) + 1):
         try:
             segs = _cut(lines, path, speakers)
@@ -291,29 +275,30 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
     """:func:`segment_text`'s cut with a fixed label mapping."""
     segs: list[Segment] = []
     turn, mode = -1, "separator"
-    blanks: list[Segment] = []  # blank lines whose owner is not known yet
+    blanks: list[Segment] = []  # blank lines: speech if their turn goes on, else separators
     pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
-
-    def flush(kind: str, owner: int | None) -> None:
-        segs.extend(replace(b, kind=kind, turn=owner) for b in blanks)
-        blanks.clear()
-
     for n, line in enumerate(lines, start=1):
         if n == 1 and line.startswith(BOM):
             segs.append(Segment("separator", BOM, 1))
             line = line[1:]
+        if not line.strip():
+            blanks.append(Segment("separator", line, n))
+            continue
         lab = match_label(line)
         role = lab.role(speakers) if lab else None
-        if _HEADER_RE.match(line):
-            flush("separator", None)
-            segs.append(Segment("separator", line, n))
-            mode = "separator"
-        elif is_event_line(line):
-            flush("separator", None)
-            pending.append(len(segs))
-            segs.append(Segment("event", line, n))
-        elif lab and role in SPEAKERS:
-            flush("separator", None)
+        header, event = _HEADER_RE.match(line), _EVENT_RE.match(line)
+        if not (header or event or role in SPEAKERS):  # content of the current turn
+            if mode == "separator":
+                raise _outside(lines, n, path, speakers)
+            segs += [replace(b, kind=mode, turn=turn) for b in blanks]
+            segs.append(Segment(mode, line, n, turn))
+        elif header or event:
+            segs += blanks
+            pending += [len(segs)] if event else []
+            segs.append(Segment("event" if event else "separator", line, n))
+            mode = mode if event else "separator"
+        else:
+            segs += blanks
             if not (lab.part == "answer" and mode == "thinking"):
                 turn += 1
                 if role == "patient":
@@ -324,14 +309,8 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
             segs.append(Segment("label", line[: lab.end], n, turn, role))
             if line[lab.end :]:
                 segs.append(Segment(mode, line[lab.end :], n, turn))
-        elif not line.strip():
-            blanks.append(Segment("separator", line, n))
-        elif mode == "separator":
-            raise _outside(lines, n, path, speakers)
-        else:
-            flush(mode, turn)
-            segs.append(Segment(mode, line, n, turn))
-    flush("separator", None)
+        blanks.clear()
+    segs += blanks
     for i in pending:  # events after the last patient turn: kept on the last turn
         segs[i] = replace(segs[i], turn=max(turn, 0))
     if turn < 0:

@@ -1,18 +1,13 @@
 """CSV and JSONL transcripts (``session_id, speaker, text``; optional ``turn``, ``timestamp``,
-``event``) read strictly into raw turn rows, and CSV written so that every cell reads back.
-
-A CSV row with another number of fields than its header, a header without rows, an empty id or
-speaker, a non-integer or repeated ``turn``, a JSON value that is null, missing or not a string
-(``text`` may be "": flagged ``missing_answer``): each is a ``TranscriptError`` naming the file
-and its physical line (true with blank lines and multi-line cells).
-"""
+``event``) read strictly (bad input: an error naming file and physical line) into raw turn
+rows, and CSV written so that every cell reads back."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -32,9 +27,17 @@ _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")  # physical lines: a line number count
 Record = tuple[int, int, dict[str, object]]  # first line, last line, row
 
 
-def _csv_rows(path: Path) -> list[Record]:
-    lines = _LINES.findall(read_text_file(path).removeprefix("\ufeff"))
-    reader = csv.reader(iter(lines), strict=True)
+def csv_rows(
+    path: Path,
+    required: Sequence[str],
+    error: type[TranscriptError] | None = None,
+    empty: bool = False,
+) -> list[Record]:
+    """The records of a CSV file read strictly: a header naming ``required``, rows of its number
+    of fields, at least one row unless ``empty``. Errors are ``error`` (default: a
+    :class:`MissingColumnError` for columns, else a :class:`MalformedTableError`)."""
+    bad = error or MalformedTableError
+    reader = csv.reader(_LINES.findall(read_text_file(path).removeprefix("\ufeff")), strict=True)
     header: list[str] = []
     rows: list[Record] = []
     start = 1
@@ -44,10 +47,13 @@ def _csv_rows(path: Path) -> list[Record]:
                 header, header_end = [h.strip() for h in fields], reader.line_num
                 if len(set(header)) < len(header):
                     found = f"header {header} with a repeated column"
-                    raise MalformedTableError(path, start, found, "one header cell per column name")
+                    raise bad(path, start, found, "one header cell per column name")
+                if missing := [c for c in required if c not in header]:
+                    expected = f"columns {list(required)} (missing: {missing})"
+                    raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
             elif fields:
                 if len(fields) != len(header):
-                    raise MalformedTableError(
+                    raise bad(
                         path,
                         start,
                         f"a row of {len(fields)} fields (the header has {len(header)})",
@@ -57,17 +63,12 @@ def _csv_rows(path: Path) -> list[Record]:
                 rows.append((start, reader.line_num, dict(zip(header, fields, strict=True))))
             start = reader.line_num + 1
     except csv.Error as e:
-        raise MalformedTableError(
-            path,
-            reader.line_num,
-            f"unparsable CSV ({e})",
-            "comma-separated rows; quote cells that hold commas, quotes or line breaks",
-        ) from None
+        expected = "comma-separated rows; quote cells that hold commas, quotes or line breaks"
+        raise bad(path, reader.line_num, f"unparsable CSV ({e})", expected) from None
     if not header:
-        raise MalformedTableError(path, None, "no header", "a header row and turn rows")
-    if not rows:
-        _check_columns(path, header)
-        raise MalformedTableError(path, header_end, "a header and no rows", "one row per turn")
+        raise bad(path, None, "no header", "a header row")
+    if not rows and not empty:
+        raise bad(path, header_end, "a header and no rows", "one row per turn")
     return rows
 
 
@@ -88,13 +89,6 @@ def _jsonl_rows(path: Path) -> list[Record]:
     if not rows:
         raise MalformedTableError(path, None, "no JSON objects", "one JSON object per turn")
     return rows
-
-
-def _check_columns(path: Path, columns: list[str]) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        expected = f"columns {list(REQUIRED_COLUMNS)} (missing: {missing})"
-        raise MissingColumnError(path, 1, f"columns {list(columns)}", expected)
 
 
 def _string(path: Path, line: int, rec: Mapping[str, object], key: str, csv_: bool) -> str:
@@ -122,11 +116,9 @@ def _turn(path: Path, line: int, value: object) -> int:
 def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
     """The raw turn rows of a CSV or JSONL file, in session (first appearance) and turn order
     (file order without ``turn``). Speakers map like text labels, abbreviations included."""
-    csv_ = path.suffix.lower() == ".csv"
-    records = _csv_rows(path) if csv_ else _jsonl_rows(path)
-    columns = list(dict.fromkeys(k for _, _, r in records for k in r))
-    if csv_:
-        _check_columns(path, columns)  # JSONL: a missing key is an error on its line
+    csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
+    records = csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path)
+    columns = {k for _, _, r in records for k in r}
     lookup = ABBREVIATIONS | dict(speakers)
     rows, seen, first = [], {}, {}
     for start, end, rec in records:
@@ -136,7 +128,7 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
             known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
             expected = f"one of {known} (extend with --speaker LABEL=patient|therapist)"
             raise UnmappedSpeakerError(path, start, f"speaker {label!r}", expected)
-        order = _turn(path, start, rec["turn"]) if "turn" in columns else len(rows)
+        order = _turn(path, start, rec.get("turn")) if "turn" in columns else len(rows)
         if (sid, order) in seen:
             found = f"turn {order} of session {sid!r} again (first on line {seen[sid, order]})"
             raise TranscriptError(path, start, found, "one row per turn")

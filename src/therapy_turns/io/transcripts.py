@@ -138,9 +138,10 @@ def project_corpus(corpus: CorpusArg) -> list[Path]:
     return [project_path(p) for p in corpus_paths(corpus)]
 
 
-def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """Files, directories and globs as sorted ``(file, base)`` pairs."""
-    out: list[tuple[Path, Path]] = []
+def expand_paths(paths: Iterable[Path]) -> dict[Path, str]:
+    """The sorted files of files, directories and globs with their session ids (file stem, or
+    the path relative to the directory or glob base when stems collide)."""
+    out: list[tuple[Path, Path]] = []  # (file, base)
     for p in paths:
         if p.is_dir():
             files = [
@@ -169,27 +170,9 @@ def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
         else:
             expected = "an existing file, directory or glob"
             raise MissingPathError(p, None, "no such file or directory", expected)
-    return out
-
-
-def corpus_files(corpus: CorpusArg) -> list[Path]:
-    """The transcript files of a corpus, sorted (as the loader reads them)."""
-    return [f for f, _ in expand_paths(corpus_paths(corpus))]
-
-
-def corpus_checksum(corpus: CorpusArg) -> str:
-    """SHA-256 over the sorted files' names and bytes."""
-    h = hashlib.sha256()
-    for f in corpus_files(corpus):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
-    """File stem as session id; colliding stems get their path relative to their base."""
-    stems = Counter(f.stem for f, _ in files)
+    stems = Counter(f.stem for f, _ in out)
     ids: dict[Path, str] = {}
-    for f, base in files:
+    for f, base in out:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
         if sid in ids.values():
             found = f"session id {sid!r} already used by another file"
@@ -198,12 +181,17 @@ def session_ids(files: Sequence[tuple[Path, Path]]) -> dict[Path, str]:
     return ids
 
 
-def check_not_input(out: str | Path, files: Iterable[Path]) -> None:
-    """Raise :class:`SameFileError` if ``out`` is one of ``files``."""
-    for f in files:
-        if f.resolve() == Path(out).resolve():
-            found = f"an output path that is the input file {f}"
-            raise SameFileError(out, None, found, "an --out file that is not one of the inputs")
+def corpus_files(corpus: CorpusArg) -> list[Path]:
+    """The transcript files of a corpus, sorted (as the loader reads them)."""
+    return list(expand_paths(corpus_paths(corpus)))
+
+
+def corpus_checksum(corpus: CorpusArg) -> str:
+    """SHA-256 over the sorted files' names and bytes."""
+    h = hashlib.sha256()
+    for f in corpus_files(corpus):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def session_parts(
@@ -218,10 +206,9 @@ def session_parts(
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers = speaker_map(speakers)
-    files = expand_paths(corpus_paths(corpus))
-    ids = session_ids(files)
+    ids = expand_paths(corpus_paths(corpus))
     seen: dict[str, str] = {}
-    for f, _ in files:
+    for f in ids:
         try:
             if f.suffix.lower() in TABLE_SUFFIXES:
                 rows = table_rows(f, speakers)
@@ -280,8 +267,10 @@ def load_corpus(
     (default ``data/events.yaml``); ``out``, the file the caller will write, is not an input."""
     paths = corpus_paths(paths)
     files = corpus_files(paths)
-    if out is not None:
-        check_not_input(out, files)
+    for f in files if out is not None else ():
+        if f.resolve() == Path(out).resolve():
+            found = f"an output path that is the input file {f}"
+            raise SameFileError(out, None, found, "an --out file that is not one of the inputs")
     skipped: list[SkippedFile] = []
     types = EventTypes.load(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
