@@ -17,7 +17,7 @@ def codes_from(seqs: dict[str, list[str]]) -> pd.DataFrame:
 
 def test_transition_counts_by_hand() -> None:
     c = codes_from({"a": ["q", "r", "q", "q"], "b": ["r", "q"]})
-    m = shifts.transition_counts(c)
+    m = shifts.permutation_test(c, n_perm=10).observed
     # a: q->r, r->q, q->q ; b: r->q  (no transition across sessions)
     assert m.loc["q", "r"] == 1 and m.loc["r", "q"] == 2 and m.loc["q", "q"] == 1
     assert m.loc["r", "r"] == 0 and int(m.values.sum()) == 4

@@ -1,11 +1,8 @@
-"""Emotional trajectories and their dynamics per speaker and session (notebook 03).
-
-Input: a per-turn score table keyed ``session_id, turn, speaker``. :func:`trajectory` keeps one
-speaker's analysed, non-empty turns and numbers them ``position`` 0, 1, ... per session (no gaps
-where the other speaker spoke); the other functions work on that axis and report the session
-``turn`` where a turn is meant. ``ruptures`` and ``statsmodels`` are imported where used: the
-analysis step needs only :func:`ued` (they cost about a second per process).
-"""
+"""Emotional trajectories and their dynamics per speaker and session (notebook 03): smoothing,
+trends, start-vs-end change, change points and Utterance Emotion Dynamics. A trajectory numbers
+one speaker's analysed turns ``position`` 0, 1, ... per session; results name the session
+``turn`` where a turn is meant. ``ruptures``/``statsmodels`` are imported where used (the
+analysis step needs only :func:`ued`)."""
 
 from __future__ import annotations
 
@@ -29,8 +26,8 @@ PAIR = ["session_id", "speaker"]
 
 def smooth(values: Sequence[float] | np.ndarray, window: int = 5, method: str = "rolling"
            ) -> np.ndarray:
-    """``rolling``: centred mean over ``window`` points (fewer at the ends); ``lowess``: LOWESS
-    (statsmodels, no robustness iterations, ``frac = min(1, window / n)``). NaNs are ignored."""
+    """Centred ``rolling`` mean over ``window`` points (fewer at the ends) or ``lowess``
+    (statsmodels, no robustness iterations, ``frac = min(1, window / n)``), NaNs ignored."""
     x = np.asarray(values, dtype=float)
     if window < 1:
         raise ValueError("window must be >= 1")
@@ -130,7 +127,7 @@ def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_min: int = 2,
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
         ci = stats.bootstrap(samples, stat, n_resamples=n_boot, confidence_level=1 - alpha,
                              method="percentile", rng=np.random.default_rng(seed))
-        return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
+        return tuple(map(float, ci.confidence_interval))
 
     rows = []
     for (sid, spk), g in traj.groupby(PAIR, sort=True):
@@ -154,7 +151,7 @@ def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_min: int = 2,
 
 
 def change_points(values: Sequence[float] | np.ndarray, model: str = "l2", penalty: float = 3.0,
-                  min_size: int = 3, jump: int = 1, standardize: bool = True) -> list[int]:
+                  min_size: int = 3, standardize: bool = True) -> list[int]:
     """0-based indices where a new segment starts (``ruptures.Pelt`` with ``penalty``). With
     ``standardize`` the series is z-scored first (penalty in units of its variance; a constant
     series has none); fewer than ``2 * min_size`` points: ``[]``."""
@@ -168,7 +165,7 @@ def change_points(values: Sequence[float] | np.ndarray, model: str = "l2", penal
         x = (x - x.mean()) / sd
     import ruptures as rpt
 
-    algo = rpt.Pelt(model=model, min_size=min_size, jump=jump).fit(x.reshape(-1, 1))
+    algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(x.reshape(-1, 1))
     return [int(b) for b in algo.predict(pen=penalty) if b < len(x)]
 
 
@@ -181,7 +178,7 @@ def session_change_points(traj: pd.DataFrame, column: str = "value", model: str 
     for (sid, spk), g in traj.groupby(PAIR, sort=True):
         g = g.sort_values("position")
         v = g[column].to_numpy(float)
-        cps = change_points(v, model, penalty, min_size, standardize=standardize)
+        cps = change_points(v, model, penalty, min_size, standardize)
         bounds = [0, *cps, len(v)]
         rows += [(sid, spk, cp, int(g["turn"].iloc[cp]), float(v[bounds[j]:cp].mean()),
                   float(v[cp:bounds[j + 2]].mean())) for j, cp in enumerate(cps)]

@@ -1,16 +1,9 @@
-"""Event-locked analysis (notebook 07): what happens in the patient's turns around an event, and
-how the therapist answers it.
-
-An *event* sits on the patient turn whose reply it conditions (``event`` column of the turn
-table: type keys joined by ``;``; one on a therapist turn moves to the session's next patient
-turn). Lags count the patient's *own* turns (-1: the previous one). Excluded turns keep their
-position but have no value, so a lag never skips over them. The effect of an event is the change
-from lag -1 to the event turn against the same change at the patient turns without an event:
-mean change with a t interval, MixedLM ``change ~ is_event`` with a random intercept per session,
-and a within-session permutation test (scipy's ``permutation_test`` has no strata), Holm-
-corrected across types x measures. The therapist's *thinking* refers to the event when its
-lemmas or lower-case words include a cue of the event's type or a generic one (``thinking_cues``
-in ``data/events.yaml``); the same rule after patient turns without an event gives the base rate.
+"""Event-locked analysis (notebook 07): the patient's turns around an event, and the therapist's
+answer. An event sits on the patient turn whose reply it conditions (``event`` column: type keys
+joined by ``;``; one on a therapist turn moves to the next patient turn). Lags count the
+patient's own turns; excluded turns keep their position without a value. The therapist's
+thinking *refers* to an event when its lemmas or lower-case words include a cue of the event's
+type or a generic one (``thinking_cues`` in ``data/events.yaml``).
 """
 
 from __future__ import annotations
@@ -28,7 +21,7 @@ from spacy.language import Language
 from statsmodels.stats.weightstats import DescrStatsW
 
 from therapy_turns.analysis.shifts import next_therapist_code
-from therapy_turns.analysis.stats import adjust_p, mixedlm_table, wilson
+from therapy_turns.analysis.stats import adjust_p, mixedlm_table, share_ci
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
@@ -76,8 +69,7 @@ def marker_events(turns: pd.DataFrame, features: pd.DataFrame, marker: str) -> p
 
 @dataclass(frozen=True)
 class EventSource:
-    """The events analysed: ``turns`` with their ``event`` column, ``kind`` ("events", "marker"
-    or "none") and a sentence that says which events these are."""
+    """The events analysed (``turns``), ``kind`` (events, marker, none) and a sentence on them."""
 
     turns: pd.DataFrame
     kind: str
@@ -89,15 +81,13 @@ def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
                   annotated: str | None = None) -> EventSource:
     """The corpus's events if it has any, else the patient turns with ``fallback_marker``;
     ``annotated``: the events file given to ``analyze`` (named in the description)."""
-    counts = event_counts(turns)
-    if counts:
-        listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
+    if counts := event_counts(turns):
         lines = "event_text" in turns and turns["event_text"].fillna("").str.contains(
             r"^---", regex=True, flags=re.M).any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
-        src = f"annotations in `{annotated}`" if annotated else own
-        if annotated and lines:
-            src += f" and {own}"
+        src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "") \
+            if annotated else own
+        listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
         return EventSource(turns, "events", f"The corpus has {sum(counts.values())} events "
                            f"({src}): {listed}. These are the events analysed.")
     t = marker_events(turns, features, fallback_marker)
@@ -163,9 +153,10 @@ def _tconf(x: np.ndarray, alpha: float) -> tuple[float, float]:
 
 def locked_means(long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval."""
-    rows = [(ev, m, int(lag), len(x), float(x.mean()), *_tconf(x, alpha))
-            for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(
-                ["event", "measure", "lag"]) for x in [g["value"].to_numpy(float)]]
+    rows = []
+    for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
+        x = g["value"].to_numpy(float)
+        rows.append((ev, m, int(lag), len(x), float(x.mean()), *_tconf(x, alpha)))
     return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low",
                                        "ci_high"])
 
@@ -196,10 +187,9 @@ def permutation_p(change: np.ndarray, is_event: np.ndarray, groups: np.ndarray,
 
 def change_table(mt: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
     """``mt`` with ``<measure>_change``: the value minus the patient's previous turn's value."""
-    out = mt.sort_values(["session_id", "pos"]).copy()
-    for m in measures:
-        out[f"{m}_change"] = out[m] - out.groupby("session_id")[m].shift(1)
-    return out
+    out = mt.sort_values(["session_id", "pos"])
+    prev = out.groupby("session_id")[list(measures)].shift(1)
+    return out.assign(**{f"{m}_change": out[m] - prev[m] for m in measures})
 
 
 def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
@@ -221,10 +211,11 @@ def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
 
 def event_effects(mt: pd.DataFrame, measures: Sequence[str] = MEASURES, n_perm: int = 2000,
                   seed: int = 0, method: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
-    """Per event type x measure, the change lag -1 → event turn against the change at patient
-    turns without an event (module docstring; columns :data:`EFFECT_COLUMNS`): ``mean_change``
-    with its t interval, ``baseline_change``, the MixedLM estimate of ``is_event`` with its CI
-    and p, the permutation p, both adjusted over all rows with ``method``."""
+    """Per event type x measure, the change lag -1 → event turn against the same change at patient
+    turns without an event (columns :data:`EFFECT_COLUMNS`): ``mean_change`` with its t
+    interval, ``baseline_change``, the MixedLM estimate of ``is_event`` (random intercept per
+    session) with its CI and p, a within-session permutation p (scipy's ``permutation_test``
+    has no strata), both adjusted over all rows with ``method``."""
     ct = change_table(mt, measures)
     has = ct["event"].str.split(SEPARATOR)
     base = (ct["event"] == "").to_numpy()
@@ -272,23 +263,18 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
     act_columns = list(act_columns if act_columns is not None
                        else [c for c in codes.columns if c.startswith("act_")
                              and pd.api.types.is_bool_dtype(codes[c])])
-    nxt = next_therapist_code(codes, turns, "main_behaviour").merge(_conditions(turns), on=KEYS)
-    t = turns.sort_values(KEYS)
-    nxt = nxt.merge(t.assign(next_turn=t.groupby("session_id")["turn"].shift(-1))[
-        [*KEYS, "next_turn"]], on=KEYS).astype({"next_turn": "int64"})
-    nxt = nxt.merge(codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"}),
-                    on=["session_id", "next_turn"], how="left")
+    nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS).merge(
+        codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"}),
+        on=["session_id", "next_turn"], how="left")
     behaviours = sorted(codes["main_behaviour"].dropna().unique())
     rows = []
     for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
         sub = nxt[nxt["condition"] == cond]
-        n = len(sub)
-        for fam, code, hit in (
-                [("main_behaviour", b, sub["next_code"] == b) for b in behaviours]
-                + [("act_process", a.removeprefix("act_"), sub[a].fillna(False).astype(bool))
-                   for a in act_columns]):
-            k = int(hit.sum())
-            rows.append((cond, fam, code, k, n, k / n if n else np.nan, *wilson(k, n)))
+        rows += [(cond, "main_behaviour", b, *share_ci(int((sub["next_code"] == b).sum()),
+                                                       len(sub))) for b in behaviours]
+        rows += [(cond, "act_process", a.removeprefix("act_"),
+                  *share_ci(int(sub[a].fillna(False).astype(bool).sum()), len(sub)))
+                 for a in act_columns]
     return pd.DataFrame(rows, columns=["condition", "family", "code", "k", "n", "share",
                                        "ci_low", "ci_high"])
 
@@ -313,20 +299,17 @@ def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]
 
 def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | None = None,
                       nlp: Language | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Whether the next therapist turn's thinking refers to the event (module docstring):
-    ``(per_event, summary)``, per event ``session_id, turn, event, next_turn, cues`` and per type
-    ``event, k, n, share, ci_low, ci_high`` with the same rule's ``k_base, n_base, share_base,
-    base_low, base_high`` after turns without an event. Left out: turns without thinking (or a
-    generator placeholder instead) and event types without cue words of their own."""
+    """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: per
+    event ``session_id, turn, event, next_turn, cues``; per type ``event, k, n, share, ci_low,
+    ci_high`` and the same rule's ``k_base, n_base, share_base, base_low, base_high`` after
+    turns without an event. Left out: turns without thinking (or a generator placeholder) and
+    event types without cue words of their own."""
     cues = dict(cues) if cues is not None else thinking_cues()
-    t = turns.sort_values(KEYS)
-    g = t.groupby("session_id")
-    nxt = t.assign(next_turn=g["turn"].shift(-1), next_speaker=g["speaker"].shift(-1),
-                   next_thinking=g["thinking"].shift(-1))
-    nxt = nxt[(nxt["next_speaker"] == "therapist") & (nxt["next_thinking"].fillna("") != "")]
-    real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt["next_thinking"]]
-    nxt = nxt[np.array(real, bool)] if len(nxt) else nxt
-    nxt = nxt[[*KEYS, "next_turn", "next_thinking"]].merge(_conditions(turns), on=KEYS)
+    nxt = next_therapist_code(turns, turns, "thinking").rename(
+        columns={"next_code": "next_thinking"}).fillna({"next_thinking": ""})
+    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"])  # not a placeholder
+            for x in nxt["next_thinking"]]
+    nxt = nxt.loc[np.array(real, bool)].merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     if uncued := [ty for ty in types if ty not in cues]:
         log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
@@ -338,14 +321,12 @@ def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | 
     ev["cues"] = [refers(words[x], ty, cues)
                   for x, ty in zip(ev["next_thinking"], ev["condition"], strict=True)]
     per_event = ev.rename(columns={"condition": "event"})[
-        ["session_id", "turn", "event", "next_turn", "cues"]].astype({"next_turn": "int64"})
+        ["session_id", "turn", "event", "next_turn", "cues"]]
     rows = []
     for ty in types:
         mine = per_event.loc[per_event.event == ty, "cues"]
-        k, n = int((mine != "").sum()), len(mine)
-        kb, nb = sum(refers(words[x], ty, cues) != "" for x in base), len(base)
-        rows.append((ty, k, n, k / n if n else np.nan, *wilson(k, n), kb, nb,
-                     kb / nb if nb else np.nan, *wilson(kb, nb)))
+        rows.append((ty, *share_ci(int((mine != "").sum()), len(mine)),
+                     *share_ci(sum(refers(words[x], ty, cues) != "" for x in base), len(base))))
     return per_event, pd.DataFrame(rows, columns=["event", "k", "n", "share", "ci_low",
                                                   "ci_high", "k_base", "n_base", "share_base",
                                                   "base_low", "base_high"])

@@ -1,21 +1,15 @@
-"""Motivational-interviewing measures: session indices as MI research reports them (MITI 4.2.1
-summary scores, MISC 2.5 client codes) and the lag-1 sequential analysis of client talk after
-each therapist behaviour.
+"""Motivational-interviewing measures: session indices (MITI 4.2.1 summary scores, MISC 2.5
+client codes) and the lag-1 sequential analysis of client talk after each therapist behaviour.
 
-Session indices (:func:`session_indices`), per session over the therapist turns of the
-techniques table and the patient turns of the client table; NaN where the denominator is 0:
-
-- ``<behaviour>_rate``: share of therapist turns whose main behaviour is ``reflection``,
-  ``question``, ``therapist_input``, ``other``;
-- ``reflection_question_ratio``: reflection turns / question turns (MITI R:Q);
-- ``complex_reflection_share``: turns with a complex reflection / with any reflection (%CR);
-- ``open_question_share``: turns with an open question / with any question (MISC %OQ);
-- ``mi_adherent_rate``, ``mi_non_adherent_rate``: share of turns with an MI-adherent form
-  (affirm, seeking collaboration, emphasizing autonomy) / a non-adherent one (persuade without
-  permission, confront); ``mi_adherent_share``: MIA / (MIA + MINA) turns;
-- ``change_talk_share``: change talk / (change + sustain talk) patient turns (%CT).
-
-Forms are read from the ``form`` column (';'-joined), so the same function scores gold codes.
+Session indices over a session's therapist turns (techniques table; forms read from the
+';'-joined ``form`` column, so gold codes score the same way) and patient turns (client table),
+NaN where the denominator is 0: ``<behaviour>_rate`` (share of turns whose main behaviour is
+reflection, question, therapist_input, other); ``reflection_question_ratio`` (MITI R:Q);
+``complex_reflection_share`` (complex / any reflection, %CR); ``open_question_share`` (open /
+any question, %OQ); ``mi_adherent_rate``, ``mi_non_adherent_rate`` (share of turns with an
+MI-adherent form: affirm, seeking collaboration, emphasizing autonomy; with a non-adherent one:
+persuade without permission, confront); ``mi_adherent_share`` (MIA / (MIA + MINA) turns);
+``change_talk_share`` (change / (change + sustain) talk patient turns, %CT).
 """
 
 from __future__ import annotations
@@ -25,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from therapy_turns.analysis.stats import wilson
+from therapy_turns.analysis.stats import share_ci
 
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
 FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection"),
@@ -97,16 +91,13 @@ def sequential(techniques: pd.DataFrame, client: pd.DataFrame, behaviour: str = 
     following turns, ``p, low, high, base_k, base_n, base_rate, base_low, base_high`` and
     ``ratio`` = p / base rate (no pair: ``n`` 0 and NaN)."""
     pairs = next_client_pairs(techniques, client, behaviour)
-    base_n, rows = len(client), []
+    rows = []
     for talk in TALK:
-        base_k = int((client.client_talk == talk).sum())
-        base = base_k / base_n if base_n else np.nan
+        base = share_ci(int((client.client_talk == talk).sum()), len(client), alpha)
         for b in behaviours:
             sel = pairs.client_talk[pairs.behaviour == b]
-            k, n = int((sel == talk).sum()), len(sel)
-            p = k / n if n else np.nan
-            rows.append((b, talk, k, n, p, *wilson(k, n, alpha), base_k, base_n, base,
-                         *wilson(base_k, base_n, alpha), p / base if base else np.nan))
+            mine = share_ci(int((sel == talk).sum()), len(sel), alpha)
+            rows.append((b, talk, *mine, *base, mine[2] / base[2] if base[2] else np.nan))
     return pd.DataFrame(rows, columns=["behaviour", "talk", "k", "n", "p", "low", "high",
                                        "base_k", "base_n", "base_rate", "base_low", "base_high",
                                        "ratio"])

@@ -1,14 +1,6 @@
-"""Session-level summaries of the turn-level tables, the join to session metadata, and group
-comparisons and outcome correlations across sessions (notebook 06).
-
-Columns of the ``sessions`` table (over *analysed* turns: the exclusion policy of
-:func:`therapy_turns.io.transcripts.analysable`): counts ``n_turns`` (all), ``n_analysed``,
-``n_patient``, ``n_therapist``, ``patient_words``, ``therapist_words`` (words as
-:mod:`therapy_turns.schema` defines them), ``patient_word_share``, ``n_backchannels``; then every
-registered measure's aggregations, named ``<measure>__<column>__<statistic>`` (default: the mean
-per speaker it applies to, ``features__mattr__patient``; the manifest lists their meaning and
-unit); then the metadata columns, joined by ``session_id`` (ids on one side only are reported).
-"""
+"""The ``sessions`` table (one row per session: counts over analysed turns, every registered
+measure's aggregations ``<measure>__<column>__<statistic>``, metadata joined by ``session_id``),
+and group comparisons and outcome correlations across sessions (notebook 06)."""
 
 from __future__ import annotations
 
@@ -39,10 +31,12 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
                        exclude_backchannels: bool = True, *,
                        measures: Mapping[str, Measure] | None = None) -> pd.DataFrame:
-    """One row per session of ``turns`` (in order of appearance; a chunk of the corpus) with the
-    columns of the module docstring. ``tables``: each measure's turn-level table; ``measures``:
-    name -> :class:`Measure` (default: the registry). With ``exclude_backchannels`` measures
-    declared ``skip_backchannels`` (emotion) aggregate without backchannels."""
+    """One row per session of ``turns`` (a chunk; in order of appearance): ``n_turns`` (all),
+    over the turns analysed under ``exclude``: ``n_analysed``, ``n_patient``, ``n_therapist``,
+    ``patient_words``, ``therapist_words`` (:func:`~therapy_turns.schema.count_words`),
+    ``patient_word_share``, ``n_backchannels`` (patient); then the aggregations of each measure
+    of ``tables`` (``measures``: name -> :class:`Measure`, default the registry), without
+    backchannels for those declared ``skip_backchannels`` if ``exclude_backchannels``."""
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
     ids = pd.Index(uniques, dtype="str", name="session_id")
@@ -88,15 +82,14 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     return pd.concat([out, *(p.reset_index(drop=True) for p in parts)], axis=1)
 
 
-# --------------------------------------------------------------------------- metadata
 class MetadataError(ValueError):
     """The metadata file cannot be used (no ``session_id`` column, duplicate ids)."""
 
 
 @dataclass
 class MetadataReport:
-    """How the metadata matched the corpus: rows, matched ids, corpus sessions without metadata
-    (kept), metadata ids not in the corpus (not joined), columns renamed for a clash."""
+    """How the metadata matched the corpus (sessions without metadata are kept, unknown ids
+    are not joined, clashing columns renamed ``meta_<name>``)."""
 
     n_metadata: int = 0
     n_matched: int = 0
@@ -189,19 +182,15 @@ def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
     """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
     last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata; NaN for
     sessions without a value)."""
-    keep = analysable(turns, tuple(exclude))
-    last = turns.groupby("session_id").turn.max().rename("last_turn")
-    d = table[table.speaker == speaker].merge(keep[["session_id", "turn"]],
-                                              on=["session_id", "turn"])
-    d = d.merge(last, left_on="session_id", right_index=True)
-    d["position"] = (d.turn / d.last_turn.where(d.last_turn > 0)).astype("float64")
+    d = table[table.speaker == speaker].merge(
+        analysable(turns, tuple(exclude))[["session_id", "turn"]], on=["session_id", "turn"])
+    last = d.session_id.map(turns.groupby("session_id").turn.max())
+    d["position"] = (d.turn / last.where(last > 0)).astype("float64")
     s = sessions[["session_id", *columns]].assign(session_id=lambda x: x.session_id.astype(str))
-    return d.drop(columns=["last_turn"]).assign(session_id=lambda x: x.session_id.astype(str)
-                                                ).merge(s, on="session_id", how="left",
-                                                        validate="many_to_one")
+    return d.assign(session_id=d.session_id.astype(str)).merge(s, on="session_id", how="left",
+                                                               validate="many_to_one")
 
 
-# --------------------------------------------------------------------------- group comparisons
 def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
              ) -> tuple[float, float, float]:
     """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal CI
@@ -209,7 +198,7 @@ def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
     a, b = np.asarray(a, float), np.asarray(b, float)
     na, nb = len(a), len(b)
     sp = np.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)) \
-        if na >= 2 and nb >= 2 else 0.0
+        if na > 1 and nb > 1 else 0.0
     if sp == 0:
         return (float("nan"),) * 3
     g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))

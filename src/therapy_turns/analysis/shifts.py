@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, wilson
+from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, share_ci
 from therapy_turns.schema import TURN_ID as KEYS
 
 
@@ -38,14 +38,6 @@ def _frame(m: np.ndarray, st: list[str]) -> pd.DataFrame:
     return pd.DataFrame(m, index=pd.Index(st, name="from"), columns=pd.Index(st, name="to"))
 
 
-def transition_counts(codes: pd.DataFrame, col: str = "main_behaviour",
-                      states: Sequence[str] | None = None) -> pd.DataFrame:
-    """Counts of code ``from`` (rows) → code ``to`` (columns) between consecutive therapist turns
-    of a session."""
-    st = _states(codes, col, states)
-    return _frame(_count(_sequences(codes, col), {s: i for i, s in enumerate(st)}), st)
-
-
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
     """Row proportions (rows without transitions stay NaN)."""
     return counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
@@ -53,9 +45,9 @@ def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class PermutationResult:
-    """Observed transition counts against a within-session shuffled null: per-cell two-sided
-    p-values, and the statistic sum((observed - null_mean)^2 / null_mean) over cells with
-    null_mean > 0 with its p ((k + 1) / (n + 1))."""
+    """Transition counts ``from`` (rows) → ``to`` (columns) against a within-session shuffled
+    null: two-sided p per cell, the statistic sum((observed - null_mean)^2 / null_mean) over
+    cells with null_mean > 0 and its p, ``(k + 1) / (n_perm + 1)``."""
 
     observed: pd.DataFrame
     null_mean: pd.DataFrame
@@ -67,8 +59,8 @@ class PermutationResult:
 
 def permutation_test(codes: pd.DataFrame, col: str = "main_behaviour", n_perm: int = 2000,
                      seed: int = 0, states: Sequence[str] | None = None) -> PermutationResult:
-    """Do consecutive codes follow each other more (or less) than chance? The null shuffles each
-    session's codes (keeping its technique mix), so it tests sequential structure only."""
+    """Do consecutive therapist codes of a session follow each other more (or less) than chance?
+    The null shuffles each session's codes (keeping its technique mix)."""
     st = _states(codes, col, states)
     index = {s: i for i, s in enumerate(st)}
     seqs = _sequences(codes, col)
@@ -162,15 +154,15 @@ def technique_change_points(codes: pd.DataFrame, columns: Sequence[str], penalty
 
 def next_therapist_code(codes: pd.DataFrame, turns: pd.DataFrame, col: str = "main_behaviour"
                         ) -> pd.DataFrame:
-    """``session_id, turn, next_code``: for each patient turn directly followed by a therapist
-    turn, that turn's code."""
+    """``session_id, turn, next_turn, next_code``: each patient turn directly followed by a
+    therapist turn, and that turn's code."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     nxt = t.groupby("session_id")[["turn", "speaker"]].shift(-1)
     keep = (t.speaker == "patient") & (nxt.speaker == "therapist")
     t = t[keep].assign(next_turn=nxt.loc[keep, "turn"].astype(int))
     m = t.merge(codes[[*KEYS, col]].rename(columns={"turn": "next_turn", col: "next_code"}),
                 on=["session_id", "next_turn"], how="inner")
-    return m[[*KEYS, "next_code"]].reset_index(drop=True)
+    return m[[*KEYS, "next_turn", "next_code"]].reset_index(drop=True)
 
 
 def responsiveness(codes: pd.DataFrame, turns: pd.DataFrame, patient: pd.DataFrame, marker: str,
@@ -185,9 +177,8 @@ def responsiveness(codes: pd.DataFrame, turns: pd.DataFrame, patient: pd.DataFra
     rows = []
     for c in ("after_marker", "otherwise"):
         nxt = nx.loc[cond == c, "next_code"]
-        for s in _states(codes, col, states):
-            k, n = int((nxt == s).sum()), len(nxt)
-            rows.append((c, s, k, n, k / n if n else np.nan, *wilson(k, n)))
+        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt)))
+                 for s in _states(codes, col, states)]
     return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low",
                                        "ci_high"])
 

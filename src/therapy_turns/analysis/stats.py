@@ -33,14 +33,14 @@ def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
     return out
 
 
-def wilson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes in ``n`` trials (NaN for ``n`` = 0)."""
+def share_ci(k: int, n: int, alpha: float = 0.05) -> tuple[int, int, float, float, float]:
+    """``k, n``, the share ``k / n`` and its Wilson score interval (NaNs for ``n`` = 0)."""
     from statsmodels.stats.proportion import proportion_confint
 
     if n == 0:
-        return (np.nan, np.nan)
+        return k, n, np.nan, np.nan, np.nan
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return float(lo), float(hi)
+    return k, n, k / n, float(lo), float(hi)
 
 
 def fit_mixedlm(model, reml: bool = True, optimizers: Sequence[str] = OPTIMIZERS):  # noqa: ANN001, ANN201
