@@ -121,16 +121,11 @@ class ClientCoder:
         if not len(doc) or not doc.text.strip():
             return out
         strings = doc.vocab.strings
-        found = {(strings[k], s, e) for k, s, e in [*self.matcher(doc), *self.phrases(doc)]}
+        found = sorted({(s, e, strings[k]) for k, s, e in [*self.matcher(doc), *self.phrases(doc)]})
         norms = [t.norm_ for t in doc]
-        sent_of = np.zeros(len(doc), dtype=np.int64)
-        for k, sent in enumerate(doc.sents):
-            sent_of[sent.start:sent.end] = k
-        by_sent: dict[int, list[tuple[ClientRule, int, int]]] = {}
-        for rid, s, e in sorted(found, key=lambda x: (x[1], x[2], x[0])):
-            by_sent.setdefault(int(sent_of[s]), []).append((self.rules[rid], s, e))
         hits: list[TalkHit] = []
-        for _, items in sorted(by_sent.items()):
+        for sent in doc.sents:
+            items = [(self.rules[rid], s, e) for s, e, rid in found if sent.start <= s < sent.end]
             vetoed = {k for r, _, _ in items for k in r.veto_kinds}
             cancelled = {r.cancels for r, _, _ in items if r.cancels}
             for r, s, e in items:

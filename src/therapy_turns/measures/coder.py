@@ -2,7 +2,7 @@
 and character 2-5-gram TF-IDF plus (for labels the rule coders know) the rule codes, into a
 class-balanced logistic regression; session-grouped cross-validation; a versioned, checksummed
 model file (``coder.pkl``: magic line, JSON header, pickle; only load files you trust) and
-``summary.json``. Details: ``docs/codebook.md`` ("Bring your own codes")."""
+``summary.json``. Usage: README ("Trained coders")."""
 
 from __future__ import annotations
 
@@ -19,15 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
+from sklearn import metrics
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
@@ -166,12 +161,13 @@ def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | 
     """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix
     (rows gold, columns predicted) of ``pred`` against ``gold``."""
     labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
-    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
-    per = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=labels)
-    cm = pd.DataFrame(confusion_matrix(gold, pred, labels=labels), index=labels, columns=labels)
-    kappa = float(cohen_kappa_score(gold, pred, labels=labels))
-    macro = float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
-    return kappa, macro, per, cm
+    prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)),
+                       index=labels)
+    cm = metrics.confusion_matrix(gold, pred, labels=labels)
+    return (float(metrics.cohen_kappa_score(gold, pred, labels=labels)),
+            float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+            per, pd.DataFrame(cm, index=labels, columns=labels))
 
 
 @dataclass
@@ -285,10 +281,7 @@ def load_model(path: str | Path) -> TrainedCoder:
     p = _model_path(path)
     if not p.is_file():
         raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
-    with p.open("rb") as fh:
-        first = fh.readline().rstrip(b"\n")
-        header_line = fh.readline()
-        payload = fh.read()
+    first, header_line, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
     if not first.startswith(MAGIC + b" "):
         raise CoderError(f"{p}: line 1: not a therapy-turns coder file (expected "
                          f"'{MAGIC.decode()} {FORMAT_VERSION}')")
@@ -309,9 +302,8 @@ def load_model(path: str | Path) -> TrainedCoder:
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
-    for key, default in (("rules", "none"), ("rule_columns", []), ("label", header.get("label"))):
-        summary.setdefault(key, default)
-    summary["payload_sha256"] = header["payload_sha256"]
+    summary = {"rules": "none", "rule_columns": [], "label": header.get("label"), **summary,
+               "payload_sha256": header["payload_sha256"]}
     return TrainedCoder(pipe, summary)
 
 
@@ -385,11 +377,10 @@ class TechniqueModel:
             ["session_id", "turn"])["text"]
         texts = key.reindex(pd.MultiIndex.from_arrays(
             [coded.session_id.astype(str), coded.turn])).fillna("").astype(str).tolist()
-        rule_codes = pd.DataFrame(coded[[f"form_{f}" for f in forms()]].to_numpy(float),
-                                  columns=[f"rule__form_{f}" for f in forms()])
+        rule_codes = coded[[f"form_{f}" for f in forms()]].astype(float).add_prefix("rule__")
         pred = _cached_model(self.path, self.sha256).predict(texts, rule_codes=rule_codes)
-        spoken = np.array([bool(t.strip()) for t in texts])
-        coded["main_behaviour"] = np.where(spoken, pred, coded["main_behaviour"])
+        coded["main_behaviour"] = np.where([bool(t.strip()) for t in texts], pred,
+                                           coded["main_behaviour"])
         return coded
 
 

@@ -1,13 +1,13 @@
 """Rule-based therapist technique coder: forms (MITI 4.2.1 / MISC 2.5), ACT processes and one
 AnnoMI main behaviour per therapist turn, each label with the words that triggered it. Codebook,
 decision rules and manual sections: ``docs/codebook.md`` (``data/codebook.yaml``); rules:
-``data/technique_patterns.yaml``; statement rules: :mod:`measures.statements`."""
+``data/technique_patterns.yaml``."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -22,18 +22,10 @@ from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
-from therapy_turns.measures.statements import (
-    ReflectionSettings,
-    complexity,
-    content_lemmas,
-    imperative,
-    is_direction,
-    reflection,
-)
 from therapy_turns.measures.views import DocView
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import KEYS, THERAPIST
+from therapy_turns.schema import KEYS, THERAPIST, is_content
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +99,126 @@ class TurnCodes:
     evidence: dict[str, list[list[str]]] = field(default_factory=dict)
 
     main_behaviour = property(lambda self: main_behaviour(self.forms))
+
+
+# ---------------------------------- statement rules (MITI 4.2.1 decision rules, docs/codebook.md)
+LEAD_SKIP = frozenset({"just", "now", "so", "and", "then", "okay", "ok", "well", "first", "next",
+                       "also", "again", "gently", "simply", "slowly", "um", "uh", "right", "yeah",
+                       "oh", "alright", "but", ","})
+_DIRECTION_PHRASES = ("let's", "i'd like you to", "i want you to", "i would like you to")
+_YOU = frozenset({"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"})
+_ACKNOWLEDGE = frozenset({"good", "great", "okay", "fine", "sure", "alright", "right", "cool",
+                          "lovely", "yeah", "yes"})
+
+
+@dataclass(frozen=True)
+class ReflectionSettings:
+    """Thresholds of the reflection rules (``settings`` of ``technique_patterns.yaml``)."""
+
+    min_overlap_plain: float  # share of content lemmas said by the client (no lead-in, no "you")
+    min_content_plain: int  # content lemmas such a restatement needs
+    complex_min_novelty: float  # share of new content lemmas that makes a reflection complex
+    complex_min_content: int  # content lemmas a statement needs before novelty can count
+    statement_default: bool = True  # any other uncoded statement about the client's world
+    generic_min_content: int = 5  # a longer statement sharing no client word is information
+
+
+def _first_word(v: DocView, start: int, end: int) -> int | None:
+    return next((i for i in range(start, end)
+                 if not (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP)), None)
+
+
+def imperative(v: DocView, start: int, end: int) -> bool:
+    """Does the sentence ``start:end`` open with an imperative verb (not ``let``/``be``, not
+    ``you know``)?"""
+    i = _first_word(v, start, end)
+    return i is not None and v.tag[i] == "VB" and v.low[i] not in ("be", "let") \
+        and not (i > 0 and v.low[i - 1] == "you")
+
+
+def is_direction(v: DocView, start: int, end: int) -> bool:
+    """Does the sentence open with a direction (imperative, ``let's``, ``I'd like you to``)?"""
+    i = _first_word(v, start, end)
+    text = v.span_text(start, end).lower().replace("’", "'")
+    return i is not None and (v.low[i] in ("let", "let's") or imperative(v, start, end)
+                              or any(p in text for p in _DIRECTION_PHRASES))
+
+
+def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
+    """The content lemmas (:func:`therapy_turns.schema.is_content`) of tokens ``start:end``."""
+    cut = slice(start, end)
+    return {lemma for lemma, alpha, stop, p, text in zip(
+        v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True)
+            if is_content(text, p, alpha, stop)}
+
+
+def addresses_client(v: DocView, start: int, end: int) -> bool:
+    """Does the sentence speak of the client (``you``/``your`` ...), the fillers ``you know`` /
+    ``you see`` aside?"""
+    for i in range(start, end):
+        if v.low[i] not in _YOU:
+            continue
+        after = v.low[i + 2] if i + 2 < end else ""
+        filler = v.low[i] == "you" and i + 1 < end and v.low[i + 1] in ("know", "see") and (
+            after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)])
+        if not filler:
+            return True
+    return False
+
+
+def reflection(v: DocView, start: int, end: int, client: tuple[set[str] | None, Set[str]],
+               stem: str | None, cfg: ReflectionSettings, stem_is_complex: bool = False,
+               after_input: bool = False) -> str | None:
+    """The rule id if the statement ``start:end`` reflects the client turn (``client``: its
+    content lemmas, None if there is none, and all its words), ``info_*`` if it is information
+    (a number the client did not say: feedback; a long statement sharing no client word), else
+    None. Without a client turn only a lead-in ``stem`` counts; ``after_input`` (the turn gives
+    information or advice): only a lead-in or repeated client words make a reflection."""
+    client, words = client
+    own = any(v.low[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass", "expl")
+              for i in range(start, end))  # the therapist speaks of themselves
+    if stem is not None and (stem_is_complex or not own):
+        return stem
+    if client is None:
+        return None
+    if stem is None and any(v.tag[i] == "CD" and v.low[i] not in words and v.low[i] != "one"
+                            for i in range(start, end)):
+        return "info_number"
+    if own:
+        return None
+    content = content_lemmas(v, start, end) - _ACKNOWLEDGE
+    if not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
+        return None
+    overlap = len(content & client) / len(content)
+    if overlap >= cfg.min_overlap_plain and (len(content) >= cfg.min_content_plain
+                                            or overlap == 1.0):
+        return f"refl_overlap_{overlap:.2f}"
+    if after_input:
+        return None
+    you = addresses_client(v, start, end)
+    if not overlap and not you and len(content) >= cfg.generic_min_content:
+        return "info_generic"
+    return "refl_you" if you else "refl_statement" if cfg.statement_default else None
+
+
+def complexity(v: DocView, start: int, end: int, client: set[str], complex_stem: bool,
+               cues: Sequence[str], cfg: ReflectionSettings, client_words: Set[str] = frozenset()
+               ) -> tuple[str, str]:
+    """``(simple|complex, reason)`` of a reflection: a complex lead-in, a complex cue (texts
+    ``cues``) the client did not say (``client_words``), or mostly new content words; else
+    simple (MITI 4.2.1: when in doubt, simple)."""
+    if complex_stem:
+        return "complex", "stem"
+    new_cues = [c for c in cues
+                if not all(w in client_words or w in client for w in c.lower().split())]
+    if new_cues:
+        return "complex", f"cue:{new_cues[0]}"
+    content = content_lemmas(v, start, end)
+    if len(content) >= cfg.complex_min_content:
+        novelty = 1.0 - len(content & client) / len(content)
+        if novelty >= cfg.complex_min_novelty:
+            return "complex", f"novel_{novelty:.2f}"
+    return "simple", "default"
 
 
 @lru_cache(maxsize=1)
@@ -219,7 +331,7 @@ class Coder:
             return
         if is_direction(v, *bounds):
             # MISC 2.5 Direct -> Persuade; not "let's" (Structure) nor an exercise step
-            if imperative(v, sent.start, sent.end) and "exercise_instruction" not in found \
+            if imperative(v, *bounds) and "exercise_instruction" not in found \
                     and not codes & {"courtesy", *act_processes()}:
                 _add(found, "persuade", "direction", v.span_text(*bounds))
             return
@@ -228,23 +340,16 @@ class Coder:
             return  # a role-play character's words, courtesy or a quoted question
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
         lemmas, words = client
-        if lemmas is not None and not stems and any(
-                v.tag[i] == "CD" and v.low[i] not in words and v.low[i] != "one"
-                for i in range(sent.start, sent.end)):
-            _add(found, "giving_information", "info_number", v.span_text(*bounds))
-            return
-        refl = reflection(v, sent.start, sent.end, lemmas, stems[0].rule if stems else None,
+        refl = reflection(v, *bounds, (lemmas, words), stems[0].rule if stems else None,
                           self.settings, complex_stem,
                           after_input=input_turn or bool(INPUT_FORMS & set(found)))
-        if refl == "info":
-            _add(found, "giving_information", "info_generic", v.span_text(*bounds))
-            return
-        if refl is None:
-            return
-        kind, why = complexity(v, sent.start, sent.end, lemmas or set(), complex_stem,
-                               [h.text for h in kept if h.code == "complex_cue"], self.settings,
-                               words)
-        _add(found, f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
+        if refl is not None and refl.startswith("info_"):
+            _add(found, "giving_information", refl, v.span_text(*bounds))
+        elif refl is not None:
+            kind, why = complexity(v, *bounds, lemmas or set(), complex_stem,
+                                   [h.text for h in kept if h.code == "complex_cue"],
+                                   self.settings, words)
+            _add(found, f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
 
 
 def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> None:
