@@ -132,10 +132,7 @@ def test_codes_in_codebook_order_and_evidence_shapes():
     assert make_data().codes() == ["open_question", "giving_information", "other",
                                    "present_moment", "values"]
     ev = explorer.evidence_by_code
-    assert ev("open_question: what now? | values: matters", ["values", "open_question"]) == {
-        "values": "matters", "open_question": "what now?"}
-    assert ev([{"code": "values", "text": "v"}], ["values", "defusion"]) == {
-        "values": "v", "defusion": ""}
+    assert ev('{"values": "v"}', ["values", "defusion"]) == {"values": "v", "defusion": ""}
     assert ev("whole turn", ["a", "b"]) == {"a": "whole turn", "b": "whole turn"}
     assert ev(None, ["a"]) == {"a": ""}
     # the techniques table's shape: JSON code -> [[rule id, matched text], ...]

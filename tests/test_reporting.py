@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 
 from therapy_turns import pipeline  # noqa: E402
 from therapy_turns.report import notebooks as reporting  # noqa: E402
+from therapy_turns.report.index import build_index  # noqa: E402
 from therapy_turns.viz import plots  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def test_build_index_is_self_contained_escaped_and_has_methods(tmp_path):
     reports.mkdir()
     _executed_notebook(reports / "01-x.ipynb")
     pipeline.build_tables(ROOT / "seeds", tmp_path / "analysis", [], progress=False)  # turns
-    out = reporting.build_index(reports, "seeds", tmp_path / "analysis", reports / "index.html")
+    out = build_index(reports, "seeds", tmp_path / "analysis", reports / "index.html")
     html = out.read_text()
     assert "<h2>Overview title</h2>" in html and "The claim." in html
     assert "secret_code_line" not in html, "no code cells in the report"

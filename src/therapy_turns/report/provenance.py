@@ -12,20 +12,22 @@ from therapy_turns.io.transcripts import corpus_checksum, corpus_files
 from therapy_turns.nlp import load_pipeline, pipeline_id
 from therapy_turns.paths import project_path, project_root
 
-PACKAGES = ("therapy_turns", "spacy", "pandas", "numpy", "statsmodels", "scipy", "seaborn",
-            "matplotlib", "scikit-learn", "pyphen", "vadersentiment", "nrclex",
-            "ruptures", "papermill", "dask")
+PACKAGES = tuple(
+    "therapy_turns spacy pandas numpy statsmodels scipy seaborn matplotlib scikit-learn pyphen "
+    "vadersentiment nrclex ruptures papermill dask".split()
+)
 
 
 def git_commit(root: Path | None = None) -> str:
     """The checked-out commit (``+dirty`` when the work tree has changes), or ``unknown``."""
-    root = root or project_root()
+    cwd = root or project_root()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout
+
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, text=True,
-                             capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               text=True, capture_output=True, check=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
+        dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+        return git("rev-parse", "--short=12", "HEAD").decode().strip() + dirty
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -44,8 +46,8 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     """A two-column table (item, value) for the last cell of every notebook."""
     files = project_path(corpus)  # a notebook parameter: relative to the project root
-    rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files))),
-            "corpus sha256": corpus_checksum(files), "git commit": git_commit(),
-            "spaCy pipeline": pipeline_id(load_pipeline())}
-    rows.update({f"version {k}": v for k, v in package_versions().items()})
+    rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files)))}
+    rows |= {"corpus sha256": corpus_checksum(files), "git commit": git_commit()}
+    rows["spaCy pipeline"] = pipeline_id(load_pipeline())
+    rows |= {f"version {k}": v for k, v in package_versions().items()}
     return pd.DataFrame({"item": list(rows), "value": list(rows.values())})
