@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+
+Others = Sequence[tuple[str, list[int]]]
 
 # A quoted string; apostrophes inside words ("speaker's", "O'Neill") neither open nor close one.
 _QUOTED = re.compile(
@@ -70,9 +73,25 @@ class EventsFileError(TranscriptError): ...
 
 
 class UnknownSpeakerError(TranscriptError):
-    """An unknown label that recurs like a speaker; ``label`` is the label as written."""
+    """An unknown label (as written) that recurs like a speaker (``rule`` says how) on ``lines``;
+    ``others``: the file's other such labels and their lines."""
 
-    label: str = ""
+    def __init__(
+        self, path: str | Path, label: str, lines: list[int], rule: str, others: Others = ()
+    ) -> None:
+        self.label, name, n = label, label.split(" (")[0], len(lines)
+        first = ", ".join(map(str, lines[:5])) + (", ..." if n > 5 else "")
+        also = "".join(
+            f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others
+        )
+        super().__init__(
+            path,
+            lines[0],
+            f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first}), "
+            + rule,
+            f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
+            f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}",
+        )
 
 
 def read_text_file(path: Path) -> str:

@@ -13,7 +13,6 @@ from therapy_turns.io.errors import (
     NoSpeakerLabelError,
     SpeakerOptionError,
     TextBeforeLabelError,
-    TranscriptError,
     UnknownSpeakerError,
 )
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -48,24 +47,15 @@ _EVENT_RE = re.compile(r"^---[ \t]*\[.*\][^\n]*---[ \t]*\r?$")  # an event line 
 
 @dataclass(frozen=True)
 class Label:
-    """A line-start label: where it ends, as written (no bold, timestamp or indentation), its
-    name, lookup keys (most specific first), part (thinking/answer/"") and timestamp."""
+    """A line-start label: where it ends, as written (no bold, timestamp or indentation), lookup
+    keys (most specific first), part (thinking/answer/""), timestamp, whether it is name-like."""
 
     end: int
     label: str
-    name: str
     keys: tuple[str, ...]
     part: str
     timestamp: str
-
-    @property
-    def name_like(self) -> bool:
-        """Capitalised, at most three words, not a heading (``Step 1``, ``Goal``)."""
-        return (
-            bool(_NAME_LIKE.fullmatch(self.name))
-            and (len(self.name) > 1 or self.name.lower() in ABBREVIATIONS)
-            and self.name.split()[0].lower() not in HEADING_WORDS
-        )
+    name_like: bool  # capitalised, at most three words, not a heading (``Step 1``, ``Goal``)
 
     def role(self, speakers: Speakers) -> str | None:
         """The mapped role (patient/therapist/content), or None if unknown."""
@@ -81,7 +71,9 @@ def match_label(line: str) -> Label | None:
     label = name + (f" {num}" if num else "") + (f" ({paren.strip()})" if paren else "")
     keys = ((f"{name} {num}".lower(),) if num else ()) + (name.lower(),)
     part = (m.group("part") or "").strip().lower()
-    return Label(m.end(), label, name, keys, part, m.group("ts") or "")
+    name_like = bool(_NAME_LIKE.fullmatch(name)) and name.split()[0].lower() not in HEADING_WORDS
+    name_like &= len(name) > 1 or name.lower() in ABBREVIATIONS
+    return Label(m.end(), label, keys, part, m.group("ts") or "", name_like)
 
 
 def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
@@ -169,7 +161,7 @@ def segment_text(
             break
     if like:
         (label, (where, rule)), *others = sorted(like.items(), key=lambda kv: kv[1][0][0])
-        raise unknown_speaker(path, label, where, rule, {k: v[0] for k, v in others})
+        raise UnknownSpeakerError(path, label, where, rule, [(k, v[0]) for k, v in others])
     return segs
 
 
@@ -214,28 +206,6 @@ def speaker_like(segs: Sequence[Segment], speakers: Speakers) -> dict[str, tuple
     return {k: (lines[k][::-1], why) for k, why in flagged.items()}
 
 
-def unknown_speaker(
-    path: object, label: str, lines: Sequence[int], rule: str, others: Mapping[str, Sequence[int]]
-) -> UnknownSpeakerError:
-    """The error for an unknown label that recurs like a speaker (``rule`` says how), naming the
-    file's ``others`` such labels at the end."""
-    first = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
-    name, n = label.split(" (")[0], len(lines)
-    also = "".join(
-        f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others.items()
-    )
-    err = UnknownSpeakerError(
-        path,
-        lines[0],
-        f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first}), "
-        + rule,
-        f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
-        f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}",
-    )
-    err.label = label
-    return err
-
-
 def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequence[Segment]) -> bool:
     """Map the speaker-like abbreviations where unambiguous: together with those already mapped
     they cover both roles, or no other label of the file has their role. Once one is mapped, one
@@ -255,22 +225,6 @@ def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequenc
     return bool(take)
 
 
-def _outside(lines: Sequence[str], n: int, path: str | Path, speakers: Speakers) -> TranscriptError:
-    """The error for text on line ``n``, before the first known label."""
-    lab = match_label(lines[n - 1].removeprefix(BOM))
-    if lab and lab.role(speakers) is None:
-        found = (match_label(line.removeprefix(BOM)) for line in lines)
-        where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
-        return unknown_speaker(path, lab.label, where, "before any known speaker label", {})
-    return TextBeforeLabelError(
-        path,
-        n,
-        f"text outside any turn: {lines[n - 1].strip(BOM + ' ')[:60]!r}",
-        "a line starting with a speaker label such as 'Patient:' or 'Therapist:' (map other "
-        "labels with --speaker LABEL=patient|therapist)",
-    )
-
-
 def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Segment]:
     """:func:`segment_text`'s cut with a fixed label mapping."""
     segs: list[Segment] = []
@@ -288,8 +242,18 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
         role = lab.role(speakers) if lab else None
         header, event = _HEADER_RE.match(line), _EVENT_RE.match(line)
         if not (header or event or role in SPEAKERS):  # content of the current turn
+            if mode == "separator" and lab and role is None:  # text before the first known label
+                found = (match_label(x.removeprefix(BOM)) for x in lines)
+                where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
+                raise UnknownSpeakerError(path, lab.label, where, "before any known speaker label")
             if mode == "separator":
-                raise _outside(lines, n, path, speakers)
+                raise TextBeforeLabelError(
+                    path,
+                    n,
+                    f"text outside any turn: {line.strip(BOM + ' ')[:60]!r}",
+                    "a line starting with a speaker label such as 'Patient:' or 'Therapist:' "
+                    "(map other labels with --speaker LABEL=patient|therapist)",
+                )
             segs += [replace(b, kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
         elif header or event:

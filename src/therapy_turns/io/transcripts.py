@@ -103,21 +103,14 @@ def text_rows(
         lab = match_label(head.text)
         events = [s.text for s in segs if s.kind == "event"]
         lines = [s.line for s in segs if s.kind != "event"]  # an event stands before its turn
-        rows.append(
-            {
-                "session_id": sid,
-                "speaker": head.role,
-                "speaker_label": lab.label,
-                "timestamp": lab.timestamp,
-                "raw_text": "".join(s.text for s in segs if s.kind == "speech"),
-                "thinking": "".join(s.text for s in segs if s.kind == "thinking").strip(),
-                "event": SEPARATOR.join(map(classify, events)),
-                "event_text": "\n".join(e.rstrip("\r\n") for e in events),
-                "source": str(source),
-                "line_start": min(lines),
-                "line_end": max(lines),
-            }
+        speech, thinking = (
+            "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")
         )
+        row = {"session_id": sid, "speaker": head.role, "speaker_label": lab.label}
+        row |= {"timestamp": lab.timestamp, "raw_text": speech, "thinking": thinking.strip()}
+        row |= {"event": SEPARATOR.join(map(classify, events)), "source": str(source)}
+        row |= {"event_text": "\n".join(e.rstrip("\r\n") for e in events)}
+        rows.append(row | {"line_start": min(lines), "line_end": max(lines)})
     return rows
 
 
