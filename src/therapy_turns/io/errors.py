@@ -6,8 +6,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-Others = Sequence[tuple[str, list[int]]]
-
 # A quoted string; apostrophes inside words ("speaker's", "O'Neill") neither open nor close one.
 _QUOTED = re.compile(
     r"""(?<!\w)'(?:[^'\\]|\\.|'(?=\w))*'(?!\w)|(?<!\w)"(?:[^"\\]|\\.)*"(?!\w)|“[^”]*”"""
@@ -77,7 +75,7 @@ class UnknownSpeakerError(TranscriptError):
     ``others``: the file's other such labels and their lines."""
 
     def __init__(
-        self, path: str | Path, label: str, lines: list[int], rule: str, others: Others = ()
+        self, path: str | Path, label: str, lines: list[int], rule: str, others: Sequence = ()
     ) -> None:
         self.label, name, n = label, label.split(" (")[0], len(lines)
         first = ", ".join(map(str, lines[:5])) + (", ..." if n > 5 else "")

@@ -139,13 +139,8 @@ class Segment:
 def segment_text(
     text: str, path: str | Path = "<text>", speakers: Speakers | None = None
 ) -> list[Segment]:
-    """Cut a text transcript into segments whose concatenation is exactly ``text``.
-
-    A ``label`` opens or continues turn ``turn``; ``speech``/``thinking`` belong to it; an
-    ``event`` line belongs to the next patient turn (else the last turn); a ``separator`` is a
-    BOM, a turn header or blank lines between turns. Abbreviations that recur like speakers
-    become speakers; any other unknown label that does raises :class:`UnknownSpeakerError`.
-    """
+    """Cut a text transcript into segments whose concatenation is exactly ``text`` (kinds and
+    rules: ``docs/loading.md``); an unknown label that recurs like a speaker raises."""
     speakers = dict(speakers or DEFAULT_SPEAKERS)
     lines = _LINE_RE.findall(text)  # ends kept; form feed, NEL, U+2028 do not break lines
     for _ in range(len(ABBREVIATIONS) + 1):

@@ -38,38 +38,36 @@ def csv_rows(
     :class:`MissingColumnError` for columns, else a :class:`MalformedTableError`)."""
     bad = error or MalformedTableError
     reader = csv.reader(_LINES.findall(read_text_file(path).removeprefix("\ufeff")), strict=True)
-    header: list[str] = []
-    rows: list[Record] = []
-    start = 1
+    records, start = [], 1
     try:
         for fields in reader:
-            if fields and not header:
-                header, header_end = [h.strip() for h in fields], reader.line_num
-                if len(set(header)) < len(header):
-                    found = f"header {header} with a repeated column"
-                    raise bad(path, start, found, "one header cell per column name")
-                if missing := [c for c in required if c not in header]:
-                    expected = f"columns {list(required)} (missing: {missing})"
-                    raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
-            elif fields:
-                if len(fields) != len(header):
-                    raise bad(
-                        path,
-                        start,
-                        f"a row of {len(fields)} fields (the header has {len(header)})",
-                        "comma-separated rows with the header's number of fields (quote texts "
-                        "that hold commas)",
-                    )
-                rows.append((start, reader.line_num, dict(zip(header, fields, strict=True))))
+            records += [(start, reader.line_num, fields)] if fields else []
             start = reader.line_num + 1
     except csv.Error as e:
         expected = "comma-separated rows; quote cells that hold commas, quotes or line breaks"
         raise bad(path, reader.line_num, f"unparsable CSV ({e})", expected) from None
-    if not header:
+    if not records:
         raise bad(path, None, "no header", "a header row")
-    if not rows and not empty:
+    (start, header_end, header), *records = records
+    header = [h.strip() for h in header]
+    if len(set(header)) < len(header):
+        found = f"header {header} with a repeated column"
+        raise bad(path, start, found, "one header cell per column name")
+    if missing := [c for c in required if c not in header]:
+        expected = f"columns {list(required)} (missing: {missing})"
+        raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
+    for start, _, fields in records:
+        if len(fields) != len(header):
+            raise bad(
+                path,
+                start,
+                f"a row of {len(fields)} fields (the header has {len(header)})",
+                "comma-separated rows with the header's number of fields (quote texts that hold "
+                "commas)",
+            )
+    if not records and not empty:
         raise bad(path, header_end, "a header and no rows", "one row per turn")
-    return rows
+    return [(s, e, dict(zip(header, f, strict=True))) for s, e, f in records]
 
 
 def _jsonl_rows(path: Path) -> list[Record]:
@@ -106,9 +104,7 @@ def _string(path: Path, line: int, rec: Mapping[str, object], key: str, csv_: bo
 
 
 def _turn(path: Path, line: int, value: object) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    if type(value) is int or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value)):
         return int(value)
     raise TranscriptError(path, line, f"turn {value!r}", "an integer turn number")
 

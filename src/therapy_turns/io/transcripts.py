@@ -61,22 +61,17 @@ class Corpus:
 
     def summary(self) -> str:
         """One line: sessions, turns, flags, events, skipped files."""
-        t = self.turns
+        t, events = self.turns, event_counts(self.turns)
         flags = ", ".join(f"{f}={int(t[f].sum())}" for f in FLAGS)
-        events = ", ".join(f"{k}={n}" for k, n in event_counts(t).items())
-        return (
-            f"{t['session_id'].nunique()} sessions, {len(t)} turns ({flags})"
-            + (f"; events: {events}" if events else "")
-            + f"; {len(self.skipped)} files skipped"
-        )
+        ev = "; events: " + ", ".join(f"{k}={n}" for k, n in events.items()) if events else ""
+        n = t["session_id"].nunique()
+        return f"{n} sessions, {len(t)} turns ({flags}){ev}; {len(self.skipped)} files skipped"
 
 
 def turn_table(rows: list[Row]) -> pd.DataFrame:
     """The turn table of raw turn rows, grouped by session in order of first appearance:
     ``turn`` from 0, ``exchange`` (each patient turn opens one), text and artefact flags."""
-    first: dict[object, int] = {}
-    for r in rows:
-        first.setdefault(r["session_id"], len(first))
+    first = {sid: i for i, sid in enumerate(dict.fromkeys(r["session_id"] for r in rows))}
     out, prev = [], (None, None)  # the previous row's session and speaker
     for r in sorted(rows, key=lambda r: first[r["session_id"]]):
         if r["session_id"] != prev[0]:
@@ -233,18 +228,14 @@ def iter_sessions(
 
 
 def iter_chunks(
-    sessions: Iterable[list[Row] | pd.DataFrame], chunk_sessions: int = DEFAULT_CHUNK_SESSIONS
+    sessions: Iterable[list[Row]], chunk_sessions: int = DEFAULT_CHUNK_SESSIONS
 ) -> Iterator[pd.DataFrame]:
-    """Turn tables of at most ``chunk_sessions`` consecutive sessions (raw rows or tables)."""
+    """Turn tables of at most ``chunk_sessions`` consecutive sessions of :func:`session_parts`."""
     if chunk_sessions < 1:
         raise ValueError("chunk_sessions must be >= 1")
     it = iter(sessions)
     while batch := list(islice(it, chunk_sessions)):
-        if all(isinstance(s, list) for s in batch):
-            yield turn_table([r for s in batch for r in s])
-        else:
-            tables = [s if isinstance(s, pd.DataFrame) else turn_table(s) for s in batch]
-            yield pd.concat(tables, ignore_index=True)
+        yield turn_table([r for s in batch for r in s])
 
 
 def load_corpus(
