@@ -92,6 +92,7 @@ from therapy_turns.io.transcripts import (
 )
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Measure
+from therapy_turns.measures.views import Tokens
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 from therapy_turns.store import (
@@ -199,8 +200,10 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
             if cached is not None:
                 out[m.name] = pd.read_parquet(io.BytesIO(cached))
     todo = [m for m in task.measures if m.name not in out]
+    words = None  # the turns' word counts, from their Docs when they are parsed
     if todo:
         docs = parse_turns(turns, task.cache_dir, progress=False)
+        words = (t := Tokens(docs)).count(t.word)
         for m in todo:
             # every table goes through its Parquet bytes, so the session summary sees the
             # same frame whether the table was computed now or read from the cache
@@ -210,7 +213,7 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
                 write_cached(paths[m.name], data)
     measures = {m.name: m for m in task.measures}
     out["sessions"] = summarise_sessions(turns, {n: out[n] for n in measures}, task.exclude,
-                                         measures=measures)
+                                         measures=measures, words=words)
     return task.index, out
 
 

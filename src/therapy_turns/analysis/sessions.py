@@ -30,13 +30,15 @@ COUNT_COLUMNS = ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_w
 def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
                        exclude_backchannels: bool = True, *,
-                       measures: Mapping[str, Measure] | None = None) -> pd.DataFrame:
+                       measures: Mapping[str, Measure] | None = None,
+                       words: np.ndarray | None = None) -> pd.DataFrame:
     """One row per session of ``turns`` (a chunk; in order of appearance): ``n_turns`` (all),
     over the turns analysed under ``exclude``: ``n_analysed``, ``n_patient``, ``n_therapist``,
-    ``patient_words``, ``therapist_words`` (:func:`~therapy_turns.schema.count_words`),
-    ``patient_word_share``, ``n_backchannels`` (patient); then the aggregations of each measure
-    of ``tables`` (``measures``: name -> :class:`Measure`, default the registry), without
-    backchannels for those declared ``skip_backchannels`` if ``exclude_backchannels``."""
+    ``patient_words``, ``therapist_words`` (:func:`~therapy_turns.schema.count_words`, or
+    ``words``: the turns' counts from their Docs), ``patient_word_share``, ``n_backchannels``
+    (patient); then the aggregations of each measure of ``tables`` (``measures``: name ->
+    :class:`Measure`, default the registry), without backchannels for those declared
+    ``skip_backchannels`` if ``exclude_backchannels``."""
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)  # session index, in order of appearance
     ids = pd.Index(uniques, dtype="str", name="session_id")
@@ -45,8 +47,9 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         return out.assign(**{c: pd.Series(dtype="int64") for c in COUNT_COLUMNS},
                           patient_word_share=pd.Series(dtype="float64"))
     mask = turns.index.isin(analysable(turns, tuple(exclude)).index)
-    words = np.fromiter((count_words(t) for t in turns["text"].fillna("")), dtype=np.int64,
-                        count=len(turns))
+    if words is None:
+        words = np.fromiter((count_words(t) for t in turns["text"].fillna("")), dtype=np.int64,
+                            count=len(turns))
     speaker = turns["speaker"].to_numpy()
 
     def per_session(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
