@@ -124,6 +124,8 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("in Denver, CO 80203 he", "POSTCODE", "80203"),
         ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
         ("then 10435 Berlin again", "POSTCODE", "10435"),
+        ("and my mum's 92 now", "AGE", "92"),
+        ("we owe British Gas money", "ORG", "British Gas"),
         ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
         ("West End QLD 4101 is", "POSTCODE", "4101"),
         ("she's on ul. Mokra, 31-019 there", "POSTCODE", "31-019"),
@@ -299,6 +301,13 @@ def test_name_variants_skip_common_words():
     assert "Al" not in name_variants("Alison Brown", session_words={"Al"})  # "al": common
     lower = name_variants("Lachlan Hughes", session_words={"lachie", "lach", "la", "lake"})
     assert {"lachie", "lach"} <= lower and not {"la", "lake"} & lower
+    assert {"Siobhán", "siobhán", "siobhan", "Siobhan"} <= name_variants("Siobhán")
+
+
+def test_organisation_possessive_swept_with_it(ruler):
+    turns = parse_text("Patient: I left Acme Corp. Acme Corp's boss rang; Acme Corp’s too.\n", "s")
+    out = redact_turns(turns, nlp=ruler)
+    assert out.at[0, "text"] == "I left [ORG_1]. [ORG_1] boss rang; [ORG_1] too."
 
 
 def test_known_strings_and_speaker_labels(ruler):
@@ -496,3 +505,9 @@ def test_analysis_tables_manifest_logs_and_explorer_hold_no_planted_string(tmp_p
         assert s not in caplog.text, s
         assert s not in page, s
         assert not any(s in d for d in dumps), s
+
+
+def test_camel_case_name_found():
+    """Real model: a CamelCase word the tagger calls a proper noun or noun is a name."""
+    [ms] = find_identifiers(["I checked my credit with ClearScore again last night."])
+    assert [m.surface for m in ms] == ["ClearScore"]

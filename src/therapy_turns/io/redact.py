@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from itertools import count
 from types import SimpleNamespace
 
 import pandas as pd
@@ -42,6 +44,7 @@ PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 NOT_NEEDED = ("parser", "textcat", "textcat_multilabel")  # spaCy components Presidio needn't
 _WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
 _DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
+_CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
 
@@ -104,9 +107,10 @@ class TokenNameRecognizer(pa.EntityRecognizer):
                 continue
             prev = doc[tok.i - 2] if tok.i > 1 and doc[tok.i - 1].text == "," else doc[tok.i - 1]
             cue = tok.i > 0 and prev.lower_ in self.rules.name_cue_words and not tok.is_stop
+            capital = len(tok) > 2 and tok.text.istitle() or _CAMEL.fullmatch(tok.text)
             if cue and tok.is_lower and len(tok) > 1 and tok.pos_ in ("NOUN", "PROPN", ""):
                 kind, score = "LOWERCASE_NAME", 0.6
-            elif tagged and len(tok) > 2 and tok.text.istitle() and tok.pos_ in ("PROPN", "NOUN"):
+            elif tagged and capital and tok.pos_ in ("PROPN", "NOUN"):
                 kind, score = "RARE_PROPER_NOUN", 0.5
             else:
                 continue
@@ -121,8 +125,7 @@ def _predefined(name: str, rules: SimpleNamespace) -> pa.EntityRecognizer:
         regions, leniency = rules.phone_regions, rules.phone_leniency
         return pre.PhoneRecognizer(supported_regions=regions, leniency=leniency)
     if name == "SpacyRecognizer":
-        kinds = sorted(set(rules.spacy_entities.values()))
-        return pre.SpacyRecognizer(supported_entities=kinds)
+        return pre.SpacyRecognizer(supported_entities=sorted(set(rules.spacy_entities.values())))
     rec = getattr(pre, name)()
     for pattern in rec.patterns if name in rules.score_overrides else ():
         pattern.score = rules.score_overrides[name]
@@ -131,8 +134,7 @@ def _predefined(name: str, rules: SimpleNamespace) -> pa.EntityRecognizer:
 
 @lru_cache(maxsize=8)
 def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
-    """The Presidio analyzer (built once) over ``nlp`` (default: the project's pipeline, NER on)
-    with the recognizers of ``data/redact.yaml``."""
+    """The Presidio analyzer (cached) over ``nlp`` (default: the project's pipeline, NER on)."""
     nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
     rules = load_rules()
     labels = nlp.get_pipe("ner").labels if "ner" in nlp.pipe_names else ()
@@ -144,21 +146,18 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     for name in rules.presidio_recognizers:
         registry.add_recognizer(_predefined(name, rules))
     for spec in rules.recognizers:
-        registry.add_recognizer(
-            pa.PatternRecognizer.from_dict({**spec, "supported_language": "en"})
-        )
+        registry.add_recognizer(pa.PatternRecognizer.from_dict(spec | {"supported_language": "en"}))
     registry.add_recognizer(TokenNameRecognizer(rules))
     log.info("redaction: Presidio analyzer over spaCy %s", nlp.meta.get("name"))
     engine = SpacyNlpEngine([{"lang_code": "en", "model_name": nlp.meta.get("name", "")}], ner)
     engine.nlp = {"en": nlp}  # the loaded pipeline: Presidio never loads (or downloads) a model
+    enhancer = LemmaContextAwareEnhancer(context_suffix_count=3, context_matching_mode="whole_word")
     return pa.AnalyzerEngine(
         nlp_engine=engine,
         registry=registry,
         supported_languages=["en"],
         default_score_threshold=rules.score_threshold,
-        context_aware_enhancer=LemmaContextAwareEnhancer(
-            context_prefix_count=5, context_suffix_count=3, context_matching_mode="whole_word"
-        ),
+        context_aware_enhancer=enhancer,
     )
 
 
@@ -184,8 +183,7 @@ def _clean_span(text: str, start: int, end: int, possessive: bool) -> tuple[int,
 
 
 def _keep(r: pa.RecognizerResult, kind: str, surface: str, rules: SimpleNamespace) -> bool:
-    """Keep calendar dates, phones of enough digits, NER findings with a capital not in
-    ``never_redact``, and the rest."""
+    """Keep calendar dates, phones of enough digits, capitalised NER findings not listed."""
     if not surface or "[" in surface or "]" in surface:
         return False
     if kind == "DATE":
@@ -248,7 +246,9 @@ def name_variants(
         forms.update(*(g for g in rules.nicknames if p in g))
         forms.update(w for w in session_words if _short_form(w, p) and not common(w))
     forms |= {f.lower() for f in forms if not any(common(w) for w in f.split())}
-    return forms
+    nfkd = (unicodedata.normalize("NFKD", f) for f in forms)  # and without accents: "siobhan"
+    bare = {"".join(c for c in f if not unicodedata.combining(c)) for f in nfkd}
+    return forms | {f for f in bare if not common(f)}
 
 
 def _short_form(word: str, name: str) -> bool:
@@ -267,15 +267,17 @@ _ANONYMIZER = AnonymizerEngine()
 class _Session:
     """Swept forms and surface -> placeholder assignment for one session."""
 
-    def __init__(self, surfaces: Mapping[str, str], words: set[str]) -> None:
+    def __init__(self, surfaces: Mapping[str, str], words: set[str], orgs: set[str]) -> None:
         rules = load_rules()
         self.kind_of: dict[str, str] = {}
         self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
         for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
             common = any(is_common_word(w, rules.common_word_logprob) for w in s.split())
             forms = (
-                name_variants(s, rules, words) if k == "NAME" else {s, s if common else s.lower()}
+                {s, s if common else s.lower()} if k != "NAME" else name_variants(s, rules, words)
             )
+            if s in orgs:  # an organisation's possessive is part of its name: "Sainsbury's"
+                forms |= {f + p for f in forms for p in ("'s", "’s")}
             for f in sorted(forms, key=lambda f: (f != s, f)):
                 self.kind_of.setdefault(f, k)
                 self.canon.setdefault(f, s)
@@ -340,7 +342,8 @@ def _sessions(
                 votes.setdefault(s, Counter())[k] += n
         surfaces = {s: min(c, key=lambda k: (-c[k], TYPES.index(k))) for s, c in votes.items()}
         words = {w for t in texts for w in _WORDS.findall(t)}
-        yield sid, g, _Session(surfaces, words), found
+        orgs = {s for s, c in votes.items() if c["ORG"]}
+        yield sid, g, _Session(surfaces, words, orgs), found
 
 
 def redaction_spans(
@@ -391,10 +394,7 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
 
 def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:
     """``--speaker`` for a redacted run's manifest: non-role labels become ``[SPEAKER_n]``."""
-    out, n = {}, 0
+    n, out = count(1), {}
     for label, role in sorted((speakers or {}).items()):
-        if label.strip().lower() not in DEFAULT_SPEAKERS:
-            n += 1
-            label = f"[SPEAKER_{n}]"
-        out[label] = role
+        out[label if label.strip().lower() in DEFAULT_SPEAKERS else f"[SPEAKER_{next(n)}]"] = role
     return out
