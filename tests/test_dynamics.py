@@ -18,8 +18,9 @@ def scores_table(series: dict[str, list[float]], speaker: str = "patient") -> pd
     for sid, vals in series.items():
         for k, v in enumerate(vals):
             rows.append({"session_id": sid, "turn": 2 * k, "speaker": speaker, "valence": v})
-            rows.append({"session_id": sid, "turn": 2 * k + 1, "speaker": "therapist",
-                         "valence": 0.0})
+            rows.append(
+                {"session_id": sid, "turn": 2 * k + 1, "speaker": "therapist", "valence": 0.0}
+            )
     return pd.DataFrame(rows)
 
 
@@ -37,7 +38,8 @@ def test_lowess_reproduces_a_line() -> None:
 def test_trajectory_positions_skip_other_speaker_and_excluded_turns() -> None:
     sc = scores_table({"a": [1.0, 2.0, 3.0, 4.0]})
     turns = sc[["session_id", "turn", "speaker"]].assign(
-        text="x", generation_error=False, missing_answer=False)
+        text="x", generation_error=False, missing_answer=False
+    )
     turns.loc[turns.turn == 2, "generation_error"] = True  # the patient's 2nd turn
     tr = dy.trajectory(sc, "valence", "patient", window=1, turns=turns)
     assert tr["turn"].tolist() == [0, 4, 6]
@@ -58,8 +60,9 @@ def test_session_ols_slope_by_hand() -> None:
 
 def test_mixed_trend_recovers_common_slope() -> None:
     # five sessions with slope 1 per unit progress, different intercepts, tiny alternating noise
-    series = {f"s{j}": [j + p / 9 + (0.02 if p % 2 else -0.02) for p in range(10)]
-              for j in range(5)}
+    series = {
+        f"s{j}": [j + p / 9 + (0.02 if p % 2 else -0.02) for p in range(10)] for j in range(5)
+    }
     tr = dy.trajectory(scores_table(series), window=1)
     tab = dy.mixed_trend(tr, x="progress").set_index("term")
     assert tab.loc["progress", "estimate"] == pytest.approx(1.0, abs=0.05)
@@ -71,12 +74,12 @@ def test_mixed_trend_recovers_common_slope() -> None:
 
 def test_start_end_change_exact_and_pooled() -> None:
     # n = 8, frac 0.25 -> k = 2; a: first [0, 0], last [5, 5] -> change 5, every resample 5
-    tr = dy.trajectory(scores_table({"a": [0, 0, 1, 1, 1, 1, 5, 5],
-                                     "b": [1, 1, 2, 2, 2, 2, 4, 4]}), window=1)
+    tr = dy.trajectory(
+        scores_table({"a": [0, 0, 1, 1, 1, 1, 5, 5], "b": [1, 1, 2, 2, 2, 2, 4, 4]}), window=1
+    )
     out = dy.start_end_change(tr, frac=0.25, n_boot=200).set_index("session_id")
     assert out.loc["a", "k"] == 2
-    assert out.loc["a", ["start", "end", "change", "ci_low", "ci_high"]].tolist() == [
-        0, 5, 5, 5, 5]
+    assert out.loc["a", ["start", "end", "change", "ci_low", "ci_high"]].tolist() == [0, 5, 5, 5, 5]
     assert out.loc["b", "change"] == 3
     assert out.loc["all", "change"] == 4  # mean of 5 and 3
     assert 3 <= out.loc["all", "ci_low"] <= out.loc["all", "ci_high"] <= 5
@@ -139,7 +142,11 @@ def test_ued_table_one_row_per_session_and_speaker() -> None:
     sc = scores_table({"a": [0, 0, 0, 0, 8, 12, 10, 0, 0, 0], "b": [1, 2, 3]})
     tab = dy.ued_table(dy.trajectory(sc, speaker=None, window=1))
     assert tab[["session_id", "speaker"]].values.tolist() == [
-        ["a", "patient"], ["a", "therapist"], ["b", "patient"], ["b", "therapist"]]
+        ["a", "patient"],
+        ["a", "therapist"],
+        ["b", "patient"],
+        ["b", "therapist"],
+    ]
     assert tab.set_index(["session_id", "speaker"]).loc[("b", "patient"), "variability_sd"] == 1
     assert tab.set_index(["session_id", "speaker"]).loc[("a", "therapist"), "rmssd"] == 0
 

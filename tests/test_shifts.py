@@ -10,8 +10,11 @@ from therapy_turns.analysis import shifts
 
 
 def codes_from(seqs: dict[str, list[str]]) -> pd.DataFrame:
-    rows = [{"session_id": s, "turn": 2 * i + 1, "main_behaviour": c}
-            for s, seq in seqs.items() for i, c in enumerate(seq)]
+    rows = [
+        {"session_id": s, "turn": 2 * i + 1, "main_behaviour": c}
+        for s, seq in seqs.items()
+        for i, c in enumerate(seq)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -56,18 +59,24 @@ def test_run_lengths_and_perseveration() -> None:
     c = codes_from({"a": ["x", "x", "x", "y", "x"]})  # therapist turns 1,3,5,7,9
     runs = shifts.run_lengths(c)
     assert runs[["code", "start_turn", "end_turn", "length"]].values.tolist() == [
-        ["x", 1, 5, 3], ["y", 7, 7, 1], ["x", 9, 9, 1]]
-    patient = pd.DataFrame({"session_id": "a", "turn": [0, 2, 4, 6, 8],
-                            "marker_slow_down": [1, 1, 0, 1, 1]})
+        ["x", 1, 5, 3],
+        ["y", 7, 7, 1],
+        ["x", 9, 9, 1],
+    ]
+    patient = pd.DataFrame(
+        {"session_id": "a", "turn": [0, 2, 4, 6, 8], "marker_slow_down": [1, 1, 0, 1, 1]}
+    )
     p = shifts.perseveration(c, patient, "marker_slow_down", min_length=3)
     assert p[["start_turn", "length", "n_marked_patient_turns"]].values.tolist() == [[1, 3, 1]]
 
 
 def test_responsiveness_by_hand() -> None:
-    turns = pd.DataFrame({"session_id": "a", "turn": range(8),
-                          "speaker": ["patient", "therapist"] * 4})
-    codes = pd.DataFrame({"session_id": "a", "turn": [1, 3, 5, 7],
-                          "main_behaviour": ["q", "i", "i", "q"]})
+    turns = pd.DataFrame(
+        {"session_id": "a", "turn": range(8), "speaker": ["patient", "therapist"] * 4}
+    )
+    codes = pd.DataFrame(
+        {"session_id": "a", "turn": [1, 3, 5, 7], "main_behaviour": ["q", "i", "i", "q"]}
+    )
     patient = pd.DataFrame({"session_id": "a", "turn": [0, 2, 4, 6], "m": [0, 1, 1, 0]})
     r = shifts.responsiveness(codes, turns, patient, "m").set_index(["condition", "code"])
     assert r.loc[("after_marker", "i"), "share"] == 1.0
@@ -84,20 +93,24 @@ def test_change_points_find_a_switch() -> None:
     assert cp.turn.tolist() == [17]  # 9th therapist turn (turn 2*8+1)
 
 
-def synthetic_coupling(effect: float, n_sessions: int = 12, n_ex: int = 20, seed: int = 0
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def synthetic_coupling(
+    effect: float, n_sessions: int = 12, n_ex: int = 20, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     trows, crows, erows = [], [], []
     for s in range(n_sessions):
         sid, v, base = f"s{s:02d}", 0.0, rng.normal(0, 0.3)
         for k in range(n_ex):
             tp, tt = 2 * k, 2 * k + 1
-            trows += [{"session_id": sid, "turn": tp, "speaker": "patient"},
-                      {"session_id": sid, "turn": tt, "speaker": "therapist"}]
+            trows += [
+                {"session_id": sid, "turn": tp, "speaker": "patient"},
+                {"session_id": sid, "turn": tt, "speaker": "therapist"},
+            ]
             erows.append({"session_id": sid, "turn": tp, "valence": v})
             a = int(rng.random() < 0.5)
-            crows.append({"session_id": sid, "turn": tt, "act_x": a,
-                          "act_noise": int(rng.random() < 0.5)})
+            crows.append(
+                {"session_id": sid, "turn": tt, "act_x": a, "act_noise": int(rng.random() < 0.5)}
+            )
             v = base + 0.3 * v + effect * a + rng.normal(0, 0.2)
     return pd.DataFrame(crows), pd.DataFrame(trows), pd.DataFrame(erows)
 

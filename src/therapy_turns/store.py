@@ -85,8 +85,9 @@ class Tables(Mapping[str, pd.DataFrame]):
         return len(self.manifest["tables"])
 
 
-def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds",
-              name: str | None = None) -> str | None:
+def freshness(
+    corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds", name: str | None = None
+) -> str | None:
     """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing; built from
     other corpus files, by other code, or from a changed metadata, events or technique-model
     file), or None if they are fresh."""
@@ -101,8 +102,9 @@ def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/see
         return "built by other code (the package changed since)"
     for key in ("metadata", "events", "event_patterns"):
         info = manifest.get(key)
-        if info and (not Path(info["path"]).is_file()
-                     or file_sha256(Path(info["path"])) != info["sha256"]):
+        if info and (
+            not Path(info["path"]).is_file() or file_sha256(Path(info["path"])) != info["sha256"]
+        ):
             return f"the {key} file {info['path']} changed or is gone"
     model = (manifest.get("parameters") or {}).get("technique_model")
     if model:
@@ -113,13 +115,16 @@ def freshness(corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/see
     return None
 
 
-def load_table(name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
-               ) -> pd.DataFrame:
+def load_table(
+    name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
+) -> pd.DataFrame:
     """Table ``name`` of ``analysis_dir``, sorted by ``session_id``, ``turn``. Read-only: a
     :class:`StaleTablesError` naming the folder and the reason (:func:`freshness`) when it is
     missing or stale; building is ``make report``'s job (``therapy-turns analyze``)."""
     why = freshness(corpus, analysis_dir, name)
     if why is not None:
-        raise StaleTablesError(f"{project_path(analysis_dir)}: {why}; stale: run make report "
-                               f"(or therapy-turns analyze {corpus} --out {analysis_dir})")
+        raise StaleTablesError(
+            f"{project_path(analysis_dir)}: {why}; stale: run make report "
+            f"(or therapy-turns analyze {corpus} --out {analysis_dir})"
+        )
     return read_table(name, analysis_dir)

@@ -22,10 +22,12 @@ from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
 log = logging.getLogger(__name__)
 PAIR = ["session_id", "speaker"]
+Names = Sequence[str]
 
 
-def smooth(values: Sequence[float] | np.ndarray, window: int = 5, method: str = "rolling"
-           ) -> np.ndarray:
+def smooth(
+    values: Sequence[float] | np.ndarray, window: int = 5, method: str = "rolling"
+) -> np.ndarray:
     """Centred ``rolling`` mean over ``window`` points (fewer at the ends) or ``lowess``
     (statsmodels, no robustness iterations, ``frac = min(1, window / n)``), NaNs ignored."""
     x = np.asarray(values, dtype=float)
@@ -40,14 +42,20 @@ def smooth(values: Sequence[float] | np.ndarray, window: int = 5, method: str = 
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
     ok, out = ~np.isnan(x), np.full(len(x), np.nan)
-    out[ok] = lowess(x[ok], np.arange(len(x), dtype=float)[ok], frac=min(1.0, window / len(x)),
-                     it=0, return_sorted=False)
+    pos, frac = np.arange(len(x), dtype=float), min(1.0, window / len(x))
+    out[ok] = lowess(x[ok], pos[ok], frac=frac, it=0, return_sorted=False)
     return out
 
 
-def trajectory(scores: pd.DataFrame, value: str = "valence", speaker: str | None = "patient",
-               window: int = 5, method: str = "rolling", turns: pd.DataFrame | None = None,
-               exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
+def trajectory(
+    scores: pd.DataFrame,
+    value: str = "valence",
+    speaker: str | None = "patient",
+    window: int = 5,
+    method: str = "rolling",
+    turns: pd.DataFrame | None = None,
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> pd.DataFrame:
     """One speaker's series per session (``speaker=None``: both) with its :func:`smooth` line,
     over the turns with a ``value`` (and analysable under ``exclude`` if ``turns`` is given).
     Columns ``session_id, turn, speaker, position, progress`` (position / (n - 1), 0 for one
@@ -76,15 +84,13 @@ def session_trends(traj: pd.DataFrame, x: str = "position", alpha: float = 0.05)
 
     rows = []
     for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        row = dict(session_id=sid, speaker=spk, n=len(g), slope=math.nan, ci_low=math.nan,
-                   ci_high=math.nan, p=math.nan)
+        fit = (math.nan,) * 4
         if len(g) >= 3 and g[x].nunique() > 1:
-            fit = smf.ols(f"value ~ {x}", data=g).fit()
-            lo, hi = fit.conf_int(alpha).loc[x]
-            row.update(slope=float(fit.params[x]), ci_low=float(lo), ci_high=float(hi),
-                       p=float(fit.pvalues[x]))
-        rows.append(row)
-    return pd.DataFrame(rows)
+            res = smf.ols(f"value ~ {x}", data=g).fit()
+            lo, hi = res.conf_int(alpha).loc[x]
+            fit = (float(res.params[x]), float(lo), float(hi), float(res.pvalues[x]))
+        rows.append((sid, spk, len(g), *fit))
+    return pd.DataFrame(rows, columns=[*PAIR, "n", "slope", "ci_low", "ci_high", "p"])
 
 
 def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) -> pd.DataFrame:
@@ -103,55 +109,69 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
     if fit is None:
         raise ValueError(f"mixed_trend: no optimiser could fit the model: {'; '.join(notes)}")
     ci, cov = fit.conf_int(alpha), fit.cov_re.to_numpy()
-    rows = [{"term": t, "estimate": float(fit.fe_params[t]), "se": float(fit.bse_fe[t]),
-             "ci_low": float(ci.loc[t, 0]), "ci_high": float(ci.loc[t, 1]),
-             "p": float(fit.pvalues[t])} for t in ("Intercept", x)]
-    rows += [{"term": t, "estimate": float(v), "se": math.nan, "ci_low": math.nan,
-              "ci_high": math.nan, "p": math.nan}
-             for t, v in (("var_intercept", cov[0, 0]), ("var_slope", cov[1, 1]),
-                          ("cov", cov[0, 1]), ("var_residual", fit.scale))]
+    rows = [
+        (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
+    ]
+    var = {"var_intercept": cov[0, 0], "var_slope": cov[1, 1], "cov": cov[0, 1]}
+    rows += [(t, v, *(math.nan,) * 4) for t, v in (var | {"var_residual": fit.scale}).items()]
     if not converged:
         log.warning("MixedLM did not converge; read the estimates with care")
-    return pd.DataFrame(rows).assign(n_obs=int(fit.nobs), n_groups=traj["session_id"].nunique(),
-                                     converged=converged, optimizer=used,
-                                     warnings="; ".join(notes))
+    out = pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p"])
+    n_groups, notes = traj["session_id"].nunique(), "; ".join(notes)
+    info = {"n_obs": int(fit.nobs), "n_groups": n_groups, "converged": converged, "optimizer": used}
+    return out.astype({c: float for c in out.columns[1:]}).assign(**info, warnings=notes)
 
 
-def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_min: int = 2,
-                     n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+def start_end_change(
+    traj: pd.DataFrame,
+    frac: float = 0.25,
+    n_min: int = 2,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Mean of the last k values minus mean of the first k, ``k = max(n_min, ceil(frac * n))``
     (series shorter than 2k skipped), per session and speaker with a percentile bootstrap CI
     (first and last k resampled independently; :func:`scipy.stats.bootstrap`), and per speaker
     the mean over sessions (``session_id`` "all", sessions resampled). Columns ``session_id,
     speaker, k, start, end, change, ci_low, ci_high``."""
+
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, confidence_level=1 - alpha,
-                             method="percentile", rng=np.random.default_rng(seed))
+        rng, level = np.random.default_rng(seed), 1 - alpha
+        ci = stats.bootstrap(
+            samples, stat, n_resamples=n_boot, confidence_level=level, method="percentile", rng=rng
+        )
         return tuple(map(float, ci.confidence_interval))
+
+    def change(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return b.mean(axis=axis) - a.mean(axis=axis)
 
     rows = []
     for (sid, spk), g in traj.groupby(PAIR, sort=True):
         v = g.sort_values("position")["value"].to_numpy(float)
         k = max(n_min, math.ceil(frac * len(v)))
         if len(v) >= 2 * k:
-            first, last = v[:k], v[-k:]
-            lo, hi = boot(lambda a, b, axis=-1: b.mean(axis=axis) - a.mean(axis=axis), first, last)
-            rows.append((sid, spk, k, first.mean(), last.mean(), last.mean() - first.mean(), lo,
-                         hi))
-    out = pd.DataFrame(rows, columns=["session_id", "speaker", "k", "start", "end", "change",
-                                      "ci_low", "ci_high"])
+            a, b = v[:k], v[-k:]
+            rows.append((sid, spk, k, a.mean(), b.mean(), b.mean() - a.mean(), *boot(change, a, b)))
+    out = pd.DataFrame(rows, columns=[*PAIR, "k", "start", "end", "change", "ci_low", "ci_high"])
     pooled = []
     for spk, g in out.groupby("speaker", sort=True):
         ch = g["change"].to_numpy(float)
         ci = boot(np.mean, ch) if len(ch) > 1 else (math.nan, math.nan)
-        pooled.append(("all", spk, int(g["k"].median()), g["start"].mean(), g["end"].mean(),
-                       ch.mean(), *ci))
-    return pd.concat([out, pd.DataFrame(pooled, columns=out.columns)], ignore_index=True) \
-        if pooled else out
+        mean = (int(g["k"].median()), g["start"].mean(), g["end"].mean(), ch.mean())
+        pooled.append(("all", spk, *mean, *ci))
+    if not pooled:
+        return out
+    return pd.concat([out, pd.DataFrame(pooled, columns=out.columns)], ignore_index=True)
 
 
-def change_points(values: Sequence[float] | np.ndarray, model: str = "l2", penalty: float = 3.0,
-                  min_size: int = 3, standardize: bool = True) -> list[int]:
+def change_points(
+    values: Sequence[float] | np.ndarray,
+    model: str = "l2",
+    penalty: float = 3.0,
+    min_size: int = 3,
+    standardize: bool = True,
+) -> list[int]:
     """0-based indices where a new segment starts (``ruptures.Pelt`` with ``penalty``). With
     ``standardize`` the series is z-scored first (penalty in units of its variance; a constant
     series has none); fewer than ``2 * min_size`` points: ``[]``."""
@@ -169,9 +189,14 @@ def change_points(values: Sequence[float] | np.ndarray, model: str = "l2", penal
     return [int(b) for b in algo.predict(pen=penalty) if b < len(x)]
 
 
-def session_change_points(traj: pd.DataFrame, column: str = "value", model: str = "l2",
-                          penalty: float = 3.0, min_size: int = 3, standardize: bool = True
-                          ) -> pd.DataFrame:
+def session_change_points(
+    traj: pd.DataFrame,
+    column: str = "value",
+    model: str = "l2",
+    penalty: float = 3.0,
+    min_size: int = 3,
+    standardize: bool = True,
+) -> pd.DataFrame:
     """:func:`change_points` per session and speaker: ``session_id, speaker, position, turn``
     (where the new segment starts) and the means ``before`` and ``after`` it."""
     rows = []
@@ -180,8 +205,9 @@ def session_change_points(traj: pd.DataFrame, column: str = "value", model: str 
         v = g[column].to_numpy(float)
         cps = change_points(v, model, penalty, min_size, standardize)
         bounds = [0, *cps, len(v)]
-        rows += [(sid, spk, cp, int(g["turn"].iloc[cp]), float(v[bounds[j]:cp].mean()),
-                  float(v[cp:bounds[j + 2]].mean())) for j, cp in enumerate(cps)]
+        for j, cp in enumerate(cps):
+            before, after = v[bounds[j] : cp].mean(), v[cp : bounds[j + 2]].mean()
+            rows.append((sid, spk, cp, int(g["turn"].iloc[cp]), float(before), float(after)))
     return pd.DataFrame(rows, columns=[*PAIR, "position", "turn", "before", "after"])
 
 
@@ -214,7 +240,7 @@ def displacements(values: Sequence[float] | np.ndarray, min_run: int = 3) -> lis
     for side, run in groupby(np.where(x > mean + sd, 1, np.where(x < mean - sd, -1, 0))):
         j = i + len(list(run)) - 1
         if side and j - i + 1 >= min_run:
-            dist = np.abs(x[i:j + 1] - mean)
+            dist = np.abs(x[i : j + 1] - mean)
             peak, d = i + int(np.argmax(dist)), float(dist.max() - sd)
             rec = d / (j + 1 - peak) if j + 1 < len(x) else math.nan
             out.append(Displacement(i, j, int(side), peak, d, d / (peak - i + 1), rec))
@@ -234,7 +260,10 @@ def ued(values: Sequence[float] | np.ndarray, min_run: int = 3) -> dict[str, flo
     disp = displacements(x, min_run) if len(x) > 1 else []
     rec = [d.recovery_rate for d in disp if not math.isnan(d.recovery_rate)]
     return {
-        "n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd,
+        "n": len(x),
+        "home_mean": mean,
+        "home_low": mean - sd,
+        "home_high": mean + sd,
         "variability_sd": sd if len(x) > 1 else math.nan,
         "rmssd": float(np.sqrt(np.mean(np.diff(x) ** 2))) if len(x) > 1 else math.nan,
         "n_displacements": len(disp),
@@ -247,15 +276,21 @@ def ued(values: Sequence[float] | np.ndarray, min_run: int = 3) -> dict[str, flo
 
 def ued_table(traj: pd.DataFrame, column: str = "value", min_run: int = 3) -> pd.DataFrame:
     """:func:`ued` per session and speaker: ``session_id, speaker`` and the UED columns."""
-    return pd.DataFrame([{"session_id": sid, "speaker": spk, **ued(
-        g.sort_values("position")[column].to_numpy(float), min_run)}
-        for (sid, spk), g in traj.groupby(PAIR, sort=True)])
+    rows = []
+    for (sid, spk), g in traj.groupby(PAIR, sort=True):
+        values = g.sort_values("position")[column].to_numpy(float)
+        rows.append({"session_id": sid, "speaker": spk, **ued(values, min_run)})
+    return pd.DataFrame(rows)
 
 
-def phase_composition(scores: pd.DataFrame, columns: Sequence[str], speaker: str = "patient",
-                      phases: Sequence[str] = ("beginning", "middle", "end"),
-                      turns: pd.DataFrame | None = None,
-                      exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
+def phase_composition(
+    scores: pd.DataFrame,
+    columns: Names,
+    speaker: str = "patient",
+    phases: Names = ("beginning", "middle", "end"),
+    turns: pd.DataFrame | None = None,
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> pd.DataFrame:
     """Mean of ``columns`` per session phase (each session's kept ``speaker`` turns cut into
     ``len(phases)`` near-equal parts, ``numpy.array_split``) over all sessions: ``phase, column,
     mean, sem, n_turns`` (``sem`` over turns)."""
@@ -263,22 +298,21 @@ def phase_composition(scores: pd.DataFrame, columns: Sequence[str], speaker: str
     if turns is not None:
         df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     df = df[df["speaker"] == speaker].dropna(subset=list(columns))
-    labelled = [g.iloc[idx].assign(phase=name)
-                for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True)
-                for name, idx in zip(phases, np.array_split(np.arange(len(g)), len(phases)),
-                                     strict=True)]
+    labelled = [
+        g.iloc[idx].assign(phase=name)
+        for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True)
+        for name, idx in zip(phases, np.array_split(np.arange(len(g)), len(phases)), strict=True)
+    ]
     if not labelled:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
-    long = pd.concat(labelled).melt(id_vars=["phase"], value_vars=list(columns),
-                                    var_name="column")
-    out = long.groupby(["phase", "column"], sort=False)["value"].agg(
-        mean="mean", sem="sem", n_turns="count").reset_index()
+    long = pd.concat(labelled).melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
+    g = long.groupby(["phase", "column"], sort=False)["value"]
+    out = g.agg(mean="mean", sem="sem", n_turns="count").reset_index()
     out["phase"] = pd.Categorical(out["phase"], categories=list(phases), ordered=True)
     return out.sort_values(["phase", "column"]).reset_index(drop=True)
 
 
-def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None
-                   ) -> str:
+def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None) -> str:
     """``session`` (an id or a unique prefix; several matches: error); empty or unknown (logged):
     the session with the most rows in ``marks`` (ties: first id), else the first session."""
     ids = sorted(traj["session_id"].unique())

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from pandas.api.types import is_bool_dtype
 from spacy.language import Language
 from statsmodels.stats.weightstats import DescrStatsW
 
@@ -35,11 +36,16 @@ log = logging.getLogger(__name__)
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
 #: the default patient measures: affect, length, markers and questions
-MEASURES = ("valence", "arousal", "dominance", "n_words", "marker_skeptic", "marker_slow_down",
-            "marker_vague", "q_total")
-EFFECT_COLUMNS = ["event", "measure", "n_events", "n_sessions", "mean_change", "ci_low",
-                  "ci_high", "baseline_change", "n_baseline", "estimate", "est_ci_low",
-                  "est_ci_high", "p_mixed", "p_perm", "p_adj", "p_perm_adj", "converged", "note"]
+MEASURES = tuple(
+    "valence arousal dominance n_words marker_skeptic marker_slow_down marker_vague q_total".split()
+)
+EFFECT_COLUMNS = (
+    "event measure n_events n_sessions mean_change ci_low ci_high baseline_change n_baseline "
+    "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
+).split()
+SHARE = ["k", "n", "share", "ci_low", "ci_high"]
+NO_PAIR = "no event (or no other turn) with a previous patient turn"
+Names = Sequence[str]
 
 
 def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
@@ -48,12 +54,10 @@ def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
     t = turns.sort_values(KEYS)
     nxt = t["turn"].where(t["speaker"] == "patient").groupby(t["session_id"]).bfill()
     ev = t.assign(target=nxt)[t["event"].fillna("") != ""]
-    lost = ev["target"].isna()
-    if lost.any():
+    if (lost := ev["target"].isna()).any():
         log.warning("%d events after the last patient turn of their session left out", lost.sum())
-    ev = ev[~lost].assign(turn=lambda d: d["target"].astype("int64"),
-                          event=lambda d: d["event"].str.split(SEPARATOR))
-    ev = ev[["session_id", "turn", "event"]].explode("event")
+    ev = ev[~lost].assign(turn=ev["target"][~lost].astype("int64"))
+    ev = ev.assign(event=ev["event"].str.split(SEPARATOR))[[*KEYS, "event"]].explode("event")
     return ev[ev["event"] != ""].reset_index(drop=True)
 
 
@@ -76,40 +80,48 @@ class EventSource:
     description: str
 
 
-def choose_events(turns: pd.DataFrame, features: pd.DataFrame,
-                  fallback_marker: str = "marker_slow_down",
-                  annotated: str | None = None) -> EventSource:
+def choose_events(
+    turns: pd.DataFrame,
+    features: pd.DataFrame,
+    fallback_marker: str = "marker_slow_down",
+    annotated: str | None = None,
+) -> EventSource:
     """The corpus's events if it has any, else the patient turns with ``fallback_marker``;
     ``annotated``: the events file given to ``analyze`` (named in the description)."""
     if counts := event_counts(turns):
-        lines = "event_text" in turns and turns["event_text"].fillna("").str.contains(
-            r"^---", regex=True, flags=re.M).any()
+        text = turns["event_text"].fillna("") if "event_text" in turns else pd.Series([""])
+        lines = text.str.contains(r"^---", regex=True, flags=re.M).any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
-        src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "") \
-            if annotated else own
+        src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "")
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
-        return EventSource(turns, "events", f"The corpus has {sum(counts.values())} events "
-                           f"({src}): {listed}. These are the events analysed.")
+        desc = f"The corpus has {sum(counts.values())} events ({src if annotated else own}): "
+        return EventSource(turns, "events", f"{desc}{listed}. These are the events analysed.")
     t = marker_events(turns, features, fallback_marker)
-    n = int((t["event"] != "").sum())
-    if n == 0:
-        return EventSource(t, "none", f"The corpus has no events, and no patient turn has the "
-                           f"marker `{fallback_marker}` used in their place: the sections below "
-                           f"are empty.")
-    return EventSource(t, "marker", f"The corpus has no events. The analysis uses the {n} "
-                       f"patient turns with the marker `{fallback_marker}` as events instead.")
+    marker = f"the marker `{fallback_marker}`"
+    if n := int((t["event"] != "").sum()):
+        desc = f"The analysis uses the {n} patient turns with {marker} as events instead."
+        return EventSource(t, "marker", f"The corpus has no events. {desc}")
+    desc = f"no patient turn has {marker} used in their place: the sections below are empty."
+    return EventSource(t, "none", f"The corpus has no events, and {desc}")
 
 
 def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
     """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
-    return event_rows(turns).groupby("event").agg(
-        n_events=("turn", "size"), n_sessions=("session_id", "nunique"),
-        first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
+    g = event_rows(turns).groupby("event")
+    return g.agg(
+        n_events=("turn", "size"),
+        n_sessions=("session_id", "nunique"),
+        first_turn=("turn", "min"),
+        last_turn=("turn", "max"),
+    ).reset_index()
 
 
-def measure_table(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                  measures: Sequence[str] = MEASURES,
-                  exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
+def measure_table(
+    turns: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    measures: Names = MEASURES,
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> pd.DataFrame:
     """The patient's turns in session order: ``session_id, turn, pos`` (index among the
     patient's turns), ``event`` and each measure (from the first of ``tables`` that has it; NaN
     on excluded turns)."""
@@ -120,24 +132,31 @@ def measure_table(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     for m in measures:
         src = next((df for df in tables.values() if m in df.columns), None)
         if src is None:
-            have = sorted({c for df in tables.values() for c in df.columns})
-            raise ValueError(f"measure {m!r} is in none of the tables {sorted(tables)}; "
-                             f"numeric columns include {have[:12]} ...")
+            have = sorted({c for df in tables.values() for c in df.columns})[:12]
+            msg = f"measure {m!r} is in none of the tables {sorted(tables)}; numeric columns"
+            raise ValueError(f"{msg} include {have} ...")
         p = p.merge(src[[*KEYS, m]].drop_duplicates(KEYS), on=KEYS, how="left")
         p[m] = pd.to_numeric(p[m], errors="coerce").astype("float64").where(ok)
     return p.reset_index(drop=True)
 
 
-def locked(mt: pd.DataFrame, events: pd.DataFrame, measures: Sequence[str] = MEASURES,
-           lags: Sequence[int] = LAGS) -> pd.DataFrame:
+def locked(
+    mt: pd.DataFrame, events: pd.DataFrame, measures: Names = MEASURES, lags: Sequence[int] = LAGS
+) -> pd.DataFrame:
     """``event, session_id, turn, lag, measure, value``: each event's measures at each lag of
     the patient's turns (NaN where there is no such turn or it is excluded)."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
-    wide = pd.concat([ev.merge(mt[["session_id", "pos", *measures]].assign(
-        pos=lambda d, k=lag: d["pos"] - k), on=["session_id", "pos"], how="left").assign(lag=lag)
-        for lag in lags], ignore_index=True)
-    long = wide.melt(id_vars=["event", *KEYS, "lag"], value_vars=list(measures),
-                     var_name="measure", value_name="value")
+    at = mt[["session_id", "pos", *measures]]
+    wide = pd.concat(
+        [
+            ev.merge(at.assign(pos=at["pos"] - k), on=["session_id", "pos"], how="left").assign(
+                lag=k
+            )
+            for k in lags
+        ],
+        ignore_index=True,
+    )
+    long = wide.melt(["event", *KEYS, "lag"], list(measures), "measure", "value")
     return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
 
 
@@ -157,12 +176,12 @@ def locked_means(long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
         x = g["value"].to_numpy(float)
         rows.append((ev, m, int(lag), len(x), float(x.mean()), *_tconf(x, alpha)))
-    return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low",
-                                       "ci_high"])
+    return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low", "ci_high"])
 
 
-def permutation_p(change: np.ndarray, is_event: np.ndarray, groups: np.ndarray,
-                  n_perm: int = 2000, seed: int = 0) -> float:
+def permutation_p(
+    change: np.ndarray, is_event: np.ndarray, groups: np.ndarray, n_perm: int = 2000, seed: int = 0
+) -> float:
     """Two-sided p of the difference in mean ``change`` between event and other turns, event
     labels reshuffled within each group (session): ``(1 + #|perm| >= |obs|) / (1 + n_perm)``."""
     is_event = is_event.astype(bool)
@@ -185,7 +204,7 @@ def permutation_p(change: np.ndarray, is_event: np.ndarray, groups: np.ndarray,
     return float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_perm))
 
 
-def change_table(mt: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
+def change_table(mt: pd.DataFrame, measures: Names = MEASURES) -> pd.DataFrame:
     """``mt`` with ``<measure>_change``: the value minus the patient's previous turn's value."""
     out = mt.sort_values(["session_id", "pos"])
     prev = out.groupby("session_id")[list(measures)].shift(1)
@@ -196,51 +215,56 @@ def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
     """MixedLM ``change ~ is_event`` (random intercept per session); where statsmodels cannot fit
     it because the sessions do not differ, OLS (the model at zero intercept variance)."""
     fit = mixedlm_table(d, ["change"], "is_event", standardize=False, alpha=alpha)
-    term = fit[fit["term"] == "is_event"]
-    if not term.empty:
-        r = term.iloc[0]
-        return {"estimate": r["estimate"], "est_ci_low": r["ci_low"], "est_ci_high": r["ci_high"],
-                "p_mixed": r["p_value"], "converged": bool(r["converged"]),
-                "note": "random-intercept variance 0: OLS" if r["boundary"] else ""}
+    keys = [*EFFECT_COLUMNS[9:13], "converged", "note"]
+    if len(r := fit[fit["term"] == "is_event"]):
+        r = r.iloc[0]
+        note = "random-intercept variance 0: OLS" if r["boundary"] else ""
+        values = (r["estimate"], r["ci_low"], r["ci_high"], r["p_value"], bool(r["converged"]))
+        return dict(zip(keys, (*values, note), strict=True))
     ols = smf.ols("change ~ is_event", d).fit()
-    lo, hi = ols.conf_int(alpha=alpha).loc["is_event"]
-    return {"estimate": float(ols.params["is_event"]), "est_ci_low": float(lo),
-            "est_ci_high": float(hi), "p_mixed": float(ols.pvalues["is_event"]),
-            "converged": True, "note": "mixed model singular (sessions do not differ): OLS"}
+    (lo, hi), est, p = ols.conf_int(alpha=alpha).loc["is_event"], ols.params, ols.pvalues
+    note = "mixed model singular (sessions do not differ): OLS"
+    values = (float(est["is_event"]), float(lo), float(hi), float(p["is_event"]), True, note)
+    return dict(zip(keys, values, strict=True))
 
 
-def event_effects(mt: pd.DataFrame, measures: Sequence[str] = MEASURES, n_perm: int = 2000,
-                  seed: int = 0, method: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
+def event_effects(
+    mt: pd.DataFrame,
+    measures: Names = MEASURES,
+    n_perm: int = 2000,
+    seed: int = 0,
+    method: str = "holm",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Per event type x measure, the change lag -1 → event turn against the same change at patient
     turns without an event (columns :data:`EFFECT_COLUMNS`): ``mean_change`` with its t
     interval, ``baseline_change``, the MixedLM estimate of ``is_event`` (random intercept per
     session) with its CI and p, a within-session permutation p (scipy's ``permutation_test``
     has no strata), both adjusted over all rows with ``method``."""
     ct = change_table(mt, measures)
-    has = ct["event"].str.split(SEPARATOR)
-    base = (ct["event"] == "").to_numpy()
+    has, base = ct["event"].str.split(SEPARATOR), (ct["event"] == "").to_numpy()
     rows = []
     for ev in sorted({k for v in ct["event"] if v for k in v.split(SEPARATOR)}):
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
         for m in measures:
             sel = (mine | base) & ct[f"{m}_change"].notna().to_numpy()
-            d = pd.DataFrame({"session_id": ct.loc[sel, "session_id"],
-                              "change": ct.loc[sel, f"{m}_change"],
-                              "is_event": mine[sel].astype(int)})
-            x = d.loc[d.is_event == 1, "change"].to_numpy(float)
-            lo, hi = _tconf(x, alpha)
-            row = {"event": ev, "measure": m, "n_events": len(x),
-                   "n_sessions": int(d.loc[d.is_event == 1, "session_id"].nunique()),
-                   "mean_change": float(x.mean()) if len(x) else np.nan, "ci_low": lo,
-                   "ci_high": hi, "baseline_change": float(d.loc[d.is_event == 0, "change"].mean()),
-                   "n_baseline": int((d.is_event == 0).sum()), "note": ""}
+            d = ct.loc[sel, ["session_id", f"{m}_change"]].set_axis(
+                ["session_id", "change"], axis=1
+            )
+            d["is_event"] = mine[sel].astype(int)
+            x, other = d.loc[d.is_event == 1], d.loc[d.is_event == 0, "change"]
+            xs, n_sessions = x["change"].to_numpy(float), int(x["session_id"].nunique())
+            stat = (
+                float(xs.mean()) if len(xs) else np.nan,
+                *_tconf(xs, alpha),
+                float(other.mean()),
+            )
+            values = (ev, m, len(xs), n_sessions, *stat, len(other))
+            row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True), note=NO_PAIR)
+            if len(xs) and len(other):
+                arrays = (d[c].to_numpy() for c in ("change", "is_event", "session_id"))
+                row |= _fit_effect(d, alpha) | {"p_perm": permutation_p(*arrays, n_perm, seed)}
             rows.append(row)
-            if len(x) == 0 or row["n_baseline"] == 0:
-                row["note"] = "no event (or no other turn) with a previous patient turn"
-                continue
-            row.update(_fit_effect(d, alpha))
-            row["p_perm"] = permutation_p(d["change"].to_numpy(float), d["is_event"].to_numpy(),
-                                          d["session_id"].to_numpy(), n_perm, seed)
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     out["p_adj"] = adjust_p(out["p_mixed"].to_numpy(float), method)
     out["p_perm_adj"] = adjust_p(out["p_perm"].to_numpy(float), method)
@@ -250,33 +274,35 @@ def event_effects(mt: pd.DataFrame, measures: Sequence[str] = MEASURES, n_perm: 
 def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
     """``session_id, turn, condition``: each patient turn's event types (a row each) or
     ``no event``."""
-    pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(
-        event_rows(turns).rename(columns={"event": "condition"}), on=KEYS, how="left")
+    ev = event_rows(turns).rename(columns={"event": "condition"})
+    pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(ev, on=KEYS, how="left")
     return pat.fillna({"condition": NO_EVENT})
 
 
-def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame,
-                       act_columns: Sequence[str] | None = None) -> pd.DataFrame:
+def therapist_response(
+    turns: pd.DataFrame, codes: pd.DataFrame, act_columns: Names | None = None
+) -> pd.DataFrame:
     """Share of next therapist turns with each main behaviour and each ACT process (multi-label)
     after each event type and after patient turns without one: ``condition, family, code, k, n,
     share, ci_low, ci_high`` (Wilson 95%; turns are not independent: descriptive CIs)."""
-    act_columns = list(act_columns if act_columns is not None
-                       else [c for c in codes.columns if c.startswith("act_")
-                             and pd.api.types.is_bool_dtype(codes[c])])
-    nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS).merge(
-        codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"}),
-        on=["session_id", "next_turn"], how="left")
-    behaviours = sorted(codes["main_behaviour"].dropna().unique())
+    if act_columns is None:
+        act_columns = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
+    acts = codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"})
+    nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS)
+    nxt = nxt.merge(acts, on=["session_id", "next_turn"], how="left")
     rows = []
     for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
         sub = nxt[nxt["condition"] == cond]
-        rows += [(cond, "main_behaviour", b, *share_ci(int((sub["next_code"] == b).sum()),
-                                                       len(sub))) for b in behaviours]
-        rows += [(cond, "act_process", a.removeprefix("act_"),
-                  *share_ci(int(sub[a].fillna(False).astype(bool).sum()), len(sub)))
-                 for a in act_columns]
-    return pd.DataFrame(rows, columns=["condition", "family", "code", "k", "n", "share",
-                                       "ci_low", "ci_high"])
+        hits = {
+            ("main_behaviour", b): sub["next_code"] == b
+            for b in sorted(codes["main_behaviour"].dropna().unique())
+        }
+        hits |= {
+            ("act_process", a.removeprefix("act_")): sub[a].fillna(False).astype(bool)
+            for a in act_columns
+        }
+        rows += [(cond, *key, *share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
+    return pd.DataFrame(rows, columns=["condition", "family", "code", *SHARE])
 
 
 def thinking_cues(path: str | Path | None = None) -> dict[str, frozenset[str]]:
@@ -285,10 +311,10 @@ def thinking_cues(path: str | Path | None = None) -> dict[str, frozenset[str]]:
     return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
 
 
-def word_sets(texts: Sequence[str], nlp: Language | None = None) -> list[frozenset[str]]:
+def word_sets(texts: Names, nlp: Language | None = None) -> list[frozenset[str]]:
     """Per text, its spaCy lemmas and word forms, lower-case."""
-    return [frozenset({t.lemma_.lower() for t in doc} | {t.lower_ for t in doc})
-            for doc in pipe_texts(nlp or load_pipeline(), list(texts))]
+    docs = pipe_texts(nlp or load_pipeline(), list(texts))
+    return [frozenset({t.lemma_.lower() for t in d} | {t.lower_ for t in d}) for d in docs]
 
 
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
@@ -297,19 +323,22 @@ def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]
     return ",".join(sorted(words & (cues.get(event, frozenset()) | cues.get("any", frozenset()))))
 
 
-def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | None = None,
-                      nlp: Language | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def thinking_response(
+    turns: pd.DataFrame,
+    cues: Mapping[str, frozenset[str]] | None = None,
+    nlp: Language | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: per
     event ``session_id, turn, event, next_turn, cues``; per type ``event, k, n, share, ci_low,
     ci_high`` and the same rule's ``k_base, n_base, share_base, base_low, base_high`` after
     turns without an event. Left out: turns without thinking (or a generator placeholder) and
     event types without cue words of their own."""
     cues = dict(cues) if cues is not None else thinking_cues()
-    nxt = next_therapist_code(turns, turns, "thinking").rename(
-        columns={"next_code": "next_thinking"}).fillna({"next_thinking": ""})
-    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"])  # not a placeholder
-            for x in nxt["next_thinking"]]
-    nxt = nxt.loc[np.array(real, bool)].merge(_conditions(turns), on=KEYS)
+    nxt = next_therapist_code(turns, turns, "thinking").fillna({"next_code": ""})
+    thinking = nxt.pop("next_code").rename("next_thinking")
+    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in thinking]
+    nxt = nxt.assign(next_thinking=thinking).loc[np.array(real, bool)]
+    nxt = nxt.merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     if uncued := [ty for ty in types if ty not in cues]:
         log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
@@ -318,15 +347,13 @@ def thinking_response(turns: pd.DataFrame, cues: Mapping[str, frozenset[str]] | 
     base = nxt.loc[nxt["condition"] == NO_EVENT, "next_thinking"]
     texts = list(dict.fromkeys(nxt["next_thinking"]))
     words = dict(zip(texts, word_sets(texts, nlp), strict=True)) if texts else {}
-    ev["cues"] = [refers(words[x], ty, cues)
-                  for x, ty in zip(ev["next_thinking"], ev["condition"], strict=True)]
-    per_event = ev.rename(columns={"condition": "event"})[
-        ["session_id", "turn", "event", "next_turn", "cues"]]
+    pairs = zip(ev["next_thinking"], ev["condition"], strict=True)
+    ev["cues"] = [refers(words[x], ty, cues) for x, ty in pairs]
+    per_event = ev.rename(columns={"condition": "event"})[[*KEYS, "event", "next_turn", "cues"]]
     rows = []
     for ty in types:
         mine = per_event.loc[per_event.event == ty, "cues"]
-        rows.append((ty, *share_ci(int((mine != "").sum()), len(mine)),
-                     *share_ci(sum(refers(words[x], ty, cues) != "" for x in base), len(base))))
-    return per_event, pd.DataFrame(rows, columns=["event", "k", "n", "share", "ci_low",
-                                                  "ci_high", "k_base", "n_base", "share_base",
-                                                  "base_low", "base_high"])
+        kb = sum(refers(words[x], ty, cues) != "" for x in base)
+        rows.append((ty, *share_ci(int((mine != "").sum()), len(mine)), *share_ci(kb, len(base))))
+    base_cols = ["k_base", "n_base", "share_base", "base_low", "base_high"]
+    return per_event, pd.DataFrame(rows, columns=["event", *SHARE, *base_cols])

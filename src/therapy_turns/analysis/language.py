@@ -13,20 +13,28 @@ from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures.lexicons import MARKERS, load_lexicon
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
+#: the markers whose archetypes the check compares
+MARKER_CHECKS = ("skeptic", "vague", "intellectualising")
 
-def analysable_features(feats: pd.DataFrame, turns: pd.DataFrame,
-                        exclude: Sequence[str] = DEFAULT_EXCLUDE,
-                        n_bins: int = 3) -> pd.DataFrame:
+
+def analysable_features(
+    feats: pd.DataFrame,
+    turns: pd.DataFrame,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    n_bins: int = 3,
+) -> pd.DataFrame:
     """Feature rows of the turns kept under ``exclude`` with ``position`` (turn / last turn of
     the session, before exclusion), ``segment`` (``n_bins`` equal position bins: early, middle,
     late for 3, else 1..n) and ``therapist`` (1.0 for therapist rows: the MixedLM contrast)."""
     last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
     pos = turns[KEYS].assign(position=turns["turn"] / last)
     out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner").merge(
-        pos, on=KEYS, how="left")
+        pos, on=KEYS, how="left"
+    )
     labels = ["early", "middle", "late"] if n_bins == 3 else [str(i + 1) for i in range(n_bins)]
-    out["segment"] = pd.cut(out["position"], bins=np.linspace(0, 1, n_bins + 1),
-                            labels=labels, include_lowest=True)
+    out["segment"] = pd.cut(
+        out["position"], bins=np.linspace(0, 1, n_bins + 1), labels=labels, include_lowest=True
+    )
     out["therapist"] = (out["speaker"] == "therapist").astype(float)
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 
@@ -36,8 +44,14 @@ def speaker_summary(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     ``<speaker>_median``, ``<speaker>_q1``, ``<speaker>_q3``)."""
     g = df.groupby("speaker")[list(cols)]
     parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}
-    return pd.concat({f"{spk}_{stat}": parts[stat][spk] for spk in sorted(parts["median"].columns)
-                      for stat in parts}, axis=1)
+    return pd.concat(
+        {
+            f"{spk}_{stat}": parts[stat][spk]
+            for spk in sorted(parts["median"].columns)
+            for stat in parts
+        },
+        axis=1,
+    )
 
 
 def marker_profile(df: pd.DataFrame, per: int = 1000) -> pd.DataFrame:
@@ -49,9 +63,9 @@ def marker_profile(df: pd.DataFrame, per: int = 1000) -> pd.DataFrame:
     return rates.assign(patient_words=words).reset_index()
 
 
-def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str],
-                    markers: Sequence[str] = ("skeptic", "vague", "intellectualising")
-                    ) -> pd.DataFrame:
+def archetype_check(
+    profile: pd.DataFrame, archetypes: Mapping[str, str], markers: Sequence[str] = MARKER_CHECKS
+) -> pd.DataFrame:
     """Do the sessions of each marker's archetype (``markers.yaml``; ``archetypes``: session_id ->
     label) have the highest rates of it? Per marker the lowest rate among the archetype's
     sessions, the highest among the other labelled ones, and ``result`` pass (strictly greater),
@@ -63,14 +77,16 @@ def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str],
     for m in markers if len(prof) else ():
         target = raw[m]["archetype"]
         inside, outside = prof.loc[label == target, m], prof.loc[label != target, m]
-        row = {"marker": m, "archetype": target, "n_sessions": int(inside.size),
-               "min_archetype": np.nan, "max_others": np.nan, "result": "skipped", "note": ""}
+        lo, hi, result, note = np.nan, np.nan, "skipped", ""
         if inside.empty or outside.empty:
-            row["note"] = (f"no session labelled {target!r}" if inside.empty
-                           else "no session with another label")
+            note = (
+                f"no session labelled {target!r}"
+                if inside.empty
+                else "no session with another label"
+            )
         else:
             lo, hi = float(inside.min()), float(outside.max())
-            row.update(min_archetype=lo, max_others=hi, result="pass" if lo > hi else "fail")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["marker", "archetype", "n_sessions", "min_archetype",
-                                       "max_others", "result", "note"])
+            result = "pass" if lo > hi else "fail"
+        rows.append((m, target, int(inside.size), lo, hi, result, note))
+    columns = "marker archetype n_sessions min_archetype max_others result note".split()
+    return pd.DataFrame(rows, columns=columns)

@@ -14,24 +14,29 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns.analysis.stats import adjust_p
-from therapy_turns.io.transcripts import analysable
+from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
-from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, count_words
+from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, TURN_ID, count_words
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
+
+Names = Sequence[str]
 
 log = logging.getLogger(__name__)
 
-COUNT_COLUMNS = ("n_turns", "n_analysed", "n_patient", "n_therapist", "patient_words",
-                 "therapist_words")
+COUNT_COLUMNS = "n_turns n_analysed n_patient n_therapist patient_words therapist_words".split()
 
 
-def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                       exclude: Sequence[str] = DEFAULT_EXCLUDE,
-                       exclude_backchannels: bool = True, *,
-                       measures: Mapping[str, Measure] | None = None,
-                       words: np.ndarray | None = None) -> pd.DataFrame:
+def summarise_sessions(
+    turns: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    exclude: Names = DEFAULT_EXCLUDE,
+    exclude_backchannels: bool = True,
+    *,
+    measures: Mapping[str, Measure] | None = None,
+    words: np.ndarray | None = None,
+) -> pd.DataFrame:
     """One row per session of ``turns`` (a chunk; in order of appearance): ``n_turns`` (all),
     over the turns analysed under ``exclude``: ``n_analysed``, ``n_patient``, ``n_therapist``,
     ``patient_words``, ``therapist_words`` (:func:`~therapy_turns.schema.count_words`, or
@@ -44,12 +49,11 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     ids = pd.Index(uniques, dtype="str", name="session_id")
     out = pd.DataFrame({"session_id": pd.Series(ids, dtype="str")})
     if turns.empty:
-        return out.assign(**{c: pd.Series(dtype="int64") for c in COUNT_COLUMNS},
-                          patient_word_share=pd.Series(dtype="float64"))
+        empty = {c: pd.Series(dtype="int64") for c in COUNT_COLUMNS}
+        return out.assign(**empty, patient_word_share=pd.Series(dtype="float64"))
     mask = turns.index.isin(analysable(turns, tuple(exclude)).index)
     if words is None:
-        words = np.fromiter((count_words(t) for t in turns["text"].fillna("")), dtype=np.int64,
-                            count=len(turns))
+        words = np.array([count_words(t) for t in turns["text"].fillna("")], dtype=np.int64)
     speaker = turns["speaker"].to_numpy()
 
     def per_session(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -65,24 +69,26 @@ def summarise_sessions(turns: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     out["patient_word_share"] = (out.patient_words / total.where(total > 0)).astype("float64")
     is_bc = backchannels.mask(turns).to_numpy()
     out["n_backchannels"] = per_session(mask & is_bc & (speaker == "patient"))
-    dropped = turns.loc[is_bc, ["session_id", "turn"]].assign(
-        session_id=lambda d: d.session_id.astype(str)) if exclude_backchannels else None
+    dropped = turns.loc[is_bc, TURN_ID].assign(session_id=sid[is_bc])
     turn = turns["turn"]
     last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
-    position = pd.DataFrame({"session_id": sid, "turn": turn, "speaker": speaker,
-                             "position": (turn / last.to_numpy()[code]).astype("float64")}
-                            )[mask]
+    position = (turn / last.to_numpy()[code]).astype("float64")
+    position = pd.DataFrame(
+        {"session_id": sid, "turn": turn, "speaker": speaker, "position": position}
+    )
     rows: dict[str, pd.DataFrame] = {}  # each measure's rows of the analysed turns, in order
     found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
     for name, df in tables.items():
         r = df.drop(columns=["speaker"], errors="ignore").assign(
-            session_id=df.session_id.astype(str)).merge(position, on=["session_id", "turn"])
-        if found[name].skip_backchannels and dropped is not None and len(dropped):
-            r = r.merge(dropped, on=["session_id", "turn"], how="left", indicator=True)
+            session_id=df.session_id.astype(str)
+        )
+        r = r.merge(position[mask], on=TURN_ID)
+        if found[name].skip_backchannels and exclude_backchannels and len(dropped):
+            r = r.merge(dropped, on=TURN_ID, how="left", indicator=True)
             r = r[r.pop("_merge") == "left_only"]
-        rows[name] = r.sort_values(["session_id", "turn"], kind="mergesort")
-    parts = [found[name].summarise(r, ids, rows) for name, r in rows.items()]
-    return pd.concat([out, *(p.reset_index(drop=True) for p in parts)], axis=1)
+        rows[name] = r.sort_values(TURN_ID, kind="mergesort")
+    parts = [found[name].summarise(r, ids, rows).reset_index(drop=True) for name, r in rows.items()]
+    return pd.concat([out, *parts], axis=1)
 
 
 class MetadataError(ValueError):
@@ -114,9 +120,10 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     except FileNotFoundError:
         raise MetadataError(f"{p}: no such file; expected a session metadata CSV") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise MetadataError(f"{p}: not a readable CSV ({str(e).strip().splitlines()[-1]}); "
-                            "expected a header row with session_id and one row per session"
-                            ) from None
+        raise MetadataError(
+            f"{p}: not a readable CSV ({str(e).strip().splitlines()[-1]}); "
+            "expected a header row with session_id and one row per session"
+        ) from None
     if "session_id" not in df.columns:
         raise MetadataError(f"{p}: found columns {list(df.columns)}; expected a session_id column")
     df["session_id"] = df["session_id"].str.strip()
@@ -126,8 +133,12 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
-                  ) -> tuple[pd.DataFrame, MetadataReport]:
+WHAT = ("corpus sessions have no metadata", "metadata session ids are not in the corpus")
+
+
+def join_metadata(
+    sessions: pd.DataFrame, metadata: pd.DataFrame | None
+) -> tuple[pd.DataFrame, MetadataReport]:
     """``sessions`` left-joined with ``metadata`` by ``session_id``, plus ``has_metadata``, and
     the report (ids on one side only and renamed clashing columns are logged as warnings)."""
     report = MetadataReport()
@@ -141,8 +152,7 @@ def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
     report.n_metadata, report.n_matched = len(meta), len(corpus_ids & meta_ids)
     report.missing_metadata = sorted(corpus_ids - meta_ids)
     report.unknown_ids = sorted(meta_ids - corpus_ids)
-    for what, ids in (("corpus sessions have no metadata", report.missing_metadata),
-                      ("metadata session ids are not in the corpus", report.unknown_ids)):
+    for what, ids in zip(WHAT, (report.missing_metadata, report.unknown_ids), strict=True):
         if ids:
             log.warning("%d %s: %s", len(ids), what, ", ".join(ids[:10]))
     if clash:
@@ -152,10 +162,12 @@ def join_metadata(sessions: pd.DataFrame, metadata: pd.DataFrame | None
     return out, report
 
 
-def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str | Path,
-                  metadata: str | Path | None = None,
-                  exclude: Sequence[str] = DEFAULT_EXCLUDE
-                  ) -> tuple[pd.DataFrame, MetadataReport]:
+def load_sessions(
+    corpus: CorpusArg,
+    analysis_dir: str | Path,
+    metadata: str | Path | None = None,
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> tuple[pd.DataFrame, MetadataReport]:
     """The ``sessions`` table for ``exclude`` and ``metadata`` (``""``/None: none), sorted by
     ``session_id``, and the metadata report: the stored table when the build used the same
     policy and metadata bytes, else recomputed from the stored turn-level tables (streamed)."""
@@ -164,44 +176,50 @@ def load_sessions(corpus: str | Path | Sequence[str | Path], analysis_dir: str |
     meta = project_path(metadata) if metadata else None
     built = manifest.get("metadata") or {}
     same_meta = (meta is None and not built) or (
-        meta is not None and bool(built) and built.get("sha256") == file_sha256(meta))
+        meta is not None and bool(built) and built.get("sha256") == file_sha256(meta)
+    )
     if same_meta and list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude):
-        report = MetadataReport(**{k: built[k] for k in MetadataReport.__dataclass_fields__}
-                                ) if built else MetadataReport()
+        report = MetadataReport(
+            **{k: built[k] for k in MetadataReport.__dataclass_fields__ if built}
+        )
         return sort_rows(load_table("sessions", corpus, analysis_dir)), report
     names = [n for n in registry.names() if n in manifest.get("tables", [])]
-    parts = [summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude)
-             for t, *rest in zip(iter_partitions("turns", analysis_dir),
-                                 *(iter_partitions(n, analysis_dir) for n in names),
-                                 strict=True)]
-    out, report = join_metadata(pd.concat(parts, ignore_index=True),
-                                read_metadata(meta) if meta is not None else None)
+    chunks = zip(*(iter_partitions(n, analysis_dir) for n in ["turns", *names]), strict=True)
+    parts = [
+        summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude) for t, *rest in chunks
+    ]
+    meta_table = read_metadata(meta) if meta is not None else None
+    out, report = join_metadata(pd.concat(parts, ignore_index=True), meta_table)
     return sort_rows(out), report
 
 
-def turn_data(table: pd.DataFrame, turns: pd.DataFrame, sessions: pd.DataFrame,
-              columns: Sequence[str], speaker: str = "patient",
-              exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
+def turn_data(
+    table: pd.DataFrame,
+    turns: pd.DataFrame,
+    sessions: pd.DataFrame,
+    columns: Names,
+    speaker: str = "patient",
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> pd.DataFrame:
     """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
     last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata; NaN for
     sessions without a value)."""
-    d = table[table.speaker == speaker].merge(
-        analysable(turns, tuple(exclude))[["session_id", "turn"]], on=["session_id", "turn"])
+    keep = analysable(turns, tuple(exclude))[TURN_ID]
+    d = table[table.speaker == speaker].merge(keep, on=TURN_ID)
     last = d.session_id.map(turns.groupby("session_id").turn.max())
     d["position"] = (d.turn / last.where(last > 0)).astype("float64")
     s = sessions[["session_id", *columns]].assign(session_id=lambda x: x.session_id.astype(str))
-    return d.assign(session_id=d.session_id.astype(str)).merge(s, on="session_id", how="left",
-                                                               validate="many_to_one")
+    d = d.assign(session_id=d.session_id.astype(str))
+    return d.merge(s, on="session_id", how="left", validate="many_to_one")
 
 
-def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
-             ) -> tuple[float, float, float]:
+def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> tuple[float, ...]:
     """Hedges' g of ``b`` minus ``a`` (pooled SD, small-sample correction) with its normal CI
     (SE of Hedges & Olkin 1985); NaNs below 2 values per group or with no spread."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     na, nb = len(a), len(b)
-    sp = np.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)) \
-        if na > 1 and nb > 1 else 0.0
+    pooled = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)
+    sp = np.sqrt(pooled) if na > 1 and nb > 1 else 0.0
     if sp == 0:
         return (float("nan"),) * 3
     g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
@@ -210,66 +228,70 @@ def hedges_g(a: Sequence[float], b: Sequence[float], alpha: float = 0.05
     return float(g), float(g - z * se), float(g + z * se)
 
 
-CONTRAST_COLUMNS = ["measure", "factor", "group_a", "group_b", "n_a", "n_b", "mean_a", "mean_b",
-                    "diff", "ci_low", "ci_high", "p", "p_adj", "hedges_g", "g_ci_low",
-                    "g_ci_high", "omnibus_p", "df_resid", "family", "note"]
+CONTRAST_COLUMNS = (
+    "measure factor group_a group_b n_a n_b mean_a mean_b diff ci_low ci_high p p_adj hedges_g "
+    "g_ci_low g_ci_high omnibus_p df_resid family note"
+).split()
 
 
-def compare_groups(sessions: pd.DataFrame, measures: Sequence[str], factor: str,
-                   covariates: Sequence[str] = (), method: str = "holm", alpha: float = 0.05,
-                   standardize: bool = False, max_levels: int = 12, top: int = 10
-                   ) -> pd.DataFrame:
-    """Per measure, OLS ``measure ~ C(factor) + covariates`` over the sessions that have them:
-    the omnibus F-test of the factor and each contrast ``group_b - group_a`` (sorted levels) with
-    its CI and p, ``p_adj`` (:func:`family_adjust`), Hedges' g of the raw values with a CI, and a
-    ``note`` where the model cannot be fitted. ``standardize``: the measure z-scored first
-    (``diff`` in SD units). A factor of more than ``max_levels`` levels: only the ``top`` pairs
-    of groups of two or more with the largest mean difference. Columns :data:`CONTRAST_COLUMNS`."""
+def compare_groups(
+    sessions: pd.DataFrame,
+    measures: Names,
+    factor: str,
+    method: str = "holm",
+    alpha: float = 0.05,
+    standardize: bool = False,
+    max_levels: int = 12,
+    top: int = 10,
+) -> pd.DataFrame:
+    """Per measure, OLS ``measure ~ C(factor)`` over the sessions that have both: the omnibus
+    F-test of the factor and each contrast ``group_b - group_a`` (sorted levels) with its CI and
+    p, ``p_adj`` (:func:`family_adjust`), Hedges' g of the raw values with a CI, and a ``note``
+    where the model cannot be fitted. ``standardize``: the measure z-scored first (``diff`` in
+    SD units). More than ``max_levels`` levels: only the ``top`` pairs of groups of two or more
+    with the largest mean difference. Columns :data:`CONTRAST_COLUMNS`."""
     import statsmodels.formula.api as smf
 
-    rows: list[dict[str, object]] = []
+    rows = []
     for m in measures:
-        d = sessions[[m, factor, *covariates]].dropna()
+        d = sessions[[m, factor]].dropna()
         if standardize and len(d) > 1 and d[m].std() > 0:
             d = d.assign(**{m: (d[m] - d[m].mean()) / d[m].std()})
         d = d.assign(**{factor: d[factor].astype(str)})
         levels = sorted(d[factor].unique())
-        rhs = " + ".join([f"C(Q('{factor}'), Treatment('{levels[0]}'))" if levels else "1",
-                          *[f"Q('{c}')" for c in covariates]])
-        note = ("fewer than two groups" if len(levels) < 2 else
-                "no residual degrees of freedom" if len(d) - len(levels) - len(covariates) < 1
-                else "constant measure" if d[m].std() == 0 else "")
-        res = None if note else smf.ols(f"Q('{m}') ~ {rhs}", d).fit()
+        note = "fewer than two groups" if len(levels) < 2 else ""
+        note = note or ("no residual degrees of freedom" if len(d) <= len(levels) else "")
+        note = note or ("constant measure" if d[m].std() == 0 else "")
+        formula = f"Q('{m}') ~ C(Q('{factor}'), Treatment('{levels[0] if levels else ''}'))"
+        res = None if note else smf.ols(formula, d).fit()
         names = list(res.params.index) if res is not None else []
-        fterms = [n for n in names if n.startswith("C(")]
-        omni = float(res.f_test(np.eye(len(names))[[names.index(t) for t in fterms]]).pvalue) \
-            if res is not None else float("nan")
+        fit = {"omnibus_p": np.nan, "df_resid": np.nan, "note": note}
+        if res is not None:  # the factor's terms: every coefficient but the intercept
+            fit |= {"omnibus_p": float(res.f_test(np.eye(len(names))[1:]).pvalue)}
+            fit |= {"df_resid": float(res.df_resid)}
         for a, b in _pairs(d, m, factor, levels, max_levels, top):
             va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
-            row: dict[str, object] = {
-                "measure": m, "factor": factor, "group_a": a, "group_b": b, "n_a": len(va),
-                "n_b": len(vb), "mean_a": va.mean(), "mean_b": vb.mean(), "omnibus_p": omni,
-                "note": note, "df_resid": float(res.df_resid) if res is not None else np.nan}
+            values = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean())
+            row = dict(zip(CONTRAST_COLUMNS[:8], values, strict=True)) | fit
             if res is not None:
-                L = np.array([float(n in fterms and n.endswith(f"[T.{b}]"))
-                              - float(n in fterms and n.endswith(f"[T.{a}]")) for n in names])
-                t = res.t_test(L)
-                ci = np.asarray(t.conf_int(alpha=alpha)).ravel()
-                row.update(diff=float(np.ravel(t.effect)[0]), ci_low=float(ci[0]),
-                           ci_high=float(ci[1]), p=float(np.ravel(t.pvalue)[0]))
+                L = [float(n.endswith(f"[T.{b}]")) - float(n.endswith(f"[T.{a}]")) for n in names]
+                t = res.t_test(np.array(L))
+                lo, hi = np.asarray(t.conf_int(alpha=alpha)).ravel()
+                row |= {"diff": float(np.ravel(t.effect)[0]), "ci_low": float(lo)}
+                row |= {"ci_high": float(hi), "p": float(np.ravel(t.pvalue)[0])}
             row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb, alpha)
-            row["family"] = len(levels) * (len(levels) - 1) // 2
-            rows.append(row)
+            rows.append(row | {"family": len(levels) * (len(levels) - 1) // 2})
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
     out["p_adj"] = family_adjust(out, method)
     return out
 
 
-def _pairs(d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_levels: int,
-           top: int) -> list[tuple[str, str]]:
+def _pairs(
+    d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_levels: int, top: int
+) -> list[tuple[str, str]]:
     """Every pair of levels, or beyond ``max_levels`` levels the ``top`` pairs (of groups with
     two or more sessions) with the largest absolute mean difference."""
-    pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1:]]
+    pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1 :]]
     if len(levels) <= max_levels:
         return pairs
     g = d.groupby(factor)[m].agg(["mean", "size"])
@@ -295,26 +317,36 @@ def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
     return out
 
 
-def compare_factors(sessions: pd.DataFrame, measures: Sequence[str], factors: Sequence[str],
-                    method: str = "holm", alpha: float = 0.05, standardize: bool = True,
-                    max_levels: int = 12, top: int = 10) -> pd.DataFrame:
+def compare_factors(
+    sessions: pd.DataFrame,
+    measures: Names,
+    factors: Names,
+    method: str = "holm",
+    alpha: float = 0.05,
+    standardize: bool = True,
+    max_levels: int = 12,
+    top: int = 10,
+) -> pd.DataFrame:
     """:func:`compare_groups` for each factor, stacked, with a ``contrast`` label
     (``factor: b − a``)."""
-    parts = [p for f in factors if len(p := compare_groups(
-        sessions, measures, f, (), method, alpha, standardize, max_levels, top))]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=CONTRAST_COLUMNS)
+    args = (method, alpha, standardize, max_levels, top)
+    parts = [p for f in factors if len(p := compare_groups(sessions, measures, f, *args))]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CONTRAST_COLUMNS)
     out["contrast"] = out.factor + ": " + out.group_b + " − " + out.group_a
     return out
 
 
-CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p",
-                       "p_adj"]
+CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p", "p_adj"]
 
 
-def outcome_correlations(sessions: pd.DataFrame, measures: Sequence[str],
-                         outcomes: Sequence[str], method: str = "spearman",
-                         correction: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
+def outcome_correlations(
+    sessions: pd.DataFrame,
+    measures: Names,
+    outcomes: Names,
+    method: str = "spearman",
+    correction: str = "holm",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """``method`` (``spearman`` or ``pearson``) correlation of every session measure with every
     outcome across sessions. CIs: ``pearsonr(...).confidence_interval()``, or for Spearman the
     Fisher z with the Bonett & Wright (2000) SE ``sqrt((1 + r^2/2)/(n-3))``; NaN with n <= 3.

@@ -15,6 +15,8 @@ from scipy import stats
 from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, share_ci
 from therapy_turns.schema import TURN_ID as KEYS
 
+Names = Sequence[str]
+
 
 def _sequences(codes: pd.DataFrame, col: str) -> list[np.ndarray]:
     """Per session (sorted), the codes of its therapist turns in turn order."""
@@ -57,8 +59,13 @@ class PermutationResult:
     n_perm: int
 
 
-def permutation_test(codes: pd.DataFrame, col: str = "main_behaviour", n_perm: int = 2000,
-                     seed: int = 0, states: Sequence[str] | None = None) -> PermutationResult:
+def permutation_test(
+    codes: pd.DataFrame,
+    col: str = "main_behaviour",
+    n_perm: int = 2000,
+    seed: int = 0,
+    states: Names | None = None,
+) -> PermutationResult:
     """Do consecutive therapist codes of a session follow each other more (or less) than chance?
     The null shuffles each session's codes (keeping its technique mix)."""
     st = _states(codes, col, states)
@@ -66,8 +73,8 @@ def permutation_test(codes: pd.DataFrame, col: str = "main_behaviour", n_perm: i
     seqs = _sequences(codes, col)
     obs = _count(seqs, index).astype(float)
     rng = np.random.default_rng(seed)
-    null = np.array([_count([rng.permutation(s) for s in seqs], index) for _ in range(n_perm)],
-                    dtype=float).reshape(n_perm, *obs.shape)
+    null = [_count([rng.permutation(s) for s in seqs], index) for _ in range(n_perm)]
+    null = np.array(null, dtype=float).reshape(n_perm, *obs.shape)
     mean = null.mean(axis=0)
     ok = mean > 0
 
@@ -77,8 +84,8 @@ def permutation_test(codes: pd.DataFrame, col: str = "main_behaviour", n_perm: i
     s_obs, s_null = stat(obs), np.array([stat(n) for n in null])
     low = np.minimum((null >= obs).sum(axis=0), (null <= obs).sum(axis=0))
     p_cell = np.minimum(1.0, 2 * (low + 1) / (n_perm + 1))
-    return PermutationResult(_frame(obs, st), _frame(mean, st), _frame(p_cell, st), s_obs,
-                             float(((s_null >= s_obs).sum() + 1) / (n_perm + 1)), n_perm)
+    p = float(((s_null >= s_obs).sum() + 1) / (n_perm + 1))
+    return PermutationResult(*(_frame(m, st) for m in (obs, mean, p_cell)), s_obs, p, n_perm)
 
 
 def entropy_bits(values: Sequence[str]) -> float:
@@ -98,15 +105,22 @@ def transition_entropy(codes: Sequence[str]) -> float:
     return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
 
 
-def windowed_entropy(codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
-                     ) -> pd.DataFrame:
+def windowed_entropy(
+    codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
+) -> pd.DataFrame:
     """``session_id, turn, entropy``: entropy of the codes of the last ``window`` therapist turns
     (the current one included; NaN for a session's first ``window - 1``)."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
         v = g[col].astype(str).to_numpy()
-        rows += [(sid, int(t), entropy_bits(v[i - window + 1:i + 1]) if i + 1 >= window
-                  else np.nan) for i, t in enumerate(g["turn"])]
+        for i, t in enumerate(g["turn"]):
+            rows.append(
+                (
+                    sid,
+                    int(t),
+                    entropy_bits(v[i + 1 - window : i + 1]) if i + 1 >= window else np.nan,
+                )
+            )
     return pd.DataFrame(rows, columns=["session_id", "turn", "entropy"])
 
 
@@ -116,14 +130,19 @@ def run_lengths(codes: pd.DataFrame, col: str = "main_behaviour") -> pd.DataFram
     d = codes.sort_values(KEYS)
     c = d[col].astype(str)
     run = ((c != c.shift()) | (d.session_id != d.session_id.shift())).cumsum()
-    out = d.assign(code=c).groupby(run, sort=False).agg(
-        session_id=("session_id", "first"), code=("code", "first"),
-        start_turn=("turn", "first"), end_turn=("turn", "last"), length=("turn", "size"))
+    g = d.assign(code=c).groupby(run, sort=False)
+    first = g[["session_id", "code", "turn"]].first().rename(columns={"turn": "start_turn"})
+    out = first.assign(end_turn=g["turn"].last(), length=g["turn"].size())
     return out.reset_index(drop=True)
 
 
-def perseveration(codes: pd.DataFrame, patient: pd.DataFrame, marker: str,
-                  col: str = "main_behaviour", min_length: int = 3) -> pd.DataFrame:
+def perseveration(
+    codes: pd.DataFrame,
+    patient: pd.DataFrame,
+    marker: str,
+    col: str = "main_behaviour",
+    min_length: int = 3,
+) -> pd.DataFrame:
     """Runs of ``min_length`` or more identical codes with ``n_marked_patient_turns``: the
     patient turns inside the run with ``marker`` > 0 (the therapist repeating a technique while
     the patient keeps asking, e.g., to slow down). ``patient``: patient rows with ``marker``."""
@@ -132,13 +151,15 @@ def perseveration(codes: pd.DataFrame, patient: pd.DataFrame, marker: str,
     m = patient[patient[marker].fillna(0) > 0][KEYS]
     runs["n_marked_patient_turns"] = [
         len(m[(m.session_id == r.session_id) & (m.turn > r.start_turn) & (m.turn < r.end_turn)])
-        for r in runs.itertuples()]
-    return runs.sort_values(["length", "n_marked_patient_turns"], ascending=False,
-                            kind="stable").reset_index(drop=True)
+        for r in runs.itertuples()
+    ]
+    order = ["length", "n_marked_patient_turns"]
+    return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
 
 
-def technique_change_points(codes: pd.DataFrame, columns: Sequence[str], penalty: float = 3.0,
-                            min_size: int = 3) -> pd.DataFrame:
+def technique_change_points(
+    codes: pd.DataFrame, columns: Sequence[str], penalty: float = 3.0, min_size: int = 3
+) -> pd.DataFrame:
     """``session_id, turn`` of the first therapist turn of each new segment of the mix of the
     indicator ``columns`` (ruptures PELT, L2 cost)."""
     import ruptures as rpt
@@ -152,44 +173,54 @@ def technique_change_points(codes: pd.DataFrame, columns: Sequence[str], penalty
     return pd.DataFrame(rows, columns=["session_id", "turn"])
 
 
-def next_therapist_code(codes: pd.DataFrame, turns: pd.DataFrame, col: str = "main_behaviour"
-                        ) -> pd.DataFrame:
+def next_therapist_code(
+    codes: pd.DataFrame, turns: pd.DataFrame, col: str = "main_behaviour"
+) -> pd.DataFrame:
     """``session_id, turn, next_turn, next_code``: each patient turn directly followed by a
     therapist turn, and that turn's code."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     nxt = t.groupby("session_id")[["turn", "speaker"]].shift(-1)
     keep = (t.speaker == "patient") & (nxt.speaker == "therapist")
     t = t[keep].assign(next_turn=nxt.loc[keep, "turn"].astype(int))
-    m = t.merge(codes[[*KEYS, col]].rename(columns={"turn": "next_turn", col: "next_code"}),
-                on=["session_id", "next_turn"], how="inner")
+    named = codes[[*KEYS, col]].rename(columns={"turn": "next_turn", col: "next_code"})
+    m = t.merge(named, on=["session_id", "next_turn"], how="inner")
     return m[[*KEYS, "next_turn", "next_code"]].reset_index(drop=True)
 
 
-def responsiveness(codes: pd.DataFrame, turns: pd.DataFrame, patient: pd.DataFrame, marker: str,
-                   col: str = "main_behaviour", states: Sequence[str] | None = None
-                   ) -> pd.DataFrame:
+def responsiveness(
+    codes: pd.DataFrame,
+    turns: pd.DataFrame,
+    patient: pd.DataFrame,
+    marker: str,
+    col: str = "main_behaviour",
+    states: Names | None = None,
+) -> pd.DataFrame:
     """The therapist's next code after patient turns with ``marker`` > 0 (``after_marker``) and
     without (``otherwise``): ``condition, code, k, n, share, ci_low, ci_high`` (Wilson 95%;
     turns are not independent: the CIs are descriptive)."""
-    nx = next_therapist_code(codes, turns, col).merge(patient[[*KEYS, marker]], on=KEYS,
-                                                      how="left")
+    nx = next_therapist_code(codes, turns, col).merge(patient[[*KEYS, marker]], on=KEYS, how="left")
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
     rows = []
     for c in ("after_marker", "otherwise"):
         nxt = nx.loc[cond == c, "next_code"]
-        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt)))
-                 for s in _states(codes, col, states)]
-    return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low",
-                                       "ci_high"])
+        rows += [
+            (c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in _states(codes, col, states)
+        ]
+    return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low", "ci_high"])
 
 
-def coupling_data(codes: pd.DataFrame, turns: pd.DataFrame, emotion: pd.DataFrame,
-                  indicators: Sequence[str], value: str = "valence") -> pd.DataFrame:
+def coupling_data(
+    codes: pd.DataFrame,
+    turns: pd.DataFrame,
+    emotion: pd.DataFrame,
+    indicators: Names,
+    value: str = "valence",
+) -> pd.DataFrame:
     """One row per therapist turn t with a patient turn before and after it: ``session_id, turn,
     prior`` (patient ``value`` at the last patient turn before t), ``after`` (the first after),
     ``position`` (t / last turn, 0..1), the 0/1 ``indicators`` and ``delta = after - prior``."""
-    t = turns.sort_values(KEYS)[[*KEYS, "speaker"]].merge(
-        emotion[[*KEYS, value]], on=KEYS, how="left")
+    t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
+    t = t.merge(emotion[[*KEYS, value]], on=KEYS, how="left")
     t.loc[t.speaker != "patient", value] = np.nan
     g = t.groupby("session_id")[value]
     t["prior"] = g.transform(lambda s: s.ffill().shift(1))
@@ -202,8 +233,12 @@ def coupling_data(codes: pd.DataFrame, turns: pd.DataFrame, emotion: pd.DataFram
     return d.dropna(subset=["prior", "after"]).reset_index(drop=True)
 
 
-def coupling_model(data: pd.DataFrame, indicators: Sequence[str], method: str = "holm",
-                   min_count: int = 5) -> pd.DataFrame:
+COUPLING_COLUMNS = "code n n_with estimate ci_low ci_high p p_adj converged note".split()
+
+
+def coupling_model(
+    data: pd.DataFrame, indicators: Sequence[str], method: str = "holm", min_count: int = 5
+) -> pd.DataFrame:
     """Per code, MixedLM ``delta ~ code + prior + position`` with a random intercept per session
     (ML): the estimate is the difference in valence change between turns with and without the
     code, adjusted for prior valence and position; ``p_adj`` corrected across codes with
@@ -215,25 +250,22 @@ def coupling_model(data: pd.DataFrame, indicators: Sequence[str], method: str = 
     rows = []
     for code in indicators:
         n_with = int(data[code].sum())
-        row = {"code": code, "n": len(data), "n_with": n_with, "estimate": np.nan,
-               "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "converged": False, "note": ""}
-        rows.append(row)
+        fit, note = (np.nan,) * 4 + (False,), ""
         if min(n_with, len(data) - n_with) < min_count:
-            row["note"] = f"skipped: fewer than {min_count} turns with/without the code"
-            continue
-        fit, used, converged, notes = fit_mixedlm(smf.mixedlm(
-            f"delta ~ {code} + prior + position", data, groups=data["session_id"]), reml=False)
-        if fit is None:
-            row["note"] = f"fit failed: {'; '.join(notes)}"
-            continue
-        ci = fit.conf_int().loc[code]
-        row.update(estimate=float(fit.params[code]), ci_low=float(ci[0]), ci_high=float(ci[1]),
-                   p=float(fit.pvalues[code]), converged=converged,
-                   note=f"{used}" + (f"; {'; '.join(notes)}" if notes else ""))
-    out = pd.DataFrame(rows)
-    out["p_adj"] = adjust_p(out["p"].to_numpy(float), method)
-    return out[["code", "n", "n_with", "estimate", "ci_low", "ci_high", "p", "p_adj",
-                "converged", "note"]]
+            note = f"skipped: fewer than {min_count} turns with/without the code"
+        else:
+            formula = f"delta ~ {code} + prior + position"
+            model = smf.mixedlm(formula, data, groups=data["session_id"])
+            res, used, converged, notes = fit_mixedlm(model, reml=False)
+            note = f"fit failed: {'; '.join(notes)}" if res is None else "; ".join([used, *notes])
+            if res is not None:
+                lo, hi = res.conf_int().loc[code]
+                values = (res.params[code], lo, hi, res.pvalues[code])
+                fit = (*map(float, values), converged)
+        rows.append((code, len(data), n_with, *fit, note))
+    out = pd.DataFrame(rows, columns=COUPLING_COLUMNS[:7] + COUPLING_COLUMNS[8:])
+    out.insert(7, "p_adj", adjust_p(out["p"].to_numpy(float), method))
+    return out
 
 
 def code_frequencies(codes: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -15,9 +15,10 @@ from scipy.stats import norm
 
 log = logging.getLogger(__name__)
 
-MIXEDLM_COLUMNS = ["outcome", "term", "estimate", "std_err", "z", "p_value", "ci_low", "ci_high",
-                   "n_obs", "n_groups", "group_var", "converged", "boundary", "optimizer",
-                   "warnings"]
+MIXEDLM_COLUMNS = (
+    "outcome term estimate std_err z p_value ci_low ci_high n_obs n_groups group_var converged "
+    "boundary optimizer warnings"
+).split()
 #: statsmodels' optimisers in the order :func:`fit_mixedlm` tries them (its default list first).
 OPTIMIZERS = ("bfgs", "lbfgs", "cg", "powell", "nm")
 
@@ -77,9 +78,15 @@ def fixed_effect_se(exog_groups: Sequence[np.ndarray], tau: float, scale: float)
     return np.sqrt(np.diag(scale * np.linalg.inv(xtvx)))
 
 
-def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
-                  groups: str = "session_id", standardize: bool = True, alpha: float = 0.05,
-                  reml: bool = True) -> pd.DataFrame:
+def mixedlm_table(
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    rhs: str,
+    groups: str = "session_id",
+    standardize: bool = True,
+    alpha: float = 0.05,
+    reml: bool = True,
+) -> pd.DataFrame:
     """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups`` (rows with a
     missing outcome dropped; ``standardize``: outcome z-scored, coefficients in SD units): fixed
     effects with Wald CIs and normal p from :func:`fixed_effect_se` (columns
@@ -93,8 +100,8 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
     for y in outcomes:
         d = data.dropna(subset=[y]).copy()
         n_groups, sd = int(d[groups].nunique()), d[y].std()
-        failed = {"outcome": y, "term": "not fitted", "n_obs": len(d), "n_groups": n_groups,
-                  "converged": False}
+        failed = {"outcome": y, "term": "not fitted", "n_obs": len(d), "n_groups": n_groups}
+        failed["converged"] = False
         if len(d) < 3 or n_groups < 2 or not np.isfinite(sd) or sd == 0:
             rows.append(failed)
             continue
@@ -112,23 +119,21 @@ def mixedlm_table(data: pd.DataFrame, outcomes: Sequence[str], rhs: str,
         for note in notes:
             log.info("MixedLM %s: %s", y, note)
         group_var = float(res.cov_re.iloc[0, 0])
-        boundary = (any("boundary" in m.lower() for m in notes if m.startswith(used))
-                    or group_var < 1e-8)
+        boundary = (
+            any("boundary" in m.lower() for m in notes if m.startswith(used)) or group_var < 1e-8
+        )
         if boundary:  # the REML solution at zero intercept variance is ordinary least squares
             ols = smf.ols(f"{y} ~ {rhs}", d).fit()
             params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
         else:
             params = res.fe_params
             se = fixed_effect_se(model.exog_li, group_var / res.scale, res.scale)
-        zcrit = norm.ppf(1 - alpha / 2)
+        zcrit, info = norm.ppf(1 - alpha / 2), (int(res.nobs), n_groups, group_var, converged)
+        info += (boundary, used, "; ".join(notes))
         for k, term in enumerate(params.index):
             est = float(params[term])
             z = est / se[k]
-            rows.append({
-                "outcome": y, "term": term, "estimate": est, "std_err": float(se[k]),
-                "z": float(z), "p_value": float(2 * norm.sf(abs(z))),
-                "ci_low": est - zcrit * se[k], "ci_high": est + zcrit * se[k],
-                "n_obs": int(res.nobs), "n_groups": n_groups, "group_var": group_var,
-                "converged": converged, "boundary": boundary, "optimizer": used,
-                "warnings": "; ".join(notes)})
+            test = (float(se[k]), float(z), float(2 * norm.sf(abs(z))))
+            row = (y, term, est, *test, est - zcrit * se[k], est + zcrit * se[k], *info)
+            rows.append(dict(zip(MIXEDLM_COLUMNS, row, strict=True)))
     return pd.DataFrame(rows, columns=MIXEDLM_COLUMNS)
