@@ -60,6 +60,7 @@ def test_attach_merges_with_the_transcripts_own_events(tmp_path):
     ("session_id,turn,event\na,1,\n", 2, "event ''"),
     ('session_id,turn,event,note\n"a",1,x,"two\nlines"\nb,9,x,\n', 4, "turn 9 in session 'b'"),
     ('session_id,turn,event\na,1,"two\nlines"\n', 2, "event 'two\\nlines'"),
+    ("\ufeffsession_id,turn,event\n\na,1,\n", 3, "event ''"),  # BOM, true line after a blank
 ])
 def test_events_file_errors_name_file_and_line(tmp_path, body, line, found, capsys):
     c = corpus(tmp_path)

@@ -210,6 +210,9 @@ BAD_TABLES = [
      "found null 'session_id'; expected a session_id string"),
     ("list.jsonl", '["s", "patient", "hi"]\n', 1,
      "found a JSON list; expected one JSON object per line"),
+    ("someturn.jsonl", '{"session_id": "s", "speaker": "patient", "text": "a", "turn": 0}\n'
+     '{"session_id": "s", "speaker": "patient", "text": "b"}\n', 2,
+     "found turn None; expected an integer turn number"),
 ]
 
 

@@ -10,6 +10,7 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
 #: below this many words a turn without a closing mark is complete ("Yeah", "I guess so")
 TRUNCATED_MIN_WORDS = 4
+_REMOVED = ("generation_error", "missing_answer", "meta_note")  # paragraphs out of ``text``
 _ARTEFACTS = {
     k: [re.compile(p, re.I | re.S) for p in v]
     for k, v in read_yaml(DATA_DIR / "artefacts.yaml")["patterns"].items()
@@ -31,13 +32,10 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
         para = para.strip()
         if not para:
             continue
-        if _is("generation_error", para):
-            flags["generation_error"] = True
-        elif _is("missing_answer", para):
-            flags["missing_answer"] = True
-        elif _is("meta_note", para):
-            flags["meta_note"] = True
-            notes.append(para)
+        kind = next((k for k in _REMOVED if _is(k, para)), None)
+        if kind:
+            flags[kind] = True
+            notes += [para] if kind == "meta_note" else []
         else:
             keep.append(para)
             flags["role_play"] |= speaker == "therapist" and _is("role_play", para)

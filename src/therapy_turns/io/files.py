@@ -112,7 +112,6 @@ class OutputFolder:
             if not (p / MARKER).is_file():
                 write_bytes(p / MARKER, b'{"written_by": "therapy-turns analyze"}\n')
             shutil.rmtree(self.staging, ignore_errors=True)  # a killed run's leftovers
-            shutil.rmtree(p / ".trash", ignore_errors=True)
             self.staging.mkdir()
         except OSError as e:
             self.release()
@@ -121,20 +120,17 @@ class OutputFolder:
 
     def publish(self, names: Iterable[str], manifest: bytes, manifest_name: str) -> None:
         """Replace the tables ``names`` by the staged ones, then write the manifest."""
-        p, trash = self.path, self.path / ".trash"
+        p = self.path
         try:
-            (p / manifest_name).unlink(missing_ok=True)
-            trash.mkdir(exist_ok=True)
+            (p / manifest_name).unlink(missing_ok=True)  # until it is back: incomplete
             for name in names:
-                for old in (p / name, p / f"{name}.parquet"):
-                    if old.exists():
-                        os.replace(old, trash / old.name)
+                shutil.rmtree(p / name, ignore_errors=True)
+                (p / f"{name}.parquet").unlink(missing_ok=True)  # an older single-file table
                 if (self.staging / name).exists():
                     os.replace(self.staging / name, p / name)
             write_bytes(p / manifest_name, manifest)
         except OSError as e:
             raise _oserror(p, e) from None
-        shutil.rmtree(trash, ignore_errors=True)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def release(self) -> None:

@@ -143,16 +143,15 @@ def segment_text(
     rules: ``docs/loading.md``); an unknown label that recurs like a speaker raises."""
     speakers = dict(speakers or DEFAULT_SPEAKERS)
     lines = _LINE_RE.findall(text)  # ends kept; form feed, NEL, U+2028 do not break lines
-    for _ in range(len(ABBREVIATIONS) + 1):
+    for _ in range(len(ABBREVIATIONS) + 1):  # again while abbreviations become speakers
         try:
             segs = _cut(lines, path, speakers)
-        except UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
+        except UnknownSpeakerError as e:  # an abbreviation opening a turn is a speaker
             if e.label.lower() not in ABBREVIATIONS:
                 raise
             speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
             continue
-        like = speaker_like(segs, speakers)
-        if not _promote(like, speakers, segs):
+        if not _promote(like := speaker_like(segs, speakers), speakers, segs):
             break
     if like:
         (label, (where, rule)), *others = sorted(like.items(), key=lambda kv: kv[1][0][0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -32,42 +32,43 @@ def csv_rows(
     required: Sequence[str],
     error: type[TranscriptError] | None = None,
     empty: bool = False,
-) -> list[Record]:
-    """The records of a CSV file read strictly: a header naming ``required``, rows of its number
-    of fields, at least one row unless ``empty``. Errors are ``error`` (default: a
-    :class:`MissingColumnError` for columns, else a :class:`MalformedTableError`)."""
+) -> Iterator[Record]:
+    """The records of a CSV file read strictly, in file order: a header naming ``required``,
+    rows of its number of fields, at least one row unless ``empty``. Errors are ``error``
+    (default: a :class:`MissingColumnError` for columns, else a :class:`MalformedTableError`)."""
     bad = error or MalformedTableError
     reader = csv.reader(_LINES.findall(read_text_file(path).removeprefix("\ufeff")), strict=True)
-    records, start = [], 1
+    header: list[str] = []
+    start, n = 1, 0
     try:
         for fields in reader:
-            records += [(start, reader.line_num, fields)] if fields else []
+            if fields and not header:
+                header, header_end = [h.strip() for h in fields], reader.line_num
+                if len(set(header)) < len(header):
+                    found = f"header {header} with a repeated column"
+                    raise bad(path, start, found, "one header cell per column name")
+                if missing := [c for c in required if c not in header]:
+                    expected = f"columns {list(required)} (missing: {missing})"
+                    raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
+            elif fields:
+                if len(fields) != len(header):
+                    raise bad(
+                        path,
+                        start,
+                        f"a row of {len(fields)} fields (the header has {len(header)})",
+                        "comma-separated rows with the header's number of fields (quote texts "
+                        "that hold commas)",
+                    )
+                n += 1
+                yield start, reader.line_num, dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
     except csv.Error as e:
         expected = "comma-separated rows; quote cells that hold commas, quotes or line breaks"
         raise bad(path, reader.line_num, f"unparsable CSV ({e})", expected) from None
-    if not records:
+    if not header:
         raise bad(path, None, "no header", "a header row")
-    (start, header_end, header), *records = records
-    header = [h.strip() for h in header]
-    if len(set(header)) < len(header):
-        found = f"header {header} with a repeated column"
-        raise bad(path, start, found, "one header cell per column name")
-    if missing := [c for c in required if c not in header]:
-        expected = f"columns {list(required)} (missing: {missing})"
-        raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
-    for start, _, fields in records:
-        if len(fields) != len(header):
-            raise bad(
-                path,
-                start,
-                f"a row of {len(fields)} fields (the header has {len(header)})",
-                "comma-separated rows with the header's number of fields (quote texts that hold "
-                "commas)",
-            )
-    if not records and not empty:
+    if not n and not empty:
         raise bad(path, header_end, "a header and no rows", "one row per turn")
-    return [(s, e, dict(zip(header, f, strict=True))) for s, e, f in records]
 
 
 def _jsonl_rows(path: Path) -> list[Record]:
@@ -113,7 +114,7 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
     """The raw turn rows of a CSV or JSONL file, in session (first appearance) and turn order
     (file order without ``turn``). Speakers map like text labels, abbreviations included."""
     csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
-    records = csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path)
+    records = list(csv_rows(path, REQUIRED_COLUMNS)) if csv_ else _jsonl_rows(path)
     columns = {k for _, _, r in records for k in r}
     lookup = ABBREVIATIONS | dict(speakers)
     rows, seen, first = [], {}, {}
