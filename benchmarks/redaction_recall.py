@@ -1,7 +1,7 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
     PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
-        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|heldout5|all] [--misses]
+        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|heldout5|heldout6|all] [--misses]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
 when every letter and digit of it lies inside text that redaction replaces (whatever the
@@ -9,9 +9,10 @@ placeholder type). Each split is redacted as a corpus of its own sessions, as ``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts.
 ``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``dev2``, ``heldout1``,
-``heldout2``, ``heldout4``; ``heldout`` and ``heldout5`` are for evaluation only, see
+``heldout2``, ``heldout4``, ``heldout5``; ``heldout`` and ``heldout6`` are for evaluation only, see
 ``benchmarks/data/README.md``). With ``--split all`` a last table gives every split side by side
-and all held-out parts (``heldout1``, ``heldout2``, ``heldout``, ``heldout4``, ``heldout5``)
+and all held-out parts (``heldout1``, ``heldout2``, ``heldout``, ``heldout4``, ``heldout5``,
+``heldout6``)
 together.
 """
 
@@ -32,8 +33,8 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-SPLITS = ("dev", "dev2", "heldout1", "heldout2", "heldout", "heldout4", "heldout5")
-HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4", "heldout5")
+SPLITS = ("dev", "dev2", "heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6")
+HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6")
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 
