@@ -65,8 +65,5 @@ def is_content(text: str, pos: str, is_alpha: bool, is_stop: bool) -> bool:
 
 def content_lemmas(tokens: Doc | Span | Iterable) -> set[str]:
     """The content lemmas of a Doc, Span or iterable of spaCy tokens."""
-    return {
-        (t.lemma_ or t.text).lower()
-        for t in tokens
-        if is_content(t.text, t.pos_, t.is_alpha, t.is_stop)
-    }
+    content = (t for t in tokens if is_content(t.text, t.pos_, t.is_alpha, t.is_stop))
+    return {(t.lemma_ or t.text).lower() for t in content}

@@ -109,9 +109,8 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
     if fit is None:
         raise ValueError(f"mixed_trend: no optimiser could fit the model: {'; '.join(notes)}")
     ci, cov = fit.conf_int(alpha), fit.cov_re.to_numpy()
-    rows = [
-        (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
-    ]
+    fixed = ("Intercept", x)
+    rows = [(t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in fixed]
     var = {"var_intercept": cov[0, 0], "var_slope": cov[1, 1], "cov": cov[0, 1]}
     rows += [(t, v, *(math.nan,) * 4) for t, v in (var | {"var_residual": fit.scale}).items()]
     if not converged:
@@ -137,10 +136,8 @@ def start_end_change(
     speaker, k, start, end, change, ci_low, ci_high``."""
 
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-        rng, level = np.random.default_rng(seed), 1 - alpha
-        ci = stats.bootstrap(
-            samples, stat, n_resamples=n_boot, confidence_level=level, method="percentile", rng=rng
-        )
+        rng, kw = np.random.default_rng(seed), {"confidence_level": 1 - alpha}
+        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=rng, **kw)
         return tuple(map(float, ci.confidence_interval))
 
     def change(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -298,11 +295,10 @@ def phase_composition(
     if turns is not None:
         df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     df = df[df["speaker"] == speaker].dropna(subset=list(columns))
-    labelled = [
-        g.iloc[idx].assign(phase=name)
-        for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True)
-        for name, idx in zip(phases, np.array_split(np.arange(len(g)), len(phases)), strict=True)
-    ]
+    labelled = []
+    for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True):
+        parts = np.array_split(np.arange(len(g)), len(phases))
+        labelled += [g.iloc[i].assign(phase=name) for name, i in zip(phases, parts, strict=True)]
     if not labelled:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
     long = pd.concat(labelled).melt(id_vars=["phase"], value_vars=list(columns), var_name="column")

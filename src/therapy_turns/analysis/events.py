@@ -147,15 +147,9 @@ def locked(
     the patient's turns (NaN where there is no such turn or it is excluded)."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
     at = mt[["session_id", "pos", *measures]]
-    wide = pd.concat(
-        [
-            ev.merge(at.assign(pos=at["pos"] - k), on=["session_id", "pos"], how="left").assign(
-                lag=k
-            )
-            for k in lags
-        ],
-        ignore_index=True,
-    )
+    on = ["session_id", "pos"]
+    at_lag = [(k, at.assign(pos=at["pos"] - k)) for k in lags]
+    wide = pd.concat([ev.merge(a, on=on, how="left").assign(lag=k) for k, a in at_lag])
     long = wide.melt(["event", *KEYS, "lag"], list(measures), "measure", "value")
     return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
 
@@ -254,11 +248,8 @@ def event_effects(
             d["is_event"] = mine[sel].astype(int)
             x, other = d.loc[d.is_event == 1], d.loc[d.is_event == 0, "change"]
             xs, n_sessions = x["change"].to_numpy(float), int(x["session_id"].nunique())
-            stat = (
-                float(xs.mean()) if len(xs) else np.nan,
-                *_tconf(xs, alpha),
-                float(other.mean()),
-            )
+            mean = float(xs.mean()) if len(xs) else np.nan
+            stat = (mean, *_tconf(xs, alpha), float(other.mean()))
             values = (ev, m, len(xs), n_sessions, *stat, len(other))
             row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True), note=NO_PAIR)
             if len(xs) and len(other):
@@ -290,17 +281,12 @@ def therapist_response(
     acts = codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"})
     nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS)
     nxt = nxt.merge(acts, on=["session_id", "next_turn"], how="left")
-    rows = []
+    behaviours, rows = sorted(codes["main_behaviour"].dropna().unique()), []
     for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
         sub = nxt[nxt["condition"] == cond]
-        hits = {
-            ("main_behaviour", b): sub["next_code"] == b
-            for b in sorted(codes["main_behaviour"].dropna().unique())
-        }
-        hits |= {
-            ("act_process", a.removeprefix("act_")): sub[a].fillna(False).astype(bool)
-            for a in act_columns
-        }
+        hits = {("main_behaviour", b): sub["next_code"] == b for b in behaviours}
+        acts_hit = {a.removeprefix("act_"): sub[a].fillna(False).astype(bool) for a in act_columns}
+        hits |= {("act_process", a): h for a, h in acts_hit.items()}
         rows += [(cond, *key, *share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
     return pd.DataFrame(rows, columns=["condition", "family", "code", *SHARE])
 

@@ -28,13 +28,11 @@ def analysable_features(
     late for 3, else 1..n) and ``therapist`` (1.0 for therapist rows: the MixedLM contrast)."""
     last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
     pos = turns[KEYS].assign(position=turns["turn"] / last)
-    out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner").merge(
-        pos, on=KEYS, how="left"
-    )
+    out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
+    out = out.merge(pos, on=KEYS, how="left")
     labels = ["early", "middle", "late"] if n_bins == 3 else [str(i + 1) for i in range(n_bins)]
-    out["segment"] = pd.cut(
-        out["position"], bins=np.linspace(0, 1, n_bins + 1), labels=labels, include_lowest=True
-    )
+    bins = np.linspace(0, 1, n_bins + 1)
+    out["segment"] = pd.cut(out["position"], bins=bins, labels=labels, include_lowest=True)
     out["therapist"] = (out["speaker"] == "therapist").astype(float)
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 
@@ -44,14 +42,8 @@ def speaker_summary(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     ``<speaker>_median``, ``<speaker>_q1``, ``<speaker>_q3``)."""
     g = df.groupby("speaker")[list(cols)]
     parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}
-    return pd.concat(
-        {
-            f"{spk}_{stat}": parts[stat][spk]
-            for spk in sorted(parts["median"].columns)
-            for stat in parts
-        },
-        axis=1,
-    )
+    speakers = sorted(parts["median"].columns)
+    return pd.concat({f"{p}_{s}": parts[s][p] for p in speakers for s in parts}, axis=1)
 
 
 def marker_profile(df: pd.DataFrame, per: int = 1000) -> pd.DataFrame:
@@ -80,9 +72,9 @@ def archetype_check(
         lo, hi, result, note = np.nan, np.nan, "skipped", ""
         if inside.empty or outside.empty:
             note = (
-                f"no session labelled {target!r}"
-                if inside.empty
-                else "no session with another label"
+                "no session with another label"
+                if len(inside)
+                else f"no session labelled {target!r}"
             )
         else:
             lo, hi = float(inside.min()), float(outside.max())

@@ -79,13 +79,8 @@ def read_roles(
     """:func:`metadata_roles` of a metadata CSV (a notebook parameter; none: no roles)."""
     if not path:
         return Roles([], [], {})
-    return metadata_roles(
-        read_metadata(project_path(path)),
-        factors,
-        outcomes,
-        max_levels=max_levels,
-        source=str(path),
-    )
+    table = read_metadata(project_path(path))
+    return metadata_roles(table, factors, outcomes, max_levels=max_levels, source=str(path))
 
 
 def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:

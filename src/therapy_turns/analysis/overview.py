@@ -16,11 +16,8 @@ def with_words(turns: pd.DataFrame) -> pd.DataFrame:
 def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
     """One row per session and speaker: turns, words, mean and median words per turn."""
     g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
-    return (
-        g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
-        .round({"mean_words": 1})
-        .reset_index()
-    )
+    out = g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
+    return out.round({"mean_words": 1}).reset_index()
 
 
 def artefact_summary(turns: pd.DataFrame) -> pd.DataFrame:

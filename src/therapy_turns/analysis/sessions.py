@@ -111,6 +111,9 @@ class MetadataReport:
         return asdict(self)
 
 
+REPORT_FIELDS = MetadataReport.__dataclass_fields__
+
+
 def read_metadata(path: str | Path) -> pd.DataFrame:
     """A session metadata CSV keyed by ``session_id`` (ids read as text; ``#`` comments); a
     :class:`MetadataError` without that column or with duplicate ids."""
@@ -175,19 +178,13 @@ def load_sessions(
     manifest = read_manifest(analysis_dir) or {}
     meta = project_path(metadata) if metadata else None
     built = manifest.get("metadata") or {}
-    same_meta = (meta is None and not built) or (
-        meta is not None and bool(built) and built.get("sha256") == file_sha256(meta)
-    )
+    same_meta = built.get("sha256") == file_sha256(meta) if meta and built else not (meta or built)
     if same_meta and list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude):
-        report = MetadataReport(
-            **{k: built[k] for k in MetadataReport.__dataclass_fields__ if built}
-        )
+        report = MetadataReport(**{k: built[k] for k in REPORT_FIELDS if built})
         return sort_rows(load_table("sessions", corpus, analysis_dir)), report
     names = [n for n in registry.names() if n in manifest.get("tables", [])]
     chunks = zip(*(iter_partitions(n, analysis_dir) for n in ["turns", *names]), strict=True)
-    parts = [
-        summarise_sessions(t, dict(zip(names, rest, strict=True)), exclude) for t, *rest in chunks
-    ]
+    parts = [summarise_sessions(t, dict(zip(names, r, strict=True)), exclude) for t, *r in chunks]
     meta_table = read_metadata(meta) if meta is not None else None
     out, report = join_metadata(pd.concat(parts, ignore_index=True), meta_table)
     return sort_rows(out), report
@@ -269,7 +266,13 @@ def compare_groups(
         if res is not None:  # the factor's terms: every coefficient but the intercept
             fit |= {"omnibus_p": float(res.f_test(np.eye(len(names))[1:]).pvalue)}
             fit |= {"df_resid": float(res.df_resid)}
-        for a, b in _pairs(d, m, factor, levels, max_levels, top):
+        pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1 :]]
+        if len(levels) > max_levels:  # the top pairs of groups of 2+ by absolute mean difference
+            g = d.groupby(factor)[m].agg(["mean", "size"])
+            g = g.loc[g["size"] >= 2, "mean"]
+            sized = [(abs(g[b] - g[a]), a, b) for a, b in pairs if a in g.index and b in g.index]
+            pairs = [(a, b) for _, a, b in sorted(sized, key=lambda x: -x[0])[:top]]
+        for a, b in pairs:
             va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
             values = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean())
             row = dict(zip(CONTRAST_COLUMNS[:8], values, strict=True)) | fit
@@ -284,20 +287,6 @@ def compare_groups(
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
     out["p_adj"] = family_adjust(out, method)
     return out
-
-
-def _pairs(
-    d: pd.DataFrame, m: str, factor: str, levels: Sequence[str], max_levels: int, top: int
-) -> list[tuple[str, str]]:
-    """Every pair of levels, or beyond ``max_levels`` levels the ``top`` pairs (of groups with
-    two or more sessions) with the largest absolute mean difference."""
-    pairs = [(a, b) for i, a in enumerate(levels) for b in levels[i + 1 :]]
-    if len(levels) <= max_levels:
-        return pairs
-    g = d.groupby(factor)[m].agg(["mean", "size"])
-    g = g[g["size"] >= 2]["mean"]
-    sized = [(abs(g[b] - g[a]), a, b) for a, b in pairs if a in g.index and b in g.index]
-    return [(a, b) for _, a, b in sorted(sized, key=lambda x: -x[0])[:top]]
 
 
 def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:

@@ -18,26 +18,16 @@ from therapy_turns.schema import TURN_ID as KEYS
 Names = Sequence[str]
 
 
-def _sequences(codes: pd.DataFrame, col: str) -> list[np.ndarray]:
-    """Per session (sorted), the codes of its therapist turns in turn order."""
-    df = codes.sort_values(KEYS)
-    return [g[col].astype(str).to_numpy() for _, g in df.groupby("session_id", sort=True)]
-
-
 def _states(codes: pd.DataFrame, col: str, states: Sequence[str] | None) -> list[str]:
     return list(states) if states is not None else sorted(codes[col].astype(str).unique())
 
 
-def _count(seqs: list[np.ndarray], index: dict[str, int]) -> np.ndarray:
-    m = np.zeros((len(index), len(index)), dtype=np.int64)
-    for s in seqs:
-        a = np.array([index[x] for x in s], dtype=np.int64)
+def _count(seqs: list[np.ndarray], k: int) -> np.ndarray:
+    """k x k counts of consecutive pairs in each index sequence."""
+    m = np.zeros((k, k), dtype=np.int64)
+    for a in seqs:
         np.add.at(m, (a[:-1], a[1:]), 1)
     return m
-
-
-def _frame(m: np.ndarray, st: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(m, index=pd.Index(st, name="from"), columns=pd.Index(st, name="to"))
 
 
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
@@ -70,10 +60,11 @@ def permutation_test(
     The null shuffles each session's codes (keeping its technique mix)."""
     st = _states(codes, col, states)
     index = {s: i for i, s in enumerate(st)}
-    seqs = _sequences(codes, col)
-    obs = _count(seqs, index).astype(float)
+    groups = codes.sort_values(KEYS).groupby("session_id", sort=True)[col]
+    seqs = [np.array([index[x] for x in g.astype(str)], dtype=np.int64) for _, g in groups]
+    obs = _count(seqs, len(st)).astype(float)
     rng = np.random.default_rng(seed)
-    null = [_count([rng.permutation(s) for s in seqs], index) for _ in range(n_perm)]
+    null = [_count([rng.permutation(s) for s in seqs], len(st)) for _ in range(n_perm)]
     null = np.array(null, dtype=float).reshape(n_perm, *obs.shape)
     mean = null.mean(axis=0)
     ok = mean > 0
@@ -85,7 +76,9 @@ def permutation_test(
     low = np.minimum((null >= obs).sum(axis=0), (null <= obs).sum(axis=0))
     p_cell = np.minimum(1.0, 2 * (low + 1) / (n_perm + 1))
     p = float(((s_null >= s_obs).sum() + 1) / (n_perm + 1))
-    return PermutationResult(*(_frame(m, st) for m in (obs, mean, p_cell)), s_obs, p, n_perm)
+    axes = {"index": pd.Index(st, name="from"), "columns": pd.Index(st, name="to")}
+    frames = (pd.DataFrame(m, **axes) for m in (obs, mean, p_cell))
+    return PermutationResult(*frames, s_obs, p, n_perm)
 
 
 def entropy_bits(values: Sequence[str]) -> float:
@@ -114,13 +107,8 @@ def windowed_entropy(
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
         v = g[col].astype(str).to_numpy()
         for i, t in enumerate(g["turn"]):
-            rows.append(
-                (
-                    sid,
-                    int(t),
-                    entropy_bits(v[i + 1 - window : i + 1]) if i + 1 >= window else np.nan,
-                )
-            )
+            entropy = entropy_bits(v[i + 1 - window : i + 1]) if i + 1 >= window else np.nan
+            rows.append((sid, int(t), entropy))
     return pd.DataFrame(rows, columns=["session_id", "turn", "entropy"])
 
 
@@ -200,12 +188,10 @@ def responsiveness(
     turns are not independent: the CIs are descriptive)."""
     nx = next_therapist_code(codes, turns, col).merge(patient[[*KEYS, marker]], on=KEYS, how="left")
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
-    rows = []
+    rows, code_states = [], _states(codes, col, states)
     for c in ("after_marker", "otherwise"):
         nxt = nx.loc[cond == c, "next_code"]
-        rows += [
-            (c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in _states(codes, col, states)
-        ]
+        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in code_states]
     return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low", "ci_high"])
 
 
