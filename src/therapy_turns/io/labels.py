@@ -244,7 +244,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
                 raise TextBeforeLabelError(
                     path,
                     n,
-                    f"text outside any turn: {line.strip(BOM + ' ')[:60]!r}",
+                    f"text outside any turn: {line.strip().strip(BOM)[:60]!r}",
                     "a line starting with a speaker label such as 'Patient:' or 'Therapist:' "
                     "(map other labels with --speaker LABEL=patient|therapist)",
                 )

@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby, islice
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -41,6 +43,7 @@ COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end
 COLUMNS += ["meta_notes", *FLAGS]
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
+_turn = attrgetter("turn")
 
 
 @dataclass
@@ -88,12 +91,11 @@ def text_rows(
 ) -> list[Row]:
     """The raw turn rows of one text transcript (plain or full variant)."""
     classify = (types or EVENT_TYPES).classify
-    turns: dict[int, list] = {}
-    for s in segment_text(text, source, speakers):
-        if s.turn is not None:
-            turns.setdefault(s.turn, []).append(s)
+    owned = sorted(
+        (s for s in segment_text(text, source, speakers) if s.turn is not None), key=_turn
+    )
     rows = []
-    for segs in (turns[k] for k in sorted(turns)):
+    for segs in (list(g) for _, g in groupby(owned, key=_turn)):
         head = next(s for s in segs if s.kind == "label")
         lab = match_label(head.text)
         events = [s.text for s in segs if s.kind == "event"]
@@ -217,14 +219,10 @@ def session_parts(
             yield list(session)
 
 
-def iter_sessions(
-    corpus: CorpusArg,
-    on_error: str = "fail",
-    speakers: Speakers | None = None,
-    skipped: list[SkippedFile] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """The turn table of each session (streaming :func:`load_corpus`: same rows and checks)."""
-    return map(turn_table, session_parts(corpus, on_error, speakers, skipped))
+def iter_sessions(corpus: CorpusArg, *args: Any, **kw: Any) -> Iterator[pd.DataFrame]:
+    """The turn table of each session (streaming :func:`load_corpus`; :func:`session_parts`'
+    arguments)."""
+    return map(turn_table, session_parts(corpus, *args, **kw))
 
 
 def iter_chunks(
@@ -249,7 +247,6 @@ def load_corpus(
 ) -> Corpus:
     """One turn table of a corpus; event lines typed by the patterns of ``event_patterns``
     (default ``data/events.yaml``); ``out``, the file the caller will write, is not an input."""
-    paths = corpus_paths(paths)
     files = corpus_files(paths)
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
