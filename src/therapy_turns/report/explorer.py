@@ -11,14 +11,12 @@ evidence in ``title``), ``.tt-main``, ``.tt-valence``/``.tt-arousal``, ``.tt-fla
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import logging
+from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,11 @@ from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.measures import registry
-from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.paths import DATA_DIR
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
 from therapy_turns.viz import session as session_figure
-from therapy_turns.viz.plots import PALETTE
+from therapy_turns.viz.plots import png
+from therapy_turns.viz.session import code_color, code_order
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +68,8 @@ class ExplorerData:
 
     def codes(self) -> list[str]:
         """Every technique code present (forms, then ACT processes, each in codebook order)."""
-        t = self.techniques
-        seen = {
-            c
-            for col in CODE_LAYERS
-            if t is not None and col in t
-            for v in t[col]
-            for c in split_codes(v)
-        }
+        t = pd.DataFrame() if self.techniques is None else self.techniques
+        seen = {c for col in CODE_LAYERS if col in t for v in t[col] for c in split_codes(v)}
         return sorted(seen, key=lambda c: (code_order().get(c, (9, 0)), c))
 
 
@@ -126,23 +119,6 @@ def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
     return {c: text(evidence[c]) if c in evidence else "" for c in codes}
 
 
-@lru_cache(maxsize=1)
-def code_order() -> dict[str, tuple[int, int]]:
-    """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
-    book = read_yaml(DATA_DIR / "codebook.yaml")
-    order = {c: (0, i) for i, c in enumerate(book.get("forms", {}))}
-    return order | {c: (1, i) for i, c in enumerate(book.get("act_processes", {}))}
-
-
-def code_color(code: str) -> str:
-    """A stable colour per code: ACT processes on the Okabe-Ito palette (yellow darkened), forms
-    on tab10 (both in codebook order); unknown codes grey."""
-    layer, i = code_order().get(code, (9, 0))
-    if layer == 1:
-        return {"#F0E442": "#8C7A00"}.get(c := PALETTE[i % len(PALETTE)], c)
-    return mpl.colors.to_hex(mpl.colormaps["tab10"](i % 10)) if layer == 0 else "#777777"
-
-
 def badge_color(value: float) -> str:
     """Diverging colour for a 1–5 score: blue below 3 (neutral, grey), orange above."""
     if not np.isfinite(value):
@@ -186,23 +162,14 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
     return out
 
 
-def plot_session(data: ExplorerData, session_id: str, width: float = 4.6) -> Figure:
+def plot_session(data: ExplorerData, session_id: str) -> Figure:
     """The session's emotion trajectory above its technique timeline
     (:func:`therapy_turns.viz.session.plot_session`); turns flagged by ``data.exclude`` are left
     out of the trajectory and shaded."""
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
-    layers = {c: code_order().get(c, (9, 0))[0] for c in codes}
-    colors = {c: code_color(c) for c in codes}
-    return session_figure.plot_session(s, kept, codes, layers, colors, session_id, BADGES, width)
-
-
-def figure_png(fig: Figure, dpi: int = 110) -> str:
-    """The figure as a base64 PNG data URI (no metadata, reproducible bytes)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return session_figure.plot_session(s, kept, codes, session_id)
 
 
 def _esc(value: Any) -> str:
@@ -304,12 +271,11 @@ def render_session(
     )
     body = "".join(render_turn(r) for r in shown.to_dict("records"))
     sid = _esc(session_id)
-    side = (
-        f'<div class="tt-side"><img class="tt-figure" alt="emotion trajectory and technique '
-        f'timeline of {sid}" src="{figure_png(plot_session(data, session_id))}"></div>'
-        if figure
-        else ""
-    )
+    side = ""
+    if figure:
+        uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
+        alt = f"emotion trajectory and technique timeline of {sid}"
+        side = f'<div class="tt-side"><img class="tt-figure" alt="{alt}" src="{uri}"></div>'
     return (
         f'<div class="tt-explorer" data-session="{sid}"><style>{CSS}</style>'
         f'<h3>Session {sid}</h3><div class="tt-summary">{_esc(summary)}</div>{LEGEND}'

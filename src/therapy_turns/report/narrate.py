@@ -17,8 +17,6 @@ from IPython.display import Markdown, display
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
 
 SEED_NOTES = DATA_DIR / "seed_notes.yaml"
-#: Rows of a MixedLM table that are not the slope.
-NOT_SLOPE = ["Intercept", "var_intercept", "var_slope", "cov", "var_residual"]
 
 
 class Text(str):
@@ -262,7 +260,7 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
     named = ids([f"{r.session_id} {num(r.slope)}" for r in sig.itertuples()], 5)
     text = f"{len(sig)} of {plural(len(t), 'session')} have a slope whose 95% CI excludes zero"
     text += _if(len(sig), f" ({named})")
-    for _, s in mixed[~mixed["term"].isin(NOT_SLOPE)].head(1).iterrows():
+    for _, s in mixed.iloc[1:2].iterrows():  # mixed_trend's rows: Intercept, slope, variances
         text += (
             f". The mixed-model slope is {num(s['estimate'], 3)} (95% CI {num(s['ci_low'], 3)} "
             f"to {num(s['ci_high'], 3)}, p = {num(s['p'], 3)}, "

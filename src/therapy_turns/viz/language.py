@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.measures.features import COLUMNS, MARKERS
+from therapy_turns.measures.features import MARKERS
 from therapy_turns.viz.plots import (
     COLUMN_WIDTH,
     SPEAKER_COLORS,
@@ -21,49 +21,52 @@ from therapy_turns.viz.plots import (
     session_labels,
 )
 
+SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
+BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7, legend=False)
+POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=SPEAKER_ORDER)
+POINTS |= dict(markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
+HEAT = dict(fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, linewidths=0.5)
 
-def plot_distributions(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib Figure
+
+def _panels(cols: Sequence[str], height: float) -> tuple[plt.Figure, list[plt.Axes]]:
+    """One small panel per feature, four to a row; the unused ones switched off."""
+    ncol = min(len(cols), 4)
+    nrow = int(np.ceil(len(cols) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, height * nrow), squeeze=False)
+    for ax in axes.flat[len(cols) :]:
+        ax.set_axis_off()
+    return fig, list(axes.flat)
+
+
+def plot_distributions(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
     """Box plots of ``cols`` by speaker, one small panel per feature (turn-level values)."""
-    n = len(cols)
-    ncol = min(n, 4)
-    nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, 1.8 * nrow), squeeze=False)
-    for ax, col in zip(axes.flat, cols, strict=False):
-        sns.boxplot(df, x="speaker", y=col, hue="speaker", order=SPEAKER_ORDER,
-                    palette=SPEAKER_COLORS, ax=ax, fliersize=1.5, linewidth=0.7, legend=False)
+    fig, axes = _panels(cols, 1.8)
+    for ax, col in zip(axes, cols, strict=False):
+        sns.boxplot(df, y=col, ax=ax, **BOX, **SPEAKERS)
         ax.set(xlabel="", ylabel="")
-        ax.set_title(column_label(col, COLUMNS), fontsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
+        ax.set_title(column_label(col), fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]):  # -> matplotlib Figure
+def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
     """Mean of each feature per session segment and speaker (95% CI over sessions' means)."""
-    means = (df.groupby(["session_id", "speaker", "segment"], observed=True)[list(cols)]
-             .mean().reset_index())
-    n = len(cols)
-    ncol = min(n, 4)
-    nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, 1.9 * nrow), squeeze=False)
-    for i, (ax, col) in enumerate(zip(axes.flat, cols, strict=False)):
-        sns.pointplot(means, x="segment", y=col, hue="speaker", hue_order=SPEAKER_ORDER,
-                      palette=SPEAKER_COLORS, errorbar=("ci", 95), seed=0, dodge=0.25, ax=ax,
-                      markersize=3, linewidth=1, err_kws={"linewidth": 0.8},
-                      legend=i == 0)
+    keys = ["session_id", "speaker", "segment"]
+    means = df.groupby(keys, observed=True)[list(cols)].mean().reset_index()
+    fig, axes = _panels(cols, 1.9)
+    for i, (ax, col) in enumerate(zip(axes, cols, strict=False)):
+        sns.pointplot(means, y=col, ax=ax, legend=i == 0, **POINTS, **SPEAKERS)
         ax.set(xlabel="session segment", ylabel="")
-        ax.set_title(column_label(col, COLUMNS), fontsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
-    if n:
-        axes.flat[0].legend(fontsize=6, frameon=False)
+        ax.set_title(column_label(col), fontsize=7)
+    if len(cols):
+        axes[0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig
 
 
-def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
-                        ) -> list[plt.Figure]:
+def plot_marker_profile(
+    profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
+) -> list[plt.Figure]:
     """Heat map of patient markers per 1000 patient words, one row per session (labelled with
     its archetype when given), paged to fit a printable page; shade = share of the column's
     maximum over the whole corpus."""
@@ -73,13 +76,11 @@ def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | N
     figs = []
     for page in paginate(list(rates.index), per_page(0.3, 1.4)):
         r = rates.loc[page]
-        r.index = [labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "")
-                   for s in page]
+        r.index = [labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in page]
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 1.6, 0.3 * len(r) + 1.4))
-        sns.heatmap(r / scale, annot=r.round(1), fmt="", cmap="Blues", vmin=0, vmax=1,
-                    cbar=False, linewidths=0.5, ax=ax, annot_kws={"fontsize": 6})
-        ax.set(xlabel="Marker (per 1000 patient words; shade = share of column maximum)",
-               ylabel="session")
+        sns.heatmap(r / scale, annot=r.round(1), ax=ax, annot_kws={"fontsize": 6}, **HEAT)
+        xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
+        ax.set(xlabel=xlabel, ylabel="session")
         ax.tick_params(axis="x", labelrotation=30)
         ax.tick_params(axis="y", labelsize=6)
         fig.tight_layout()
@@ -87,16 +88,16 @@ def plot_marker_profile(profile: pd.DataFrame, archetypes: Mapping[str, str] | N
     return figs
 
 
-def plot_lsm(df: pd.DataFrame):  # -> matplotlib Figure
+def plot_lsm(df: pd.DataFrame) -> plt.Figure:
     """``lsm`` and ``reflect_overlap`` of each patient->therapist pair across the session."""
     t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True)
-    for ax, col, lab in zip(axes, ("lsm", "reflect_overlap"),
-                            ("Language style matching", "Reflection overlap"), strict=True):
-        sns.lineplot(t, x="position", y=col, units="session_id", estimator=None, ax=ax,
-                     color=SPEAKER_COLORS["therapist"], alpha=0.3, linewidth=0.7)
-        sns.regplot(t, x="position", y=col, lowess=True, scatter=False, ax=ax,
-                    color="black", line_kws={"linewidth": 1.5})
-        ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=lab, ylim=(0, 1))
+    names = {"lsm": "Language style matching", "reflect_overlap": "Reflection overlap"}
+    lines = dict(units="session_id", estimator=None, color=SPEAKER_COLORS["therapist"], alpha=0.3)
+    for ax, (col, name) in zip(axes, names.items(), strict=True):
+        sns.lineplot(t, x="position", y=col, ax=ax, linewidth=0.7, **lines)
+        smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
+        sns.regplot(t, x="position", y=col, ax=ax, **smooth)
+        ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=name, ylim=(0, 1))
     fig.tight_layout()
     return fig

@@ -19,16 +19,22 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     x = np.arange(len(behaviours))
     for j, talk in enumerate(TALK):
         part = table[table.talk == talk].set_index("behaviour").reindex(behaviours)
-        xs = x + (j - 0.5) * 0.22
         # Wilson bounds can sit a rounding error past a share of 0 or 1: clip at 0
-        err = np.clip(np.vstack([(part.p - part.low).to_numpy(),
-                                 (part.high - part.p).to_numpy()]), 0, None)
-        ax.errorbar(xs, part.p, yerr=err, fmt="o", color=TALK_COLORS[talk], capsize=3,
-                    label=f"{talk} talk next")
-        ax.axhline(float(part.base_rate.iloc[0]), color=TALK_COLORS[talk], ls="--", lw=1)
+        err = np.clip(np.vstack([part.p - part.low, part.high - part.p]), 0, None)
+        c = TALK_COLORS[talk]
+        ax.errorbar(
+            x + (j - 0.5) * 0.22,
+            part.p,
+            yerr=err,
+            fmt="o",
+            color=c,
+            capsize=3,
+            label=f"{talk} talk next",
+        )
+        ax.axhline(float(part.base_rate.iloc[0]), color=c, ls="--", lw=1)
     n = table.drop_duplicates("behaviour").set_index("behaviour").n.reindex(behaviours)
-    ax.set_xticks(x, [f"{b.replace('_', ' ')}\n(n={int(k)})" for b, k in zip(behaviours, n,
-                                                                          strict=True)])
+    labels = [f"{b.replace('_', ' ')}\n(n={int(k)})" for b, k in zip(behaviours, n, strict=True)]
+    ax.set_xticks(x, labels)
     ax.set_ylabel("P(client talk in next turn)")
     ax.set_ylim(0, 1)
     ax.set_xlabel("therapist main behaviour (dashed: client base rate)")

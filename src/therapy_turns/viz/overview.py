@@ -15,31 +15,11 @@ def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     t = with_words(turns)
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True)
     for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
-        d = t[t.speaker == speaker]
-        sns.lineplot(
-            d,
-            x="exchange",
-            y="words",
-            units="session_id",
-            estimator=None,
-            ax=ax,
-            color=SPEAKER_COLORS[speaker],
-            alpha=0.35,
-            linewidth=0.8,
-        )
-        sns.lineplot(
-            d,
-            x="exchange",
-            y="words",
-            ax=ax,
-            color=SPEAKER_COLORS[speaker],
-            errorbar=None,
-            linewidth=2,
-        )
-        ax.set(
-            title=speaker.capitalize(),
-            xlabel="Exchange (patient→therapist pair)",
-            ylabel="Words per turn",
-        )
+        d, color = t[t.speaker == speaker], SPEAKER_COLORS[speaker]
+        each = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, **each)
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, errorbar=None, linewidth=2)
+        xlabel = "Exchange (patient→therapist pair)"
+        ax.set(title=speaker.capitalize(), xlabel=xlabel, ylabel="Words per turn")
     fig.tight_layout()
     return fig
