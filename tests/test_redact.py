@@ -125,6 +125,11 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
         ("then 10435 Berlin again", "POSTCODE", "10435"),
         ("and my mum's 92 now", "AGE", "92"),
+        ("she's at 9 Heol Y Nant now", "ADDRESS", "9 Heol Y Nant"),
+        ("to Flat B, 61 Lordship Lane by", "ADDRESS", "Flat B, 61 Lordship Lane"),
+        ("at 5 Seapoint Promenade in", "ADDRESS", "5 Seapoint Promenade"),
+        ("the code 3012 BR in", "POSTCODE", "3012 BR"),
+        ("number RV5 2233 9187 on", "ID", "RV5 2233 9187"),
         ("we owe British Gas money", "ORG", "British Gas"),
         ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
         ("West End QLD 4101 is", "POSTCODE", "4101"),
@@ -212,6 +217,7 @@ def test_record_number_recognizer_alone_takes_long_numbers():
         "May I ask how you are? In march we walk.",
         "Try the 5-4-3-2-1 exercise, 10 minutes, 3 times, in 2024 or 24/7.",
         "I went to the hospital, the school and the church.",
+        "From 1066 AD to 1500 AD, a 2000 MB file at 1200 PM.",
     ],
 )
 def test_ordinary_talk_is_left_alone(text, ruler):
@@ -302,6 +308,9 @@ def test_name_variants_skip_common_words():
     lower = name_variants("Lachlan Hughes", session_words={"lachie", "lach", "la", "lake"})
     assert {"lachie", "lach"} <= lower and not {"la", "lake"} & lower
     assert {"Siobhán", "siobhán", "siobhan", "Siobhan"} <= name_variants("Siobhán")
+    assert "pawel" in name_variants("Paweł")
+    assert "seun" in name_variants("Oluwaseun", session_words={"seun", "un", "wa"})
+    assert not {"un", "wa"} & name_variants("Oluwaseun", session_words={"seun", "un", "wa"})
 
 
 def test_organisation_possessive_swept_with_it(ruler):

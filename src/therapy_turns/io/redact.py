@@ -44,9 +44,11 @@ PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 NOT_NEEDED = ("parser", "textcat", "textcat_multilabel")  # spaCy components Presidio needn't
 _WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
 _DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
+_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss"})
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
+_ANONYMIZER = AnonymizerEngine()
 
 
 @lru_cache(maxsize=1)
@@ -247,21 +249,19 @@ def name_variants(
         forms.update(w for w in session_words if _short_form(w, p) and not common(w))
     forms |= {f.lower() for f in forms if not any(common(w) for w in f.split())}
     nfkd = (unicodedata.normalize("NFKD", f) for f in forms)  # and without accents: "siobhan"
-    bare = {"".join(c for c in f if not unicodedata.combining(c)) for f in nfkd}
+    bare = {"".join(c for c in f if not unicodedata.combining(c)).translate(_FOLD) for f in nfkd}
     return forms | {f for f in bare if not common(f)}
 
 
 def _short_form(word: str, name: str) -> bool:
-    """``word`` is a prefix of ``name`` (lower case: 3+ letters) or a 3+-letter prefix plus a
-    diminutive ending ("Lachie", "Bernie")."""
+    """``word`` is a prefix of ``name`` (lower case: 3+ letters), a 3+-letter prefix plus a
+    diminutive ending ("lachie" of "Lachlan") or a 4+-letter ending ("seun" of "Oluwaseun")."""
     w, n = word.casefold(), name.casefold()
     if n.startswith(w):
         return len(w) < len(n) and (len(w) >= 3 or len(w) == 2 and word[0].isupper())
     stem = _DIMINUTIVE.sub("", w)
-    return len(stem) >= 3 and n.startswith(stem) and len(stem) < len(n)
-
-
-_ANONYMIZER = AnonymizerEngine()
+    ending = 4 <= len(w) <= len(n) - 3 and n.endswith(w)
+    return ending or 3 <= len(stem) < len(n) and n.startswith(stem)
 
 
 class _Session:
