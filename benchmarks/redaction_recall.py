@@ -11,9 +11,7 @@ that redaction replaces; the seeds hold no real identifiers, so every replaced w
 ``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``dev2``, ``heldout1``,
 ``heldout2``, ``heldout4``, ``heldout5``; ``heldout`` and ``heldout6`` are for evaluation only, see
 ``benchmarks/data/README.md``). With ``--split all`` a last table gives every split side by side
-and all held-out parts (``heldout1``, ``heldout2``, ``heldout``, ``heldout4``, ``heldout5``,
-``heldout6``)
-together.
+and all held-out parts (every split but ``dev`` and ``dev2``) together.
 """
 
 from __future__ import annotations
