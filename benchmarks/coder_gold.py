@@ -4,8 +4,9 @@ For the therapist main behaviour (``tests/data/gold_mi.csv``) and the client cod
 (``tests/data/gold_client.csv``):
 
 1. ``train-coder`` on the whole set: 5-fold GroupKFold by session (kappa, macro-F1);
-2. trained on the ``dev`` half only, scored on the ``heldout`` half, beside the rule coder on
-   the same held-out utterances (the comparison a lab would make before switching coders).
+2. trained on the ``dev`` half only, scored on each held-out part (``heldout``; for the MI gold
+   also the clean ``heldout2``), beside the rule coder on the same held-out utterances (the
+   comparison a lab would make before switching coders).
 
 Usage::
 
@@ -34,23 +35,28 @@ def therapist_rules(gold: pd.DataFrame) -> list[str]:
 def report(name: str, gold: pd.DataFrame, label: str, text: str, rules: list[str]) -> None:
     """Print CV on the whole set and dev -> held-out against the rules."""
     model, cv = cd.train(gold, label, text, "session_id", source=name)
-    print(f"== {name}: {label}, {len(gold)} rows, {gold.session_id.nunique()} sessions, "
-          f"rule features: {model.rules}")
-    print(f"all, 5-fold GroupKFold by session: kappa {cv.kappa:.3f}  macro-F1 "
-          f"{cv.macro_f1:.3f}")
+    print(
+        f"== {name}: {label}, {len(gold)} rows, {gold.session_id.nunique()} sessions, "
+        f"rule features: {model.rules}"
+    )
+    print(f"all, 5-fold GroupKFold by session: kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}")
     print(cv.per_class.round(3).to_string())
-    dev, held = gold[gold.split == "dev"], gold[gold.split == "heldout"]
+    dev = gold[gold.split == "dev"]
     fitted, _ = cd.train(dev.reset_index(drop=True), label, text, "session_id", source=name)
-    ctx = held["client_context"].tolist() if "client_context" in held else None
-    pred = fitted.predict(held[text].tolist(), ctx)
     labels = sorted(set(gold[label]))
-    k, f, per, cm = cd.agreement(held[label].tolist(), list(pred), labels)
-    held_rules = [r for r, s in zip(rules, gold.split, strict=True) if s == "heldout"]
-    kr, fr, _, _ = cd.agreement(held[label].tolist(), held_rules, labels)
-    print(f"trained on dev ({len(dev)}), scored on heldout ({len(held)}): kappa {k:.3f}  "
-          f"macro-F1 {f:.3f};  rules on heldout: kappa {kr:.3f}  macro-F1 {fr:.3f}")
-    print(per.round(3).to_string(), "\nconfusion (rows gold, columns trained coder, heldout):")
-    print(cm.to_string(), "\n")
+    for part in sorted(set(gold.split) - {"dev"}):
+        held = gold[gold.split == part]
+        ctx = held["client_context"].tolist() if "client_context" in held else None
+        pred = fitted.predict(held[text].tolist(), ctx)
+        k, f, per, cm = cd.agreement(held[label].tolist(), list(pred), labels)
+        held_rules = [r for r, s in zip(rules, gold.split, strict=True) if s == part]
+        kr, fr, _, _ = cd.agreement(held[label].tolist(), held_rules, labels)
+        print(
+            f"trained on dev ({len(dev)}), scored on {part} ({len(held)}): kappa {k:.3f}  "
+            f"macro-F1 {f:.3f};  rules on {part}: kappa {kr:.3f}  macro-F1 {fr:.3f}"
+        )
+        print(per.round(3).to_string(), f"\nconfusion (rows gold, columns trained coder, {part}):")
+        print(cm.to_string(), "\n")
 
 
 def main() -> None:

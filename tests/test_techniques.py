@@ -284,6 +284,13 @@ def test_long_statement_with_no_client_content_is_information() -> None:
 
 def test_bare_acknowledgement_is_not_a_reflection() -> None:
     assert code("Okay, good.", "No pain at all.").forms == ["other"]
+    assert code("Sounds like a plan.", "I'll buy the water.").forms == ["other"]
+
+
+def test_client_number_with_unit_is_a_restatement() -> None:
+    c = code("Ten minutes a day.", "Maybe ten minutes a day to start.")
+    assert c.main_behaviour == "reflection", c.evidence
+    assert "giving_information" in code("Ten minutes a day.", "I walk a bit.").forms
 
 
 def test_input_turn_keeps_you_statement_as_input() -> None:

@@ -82,8 +82,12 @@ def _expand(value: Any, lists: dict[str, list[str]]) -> Any:
     if isinstance(value, str) and value.startswith("$"):
         return {"IN": list(lists[value[1:]])}
     if isinstance(value, dict):
-        return {k: list(lists[v[1:]]) if k in ("IN", "NOT_IN") and str(v).startswith("$")
-                else _expand(v, lists) for k, v in value.items()}
+        return {
+            k: list(lists[v[1:]])
+            if k in ("IN", "NOT_IN") and str(v).startswith("$")
+            else _expand(v, lists)
+            for k, v in value.items()
+        }
     return value
 
 
@@ -98,21 +102,18 @@ class ClientCoder:
         self.phrases = PhraseMatcher(vocab, attr="NORM")
         tokenizer = word_tokenizer()
         for r in spec["rules"]:
-            rule = ClientRule(r["id"], r.get("kind", ""), r.get("direction", ""),
-                              bool(r.get("flip")), r.get("cancels", ""),
-                              frozenset(r.get("veto_kinds") or ()))
-            for what, value, known in (("kind", rule.kind, CLIENT_KINDS),
-                                       ("direction", rule.direction, DIRECTIONS)):
-                if value and value not in known:
-                    raise ValueError(f"change_talk.yaml: rule {rule.id}: unknown {what} {value}")
+            flags = bool(r.get("flip")), r.get("cancels", ""), frozenset(r.get("veto_kinds") or ())
+            rule = ClientRule(r["id"], r.get("kind", ""), r.get("direction", ""), *flags)
+            for what, known in (("kind", CLIENT_KINDS), ("direction", DIRECTIONS)):
+                if getattr(rule, what) and getattr(rule, what) not in known:
+                    raise ValueError(f"change_talk.yaml: rule {rule.id}: unknown {what} {r[what]}")
             self.rules[rule.id] = rule
             if "tokens" in r:
-                pats = [[{k: _expand(v, lists) for k, v in tok.items()} for tok in p]
-                        for p in r["tokens"]]
+                pats = [[_expand(t, lists) for t in p] for p in r["tokens"]]
                 self.matcher.add(rule.id, pats, greedy="LONGEST")
             if "phrases" in r:
-                self.phrases.add(rule.id, [tokenizer(p.lower()) for ph in r["phrases"]
-                                           for p in {ph, ph.replace("'", "’")}])
+                curly = [p for ph in r["phrases"] for p in {ph, ph.replace("'", "’")}]
+                self.phrases.add(rule.id, [tokenizer(p.lower()) for p in curly])
 
     def code_doc(self, doc: Doc) -> ClientCodes:
         """Code one patient turn: per sentence, vetoes, cancels and flips apply; the turn goes
@@ -139,14 +140,19 @@ class ClientCoder:
         # one hit per span: a hit inside another of the same direction and kind counts once
         kept: list[TalkHit] = []
         for h in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.rule)):
-            if not any(k.direction == h.direction and k.kind == h.kind and k.start <= h.start
-                       and h.end <= k.end for k in kept):
+            if not any(
+                k.direction == h.direction
+                and k.kind == h.kind
+                and k.start <= h.start
+                and h.end <= k.end
+                for k in kept
+            ):
                 kept.append(h)
         out.hits = kept
         balance = out.count("change") - out.count("sustain")
         if balance or kept:
-            out.code = ("change" if balance > 0 else "sustain" if balance < 0
-                        else max(kept, key=lambda h: (h.end, h.start)).direction)
+            last = max(kept, key=lambda h: (h.end, h.start)).direction if kept else ""
+            out.code = "change" if balance > 0 else "sustain" if balance < 0 else last
         return out
 
 
@@ -157,8 +163,7 @@ def get_client_coder(vocab: Vocab) -> ClientCoder:
 
 
 COUNTS = [f"{d}_{k}" for d in DIRECTIONS for k in CLIENT_KINDS]
-COLUMNS = ["session_id", "turn", "speaker", "client_talk", "change_talk", "sustain_talk",
-           "evidence", *COUNTS]
+COLUMNS = "session_id turn speaker client_talk change_talk sustain_talk evidence".split() + COUNTS
 
 
 def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -166,29 +171,31 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     turn: ``client_talk`` (change | sustain | neutral), hit counts and evidence (JSON)."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    rows: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
     sids, turn_no = turns["session_id"].to_numpy(dtype=object), turns["turn"].to_numpy()
     for i in np.flatnonzero(turns["speaker"].to_numpy(dtype=object) == "patient"):
         doc = docs[i]
         cc = get_client_coder(doc.vocab).code_doc(doc) if len(doc) else ClientCodes()
-        rows.append({"session_id": sids[i], "turn": int(turn_no[i]), "speaker": "patient",
-                     "client_talk": cc.code, "change_talk": cc.count("change"),
-                     "sustain_talk": cc.count("sustain"),
-                     "evidence": json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True),
-                     **{f"{d}_{k}": cc.count(d, k) for d in DIRECTIONS for k in CLIENT_KINDS}})
+        talk = [cc.code, cc.count("change"), cc.count("sustain")]
+        talk += [json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)]
+        counts = [cc.count(d, k) for d in DIRECTIONS for k in CLIENT_KINDS]
+        rows.append([sids[i], int(turn_no[i]), "patient", *talk, *counts])
     out = pd.DataFrame(rows, columns=COLUMNS)
     log.info("coded %d patient turns", len(out))
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 
 
-MEASURE = register(Measure(
-    "client", code_client_turns, "one row per patient turn: change and sustain talk (MISC 2.5) "
-    "with the evidence for every label", (
-        Column("client_talk", "the turn's client talk (MISC 2.5): change | sustain | neutral",
-               "code", (PATIENT,)),
-        Column("change_talk", "change-talk hits", "count", (PATIENT,)),
-        Column("sustain_talk", "sustain-talk hits", "count", (PATIENT,)),
-        Column("evidence", "JSON: 'direction:kind' -> list of [rule id, matched text]", "JSON",
-               (PATIENT,)),
-        *(Column(f"{d}_{k}", f"{d}-talk hits of kind {k}", "count", (PATIENT,))
-          for d in DIRECTIONS for k in CLIENT_KINDS))))
+_COLUMNS = (
+    ("client_talk", "the turn's client talk (MISC 2.5): change | sustain | neutral", "code"),
+    ("change_talk", "change-talk hits", "count"),
+    ("sustain_talk", "sustain-talk hits", "count"),
+    ("evidence", "JSON: 'direction:kind' -> list of [rule id, matched text]", "JSON"),
+    *(
+        (f"{d}_{k}", f"{d}-talk hits of kind {k}", "count")
+        for d in DIRECTIONS
+        for k in CLIENT_KINDS
+    ),
+)
+DESCRIPTION = "one row per patient turn: change and sustain talk (MISC 2.5) with their evidence"
+COLUMN_SPECS = tuple(Column(*c, (PATIENT,)) for c in _COLUMNS)
+MEASURE = register(Measure("client", code_client_turns, DESCRIPTION, COLUMN_SPECS))

@@ -40,14 +40,19 @@ SUMMARY_FILE = "summary.json"
 RULE_SETS = ("auto", "therapist", "client", "none")
 MIN_SESSIONS = 3
 MAX_FOLDS = 5
+Texts = Sequence[str] | None
+Frame = pd.DataFrame | None
+TWO_CODES = "a coder needs at least two codes"
+MIN_GROUPS = f"grouped cross-validation needs at least {MIN_SESSIONS}"
 
 
 class CoderError(ValueError):
     """Bad training input or model file: one line naming the file and what was expected."""
 
 
-def read_coded(path: str | Path, label: str, text_column: str = "text",
-               group: str = "session_id") -> pd.DataFrame:
+def read_coded(
+    path: str | Path, label: str, text_column: str = "text", group: str = "session_id"
+) -> pd.DataFrame:
     """The coded table at ``path`` (``.csv`` or ``.jsonl``) with its label, text and group
     columns checked; rows with an empty label are left out."""
     path = Path(path)
@@ -57,15 +62,20 @@ def read_coded(path: str | Path, label: str, text_column: str = "text",
     if suffix not in (".csv", ".jsonl"):
         raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv" \
+        df = (
+            pd.read_csv(path, dtype=str, keep_default_na=False)
+            if suffix == ".csv"
             else pd.read_json(path, lines=True, dtype=False)
+        )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CoderError(f"{path}: not a readable table ({first})") from None
     for what, col in (("label", label), ("text", text_column), ("group", group)):
         if col not in df.columns:
-            raise CoderError(f"{path}: unknown {what} column '{col}'; the columns are "
-                             f"{', '.join(map(str, df.columns))}")
+            raise CoderError(
+                f"{path}: unknown {what} column '{col}'; the columns are "
+                f"{', '.join(map(str, df.columns))}"
+            )
     df = df.assign(_context=_contexts(df))  # before unlabelled (client) rows are left out
     df[label] = df[label].astype("string").fillna("").str.strip()
     empty = df[label] == ""
@@ -82,7 +92,8 @@ def _contexts(df: pd.DataFrame) -> list[str]:
     if not {"speaker", "turn", "session_id", "text"} <= set(df.columns):
         return [""] * len(df)
     order = df.assign(_turn=pd.to_numeric(df["turn"], errors="coerce")).sort_values(
-        ["session_id", "_turn"], kind="stable")
+        ["session_id", "_turn"], kind="stable"
+    )
     prev: dict[Any, str] = {}
     last: dict[Any, str] = {}
     for idx, sid, sp, text in order[["session_id", "speaker", "text"]].itertuples():
@@ -97,20 +108,16 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
     ``rule__<code>``: the therapist forms, the client counts, or none."""
     if rules == "none" or not len(texts):
         return pd.DataFrame(index=range(len(texts)))
-    n = len(texts)
-    if rules == "therapist":
-        turns = pd.DataFrame({
-            "session_id": np.repeat([f"r{i:07d}" for i in range(n)], 2),
-            "turn": np.tile([0, 1], n),
-            "speaker": np.tile(["patient", "therapist"], n),
-            "text": [t for pair in zip(contexts, texts, strict=True) for t in pair]})
-        docs = parse([str(t) for t in turns.text])
-        coded = code_turns(turns, docs).sort_values("session_id")
+    ids = [f"r{i:07d}" for i in range(len(texts))]
+    if rules == "therapist":  # each text as a therapist turn after its client turn
+        pairs = [t for pair in zip(contexts, texts, strict=True) for t in pair]
+        turns = pd.DataFrame({"session_id": np.repeat(ids, 2), "turn": np.tile([0, 1], len(ids))})
+        turns = turns.assign(speaker=np.tile(["patient", "therapist"], len(ids)), text=pairs)
+        coded = code_turns(turns, parse([str(t) for t in pairs])).sort_values("session_id")
         cols = [f"form_{f}" for f in forms()]
     else:
-        turns = pd.DataFrame({"session_id": [f"r{i:07d}" for i in range(n)], "turn": 0,
-                              "speaker": "patient", "text": [str(t) for t in texts]})
-        coded = code_client_turns(turns, parse(turns.text.tolist()))
+        turns = pd.DataFrame({"session_id": ids, "turn": 0, "speaker": "patient", "text": texts})
+        coded = code_client_turns(turns, parse([str(t) for t in texts]))
         cols = ["change_talk", "sustain_talk", *COUNTS]
     return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
 
@@ -118,19 +125,13 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
 def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
     """TF-IDF word 1-2-grams and character 2-5-grams of ``text`` plus the rule columns, into a
     class-balanced logistic regression."""
-    parts: list[tuple[str, Any, Any]] = [
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
-                                  token_pattern=r"(?u)\b\w+\b|[?]"), "text"),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                  min_df=2), "text"),
-    ]
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[?]")
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    parts: list[tuple[str, Any, Any]] = [("words", words, "text"), ("chars", chars, "text")]
     if rule_columns:
         parts.append(("rules", "passthrough", list(rule_columns)))
-    return Pipeline([
-        ("features", ColumnTransformer(parts)),
-        ("model", LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000,
-                                     random_state=seed)),
-    ])
+    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000, random_state=seed)
+    return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
 
 
 @dataclass
@@ -147,27 +148,27 @@ class CVResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the summary)."""
-        return {"folds": self.folds, **{k: round(getattr(self, k), 4) for k in
-                                         ("kappa", "macro_f1", "accuracy")},
-                "per_class": {c: {k: round(float(v), 4) if k != "support" else int(v)
-                                  for k, v in row.items()}
-                              for c, row in self.per_class.to_dict("index").items()},
-                "confusion": {"labels": list(self.confusion.index),
-                              "matrix": self.confusion.to_numpy().tolist()}}
+        per_class = {
+            c: {k: int(v) if k == "support" else round(float(v), 4) for k, v in row.items()}
+            for c, row in self.per_class.to_dict("index").items()
+        }
+        matrix = {"labels": list(self.confusion.index), "matrix": self.confusion.values.tolist()}
+        scores = {k: round(getattr(self, k), 4) for k in ("kappa", "macro_f1", "accuracy")}
+        return {"folds": self.folds, **scores, "per_class": per_class, "confusion": matrix}
 
 
-def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
-              ) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
+def agreement(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
+) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
     """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix
     (rows gold, columns predicted) of ``pred`` against ``gold``."""
     labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
     prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
-    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)),
-                       index=labels)
-    cm = metrics.confusion_matrix(gold, pred, labels=labels)
-    return (float(metrics.cohen_kappa_score(gold, pred, labels=labels)),
-            float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
-            per, pd.DataFrame(cm, index=labels, columns=labels))
+    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
+    cm = pd.DataFrame(metrics.confusion_matrix(gold, pred, labels=labels), labels, labels)
+    kappa = float(metrics.cohen_kappa_score(gold, pred, labels=labels))
+    macro = float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    return kappa, macro, per.set_axis(labels), cm
 
 
 @dataclass
@@ -180,9 +181,9 @@ class TrainedCoder:
     rules = property(lambda self: str(self.summary["rules"]), doc="therapist | client | none")
     classes = property(lambda self: [str(c) for c in self.pipeline.classes_])
 
-    def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None,
-                rule_codes: pd.DataFrame | None = None) -> np.ndarray:
-        """The predicted code of each text (``rule_codes``: the rule columns, if at hand)."""
+    def predict(self, texts: Sequence[str], contexts: Texts = None, rule_codes: Frame = None):
+        """The predicted code of each text (``contexts``: the client turns before; ``rule_codes``:
+        the rule columns, if at hand)."""
         if not len(texts):
             return np.array([], dtype=object)
         X = pd.DataFrame({"text": [str(t) for t in texts]})
@@ -192,53 +193,61 @@ class TrainedCoder:
                 rule_codes = rule_frame(X.text.tolist(), contexts or [""] * len(X), self.rules)
             missing = [c for c in cols if c not in rule_codes.columns]
             if missing:
-                raise CoderError(f"model needs rule features {missing} the rule coder did not "
-                                 "give (was it trained with another package version?)")
+                why = "the rule coder did not give (trained with another package version?)"
+                raise CoderError(f"model needs rule features {missing} {why}")
             X = pd.concat([X, rule_codes[cols].reset_index(drop=True).astype(float)], axis=1)
         return self.pipeline.predict(X)
 
 
-def train(df: pd.DataFrame, label: str, text_column: str = "text", group: str = "session_id",
-          rules: str = "auto", source: str = "table", seed: int = 0
-          ) -> tuple[TrainedCoder, CVResult]:
-    """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df``."""
+def train(
+    df: pd.DataFrame,
+    label: str,
+    text_column: str = "text",
+    group: str = "session_id",
+    rules: str = "auto",
+    source: str = "table",
+    seed: int = 0,
+) -> tuple[TrainedCoder, CVResult]:
+    """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df`` (columns
+    ``text_column``, ``group``; ``rules``: the rule feature set, one of :data:`RULE_SETS`)."""
     if rules not in RULE_SETS:
         raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
     y = df[label].astype(str).to_numpy()
     groups = df[group].astype(str).to_numpy()
     classes = sorted(set(y))
     if len(classes) < 2:
-        raise CoderError(f"{source}: column '{label}' has a single class "
-                         f"({classes[0] if classes else 'none'}); a coder needs at least two codes")
-    if len(set(groups)) < MIN_SESSIONS:
-        raise CoderError(f"{source}: {len(set(groups))} sessions in column '{group}'; grouped "
-                         f"cross-validation needs at least {MIN_SESSIONS}")
-    folds = min(MAX_FOLDS, len(set(groups)))
+        one = classes[0] if classes else "none"
+        raise CoderError(f"{source}: column '{label}' has a single class ({one}); {TWO_CODES}")
+    n_groups = len(set(groups))
+    if n_groups < MIN_SESSIONS:
+        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; {MIN_GROUPS}")
     parts = {p for c in classes for p in c.split(";") if p}
-    rule_set = rules if rules != "auto" else "client" if parts <= set(CLIENT_CODES) else \
-        "therapist" if parts <= set(MAIN_BEHAVIOURS) | set(forms()) else "none"
+    rule_set = rules
+    if rules == "auto":  # the rule coder that knows the codes, if any
+        therapist = parts <= set(MAIN_BEHAVIOURS) | set(forms())
+        rule_set = "client" if parts <= set(CLIENT_CODES) else "therapist" if therapist else "none"
     texts = df[text_column].fillna("").astype(str).tolist()
-    contexts = (df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index))
+    contexts = df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index)
     R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rule_set)
     X = pd.concat([pd.DataFrame({"text": texts}), R], axis=1)
     rule_columns = list(R.columns)
+    folds = min(MAX_FOLDS, n_groups)
     try:  # out-of-fold predictions over session-grouped folds
-        pred = cross_val_predict(make_pipeline(rule_columns, seed), X, y, groups=groups,
-                                 cv=GroupKFold(n_splits=folds))
+        cv_split = GroupKFold(n_splits=folds)
+        pred = cross_val_predict(
+            make_pipeline(rule_columns, seed), X, y, groups=groups, cv=cv_split
+        )
     except ValueError as e:  # a training fold with a single class
         raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
     cv = CVResult(folds, *agreement(y, pred, classes), float(np.mean(pred == y)), pred)
     pipe = make_pipeline(rule_columns, seed).fit(X, y)
-    summary = {
-        "format_version": FORMAT_VERSION, "label": label, "text_column": text_column,
-        "group": group, "rules": rule_set, "rule_columns": rule_columns,
-        "classes": classes, "class_counts": {c: int((y == c).sum()) for c in classes},
-        "n_rows": len(df), "n_sessions": int(len(set(groups))), "source": source,
-        "model": "word 1-2-gram + char 2-5-gram TF-IDF"
-                 + (f" + {rule_set} rule codes" if rule_columns else "")
-                 + " -> class-balanced logistic regression (C=10)",
-        "sklearn": sklearn.__version__, "seed": seed, "cv": cv.as_dict(),
-    }
+    rule_text = f" + {rule_set} rule codes" if rule_columns else ""
+    model = f"word 1-2-gram + char 2-5-gram TF-IDF{rule_text} -> class-balanced logistic regression"
+    summary = dict(format_version=FORMAT_VERSION, label=label, text_column=text_column, group=group)
+    summary |= dict(rules=rule_set, rule_columns=rule_columns, classes=classes, n_rows=len(df))
+    summary |= dict(class_counts={c: int((y == c).sum()) for c in classes}, n_sessions=n_groups)
+    summary |= dict(source=source, model=model + " (C=10)", sklearn=sklearn.__version__, seed=seed)
+    summary["cv"] = cv.as_dict()
     return TrainedCoder(pipe, summary), cv
 
 
@@ -248,11 +257,20 @@ def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(coder.pipeline, protocol=5)
     sha = hashlib.sha256(payload).hexdigest()
-    header = {"format_version": FORMAT_VERSION, "sklearn": sklearn.__version__,
-              "payload_sha256": sha, "label": coder.summary["label"]}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "sklearn": sklearn.__version__,
+        "payload_sha256": sha,
+        "label": coder.summary["label"],
+    }
     tmp = out / f"{MODEL_FILE}.tmp"
-    tmp.write_bytes(MAGIC + b" %d\n" % FORMAT_VERSION
-                    + json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+    tmp.write_bytes(
+        MAGIC
+        + b" %d\n" % FORMAT_VERSION
+        + json.dumps(header, sort_keys=True).encode()
+        + b"\n"
+        + payload
+    )
     tmp.replace(out / MODEL_FILE)
     summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
@@ -283,42 +301,67 @@ def load_model(path: str | Path) -> TrainedCoder:
         raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
     first, header_line, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
     if not first.startswith(MAGIC + b" "):
-        raise CoderError(f"{p}: line 1: not a therapy-turns coder file (expected "
-                         f"'{MAGIC.decode()} {FORMAT_VERSION}')")
+        raise CoderError(
+            f"{p}: line 1: not a therapy-turns coder file (expected "
+            f"'{MAGIC.decode()} {FORMAT_VERSION}')"
+        )
     try:
         header = json.loads(header_line)
     except json.JSONDecodeError:
         raise CoderError(f"{p}: line 2: expected the JSON header") from None
     if header.get("format_version") != FORMAT_VERSION:
-        raise CoderError(f"{p}: format version {header.get('format_version')}; this package "
-                         f"reads version {FORMAT_VERSION}")
+        raise CoderError(
+            f"{p}: format version {header.get('format_version')}; this package "
+            f"reads version {FORMAT_VERSION}"
+        )
     if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
         raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
     if header.get("sklearn") != sklearn.__version__:
-        log.warning("%s was written with scikit-learn %s, this is %s", p, header.get("sklearn"),
-                    sklearn.__version__)
+        log.warning(
+            "%s was written with scikit-learn %s, this is %s",
+            p,
+            header.get("sklearn"),
+            sklearn.__version__,
+        )
     pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
     summary_path = p.parent / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
-    summary = {"rules": "none", "rule_columns": [], "label": header.get("label"), **summary,
-               "payload_sha256": header["payload_sha256"]}
+    summary = {
+        "rules": "none",
+        "rule_columns": [],
+        "label": header.get("label"),
+        **summary,
+        "payload_sha256": header["payload_sha256"],
+    }
     return TrainedCoder(pipe, summary)
 
 
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
     """The cross-validation report train-coder prints."""
-    return "\n".join([
-        f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
-        f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}", "",
-        cv.per_class.round(3).to_string(), "", "confusion (rows gold, columns coder):",
-        cv.confusion.to_string()])
+    return "\n".join(
+        [
+            f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
+            f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}",
+            "",
+            cv.per_class.round(3).to_string(),
+            "",
+            "confusion (rows gold, columns coder):",
+            cv.confusion.to_string(),
+        ]
+    )
 
 
-def train_file(path: str | Path, label: str, out_dir: str | Path, text_column: str = "text",
-               group: str = "session_id", rules: str = "auto", seed: int = 0
-               ) -> tuple[TrainedCoder, CVResult]:
+def train_file(
+    path: str | Path,
+    label: str,
+    out_dir: str | Path,
+    text_column: str = "text",
+    group: str = "session_id",
+    rules: str = "auto",
+    seed: int = 0,
+) -> tuple[TrainedCoder, CVResult]:
     """:func:`read_coded` + :func:`train` + :func:`save_model` (the train-coder command)."""
     path = Path(path)
     df = read_coded(path, label, text_column, group)
@@ -331,12 +374,14 @@ def train_file(path: str | Path, label: str, out_dir: str | Path, text_column: s
 def describe(summary: dict[str, Any]) -> str:
     """One methods sentence for a trained coder from its summary."""
     cv = summary.get("cv", {})
-    return (f"a supervised coder of '{summary.get('label')}' ({summary.get('model')}), trained "
-            f"on {summary.get('n_rows')} coded turns in {summary.get('n_sessions')} sessions "
-            f"({Path(str(summary.get('source', '?'))).name}); session-grouped "
-            f"{cv.get('folds')}-fold cross-validated κ = {cv.get('kappa', float('nan')):.2f}, "
-            f"macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
-            f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})")
+    return (
+        f"a supervised coder of '{summary.get('label')}' ({summary.get('model')}), trained "
+        f"on {summary.get('n_rows')} coded turns in {summary.get('n_sessions')} sessions "
+        f"({Path(str(summary.get('source', '?'))).name}); session-grouped "
+        f"{cv.get('folds')}-fold cross-validated κ = {cv.get('kappa', float('nan')):.2f}, "
+        f"macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
+        f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})"
+    )
 
 
 @lru_cache(maxsize=4)
@@ -357,9 +402,11 @@ class TechniqueModel:
         coder = load_model(p)
         extra = sorted(set(coder.classes) - set(MAIN_BEHAVIOURS))
         if extra or coder.rules not in ("therapist", "none"):
-            raise CoderError(f"{p}: a model of '{coder.summary.get('label')}' (codes "
-                             f"{', '.join(coder.classes)}) is not a main-behaviour coder; "
-                             f"expected codes among {', '.join(MAIN_BEHAVIOURS)}")
+            raise CoderError(
+                f"{p}: a model of '{coder.summary.get('label')}' (codes "
+                f"{', '.join(coder.classes)}) is not a main-behaviour coder; "
+                f"expected codes among {', '.join(MAIN_BEHAVIOURS)}"
+            )
         self.path = str(p.resolve())
         self.sha256 = str(coder.summary["payload_sha256"])
         self.summary = coder.summary
@@ -369,18 +416,27 @@ class TechniqueModel:
     def __call__(self, turns: pd.DataFrame, docs: Sequence[Any]) -> pd.DataFrame:
         """Code the therapist turns of ``turns`` (``docs`` row-aligned, as code_turns)."""
         coded = code_turns(turns, docs)
-        coded.insert(coded.columns.get_loc("main_behaviour") + 1, "main_behaviour_rules",
-                     coded["main_behaviour"])
+        coded.insert(
+            coded.columns.get_loc("main_behaviour") + 1,
+            "main_behaviour_rules",
+            coded["main_behaviour"],
+        )
         if coded.empty:
             return coded
         key = turns.assign(session_id=turns.session_id.astype(str)).set_index(
-            ["session_id", "turn"])["text"]
-        texts = key.reindex(pd.MultiIndex.from_arrays(
-            [coded.session_id.astype(str), coded.turn])).fillna("").astype(str).tolist()
+            ["session_id", "turn"]
+        )["text"]
+        texts = (
+            key.reindex(pd.MultiIndex.from_arrays([coded.session_id.astype(str), coded.turn]))
+            .fillna("")
+            .astype(str)
+            .tolist()
+        )
         rule_codes = coded[[f"form_{f}" for f in forms()]].astype(float).add_prefix("rule__")
         pred = _cached_model(self.path, self.sha256).predict(texts, rule_codes=rule_codes)
-        coded["main_behaviour"] = np.where([bool(t.strip()) for t in texts], pred,
-                                           coded["main_behaviour"])
+        coded["main_behaviour"] = np.where(
+            [bool(t.strip()) for t in texts], pred, coded["main_behaviour"]
+        )
         return coded
 
 
@@ -391,19 +447,29 @@ def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "
     info = ((manifest or {}).get("parameters") or {}).get("technique_model")
     if not info:
         if str(requested):
-            raise CoderError(f"technique model {requested} was asked for, but the tables were "
-                             "built with the rule coder: rerun analyze with --technique-model")
-        return ("Main behaviours, forms and ACT processes were coded by the rule-based coder "
-                "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with "
-                "the held-out parts of the hand-coded gold set is printed by "
-                "`benchmarks/technique_agreement.py`.")
+            raise CoderError(
+                f"technique model {requested} was asked for, but the tables were "
+                "built with the rule coder: rerun analyze with --technique-model"
+            )
+        return (
+            "Main behaviours, forms and ACT processes were coded by the rule-based coder "
+            "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with "
+            "the held-out parts of the hand-coded gold set is printed by "
+            "`benchmarks/technique_agreement.py`."
+        )
     if not str(requested):
-        raise CoderError(f"the tables were built with technique model {info['path']}, but the "
-                         "rule coder was asked for: rerun analyze without --technique-model")
+        raise CoderError(
+            f"the tables were built with technique model {info['path']}, but the "
+            "rule coder was asked for: rerun analyze without --technique-model"
+        )
     coder = load_model(project_path(info["path"]))
     if coder.summary["payload_sha256"] != info["sha256"]:
-        raise CoderError(f"{info['path']}: not the model the tables were built with "
-                         f"(sha256 {info['sha256'][:12]}): rerun analyze")
-    return (f"Main behaviours were coded by {describe(coder.summary)}; forms and ACT "
-            "processes (and the model's rule features) by the rule-based coder "
-            "(`measures.techniques`, `docs/codebook.md`).")
+        raise CoderError(
+            f"{info['path']}: not the model the tables were built with "
+            f"(sha256 {info['sha256'][:12]}): rerun analyze"
+        )
+    return (
+        f"Main behaviours were coded by {describe(coder.summary)}; forms and ACT "
+        "processes (and the model's rule features) by the rule-based coder "
+        "(`measures.techniques`, `docs/codebook.md`)."
+    )

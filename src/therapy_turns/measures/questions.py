@@ -16,8 +16,10 @@ from therapy_turns.paths import LEXICON_DIR, read_yaml
 
 _BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
 _SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
-_SUBJECT_WORDS = {"i", "you", "we", "they", "he", "she", "it", "that", "this", "there", "those",
-                  "these", "anything", "anyone", "someone", "something", "everything"}
+_SUBJECT_WORDS = set(
+    "i you we they he she it that this there those these anything anyone someone something "
+    "everything".split()
+)
 _WEAK_WH = {"when", "where"}  # may be subordinators: decide only if no other head does
 
 
@@ -27,7 +29,8 @@ def lexicon() -> dict[str, Any]:
     raw = read_yaml(LEXICON_DIR / "questions.yaml")
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     lex["rhetorical_re"] = re.compile(
-        r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b")
+        r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b"
+    )
     lex["open_prompt_seqs"] = sorted(tuple(norm(p).split()) for p in raw["open_prompts"])
     lex["quotes"] = lex["quotes_open"] | lex["quotes_close"] | lex["quotes_toggle"]
     return lex
@@ -68,8 +71,11 @@ def _is_inverted(v: DocView, aux: int) -> bool:
 
 
 def _starts_open_prompt(v: DocView, head: int) -> bool:
-    return any(tuple(v.low[head: head + len(seq)]) == seq for seq in lexicon()["open_prompt_seqs"]
-               if seq[0] == v.low[head])
+    return any(
+        tuple(v.low[head : head + len(seq)]) == seq
+        for seq in lexicon()["open_prompt_seqs"]
+        if seq[0] == v.low[head]
+    )
 
 
 def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
@@ -79,13 +85,13 @@ def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | Non
     return sentence_question_type(v, sent.start, sent.end, quoted)
 
 
-def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]
-                           ) -> str | None:
+def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> str | None:
     """``"open"``, ``"closed"`` or None for the sentence ``start:end`` of the Doc of ``v``;
     None also for quoted and rhetorical questions."""
     lex = lexicon()
-    qmark = max((i for i in range(start, end) if v.text[i].endswith("?") and not quoted[i]),
-                default=None)
+    qmark = max(
+        (i for i in range(start, end) if v.text[i].endswith("?") and not quoted[i]), default=None
+    )
     if qmark is None:  # only an elicitation opener ("Tell me more.") makes a question
         head = next(_clause_heads(v, start, end, quoted), None)
         return "open" if head is not None and _starts_open_prompt(v, head) else None
@@ -101,13 +107,16 @@ def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bo
                 return "open"
             weak = True
         elif w in lex["auxiliaries"] and _is_inverted(v, head):
-            elicits = any(x in lex["elicitation_verbs"] for x in v.low[head + 1: head + 4])
+            elicits = any(x in lex["elicitation_verbs"] for x in v.low[head + 1 : head + 4])
             return "open" if elicits else "closed"
     return "open" if weak or (heads and _starts_open_prompt(v, heads[0])) else "closed"
 
 
-def count_questions(doc: Doc, quoted: Sequence[bool] | None = None,
-                    sentences: Iterable[tuple[int, int]] | None = None) -> dict[str, int]:
+def count_questions(
+    doc: Doc,
+    quoted: Sequence[bool] | None = None,
+    sentences: Iterable[tuple[int, int]] | None = None,
+) -> dict[str, int]:
     """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``."""
     counts = {"open": 0, "closed": 0, "total": 0}
     if len(doc) == 0:
