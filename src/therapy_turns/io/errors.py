@@ -82,14 +82,13 @@ class UnknownSpeakerError(TranscriptError):
         also = "".join(
             f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others
         )
-        super().__init__(
-            path,
-            lines[0],
-            f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first}), "
-            + rule,
+        s = "s" * (n > 1)
+        found = f"unknown speaker label {label!r} at the start of {n} line{s} ({first}), {rule}"
+        expected = (
             f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
-            f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}",
+            f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}"
         )
+        super().__init__(path, lines[0], found, expected)
 
 
 def read_text_file(path: Path) -> str:

@@ -109,8 +109,7 @@ def attach_events(
     if events.empty:
         return out
     pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
-    ev = out.get("event", pd.Series("", index=out.index)).fillna("").tolist()
-    tx = out.get("event_text", pd.Series("", index=out.index)).fillna("").tolist()
+    ev, tx = (out[c].fillna("").tolist() for c in ("event", "event_text"))
     for r in events.itertuples(index=False):
         i = pos[r.session_id, r.turn]
         ev[i] = f"{ev[i]}{SEPARATOR}{r.event}" if ev[i] else r.event

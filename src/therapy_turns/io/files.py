@@ -76,8 +76,7 @@ class OutputFolder:
         self._lock: int | None = None
 
     def claim(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> OutputFolder:
-        """Refuse a file, a folder holding an input, a non-empty folder not owned (no marker
-        nor manifest), a folder another run holds (``fcntl`` lock); start an empty staging."""
+        """Check the folder is ours and free, take its lock, start an empty staging folder."""
         p = self.path
         if p.exists() and not p.is_dir():
             raise OutputError(f"--out {p}: is a file, expected a folder")
@@ -109,8 +108,7 @@ class OutputFolder:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock = fd
         try:
-            if not (p / MARKER).is_file():
-                write_bytes(p / MARKER, b'{"written_by": "therapy-turns analyze"}\n')
+            write_bytes(p / MARKER, b'{"written_by": "therapy-turns analyze"}\n')
             shutil.rmtree(self.staging, ignore_errors=True)  # a killed run's leftovers
             self.staging.mkdir()
         except OSError as e:

@@ -18,7 +18,6 @@ from therapy_turns.io.errors import (
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
-CONTENT = "content"  # --speaker LABEL=content: a label that never opens a turn
 Speakers = Mapping[str, str]  # a label (lower-case) -> role mapping
 _DATA = read_yaml(DATA_DIR / "labels.yaml")
 DEFAULT_SPEAKERS = {k: role for role, ks in _DATA["speakers"].items() for k in ks}
@@ -42,13 +41,15 @@ _OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
 _OPTION = "LABEL=patient, LABEL=therapist or LABEL=content"
+_HELP = _OPTION + ", with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
+_MAP = "(map other labels with --speaker LABEL=patient|therapist)"
+_A_LABEL = "a line starting with a speaker label such as 'Patient:' or 'Therapist:'"
 _EVENT_RE = re.compile(r"^---[ \t]*\[.*\][^\n]*---[ \t]*\r?$")  # an event line (``io.events``)
 
 
 @dataclass(frozen=True)
 class Label:
-    """A line-start label: where it ends, as written (no bold, timestamp or indentation), lookup
-    keys (most specific first), part (thinking/answer/""), timestamp, whether it is name-like."""
+    """A line-start label (``label`` as written, without bold, timestamp or indentation)."""
 
     end: int
     label: str
@@ -101,15 +102,10 @@ def check_speaker_option(label: str, role: str, option: str | None = None) -> tu
             "a label that can never open a line (letters, spaces, . ' - and an optional "
             "number only)"
         )
-    elif role.strip().lower() not in (*SPEAKERS, CONTENT):
+    elif role.strip().lower() not in (*SPEAKERS, "content"):  # content: never opens a turn
         why = f"role {role.strip()!r}"
     if why:
-        raise SpeakerOptionError(
-            "--speaker",
-            None,
-            f"{option!r}: {why}",
-            f"{_OPTION}, with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'",
-        )
+        raise SpeakerOptionError("--speaker", None, f"{option!r}: {why}", _HELP)
     return key.lower(), role.strip().lower()
 
 
@@ -182,9 +178,7 @@ def speaker_like(segs: Sequence[Segment], speakers: Speakers) -> dict[str, tuple
             elif prev_blank:
                 openers.append(("C", s.line, None, True))
             prev_blank = False
-    lines: dict[str, list[int]] = {}
-    paras: dict[str, int] = {}
-    flagged: dict[str, str] = {}
+    lines, paras, flagged = {}, {}, {}  # label -> lines it starts, paragraphs it opens, rule
     known_next = True  # R1, scanning back: the file's end counts as a known label
     for kind, line, lab, para in reversed(openers):
         if lab is None:
@@ -207,11 +201,10 @@ def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequenc
     abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
     mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
     if mapped:
-        for x in segs:
-            lab = match_label(x.text) if x.kind == "speech" else None
-            k = lab.keys[-1] if lab else ""
-            if k in ABBREVIATIONS and k not in speakers and ABBREVIATIONS[k] not in mapped:
-                abbrev.add(k)
+        starts = {lab.keys[-1] for x in segs if x.kind == "speech" and (lab := match_label(x.text))}
+        abbrev |= {
+            k for k in starts - speakers.keys() if ABBREVIATIONS.get(k) in set(SPEAKERS) - mapped
+        }
     named = {x.role for x in segs if x.role and match_label(x.text).keys[-1] not in ABBREVIATIONS}
     both = ({ABBREVIATIONS[k] for k in abbrev} | mapped) == set(SPEAKERS)
     take = {k: ABBREVIATIONS[k] for k in abbrev if both or ABBREVIATIONS[k] not in named}
@@ -241,13 +234,8 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
                 where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
                 raise UnknownSpeakerError(path, lab.label, where, "before any known speaker label")
             if mode == "separator":
-                raise TextBeforeLabelError(
-                    path,
-                    n,
-                    f"text outside any turn: {line.strip().strip(BOM)[:60]!r}",
-                    "a line starting with a speaker label such as 'Patient:' or 'Therapist:' "
-                    "(map other labels with --speaker LABEL=patient|therapist)",
-                )
+                found = f"text outside any turn: {line.strip().strip(BOM)[:60]!r}"
+                raise TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
             segs += [replace(b, kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
         elif header or event:
@@ -273,11 +261,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
         segs[i] = replace(segs[i], turn=max(turn, 0))
     if turn < 0:
         known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
-        raise NoSpeakerLabelError(
-            path,
-            None,
-            "no line starting with a recognised speaker label",
-            f"lines starting with one of {known} followed by ':' (map other labels with "
-            "--speaker LABEL=patient|therapist)",
-        )
+        expected = f"lines starting with one of {known} followed by ':' {_MAP}"
+        found = "no line starting with a recognised speaker label"
+        raise NoSpeakerLabelError(path, None, found, expected)
     return segs

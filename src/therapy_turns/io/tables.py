@@ -25,17 +25,15 @@ from therapy_turns.schema import SPEAKERS
 REQUIRED_COLUMNS = ("session_id", "speaker", "text")
 _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")  # physical lines: a line number counts "\n" only
 Record = tuple[int, int, dict[str, object]]  # first line, last line, row
+_OBJECT = "one JSON object per line"
+_ROW = "comma-separated rows with the header's number of fields (quote texts that hold commas)"
 
 
 def csv_rows(
-    path: Path,
-    required: Sequence[str],
-    error: type[TranscriptError] | None = None,
-    empty: bool = False,
+    path: Path, required: Sequence[str], error: type | None = None, empty: bool = False
 ) -> Iterator[Record]:
     """The records of a CSV file read strictly, in file order: a header naming ``required``,
-    rows of its number of fields, at least one row unless ``empty``. Errors are ``error``
-    (default: a :class:`MissingColumnError` for columns, else a :class:`MalformedTableError`)."""
+    rows of its number of fields, at least one unless ``empty``; errors of class ``error``."""
     bad = error or MalformedTableError
     reader = csv.reader(_LINES.findall(read_text_file(path).removeprefix("\ufeff")), strict=True)
     header: list[str] = []
@@ -52,13 +50,8 @@ def csv_rows(
                     raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
             elif fields:
                 if len(fields) != len(header):
-                    raise bad(
-                        path,
-                        start,
-                        f"a row of {len(fields)} fields (the header has {len(header)})",
-                        "comma-separated rows with the header's number of fields (quote texts "
-                        "that hold commas)",
-                    )
+                    found = f"a row of {len(fields)} fields (the header has {len(header)})"
+                    raise bad(path, start, found, _ROW)
                 n += 1
                 yield start, reader.line_num, dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
@@ -79,11 +72,9 @@ def _jsonl_rows(path: Path) -> list[Record]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
-            found = f"invalid JSON ({e.msg})"
-            raise TranscriptError(path, n, found, "one JSON object per line") from None
+            raise TranscriptError(path, n, f"invalid JSON ({e.msg})", _OBJECT) from None
         if not isinstance(rec, dict):
-            found = f"a JSON {type(rec).__name__}"
-            raise TranscriptError(path, n, found, "one JSON object per line")
+            raise TranscriptError(path, n, f"a JSON {type(rec).__name__}", _OBJECT)
         rows.append((n, n, rec))
     if not rows:
         raise MalformedTableError(path, None, "no JSON objects", "one JSON object per turn")

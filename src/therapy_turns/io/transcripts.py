@@ -35,8 +35,8 @@ from therapy_turns.schema import DEFAULT_EXCLUDE
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".csv", ".jsonl"}
+SUFFIXES = {".txt", ".md", ".text", *TABLE_SUFFIXES}
 DEFAULT_CHUNK_SESSIONS = 20
 COLUMNS = ["session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text"]
 COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end", "timestamp"]
@@ -134,20 +134,15 @@ def expand_paths(paths: Iterable[Path]) -> dict[Path, str]:
     out: list[tuple[Path, Path]] = []  # (file, base)
     for p in paths:
         if p.is_dir():
-            files = [
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file()
-                and f.suffix.lower() in TEXT_SUFFIXES | TABLE_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            ]
-            extra = [
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            files = [f for f in files if not any(x.startswith(".") for x in f.relative_to(p).parts)]
+            docs = [
                 f for f in files if f.name.lower() == "metadata.csv" or f.stem.lower() == "readme"
             ]
-            if extra:
-                names = ", ".join(str(f.relative_to(p)) for f in extra)
+            if docs:
+                names = ", ".join(str(f.relative_to(p)) for f in docs)
                 log.info("%s: not read as sessions (documentation, metadata): %s", p, names)
-            out += [(f, p) for f in files if f not in extra]
+            out += [(f, p) for f in files if f not in docs]
         elif p.is_file():
             out.append((p, p.parent))
         elif any(ch in str(p) for ch in "*?["):
@@ -220,8 +215,7 @@ def session_parts(
 
 
 def iter_sessions(corpus: CorpusArg, *args: Any, **kw: Any) -> Iterator[pd.DataFrame]:
-    """The turn table of each session (streaming :func:`load_corpus`; :func:`session_parts`'
-    arguments)."""
+    """The turn table of each session (streaming :func:`load_corpus`)."""
     return map(turn_table, session_parts(corpus, *args, **kw))
 
 
@@ -262,7 +256,6 @@ def load_corpus(
 
 def analysable(turns: pd.DataFrame, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
     """Turns kept for analysis: those with none of the ``exclude`` flags."""
-    unknown = set(exclude) - set(FLAGS)
-    if unknown:
+    if unknown := set(exclude) - set(FLAGS):
         raise ValueError(f"unknown artefact flags {sorted(unknown)}; expected some of {FLAGS}")
     return turns[~turns[list(exclude)].any(axis=1)]
