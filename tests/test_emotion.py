@@ -196,7 +196,7 @@ def test_score_turns_shape_keys_and_empty_turn() -> None:
         emotion.score_turns(turns, docs[:1])
 
 
-def test_score_sentences_rows_per_sentence() -> None:
+def test_turn_is_the_word_weighted_mean_of_its_sentences() -> None:
     words = ["I", "am", "sad", ".", "I", "am", "happy", "."]
     doc = Doc(VOCAB, words=words, lemmas=["I", "be", "sad", ".", "I", "be", "happy", "."],
               pos=["PRON", "AUX", "ADJ", "PUNCT"] * 2,
@@ -204,13 +204,14 @@ def test_score_sentences_rows_per_sentence() -> None:
               sent_starts=[True, False, False, False, True, False, False, False])
     turns = pd.DataFrame({"session_id": ["s"], "turn": [0], "speaker": ["patient"],
                           "text": [doc.text]})
-    out = emotion.score_sentences(turns, [doc])
-    assert out["sentence"].tolist() == [0, 1]
-    assert out["valence_rules"].tolist() == pytest.approx(
+    sents = list(doc.sents)
+    assert [emotion_rules.rule_score(s)["compound"] for s in sents] == pytest.approx(
         [-2.1 / math.sqrt(2.1 ** 2 + 15), 2.7 / math.sqrt(2.7 ** 2 + 15)])
     # the turn: word-weighted mean of the two sentence predictions (equal lengths here)
+    pred = emotion.load_model().predict(sents)
     turn = emotion.score_turns(turns, [doc]).iloc[0]
-    assert turn["valence"] == pytest.approx(out["valence"].mean())
+    assert turn["valence"] == pytest.approx(pred[:, 0].mean())
+    assert turn["valence_rules"] == pytest.approx(0.6 / math.sqrt(0.6 ** 2 + 15))
 
 
 def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:

@@ -44,11 +44,8 @@ def candidate_models(name: str | None = None) -> list[str]:
 
 @lru_cache(maxsize=8)
 def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) -> Language:
-    """Load (once per process) the first installed pipeline of :func:`candidate_models`.
-
-    ``disable`` names components switched off (NER by default: the most expensive part of the
-    small pipeline and not needed for features, emotion or techniques).
-    """
+    """Load (once per process) the first installed pipeline of :func:`candidate_models`, with
+    the ``disable``d components off (NER by default: costly and needed by no measure)."""
     for cand in candidate_models(name):
         try:
             importlib.import_module(cand)
@@ -63,8 +60,7 @@ def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) 
 
 @lru_cache(maxsize=1)
 def word_tokenizer() -> Tokenizer:
-    """spaCy's English tokenizer on its own (no pipeline), for splitting word lists and phrases
-    into the tokens the pipeline would make."""
+    """spaCy's English tokenizer alone: word lists and phrases split as the pipeline would."""
     return spacy.blank("en").tokenizer
 
 
@@ -87,9 +83,8 @@ _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 
 def text_pieces(text: str, limit: int) -> list[str]:
-    """``text`` cut into consecutive pieces of at most ``limit`` characters whose concatenation
-    is ``text``: each cut after the last sentence end (punctuation, closers, whitespace) in the
-    piece, else after its last whitespace, else at ``limit``. Linear in ``len(text)``."""
+    """``text`` cut into consecutive pieces of at most ``limit`` characters (concatenated:
+    ``text``), each after its last sentence end, else its last whitespace, else at ``limit``."""
     pieces, start = [], 0
     while len(text) - start > limit:
         end = start + limit
@@ -105,11 +100,9 @@ def text_pieces(text: str, limit: int) -> list[str]:
 
 
 def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Iterator[Doc]:
-    """``nlp.pipe`` over ``texts``, in order. A text longer than ``nlp.max_length`` (which spaCy
-    refuses) is parsed in pieces of whole sentences of at most :data:`PIECE_CHARS` characters
-    (:func:`text_pieces`), one piece at a time (the parser's memory grows with its batch: a
-    1 MB turn peaks at about 0.5 GB this way, 3.7 GB in one batch), joined back into one Doc of
-    the same text with :meth:`Doc.from_docs`."""
+    """``nlp.pipe`` over ``texts``, in order. A text over ``nlp.max_length`` (refused by spaCy)
+    is parsed one piece of :func:`text_pieces` at a time (a 1 MB turn peaks at 0.5 GB, 3.7 GB in
+    one batch) and joined back into one Doc of the same text with :meth:`Doc.from_docs`."""
     long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
     short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
     for i, t in enumerate(texts):
@@ -126,12 +119,9 @@ def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Ite
 def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
                  cache_dir: str | Path | None = None, batch_size: int = 64
                  ) -> list[list[Doc]]:
-    """Parse groups of texts (e.g. the sessions of a chunk) with one ``nlp.pipe`` pass over every
-    group not yet in the disk cache; each group is cached as one :class:`~spacy.tokens.DocBin`.
-
-    The cache key is the SHA-256 of the pipeline id (name, version, enabled components) and the
-    group's texts, so a changed text, model or component set never reuses stale parses.
-    """
+    """Parse groups of texts (e.g. a chunk's sessions) in one ``nlp.pipe`` pass over the groups
+    not in the disk cache, each cached as one ``DocBin`` keyed by the SHA-256 of the pipeline id
+    (name, version, enabled components) and its texts (never a stale parse)."""
     nlp = nlp or load_pipeline()
     groups = [list(g) for g in groups]
     out: list[list[Doc] | None] = [None] * len(groups)
@@ -156,6 +146,5 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
 
 def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
           batch_size: int = 64) -> list[Doc]:
-    """Parse ``texts`` in one ``nlp.pipe`` pass, cached on disk as one group
-    (see :func:`parse_groups`)."""
+    """Parse ``texts`` in one ``nlp.pipe`` pass, cached as one group (:func:`parse_groups`)."""
     return parse_groups([texts], nlp, cache_dir, batch_size)[0]

@@ -1,47 +1,21 @@
-"""The shared analysis step: load a corpus, parse every turn once, write the tables notebooks read.
+"""The shared analysis step: stream a corpus, parse every turn once, compute every registered
+measure, write the tables notebooks read (``docs/architecture.md``).
 
-Tables (partitioned Parquet under ``<analysis_dir>/<name>/part-NNNNN.parquet``):
+Tables (partitioned Parquet ``<analysis_dir>/<name>/part-NNNNN.parquet``): ``turns`` (redacted if
+asked, with the events of an ``events`` file), one per registered measure (its function of
+``(turns, docs)``, the Docs of ``turns.text`` parsed once for all; with ``technique_model`` the
+techniques' main behaviours come from that trained coder) and ``sessions`` (each measure's
+aggregations, joined to the metadata). ``manifest.json`` is written last (checksums, tables,
+every measure's columns, parameters, skipped files, metadata report).
 
-- ``turns``: the turn table (:mod:`therapy_turns.io.transcripts`), redacted if asked, with the
-  annotated events of an ``events`` file added (:func:`therapy_turns.io.events.attach_events`);
-- one table per registered measure (:mod:`therapy_turns.measures.registry`: ``client``,
-  ``emotion``, ``features``, ``techniques`` and any other registered one), computed by the
-  measure's function of ``(turns, docs)``: the turn table and the spaCy Docs of its ``text``
-  column, row-aligned, so the text is parsed once for all of them (with ``technique_model``, the
-  techniques' main behaviours come from that trained coder, :class:`measures.coder.TechniqueModel`);
-- ``sessions``: one row per session (:func:`analysis.sessions.summarise_sessions`, each
-  measure's declared aggregations), joined to the session metadata when a metadata file is given.
-
-Relative paths (corpus, ``analysis_dir``, metadata, events, cache, model) are relative to the
-current folder; only the readers notebooks call with their parameters (:func:`load_table`,
-:func:`read_table`, :func:`read_manifest`) resolve them against the project root
-(:func:`paths.project_path`).
-
-Scale
------
-The corpus is streamed: files are read in sorted order and cut into *chunks* of
-``chunk_sessions`` sessions; each chunk is parsed, its tables computed, and written as one
-partition per table before the next results are awaited. At most ``2 × workers`` chunks are in
-flight, so memory does not grow with the corpus (the only whole-corpus state kept is the small
-per-session summary). Chunking depends on ``chunk_sessions`` alone, never on the number of
-workers, so a serial, multi-process or Dask run writes identical partitions.
-
-Parses are cached on disk under ``<analysis_dir>/parse-cache`` (one DocBin per session, keyed by
-the texts' hashes and the pipeline id, see :func:`therapy_turns.nlp.parse`), and each chunk's
-tables under ``parse-cache/tables`` (keyed by the chunk's turns, the measure and a
-fingerprint of the package code): a warm rerun neither parses nor recomputes.
-
-Executors: ``workers=1`` runs in this process; ``workers=N`` uses ``N`` local processes (each
-loads the pipeline once, or inherits it where processes fork); ``scheduler="local:N"`` starts a
-Dask ``LocalCluster`` with ``N`` single-threaded worker processes; ``scheduler="tcp://host:port"``
-submits the chunks to an existing Dask scheduler. The client reads the transcripts and writes the
-tables, workers only receive turn tables and return result tables, so workers need the package
-and the spaCy model but no shared file system (see ``docs/cluster.md``).
-
-``<analysis_dir>/manifest.json`` is written last: corpus checksum, tables (names, partitions,
-rows, columns), every measure's columns with meaning and unit, the parameters that determine the
-results, the skipped files and the metadata report. :func:`load_table` compares its checksums
-and refuses stale tables (rebuilding is ``make``'s job).
+The corpus is cut into chunks of ``chunk_sessions`` sessions (independent of the executor, so a
+serial, multi-process or Dask run writes identical partitions); at most ``2 x workers`` chunks
+are in flight (memory stays flat). Parses are cached under ``<analysis_dir>/parse-cache`` (one
+DocBin per session) and each chunk's tables under ``parse-cache/tables`` (keyed by the turns, the
+measure and the package code): a warm rerun neither parses nor recomputes. ``workers=N`` uses
+local processes, ``scheduler="local:N"`` or ``"tcp://host:port"`` Dask (workers receive turn
+tables and return result tables: no shared file system, ``docs/cluster.md``). Relative paths are
+relative to the current folder.
 """
 
 from __future__ import annotations
@@ -67,7 +41,7 @@ from concurrent.futures import (
     wait,
 )
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +82,6 @@ from therapy_turns.store import (
 
 log = logging.getLogger(__name__)
 
-#: what notebooks and scripts read through ``pipeline`` (defined in io.transcripts and store)
 __all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table",
            "parse_turns", "read_manifest", "read_table", "run_chunks"]
 
@@ -149,8 +122,8 @@ class ChunkTask:
 
 
 def _func_fingerprint(func: Callable[..., Any]) -> str:
-    """The function's name plus, outside this package, the bytes of its source file (a
-    callable with a ``fingerprint``, e.g. a trained coder, names itself and its model)."""
+    """The function's name plus, outside this package, its source file's hash (a callable with
+    a ``fingerprint``, e.g. a trained coder, names itself)."""
     if getattr(func, "fingerprint", None):
         return str(func.fingerprint)
     name = f"{func.__module__}:{func.__qualname__}"
@@ -162,9 +135,8 @@ def _func_fingerprint(func: Callable[..., Any]) -> str:
 
 def table_cache_key(turns: pd.DataFrame, measure: Measure, turns_digest: bytes | None = None
                     ) -> str:
-    """Cache key of one table of one chunk: the full turn table (values, columns), the measure
-    (name and function), the package code fingerprint and the pipeline id. ``turns_digest``: the
-    digest of ``turns``' values, if the caller has it (one chunk, several tables)."""
+    """Cache key of one table of one chunk: the turn table (values, columns; ``turns_digest``:
+    its digest if the caller has it), the measure, the package code and the pipeline id."""
     h = hashlib.sha256()
     for part in (pipeline_id(load_pipeline()), code_fingerprint(), measure.name,
                  _func_fingerprint(measure.compute),
@@ -181,11 +153,8 @@ def _turns_digest(turns: pd.DataFrame) -> bytes:
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse and compute every table of one chunk, plus its session rows.
-
-    With ``table_cache`` and a cache dir, each table is also cached (``<cache_dir>/tables``,
-    key :func:`table_cache_key`); when every table of the chunk is cached nothing is parsed.
-    """
+    """Redact (if asked), parse and compute every table of one chunk, plus its session rows;
+    tables cached under ``<cache_dir>/tables`` (:func:`table_cache_key`): all cached, no parse."""
     turns = task.turns
     if task.redact:
         turns = _resolve(REDACT_FUNC)(turns)
@@ -300,23 +269,13 @@ def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | No
 
 
 # --------------------------------------------------------------------------- build
-@dataclass
-class _TableStats:
-    partitions: int = 0
-    rows: int = 0
-    columns: list[str] = field(default_factory=list)
-
-
 def _write_partition(out: Path, name: str, index: int, df: pd.DataFrame,
-                     stats: dict[str, _TableStats]) -> None:
-    d = out / name
-    d.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(d / f"part-{index:05d}.parquet", index=False)
-    s = stats.setdefault(name, _TableStats())
-    s.partitions += 1
-    s.rows += len(df)
-    if not s.columns:
-        s.columns = [str(c) for c in df.columns]
+                     stats: dict[str, dict[str, Any]]) -> None:
+    (out / name).mkdir(parents=True, exist_ok=True)
+    df.to_parquet(out / name / f"part-{index:05d}.parquet", index=False)
+    s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": [str(c) for c in df]})
+    s["partitions"] += 1
+    s["rows"] += len(df)
 
 
 def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
@@ -331,24 +290,15 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                  event_patterns: str | Path | None = None,
                  technique_model: str | Path | None = None,
                  connect_timeout: float = 10.0) -> Tables:
-    """Compute ``turns``, ``sessions`` and the requested tables for ``corpus``; write them as
-    partitioned Parquet under ``analysis_dir`` plus ``manifest.json`` (see module docstring).
-
-    ``tables``: names of registered measures (default: all of them). ``metadata`` is a CSV
-    keyed by ``session_id`` joined onto the ``sessions`` table; ids found only in the metadata or
-    only in the corpus are logged and listed in the manifest.
-    ``workers``/``scheduler`` choose the executor; results do not depend on it. ``exclude`` is
-    the exclusion policy used for the session summaries (tables themselves keep every turn).
-    ``table_cache``: also cache each chunk's tables (keyed by its turns, the measure and
-    the package code), so a warm rerun neither parses nor recomputes. ``events``: a CSV of
-    annotated events (``session_id, turn, event``), checked against the corpus before anything is
-    computed and added to the turns' ``event`` column. ``event_patterns``: a YAML file of event
-    types for the transcripts' event lines (default ``data/events.yaml``).
-    ``technique_model``: a ``train-coder`` model directory; the techniques table's main
-    behaviours then come from it. ``connect_timeout``: seconds to wait for a remote Dask
-    scheduler. Relative paths are relative to the current folder.
-    Returns a read-on-access mapping of table name to DataFrame.
-    """
+    """Compute ``turns``, ``sessions`` and the ``tables`` (registered measures; default all) of
+    ``corpus`` into ``analysis_dir`` (module docstring); return a read-on-access mapping of table
+    name to DataFrame. ``metadata``: a CSV keyed by ``session_id`` joined onto ``sessions``
+    (unmatched ids logged and listed in the manifest). ``exclude``: the exclusion policy of the
+    session summaries (tables keep every turn). ``table_cache``: also cache each chunk's tables.
+    ``events``: a CSV ``session_id, turn, event`` checked against the corpus first and added to
+    the turns' ``event`` column; ``event_patterns``: event types of the transcripts' event lines
+    (default ``data/events.yaml``). ``technique_model``: a ``train-coder`` model directory.
+    ``connect_timeout``: seconds to wait for a remote Dask scheduler."""
     known = registry.names()
     tables = known if tables is None else list(tables)
     unknown = [t for t in tables if t not in known]
@@ -399,7 +349,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
 
         results = run_chunks(tasks(), workers, scheduler, connect_timeout)
 
-        stats: dict[str, _TableStats] = {}
+        stats: dict[str, dict[str, Any]] = {}
         summaries: dict[int, pd.DataFrame] = {}
         n_sessions = 0
         for index, result in results:
@@ -433,8 +383,7 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
             "n_files": n_files,
             "n_sessions": n_sessions,
             "tables": sorted(stats),
-            "table_info": {k: {"partitions": v.partitions, "rows": v.rows, "columns": v.columns}
-                           for k, v in sorted(stats.items())},
+            "table_info": dict(sorted(stats.items())),
             "parameters": {
                 "chunk_sessions": chunk_sessions,
                 "exclude": list(exclude),
@@ -442,28 +391,27 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                 "pipeline": pipeline_id(load_pipeline()),
                 "measures": {k: {**m.manifest(), "compute": _func_fingerprint(m.compute)}
                              for k, m in measures.items()},
-                "technique_model": None if model is None else {
-                    "path": str(Path(technique_model).resolve()), "sha256": model.sha256},
+                    "technique_model": None if model is None else _file(technique_model,
+                                                                      model.sha256),
                 "on_error": on_error,
                 "speakers": _manifest_speakers(speakers, redact),
             },
-            "metadata": None if metadata is None else {
-                "path": str(Path(metadata).resolve()), "sha256": file_sha256(Path(metadata)),
-                **report.as_dict()},
+            "metadata": None if metadata is None else {**_file(metadata), **report.as_dict()},
             "skipped": [{"path": s.path,
                          "reason": withhold_quoted(s.reason) if redact else s.reason}
                         for s in skipped],
-            "events": None if events is None else {
-                "path": str(Path(events).resolve()), "sha256": file_sha256(Path(events)),
-                "rows": len(ev_df)},
-        "event_patterns": None if event_patterns is None else {
-            "path": str(Path(event_patterns).resolve()),
-            "sha256": file_sha256(Path(event_patterns))},
+            "events": None if events is None else {**_file(events), "rows": len(ev_df)},
+            "event_patterns": None if event_patterns is None else _file(event_patterns),
         }
         folder.publish((*BASE_TABLES, *registry.names()),
                        (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
         log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out.resolve(), manifest)
+
+
+def _file(path: str | Path, sha256: str | None = None) -> dict[str, str]:
+    """A file's manifest entry: absolute path and SHA-256."""
+    return {"path": str(Path(path).resolve()), "sha256": sha256 or file_sha256(Path(path))}
 
 
 def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict[str, str]:

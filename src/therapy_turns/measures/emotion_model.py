@@ -1,24 +1,6 @@
-"""Train the shipped valence/arousal/dominance model from EmoBank (train split; dev selects).
-
-Run ``python -m therapy_turns.measures.emotion_model [--data CSV] [--out NPZ] [--cache DIR]``.
-
-Inputs: EmoBank's train and dev rows (``id, split, V, A, D, text``; default
-``<project>/../shared/data/emobank/emobank_train_dev.csv``). Each text is parsed once with the
-project pipeline (:func:`therapy_turns.nlp.load_pipeline`, parse cache under
-``build/emobank/parse-cache``) and turned into the features of
-:func:`therapy_turns.measures.emotion.design_matrix`.
-
-Fitting: ridge regression (sklearn ``Ridge(solver="sparse_cg", tol=1e-10)``, which centres
-the sparse input implicitly), one per dimension, on the train rows.
-The vocabulary is the negation-marked lemma unigrams and bigrams seen in at least
-``min_df`` train texts, sorted. ``min_df`` and the ridge ``alpha`` are chosen per dimension on
-dev (Pearson r); the grids are :data:`ALPHAS` and :data:`MIN_DFS`. Everything is deterministic:
-sorted vocabulary, no random state, float32 coefficients.
-
-Output: ``src/therapy_turns/models/emotion_vad.npz`` (vocabulary, coefficients, intercepts,
-feature standardisation, metadata with the chosen settings and the dev correlations). The model
-is derived from EmoBank and carries its licence (CC BY-SA 4.0; see ``models/LICENSE``).
-"""
+"""Train the shipped valence/arousal/dominance model from EmoBank (train split; dev selects) and
+validate it: ``python -m therapy_turns.measures.emotion_model [--data CSV] [--out NPZ]
+[--cache DIR]`` (``make emotion-model``; data, fitting and output in ``docs/emotion.md``)."""
 
 from __future__ import annotations
 
@@ -41,11 +23,17 @@ from therapy_turns.measures.emotion import (
     DIMENSIONS,
     MODEL_FILE,
     LinearVAD,
-    dense_features,
-    lexical_features,
+    _unit,
+    design_matrix,
     load_model,
 )
-from therapy_turns.measures.emotion_rules import load_rules, nrc_rates, rule_score, vader_scores
+from therapy_turns.measures.emotion_rules import (
+    load_rules,
+    nrc_rates,
+    rule_score,
+    rule_view,
+    vader_scores,
+)
 from therapy_turns.nlp import load_pipeline, parse
 from therapy_turns.paths import project_path, project_root
 
@@ -76,26 +64,9 @@ def parse_emobank(df: pd.DataFrame, cache_dir: str | Path | None = DEFAULT_CACHE
             for s in ("train", "dev")}
 
 
-def _features(docs: Sequence[Doc]) -> tuple[list[Counter[str]], np.ndarray]:
+def _units(docs: Sequence[Doc]) -> list:
     rules = load_rules()
-    lex = [lexical_features(d, rules) for d in docs]
-    dense = np.vstack([dense_features(d, rules) for d in docs]) if docs else np.zeros(
-        (0, len(DENSE_FEATURES)))
-    return lex, dense
-
-
-def _matrix(lex: Sequence[Counter[str]], dense: np.ndarray, vocab: dict[str, int],
-            mean: np.ndarray, sd: np.ndarray) -> sparse.csr_matrix:
-    rows, cols, vals = [], [], []
-    for r, counts in enumerate(lex):
-        hits = sorted((vocab[w], c) for w, c in counts.items() if w in vocab)
-        norm = float(np.sqrt(sum(c * c for _, c in hits)))
-        for j, c in hits:
-            rows.append(r)
-            cols.append(j)
-            vals.append(c / norm)
-    m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lex), len(vocab)))
-    return sparse.hstack([m, sparse.csr_matrix((dense - mean) / sd)], format="csr")
+    return [_unit(*rule_view(d, rules), d.text) for d in docs]
 
 
 def _fit(x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -109,20 +80,17 @@ def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
     df = load_emobank(data)
     docs = parse_emobank(df, cache_dir)
     tr, dv = df[df["split"] == "train"], df[df["split"] == "dev"]
-    lex_tr, dense_tr = _features(docs["train"])
-    lex_dv, dense_dv = _features(docs["dev"])
+    u_tr, u_dv = _units(docs["train"]), _units(docs["dev"])
+    dense_tr = np.asarray([u.dense for u in u_tr]).reshape(len(u_tr), len(DENSE_FEATURES))
     mean = dense_tr.mean(axis=0)
     sd = dense_tr.std(axis=0)
     sd[sd == 0] = 1.0
-    doc_freq: Counter[str] = Counter()
-    for c in lex_tr:
-        doc_freq.update(c.keys())
+    doc_freq = Counter(w for u in u_tr for w in set(u.items))
 
     best: dict[str, tuple[float, int, float]] = {}  # dim -> (r, min_df, alpha)
     for min_df in MIN_DFS:
         vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
-        x_tr = _matrix(lex_tr, dense_tr, vocab, mean, sd)
-        x_dv = _matrix(lex_dv, dense_dv, vocab, mean, sd)
+        x_tr, x_dv = (design_matrix(u, vocab, mean, sd) for u in (u_tr, u_dv))
         for dim, col in TARGETS.items():
             for alpha in ALPHAS:
                 coef, b = _fit(x_tr, tr[col].to_numpy(float), alpha)
@@ -135,8 +103,7 @@ def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
     # every dimension sees the words it was selected with.
     min_df = min(b[1] for b in best.values())
     vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
-    x_tr = _matrix(lex_tr, dense_tr, vocab, mean, sd)
-    x_dv = _matrix(lex_dv, dense_dv, vocab, mean, sd)
+    x_tr, x_dv = (design_matrix(u, vocab, mean, sd) for u in (u_tr, u_dv))
     coefs, intercepts, dev_r = [], [], {}
     for dim, col in TARGETS.items():
         coef, b = _fit(x_tr, tr[col].to_numpy(float), best[dim][2])

@@ -1,18 +1,6 @@
-"""The lexical layer of the affect scores: VADER, the rule layer and NRC emotion rates.
-
-``vader_scores``
-    VADER 3.3.2's ``SentimentIntensityAnalyzer.polarity_scores`` of the text as written.
-Rule layer (:func:`rule_score`, :func:`token_scores`)
-    VADER word valences composed on the dependency parse with negation, intensifier/diminisher
-    and contrast rules from ``lexicons/emotion_rules.yaml`` (:class:`Rules`); normalised to
-    [-1, 1] like VADER's compound.
-NRC (:func:`nrc_rates`)
-    NRC Emotion Lexicon (as shipped in nrclex 4.1.0) hits per 100 words; a token is looked up by
-    lower-case form, then lemma; a token inside a negation scope is not counted.
-
-Every function takes a span of a Doc parsed once by the shared step and an optional
-:class:`Rules` (default: :func:`load_rules`); every setting of ``rules`` is honoured.
-"""
+"""The lexical layer of the affect scores: VADER (``vaderSentiment``), the dependency-based rule
+layer (settings :class:`Rules` from ``lexicons/emotion_rules.yaml``; every setting honoured) and
+NRC emotion rates, over spans of Docs parsed once (rules in ``docs/emotion.md``)."""
 
 from __future__ import annotations
 
@@ -30,14 +18,9 @@ from therapy_turns.measures.views import DocView
 from therapy_turns.paths import LEXICON_DIR, read_yaml
 from therapy_turns.schema import words
 
-__all__ = ["NRC_EMOTIONS", "Rules", "TokenScore", "load_rules", "negated_tokens",
-           "negator_tokens", "nrc_rates", "nrc_tokens", "rule_score", "token_scores",
-           "vader_scores", "word_count"]
-
 NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise",
                 "trust", "positive", "negative")
 NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
-RULES_FILE = LEXICON_DIR / "emotion_rules.yaml"
 #: lower-case tokens counted as first person (dense model feature ``first_person``)
 FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
 
@@ -63,7 +46,7 @@ class Rules:
 @lru_cache(maxsize=1)
 def load_rules() -> Rules:
     """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
-    raw = read_yaml(RULES_FILE)
+    raw = read_yaml(LEXICON_DIR / "emotion_rules.yaml")
     mods: dict[tuple[str, ...], float] = {}
     for key in ("intensifiers", "diminishers"):
         for w in raw[key]["words"]:
@@ -85,19 +68,15 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 
 
 def vader_scores(text: str) -> dict[str, float]:
-    """VADER polarity scores (``compound`` in [-1, 1], ``pos``, ``neg``, ``neu`` shares) of
-    ``text``."""
+    """VADER polarity scores (``compound`` in [-1, 1], ``pos``, ``neg``, ``neu``) of ``text``."""
     return _analyzer().polarity_scores(text)
 
 
 @lru_cache(maxsize=1)
 def nrc_lexicon() -> dict[str, tuple[int, ...]]:
     """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
-    out = {}
-    for w, emos in NRCLex().__lexicon__.items():
-        c = Counter(emos)
-        out[w] = tuple(c.get(e, 0) for e in NRC_EMOTIONS)
-    return out
+    return {w: tuple(Counter(emos).get(e, 0) for e in NRC_EMOTIONS)
+            for w, emos in NRCLex().__lexicon__.items()}
 
 
 @dataclass(frozen=True)
@@ -129,10 +108,8 @@ class SpanScores:
 
 
 class RuleView:
-    """What the rule layer reads of one Doc under one :class:`Rules`: per token its lower case,
-    lower-case lemma, lexical-token flag (not punctuation or space; valences, scopes and NRC hits
-    are looked up on these), word counts (:mod:`therapy_turns.schema`), negator flag and negation
-    scope."""
+    """The rule layer on one Doc under one :class:`Rules`: per token its lower case, lower-case
+    lemma, lexical-token flag (not punctuation or space), negator flag and negation scope."""
 
     def __init__(self, doc: Doc, rules: Rules, view: DocView | None = None) -> None:
         self.doc, self.rules = doc, rules
@@ -154,9 +131,7 @@ class RuleView:
                           and tuple(self.lower[i:i + n]) in rules.modifiers]
 
     def _scope(self, k: int) -> list[int]:
-        """The words 1..``neg_window`` after negator ``k`` inside its scope (no negators): the
-        subtree of its head (``neg``: without the head's children labelled ``neg_stops``;
-        ``det``) or its own subtree (``prep``), read off each word's ancestors."""
+        """The words 1..``neg_window`` after negator ``k`` inside its scope (docs/emotion.md)."""
         dep, rules, head = self.base.dep[k], self.rules, self.base.head
         top = k if dep == "prep" else k + int(head[k])
         out = []
@@ -183,8 +158,7 @@ class RuleView:
         return self.words_before[hi] - self.words_before[lo]
 
     def valence(self, i: int) -> float | None:
-        """Lexicon value of token ``i`` (lower case, else lemma); None for a negator or a
-        non-word."""
+        """Lexicon value of token ``i`` (lower case, else lemma); None for a negator, non-word."""
         if self.negator[i] or not self.word[i]:
             return None
         lex = self.rules.lexicon
@@ -237,68 +211,37 @@ def rule_view(span: Doc | Span, rules: Rules | None = None) -> tuple[RuleView, i
 
 
 def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens of ``span`` that lie inside a negation scope.
-
-    Negators: (1) a token with dependency ``neg`` (not, n't, never) scopes over its head's
-    subtree, leaving out the subtrees of the head's children whose label is in
-    ``negation_scope_stops`` (conjoined and subordinate clauses, e.g. the clause after "but");
-    (2) a determiner listed in ``negators.determiner`` ("no") scopes over its head's subtree;
-    (3) a preposition in ``negators.preposition`` ("without") over its own subtree. In every
-    case only tokens 1..``negation_window`` positions after the negator are in scope (so in
-    "I don't think it is bad" the word "bad", 4 tokens on, is not negated, as in VADER).
-    Negators and punctuation are never in scope.
-    """
+    """Doc indices of the tokens of ``span`` inside a negation scope (docs/emotion.md)."""
     v, lo, hi = rule_view(span, rules)
     return v.negated(lo, hi)
 
 
 def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens that open a negation scope (see :func:`negated_tokens`)."""
+    """Doc indices of the tokens that open a negation scope."""
     v, lo, hi = rule_view(span, rules)
     return {i for i in range(lo, hi) if v.negator[i]}
 
 
 def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScore]:
-    """The sentiment-bearing tokens of ``span`` with the rules applied.
-
-    - Lexicon valence: VADER lexicon value of the lower-case token, else of its lemma; tokens
-      that are modifiers (intensifier/diminisher words) or negators (:func:`negator_tokens`,
-      e.g. "no" in "no hope") carry none.
-    - Intensifiers/diminishers: multiply by ``1 + value`` for each modifier phrase whose last
-      token is 1..``window`` tokens before the word, in the span, with no punctuation between.
-    - Negation: inside a scope of :func:`negated_tokens`, multiply by ``negation_scalar``.
-    - Contrast: with a contrast word in the span, words before the last one are weighted
-      ``before`` and words after it ``after``.
-    """
+    """The sentiment-bearing tokens of ``span`` with the rules applied (docs/emotion.md)."""
     v, lo, hi = rule_view(span, rules)
     return v.scores(lo, hi).terms
 
 
 def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
     """Rule-layer valence of ``span``: ``raw`` (sum of token values), ``compound``
-    (``raw / sqrt(raw^2 + alpha)``, in [-1, 1]), ``pos`` and ``neg`` (sums of the positive and
-    of the absolute negative token values)."""
-    v, lo, hi = rule_view(span, rules)
-    sc = v.scores(lo, hi)
+    (``raw / sqrt(raw^2 + alpha)``), ``pos`` and ``neg`` (sums of the positive and of the
+    absolute negative token values)."""
+    sc = (v := rule_view(span, rules))[0].scores(v[1], v[2])
     return {"raw": sc.raw, "compound": sc.compound, "pos": sc.pos, "neg": sc.neg}
 
 
-def nrc_tokens(span: Doc | Span, rules: Rules | None = None) -> list[str]:
-    """Lexicon keys of the words of ``span`` to count: lower-case form if in the NRC lexicon,
-    else the lemma; tokens inside a negation scope, punctuation and spaces are dropped."""
-    v, lo, hi = rule_view(span, rules)
-    neg, lex = v.negated(lo, hi), nrc_lexicon()
-    return [v.lower[i] if v.lower[i] in lex else v.lemma[i] for i in range(lo, hi)
-            if v.word[i] and i not in neg]
-
-
 def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
-    """``nrc_<emotion>``: NRC hits per 100 words (0 for an empty span)."""
+    """``nrc_<emotion>``: NRC hits per 100 words outside negation scopes (0 without words)."""
     v, lo, hi = rule_view(span, rules)
     return v.nrc(lo, hi, v.negated(lo, hi))
 
 
 def word_count(span: Doc | Span) -> int:
-    """Words of ``span`` (:mod:`therapy_turns.schema`: no punctuation, space or clitic): the
-    weights of sentences in a turn and the denominator of the NRC rates."""
+    """Words of ``span`` (:mod:`therapy_turns.schema`): sentence weights, NRC denominator."""
     return len(words(span))

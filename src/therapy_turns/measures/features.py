@@ -1,31 +1,14 @@
-"""Per-turn linguistic features, language style matching and reflection overlap.
+"""The ``features`` measure: per-turn linguistic features (columns :data:`VALUE_COLUMNS`),
+language style matching and reflective overlap; :func:`session_lsm` per session.
 
-:func:`compute_features` takes the turn table and the row-aligned spaCy Docs of its ``text``
-(one parse, from the shared pipeline; nothing is re-parsed here) and returns one row per turn
-keyed ``session_id, turn, speaker`` with the columns declared in :data:`VALUE_COLUMNS` (the
-``features`` measure of the registry). :func:`session_lsm` aggregates language style matching
-per session.
-
-Conventions
------------
-- **Words** and **content lemmas** are :mod:`therapy_turns.schema`'s: "I don't know." has 3
-  words (*I, do, know*); rates "per 100 words" divide by this count.
-- Word lists and patterns are YAML files in ``lexicons/`` (each with its source/rationale);
-  matching is on lower-cased text with curly apostrophes normalised; single-word entries also
-  match the lemma where stated; a trailing ``*`` matches a prefix; multi-word entries match as
-  token sequences; overlapping matches in one category count once (longest wins).
-- **Empty turns** (no words, e.g. a generation error with empty ``text``): count columns are 0,
-  rates, shares, readability, syntax, ``lsm`` and ``reflect_overlap`` are NaN. Flesch
-  readability is NaN below :data:`READABILITY_MIN_WORDS` words (not an estimate there).
-- Readability (Flesch), dependency distance and POS proportions follow textdescriptives 2.8.2's
-  definitions (:func:`syntax_features`), computed on the existing parse.
-- Counts per turn are taken over the flat token arrays of a block of turns
-  (:class:`~therapy_turns.measures.views.Tokens`); phrases and patterns are matched by spaCy's
-  ``PhraseMatcher`` and ``Matcher``.
-- Patient markers (``marker_*``) and questions are computed for every turn regardless of
-  speaker; the analyses read markers on patient rows and questions on therapist rows. ``lsm``
-  and ``reflect_overlap`` apply to therapist turns only (NaN on patient rows; the session table
-  has no patient column for them).
+Words and content lemmas are :mod:`therapy_turns.schema`'s; rates "per 100 words" divide by the
+word count. Word lists and patterns are ``lexicons/*.yaml`` (matched lower-cased with straight
+apostrophes; ``word*`` a prefix; multi-word entries token sequences; overlapping matches count
+once, longest first). Turns without words: counts 0, every rate, share, readability, syntax,
+``lsm`` and ``reflect_overlap`` NaN. Readability, dependency distance and POS shares follow
+textdescriptives 2.8.2 (:mod:`measures.syntax`). Markers and questions are computed for every
+turn (analyses read markers on patient rows, questions on therapist rows); ``lsm`` and
+``reflect_overlap`` apply to therapist turns only.
 """
 
 from __future__ import annotations
@@ -37,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from spacy.tokens import Doc
-from tqdm.auto import tqdm
 
 from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.measures.syntax import POS_TAGS, READABILITY_MIN_WORDS, syntax_columns
 from therapy_turns.measures.views import Tokens, morph_tense, ratio
+from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import (
     CONTENT_MIN_CHARS,
     CONTENT_POS,
@@ -65,71 +48,16 @@ BLOCK_TURNS = 4096
 LSM_RATES: dict[str, str] = {c: "negations" if c == "negate" else f"fw_{c}"
                              for c in LSM_CATEGORIES}
 
-#: The value columns of the table: name, meaning, unit, speakers it applies to.
-VALUE_COLUMNS: tuple[Column, ...] = (
-    Column("n_chars", "characters of the turn text, spaces included", "count"),
-    Column("n_tokens", "spaCy tokens, punctuation included", "count"),
-    Column("n_words", "words (therapy_turns.schema: no punctuation, space or clitic)", "count"),
-    Column("n_sentences", "spaCy sentences", "count"),
-    Column("mean_sentence_length", "n_words / n_sentences", "words"),
-    Column("ttr", "type-token ratio of lower-cased words", "0-1"),
-    Column("mattr", f"moving-average TTR, window {MATTR_WINDOW} words (= ttr if shorter)", "0-1"),
-    Column("lexical_density", "share of words that are content words (schema.CONTENT_POS)",
-           "0-1"),
-    Column("flesch_reading_ease", "Flesch reading ease (textdescriptives' formula); NaN below "
-           f"{READABILITY_MIN_WORDS} words", "higher = easier"),
-    Column("flesch_kincaid_grade", "Flesch-Kincaid grade level (textdescriptives' formula); NaN "
-           f"below {READABILITY_MIN_WORDS} words", "US grade"),
-    Column("dependency_distance_mean", "mean dependency distance, mean over sentences "
-           "(textdescriptives)", "tokens"),
-    *(Column(f"pos_prop_{t}", f"share of tokens tagged {t} (textdescriptives)", "0-1")
-      for t in POS_TAGS),
-    Column("pron_i", "first-person singular pronouns", "per 100 words"),
-    Column("pron_we", "first-person plural pronouns", "per 100 words"),
-    Column("pron_you", "second-person pronouns", "per 100 words"),
-    Column("pron_third", "third-person personal pronouns (he/she/they families)",
-           "per 100 words"),
-    Column("q_open", "open questions (therapy_turns.measures.questions)", "count"),
-    Column("q_closed", "closed questions (yes/no, tag, declarative)", "count"),
-    Column("q_total", "q_open + q_closed", "count"),
-    Column("hedges", "tentative/hedging expressions, lexicons/hedges.yaml", "per 100 words"),
-    Column("certainty", "certainty/absolutist words not under negation, certainty.yaml",
-           "per 100 words"),
-    Column("negations", "negators, lexicons/negations.yaml (also the LSM negate category)",
-           "per 100 words"),
-    Column("modals", "modal verbs (Penn tag MD)", "per 100 words"),
-    Column("tense_past", "share of tense markers that are past (finite Tense=Past)", "0-1"),
-    Column("tense_present", "share of tense markers that are present (finite Tense=Pres)",
-           "0-1"),
-    Column("tense_future", "share of tense markers that are future (will/shall/'ll, going to)",
-           "0-1"),
-    Column("body_words", "body-sensation words, lexicons/body_sensation.yaml", "per 100 words"),
-    Column("cognitive_words", "cognitive-process words, lexicons/cognitive_process.yaml",
-           "per 100 words"),
-    Column("feeling_words", "feeling words, lexicons/feeling.yaml", "per 100 words"),
-    Column("marker_skeptic", "skeptical challenges ('how is that supposed to help', "
-           "'I've tried that')", "count"),
-    Column("marker_slow_down", "requests to slow down or pause", "count"),
-    Column("marker_vague", "vague, non-committal expressions ('I don't know', 'I guess')",
-           "count"),
-    Column("marker_catastrophic", "catastrophic / future-certain predictions", "count"),
-    Column("marker_intellectualising", "statistical/technical/analytic vocabulary", "count"),
-    *(Column(f"fw_{c}", f"LSM function-word category {c}, function_words.yaml",
-             "per 100 words") for c in LSM_CATEGORIES if LSM_RATES[c] == f"fw_{c}"),
-    Column("lsm", "language style matching with the previous turn, a patient turn "
-           "(Ireland & Pennebaker 2010)", "0-1", speakers=(THERAPIST,)),
-    Column("reflect_overlap", "share of the therapist turn's content-lemma types "
-           "(schema.content_lemmas) that occur in the previous patient turn", "0-1",
-           speakers=(THERAPIST,)),
-)
-#: Output columns and their meaning (units in brackets), keys first (derived from
-#: :data:`VALUE_COLUMNS`, for reading).
-COLUMNS: dict[str, str] = {
-    "session_id": "session identifier (key)",
-    "turn": "0-based turn index in the session (key)",
-    "speaker": "patient or therapist (key)",
-    **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS},
-}
+#: The value columns of the table: name, meaning, unit, speakers (data/feature_columns.yaml).
+VALUE_COLUMNS: tuple[Column, ...] = tuple(
+    Column(name, meaning.format(min_words=READABILITY_MIN_WORDS, window=MATTR_WINDOW), unit,
+           *([tuple(rest[0])] if rest else []))
+    for name, (meaning, unit, *rest) in read_yaml(DATA_DIR / "feature_columns.yaml").items())
+#: Output columns and their meaning (units in brackets), keys first.
+COLUMNS: dict[str, str] = {"session_id": "session identifier (key)",
+                           "turn": "0-based turn index in the session (key)",
+                           "speaker": "patient or therapist (key)",
+                           **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS}}
 
 
 # --------------------------------------------------------------------------- per-turn features
@@ -333,83 +261,57 @@ def reflect_overlap(therapist: set[Any], patient: set[Any]) -> float:
 
 
 def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
-    """All single-turn features of one Doc (every column of :data:`COLUMNS` except keys and the
-    between-speaker ``lsm``/``reflect_overlap``)."""
-    cols = _features(Tokens([doc]), lex or lexicons())
-    return {c: v[0].item() for c, v in cols.items()}
+    """The single-turn features of one Doc (:data:`COLUMNS` but keys, ``lsm``,
+    ``reflect_overlap``)."""
+    return {c: v[0].item() for c, v in _features(Tokens([doc]), lex or lexicons()).items()}
 
 
 def syntax_features(doc: Doc) -> dict[str, float]:
     """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions
-    of a Doc with words (NaN without).
-
-    Definitions of textdescriptives 2.8.2 (``doc._.readability``, ``doc._.dependency_distance``,
-    ``doc._.pos_proportions``): words for readability are tokens that are not punctuation and
-    hold no apostrophe; syllables come from Pyphen for ``doc.lang_``; dependency distance is
-    ``|head.i - i|`` (0 for the root) averaged per sentence, then over sentences; POS shares
-    divide by all tokens.
-    """
+    of a Doc (textdescriptives 2.8.2's definitions, :mod:`measures.syntax`)."""
     row = turn_features(doc)
     return {c: row[c] for c in ("flesch_reading_ease", "flesch_kincaid_grade",
                                 "dependency_distance_mean", *(f"pos_prop_{t}" for t in POS_TAGS))}
 
 
-def compute_features(turns: pd.DataFrame, docs: Sequence[Doc], progress: bool = False
-                     ) -> pd.DataFrame:
-    """One row per turn: keys ``session_id, turn, speaker`` and the features of :data:`COLUMNS`.
-
-    ``docs[i]`` must be the parse of ``turns.text.iloc[i]``. ``lsm`` and ``reflect_overlap`` are
-    filled on therapist rows whose previous turn (by ``turn`` within the session) is a patient
-    turn, both with words; NaN elsewhere. The Docs are processed in blocks of
-    :data:`BLOCK_TURNS` (one vocab per block) with array operations over all their tokens.
-    """
+def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
+    """One row per turn: keys and :data:`COLUMNS` (``docs[i]``: the parse of
+    ``turns.text.iloc[i]``). ``lsm`` and ``reflect_overlap`` are filled on therapist rows whose
+    previous turn (by ``turn`` within the session) is a patient turn, both with words. Docs are
+    processed in blocks of :data:`BLOCK_TURNS` (one vocab each) with array operations."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    lex = lexicons()
-    n = len(docs)
-    sid = turns["session_id"].to_numpy()
-    spk = turns["speaker"].to_numpy()
-    order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
-    pairs = [(a, b) for a, b in zip(order[:-1].tolist(), order[1:].tolist(), strict=True)
+    lex, n = lexicons(), len(docs)
+    sid, spk = turns["session_id"].to_numpy(), turns["speaker"].to_numpy()
+    order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str))).tolist()
+    pairs = [(a, b) for a, b in zip(order[:-1], order[1:], strict=True)
              if sid[a] == sid[b] and spk[a] == PATIENT and spk[b] == THERAPIST]
     need = np.zeros(n, dtype=bool)
     need[[i for pair in pairs for i in pair]] = True
     parts: list[dict[str, np.ndarray]] = []
     lemmas: dict[int, set[int]] = {}
     codes: dict[str, int] = {}  # one string coding for every block, so lemma codes compare
-    bar = tqdm(total=n, desc="features", unit="turn", disable=not progress)
     lo = 0
     while lo < n:
-        vocab = docs[lo].vocab
-        hi = next((i for i in range(lo, min(n, lo + BLOCK_TURNS)) if docs[i].vocab is not vocab),
-                  min(n, lo + BLOCK_TURNS))
+        hi = next((i for i in range(lo, min(n, lo + BLOCK_TURNS))
+                   if docs[i].vocab is not docs[lo].vocab), min(n, lo + BLOCK_TURNS))
         t = Tokens(docs[lo:hi], codes)
         parts.append(_features(t, lex))
-        got = _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist())
-        lemmas.update({lo + k: s for k, s in got.items()})
-        bar.update(hi - lo)
+        lemmas.update({lo + k: v for k, v in
+                       _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist()).items()})
         lo = hi
-    bar.close()
-    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
-    lsm_col = np.full(n, np.nan)
-    refl_col = np.full(n, np.nan)
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {
+        c: np.zeros(0) for c in COLUMNS if c not in (*KEYS, "lsm", "reflect_overlap")}
+    cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
     fw = list(LSM_RATES.values())
     for a, b in pairs:
         if cols["n_words"][a] and cols["n_words"][b]:
-            lsm_col[b] = lsm({c: cols[c][a] for c in fw}, {c: cols[c][b] for c in fw})
-            refl_col[b] = reflect_overlap(lemmas[b], lemmas[a])
-    if not parts:  # no turns: the columns, empty
-        cols = {c: np.zeros(0) for c in COLUMNS if c not in KEYS and c not in ("lsm",
-                                                                              "reflect_overlap")}
-    feats = pd.DataFrame(cols, index=turns.index)
-    feats["lsm"] = lsm_col
-    feats["reflect_overlap"] = refl_col
-    out = pd.concat([turns[KEYS], feats], axis=1).reset_index(drop=True)
-    out = out[list(COLUMNS)]
-    for c in out.columns:
-        if c.startswith(("n_", "q_", "marker_")):
-            out[c] = out[c].astype("int64")
-    return out
+            cols["lsm"][b] = lsm({c: cols[c][a] for c in fw}, {c: cols[c][b] for c in fw})
+            cols["reflect_overlap"][b] = reflect_overlap(lemmas[b], lemmas[a])
+    out = pd.concat([turns[KEYS], pd.DataFrame(cols, index=turns.index)], axis=1)
+    out = out.reset_index(drop=True)[list(COLUMNS)]
+    ints = [c for c in out.columns if c.startswith(("n_", "q_", "marker_"))]
+    return out.astype(dict.fromkeys(ints, "int64"))
 
 
 MEASURE = register(Measure(
@@ -418,17 +320,13 @@ MEASURE = register(Measure(
 
 
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
-    """Session-level language style matching of patient and therapist.
-
-    ``lsm_pooled``: LSM of the word-weighted category rates over all of each speaker's turns in
-    the session; ``lsm_pair_mean``: mean of the per-pair ``lsm`` column. Also the speakers' word
-    counts and the number of pairs. Apply the exclusion policy to ``features`` first.
-    """
+    """Per session: ``lsm_pooled`` (LSM of each speaker's word-weighted category rates over the
+    session), ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and the speakers' word counts.
+    Apply the exclusion policy to ``features`` first."""
     out = []
     fw = list(LSM_RATES.values())
     for sid, g in features.groupby("session_id", sort=True):
-        rates = {}
-        words = {}
+        rates, words = {}, {}
         for spk in SPEAKERS:
             s = g[(g["speaker"] == spk) & (g["n_words"] > 0)]
             words[spk] = int(s["n_words"].sum())

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
@@ -24,19 +24,15 @@ MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
 @lru_cache(maxsize=32)
 def load_lexicon(name: str) -> dict[str, Any]:
     """The parsed YAML file ``lexicons/<name>.yaml``."""
-    path = LEXICON_DIR / f"{name}.yaml"
-    return read_yaml(path)
+    return read_yaml(LEXICON_DIR / f"{name}.yaml")
 
 
 @dataclass
 class PhraseCounter:
-    """Counts matches of a word/phrase list (and optional Matcher patterns) in Docs.
-
-    ``entries``: single words (lower-cased text, or lemma if ``use_lemma``), prefixes (``word*``)
-    and multi-word phrases (token sequences, tokenised like spaCy's English tokenizer).
-    ``exclude_after``: phrase -> words; a match of the phrase right after one of them is dropped.
-    Overlapping matches count once (as :func:`spacy.util.filter_spans`: longest first).
-    """
+    """Counts matches of ``entries`` (single words: lower-cased text, or lemma if ``use_lemma``;
+    ``word*`` prefixes; multi-word phrases, tokenised like spaCy's English tokenizer) and of
+    Matcher ``patterns`` in Docs; ``exclude_after``: phrase -> words after which a match of the
+    phrase is dropped. Overlapping matches count once (:func:`spacy.util.filter_spans`)."""
 
     entries: Sequence[str]
     patterns: Sequence[list[dict[str, Any]]] = ()
@@ -63,9 +59,8 @@ class PhraseCounter:
         self._first_words = _first_words(self.patterns)
 
     def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
-        """The spaCy ``PhraseMatcher`` of the multi-word entries (straight and curly
-        apostrophes) and the ``Matcher`` of the patterns, for ``vocab`` (None if there are
-        none)."""
+        """The ``PhraseMatcher`` of the multi-word entries (straight and curly apostrophes) and
+        the ``Matcher`` of the patterns for ``vocab`` (None if there are none)."""
         got = self._matchers.get(id(vocab))
         if got is None or got[0] is not vocab:
             pm = m = None
@@ -93,9 +88,7 @@ class PhraseCounter:
     def matches(self, t: Tokens, keep_bounds: bool = False
                 ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
         """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
-        ``(start, end)`` of the matches of every Doc that has some (keyed by Doc position).
-        Single words are found for all Docs at once; phrases and patterns by spaCy's matchers;
-        overlaps are resolved by :func:`spacy.util.filter_spans`."""
+        ``(start, end)`` of the matches of each Doc that has some (keyed by Doc position)."""
         hit = self.word_hits(t)
         counts = t.count(hit)
         phrases, patterns = self.matchers(t.vocab) if t.vocab is not None else (None, None)
@@ -120,14 +113,6 @@ class PhraseCounter:
             if kept and keep_bounds:
                 bounds[k] = kept
         return counts, bounds
-
-    def bounds(self, doc: Doc) -> list[tuple[int, int]]:
-        """``(start, end)`` of the non-overlapping matches in ``doc``, in order."""
-        return self.matches(Tokens([doc]), keep_bounds=True)[1].get(0, [])
-
-    def spans(self, doc: Doc) -> list[Span]:
-        """Non-overlapping matched spans, in document order."""
-        return [doc[s:e] for s, e in self.bounds(doc)]
 
     def count(self, doc: Doc) -> int:
         """Number of non-overlapping matches in ``doc``."""

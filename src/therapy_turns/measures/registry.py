@@ -1,27 +1,12 @@
-"""The measure registry: every turn-level measure family declared once.
+"""The measure registry: every turn-level measure family declared once (:class:`Measure`: table
+name, columns with meaning, unit and speakers, compute function of a chunk ``(turns, docs)``,
+session aggregations). The pipeline, CLI, explorer, manifest and session table read it; adding a
+measure is shown in ``docs/architecture.md``.
 
-A :class:`Measure` says what one table is: its name (= the table name), its columns with their
-meaning and unit and the speakers each applies to, the function computing it from a chunk
-``(turns, docs)``, and how it aggregates to one row per session. Everything else reads it: the
-pipeline computes every registered measure per chunk, the CLI has one command per measure, the
-session explorer and the manifest list them, :func:`analysis.sessions.summarise_sessions` applies
-each measure's aggregations.
-
-Adding a measure (see ``docs/architecture.md``)::
-
-    def compute_toy(turns, docs):                       # one row per turn, keys first
-        return turns[KEYS].assign(n_exclaims=[sum(t.text == "!" for t in d) for d in docs])
-
-    register(Measure("toy", compute_toy, "exclamation marks per turn",
-                     [Column("n_exclaims", "exclamation marks", "count")]))
-
-Aggregations are functions ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``.
-``rows`` are the measure's rows of the *analysed* turns of a chunk (exclusion policy applied),
-sorted by session and turn, with ``position`` (turn / last turn of the session, 0..1) and
-``speaker``; ``tables`` holds the same for every measure of the chunk, by name (for summaries
-that combine measures, such as the MI indices of ``techniques`` with ``client`` talk). Their
-columns are named ``column__statistic``; the session table prefixes the measure name
-(``features__mattr__patient``).
+Aggregations are functions ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``
+with columns ``column__statistic`` (the session table prefixes the measure name). ``rows``: the
+measure's rows of the analysed turns of a chunk, sorted by session and turn, with ``position``
+(turn / last turn, 0..1) and ``speaker``; ``tables``: the same for every measure, by name.
 """
 
 from __future__ import annotations
@@ -94,13 +79,6 @@ class Measure:
     #: leave backchannels and minimal responses ("Yeah.", "Mm-hmm.") out of the session
     #: aggregations (:mod:`therapy_turns.measures.backchannels`; the table keeps them)
     skip_backchannels: bool = False
-
-    def column(self, name: str) -> Column:
-        """The declared column ``name``."""
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.name} has no column {name!r}")
 
     def column_names(self) -> list[str]:
         """Keys then value columns, in table order."""
