@@ -29,10 +29,7 @@ from therapy_turns.measures.emotion import (
 )
 from therapy_turns.measures.emotion_rules import (
     load_rules,
-    nrc_rates,
-    rule_score,
     rule_view,
-    vader_scores,
 )
 from therapy_turns.nlp import load_pipeline, parse
 from therapy_turns.paths import project_path, project_root
@@ -147,12 +144,9 @@ SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
 def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE,
                     model: LinearVAD | None = None) -> pd.DataFrame:
     """EmoBank dev rows with human ratings (``V, A, D``), the model's ``valence, arousal,
-    dominance`` and the baseline scores of :data:`BASELINES`, one row per text (each text scored
-    as one unit, as in training).
-
-    If the EmoBank CSV is not at ``data`` (EmoBank is not shipped), the scores written by the
-    last ``make emotion-model`` are read from :data:`SHIPPED_DEV` instead, with a warning.
-    """
+    dominance`` and the scores of :data:`BASELINES`, each text scored as one unit. Without the
+    EmoBank CSV at ``data`` the scores of the last ``make emotion-model`` (:data:`SHIPPED_DEV`)
+    are read instead, with a warning."""
     if model is None and not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
@@ -161,27 +155,21 @@ def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | Non
     dev = df[df["split"] == "dev"].reset_index(drop=True)
     docs = parse(dev["text"].tolist(), load_pipeline(),
                  project_path(cache_dir) if cache_dir is not None else None)
-    pred = model.predict(docs)
-    out = dev[["id", "V", "A", "D", "text"]].copy()
-    for k, dim in enumerate(DIMENSIONS):
-        out[dim] = pred[:, k]
-    rows = []
-    for d in docs:
-        nrc = nrc_rates(d)
-        comp = vader_scores(d.text)["compound"]
-        rows.append({"vader_compound": comp, "vader_intensity": abs(comp),
-                     "valence_rules": rule_score(d)["compound"],
-                     "nrc_valence": nrc["nrc_positive"] - nrc["nrc_negative"],
-                     "nrc_arousal": sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL)})
+    units = _units(docs)  # each text one unit: model inputs and the baselines' scores
+    out = dev[["id", "V", "A", "D", "text"]].assign(
+        **dict(zip(DIMENSIONS, model.predict_units(units).T, strict=True)))
+    rows = [{"vader_compound": u.vader["compound"], "vader_intensity": abs(u.vader["compound"]),
+             "valence_rules": u.rule.compound,
+             "nrc_valence": u.nrc["nrc_positive"] - u.nrc["nrc_negative"],
+             "nrc_arousal": sum(u.nrc[f"nrc_{e}"] for e in NRC_AROUSAL)} for u in units]
     return pd.concat([out, pd.DataFrame(rows)], axis=1)
 
 
 def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Pearson r with a Fisher-z ``1 - alpha`` CI: ``(r, low, high)``."""
-    r = float(stats.pearsonr(x, y)[0])
-    z, se = np.arctanh(r), 1 / np.sqrt(len(x) - 3)
-    q = stats.norm.ppf(1 - alpha / 2)
-    return r, float(np.tanh(z - q * se)), float(np.tanh(z + q * se))
+    """Pearson r with its Fisher-z ``1 - alpha`` CI (scipy): ``(r, low, high)``."""
+    res = stats.pearsonr(x, y)
+    ci = res.confidence_interval(1 - alpha)
+    return float(res.statistic), float(ci.low), float(ci.high)
 
 
 def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
