@@ -256,19 +256,15 @@ def ued(values: Sequence[float] | np.ndarray, min_run: int = 3) -> dict[str, flo
     mean, sd = home_base(x) if len(x) else (math.nan, math.nan)
     disp = displacements(x, min_run) if len(x) > 1 else []
     rec = [d.recovery_rate for d in disp if not math.isnan(d.recovery_rate)]
-    return {
-        "n": len(x),
-        "home_mean": mean,
-        "home_low": mean - sd,
-        "home_high": mean + sd,
-        "variability_sd": sd if len(x) > 1 else math.nan,
-        "rmssd": float(np.sqrt(np.mean(np.diff(x) ** 2))) if len(x) > 1 else math.nan,
-        "n_displacements": len(disp),
-        "displaced_share": (sum(d.end - d.start + 1 for d in disp) / len(x)) if len(x) else 0.0,
-        "peak_distance": float(np.mean([d.peak_distance for d in disp])) if disp else math.nan,
-        "rise_rate": float(np.mean([d.rise_rate for d in disp])) if disp else math.nan,
-        "recovery_rate": float(np.mean(rec)) if rec else math.nan,
-    }
+    out = {"n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd}
+    out["variability_sd"] = sd if len(x) > 1 else math.nan
+    out["rmssd"] = float(np.sqrt(np.mean(np.diff(x) ** 2))) if len(x) > 1 else math.nan
+    out["n_displacements"] = len(disp)
+    out["displaced_share"] = sum(d.end - d.start + 1 for d in disp) / len(x) if len(x) else 0.0
+    for k in ("peak_distance", "rise_rate"):
+        out[k] = float(np.mean([getattr(d, k) for d in disp])) if disp else math.nan
+    out["recovery_rate"] = float(np.mean(rec)) if rec else math.nan
+    return out
 
 
 def ued_table(traj: pd.DataFrame, column: str = "value", min_run: int = 3) -> pd.DataFrame:

@@ -156,12 +156,9 @@ def locked(
 
 def _tconf(x: np.ndarray, alpha: float) -> tuple[float, float]:
     """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
-    if len(x) < 2:
-        return np.nan, np.nan
-    if np.all(x == x[0]):
-        return float(x.mean()), float(x.mean())
-    lo, hi = DescrStatsW(x).tconfint_mean(alpha=alpha)
-    return float(lo), float(hi)
+    if len(x) < 2 or np.all(x == x[0]):
+        return (float(x.mean()),) * 2 if len(x) > 1 else (np.nan, np.nan)
+    return tuple(map(float, DescrStatsW(x).tconfint_mean(alpha=alpha)))
 
 
 def locked_means(long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -242,9 +239,8 @@ def event_effects(
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
         for m in measures:
             sel = (mine | base) & ct[f"{m}_change"].notna().to_numpy()
-            d = ct.loc[sel, ["session_id", f"{m}_change"]].set_axis(
-                ["session_id", "change"], axis=1
-            )
+            d = ct.loc[sel, ["session_id", f"{m}_change"]]
+            d.columns = ["session_id", "change"]
             d["is_event"] = mine[sel].astype(int)
             x, other = d.loc[d.is_event == 1], d.loc[d.is_event == 0, "change"]
             xs, n_sessions = x["change"].to_numpy(float), int(x["session_id"].nunique())
