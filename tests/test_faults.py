@@ -220,6 +220,8 @@ def test_checked_cache_entry_round_trips_and_detects_truncation(tmp_path):
                                 "got '0'"),
     (["--scheduler", "local:abc"], "argument --scheduler: 'local:abc': expected local:N "
                                    "(N >= 1 worker processes) or tcp://HOST:PORT"),
+    (["--scheduler", "local:0"], "argument --scheduler: 'local:0': expected local:N "
+                                 "(N >= 1 worker processes) or tcp://HOST:PORT"),
     (["--connect-timeout", "-1"], "argument --connect-timeout: expected a number of seconds > 0, "
                                   "got '-1'"),
     (["--metadata", "/no/such/meta.csv"], "/no/such/meta.csv: no such file; expected a session "

@@ -41,15 +41,16 @@ def load_params(params_file: str | Path | None) -> dict[str, object]:
     return data
 
 
-def validate_params(notebook: str | Path, params: Mapping, source: str = "parameters") -> None:
-    """Raise :class:`ParameterError` if ``params`` has a key the notebook does not declare
-    (papermill itself only warns)."""
+def validate_params(notebook: str | Path, params: Mapping, source: str = "parameters") -> dict:
+    """The notebook's declared parameters; :class:`ParameterError` if ``params`` has a key the
+    notebook does not declare (papermill itself only warns)."""
     declared = notebook_parameters(notebook)
     if unknown := sorted(set(params) - set(declared)):
         raise ParameterError(
             f"{source}: unknown parameter(s) {unknown} for {notebook}; "
             f"its parameters cell declares {sorted(declared)}"
         )
+    return declared
 
 
 class EncryptedKernelManager(KernelManager):
@@ -104,8 +105,7 @@ def run_notebook(
     if notebook.resolve() == output.resolve():
         raise ValueError(f"refusing to execute {notebook} in place")
     params = load_params(params_file)
-    validate_params(notebook, params, str(params_file))
-    declared = notebook_parameters(notebook)
+    declared = validate_params(notebook, params, str(params_file))
     params |= {k: v for k, v in (overrides or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
     failed, started = output.parent / FAILED_DIR / output.name, time.monotonic()

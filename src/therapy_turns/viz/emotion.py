@@ -23,6 +23,7 @@ from therapy_turns.viz.plots import (
     session_labels,
 )
 
+Frame = pd.DataFrame | None
 #: The label of a marked turn (``t12``) above its triangle.
 MARK_NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center", fontsize=6)
 MARK_NOTE["color"] = "#CC79A7"
@@ -48,14 +49,7 @@ def plot_validation(pred: pd.DataFrame, dims: Sequence[str] = ("valence", "arous
     return fig
 
 
-def _draw(
-    ax: plt.Axes,
-    traj: pd.DataFrame,
-    sid: str,
-    cps: pd.DataFrame | None,
-    marks: pd.DataFrame | None,
-    annotate: bool,
-) -> None:
+def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, notes: bool):
     """One session's trajectory per speaker: home-base band, turns, smooth line, change points
     (dashed, between turns) and the turns in ``marks`` as triangles."""
     for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
@@ -75,17 +69,17 @@ def _draw(
         if marks is not None and len(marks):
             m = g.merge(marks[["session_id", "turn"]].drop_duplicates(), on=["session_id", "turn"])
             ax.plot(m["turn"], m["value"], "v", ms=5, color="#CC79A7", label="asks to slow down")
-            for t, v in zip(m["turn"], m["value"], strict=True) if annotate else []:
+            for t, v in zip(m["turn"], m["value"], strict=True) if notes else []:
                 ax.annotate(f"t{t}", (t, v), **MARK_NOTE)
 
 
 def plot_trajectory(
     traj: pd.DataFrame,
     session_id: str,
-    cps: pd.DataFrame | None = None,
-    marks: pd.DataFrame | None = None,
+    cps: Frame = None,
+    marks: Frame = None,
     value_label: str = "valence",
-):
+) -> plt.Figure:
     """One session's trajectory: raw turns, smooth line, home-base band, change points (dashed,
     between turns) and the turns in ``marks`` (``session_id, turn``) as triangles."""
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.6))
@@ -101,11 +95,10 @@ def plot_trajectory(
 
 def plot_small_multiples(
     traj: pd.DataFrame,
-    cps: pd.DataFrame | None = None,
-    marks: pd.DataFrame | None = None,
+    cps: Frame = None,
+    marks: Frame = None,
     value_label: str = "valence",
     ncols: int = 3,
-    row_height: float = 1.6,
 ) -> list[plt.Figure]:
     """One panel per session (shared y axis) in the style of :func:`plot_trajectory`, paged so
     that each page fits a printable page (same y range on every page)."""
@@ -114,6 +107,7 @@ def plot_small_multiples(
     lo, hi = traj[["value", "smooth"]].min().min(), traj[["value", "smooth"]].max().max()
     pad = 0.05 * (hi - lo) if hi > lo else 0.1
     figs = []
+    row_height = 1.6
     for page in paginate(ids, per_page(row_height, 0.9) * ncols):
         nrows = max(1, math.ceil(len(page) / ncols))
         size = (TEXT_WIDTH, row_height * nrows + 0.6)
