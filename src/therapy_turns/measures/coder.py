@@ -328,29 +328,16 @@ def load_model(path: str | Path) -> TrainedCoder:
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
-    summary = {
-        "rules": "none",
-        "rule_columns": [],
-        "label": header.get("label"),
-        **summary,
-        "payload_sha256": header["payload_sha256"],
-    }
-    return TrainedCoder(pipe, summary)
+    summary = {"rules": "none", "rule_columns": [], "label": header.get("label"), **summary}
+    return TrainedCoder(pipe, summary | {"payload_sha256": header["payload_sha256"]})
 
 
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
     """The cross-validation report train-coder prints."""
-    return "\n".join(
-        [
-            f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)",
-            f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}",
-            "",
-            cv.per_class.round(3).to_string(),
-            "",
-            "confusion (rows gold, columns coder):",
-            cv.confusion.to_string(),
-        ]
-    )
+    head = f"{label}: {n_rows} rows, {n_sessions} sessions, {cv.folds}-fold GroupKFold (session)"
+    scores = f"kappa {cv.kappa:.3f}  macro-F1 {cv.macro_f1:.3f}  accuracy {cv.accuracy:.3f}"
+    per, cm = cv.per_class.round(3).to_string(), cv.confusion.to_string()
+    return f"{head}\n{scores}\n\n{per}\n\nconfusion (rows gold, columns coder):\n{cm}"
 
 
 def train_file(
@@ -416,27 +403,16 @@ class TechniqueModel:
     def __call__(self, turns: pd.DataFrame, docs: Sequence[Any]) -> pd.DataFrame:
         """Code the therapist turns of ``turns`` (``docs`` row-aligned, as code_turns)."""
         coded = code_turns(turns, docs)
-        coded.insert(
-            coded.columns.get_loc("main_behaviour") + 1,
-            "main_behaviour_rules",
-            coded["main_behaviour"],
-        )
+        rules = coded["main_behaviour"]
+        coded.insert(coded.columns.get_loc("main_behaviour") + 1, "main_behaviour_rules", rules)
         if coded.empty:
             return coded
-        key = turns.assign(session_id=turns.session_id.astype(str)).set_index(
-            ["session_id", "turn"]
-        )["text"]
-        texts = (
-            key.reindex(pd.MultiIndex.from_arrays([coded.session_id.astype(str), coded.turn]))
-            .fillna("")
-            .astype(str)
-            .tolist()
-        )
+        text = turns.set_index([turns.session_id.astype(str), "turn"])["text"]
+        at = pd.MultiIndex.from_arrays([coded.session_id.astype(str), coded.turn])
+        texts = text.reindex(at).fillna("").astype(str).tolist()
         rule_codes = coded[[f"form_{f}" for f in forms()]].astype(float).add_prefix("rule__")
         pred = _cached_model(self.path, self.sha256).predict(texts, rule_codes=rule_codes)
-        coded["main_behaviour"] = np.where(
-            [bool(t.strip()) for t in texts], pred, coded["main_behaviour"]
-        )
+        coded["main_behaviour"] = np.where([bool(t.strip()) for t in texts], pred, rules)
         return coded
 
 

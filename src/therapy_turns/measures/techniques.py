@@ -269,7 +269,7 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     sids, speakers, texts, turn_no = (
         turns[c].to_numpy(dtype=object) for c in ("session_id", "speaker", "text", "turn")
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
     session, prev_client = None, None
     for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
         doc, spoken = docs[i], str(texts[i]).strip() != ""
@@ -278,28 +278,15 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         if speakers[i] != "therapist":
             prev_client = doc if spoken else prev_client
             continue
-        tc = (
-            get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
-            if len(doc) and spoken
-            else None
-        )
-        fs, act = (tc.forms, tc.act) if tc else ([], [])
-        rows.append(
-            {
-                "session_id": sids[i],
-                "turn": int(turn_no[i]),
-                "speaker": "therapist",
-                "form": ";".join(fs),
-                "act_process": ";".join(act),
-                "main_behaviour": tc.main_behaviour if tc else "other",
-                "evidence": json.dumps(
-                    tc.evidence if tc else {}, ensure_ascii=False, sort_keys=True
-                ),
-                "n_forms": len([f for f in fs if f != "other"]),
-                **{f"form_{f}": f in fs for f in forms()},
-                **{f"act_{a}": a in act for a in act_processes()},
-            }
-        )
+        tc = TurnCodes()  # no speech: no form, "other"
+        if len(doc) and spoken:
+            tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
+        fs, act = tc.forms, tc.act
+        evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
+        codes = [";".join(fs), ";".join(act), tc.main_behaviour, evidence]
+        bools = [f in fs for f in forms()] + [a in act for a in act_processes()]
+        n_forms = len([f for f in fs if f != "other"])
+        rows.append([sids[i], int(turn_no[i]), "therapist", *codes, n_forms, *bools])
     log.info("coded %d therapist turns", len(rows))
     return pd.DataFrame(rows, columns=MEASURE.column_names())
 
@@ -341,29 +328,23 @@ def mi_indices(
     return ind.rename(columns=lambda c: f"mi_{c}")
 
 
-def _columns() -> tuple[Column, ...]:
-    t = (THERAPIST,)
-    return (
-        Column("form", "MITI-style forms of the turn, ';'-joined (docs/codebook.md)", "codes", t),
-        Column("act_process", "ACT processes of the turn, ';'-joined ('' if none)", "codes", t),
-        Column("main_behaviour", "AnnoMI main behaviour: " + "|".join(MAIN_BEHAVIOURS), "code", t),
-        Column("evidence", "JSON: code -> list of [rule id, matched text]", "JSON", t),
-        Column("n_forms", "forms other than 'other'", "count", t),
-        *(Column(f"form_{f}", f"turn coded with form {f}", "bool", t) for f in forms()),
-        *(
-            Column(f"act_{a}", f"turn coded with ACT process {a}", "bool", t)
-            for a in act_processes()
-        ),
-    )
-
-
+_COLUMNS = (
+    ("form", "MITI-style forms of the turn, ';'-joined (docs/codebook.md)", "codes"),
+    ("act_process", "ACT processes of the turn, ';'-joined ('' if none)", "codes"),
+    ("main_behaviour", "AnnoMI main behaviour: " + "|".join(MAIN_BEHAVIOURS), "code"),
+    ("evidence", "JSON: code -> list of [rule id, matched text]", "JSON"),
+    ("n_forms", "forms other than 'other'", "count"),
+    *((f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()),
+    *((f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()),
+)
+DESCRIPTION = "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with "
+DESCRIPTION += "the evidence for every label"
 MEASURE = register(
     Measure(
         "techniques",
         code_turns,
-        "one row per therapist turn: MITI forms, ACT processes, AnnoMI "
-        "main behaviour, with the evidence for every label",
-        _columns(),
+        DESCRIPTION,
+        tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS),
         aggregates=(speaker_means, code_rates, behaviour_entropy, mi_indices),
         cli_columns=("session_id", "turn", "form", "act_process", "main_behaviour", "evidence"),
     )
