@@ -28,8 +28,7 @@ INSTALL_HINT = (
 )
 
 #: Token attributes kept in the parse cache (everything the analyses read).
-DOC_ATTRS = ["ORTH", "LEMMA", "TAG", "POS", "MORPH", "DEP", "HEAD", "SENT_START", "SPACY",
-             "ENT_IOB", "ENT_TYPE", "NORM"]
+DOC_ATTRS = "ORTH LEMMA TAG POS MORPH DEP HEAD SENT_START SPACY ENT_IOB ENT_TYPE NORM".split()
 
 
 class ModelNotFoundError(RuntimeError):
@@ -38,8 +37,11 @@ class ModelNotFoundError(RuntimeError):
 
 def candidate_models(name: str | None = None) -> list[str]:
     """Model names tried in order: the configured one, then the fallbacks."""
-    return [n for n in (name, *FALLBACK_MODELS) if n] if name not in FALLBACK_MODELS else \
-        [name, *[n for n in FALLBACK_MODELS if n != name]]
+    return (
+        [n for n in (name, *FALLBACK_MODELS) if n]
+        if name not in FALLBACK_MODELS
+        else [name, *[n for n in FALLBACK_MODELS if n != name]]
+    )
 
 
 @lru_cache(maxsize=8)
@@ -67,7 +69,8 @@ def word_tokenizer() -> Tokenizer:
 def pipeline_id(nlp: Language) -> str:
     """A stable identifier of a loaded pipeline: name, version and enabled components."""
     return f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}:" + ",".join(
-        nlp.pipe_names)
+        nlp.pipe_names
+    )
 
 
 def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> Path:
@@ -107,8 +110,9 @@ def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Ite
     short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
     for i, t in enumerate(texts):
         if i in long:
-            log.info("text of %d characters parsed in pieces (max_length %d)", len(t),
-                     nlp.max_length)
+            log.info(
+                "text of %d characters parsed in pieces (max_length %d)", len(t), nlp.max_length
+            )
             size = min(nlp.max_length, PIECE_CHARS)
             parts = list(nlp.pipe(text_pieces(t, size), batch_size=1))  # one piece at a time
             yield Doc.from_docs(parts, ensure_whitespace=False)
@@ -116,9 +120,12 @@ def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Ite
             yield next(short)
 
 
-def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
-                 cache_dir: str | Path | None = None, batch_size: int = 64
-                 ) -> list[list[Doc]]:
+def parse_groups(
+    groups: Sequence[Sequence[str]],
+    nlp: Language | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+) -> list[list[Doc]]:
     """Parse groups of texts (e.g. a chunk's sessions) in one ``nlp.pipe`` pass over the groups
     not in the disk cache, each cached as one ``DocBin`` keyed by the SHA-256 of the pipeline id
     (name, version, enabled components) and its texts (never a stale parse)."""
@@ -144,7 +151,11 @@ def parse_groups(groups: Sequence[Sequence[str]], nlp: Language | None = None,
     return out  # type: ignore[return-value]
 
 
-def parse(texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None,
-          batch_size: int = 64) -> list[Doc]:
+def parse(
+    texts: Sequence[str],
+    nlp: Language | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+) -> list[Doc]:
     """Parse ``texts`` in one ``nlp.pipe`` pass, cached as one group (:func:`parse_groups`)."""
     return parse_groups([texts], nlp, cache_dir, batch_size)[0]

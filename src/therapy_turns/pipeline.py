@@ -82,8 +82,8 @@ from therapy_turns.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table",
-           "parse_turns", "read_manifest", "read_table", "run_chunks"]
+__all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table"]
+__all__ += ["parse_turns", "read_manifest", "read_table", "run_chunks"]
 
 #: tables every build writes besides the registered measures' ones
 BASE_TABLES = ("turns", "sessions")
@@ -98,14 +98,16 @@ def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------- one chunk
-def parse_turns(turns: pd.DataFrame, cache_dir: str | Path | None = None,
-                progress: bool = True) -> list[Doc]:
+def parse_turns(
+    turns: pd.DataFrame, cache_dir: str | Path | None = None, progress: bool = True
+) -> list[Doc]:
     """spaCy Docs of ``turns.text``, row-aligned: one ``nlp.pipe`` pass over the sessions not in
     the disk cache (cached one DocBin per session)."""
     groups = [g.tolist() for _, g in turns.groupby("session_id", sort=False)["text"]]
     parsed = parse_groups(groups, load_pipeline(), cache_dir)
-    return [d for docs in tqdm(parsed, desc="parse", unit="session", disable=not progress)
-            for d in docs]
+    return [
+        d for docs in tqdm(parsed, desc="parse", unit="session", disable=not progress) for d in docs
+    ]
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,19 @@ def _func_fingerprint(func: Callable[..., Any]) -> str:
     return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
 
 
-def table_cache_key(turns: pd.DataFrame, measure: Measure, turns_digest: bytes | None = None
-                    ) -> str:
+def table_cache_key(
+    turns: pd.DataFrame, measure: Measure, turns_digest: bytes | None = None
+) -> str:
     """Cache key of one table of one chunk: the turn table (values, columns; ``turns_digest``:
     its digest if the caller has it), the measure, the package code and the pipeline id."""
     h = hashlib.sha256()
-    for part in (pipeline_id(load_pipeline()), code_fingerprint(), measure.name,
-                 _func_fingerprint(measure.compute),
-                 "\0".join(map(str, turns.columns))):
+    for part in (
+        pipeline_id(load_pipeline()),
+        code_fingerprint(),
+        measure.name,
+        _func_fingerprint(measure.compute),
+        "\0".join(map(str, turns.columns)),
+    ):
         h.update(part.encode() + b"\0")
     h.update(turns_digest if turns_digest is not None else _turns_digest(turns))
     return h.hexdigest()
@@ -148,8 +155,9 @@ def table_cache_key(turns: pd.DataFrame, measure: Measure, turns_digest: bytes |
 
 def _turns_digest(turns: pd.DataFrame) -> bytes:
     """SHA-256 of the row hashes of ``turns`` (values of every column, index left out)."""
-    return hashlib.sha256(pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
-                          ).digest()
+    return hashlib.sha256(
+        pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
+    ).digest()
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
@@ -181,8 +189,9 @@ def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
             if m.name in paths:
                 write_cached(paths[m.name], data)
     measures = {m.name: m for m in task.measures}
-    out["sessions"] = summarise_sessions(turns, {n: out[n] for n in measures}, task.exclude,
-                                         measures=measures, words=words)
+    out["sessions"] = summarise_sessions(
+        turns, {n: out[n] for n in measures}, task.exclude, measures=measures, words=words
+    )
     return task.index, out
 
 
@@ -207,8 +216,9 @@ class SchedulerError(RuntimeError):
 
 
 @contextmanager
-def _executor(workers: int, scheduler: str | None, connect_timeout: float
-              ) -> Iterator[tuple[Executor | None, int]]:
+def _executor(
+    workers: int, scheduler: str | None, connect_timeout: float
+) -> Iterator[tuple[Executor | None, int]]:
     """The executor chunks run on and how many may be in flight: none (this process), a local
     process pool, or a Dask client's ``concurrent.futures`` executor."""
     if scheduler is None and workers == 1:
@@ -216,8 +226,9 @@ def _executor(workers: int, scheduler: str | None, connect_timeout: float
         return
     if scheduler is None:
         # the platform default: fork on Linux (workers inherit the loaded pipeline)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(),
-                                 initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context(), initializer=_init_worker
+        ) as pool:
             yield pool, 2 * workers
         return
     import dask
@@ -230,16 +241,19 @@ def _executor(workers: int, scheduler: str | None, connect_timeout: float
         n = scheduler.split(":", 1)[1]
         if not n.isdigit() or int(n) < 1:
             raise SchedulerError(f"--scheduler {scheduler}: expected local:N with N >= 1")
-        cluster = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=int(n), threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     else:
         try:
             with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
                 client = Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as e:
-            raise SchedulerError(f"--scheduler {scheduler}: no Dask scheduler answered within "
-                                 f"{connect_timeout:g} s ({type(e).__name__})") from None
+            raise SchedulerError(
+                f"--scheduler {scheduler}: no Dask scheduler answered within "
+                f"{connect_timeout:g} s ({type(e).__name__})"
+            ) from None
     try:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
@@ -250,8 +264,12 @@ def _executor(workers: int, scheduler: str | None, connect_timeout: float
             cluster.close()
 
 
-def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | None = None,
-               connect_timeout: float = 10.0) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+def run_chunks(
+    tasks: Iterable[ChunkTask],
+    workers: int = 1,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
+) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
     """Process the chunks in this process, on ``workers`` local processes or on a Dask
     ``scheduler``: one loop over a ``concurrent.futures`` executor, at most twice as many chunks
     in flight as there are workers (memory stays flat); results in completion order."""
@@ -269,8 +287,9 @@ def run_chunks(tasks: Iterable[ChunkTask], workers: int = 1, scheduler: str | No
 
 
 # --------------------------------------------------------------------------- build
-def _write_partition(out: Path, name: str, index: int, df: pd.DataFrame,
-                     stats: dict[str, dict[str, Any]]) -> None:
+def _write_partition(
+    out: Path, name: str, index: int, df: pd.DataFrame, stats: dict[str, dict[str, Any]]
+) -> None:
     (out / name).mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / name / f"part-{index:05d}.parquet", index=False)
     s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": [str(c) for c in df]})
@@ -278,18 +297,27 @@ def _write_partition(out: Path, name: str, index: int, df: pd.DataFrame,
     s["rows"] += len(df)
 
 
-def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
-                 tables: Sequence[str] | None = None, progress: bool = True, *,
-                 metadata: str | Path | None = None, workers: int = 1,
-                 scheduler: str | None = None, redact: bool = False,
-                 chunk_sessions: int = DEFAULT_CHUNK_SESSIONS,
-                 cache_dir: str | Path | None = None, on_error: str = "fail",
-                 speakers: Mapping[str, str] | None = None,
-                 exclude: Sequence[str] = DEFAULT_EXCLUDE, table_cache: bool = True,
-                 events: str | Path | None = None,
-                 event_patterns: str | Path | None = None,
-                 technique_model: str | Path | None = None,
-                 connect_timeout: float = 10.0) -> Tables:
+def build_tables(
+    corpus: CorpusArg,
+    analysis_dir: str | Path,
+    tables: Sequence[str] | None = None,
+    progress: bool = True,
+    *,
+    metadata: str | Path | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    redact: bool = False,
+    chunk_sessions: int = DEFAULT_CHUNK_SESSIONS,
+    cache_dir: str | Path | None = None,
+    on_error: str = "fail",
+    speakers: Mapping[str, str] | None = None,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    table_cache: bool = True,
+    events: str | Path | None = None,
+    event_patterns: str | Path | None = None,
+    technique_model: str | Path | None = None,
+    connect_timeout: float = 10.0,
+) -> Tables:
     """Compute ``turns``, ``sessions`` and the ``tables`` (registered measures; default all) of
     ``corpus`` into ``analysis_dir`` (module docstring); return a read-on-access mapping of table
     name to DataFrame. ``metadata``: a CSV keyed by ``session_id`` joined onto ``sessions``
@@ -337,8 +365,12 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
 
         sessions_iter = session_parts(corpus, on_error, speakers, skipped, ev_types)
-        bar = tqdm(total=n_files if one_per_file else None, desc="analyze", unit="session",
-                   disable=not progress)
+        bar = tqdm(
+            total=n_files if one_per_file else None,
+            desc="analyze",
+            unit="session",
+            disable=not progress,
+        )
 
         def tasks() -> Iterator[ChunkTask]:
             for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
@@ -378,8 +410,9 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
         manifest: dict[str, Any] = {
             "corpus_sha256": corpus_checksum(corpus),
             "code_sha256": code_fingerprint(),
-            "corpus": [str(p) for p in
-                       (corpus if not isinstance(corpus, (str, Path)) else [corpus])],
+            "corpus": [
+                str(p) for p in (corpus if not isinstance(corpus, (str, Path)) else [corpus])
+            ],
             "n_files": n_files,
             "n_sessions": n_sessions,
             "tables": sorted(stats),
@@ -389,22 +422,27 @@ def build_tables(corpus: CorpusArg, analysis_dir: str | Path,
                 "exclude": list(exclude),
                 "redact": redact,
                 "pipeline": pipeline_id(load_pipeline()),
-                "measures": {k: {**m.manifest(), "compute": _func_fingerprint(m.compute)}
-                             for k, m in measures.items()},
-                    "technique_model": None if model is None else _file(technique_model,
-                                                                      model.sha256),
+                "measures": {
+                    k: {**m.manifest(), "compute": _func_fingerprint(m.compute)}
+                    for k, m in measures.items()
+                },
+                "technique_model": None if model is None else _file(technique_model, model.sha256),
                 "on_error": on_error,
                 "speakers": _manifest_speakers(speakers, redact),
             },
             "metadata": None if metadata is None else {**_file(metadata), **report.as_dict()},
-            "skipped": [{"path": s.path,
-                         "reason": withhold_quoted(s.reason) if redact else s.reason}
-                        for s in skipped],
+            "skipped": [
+                {"path": s.path, "reason": withhold_quoted(s.reason) if redact else s.reason}
+                for s in skipped
+            ],
             "events": None if events is None else {**_file(events), "rows": len(ev_df)},
             "event_patterns": None if event_patterns is None else _file(event_patterns),
         }
-        folder.publish((*BASE_TABLES, *registry.names()),
-                       (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST)
+        folder.publish(
+            (*BASE_TABLES, *registry.names()),
+            (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(),
+            MANIFEST,
+        )
         log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out.resolve(), manifest)
 

@@ -57,7 +57,12 @@ def summary(turns: pd.DataFrame, speaker: str = "patient", exclude: bool = True)
     m = mask(t)
     share = f" ({100 * m.mean():.0f}%)" if len(t) else ""
     examples = ", ".join(f"“{x}”" for x in t.loc[m, "text"].str.strip().value_counts().index[:3])
-    what = ("left out of the trajectory and the session means (`exclude_backchannels`)"
-            if exclude else "kept (`exclude_backchannels` is off)")
-    return (f"{int(m.sum())} of {len(t)} {speaker} turns{share} are backchannels or minimal "
-            f"responses{' such as ' + examples if examples else ''}: {what}.")
+    what = (
+        "left out of the trajectory and the session means (`exclude_backchannels`)"
+        if exclude
+        else "kept (`exclude_backchannels` is off)"
+    )
+    return (
+        f"{int(m.sum())} of {len(t)} {speaker} turns{share} are backchannels or minimal "
+        f"responses{' such as ' + examples if examples else ''}: {what}."
+    )

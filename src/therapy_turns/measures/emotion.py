@@ -35,9 +35,9 @@ from therapy_turns.schema import KEYS, PATIENT
 DIMENSIONS = ("valence", "arousal", "dominance")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
 #: Names of the dense (non-lexical) model inputs, in order.
-DENSE_FEATURES = ("rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos",
-                  "vader_neg", *NRC_KEYS, "log_words", "exclamations", "questions", "allcaps",
-                  "negations", "modifiers", "first_person")
+DENSE_FEATURES = ("rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos")
+DENSE_FEATURES += ("vader_neg", *NRC_KEYS, "log_words", "exclamations", "questions", "allcaps")
+DENSE_FEATURES += ("negations", "modifiers", "first_person")
 NEG_PREFIX = "NOT_"
 #: the score columns of a turn (word and sentence counts are the features table's)
 SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
@@ -68,12 +68,11 @@ def _unit(v: RuleView, lo: int, hi: int, text: str) -> _Unit:
     allcaps = sum(w and t.isupper() and len(t) > 1 for w, t in zip(word, text_, strict=True))
     first = sum(w and lw in FIRST_PERSON for w, lw in zip(word, low, strict=True))
     joined = "".join(low)  # the '!' and '?' in it are the tokens' (one character)
-    dense = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"],
-             *(nrc[k] / 100.0 for k in NRC_KEYS), math.log1p(sc.n), float(joined.count("!")),
-             float(joined.count("?")), allcaps * per, sc.n_negators * per,
-             sc.n_modifiers * per, first * per]
-    return _Unit(sc, vd, nrc, words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)],
-                 dense)
+    dense = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"]]
+    dense += [nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(joined.count("!"))]
+    dense += [float(joined.count("?")), allcaps * per, sc.n_negators * per, sc.n_modifiers * per]
+    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return _Unit(sc, vd, nrc, words + bigrams, [*dense, first * per])
 
 
 def lexical_features(span: Doc | Span, rules: Rules | None = None) -> Counter[str]:
@@ -87,19 +86,21 @@ def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
     return np.asarray(_unit(*rule_view(span, rules), span.text).dense, dtype=np.float64)
 
 
-def design_matrix(units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray,
-                  dense_sd: np.ndarray) -> sparse.csr_matrix:
+def design_matrix(
+    units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
+) -> sparse.csr_matrix:
     """Rows: the units' L2-normalised lexical counts over ``vocab``, then their standardised
     dense features."""
     cols = [[vocab[w] for w in u.items if w in vocab] for u in units]
     rows = np.repeat(np.arange(len(units)), [len(c) for c in cols])
-    lex = sparse.csr_matrix((np.ones(len(rows)), (rows, [j for c in cols for j in c])),
-                            shape=(len(units), len(vocab)))  # repeated items summed
+    lex = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, [j for c in cols for j in c])), shape=(len(units), len(vocab))
+    )  # repeated items summed
     lex.data /= np.repeat(np.sqrt(lex.multiply(lex).sum(axis=1).A1), np.diff(lex.indptr))
     dense = np.asarray([u.dense for u in units], dtype=np.float64).reshape(
-        len(units), len(DENSE_FEATURES))
-    return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)],
-                         format="csr")
+        len(units), len(DENSE_FEATURES)
+    )
+    return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)], format="csr")
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,26 @@ class LinearVAD:
         """Read a model written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             vocab = {str(w): i for i, w in enumerate(z["vocab"].tolist())}
-            return cls(vocab, z["coef"], z["intercept"], z["dense_mean"], z["dense_sd"],
-                       json.loads(str(z["meta"])))
+            return cls(
+                vocab,
+                z["coef"],
+                z["intercept"],
+                z["dense_mean"],
+                z["dense_sd"],
+                json.loads(str(z["meta"])),
+            )
 
     def save(self, path: str | Path = MODEL_FILE) -> None:
         """Write the model as a compressed ``.npz`` (byte-stable)."""
         np.savez_compressed(
-            path, vocab=np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str),
-            coef=self.coef.astype(np.float32), intercept=self.intercept,
-            dense_mean=self.dense_mean, dense_sd=self.dense_sd,
-            meta=np.asarray(json.dumps(self.meta, sort_keys=True)))
+            path,
+            vocab=np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str),
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept,
+            dense_mean=self.dense_mean,
+            dense_sd=self.dense_sd,
+            meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
+        )
 
     def predict_units(self, units: Sequence[_Unit]) -> np.ndarray:
         """Predictions (n, 3) on the 1-5 scale, clipped (rows are independent)."""
@@ -148,8 +159,9 @@ def load_model() -> LinearVAD:
 
 
 # --------------------------------------------------------------------------- scoring
-def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = None
-                ) -> list[dict[str, float]]:
+def _score_docs(
+    docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = None
+) -> list[dict[str, float]]:
     """The scores of each Doc (see ``docs/emotion.md``), one model prediction for all their
     sentences. A Doc without words scores NaN throughout."""
     rules = rules or load_rules()
@@ -170,20 +182,25 @@ def _score_docs(docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = Non
         raw = sum(u.rule.raw for u in mine)
         text = v.base.doc_text
         vd = mine[0].vader if len(sents) == 1 and texts[0] == text else vader_scores(text)
-        out.update({"valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                    "vader_compound": vd["compound"],
-                    **v.nrc(0, len(doc), v.negated(0, len(doc)))})
+        out.update(
+            {
+                "valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
+                "vader_compound": vd["compound"],
+                **v.nrc(0, len(doc), v.negated(0, len(doc))),
+            }
+        )
         groups.append((out, [u.rule.n for u in mine]))
     pred, a = model.predict_units(units), 0
     for out, counts in groups:
         w, a = np.asarray(counts, dtype=float), a + len(counts)
-        means = w @ pred[a - len(counts):a].copy() / w.sum()
+        means = w @ pred[a - len(counts) : a].copy() / w.sum()
         out.update(zip(DIMENSIONS, means.tolist(), strict=True))
     return outs
 
 
-def score_doc(doc: Doc, model: LinearVAD | None = None, rules: Rules | None = None
-              ) -> dict[str, float]:
+def score_doc(
+    doc: Doc, model: LinearVAD | None = None, rules: Rules | None = None
+) -> dict[str, float]:
     """Scores of a whole text: valence/arousal/dominance the word-weighted mean of its
     sentences' predictions, VADER and NRC on the whole text, the rule layer summed over its
     sentences."""
@@ -194,8 +211,10 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     """One row per turn keyed ``session_id, turn, speaker`` with :data:`SCORE_COLUMNS`
     (``docs[i]``: the Doc of ``turns.text.iloc[i]``; every turn, flagged ones too)."""
     if len(turns) != len(docs):
-        raise ValueError(f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
-                         "row-aligned (docs[i] is the parse of turns.text.iloc[i])")
+        raise ValueError(
+            f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
+            "row-aligned (docs[i] is the parse of turns.text.iloc[i])"
+        )
     out = pd.DataFrame(_score_docs(docs, load_model()), columns=SCORE_COLUMNS)
     return pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
 
@@ -203,31 +222,33 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the measure
 #: per-turn scores whose patient series get Utterance Emotion Dynamics, and the metrics kept
 UED_COLUMNS = ("valence", "arousal")
-UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance",
-               "rise_rate", "recovery_rate")
+UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
+UED_METRICS += ("rise_rate", "recovery_rate")
 
 
-def patient_ued(rows: pd.DataFrame, measure: Measure,
-                tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def patient_ued(
+    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics
     (:func:`therapy_turns.analysis.dynamics.ued`) of each session's patient series of the
     :data:`UED_COLUMNS` scores, for the metrics of :data:`UED_METRICS`."""
     pat = rows[rows.speaker == PATIENT]
     cols = [c for c in UED_COLUMNS if c in pat.columns]
-    out = {sid: {f"{c}__patient_ued_{m}": u[m] for c in cols
-                 for u in [ued(g[c].to_numpy(float))] for m in UED_METRICS}
-           for sid, g in pat.groupby("session_id", sort=False)}
-    return pd.DataFrame.from_dict(
-        out, orient="index", columns=[f"{c}__patient_ued_{m}" for c in cols
-                                      for m in UED_METRICS]).rename_axis("session_id")
+    names = [f"{c}__patient_ued_{m}" for c in cols for m in UED_METRICS]
+    out = {}
+    for sid, g in pat.groupby("session_id", sort=False):
+        dyn = [ued(g[c].to_numpy(float)) for c in cols]
+        out[sid] = [u[m] for u in dyn for m in UED_METRICS]
+    return pd.DataFrame.from_dict(out, orient="index", columns=names).rename_axis("session_id")
 
 
-MEASURE = register(Measure(
-    "emotion", score_turns, "per-turn affect: valence/arousal/dominance (EmoBank-trained model), "
-    "rule layer, VADER compound, NRC emotions",
-    (*(Column(d, f"predicted {d} (EmoBank 1-5 scale, 3 = neutral)", "1-5") for d in DIMENSIONS),
-     Column("valence_rules", "rule layer: VADER valences composed on the parse", "-1..1"),
-     Column("vader_compound", "VADER 3.3.2 compound of the text as written", "-1..1"),
-     *(Column(f"nrc_{e}", f"NRC lexicon {e} words outside negation scopes", "per 100 words")
-       for e in NRC_EMOTIONS)),
-    aggregates=(speaker_means, patient_slopes, patient_ued), skip_backchannels=True))
+_NRC = "NRC lexicon {} words outside negation scopes"
+_COLS = [Column(d, f"predicted {d} (EmoBank 1-5 scale, 3 = neutral)", "1-5") for d in DIMENSIONS]
+_COLS += [Column("valence_rules", "rule layer: VADER valences composed on the parse", "-1..1")]
+_COLS += [Column("vader_compound", "VADER 3.3.2 compound of the text as written", "-1..1")]
+COLUMNS = (*_COLS, *(Column(f"nrc_{e}", _NRC.format(e), "per 100 words") for e in NRC_EMOTIONS))
+DESCRIPTION = "per-turn affect: valence/arousal/dominance (EmoBank-trained model), rule layer, "
+DESCRIPTION += "VADER compound, NRC emotions"
+AGGREGATES = (speaker_means, patient_slopes, patient_ued)
+MEASURE = Measure("emotion", score_turns, DESCRIPTION, COLUMNS, AGGREGATES, skip_backchannels=True)
+register(MEASURE)

@@ -46,19 +46,22 @@ TARGETS = {"valence": "V", "arousal": "A", "dominance": "D"}
 def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
     """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id
     (a relative ``path`` is resolved against the project root)."""
-    df = pd.read_csv(project_path(path), dtype={"id": str, "split": str, "text": str},
-                     keep_default_na=False)
+    df = pd.read_csv(
+        project_path(path), dtype={"id": str, "split": str, "text": str}, keep_default_na=False
+    )
     df = df[df["split"].isin(["train", "dev"])]
     return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
 
 
-def parse_emobank(df: pd.DataFrame, cache_dir: str | Path | None = DEFAULT_CACHE
-                  ) -> dict[str, list[Doc]]:
+def parse_emobank(
+    df: pd.DataFrame, cache_dir: str | Path | None = DEFAULT_CACHE
+) -> dict[str, list[Doc]]:
     """Docs per split (``train``, ``dev``), row-aligned with ``df[df.split == split]``."""
     nlp = load_pipeline()
     cache = project_path(cache_dir) if cache_dir is not None else None
-    return {s: parse(df.loc[df["split"] == s, "text"].tolist(), nlp, cache)
-            for s in ("train", "dev")}
+    return {
+        s: parse(df.loc[df["split"] == s, "text"].tolist(), nlp, cache) for s in ("train", "dev")
+    }
 
 
 def _units(docs: Sequence[Doc]) -> list:
@@ -71,8 +74,11 @@ def _fit(x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[np.ndarray,
     return np.asarray(model.coef_, dtype=np.float64), float(model.intercept_)
 
 
-def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
-          cache_dir: str | Path | None = DEFAULT_CACHE) -> dict[str, object]:
+def train(
+    data: str | Path = DEFAULT_DATA,
+    out: str | Path = MODEL_FILE,
+    cache_dir: str | Path | None = DEFAULT_CACHE,
+) -> dict[str, object]:
     """Fit, select on dev, write the model to ``out``; return the metadata written."""
     df = load_emobank(data)
     docs = parse_emobank(df, cache_dir)
@@ -111,9 +117,13 @@ def train(data: str | Path = DEFAULT_DATA, out: str | Path = MODEL_FILE,
     meta = {
         "source": "EmoBank (Buechel & Hahn 2017), train split; dev for selection. CC BY-SA 4.0",
         "data_sha256": hashlib.sha256(project_path(data).read_bytes()).hexdigest(),
-        "n_train": len(tr), "n_dev": len(dv), "min_df": min_df,
-        "alpha": {d: best[d][2] for d in DIMENSIONS}, "dev_pearson_r": dev_r,
-        "scale": "EmoBank 1-5 (3 = neutral)", "dense_features": list(DENSE_FEATURES),
+        "n_train": len(tr),
+        "n_dev": len(dv),
+        "min_df": min_df,
+        "alpha": {d: best[d][2] for d in DIMENSIONS},
+        "dev_pearson_r": dev_r,
+        "scale": "EmoBank 1-5 (3 = neutral)",
+        "dense_features": list(DENSE_FEATURES),
         "n_vocab": len(vocab),
     }
     model = LinearVAD(vocab, np.vstack(coefs), np.asarray(intercepts), mean, sd, meta)
@@ -141,8 +151,11 @@ NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
 SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
 
 
-def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE,
-                    model: LinearVAD | None = None) -> pd.DataFrame:
+def dev_predictions(
+    data: str | Path = DEFAULT_DATA,
+    cache_dir: str | Path | None = DEFAULT_CACHE,
+    model: LinearVAD | None = None,
+) -> pd.DataFrame:
     """EmoBank dev rows with human ratings (``V, A, D``), the model's ``valence, arousal,
     dominance`` and the scores of :data:`BASELINES`, each text scored as one unit. Without the
     EmoBank CSV at ``data`` the scores of the last ``make emotion-model`` (:data:`SHIPPED_DEV`)
@@ -153,16 +166,23 @@ def dev_predictions(data: str | Path = DEFAULT_DATA, cache_dir: str | Path | Non
     model = model or load_model()
     df = load_emobank(data)
     dev = df[df["split"] == "dev"].reset_index(drop=True)
-    docs = parse(dev["text"].tolist(), load_pipeline(),
-                 project_path(cache_dir) if cache_dir is not None else None)
+    docs = parse(
+        dev["text"].tolist(),
+        load_pipeline(),
+        project_path(cache_dir) if cache_dir is not None else None,
+    )
     units = _units(docs)  # each text one unit: model inputs and the baselines' scores
     out = dev[["id", "V", "A", "D", "text"]].assign(
-        **dict(zip(DIMENSIONS, model.predict_units(units).T, strict=True)))
-    rows = [{"vader_compound": u.vader["compound"], "vader_intensity": abs(u.vader["compound"]),
-             "valence_rules": u.rule.compound,
-             "nrc_valence": u.nrc["nrc_positive"] - u.nrc["nrc_negative"],
-             "nrc_arousal": sum(u.nrc[f"nrc_{e}"] for e in NRC_AROUSAL)} for u in units]
-    return pd.concat([out, pd.DataFrame(rows)], axis=1)
+        **dict(zip(DIMENSIONS, model.predict_units(units).T, strict=True))
+    )
+    names = ["vader_compound", "vader_intensity", "valence_rules", "nrc_valence", "nrc_arousal"]
+    rows = []
+    for u in units:
+        nrc, vader = u.nrc, u.vader["compound"]
+        valence = nrc["nrc_positive"] - nrc["nrc_negative"]
+        arousal = sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL)
+        rows.append((vader, abs(vader), u.rule.compound, valence, arousal))
+    return pd.concat([out, pd.DataFrame(rows, columns=names)], axis=1)
 
 
 def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
@@ -180,9 +200,10 @@ def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
     entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + list(BASELINES)
     for dim, col, name in entries:
         r, lo, hi = pearson_ci(pred[col].to_numpy(float), pred[human[dim]].to_numpy(float))
-        rows.append({"dimension": dim, "scorer": name, "column": col, "r": r, "ci_low": lo,
-                     "ci_high": hi, "n": len(pred)})
-    return pd.DataFrame(rows)
+        rows.append((dim, name, col, r, lo, hi, len(pred)))
+    return pd.DataFrame(
+        rows, columns=["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

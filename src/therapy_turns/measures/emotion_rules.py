@@ -18,8 +18,9 @@ from therapy_turns.measures.views import DocView
 from therapy_turns.paths import LEXICON_DIR, read_yaml
 from therapy_turns.schema import words
 
-NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise",
-                "trust", "positive", "negative")
+NRC_EMOTIONS = tuple(
+    "anger anticipation disgust fear joy sadness surprise trust positive negative".split()
+)
 NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
 #: lower-case tokens counted as first person (dense model feature ``first_person``)
 FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
@@ -52,14 +53,19 @@ def load_rules() -> Rules:
         for w in raw[key]["words"]:
             mods[tuple(str(w).lower().split())] = float(raw[key]["value"])
     return Rules(
-        lexicon=_analyzer().lexicon, negation_scalar=float(raw["negation_scalar"]),
+        lexicon=_analyzer().lexicon,
+        negation_scalar=float(raw["negation_scalar"]),
         neg_determiners=frozenset(raw["negators"]["determiner"]),
         neg_prepositions=frozenset(raw["negators"]["preposition"]),
         neg_window=int(raw["negation_window"]),
-        neg_stops=frozenset(raw["negation_scope_stops"]), modifiers=mods,
-        window=int(raw["modifier_window"]), contrast=frozenset(raw["contrast"]["words"]),
-        before=float(raw["contrast"]["before"]), after=float(raw["contrast"]["after"]),
-        alpha=float(raw["normalisation_alpha"]))
+        neg_stops=frozenset(raw["negation_scope_stops"]),
+        modifiers=mods,
+        window=int(raw["modifier_window"]),
+        contrast=frozenset(raw["contrast"]["words"]),
+        before=float(raw["contrast"]["before"]),
+        after=float(raw["contrast"]["after"]),
+        alpha=float(raw["normalisation_alpha"]),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -75,8 +81,10 @@ def vader_scores(text: str) -> dict[str, float]:
 @lru_cache(maxsize=1)
 def nrc_lexicon() -> dict[str, tuple[int, ...]]:
     """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
-    return {w: tuple(Counter(emos).get(e, 0) for e in NRC_EMOTIONS)
-            for w, emos in NRCLex().__lexicon__.items()}
+    return {
+        w: tuple(Counter(emos).get(e, 0) for e in NRC_EMOTIONS)
+        for w, emos in NRCLex().__lexicon__.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -116,19 +124,24 @@ class RuleView:
         self.base = b = view or DocView.of(doc)
         self.lower, self.lemma = b.lower, b.lemma_lower
         self.word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
-        self.negator = [d == "neg" or (d == "det" and w in rules.neg_determiners)
-                        or (d == "prep" and w in rules.neg_prepositions)
-                        for d, w in zip(b.dep, self.lower, strict=True)]
+        self.negator = [
+            d == "neg"
+            or (d == "det" and w in rules.neg_determiners)
+            or (d == "prep" and w in rules.neg_prepositions)
+            for d, w in zip(b.dep, self.lower, strict=True)
+        ]
         #: words (therapy_turns.schema: clitics are not words) among tokens 0..i-1
         self.words_before = list(itertools.accumulate(b.word, initial=0))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
         firsts = {m[0] for m in rules.modifiers}
         at = [i for i, w in enumerate(self.lower) if w in firsts]
         #: (first, last) token of each modifier phrase, longest first, then by position
-        self.modifiers = [(i, i + n - 1)
-                          for n in sorted({len(m) for m in rules.modifiers}, reverse=True)
-                          for i in at if i + n <= len(doc)
-                          and tuple(self.lower[i:i + n]) in rules.modifiers]
+        self.modifiers = [
+            (i, i + n - 1)
+            for n in sorted({len(m) for m in rules.modifiers}, reverse=True)
+            for i in at
+            if i + n <= len(doc) and tuple(self.lower[i : i + n]) in rules.modifiers
+        ]
 
     def _scope(self, k: int) -> list[int]:
         """The words 1..``neg_window`` after negator ``k`` inside its scope (docs/emotion.md)."""
@@ -143,8 +156,11 @@ class RuleView:
                 path.append(path[-1] + int(head[path[-1]]))
             if top not in path:
                 continue
-            if dep == "neg" and i != top and self.base.dep[path[path.index(top) - 1]] \
-                    in rules.neg_stops:
+            if (
+                dep == "neg"
+                and i != top
+                and self.base.dep[path[path.index(top) - 1]] in rules.neg_stops
+            ):
                 continue
             out.append(i)
         return out
@@ -179,17 +195,22 @@ class RuleView:
             factor = 1.0
             for s, e in mods:  # ending 1..window tokens before, no punctuation between
                 if 1 <= i - e <= rules.window and not any(self.base.punct[e:i]):
-                    factor *= 1.0 + rules.modifiers[tuple(low[s:e + 1])]
+                    factor *= 1.0 + rules.modifiers[tuple(low[s : e + 1])]
             weight = 1.0 if not contrast else rules.before if i < contrast[-1] else rules.after
             value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
             terms.append(TokenScore(i, self.base.text[i], base, i in neg, factor, weight, value))
         raw = float(sum(t.value for t in terms))
         return SpanScores(
-            n=self.word_count(lo, hi), terms=terms, raw=raw,
+            n=self.word_count(lo, hi),
+            terms=terms,
+            raw=raw,
             compound=raw / math.sqrt(raw * raw + rules.alpha),
             pos=float(sum(t.value for t in terms if t.value > 0)),
             neg=float(-sum(t.value for t in terms if t.value < 0)),
-            n_modifiers=len(mods), n_negators=sum(self.negator[lo:hi]), negated=neg)
+            n_modifiers=len(mods),
+            n_negators=sum(self.negator[lo:hi]),
+            negated=neg,
+        )
 
     def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
         """NRC hits per 100 words of ``doc[lo:hi]``, skipping the tokens in ``neg``."""
@@ -197,8 +218,11 @@ class RuleView:
         if not n:
             return dict.fromkeys(NRC_KEYS, 0.0)
         lex = nrc_lexicon()
-        hits = [lex.get(self.lower[i] if self.lower[i] in lex else self.lemma[i])
-                for i in range(lo, hi) if self.word[i] and i not in neg]
+        hits = [
+            lex.get(self.lower[i] if self.lower[i] in lex else self.lemma[i])
+            for i in range(lo, hi)
+            if self.word[i] and i not in neg
+        ]
         counts = [sum(x) for x in zip(*[h for h in hits if h], strict=True)] or [0] * len(NRC_KEYS)
         return {k: 100.0 * c / n for k, c in zip(NRC_KEYS, counts, strict=True)}
 

@@ -27,15 +27,23 @@ COLUMNS = (
 
 def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFrame:
     """One row per turn: keys, ``event`` and ``n_events`` (the Docs are not needed)."""
-    ev = (turns["event"].fillna("").astype(str) if "event" in turns.columns
-          else pd.Series("", index=turns.index))
+    ev = (
+        turns["event"].fillna("").astype(str)
+        if "event" in turns.columns
+        else pd.Series("", index=turns.index)
+    )
     n = [len([k for k in v.split(SEPARATOR) if k]) for v in ev]
-    return turns[KEYS].assign(event=ev.to_numpy(), n_events=n).astype(
-        {"n_events": "int64"}).reset_index(drop=True)
+    return (
+        turns[KEYS]
+        .assign(event=ev.to_numpy(), n_events=n)
+        .astype({"n_events": "int64"})
+        .reset_index(drop=True)
+    )
 
 
-def type_counts(rows: pd.DataFrame, measure: Measure,
-                tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def type_counts(
+    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """``n`` and ``<type>``: events per session, in all and per type (the pattern file's types
     and ``other`` always, other types when present)."""
     keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
@@ -48,6 +56,6 @@ def type_counts(rows: pd.DataFrame, measure: Measure,
     return pd.DataFrame(out)
 
 
-MEASURE = register(Measure(
-    "events", compute_events, "events per turn (perturbations, annotated events) and their "
-    "count per session and type", COLUMNS, aggregates=(type_counts,)))
+DESCRIPTION = "events per turn (perturbations, annotated events) and their count per session "
+DESCRIPTION += "and type"
+MEASURE = register(Measure("events", compute_events, DESCRIPTION, COLUMNS, (type_counts,)))

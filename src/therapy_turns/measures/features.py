@@ -38,26 +38,31 @@ from therapy_turns.schema import (
 
 log = logging.getLogger(__name__)
 
-LSM_CATEGORIES = ("ppron", "ipron", "article", "prep", "auxverb", "adverb", "conj", "negate",
-                  "quant")
+LSM_CATEGORIES = tuple("ppron ipron article prep auxverb adverb conj negate quant".split())
 MATTR_WINDOW = 50
 #: Turns whose tokens :func:`compute_features` handles in one set of array operations.
 BLOCK_TURNS = 4096
 
 #: LSM category -> the rate column it reads (negate is the ``negations`` column: one word list)
-LSM_RATES: dict[str, str] = {c: "negations" if c == "negate" else f"fw_{c}"
-                             for c in LSM_CATEGORIES}
+LSM_RATES: dict[str, str] = {c: "negations" if c == "negate" else f"fw_{c}" for c in LSM_CATEGORIES}
 
 #: The value columns of the table: name, meaning, unit, speakers (data/feature_columns.yaml).
 VALUE_COLUMNS: tuple[Column, ...] = tuple(
-    Column(name, meaning.format(min_words=READABILITY_MIN_WORDS, window=MATTR_WINDOW), unit,
-           *([tuple(rest[0])] if rest else []))
-    for name, (meaning, unit, *rest) in read_yaml(DATA_DIR / "feature_columns.yaml").items())
+    Column(
+        name,
+        meaning.format(min_words=READABILITY_MIN_WORDS, window=MATTR_WINDOW),
+        unit,
+        *([tuple(rest[0])] if rest else []),
+    )
+    for name, (meaning, unit, *rest) in read_yaml(DATA_DIR / "feature_columns.yaml").items()
+)
 #: Output columns and their meaning (units in brackets), keys first.
-COLUMNS: dict[str, str] = {"session_id": "session identifier (key)",
-                           "turn": "0-based turn index in the session (key)",
-                           "speaker": "patient or therapist (key)",
-                           **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS}}
+COLUMNS: dict[str, str] = {
+    "session_id": "session identifier (key)",
+    "turn": "0-based turn index in the session (key)",
+    "speaker": "patient or therapist (key)",
+    **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS},
+}
 
 
 # --------------------------------------------------------------------------- per-turn features
@@ -94,7 +99,7 @@ def _sentence_starts(t: Tokens, has_words: np.ndarray) -> np.ndarray:
         doc = t.docs[k]
         if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
             lo = int(t.start[k])
-            starts[lo:lo + len(doc)] = False
+            starts[lo : lo + len(doc)] = False
             starts[[lo + s.start for s in doc.sents]] = True
     return starts
 
@@ -127,15 +132,17 @@ def _tense_counts(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     j = i - 1
     j = np.where((j >= first) & negator[np.maximum(j, 0)], j - 1, j)
     skip[j[j >= first]] = True
-    modal = (~skip & t.isin("ORTH", lex.future_modals)
-             & t.isin("TAG", ("MD", ""), normed=False))
+    modal = ~skip & t.isin("ORTH", lex.future_modals) & t.isin("TAG", ("MD", ""), normed=False)
     rest = ~skip & ~modal
     inv, ids = pd.factorize(t.column("MORPH"))
     tense = [morph_tense(t.vocab, key) for key in ids.tolist()]
     past = np.asarray([f and x == "Past" for f, x in tense], dtype=bool)[inv]
     pres = np.asarray([f and x == "Pres" for f, x in tense], dtype=bool)[inv]
-    return {"past": t.count(rest & past), "present": t.count(rest & pres),
-            "future": t.count(going) + t.count(modal)}
+    return {
+        "past": t.count(rest & past),
+        "present": t.count(rest & pres),
+        "future": t.count(going) + t.count(modal),
+    }
 
 
 def _certainty(t: Tokens, lex: Lexicons, starts: np.ndarray) -> np.ndarray:
@@ -147,7 +154,7 @@ def _certainty(t: Tokens, lex: Lexicons, starts: np.ndarray) -> np.ndarray:
     first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
     for k, found in bounds.items():
         at = [int(t.start[k]) + start for start, _ in found]
-        counts[k] = sum(not negator[max(i - lex.certainty_window, first[i]):i].any() for i in at)
+        counts[k] = sum(not negator[max(i - lex.certainty_window, first[i]) : i].any() for i in at)
     return counts
 
 
@@ -182,12 +189,16 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     words = low[word]
     wstart = np.concatenate([[0], np.cumsum(nw)])
     for k in np.flatnonzero(nw > MATTR_WINDOW).tolist():
-        mattr_col[k] = mattr(words[wstart[k]:wstart[k + 1]].tolist())
+        mattr_col[k] = mattr(words[wstart[k] : wstart[k + 1]].tolist())
     content = t.isin("POS", CONTENT_POS, normed=False)
     col: dict[str, np.ndarray] = {
         "n_chars": n_chars(t),
-        "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents,
-        "mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_col,
+        "n_tokens": t.n_tokens,
+        "n_words": nw,
+        "n_sentences": n_sents,
+        "mean_sentence_length": ratio(nw, n_sents),
+        "ttr": ttr,
+        "mattr": mattr_col,
         "lexical_density": ratio(t.count(word & content), nw),
         **syntax_columns(t, starts, n_sents, has),
     }
@@ -199,7 +210,7 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
     views = t.views()
     for k in np.flatnonzero(has).tolist():
         v, lo, hi = views[k], int(t.start[k]), int(t.start[k + 1])
-        ends = [*first[cut[k]:cut[k + 1]].tolist(), hi]
+        ends = [*first[cut[k] : cut[k + 1]].tolist(), hi]
         quoted = quote_mask(v.doc, v.text)
         for a, b in zip(ends, ends[1:], strict=False):
             kind = sentence_question_type(v, a - lo, b - lo, quoted)
@@ -222,8 +233,9 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
         if name != f"fw_{cat}":
             continue
         spec = lex.function_words[cat]
-        hits = (t.isin("POS", (spec,), normed=False) if isinstance(spec, str)
-                else t.isin("ORTH", spec))
+        hits = (
+            t.isin("POS", (spec,), normed=False) if isinstance(spec, str) else t.isin("ORTH", spec)
+        )
         col[name] = per100(t.count(hits))
     return col
 
@@ -231,15 +243,24 @@ def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
 def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
     """Codes (:meth:`Tokens.code`) of the content lemmas (:func:`therapy_turns.schema.
     content_lemmas`: same tokens, same lemmas; checked in the tests) per Doc in ``docs``."""
-    mask = (t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
-            & t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False))
+    mask = (
+        t.isin("POS", CONTENT_POS, normed=False)
+        & ~t.flag("IS_STOP")
+        & t.flag("IS_ALPHA")
+        & t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False)
+    )
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
-    return {k: set(value[t.start[k]:t.start[k + 1]][mask[t.start[k]:t.start[k + 1]]].tolist())
-            for k in docs}
+    return {
+        k: set(value[t.start[k] : t.start[k + 1]][mask[t.start[k] : t.start[k + 1]]].tolist())
+        for k in docs
+    }
 
 
-def lsm(rates_a: Mapping[str, float], rates_b: Mapping[str, float],
-        columns: Sequence[str] = tuple(LSM_RATES.values())) -> float:
+def lsm(
+    rates_a: Mapping[str, float],
+    rates_b: Mapping[str, float],
+    columns: Sequence[str] = tuple(LSM_RATES.values()),
+) -> float:
     """Language style matching of two speakers (Ireland & Pennebaker 2010).
 
     Per category ``1 - |a - b| / (a + b + 0.0001)`` on rates per 100 words, averaged over the
@@ -270,8 +291,8 @@ def syntax_features(doc: Doc) -> dict[str, float]:
     """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions
     of a Doc (textdescriptives 2.8.2's definitions, :mod:`measures.syntax`)."""
     row = turn_features(doc)
-    return {c: row[c] for c in ("flesch_reading_ease", "flesch_kincaid_grade",
-                                "dependency_distance_mean", *(f"pos_prop_{t}" for t in POS_TAGS))}
+    names = ["flesch_reading_ease", "flesch_kincaid_grade", "dependency_distance_mean"]
+    return {c: row[c] for c in [*names, *(f"pos_prop_{t}" for t in POS_TAGS)]}
 
 
 def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -284,8 +305,11 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     lex, n = lexicons(), len(docs)
     sid, spk = turns["session_id"].to_numpy(), turns["speaker"].to_numpy()
     order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str))).tolist()
-    pairs = [(a, b) for a, b in zip(order[:-1], order[1:], strict=True)
-             if sid[a] == sid[b] and spk[a] == PATIENT and spk[b] == THERAPIST]
+    pairs = [
+        (a, b)
+        for a, b in zip(order[:-1], order[1:], strict=True)
+        if sid[a] == sid[b] and spk[a] == PATIENT and spk[b] == THERAPIST
+    ]
     need = np.zeros(n, dtype=bool)
     need[[i for pair in pairs for i in pair]] = True
     parts: list[dict[str, np.ndarray]] = []
@@ -293,15 +317,21 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     codes: dict[str, int] = {}  # one string coding for every block, so lemma codes compare
     lo = 0
     while lo < n:
-        hi = next((i for i in range(lo, min(n, lo + BLOCK_TURNS))
-                   if docs[i].vocab is not docs[lo].vocab), min(n, lo + BLOCK_TURNS))
+        hi = next(
+            (i for i in range(lo, min(n, lo + BLOCK_TURNS)) if docs[i].vocab is not docs[lo].vocab),
+            min(n, lo + BLOCK_TURNS),
+        )
         t = Tokens(docs[lo:hi], codes)
         parts.append(_features(t, lex))
-        lemmas.update({lo + k: v for k, v in
-                       _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist()).items()})
+        lemmas.update(
+            {lo + k: v for k, v in _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist()).items()}
+        )
         lo = hi
-    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {
-        c: np.zeros(0) for c in COLUMNS if c not in (*KEYS, "lsm", "reflect_overlap")}
+    cols = (
+        {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+        if parts
+        else {c: np.zeros(0) for c in COLUMNS if c not in (*KEYS, "lsm", "reflect_overlap")}
+    )
     cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
     fw = list(LSM_RATES.values())
     for a, b in pairs:
@@ -314,9 +344,9 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     return out.astype(dict.fromkeys(ints, "int64"))
 
 
-MEASURE = register(Measure(
-    "features", compute_features, "per-turn linguistic features (size, diversity, readability, "
-    "syntax, pronouns, questions, word lists, markers, LSM, reflective overlap)", VALUE_COLUMNS))
+DESCRIPTION = "per-turn linguistic features (size, diversity, readability, syntax, pronouns, "
+DESCRIPTION += "questions, word lists, markers, LSM, reflective overlap)"
+MEASURE = register(Measure("features", compute_features, DESCRIPTION, VALUE_COLUMNS))
 
 
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
@@ -330,9 +360,10 @@ def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
         for spk in SPEAKERS:
             s = g[(g["speaker"] == spk) & (g["n_words"] > 0)]
             words[spk] = int(s["n_words"].sum())
-            rates[spk] = {c: (float((s[c] * s["n_words"]).sum() / words[spk]) if words[spk]
-                              else np.nan) for c in fw}
-        out.append({"session_id": sid, "lsm_pooled": lsm(rates["patient"], rates["therapist"]),
-                    "lsm_pair_mean": float(g["lsm"].mean()), "n_pairs": int(g["lsm"].notna().sum()),
-                    "n_words_patient": words["patient"], "n_words_therapist": words["therapist"]})
-    return pd.DataFrame(out)
+            weighted = s[fw].mul(s["n_words"], axis=0).sum() / words[spk] if words[spk] else None
+            rates[spk] = {c: float(weighted[c]) if words[spk] else np.nan for c in fw}
+        pooled = lsm(rates["patient"], rates["therapist"])
+        pairs = (float(g["lsm"].mean()), int(g["lsm"].notna().sum()))
+        out.append((sid, pooled, *pairs, words["patient"], words["therapist"]))
+    names = ["lsm_pooled", "lsm_pair_mean", "n_pairs", "n_words_patient", "n_words_therapist"]
+    return pd.DataFrame(out, columns=["session_id", *names])

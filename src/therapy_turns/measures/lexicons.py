@@ -18,6 +18,9 @@ from therapy_turns.measures.views import Tokens, norm
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import LEXICON_DIR, read_yaml
 
+#: the word-family columns of the features table and their lexicon files
+FAMILIES = [("body_words", "body_sensation"), ("cognitive_words", "cognitive_process")]
+FAMILIES += [("feeling_words", "feeling")]
 MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
 
 
@@ -85,8 +88,9 @@ class PhraseCounter:
             hit |= t.where("ORTH", lambda s: s.startswith(prefixes)) & ~t.flag("IS_PUNCT")
         return hit
 
-    def matches(self, t: Tokens, keep_bounds: bool = False
-                ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+    def matches(
+        self, t: Tokens, keep_bounds: bool = False
+    ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
         """Per Doc of ``t``: the number of non-overlapping matches and, with ``keep_bounds``, the
         ``(start, end)`` of the matches of each Doc that has some (keyed by Doc position)."""
         hit = self.word_hits(t)
@@ -96,18 +100,22 @@ class PhraseCounter:
         if phrases is None and patterns is None and not self._exclude and not keep_bounds:
             return counts, bounds
         # the Matcher runs on the Docs holding a word some pattern must start with
-        matchable = (t.any(t.isin("LOWER", self._first_words, normed=False))
-                     if self._first_words is not None else np.ones(t.n_docs, dtype=bool))
+        matchable = (
+            t.any(t.isin("LOWER", self._first_words, normed=False))
+            if self._first_words is not None
+            else np.ones(t.n_docs, dtype=bool)
+        )
         for k, local in t.positions(hit):
             doc = t.docs[k]
-            found = [doc[i:i + 1] for i in local]
+            found = [doc[i : i + 1] for i in local]
             if phrases is not None:
                 found += phrases(doc, as_spans=True)
             if patterns is not None and matchable[k]:
                 found += patterns(doc, as_spans=True)
-            if self._exclude:
-                found = [s for s in found if not (s.start > 0 and norm(doc[s.start - 1].text)
-                                                  in self._exclude.get(norm(s.text), ()))]
+            if self._exclude:  # drop a phrase right after one of its excluded words
+                before = [norm(doc[s.start - 1].text) if s.start else None for s in found]
+                after = [self._exclude.get(norm(s.text), ()) for s in found]
+                found = [s for s, b, a in zip(found, before, after, strict=True) if b not in a]
             kept = [(s.start, s.end) for s in filter_spans(found)]
             counts[k] = len(kept)
             if kept and keep_bounds:
@@ -170,16 +178,19 @@ def lexicons() -> Lexicons:
     return Lexicons(
         pronouns={k: _words(v) for k, v in load_lexicon("pronouns")["categories"].items()},
         function_words=fw,
-        hedges=PhraseCounter(hed["entries"], use_lemma=False,
-                             exclude_after=hed.get("exclude_after", {})),
+        hedges=PhraseCounter(
+            hed["entries"], use_lemma=False, exclude_after=hed.get("exclude_after", {})
+        ),
         certainty=PhraseCounter(cert["entries"], use_lemma=False),
         certainty_window=int(cert["negation_window"]),
         negations=_words(load_lexicon("negations")["entries"]),
         future_modals=_words(tense["future_modals"]),
         going_to=tuple(tuple(norm(w) for w in seq) for seq in tense["going_to"]),
-        families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in (
-            ("body_words", "body_sensation"), ("cognitive_words", "cognitive_process"),
-            ("feeling_words", "feeling"))},
-        markers={m: PhraseCounter(markers[m].get("phrases", []), markers[m].get("patterns", []),
-                                  use_lemma=False) for m in MARKERS},
+        families={col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in FAMILIES},
+        markers={
+            m: PhraseCounter(
+                markers[m].get("phrases", []), markers[m].get("patterns", []), use_lemma=False
+            )
+            for m in MARKERS
+        },
     )

@@ -43,13 +43,19 @@ class Column:
         return {"meaning": self.meaning, "unit": self.unit, "speakers": list(self.speakers)}
 
 
-def speaker_means(rows: pd.DataFrame, measure: Measure,
-                  tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def speaker_means(
+    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """``column__speaker``: the session mean of every numeric (non-boolean) column over the
     turns of each speaker the column applies to."""
     applies = {c.name: c.speakers for c in measure.columns}
-    num = [c for c, t in rows.dtypes.items() if c not in (*KEYS, "position")
-           and pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)]
+    num = [
+        c
+        for c, t in rows.dtypes.items()
+        if c not in (*KEYS, "position")
+        and pd.api.types.is_numeric_dtype(t)
+        and not pd.api.types.is_bool_dtype(t)
+    ]
     parts = []
     for sp in SPEAKERS:
         cols = [c for c in num if sp in applies.get(c, SPEAKERS)]
@@ -84,8 +90,9 @@ class Measure:
         """Keys then value columns, in table order."""
         return [*KEYS, *(c.name for c in self.columns)]
 
-    def summarise(self, rows: pd.DataFrame, ids: pd.Index,
-                  tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    def summarise(
+        self, rows: pd.DataFrame, ids: pd.Index, tables: Mapping[str, pd.DataFrame] | None = None
+    ) -> pd.DataFrame:
         """Every aggregation of this measure, one row per id of ``ids`` (NaN where a session
         has no rows), columns prefixed ``<name>__``. ``tables``: every measure's rows, by name
         (default: this measure's only)."""
@@ -100,10 +107,12 @@ class Measure:
     def manifest(self) -> dict[str, object]:
         """JSON-ready description for ``manifest.json``."""
         f = self.compute
-        return {"description": self.description,
-                "compute": f"{f.__module__}:{getattr(f, '__qualname__', repr(f))}",
-                "columns": {c.name: c.as_dict() for c in self.columns},
-                "aggregates": [getattr(a, "__name__", repr(a)) for a in self.aggregates]}
+        return {
+            "description": self.description,
+            "compute": f"{f.__module__}:{getattr(f, '__qualname__', repr(f))}",
+            "columns": {c.name: c.as_dict() for c in self.columns},
+            "aggregates": [getattr(a, "__name__", repr(a)) for a in self.aggregates],
+        }
 
 
 _REGISTRY: dict[str, Measure] = {}
@@ -114,8 +123,9 @@ def register(measure: Measure, replace: bool = False) -> Measure:
     same name is an error unless ``replace``."""
     old = _REGISTRY.get(measure.name)
     if old is not None and old is not measure and not replace:
-        raise ValueError(f"a measure named {measure.name!r} is already registered "
-                         f"({old.compute.__module__})")
+        raise ValueError(
+            f"a measure named {measure.name!r} is already registered ({old.compute.__module__})"
+        )
     if measure.name in ("turns", "sessions") or SEP in measure.name:
         raise ValueError(f"{measure.name!r}: reserved or contains {SEP!r}")
     _REGISTRY[measure.name] = measure
@@ -147,18 +157,28 @@ def measures(selected: Iterable[str] | None = None) -> dict[str, Measure]:
     return {n: get(n) for n in selected}
 
 
-def patient_slopes(rows: pd.DataFrame, measure: Measure,
-                   tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def patient_slopes(
+    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """``column__patient_slope``: per session, the OLS slope of every numeric patient column
     over the relative position in the session (0 = first turn, 1 = last turn; units: score
     change over a whole session); NaN with fewer than 3 patient turns."""
-    num = [c.name for c in measure.columns if "patient" in c.speakers and c.name in rows
-           and pd.api.types.is_numeric_dtype(rows[c.name])
-           and not pd.api.types.is_bool_dtype(rows[c.name])]
+    num = [
+        c.name
+        for c in measure.columns
+        if "patient" in c.speakers
+        and c.name in rows
+        and pd.api.types.is_numeric_dtype(rows[c.name])
+        and not pd.api.types.is_bool_dtype(rows[c.name])
+    ]
     pat = rows[rows.speaker == "patient"]
-    out = {f"{c}{SEP}patient_slope": pat.groupby("session_id", sort=False).apply(
-        lambda g, c=c: slope(g.position.to_numpy(float), g[c].to_numpy(float)),
-        include_groups=False) for c in num}
+    out = {
+        f"{c}{SEP}patient_slope": pat.groupby("session_id", sort=False).apply(
+            lambda g, c=c: slope(g.position.to_numpy(float), g[c].to_numpy(float)),
+            include_groups=False,
+        )
+        for c in num
+    }
     return pd.DataFrame(out)
 
 

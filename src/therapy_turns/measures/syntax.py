@@ -11,8 +11,7 @@ from pyphen import Pyphen
 from therapy_turns.measures.views import Tokens, ratio
 
 #: POS proportions reported (textdescriptives ``pos_prop_*``; denominator: all tokens).
-POS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-            "PROPN", "PUNCT", "SCONJ", "VERB")
+POS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ VERB".split())
 #: Readability (Flesch) is undefined (NaN) for turns with fewer words than this: syllables per
 #: word and words per sentence of a few words are no estimate (one long word scores -218)
 READABILITY_MIN_WORDS = 10
@@ -29,8 +28,9 @@ def syllables(word: str, lang: str = "en") -> int:
     return _pyphen(lang).inserted(word).count("-") + 1
 
 
-def syntax_columns(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+def syntax_columns(
+    t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per Doc of ``t`` (NaN without words; readability NaN below :data:`READABILITY_MIN_WORDS`
     words): Flesch reading ease, Flesch-Kincaid grade, mean
     dependency distance, POS proportions (see :func:`measures.features.syntax_features`).
@@ -52,12 +52,13 @@ def syntax_columns(t: Tokens, starts: np.ndarray, n_sents: np.ndarray, has_words
     root = t.isin("DEP", ("ROOT",), normed=False)
     dist = np.where(root, 0, np.abs(t.column("HEAD").view(np.int64)))
     sid = np.cumsum(starts) - 1
-    per_sent = (np.bincount(sid, weights=dist, minlength=int(starts.sum()))
-                / np.bincount(sid, minlength=int(starts.sum())))
+    per_sent = np.bincount(sid, weights=dist, minlength=int(starts.sum())) / np.bincount(
+        sid, minlength=int(starts.sum())
+    )
     ddm = nan.copy()
     for k in np.flatnonzero(has_words).tolist():
         first = int(sid[t.start[k]])
-        ddm[k] = np.mean(per_sent[first:first + int(n_sents[k])])
+        ddm[k] = np.mean(per_sent[first : first + int(n_sents[k])])
     out["dependency_distance_mean"] = ddm
     # POS proportions (textdescriptives: pos_proportions, use_pos=True, add_all_tags=True)
     code = {p: j for j, p in enumerate(POS_TAGS)}

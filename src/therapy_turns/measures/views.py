@@ -17,8 +17,10 @@ from therapy_turns.schema import is_clitic
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
 #: the columns of :attr:`DocView.arr` and :attr:`Tokens.arr` (``Doc.to_array`` attributes)
-ATTRS = ("ORTH", "LOWER", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "IS_PUNCT", "IS_SPACE",
-         "IS_STOP", "SENT_START", "SPACY", "IS_ALPHA", "IS_UPPER", "IDX")
+ATTRS = tuple(
+    "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START SPACY "
+    "IS_ALPHA IS_UPPER IDX".split()
+)
 
 
 def norm(text: str) -> str:
@@ -37,8 +39,9 @@ def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
     ``"Past"``/``"Pres"`` from ``Tense`` (Past first), or None."""
     m = MorphAnalysis.from_id(vocab, key)
     tense = m.get("Tense")
-    return "Fin" in m.get("VerbForm"), "Past" if "Past" in tense else \
-        "Pres" if "Pres" in tense else None
+    return "Fin" in m.get(
+        "VerbForm"
+    ), "Past" if "Past" in tense else "Pres" if "Pres" in tense else None
 
 
 class Tokens:
@@ -60,8 +63,9 @@ class Tokens:
         self.start = np.zeros(self.n_docs + 1, dtype=np.int64)
         np.cumsum(self.n_tokens, out=self.start[1:])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
-        self.arr = (np.concatenate(arrs) if self.start[-1]
-                    else np.zeros((0, len(ATTRS)), dtype=np.uint64))
+        self.arr = (
+            np.concatenate(arrs) if self.start[-1] else np.zeros((0, len(ATTRS)), dtype=np.uint64)
+        )
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
         self._lists: dict[tuple[str, Any], list[str]] = {}
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
@@ -114,8 +118,9 @@ class Tokens:
         the same ``codes`` dict."""
         strs, inv = self.types(attr, normed)
         codes = self.codes
-        return np.fromiter((codes.setdefault(s, len(codes)) for s in strs), dtype=np.int64,
-                           count=len(strs))[inv]
+        return np.fromiter(
+            (codes.setdefault(s, len(codes)) for s in strs), dtype=np.int64, count=len(strs)
+        )[inv]
 
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Per Doc: the number of its tokens where ``mask`` holds."""
@@ -125,15 +130,16 @@ class Tokens:
         """Per Doc: does ``mask`` hold for some token?"""
         return self.count(mask) > 0
 
-    def positions(self, mask: np.ndarray, docs: np.ndarray | None = None
-                  ) -> Iterator[tuple[int, list[int]]]:
+    def positions(
+        self, mask: np.ndarray, docs: np.ndarray | None = None
+    ) -> Iterator[tuple[int, list[int]]]:
         """``(k, token indices within Doc k where mask holds)`` for every Doc ``k`` (or those
         where ``docs`` holds), in order."""
         idx = np.flatnonzero(mask)
         cuts = np.searchsorted(idx, self.start).tolist()
         start = self.start.tolist()
-        for k in (range(self.n_docs) if docs is None else np.flatnonzero(docs).tolist()):
-            yield k, (idx[cuts[k]:cuts[k + 1]] - start[k]).tolist()
+        for k in range(self.n_docs) if docs is None else np.flatnonzero(docs).tolist():
+            yield k, (idx[cuts[k] : cuts[k + 1]] - start[k]).tolist()
 
     def views(self) -> list[DocView]:
         """A :class:`DocView` of every Doc, its lists cut from this block's (each string
@@ -153,8 +159,9 @@ class DocView:
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc, self._block = doc, block
-        self.arr: np.ndarray = doc.to_array(ATTRS) if block is None else \
-            block[0].arr[block[1]:block[2]]
+        self.arr: np.ndarray = (
+            doc.to_array(ATTRS) if block is None else block[0].arr[block[1] : block[2]]
+        )
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
@@ -191,9 +198,14 @@ class DocView:
     idx = cached_property(lambda self: self._col("IDX"))
     sent_start = cached_property(lambda self: [x == 1 for x in self._col("SENT_START")])
     ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY")])
-    word = cached_property(lambda self: [not (p or s or is_clitic(w)) for p, s, w in zip(
-        self.punct, self.space, self.low, strict=True)] if self._block is None else
-        self._block[0].word[self._block[1]:self._block[2]].tolist())
+
+    @cached_property
+    def word(self) -> list[bool]:
+        """Per token: a word (no punctuation, space or clitic)?"""
+        if self._block is not None:
+            return self._block[0].word[self._block[1] : self._block[2]].tolist()
+        flags = zip(self.punct, self.space, self.low, strict=True)
+        return [not (p or s or is_clitic(w)) for p, s, w in flags]
 
     @cached_property
     def doc_text(self) -> str:
@@ -204,4 +216,4 @@ class DocView:
         """``doc[lo:hi].text``."""
         if hi <= lo:
             return ""
-        return self.doc_text[self.idx[lo]:self.idx[hi - 1] + len(self.text[hi - 1])]
+        return self.doc_text[self.idx[lo] : self.idx[hi - 1] + len(self.text[hi - 1])]
