@@ -105,9 +105,8 @@ def parse_turns(
     the disk cache (cached one DocBin per session)."""
     groups = [g.tolist() for _, g in turns.groupby("session_id", sort=False)["text"]]
     parsed = parse_groups(groups, load_pipeline(), cache_dir)
-    return [
-        d for docs in tqdm(parsed, desc="parse", unit="session", disable=not progress) for d in docs
-    ]
+    bar = tqdm(parsed, desc="parse", unit="session", disable=not progress)
+    return [d for docs in bar for d in docs]
 
 
 @dataclass(frozen=True)
@@ -135,43 +134,27 @@ def _func_fingerprint(func: Callable[..., Any]) -> str:
     return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
 
 
-def table_cache_key(
-    turns: pd.DataFrame, measure: Measure, turns_digest: bytes | None = None
-) -> str:
-    """Cache key of one table of one chunk: the turn table (values, columns; ``turns_digest``:
-    its digest if the caller has it), the measure, the package code and the pipeline id."""
-    h = hashlib.sha256()
-    for part in (
-        pipeline_id(load_pipeline()),
-        code_fingerprint(),
-        measure.name,
-        _func_fingerprint(measure.compute),
-        "\0".join(map(str, turns.columns)),
-    ):
-        h.update(part.encode() + b"\0")
-    h.update(turns_digest if turns_digest is not None else _turns_digest(turns))
-    return h.hexdigest()
-
-
-def _turns_digest(turns: pd.DataFrame) -> bytes:
-    """SHA-256 of the row hashes of ``turns`` (values of every column, index left out)."""
-    return hashlib.sha256(
-        pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
-    ).digest()
+def _cache_key(turns: pd.DataFrame, digest: bytes, measure: Measure) -> str:
+    """Cache key of one table of one chunk: the turn table (columns; ``digest``: of its values),
+    the measure, the package code and the pipeline id."""
+    parts = [pipeline_id(load_pipeline()), code_fingerprint(), measure.name]
+    parts += [_func_fingerprint(measure.compute), "\0".join(map(str, turns.columns))]
+    return hashlib.sha256(b"".join(p.encode() + b"\0" for p in parts) + digest).hexdigest()
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
     """Redact (if asked), parse and compute every table of one chunk, plus its session rows;
-    tables cached under ``<cache_dir>/tables`` (:func:`table_cache_key`): all cached, no parse."""
+    tables cached under ``<cache_dir>/tables`` (:func:`_cache_key`): all cached, no parse."""
     turns = task.turns
     if task.redact:
         turns = _resolve(REDACT_FUNC)(turns)
     out: dict[str, pd.DataFrame] = {"turns": turns}
     paths: dict[str, Path] = {}
     if task.table_cache and task.cache_dir is not None:
-        digest = _turns_digest(turns)
+        rows = pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
+        digest = hashlib.sha256(rows).digest()  # of every value, index left out
         for m in task.measures:
-            key = table_cache_key(turns, m, digest)
+            key = _cache_key(turns, digest, m)
             paths[m.name] = Path(task.cache_dir) / "tables" / f"{key}.parquet-cache"
             cached = read_cached(paths[m.name])
             if cached is not None:
