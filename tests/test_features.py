@@ -360,14 +360,21 @@ def test_cli_round_trip(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- stats helper
-def test_fixed_effect_se_by_hand() -> None:
-    from therapy_turns.analysis.stats import fixed_effect_se
+def test_mixedlm_table_standard_errors_are_statsmodels() -> None:
+    """Std errors, z and CIs of the fixed effects are statsmodels' own (``bse_fe``)."""
+    import statsmodels.formula.api as smf
 
-    groups = [np.ones((2, 1)), np.ones((3, 1))]  # intercept-only, groups of 2 and 3
-    # tau = 0: OLS, SE = sqrt(scale / n)
-    assert fixed_effect_se(groups, 0.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 / 5))
-    # tau = 1: 1'V^-1 1 = n / (1 + n) per group -> 2/3 + 3/4 = 17/12
-    assert fixed_effect_se(groups, 1.0, 2.0)[0] == pytest.approx(math.sqrt(2.0 * 12 / 17))
+    from therapy_turns.analysis.stats import mixedlm_table
+
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(8), 6)
+    d = pd.DataFrame({"g": g, "x": rng.normal(size=48)})
+    d["y"] = 0.5 * d.x + rng.normal(size=8)[g] + rng.normal(size=48)
+    out = mixedlm_table(d, ["y"], "x", groups="g", standardize=False).set_index("term")
+    res = smf.mixedlm("y ~ x", d, groups=d.g).fit(reml=True, method=["bfgs"])
+    assert not out["boundary"].any()
+    assert out["std_err"].to_numpy() == pytest.approx(res.bse_fe.to_numpy(), rel=1e-6)
+    assert out.loc["x", "ci_low"] == pytest.approx(res.conf_int().loc["x", 0], rel=1e-6)
 
 
 def test_pattern_set() -> None:

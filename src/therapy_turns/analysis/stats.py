@@ -66,18 +66,6 @@ def fit_mixedlm(model, reml: bool = True, optimizers: Sequence[str] = OPTIMIZERS
     return best, used, False, notes
 
 
-def fixed_effect_se(exog_groups: Sequence[np.ndarray], tau: float, scale: float) -> np.ndarray:
-    """Fixed-effect SEs of a random-intercept model, ``sqrt(diag(scale * (sum_g X_g' V_g^-1
-    X_g)^-1))`` with ``V_g = I + tau 11'`` (``tau`` = intercept / residual variance): the GLS
-    covariance lme4 reports, finite at ``tau`` = 0 unlike statsmodels' Hessian ``bse_fe``."""
-    k = exog_groups[0].shape[1]
-    xtvx = np.zeros((k, k))
-    for x in exog_groups:
-        colsum = x.sum(axis=0)
-        xtvx += x.T @ x - (tau / (1 + x.shape[0] * tau)) * np.outer(colsum, colsum)
-    return np.sqrt(np.diag(scale * np.linalg.inv(xtvx)))
-
-
 def mixedlm_table(
     data: pd.DataFrame,
     outcomes: Sequence[str],
@@ -89,7 +77,7 @@ def mixedlm_table(
 ) -> pd.DataFrame:
     """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups`` (rows with a
     missing outcome dropped; ``standardize``: outcome z-scored, coefficients in SD units): fixed
-    effects with Wald CIs and normal p from :func:`fixed_effect_se` (columns
+    effects with Wald CIs and normal p from statsmodels' ``bse_fe`` (columns
     :data:`MIXEDLM_COLUMNS`). ``group_var``: the random-intercept variance; ``converged``,
     ``optimizer``, ``warnings``: see :func:`fit_mixedlm`; ``boundary``: that variance is 0, where
     the REML solution is OLS and the estimates and SEs come from an OLS fit. An outcome that
@@ -126,8 +114,7 @@ def mixedlm_table(
             ols = smf.ols(f"{y} ~ {rhs}", d).fit()
             params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
         else:
-            params = res.fe_params
-            se = fixed_effect_se(model.exog_li, group_var / res.scale, res.scale)
+            params, se = res.fe_params, res.bse_fe.to_numpy()
         zcrit, info = norm.ppf(1 - alpha / 2), (int(res.nobs), n_groups, group_var, converged)
         info += (boundary, used, "; ".join(notes))
         for k, term in enumerate(params.index):
