@@ -9,16 +9,22 @@ Content lemma
     The lower-cased lemma (else form) of an alphabetic word of three or more characters that is
     not a stop word and whose coarse POS is in :data:`CONTENT_POS` (reflections, reflective
     overlap).
+Position in the session
+    A turn's number over the session's last turn number (:func:`session_position`): 0 for the
+    first turn, 1 for the last; NaN in a one-turn session, where it is undefined.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from spacy.tokens import Doc, Span
+import pandas as pd
 
-from therapy_turns.nlp import word_tokenizer
+if TYPE_CHECKING:
+    from spacy.tokenizer import Tokenizer
+    from spacy.tokens import Doc, Span
 
 #: the keys of every turn-level table: a turn is (session_id, turn); speaker travels with it
 KEYS = ["session_id", "turn", "speaker"]
@@ -34,7 +40,6 @@ CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 CONTENT_MIN_CHARS = 3
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
-_tokenizer = lru_cache(maxsize=1)(word_tokenizer)
 
 
 def is_clitic(form: str) -> bool:
@@ -53,6 +58,13 @@ def words(tokens: Doc | Span | Iterable) -> list:
     return [t for t in tokens if is_word(t.text, t.is_punct, t.is_space)]
 
 
+@lru_cache(maxsize=1)
+def _tokenizer() -> Tokenizer:
+    from therapy_turns.nlp import word_tokenizer  # spaCy loads on first use, not on import
+
+    return word_tokenizer()
+
+
 def count_words(text: str) -> int:
     """Words in ``text`` (spaCy's English tokenizer; no parse needed)."""
     return len(words(_tokenizer()(text or "")))
@@ -67,3 +79,10 @@ def content_lemmas(tokens: Doc | Span | Iterable) -> set[str]:
     """The content lemmas of a Doc, Span or iterable of spaCy tokens."""
     content = (t for t in tokens if is_content(t.text, t.pos_, t.is_alpha, t.is_stop))
     return {(t.lemma_ or t.text).lower() for t in content}
+
+
+def session_position(turns: pd.DataFrame) -> pd.Series:
+    """Each turn's position in its session, turn / last turn (0..1; NaN for a one-turn session),
+    the last turn taken over the rows of ``turns`` (pass every turn, not the analysed ones)."""
+    last = turns.groupby("session_id")["turn"].transform("max")
+    return (turns["turn"] / last.where(last > 0)).astype("float64")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures.lexicons import MARKERS, load_lexicon
-from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, session_position
 
 #: the markers whose archetypes the check compares
 MARKER_CHECKS = ("skeptic", "vague", "intellectualising")
@@ -23,11 +23,10 @@ def analysable_features(
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
     n_bins: int = 3,
 ) -> pd.DataFrame:
-    """Feature rows of the turns kept under ``exclude`` with ``position`` (turn / last turn of
-    the session, before exclusion), ``segment`` (``n_bins`` equal position bins: early, middle,
-    late for 3, else 1..n) and ``therapist`` (1.0 for therapist rows: the MixedLM contrast)."""
-    last = turns.groupby("session_id")["turn"].transform("max").replace(0, 1)
-    pos = turns[KEYS].assign(position=turns["turn"] / last)
+    """Feature rows of the turns kept under ``exclude`` with ``position`` (``session_position``
+    over every turn), ``segment`` (``n_bins`` equal position bins: early, middle, late for 3,
+    else 1..n) and ``therapist`` (1.0 for therapist rows: the MixedLM contrast)."""
+    pos = turns[KEYS].assign(position=session_position(turns))
     out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     out = out.merge(pos, on=KEYS, how="left")
     labels = ["early", "middle", "late"] if n_bins == 3 else [str(i + 1) for i in range(n_bins)]

@@ -18,7 +18,7 @@ from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
-from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, TURN_ID, count_words
+from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, TURN_ID, count_words, session_position
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
 
 Names = Sequence[str]
@@ -70,12 +70,8 @@ def summarise_sessions(
     is_bc = backchannels.mask(turns).to_numpy()
     out["n_backchannels"] = per_session(mask & is_bc & (speaker == "patient"))
     dropped = turns.loc[is_bc, TURN_ID].assign(session_id=sid[is_bc])
-    turn = turns["turn"]
-    last = pd.Series(turn.to_numpy()).groupby(code).max().where(lambda s: s > 0)
-    position = (turn / last.to_numpy()[code]).astype("float64")
-    position = pd.DataFrame(
-        {"session_id": sid, "turn": turn, "speaker": speaker, "position": position}
-    )
+    position = pd.DataFrame({"session_id": sid, "turn": turns["turn"], "speaker": speaker})
+    position["position"] = session_position(position)
     rows: dict[str, pd.DataFrame] = {}  # each measure's rows of the analysed turns, in order
     found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
     for name, df in tables.items():
@@ -198,13 +194,13 @@ def turn_data(
     speaker: str = "patient",
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position`` (turn /
-    last turn of the session, 0..1) and the session-level ``columns`` (e.g. metadata; NaN for
-    sessions without a value)."""
+    """Turn-level rows of ``table`` for one speaker's analysed turns, with ``position``
+    (``session_position`` over every turn) and the session-level ``columns`` (e.g. metadata;
+    NaN for sessions without a value)."""
     keep = analysable(turns, tuple(exclude))[TURN_ID]
     d = table[table.speaker == speaker].merge(keep, on=TURN_ID)
-    last = d.session_id.map(turns.groupby("session_id").turn.max())
-    d["position"] = (d.turn / last.where(last > 0)).astype("float64")
+    pos = turns[TURN_ID].assign(position=session_position(turns))
+    d = d.drop(columns="position", errors="ignore").merge(pos, on=TURN_ID, how="left")
     s = sessions[["session_id", *columns]].assign(session_id=lambda x: x.session_id.astype(str))
     d = d.assign(session_id=d.session_id.astype(str))
     return d.merge(s, on="session_id", how="left", validate="many_to_one")

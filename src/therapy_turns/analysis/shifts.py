@@ -14,6 +14,7 @@ from scipy import stats
 
 from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, share_ci
 from therapy_turns.schema import TURN_ID as KEYS
+from therapy_turns.schema import session_position
 
 Names = Sequence[str]
 
@@ -204,14 +205,14 @@ def coupling_data(
 ) -> pd.DataFrame:
     """One row per therapist turn t with a patient turn before and after it: ``session_id, turn,
     prior`` (patient ``value`` at the last patient turn before t), ``after`` (the first after),
-    ``position`` (t / last turn, 0..1), the 0/1 ``indicators`` and ``delta = after - prior``."""
+    ``position`` (``session_position``), the 0/1 ``indicators`` and ``delta = after - prior``."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     t = t.merge(emotion[[*KEYS, value]], on=KEYS, how="left")
     t.loc[t.speaker != "patient", value] = np.nan
     g = t.groupby("session_id")[value]
     t["prior"] = g.transform(lambda s: s.ffill().shift(1))
     t["after"] = g.transform(lambda s: s.bfill().shift(-1))
-    t["position"] = t["turn"] / t.groupby("session_id")["turn"].transform("max").replace(0, 1)
+    t["position"] = session_position(t)
     t = t[t.speaker == "therapist"].drop(columns=["speaker", value])
     d = t.merge(codes[[*KEYS, *indicators]], on=KEYS, how="inner")
     d["delta"] = d["after"] - d["prior"]

@@ -6,7 +6,7 @@ measure is shown in ``docs/architecture.md``.
 Aggregations are functions ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``
 with columns ``column__statistic`` (the session table prefixes the measure name). ``rows``: the
 measure's rows of the analysed turns of a chunk, sorted by session and turn, with ``position``
-(turn / last turn, 0..1) and ``speaker``; ``tables``: the same for every measure, by name.
+(``schema.session_position``) and ``speaker``; ``tables``: the same for every measure, by name.
 """
 
 from __future__ import annotations
