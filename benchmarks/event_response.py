@@ -25,16 +25,28 @@ def main() -> None:
     p.add_argument("--n-perm", type=int, default=2000)
     a = p.parse_args()
     turns = pipeline.load_table("turns", a.corpus, a.analysis_dir)
-    tables = {n: pipeline.load_table(n, a.corpus, a.analysis_dir) for n in ("emotion",
-                                                                            "features")}
+    names = ("emotion", "features", "thinking")
+    tables = {n: pipeline.load_table(n, a.corpus, a.analysis_dir) for n in names}
     print(events.event_summary(turns).to_string(index=False))
     table = events.measure_table(turns, tables, ["valence", "arousal"])
     eff = events.event_effects(table, ["valence", "arousal"], n_perm=a.n_perm)
-    cols = ["event", "measure", "n_events", "mean_change", "ci_low", "ci_high",
-            "baseline_change", "estimate", "est_ci_low", "est_ci_high", "p_perm", "p_perm_adj"]
+    cols = [
+        "event",
+        "measure",
+        "n_events",
+        "mean_change",
+        "ci_low",
+        "ci_high",
+        "baseline_change",
+        "estimate",
+        "est_ci_low",
+        "est_ci_high",
+        "p_perm",
+        "p_perm_adj",
+    ]
     with pd.option_context("display.width", 200, "display.precision", 3):
         print(eff[cols].to_string(index=False))
-        _, thinking = events.thinking_response(turns)
+        _, thinking = events.thinking_response(turns, tables["thinking"])
         print(thinking.to_string(index=False))
     k, n = thinking["k"].sum(), thinking["n"].sum()
     if n:

@@ -3,12 +3,16 @@ without an effect gives no significant result; therapist response and thinking r
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from therapy_turns.analysis import events as E
+from therapy_turns.measures.thinking import compute_thinking, word_sets
 from therapy_turns.report.explorer import render_turn
 
 STEP = 1.0
@@ -22,10 +26,17 @@ def session_turns(sid: str, events: dict[int, str], n_pos: int = N_POS) -> pd.Da
     for turn in range(2 * n_pos):
         pos = turn // 2
         patient = turn % 2 == 0
-        rows.append({"session_id": sid, "turn": turn,
-                     "speaker": "patient" if patient else "therapist",
-                     "event": events.get(pos, "") if patient else "", "thinking": "",
-                     "generation_error": False, "missing_answer": False})
+        rows.append(
+            {
+                "session_id": sid,
+                "turn": turn,
+                "speaker": "patient" if patient else "therapist",
+                "event": events.get(pos, "") if patient else "",
+                "thinking": "",
+                "generation_error": False,
+                "missing_answer": False,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -44,8 +55,9 @@ def planted(n_sessions: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
                 changes.append(0.3 * sign)
                 sign = -sign
         values = 2.0 + 0.5 * s + np.concatenate([[0.0], np.cumsum(changes)])
-        scores.append(pd.DataFrame({"session_id": sid, "turn": 2 * np.arange(N_POS),
-                                    "valence": values}))
+        scores.append(
+            pd.DataFrame({"session_id": sid, "turn": 2 * np.arange(N_POS), "valence": values})
+        )
     return pd.concat(turns, ignore_index=True), pd.concat(scores, ignore_index=True)
 
 
@@ -87,8 +99,15 @@ def test_no_effect_is_not_significant():
         sid = f"s{s}"
         pos = rng.choice(np.arange(1, N_POS), size=2, replace=False)
         turns.append(session_turns(sid, {int(p): "news" for p in pos}))
-        scores.append(pd.DataFrame({"session_id": sid, "turn": 2 * np.arange(N_POS),
-                                    "valence": rng.normal(3, 0.3, N_POS)}))
+        scores.append(
+            pd.DataFrame(
+                {
+                    "session_id": sid,
+                    "turn": 2 * np.arange(N_POS),
+                    "valence": rng.normal(3, 0.3, N_POS),
+                }
+            )
+        )
     mt = E.measure_table(pd.concat(turns), {"emotion": pd.concat(scores)}, ["valence"])
     eff = E.event_effects(mt, ["valence"], n_perm=2000, seed=0).iloc[0]
     assert eff["n_events"] == 16
@@ -100,14 +119,18 @@ def test_permutation_is_seeded_and_within_sessions():
     turns, emo = planted()
     mt = E.measure_table(turns, {"emotion": emo}, ["valence"])
     ct = E.change_table(mt, ["valence"]).dropna(subset=["valence_change"])
-    args = (ct["valence_change"].to_numpy(), (ct["event"] != "").to_numpy(),
-            ct["session_id"].to_numpy())
-    assert E.permutation_p(*args, n_perm=500, seed=3) == E.permutation_p(*args, n_perm=500,
-                                                                         seed=3)
+    args = (
+        ct["valence_change"].to_numpy(),
+        (ct["event"] != "").to_numpy(),
+        ct["session_id"].to_numpy(),
+    )
+    assert E.permutation_p(*args, n_perm=500, seed=3) == E.permutation_p(*args, n_perm=500, seed=3)
     # a session whose every turn is an event keeps its labels: the statistic cannot move
     change = np.array([1.0, 2.0, 0.0, 0.0])
-    assert E.permutation_p(change, np.array([1, 1, 0, 0]), np.array(["a", "a", "b", "b"]),
-                           n_perm=200) == 1.0
+    assert (
+        E.permutation_p(change, np.array([1, 1, 0, 0]), np.array(["a", "a", "b", "b"]), n_perm=200)
+        == 1.0
+    )
 
 
 def test_excluded_turn_keeps_its_position_but_has_no_value():
@@ -131,8 +154,9 @@ def test_event_rows_split_types_and_move_therapist_events_to_the_reply():
 
 def test_marker_fallback_says_what_it_uses():
     t = session_turns("a", {}, n_pos=3)
-    feats = pd.DataFrame({"session_id": "a", "turn": range(6),
-                          "marker_slow_down": [0, 0, 2, 1, 0, 0]})
+    feats = pd.DataFrame(
+        {"session_id": "a", "turn": range(6), "marker_slow_down": [0, 0, 2, 1, 0, 0]}
+    )
     src = E.choose_events(t, feats, "marker_slow_down")
     assert src.kind == "marker" and "no events" in src.description
     assert src.turns["event"].tolist() == ["", "", "marker_slow_down", "", "", ""]
@@ -142,8 +166,10 @@ def test_marker_fallback_says_what_it_uses():
     assert "`event` column" in src2.description
     t2["event_text"] = np.where(t2["event"] != "", "--- [tired] ---", "")
     assert "event lines of the transcripts" in E.choose_events(t2, feats).description
-    assert "annotations in `ev.csv` and event lines" in E.choose_events(t2, feats,
-                                                                      annotated="ev.csv").description
+    assert (
+        "annotations in `ev.csv` and event lines"
+        in E.choose_events(t2, feats, annotated="ev.csv").description
+    )
     src0 = E.choose_events(t, feats.assign(marker_slow_down=0))
     assert src0.kind == "none" and "empty" in src0.description
     with pytest.raises(ValueError, match="marker_nope"):
@@ -161,37 +187,66 @@ def test_therapist_response_counts_the_next_turn():
     assert r.loc[("news", "act_process", "values"), ["k", "n"]].tolist() == [1, 2]
     assert r.loc[("no event", "main_behaviour", "question"), ["k", "n"]].tolist() == [3, 3]
     lo, hi = proportion_confint(1, 2, method="wilson")
-    assert r.loc[("news", "act_process", "values"), ["ci_low", "ci_high"]].tolist() == \
-        pytest.approx([lo, hi])
+    assert r.loc[
+        ("news", "act_process", "values"), ["ci_low", "ci_high"]
+    ].tolist() == pytest.approx([lo, hi])
 
 
 def test_thinking_rule_on_lemmas():
     t = session_turns("a", {1: "fatigue", 3: "fatigue", 5: "fatigue"}, n_pos=6)
-    thinking = {1: "Goal: values.", 3: "The patient suddenly seems exhausted.",
-                5: "Goal: explore values again.", 7: "They want to stop.",
-                9: "Energy is low; the patient is drained.",
-                11: "[Thinking part is not generated with this prompt]"}  # placeholder: left out
+    thinking = {
+        1: "Goal: values.",
+        3: "The patient suddenly seems exhausted.",
+        5: "Goal: explore values again.",
+        7: "They want to stop.",
+        9: "Energy is low; the patient is drained.",
+        11: "[Thinking part is not generated with this prompt]",
+    }  # placeholder: left out
     t["thinking"] = t["turn"].map(thinking).fillna("")
-    per_event, summary = E.thinking_response(t)
+    per_event, summary = E.thinking_response(t, compute_thinking(t))
     assert per_event[["turn", "event", "next_turn", "cues"]].values.tolist() == [
-        [2, "fatigue", 3, "exhausted,suddenly"], [6, "fatigue", 7, ""]]
+        [2, "fatigue", 3, "exhausted,suddenly"],
+        [6, "fatigue", 7, ""],
+    ]
     row = summary.iloc[0]
     assert (row["k"], row["n"], row["k_base"], row["n_base"]) == (1, 2, 1, 3)
     # lemmas: "drains" / "draining" count as the cue "drain"
-    assert E.refers(E.word_sets(["It keeps draining him."])[0], "fatigue",
-                    E.thinking_cues()) == "drain"
+    assert (
+        E.refers(word_sets(["It keeps draining him."])[0], "fatigue", E.thinking_cues()) == "drain"
+    )
+
+
+def test_analysis_imports_no_spacy():
+    """analysis/ reads tables: no module in it imports spaCy (the thinking words are a measure)."""
+    for path in Path(E.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n.split(".")[0] == "spacy" for n in names), path.name
 
 
 def test_thinking_rule_skips_types_without_cues():
     t = session_turns("a", {1: "rupture"}, n_pos=3)
     t["thinking"] = t["turn"].map({1: "x", 3: "The patient suddenly shifted.", 5: "y"}).fillna("")
-    per_event, summary = E.thinking_response(t)
+    per_event, summary = E.thinking_response(t, compute_thinking(t))
     assert per_event.empty and summary.empty
 
 
 def test_explorer_shows_events_with_their_lines():
-    row = {"speaker": "patient", "turn": 4, "markers": [], "codes": [], "text": "Okay.",
-           "event": "confusion;fatigue", "event_text": "--- [x <b>] ---\n--- [y] ---"}
+    row = {
+        "speaker": "patient",
+        "turn": 4,
+        "markers": [],
+        "codes": [],
+        "text": "Okay.",
+        "event": "confusion;fatigue",
+        "event_text": "--- [x <b>] ---\n--- [y] ---",
+    }
     html = render_turn(row)
     assert html.count('class="tt-event"') == 2
     assert 'data-event="confusion"' in html and "event: fatigue" in html

@@ -2,8 +2,8 @@
 answer. An event sits on the patient turn whose reply it conditions (``event`` column: type keys
 joined by ``;``; one on a therapist turn moves to the next patient turn). Lags count the
 patient's own turns; excluded turns keep their position without a value. The therapist's
-thinking *refers* to an event when its lemmas or lower-case words include a cue of the event's
-type or a generic one (``thinking_cues`` in ``data/events.yaml``).
+thinking *refers* to an event when its lemmas or lower-case words (the ``thinking`` table) include
+a cue of the event's type or a generic one (``thinking_cues`` in ``data/events.yaml``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from pandas.api.types import is_bool_dtype
-from spacy.language import Language
 from statsmodels.stats.weightstats import DescrStatsW
 
 from therapy_turns.analysis.shifts import next_therapist_code
@@ -26,7 +25,6 @@ from therapy_turns.analysis.stats import adjust_p, mixedlm_table, share_ci
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
-from therapy_turns.nlp import load_pipeline, pipe_texts
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE
 from therapy_turns.schema import TURN_ID as KEYS
@@ -293,12 +291,6 @@ def thinking_cues(path: str | Path | None = None) -> dict[str, frozenset[str]]:
     return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
 
 
-def word_sets(texts: Names, nlp: Language | None = None) -> list[frozenset[str]]:
-    """Per text, its spaCy lemmas and word forms, lower-case."""
-    docs = pipe_texts(nlp or load_pipeline(), list(texts))
-    return [frozenset({t.lemma_.lower() for t in d} | {t.lower_ for t in d}) for d in docs]
-
-
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
     """The cues of ``event`` (or ``any``) among ``words``, sorted and joined by ``,``; "" when
     the text does not refer to the event."""
@@ -306,36 +298,33 @@ def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]
 
 
 def thinking_response(
-    turns: pd.DataFrame,
-    cues: Mapping[str, frozenset[str]] | None = None,
-    nlp: Language | None = None,
+    turns: pd.DataFrame, thinking: pd.DataFrame, cues: Mapping[str, frozenset[str]] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: per
+    """Does the next therapist turn's thinking (its words: ``thinking``, the table of the
+    ``thinking`` measure) refer to the event? ``(per_event, summary)``: per
     event ``session_id, turn, event, next_turn, cues``; per type ``event, k, n, share, ci_low,
     ci_high`` and the same rule's ``k_base, n_base, share_base, base_low, base_high`` after
     turns without an event. Left out: turns without thinking (or a generator placeholder) and
     event types without cue words of their own."""
     cues = dict(cues) if cues is not None else thinking_cues()
     nxt = next_therapist_code(turns, turns, "thinking").fillna({"next_code": ""})
-    thinking = nxt.pop("next_code").rename("next_thinking")
-    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in thinking]
-    nxt = nxt.assign(next_thinking=thinking).loc[np.array(real, bool)]
+    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code]
+    words = thinking[[*KEYS, "thinking_words"]].rename(columns={"turn": "next_turn"})
+    nxt = nxt.loc[np.array(real, bool)].merge(words, on=["session_id", "next_turn"], how="left")
+    nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
     nxt = nxt.merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     if uncued := [ty for ty in types if ty not in cues]:
         log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
         types = [ty for ty in types if ty in cues]
     ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
-    base = nxt.loc[nxt["condition"] == NO_EVENT, "next_thinking"]
-    texts = list(dict.fromkeys(nxt["next_thinking"]))
-    words = dict(zip(texts, word_sets(texts, nlp), strict=True)) if texts else {}
-    pairs = zip(ev["next_thinking"], ev["condition"], strict=True)
-    ev["cues"] = [refers(words[x], ty, cues) for x, ty in pairs]
+    base = nxt.loc[nxt["condition"] == NO_EVENT, "words"]
+    ev["cues"] = [refers(w, ty, cues) for w, ty in zip(ev["words"], ev["condition"], strict=True)]
     per_event = ev.rename(columns={"condition": "event"})[[*KEYS, "event", "next_turn", "cues"]]
     rows = []
     for ty in types:
         mine = per_event.loc[per_event.event == ty, "cues"]
-        kb = sum(refers(words[x], ty, cues) != "" for x in base)
+        kb = sum(refers(w, ty, cues) != "" for w in base)
         rows.append((ty, *share_ci(int((mine != "").sum()), len(mine)), *share_ci(kb, len(base))))
     base_cols = ["k_base", "n_base", "share_base", "base_low", "base_high"]
     return per_event, pd.DataFrame(rows, columns=["event", *SHARE, *base_cols])

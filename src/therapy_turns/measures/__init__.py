@@ -7,5 +7,6 @@ is added to this import.
 """
 
 from therapy_turns.measures import client_talk, emotion, events, features, registry, techniques  # noqa: F401, I001
+from therapy_turns.measures import thinking  # noqa: F401, I001
 
 __all__ = ["registry"]
