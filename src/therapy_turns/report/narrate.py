@@ -86,10 +86,10 @@ def session_turns(table: pd.DataFrame, session_id: str, flags: Sequence[str]) ->
     by = table["speaker"].value_counts()
     hits = {f: table.loc[table[f].astype(bool), "turn"] for f in flags if f in table}
     flagged = [f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)]
+    text = f"Session {session_id} has {plural(len(table), 'turn')}: {by.get('patient', 0)} "
+    text += f"patient, {by.get('therapist', 0)} therapist"
     return Text(
-        f"Session {session_id} has {plural(len(table), 'turn')}: {by.get('patient', 0)} "
-        f"patient, {by.get('therapist', 0)} therapist"
-        + (f"; flagged: {'; '.join(flagged)}." if flagged else "; no turn is flagged.")
+        text + (f"; flagged: {'; '.join(flagged)}." if flagged else "; no turn is flagged.")
     )
 
 
@@ -195,9 +195,9 @@ def validation(table: pd.DataFrame) -> Text:
 def value_range(traj: pd.DataFrame, value: str) -> Text:
     """The spread of the analysed series (what the model's predictions span here)."""
     v, n = traj["value"], plural(traj["session_id"].nunique(), "session")
+    text = f"Here the analysed {value} of {n} spans {num(v.min())}–{num(v.max())} (middle half "
     return Text(
-        f"Here the analysed {value} of {n} spans {num(v.min())}–{num(v.max())} (middle half "
-        f"{num(v.quantile(0.25))}–{num(v.quantile(0.75))}) over {plural(len(v), 'turn')}."
+        text + f"{num(v.quantile(0.25))}–{num(v.quantile(0.75))}) over {plural(len(v), 'turn')}."
     )
 
 
@@ -231,10 +231,8 @@ def change_points(cps: pd.DataFrame, traj: pd.DataFrame) -> Text:
 def displacements(ued: pd.DataFrame) -> Text:
     """Displacements per session from the UED table."""
     d = ued["n_displacements"]
-    return Text(
-        f"Displacements per session: {_range(d)}; "
-        f"{int((d == 0).sum())} of {plural(len(d), 'session')} have none."
-    )
+    none = f"{int((d == 0).sum())} of {plural(len(d), 'session')} have none"
+    return Text(f"Displacements per session: {_range(d)}; {none}.")
 
 
 def composition(comp: pd.DataFrame) -> Text:
@@ -368,7 +366,5 @@ def correlations(table: pd.DataFrame, alpha: float = 0.05) -> Text:
     hit = table[table["p_adj"] < alpha]
     named = ids([f"{r.measure} ~ {r.outcome} (r = {num(r.r)})" for r in hit.itertuples()], 5)
     text = f"{len(hit)} of {plural(len(table), 'correlation')} with adjusted p < {alpha}"
-    return Text(
-        text
-        + f"{_if(len(hit), f': {named}')}, over up to {plural(int(table['n'].max()), 'session')}."
-    )
+    text += _if(len(hit), f": {named}")
+    return Text(text + f", over up to {plural(int(table['n'].max()), 'session')}.")
