@@ -300,21 +300,12 @@ class SessionExplorer:
         if self.widget is None:
             import ipywidgets as w
 
-            codes = self.data.codes()
-            self.picker = w.Dropdown(
-                options=self.data.sessions(), value=self.initial, description="session"
-            )
-            self.speaker = w.ToggleButtons(
-                options=["both", *SPEAKERS],
-                value="both",
-                description="speaker",
-                style={"button_width": "80px"},
-            )
-            self.codes = w.SelectMultiple(
-                options=[(c.replace("_", " "), c) for c in codes],
-                rows=min(8, max(2, len(codes))),
-                description="codes",
-            )
+            codes, sessions = self.data.codes(), self.data.sessions()
+            self.picker = w.Dropdown(options=sessions, value=self.initial, description="session")
+            speakers, wide = ["both", *SPEAKERS], {"button_width": "80px"}
+            self.speaker = w.ToggleButtons(options=speakers, description="speaker", style=wide)
+            labels, rows = [(c.replace("_", " "), c) for c in codes], min(8, max(2, len(codes)))
+            self.codes = w.SelectMultiple(options=labels, rows=rows, description="codes")
             self.flagged = w.Checkbox(value=True, description="show flagged turns", indent=False)
             self.view = w.HTML(value=render_session(self.data, self.initial))
             for ctl in (self.picker, self.speaker, self.codes, self.flagged):
@@ -326,9 +317,8 @@ class SessionExplorer:
 
     def _update(self, _change: object = None) -> None:
         spk = SPEAKERS if self.speaker.value == "both" else (self.speaker.value,)
-        self.view.value = render_session(
-            self.data, self.picker.value, spk, tuple(self.codes.value), self.flagged.value
-        )
+        shown = (spk, tuple(self.codes.value), self.flagged.value)
+        self.view.value = render_session(self.data, self.picker.value, *shown)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         static = render_session(self.data, self.initial)
