@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -81,10 +80,7 @@ def vader_scores(text: str) -> dict[str, float]:
 @lru_cache(maxsize=1)
 def nrc_lexicon() -> dict[str, tuple[int, ...]]:
     """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
-    return {
-        w: tuple(Counter(emos).get(e, 0) for e in NRC_EMOTIONS)
-        for w, emos in NRCLex().__lexicon__.items()
-    }
+    return {w: tuple(map(emos.count, NRC_EMOTIONS)) for w, emos in NRCLex().__lexicon__.items()}
 
 
 @dataclass(frozen=True)
@@ -132,6 +128,13 @@ class RuleView:
         ]
         #: words (therapy_turns.schema: clitics are not words) among tokens 0..i-1
         self.words_before = list(itertools.accumulate(b.word, initial=0))
+        lex, nrc, low = rules.lexicon, nrc_lexicon(), zip(self.lower, self.lemma, strict=True)
+        #: per token: lexicon valence (lower case, else lemma; None for negators, non-words) and
+        #: NRC emotion counts (None for non-words and words not in the NRC lexicon)
+        self.value, self.emotions = [], []
+        for ng, w, (lw, lm) in zip(self.negator, self.word, low, strict=True):
+            self.value.append(None if ng or not w else lex[lw] if lw in lex else lex.get(lm))
+            self.emotions.append(None if not w else nrc[lw] if lw in nrc else nrc.get(lm))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
         firsts = {m[0] for m in rules.modifiers}
         at = [i for i, w in enumerate(self.lower) if w in firsts]
@@ -173,13 +176,6 @@ class RuleView:
         """Words of ``doc[lo:hi]``."""
         return self.words_before[hi] - self.words_before[lo]
 
-    def valence(self, i: int) -> float | None:
-        """Lexicon value of token ``i`` (lower case, else lemma); None for a negator, non-word."""
-        if self.negator[i] or not self.word[i]:
-            return None
-        lex = self.rules.lexicon
-        return lex[self.lower[i]] if self.lower[i] in lex else lex.get(self.lemma[i])
-
     def scores(self, lo: int, hi: int) -> SpanScores:
         """The rule layer on ``doc[lo:hi]`` (see :func:`token_scores`)."""
         rules, low = self.rules, self.lower
@@ -189,7 +185,7 @@ class RuleView:
         contrast = [i for i in range(lo, hi) if low[i] in rules.contrast]
         terms = []
         for i in range(lo, hi):
-            base = self.valence(i)
+            base = self.value[i]
             if base is None or i in in_mod:
                 continue
             factor = 1.0
@@ -217,13 +213,9 @@ class RuleView:
         n = self.word_count(lo, hi)
         if not n:
             return dict.fromkeys(NRC_KEYS, 0.0)
-        lex = nrc_lexicon()
-        hits = [
-            lex.get(self.lower[i] if self.lower[i] in lex else self.lemma[i])
-            for i in range(lo, hi)
-            if self.word[i] and i not in neg
-        ]
-        counts = [sum(x) for x in zip(*[h for h in hits if h], strict=True)] or [0] * len(NRC_KEYS)
+        em = self.emotions
+        hits = [em[i] for i in range(lo, hi) if em[i] and i not in neg]
+        counts = [sum(x) for x in zip(*hits, strict=True)] or [0] * len(NRC_KEYS)
         return {k: 100.0 * c / n for k, c in zip(NRC_KEYS, counts, strict=True)}
 
 
