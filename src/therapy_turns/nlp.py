@@ -37,11 +37,7 @@ class ModelNotFoundError(RuntimeError):
 
 def candidate_models(name: str | None = None) -> list[str]:
     """Model names tried in order: the configured one, then the fallbacks."""
-    return (
-        [n for n in (name, *FALLBACK_MODELS) if n]
-        if name not in FALLBACK_MODELS
-        else [name, *[n for n in FALLBACK_MODELS if n != name]]
-    )
+    return list(dict.fromkeys(n for n in (name, *FALLBACK_MODELS) if n))
 
 
 @lru_cache(maxsize=8)
@@ -68,9 +64,8 @@ def word_tokenizer() -> Tokenizer:
 
 def pipeline_id(nlp: Language) -> str:
     """A stable identifier of a loaded pipeline: name, version and enabled components."""
-    return f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}:" + ",".join(
-        nlp.pipe_names
-    )
+    m = nlp.meta
+    return f"{m.get('lang')}_{m.get('name')}-{m.get('version')}:" + ",".join(nlp.pipe_names)
 
 
 def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> Path:
@@ -108,12 +103,10 @@ def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Ite
     one batch) and joined back into one Doc of the same text with :meth:`Doc.from_docs`."""
     long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
     short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
+    size = min(nlp.max_length, PIECE_CHARS)
     for i, t in enumerate(texts):
         if i in long:
-            log.info(
-                "text of %d characters parsed in pieces (max_length %d)", len(t), nlp.max_length
-            )
-            size = min(nlp.max_length, PIECE_CHARS)
+            log.info("text of %d characters over max_length: parsed in pieces", len(t))
             parts = list(nlp.pipe(text_pieces(t, size), batch_size=1))  # one piece at a time
             yield Doc.from_docs(parts, ensure_whitespace=False)
         else:
@@ -140,8 +133,6 @@ def parse_groups(
             if len(docs) == len(groups[k]):
                 out[k] = docs
     todo = [k for k in range(len(groups)) if out[k] is None]
-    if not todo:
-        return out  # type: ignore[return-value]
     parsed = iter(pipe_texts(nlp, [t for k in todo for t in groups[k]], batch_size))
     for k in todo:
         docs = [next(parsed) for _ in groups[k]]

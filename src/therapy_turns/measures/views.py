@@ -39,9 +39,7 @@ def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
     ``"Past"``/``"Pres"`` from ``Tense`` (Past first), or None."""
     m = MorphAnalysis.from_id(vocab, key)
     tense = m.get("Tense")
-    return "Fin" in m.get(
-        "VerbForm"
-    ), "Past" if "Past" in tense else "Pres" if "Pres" in tense else None
+    return "Fin" in m.get("VerbForm"), next((t for t in ("Past", "Pres") if t in tense), None)
 
 
 class Tokens:
@@ -63,9 +61,8 @@ class Tokens:
         self.start = np.zeros(self.n_docs + 1, dtype=np.int64)
         np.cumsum(self.n_tokens, out=self.start[1:])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
-        self.arr = (
-            np.concatenate(arrs) if self.start[-1] else np.zeros((0, len(ATTRS)), dtype=np.uint64)
-        )
+        empty = np.zeros((0, len(ATTRS)), dtype=np.uint64)
+        self.arr = np.concatenate(arrs) if self.start[-1] else empty
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
         self._lists: dict[tuple[str, Any], list[str]] = {}
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
@@ -159,9 +156,7 @@ class DocView:
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc, self._block = doc, block
-        self.arr: np.ndarray = (
-            doc.to_array(ATTRS) if block is None else block[0].arr[block[1] : block[2]]
-        )
+        self.arr = doc.to_array(ATTRS) if block is None else block[0].arr[block[1] : block[2]]
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
