@@ -13,8 +13,7 @@ _QUOTED = re.compile(
 
 
 def withhold_quoted(message: str) -> str:
-    """``message`` with each quoted string (transcript text, a label) replaced by its length:
-    for logs, errors and manifests, which must not carry transcript text."""
+    """``message`` with each quoted string (transcript text, a label) replaced by its length."""
     return _QUOTED.sub(lambda m: f"<{len(m.group(0)) - 2} characters withheld>", message)
 
 
@@ -31,48 +30,24 @@ class TranscriptError(Exception):
         return withhold_quoted(str(self))
 
 
-class MissingPathError(TranscriptError): ...
-
-
-class EmptyTranscriptError(TranscriptError): ...
-
-
-class BinaryFileError(TranscriptError): ...
-
-
-class EncodingError(TranscriptError): ...
-
-
-class NoSpeakerLabelError(TranscriptError): ...
-
-
-class TextBeforeLabelError(TranscriptError): ...
-
-
-class MissingColumnError(TranscriptError): ...
-
-
-class MalformedTableError(TranscriptError): ...
-
-
-class UnmappedSpeakerError(TranscriptError): ...
-
-
-class DuplicateSessionError(TranscriptError): ...
-
-
-class SpeakerOptionError(TranscriptError): ...
-
-
-class SameFileError(TranscriptError): ...
-
-
-class EventsFileError(TranscriptError): ...
+# the kinds of bad input, each a TranscriptError
+MissingPathError = type("MissingPathError", (TranscriptError,), {})
+EmptyTranscriptError = type("EmptyTranscriptError", (TranscriptError,), {})
+BinaryFileError = type("BinaryFileError", (TranscriptError,), {})
+EncodingError = type("EncodingError", (TranscriptError,), {})
+NoSpeakerLabelError = type("NoSpeakerLabelError", (TranscriptError,), {})
+TextBeforeLabelError = type("TextBeforeLabelError", (TranscriptError,), {})
+MissingColumnError = type("MissingColumnError", (TranscriptError,), {})
+MalformedTableError = type("MalformedTableError", (TranscriptError,), {})
+UnmappedSpeakerError = type("UnmappedSpeakerError", (TranscriptError,), {})
+DuplicateSessionError = type("DuplicateSessionError", (TranscriptError,), {})
+SpeakerOptionError = type("SpeakerOptionError", (TranscriptError,), {})
+SameFileError = type("SameFileError", (TranscriptError,), {})
+EventsFileError = type("EventsFileError", (TranscriptError,), {})
 
 
 class UnknownSpeakerError(TranscriptError):
-    """An unknown label (as written) that recurs like a speaker (``rule`` says how) on ``lines``;
-    ``others``: the file's other such labels and their lines."""
+    """An unknown label that recurs like a speaker (``rule`` says how) on ``lines``."""
 
     def __init__(
         self, path: str | Path, label: str, lines: list[int], rule: str, others: Sequence = ()
@@ -82,13 +57,12 @@ class UnknownSpeakerError(TranscriptError):
         also = "".join(
             f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others
         )
-        s = "s" * (n > 1)
-        found = f"unknown speaker label {label!r} at the start of {n} line{s} ({first}), {rule}"
+        found = f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first})"
         expected = (
             f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
             f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}"
         )
-        super().__init__(path, lines[0], found, expected)
+        super().__init__(path, lines[0], f"{found}, {rule}", expected)
 
 
 def read_text_file(path: Path) -> str:
@@ -103,5 +77,5 @@ def read_text_file(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        bad = data[e.start : e.start + 1]
-        raise EncodingError(path, line, f"byte {bad!r} that is not UTF-8", "UTF-8 text") from None
+        found = f"byte {data[e.start : e.start + 1]!r} that is not UTF-8"
+        raise EncodingError(path, line, found, "UTF-8 text") from None

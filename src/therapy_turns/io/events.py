@@ -1,6 +1,5 @@
-"""Events: the types of full transcripts' event lines (``--- [ ... ] ---``, never speech; the
-first type of ``data/events.yaml`` with a pattern found in the line, else ``other``) and
-annotated ``--events`` files (``session_id, turn, event``) added to a turn table."""
+"""Event lines of full transcripts (``--- [ ... ] ---``, never speech) typed by the first type of
+``data/events.yaml`` with a pattern found in the line (else ``other``), and ``--events`` files."""
 
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ def event_counts(turns: pd.DataFrame) -> dict[str, int]:
 
 
 def read_events(path: str | Path) -> pd.DataFrame:
-    """The rows of an events CSV (other columns ignored) with ``line``, the row's file line; a
-    missing column, a turn that is not a whole number or an empty event raises."""
+    """The rows of an events CSV (other columns ignored) with ``line``, the row's file line."""
     path = Path(path)
     if not path.is_file():
         raise EventsFileError(path, None, "no such file", "a CSV with session_id, turn, event")
@@ -85,10 +83,8 @@ def read_events(path: str | Path) -> pd.DataFrame:
 
 
 def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | Path) -> None:
-    """Raise :class:`EventsFileError` for the first row whose session is not in ``n_turns``
-    (session id -> number of turns) or whose turn is past the session's last turn."""
-    known = sorted(n_turns)
-    some = ", ".join(known[:3]) + (", ..." if len(known) > 3 else "")
+    """Raise for the first row whose session or turn (``n_turns``: per session) is not known."""
+    some = ", ".join(sorted(n_turns)[:3]) + (", ..." if len(n_turns) > 3 else "")
     for r in events.itertuples(index=False):
         if r.session_id not in n_turns:
             expected = f"a session id of the corpus ({some})"
@@ -102,12 +98,9 @@ def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | P
 def attach_events(
     turns: pd.DataFrame, events: pd.DataFrame, path: str | Path = "<events>"
 ) -> pd.DataFrame:
-    """A copy of ``turns`` with each row of ``events`` added to its turn's ``event`` (after the
-    transcript's own, ``;``-joined) and ``event_text`` (newline-joined)."""
+    """``turns`` with each row of ``events`` added to its turn's ``event`` and ``event_text``."""
     check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
     out = turns.copy()
-    if events.empty:
-        return out
     pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
     ev, tx = (out[c].fillna("").tolist() for c in ("event", "event_text"))
     for r in events.itertuples(index=False):

@@ -1,5 +1,5 @@
 """Writing without destroying: atomic files, owned and locked analysis folders (built in
-``.staging/``, published when complete), checksummed cache entries; errors: :class:`OutputError`."""
+``.staging/``, published when complete) and checksummed cache entries."""
 
 from __future__ import annotations
 
@@ -48,22 +48,25 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def _sum(data: bytes) -> bytes:
+    return _CHECK + hashlib.sha256(data).hexdigest().encode()
+
+
 def write_cached(path: str | os.PathLike[str], data: bytes) -> None:
     """Store a cache entry: a checksum line, then ``data``."""
-    write_bytes(path, _CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+    write_bytes(path, _sum(data) + b"\n" + data)
 
 
 def read_cached(path: str | os.PathLike[str]) -> bytes | None:
     """The bytes of a cache entry; None if there is none or it is corrupt (reported, removed)."""
-    path = Path(path)
     try:
-        head, sep, data = path.read_bytes().partition(b"\n")
+        head, sep, data = Path(path).read_bytes().partition(b"\n")
     except FileNotFoundError:
         return None
-    if sep and head == _CHECK + hashlib.sha256(data).hexdigest().encode():
+    if sep and head == _sum(data):
         return data
     log.warning("corrupt cache entry %s (checksum mismatch): removed, recomputing", path)
-    path.unlink(missing_ok=True)
+    Path(path).unlink(missing_ok=True)
     return None
 
 
@@ -93,21 +96,18 @@ class OutputFolder:
         try:
             p.mkdir(parents=True, exist_ok=True)
             fd = os.open(p / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise _oserror(p, e) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise OutputError(
-                f"--out {p}: another analyze (pid {holder}) is writing this folder; wait for it "
-                "or choose another folder"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock = fd
-        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise OutputError(
+                    f"--out {p}: another analyze (pid {holder}) is writing this folder; wait for "
+                    "it or choose another folder"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self._lock = fd
             write_bytes(p / MARKER, b'{"written_by": "therapy-turns analyze"}\n')
             shutil.rmtree(self.staging, ignore_errors=True)  # a killed run's leftovers
             self.staging.mkdir()
@@ -123,7 +123,6 @@ class OutputFolder:
             (p / manifest_name).unlink(missing_ok=True)  # until it is back: incomplete
             for name in names:
                 shutil.rmtree(p / name, ignore_errors=True)
-                (p / f"{name}.parquet").unlink(missing_ok=True)  # an older single-file table
                 if (self.staging / name).exists():
                     os.replace(self.staging / name, p / name)
             write_bytes(p / manifest_name, manifest)
