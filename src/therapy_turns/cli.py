@@ -20,11 +20,11 @@ from typing import NoReturn
 import pandas as pd
 
 from therapy_turns.analysis.sessions import MetadataError, read_metadata
-from therapy_turns.io.errors import withhold_quoted
+from therapy_turns.io.errors import TranscriptError, withhold_quoted
 from therapy_turns.io.files import OutputError, atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import to_csv
-from therapy_turns.io.transcripts import Corpus, TranscriptError, load_corpus
+from therapy_turns.io.transcripts import Corpus, load_corpus
 from therapy_turns.measures import registry
 from therapy_turns.pipeline import SchedulerError, StaleTablesError, build_tables, parse_turns
 from therapy_turns.schema import SPEAKERS

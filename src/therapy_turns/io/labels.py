@@ -9,12 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from therapy_turns.io.errors import (
-    NoSpeakerLabelError,
-    SpeakerOptionError,
-    TextBeforeLabelError,
-    UnknownSpeakerError,
-)
+from therapy_turns.io import errors
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
@@ -38,13 +33,26 @@ LABEL_RE = re.compile(
 )
 _NAME_LIKE = re.compile(r"[A-Z][A-Za-z.'’-]*(?: [A-Z][A-Za-z.'’-]*){0,2}")
 _OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
-_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_HEADER_RE = re.compile(r"^---\s*Turn\s+\d+.*---[ \t]*\r?$")
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # form feed, NEL, U+2028 stay
+# a --- Turn N --- header, or an event line (``io.events``)
+_SEP_RE = re.compile(r"^---(?:\s*Turn\s+\d+.*|[ \t]*(?P<event>\[.*\][^\n]*))---[ \t]*\r?$")
 _OPTION = "LABEL=patient, LABEL=therapist or LABEL=content"
-_HELP = _OPTION + ", with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
 _MAP = "(map other labels with --speaker LABEL=patient|therapist)"
 _A_LABEL = "a line starting with a speaker label such as 'Patient:' or 'Therapist:'"
-_EVENT_RE = re.compile(r"^---[ \t]*\[.*\][^\n]*---[ \t]*\r?$")  # an event line (``io.events``)
+_BAD_OPTIONS = [  # (test, why) of --speaker labels no line can carry
+    (lambda k: not k, "an empty label"),
+    (str.isdigit, "a label of digits only (a label starts with a letter)"),
+    (
+        lambda k: "(" in k or ")" in k,
+        "a label with parentheses (map the name before them: 'Therapist (Dr. Lee)' is matched "
+        "by 'Therapist')",
+    ),
+    (lambda k: ":" in k, "a label with a colon (give the label without its colon)"),
+    (
+        lambda k: not _OPTION_LABEL.fullmatch(k),
+        "a label that can never open a line (letters, spaces, . ' - and an optional number only)",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -65,16 +73,14 @@ class Label:
 
 def match_label(line: str) -> Label | None:
     """The label that opens ``line``, or None."""
-    m = LABEL_RE.match(line)
-    if not m:
+    if not (m := LABEL_RE.match(line)):
         return None
-    name, num, paren = " ".join(m.group("name").split()), m.group("num"), m.group("paren")
+    name, num, paren = " ".join(m["name"].split()), m["num"], m["paren"]
     label = name + (f" {num}" if num else "") + (f" ({paren.strip()})" if paren else "")
     keys = ((f"{name} {num}".lower(),) if num else ()) + (name.lower(),)
-    part = (m.group("part") or "").strip().lower()
     name_like = bool(_NAME_LIKE.fullmatch(name)) and name.split()[0].lower() not in HEADING_WORDS
     name_like &= len(name) > 1 or name.lower() in ABBREVIATIONS
-    return Label(m.end(), label, keys, part, m.group("ts") or "", name_like)
+    return Label(m.end(), label, keys, (m["part"] or "").strip().lower(), m["ts"] or "", name_like)
 
 
 def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
@@ -83,30 +89,19 @@ def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
 
 
 def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
-    """One ``--speaker LABEL=ROLE`` as (lower-case key, role); a role other than
-    patient/therapist/content or a label no line can carry raises :class:`SpeakerOptionError`."""
-    key, why, option = " ".join(label.split()), None, option or f"{label}={role}"
-    if not key:
-        why = "an empty label"
-    elif key.isdigit():
-        why = "a label of digits only (a label starts with a letter)"
-    elif "(" in key or ")" in key:
-        why = (
-            "a label with parentheses (map the name before them: 'Therapist (Dr. Lee)' is "
-            "matched by 'Therapist')"
-        )
-    elif ":" in key:
-        why = "a label with a colon (give the label without its colon)"
-    elif not _OPTION_LABEL.fullmatch(key):
-        why = (
-            "a label that can never open a line (letters, spaces, . ' - and an optional "
-            "number only)"
-        )
-    elif role.strip().lower() not in (*SPEAKERS, "content"):  # content: never opens a turn
-        why = f"role {role.strip()!r}"
+    """One ``--speaker LABEL=ROLE`` as (lower-case key, role), or :class:`SpeakerOptionError`."""
+    key, role = " ".join(label.split()), role.strip()
+    why = next((why for test, why in _BAD_OPTIONS if test(key)), None)
+    if not why and role.lower() not in (*SPEAKERS, "content"):  # content: never opens a turn
+        why = f"role {role!r}"
     if why:
-        raise SpeakerOptionError("--speaker", None, f"{option!r}: {why}", _HELP)
-    return key.lower(), role.strip().lower()
+        expected = (
+            f"{_OPTION}, with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
+        )
+        raise errors.SpeakerOptionError(
+            "--speaker", None, f"{option or f'{label}={role}'!r}: {why}", expected
+        )
+    return key.lower(), role.lower()
 
 
 def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
@@ -115,12 +110,11 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
     for v in values:
         label, sep, role = v.partition("=")
         if not sep:
-            raise SpeakerOptionError("--speaker", None, f"{v!r} without '='", _OPTION)
+            raise errors.SpeakerOptionError("--speaker", None, f"{v!r} without '='", _OPTION)
         key, out[key] = check_speaker_option(label, role, v)
     return out
 
 
-# --------------------------------------------------------------------------- segments
 @dataclass(frozen=True)
 class Segment:
     """A piece of a text file (kind label, speech, thinking, event or separator)."""
@@ -135,63 +129,42 @@ class Segment:
 def segment_text(
     text: str, path: str | Path = "<text>", speakers: Speakers | None = None
 ) -> list[Segment]:
-    """Cut a text transcript into segments whose concatenation is exactly ``text`` (kinds and
-    rules: ``docs/loading.md``); an unknown label that recurs like a speaker raises."""
+    """Cut a text transcript into segments whose concatenation is exactly ``text``; an unknown
+    label that recurs like a speaker raises :class:`UnknownSpeakerError`."""
     speakers = dict(speakers or DEFAULT_SPEAKERS)
-    lines = _LINE_RE.findall(text)  # ends kept; form feed, NEL, U+2028 do not break lines
-    for _ in range(len(ABBREVIATIONS) + 1):  # again while abbreviations become speakers
+    lines = _LINE_RE.findall(text)
+    while True:  # again while abbreviations become speakers (each time one more is mapped)
         try:
-            segs = _cut(lines, path, speakers)
-        except UnknownSpeakerError as e:  # an abbreviation opening a turn is a speaker
+            segs, openers = _cut(lines, path, speakers)
+        except errors.UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
             if e.label.lower() not in ABBREVIATIONS:
                 raise
             speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
             continue
-        if not _promote(like := speaker_like(segs, speakers), speakers, segs):
+        # unknown name-like labels that recur like speakers: R1, scanning back (the file's end
+        # counts as a known label), and R2 (docs/loading.md)
+        where: dict[str, list[int]] = {}
+        paras: dict[str, int] = {}
+        like: dict[str, str] = {}
+        known_next = True
+        for kind, line, lab, para in reversed(openers):
+            if lab is None:
+                known_next = kind == "K"
+                continue
+            where.setdefault(lab.label, []).append(line)
+            paras[lab.label] = paras.get(lab.label, 0) + para
+            if known_next:
+                like[lab.label] = "followed by a known speaker's turn"
+        like |= {k: f"opening {n} paragraphs" for k, n in paras.items() if n >= 2 and k not in like}
+        if not _promote(like, speakers, segs):
+            where = {k: v[::-1] for k, v in where.items()}
             break
     if like:
-        (label, (where, rule)), *others = sorted(like.items(), key=lambda kv: kv[1][0][0])
-        raise UnknownSpeakerError(path, label, where, rule, [(k, v[0]) for k, v in others])
+        (label, rule), *others = sorted(like.items(), key=lambda kv: where[kv[0]][0])
+        raise errors.UnknownSpeakerError(
+            path, label, where[label], rule, [(k, where[k]) for k, _ in others]
+        )
     return segs
-
-
-def speaker_like(segs: Sequence[Segment], speakers: Speakers) -> dict[str, tuple[list[int], str]]:
-    """Unknown name-like labels that recur like speakers (R1: a known label or the file's end
-    comes next among turn and paragraph openers; R2: it opens two or more paragraphs):
-    label -> (the lines it starts, which rule)."""
-    openers: list[tuple[str, int, Label | None, bool]] = []  # K/U/C, line, label, paragraph
-    prev_blank, after_label = True, False
-    for s in segs:
-        if s.kind == "label":
-            openers.append(("K", s.line, None, False))
-            prev_blank, after_label = False, True
-        elif s.kind != "speech":
-            prev_blank, after_label = s.kind != "thinking" or not s.text.strip(), False
-        elif after_label:  # the rest of a label line
-            after_label = False
-        elif not s.text.strip():
-            prev_blank = True
-        else:
-            lab = match_label(s.text)
-            if lab and lab.role(speakers) is None and lab.name_like:
-                openers.append(("U", s.line, lab, prev_blank))
-            elif prev_blank:
-                openers.append(("C", s.line, None, True))
-            prev_blank = False
-    lines, paras, flagged = {}, {}, {}  # label -> lines it starts, paragraphs it opens, rule
-    known_next = True  # R1, scanning back: the file's end counts as a known label
-    for kind, line, lab, para in reversed(openers):
-        if lab is None:
-            known_next = kind == "K"
-            continue
-        lines.setdefault(lab.label, []).append(line)
-        paras[lab.label] = paras.get(lab.label, 0) + para
-        if known_next:
-            flagged[lab.label] = "followed by a known speaker's turn"
-    for k, n in paras.items():  # R2
-        if n >= 2:
-            flagged.setdefault(k, f"opening {n} paragraphs")
-    return {k: (lines[k][::-1], why) for k, why in flagged.items()}
 
 
 def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequence[Segment]) -> bool:
@@ -212,10 +185,12 @@ def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequenc
     return bool(take)
 
 
-def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Segment]:
-    """:func:`segment_text`'s cut with a fixed label mapping."""
+def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list[Segment], list]:
+    """:func:`segment_text`'s cut with a fixed mapping, and the lines that open a turn or a
+    paragraph: (K known label / U unknown name-like label / C content, line, label, paragraph)."""
     segs: list[Segment] = []
-    turn, mode = -1, "separator"
+    openers: list[tuple[str, int, Label | None, bool]] = []
+    turn, mode, blank = -1, "separator", True
     blanks: list[Segment] = []  # blank lines: speech if their turn goes on, else separators
     pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
     for n, line in enumerate(lines, start=1):
@@ -224,25 +199,32 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
             line = line[1:]
         if not line.strip():
             blanks.append(Segment("separator", line, n))
+            blank = True
             continue
         lab = match_label(line)
         role = lab.role(speakers) if lab else None
-        header, event = _HEADER_RE.match(line), _EVENT_RE.match(line)
-        if not (header or event or role in SPEAKERS):  # content of the current turn
+        sep = _SEP_RE.match(line)
+        if not (sep or role in SPEAKERS):  # content of the current turn
             if mode == "separator" and lab and role is None:  # text before the first known label
                 found = (match_label(x.removeprefix(BOM)) for x in lines)
                 where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
-                raise UnknownSpeakerError(path, lab.label, where, "before any known speaker label")
+                raise errors.UnknownSpeakerError(
+                    path, lab.label, where, "before any known speaker label"
+                )
             if mode == "separator":
                 found = f"text outside any turn: {line.strip().strip(BOM)[:60]!r}"
-                raise TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
+                raise errors.TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
             segs += [replace(b, kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
-        elif header or event:
+            if mode == "speech" and lab and role is None and lab.name_like:
+                openers.append(("U", n, lab, blank))
+            elif mode == "speech" and blank:
+                openers.append(("C", n, None, True))
+        elif sep:
             segs += blanks
-            pending += [len(segs)] if event else []
-            segs.append(Segment("event" if event else "separator", line, n))
-            mode = mode if event else "separator"
+            pending += [len(segs)] if sep["event"] else []
+            segs.append(Segment("event" if sep["event"] else "separator", line, n))
+            mode = mode if sep["event"] else "separator"
         else:
             segs += blanks
             if not (lab.part == "answer" and mode == "thinking"):
@@ -252,9 +234,11 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
                         segs[i] = replace(segs[i], turn=turn)
                     pending.clear()
             mode = "thinking" if lab.part == "thinking" else "speech"
+            openers.append(("K", n, None, False))
             segs.append(Segment("label", line[: lab.end], n, turn, role))
             if line[lab.end :]:
                 segs.append(Segment(mode, line[lab.end :], n, turn))
+        blank = bool(sep)
         blanks.clear()
     segs += blanks
     for i in pending:  # events after the last patient turn: kept on the last turn
@@ -263,5 +247,5 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> list[Seg
         known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
         expected = f"lines starting with one of {known} followed by ':' {_MAP}"
         found = "no line starting with a recognised speaker label"
-        raise NoSpeakerLabelError(path, None, found, expected)
-    return segs
+        raise errors.NoSpeakerLabelError(path, None, found, expected)
+    return segs, openers

@@ -12,13 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_turns.io.errors import (
-    MalformedTableError,
-    MissingColumnError,
-    TranscriptError,
-    UnmappedSpeakerError,
-    read_text_file,
-)
+from therapy_turns.io import errors
 from therapy_turns.io.labels import ABBREVIATIONS, Speakers
 from therapy_turns.schema import SPEAKERS
 
@@ -33,8 +27,8 @@ def csv_rows(
 ) -> Iterator[Record]:
     """The records of a strict CSV file: a header naming ``required``, rows of its width, at
     least one unless ``empty``; errors of class ``error``; line numbers count LF only."""
-    bad = error or MalformedTableError
-    text = read_text_file(path).removeprefix("\ufeff")
+    bad = error or errors.MalformedTableError
+    text = errors.read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
     header: list[str] = []
     start, n = 1, 0
@@ -47,7 +41,9 @@ def csv_rows(
                     raise bad(path, start, found, "one header cell per column name")
                 if missing := [c for c in required if c not in header]:
                     expected = f"columns {list(required)} (missing: {missing})"
-                    raise (error or MissingColumnError)(path, start, f"columns {header}", expected)
+                    raise (error or errors.MissingColumnError)(
+                        path, start, f"columns {header}", expected
+                    )
             elif fields and len(fields) != len(header):
                 found = f"a row of {len(fields)} fields (the header has {len(header)})"
                 expected = "comma-separated rows with the header's number of fields"
@@ -66,14 +62,14 @@ def csv_rows(
 
 
 def _jsonl_rows(path: Path) -> Iterator[Record]:
-    for n, line in enumerate(read_text_file(path).split("\n"), start=1):
+    for n, line in enumerate(errors.read_text_file(path).split("\n"), start=1):
         if line.strip():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise TranscriptError(path, n, f"invalid JSON ({e.msg})", _OBJECT) from None
+                raise errors.TranscriptError(path, n, f"invalid JSON ({e.msg})", _OBJECT) from None
             if not isinstance(rec, dict):
-                raise TranscriptError(path, n, f"a JSON {type(rec).__name__}", _OBJECT)
+                raise errors.TranscriptError(path, n, f"a JSON {type(rec).__name__}", _OBJECT)
             yield n, n, rec
 
 
@@ -84,9 +80,9 @@ def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool)
         value = str(value).strip()
     if value is None or (key != "text" and value == ""):
         what = "missing" if key not in rec else ("empty" if value == "" else "null")
-        raise TranscriptError(path, line, f"{what} {key!r}", f"a {key} string")
+        raise errors.TranscriptError(path, line, f"{what} {key!r}", f"a {key} string")
     if not isinstance(value, str):
-        raise TranscriptError(
+        raise errors.TranscriptError(
             path, line, f"{key} {value!r} ({type(value).__name__})", f"a {key} string"
         )
     return value
@@ -98,7 +94,7 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
     csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
     records = list(csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path))
     if not records:
-        raise MalformedTableError(path, None, "no JSON objects", "one JSON object per turn")
+        raise errors.MalformedTableError(path, None, "no JSON objects", "one JSON object per turn")
     has_turn = any("turn" in r for _, _, r in records)
     lookup = ABBREVIATIONS | dict(speakers)
     rows, seen, first = [], {}, {}
@@ -108,14 +104,14 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
         if role not in SPEAKERS:
             known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
             expected = f"one of {known} (extend with --speaker LABEL=patient|therapist)"
-            raise UnmappedSpeakerError(path, start, f"speaker {label!r}", expected)
+            raise errors.UnmappedSpeakerError(path, start, f"speaker {label!r}", expected)
         order = rec.get("turn") if has_turn else len(rows)
         if not (type(order) is int or isinstance(order, str) and _INT.fullmatch(order)):
-            raise TranscriptError(path, start, f"turn {order!r}", "an integer turn number")
+            raise errors.TranscriptError(path, start, f"turn {order!r}", "an integer turn number")
         order = int(order)
         if (sid, order) in seen:
             found = f"turn {order} of session {sid!r} again (first on line {seen[sid, order]})"
-            raise TranscriptError(path, start, found, "one row per turn")
+            raise errors.TranscriptError(path, start, found, "one row per turn")
         seen[sid, order] = start
         event = str(rec.get("event") or "").strip()
         stamp = "" if rec.get("timestamp") is None else str(rec["timestamp"])

@@ -1,32 +1,26 @@
-"""Transcripts in, one row per turn out (:data:`COLUMNS`, described in the README): a corpus of
-files, directories and globs (one session per text file, ``session_id`` its stem or, when stems
-collide, its relative path; CSV/JSONL sessions by column; a directory's ``README.*`` and
-``metadata.csv`` are not sessions), streamed session by session or loaded whole."""
+"""Transcripts in, one row per turn out (:data:`COLUMNS`, described in the README): files,
+directories and globs (one session per text file, CSV/JSONL sessions by column), streamed
+session by session or loaded whole."""
 
 from __future__ import annotations
 
 import glob
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby, islice
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from therapy_turns.io import errors
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
-from therapy_turns.io.errors import (
-    DuplicateSessionError,
-    MissingPathError,
-    SameFileError,
-    TranscriptError,
-    read_text_file,
-)
 from therapy_turns.io.events import EVENT_TYPES, SEPARATOR, EventTypes, event_counts
 from therapy_turns.io.labels import Speakers, match_label, segment_text, speaker_map
 from therapy_turns.io.tables import table_rows
@@ -43,11 +37,9 @@ COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end
 COLUMNS += ["meta_notes", *FLAGS]
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
-_turn = attrgetter("turn")
 
 
-@dataclass
-class SkippedFile:
+class SkippedFile(NamedTuple):
     """A file left out with ``on_error='skip'`` and why."""
 
     path: str
@@ -72,8 +64,8 @@ class Corpus:
 
 
 def turn_table(rows: list[Row]) -> pd.DataFrame:
-    """The turn table of raw turn rows, grouped by session in order of first appearance:
-    ``turn`` from 0, ``exchange`` (each patient turn opens one), text and artefact flags."""
+    """The turn table of raw turn rows: sessions in order of first appearance, ``turn`` from 0,
+    ``exchange`` (each patient turn opens one), speech and artefact flags."""
     first = {sid: i for i, sid in enumerate(dict.fromkeys(r["session_id"] for r in rows))}
     out, prev = [], (None, None)  # the previous row's session and speaker
     for r in sorted(rows, key=lambda r: first[r["session_id"]]):
@@ -90,15 +82,12 @@ def text_rows(
     text: str, sid: str, source: str | Path, speakers: Speakers | None, types: EventTypes | None
 ) -> list[Row]:
     """The raw turn rows of one text transcript (plain or full variant)."""
-    classify = (types or EVENT_TYPES).classify
-    owned = sorted(
-        (s for s in segment_text(text, source, speakers) if s.turn is not None), key=_turn
-    )
-    rows = []
-    for segs in (list(g) for _, g in groupby(owned, key=_turn)):
+    classify, rows = (types or EVENT_TYPES).classify, []
+    owned = [s for s in segment_text(text, source, speakers) if s.turn is not None]
+    for _, g in groupby(sorted(owned, key=attrgetter("turn")), key=attrgetter("turn")):
+        segs = list(g)
         head = next(s for s in segs if s.kind == "label")
-        lab = match_label(head.text)
-        events = [s.text for s in segs if s.kind == "event"]
+        lab, events = match_label(head.text), [s.text for s in segs if s.kind == "event"]
         lines = [s.line for s in segs if s.kind != "event"]  # an event stands before its turn
         speech, thinking = (
             "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")
@@ -118,57 +107,50 @@ def parse_text(
     return turn_table(text_rows(text, session_id, source, speakers, None))
 
 
-def corpus_paths(corpus: CorpusArg) -> list[Path]:
-    """The corpus paths as given (relative ones: to the current folder)."""
+def _paths(corpus: CorpusArg) -> list[Path]:
     return [Path(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
 
 
 def project_corpus(corpus: CorpusArg) -> list[Path]:
     """The corpus paths of a notebook parameter, relative ones resolved against the root."""
-    return [project_path(p) for p in corpus_paths(corpus)]
+    return [project_path(p) for p in _paths(corpus)]
 
 
-def expand_paths(paths: Iterable[Path]) -> dict[Path, str]:
-    """The sorted files of files, directories and globs with their session ids (file stem, or
-    the path relative to the directory or glob base when stems collide)."""
-    out: list[tuple[Path, Path]] = []  # (file, base)
-    for p in paths:
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
-            files = [f for f in files if not any(x.startswith(".") for x in f.relative_to(p).parts)]
+def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
+    """The transcript files of a corpus (files, directories, globs) in reading order with their
+    session ids: the stem, or when stems collide the path below the directory or glob base."""
+    found: list[tuple[Path, Path]] = []  # (file, base)
+    for p in _paths(corpus):
+        if p.is_file():
+            found.append((p, p.parent))
+            continue
+        if not p.is_dir() and not re.search(r"[*?[]", str(p)):
+            expected = "an existing file, directory or glob"
+            raise errors.MissingPathError(p, None, "no such file or directory", expected)
+        pattern = f"{glob.escape(str(p))}/**/*" if p.is_dir() else str(p)
+        files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
+        if p.is_dir():  # transcripts by suffix (glob leaves hidden files out), not documentation
+            files = [f for f in files if f.suffix.lower() in SUFFIXES]
             docs = [
-                f for f in files if f.name.lower() == "metadata.csv" or f.stem.lower() == "readme"
+                f for f in files if f.stem.lower() == "readme" or f.name.lower() == "metadata.csv"
             ]
             if docs:
                 names = ", ".join(str(f.relative_to(p)) for f in docs)
                 log.info("%s: not read as sessions (documentation, metadata): %s", p, names)
-            out += [(f, p) for f in files if f not in docs]
-        elif p.is_file():
-            out.append((p, p.parent))
-        elif any(ch in str(p) for ch in "*?["):
-            files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
-            if not files:
-                expected = "at least one transcript file"
-                raise MissingPathError(p, None, "a pattern that matches no file", expected)
-            base = Path(str(p).split("*")[0].split("?")[0].split("[")[0] or ".")
-            out += [(f, base if base.is_dir() else base.parent) for f in files]
-        else:
-            expected = "an existing file, directory or glob"
-            raise MissingPathError(p, None, "no such file or directory", expected)
-    stems = Counter(f.stem for f, _ in out)
-    ids: dict[Path, str] = {}
-    for f, base in out:
+            files = [f for f in files if f not in docs]
+        elif not files:
+            what = "a pattern that matches no file"
+            raise errors.MissingPathError(p, None, what, "at least one transcript file")
+        base = p if p.is_dir() else Path(re.split(r"[*?[]", str(p))[0] or ".")
+        found += [(f, base if base.is_dir() else base.parent) for f in files]
+    stems, ids = Counter(f.stem for f, _ in found), {}
+    for f, base in found:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
         if sid in ids.values():
-            found = f"session id {sid!r} already used by another file"
-            raise DuplicateSessionError(f, None, found, "unique file names or paths")
+            what = f"session id {sid!r} already used by another file"
+            raise errors.DuplicateSessionError(f, None, what, "unique file names or paths")
         ids[f] = sid
     return ids
-
-
-def corpus_files(corpus: CorpusArg) -> list[Path]:
-    """The transcript files of a corpus, sorted (as the loader reads them)."""
-    return list(expand_paths(corpus_paths(corpus)))
 
 
 def corpus_checksum(corpus: CorpusArg) -> str:
@@ -186,30 +168,30 @@ def session_parts(
     skipped: list[SkippedFile] | None = None,
     event_types: EventTypes | None = None,
 ) -> Iterator[list[Row]]:
-    """The raw turn rows of each session, file by file in sorted order; a bad file raises, or
-    with ``on_error="skip"`` is logged and appended to ``skipped``."""
+    """The raw turn rows of each session in file order; a bad file raises, or with
+    ``on_error="skip"`` is logged and appended to ``skipped``."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
-    speakers = speaker_map(speakers)
-    ids = expand_paths(corpus_paths(corpus))
-    seen: dict[str, str] = {}
-    for f in ids:
+    speakers, seen = speaker_map(speakers), {}
+    for f, sid in corpus_files(corpus).items():
         try:
             if f.suffix.lower() in TABLE_SUFFIXES:
                 rows = table_rows(f, speakers)
             else:
-                rows = text_rows(read_text_file(f), ids[f], f, speakers, event_types)
-        except TranscriptError as e:
+                rows = text_rows(errors.read_text_file(f), sid, f, speakers, event_types)
+        except errors.TranscriptError as e:
             if on_error == "fail":
                 raise
             log.warning("skipped %s", e.withheld())
             if skipped is not None:
                 skipped.append(SkippedFile(str(f), str(e)))
             continue
-        for sid, session in groupby(rows, key=lambda r: r["session_id"]):
+        for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
                 found = f"session id {sid!r} also in {seen[sid]}"
-                raise DuplicateSessionError(f, None, found, "each session id in one input only")
+                raise errors.DuplicateSessionError(
+                    f, None, found, "each session id in one input only"
+                )
             seen[sid] = str(f)
             yield list(session)
 
@@ -239,13 +221,15 @@ def load_corpus(
     event_patterns: str | Path | None = None,
     out: str | Path | None = None,
 ) -> Corpus:
-    """One turn table of a corpus; event lines typed by the patterns of ``event_patterns``
-    (default ``data/events.yaml``); ``out``, the file the caller will write, is not an input."""
+    """One turn table of a corpus; event lines typed by ``event_patterns`` (default
+    ``data/events.yaml``); ``out``, the file the caller will write, must not be an input."""
     files = corpus_files(paths)
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
             found = f"an output path that is the input file {f}"
-            raise SameFileError(out, None, found, "an --out file that is not one of the inputs")
+            raise errors.SameFileError(
+                out, None, found, "an --out file that is not one of the inputs"
+            )
     skipped: list[SkippedFile] = []
     types = EventTypes.load(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
