@@ -102,7 +102,8 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
     assert analyzer.nlp_engine.nlp["en"] is load_pipeline(None, disable=NOT_NEEDED)
     assert "ner" in analyzer.nlp_engine.nlp["en"].pipe_names
     [phone] = [r for r in analyzer.registry.recognizers if r.name == "PhoneRecognizer"]
-    assert tuple(phone.supported_regions) == load_rules().phone_regions
+    args = load_rules().presidio_recognizers["PhoneRecognizer"]
+    assert list(phone.supported_regions) == args["supported_regions"]
     assert {"US", "GB", "DE", "FR", "IN", "AU", "IE"} <= set(phone.supported_regions)
     names = {r.name for r in analyzer.registry.recognizers}
     assert {spec["name"] for spec in load_rules().recognizers} <= names
@@ -155,7 +156,7 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("born the twenty-first of April 1994 in", "DATE", "the twenty-first of April 1994"),
         ("it's on March the third, so", "DATE", "March the third"),
         ("when he was ninety-seven and", "AGE", "ninety-seven"),
-        ("a 1 Elm Road, Springfield letter", "ADDRESS", "1 Elm Road"),
+        ("a 1 Elm Road letter, she said", "ADDRESS", "1 Elm Road"),
         ("from Springfield, 62704 by post", "POSTCODE", "62704"),
         ("to 410 Woodward Ave, 48226 then", "ADDRESS", "410 Woodward Ave, 48226"),
         ("at 1102 East 6th Street in", "ADDRESS", "1102 East 6th Street"),
@@ -520,3 +521,52 @@ def test_camel_case_name_found():
     """Real model: a CamelCase word the tagger calls a proper noun or noun is a name."""
     [ms] = find_identifiers(["I checked my credit with ClearScore again last night."])
     assert [m.surface for m in ms] == ["ClearScore"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("at 41 Moss Lane, Sale, for years", [("ADDRESS", "41 Moss Lane"), ("PLACE", "Sale")]),
+        ("it is in Rugby, CV21 3HQ now", [("PLACE", "Rugby"), ("POSTCODE", "CV21 3HQ")]),
+        ("I reported it to ACAS today", [("ORG", "ACAS")]),
+        ("my GP and the NHS, my MRN 0048", []),  # listed acronyms; one before a number
+        ("I was SO ANGRY", []),  # common words in capitals
+        ("log in at 192.168.1.1/admin then", [("URL", "192.168.1.1/admin")]),
+        ("he drank at the Cross Keys every night", [("ORG", "Cross Keys")]),
+        ("we met in The Brazen Head again", [("ORG", "The Brazen Head")]),
+        ("she lives at Sunrise of Esher now", [("ORG", "Sunrise of Esher")]),
+        ("I volunteer for Age UK on Fridays", [("ORG", "Age UK")]),
+        ("we talk on WhatsApp and Zoom", []),
+    ],
+)
+def test_towns_acronyms_venues_and_ip_urls(text, expected, ruler):
+    """Pattern recognizers (no model): towns in addresses, acronyms not listed in never_redact,
+    venues, URLs whose host is an IP address."""
+    assert found(text, ruler) == expected
+
+
+def test_given_names_and_capitalised_words_inside_sentences():
+    """Real model: a capitalised word inside a sentence that is a given name of Faker's lists is
+    a name, one after a place preposition a place; months, weekdays, relationship words and
+    sentence starts are left."""
+    texts = [
+        "bogdan made Precious cry last week.",
+        "My social worker is Adaeze from the council.",
+        "She moved to Reading in May.",
+        "Hope is hard. I told Mum every Sunday.",
+        "Her name is Obi, and my friend Grace agrees.",
+    ]
+    got = [{(m.kind, m.surface) for m in ms} for ms in find_identifiers(texts)]
+    assert ("NAME", "Precious") in got[0]
+    assert ("NAME", "Adaeze") in got[1]
+    assert got[2] == {("PLACE", "Reading"), ("DATE", "May")}
+    assert got[3] == set()
+    assert {("NAME", "Obi"), ("NAME", "Grace")} <= got[4]
+
+
+def test_short_forms_with_z_or_a_doubled_letter_and_transliterations():
+    v = name_variants("Gareth Evans", session_words={"gaz", "ga", "gazebo"})
+    assert "gaz" in v and "ga" not in v and "gazebo" not in v
+    assert "immy" in name_variants("Imogen", session_words={"immy", "ann"})
+    assert "ann" not in name_variants("Andrew", session_words={"ann"})
+    assert "djurdja" in name_variants("Đurđa") and "mueller" in name_variants("Müller")

@@ -1,21 +1,22 @@
-"""De-identification of the turn table with Microsoft Presidio (the project's spaCy pipeline as
-NLP engine, Google's ``phonenumbers``, the pattern recognizers of ``data/redact.yaml``): typed
-placeholders (``[NAME_1]``), numbered per session; every name, place and organisation found
-anywhere in a session is replaced everywhere in it (names also as parts, nickname and short forms,
-lower case). Run right after loading. How it works, limits, recall: ``docs/privacy.md``."""
+"""De-identification of the turn table with Microsoft Presidio (the project's spaCy pipeline as NLP
+engine, ``phonenumbers``, the recognizers of ``data/redact.yaml``): typed placeholders numbered per
+session, every name, place and organisation swept through its session. See ``docs/privacy.md``."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import count
+from itertools import count, product
 from types import SimpleNamespace
 
+import faker.providers.person
 import pandas as pd
 import presidio_analyzer as pa
 import tldextract
@@ -25,6 +26,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from spacy.language import Language
+from spacy.tokens import Token
 
 from therapy_turns.io.labels import DEFAULT_SPEAKERS
 from therapy_turns.nlp import load_pipeline
@@ -44,9 +46,11 @@ PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 NOT_NEEDED = ("parser", "textcat", "textcat_multilabel")  # spaCy components Presidio needn't
 _WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
 _DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
-_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss"})
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
-_TITLES = frozenset("mr mrs ms miss dr prof sir dame lady lord pc st".split())
+_SKIPPED = frozenset([",", "is", "was"])  # between a cue word and a name
+_NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
+_WEEKDAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?")
+_TOKEN_KINDS = ["LOWERCASE_NAME", "RARE_PROPER_NOUN", "GIVEN_NAME", "CAPITALISED_PLACE"]
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
 _ANONYMIZER = AnonymizerEngine()
 
@@ -55,10 +59,11 @@ _ANONYMIZER = AnonymizerEngine()
 def load_rules() -> SimpleNamespace:
     """The settings of ``data/redact.yaml`` (regex compiled, word lists as sets)."""
     r = SimpleNamespace(**read_yaml(DATA_DIR / "redact.yaml"))
-    r.phone_regions = tuple(r.phone_regions)
     r.date_requires = re.compile(r.date_requires)
-    r.name_cue_words = frozenset(w.casefold() for w in r.name_cue_words)
-    r.never_redact = frozenset(w.casefold() for w in r.never_redact)
+    for key in ("name_cue_words", "place_cue_words", "never_redact", "titles", "not_name_types"):
+        setattr(r, key, frozenset(w.casefold() for w in getattr(r, key)))
+    r.not_names = r.name_cue_words | r.never_redact | r.titles  # not names when capitalised
+    r.folds = [str.maketrans(t) for t in r.transliterations]
     return r
 
 
@@ -75,9 +80,18 @@ def is_common_word(word: str, threshold: float) -> bool:
     return _logprob().get(word.casefold(), -100.0) >= threshold
 
 
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """The first names of every locale of Faker's person providers (package data, offline)."""
+    pkg, skip = faker.providers.person, load_rules().given_name_locales_skipped
+    locales = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in skip]
+    gen = faker.Generator()
+    provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(gen) for loc in locales]
+    return frozenset(n for p in provs for n in p.first_names if n.istitle())
+
+
 class OfflineEmailRecognizer(pre.EmailRecognizer):
-    """Presidio's e-mail recognizer with tldextract's bundled suffix list (never fetched); the
-    domain must end in a public suffix (also wildcard ones such as ``school.sch.uk``)."""
+    """Presidio's, the domain ending in a public suffix of tldextract's bundled list (offline)."""
 
     _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
@@ -86,52 +100,39 @@ class OfflineEmailRecognizer(pre.EmailRecognizer):
 
 
 class TokenNameRecognizer(pa.EntityRecognizer):
-    """Rare words (not frequent English) as names: lower case after a relationship word ("my
-    friend jo"), capitalised and tagged a noun or proper noun ("Chukwuemeka", "Kyiv")."""
-
-    def __init__(self, rules: SimpleNamespace) -> None:
-        self.rules = rules
-        super().__init__(["LOWERCASE_NAME", "RARE_PROPER_NOUN"], name="TokenNameRecognizer")
+    """Names and places by word: rare words, given names, capitals inside a sentence, cues."""
 
     def load(self) -> None: ...
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[pa.RecognizerResult]:
-        """Name candidates among the tokens of Presidio's NLP engine."""
         doc = nlp_artifacts.tokens if nlp_artifacts else None
-        if doc is None:
-            return []
-        rare = partial(is_common_word, threshold=self.rules.lowercase_name_logprob)
-        tagged, out = doc.has_annotation("POS"), []
-        for tok in doc:
-            if not tok.is_alpha or rare(tok.text):
-                continue
-            prev = doc[tok.i - 2] if tok.i > 1 and doc[tok.i - 1].text == "," else doc[tok.i - 1]
-            cue = tok.i > 0 and prev.lower_ in self.rules.name_cue_words and not tok.is_stop
-            capital = len(tok) > 2 and tok.text.istitle() or _CAMEL.fullmatch(tok.text)
-            if cue and tok.is_lower and len(tok) > 1 and tok.pos_ in ("NOUN", "PROPN", ""):
-                kind, score = "LOWERCASE_NAME", 0.6
-            elif tagged and capital and tok.pos_ in ("PROPN", "NOUN"):
-                kind, score = "RARE_PROPER_NOUN", 0.5
-            else:
-                continue
-            out.append(pa.RecognizerResult(kind, tok.idx, tok.idx + len(tok), score))
-        return out
+        tagged = doc is not None and doc.has_annotation("POS")
+        kinds = [(t, self._kind(t, tagged)) for t in doc or () if t.is_alpha and len(t) > 1]
+        return [pa.RecognizerResult(k, t.idx, t.idx + len(t), 0.5) for t, k in kinds if k]
 
-
-def _predefined(name: str, rules: SimpleNamespace) -> pa.EntityRecognizer:
-    if name == "EmailRecognizer":
-        return OfflineEmailRecognizer()
-    if name == "PhoneRecognizer":
-        regions, leniency = rules.phone_regions, rules.phone_leniency
-        return pre.PhoneRecognizer(supported_regions=regions, leniency=leniency)
-    if name == "SpacyRecognizer":
-        return pre.SpacyRecognizer(supported_entities=sorted(set(rules.spacy_entities.values())))
-    rec = getattr(pre, name)()
-    for pattern in rec.patterns if name in rules.score_overrides else ():
-        pattern.score = rules.score_overrides[name]
-    return rec
+    def _kind(self, tok: Token, tagged: bool) -> str | None:
+        r, doc, i = load_rules(), tok.doc, tok.i
+        rare = not is_common_word(tok.text, r.lowercase_name_logprob)
+        prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in _SKIPPED else doc[i - 1]
+        cue = i > 0 and prev.lower_ in r.name_cue_words
+        listed = tok.text.title() in given_names()
+        given = listed and tok.pos_ in _NOUNS
+        if tok.is_lower:
+            named = cue and tok.pos_ in ("NOUN", "PROPN", "") or tagged and given and len(tok) > 2
+            return "LOWERCASE_NAME" if rare and not tok.is_stop and named else None
+        if not tagged or not (tok.text.istitle() or _CAMEL.fullmatch(tok.text)):
+            return None
+        if rare and len(tok) > 2 and (tok.pos_ in ("PROPN", "NOUN") or listed):
+            return "RARE_PROPER_NOUN"
+        start = i == 0 or doc[i - 1].is_space or doc[i - 1].is_punct and doc[i - 1].text != ","
+        skip = tok.ent_type_.casefold() in r.not_name_types or tok.lower_ in r.not_names
+        if start or skip or r.date_requires.match(tok.text) or _WEEKDAY.fullmatch(tok.text):
+            return None  # a capital at the start of a sentence or quote says nothing, nor these
+        if given or cue and tok.pos_ in _NOUNS:
+            return "GIVEN_NAME"
+        return "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else None
 
 
 @lru_cache(maxsize=8)
@@ -139,28 +140,22 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     """The Presidio analyzer (cached) over ``nlp`` (default: the project's pipeline, NER on)."""
     nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
     rules = load_rules()
-    labels = nlp.get_pipe("ner").labels if "ner" in nlp.pipe_names else ()
-    ner = NerModelConfiguration(
-        model_to_presidio_entity_mapping=dict(rules.spacy_entities),
-        labels_to_ignore=[lab for lab in labels if lab not in rules.spacy_entities],
-    )
-    registry = pa.RecognizerRegistry(supported_languages=["en"])
-    for name in rules.presidio_recognizers:
-        registry.add_recognizer(_predefined(name, rules))
-    for spec in rules.recognizers:
-        registry.add_recognizer(pa.PatternRecognizer.from_dict(spec | {"supported_language": "en"}))
-    registry.add_recognizer(TokenNameRecognizer(rules))
+    ner = NerModelConfiguration(model_to_presidio_entity_mapping=dict(rules.spacy_entities))
+    specs = [d | {"supported_language": "en"} for d in rules.recognizers]
+    recognizers = [
+        (OfflineEmailRecognizer if name == "EmailRecognizer" else getattr(pre, name))(**kwargs)
+        for name, kwargs in rules.presidio_recognizers.items()
+    ]
+    for rec in recognizers:
+        for pattern in rec.patterns if rec.name in rules.score_overrides else ():
+            pattern.score = rules.score_overrides[rec.name]
+    recognizers += [*map(pa.PatternRecognizer.from_dict, specs), TokenNameRecognizer(_TOKEN_KINDS)]
     log.info("redaction: Presidio analyzer over spaCy %s", nlp.meta.get("name"))
     engine = SpacyNlpEngine([{"lang_code": "en", "model_name": nlp.meta.get("name", "")}], ner)
     engine.nlp = {"en": nlp}  # the loaded pipeline: Presidio never loads (or downloads) a model
     enhancer = LemmaContextAwareEnhancer(context_suffix_count=3, context_matching_mode="whole_word")
-    return pa.AnalyzerEngine(
-        nlp_engine=engine,
-        registry=registry,
-        supported_languages=["en"],
-        default_score_threshold=rules.score_threshold,
-        context_aware_enhancer=enhancer,
-    )
+    registry = pa.RecognizerRegistry(recognizers)
+    return pa.AnalyzerEngine(registry, engine, context_aware_enhancer=enhancer)
 
 
 @dataclass(frozen=True)
@@ -174,27 +169,28 @@ class Match:
     score: float = 0.0
 
 
-def _clean_span(text: str, start: int, end: int, possessive: bool) -> tuple[int, int]:
-    """Shrink a span by surrounding punctuation (brackets only if unpaired inside) and, if
-    ``possessive`` (not organisations, whose names often end in one), a trailing 's."""
-    s = text[start:end]
+def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match | None:
+    """A Presidio result without edge punctuation and (not for an ORG) a possessive 's, if kept:
+    dates, long phones, names not listed, capitalised NER findings, uncommon acronyms."""
+    if not (kind := rules.entity_types.get(r.entity_type)):
+        return None
+    s = text[r.start : r.end]
     t = s.lstrip(_EDGE + "(" * (")" not in s))
     u = t.rstrip(_EDGE + ")" * ("(" not in t))
-    start += len(s) - len(t)
-    return start, start + len(u) - 2 * (possessive and len(u) > 2 and u[-2:] in ("'s", "’s"))
-
-
-def _keep(r: pa.RecognizerResult, kind: str, surface: str, rules: SimpleNamespace) -> bool:
-    """Keep calendar dates, phones of enough digits, capitalised NER findings not listed."""
-    if not surface or "[" in surface or "]" in surface:
-        return False
+    u = u[:-2] if kind != "ORG" and len(u) > 2 and u[-2:] in ("'s", "’s") else u
+    by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
     if kind == "DATE":
-        return bool(rules.date_requires.search(surface))
-    if kind == "PHONE":
-        return sum(c.isdigit() for c in surface) >= rules.phone_min_digits
-    if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
-        return surface.casefold() not in rules.never_redact and surface != surface.lower()
-    return True
+        keep = bool(rules.date_requires.search(u))
+    elif kind == "PHONE":
+        keep = sum(c.isdigit() for c in u) >= rules.phone_min_digits
+    elif by == "OrgAcronymRecognizer":
+        keep = not is_common_word(u, rules.common_word_logprob)
+    else:
+        keep = by != "SpacyRecognizer" or u != u.lower()
+    listed = kind in SWEPT and u.casefold() in rules.not_names  # "Mum", "NHS", "Slack"
+    if not u or "[" in u or "]" in u or listed or not keep:
+        return None
+    return Match(start, start + len(u), kind, u, r.score)
 
 
 def _merge(found: Iterable[Match], text: str) -> list[Match]:
@@ -216,66 +212,56 @@ def find_identifiers(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]
 
 
 def _findings(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]:
-    """Presidio's filtered findings in each text, overlaps kept (the sweep wants each type)."""
-    rules, out = load_rules(), []
+    rules = load_rules()
     results = pa.BatchAnalyzerEngine(get_analyzer(nlp)).analyze_iterator(
         list(texts), language="en", batch_size=32, score_threshold=rules.score_threshold
     )
-    for text, res in zip(texts, results, strict=True):
-        found = []
-        for r in res:
-            if kind := rules.entity_types.get(r.entity_type):
-                start, end = _clean_span(text, r.start, r.end, possessive=kind != "ORG")
-                if _keep(r, kind, text[start:end], rules):
-                    found.append(Match(start, end, kind, text[start:end], r.score))
-        out.append(found)
-    return out
+    pairs = zip(texts, results, strict=True)
+    return [[m for r in res if (m := _finding(text, r, rules))] for text, res in pairs]
 
 
 def name_variants(
     name: str, rules: SimpleNamespace | None = None, session_words: Iterable[str] = ()
 ) -> set[str]:
-    """A found name's forms swept through its session: parts (not titles or common words),
-    nicknames, short forms in ``session_words`` ("Britt", "lachie"), lower case if not common."""
+    """A found name's forms swept through its session (parts, nicknames, short forms, cases)."""
     rules = rules or load_rules()
     common = partial(is_common_word, threshold=rules.common_word_logprob)
     words = name.split()
     forms = {" ".join(words)}
-    parts = [w for w in words if w.strip(".").casefold() not in _TITLES and len(w) > 1]
-    if len(parts) > 1:
-        forms.update(p for p in parts if not common(p))
+    parts = [w for w in words if w.strip(".").casefold() not in rules.titles and len(w) > 1]
+    forms.update(p for p in parts if len(parts) > 1 and not common(p))
     for p in parts:
         forms.update(*(g for g in rules.nicknames if p in g))
         forms.update(w for w in session_words if _short_form(w, p) and not common(w))
     forms |= {f.lower() for f in forms if not any(common(w) for w in f.split())}
-    nfkd = (unicodedata.normalize("NFKD", f) for f in forms)  # and without accents: "siobhan"
-    bare = {"".join(c for c in f if not unicodedata.combining(c)).translate(_FOLD) for f in nfkd}
-    return forms | {f for f in bare if not common(f)}
+    nfkd = [unicodedata.normalize("NFKD", f.translate(t)) for f in forms for t in rules.folds]
+    bare = {"".join(c for c in f if not unicodedata.combining(c)) for f in nfkd}
+    return forms | {f for f in bare if not common(f)}  # and without accents: "siobhan"
 
 
 def _short_form(word: str, name: str) -> bool:
-    """``word`` is a prefix of ``name`` (lower case: 3+ letters), a 3+-letter prefix plus a
-    diminutive ending ("lachie" of "Lachlan") or a 4+-letter ending ("seun" of "Oluwaseun")."""
+    """``word`` is a short form of ``name`` (rules and examples: ``docs/privacy.md``)."""
     w, n = word.casefold(), name.casefold()
     if n.startswith(w):
         return len(w) < len(n) and (len(w) >= 3 or len(w) == 2 and word[0].isupper())
     stem = _DIMINUTIVE.sub("", w)
+    two = stem != w and (len(stem) == 2 and w[-1] == "z" or len(stem) == 3 and stem[1] == stem[2])
+    stem = stem[:2] if two else stem  # "gaz" of "Gareth", "immy" of "Imogen"
     ending = 4 <= len(w) <= len(n) - 3 and n.endswith(w)
-    return ending or 3 <= len(stem) < len(n) and n.startswith(stem)
+    return ending or (two or len(stem) >= 3) and len(stem) < len(n) and n.startswith(stem)
 
 
 class _Session:
-    """Swept forms and surface -> placeholder assignment for one session."""
+    """Swept forms, findings per text and surface -> placeholder assignment for one session."""
 
-    def __init__(self, surfaces: Mapping[str, str], words: set[str], orgs: set[str]) -> None:
-        rules = load_rules()
+    def __init__(self, surfaces: Mapping[str, str], words: set[str], orgs: set[str], found) -> None:
+        rules, self.found = load_rules(), found
         self.kind_of: dict[str, str] = {}
         self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
         for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
             common = any(is_common_word(w, rules.common_word_logprob) for w in s.split())
-            forms = (
-                {s, s if common else s.lower()} if k != "NAME" else name_variants(s, rules, words)
-            )
+            forms = {s, s if common else s.lower()}
+            forms = name_variants(s, rules, words) if k == "NAME" else forms
             if s in orgs:  # an organisation's possessive is part of its name: "Sainsbury's"
                 forms |= {f + p for f in forms for p in ("'s", "’s")}
             for f in sorted(forms, key=lambda f: (f != s, f)):
@@ -285,34 +271,30 @@ class _Session:
         body = "|".join(r"\s+".join(map(re.escape, s.split())) for s in alts)
         self.regex = re.compile(rf"(?<![\w@])(?:{body})(?![\w@])" if alts else "(?!)")
         self.ids: dict[tuple[str, str], str] = {}
-        self.counts: Counter[str] = Counter()
 
     def placeholder(self, kind: str, surface: str) -> str:
         s = " ".join(surface.split())
-        s = " ".join(self.canon.get(s, s).split()).casefold()
+        s = self.canon.get(s, s).casefold()
         key = re.sub(r"\D", "", s) if kind == "PHONE" else s
         key = re.sub(r"^(?:https?|ftp)://|/+$", "", key) if kind == "URL" else key
         if (kind, key) not in self.ids:
-            self.counts[kind] += 1
-            self.ids[(kind, key)] = f"[{kind}_{self.counts[kind]}]"
-        return self.ids[(kind, key)]
+            self.ids[kind, key] = f"[{kind}_{sum(k == kind for k, _ in self.ids) + 1}]"
+        return self.ids[kind, key]
 
-    def matches(self, text: str, found: list[Match]) -> list[Match]:
-        """The findings in ``text`` plus every swept form in it, overlaps merged."""
-        k = self.kind_of
-        swept = [
-            Match(*m.span(), k[" ".join(m[0].split())], m[0]) for m in self.regex.finditer(text)
-        ]
-        return _merge(found + swept, text)
+    def matches(self, text: str) -> list[Match]:
+        k, found, hits = self.kind_of, self.found.get(text, []), self.regex.finditer(text)
+        return _merge(
+            found + [Match(*m.span(), k[" ".join(m[0].split())], m[0]) for m in hits], text
+        )
 
-    def redact(self, text: str, found: list[Match]) -> tuple[str, list[tuple[str, str, str]]]:
+    def redact(self, text: str) -> tuple[str, list[tuple[str, str, str]]]:
         """``text`` with identifiers replaced, and the ``(placeholder, type, surface)`` list."""
-        matches = self.matches(text, found) if text else []
+        matches = self.matches(text) if text else []
         if not matches:
             return text, []
         done = [(self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches]
-        ph = {(k, s): p for p, k, s in done}
-        ops = {k: OperatorConfig("custom", {"lambda": lambda s, k=k: ph[k, s]}) for _, k, _ in done}
+        fill = {k: {"lambda": lambda s, k=k: self.placeholder(k, s)} for _, k, _ in done}
+        ops = {k: OperatorConfig("custom", params) for k, params in fill.items()}
         results = [pa.RecognizerResult(m.kind, m.start, m.end, 1.0) for m in matches]
         res = _ANONYMIZER.anonymize(text, results, ops, merge_entities_with_spaces=False)
         return res.text, done
@@ -320,8 +302,7 @@ class _Session:
 
 def _sessions(
     turns: pd.DataFrame, nlp: Nlp, known: Known
-) -> Iterator[tuple[object, pd.DataFrame, _Session, dict[str, list[Match]]]]:
-    """Each session of ``turns`` with its placeholder assignment, and the findings per text."""
+) -> Iterator[tuple[object, pd.DataFrame, _Session]]:
     known = known or {}
     if bad := [k for k in known if k not in TYPES]:
         raise ValueError(f"known: types {bad} unknown; expected some of {list(TYPES)}")
@@ -333,59 +314,46 @@ def _sessions(
         texts = [str(v) for c in cols for v in g[c]]
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
         # swept surface -> type: every finding of a swept type, known strings, speaker labels
-        votes: dict[str, Counter[str]] = {}
+        votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
         seen = [(m.surface, m.kind, 1) for t in texts for m in found.get(t, []) if m.kind in SWEPT]
         seen += [(s, k, 10**6) for k, ss in known.items() for s in ss]
         seen += [(x, "NAME", 10**6) for x in labels if x.strip().lower() not in DEFAULT_SPEAKERS]
         for s, k, n in seen:
             if s := " ".join(s.split()):
-                votes.setdefault(s, Counter())[k] += n
+                votes[s][k] += n
         surfaces = {s: min(c, key=lambda k: (-c[k], TYPES.index(k))) for s, c in votes.items()}
         words = {w for t in texts for w in _WORDS.findall(t)}
         orgs = {s for s, c in votes.items() if c["ORG"]}
-        yield sid, g, _Session(surfaces, words, orgs), found
+        yield sid, g, _Session(surfaces, words, orgs, found)
 
 
-def redaction_spans(
-    turns: pd.DataFrame, column: str = "text", nlp: Nlp = None, known: Known = None
-) -> dict[object, list[Match]]:
-    """Row index -> the spans of ``column`` that :func:`redact_turns` replaces (benchmark)."""
-    out = {}
-    for _, g, sess, found in _sessions(turns, nlp, known):
-        for idx in g.index:
-            text = str(turns.at[idx, column])
-            out[idx] = sess.matches(text, found.get(text, []))
-    return out
+def redaction_spans(turns: pd.DataFrame, nlp: Nlp = None) -> dict[object, list[Match]]:
+    """Row index -> the spans of ``text`` that :func:`redact_turns` replaces (benchmark)."""
+    sessions = _sessions(turns, nlp, None)
+    return {i: sess.matches(str(turns.at[i, "text"])) for _, g, sess in sessions for i in g.index}
 
 
 def redact_turns(turns: pd.DataFrame, nlp: Nlp = None, known: Known = None) -> pd.DataFrame:
-    """A copy of the turn table with identifiers in the :data:`TEXT_COLUMNS` replaced by typed
-    placeholders, consistent within each session; non-standard speaker labels become the role.
-
-    ``nlp``: a spaCy pipeline for Presidio (default: the project's, NER on). ``known``: strings
-    always redacted, by type, e.g. ``{"NAME": ["Jane Roe"], "PLACE": ["Leeds"]}``.
-    """
+    """The turn table with identifiers replaced by typed placeholders per session; ``known``:
+    strings always redacted, by type (``{"NAME": ["Jane Roe"]}``)."""
     return _run(turns, nlp, known)[0]
 
 
 def redaction_map(turns: pd.DataFrame, nlp: Nlp = None, known: Known = None) -> pd.DataFrame:
-    """What :func:`redact_turns` would replace (``session_id, placeholder, type, surface,
-    count``), for auditing in memory: it holds the original strings, never write it out."""
+    """What :func:`redact_turns` replaces, with the original strings: never write it out."""
     return _run(turns, nlp, known)[1]
 
 
 def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
     out, audit = turns.copy(), []
-    for sid, g, sess, found in _sessions(turns, nlp, known):
+    for sid, g, sess in _sessions(turns, nlp, known):
         used: Counter[tuple[str, str, str]] = Counter()
-        for idx in g.index:
-            for c in cols:
-                text = str(turns.at[idx, c])
-                out.at[idx, c], done = sess.redact(text, found.get(text, []))
-                used.update(done)
+        for idx, c in product(g.index, cols):
+            out.at[idx, c], done = sess.redact(str(turns.at[idx, c]))
+            used.update(done)
         audit += [(sid, p, k, s, n) for (p, k, s), n in used.items()]
-        log.info("redacted a session: %s", dict(sess.counts))
+        log.info("redacted a session: %s", dict(Counter(k for k, _ in sess.ids)))
     if "speaker_label" in out:
         std = out["speaker_label"].str.strip().str.lower().isin(list(DEFAULT_SPEAKERS))
         out.loc[~std, "speaker_label"] = out.loc[~std, "speaker"].str.capitalize()
