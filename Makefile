@@ -128,7 +128,7 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check src tests benchmarks
 
 emotion-model: $(STAMP) ## retrain the shipped valence/arousal model from EmoBank train (dev for selection)
-	$(BIN)/python -m therapy_turns.emotion_model
+	$(BIN)/python -m therapy_turns.measures.emotion_model
 
 benchmarks: $(STAMP) ## print the speed, scale, agreement and validation figures
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -45,7 +45,7 @@ def main() -> int:
     rules = emotion_rules.load_rules()
     mods = {" ".join(k) for k in rules.modifiers}
     flags = pd.DataFrame({
-        "negation": [bool(emotion_rules.negator_tokens(d, rules)) for d in docs],
+        "negation": [any(emotion_rules.RuleView(d, rules).negator) for d in docs],
         "intensifier/diminisher": [any(t.lower_ in mods for t in d) or any(
             " ".join(x.lower_ for x in d[i:i + 2]) in mods for i in range(len(d)))
             for d in docs],

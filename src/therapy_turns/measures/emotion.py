@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,12 +22,13 @@ from therapy_turns.measures.emotion_rules import (
     NRC_KEYS,
     Rules,
     RuleView,
+    SpanScores,
+    analyzer,
     load_rules,
     rule_view,
-    vader_scores,
 )
 from therapy_turns.measures.registry import Column, Measure, patient_slopes, register, speaker_means
-from therapy_turns.measures.views import DocView, Tokens
+from therapy_turns.measures.views import Tokens
 from therapy_turns.paths import MODEL_DIR
 from therapy_turns.schema import KEYS, PATIENT
 
@@ -38,56 +38,43 @@ MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
 DENSE_FEATURES = ("rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos")
 DENSE_FEATURES += ("vader_neg", *NRC_KEYS, "log_words", "exclamations", "questions", "allcaps")
 DENSE_FEATURES += ("negations", "modifiers", "first_person")
-NEG_PREFIX = "NOT_"
 #: the score columns of a turn (word and sentence counts are the features table's)
 SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
 
 
-# --------------------------------------------------------------------------- model inputs
 @dataclass
-class _Unit:
-    """One scored span: its rule-layer, VADER and NRC scores and its model inputs."""
+class Unit:
+    """One scored span: its rule-layer and NRC scores, VADER scores and model inputs."""
 
-    rule: object  # emotion_rules.SpanScores
+    rule: SpanScores
     vader: dict[str, float]
-    nrc: dict[str, float]
-    items: list[str]  # lexical items: words, then bigrams of successive words
-    dense: list[float]  # DENSE_FEATURES
+    items: list[str]  # lexical items: words (``NOT_`` inside a negation scope), then bigrams
+    dense: list[float]  # DENSE_FEATURES (rates per word)
 
 
-def _unit(v: RuleView, lo: int, hi: int, text: str) -> _Unit:
-    """Everything about ``doc[lo:hi]`` (text ``text``): lower-case lemmas of its alphabetic
-    tokens (prefixed ``NOT_`` inside a negation scope) and their bigrams, and the dense
-    features (rates per word)."""
-    sc, vd = v.scores(lo, hi), vader_scores(text)
-    nrc = v.nrc(lo, hi, sc.negated)
-    alpha, neg = v.base.alpha, sc.negated
-    words = [(NEG_PREFIX if i in neg else "") + v.lemma[i] for i in range(lo, hi) if alpha[i]]
-    per = 1.0 / max(sc.n, 1)
+def unit(v: RuleView, lo: int, hi: int, text: str) -> Unit:
+    """The :class:`Unit` of ``doc[lo:hi]`` (text ``text``)."""
+    sc, vd = v.scores(lo, hi), analyzer().polarity_scores(text)
+    alpha, lemma, per = v.base.alpha, v.lemma, 1.0 / max(sc.n, 1)
+    words = [("NOT_" if i in sc.negated else "") + lemma[i] for i in range(lo, hi) if alpha[i]]
     low, text_, word = v.lower[lo:hi], v.base.text[lo:hi], v.word[lo:hi]
     allcaps = sum(w and t.isupper() and len(t) > 1 for w, t in zip(word, text_, strict=True))
     first = sum(w and lw in FIRST_PERSON for w, lw in zip(word, low, strict=True))
     joined = "".join(low)  # the '!' and '?' in it are the tokens' (one character)
     dense = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"]]
-    dense += [nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(joined.count("!"))]
+    dense += [sc.nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(joined.count("!"))]
     dense += [float(joined.count("?")), allcaps * per, sc.n_negators * per, sc.n_modifiers * per]
     bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-    return _Unit(sc, vd, nrc, words + bigrams, [*dense, first * per])
+    return Unit(sc, vd, words + bigrams, [*dense, first * per])
 
 
-def lexical_features(span: Doc | Span, rules: Rules | None = None) -> Counter[str]:
-    """Counts of the lower-case lemmas of the alphabetic tokens, prefixed ``NOT_`` inside a
-    negation scope, and of the bigrams of successive such items (joined by a space)."""
-    return Counter(_unit(*rule_view(span, rules), span.text).items)
-
-
-def dense_features(span: Doc | Span, rules: Rules | None = None) -> np.ndarray:
-    """The :data:`DENSE_FEATURES` of ``span`` (rates are per word)."""
-    return np.asarray(_unit(*rule_view(span, rules), span.text).dense, dtype=np.float64)
+def span_unit(span: Doc | Span, rules: Rules | None = None) -> Unit:
+    """The :class:`Unit` of a Doc or Span."""
+    return unit(*rule_view(span, rules), span.text)
 
 
 def design_matrix(
-    units: Sequence[_Unit], vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
+    units: Sequence[Unit], vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
 ) -> sparse.csr_matrix:
     """Rows: the units' L2-normalised lexical counts over ``vocab``, then their standardised
     dense features."""
@@ -119,14 +106,8 @@ class LinearVAD:
         """Read a model written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             vocab = {str(w): i for i, w in enumerate(z["vocab"].tolist())}
-            return cls(
-                vocab,
-                z["coef"],
-                z["intercept"],
-                z["dense_mean"],
-                z["dense_sd"],
-                json.loads(str(z["meta"])),
-            )
+            arrays = [z[k] for k in ("coef", "intercept", "dense_mean", "dense_sd")]
+            return cls(vocab, *arrays, json.loads(str(z["meta"])))
 
     def save(self, path: str | Path = MODEL_FILE) -> None:
         """Write the model as a compressed ``.npz`` (byte-stable)."""
@@ -140,7 +121,7 @@ class LinearVAD:
             meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
         )
 
-    def predict_units(self, units: Sequence[_Unit]) -> np.ndarray:
+    def predict_units(self, units: Sequence[Unit]) -> np.ndarray:
         """Predictions (n, 3) on the 1-5 scale, clipped (rows are independent)."""
         if not units:
             return np.zeros((0, 3))
@@ -149,7 +130,7 @@ class LinearVAD:
 
     def predict(self, spans: Sequence[Doc | Span], rules: Rules | None = None) -> np.ndarray:
         """Predictions (n, 3) for valence, arousal, dominance of each span as one unit."""
-        return self.predict_units([_unit(*rule_view(s, rules), s.text) for s in spans])
+        return self.predict_units([span_unit(s, rules) for s in spans])
 
 
 @lru_cache(maxsize=1)
@@ -158,37 +139,29 @@ def load_model() -> LinearVAD:
     return LinearVAD.load(MODEL_FILE)
 
 
-# --------------------------------------------------------------------------- scoring
-def _score_docs(
-    docs: Sequence[Doc], model: LinearVAD, rules: Rules | None = None
+def score_docs(
+    docs: Sequence[Doc], model: LinearVAD | None = None, rules: Rules | None = None
 ) -> list[dict[str, float]]:
-    """The scores of each Doc (see ``docs/emotion.md``), one model prediction for all their
-    sentences. A Doc without words scores NaN throughout."""
-    rules = rules or load_rules()
-    one_vocab = len({id(d.vocab) for d in docs}) == 1  # then the token lists are read at once
-    views = Tokens(docs).views() if one_vocab else [DocView(d) for d in docs]
-    units: list[_Unit] = []
+    """:data:`SCORE_COLUMNS` of each Doc (NaN without words): valence/arousal/dominance the
+    word-weighted mean of its sentences' predictions, the rule layer summed over them, VADER the
+    mean of their compounds, NRC on the whole Doc."""
+    rules, model = rules or load_rules(), model or load_model()
+    units: list[Unit] = []
     outs: list[dict[str, float]] = []
     groups: list[tuple[dict[str, float], list[int]]] = []  # output, its sentences' words
-    for doc, view in zip(docs, views, strict=True):
+    for doc, view in zip(docs, Tokens(docs).views(), strict=True):
         v = RuleView(doc, rules, view)
         outs.append(out := dict.fromkeys(SCORE_COLUMNS, math.nan))
         if v.word_count(0, len(doc)) == 0:
             continue
         sents = [s for s in doc.sents if v.word_count(s.start, s.end) > 0]
-        texts = [v.base.span_text(s.start, s.end) for s in sents]
-        mine = [_unit(v, s.start, s.end, t) for s, t in zip(sents, texts, strict=True)]
+        mine = [unit(v, s.start, s.end, view.span_text(s.start, s.end)) for s in sents]
         units += mine
         raw = sum(u.rule.raw for u in mine)
-        text = v.base.doc_text
-        vd = mine[0].vader if len(sents) == 1 and texts[0] == text else vader_scores(text)
-        out.update(
-            {
-                "valence_rules": raw / math.sqrt(raw * raw + rules.alpha),
-                "vader_compound": vd["compound"],
-                **v.nrc(0, len(doc), v.negated(0, len(doc))),
-            }
-        )
+        out["valence_rules"] = raw / math.sqrt(raw * raw + rules.alpha)
+        # VADER's recipe for a paragraph: the mean of its sentences' compounds
+        out["vader_compound"] = sum(u.vader["compound"] for u in mine) / len(mine)
+        out.update(v.nrc(0, len(doc), v.negated(0, len(doc))))
         groups.append((out, [u.rule.n for u in mine]))
     pred, a = model.predict_units(units), 0
     for out, counts in groups:
@@ -196,15 +169,6 @@ def _score_docs(
         means = w @ pred[a - len(counts) : a].copy() / w.sum()
         out.update(zip(DIMENSIONS, means.tolist(), strict=True))
     return outs
-
-
-def score_doc(
-    doc: Doc, model: LinearVAD | None = None, rules: Rules | None = None
-) -> dict[str, float]:
-    """Scores of a whole text: valence/arousal/dominance the word-weighted mean of its
-    sentences' predictions, VADER and NRC on the whole text, the rule layer summed over its
-    sentences."""
-    return _score_docs([doc], model or load_model(), rules)[0]
 
 
 def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -215,11 +179,10 @@ def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
             f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
             "row-aligned (docs[i] is the parse of turns.text.iloc[i])"
         )
-    out = pd.DataFrame(_score_docs(docs, load_model()), columns=SCORE_COLUMNS)
+    out = pd.DataFrame(score_docs(docs), columns=SCORE_COLUMNS)
     return pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
 
 
-# --------------------------------------------------------------------------- the measure
 #: per-turn scores whose patient series get Utterance Emotion Dynamics, and the metrics kept
 UED_COLUMNS = ("valence", "arousal")
 UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
@@ -245,7 +208,7 @@ def patient_ued(
 _NRC = "NRC lexicon {} words outside negation scopes"
 _COLS = [Column(d, f"predicted {d} (EmoBank 1-5 scale, 3 = neutral)", "1-5") for d in DIMENSIONS]
 _COLS += [Column("valence_rules", "rule layer: VADER valences composed on the parse", "-1..1")]
-_COLS += [Column("vader_compound", "VADER 3.3.2 compound of the text as written", "-1..1")]
+_COLS += [Column("vader_compound", "mean VADER 3.3.2 compound of the sentences", "-1..1")]
 COLUMNS = (*_COLS, *(Column(f"nrc_{e}", _NRC.format(e), "per 100 words") for e in NRC_EMOTIONS))
 DESCRIPTION = "per-turn affect: valence/arousal/dominance (EmoBank-trained model), rule layer, "
 DESCRIPTION += "VADER compound, NRC emotions"

@@ -16,20 +16,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 from sklearn.linear_model import Ridge
-from spacy.tokens import Doc
 
 from therapy_turns.measures.emotion import (
     DENSE_FEATURES,
     DIMENSIONS,
     MODEL_FILE,
     LinearVAD,
-    _unit,
+    Unit,
     design_matrix,
     load_model,
-)
-from therapy_turns.measures.emotion_rules import (
-    load_rules,
-    rule_view,
+    span_unit,
 )
 from therapy_turns.nlp import load_pipeline, parse
 from therapy_turns.paths import project_path, project_root
@@ -53,20 +49,9 @@ def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
     return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
 
 
-def parse_emobank(
-    df: pd.DataFrame, cache_dir: str | Path | None = DEFAULT_CACHE
-) -> dict[str, list[Doc]]:
-    """Docs per split (``train``, ``dev``), row-aligned with ``df[df.split == split]``."""
-    nlp = load_pipeline()
-    cache = project_path(cache_dir) if cache_dir is not None else None
-    return {
-        s: parse(df.loc[df["split"] == s, "text"].tolist(), nlp, cache) for s in ("train", "dev")
-    }
-
-
-def _units(docs: Sequence[Doc]) -> list:
-    rules = load_rules()
-    return [_unit(*rule_view(d, rules), d.text) for d in docs]
+def _units(texts: pd.Series, cache_dir: str | Path | None) -> list[Unit]:
+    cache = project_path(cache_dir) if cache_dir else None
+    return [span_unit(d) for d in parse(texts.tolist(), load_pipeline(), cache)]
 
 
 def _fit(x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -81,19 +66,20 @@ def train(
 ) -> dict[str, object]:
     """Fit, select on dev, write the model to ``out``; return the metadata written."""
     df = load_emobank(data)
-    docs = parse_emobank(df, cache_dir)
     tr, dv = df[df["split"] == "train"], df[df["split"] == "dev"]
-    u_tr, u_dv = _units(docs["train"]), _units(docs["dev"])
+    u_tr, u_dv = _units(tr["text"], cache_dir), _units(dv["text"], cache_dir)
     dense_tr = np.asarray([u.dense for u in u_tr]).reshape(len(u_tr), len(DENSE_FEATURES))
-    mean = dense_tr.mean(axis=0)
-    sd = dense_tr.std(axis=0)
+    mean, sd = dense_tr.mean(axis=0), dense_tr.std(axis=0)
     sd[sd == 0] = 1.0
     doc_freq = Counter(w for u in u_tr for w in set(u.items))
 
+    def matrices(min_df: int) -> tuple[dict[str, int], sparse.csr_matrix, sparse.csr_matrix]:
+        vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
+        return vocab, design_matrix(u_tr, vocab, mean, sd), design_matrix(u_dv, vocab, mean, sd)
+
     best: dict[str, tuple[float, int, float]] = {}  # dim -> (r, min_df, alpha)
     for min_df in MIN_DFS:
-        vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
-        x_tr, x_dv = (design_matrix(u, vocab, mean, sd) for u in (u_tr, u_dv))
+        _, x_tr, x_dv = matrices(min_df)
         for dim, col in TARGETS.items():
             for alpha in ALPHAS:
                 coef, b = _fit(x_tr, tr[col].to_numpy(float), alpha)
@@ -105,13 +91,10 @@ def train(
     # One vocabulary for the shipped model: the smallest min_df chosen by any dimension, so
     # every dimension sees the words it was selected with.
     min_df = min(b[1] for b in best.values())
-    vocab = {w: i for i, w in enumerate(sorted(w for w, n in doc_freq.items() if n >= min_df))}
-    x_tr, x_dv = (design_matrix(u, vocab, mean, sd) for u in (u_tr, u_dv))
-    coefs, intercepts, dev_r = [], [], {}
-    for dim, col in TARGETS.items():
-        coef, b = _fit(x_tr, tr[col].to_numpy(float), best[dim][2])
-        coefs.append(coef)
-        intercepts.append(b)
+    vocab, x_tr, x_dv = matrices(min_df)
+    fits = {dim: _fit(x_tr, tr[col].to_numpy(float), best[dim][2]) for dim, col in TARGETS.items()}
+    dev_r = {}
+    for (dim, (coef, b)), col in zip(fits.items(), TARGETS.values(), strict=True):
         pred = np.clip(x_dv @ coef.astype(np.float32).astype(np.float64) + b, 1, 5)
         dev_r[dim] = round(float(stats.pearsonr(pred, dv[col].to_numpy(float))[0]), 4)
     meta = {
@@ -126,14 +109,14 @@ def train(
         "dense_features": list(DENSE_FEATURES),
         "n_vocab": len(vocab),
     }
-    model = LinearVAD(vocab, np.vstack(coefs), np.asarray(intercepts), mean, sd, meta)
+    coef, intercept = np.vstack([c for c, _ in fits.values()]), [b for _, b in fits.values()]
+    model = LinearVAD(vocab, coef, np.asarray(intercept), mean, sd, meta)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     log.info("wrote %s: %s", out, json.dumps(meta["dev_pearson_r"]))
     return meta
 
 
-# --------------------------------------------------------------------------- validation
 #: Baselines printed beside the model: (dimension, column, description).
 BASELINES = (
     ("valence", "vader_compound", "VADER compound"),
@@ -166,23 +149,19 @@ def dev_predictions(
     model = model or load_model()
     df = load_emobank(data)
     dev = df[df["split"] == "dev"].reset_index(drop=True)
-    docs = parse(
-        dev["text"].tolist(),
-        load_pipeline(),
-        project_path(cache_dir) if cache_dir is not None else None,
-    )
-    units = _units(docs)  # each text one unit: model inputs and the baselines' scores
+    units = _units(dev["text"], cache_dir)  # each text one unit
     out = dev[["id", "V", "A", "D", "text"]].assign(
         **dict(zip(DIMENSIONS, model.predict_units(units).T, strict=True))
     )
-    names = ["vader_compound", "vader_intensity", "valence_rules", "nrc_valence", "nrc_arousal"]
-    rows = []
-    for u in units:
-        nrc, vader = u.nrc, u.vader["compound"]
-        valence = nrc["nrc_positive"] - nrc["nrc_negative"]
-        arousal = sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL)
-        rows.append((vader, abs(vader), u.rule.compound, valence, arousal))
-    return pd.concat([out, pd.DataFrame(rows, columns=names)], axis=1)
+    nrc = pd.DataFrame([u.rule.nrc for u in units])
+    vader = np.array([u.vader["compound"] for u in units])
+    return out.assign(
+        vader_compound=vader,
+        vader_intensity=np.abs(vader),
+        valence_rules=[u.rule.compound for u in units],
+        nrc_valence=nrc["nrc_positive"] - nrc["nrc_negative"],
+        nrc_arousal=sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL),
+    )
 
 
 def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
@@ -195,12 +174,17 @@ def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float
 def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
     """Pearson r (95% Fisher-z CI) of every scorer with the human rating of its dimension:
     ``dimension, scorer, r, ci_low, ci_high, n``; the model rows first."""
-    human = {"valence": "V", "arousal": "A", "dominance": "D"}
-    rows = []
     entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + list(BASELINES)
-    for dim, col, name in entries:
-        r, lo, hi = pearson_ci(pred[col].to_numpy(float), pred[human[dim]].to_numpy(float))
-        rows.append((dim, name, col, r, lo, hi, len(pred)))
+    rows = [
+        (
+            dim,
+            name,
+            col,
+            *pearson_ci(pred[col].to_numpy(float), pred[TARGETS[dim]].to_numpy(float)),
+            len(pred),
+        )
+        for dim, col, name in entries
+    ]
     return pd.DataFrame(
         rows, columns=["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
     )
@@ -214,8 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cache", default=DEFAULT_CACHE, help="parse cache directory")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    meta = train(args.data, args.out, args.cache)
-    logging.getLogger(__name__).info("dev Pearson r: %s", meta["dev_pearson_r"])
+    train(args.data, args.out, args.cache)
     if Path(args.out).resolve() == MODEL_FILE.resolve():
         load_model.cache_clear()
         dev = dev_predictions(args.data, args.cache).drop(columns="text")

@@ -1,6 +1,6 @@
 """The lexical layer of the affect scores: VADER (``vaderSentiment``), the dependency-based rule
-layer (settings :class:`Rules` from ``lexicons/emotion_rules.yaml``; every setting honoured) and
-NRC emotion rates, over spans of Docs parsed once (rules in ``docs/emotion.md``)."""
+layer (:class:`Rules` from ``lexicons/emotion_rules.yaml``, every setting honoured) and NRC emotion
+rates, over Docs parsed once (rules in ``docs/emotion.md``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from therapy_turns.measures.views import DocView
 from therapy_turns.paths import LEXICON_DIR, read_yaml
-from therapy_turns.schema import words
 
 NRC_EMOTIONS = tuple(
     "anger anticipation disgust fear joy sadness surprise trust positive negative".split()
@@ -47,12 +46,13 @@ class Rules:
 def load_rules() -> Rules:
     """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
     raw = read_yaml(LEXICON_DIR / "emotion_rules.yaml")
-    mods: dict[tuple[str, ...], float] = {}
-    for key in ("intensifiers", "diminishers"):
-        for w in raw[key]["words"]:
-            mods[tuple(str(w).lower().split())] = float(raw[key]["value"])
+    mods = {
+        tuple(str(w).lower().split()): float(raw[k]["value"])
+        for k in ("intensifiers", "diminishers")
+        for w in raw[k]["words"]
+    }
     return Rules(
-        lexicon=_analyzer().lexicon,
+        lexicon=analyzer().lexicon,
         negation_scalar=float(raw["negation_scalar"]),
         neg_determiners=frozenset(raw["negators"]["determiner"]),
         neg_prepositions=frozenset(raw["negators"]["preposition"]),
@@ -68,13 +68,9 @@ def load_rules() -> Rules:
 
 
 @lru_cache(maxsize=1)
-def _analyzer() -> SentimentIntensityAnalyzer:
+def analyzer() -> SentimentIntensityAnalyzer:
+    """VADER's analyzer (one per process)."""
     return SentimentIntensityAnalyzer()
-
-
-def vader_scores(text: str) -> dict[str, float]:
-    """VADER polarity scores (``compound`` in [-1, 1], ``pos``, ``neg``, ``neu``) of ``text``."""
-    return _analyzer().polarity_scores(text)
 
 
 @lru_cache(maxsize=1)
@@ -83,25 +79,12 @@ def nrc_lexicon() -> dict[str, tuple[int, ...]]:
     return {w: tuple(map(emos.count, NRC_EMOTIONS)) for w, emos in NRCLex().__lexicon__.items()}
 
 
-@dataclass(frozen=True)
-class TokenScore:
-    """One sentiment-bearing token and how the rules changed its lexicon valence."""
-
-    i: int  # doc index
-    text: str
-    base: float  # lexicon valence (-4..4)
-    negated: bool
-    modifier: float  # product of (1 + value) over its modifiers
-    contrast: float  # contrast weight (1, ``before`` or ``after``)
-    value: float  # base * modifier * contrast, times the rules' negation scalar if negated
-
-
 @dataclass
 class SpanScores:
     """The rule layer's reading of one span."""
 
     n: int  # words
-    terms: list[TokenScore]
+    terms: list[tuple[str, float]]  # sentiment-bearing tokens and their values after the rules
     raw: float  # sum of the token values
     compound: float  # raw / sqrt(raw^2 + alpha)
     pos: float  # sum of the positive token values
@@ -109,15 +92,16 @@ class SpanScores:
     n_modifiers: int
     n_negators: int
     negated: set[int]  # doc indices of the tokens inside a negation scope
+    nrc: dict[str, float]  # NRC hits per 100 words outside negation scopes
 
 
 class RuleView:
-    """The rule layer on one Doc under one :class:`Rules`: per token its lower case, lower-case
-    lemma, lexical-token flag (not punctuation or space), negator flag and negation scope."""
+    """The rule layer on one Doc: per token its lower case, lemma, lexical-token flag, negator
+    flag, lexicon valence, NRC counts and negation scope, each read once."""
 
     def __init__(self, doc: Doc, rules: Rules, view: DocView | None = None) -> None:
         self.doc, self.rules = doc, rules
-        self.base = b = view or DocView.of(doc)
+        self.base = b = view or DocView(doc)
         self.lower, self.lemma = b.lower, b.lemma_lower
         self.word = [not (p or s) for p, s in zip(b.punct, b.space, strict=True)]
         self.negator = [
@@ -128,11 +112,9 @@ class RuleView:
         ]
         #: words (therapy_turns.schema: clitics are not words) among tokens 0..i-1
         self.words_before = list(itertools.accumulate(b.word, initial=0))
-        lex, nrc, low = rules.lexicon, nrc_lexicon(), zip(self.lower, self.lemma, strict=True)
-        #: per token: lexicon valence (lower case, else lemma; None for negators, non-words) and
-        #: NRC emotion counts (None for non-words and words not in the NRC lexicon)
-        self.value, self.emotions = [], []
-        for ng, w, (lw, lm) in zip(self.negator, self.word, low, strict=True):
+        lex, nrc = rules.lexicon, nrc_lexicon()
+        self.value, self.emotions = [], []  # lower case first, then lemma; None: not a word
+        for ng, w, lw, lm in zip(self.negator, self.word, self.lower, self.lemma, strict=True):
             self.value.append(None if ng or not w else lex[lw] if lw in lex else lex.get(lm))
             self.emotions.append(None if not w else nrc[lw] if lw in nrc else nrc.get(lm))
         self.scopes = {k: self._scope(k) for k, neg in enumerate(self.negator) if neg}
@@ -147,8 +129,7 @@ class RuleView:
         ]
 
     def _scope(self, k: int) -> list[int]:
-        """The words 1..``neg_window`` after negator ``k`` inside its scope (docs/emotion.md)."""
-        dep, rules, head = self.base.dep[k], self.rules, self.base.head
+        dep, head, rules = self.base.dep[k], self.base.head, self.rules
         top = k if dep == "prep" else k + int(head[k])
         out = []
         for i in range(k + 1, min(k + rules.neg_window + 1, len(self.doc))):
@@ -157,15 +138,12 @@ class RuleView:
             path = [i]  # i and its ancestors (Token.ancestors, read off the head offsets)
             while head[path[-1]] and len(path) <= len(self.doc):
                 path.append(path[-1] + int(head[path[-1]]))
-            if top not in path:
-                continue
-            if (
+            if top in path and not (
                 dep == "neg"
                 and i != top
                 and self.base.dep[path[path.index(top) - 1]] in rules.neg_stops
             ):
-                continue
-            out.append(i)
+                out.append(i)
         return out
 
     def negated(self, lo: int, hi: int) -> set[int]:
@@ -176,88 +154,54 @@ class RuleView:
         """Words of ``doc[lo:hi]``."""
         return self.words_before[hi] - self.words_before[lo]
 
+    def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
+        """NRC hits per 100 words of ``doc[lo:hi]``, skipping the tokens in ``neg``."""
+        n, em = self.word_count(lo, hi), self.emotions
+        hits = [em[i] for i in range(lo, hi) if em[i] and i not in neg]
+        counts = [sum(x) for x in zip(*hits, strict=True)] or [0] * len(NRC_KEYS)
+        return {k: 100.0 * c / n if n else 0.0 for k, c in zip(NRC_KEYS, counts, strict=True)}
+
     def scores(self, lo: int, hi: int) -> SpanScores:
-        """The rule layer on ``doc[lo:hi]`` (see :func:`token_scores`)."""
-        rules, low = self.rules, self.lower
+        """The rule layer on ``doc[lo:hi]`` (``docs/emotion.md``)."""
+        rules, low, punct = self.rules, self.lower, self.base.punct
         neg = self.negated(lo, hi)
         mods = [(s, e) for s, e in self.modifiers if lo <= s and e < hi]
         in_mod = {p for s, e in mods for p in range(s, e + 1)}
         contrast = [i for i in range(lo, hi) if low[i] in rules.contrast]
         terms = []
         for i in range(lo, hi):
-            base = self.value[i]
+            base, factor = self.value[i], 1.0
             if base is None or i in in_mod:
                 continue
-            factor = 1.0
             for s, e in mods:  # ending 1..window tokens before, no punctuation between
-                if 1 <= i - e <= rules.window and not any(self.base.punct[e:i]):
+                if 1 <= i - e <= rules.window and not any(punct[e:i]):
                     factor *= 1.0 + rules.modifiers[tuple(low[s : e + 1])]
             weight = 1.0 if not contrast else rules.before if i < contrast[-1] else rules.after
             value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
-            terms.append(TokenScore(i, self.base.text[i], base, i in neg, factor, weight, value))
-        raw = float(sum(t.value for t in terms))
+            terms.append((self.base.text[i], value))
+        raw = float(sum(v for _, v in terms))
         return SpanScores(
             n=self.word_count(lo, hi),
             terms=terms,
             raw=raw,
             compound=raw / math.sqrt(raw * raw + rules.alpha),
-            pos=float(sum(t.value for t in terms if t.value > 0)),
-            neg=float(-sum(t.value for t in terms if t.value < 0)),
+            pos=float(sum(v for _, v in terms if v > 0)),
+            neg=float(-sum(v for _, v in terms if v < 0)),
             n_modifiers=len(mods),
             n_negators=sum(self.negator[lo:hi]),
             negated=neg,
+            nrc=self.nrc(lo, hi, neg),
         )
-
-    def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
-        """NRC hits per 100 words of ``doc[lo:hi]``, skipping the tokens in ``neg``."""
-        n = self.word_count(lo, hi)
-        if not n:
-            return dict.fromkeys(NRC_KEYS, 0.0)
-        em = self.emotions
-        hits = [em[i] for i in range(lo, hi) if em[i] and i not in neg]
-        counts = [sum(x) for x in zip(*hits, strict=True)] or [0] * len(NRC_KEYS)
-        return {k: 100.0 * c / n for k, c in zip(NRC_KEYS, counts, strict=True)}
 
 
 def rule_view(span: Doc | Span, rules: Rules | None = None) -> tuple[RuleView, int, int]:
     """The :class:`RuleView` of ``span``'s Doc and the span's token bounds."""
-    if isinstance(span, Span):
-        return RuleView(span.doc, rules or load_rules()), span.start, span.end
-    return RuleView(span, rules or load_rules()), 0, len(span)
+    doc = span.doc if isinstance(span, Span) else span
+    lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(doc))
+    return RuleView(doc, rules or load_rules()), lo, hi
 
 
-def negated_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens of ``span`` inside a negation scope (docs/emotion.md)."""
+def span_scores(span: Doc | Span, rules: Rules | None = None) -> SpanScores:
+    """The rule layer and NRC rates of ``span`` (``docs/emotion.md``)."""
     v, lo, hi = rule_view(span, rules)
-    return v.negated(lo, hi)
-
-
-def negator_tokens(span: Doc | Span, rules: Rules | None = None) -> set[int]:
-    """Doc indices of the tokens that open a negation scope."""
-    v, lo, hi = rule_view(span, rules)
-    return {i for i in range(lo, hi) if v.negator[i]}
-
-
-def token_scores(span: Doc | Span, rules: Rules | None = None) -> list[TokenScore]:
-    """The sentiment-bearing tokens of ``span`` with the rules applied (docs/emotion.md)."""
-    v, lo, hi = rule_view(span, rules)
-    return v.scores(lo, hi).terms
-
-
-def rule_score(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
-    """Rule-layer valence of ``span``: ``raw`` (sum of token values), ``compound``
-    (``raw / sqrt(raw^2 + alpha)``), ``pos`` and ``neg`` (sums of the positive and of the
-    absolute negative token values)."""
-    sc = (v := rule_view(span, rules))[0].scores(v[1], v[2])
-    return {"raw": sc.raw, "compound": sc.compound, "pos": sc.pos, "neg": sc.neg}
-
-
-def nrc_rates(span: Doc | Span, rules: Rules | None = None) -> dict[str, float]:
-    """``nrc_<emotion>``: NRC hits per 100 words outside negation scopes (0 without words)."""
-    v, lo, hi = rule_view(span, rules)
-    return v.nrc(lo, hi, v.negated(lo, hi))
-
-
-def word_count(span: Doc | Span) -> int:
-    """Words of ``span`` (:mod:`therapy_turns.schema`): sentence weights, NRC denominator."""
-    return len(words(span))
+    return v.scores(lo, hi)
