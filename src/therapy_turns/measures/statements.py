@@ -1,6 +1,5 @@
-"""Statement rules of the technique coder (MITI 4.2.1 decision rules, ``docs/codebook.md``):
-directions, reflections and information among the statements no cue rule codes, simple vs
-complex reflections."""
+"""Statement rules of the technique coder (``docs/codebook.md``, decision rule 3): directions,
+reflections and information among the statements no cue rule codes; simple vs complex."""
 
 from __future__ import annotations
 
@@ -21,62 +20,58 @@ INPUT_FORMS = {"giving_information", "persuade", "exercise_instruction"}
 
 
 @dataclass(frozen=True)
-class ReflectionSettings:
+class Settings:
     """Thresholds of the reflection rules (``settings`` of ``technique_patterns.yaml``)."""
 
-    min_overlap_plain: float  # share of content lemmas said by the client (no lead-in, no "you")
-    min_content_plain: int  # content lemmas such a restatement needs
-    complex_min_novelty: float  # share of new content lemmas that makes a reflection complex
-    complex_min_content: int  # content lemmas a statement needs before novelty can count
-    statement_default: bool = True  # any other uncoded statement about the client's world
-    generic_min_content: int = 5  # a longer statement sharing no client word is information
+    min_overlap_plain: float
+    min_content_plain: int
+    complex_min_novelty: float
+    complex_min_content: int
+    statement_default: bool = True
+    generic_min_content: int = 5
 
 
 @dataclass
 class Turn:
-    """A therapist turn being coded: its tokens and quote mask, the client turn before (content
+    """A therapist turn being coded: its view and quote mask, the client turn before (content
     lemmas, None without one; all words and lemmas) and the forms found so far."""
 
     v: DocView
     quoted: list[bool]
-    settings: ReflectionSettings
+    settings: Settings
     role_play: bool = False
     client: set[str] | None = None
     words: set[str] = field(default_factory=set)
     input_turn: bool = False  # the turn's cue rules give information, advice or exercise steps
     found: dict[str, list[list[str]]] = field(default_factory=dict)
 
+    def add(self, code: str, rule: str, text: str) -> None:
+        """Record ``[rule, text]`` as evidence of ``code`` (once)."""
+        evidence, item = self.found.setdefault(code, []), [rule, text.strip()[:120]]
+        if item not in evidence:
+            evidence.append(item)
+
 
 def direction(v: DocView, start: int, end: int) -> str | None:
     """``"imperative"`` if the sentence ``start:end`` opens with an imperative verb (not
-    ``be``/``let``, not after ``you``), ``"direction"`` for another direction (``let's``, ``I'd
-    like you to``), else None."""
-    i = next(
-        (i for i in range(start, end) if not (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP)),
-        None,
-    )
+    ``be``/``let``, not after ``you``), ``"direction"`` for ``let's``, ``I'd like you to`` ...,
+    else None."""
+    skip = (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP for i in range(start, end))
+    i = next((start + k for k, s in enumerate(skip) if not s), None)
     if i is None:
         return None
     if v.tag[i] == "VB" and v.low[i] not in ("be", "let") and not (i and v.low[i - 1] == "you"):
         return "imperative"
     text = v.span_text(start, end).lower().replace("’", "'")
-    return (
-        "direction"
-        if v.low[i] in ("let", "let's") or any(p in text for p in _DIRECTION_PHRASES)
-        else None
-    )
+    let = v.low[i] in ("let", "let's") or any(p in text for p in _DIRECTION_PHRASES)
+    return "direction" if let else None
 
 
 def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
     """The content lemmas (:func:`therapy_turns.schema.is_content`) of tokens ``start:end``."""
-    cut = slice(start, end)
-    return {
-        lemma
-        for lemma, alpha, stop, p, text in zip(
-            v.lemma_lower[cut], v.alpha[cut], v.stop[cut], v.pos[cut], v.text[cut], strict=True
-        )
-        if is_content(text, p, alpha, stop)
-    }
+    cols = (v.lemma_lower, v.alpha, v.stop, v.pos, v.text)
+    rows = zip(*(c[start:end] for c in cols), strict=True)
+    return {lemma for lemma, alpha, stop, pos, text in rows if is_content(text, pos, alpha, stop)}
 
 
 def addresses_client(v: DocView, start: int, end: int) -> bool:
@@ -99,9 +94,7 @@ def addresses_client(v: DocView, start: int, end: int) -> bool:
 
 def reflection(t: Turn, start: int, end: int, stem: str | None, stem_complex: bool) -> str | None:
     """The rule id if the statement ``start:end`` reflects the client turn, ``info_*`` if it is
-    information (a number the client did not say: feedback; a long statement sharing no client
-    word), else None. Without a client turn only a lead-in (rule id ``stem``) counts; in a turn
-    that gives information or advice only a lead-in or repeated client words."""
+    information, else None (``stem``: the rule id of its lead-in)."""
     v, cfg, client = t.v, t.settings, t.client
     own = any(
         v.low[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass", "expl")
@@ -111,11 +104,8 @@ def reflection(t: Turn, start: int, end: int, stem: str | None, stem_complex: bo
         return stem
     if client is None:
         return None
-    said = t.words
-    new_number = (
-        v.tag[i] == "CD" and v.low[i] not in said and v.low[i] != "one" for i in range(start, end)
-    )
-    if stem is None and any(new_number):
+    numbers = (v.tag[i] == "CD" and v.low[i] not in t.words | {"one"} for i in range(start, end))
+    if stem is None and any(numbers):
         return "info_number"
     content = content_lemmas(v, start, end) - _ACKNOWLEDGE
     if own or not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
@@ -133,9 +123,7 @@ def reflection(t: Turn, start: int, end: int, stem: str | None, stem_complex: bo
 
 
 def complexity(t: Turn, start: int, end: int, complex_stem: bool, cues: list[str]) -> str:
-    """``simple|complex`` and the reason, of a reflection: a complex lead-in, a complex cue
-    (texts ``cues``) the client did not say, or mostly new content words; else simple (MITI
-    4.2.1: when in doubt, simple)."""
+    """``simple|complex+<reason>`` of a reflection (``cues``: its complex cue texts)."""
     client = t.client or set()
     if complex_stem:
         return "complex+stem"

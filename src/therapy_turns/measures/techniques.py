@@ -1,7 +1,6 @@
-"""Rule-based therapist technique coder: forms (MITI 4.2.1 / MISC 2.5), ACT processes and one
-AnnoMI main behaviour per therapist turn, each label with the words that triggered it. Codebook,
-decision rules and manual sections: ``docs/codebook.md`` (``data/codebook.yaml``); rules:
-``data/technique_patterns.yaml``; statement rules: :mod:`measures.statements`."""
+"""Rule-based therapist technique coder: MITI/MISC forms, ACT processes and the AnnoMI main
+behaviour of each therapist turn, with the words behind each label. Codebook and decision rules:
+``docs/codebook.md``; rules: ``data/technique_patterns.yaml``."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,18 +19,10 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
+from therapy_turns.measures import statements as st
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
-from therapy_turns.measures.statements import (
-    INPUT_FORMS,
-    ReflectionSettings,
-    Turn,
-    complexity,
-    content_lemmas,
-    direction,
-    reflection,
-)
-from therapy_turns.measures.views import DocView
+from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import KEYS, THERAPIST
@@ -73,31 +64,18 @@ def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None =
     """The AnnoMI main behaviour of a turn with forms ``turn_forms``: of the behaviours present,
     the first in ``precedence`` (default: the codebook's)."""
     cb = codebook()
-    precedence = list(precedence or cb["main_behaviour_precedence"])
     present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
-    return next((b for b in precedence if b in present), "other")
+    return next((b for b in precedence or cb["main_behaviour_precedence"] if b in present), "other")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One rule of ``technique_patterns.yaml``."""
+class Hit(NamedTuple):
+    """A rule match (tuples sort by position, then rule id)."""
 
-    id: str
-    code: str
-    veto: bool = False
-    quoted: bool = False
-    requires: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A rule match: its code, rule id, matched text and token span."""
-
-    code: str
-    rule: str
-    text: str
     start: int
     end: int
+    rule: str
+    code: str
+    text: str
 
 
 @dataclass
@@ -111,73 +89,76 @@ class TurnCodes:
     main_behaviour = property(lambda self: main_behaviour(self.forms))
 
 
-@lru_cache(maxsize=1)
-def patterns() -> dict[str, Any]:
-    """The rule file ``data/technique_patterns.yaml``."""
-    return read_yaml(DATA_DIR / "technique_patterns.yaml")
+def word_sequences(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]] | None:
+    """The word sequences a Matcher token pattern matches if it tests only ``LOWER`` (a word or
+    an ``IN`` list, optionally ``OP: "?"``), else None."""
+    seqs: list[tuple[str, ...]] = [()]
+    for tok in pattern:
+        low = tok.get("LOWER")
+        words = [low] if isinstance(low, str) else (low or {}).get("IN")
+        if set(tok) - {"LOWER", "OP"} or tok.get("OP", "?") != "?" or words is None:
+            return None
+        seqs = [s + (w,) for s in seqs for w in words] + (seqs if "OP" in tok else [])
+    return seqs
 
 
 class Coder:
     """The compiled rules for one spaCy vocabulary; :meth:`code_turn` codes one turn."""
 
     def __init__(self, vocab: Vocab) -> None:
-        spec = patterns()
-        self.settings = ReflectionSettings(**spec["settings"])
+        spec = read_yaml(DATA_DIR / "technique_patterns.yaml")
+        self.settings = st.Settings(**spec["settings"])
         known = set(forms()) | set(act_processes()) | HELPER_CODES
-        self.rules: dict[str, Rule] = {}
-        self.matcher = Matcher(vocab)  # every token rule
-        self.phrases = PhraseMatcher(vocab, attr="LOWER")
-        self.dep = DependencyMatcher(vocab)
+        self.rules = {r["id"]: r for r in spec["rules"]}
+        self.matcher, self.dep = Matcher(vocab), DependencyMatcher(vocab)
+        self.phrases = PhraseMatcher(vocab, attr="LOWER")  # phrases and pure word patterns
         tokenizer = word_tokenizer()
-        for r in spec["rules"]:
+        for rid, r in self.rules.items():
             if r["code"] not in known:
-                raise ValueError(
-                    f"technique_patterns.yaml: rule {r['id']}: unknown code {r['code']}"
-                )
-            rule = Rule(
-                r["id"],
-                r["code"],
-                bool(r.get("veto")),
-                bool(r.get("quoted")),
-                frozenset(w.lower() for w in r.get("requires") or ()),
-            )
-            self.rules[rule.id] = rule
-            if "tokens" in r:
-                self.matcher.add(rule.id, r["tokens"])
-            if "phrases" in r:
-                curly = [p.lower() for ph in r["phrases"] for p in {ph, ph.replace("'", "’")}]
-                docs = [Doc(vocab, words=[t.text for t in tokenizer(p)]) for p in curly]
-                self.phrases.add(rule.id, docs)
+                raise ValueError(f"technique_patterns.yaml: rule {rid}: unknown code {r['code']}")
+            r["requires"] = {w.lower() for w in r.get("requires") or ()}
+            curly = {p.lower() for ph in r.get("phrases", []) for p in (ph, ph.replace("'", "’"))}
+            seqs = [[t.text for t in tokenizer(p)] for p in sorted(curly)]
+            for pattern in r.get("tokens", []):
+                words = word_sequences(pattern)
+                seqs.extend(words or [])
+                if words is None:
+                    self.matcher.add(rid, [pattern])
+            if seqs:
+                self.phrases.add(rid, [Doc(vocab, words=s) for s in seqs])
             if "dep" in r:
-                self.dep.add(rule.id, [r["dep"]])
+                self.dep.add(rid, [r["dep"]])
 
-    def hits(self, doc: Doc, view: DocView | None = None) -> list[Hit]:
-        """All rule matches in ``doc``, sorted by position (``view``: its DocView)."""
-        strings = doc.vocab.strings
-        v = view or DocView.of(doc)
-        found = [(strings[key], s, e) for key, s, e in [*self.matcher(doc), *self.phrases(doc)]]
+    def hits(self, doc: Doc, v: DocView) -> list[Hit]:
+        """All rule matches in ``doc`` (its view ``v``), sorted by position."""
+        found = [*self.matcher(doc), *self.phrases(doc)]
         if len(self.dep) and doc.has_annotation("DEP"):
-            for key, toks in self.dep(doc):
-                found.append((strings[key], min(toks), max(toks) + 1))
-        out = [Hit(self.rules[r].code, r, v.span_text(s, e), s, e) for r, s, e in found]
-        return sorted(set(out), key=lambda h: (h.start, h.end, h.rule))
+            found += [(key, min(toks), max(toks) + 1) for key, toks in self.dep(doc)]
+        strings = doc.vocab.strings
+        rules = [(strings[key], s, e) for key, s, e in found]
+        return sorted({Hit(s, e, r, self.rules[r]["code"], v.span_text(s, e)) for r, s, e in rules})
 
-    def code_turn(self, doc: Doc, prev_client: Doc | None = None, role_play=False) -> TurnCodes:
-        """Code one therapist turn (a :class:`TurnCodes`); ``prev_client``: the client turn
-        before."""
+    def code_turn(
+        self,
+        doc: Doc,
+        prev_client: Doc | None = None,
+        role_play: bool = False,
+        views: tuple[DocView, DocView | None] | None = None,
+    ) -> TurnCodes:
+        """Code one therapist turn; ``prev_client``: the client turn before; ``views``: the
+        DocViews of both, if at hand."""
         out = TurnCodes()
-        v = DocView.of(doc)  # token attributes as lists: no Token objects per pass
+        v, cv = views or (DocView(doc), None if prev_client is None else DocView(prev_client))
         if len(doc) == 0 or not v.doc_text.strip():
             return out
-        t = Turn(v, quote_mask(doc, v.text), self.settings)
+        t = st.Turn(v, quote_mask(doc, v.text), self.settings)
         hits = self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
-        if prev_client is not None:
-            cv = DocView.of(prev_client)
-            t.client, t.words = content_lemmas(cv, 0, len(prev_client)), {*cv.low, *cv.lemma}
+        if cv is not None:
+            t.client, t.words = st.content_lemmas(cv, 0, len(cv.text)), {*cv.low, *cv.lemma}
         # a number with a unit the client said is a restatement, not information
         hits = [h for h in hits if h.rule != "info_number_unit" or v.low[h.start] not in t.words]
-        t.input_turn = bool({h.code for h in hits} & INPUT_FORMS)
+        t.input_turn = bool({h.code for h in hits} & st.INPUT_FORMS)
         for sent in doc.sents:
             self._code_sentence(t, sent, self._sentence_hits(t, sent, hits))
         found = t.found
@@ -188,24 +169,26 @@ class Coder:
         out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
         return out
 
-    def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
+    def _sentence_hits(self, t: st.Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
         """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
         words = {*t.v.lower[sent.start : sent.end], *t.v.lemma[sent.start : sent.end]}
+        rules = self.rules
         kept = [
             h
             for h in hits
             if sent.start <= h.start < sent.end
-            and (self.rules[h.rule].quoted or not (t.role_play and all(t.quoted[h.start : h.end])))
-            and (not self.rules[h.rule].requires or self.rules[h.rule].requires & words)
+            and (
+                rules[h.rule].get("quoted") or not (t.role_play and all(t.quoted[h.start : h.end]))
+            )
+            and (not rules[h.rule]["requires"] or rules[h.rule]["requires"] & words)
         ]
-        vetoed = {h.code for h in kept if self.rules[h.rule].veto}
+        vetoed = {h.code for h in kept if rules[h.rule].get("veto")}
         return [h for h in kept if h.code not in vetoed]
 
-    def _code_sentence(self, t: Turn, sent: Span, kept: list[Hit]) -> None:
+    def _code_sentence(self, t: st.Turn, sent: Span, kept: list[Hit]) -> None:
         """Add the forms and ACT processes of one sentence (its hits ``kept``) to ``t.found``."""
-        v, found, bounds = t.v, t.found, (sent.start, sent.end)
-        codes = {h.code for h in kept}
-        qt = sentence_question_type(v, sent.start, sent.end, t.quoted)
+        v, bounds, codes = t.v, (sent.start, sent.end), {h.code for h in kept}
+        qt = sentence_question_type(v, *bounds, t.quoted)
         rule = "q_detector"
         if qt == "closed" and "content_request" in codes:
             qt, rule = "open", "q_content_request"
@@ -214,43 +197,36 @@ class Coder:
         elif qt is None and "embedded_question" in codes:
             qt, rule = "open", "q_embedded"
         if qt is not None:
-            _add(found, f"{qt}_question", rule, v.span_text(*bounds))
+            t.add(f"{qt}_question", rule, v.span_text(*bounds))
         for h in kept:  # a question is not information or advice (MITI 4.2.1 Question)
             if h.code not in HELPER_CODES and not (qt and h.code in STATEMENT_ONLY):
-                _add(found, h.code, h.rule, h.text)
+                t.add(h.code, h.rule, h.text)
         if qt is not None or codes & STATEMENT_FORMS:
             return
-        directs = direction(v, *bounds)
+        directs = st.direction(v, *bounds)
         if directs:  # MISC 2.5 Direct -> Persuade; not "let's" (Structure) nor an exercise step
             if (
                 directs == "imperative"
-                and "exercise_instruction" not in found
+                and "exercise_instruction" not in t.found
                 and not codes & {"courtesy", *act_processes()}
             ):
-                _add(found, "persuade", "direction", v.span_text(*bounds))
+                t.add("persuade", "direction", v.span_text(*bounds))
             return
-        stems = [h for h in kept if h.code.startswith("reflection_stem")]
         if (
             t.role_play
             or "courtesy" in codes
             or any(w.endswith("?") for w in v.text[slice(*bounds)])
         ):
             return  # a role-play character's words, courtesy or a quoted question
+        stems = [h for h in kept if h.code.startswith("reflection_stem")]
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
-        refl = reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
+        refl = st.reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
         if refl is not None and refl.startswith("info_"):
-            _add(found, "giving_information", refl, v.span_text(*bounds))
+            t.add("giving_information", refl, v.span_text(*bounds))
         elif refl is not None:
             cues = [h.text for h in kept if h.code == "complex_cue"]
-            kind, why = complexity(t, *bounds, complex_stem, cues).split("+", 1)
-            _add(found, f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
-
-
-def _add(found: dict[str, list[list[str]]], code: str, rule: str, text: str) -> None:
-    ev = found.setdefault(code, [])
-    item = [rule, text.strip()[:120]]
-    if item not in ev:
-        ev.append(item)
+            kind, why = st.complexity(t, *bounds, complex_stem, cues).split("+", 1)
+            t.add(f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
 
 
 @lru_cache(maxsize=4)
@@ -269,18 +245,22 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     sids, speakers, texts, turn_no = (
         turns[c].to_numpy(dtype=object) for c in ("session_id", "speaker", "text", "turn")
     )
+    views = Tokens(docs).views() if len(docs) else []
     rows: list[list[Any]] = []
-    session, prev_client = None, None
+    session, prev = None, None
     for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
         doc, spoken = docs[i], str(texts[i]).strip() != ""
         if sids[i] != session:
-            session, prev_client = sids[i], None
+            session, prev = sids[i], None
         if speakers[i] != "therapist":
-            prev_client = doc if spoken else prev_client
+            prev = i if spoken else prev
             continue
         tc = TurnCodes()  # no speech: no form, "other"
         if len(doc) and spoken:
-            tc = get_coder(doc.vocab).code_turn(doc, prev_client, bool(flags[i]))
+            client = (docs[prev], views[prev]) if prev is not None else (None, None)
+            tc = get_coder(doc.vocab).code_turn(
+                doc, client[0], bool(flags[i]), (views[i], client[1])
+            )
         fs, act = tc.forms, tc.act
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
         codes = [";".join(fs), ";".join(act), tc.main_behaviour, evidence]
@@ -296,9 +276,7 @@ def split_codes(value: str) -> list[str]:
     return [c for c in str(value).split(";") if c]
 
 
-def code_rates(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def code_rates(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
     """``<code>__rate``: per session, the share of therapist turns with each boolean code."""
     flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
     ther = rows[rows.speaker == THERAPIST]
@@ -306,25 +284,17 @@ def code_rates(
     return rates.rename(columns=lambda c: f"{c}__rate")
 
 
-def behaviour_entropy(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def behaviour_entropy(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
     """``transition_entropy``: per session, the entropy (bits) of the next therapist main
     behaviour given the current one."""
-    ther = rows[rows.speaker == THERAPIST]
-    ent = ther.groupby("session_id", sort=False)["main_behaviour"].agg(
-        lambda s: transition_entropy(s.tolist())
-    )
-    return ent.to_frame("transition_entropy")
+    ther = rows[rows.speaker == THERAPIST].groupby("session_id", sort=False)["main_behaviour"]
+    return ther.agg(lambda s: transition_entropy(s.tolist())).to_frame("transition_entropy")
 
 
-def mi_indices(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def mi_indices(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
     """``mi_<index>``: the MI session indices of :func:`therapy_turns.analysis.mi.
     session_indices` (change-talk share from the ``client`` rows when the chunk has them)."""
-    client = (tables or {}).get("client")
-    ind = mi.session_indices(rows[rows.speaker == THERAPIST], client)
+    ind = mi.session_indices(rows[rows.speaker == THERAPIST], (tables or {}).get("client"))
     return ind.rename(columns=lambda c: f"mi_{c}")
 
 
@@ -337,13 +307,12 @@ _COLUMNS = (
     *((f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()),
     *((f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()),
 )
-DESCRIPTION = "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with "
-DESCRIPTION += "the evidence for every label"
 MEASURE = register(
     Measure(
         "techniques",
         code_turns,
-        DESCRIPTION,
+        "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with the "
+        "evidence for every label",
         tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS),
         aggregates=(speaker_means, code_rates, behaviour_entropy, mi_indices),
         cli_columns=("session_id", "turn", "form", "act_process", "main_behaviour", "evidence"),
