@@ -21,6 +21,7 @@ from therapy_turns.cli import main
 from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import features as F
 from therapy_turns.measures.lexicons import PhraseCounter
+from therapy_turns.measures.views import Tokens
 
 _NLP = spacy.blank("en")
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,11 +70,12 @@ def test_lexicon_files_have_header_and_entries() -> None:
         assert leaves, f.name
         # YAML 1.1 turns bare no/on/off/yes into booleans: every leaf must be str or int
         assert not any(isinstance(v, bool) for v in leaves), f"{f.name}: boolean leaf"
-    lex = F.lexicons()
-    assert all(lex.pronouns.values())
-    assert set(lex.function_words) == set(F.LSM_CATEGORIES) - {"negate"}
-    assert "no" in lex.negations and "on" in lex.function_words["prep"]
-    for counter in [lex.hedges, lex.certainty, *lex.families.values(), *lex.markers.values()]:
+    rates, counters = F.lexicons()
+    assert all(rates.values()) and set(rates) | set(counters) < set(F.COLUMNS)
+    assert {c for c in rates if c.startswith("fw_")} == {F.LSM_RATES[c] for c in F.LSM_CATEGORIES
+                                                         if c != "negate"}
+    assert "no" in rates["negations"] and "on" in rates["fw_prep"]
+    for counter in counters.values():
         assert counter.words or counter.phrases or counter.prefixes
 
 
@@ -88,10 +90,14 @@ def test_words_and_size() -> None:
 
 
 def test_mattr_by_hand() -> None:
-    # windows of 2 over a b a a: {a,b}=2, {b,a}=2, {a}=1 -> 5 / (3 * 2)
-    assert F.mattr(["a", "b", "a", "a"], window=2) == pytest.approx(5 / 6)
-    assert F.mattr(["a", "b", "a"], window=5) == pytest.approx(2 / 3)  # shorter: plain TTR
-    assert math.isnan(F.mattr([], window=5))
+    # Doc 0, windows of 2 over a b a a: {a,b}=2, {b,a}=2, {a}=1 -> 5 / (3 * 2); Doc 1 (a a)
+    # not longer than the window: plain TTR; Doc 2: no words
+    ttr, mattr = F.mattr(np.array([0, 1, 0, 0, 0, 0]), np.array([0, 0, 0, 0, 1, 1]), 3, window=2)
+    assert ttr[0] == pytest.approx(2 / 4) and mattr[0] == pytest.approx(5 / 6)
+    assert ttr[1] == mattr[1] == pytest.approx(1 / 2) and math.isnan(mattr[2])
+    words = np.random.default_rng(0).integers(0, 30, 200)  # a long Doc: each window by hand
+    expected = np.mean([len(set(words[i : i + 50])) for i in range(151)]) / 50
+    assert F.mattr(words, np.zeros(200, int), 1)[1][0] == pytest.approx(expected)
 
 
 def test_readability_from_textdescriptives() -> None:
@@ -153,7 +159,7 @@ _TD_DOCS = [
 
 @pytest.mark.parametrize("spec", _TD_DOCS)
 def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
-    # syntax_features follows textdescriptives' definitions: it must give exactly what
+    # turn_features follows textdescriptives' definitions: it must give exactly what
     # textdescriptives' own getters (dev dependency, the oracle) give on the same Doc
     td = pytest.importorskip("textdescriptives.components.readability")
     from textdescriptives.components.dependency_distance import DependencyDistance
@@ -166,7 +172,7 @@ def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
     DependencyDistance(blank)
     POSProportions(blank, use_pos=True, add_all_tags=True)
     doc = _parsed(*spec)
-    got = F.syntax_features(doc)
+    got = F.turn_features(doc)
     read, dep, pos = doc._.readability, doc._.dependency_distance, doc._.pos_proportions
     if sum(not t.is_punct and "'" not in t.text for t in doc) >= F.READABILITY_MIN_WORDS:
         assert got["flesch_reading_ease"] == read["flesch_reading_ease"]
@@ -181,7 +187,7 @@ def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
 def test_dependency_distance_by_hand() -> None:
     # sentence 1: |3-0|+|3-1|+|3-2|+0+|4-3|+|5-3|+|6-3| = 3+2+1+0+1+2+3 = 12 over 7 tokens;
     # sentence 2: 1+1+0+1+2 = 5 over 5 tokens; mean over sentences (12/7 + 1) / 2
-    got = F.syntax_features(_parsed(*_TD_DOCS[0]))
+    got = F.turn_features(_parsed(*_TD_DOCS[0]))
     assert got["dependency_distance_mean"] == pytest.approx((12 / 7 + 1) / 2)
 
 # --------------------------------------------------------------------------- pronouns
@@ -291,7 +297,7 @@ def test_function_word_rates_and_lsm_by_hand() -> None:
     shared = 1 - (25 - s) / (25 + s + 1e-4)  # ppron, auxverb, negate
     one_sided = 1 - s / (s + 1e-4)  # ipron, prep, adverb
     expected = (3 * shared + 3 * one_sided + 3 * 1.0) / 9  # article, conj, quant: both 0
-    assert F.lsm(p, t) == pytest.approx(expected)
+    assert F.lsm(*([x[c] for c in F.LSM_RATES.values()] for x in (p, t))) == pytest.approx(expected)
     assert expected == pytest.approx(0.57576, abs=1e-4)
 
 
@@ -379,5 +385,5 @@ def test_mixedlm_table_standard_errors_are_statsmodels() -> None:
 
 def test_pattern_set() -> None:
     counter = PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
-    assert counter.count(D("So|ADV what|PRON if|SCONJ ?|PUNCT")) == 1
-    assert counter.count(D("So|ADV if|SCONJ ?|PUNCT")) == 0
+    docs = [D("So|ADV what|PRON if|SCONJ ?|PUNCT"), D("So|ADV if|SCONJ ?|PUNCT")]
+    assert counter.matches(Tokens(docs))[0].tolist() == [1, 0]

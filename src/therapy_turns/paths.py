@@ -1,6 +1,6 @@
-"""Package data folders, and notebook parameters resolved against the project root (notebooks
-run from ``notebooks/`` (nbval, JupyterLab) or the root (papermill via make): ``"seeds"`` means
-the same folder in both). Everything else takes paths relative to the current folder."""
+"""Package data folders, and notebook parameters resolved against the project root (notebooks run
+from ``notebooks/`` or the root: ``"seeds"`` is the same folder in both). Everything else takes
+paths relative to the current folder."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ MODEL_DIR = PACKAGE_DIR / "models"
 
 def project_root() -> Path:
     """The folder holding this project's ``pyproject.toml`` (or ``$THERAPY_TURNS_ROOT``)."""
-    env = os.environ.get("THERAPY_TURNS_ROOT")
-    if env:
-        return Path(env).resolve()
-    for base in (Path.cwd(), Path(__file__).resolve()):
+    if os.environ.get("THERAPY_TURNS_ROOT"):
+        return Path(os.environ["THERAPY_TURNS_ROOT"]).resolve()
+    for base in (Path.cwd(), PACKAGE_DIR):
         for p in (base, *base.parents):
             if (p / "pyproject.toml").is_file() and (p / "src" / "therapy_turns").is_dir():
                 return p
@@ -30,8 +29,7 @@ def project_root() -> Path:
 
 def project_path(p: str | os.PathLike[str]) -> Path:
     """``p`` if absolute, else ``p`` under the project root."""
-    p = Path(p)
-    return p if p.is_absolute() else project_root() / p
+    return Path(p) if Path(p).is_absolute() else project_root() / p
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:

@@ -1,12 +1,5 @@
-"""Turn-level measures: one module per measure family, each computed from a chunk
-``(turns, docs)`` and declared once in the registry (:mod:`therapy_turns.measures.registry`).
+"""Turn-level measures, one module per family, each declared once in :mod:`.registry`. Importing
+this package registers them in this order (of the CLI, the explorer and the session columns)."""
 
-Importing this package registers the built-in measures in this (alphabetical) order: the order
-of their tables in the CLI, the explorer and the session table's columns. A new measure module
-is added to this import.
-"""
-
-from therapy_turns.measures import client_talk, emotion, events, features, registry, techniques  # noqa: F401, I001
-from therapy_turns.measures import thinking  # noqa: F401, I001
-
-__all__ = ["registry"]
+from therapy_turns.measures import client_talk, emotion, events, features, registry  # noqa: F401, I001
+from therapy_turns.measures import techniques, thinking  # noqa: F401, I001

@@ -1,14 +1,10 @@
 """Backchannels and minimal responses ("Yeah.", "Mm-hmm.", "Okay, right."): turns that keep the
-floor with the other speaker rather than say something. The word list and the length rule are in
-``data/backchannels.yaml`` (with references); emotion trajectories and session means leave these
-turns out by default, because a scored "Yeah." is the model's neutral guess, not the patient's
-affect, and with many of them it dominates a session's mean.
-"""
+floor with the other speaker. Word list and length rule in ``data/backchannels.yaml``; emotion
+trajectories and session means leave them out by default (a scored "Yeah." is no affect)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import pandas as pd
@@ -18,32 +14,22 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """At most ``max_words`` words, every one in ``words``."""
-
-    max_words: int
-    words: frozenset[str]
-
-
 @lru_cache(maxsize=1)
-def rule() -> Rule:
-    """The shipped rule (``data/backchannels.yaml``)."""
+def _rule() -> tuple[int, frozenset[str]]:
     raw = read_yaml(DATA_DIR / "backchannels.yaml")
-    return Rule(int(raw["max_words"]), frozenset(str(w).lower() for w in raw["words"]))
+    return int(raw["max_words"]), frozenset(str(w).lower() for w in raw["words"])
 
 
-def is_backchannel(text: str, r: Rule | None = None) -> bool:
-    """True when ``text`` is a backchannel or minimal response under rule ``r``."""
-    r = r or rule()
+def is_backchannel(text: str) -> bool:
+    """Is ``text`` a backchannel: at most ``max_words`` words, each one in the word list?"""
+    max_words, vocab = _rule()
     words = _WORD.findall(str(text).lower())
-    return 0 < len(words) <= r.max_words and all(w in r.words for w in words)
+    return 0 < len(words) <= max_words and vocab.issuperset(words)
 
 
 def mask(turns: pd.DataFrame) -> pd.Series:
     """Boolean Series over ``turns``: which turns are backchannels (on their ``text``)."""
-    r = rule()
-    return turns["text"].fillna("").map(lambda t: is_backchannel(t, r)).astype(bool)
+    return turns["text"].fillna("").map(is_backchannel).astype(bool)
 
 
 def without(turns: pd.DataFrame, exclude: bool = True) -> pd.DataFrame:
@@ -57,11 +43,8 @@ def summary(turns: pd.DataFrame, speaker: str = "patient", exclude: bool = True)
     m = mask(t)
     share = f" ({100 * m.mean():.0f}%)" if len(t) else ""
     examples = ", ".join(f"“{x}”" for x in t.loc[m, "text"].str.strip().value_counts().index[:3])
-    what = (
-        "left out of the trajectory and the session means (`exclude_backchannels`)"
-        if exclude
-        else "kept (`exclude_backchannels` is off)"
-    )
+    what = "left out of the trajectory and the session means (`exclude_backchannels`)"
+    what = what if exclude else "kept (`exclude_backchannels` is off)"
     return (
         f"{int(m.sum())} of {len(t)} {speaker} turns{share} are backchannels or minimal "
         f"responses{' such as ' + examples if examples else ''}: {what}."

@@ -1,12 +1,6 @@
-"""The ``events`` measure: the events on each turn and their count per session and type.
-
-An event sits on the turn whose reply it conditions (the turn table's ``event`` column: type keys
-joined by ``;``, from the transcripts' event lines, a table's ``event`` column or ``--events``;
-see :mod:`therapy_turns.io.events`). The table repeats the keys per turn with their number; the
-session table gets ``events__n`` and ``events__<type>`` for every type of the event patterns
-(zero when absent) and every other type found, counted over the analysed turns like every
-session measure.
-"""
+"""The ``events`` measure: the event type keys on each turn (the turn table's ``event`` column,
+:mod:`therapy_turns.io.events`) and their number; the session table gets ``events__n`` and
+``events__<type>`` for every type of the event patterns and every other type found."""
 
 from __future__ import annotations
 
@@ -27,15 +21,11 @@ COLUMNS = (
 
 def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFrame:
     """One row per turn: keys, ``event`` and ``n_events`` (the Docs are not needed)."""
-    ev = (
-        turns["event"].fillna("").astype(str)
-        if "event" in turns.columns
-        else pd.Series("", index=turns.index)
-    )
+    ev = turns.get("event", pd.Series("", index=turns.index)).fillna("").astype(str)
     n = [len([k for k in v.split(SEPARATOR) if k]) for v in ev]
     return (
         turns[KEYS]
-        .assign(event=ev.to_numpy(), n_events=n)
+        .assign(event=ev, n_events=n)
         .astype({"n_events": "int64"})
         .reset_index(drop=True)
     )
@@ -46,14 +36,15 @@ def type_counts(
 ) -> pd.DataFrame:
     """``n`` and ``<type>``: events per session, in all and per type (the pattern file's types
     and ``other`` always, other types when present)."""
-    keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
+    keys = rows[["session_id"]].assign(
+        key=rows["event"].fillna("").astype(str).str.split(SEPARATOR)
+    )
+    keys = keys.explode("key")
     types = [k for k, _ in EVENT_TYPES.types] + [OTHER_EVENT]
-    types += sorted({k for ks in keys for k in ks if k} - set(types))
-    sid = rows["session_id"]
-    out = {"n": rows.groupby(sid, sort=False)["n_events"].sum()}
-    for ty in types:
-        out[ty] = keys.apply(lambda ks, ty=ty: ks.count(ty)).groupby(sid, sort=False).sum()
-    return pd.DataFrame(out)
+    types += sorted(set(keys["key"]) - set(types) - {""})
+    counts = pd.crosstab(keys["session_id"], keys["key"]).reindex(columns=types, fill_value=0)
+    n = rows.groupby("session_id", sort=False)["n_events"].sum()
+    return pd.concat([n.rename("n"), counts.reindex(n.index)], axis=1).rename_axis(columns=None)
 
 
 DESCRIPTION = "events per turn (perturbations, annotated events) and their count per session "

@@ -1,161 +1,69 @@
-"""The ``features`` measure: per-turn linguistic features (columns :data:`VALUE_COLUMNS`),
-language style matching and reflective overlap; :func:`session_lsm` per session.
-
-Words and content lemmas are :mod:`therapy_turns.schema`'s; rates "per 100 words" divide by the
-word count. Word lists and patterns are ``lexicons/*.yaml`` (matched lower-cased with straight
-apostrophes; ``word*`` a prefix; multi-word entries token sequences; overlapping matches count
-once, longest first). Turns without words: counts 0, every rate, share, readability, syntax,
-``lsm`` and ``reflect_overlap`` NaN. Readability, dependency distance and POS shares follow
-textdescriptives 2.8.2 (:mod:`measures.syntax`). Markers and questions are computed for every
-turn (analyses read markers on patient rows, questions on therapist rows); ``lsm`` and
-``reflect_overlap`` apply to therapist turns only.
-"""
+"""The ``features`` measure: per-turn linguistic features (columns and units in
+``data/feature_columns.yaml``, word lists in ``lexicons/*.yaml``), language style matching and
+reflective overlap on therapist turns; :func:`session_lsm` per session."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from pyphen import Pyphen
 from spacy.tokens import Doc
 
-from therapy_turns.measures.lexicons import MARKERS, Lexicons, lexicons
+from therapy_turns.measures.lexicons import lexicons, load_lexicon, words
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register
-from therapy_turns.measures.syntax import POS_TAGS, READABILITY_MIN_WORDS, syntax_columns
 from therapy_turns.measures.views import Tokens, morph_tense, ratio
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import (
-    CONTENT_MIN_CHARS,
-    CONTENT_POS,
-    KEYS,
-    PATIENT,
-    SPEAKERS,
-    THERAPIST,
-)
-
-log = logging.getLogger(__name__)
+from therapy_turns.schema import CONTENT_MIN_CHARS, CONTENT_POS, KEYS, PATIENT, SPEAKERS, THERAPIST
 
 LSM_CATEGORIES = tuple("ppron ipron article prep auxverb adverb conj negate quant".split())
+#: LSM category -> its rate column (negate is the ``negations`` column: one word list)
+LSM_RATES = {c: "negations" if c == "negate" else f"fw_{c}" for c in LSM_CATEGORIES}
 MATTR_WINDOW = 50
-#: Turns whose tokens :func:`compute_features` handles in one set of array operations.
+#: Flesch scores are undefined (NaN) below this many words (one long word would score -218)
+READABILITY_MIN_WORDS = 10
+#: POS proportions reported (textdescriptives ``pos_prop_*``; denominator: all tokens)
+POS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ VERB".split())
+#: Turns whose tokens :func:`compute_features` handles in one set of array operations
 BLOCK_TURNS = 4096
 
-#: LSM category -> the rate column it reads (negate is the ``negations`` column: one word list)
-LSM_RATES: dict[str, str] = {c: "negations" if c == "negate" else f"fw_{c}" for c in LSM_CATEGORIES}
-
-#: The value columns of the table: name, meaning, unit, speakers (data/feature_columns.yaml).
-VALUE_COLUMNS: tuple[Column, ...] = tuple(
+VALUE_COLUMNS = tuple(
     Column(
         name,
         meaning.format(min_words=READABILITY_MIN_WORDS, window=MATTR_WINDOW),
         unit,
-        *([tuple(rest[0])] if rest else []),
+        *map(tuple, rest),
     )
     for name, (meaning, unit, *rest) in read_yaml(DATA_DIR / "feature_columns.yaml").items()
 )
-#: Output columns and their meaning (units in brackets), keys first.
-COLUMNS: dict[str, str] = {
-    "session_id": "session identifier (key)",
-    "turn": "0-based turn index in the session (key)",
-    "speaker": "patient or therapist (key)",
-    **{c.name: f"{c.meaning} [{c.unit}]" for c in VALUE_COLUMNS},
-}
+COLUMNS = [*KEYS, *(c.name for c in VALUE_COLUMNS)]
 
 
-# --------------------------------------------------------------------------- per-turn features
-def mattr(words: Sequence[Any], window: int = MATTR_WINDOW) -> float:
-    """Moving-average type-token ratio (Covington & McFall 2010); plain TTR if shorter."""
-    n = len(words)
-    if n == 0:
-        return float("nan")
-    if n <= window:
-        return len(set(words)) / n
-    counts: dict[Any, int] = {}
-    for w in words[:window]:
-        counts[w] = counts.get(w, 0) + 1
-    total = len(counts)
-    for i in range(window, n):
-        new, old = words[i], words[i - window]
-        counts[new] = counts.get(new, 0) + 1
-        counts[old] -= 1
-        if counts[old] == 0:
-            del counts[old]
-        total += len(counts)
-    return total / ((n - window + 1) * window)
+@lru_cache(maxsize=65536)
+def syllables(word: str, lang: str = "en") -> int:
+    """Pyphen's hyphenation points + 1 (as textdescriptives counts syllables)."""
+    return Pyphen(lang=lang).inserted(word).count("-") + 1
 
 
-def _sentence_starts(t: Tokens, has_words: np.ndarray) -> np.ndarray:
-    """Per token: does a sentence of ``doc.sents`` start there? Read from the sentence starts
-    (as ``doc.sents``: the first token, then every ``SENT_START == 1``); a Doc with words whose
-    sentences come from a user hook or are not annotated goes through ``doc.sents`` itself
-    (which raises on unset boundaries, as before)."""
-    starts = t.column("SENT_START") == 1
-    first = t.start[:-1][t.n_tokens > 0]
-    starts[first] = True
-    for k in np.flatnonzero(has_words).tolist():
-        doc = t.docs[k]
-        if "sents" in doc.user_hooks or not doc.has_annotation("SENT_START"):
-            lo = int(t.start[k])
-            starts[lo : lo + len(doc)] = False
-            starts[[lo + s.start for s in doc.sents]] = True
-    return starts
-
-
-def _tense_counts(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
-    """Per Doc: past, present and future markers (see ``lexicons/tense.yaml``).
-
-    Past/present: finite verbs (``VerbForm=Fin``) with ``Tense=Past``/``Tense=Pres``; future:
-    a future modal (tag ``MD`` or none, lower-cased ``will/shall/'ll/wo``) or "going to"/
-    "gonna" followed by a verb or auxiliary in the same Doc; the token right before "going to"
-    (skipping one negator) is not counted (the finite "be" of "am going to").
-    """
-    n = len(t.arr)
-    low = t.code("ORTH")
-    codes = t.codes
-    ends = t.start[t.doc_of + 1]  # one past the last token of each token's Doc
-    verb = t.isin("POS", ("VERB", "AUX"), normed=False)
-    negator = t.isin("ORTH", lex.negations)
-    going = np.zeros(n, dtype=bool)
-    rows = np.arange(n)
-    for seq in lex.going_to:
-        m = rows + len(seq) < ends
-        for k, w in enumerate((*seq, None)):
-            at = rows[m] + k
-            m[m] &= verb[at] if w is None else low[at] == codes.get(w, -1)
-        going |= m
-    skip = np.zeros(n, dtype=bool)
-    i = np.flatnonzero(going)
-    first = t.start[t.doc_of[i]]
-    j = i - 1
-    j = np.where((j >= first) & negator[np.maximum(j, 0)], j - 1, j)
-    skip[j[j >= first]] = True
-    modal = ~skip & t.isin("ORTH", lex.future_modals) & t.isin("TAG", ("MD", ""), normed=False)
-    rest = ~skip & ~modal
-    inv, ids = pd.factorize(t.column("MORPH"))
-    tense = [morph_tense(t.vocab, key) for key in ids.tolist()]
-    past = np.asarray([f and x == "Past" for f, x in tense], dtype=bool)[inv]
-    pres = np.asarray([f and x == "Pres" for f, x in tense], dtype=bool)[inv]
-    return {
-        "past": t.count(rest & past),
-        "present": t.count(rest & pres),
-        "future": t.count(going) + t.count(modal),
-    }
-
-
-def _certainty(t: Tokens, lex: Lexicons, starts: np.ndarray) -> np.ndarray:
-    """Per Doc: certainty/absolutist matches not preceded by a negator within the window (in
-    the same sentence; ``starts``: per token, does a sentence start there)."""
-    counts, bounds = lex.certainty.matches(t, keep_bounds=True)
-    negator = t.isin("ORTH", lex.negations)
-    # per token, the first token of its sentence
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
-    for k, found in bounds.items():
-        at = [int(t.start[k]) + start for start, _ in found]
-        counts[k] = sum(not negator[max(i - lex.certainty_window, first[i]) : i].any() for i in at)
-    return counts
+def mattr(words: np.ndarray, doc_of: np.ndarray, n_docs: int, window: int = MATTR_WINDOW):
+    """Per Doc, the moving-average type-token ratio of its words (codes; ``doc_of``: each word's
+    Doc, in order): distinct words per ``window``-word window, averaged (Covington & McFall 2010);
+    the type-token ratio if shorter. Returns ``(ttr, mattr)``."""
+    n = np.bincount(doc_of, minlength=n_docs)
+    i = np.arange(len(words)) - np.concatenate([[0], np.cumsum(n)])[doc_of]  # position in Doc
+    order = np.lexsort((i, words, doc_of))
+    same = (doc_of[order[1:]] == doc_of[order[:-1]]) & (words[order[1:]] == words[order[:-1]])
+    prev = np.full(len(words), -1)  # position of the word's previous occurrence in its Doc
+    prev[order[1:][same]] = i[order[:-1][same]]
+    # a word is new in the windows that start after its previous occurrence and hold it
+    w = np.minimum(n, window)
+    last, first = np.minimum(i, (n - w)[doc_of]), np.maximum(prev + 1, i - w[doc_of] + 1)
+    new = np.bincount(doc_of, weights=np.maximum(last - first + 1, 0), minlength=n_docs)
+    return ratio(np.bincount(doc_of[prev < 0], minlength=n_docs), n), ratio(new, (n - w + 1) * w)
 
 
 def n_chars(t: Tokens) -> np.ndarray:
@@ -168,87 +76,117 @@ def n_chars(t: Tokens) -> np.ndarray:
     return out
 
 
-def _features(t: Tokens, lex: Lexicons) -> dict[str, np.ndarray]:
-    """Every single-turn column of :data:`COLUMNS` for the Docs of ``t`` (arrays, one value per
-    Doc)."""
-    low = t.code("ORTH")
-    word = t.word
+def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]:
+    """Per Doc: past and present finite verbs and future markers (a future modal, or "going to"
+    followed by a verb; the token before "going to", skipping a negator, does not count)."""
+    tense, n = load_lexicon("tense"), len(t.arr)
+    ends, rows = t.start[t.doc_of + 1], np.arange(n)
+    verb, going = t.isin("POS", ("VERB", "AUX"), normed=False), np.zeros(n, dtype=bool)
+    for seq in tense["going_to"]:
+        m = rows + len(seq) < ends
+        for k, w in enumerate((*seq, None)):
+            at = rows[m] + k
+            m[m] &= verb[at] if w is None else low[at] == t.codes.get(w, -1)
+        going |= m
+    i = np.flatnonzero(going)
+    first, skip = t.start[t.doc_of[i]], np.zeros(n, dtype=bool)
+    j = np.where((i - 1 >= first) & negator[np.maximum(i - 1, 0)], i - 2, i - 1)
+    skip[j[j >= first]] = True
+    modal = t.isin("ORTH", words(tense["future_modals"])) & t.isin("TAG", ("MD", ""), normed=False)
+    modal &= ~skip
+    inv, ids = pd.factorize(t.column("MORPH"))
+    tenses = [morph_tense(t.vocab, key) for key in ids.tolist()]
+    past, pres = ([f and x == v for f, x in tenses] for v in ("Past", "Pres"))
+    rest = ~skip & ~modal
+    return [t.count(rest & np.asarray(x, dtype=bool)[inv]) for x in (past, pres)] + [
+        t.count(going) + t.count(modal)
+    ]
+
+
+def _features(t: Tokens) -> dict[str, np.ndarray]:
+    """Every single-turn column for the Docs of ``t`` (arrays, one value per Doc)."""
+    rates, counters = lexicons()
+    low, word, npos = t.code("ORTH"), t.word, len(POS_TAGS) + 1
     nw = t.count(word)
     has = nw > 0
-
-    def per100(k: np.ndarray) -> np.ndarray:
-        return ratio(100 * k, nw)
-
-    starts = _sentence_starts(t, has)
+    starts = t.column("SENT_START") == 1  # as ``doc.sents``: each Doc's first token, then these
+    starts[t.start[:-1][t.n_tokens > 0]] = True
     n_sents = np.where(has, t.count(starts), 0)
-    # distinct word forms per Doc: distinct (doc, code) pairs
-    width = int(low.max()) + 1 if len(low) else 1
-    pairs = np.unique(t.doc_of[word] * width + low[word])
-    ttr = ratio(np.bincount(pairs // width, minlength=t.n_docs), nw)
-    mattr_col = ttr.copy()
-    words = low[word]
-    wstart = np.concatenate([[0], np.cumsum(nw)])
-    for k in np.flatnonzero(nw > MATTR_WINDOW).tolist():
-        mattr_col[k] = mattr(words[wstart[k] : wstart[k + 1]].tolist())
+    ttr, mattr_ = mattr(low[word], t.doc_of[word], t.n_docs)
+    col = {"n_chars": n_chars(t), "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents}
+    col |= {"mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_}
     content = t.isin("POS", CONTENT_POS, normed=False)
-    col: dict[str, np.ndarray] = {
-        "n_chars": n_chars(t),
-        "n_tokens": t.n_tokens,
-        "n_words": nw,
-        "n_sentences": n_sents,
-        "mean_sentence_length": ratio(nw, n_sents),
-        "ttr": ttr,
-        "mattr": mattr_col,
-        "lexical_density": ratio(t.count(word & content), nw),
-        **syntax_columns(t, starts, n_sents, has),
-    }
-    for name, vocab in lex.pronouns.items():
-        col[name] = per100(t.count(word & t.isin("ORTH", vocab)))
-    q = np.zeros((t.n_docs, 2), dtype=np.int64)  # open, closed
-    first = np.flatnonzero(starts)  # sentence starts, then each Doc's sentences
-    cut = np.searchsorted(first, t.start).tolist()
-    views = t.views()
+    col["lexical_density"] = ratio(t.count(word & content), nw)
+    # readability (textdescriptives' descriptive_stats and readability): 206.835 - 1.015 * words
+    # per sentence - 84.6 * syllables per word; grade 0.39 * words per sentence + 11.8 * syllables
+    # per word - 15.59, over the words without punctuation or apostrophe
+    keep = ~t.flag("IS_PUNCT") & ~t.where("ORTH", lambda s: "'" in s, normed=False)
+    n_keep, lang = t.count(keep), t.docs[0].lang_ if t.docs else "en"
+    lowers, inv = t.types("LOWER", normed=False)
+    syl = np.asarray([syllables(w, lang) for w in lowers], dtype=np.int64)[inv]
+    asl = ratio(n_keep, n_sents)
+    aspw = ratio(np.bincount(t.doc_of[keep], weights=syl[keep], minlength=t.n_docs), n_keep)
+    ok = has & (n_keep >= READABILITY_MIN_WORDS)
+    col["flesch_reading_ease"] = np.where(ok, 206.835 - (1.015 * asl) - (84.6 * aspw), np.nan)
+    col["flesch_kincaid_grade"] = np.where(ok, 0.39 * asl + 11.8 * aspw - 15.59, np.nan)
+    # mean over sentences of the mean |head - token| (roots 0); POS shares of all tokens
+    dist = np.where(
+        t.isin("DEP", ("ROOT",), normed=False), 0, np.abs(t.column("HEAD").view(np.int64))
+    )
+    sent = np.cumsum(starts) - 1
+    per_sent = np.bincount(sent, weights=dist) / np.bincount(sent)
+    col["dependency_distance_mean"] = np.full(t.n_docs, np.nan)
     for k in np.flatnonzero(has).tolist():
-        v, lo, hi = views[k], int(t.start[k]), int(t.start[k + 1])
-        ends = [*first[cut[k] : cut[k + 1]].tolist(), hi]
+        s = int(sent[t.start[k]])
+        col["dependency_distance_mean"][k] = np.mean(per_sent[s : s + int(n_sents[k])])
+    strs, inv = t.types("POS", normed=False)
+    pos = np.asarray(
+        [POS_TAGS.index(s) if s in POS_TAGS else npos - 1 for s in strs], dtype=np.int64
+    )[inv]
+    table = np.bincount(t.doc_of * npos + pos, minlength=t.n_docs * npos).reshape(-1, npos)
+    for j, p in enumerate(POS_TAGS):
+        col[f"pos_prop_{p}"] = ratio(table[:, j], np.where(has, t.n_tokens, 0))
+    # rates of word lists, open and closed questions, tense shares
+    for name, vocab in rates.items():
+        hits = (
+            t.isin("POS", (vocab,), normed=False)
+            if isinstance(vocab, str)
+            else t.isin("ORTH", vocab)
+        )
+        col[name] = ratio(100 * t.count(hits), nw)
+    q = np.zeros((t.n_docs, 2), dtype=np.int64)  # open, closed
+    sent_at = np.flatnonzero(starts)
+    cut, views = np.searchsorted(sent_at, t.start).tolist(), t.views()
+    for k in np.flatnonzero(has).tolist():
+        v, lo = views[k], int(t.start[k])
         quoted = quote_mask(v.doc, v.text)
-        for a, b in zip(ends, ends[1:], strict=False):
+        for a, b in pairwise([*sent_at[cut[k] : cut[k + 1]].tolist(), int(t.start[k + 1])]):
             kind = sentence_question_type(v, a - lo, b - lo, quoted)
             if kind is not None:
                 q[k, int(kind == "closed")] += 1
-    col.update({"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]})
-    col["hedges"] = per100(lex.hedges.matches(t)[0])
-    col["certainty"] = per100(_certainty(t, lex, starts))
-    col["negations"] = per100(t.count(t.isin("ORTH", lex.negations)))
-    col["modals"] = per100(t.count(t.isin("TAG", ("MD",), normed=False)))
-    tc = _tense_counts(t, lex)
-    tot = tc["past"] + tc["present"] + tc["future"]
-    for k in ("past", "present", "future"):
-        col[f"tense_{k}"] = ratio(tc[k], tot)
-    for name, counter in lex.families.items():
-        col[name] = per100(counter.matches(t)[0])
-    for m in MARKERS:
-        col[f"marker_{m}"] = lex.markers[m].matches(t)[0]
-    for cat, name in LSM_RATES.items():
-        if name != f"fw_{cat}":
-            continue
-        spec = lex.function_words[cat]
-        hits = (
-            t.isin("POS", (spec,), normed=False) if isinstance(spec, str) else t.isin("ORTH", spec)
-        )
-        col[name] = per100(t.count(hits))
+    col |= {"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]}
+    col["modals"] = ratio(100 * t.count(t.isin("TAG", ("MD",), normed=False)), nw)
+    negator = t.isin("ORTH", rates["negations"])
+    tenses = _tenses(t, low, negator)
+    for name, n in zip(("past", "present", "future"), tenses, strict=True):
+        col[f"tense_{name}"] = ratio(n, sum(tenses))
+    # phrase counts; certainty not preceded by a negator within the window in its sentence
+    for name, counter in counters.items():
+        n, bounds = counter.matches(t, keep_bounds=name == "certainty")
+        if bounds:
+            window = int(load_lexicon("certainty")["negation_window"])
+            first = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
+            for k, found in bounds.items():
+                at = [int(t.start[k]) + start for start, _ in found]
+                n[k] = sum(not negator[max(i - window, first[i]) : i].any() for i in at)
+        col[name] = n if name.startswith("marker_") else ratio(100 * n, nw)
     return col
 
 
-def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
-    """Codes (:meth:`Tokens.code`) of the content lemmas (:func:`therapy_turns.schema.
-    content_lemmas`: same tokens, same lemmas; checked in the tests) per Doc in ``docs``."""
-    mask = (
-        t.isin("POS", CONTENT_POS, normed=False)
-        & ~t.flag("IS_STOP")
-        & t.flag("IS_ALPHA")
-        & t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False)
-    )
+def _content_lemmas(t: Tokens, docs: Sequence[int]) -> dict[int, set[int]]:
+    """Per Doc in ``docs``: the codes of its content lemmas (as :func:`schema.content_lemmas`)."""
+    mask = t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
+    mask &= t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False)
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
     return {
         k: set(value[t.start[k] : t.start[k + 1]][mask[t.start[k] : t.start[k + 1]]].tolist())
@@ -256,92 +194,50 @@ def _content_lemmas(t: Tokens, docs: Iterable[int]) -> dict[int, set[int]]:
     }
 
 
-def lsm(
-    rates_a: Mapping[str, float],
-    rates_b: Mapping[str, float],
-    columns: Sequence[str] = tuple(LSM_RATES.values()),
-) -> float:
-    """Language style matching of two speakers (Ireland & Pennebaker 2010).
-
-    Per category ``1 - |a - b| / (a + b + 0.0001)`` on rates per 100 words, averaged over the
-    categories (``columns``: the rate column of each, :data:`LSM_RATES`). NaN if any rate is
-    missing (a speaker with no words).
-    """
-    scores = []
-    for c in columns:
-        a, b = rates_a[c], rates_b[c]
-        if a is None or b is None or np.isnan(a) or np.isnan(b):
-            return float("nan")
-        scores.append(1 - abs(a - b) / (a + b + 0.0001))
-    return float(np.mean(scores))
+def lsm(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Language style matching (Ireland & Pennebaker 2010) of rates per 100 words in the
+    :data:`LSM_RATES` columns (last axis): mean of ``1 - |a - b| / (a + b + 0.0001)``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.mean(1 - np.abs(a - b) / (a + b + 0.0001), axis=-1)
 
 
-def reflect_overlap(therapist: set[Any], patient: set[Any]) -> float:
-    """Share of the therapist's content-lemma types that occur in the patient's turn."""
-    return len(therapist & patient) / len(therapist) if therapist else float("nan")
-
-
-def turn_features(doc: Doc, lex: Lexicons | None = None) -> dict[str, float]:
-    """The single-turn features of one Doc (:data:`COLUMNS` but keys, ``lsm``,
-    ``reflect_overlap``)."""
-    return {c: v[0].item() for c, v in _features(Tokens([doc]), lex or lexicons()).items()}
-
-
-def syntax_features(doc: Doc) -> dict[str, float]:
-    """Flesch reading ease, Flesch-Kincaid grade, mean dependency distance and POS proportions
-    of a Doc (textdescriptives 2.8.2's definitions, :mod:`measures.syntax`)."""
-    row = turn_features(doc)
-    names = ["flesch_reading_ease", "flesch_kincaid_grade", "dependency_distance_mean"]
-    return {c: row[c] for c in [*names, *(f"pos_prop_{t}" for t in POS_TAGS)]}
+def turn_features(doc: Doc) -> dict[str, float]:
+    """The single-turn features of one Doc (every value column but ``lsm``, ``reflect_overlap``)."""
+    return {c: v[0].item() for c, v in _features(Tokens([doc])).items()}
 
 
 def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per turn: keys and :data:`COLUMNS` (``docs[i]``: the parse of
-    ``turns.text.iloc[i]``). ``lsm`` and ``reflect_overlap`` are filled on therapist rows whose
-    previous turn (by ``turn`` within the session) is a patient turn, both with words. Docs are
-    processed in blocks of :data:`BLOCK_TURNS` (one vocab each) with array operations."""
+    """One row per turn (``docs[i]``: the parse of ``turns.text.iloc[i]``); ``lsm`` and
+    ``reflect_overlap`` on therapist turns whose previous turn is the patient's, both with words."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    lex, n = lexicons(), len(docs)
-    sid, spk = turns["session_id"].to_numpy(), turns["speaker"].to_numpy()
-    order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str))).tolist()
-    pairs = [
-        (a, b)
-        for a, b in zip(order[:-1], order[1:], strict=True)
-        if sid[a] == sid[b] and spk[a] == PATIENT and spk[b] == THERAPIST
-    ]
-    need = np.zeros(n, dtype=bool)
-    need[[i for pair in pairs for i in pair]] = True
-    parts: list[dict[str, np.ndarray]] = []
-    lemmas: dict[int, set[int]] = {}
-    codes: dict[str, int] = {}  # one string coding for every block, so lemma codes compare
-    lo = 0
-    while lo < n:
-        hi = next(
-            (i for i in range(lo, min(n, lo + BLOCK_TURNS)) if docs[i].vocab is not docs[lo].vocab),
-            min(n, lo + BLOCK_TURNS),
-        )
+    sid, spk, n = turns["session_id"].to_numpy(), turns["speaker"].to_numpy(), len(docs)
+    order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
+    p, th = order[:-1], order[1:]
+    pair = (sid[p] == sid[th]) & (spk[p] == PATIENT) & (spk[th] == THERAPIST)
+    p, th = p[pair], th[pair]
+    need = np.isin(np.arange(n), np.concatenate([p, th]))
+    parts, lemmas, codes, lo = [], {}, {}, 0  # one string coding for all blocks: lemmas compare
+    while lo < n or not parts:
+        hi = min(n, lo + BLOCK_TURNS)
+        hi = next((i for i in range(lo, hi) if docs[i].vocab is not docs[lo].vocab), hi)
         t = Tokens(docs[lo:hi], codes)
-        parts.append(_features(t, lex))
-        lemmas.update(
-            {lo + k: v for k, v in _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist()).items()}
-        )
+        parts.append(_features(t))
+        found = _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist())
+        lemmas |= {lo + k: v for k, v in found.items()}
         lo = hi
-    cols = (
-        {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-        if parts
-        else {c: np.zeros(0) for c in COLUMNS if c not in (*KEYS, "lsm", "reflect_overlap")}
-    )
+    cols = {c: np.concatenate([x[c] for x in parts]) for c in parts[0]}
     cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
-    fw = list(LSM_RATES.values())
-    for a, b in pairs:
-        if cols["n_words"][a] and cols["n_words"][b]:
-            cols["lsm"][b] = lsm({c: cols[c][a] for c in fw}, {c: cols[c][b] for c in fw})
-            cols["reflect_overlap"][b] = reflect_overlap(lemmas[b], lemmas[a])
+    both = (cols["n_words"][p] > 0) & (cols["n_words"][th] > 0)
+    p, th = p[both], th[both]
+    rates = np.column_stack([cols[c] for c in LSM_RATES.values()])
+    cols["lsm"][th] = lsm(rates[p], rates[th])
+    for a, b in zip(p, th, strict=True):  # the share of the therapist's content lemmas said before
+        if lemmas[b]:
+            cols["reflect_overlap"][b] = len(lemmas[b] & lemmas[a]) / len(lemmas[b])
     out = pd.concat([turns[KEYS], pd.DataFrame(cols, index=turns.index)], axis=1)
-    out = out.reset_index(drop=True)[list(COLUMNS)]
-    ints = [c for c in out.columns if c.startswith(("n_", "q_", "marker_"))]
-    return out.astype(dict.fromkeys(ints, "int64"))
+    ints = [c for c in COLUMNS if c.startswith(("n_", "q_", "marker_"))]
+    return out.reset_index(drop=True)[COLUMNS].astype(dict.fromkeys(ints, "int64"))
 
 
 DESCRIPTION = "per-turn linguistic features (size, diversity, readability, syntax, pronouns, "
@@ -350,20 +246,15 @@ MEASURE = register(Measure("features", compute_features, DESCRIPTION, VALUE_COLU
 
 
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
-    """Per session: ``lsm_pooled`` (LSM of each speaker's word-weighted category rates over the
-    session), ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and the speakers' word counts.
-    Apply the exclusion policy to ``features`` first."""
-    out = []
-    fw = list(LSM_RATES.values())
+    """Per session: ``lsm_pooled`` (LSM of each speaker's word-weighted category rates),
+    ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and each speaker's words. Apply the
+    exclusion policy to ``features`` first."""
+    fw, out = list(LSM_RATES.values()), []
     for sid, g in features.groupby("session_id", sort=True):
-        rates, words = {}, {}
-        for spk in SPEAKERS:
-            s = g[(g["speaker"] == spk) & (g["n_words"] > 0)]
-            words[spk] = int(s["n_words"].sum())
-            weighted = s[fw].mul(s["n_words"], axis=0).sum() / words[spk] if words[spk] else None
-            rates[spk] = {c: float(weighted[c]) if words[spk] else np.nan for c in fw}
-        pooled = lsm(rates["patient"], rates["therapist"])
-        pairs = (float(g["lsm"].mean()), int(g["lsm"].notna().sum()))
-        out.append((sid, pooled, *pairs, words["patient"], words["therapist"]))
+        talk = [g[(g["speaker"] == s) & (g["n_words"] > 0)] for s in SPEAKERS]
+        n = [int(x["n_words"].sum()) for x in talk]
+        rates = [x[fw].mul(x["n_words"], axis=0).sum() / k for x, k in zip(talk, n, strict=True)]
+        pooled = float(lsm(*rates))
+        out.append((sid, pooled, float(g["lsm"].mean()), int(g["lsm"].notna().sum()), *n))
     names = ["lsm_pooled", "lsm_pair_mean", "n_pairs", "n_words_patient", "n_words_therapist"]
     return pd.DataFrame(out, columns=["session_id", *names])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.measures.features import MARKERS
+from therapy_turns.measures.lexicons import MARKERS
 from therapy_turns.viz.plots import (
     COLUMN_WIDTH,
     SPEAKER_COLORS,
