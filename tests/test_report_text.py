@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_turns.analysis import metadata, sessions
+from therapy_turns.analysis import sessions
 from therapy_turns.analysis.stats import fit_mixedlm
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.measures import backchannels
@@ -66,14 +66,14 @@ def test_metadata_roles_by_type_and_levels():
     md = pd.DataFrame({"session_id": list("abcdef"), "arm": ["x", "y"] * 3,
                        "site": list("nnsswz"), "rating": [1, 2, 3, 4, 5, 3.5],
                        "notes": list("uvwxyz"), "one": ["k"] * 6})
-    roles = metadata.metadata_roles(md)
+    roles = sessions.metadata_roles(md)
     assert roles.factors == ["arm", "site"] and roles.outcomes == ["rating"]
     assert roles.skipped == {"notes": "a different value in every session",
                              "one": "1 distinct values (factors need 2–12)"}
-    assert metadata.metadata_roles(md, ["site"], []).factors == ["site"]
+    assert sessions.metadata_roles(md, ["site"], []).factors == ["site"]
     with pytest.raises(sessions.MetadataError, match="no column 'wai'"):
-        metadata.metadata_roles(md, [], ["wai"])
-    assert metadata.metadata_roles(md.drop(columns="rating")).outcomes == []
+        sessions.metadata_roles(md, [], ["wai"])
+    assert sessions.metadata_roles(md.drop(columns="rating")).outcomes == []
 
 
 def test_holm_within_each_factor_and_bonferroni_for_top_contrasts():

@@ -1,14 +1,12 @@
-"""Emotional trajectories and their dynamics per speaker and session (notebook 03): smoothing,
-trends, start-vs-end change, change points and Utterance Emotion Dynamics. A trajectory numbers
-one speaker's analysed turns ``position`` 0, 1, ... per session; results name the session
-``turn`` where a turn is meant. ``ruptures``/``statsmodels`` are imported where used (the
-analysis step needs only :func:`ued`)."""
+"""Emotional trajectories per speaker and session (notebook 03): smoothing, trends, start-vs-end
+change, change points and Utterance Emotion Dynamics; ``position`` numbers a speaker's analysed
+turns 0, 1, ... per session (``ruptures``/``statsmodels`` imported where used)."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import NamedTuple
 
@@ -16,20 +14,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from therapy_turns.analysis.stats import fit_mixedlm
+from therapy_turns.analysis.stats import fit_mixedlm, ols_term
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
 log = logging.getLogger(__name__)
 PAIR = ["session_id", "speaker"]
+NAN2 = (math.nan, math.nan)
+PHASES = ["beginning", "middle", "end"]
 Names = Sequence[str]
 
 
-def smooth(
-    values: Sequence[float] | np.ndarray, window: int = 5, method: str = "rolling"
-) -> np.ndarray:
-    """Centred ``rolling`` mean over ``window`` points (fewer at the ends) or ``lowess``
-    (statsmodels, no robustness iterations, ``frac = min(1, window / n)``), NaNs ignored."""
+def _series(traj: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    for (sid, spk), g in traj.groupby(PAIR, sort=True):
+        yield sid, spk, g.sort_values("position")
+
+
+def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") -> np.ndarray:
+    """Centred ``rolling`` mean over ``window`` points or ``lowess`` (frac window / n)."""
     x = np.asarray(values, dtype=float)
     if window < 1:
         raise ValueError("window must be >= 1")
@@ -56,10 +58,8 @@ def trajectory(
     turns: pd.DataFrame | None = None,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """One speaker's series per session (``speaker=None``: both) with its :func:`smooth` line,
-    over the turns with a ``value`` (and analysable under ``exclude`` if ``turns`` is given).
-    Columns ``session_id, turn, speaker, position, progress`` (position / (n - 1), 0 for one
-    turn), ``value``, ``smooth``."""
+    """One speaker's (None: both) ``value`` series per session with ``position``, ``progress``
+    (0..1) and its :func:`smooth` line, over the turns analysable in ``turns`` if given."""
     cols = [*KEYS, "position", "progress", "value", "smooth"]
     df = scores[[*KEYS, value]].rename(columns={value: "value"})
     if turns is not None:
@@ -77,27 +77,18 @@ def trajectory(
     return df.reset_index(drop=True)[cols]
 
 
-def session_trends(traj: pd.DataFrame, x: str = "position", alpha: float = 0.05) -> pd.DataFrame:
-    """OLS slope of ``value`` on ``x`` per session and speaker: ``session_id, speaker, n, slope,
-    ci_low, ci_high, p`` (t CI at ``1 - alpha``; NaN below 3 points)."""
-    import statsmodels.formula.api as smf
-
+def session_trends(traj: pd.DataFrame, x: str = "position") -> pd.DataFrame:
+    """OLS slope of ``value`` on ``x`` per session and speaker with its t CI and p."""
     rows = []
     for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        fit = (math.nan,) * 4
-        if len(g) >= 3 and g[x].nunique() > 1:
-            res = smf.ols(f"value ~ {x}", data=g).fit()
-            lo, hi = res.conf_int(alpha).loc[x]
-            fit = (float(res.params[x]), float(lo), float(hi), float(res.pvalues[x]))
-        rows.append((sid, spk, len(g), *fit))
+        ok = len(g) >= 3 and g[x].nunique() > 1
+        rows.append((sid, spk, len(g), *(ols_term(f"value ~ {x}", g, x) if ok else NAN2 * 2)))
     return pd.DataFrame(rows, columns=[*PAIR, "n", "slope", "ci_low", "ci_high", "p"])
 
 
-def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) -> pd.DataFrame:
-    """MixedLM ``value ~ x`` with a random intercept and slope per session (REML) on one
-    speaker's ``traj`` (two sessions or more): rows ``Intercept``, ``x`` (``estimate, se, ci_low,
-    ci_high, p``) and the variance components ``var_intercept, var_slope, cov, var_residual``,
-    each with ``n_obs, n_groups, converged, optimizer, warnings``."""
+def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
+    """MixedLM ``value ~ x``, random intercept and slope per session, on one speaker's ``traj``:
+    fixed effects with CI and p, and the variance components."""
     if traj["speaker"].nunique() > 1:
         raise ValueError("mixed_trend expects one speaker's trajectory")
     if traj["session_id"].nunique() < 2:
@@ -108,45 +99,36 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress", alpha: float = 0.05) ->
     fit, used, converged, notes = fit_mixedlm(model, reml=True)
     if fit is None:
         raise ValueError(f"mixed_trend: no optimiser could fit the model: {'; '.join(notes)}")
-    ci, cov = fit.conf_int(alpha), fit.cov_re.to_numpy()
-    fixed = ("Intercept", x)
-    rows = [(t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in fixed]
-    var = {"var_intercept": cov[0, 0], "var_slope": cov[1, 1], "cov": cov[0, 1]}
-    rows += [(t, v, *(math.nan,) * 4) for t, v in (var | {"var_residual": fit.scale}).items()]
     if not converged:
         log.warning("MixedLM did not converge; read the estimates with care")
+    ci, cov = fit.conf_int(), fit.cov_re.to_numpy()
+    rows = [
+        (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
+    ]
+    var = {"var_intercept": cov[0, 0], "var_slope": cov[1, 1], "cov": cov[0, 1]}
+    rows += [(t, v, *NAN2 * 2) for t, v in (var | {"var_residual": fit.scale}).items()]
     out = pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p"])
-    n_groups, notes = traj["session_id"].nunique(), "; ".join(notes)
-    info = {"n_obs": int(fit.nobs), "n_groups": n_groups, "converged": converged, "optimizer": used}
-    return out.astype({c: float for c in out.columns[1:]}).assign(**info, warnings=notes)
+    info = {"n_obs": int(fit.nobs), "n_groups": traj["session_id"].nunique()}
+    info |= {"converged": converged, "optimizer": used, "warnings": "; ".join(notes)}
+    return out.astype({c: float for c in out.columns[1:]}).assign(**info)
 
 
-def start_end_change(
-    traj: pd.DataFrame,
-    frac: float = 0.25,
-    n_min: int = 2,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Mean of the last k values minus mean of the first k, ``k = max(n_min, ceil(frac * n))``
-    (series shorter than 2k skipped), per session and speaker with a percentile bootstrap CI
-    (first and last k resampled independently; :func:`scipy.stats.bootstrap`), and per speaker
-    the mean over sessions (``session_id`` "all", sessions resampled). Columns ``session_id,
-    speaker, k, start, end, change, ci_low, ci_high``."""
+def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_boot: int = 2000) -> pd.DataFrame:
+    """Mean of the last k values minus the first k (``k = max(2, ceil(frac n))``) per session
+    and speaker, and per speaker over sessions (``all``), with percentile bootstrap CIs."""
 
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-        rng, kw = np.random.default_rng(seed), {"confidence_level": 1 - alpha}
-        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=rng, **kw)
+        rng = np.random.default_rng(0)
+        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=rng)
         return tuple(map(float, ci.confidence_interval))
 
     def change(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return b.mean(axis=axis) - a.mean(axis=axis)
 
     rows = []
-    for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        v = g.sort_values("position")["value"].to_numpy(float)
-        k = max(n_min, math.ceil(frac * len(v)))
+    for sid, spk, g in _series(traj):
+        v = g["value"].to_numpy(float)
+        k = max(2, math.ceil(frac * len(v)))
         if len(v) >= 2 * k:
             a, b = v[:k], v[-k:]
             rows.append((sid, spk, k, a.mean(), b.mean(), b.mean() - a.mean(), *boot(change, a, b)))
@@ -154,7 +136,7 @@ def start_end_change(
     pooled = []
     for spk, g in out.groupby("speaker", sort=True):
         ch = g["change"].to_numpy(float)
-        ci = boot(np.mean, ch) if len(ch) > 1 else (math.nan, math.nan)
+        ci = boot(np.mean, ch) if len(ch) > 1 else NAN2
         mean = (int(g["k"].median()), g["start"].mean(), g["end"].mean(), ch.mean())
         pooled.append(("all", spk, *mean, *ci))
     if not pooled:
@@ -163,15 +145,14 @@ def start_end_change(
 
 
 def change_points(
-    values: Sequence[float] | np.ndarray,
+    values: Sequence[float],
     model: str = "l2",
     penalty: float = 3.0,
     min_size: int = 3,
     standardize: bool = True,
 ) -> list[int]:
-    """0-based indices where a new segment starts (``ruptures.Pelt`` with ``penalty``). With
-    ``standardize`` the series is z-scored first (penalty in units of its variance; a constant
-    series has none); fewer than ``2 * min_size`` points: ``[]``."""
+    """0-based starts of new segments (``ruptures.Pelt``; the series z-scored if
+    ``standardize``); fewer than ``2 * min_size`` points or no spread: none."""
     x = np.asarray(values, dtype=float)
     if len(x) < 2 * min_size:
         return []
@@ -182,7 +163,7 @@ def change_points(
         x = (x - x.mean()) / sd
     import ruptures as rpt
 
-    algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(x.reshape(-1, 1))
+    algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(x.reshape(len(x), -1))
     return [int(b) for b in algo.predict(pen=penalty) if b < len(x)]
 
 
@@ -192,27 +173,20 @@ def session_change_points(
     model: str = "l2",
     penalty: float = 3.0,
     min_size: int = 3,
-    standardize: bool = True,
 ) -> pd.DataFrame:
-    """:func:`change_points` per session and speaker: ``session_id, speaker, position, turn``
-    (where the new segment starts) and the means ``before`` and ``after`` it."""
+    """:func:`change_points` per session and speaker with their ``turn`` and segment means."""
     rows = []
-    for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        g = g.sort_values("position")
+    for sid, spk, g in _series(traj):
         v = g[column].to_numpy(float)
-        cps = change_points(v, model, penalty, min_size, standardize)
-        bounds = [0, *cps, len(v)]
-        for j, cp in enumerate(cps):
-            before, after = v[bounds[j] : cp].mean(), v[cp : bounds[j + 2]].mean()
-            rows.append((sid, spk, cp, int(g["turn"].iloc[cp]), float(before), float(after)))
+        cps = change_points(v, model, penalty, min_size)
+        for start, cp, end in zip([0, *cps], cps, [*cps[1:], len(v)], strict=False):
+            before, after = float(v[start:cp].mean()), float(v[cp:end].mean())
+            rows.append((sid, spk, cp, int(g["turn"].iloc[cp]), before, after))
     return pd.DataFrame(rows, columns=[*PAIR, "position", "turn", "before", "after"])
 
 
 class Displacement(NamedTuple):
-    """A run of ``min_run`` or more points beyond the home base on one ``side`` (+1/-1), from
-    ``start`` to ``end`` (inclusive). ``peak``: the farthest point; ``peak_distance``: its
-    distance beyond the band edge; ``rise_rate``, ``recovery_rate``: that distance per turn from
-    ``start`` to the peak, and from the peak back into the band (NaN if the series ends first)."""
+    """A run of points beyond the home base on one ``side`` (+1/-1), its peak and rates."""
 
     start: int
     end: int
@@ -223,13 +197,13 @@ class Displacement(NamedTuple):
     recovery_rate: float
 
 
-def home_base(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+def home_base(values: Sequence[float]) -> tuple[float, float]:
     """``(mean, sd)`` (ddof=1) of a series: the home base is ``mean -/+ sd``."""
     x = np.asarray(values, dtype=float)
     return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0
 
 
-def displacements(values: Sequence[float] | np.ndarray, min_run: int = 3) -> list[Displacement]:
+def displacements(values: Sequence[float], min_run: int = 3) -> list[Displacement]:
     """The :class:`Displacement` runs of ``values`` (a point on the band edge is inside)."""
     x = np.asarray(values, dtype=float)
     mean, sd = home_base(x)
@@ -245,15 +219,11 @@ def displacements(values: Sequence[float] | np.ndarray, min_run: int = 3) -> lis
     return out
 
 
-def ued(values: Sequence[float] | np.ndarray, min_run: int = 3) -> dict[str, float]:
-    """Utterance Emotion Dynamics of one series (Hipson & Mohammad 2021): ``n``, home base
-    ``home_mean, home_low, home_high`` (mean -/+ SD), ``variability_sd`` (ddof=1), ``rmssd``
-    (root mean square of successive differences), ``n_displacements``, ``displaced_share`` (of
-    points) and the mean ``peak_distance, rise_rate, recovery_rate`` of the displacements (NaN
-    without one; recovery over recovered ones)."""
+def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:
+    """Utterance Emotion Dynamics of one series (Hipson & Mohammad 2021; docs/emotion.md)."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
-    mean, sd = home_base(x) if len(x) else (math.nan, math.nan)
+    mean, sd = home_base(x) if len(x) else NAN2
     disp = displacements(x, min_run) if len(x) > 1 else []
     rec = [d.recovery_rate for d in disp if not math.isnan(d.recovery_rate)]
     out = {"n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd}
@@ -268,11 +238,11 @@ def ued(values: Sequence[float] | np.ndarray, min_run: int = 3) -> dict[str, flo
 
 
 def ued_table(traj: pd.DataFrame, column: str = "value", min_run: int = 3) -> pd.DataFrame:
-    """:func:`ued` per session and speaker: ``session_id, speaker`` and the UED columns."""
-    rows = []
-    for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        values = g.sort_values("position")[column].to_numpy(float)
-        rows.append({"session_id": sid, "speaker": spk, **ued(values, min_run)})
+    """:func:`ued` per session and speaker."""
+    rows = [
+        {**dict(zip(PAIR, key, strict=True)), **ued(g[column], min_run)}
+        for *key, g in _series(traj)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -280,33 +250,31 @@ def phase_composition(
     scores: pd.DataFrame,
     columns: Names,
     speaker: str = "patient",
-    phases: Names = ("beginning", "middle", "end"),
     turns: pd.DataFrame | None = None,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """Mean of ``columns`` per session phase (each session's kept ``speaker`` turns cut into
-    ``len(phases)`` near-equal parts, ``numpy.array_split``) over all sessions: ``phase, column,
-    mean, sem, n_turns`` (``sem`` over turns)."""
+    """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns
+    (``phase`` beginning, middle, end; ``numpy.array_split``)."""
     df = scores[[*KEYS, *columns]]
     if turns is not None:
         df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     df = df[df["speaker"] == speaker].dropna(subset=list(columns))
     labelled = []
     for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True):
-        parts = np.array_split(np.arange(len(g)), len(phases))
-        labelled += [g.iloc[i].assign(phase=name) for name, i in zip(phases, parts, strict=True)]
+        parts = np.array_split(np.arange(len(g)), len(PHASES))
+        labelled += [g.iloc[i].assign(phase=name) for name, i in zip(PHASES, parts, strict=True)]
     if not labelled:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
     long = pd.concat(labelled).melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
     g = long.groupby(["phase", "column"], sort=False)["value"]
     out = g.agg(mean="mean", sem="sem", n_turns="count").reset_index()
-    out["phase"] = pd.Categorical(out["phase"], categories=list(phases), ordered=True)
+    out["phase"] = pd.Categorical(out["phase"], categories=PHASES, ordered=True)
     return out.sort_values(["phase", "column"]).reset_index(drop=True)
 
 
 def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None) -> str:
-    """``session`` (an id or a unique prefix; several matches: error); empty or unknown (logged):
-    the session with the most rows in ``marks`` (ties: first id), else the first session."""
+    """``session`` (an id or unique prefix), else the session with most ``marks``, else the
+    first."""
     ids = sorted(traj["session_id"].unique())
     if session:
         hits = [s for s in ids if s == session or s.startswith(session)]

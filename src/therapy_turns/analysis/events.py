@@ -1,27 +1,20 @@
-"""Event-locked analysis (notebook 07): the patient's turns around an event, and the therapist's
-answer. An event sits on the patient turn whose reply it conditions (``event`` column: type keys
-joined by ``;``; one on a therapist turn moves to the next patient turn). Lags count the
-patient's own turns; excluded turns keep their position without a value. The therapist's
-thinking *refers* to an event when its lemmas or lower-case words (the ``thinking`` table) include
-a cue of the event's type or a generic one (``thinking_cues`` in ``data/events.yaml``).
-"""
+"""Event-locked analysis (notebook 07): the patient's turns around an event and the therapist's
+answer. An event sits on the patient turn whose reply it conditions; lags count the patient's
+turns (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from pandas.api.types import is_bool_dtype
-from statsmodels.stats.weightstats import DescrStatsW
 
 from therapy_turns.analysis.shifts import next_therapist_code
-from therapy_turns.analysis.stats import adjust_p, mixedlm_table, share_ci
+from therapy_turns.analysis.stats import adjust_p, mixedlm_table, ols_term, share_ci, t_interval
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
@@ -33,7 +26,6 @@ log = logging.getLogger(__name__)
 
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
-#: the default patient measures: affect, length, markers and questions
 MEASURES = tuple(
     "valence arousal dominance n_words marker_skeptic marker_slow_down marker_vague q_total".split()
 )
@@ -42,13 +34,11 @@ EFFECT_COLUMNS = (
     "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
 ).split()
 SHARE = ["k", "n", "share", "ci_low", "ci_high"]
-NO_PAIR = "no event (or no other turn) with a previous patient turn"
 Names = Sequence[str]
 
 
 def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
-    """One row per event and type: ``session_id, turn, event`` on the patient turn it conditions
-    (none left in the session: dropped, logged)."""
+    """One row per event and type: ``session_id, turn, event`` on the patient turn it conditions."""
     t = turns.sort_values(KEYS)
     nxt = t["turn"].where(t["speaker"] == "patient").groupby(t["session_id"]).bfill()
     ev = t.assign(target=nxt)[t["event"].fillna("") != ""]
@@ -69,8 +59,7 @@ def marker_events(turns: pd.DataFrame, features: pd.DataFrame, marker: str) -> p
     return t.drop(columns="_m")
 
 
-@dataclass(frozen=True)
-class EventSource:
+class EventSource(NamedTuple):
     """The events analysed (``turns``), ``kind`` (events, marker, none) and a sentence on them."""
 
     turns: pd.DataFrame
@@ -84,8 +73,8 @@ def choose_events(
     fallback_marker: str = "marker_slow_down",
     annotated: str | None = None,
 ) -> EventSource:
-    """The corpus's events if it has any, else the patient turns with ``fallback_marker``;
-    ``annotated``: the events file given to ``analyze`` (named in the description)."""
+    """The corpus's events (``annotated``: the events file given to ``analyze``), else the
+    patient turns with ``fallback_marker``."""
     if counts := event_counts(turns):
         text = turns["event_text"].fillna("") if "event_text" in turns else pd.Series([""])
         lines = text.str.contains(r"^---", regex=True, flags=re.M).any()
@@ -106,12 +95,8 @@ def choose_events(
 def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
     """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
     g = event_rows(turns).groupby("event")
-    return g.agg(
-        n_events=("turn", "size"),
-        n_sessions=("session_id", "nunique"),
-        first_turn=("turn", "min"),
-        last_turn=("turn", "max"),
-    ).reset_index()
+    aggs = {"n_events": ("turn", "size"), "n_sessions": ("session_id", "nunique")}
+    return g.agg(**aggs, first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
 
 
 def measure_table(
@@ -120,9 +105,8 @@ def measure_table(
     measures: Names = MEASURES,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """The patient's turns in session order: ``session_id, turn, pos`` (index among the
-    patient's turns), ``event`` and each measure (from the first of ``tables`` that has it; NaN
-    on excluded turns)."""
+    """The patient's turns in order: ``session_id, turn, pos`` (index among them), ``event`` and
+    each measure (from the first table that has it; NaN on excluded turns)."""
     p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
     p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
     p = p.merge(analysable(turns, exclude)[KEYS].assign(_ok=True), on=KEYS, how="left")
@@ -141,8 +125,7 @@ def measure_table(
 def locked(
     mt: pd.DataFrame, events: pd.DataFrame, measures: Names = MEASURES, lags: Sequence[int] = LAGS
 ) -> pd.DataFrame:
-    """``event, session_id, turn, lag, measure, value``: each event's measures at each lag of
-    the patient's turns (NaN where there is no such turn or it is excluded)."""
+    """``event, session_id, turn, lag, measure, value``: each event's measures at each lag."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
     at = mt[["session_id", "pos", *measures]]
     on = ["session_id", "pos"]
@@ -152,27 +135,20 @@ def locked(
     return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
 
 
-def _tconf(x: np.ndarray, alpha: float) -> tuple[float, float]:
-    """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
-    if len(x) < 2 or np.all(x == x[0]):
-        return (float(x.mean()),) * 2 if len(x) > 1 else (np.nan, np.nan)
-    return tuple(map(float, DescrStatsW(x).tconfint_mean(alpha=alpha)))
-
-
-def locked_means(long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def locked_means(long: pd.DataFrame) -> pd.DataFrame:
     """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval."""
     rows = []
     for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
         x = g["value"].to_numpy(float)
-        rows.append((ev, m, int(lag), len(x), float(x.mean()), *_tconf(x, alpha)))
+        rows.append((ev, m, int(lag), len(x), float(x.mean()), *t_interval(x)))
     return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low", "ci_high"])
 
 
 def permutation_p(
     change: np.ndarray, is_event: np.ndarray, groups: np.ndarray, n_perm: int = 2000, seed: int = 0
 ) -> float:
-    """Two-sided p of the difference in mean ``change`` between event and other turns, event
-    labels reshuffled within each group (session): ``(1 + #|perm| >= |obs|) / (1 + n_perm)``."""
+    """Two-sided permutation p of the difference in mean ``change`` between event and other
+    turns, the event labels shuffled within each group (session)."""
     is_event = is_event.astype(bool)
     n_e, n = int(is_event.sum()), len(change)
     if n_e == 0 or n_e == n:
@@ -200,36 +176,15 @@ def change_table(mt: pd.DataFrame, measures: Names = MEASURES) -> pd.DataFrame:
     return out.assign(**{f"{m}_change": out[m] - prev[m] for m in measures})
 
 
-def _fit_effect(d: pd.DataFrame, alpha: float) -> dict[str, object]:
-    """MixedLM ``change ~ is_event`` (random intercept per session); where statsmodels cannot fit
-    it because the sessions do not differ, OLS (the model at zero intercept variance)."""
-    fit = mixedlm_table(d, ["change"], "is_event", standardize=False, alpha=alpha)
-    keys = [*EFFECT_COLUMNS[9:13], "converged", "note"]
-    if len(r := fit[fit["term"] == "is_event"]):
-        r = r.iloc[0]
-        note = "random-intercept variance 0: OLS" if r["boundary"] else ""
-        values = (r["estimate"], r["ci_low"], r["ci_high"], r["p_value"], bool(r["converged"]))
-        return dict(zip(keys, (*values, note), strict=True))
-    ols = smf.ols("change ~ is_event", d).fit()
-    (lo, hi), est, p = ols.conf_int(alpha=alpha).loc["is_event"], ols.params, ols.pvalues
-    note = "mixed model singular (sessions do not differ): OLS"
-    values = (float(est["is_event"]), float(lo), float(hi), float(p["is_event"]), True, note)
-    return dict(zip(keys, values, strict=True))
-
-
 def event_effects(
     mt: pd.DataFrame,
     measures: Names = MEASURES,
     n_perm: int = 2000,
     seed: int = 0,
     method: str = "holm",
-    alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Per event type x measure, the change lag -1 → event turn against the same change at patient
-    turns without an event (columns :data:`EFFECT_COLUMNS`): ``mean_change`` with its t
-    interval, ``baseline_change``, the MixedLM estimate of ``is_event`` (random intercept per
-    session) with its CI and p, a within-session permutation p (scipy's ``permutation_test``
-    has no strata), both adjusted over all rows with ``method``."""
+    """Per event type and measure, the change from lag -1 to the event turn against other
+    patient turns: mean with t CI, MixedLM estimate and a within-session permutation p."""
     ct = change_table(mt, measures)
     has, base = ct["event"].str.split(SEPARATOR), (ct["event"] == "").to_numpy()
     rows = []
@@ -237,18 +192,17 @@ def event_effects(
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
         for m in measures:
             sel = (mine | base) & ct[f"{m}_change"].notna().to_numpy()
-            d = ct.loc[sel, ["session_id", f"{m}_change"]]
-            d.columns = ["session_id", "change"]
+            d = ct.loc[sel, ["session_id", f"{m}_change"]].rename(columns={f"{m}_change": "change"})
             d["is_event"] = mine[sel].astype(int)
-            x, other = d.loc[d.is_event == 1], d.loc[d.is_event == 0, "change"]
-            xs, n_sessions = x["change"].to_numpy(float), int(x["session_id"].nunique())
+            xs, other = d.loc[d.is_event == 1, "change"].to_numpy(float), d.change[d.is_event == 0]
             mean = float(xs.mean()) if len(xs) else np.nan
-            stat = (mean, *_tconf(xs, alpha), float(other.mean()))
-            values = (ev, m, len(xs), n_sessions, *stat, len(other))
-            row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True), note=NO_PAIR)
+            values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique(), mean)
+            values += (*t_interval(xs), float(other.mean()), len(other))
+            row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True))
+            row["note"] = "no event (or no other turn) with a previous patient turn"
             if len(xs) and len(other):
                 arrays = (d[c].to_numpy() for c in ("change", "is_event", "session_id"))
-                row |= _fit_effect(d, alpha) | {"p_perm": permutation_p(*arrays, n_perm, seed)}
+                row |= _fit_effect(d) | {"p_perm": permutation_p(*arrays, n_perm, seed)}
             rows.append(row)
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
     out["p_adj"] = adjust_p(out["p_mixed"].to_numpy(float), method)
@@ -256,22 +210,30 @@ def event_effects(
     return out
 
 
+def _fit_effect(d: pd.DataFrame) -> dict[str, object]:
+    fit = mixedlm_table(d, ["change"], "is_event", standardize=False)
+    keys = ["estimate", "est_ci_low", "est_ci_high", "p_mixed", "converged", "note"]
+    if len(r := fit[fit["term"] == "is_event"]):
+        r = r.iloc[0]
+        note = "random-intercept variance 0: OLS" if r["boundary"] else ""
+        values = (r["estimate"], r["ci_low"], r["ci_high"], r["p_value"], bool(r["converged"]))
+        return dict(zip(keys, (*values, note), strict=True))
+    est, lo, hi, p = ols_term("change ~ is_event", d, "is_event")
+    note = "mixed model singular (sessions do not differ): OLS"
+    return dict(zip(keys, (est, lo, hi, p, True, note), strict=True))
+
+
 def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
-    """``session_id, turn, condition``: each patient turn's event types (a row each) or
-    ``no event``."""
+    """``session_id, turn, condition``: each patient turn's event types or ``no event``."""
     ev = event_rows(turns).rename(columns={"event": "condition"})
     pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(ev, on=KEYS, how="left")
     return pat.fillna({"condition": NO_EVENT})
 
 
-def therapist_response(
-    turns: pd.DataFrame, codes: pd.DataFrame, act_columns: Names | None = None
-) -> pd.DataFrame:
-    """Share of next therapist turns with each main behaviour and each ACT process (multi-label)
-    after each event type and after patient turns without one: ``condition, family, code, k, n,
-    share, ci_low, ci_high`` (Wilson 95%; turns are not independent: descriptive CIs)."""
-    if act_columns is None:
-        act_columns = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
+def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
+    """Share of next therapist turns with each main behaviour and ACT process after each event
+    type and after other patient turns, with Wilson CIs."""
+    act_columns = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
     acts = codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"})
     nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS)
     nxt = nxt.merge(acts, on=["session_id", "next_turn"], how="left")
@@ -279,34 +241,29 @@ def therapist_response(
     for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
         sub = nxt[nxt["condition"] == cond]
         hits = {("main_behaviour", b): sub["next_code"] == b for b in behaviours}
-        acts_hit = {a.removeprefix("act_"): sub[a].fillna(False).astype(bool) for a in act_columns}
-        hits |= {("act_process", a): h for a, h in acts_hit.items()}
+        hits |= {("act_process", a.removeprefix("act_")): sub[a] for a in act_columns}
+        hits = {k: h.fillna(False).astype(bool) for k, h in hits.items()}
         rows += [(cond, *key, *share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
     return pd.DataFrame(rows, columns=["condition", "family", "code", *SHARE])
 
 
-def thinking_cues(path: str | Path | None = None) -> dict[str, frozenset[str]]:
+def thinking_cues() -> dict[str, frozenset[str]]:
     """Cue words per event type (and ``any``): ``thinking_cues`` of ``data/events.yaml``."""
-    raw = read_yaml(path or DATA_DIR / "events.yaml").get("thinking_cues", {})
+    raw = read_yaml(DATA_DIR / "events.yaml").get("thinking_cues", {})
     return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
 
 
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
-    """The cues of ``event`` (or ``any``) among ``words``, sorted and joined by ``,``; "" when
-    the text does not refer to the event."""
+    """The cues of ``event`` (or ``any``) among ``words``, sorted and joined by ``,``."""
     return ",".join(sorted(words & (cues.get(event, frozenset()) | cues.get("any", frozenset()))))
 
 
 def thinking_response(
-    turns: pd.DataFrame, thinking: pd.DataFrame, cues: Mapping[str, frozenset[str]] | None = None
+    turns: pd.DataFrame, thinking: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Does the next therapist turn's thinking (its words: ``thinking``, the table of the
-    ``thinking`` measure) refer to the event? ``(per_event, summary)``: per
-    event ``session_id, turn, event, next_turn, cues``; per type ``event, k, n, share, ci_low,
-    ci_high`` and the same rule's ``k_base, n_base, share_base, base_low, base_high`` after
-    turns without an event. Left out: turns without thinking (or a generator placeholder) and
-    event types without cue words of their own."""
-    cues = dict(cues) if cues is not None else thinking_cues()
+    """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: the
+    cues found per event, and per type the share with CIs beside that after turns without one."""
+    cues = thinking_cues()
     nxt = next_therapist_code(turns, turns, "thinking").fillna({"next_code": ""})
     real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code]
     words = thinking[[*KEYS, "thinking_words"]].rename(columns={"turn": "next_turn"})

@@ -1,6 +1,5 @@
-"""The features table prepared for notebook 02: exclusion policy and position in the session,
-speaker summaries, patient marker rates per session and the archetype check (the features
-themselves: :mod:`therapy_turns.measures.features`)."""
+"""The features table prepared for notebook 02: analysed turns with their position, speaker
+summaries, patient marker rates per session and the archetype check."""
 
 from __future__ import annotations
 
@@ -13,9 +12,6 @@ from therapy_turns.io.transcripts import analysable
 from therapy_turns.measures.lexicons import MARKERS, load_lexicon
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, session_position
 
-#: the markers whose archetypes the check compares
-MARKER_CHECKS = ("skeptic", "vague", "intellectualising")
-
 
 def analysable_features(
     feats: pd.DataFrame,
@@ -23,9 +19,8 @@ def analysable_features(
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
     n_bins: int = 3,
 ) -> pd.DataFrame:
-    """Feature rows of the turns kept under ``exclude`` with ``position`` (``session_position``
-    over every turn), ``segment`` (``n_bins`` equal position bins: early, middle, late for 3,
-    else 1..n) and ``therapist`` (1.0 for therapist rows: the MixedLM contrast)."""
+    """Feature rows of the analysed turns with ``position``, ``segment`` (``n_bins`` equal
+    position bins: early, middle, late for 3) and ``therapist`` (1.0 on therapist rows)."""
     pos = turns[KEYS].assign(position=session_position(turns))
     out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     out = out.merge(pos, on=KEYS, how="left")
@@ -37,43 +32,38 @@ def analysable_features(
 
 
 def speaker_summary(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """Median and quartiles of ``cols`` by speaker (rows: features; columns
-    ``<speaker>_median``, ``<speaker>_q1``, ``<speaker>_q3``)."""
+    """Median and quartiles of ``cols`` by speaker (``<speaker>_median``, ``_q1``, ``_q3``)."""
     g = df.groupby("speaker")[list(cols)]
     parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}
     speakers = sorted(parts["median"].columns)
     return pd.concat({f"{p}_{s}": parts[s][p] for p in speakers for s in parts}, axis=1)
 
 
-def marker_profile(df: pd.DataFrame, per: int = 1000) -> pd.DataFrame:
-    """Patient markers per session: matches per ``per`` patient words, and patient word count."""
+def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
+    """Patient markers per session: matches per 1,000 patient words, and the word count."""
     g = df[df["speaker"] == "patient"].groupby("session_id", sort=True)
     words = g["n_words"].sum()
-    rates = g[[f"marker_{m}" for m in MARKERS]].sum().div(words.where(words > 0), axis=0) * per
+    rates = g[[f"marker_{m}" for m in MARKERS]].sum().div(words.where(words > 0), axis=0) * 1000
     rates.columns = list(MARKERS)
     return rates.assign(patient_words=words).reset_index()
 
 
-def archetype_check(
-    profile: pd.DataFrame, archetypes: Mapping[str, str], markers: Sequence[str] = MARKER_CHECKS
-) -> pd.DataFrame:
-    """Do the sessions of each marker's archetype (``markers.yaml``; ``archetypes``: session_id ->
-    label) have the highest rates of it? Per marker the lowest rate among the archetype's
-    sessions, the highest among the other labelled ones, and ``result`` pass (strictly greater),
-    fail, or skipped (with a ``note``). A check, not an invariant: it may fail on any corpus."""
+def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.DataFrame:
+    """Do the sessions of each marker's archetype (``archetypes``: session_id -> label) have its
+    highest rates? ``result`` pass, fail or skipped; a check that may fail on any corpus."""
     raw = load_lexicon("markers")["markers"]
     prof = profile[profile["session_id"].isin(list(archetypes))]
     label = prof["session_id"].map(archetypes)
     rows = []
-    for m in markers if len(prof) else ():
+    for m in ("skeptic", "vague", "intellectualising") if len(prof) else ():
         target = raw[m]["archetype"]
         inside, outside = prof.loc[label == target, m], prof.loc[label != target, m]
         lo, hi, result, note = np.nan, np.nan, "skipped", ""
         if inside.empty or outside.empty:
             note = (
-                "no session with another label"
-                if len(inside)
-                else f"no session labelled {target!r}"
+                f"no session labelled {target!r}"
+                if inside.empty
+                else "no session with another label"
             )
         else:
             lo, hi = float(inside.min()), float(outside.max())

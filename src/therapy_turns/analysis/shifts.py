@@ -1,7 +1,5 @@
 """Technique shifts across therapist turns and their coupling with the patient's emotion
-(notebooks 04, 05). Inputs: the techniques table (one row per therapist turn) and per-turn patient
-tables keyed ``session_id, turn``. Sequences never cross a session; randomness comes only from
-``numpy.random.default_rng(seed)``."""
+(notebooks 04, 05); sequences never cross a session, randomness only from ``default_rng(seed)``."""
 
 from __future__ import annotations
 
@@ -12,23 +10,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from therapy_turns.analysis.dynamics import change_points
 from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, share_ci
 from therapy_turns.schema import TURN_ID as KEYS
 from therapy_turns.schema import session_position
 
 Names = Sequence[str]
-
-
-def _states(codes: pd.DataFrame, col: str, states: Sequence[str] | None) -> list[str]:
-    return list(states) if states is not None else sorted(codes[col].astype(str).unique())
-
-
-def _count(seqs: list[np.ndarray], k: int) -> np.ndarray:
-    """k x k counts of consecutive pairs in each index sequence."""
-    m = np.zeros((k, k), dtype=np.int64)
-    for a in seqs:
-        np.add.at(m, (a[:-1], a[1:]), 1)
-    return m
 
 
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
@@ -38,9 +25,8 @@ def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class PermutationResult:
-    """Transition counts ``from`` (rows) → ``to`` (columns) against a within-session shuffled
-    null: two-sided p per cell, the statistic sum((observed - null_mean)^2 / null_mean) over
-    cells with null_mean > 0 and its p, ``(k + 1) / (n_perm + 1)``."""
+    """Transition counts ``from`` → ``to`` against a within-session shuffled null: p per cell,
+    the statistic sum((observed - null_mean)^2 / null_mean) and its p."""
 
     observed: pd.DataFrame
     null_mean: pd.DataFrame
@@ -51,35 +37,33 @@ class PermutationResult:
 
 
 def permutation_test(
-    codes: pd.DataFrame,
-    col: str = "main_behaviour",
-    n_perm: int = 2000,
-    seed: int = 0,
-    states: Names | None = None,
+    codes: pd.DataFrame, col: str = "main_behaviour", n_perm: int = 2000, seed: int = 0
 ) -> PermutationResult:
-    """Do consecutive therapist codes of a session follow each other more (or less) than chance?
-    The null shuffles each session's codes (keeping its technique mix)."""
-    st = _states(codes, col, states)
+    """Do consecutive therapist codes follow each other more or less than chance? The null
+    shuffles each session's codes."""
+    st = sorted(codes[col].astype(str).unique())
     index = {s: i for i, s in enumerate(st)}
     groups = codes.sort_values(KEYS).groupby("session_id", sort=True)[col]
     seqs = [np.array([index[x] for x in g.astype(str)], dtype=np.int64) for _, g in groups]
-    obs = _count(seqs, len(st)).astype(float)
-    rng = np.random.default_rng(seed)
-    null = [_count([rng.permutation(s) for s in seqs], len(st)) for _ in range(n_perm)]
-    null = np.array(null, dtype=float).reshape(n_perm, *obs.shape)
+
+    def count(seqs: list[np.ndarray]) -> np.ndarray:
+        m = np.zeros((len(st), len(st)))
+        for a in seqs:
+            np.add.at(m, (a[:-1], a[1:]), 1)
+        return m
+
+    obs, rng = count(seqs), np.random.default_rng(seed)
+    null = np.array([count([rng.permutation(s) for s in seqs]) for _ in range(n_perm)])
+    null = null.reshape(n_perm, *obs.shape)
     mean = null.mean(axis=0)
     ok = mean > 0
-
-    def stat(m: np.ndarray) -> float:
-        return float((((m - mean) ** 2)[ok] / mean[ok]).sum())
-
-    s_obs, s_null = stat(obs), np.array([stat(n) for n in null])
+    s_obs, *s_null = ((((m - mean) ** 2)[ok] / mean[ok]).sum() for m in (obs, *null))
     low = np.minimum((null >= obs).sum(axis=0), (null <= obs).sum(axis=0))
     p_cell = np.minimum(1.0, 2 * (low + 1) / (n_perm + 1))
-    p = float(((s_null >= s_obs).sum() + 1) / (n_perm + 1))
+    p = float(((np.array(s_null) >= s_obs).sum() + 1) / (n_perm + 1))
     axes = {"index": pd.Index(st, name="from"), "columns": pd.Index(st, name="to")}
     frames = (pd.DataFrame(m, **axes) for m in (obs, mean, p_cell))
-    return PermutationResult(*frames, s_obs, p, n_perm)
+    return PermutationResult(*frames, float(s_obs), p, n_perm)
 
 
 def entropy_bits(values: Sequence[str]) -> float:
@@ -89,8 +73,7 @@ def entropy_bits(values: Sequence[str]) -> float:
 
 
 def transition_entropy(codes: Sequence[str]) -> float:
-    """Conditional entropy H(next | current), bits, of a code sequence (plug-in estimate over the
-    observed transitions): 0 when each code is always followed by the same one; NaN below two."""
+    """Conditional entropy H(next | current), bits, of a code sequence; NaN below two codes."""
     codes = [c for c in codes if isinstance(c, str) and c]
     if len(codes) < 2:
         return float("nan")
@@ -102,20 +85,19 @@ def transition_entropy(codes: Sequence[str]) -> float:
 def windowed_entropy(
     codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
 ) -> pd.DataFrame:
-    """``session_id, turn, entropy``: entropy of the codes of the last ``window`` therapist turns
-    (the current one included; NaN for a session's first ``window - 1``)."""
+    """``session_id, turn, entropy`` of the codes of the last ``window`` therapist turns."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
         v = g[col].astype(str).to_numpy()
-        for i, t in enumerate(g["turn"]):
-            entropy = entropy_bits(v[i + 1 - window : i + 1]) if i + 1 >= window else np.nan
-            rows.append((sid, int(t), entropy))
+        ent = [
+            entropy_bits(v[i - window : i]) if i >= window else np.nan for i in range(1, len(v) + 1)
+        ]
+        rows += zip([sid] * len(v), g["turn"].astype(int), ent, strict=True)
     return pd.DataFrame(rows, columns=["session_id", "turn", "entropy"])
 
 
 def run_lengths(codes: pd.DataFrame, col: str = "main_behaviour") -> pd.DataFrame:
-    """Maximal runs of one code over consecutive therapist turns: ``session_id, code,
-    start_turn, end_turn, length`` (in therapist turns)."""
+    """Maximal runs of one code over consecutive therapist turns, with their length."""
     d = codes.sort_values(KEYS)
     c = d[col].astype(str)
     run = ((c != c.shift()) | (d.session_id != d.session_id.shift())).cumsum()
@@ -132,9 +114,8 @@ def perseveration(
     col: str = "main_behaviour",
     min_length: int = 3,
 ) -> pd.DataFrame:
-    """Runs of ``min_length`` or more identical codes with ``n_marked_patient_turns``: the
-    patient turns inside the run with ``marker`` > 0 (the therapist repeating a technique while
-    the patient keeps asking, e.g., to slow down). ``patient``: patient rows with ``marker``."""
+    """Runs of ``min_length`` or more identical codes with the patient turns inside them that
+    have ``marker`` > 0."""
     runs = run_lengths(codes, col)
     runs = runs[runs["length"] >= min_length].copy()
     m = patient[patient[marker].fillna(0) > 0][KEYS]
@@ -147,26 +128,21 @@ def perseveration(
 
 
 def technique_change_points(
-    codes: pd.DataFrame, columns: Sequence[str], penalty: float = 3.0, min_size: int = 3
+    codes: pd.DataFrame, columns: Names, penalty: float = 3.0
 ) -> pd.DataFrame:
-    """``session_id, turn`` of the first therapist turn of each new segment of the mix of the
-    indicator ``columns`` (ruptures PELT, L2 cost)."""
-    import ruptures as rpt
-
+    """``session_id, turn`` starting each new segment of the mix of the indicator ``columns``."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
         x = g[list(columns)].astype(float).to_numpy()
-        if len(x) >= 2 * min_size:
-            bkps = rpt.Pelt(model="l2", min_size=min_size, jump=1).fit(x).predict(pen=penalty)
-            rows += [(sid, int(g["turn"].iloc[b])) for b in bkps[:-1]]
+        cps = change_points(x, "l2", penalty, standardize=False)
+        rows += [(sid, int(g["turn"].iloc[b])) for b in cps]
     return pd.DataFrame(rows, columns=["session_id", "turn"])
 
 
 def next_therapist_code(
     codes: pd.DataFrame, turns: pd.DataFrame, col: str = "main_behaviour"
 ) -> pd.DataFrame:
-    """``session_id, turn, next_turn, next_code``: each patient turn directly followed by a
-    therapist turn, and that turn's code."""
+    """``session_id, turn, next_turn, next_code``: patient turns followed by a therapist turn."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     nxt = t.groupby("session_id")[["turn", "speaker"]].shift(-1)
     keep = (t.speaker == "patient") & (nxt.speaker == "therapist")
@@ -184,15 +160,14 @@ def responsiveness(
     col: str = "main_behaviour",
     states: Names | None = None,
 ) -> pd.DataFrame:
-    """The therapist's next code after patient turns with ``marker`` > 0 (``after_marker``) and
-    without (``otherwise``): ``condition, code, k, n, share, ci_low, ci_high`` (Wilson 95%;
-    turns are not independent: the CIs are descriptive)."""
+    """Share of each next therapist code after patient turns with ``marker`` > 0 and without,
+    with Wilson CIs."""
     nx = next_therapist_code(codes, turns, col).merge(patient[[*KEYS, marker]], on=KEYS, how="left")
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
-    rows, code_states = [], _states(codes, col, states)
+    rows, states = [], sorted(codes[col].astype(str).unique()) if states is None else states
     for c in ("after_marker", "otherwise"):
         nxt = nx.loc[cond == c, "next_code"]
-        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in code_states]
+        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in states]
     return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low", "ci_high"])
 
 
@@ -203,9 +178,8 @@ def coupling_data(
     indicators: Names,
     value: str = "valence",
 ) -> pd.DataFrame:
-    """One row per therapist turn t with a patient turn before and after it: ``session_id, turn,
-    prior`` (patient ``value`` at the last patient turn before t), ``after`` (the first after),
-    ``position`` (``session_position``), the 0/1 ``indicators`` and ``delta = after - prior``."""
+    """Per therapist turn between two patient turns: patient ``value`` ``prior`` and ``after``,
+    ``delta``, ``position`` and the 0/1 ``indicators``."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     t = t.merge(emotion[[*KEYS, value]], on=KEYS, how="left")
     t.loc[t.speaker != "patient", value] = np.nan
@@ -224,14 +198,10 @@ COUPLING_COLUMNS = "code n n_with estimate ci_low ci_high p p_adj converged note
 
 
 def coupling_model(
-    data: pd.DataFrame, indicators: Sequence[str], method: str = "holm", min_count: int = 5
+    data: pd.DataFrame, indicators: Names, method: str = "holm", min_count: int = 5
 ) -> pd.DataFrame:
-    """Per code, MixedLM ``delta ~ code + prior + position`` with a random intercept per session
-    (ML): the estimate is the difference in valence change between turns with and without the
-    code, adjusted for prior valence and position; ``p_adj`` corrected across codes with
-    ``method`` (``holm``, ``fdr_bh``). Codes in (or absent from) fewer than ``min_count`` turns
-    are skipped (``note``). Columns ``code, n, n_with, estimate, ci_low, ci_high, p, p_adj,
-    converged, note``."""
+    """Per code, MixedLM (ML) ``delta ~ code + prior + position``, random intercept per session:
+    the code's estimate with CI, p and ``p_adj`` (codes in < ``min_count`` turns skipped)."""
     import statsmodels.formula.api as smf
 
     rows = []
@@ -241,13 +211,13 @@ def coupling_model(
         if min(n_with, len(data) - n_with) < min_count:
             note = f"skipped: fewer than {min_count} turns with/without the code"
         else:
-            formula = f"delta ~ {code} + prior + position"
-            model = smf.mixedlm(formula, data, groups=data["session_id"])
+            model = smf.mixedlm(
+                f"delta ~ {code} + prior + position", data, groups=data["session_id"]
+            )
             res, used, converged, notes = fit_mixedlm(model, reml=False)
             note = f"fit failed: {'; '.join(notes)}" if res is None else "; ".join([used, *notes])
             if res is not None:
-                lo, hi = res.conf_int().loc[code]
-                values = (res.params[code], lo, hi, res.pvalues[code])
+                values = (res.params[code], *res.conf_int().loc[code], res.pvalues[code])
                 fit = (*map(float, values), converged)
         rows.append((code, len(data), n_with, *fit, note))
     out = pd.DataFrame(rows, columns=COUPLING_COLUMNS[:7] + COUPLING_COLUMNS[8:])
@@ -255,6 +225,6 @@ def coupling_model(
     return out
 
 
-def code_frequencies(codes: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def code_frequencies(codes: pd.DataFrame, columns: Names) -> pd.DataFrame:
     """Share of therapist turns with each indicator per session (rows: sessions)."""
     return codes.groupby("session_id", sort=True)[list(columns)].mean()

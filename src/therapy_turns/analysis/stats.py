@@ -1,7 +1,5 @@
-"""Shared statistics helpers: NaN-aware p-value correction, Wilson intervals, and tidy MixedLM
-tables with 95% CIs (few sessions: the random-intercept variance is poorly identified and Wald
-CIs are optimistic; the tables carry ``n_groups`` and ``converged``). statsmodels is imported
-where used (it costs the analysis step's worker processes about a second)."""
+"""Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables.
+statsmodels is imported where used (it costs the analysis step's workers about a second)."""
 
 from __future__ import annotations
 
@@ -14,13 +12,12 @@ import pandas as pd
 from scipy.stats import norm
 
 log = logging.getLogger(__name__)
+Names = Sequence[str]
 
 MIXEDLM_COLUMNS = (
     "outcome term estimate std_err z p_value ci_low ci_high n_obs n_groups group_var converged "
     "boundary optimizer warnings"
 ).split()
-#: statsmodels' optimisers in the order :func:`fit_mixedlm` tries them (its default list first).
-OPTIMIZERS = ("bfgs", "lbfgs", "cg", "powell", "nm")
 
 
 def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
@@ -34,22 +31,39 @@ def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
     return out
 
 
-def share_ci(k: int, n: int, alpha: float = 0.05) -> tuple[int, int, float, float, float]:
+def share_ci(k: int, n: int) -> tuple[int, int, float, float, float]:
     """``k, n``, the share ``k / n`` and its Wilson score interval (NaNs for ``n`` = 0)."""
     from statsmodels.stats.proportion import proportion_confint
 
     if n == 0:
         return k, n, np.nan, np.nan, np.nan
-    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    lo, hi = proportion_confint(k, n, method="wilson")
     return k, n, k / n, float(lo), float(hi)
 
 
-def fit_mixedlm(model, reml: bool = True, optimizers: Sequence[str] = OPTIMIZERS):  # noqa: ANN001, ANN201
-    """Fit a statsmodels ``MixedLM`` with each optimiser in turn until one converges without a
-    convergence warning: ``(result or None, optimiser, converged, messages)`` (every optimiser's
-    error or warnings; without a convergent fit, the last fit that ran)."""
+def t_interval(x: np.ndarray) -> tuple[float, float]:
+    """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    if len(x) < 2 or np.all(x == x[0]):
+        return (float(x.mean()),) * 2 if len(x) > 1 else (np.nan, np.nan)
+    return tuple(map(float, DescrStatsW(x).tconfint_mean()))
+
+
+def ols_term(formula: str, data: pd.DataFrame, term: str) -> tuple[float, ...]:
+    """OLS ``formula``: ``term``'s estimate, t interval and p."""
+    import statsmodels.formula.api as smf
+
+    res = smf.ols(formula, data).fit()
+    lo, hi = res.conf_int().loc[term]
+    return float(res.params[term]), float(lo), float(hi), float(res.pvalues[term])
+
+
+def fit_mixedlm(model, reml: bool = True):  # noqa: ANN001, ANN201
+    """Fit a statsmodels ``MixedLM`` with each optimiser until one converges without warning:
+    ``(result or None, optimiser, converged, messages)``."""
     best, used, notes = None, "", []
-    for name in optimizers:
+    for name in ("bfgs", "lbfgs", "cg", "powell", "nm"):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -68,20 +82,13 @@ def fit_mixedlm(model, reml: bool = True, optimizers: Sequence[str] = OPTIMIZERS
 
 def mixedlm_table(
     data: pd.DataFrame,
-    outcomes: Sequence[str],
+    outcomes: Names,
     rhs: str,
     groups: str = "session_id",
     standardize: bool = True,
-    alpha: float = 0.05,
-    reml: bool = True,
 ) -> pd.DataFrame:
-    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups`` (rows with a
-    missing outcome dropped; ``standardize``: outcome z-scored, coefficients in SD units): fixed
-    effects with Wald CIs and normal p from statsmodels' ``bse_fe`` (columns
-    :data:`MIXEDLM_COLUMNS`). ``group_var``: the random-intercept variance; ``converged``,
-    ``optimizer``, ``warnings``: see :func:`fit_mixedlm`; ``boundary``: that variance is 0, where
-    the REML solution is OLS and the estimates and SEs come from an OLS fit. An outcome that
-    cannot be fitted gives one row with ``term`` "not fitted"."""
+    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups``: fixed
+    effects with Wald CIs (OLS at a zero intercept variance; columns :data:`MIXEDLM_COLUMNS`)."""
     import statsmodels.formula.api as smf
 
     rows = []
@@ -97,7 +104,7 @@ def mixedlm_table(
             d[y] = (d[y] - d[y].mean()) / sd
         try:
             model = smf.mixedlm(f"{y} ~ {rhs}", d, groups=d[groups])
-            res, used, converged, notes = fit_mixedlm(model, reml)
+            res, used, converged, notes = fit_mixedlm(model)
         except (np.linalg.LinAlgError, ValueError) as e:  # e.g. a constant predictor
             res, notes = None, [str(e)]
         if res is None:
@@ -115,11 +122,10 @@ def mixedlm_table(
             params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
         else:
             params, se = res.fe_params, res.bse_fe.to_numpy()
-        zcrit, info = norm.ppf(1 - alpha / 2), (int(res.nobs), n_groups, group_var, converged)
+        zcrit, info = norm.ppf(0.975), (int(res.nobs), n_groups, group_var, converged)
         info += (boundary, used, "; ".join(notes))
         for k, term in enumerate(params.index):
-            est = float(params[term])
-            z = est / se[k]
+            est, z = float(params[term]), float(params[term]) / se[k]
             test = (float(se[k]), float(z), float(2 * norm.sf(abs(z))))
             row = (y, term, est, *test, est - zcrit * se[k], est + zcrit * se[k], *info)
             rows.append(dict(zip(MIXEDLM_COLUMNS, row, strict=True)))
