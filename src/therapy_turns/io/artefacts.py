@@ -1,5 +1,4 @@
-"""A turn's raw text split into speech, out-of-role notes and artefact flags (patterns:
-``data/artefacts.yaml``; codebook and precision: ``docs/flags.md``)."""
+"""Speech, out-of-role notes and artefact flags of a turn's raw text (``docs/flags.md``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Event lines of full transcripts (``--- [ ... ] ---``, never speech) typed by the first type of
-``data/events.yaml`` with a pattern found in the line (else ``other``), and ``--events`` files."""
+"""Event line types (``data/events.yaml``; else ``other``) and annotated ``--events`` files."""
 
 from __future__ import annotations
 

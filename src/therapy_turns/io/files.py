@@ -1,5 +1,4 @@
-"""Writing without destroying: atomic files, owned and locked analysis folders (built in
-``.staging/``, published when complete) and checksummed cache entries."""
+"""Writing without destroying: atomic files, owned and locked output folders, checksummed cache."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,13 +47,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def _sum(data: bytes) -> bytes:
-    return _CHECK + hashlib.sha256(data).hexdigest().encode()
-
-
 def write_cached(path: str | os.PathLike[str], data: bytes) -> None:
     """Store a cache entry: a checksum line, then ``data``."""
-    write_bytes(path, _sum(data) + b"\n" + data)
+    write_bytes(path, _CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
 
 
 def read_cached(path: str | os.PathLike[str]) -> bytes | None:
@@ -63,14 +58,14 @@ def read_cached(path: str | os.PathLike[str]) -> bytes | None:
         head, sep, data = Path(path).read_bytes().partition(b"\n")
     except FileNotFoundError:
         return None
-    if sep and head == _sum(data):
+    if sep and head == _CHECK + hashlib.sha256(data).hexdigest().encode():
         return data
     log.warning("corrupt cache entry %s (checksum mismatch): removed, recomputing", path)
     Path(path).unlink(missing_ok=True)
     return None
 
 
-class OutputFolder:
+class OutputFolder(AbstractContextManager):
     """An analysis output folder claimed for one run (a context manager holding its lock)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -135,9 +130,6 @@ class OutputFolder:
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
-
-    def __enter__(self) -> OutputFolder:
-        return self
 
     def __exit__(self, *_: object) -> None:
         self.release()

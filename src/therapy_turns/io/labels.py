@@ -1,10 +1,10 @@
-"""Speaker labels and the cut of a text transcript into segments: a line-start ``Label:`` that
-maps to a role opens a turn, an unknown name-like label that recurs like a speaker is an error,
-other labels are content (grammar and rules: ``docs/loading.md``)."""
+"""Speaker labels and the cut of a text transcript into segments (the label grammar and the
+unknown-speaker rule: ``docs/loading.md``)."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -129,70 +129,49 @@ class Segment:
 def segment_text(
     text: str, path: str | Path = "<text>", speakers: Speakers | None = None
 ) -> list[Segment]:
-    """Cut a text transcript into segments whose concatenation is exactly ``text``; an unknown
-    label that recurs like a speaker raises :class:`UnknownSpeakerError`."""
+    """A text transcript cut into segments whose concatenation is exactly ``text``."""
     speakers = dict(speakers or DEFAULT_SPEAKERS)
     lines = _LINE_RE.findall(text)
     while True:  # again while abbreviations become speakers (each time one more is mapped)
         try:
-            segs, openers = _cut(lines, path, speakers)
+            segs, like, where = _cut(lines, path, speakers)
         except errors.UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
             if e.label.lower() not in ABBREVIATIONS:
                 raise
             speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
             continue
-        # unknown name-like labels that recur like speakers: R1, scanning back (the file's end
-        # counts as a known label), and R2 (docs/loading.md)
-        where: dict[str, list[int]] = {}
-        paras: dict[str, int] = {}
-        like: dict[str, str] = {}
-        known_next = True
-        for kind, line, lab, para in reversed(openers):
-            if lab is None:
-                known_next = kind == "K"
-                continue
-            where.setdefault(lab.label, []).append(line)
-            paras[lab.label] = paras.get(lab.label, 0) + para
-            if known_next:
-                like[lab.label] = "followed by a known speaker's turn"
-        like |= {k: f"opening {n} paragraphs" for k, n in paras.items() if n >= 2 and k not in like}
-        if not _promote(like, speakers, segs):
-            where = {k: v[::-1] for k, v in where.items()}
+        # map the speaker-like abbreviations where unambiguous (docs/loading.md), and cut again
+        abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
+        mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
+        if mapped:  # then one of the other role at any line start is a speaker too
+            starts = {m.keys[-1] for x in segs if x.kind == "speech" and (m := match_label(x.text))}
+            other = set(SPEAKERS) - mapped
+            abbrev |= {k for k in starts - speakers.keys() if ABBREVIATIONS.get(k) in other}
+        named = {
+            x.role for x in segs if x.role and match_label(x.text).keys[-1] not in ABBREVIATIONS
+        }
+        both = ({ABBREVIATIONS[k] for k in abbrev} | mapped) == set(SPEAKERS)
+        take = {k: ABBREVIATIONS[k] for k in abbrev if both or ABBREVIATIONS[k] not in named}
+        if not take:
             break
+        speakers.update(take)
     if like:
         (label, rule), *others = sorted(like.items(), key=lambda kv: where[kv[0]][0])
-        raise errors.UnknownSpeakerError(
-            path, label, where[label], rule, [(k, where[k]) for k, _ in others]
-        )
+        others = [(k, where[k]) for k, _ in others]
+        raise errors.UnknownSpeakerError(path, label, where[label], rule, others)
     return segs
 
 
-def _promote(like: Mapping[str, object], speakers: dict[str, str], segs: Sequence[Segment]) -> bool:
-    """Map the speaker-like abbreviations where unambiguous: together with those already mapped
-    they cover both roles, or no other label of the file has their role. Once one is mapped, one
-    of the other role at any line start is a speaker too. True if any was mapped."""
-    abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
-    mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
-    if mapped:
-        starts = {lab.keys[-1] for x in segs if x.kind == "speech" and (lab := match_label(x.text))}
-        abbrev |= {
-            k for k in starts - speakers.keys() if ABBREVIATIONS.get(k) in set(SPEAKERS) - mapped
-        }
-    named = {x.role for x in segs if x.role and match_label(x.text).keys[-1] not in ABBREVIATIONS}
-    both = ({ABBREVIATIONS[k] for k in abbrev} | mapped) == set(SPEAKERS)
-    take = {k: ABBREVIATIONS[k] for k in abbrev if both or ABBREVIATIONS[k] not in named}
-    speakers.update(take)
-    return bool(take)
-
-
-def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list[Segment], list]:
-    """:func:`segment_text`'s cut with a fixed mapping, and the lines that open a turn or a
-    paragraph: (K known label / U unknown name-like label / C content, line, label, paragraph)."""
+def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list, dict, dict]:
+    # the cut with a fixed mapping, the unknown labels that recur like speakers and their lines
     segs: list[Segment] = []
-    openers: list[tuple[str, int, Label | None, bool]] = []
     turn, mode, blank = -1, "separator", True
     blanks: list[Segment] = []  # blank lines: speech if their turn goes on, else separators
     pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
+    where: dict[str, list[int]] = {}  # unknown name-like label -> the lines it starts
+    paras: Counter[str] = Counter()  # R2: unknown label -> paragraphs it opens
+    like: dict[str, str] = {}
+    waiting: list[str] = []  # R1: unknown labels since the last turn or paragraph opener
     for n, line in enumerate(lines, start=1):
         if n == 1 and line.startswith(BOM):
             segs.append(Segment("separator", BOM, 1))
@@ -207,19 +186,20 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         if not (sep or role in SPEAKERS):  # content of the current turn
             if mode == "separator" and lab and role is None:  # text before the first known label
                 found = (match_label(x.removeprefix(BOM)) for x in lines)
-                where = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
-                raise errors.UnknownSpeakerError(
-                    path, lab.label, where, "before any known speaker label"
-                )
+                at = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
+                rule = "before any known speaker label"
+                raise errors.UnknownSpeakerError(path, lab.label, at, rule)
             if mode == "separator":
                 found = f"text outside any turn: {line.strip().strip(BOM)[:60]!r}"
                 raise errors.TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
             segs += [replace(b, kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
             if mode == "speech" and lab and role is None and lab.name_like:
-                openers.append(("U", n, lab, blank))
+                where.setdefault(lab.label, []).append(n)
+                paras[lab.label] += blank
+                waiting.append(lab.label)
             elif mode == "speech" and blank:
-                openers.append(("C", n, None, True))
+                waiting.clear()
         elif sep:
             segs += blanks
             pending += [len(segs)] if sep["event"] else []
@@ -234,7 +214,8 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
                         segs[i] = replace(segs[i], turn=turn)
                     pending.clear()
             mode = "thinking" if lab.part == "thinking" else "speech"
-            openers.append(("K", n, None, False))
+            like |= dict.fromkeys(waiting, "followed by a known speaker's turn")
+            waiting.clear()
             segs.append(Segment("label", line[: lab.end], n, turn, role))
             if line[lab.end :]:
                 segs.append(Segment(mode, line[lab.end :], n, turn))
@@ -248,4 +229,6 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         expected = f"lines starting with one of {known} followed by ':' {_MAP}"
         found = "no line starting with a recognised speaker label"
         raise errors.NoSpeakerLabelError(path, None, found, expected)
-    return segs, openers
+    like |= dict.fromkeys(waiting, "followed by a known speaker's turn")  # the end counts as one
+    like |= {k: f"opening {n} paragraphs" for k, n in paras.items() if n >= 2 and k not in like}
+    return segs, like, where

@@ -25,8 +25,7 @@ _INT = re.compile(r"\s*[+-]?\d+\s*")
 def csv_rows(
     path: Path, required: Sequence[str], error: type | None = None, empty: bool = False
 ) -> Iterator[Record]:
-    """The records of a strict CSV file: a header naming ``required``, rows of its width, at
-    least one unless ``empty``; errors of class ``error``; line numbers count LF only."""
+    """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
     bad = error or errors.MalformedTableError
     text = errors.read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
@@ -74,7 +73,6 @@ def _jsonl_rows(path: Path) -> Iterator[Record]:
 
 
 def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool) -> str:
-    """A required string cell (``text`` may be empty; a CSV id is stripped, a JSON int id kept)."""
     value = rec.get(key)
     if key == "session_id" and (csv_ or type(value) is int):
         value = str(value).strip()
@@ -89,8 +87,7 @@ def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool)
 
 
 def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
-    """The raw turn rows of a CSV or JSONL file, sessions in order of first appearance, then by
-    ``turn`` (else file order); speakers map like text labels, abbreviations included."""
+    """The raw turn rows of a CSV or JSONL file, by session (first appearance) and turn."""
     csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
     records = list(csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path))
     if not records:

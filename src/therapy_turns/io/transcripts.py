@@ -1,6 +1,5 @@
-"""Transcripts in, one row per turn out (:data:`COLUMNS`, described in the README): files,
-directories and globs (one session per text file, CSV/JSONL sessions by column), streamed
-session by session or loaded whole."""
+"""Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, see the
+README), streamed session by session or loaded whole."""
 
 from __future__ import annotations
 
@@ -64,8 +63,7 @@ class Corpus:
 
 
 def turn_table(rows: list[Row]) -> pd.DataFrame:
-    """The turn table of raw turn rows: sessions in order of first appearance, ``turn`` from 0,
-    ``exchange`` (each patient turn opens one), speech and artefact flags."""
+    """The turn table of raw turn rows (``exchange``: each patient turn opens one)."""
     first = {sid: i for i, sid in enumerate(dict.fromkeys(r["session_id"] for r in rows))}
     out, prev = [], (None, None)  # the previous row's session and speaker
     for r in sorted(rows, key=lambda r: first[r["session_id"]]):
@@ -117,8 +115,7 @@ def project_corpus(corpus: CorpusArg) -> list[Path]:
 
 
 def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
-    """The transcript files of a corpus (files, directories, globs) in reading order with their
-    session ids: the stem, or when stems collide the path below the directory or glob base."""
+    """The transcript files of a corpus in reading order with their session ids."""
     found: list[tuple[Path, Path]] = []  # (file, base)
     for p in _paths(corpus):
         if p.is_file():
@@ -168,8 +165,7 @@ def session_parts(
     skipped: list[SkippedFile] | None = None,
     event_types: EventTypes | None = None,
 ) -> Iterator[list[Row]]:
-    """The raw turn rows of each session in file order; a bad file raises, or with
-    ``on_error="skip"`` is logged and appended to ``skipped``."""
+    """The raw turn rows of each session; a bad file raises or is skipped (``skipped``)."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers, seen = speaker_map(speakers), {}
@@ -221,8 +217,7 @@ def load_corpus(
     event_patterns: str | Path | None = None,
     out: str | Path | None = None,
 ) -> Corpus:
-    """One turn table of a corpus; event lines typed by ``event_patterns`` (default
-    ``data/events.yaml``); ``out``, the file the caller will write, must not be an input."""
+    """One turn table of a corpus (``out``, the file the caller writes, must not be an input)."""
     files = corpus_files(paths)
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
