@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 import spacy
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from therapy_turns.measures.questions import count_questions, lexicon, question_type
+from therapy_turns.measures.questions import lexicon, quote_mask, sentence_question_type
+from therapy_turns.measures.views import DocView
 
 _NLP = spacy.blank("en")
 
@@ -22,37 +23,48 @@ def make_doc(text: str, pos: dict[str, str] | None = None) -> Doc:
     words = [t.text for t in toks]
     spaces = [bool(t.whitespace_) for t in toks]
     end, close = {".", "?", "!"}, {'"', "”"}
-    starts = [i == 0 or (words[i - 1] in end and words[i] not in close)
-              or (i > 1 and words[i - 1] in close and words[i - 2] in end)
-              for i in range(len(words))]
+    starts = [
+        i == 0
+        or (words[i - 1] in end and words[i] not in close)
+        or (i > 1 and words[i - 1] in close and words[i - 2] in end)
+        for i in range(len(words))
+    ]
     tags = [(pos or {}).get(w, "X") for w in words]
     return Doc(_NLP.vocab, words=words, spaces=spaces, sent_starts=starts, pos=tags)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("What did you feel in that moment?", "open"),
-    ("How do you notice it?", "open"),
-    ("So, why does that matter to you?", "open"),
-    ("When you notice that, what happens in your body?", "open"),  # last clause decides
-    ("When did it start?", "open"),  # weak wh alone decides
-    ("Can you tell me what, if anything, is holding you back, like a new hobby?", "open"),
-    ("Could you describe the feeling?", "open"),
-    ("Tell me more about that.", "open"),  # elicitation, no question mark
-    ("Okay, describe the sensation.", "open"),
-    ("Do you feel it now?", "closed"),
-    ("Can you think of one value?", "closed"),
-    ("Do you want to talk about it?", "closed"),  # 'talk' is 4 tokens after the auxiliary
-    ("When you notice that, do you tense up?", "closed"),
-    ("Is it hard, when that happens?", "closed"),  # 'when' is a subordinator here
-    ("That is hard, isn't it?", "closed"),  # tag question
-    ("It sounds hard, right?", "closed"),
-    ("You mean the job?", "closed"),  # declarative question
-    ("I feel sad.", None),
-    ("How is that supposed to help?", None),  # rhetorical: a skeptic marker
-    ("But what's the point?", None),
-    ('Ask yourself: "What is this feeling?"', None),  # quoted speech
-    ("“Why am I like this?”", None),
-])
+def question_type(sent: Span) -> str | None:
+    """The detector's label of one sentence (quotes counted over its whole Doc)."""
+    return sentence_question_type(DocView(sent.doc), sent.start, sent.end, quote_mask(sent.doc))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("What did you feel in that moment?", "open"),
+        ("How do you notice it?", "open"),
+        ("So, why does that matter to you?", "open"),
+        ("When you notice that, what happens in your body?", "open"),  # last clause decides
+        ("When did it start?", "open"),  # weak wh alone decides
+        ("Can you tell me what, if anything, is holding you back, like a new hobby?", "open"),
+        ("Could you describe the feeling?", "open"),
+        ("Tell me more about that.", "open"),  # elicitation, no question mark
+        ("Okay, describe the sensation.", "open"),
+        ("Do you feel it now?", "closed"),
+        ("Can you think of one value?", "closed"),
+        ("Do you want to talk about it?", "closed"),  # 'talk' is 4 tokens after the auxiliary
+        ("When you notice that, do you tense up?", "closed"),
+        ("Is it hard, when that happens?", "closed"),  # 'when' is a subordinator here
+        ("That is hard, isn't it?", "closed"),  # tag question
+        ("It sounds hard, right?", "closed"),
+        ("You mean the job?", "closed"),  # declarative question
+        ("I feel sad.", None),
+        ("How is that supposed to help?", None),  # rhetorical: a skeptic marker
+        ("But what's the point?", None),
+        ('Ask yourself: "What is this feeling?"', None),  # quoted speech
+        ("“Why am I like this?”", None),
+    ],
+)
 def test_question_type(text: str, expected: str | None) -> None:
     doc = make_doc(text)
     sents = list(doc.sents)
@@ -78,18 +90,23 @@ def test_quote_opened_in_earlier_sentence() -> None:
     assert kinds == [None, None, "closed"]
 
 
-def test_count_questions() -> None:
-    doc = make_doc("What happened? Do you agree? Tell me more. How is that supposed to help? "
-                   "I see.")
-    assert count_questions(doc) == {"open": 2, "closed": 1, "total": 3}
-    empty = Doc(_NLP.vocab, words=[])
-    assert count_questions(empty) == {"open": 0, "closed": 0, "total": 0}
+def test_every_sentence_of_a_doc() -> None:
+    doc = make_doc(
+        "What happened? Do you agree? Tell me more. How is that supposed to help? I see."
+    )
+    assert [question_type(s) for s in doc.sents] == ["open", "closed", "open", None, None]
 
 
 def test_lexicon_loads_strings() -> None:
     lex = lexicon()
-    for key in ("wh_words", "auxiliaries", "discourse_markers", "open_prompts",
-                "elicitation_verbs", "rhetorical"):
+    for key in (
+        "wh_words",
+        "auxiliaries",
+        "discourse_markers",
+        "open_prompts",
+        "elicitation_verbs",
+        "rhetorical",
+    ):
         assert lex[key], key
         assert all(isinstance(w, str) for w in lex[key])
     assert "yes" in lex["discourse_markers"] and "no" in lex["discourse_markers"]

@@ -1,7 +1,6 @@
 """Rule-based client-language coder: each patient turn is change talk, sustain talk or neutral
-(MISC 2.5: desire, ability, reasons, need, commitment, taking steps), with the words behind each
-code. Rules: ``data/change_talk.yaml``; decision rules and what they miss: ``docs/client_talk.md``.
-"""
+(MISC 2.5 kinds), with the words behind each code. Rules: ``data/change_talk.yaml``; decision
+rules and what they miss: ``docs/client_talk.md``."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,20 +30,7 @@ DIRECTIONS = ("change", "sustain")
 NEGATORS = frozenset({"not", "never", "no"})
 
 
-@dataclass(frozen=True)
-class ClientRule:
-    """One rule of ``change_talk.yaml``."""
-
-    id: str
-    kind: str = ""
-    direction: str = ""
-    flip: bool = False  # a negator inside the match reverses the direction
-    cancels: str = ""  # drops the hits of this direction in the sentence
-    veto_kinds: frozenset[str] = frozenset()  # drops hits of these kinds in the sentence
-
-
-@dataclass(frozen=True)
-class TalkHit:
+class TalkHit(NamedTuple):
     """One piece of evidence: direction, kind, rule id, matched text and token span."""
 
     direction: str
@@ -71,24 +57,10 @@ class ClientCodes:
         """``{"change:reasons": [[rule, text], ...], ...}``."""
         out: dict[str, list[list[str]]] = {}
         for h in self.hits:
-            lst = out.setdefault(f"{h.direction}:{h.kind}", [])
-            if [h.rule, h.text] not in lst:
-                lst.append([h.rule, h.text])
+            items = out.setdefault(f"{h.direction}:{h.kind}", [])
+            if [h.rule, h.text] not in items:
+                items.append([h.rule, h.text])
         return out
-
-
-def _expand(value: Any, lists: dict[str, list[str]]) -> Any:
-    """Replace ``"$name"`` (as a value or an ``IN``/``NOT_IN`` list) by the word list."""
-    if isinstance(value, str) and value.startswith("$"):
-        return {"IN": list(lists[value[1:]])}
-    if isinstance(value, dict):
-        return {
-            k: list(lists[v[1:]])
-            if k in ("IN", "NOT_IN") and str(v).startswith("$")
-            else _expand(v, lists)
-            for k, v in value.items()
-        }
-    return value
 
 
 class ClientCoder:
@@ -96,28 +68,32 @@ class ClientCoder:
 
     def __init__(self, vocab: Vocab) -> None:
         spec = read_yaml(DATA_DIR / "change_talk.yaml")
-        lists = {k: [str(w) for w in v] for k, v in spec["lists"].items()}
-        self.rules: dict[str, ClientRule] = {}
-        self.matcher = Matcher(vocab)
-        self.phrases = PhraseMatcher(vocab, attr="NORM")
+        self.rules = {r["id"]: r for r in spec["rules"]}
+        self.matcher, self.phrases = Matcher(vocab), PhraseMatcher(vocab, attr="NORM")
         tokenizer = word_tokenizer()
-        for r in spec["rules"]:
-            flags = bool(r.get("flip")), r.get("cancels", ""), frozenset(r.get("veto_kinds") or ())
-            rule = ClientRule(r["id"], r.get("kind", ""), r.get("direction", ""), *flags)
+        for rid, r in self.rules.items():
             for what, known in (("kind", CLIENT_KINDS), ("direction", DIRECTIONS)):
-                if getattr(rule, what) and getattr(rule, what) not in known:
-                    raise ValueError(f"change_talk.yaml: rule {rule.id}: unknown {what} {r[what]}")
-            self.rules[rule.id] = rule
-            if "tokens" in r:
-                pats = [[_expand(t, lists) for t in p] for p in r["tokens"]]
-                self.matcher.add(rule.id, pats, greedy="LONGEST")
-            if "phrases" in r:
-                curly = [p for ph in r["phrases"] for p in {ph, ph.replace("'", "’")}]
-                self.phrases.add(rule.id, [tokenizer(p.lower()) for p in curly])
+                if r.get(what, known[0]) not in known:
+                    raise ValueError(f"change_talk.yaml: rule {rid}: unknown {what} {r[what]}")
+            pats = [  # "$name": {"IN": lists[name]}
+                [
+                    {
+                        k: {"IN": spec["lists"][v[1:]]} if str(v)[:1] == "$" else v
+                        for k, v in t.items()
+                    }
+                    for t in p
+                ]
+                for p in r.get("tokens", [])
+            ]
+            if pats:
+                self.matcher.add(rid, pats, greedy="LONGEST")
+            curly = {p.lower() for ph in r.get("phrases", []) for p in (ph, ph.replace("'", "’"))}
+            if curly:
+                self.phrases.add(rid, [tokenizer(p) for p in sorted(curly)])
 
     def code_doc(self, doc: Doc) -> ClientCodes:
-        """Code one patient turn: per sentence, vetoes, cancels and flips apply; the turn goes
-        to the direction with more hits, a tie to the last hit's."""
+        """Code one patient turn (``docs/client_talk.md``): per sentence, vetoes, cancels and
+        flips apply; the turn goes to the direction with more hits, a tie to the last hit's."""
         out = ClientCodes()
         if not len(doc) or not doc.text.strip():
             return out
@@ -127,31 +103,23 @@ class ClientCoder:
         hits: list[TalkHit] = []
         for sent in doc.sents:
             items = [(self.rules[rid], s, e) for s, e, rid in found if sent.start <= s < sent.end]
-            vetoed = {k for r, _, _ in items for k in r.veto_kinds}
-            cancelled = {r.cancels for r, _, _ in items if r.cancels}
+            vetoed = {k for r, _, _ in items for k in r.get("veto_kinds", ())}
+            cancelled = {r.get("cancels") for r, _, _ in items}
             for r, s, e in items:
-                if not r.direction or r.kind in vetoed:
+                if "direction" not in r or r.get("kind") in vetoed:
                     continue
-                direction = r.direction
-                if r.flip and NEGATORS.intersection(norms[s:e]):
+                direction = r["direction"]
+                if r.get("flip") and NEGATORS.intersection(norms[s:e]):
                     direction = "sustain" if direction == "change" else "change"
-                if direction not in cancelled or r.cancels:
-                    hits.append(TalkHit(direction, r.kind, r.id, doc[s:e].text, s, e))
+                if direction not in cancelled or r.get("cancels"):
+                    hits.append(TalkHit(direction, r["kind"], r["id"], doc[s:e].text, s, e))
         # one hit per span: a hit inside another of the same direction and kind counts once
-        kept: list[TalkHit] = []
         for h in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.rule)):
-            if not any(
-                k.direction == h.direction
-                and k.kind == h.kind
-                and k.start <= h.start
-                and h.end <= k.end
-                for k in kept
-            ):
-                kept.append(h)
-        out.hits = kept
+            if not any(k[:2] == h[:2] and k.start <= h.start and h.end <= k.end for k in out.hits):
+                out.hits.append(h)
         balance = out.count("change") - out.count("sustain")
-        if balance or kept:
-            last = max(kept, key=lambda h: (h.end, h.start)).direction if kept else ""
+        if out.hits:
+            last = max(out.hits, key=lambda h: (h.end, h.start)).direction
             out.code = "change" if balance > 0 else "sustain" if balance < 0 else last
         return out
 
@@ -163,7 +131,6 @@ def get_client_coder(vocab: Vocab) -> ClientCoder:
 
 
 COUNTS = [f"{d}_{k}" for d in DIRECTIONS for k in CLIENT_KINDS]
-COLUMNS = "session_id turn speaker client_talk change_talk sustain_talk evidence".split() + COUNTS
 
 
 def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -171,16 +138,15 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     turn: ``client_talk`` (change | sustain | neutral), hit counts and evidence (JSON)."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    rows: list[list[Any]] = []
+    rows = []
     sids, turn_no = turns["session_id"].to_numpy(dtype=object), turns["turn"].to_numpy()
     for i in np.flatnonzero(turns["speaker"].to_numpy(dtype=object) == "patient"):
-        doc = docs[i]
-        cc = get_client_coder(doc.vocab).code_doc(doc) if len(doc) else ClientCodes()
-        talk = [cc.code, cc.count("change"), cc.count("sustain")]
-        talk += [json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)]
+        cc = get_client_coder(docs[i].vocab).code_doc(docs[i]) if len(docs[i]) else ClientCodes()
+        evidence = json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)
         counts = [cc.count(d, k) for d in DIRECTIONS for k in CLIENT_KINDS]
+        talk = [cc.code, cc.count("change"), cc.count("sustain"), evidence]
         rows.append([sids[i], int(turn_no[i]), "patient", *talk, *counts])
-    out = pd.DataFrame(rows, columns=COLUMNS)
+    out = pd.DataFrame(rows, columns=MEASURE.column_names())
     log.info("coded %d patient turns", len(out))
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 

@@ -1,15 +1,15 @@
-"""The question detector shared by the feature table and the technique coder: a sentence is an
-``"open"`` or ``"closed"`` question or ``None``. Rules: ``docs/codebook.md`` ("Question
-detector"); word lists: ``lexicons/questions.yaml`` (MITI 4.2.1 / MISC 2.5 definitions)."""
+"""The question detector of the feature table and the technique coder: a sentence is an ``"open"``
+or ``"closed"`` question or ``None``. Rules: ``docs/codebook.md`` ("Question detector"); word
+lists: ``lexicons/questions.yaml``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from therapy_turns.measures.views import DocView, norm
 from therapy_turns.paths import LEXICON_DIR, read_yaml
@@ -28,19 +28,17 @@ def lexicon() -> dict[str, Any]:
     """The question lexicon (``lexicons/questions.yaml``), with word lists as lower-case sets."""
     raw = read_yaml(LEXICON_DIR / "questions.yaml")
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
-    lex["rhetorical_re"] = re.compile(
-        r"\b(?:" + "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"])) + r")\b"
-    )
+    rhetorical = "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"]))
+    lex["rhetorical_re"] = re.compile(rf"\b(?:{rhetorical})\b")
     lex["open_prompt_seqs"] = sorted(tuple(norm(p).split()) for p in raw["open_prompts"])
     lex["quotes"] = lex["quotes_open"] | lex["quotes_close"] | lex["quotes_toggle"]
     return lex
 
 
 def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
-    """Per token of ``doc`` (or of the token ``texts``): is it inside quotation marks (quote
-    characters included)? Depth is counted over the whole Doc; a straight ``"`` toggles."""
+    """Per token of ``doc`` (its token ``texts``): inside quotation marks, quotes included?"""
     lex = lexicon()
-    texts = [t.text for t in doc] if texts is None else list(texts)
+    texts = [t.text for t in doc] if texts is None else texts
     if lex["quotes"].isdisjoint(texts):
         return [False] * len(texts)
     depth, toggle, inside = 0, False, []
@@ -54,8 +52,7 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
 def _clause_heads(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> Iterator[int]:
     """The first token of each clause (cut at unquoted commas, dashes ...) that is not quoted,
     punctuation or a discourse marker."""
-    markers = lexicon()["discourse_markers"]
-    need_head = True
+    markers, need_head = lexicon()["discourse_markers"], True
     for i in range(start, end):
         if v.text[i] in _BOUNDARIES and not quoted[i]:
             need_head = True
@@ -64,34 +61,17 @@ def _clause_heads(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> I
             yield i
 
 
-def _is_inverted(v: DocView, aux: int) -> bool:
-    """Is token ``aux`` followed by a subject (after an optional negation)?"""
-    j = aux + 1 + (aux + 1 < len(v.low) and v.low[aux + 1] in ("n't", "not"))
-    return j < len(v.low) and (v.low[j] in _SUBJECT_WORDS or v.pos[j] in _SUBJECT_POS)
-
-
 def _starts_open_prompt(v: DocView, head: int) -> bool:
-    return any(
-        tuple(v.low[head : head + len(seq)]) == seq
-        for seq in lexicon()["open_prompt_seqs"]
-        if seq[0] == v.low[head]
-    )
-
-
-def question_type(sent: Span, quoted: Sequence[bool] | None = None) -> str | None:
-    """:func:`sentence_question_type` of a spaCy sentence (``quoted``: :func:`quote_mask`)."""
-    v = DocView.of(sent.doc)
-    quoted = quote_mask(sent.doc, v.text) if quoted is None else quoted
-    return sentence_question_type(v, sent.start, sent.end, quoted)
+    seqs = lexicon()["open_prompt_seqs"]
+    return any(tuple(v.low[head : head + len(s)]) == s for s in seqs if s[0] == v.low[head])
 
 
 def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> str | None:
     """``"open"``, ``"closed"`` or None for the sentence ``start:end`` of the Doc of ``v``;
     None also for quoted and rhetorical questions."""
     lex = lexicon()
-    qmark = max(
-        (i for i in range(start, end) if v.text[i].endswith("?") and not quoted[i]), default=None
-    )
+    marks = (i for i in range(start, end) if v.text[i].endswith("?") and not quoted[i])
+    qmark = max(marks, default=None)
     if qmark is None:  # only an elicitation opener ("Tell me more.") makes a question
         head = next(_clause_heads(v, start, end, quoted), None)
         return "open" if head is not None and _starts_open_prompt(v, head) else None
@@ -106,26 +86,9 @@ def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bo
             if w not in _WEAK_WH:
                 return "open"
             weak = True
-        elif w in lex["auxiliaries"] and _is_inverted(v, head):
-            elicits = any(x in lex["elicitation_verbs"] for x in v.low[head + 1 : head + 4])
-            return "open" if elicits else "closed"
+        elif w in lex["auxiliaries"]:
+            j = head + 1 + (head + 1 < len(v.low) and v.low[head + 1] in ("n't", "not"))
+            if j < len(v.low) and (v.low[j] in _SUBJECT_WORDS or v.pos[j] in _SUBJECT_POS):
+                elicits = any(x in lex["elicitation_verbs"] for x in v.low[head + 1 : head + 4])
+                return "open" if elicits else "closed"  # an inverted auxiliary
     return "open" if weak or (heads and _starts_open_prompt(v, heads[0])) else "closed"
-
-
-def count_questions(
-    doc: Doc,
-    quoted: Sequence[bool] | None = None,
-    sentences: Iterable[tuple[int, int]] | None = None,
-) -> dict[str, int]:
-    """Counts of ``open``, ``closed`` and ``total`` questions over the sentences of ``doc``."""
-    counts = {"open": 0, "closed": 0, "total": 0}
-    if len(doc) == 0:
-        return counts
-    v = DocView.of(doc)
-    quoted = quote_mask(doc, v.text) if quoted is None else quoted
-    for start, end in sentences or [(s.start, s.end) for s in doc.sents]:
-        kind = sentence_question_type(v, start, end, quoted)
-        if kind is not None:
-            counts[kind] += 1
-            counts["total"] += 1
-    return counts
