@@ -1,14 +1,14 @@
-"""Figures of the linguistic features (notebook 02)."""
+"""Figures of the turn lengths and linguistic features (notebooks 01, 02)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from therapy_turns.analysis.overview import with_words
 from therapy_turns.measures.lexicons import MARKERS
 from therapy_turns.viz.plots import (
     COLUMN_WIDTH,
@@ -16,76 +16,54 @@ from therapy_turns.viz.plots import (
     SPEAKER_ORDER,
     TEXT_WIDTH,
     column_label,
-    paginate,
-    per_page,
+    grid,
+    plot_session_heat,
     session_labels,
 )
 
 SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
-BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7, legend=False)
+BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
 POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=SPEAKER_ORDER)
 POINTS |= dict(markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
-HEAT = dict(fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, linewidths=0.5)
+HEAT = dict(fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, linewidths=0.5, annot_kws={"size": 6})
 
 
-def _panels(cols: Sequence[str], height: float) -> tuple[plt.Figure, list[plt.Axes]]:
-    """One small panel per feature, four to a row; the unused ones switched off."""
-    ncol = min(len(cols), 4)
-    nrow = int(np.ceil(len(cols) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(TEXT_WIDTH, height * nrow), squeeze=False)
-    for ax in axes.flat[len(cols) :]:
-        ax.set_axis_off()
-    return fig, list(axes.flat)
-
-
-def plot_distributions(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
-    """Box plots of ``cols`` by speaker, one small panel per feature (turn-level values)."""
-    fig, axes = _panels(cols, 1.8)
-    for ax, col in zip(axes, cols, strict=False):
-        sns.boxplot(df, y=col, ax=ax, **BOX, **SPEAKERS)
-        ax.set(xlabel="", ylabel="")
-        ax.set_title(column_label(col), fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
-    """Mean of each feature per session segment and speaker (95% CI over sessions' means)."""
-    keys = ["session_id", "speaker", "segment"]
-    means = df.groupby(keys, observed=True)[list(cols)].mean().reset_index()
-    fig, axes = _panels(cols, 1.9)
+def _per_feature(plot, data: pd.DataFrame, cols: Sequence[str], height: float, xlabel: str, **kw):
+    """A panel per feature ``plot`` draws (by speaker), four to a row."""
+    fig, axes = grid(len(cols), min(len(cols), 4), height)
     for i, (ax, col) in enumerate(zip(axes, cols, strict=False)):
-        sns.pointplot(means, y=col, ax=ax, legend=i == 0, **POINTS, **SPEAKERS)
-        ax.set(xlabel="session segment", ylabel="")
+        plot(data, y=col, ax=ax, legend=i == 0 and plot is sns.pointplot, **SPEAKERS, **kw)
+        ax.set(xlabel=xlabel, ylabel="")
         ax.set_title(column_label(col), fontsize=7)
-    if len(cols):
+    if plot is sns.pointplot and len(cols):
         axes[0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig
 
 
+def plot_distributions(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
+    """Box plots of ``cols`` by speaker, a panel per feature (turn-level values)."""
+    return _per_feature(sns.boxplot, df, cols, 1.8, "", **BOX)
+
+
+def plot_trajectories(df: pd.DataFrame, cols: Sequence[str]) -> plt.Figure:
+    """Mean of each feature per session segment and speaker (95% CI over sessions' means)."""
+    means = df.groupby(["session_id", "speaker", "segment"], observed=True)[list(cols)].mean()
+    return _per_feature(sns.pointplot, means.reset_index(), cols, 1.9, "session segment", **POINTS)
+
+
 def plot_marker_profile(
     profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
 ) -> list[plt.Figure]:
-    """Heat map of patient markers per 1000 patient words, one row per session (labelled with
-    its archetype when given), paged to fit a printable page; shade = share of the column's
-    maximum over the whole corpus."""
+    """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
     rates = profile.set_index("session_id")[list(MARKERS)]
-    scale = rates.max().replace(0, 1)
     labels = session_labels(rates.index)
-    figs = []
-    for page in paginate(list(rates.index), per_page(0.3, 1.4)):
-        r = rates.loc[page]
-        r.index = [labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in page]
-        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 1.6, 0.3 * len(r) + 1.4))
-        sns.heatmap(r / scale, annot=r.round(1), ax=ax, annot_kws={"fontsize": 6}, **HEAT)
-        xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
-        ax.set(xlabel=xlabel, ylabel="session")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.tick_params(axis="y", labelsize=6)
-        fig.tight_layout()
-        figs.append(fig)
-    return figs
+    rates.index = [
+        labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in rates.index
+    ]
+    xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
+    shade = rates / rates.max().replace(0, 1)
+    return plot_session_heat(rates.round(1), shade, xlabel, COLUMN_WIDTH * 1.6, 1.4, **HEAT)
 
 
 def plot_lsm(df: pd.DataFrame) -> plt.Figure:
@@ -99,5 +77,20 @@ def plot_lsm(df: pd.DataFrame) -> plt.Figure:
         smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
         sns.regplot(t, x="position", y=col, ax=ax, **smooth)
         ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=name, ylim=(0, 1))
+    fig.tight_layout()
+    return fig
+
+
+def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
+    """Words per turn across the session, one line per session, a panel per speaker."""
+    t = with_words(turns)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True)
+    for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
+        d, color = t[t.speaker == speaker], SPEAKER_COLORS[speaker]
+        each = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, **each)
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, errorbar=None, linewidth=2)
+        xlabel = "Exchange (patient→therapist pair)"
+        ax.set(title=speaker.capitalize(), xlabel=xlabel, ylabel="Words per turn")
     fig.tight_layout()
     return fig

@@ -1,13 +1,11 @@
-"""One figure style for every notebook, and the one way figures and tables are saved.
-
-Figures are written as vector PDF and 300-dpi PNG with no creation dates or software strings in
-their metadata, so ``make -B report`` twice gives byte-identical files.
-"""
+"""The figure style, the layouts figures share and the one way figures and tables are saved
+(PDF and 300-dpi PNG without dates in their metadata: byte-identical run to run)."""
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import textwrap
@@ -29,11 +27,11 @@ log = logging.getLogger(__name__)
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 SPEAKER_COLORS = {"patient": "#0072B2", "therapist": "#D55E00"}
 SPEAKER_ORDER = ["patient", "therapist"]
-#: Widths in inches for a two-column paper (single column, full width); the largest figure
-#: drawn is PAGE_HEIGHT tall, to fit a printable A4 or US letter page with margins.
+#: Inches: one column, the full width of a two-column paper, the tallest figure (fits A4/letter).
 COLUMN_WIDTH, TEXT_WIDTH, PAGE_HEIGHT = 3.4, 7.0, 10.0
-#: Resolution of the figure shown in a notebook (the saved PNG keeps 300 dpi).
-SHOW_DPI = 110
+#: Points with their intervals (:func:`plot_shares`).
+SHARE = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()), linestyle="none")
+SHARE |= dict(markersize=3, capsize=0.1, err_kws={"linewidth": 1})
 #: Names and units of measures that no registered measure documents (session summaries).
 UNITS = {
     "transition_entropy": "technique transition entropy [bits]",
@@ -42,49 +40,30 @@ UNITS = {
 
 
 def set_style() -> None:
-    """Seaborn ticks theme, Okabe-Ito palette, fonts sized for a two-column paper
-    (``therapy_turns.mplstyle``)."""
+    """Seaborn's paper/ticks theme, the Okabe-Ito palette and ``therapy_turns.mplstyle``."""
     sns.set_theme(context="paper", style="ticks", palette=PALETTE, font="DejaVu Sans")
     plt.style.use(PACKAGE_DIR / "therapy_turns.mplstyle")
 
 
 def output_dir(figures_dir: str | Path) -> Path:
-    """``$THERAPY_TURNS_FIGURES`` if set (``make test``: committed figures stay as they are), else
-    ``figures_dir`` under the project root."""
+    """``$THERAPY_TURNS_FIGURES`` if set (``make test``), else ``figures_dir`` in the project."""
     out = Path(os.environ.get("THERAPY_TURNS_FIGURES") or project_path(figures_dir))
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
 class FigureFiles(list):
-    """The files :func:`save_fig` wrote (a list of paths); displays as nothing in a notebook,
-    where the figure itself has been shown."""
+    """The files :func:`save_fig` wrote; shows as nothing in a notebook (the figure was shown)."""
 
     def _ipython_display_(self) -> None:
         return None
 
 
-def show_fig(fig: plt.Figure, name: str, files: Sequence[Path], pages: Sequence[Sequence[Path]]):
-    """Show ``fig`` as a PNG output whose metadata names the figure and its files (the report
-    index reads it to link the PDF and any further pages)."""
-    meta = {"figure": name, "files": [str(f) for f in files]}
-    meta["pages"] = [[str(f) for f in page] for page in pages]
-    display(Image(data=png(fig), format="png", alt=name, metadata={"therapy_turns": meta}))
-
-
-def png(fig: plt.Figure, dpi: int = SHOW_DPI) -> bytes:
-    """The figure as PNG bytes, without metadata (reproducible)."""
+def png(fig: plt.Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes without metadata (reproducible)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
-
-
-def _write(fig: plt.Figure, stem: Path) -> list[Path]:
-    pdf, png = stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png")
-    meta = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "therapy-turns"}
-    fig.savefig(pdf, metadata=meta)
-    fig.savefig(png, dpi=300, metadata={"Software": None})
-    return [pdf, png]
 
 
 def save_fig(
@@ -93,40 +72,30 @@ def save_fig(
     figures_dir: str | Path = "figures",
     show: bool | None = None,
 ) -> FigureFiles:
-    """Save ``fig`` (or the pages of one figure: ``name-p01``, ...) as ``<figures_dir>/<name>.pdf``
-    and 300-dpi ``.png``, reproducibly, replacing any earlier run's files; in a Jupyter kernel
-    (``show`` None) also show the first page, its metadata listing the others for the report."""
+    """Save a figure (or its pages: ``name-p01``, ...) as PDF and 300-dpi PNG; in a kernel also
+    show the first page, its metadata naming its files and the further pages for the report."""
     out = output_dir(figures_dir)
-    for f in [*out.glob(f"{name}.p*"), *out.glob(f"{name}-p[0-9][0-9]*.p*")]:
-        if f.suffix in (".pdf", ".png"):
-            f.unlink()
+    for f in [*out.glob(f"{name}.p[dn][fg]"), *out.glob(f"{name}-p[0-9][0-9]*.p[dn][fg]")]:
+        f.unlink()
     figs = [] if fig is None else [fig] if isinstance(fig, plt.Figure) else list(fig)
+    pdf_meta = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "therapy-turns"}
+    pages = []
+    for k, f in enumerate(figs, 1):
+        stem = out / (name if len(figs) == 1 else f"{name}-p{k:02d}")
+        pages.append([Path(f"{stem}.pdf"), Path(f"{stem}.png")])
+        f.savefig(pages[-1][0], metadata=pdf_meta)
+        f.savefig(pages[-1][1], dpi=300, metadata={"Software": None})
     if not figs:
         log.info("%s: nothing to draw, no figure", name)
         return FigureFiles()
-    stems = [name] if len(figs) == 1 else [f"{name}-p{k:02d}" for k in range(1, len(figs) + 1)]
-    pages = [_write(f, out / stem) for f, stem in zip(figs, stems, strict=True)]
-    log.info(
-        "saved %s (%d page%s)", ", ".join(map(str, pages[0])), len(pages), "s" * (len(pages) > 1)
-    )
-    shell = get_ipython()
-    if show if show is not None else getattr(shell, "kernel", None) is not None:
-        show_fig(figs[0], name, pages[0], pages[1:])
+    log.info("saved %s (%d pages)", ", ".join(map(str, pages[0])), len(pages))
+    if show if show is not None else getattr(get_ipython(), "kernel", None) is not None:
+        meta = {"figure": name, "files": [str(f) for f in pages[0]]}
+        meta["pages"] = [[str(f) for f in page] for page in pages[1:]]
+        display(Image(png(figs[0]), format="png", alt=name, metadata={"therapy_turns": meta}))
     for f in figs:
         plt.close(f)
     return FigureFiles(pages[0])
-
-
-def paginate(items: Sequence[object], per_page: int) -> list[list[object]]:
-    """``items`` in pages of at most ``per_page`` (at least one page, possibly empty)."""
-    per_page = max(1, per_page)
-    return [list(items[i : i + per_page]) for i in range(0, len(items), per_page)] or [[]]
-
-
-def per_page(item_height: float, fixed: float = 0.8, height: float = PAGE_HEIGHT) -> int:
-    """How many items of ``item_height`` inches fit on a page below ``fixed`` inches of titles
-    and axes."""
-    return max(1, int((height - fixed) // item_height))
 
 
 def save_table(
@@ -149,10 +118,50 @@ def save_table(
     return files
 
 
+def paginate(items: Sequence, height: float, fixed: float = 0.8, per_row: int = 1) -> list[list]:
+    """``items`` in pages of as many rows of ``per_row`` ``height`` inches tall as fit a page."""
+    n = max(1, int((PAGE_HEIGHT - fixed) // height)) * per_row
+    return [list(items[i : i + n]) for i in range(0, len(items), n)] or [[]]
+
+
+def grid(n: int, ncols: int, height: float, fixed: float = 0.0, **kw) -> tuple[plt.Figure, list]:
+    """A full-width figure of ``n`` panels ``ncols`` to a row (unused axes hidden)."""
+    nrows = max(1, math.ceil(n / ncols))
+    size = (TEXT_WIDTH, min(height * nrows + fixed, PAGE_HEIGHT))
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, **kw)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def fig_legend(fig: plt.Figure, axes: Sequence[plt.Axes], **kw) -> None:
+    """One figure legend of the labelled artists of ``axes`` (the first per label)."""
+    legend: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(lab, h)
+    fig.legend(list(legend.values()), list(legend), frameon=False, **kw)
+
+
+def plot_session_heat(
+    values: pd.DataFrame, shade: pd.DataFrame, xlabel: str, width: float, fixed: float, **kw
+) -> list[plt.Figure]:
+    """Heat map of ``shade`` annotated with ``values``, a row per session, paged."""
+    figs = []
+    for page in paginate(values.index, 0.3, fixed):
+        fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed))
+        sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **kw)
+        ax.set(xlabel=xlabel, ylabel="session")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.tick_params(axis="y", labelsize=6)
+        plt.setp(ax.get_xticklabels(), ha="right")
+        fig.tight_layout()
+        figs.append(fig)
+    return figs
+
+
 def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
-    """Short, unique labels for session ids: as they are up to ``width`` characters, else
-    without the words all ids share at start and end (``annomi_…_transcript``), as the first
-    remaining word, or cut with an ellipsis at the end or in the middle, whichever is unique."""
+    """Short unique labels: ids without the words all share at start and end, shortened."""
     ids = [str(i) for i in dict.fromkeys(ids)]
     if all(len(i) <= width for i in ids):
         return {i: i for i in ids}
@@ -169,17 +178,13 @@ def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
         lambda c: c if len(c) <= width else f"{c[:keep]}…{c[-(width - keep - 1) :]}",
     ):
         labels = {i: short(c) for i, c in cut.items()}
-        if len(set(labels.values())) == len(labels) and all(
-            len(v) <= width for v in labels.values()
-        ):
+        if len(set(labels.values())) == len(labels) and max(map(len, labels.values())) <= width:
             return labels
     return cut
 
 
 def column_label(column: str, width: int = 28, table: str | None = None) -> str:
-    """An axis or panel label for a measure column: its name (the meaning its measure declares
-    in the registry, up to the first ``:``, ``(``, ``,`` or ``;``; ``table`` narrows the search)
-    and unit in brackets, else :data:`UNITS`, else the column as words; wrapped at ``width``."""
+    """A measure column's name and unit from the registry (or :data:`UNITS`), wrapped."""
     label = UNITS.get(column, column.replace("_", " "))
     for c in (c for n, m in registry.measures().items() if table in (None, n) for c in m.columns):
         if c.name == column:
@@ -187,3 +192,13 @@ def column_label(column: str, width: int = 28, table: str | None = None) -> str:
             label = re.split(r"[:(,;]", c.meaning)[0].strip() + unit
             break
     return textwrap.fill(label, width)
+
+
+def plot_shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
+    """Dodged points ``share`` per ``x`` with ``ci_low``–``ci_high`` bars, a colour per ``hue``."""
+    # three rows per point: their median is the share, their range its interval
+    long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
+    sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
+    ax.tick_params(axis="x", labelrotation=rotation)
+    ax.set(xlabel="", ylabel="")
+    plt.setp(ax.get_xticklabels(), ha="right" if rotation else "center")

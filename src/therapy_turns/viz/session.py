@@ -1,5 +1,4 @@
-"""The one-session figure of the explorer and notebook 00: emotion trajectory above the
-technique timeline."""
+"""The explorer's one-session figure (notebook 00): emotion trajectory above technique timeline."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import matplotlib as mpl
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -24,8 +22,7 @@ def code_order() -> dict[str, tuple[int, int]]:
 
 
 def code_color(code: str) -> str:
-    """A stable colour per code: ACT processes on the Okabe-Ito palette (yellow darkened), forms
-    on tab10 (both in codebook order); unknown codes grey."""
+    """A stable colour per code: ACT processes Okabe-Ito, forms tab10, else grey."""
     layer, i = code_order().get(code, (9, 0))
     if layer == 1:
         return {"#F0E442": "#8C7A00"}.get(c := PALETTE[i % len(PALETTE)], c)
@@ -35,10 +32,8 @@ def code_color(code: str) -> str:
 def plot_session(
     s: pd.DataFrame, kept: pd.DataFrame, codes: Sequence[str], session_id: str
 ) -> Figure:
-    """Emotion trajectory (valence and arousal per turn, both speakers) above the technique
-    timeline (one row per code, a mark at every therapist turn carrying it). ``s`` holds every
-    turn of the session (the explorer's session table), ``kept`` the analysable ones; turns not
-    kept are shaded."""
+    """Valence and arousal per turn of ``kept`` above a row per code marking the turns of ``s``
+    (every turn; those not kept shaded) carrying it."""
     rows = 0.16 * max(len(codes), 3)
     fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
     gs = fig.add_gridspec(2, 1, height_ratios=[2.4, 0.35 + rows])
@@ -53,31 +48,27 @@ def plot_session(
             color = SPEAKER_COLORS.get(spk, "#444")
             ax.plot(g["turn"], g[dim], style, color=color, label=f"{spk} {dim}", **line)
     ax.axhline(3, color="#999", lw=0.6, zorder=0)
-    vals = kept[[c for c in ("valence", "arousal") if c in kept]].to_numpy(dtype=float)
-    vals = vals[np.isfinite(vals)]
-    lo, hi = (min(vals.min(), 3.0), max(vals.max(), 3.0)) if vals.size else (1.0, 5.0)
+    vals = [3.0, *kept.filter(["valence", "arousal"]).stack().dropna()]
+    lo, hi = min(vals), max(vals)
     pad = max(0.1, (hi - lo) * 0.1)
     ax.set_ylim(max(1.0, lo - pad), min(5.0, hi + pad))
-    ax.set_ylabel("score (EmoBank 1–5)")
+    ax.set(ylabel="score (EmoBank 1–5)")
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
-        legend = dict(loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
-        ax.legend(ncols=2, frameon=False, **legend)
+        ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
     ax.tick_params(labelbottom=False)
-    for k, code in enumerate(codes):
+    forms = [code_order().get(c, (9, 0))[0] == 0 for c in codes]
+    for k, (code, form) in enumerate(zip(codes, forms, strict=True)):
         xs = [
             t for t, row in zip(s["turn"], s["codes"], strict=True) if code in {c for _, c in row}
         ]
-        form = code_order().get(code, (9, 0))[0] == 0
         mark = dict(s=16, marker="s") if form else dict(s=20, marker="o")
         ax2.scatter(xs, [k] * len(xs), color=code_color(code), lw=0, **mark)
-    n_forms = sum(code_order().get(c, (9, 0))[0] == 0 for c in codes)
-    if 0 < n_forms < len(codes):
-        ax2.axhline(n_forms - 0.5, color="#bbb", lw=0.6)
+    if 0 < sum(forms) < len(codes):
+        ax2.axhline(sum(forms) - 0.5, color="#bbb", lw=0.6)
     ax2.set_yticks(range(len(codes)), [c.replace("_", " ") for c in codes], fontsize=6)
-    ax2.set_ylim(len(codes) - 0.5 if codes else 0.5, -0.5)
-    ax2.set_xlabel("turn")
+    ax2.set(ylim=(len(codes) - 0.5 if codes else 0.5, -0.5), xlim=(-0.5, s["turn"].max() + 0.5))
     title = "forms (squares), ACT processes (dots)" if codes else "(no codes)"
     ax2.set_title(f"technique timeline{':' if codes else ''} {title}", loc="left")
-    ax2.set_xlim(-0.5, s["turn"].max() + 0.5)
+    ax2.set_xlabel("turn")
     return fig
