@@ -10,31 +10,22 @@ import seaborn as sns
 
 from therapy_turns.analysis.overview import with_words
 from therapy_turns.measures.lexicons import MARKERS
-from therapy_turns.viz.plots import (
-    COLUMN_WIDTH,
-    SPEAKER_COLORS,
-    SPEAKER_ORDER,
-    TEXT_WIDTH,
-    column_label,
-    grid,
-    plot_session_heat,
-    session_labels,
-)
+from therapy_turns.viz import plots
 
-SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
-BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
-POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=SPEAKER_ORDER)
+SPEAKERS = dict(hue="speaker", palette=plots.SPEAKER_COLORS)
+BOX = dict(x="speaker", order=plots.SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
+POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=plots.SPEAKER_ORDER)
 POINTS |= dict(markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
 HEAT = dict(fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, linewidths=0.5, annot_kws={"size": 6})
 
 
 def _per_feature(plot, data: pd.DataFrame, cols: Sequence[str], height: float, xlabel: str, **kw):
     """A panel per feature ``plot`` draws (by speaker), four to a row."""
-    fig, axes = grid(len(cols), min(len(cols), 4), height)
+    fig, axes = plots.grid(len(cols), min(len(cols), 4), height)
     for i, (ax, col) in enumerate(zip(axes, cols, strict=False)):
         plot(data, y=col, ax=ax, legend=i == 0 and plot is sns.pointplot, **SPEAKERS, **kw)
         ax.set(xlabel=xlabel, ylabel="")
-        ax.set_title(column_label(col), fontsize=7)
+        ax.set_title(plots.column_label(col), fontsize=7)
     if plot is sns.pointplot and len(cols):
         axes[0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
@@ -57,21 +48,25 @@ def plot_marker_profile(
 ) -> list[plt.Figure]:
     """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
     rates = profile.set_index("session_id")[list(MARKERS)]
-    labels = session_labels(rates.index)
+    labels = plots.session_labels(rates.index)
     rates.index = [
         labels[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in rates.index
     ]
     xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
     shade = rates / rates.max().replace(0, 1)
-    return plot_session_heat(rates.round(1), shade, xlabel, COLUMN_WIDTH * 1.6, 1.4, **HEAT)
+    return plots.plot_session_heat(
+        rates.round(1), shade, xlabel, plots.COLUMN_WIDTH * 1.6, 1.4, **HEAT
+    )
 
 
 def plot_lsm(df: pd.DataFrame) -> plt.Figure:
     """``lsm`` and ``reflect_overlap`` of each patient->therapist pair across the session."""
     t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
-    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 2.3), sharex=True)
     names = {"lsm": "Language style matching", "reflect_overlap": "Reflection overlap"}
-    lines = dict(units="session_id", estimator=None, color=SPEAKER_COLORS["therapist"], alpha=0.3)
+    lines = dict(
+        units="session_id", estimator=None, color=plots.SPEAKER_COLORS["therapist"], alpha=0.3
+    )
     for ax, (col, name) in zip(axes, names.items(), strict=True):
         sns.lineplot(t, x="position", y=col, ax=ax, linewidth=0.7, **lines)
         smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
@@ -84,9 +79,9 @@ def plot_lsm(df: pd.DataFrame) -> plt.Figure:
 def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     """Words per turn across the session, one line per session, a panel per speaker."""
     t = with_words(turns)
-    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True)
-    for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
-        d, color = t[t.speaker == speaker], SPEAKER_COLORS[speaker]
+    fig, axes = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 2.4), sharey=True)
+    for ax, speaker in zip(axes, plots.SPEAKER_ORDER, strict=True):
+        d, color = t[t.speaker == speaker], plots.SPEAKER_COLORS[speaker]
         each = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
         sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, **each)
         sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, errorbar=None, linewidth=2)

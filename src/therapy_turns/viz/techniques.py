@@ -1,4 +1,4 @@
-"""Figures of the therapist techniques, their shifts and what follows them (notebooks 04, 05)."""
+"""Figures of the techniques, their shifts, what follows them and event responses (04, 05, 07)."""
 
 from __future__ import annotations
 
@@ -10,46 +10,43 @@ import pandas as pd
 import seaborn as sns
 
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
-from therapy_turns.viz.models import plot_intervals
-from therapy_turns.viz.plots import (
-    PALETTE,
-    TEXT_WIDTH,
-    paginate,
-    plot_session_heat,
-    plot_shares,
-    session_labels,
-)
+from therapy_turns.viz import plots
 
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
 LEGEND_SESSIONS = 12
 #: Heat maps of shares, annotated with two decimals.
 SHARES = dict(vmin=0, vmax=1, cmap="Blues", fmt=".2f", cbar=False, annot_kws={"size": 6})
+#: Means with their CI bands (three rows per point: median the mean, range the CI).
+LOCKED = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()), color=plots.PALETTE[0])
+LOCKED |= dict(x="lag", y="value", row="measure", col="event", kind="line", marker="o")
+LOCKED |= dict(markersize=2.5, lw=1, facet_kws={"sharey": "row"})
 #: The ethogram's marks: therapist codes, patient markers.
 CODE = dict(marker="s", s=7, color="#D55E00", linewidths=0)
-MARKER = dict(marker="|", s=20, color=PALETTE[0])
+MARKER = dict(marker="|", s=20, color=plots.PALETTE[0])
 
 
 def _code(column: str) -> str:
-    """``form_open_question`` → ``open_question``."""
     return column.split("_", 1)[1]
 
 
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
-    f = freq.rename(index=session_labels(freq.index), columns=_code)
-    return plot_session_heat(f, f, "code (share of therapist turns)", TEXT_WIDTH, 1.8, **SHARES)
+    f = freq.rename(index=plots.session_labels(freq.index), columns=_code)
+    return plots.plot_session_heat(
+        f, f, "code (share of therapist turns)", plots.TEXT_WIDTH, 1.8, **SHARES
+    )
 
 
 def plot_ethogram(
     codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str], markers: Sequence[str]
 ) -> list[plt.Figure]:
     """Per session: therapist turn × code raster, patient marker turns as ticks beneath; paged."""
-    labels = session_labels(codes["session_id"].unique(), 40)
+    labels = plots.session_labels(codes["session_id"].unique(), 40)
     rows = {c: j for j, c in enumerate([*columns, *markers])}
     height = 0.065 * len(rows) + 0.3
     figs = []
-    for page in paginate(sorted(labels), height, 0.7):
-        size = (TEXT_WIDTH, height * len(page) + 0.7)
+    for page in plots.paginate(sorted(labels), height, 0.7):
+        size = (plots.TEXT_WIDTH, height * len(page) + 0.7)
         fig, axes = plt.subplots(max(1, len(page)), 1, figsize=size, sharex=True, squeeze=False)
         for ax, sid in zip(axes[:, 0], page, strict=False):
             for frame, cols, mark in ((codes, columns, CODE), (patient, markers, MARKER)):
@@ -68,7 +65,7 @@ def plot_ethogram(
 
 def plot_transitions(res: PermutationResult) -> plt.Figure:
     """Observed transition shares and observed/shuffled ratios (starred: permutation p < 0.05)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 3.0))
     sns.heatmap(row_normalise(res.observed), ax=a1, annot=True, **SHARES)
     a1.set_title("P(next | current), observed")
     ratio = res.observed / res.null_mean.replace(0, np.nan)
@@ -87,13 +84,13 @@ def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     n = ent["session_id"].nunique()
     few = n <= LEGEND_SESSIONS
-    d = ent.assign(session=ent["session_id"].map(session_labels(ent["session_id"], 10)))
+    d = ent.assign(session=ent["session_id"].map(plots.session_labels(ent["session_id"], 10)))
     if few:
         sns.lineplot(d, x="turn", y="entropy", hue="session", lw=1, ax=ax)
     else:
         thin = dict(units="session", estimator=None, lw=0.4, color="0.6", alpha=0.4)
         sns.lineplot(d, x="turn", y="entropy", ax=ax, **thin)
-        mean = dict(errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
+        mean = dict(errorbar=None, lw=1.6, color=plots.PALETTE[1], label=f"mean of {n} sessions")
         sns.lineplot(d, x="turn", y="entropy", ax=ax, **mean)
     ax.set(xlabel="turn", ylabel=f"entropy of last {window} codes (bits)")
     ax.legend(title="session" if few else None, fontsize=6, ncols=2 if few else 1)
@@ -105,7 +102,7 @@ def plot_responsiveness(resp: pd.DataFrame, marker: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     n = resp.groupby("condition")["n"].transform("first")
     d = resp.assign(condition=resp["condition"] + [f" (n={k})" for k in n])
-    plot_shares(ax, d, "code", "condition", [PALETTE[0], PALETTE[2]])
+    plots.plot_shares(ax, d, "code", "condition", [plots.PALETTE[0], plots.PALETTE[2]])
     ax.set(ylabel="share of next therapist turns", title=f"after {marker}")
     ax.legend(fontsize=6)
     return fig
@@ -116,7 +113,7 @@ def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure]
     rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
     t = table.assign(label=[f"{_code(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
     xlabel = f"difference in patient {value} change (t-1 → t+1)"
-    return plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
+    return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
 
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
@@ -127,8 +124,8 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
         behaviour=table["behaviour"].str.replace("_", " ") + "\n(n=" + n + ")",
         talk=table["talk"] + " talk next",
     )
-    colours = [PALETTE[2], PALETTE[1]]
-    plot_shares(ax, d, "behaviour", "talk", colours, dodge=0.3, rotation=0)
+    colours = [plots.PALETTE[2], plots.PALETTE[1]]
+    plots.plot_shares(ax, d, "behaviour", "talk", colours, dodge=0.3, rotation=0)
     base = table.groupby("talk", sort=False)["base_rate"].first()
     for colour, rate in zip(colours, base, strict=True):
         ax.axhline(rate, color=colour, ls="--", lw=1)
@@ -136,4 +133,64 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def _words(name: str) -> str:
+    return name.removeprefix("marker_").replace("_", " ")
+
+
+def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
+    """Mean (95 % CI) of each measure (row) at each patient-turn lag around each event type."""
+    n = means[means["lag"] == 0].groupby("event")["n"].max()
+    d = means[means["measure"].isin(measures)]
+    d = d.assign(event=[f"{_words(e)} (n={n.get(e, 0):.0f})" for e in d["event"]])
+    d = d.melt(["event", "measure", "lag"], ["ci_low", "mean", "ci_high"])
+    kw = dict(height=1.35, aspect=plots.TEXT_WIDTH / d["event"].nunique() / 1.35, **LOCKED)
+    g = sns.relplot(d, row_order=measures, col_order=sorted(set(d["event"])), **kw)
+    g.refline(x=0, color="0.5", lw=0.6, ls="--")
+    g.set_titles("{col_name}", size=7).set_axis_labels("patient turn (lag)", "")
+    g.set(xticks=sorted(means["lag"].unique()))
+    for ax, m in zip(g.axes[:, 0], measures, strict=True):
+        ax.set_ylabel(_words(m))
+    for ax in g.axes[1:].flat:
+        ax.set_title("")
+    return g.figure
+
+
+def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Figure] | None:
+    """Forest plot: the change lag -1 → event turn minus that without an event, per measure."""
+    d = effects.sort_values("event", kind="stable").set_index("measure").loc[list(measures)]
+    d = d.reset_index().assign(
+        event=lambda x: x["event"].map(_words),
+        measure=lambda x: x["measure"].map(_words),
+        note=lambda x: [f"n={n}, p={p:.2f}" for n, p in zip(x.n_events, x.p_perm_adj, strict=True)],
+    )
+    xlabel = "Δ change vs no event"
+    return plots.plot_intervals(
+        d, "estimate", "est_ci_low", "est_ci_high", "event", "measure", xlabel, "note", str
+    )
+
+
+def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = None):
+    """Shares of codes (and of thinking that refers to the event) in the next therapist turn."""
+    n = resp.groupby(["family", "condition"])["n"].transform("max").fillna(0).astype(int)
+    d = resp.assign(x=resp["code"].map(_words), hue=resp["condition"].map(_words))
+    d["hue"] += [f" (n={k})" for k in n]
+    colours = [*plots.PALETTE[: resp["condition"].nunique() - 1], "0.4"]  # no event (last) grey
+    panels = [(_words(f), g, colours) for f, g in d.groupby("family", sort=False)]
+    if thinking is not None and len(thinking):
+        base = thinking[["event", "share_base", "base_low", "base_high"]]
+        base.columns = ["event", "share", "ci_low", "ci_high"]
+        t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
+        title = "thinking refers to the event"
+        panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(plots.TEXT_WIDTH, 2.6), squeeze=False)
+    for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
+        plots.plot_shares(ax, g, "x", "hue", palette, dodge=0.6)
+        ax.get_legend().remove()
+        ax.set(ylim=(-0.05, 1.05), title=title)
+    axes[0][0].set_ylabel("share of next therapist turns")
+    plots.fig_legend(fig, axes[0], loc="upper center", ncol=4, fontsize=6)
+    fig.tight_layout(rect=(0, 0, 1, 0.85))
     return fig
