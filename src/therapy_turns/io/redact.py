@@ -1,6 +1,5 @@
-"""De-identification of the turn table with Microsoft Presidio (the project's spaCy pipeline as NLP
-engine, ``phonenumbers``, the recognizers of ``data/redact.yaml``): typed placeholders numbered per
-session, every name, place and organisation swept through its session. See ``docs/privacy.md``."""
+"""De-identification of the turn table with Presidio (the project's spaCy pipeline as NLP engine,
+``phonenumbers``, ``data/redact.yaml``): typed placeholders per session; see ``docs/privacy.md``."""
 
 from __future__ import annotations
 
@@ -47,7 +46,6 @@ NOT_NEEDED = ("parser", "textcat", "textcat_multilabel")  # spaCy components Pre
 _WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
 _DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
-_SKIPPED = frozenset([",", "is", "was"])  # between a cue word and a name
 _NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
 _WEEKDAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?")
 _TOKEN_KINDS = ["LOWERCASE_NAME", "RARE_PROPER_NOUN", "GIVEN_NAME", "CAPITALISED_PLACE"]
@@ -115,7 +113,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
     def _kind(self, tok: Token, tagged: bool) -> str | None:
         r, doc, i = load_rules(), tok.doc, tok.i
         rare = not is_common_word(tok.text, r.lowercase_name_logprob)
-        prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in _SKIPPED else doc[i - 1]
+        prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in (",", "is", "was") else doc[i - 1]
         cue = i > 0 and prev.lower_ in r.name_cue_words
         listed = tok.text.title() in given_names()
         given = listed and tok.pos_ in _NOUNS
@@ -141,7 +139,6 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
     rules = load_rules()
     ner = NerModelConfiguration(model_to_presidio_entity_mapping=dict(rules.spacy_entities))
-    specs = [d | {"supported_language": "en"} for d in rules.recognizers]
     recognizers = [
         (OfflineEmailRecognizer if name == "EmailRecognizer" else getattr(pre, name))(**kwargs)
         for name, kwargs in rules.presidio_recognizers.items()
@@ -149,12 +146,13 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     for rec in recognizers:
         for pattern in rec.patterns if rec.name in rules.score_overrides else ():
             pattern.score = rules.score_overrides[rec.name]
-    recognizers += [*map(pa.PatternRecognizer.from_dict, specs), TokenNameRecognizer(_TOKEN_KINDS)]
+    recognizers += [*map(pa.PatternRecognizer.from_dict, rules.recognizers)]
+    recognizers += [TokenNameRecognizer(_TOKEN_KINDS)]
     log.info("redaction: Presidio analyzer over spaCy %s", nlp.meta.get("name"))
     engine = SpacyNlpEngine([{"lang_code": "en", "model_name": nlp.meta.get("name", "")}], ner)
     engine.nlp = {"en": nlp}  # the loaded pipeline: Presidio never loads (or downloads) a model
     enhancer = LemmaContextAwareEnhancer(context_suffix_count=3, context_matching_mode="whole_word")
-    registry = pa.RecognizerRegistry(recognizers)
+    registry = pa.RecognizerRegistry(recognizers)  # Presidio's defaults: English, ignoring case
     return pa.AnalyzerEngine(registry, engine, context_aware_enhancer=enhancer)
 
 
@@ -179,18 +177,15 @@ def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match
     u = t.rstrip(_EDGE + ")" * ("(" not in t))
     u = u[:-2] if kind != "ORG" and len(u) > 2 and u[-2:] in ("'s", "’s") else u
     by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
-    if kind == "DATE":
-        keep = bool(rules.date_requires.search(u))
-    elif kind == "PHONE":
-        keep = sum(c.isdigit() for c in u) >= rules.phone_min_digits
-    elif by == "OrgAcronymRecognizer":
-        keep = not is_common_word(u, rules.common_word_logprob)
-    else:
-        keep = by != "SpacyRecognizer" or u != u.lower()
-    listed = kind in SWEPT and u.casefold() in rules.not_names  # "Mum", "NHS", "Slack"
-    if not u or "[" in u or "]" in u or listed or not keep:
-        return None
-    return Match(start, start + len(u), kind, u, r.score)
+    drop = (
+        (not u or "[" in u or "]" in u)  # empty, or overlapping a placeholder
+        or (kind == "DATE" and not rules.date_requires.search(u))
+        or (kind == "PHONE" and sum(c.isdigit() for c in u) < rules.phone_min_digits)
+        or (by == "OrgAcronymRecognizer" and is_common_word(u, rules.common_word_logprob))
+        or (by == "SpacyRecognizer" and kind in SWEPT and u == u.lower())
+        or (kind in SWEPT and u.casefold() in rules.not_names)  # "Mum", "NHS", "Slack"
+    )
+    return None if drop else Match(start, start + len(u), kind, u, r.score)
 
 
 def _merge(found: Iterable[Match], text: str) -> list[Match]:
@@ -226,9 +221,8 @@ def name_variants(
     """A found name's forms swept through its session (parts, nicknames, short forms, cases)."""
     rules = rules or load_rules()
     common = partial(is_common_word, threshold=rules.common_word_logprob)
-    words = name.split()
-    forms = {" ".join(words)}
-    parts = [w for w in words if w.strip(".").casefold() not in rules.titles and len(w) > 1]
+    forms = {" ".join(name.split())}
+    parts = [w for w in name.split() if w.strip(".").casefold() not in rules.titles and len(w) > 1]
     forms.update(p for p in parts if len(parts) > 1 and not common(p))
     for p in parts:
         forms.update(*(g for g in rules.nicknames if p in g))
@@ -252,29 +246,37 @@ def _short_form(word: str, name: str) -> bool:
 
 
 class _Session:
-    """Swept forms, findings per text and surface -> placeholder assignment for one session."""
+    """Swept forms, findings per text and placeholders of one session."""
 
-    def __init__(self, surfaces: Mapping[str, str], words: set[str], orgs: set[str], found) -> None:
-        rules, self.found = load_rules(), found
-        self.kind_of: dict[str, str] = {}
-        self.canon: dict[str, str] = {}  # swept form -> the surface it derives from
-        for s, k in sorted(surfaces.items(), key=lambda sk: (-len(sk[0]), sk[0])):
+    def __init__(self, texts: list[str], labels: Iterable[str], known: Known, found: dict) -> None:
+        rules, self.found, votes = load_rules(), found, defaultdict(Counter)
+        # swept surface -> type: every finding of a swept type, known strings, speaker labels
+        seen = [(m.surface, m.kind, 1) for t in texts for m in found.get(t, []) if m.kind in SWEPT]
+        seen += [(s, k, 10**6) for k, ss in (known or {}).items() for s in ss]
+        seen += [(x, "NAME", 10**6) for x in labels if x.strip().lower() not in DEFAULT_SPEAKERS]
+        for s, k, n in seen:
+            if s := " ".join(s.split()):
+                votes[s][k] += n
+        words = {w for t in texts for w in _WORDS.findall(t)}
+        self.forms: dict[str, tuple[str, str]] = {}  # swept form -> type, surface it comes from
+        for s, c in sorted(votes.items(), key=lambda sc: (-len(sc[0]), sc[0])):
+            k = min(c, key=lambda k: (-c[k], TYPES.index(k)))
             common = any(is_common_word(w, rules.common_word_logprob) for w in s.split())
             forms = {s, s if common else s.lower()}
             forms = name_variants(s, rules, words) if k == "NAME" else forms
-            if s in orgs:  # an organisation's possessive is part of its name: "Sainsbury's"
+            if c["ORG"]:  # an organisation's possessive is part of its name: "Sainsbury's"
                 forms |= {f + p for f in forms for p in ("'s", "’s")}
             for f in sorted(forms, key=lambda f: (f != s, f)):
-                self.kind_of.setdefault(f, k)
-                self.canon.setdefault(f, s)
-        alts = sorted(self.kind_of, key=lambda s: (-len(s), s))
+                self.forms.setdefault(f, (k, s))
+        alts = sorted(self.forms, key=lambda s: (-len(s), s))
         body = "|".join(r"\s+".join(map(re.escape, s.split())) for s in alts)
         self.regex = re.compile(rf"(?<![\w@])(?:{body})(?![\w@])" if alts else "(?!)")
         self.ids: dict[tuple[str, str], str] = {}
+        self.used: Counter[tuple[str, str, str]] = Counter()  # (placeholder, type, surface)
 
     def placeholder(self, kind: str, surface: str) -> str:
         s = " ".join(surface.split())
-        s = self.canon.get(s, s).casefold()
+        s = self.forms.get(s, (kind, s))[1].casefold()
         key = re.sub(r"\D", "", s) if kind == "PHONE" else s
         key = re.sub(r"^(?:https?|ftp)://|/+$", "", key) if kind == "URL" else key
         if (kind, key) not in self.ids:
@@ -282,49 +284,33 @@ class _Session:
         return self.ids[kind, key]
 
     def matches(self, text: str) -> list[Match]:
-        k, found, hits = self.kind_of, self.found.get(text, []), self.regex.finditer(text)
-        return _merge(
-            found + [Match(*m.span(), k[" ".join(m[0].split())], m[0]) for m in hits], text
-        )
+        hits = self.regex.finditer(text)
+        swept = [Match(*m.span(), self.forms[" ".join(m[0].split())][0], m[0]) for m in hits]
+        return _merge(self.found.get(text, []) + swept, text)
 
-    def redact(self, text: str) -> tuple[str, list[tuple[str, str, str]]]:
-        """``text`` with identifiers replaced, and the ``(placeholder, type, surface)`` list."""
+    def redact(self, text: str) -> str:
+        """``text`` with identifiers replaced (and counted in :attr:`used`)."""
         matches = self.matches(text) if text else []
         if not matches:
-            return text, []
-        done = [(self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches]
-        fill = {k: {"lambda": lambda s, k=k: self.placeholder(k, s)} for _, k, _ in done}
+            return text
+        self.used.update((self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches)
+        fill = {m.kind: {"lambda": lambda s, k=m.kind: self.placeholder(k, s)} for m in matches}
         ops = {k: OperatorConfig("custom", params) for k, params in fill.items()}
         results = [pa.RecognizerResult(m.kind, m.start, m.end, 1.0) for m in matches]
-        res = _ANONYMIZER.anonymize(text, results, ops, merge_entities_with_spaces=False)
-        return res.text, done
+        return _ANONYMIZER.anonymize(text, results, ops, merge_entities_with_spaces=False).text
 
 
 def _sessions(
     turns: pd.DataFrame, nlp: Nlp, known: Known
 ) -> Iterator[tuple[object, pd.DataFrame, _Session]]:
-    known = known or {}
-    if bad := [k for k in known if k not in TYPES]:
+    if bad := [k for k in known or {} if k not in TYPES]:
         raise ValueError(f"known: types {bad} unknown; expected some of {list(TYPES)}")
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
-    # Presidio once over every distinct non-empty text of the corpus (batching across sessions).
     values = sorted({v for c in cols for v in turns[c].astype(str) if v.strip()})
-    found = dict(zip(values, _findings(values, nlp), strict=True))
+    found = dict(zip(values, _findings(values, nlp), strict=True))  # once per distinct text
     for sid, g in turns.groupby("session_id", sort=False):
-        texts = [str(v) for c in cols for v in g[c]]
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
-        # swept surface -> type: every finding of a swept type, known strings, speaker labels
-        votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        seen = [(m.surface, m.kind, 1) for t in texts for m in found.get(t, []) if m.kind in SWEPT]
-        seen += [(s, k, 10**6) for k, ss in known.items() for s in ss]
-        seen += [(x, "NAME", 10**6) for x in labels if x.strip().lower() not in DEFAULT_SPEAKERS]
-        for s, k, n in seen:
-            if s := " ".join(s.split()):
-                votes[s][k] += n
-        surfaces = {s: min(c, key=lambda k: (-c[k], TYPES.index(k))) for s, c in votes.items()}
-        words = {w for t in texts for w in _WORDS.findall(t)}
-        orgs = {s for s, c in votes.items() if c["ORG"]}
-        yield sid, g, _Session(surfaces, words, orgs, found)
+        yield sid, g, _Session([str(v) for c in cols for v in g[c]], labels, known, found)
 
 
 def redaction_spans(turns: pd.DataFrame, nlp: Nlp = None) -> dict[object, list[Match]]:
@@ -334,8 +320,7 @@ def redaction_spans(turns: pd.DataFrame, nlp: Nlp = None) -> dict[object, list[M
 
 
 def redact_turns(turns: pd.DataFrame, nlp: Nlp = None, known: Known = None) -> pd.DataFrame:
-    """The turn table with identifiers replaced by typed placeholders per session; ``known``:
-    strings always redacted, by type (``{"NAME": ["Jane Roe"]}``)."""
+    """The turn table with identifiers replaced by placeholders (``known``: always, by type)."""
     return _run(turns, nlp, known)[0]
 
 
@@ -348,11 +333,9 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
     out, audit = turns.copy(), []
     for sid, g, sess in _sessions(turns, nlp, known):
-        used: Counter[tuple[str, str, str]] = Counter()
         for idx, c in product(g.index, cols):
-            out.at[idx, c], done = sess.redact(str(turns.at[idx, c]))
-            used.update(done)
-        audit += [(sid, p, k, s, n) for (p, k, s), n in used.items()]
+            out.at[idx, c] = sess.redact(str(turns.at[idx, c]))
+        audit += [(sid, p, k, s, n) for (p, k, s), n in sess.used.items()]
         log.info("redacted a session: %s", dict(Counter(k for k, _ in sess.ids)))
     if "speaker_label" in out:
         std = out["speaker_label"].str.strip().str.lower().isin(list(DEFAULT_SPEAKERS))
@@ -362,7 +345,6 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
 
 def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:
     """``--speaker`` for a redacted run's manifest: non-role labels become ``[SPEAKER_n]``."""
-    n, out = count(1), {}
-    for label, role in sorted((speakers or {}).items()):
-        out[label if label.strip().lower() in DEFAULT_SPEAKERS else f"[SPEAKER_{next(n)}]"] = role
-    return out
+    n, std = count(1), DEFAULT_SPEAKERS
+    pairs = sorted((speakers or {}).items())
+    return {x if x.strip().lower() in std else f"[SPEAKER_{next(n)}]": r for x, r in pairs}
