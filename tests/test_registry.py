@@ -131,7 +131,7 @@ def test_content_lemmas_one_definition() -> None:
     assert want == {"run", "big", "old", "house", "friend", "bob"}  # "go": 2 characters
     assert statements.content_lemmas(DocView.of(doc), 0, len(doc)) == want
     t = Tokens([doc], {})
-    codes = features._content_lemmas(t, [0])[0]
+    codes = features._content_lemmas(t)[0]
     lemmas, inv = t.types("LEMMA")
     code = t.code("LEMMA")
     assert {lemmas[inv[i]] for i in range(len(doc)) if code[i] in codes} == want

@@ -1,6 +1,5 @@
-"""The project's shared vocabulary, defined once and imported everywhere: turn keys, speakers,
-the default exclusion, what a *word* and a *content lemma* are, a turn's position in its session
-(definitions in ``docs/architecture.md``)."""
+"""The shared vocabulary, defined once: turn keys, speakers, the default exclusion, what a *word*
+and a *content lemma* are, a turn's position in its session (see ``docs/architecture.md``)."""
 
 from __future__ import annotations
 

@@ -5,26 +5,20 @@ trajectories and session means leave them out by default (a scored "Yeah." is no
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import pandas as pd
 
 from therapy_turns.paths import DATA_DIR, read_yaml
 
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
-
-
-@lru_cache(maxsize=1)
-def _rule() -> tuple[int, frozenset[str]]:
-    raw = read_yaml(DATA_DIR / "backchannels.yaml")
-    return int(raw["max_words"]), frozenset(str(w).lower() for w in raw["words"])
+_RULE = read_yaml(DATA_DIR / "backchannels.yaml")
+_WORDS = frozenset(str(w).lower() for w in _RULE["words"])
 
 
 def is_backchannel(text: str) -> bool:
     """Is ``text`` a backchannel: at most ``max_words`` words, each one in the word list?"""
-    max_words, vocab = _rule()
     words = _WORD.findall(str(text).lower())
-    return 0 < len(words) <= max_words and vocab.issuperset(words)
+    return 0 < len(words) <= int(_RULE["max_words"]) and _WORDS.issuperset(words)
 
 
 def mask(turns: pd.DataFrame) -> pd.Series:

@@ -13,33 +13,24 @@ from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.schema import KEYS
 
-COLUMNS = (
-    Column("event", "type keys of the events on this turn, ';'-joined ('' if none)", "text"),
-    Column("n_events", "events on this turn", "count"),
-)
+EVENT = "type keys of the events on this turn, ';'-joined ('' if none)"
+COLUMNS = (Column("event", EVENT, "text"), Column("n_events", "events on this turn", "count"))
 
 
 def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFrame:
     """One row per turn: keys, ``event`` and ``n_events`` (the Docs are not needed)."""
     ev = turns.get("event", pd.Series("", index=turns.index)).fillna("").astype(str)
     n = [len([k for k in v.split(SEPARATOR) if k]) for v in ev]
-    return (
-        turns[KEYS]
-        .assign(event=ev, n_events=n)
-        .astype({"n_events": "int64"})
-        .reset_index(drop=True)
-    )
+    out = turns[KEYS].assign(event=ev, n_events=n).astype({"n_events": "int64"})
+    return out.reset_index(drop=True)
 
 
 def type_counts(
     rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """``n`` and ``<type>``: events per session, in all and per type (the pattern file's types
-    and ``other`` always, other types when present)."""
-    keys = rows[["session_id"]].assign(
-        key=rows["event"].fillna("").astype(str).str.split(SEPARATOR)
-    )
-    keys = keys.explode("key")
+    """``n`` and ``<type>``: events per session, in all and per type (pattern types always)."""
+    keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
+    keys = rows[["session_id"]].assign(key=keys).explode("key")
     types = [k for k, _ in EVENT_TYPES.types] + [OTHER_EVENT]
     types += sorted(set(keys["key"]) - set(types) - {""})
     counts = pd.crosstab(keys["session_id"], keys["key"]).reindex(columns=types, fill_value=0)

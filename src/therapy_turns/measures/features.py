@@ -31,13 +31,9 @@ POS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT 
 #: Turns whose tokens :func:`compute_features` handles in one set of array operations
 BLOCK_TURNS = 4096
 
+_FILL = {"min_words": READABILITY_MIN_WORDS, "window": MATTR_WINDOW}
 VALUE_COLUMNS = tuple(
-    Column(
-        name,
-        meaning.format(min_words=READABILITY_MIN_WORDS, window=MATTR_WINDOW),
-        unit,
-        *map(tuple, rest),
-    )
+    Column(name, meaning.format(**_FILL), unit, *map(tuple, rest))
     for name, (meaning, unit, *rest) in read_yaml(DATA_DIR / "feature_columns.yaml").items()
 )
 COLUMNS = [*KEYS, *(c.name for c in VALUE_COLUMNS)]
@@ -50,9 +46,8 @@ def syllables(word: str, lang: str = "en") -> int:
 
 
 def mattr(words: np.ndarray, doc_of: np.ndarray, n_docs: int, window: int = MATTR_WINDOW):
-    """Per Doc, the moving-average type-token ratio of its words (codes; ``doc_of``: each word's
-    Doc, in order): distinct words per ``window``-word window, averaged (Covington & McFall 2010);
-    the type-token ratio if shorter. Returns ``(ttr, mattr)``."""
+    """Per Doc: type-token ratio and MATTR (Covington & McFall 2010: mean distinct words per
+    ``window`` words; TTR if shorter) of its words (codes, in order; ``doc_of``: their Doc)."""
     n = np.bincount(doc_of, minlength=n_docs)
     i = np.arange(len(words)) - np.concatenate([[0], np.cumsum(n)])[doc_of]  # position in Doc
     order = np.lexsort((i, words, doc_of))
@@ -67,13 +62,11 @@ def mattr(words: np.ndarray, doc_of: np.ndarray, n_docs: int, window: int = MATT
 
 
 def n_chars(t: Tokens) -> np.ndarray:
-    """Per Doc: ``len(doc.text)``, from the offset, length and whitespace of its last token."""
-    last = t.start[1:][t.n_tokens > 0] - 1
+    """Per Doc: ``len(doc.text)``, where its last token and that token's whitespace end."""
     strs, inv = t.types("ORTH", normed=False)
-    size = np.fromiter(map(len, strs), np.int64, len(strs))[inv[last]]
-    out = np.zeros(t.n_docs, dtype=np.int64)
-    out[t.n_tokens > 0] = t.column("IDX")[last].astype(np.int64) + size + t.column("SPACY")[last]
-    return out
+    size = np.fromiter(map(len, strs), np.int64, len(strs))[inv]
+    end = t.column("IDX").astype(np.int64) + size + t.column("SPACY").astype(np.int64)
+    return np.where(t.n_tokens > 0, np.append(end, 0)[t.start[1:] - 1], 0)
 
 
 def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]:
@@ -97,10 +90,8 @@ def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]
     inv, ids = pd.factorize(t.column("MORPH"))
     tenses = [morph_tense(t.vocab, key) for key in ids.tolist()]
     past, pres = ([f and x == v for f, x in tenses] for v in ("Past", "Pres"))
-    rest = ~skip & ~modal
-    return [t.count(rest & np.asarray(x, dtype=bool)[inv]) for x in (past, pres)] + [
-        t.count(going) + t.count(modal)
-    ]
+    rest, future = ~skip & ~modal, t.count(going) + t.count(modal)
+    return [t.count(rest & np.asarray(x, dtype=bool)[inv]) for x in (past, pres)] + [future]
 
 
 def _features(t: Tokens) -> dict[str, np.ndarray]:
@@ -130,9 +121,8 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     col["flesch_reading_ease"] = np.where(ok, 206.835 - (1.015 * asl) - (84.6 * aspw), np.nan)
     col["flesch_kincaid_grade"] = np.where(ok, 0.39 * asl + 11.8 * aspw - 15.59, np.nan)
     # mean over sentences of the mean |head - token| (roots 0); POS shares of all tokens
-    dist = np.where(
-        t.isin("DEP", ("ROOT",), normed=False), 0, np.abs(t.column("HEAD").view(np.int64))
-    )
+    root = t.isin("DEP", ("ROOT",), normed=False)
+    dist = np.where(root, 0, np.abs(t.column("HEAD").view(np.int64)))
     sent = np.cumsum(starts) - 1
     per_sent = np.bincount(sent, weights=dist) / np.bincount(sent)
     col["dependency_distance_mean"] = np.full(t.n_docs, np.nan)
@@ -140,30 +130,22 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
         s = int(sent[t.start[k]])
         col["dependency_distance_mean"][k] = np.mean(per_sent[s : s + int(n_sents[k])])
     strs, inv = t.types("POS", normed=False)
-    pos = np.asarray(
-        [POS_TAGS.index(s) if s in POS_TAGS else npos - 1 for s in strs], dtype=np.int64
-    )[inv]
+    pos = pd.Categorical(strs, categories=POS_TAGS).codes.astype(np.int64)[inv] + 1  # 0: other
     table = np.bincount(t.doc_of * npos + pos, minlength=t.n_docs * npos).reshape(-1, npos)
-    for j, p in enumerate(POS_TAGS):
+    for j, p in enumerate(POS_TAGS, 1):
         col[f"pos_prop_{p}"] = ratio(table[:, j], np.where(has, t.n_tokens, 0))
     # rates of word lists, open and closed questions, tense shares
     for name, vocab in rates.items():
-        hits = (
-            t.isin("POS", (vocab,), normed=False)
-            if isinstance(vocab, str)
-            else t.isin("ORTH", vocab)
-        )
+        hits = t.isin("POS", (vocab,), False) if isinstance(vocab, str) else t.isin("ORTH", vocab)
         col[name] = ratio(100 * t.count(hits), nw)
     q = np.zeros((t.n_docs, 2), dtype=np.int64)  # open, closed
     sent_at = np.flatnonzero(starts)
     cut, views = np.searchsorted(sent_at, t.start).tolist(), t.views()
     for k in np.flatnonzero(has).tolist():
-        v, lo = views[k], int(t.start[k])
-        quoted = quote_mask(v.doc, v.text)
-        for a, b in pairwise([*sent_at[cut[k] : cut[k + 1]].tolist(), int(t.start[k + 1])]):
-            kind = sentence_question_type(v, a - lo, b - lo, quoted)
-            if kind is not None:
-                q[k, int(kind == "closed")] += 1
+        v, lo, hi = views[k], int(t.start[k]), int(t.start[k + 1])
+        quoted, ends = quote_mask(v.doc, v.text), [*sent_at[cut[k] : cut[k + 1]].tolist(), hi]
+        kinds = [sentence_question_type(v, a - lo, b - lo, quoted) for a, b in pairwise(ends)]
+        q[k] = kinds.count("open"), kinds.count("closed")
     col |= {"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]}
     col["modals"] = ratio(100 * t.count(t.isin("TAG", ("MD",), normed=False)), nw)
     negator = t.isin("ORTH", rates["negations"])
@@ -183,15 +165,12 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     return col
 
 
-def _content_lemmas(t: Tokens, docs: Sequence[int]) -> dict[int, set[int]]:
-    """Per Doc in ``docs``: the codes of its content lemmas (as :func:`schema.content_lemmas`)."""
-    mask = t.isin("POS", CONTENT_POS, normed=False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
-    mask &= t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, normed=False)
+def _content_lemmas(t: Tokens) -> list[set[int]]:
+    """Per Doc: the codes of its content lemmas (as :func:`schema.content_lemmas`)."""
+    mask = t.isin("POS", CONTENT_POS, False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
+    mask &= t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, False)
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
-    return {
-        k: set(value[t.start[k] : t.start[k + 1]][mask[t.start[k] : t.start[k + 1]]].tolist())
-        for k in docs
-    }
+    return [set(value[a:b][mask[a:b]].tolist()) for a, b in pairwise(t.start.tolist())]
 
 
 def lsm(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -216,15 +195,13 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     p, th = order[:-1], order[1:]
     pair = (sid[p] == sid[th]) & (spk[p] == PATIENT) & (spk[th] == THERAPIST)
     p, th = p[pair], th[pair]
-    need = np.isin(np.arange(n), np.concatenate([p, th]))
-    parts, lemmas, codes, lo = [], {}, {}, 0  # one string coding for all blocks: lemmas compare
+    parts, lemmas, codes, lo = [], [], {}, 0  # one string coding for all blocks: lemmas compare
     while lo < n or not parts:
         hi = min(n, lo + BLOCK_TURNS)
         hi = next((i for i in range(lo, hi) if docs[i].vocab is not docs[lo].vocab), hi)
         t = Tokens(docs[lo:hi], codes)
         parts.append(_features(t))
-        found = _content_lemmas(t, np.flatnonzero(need[lo:hi]).tolist())
-        lemmas |= {lo + k: v for k, v in found.items()}
+        lemmas += _content_lemmas(t)
         lo = hi
     cols = {c: np.concatenate([x[c] for x in parts]) for c in parts[0]}
     cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
@@ -246,15 +223,14 @@ MEASURE = register(Measure("features", compute_features, DESCRIPTION, VALUE_COLU
 
 
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
-    """Per session: ``lsm_pooled`` (LSM of each speaker's word-weighted category rates),
-    ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and each speaker's words. Apply the
-    exclusion policy to ``features`` first."""
+    """Per session (of the analysed turns): ``lsm_pooled`` (LSM of each speaker's word-weighted
+    rates), ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and each speaker's words."""
     fw, out = list(LSM_RATES.values()), []
     for sid, g in features.groupby("session_id", sort=True):
         talk = [g[(g["speaker"] == s) & (g["n_words"] > 0)] for s in SPEAKERS]
         n = [int(x["n_words"].sum()) for x in talk]
         rates = [x[fw].mul(x["n_words"], axis=0).sum() / k for x, k in zip(talk, n, strict=True)]
-        pooled = float(lsm(*rates))
-        out.append((sid, pooled, float(g["lsm"].mean()), int(g["lsm"].notna().sum()), *n))
+        pair = (float(g["lsm"].mean()), int(g["lsm"].notna().sum()))
+        out.append((sid, float(lsm(*rates)), *pair, *n))
     names = ["lsm_pooled", "lsm_pair_mean", "n_pairs", "n_words_patient", "n_words_therapist"]
     return pd.DataFrame(out, columns=["session_id", *names])

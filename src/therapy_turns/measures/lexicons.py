@@ -1,5 +1,4 @@
-"""The features' word lists and patterns (``lexicons/*.yaml``) and :class:`PhraseCounter`, which
-counts their matches per turn."""
+"""The features' word lists and patterns (``lexicons/*.yaml``); :class:`PhraseCounter`."""
 
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ from therapy_turns.paths import LEXICON_DIR, read_yaml
 FAMILIES = {"body_words": "body_sensation", "cognitive_words": "cognitive_process"}
 FAMILIES["feeling_words"] = "feeling"
 MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
+Bounds = dict[int, list[tuple[int, int]]]  # Doc position -> (start, end) of its matches
 
 
 @lru_cache(maxsize=32)
@@ -37,10 +37,9 @@ def words(values: Iterable[Any]) -> frozenset[str]:
 
 @dataclass(eq=False)
 class PhraseCounter:
-    """Counts the matches of ``entries`` (a word: its lower-cased text, or lemma if ``use_lemma``;
-    ``word*``: a prefix; several words: a phrase) and of Matcher ``patterns`` in Docs; a phrase
-    right after one of its ``exclude_after`` words does not count. Overlapping matches count once
-    (:func:`spacy.util.filter_spans`)."""
+    """Counts matches of ``entries`` (a word: lower-cased text, or lemma if ``use_lemma``; ``w*``: a
+    prefix; several words: a phrase; none right after its ``exclude_after`` words) and Matcher
+    ``patterns``; overlapping matches count once (:func:`spacy.util.filter_spans`)."""
 
     entries: Sequence[str]
     patterns: Sequence[list[dict[str, Any]]] = ()
@@ -49,26 +48,20 @@ class PhraseCounter:
 
     def __post_init__(self) -> None:
         tokenizer, entries = word_tokenizer(), [norm(str(e)).strip() for e in self.entries]
-        prefix = [e.endswith("*") and " " not in e for e in entries]
-        self.prefixes = tuple(e[:-1] for e, p in zip(entries, prefix, strict=True) if p)
-        toks = [
-            [t.text for t in tokenizer(e)] for e, p in zip(entries, prefix, strict=True) if not p
-        ]
+        self.prefixes = tuple(e[:-1] for e in entries if e.endswith("*") and " " not in e)
+        toks = [[t.text for t in tokenizer(e)] for e in entries if " " in e or not e.endswith("*")]
         self.words = {p[0] for p in toks if len(p) == 1}
         self.phrases = [p for p in toks if len(p) > 1]
         self.exclude = {norm(k): words(v) for k, v in self.exclude_after.items()}
-        # the Matcher runs on Docs holding a LOWER value some pattern must start with (if known)
-        first = [p[0].get("LOWER") if p and set(p[0]) == {"LOWER"} else None for p in self.patterns]
-        first = [
-            [v] if isinstance(v, str) else v.get("IN") if isinstance(v, dict) else None
-            for v in first
-        ]
-        self.first_words = None if None in first else frozenset(w for v in first for w in v)
+        # the Matcher runs only on Docs holding a word some pattern starts with
+        if any(set(p[0]) != {"LOWER"} for p in self.patterns):
+            raise ValueError(f"patterns must start with a LOWER word or IN list: {self.patterns}")
+        first = [p[0]["LOWER"] for p in self.patterns]
+        self.first_words = {w for v in first for w in ([v] if isinstance(v, str) else v["IN"])}
         self._matchers: dict[Vocab, tuple[PhraseMatcher | None, Matcher | None]] = {}
 
     def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
-        """The ``PhraseMatcher`` of the phrases (straight and curly apostrophes) and the
-        ``Matcher`` of the patterns for ``vocab`` (None if there are none)."""
+        """The PhraseMatcher (straight and curly apostrophes) and Matcher for ``vocab``, or None."""
         if vocab not in self._matchers:
             pm = m = None
             if self.phrases:
@@ -81,11 +74,8 @@ class PhraseCounter:
             self._matchers[vocab] = (pm, m)
         return self._matchers[vocab]
 
-    def matches(
-        self, t: Tokens, keep_bounds: bool = False
-    ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
-        """Per Doc of ``t``: the number of matches and, with ``keep_bounds``, the ``(start, end)``
-        of the matches of each Doc that has some (keyed by Doc position)."""
+    def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, Bounds]:
+        """Per Doc of ``t``: its number of matches; with ``keep_bounds`` also their bounds."""
         hit = t.isin("ORTH", self.words)
         if self.use_lemma:
             hit |= t.isin("LEMMA", self.words - {""})
@@ -95,9 +85,7 @@ class PhraseCounter:
         if not t.n_docs or not (self.phrases or self.patterns or self.exclude or keep_bounds):
             return counts, bounds
         phrases, patterns = self.matchers(t.vocab)
-        matchable = np.ones(t.n_docs, dtype=bool)
-        if self.first_words is not None:
-            matchable = t.any(t.isin("LOWER", self.first_words, normed=False))
+        matchable = t.any(t.isin("LOWER", self.first_words, normed=False))
         for k, local in t.positions(hit):
             doc = t.docs[k]
             found = [doc[i : i + 1] for i in local]
@@ -118,24 +106,17 @@ class PhraseCounter:
 
 @lru_cache(maxsize=1)
 def lexicons() -> tuple[dict[str, frozenset[str] | str], dict[str, PhraseCounter]]:
-    """Per features column: its word list (or coarse POS) of the rates per 100 words (pronouns,
-    function words, negations), and its :class:`PhraseCounter` (hedges, certainty, word
-    families, markers)."""
+    """Per features column: the word list (or POS) of a rate per 100 words (pronouns, function
+    words, negations), and the :class:`PhraseCounter` of hedges, certainty, families, markers."""
     fw = load_lexicon("function_words")["categories"].items()
     rates = {k: words(v) for k, v in load_lexicon("pronouns")["categories"].items()}
     rates |= {f"fw_{c}": v["pos"] if isinstance(v, dict) else words(v) for c, v in fw}
     rates["negations"] = words(load_lexicon("negations")["entries"])
     hedges, markers = load_lexicon("hedges"), load_lexicon("markers")["markers"]
-    counters = {
-        "hedges": PhraseCounter(hedges["entries"], (), False, hedges.get("exclude_after", {})),
-        "certainty": PhraseCounter(load_lexicon("certainty")["entries"], use_lemma=False),
-    }
-    counters |= {
-        col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in FAMILIES.items()
-    }
-    for m in MARKERS:
-        spec = markers[m]
-        counters[f"marker_{m}"] = PhraseCounter(
-            spec.get("phrases", []), spec.get("patterns", []), False
-        )
-    return rates, counters
+    out = {"hedges": PhraseCounter(hedges["entries"], (), False, hedges.get("exclude_after", {}))}
+    out["certainty"] = PhraseCounter(load_lexicon("certainty")["entries"], use_lemma=False)
+    for col, name in FAMILIES.items():
+        out[col] = PhraseCounter(load_lexicon(name)["entries"])
+    for m, spec in ((m, markers[m]) for m in MARKERS):
+        out[f"marker_{m}"] = PhraseCounter(spec.get("phrases", ()), spec.get("patterns", ()), False)
+    return rates, out

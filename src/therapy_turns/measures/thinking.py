@@ -1,6 +1,5 @@
-"""The ``thinking`` measure: the words of the therapist's hidden reasoning (the turn table's
-``thinking`` column, full transcripts), for the thinking-refers rule of
-:mod:`therapy_turns.analysis.events`. No session aggregation."""
+"""The ``thinking`` measure: the words of the therapist's hidden reasoning (``thinking`` column of
+full transcripts) for :mod:`therapy_turns.analysis.events`' thinking-refers rule; no aggregation."""
 
 from __future__ import annotations
 
