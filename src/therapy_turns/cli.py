@@ -1,10 +1,7 @@
 """Command line: ``therapy-turns parse|analyze|table NAME|<measure>|train-coder|run-notebook|...``.
 
-``table NAME`` and its alias, one command per registered measure (``emotion``, ``features``,
-``techniques`` ...), write one measure's table; both come from the measure registry. Relative
-paths are relative to the current folder; nothing is written but the named outputs. A bad option,
-path or transcript is one line (``therapy-turns CMD: message``) without a traceback, exit status
-2, found before any computing. Sub-commands import their heavy modules when run (start-up time).
+The measure commands come from the registry; paths are relative to the current folder. A bad option,
+path or transcript is one line (``therapy-turns CMD: message``), exit 2, before any computing.
 """
 
 from __future__ import annotations
@@ -18,37 +15,19 @@ from pathlib import Path
 from typing import NoReturn
 
 import pandas as pd
+import yaml
 
 from therapy_turns.analysis.sessions import MetadataError, read_metadata
 from therapy_turns.io.errors import TranscriptError, withhold_quoted
+from therapy_turns.io.events import attach_events, read_events
 from therapy_turns.io.files import OutputError, atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import Corpus, load_corpus
 from therapy_turns.measures import registry
+from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import SchedulerError, StaleTablesError, build_tables, parse_turns
 from therapy_turns.schema import SPEAKERS
-
-log = logging.getLogger("therapy_turns")
-
-#: Help of the options whose help does not fit beside them.
-HELP = {
-    "speaker": "extra speaker label mapping, added to the defaults (repeatable): ROLE is patient, "
-    "therapist or content (never a speaker)",
-    "redact": "replace identifiers (names, places, organisations, dates, addresses, postcodes, "
-    "phone numbers, e-mails, URLs, handles, IPs, ID numbers, ages over 89) by typed placeholders "
-    "before anything else sees the text",
-    "events": "annotated events (session_id, turn, event) added to the turns' event column",
-    "event-patterns": "event types of the transcripts' event lines (default: the package's "
-    "data/events.yaml)",
-    "technique-model": "code main behaviours with this train-coder model (default: the rules)",
-    "connect-timeout": "seconds to wait for a --scheduler before giving up (default 10)",
-    "rules": "rule coder whose codes are added as features (auto: by the label's codes)",
-    "group": "session column: cross-validation folds never split a session",
-    "set": "corpus-level override, passed only if the notebook declares NAME",
-    "on-error": "bad files: fail (default) or skip and list them",
-    "scheduler": "Dask scheduler: local:N (LocalCluster) or tcp://HOST:PORT",
-}
 
 
 class UsageError(Exception):
@@ -63,10 +42,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def write_table(df: pd.DataFrame, out: str | Path) -> Path:
-    """Write ``df`` as Parquet (suffix ``.parquet``) or CSV, atomically (a failed write leaves the
-    previous file)."""
-    out = Path(out)
-    with atomic_write(out) as tmp:
+    """Write ``df`` as Parquet (suffix ``.parquet``) or CSV, atomically."""
+    with atomic_write(out := Path(out)) as tmp:
         df.to_parquet(tmp, index=False) if out.suffix == ".parquet" else to_csv(df, tmp)
     return out
 
@@ -94,8 +71,6 @@ def _scheduler(value: str) -> str:
 
 
 def _setting(value: str) -> tuple[str, object]:
-    import yaml
-
     key, sep, raw = value.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=VALUE")
@@ -104,16 +79,14 @@ def _setting(value: str) -> tuple[str, object]:
 
 def load_args(args: argparse.Namespace) -> Corpus:
     """Load the corpus named by the common arguments; list what was skipped on stderr."""
-    redact, speakers = args.redact, parse_speaker_options(args.speaker)
     kw = dict(on_error=args.on_error, progress=False if args.quiet else None, out=args.out)
+    speakers = parse_speaker_options(args.speaker)
     corpus = load_corpus(args.paths, speakers=speakers, event_patterns=args.event_patterns, **kw)
     for s in corpus.skipped:
-        print(f"skipped: {withhold_quoted(s.reason) if redact else s.reason}", file=sys.stderr)
-    if getattr(args, "events", None):
-        from therapy_turns.io.events import attach_events, read_events
-
+        print(f"skipped: {withhold_quoted(s.reason) if args.redact else s.reason}", file=sys.stderr)
+    if args.events:
         corpus.turns = attach_events(corpus.turns, read_events(args.events), args.events)
-    if redact:
+    if args.redact:
         from therapy_turns.io.redact import redact_turns
 
         corpus.turns = redact_turns(corpus.turns)
@@ -140,28 +113,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if k in signature(build_tables).parameters}
     options["speakers"] = parse_speaker_options(args.speaker)
     try:
-        tables = build_tables(args.paths, args.out, progress=not args.quiet, **options)
+        m = build_tables(args.paths, args.out, progress=not args.quiet, **options).manifest
     except CoderError as e:
         raise UsageError(str(e)) from None
-    m = tables.manifest
     for s in m["skipped"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)
     for key in ("missing_metadata", "unknown_ids"):
-        if (m["metadata"] or {}).get(key):
-            print(f"{key}: {', '.join(m['metadata'][key])}", file=sys.stderr)
+        if ids := (m["metadata"] or {}).get(key):
+            print(f"{key}: {', '.join(ids)}", file=sys.stderr)
     rows = ", ".join(f"{k} ({v['rows']} rows)" for k, v in m["table_info"].items())
     print(f"{m['n_sessions']} sessions -> {args.out}: {rows}")
     return 0
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """Write the table of one registered measure: keys plus the measure's columns (``--help`` of
-    the measure's command lists them); for ``techniques``, ``--technique-model`` takes the main
-    behaviour from that trained coder."""
+    """Write one measure's table: keys plus its columns (listed by the measure command's --help)."""
     from therapy_turns.measures.coder import CoderError, TechniqueModel
 
-    measure, compute = registry.get(args.measure), registry.get(args.measure).compute
-    if getattr(args, "technique_model", None):
+    measure = registry.get(args.measure)
+    compute = measure.compute
+    if args.technique_model:
         if measure.name != "techniques":
             raise UsageError("--technique-model applies to the techniques table only")
         try:
@@ -210,8 +181,7 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
     except PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue} (partial output in failed/ beside {args.output})"
         print(
-            f"therapy-turns: {args.notebook} failed in cell {e.exec_count}: {error}",
-            file=sys.stderr,
+            f"therapy-turns: {a.notebook} failed in cell {e.exec_count}: {error}", file=sys.stderr
         )
         return 1
     return 0
@@ -234,92 +204,40 @@ def cmd_strip(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transcript_command(
-    sub: argparse._SubParsersAction, name: str, func: Callable, help: str, **kw: object
-) -> argparse.ArgumentParser:
-    """A command reading transcripts: the options every such command shares."""
-    p = sub.add_parser(name, help=help, **{"description": help, **kw})
-    a = p.add_argument
-    if name == "table":
-        a("measure", choices=list(registry.measures()), help="the measure (table) name")
-    a("paths", nargs="+", help="transcript files, directories or globs")
-    p.set_defaults(event_patterns=None, technique_model=None, events=None)
-    a("--out", required=True, help="output .csv or .parquet")
-    a("--speaker", action="append", default=[], metavar="LABEL=ROLE", help=HELP["speaker"])
-    a("--on-error", choices=["fail", "skip"], default="fail", help=HELP["on-error"])
-    a("--quiet", action="store_true", help="no progress bars")
-    a("--redact", action="store_true", help=HELP["redact"])
-    if name in ("parse", "analyze"):
-        a("--events", metavar="FILE.csv", help=HELP["events"])
-        a("--event-patterns", metavar="FILE.yaml", help=HELP["event-patterns"])
-    if name in ("analyze", "table", "techniques"):
-        a("--technique-model", metavar="MODEL_DIR", help=HELP["technique-model"])
-    p.set_defaults(func=func)
-    return p
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command."""
+    """The argument parser with every sub-command (their options: ``data/cli.yaml``)."""
+    spec, measures = read_yaml(DATA_DIR / "cli.yaml"), registry.measures()
+    types = {"count": _positive(int, "a whole number >= 1"), "int": int, "setting": _setting}
+    types |= {"seconds": _positive(float, "a number of seconds > 0"), "scheduler": _scheduler}
     parser = Parser(prog="therapy-turns", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    _transcript_command(sub, "parse", cmd_parse, "load transcripts and write the turn table")
-    help = "parse once; write partitioned Parquet tables + manifest"
-    a = _transcript_command(sub, "analyze", cmd_analyze, help).add_argument
-    count = _positive(int, "a whole number >= 1")
-    a("--metadata", help="session metadata CSV keyed by session_id")
-    a("--workers", type=count, default=1, help="local worker processes (default 1)")
-    a("--scheduler", type=_scheduler, help=HELP["scheduler"])
-    seconds = _positive(float, "a number of seconds > 0")
-    a("--connect-timeout", type=seconds, default=10.0, help=HELP["connect-timeout"])
-    a("--chunk-sessions", type=count, default=20, help="sessions per partition")
-    a("--cache-dir", help="parse cache folder (default OUT/parse-cache)")
-    measures, raw = registry.measures(), argparse.RawDescriptionHelpFormatter
-    help = "write the table of one measure: " + ", ".join(measures)
-    _transcript_command(sub, "table", cmd_table, help, description=cmd_table.__doc__)
+
+    def add(name: str, func: Callable, help: str, description: str = "", **kw: object) -> None:
+        p = sub.add_parser(name, help=help, description=description or help, **kw)
+        p.set_defaults(func=func, event_patterns=None, technique_model=None, events=None)
+        if name == "table":
+            p.add_argument("measure", choices=list(measures), help="the measure (table) name")
+        transcripts = spec["transcripts"] if func in (cmd_parse, cmd_analyze, cmd_table) else {}
+        for flag, o in {**transcripts, **spec.get(name, {})}.items():
+            p.add_argument(flag, **{**o, "type": types[o["type"]]} if "type" in o else o)
+
+    add("parse", cmd_parse, "load transcripts and write the turn table")
+    add("analyze", cmd_analyze, "parse once; write partitioned Parquet tables + manifest")
+    add("table", cmd_table, "write the table of one measure: " + ", ".join(measures))
     for name, m in measures.items():  # one command per measure, the same as `table NAME`
-        if name in sub.choices:
-            continue
         epilog = "columns (after session_id, turn, speaker):"
         for c in m.columns:
             only = "" if set(c.speakers) == set(SPEAKERS) else f" ({'/'.join(c.speakers)} only)"
             epilog += f"\n  {c.name}: {c.meaning}" + (f" [{c.unit}]" if c.unit else "") + only
-        kw = dict(description=f"{m.description}.", epilog=epilog, formatter_class=raw)
+        raw = argparse.RawDescriptionHelpFormatter
         help = f"write the {name} table: {m.description}"
-        _transcript_command(sub, name, cmd_table, help, **kw).set_defaults(measure=name)
-    p = sub.add_parser("strip-notebook", help=cmd_strip.__doc__)
-    p.add_argument("notebooks", nargs="+")
-    p.add_argument("--executed", help="executed copy to take the check cells' outputs from")
-    p.set_defaults(func=cmd_strip)
-    a = (p := sub.add_parser("run-notebook", help=cmd_run_notebook.__doc__)).add_argument
-    a("notebook")
-    a("output")
-    a("--params", help="params/*.yaml; unknown keys are an error")
-    a("--set", action="append", type=_setting, default=[], metavar="NAME=VALUE", help=HELP["set"])
-    a("--kernel", default="therapy-turns")
-    a("--html", action="store_true", help="also write OUTPUT's .html beside it")
-    p.set_defaults(func=cmd_run_notebook)
-    a = (p := sub.add_parser("report", help=cmd_report.__doc__)).add_argument
-    a("reports_dir")
-    a("--corpus", default="seeds")
-    a("--analysis-dir", default="build/seeds")
-    a("--out", required=True)
-    p.set_defaults(func=cmd_report)
-    help = cmd_train_coder.__doc__
-    a = (p := sub.add_parser("train-coder", help=help, description=help)).add_argument
-    a("table", help="coded turn table (.csv or .jsonl), one row per coded turn")
-    a("--label", required=True, help="the code column to learn")
-    a("--out", required=True, help="model directory (coder.pkl + summary.json)")
-    a("--text-column", default="text", help="column holding the turn's text")
-    a("--group", default="session_id", help=HELP["group"])
-    a(
-        "--rules",
-        default="auto",
-        choices=["auto", "therapist", "client", "none"],
-        help=HELP["rules"],
-    )
-    a("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_train_coder)
+        add(name, cmd_table, help, f"{m.description}.", epilog=epilog, formatter_class=raw)
+        sub.choices[name].set_defaults(measure=name)
+    add("strip-notebook", cmd_strip, cmd_strip.__doc__)
+    add("run-notebook", cmd_run_notebook, cmd_run_notebook.__doc__)
+    add("report", cmd_report, cmd_report.__doc__)
+    add("train-coder", cmd_train_coder, cmd_train_coder.__doc__)
     return parser
 
 
