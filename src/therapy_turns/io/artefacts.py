@@ -1,7 +1,5 @@
 """Speech, out-of-role notes and artefact flags of a turn's raw text (``docs/flags.md``)."""
 
-from __future__ import annotations
-
 import re
 
 from therapy_turns.paths import DATA_DIR, read_yaml

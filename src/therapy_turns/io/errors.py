@@ -1,7 +1,5 @@
 """The loader's errors (one line: file, line, found, expected) and reading a file as UTF-8."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from pathlib import Path

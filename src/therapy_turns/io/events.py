@@ -1,11 +1,10 @@
 """Event line types (``data/events.yaml``; else ``other``) and annotated ``--events`` files."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 import yaml
@@ -26,7 +25,7 @@ class EventTypes:
     types: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> EventTypes:
+    def load(cls, path: str | Path | None = None) -> Self:
         """The patterns of a YAML file (default the package's); a bad file raises."""
         path = Path(path or DATA_DIR / "events.yaml")
         expected = "a YAML file with 'types:' mapping each event type to a list of regexes"

@@ -1,7 +1,5 @@
 """Writing without destroying: atomic files, owned and locked output folders, checksummed cache."""
 
-from __future__ import annotations
-
 import fcntl
 import hashlib
 import logging
@@ -10,6 +8,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class OutputFolder(AbstractContextManager):
         self.staging = self.path / ".staging"  # the run's tables until :meth:`publish`
         self._lock: int | None = None
 
-    def claim(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> OutputFolder:
+    def claim(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> Self:
         """Check the folder is ours and free, take its lock, start an empty staging folder."""
         p = self.path
         if p.exists() and not p.is_dir():

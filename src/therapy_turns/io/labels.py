@@ -1,8 +1,6 @@
 """Speaker labels and the cut of a text transcript into segments (the label grammar and the
 unknown-speaker rule: ``docs/loading.md``)."""
 
-from __future__ import annotations
-
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -37,22 +35,9 @@ _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # form feed, NEL, U
 # a --- Turn N --- header, or an event line (``io.events``)
 _SEP_RE = re.compile(r"^---(?:\s*Turn\s+\d+.*|[ \t]*(?P<event>\[.*\][^\n]*))---[ \t]*\r?$")
 _OPTION = "LABEL=patient, LABEL=therapist or LABEL=content"
+_HELP = _OPTION + ", with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
 _MAP = "(map other labels with --speaker LABEL=patient|therapist)"
 _A_LABEL = "a line starting with a speaker label such as 'Patient:' or 'Therapist:'"
-_BAD_OPTIONS = [  # (test, why) of --speaker labels no line can carry
-    (lambda k: not k, "an empty label"),
-    (str.isdigit, "a label of digits only (a label starts with a letter)"),
-    (
-        lambda k: "(" in k or ")" in k,
-        "a label with parentheses (map the name before them: 'Therapist (Dr. Lee)' is matched "
-        "by 'Therapist')",
-    ),
-    (lambda k: ":" in k, "a label with a colon (give the label without its colon)"),
-    (
-        lambda k: not _OPTION_LABEL.fullmatch(k),
-        "a label that can never open a line (letters, spaces, . ' - and an optional number only)",
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -90,18 +75,15 @@ def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
 
 def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
     """One ``--speaker LABEL=ROLE`` as (lower-case key, role), or :class:`SpeakerOptionError`."""
-    key, role = " ".join(label.split()), role.strip()
-    why = next((why for test, why in _BAD_OPTIONS if test(key)), None)
-    if not why and role.lower() not in (*SPEAKERS, "content"):  # content: never opens a turn
-        why = f"role {role!r}"
+    key, option = " ".join(label.split()), option or f"{label}={role}"
+    why = next((w for p, w in _DATA["bad_option_labels"].items() if re.search(p, key)), None)
+    if not why and not _OPTION_LABEL.fullmatch(key):
+        why = _DATA["option_label_grammar"]
+    if not why and role.strip().lower() not in (*SPEAKERS, "content"):  # content: opens no turn
+        why = f"role {role.strip()!r}"
     if why:
-        expected = (
-            f"{_OPTION}, with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
-        )
-        raise errors.SpeakerOptionError(
-            "--speaker", None, f"{option or f'{label}={role}'!r}: {why}", expected
-        )
-    return key.lower(), role.lower()
+        raise errors.SpeakerOptionError("--speaker", None, f"{option!r}: {why}", _HELP)
+    return key.lower(), role.strip().lower()
 
 
 def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:

@@ -1,8 +1,6 @@
 """CSV and JSONL transcripts (``session_id, speaker, text``; optional ``turn``, ``timestamp``,
 ``event``) read strictly into raw turn rows, and CSV written so that every cell reads back."""
 
-from __future__ import annotations
-
 import csv
 import io
 import json

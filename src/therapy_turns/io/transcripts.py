@@ -1,8 +1,6 @@
 """Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, see the
 README), streamed session by session or loaded whole."""
 
-from __future__ import annotations
-
 import glob
 import hashlib
 import logging
