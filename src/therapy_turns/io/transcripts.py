@@ -85,12 +85,13 @@ def text_rows(
         head = next(s for s in segs if s.kind == "label")
         lab, events = match_label(head.text), [s.text for s in segs if s.kind == "event"]
         lines = [s.line for s in segs if s.kind != "event"]  # an event stands before its turn
-        speech, thinking = (
-            "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")
-        )
+        text = {k: "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")}
         row = {"session_id": sid, "speaker": head.role, "speaker_label": lab.label}
-        row |= {"timestamp": lab.timestamp, "raw_text": speech, "thinking": thinking.strip()}
-        row |= {"event": SEPARATOR.join(map(classify, events)), "source": str(source)}
+        row |= {"timestamp": lab.timestamp, "raw_text": text["speech"], "source": str(source)}
+        row |= {
+            "thinking": text["thinking"].strip(),
+            "event": SEPARATOR.join(map(classify, events)),
+        }
         row |= {"event_text": "\n".join(e.rstrip("\r\n") for e in events)}
         rows.append(row | {"line_start": min(lines), "line_end": max(lines)})
     return rows
@@ -183,9 +184,8 @@ def session_parts(
         for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
                 found = f"session id {sid!r} also in {seen[sid]}"
-                raise errors.DuplicateSessionError(
-                    f, None, found, "each session id in one input only"
-                )
+                expected = "each session id in one input only"
+                raise errors.DuplicateSessionError(f, None, found, expected)
             seen[sid] = str(f)
             yield list(session)
 
@@ -220,9 +220,8 @@ def load_corpus(
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
             found = f"an output path that is the input file {f}"
-            raise errors.SameFileError(
-                out, None, found, "an --out file that is not one of the inputs"
-            )
+            expected = "an --out file that is not one of the inputs"
+            raise errors.SameFileError(out, None, found, expected)
     skipped: list[SkippedFile] = []
     types = EventTypes.load(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
