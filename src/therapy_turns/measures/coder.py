@@ -1,8 +1,6 @@
-"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``): word 1-2-gram
-and character 2-5-gram TF-IDF plus (for labels the rule coders know) the rule codes, into a
-class-balanced logistic regression; session-grouped cross-validation; a versioned, checksummed
-model file (``coder.pkl``: magic line, JSON header, pickle; only load files you trust) and
-``summary.json``. Usage: README ("Trained coders")."""
+"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``, README "Trained
+coders"): TF-IDF word and character n-grams plus the rule codes into a logistic regression,
+session-grouped CV, a checksummed model file (magic line, JSON header, pickle: trust needed)."""
 
 from __future__ import annotations
 
@@ -33,55 +31,40 @@ from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"therapy-turns-coder"
-FORMAT_VERSION = 1
-MODEL_FILE = "coder.pkl"
-SUMMARY_FILE = "summary.json"
+MAGIC, FORMAT_VERSION = b"therapy-turns-coder", 1
+MODEL_FILE, SUMMARY_FILE = "coder.pkl", "summary.json"
 RULE_SETS = ("auto", "therapist", "client", "none")
-MIN_SESSIONS = 3
-MAX_FOLDS = 5
-Texts = Sequence[str] | None
-Frame = pd.DataFrame | None
-TWO_CODES = "a coder needs at least two codes"
-MIN_GROUPS = f"grouped cross-validation needs at least {MIN_SESSIONS}"
+MIN_SESSIONS, MAX_FOLDS = 3, 5
 
 
 class CoderError(ValueError):
     """Bad training input or model file: one line naming the file and what was expected."""
 
 
-def read_coded(
-    path: str | Path, label: str, text_column: str = "text", group: str = "session_id"
-) -> pd.DataFrame:
+def read_coded(path: str | Path, label: str, text_column="text", group="session_id"):
     """The coded table at ``path`` (``.csv`` or ``.jsonl``) with its label, text and group
-    columns checked; rows with an empty label are left out."""
+    columns checked and the client turn before each row (``_context``); unlabelled rows left out."""
     path = Path(path)
     if not path.is_file():
         raise CoderError(f"{path}: no such file (expected a coded .csv or .jsonl table)")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
+    if path.suffix.lower() not in (".csv", ".jsonl"):
         raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
     try:
-        df = (
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            if suffix == ".csv"
-            else pd.read_json(path, lines=True, dtype=False)
-        )
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            df = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CoderError(f"{path}: not a readable table ({first})") from None
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CoderError(f"{path}: not a readable table ({why})") from None
     for what, col in (("label", label), ("text", text_column), ("group", group)):
         if col not in df.columns:
-            raise CoderError(
-                f"{path}: unknown {what} column '{col}'; the columns are "
-                f"{', '.join(map(str, df.columns))}"
-            )
+            cols = ", ".join(map(str, df.columns))
+            raise CoderError(f"{path}: unknown {what} column '{col}'; the columns are {cols}")
     df = df.assign(_context=_contexts(df))  # before unlabelled (client) rows are left out
     df[label] = df[label].astype("string").fillna("").str.strip()
-    empty = df[label] == ""
-    if empty.any():
-        log.info("%s: %d rows without a '%s' code left out", path, int(empty.sum()), label)
-    return df[~empty].reset_index(drop=True)
+    log.info("%s: %d rows without a '%s' code left out", path, (df[label] == "").sum(), label)
+    return df[df[label] != ""].reset_index(drop=True)
 
 
 def _contexts(df: pd.DataFrame) -> list[str]:
@@ -91,16 +74,13 @@ def _contexts(df: pd.DataFrame) -> list[str]:
         return df["client_context"].fillna("").astype(str).tolist()
     if not {"speaker", "turn", "session_id", "text"} <= set(df.columns):
         return [""] * len(df)
-    order = df.assign(_turn=pd.to_numeric(df["turn"], errors="coerce")).sort_values(
-        ["session_id", "_turn"], kind="stable"
-    )
-    prev: dict[Any, str] = {}
-    last: dict[Any, str] = {}
-    for idx, sid, sp, text in order[["session_id", "speaker", "text"]].itertuples():
-        prev[idx] = last.get(sid, "")
-        if str(sp).lower() in ("patient", "client") and str(text).strip():
-            last[sid] = str(text)
-    return [prev[i] for i in df.index]
+    order = df.assign(_turn=pd.to_numeric(df["turn"], errors="coerce"))
+    order = order.sort_values(["session_id", "_turn"], kind="stable")
+    text = order["text"].astype(str)
+    client = order["speaker"].astype(str).str.lower().isin(["patient", "client"])
+    said = text.where(client & (text.str.strip() != ""))
+    prev = said.groupby(order["session_id"]).transform(lambda s: s.ffill().shift())
+    return prev.fillna("").reindex(df.index).tolist()
 
 
 def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.DataFrame:
@@ -110,10 +90,10 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
         return pd.DataFrame(index=range(len(texts)))
     ids = [f"r{i:07d}" for i in range(len(texts))]
     if rules == "therapist":  # each text as a therapist turn after its client turn
-        pairs = [t for pair in zip(contexts, texts, strict=True) for t in pair]
+        pairs = [str(t) for pair in zip(contexts, texts, strict=True) for t in pair]
         turns = pd.DataFrame({"session_id": np.repeat(ids, 2), "turn": np.tile([0, 1], len(ids))})
         turns = turns.assign(speaker=np.tile(["patient", "therapist"], len(ids)), text=pairs)
-        coded = code_turns(turns, parse([str(t) for t in pairs])).sort_values("session_id")
+        coded = code_turns(turns, parse(pairs)).sort_values("session_id")
         cols = [f"form_{f}" for f in forms()]
     else:
         turns = pd.DataFrame({"session_id": ids, "turn": 0, "speaker": "patient", "text": texts})
@@ -148,27 +128,10 @@ class CVResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the summary)."""
-        per_class = {
-            c: {k: int(v) if k == "support" else round(float(v), 4) for k, v in row.items()}
-            for c, row in self.per_class.to_dict("index").items()
-        }
+        per_class = self.per_class.round(4).astype({"support": int}).to_dict("index")
         matrix = {"labels": list(self.confusion.index), "matrix": self.confusion.values.tolist()}
         scores = {k: round(getattr(self, k), 4) for k in ("kappa", "macro_f1", "accuracy")}
         return {"folds": self.folds, **scores, "per_class": per_class, "confusion": matrix}
-
-
-def agreement(
-    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None
-) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
-    """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix
-    (rows gold, columns predicted) of ``pred`` against ``gold``."""
-    labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
-    prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
-    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
-    cm = pd.DataFrame(metrics.confusion_matrix(gold, pred, labels=labels), labels, labels)
-    kappa = float(metrics.cohen_kappa_score(gold, pred, labels=labels))
-    macro = float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
-    return kappa, macro, per.set_axis(labels), cm
 
 
 @dataclass
@@ -181,18 +144,16 @@ class TrainedCoder:
     rules = property(lambda self: str(self.summary["rules"]), doc="therapist | client | none")
     classes = property(lambda self: [str(c) for c in self.pipeline.classes_])
 
-    def predict(self, texts: Sequence[str], contexts: Texts = None, rule_codes: Frame = None):
+    def predict(self, texts: Sequence[str], contexts=None, rule_codes: pd.DataFrame | None = None):
         """The predicted code of each text (``contexts``: the client turns before; ``rule_codes``:
         the rule columns, if at hand)."""
         if not len(texts):
             return np.array([], dtype=object)
         X = pd.DataFrame({"text": [str(t) for t in texts]})
-        cols = self.summary["rule_columns"]
-        if cols:
+        if cols := self.summary["rule_columns"]:
             if rule_codes is None:
                 rule_codes = rule_frame(X.text.tolist(), contexts or [""] * len(X), self.rules)
-            missing = [c for c in cols if c not in rule_codes.columns]
-            if missing:
+            if missing := [c for c in cols if c not in rule_codes.columns]:
                 why = "the rule coder did not give (trained with another package version?)"
                 raise CoderError(f"model needs rule features {missing} {why}")
             X = pd.concat([X, rule_codes[cols].reset_index(drop=True).astype(float)], axis=1)
@@ -212,43 +173,44 @@ def train(
     ``text_column``, ``group``; ``rules``: the rule feature set, one of :data:`RULE_SETS`)."""
     if rules not in RULE_SETS:
         raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
-    y = df[label].astype(str).to_numpy()
-    groups = df[group].astype(str).to_numpy()
-    classes = sorted(set(y))
+    y, groups = df[label].astype(str).to_numpy(), df[group].astype(str).to_numpy()
+    classes, n_groups = sorted(set(y)), len(set(groups))
     if len(classes) < 2:
         one = classes[0] if classes else "none"
-        raise CoderError(f"{source}: column '{label}' has a single class ({one}); {TWO_CODES}")
-    n_groups = len(set(groups))
+        why = "a coder needs at least two codes"
+        raise CoderError(f"{source}: column '{label}' has a single class ({one}); {why}")
     if n_groups < MIN_SESSIONS:
-        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; {MIN_GROUPS}")
-    parts = {p for c in classes for p in c.split(";") if p}
-    rule_set = rules
+        why = f"grouped cross-validation needs at least {MIN_SESSIONS}"
+        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; {why}")
     if rules == "auto":  # the rule coder that knows the codes, if any
+        parts = {p for c in classes for p in c.split(";") if p}
         therapist = parts <= set(MAIN_BEHAVIOURS) | set(forms())
-        rule_set = "client" if parts <= set(CLIENT_CODES) else "therapist" if therapist else "none"
+        rules = "client" if parts <= set(CLIENT_CODES) else "therapist" if therapist else "none"
     texts = df[text_column].fillna("").astype(str).tolist()
     contexts = df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index)
-    R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rule_set)
-    X = pd.concat([pd.DataFrame({"text": texts}), R], axis=1)
-    rule_columns = list(R.columns)
-    folds = min(MAX_FOLDS, n_groups)
+    R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rules)
+    X, folds = pd.concat([pd.DataFrame({"text": texts}), R], axis=1), min(MAX_FOLDS, n_groups)
     try:  # out-of-fold predictions over session-grouped folds
-        cv_split = GroupKFold(n_splits=folds)
         pred = cross_val_predict(
-            make_pipeline(rule_columns, seed), X, y, groups=groups, cv=cv_split
+            make_pipeline(list(R.columns), seed), X, y, groups=groups, cv=GroupKFold(folds)
         )
     except ValueError as e:  # a training fold with a single class
         raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
-    cv = CVResult(folds, *agreement(y, pred, classes), float(np.mean(pred == y)), pred)
-    pipe = make_pipeline(rule_columns, seed).fit(X, y)
-    rule_text = f" + {rule_set} rule codes" if rule_columns else ""
+    prfs = metrics.precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
+    per_class = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
+    cm = pd.DataFrame(metrics.confusion_matrix(y, pred, labels=classes), classes, classes)
+    kappa = float(metrics.cohen_kappa_score(y, pred, labels=classes))
+    macro = float(metrics.f1_score(y, pred, labels=classes, average="macro", zero_division=0))
+    accuracy = float(np.mean(pred == y))
+    cv = CVResult(folds, kappa, macro, per_class.set_axis(classes), cm, accuracy, pred)
+    rule_text = f" + {rules} rule codes" if len(R.columns) else ""
     model = f"word 1-2-gram + char 2-5-gram TF-IDF{rule_text} -> class-balanced logistic regression"
     summary = dict(format_version=FORMAT_VERSION, label=label, text_column=text_column, group=group)
-    summary |= dict(rules=rule_set, rule_columns=rule_columns, classes=classes, n_rows=len(df))
+    summary |= dict(rules=rules, rule_columns=list(R.columns), classes=classes, n_rows=len(df))
     summary |= dict(class_counts={c: int((y == c).sum()) for c in classes}, n_sessions=n_groups)
     summary |= dict(source=source, model=model + " (C=10)", sklearn=sklearn.__version__, seed=seed)
-    summary["cv"] = cv.as_dict()
-    return TrainedCoder(pipe, summary), cv
+    pipe = make_pipeline(list(R.columns), seed).fit(X, y)
+    return TrainedCoder(pipe, summary | {"cv": cv.as_dict()}), cv
 
 
 def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
@@ -257,30 +219,18 @@ def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(coder.pipeline, protocol=5)
     sha = hashlib.sha256(payload).hexdigest()
-    header = {
-        "format_version": FORMAT_VERSION,
-        "sklearn": sklearn.__version__,
-        "payload_sha256": sha,
-        "label": coder.summary["label"],
-    }
+    header = dict(format_version=FORMAT_VERSION, sklearn=sklearn.__version__, payload_sha256=sha)
+    header = json.dumps(header | {"label": coder.summary["label"]}, sort_keys=True).encode()
     tmp = out / f"{MODEL_FILE}.tmp"
-    tmp.write_bytes(
-        MAGIC
-        + b" %d\n" % FORMAT_VERSION
-        + json.dumps(header, sort_keys=True).encode()
-        + b"\n"
-        + payload
-    )
+    tmp.write_bytes(MAGIC + b" %d\n" % FORMAT_VERSION + header + b"\n" + payload)
     tmp.replace(out / MODEL_FILE)
-    summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    coder.summary = summary
+    coder.summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
+    (out / SUMMARY_FILE).write_text(json.dumps(coder.summary, indent=1, sort_keys=True) + "\n")
     return out / MODEL_FILE
 
 
 def _model_path(path: str | Path) -> Path:
-    p = Path(path)
-    return p / MODEL_FILE if p.is_dir() else p
+    return Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
 
 
 def payload_sha256(path: str | Path) -> str | None:
@@ -301,35 +251,28 @@ def load_model(path: str | Path) -> TrainedCoder:
         raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
     first, header_line, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
     if not first.startswith(MAGIC + b" "):
-        raise CoderError(
-            f"{p}: line 1: not a therapy-turns coder file (expected "
-            f"'{MAGIC.decode()} {FORMAT_VERSION}')"
-        )
+        magic = f"{MAGIC.decode()} {FORMAT_VERSION}"
+        raise CoderError(f"{p}: line 1: not a therapy-turns coder file (expected '{magic}')")
     try:
         header = json.loads(header_line)
     except json.JSONDecodeError:
         raise CoderError(f"{p}: line 2: expected the JSON header") from None
-    if header.get("format_version") != FORMAT_VERSION:
-        raise CoderError(
-            f"{p}: format version {header.get('format_version')}; this package "
-            f"reads version {FORMAT_VERSION}"
-        )
-    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+    if (version := header.get("format_version")) != FORMAT_VERSION:
+        why = f"this package reads version {FORMAT_VERSION}"
+        raise CoderError(f"{p}: format version {version}; {why}")
+    sha = header.get("payload_sha256")
+    if hashlib.sha256(payload).hexdigest() != sha:
         raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
     if header.get("sklearn") != sklearn.__version__:
-        log.warning(
-            "%s was written with scikit-learn %s, this is %s",
-            p,
-            header.get("sklearn"),
-            sklearn.__version__,
-        )
+        versions = header.get("sklearn"), sklearn.__version__
+        log.warning("%s: written with scikit-learn %s, this is %s", p, *versions)
     pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
     summary_path = p.parent / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    if summary.get("payload_sha256", header["payload_sha256"]) != header["payload_sha256"]:
+    if summary.get("payload_sha256", sha) != sha:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
     summary = {"rules": "none", "rule_columns": [], "label": header.get("label"), **summary}
-    return TrainedCoder(pipe, summary | {"payload_sha256": header["payload_sha256"]})
+    return TrainedCoder(pipe, summary | {"payload_sha256": sha})
 
 
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
@@ -340,35 +283,21 @@ def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
     return f"{head}\n{scores}\n\n{per}\n\nconfusion (rows gold, columns coder):\n{cm}"
 
 
-def train_file(
-    path: str | Path,
-    label: str,
-    out_dir: str | Path,
-    text_column: str = "text",
-    group: str = "session_id",
-    rules: str = "auto",
-    seed: int = 0,
-) -> tuple[TrainedCoder, CVResult]:
+def train_file(path, label, out_dir, text_column="text", group="session_id", rules="auto", seed=0):
     """:func:`read_coded` + :func:`train` + :func:`save_model` (the train-coder command)."""
     path = Path(path)
-    df = read_coded(path, label, text_column, group)
-    coder, cv = train(df, label, text_column, group, rules, str(path), seed)
+    coder, cv = train(
+        read_coded(path, label, text_column, group),
+        label,
+        text_column,
+        group,
+        rules,
+        str(path),
+        seed,
+    )
     coder.summary["source_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     save_model(coder, out_dir)
     return coder, cv
-
-
-def describe(summary: dict[str, Any]) -> str:
-    """One methods sentence for a trained coder from its summary."""
-    cv = summary.get("cv", {})
-    return (
-        f"a supervised coder of '{summary.get('label')}' ({summary.get('model')}), trained "
-        f"on {summary.get('n_rows')} coded turns in {summary.get('n_sessions')} sessions "
-        f"({Path(str(summary.get('source', '?'))).name}); session-grouped "
-        f"{cv.get('folds')}-fold cross-validated κ = {cv.get('kappa', float('nan')):.2f}, "
-        f"macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
-        f"(model sha256 {str(summary.get('payload_sha256', ''))[:12]})"
-    )
 
 
 @lru_cache(maxsize=4)
@@ -380,23 +309,20 @@ def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
 
 
 class TechniqueModel:
-    """The techniques table with ``main_behaviour`` from a trained coder (the rule coder's is
-    kept in ``main_behaviour_rules``; forms and evidence stay the rules'): a picklable
-    ``(turns, docs) -> table`` function for :mod:`therapy_turns.pipeline`."""
+    """The techniques table with ``main_behaviour`` from a trained coder (the rule coder's in
+    ``main_behaviour_rules``; forms and evidence stay the rules'): a picklable ``(turns, docs)
+    -> table`` function for :mod:`therapy_turns.pipeline`."""
 
     def __init__(self, path: str | Path) -> None:
         p = _model_path(path)
         coder = load_model(p)
-        extra = sorted(set(coder.classes) - set(MAIN_BEHAVIOURS))
-        if extra or coder.rules not in ("therapist", "none"):
+        if set(coder.classes) - set(MAIN_BEHAVIOURS) or coder.rules not in ("therapist", "none"):
             raise CoderError(
-                f"{p}: a model of '{coder.summary.get('label')}' (codes "
-                f"{', '.join(coder.classes)}) is not a main-behaviour coder; "
-                f"expected codes among {', '.join(MAIN_BEHAVIOURS)}"
+                f"{p}: a model of '{coder.summary.get('label')}' (codes {', '.join(coder.classes)})"
+                f" is not a main-behaviour coder; expected codes among {', '.join(MAIN_BEHAVIOURS)}"
             )
-        self.path = str(p.resolve())
+        self.path, self.summary = str(p.resolve()), coder.summary
         self.sha256 = str(coder.summary["payload_sha256"])
-        self.summary = coder.summary
         #: identifies the function and model in cache keys and the manifest
         self.fingerprint = f"therapy_turns.measures.coder:TechniqueModel@{self.sha256}"
 
@@ -418,34 +344,33 @@ class TechniqueModel:
 
 def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "") -> str:
     """The methods sentence naming the coder of the main behaviours in a build (its
-    ``manifest``) with a trained coder's CV figures; ``requested``: the model asked for ("" =
+    ``manifest``), with a trained coder's CV figures; ``requested``: the model asked for ("" =
     the rules), which must be the one the build used."""
     info = ((manifest or {}).get("parameters") or {}).get("technique_model")
+    rerun = "rerun analyze" + (" without" if info else " with") + " --technique-model"
+    if bool(info) != bool(str(requested)):
+        asked = "the rule coder was" if info else f"technique model {requested} was"
+        built = f"technique model {info['path']}" if info else "the rule coder"
+        raise CoderError(f"{asked} asked for, but the tables were built with {built}: {rerun}")
     if not info:
-        if str(requested):
-            raise CoderError(
-                f"technique model {requested} was asked for, but the tables were "
-                "built with the rule coder: rerun analyze with --technique-model"
-            )
         return (
             "Main behaviours, forms and ACT processes were coded by the rule-based coder "
-            "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with "
-            "the held-out parts of the hand-coded gold set is printed by "
+            "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with the "
+            "held-out parts of the hand-coded gold set is printed by "
             "`benchmarks/technique_agreement.py`."
         )
-    if not str(requested):
-        raise CoderError(
-            f"the tables were built with technique model {info['path']}, but the "
-            "rule coder was asked for: rerun analyze without --technique-model"
-        )
-    coder = load_model(project_path(info["path"]))
-    if coder.summary["payload_sha256"] != info["sha256"]:
-        raise CoderError(
-            f"{info['path']}: not the model the tables were built with "
-            f"(sha256 {info['sha256'][:12]}): rerun analyze"
-        )
+    s = load_model(project_path(info["path"])).summary
+    if s["payload_sha256"] != info["sha256"]:
+        why = f"(sha256 {info['sha256'][:12]}): rerun analyze"
+        raise CoderError(f"{info['path']}: not the model the tables were built with {why}")
+    cv = s.get("cv", {})
     return (
-        f"Main behaviours were coded by {describe(coder.summary)}; forms and ACT "
-        "processes (and the model's rule features) by the rule-based coder "
-        "(`measures.techniques`, `docs/codebook.md`)."
+        f"Main behaviours were coded by a supervised coder of '{s.get('label')}' "
+        f"({s.get('model')}), trained on {s.get('n_rows')} coded turns in "
+        f"{s.get('n_sessions')} sessions ({Path(str(s.get('source', '?'))).name}); "
+        f"session-grouped {cv.get('folds')}-fold cross-validated κ = "
+        f"{cv.get('kappa', float('nan')):.2f}, macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
+        f"(model sha256 {str(s.get('payload_sha256', ''))[:12]}); forms and ACT processes (and "
+        "the model's rule features) by the rule-based coder (`measures.techniques`, "
+        "`docs/codebook.md`)."
     )
