@@ -1,6 +1,6 @@
 """Rule-based therapist technique coder: MITI/MISC forms, ACT processes and the AnnoMI main
 behaviour of each therapist turn, with the words behind each label. Codebook and decision rules:
-``docs/codebook.md``; rules: ``data/technique_patterns.yaml``."""
+``docs/codebook.md``; rules and thresholds: ``data/technique_patterns.yaml``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,29 +20,23 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
-from therapy_turns.measures import statements as st
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import KEYS, THERAPIST
+from therapy_turns.schema import KEYS, THERAPIST, is_content
 
 log = logging.getLogger(__name__)
 
-#: rule codes that are cues for the sentence rules, never reported as forms themselves
-HELPER_CODES = set(
-    "reflection_stem_complex reflection_stem_simple content_request specific_request "
-    "embedded_question complex_cue courtesy".split()
-)
-#: forms whose cue rules make a statement something other than a reflection
-STATEMENT_FORMS = set(
-    "affirmation giving_information seeking_collaboration confront emphasizing_autonomy persuade "
-    "persuade_with_permission summary exercise_instruction role_play".split()
-)
-#: forms a question sentence cannot carry (its cue words there are part of the question)
-STATEMENT_ONLY = {"giving_information", "persuade", "affirmation", "summary"}
 MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
+LEAD_SKIP = set(
+    "just now so and then okay ok well first next also again gently simply slowly".split()
+)
+LEAD_SKIP |= {"um", "uh", "right", "yeah", "oh", "alright", "but", ","}
+_DIRECTION_PHRASES = ("let's", "i'd like you to", "i want you to", "i would like you to")
+_YOU = {"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"}
+_ACKNOWLEDGE = set("good great okay fine sure alright right cool lovely yeah yes".split())
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +84,27 @@ class TurnCodes:
     main_behaviour = property(lambda self: main_behaviour(self.forms))
 
 
+@dataclass
+class Turn:
+    """A therapist turn being coded: its view and quote mask, the client turn before (content
+    lemmas, None without one; all words and lemmas) and the forms found so far."""
+
+    v: DocView
+    quoted: list[bool]
+    cfg: SimpleNamespace  # the settings of technique_patterns.yaml
+    role_play: bool = False
+    client: set[str] | None = None
+    words: set[str] = field(default_factory=set)
+    input_turn: bool = False  # the turn's cue rules give information, advice or exercise steps
+    found: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def add(self, code: str, rule: str, text: str) -> None:
+        """Record ``[rule, text]`` as evidence of ``code`` (once)."""
+        evidence, item = self.found.setdefault(code, []), [rule, text.strip()[:120]]
+        if item not in evidence:
+            evidence.append(item)
+
+
 def word_sequences(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]] | None:
     """The word sequences a Matcher token pattern matches if it tests only ``LOWER`` (a word or
     an ``IN`` list, optionally ``OP: "?"``), else None."""
@@ -102,13 +118,21 @@ def word_sequences(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]] | Non
     return seqs
 
 
+def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
+    """The content lemmas (:func:`therapy_turns.schema.is_content`) of tokens ``start:end``."""
+    cols = (v.lemma_lower, v.alpha, v.stop, v.pos, v.text)
+    rows = zip(*(c[start:end] for c in cols), strict=True)
+    return {lemma for lemma, alpha, stop, pos, text in rows if is_content(text, pos, alpha, stop)}
+
+
 class Coder:
     """The compiled rules for one spaCy vocabulary; :meth:`code_turn` codes one turn."""
 
     def __init__(self, vocab: Vocab) -> None:
         spec = read_yaml(DATA_DIR / "technique_patterns.yaml")
-        self.settings = st.Settings(**spec["settings"])
-        known = set(forms()) | set(act_processes()) | HELPER_CODES
+        self.cfg = SimpleNamespace(**spec["settings"])
+        self.codes = {k: set(v) for k, v in spec["codes"].items()}
+        known = set(forms()) | set(act_processes()) | self.codes["helper"]
         self.rules = {r["id"]: r for r in spec["rules"]}
         self.matcher, self.dep = Matcher(vocab), DependencyMatcher(vocab)
         self.phrases = PhraseMatcher(vocab, attr="LOWER")  # phrases and pure word patterns
@@ -151,14 +175,14 @@ class Coder:
         v, cv = views or (DocView(doc), None if prev_client is None else DocView(prev_client))
         if len(doc) == 0 or not v.doc_text.strip():
             return out
-        t = st.Turn(v, quote_mask(doc, v.text), self.settings)
+        t = Turn(v, quote_mask(doc, v.text), self.cfg)
         hits = self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
         if cv is not None:
-            t.client, t.words = st.content_lemmas(cv, 0, len(cv.text)), {*cv.low, *cv.lemma}
+            t.client, t.words = content_lemmas(cv, 0, len(cv.text)), {*cv.low, *cv.lemma}
         # a number with a unit the client said is a restatement, not information
         hits = [h for h in hits if h.rule != "info_number_unit" or v.low[h.start] not in t.words]
-        t.input_turn = bool({h.code for h in hits} & st.INPUT_FORMS)
+        t.input_turn = bool({h.code for h in hits} & self.codes["input"])
         for sent in doc.sents:
             self._code_sentence(t, sent, self._sentence_hits(t, sent, hits))
         found = t.found
@@ -169,7 +193,7 @@ class Coder:
         out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
         return out
 
-    def _sentence_hits(self, t: st.Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
+    def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
         """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
         words = {*t.v.lower[sent.start : sent.end], *t.v.lemma[sent.start : sent.end]}
         rules = self.rules
@@ -185,7 +209,7 @@ class Coder:
         vetoed = {h.code for h in kept if rules[h.rule].get("veto")}
         return [h for h in kept if h.code not in vetoed]
 
-    def _code_sentence(self, t: st.Turn, sent: Span, kept: list[Hit]) -> None:
+    def _code_sentence(self, t: Turn, sent: Span, kept: list[Hit]) -> None:
         """Add the forms and ACT processes of one sentence (its hits ``kept``) to ``t.found``."""
         v, bounds, codes = t.v, (sent.start, sent.end), {h.code for h in kept}
         qt = sentence_question_type(v, *bounds, t.quoted)
@@ -199,11 +223,13 @@ class Coder:
         if qt is not None:
             t.add(f"{qt}_question", rule, v.span_text(*bounds))
         for h in kept:  # a question is not information or advice (MITI 4.2.1 Question)
-            if h.code not in HELPER_CODES and not (qt and h.code in STATEMENT_ONLY):
+            if h.code not in self.codes["helper"] and not (
+                qt and h.code in self.codes["statement_only"]
+            ):
                 t.add(h.code, h.rule, h.text)
-        if qt is not None or codes & STATEMENT_FORMS:
+        if qt is not None or codes & self.codes["statement"]:
             return
-        directs = st.direction(v, *bounds)
+        directs = direction(v, *bounds)
         if directs:  # MISC 2.5 Direct -> Persuade; not "let's" (Structure) nor an exercise step
             if (
                 directs == "imperative"
@@ -220,13 +246,93 @@ class Coder:
             return  # a role-play character's words, courtesy or a quoted question
         stems = [h for h in kept if h.code.startswith("reflection_stem")]
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
-        refl = st.reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
+        refl = self._reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
         if refl is not None and refl.startswith("info_"):
             t.add("giving_information", refl, v.span_text(*bounds))
         elif refl is not None:
             cues = [h.text for h in kept if h.code == "complex_cue"]
-            kind, why = st.complexity(t, *bounds, complex_stem, cues).split("+", 1)
+            kind, why = complexity(t, *bounds, complex_stem, cues).split("+", 1)
             t.add(f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
+
+    def _reflection(self, t: Turn, start: int, end: int, stem: str | None, complex_stem: bool):
+        """The rule id if the statement ``start:end`` reflects the client turn, ``info_*`` if it
+        is information, else None (``stem``: the rule id of its lead-in)."""
+        v, cfg, client = t.v, t.cfg, t.client
+        own = any(
+            v.low[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass", "expl")
+            for i in range(start, end)
+        )  # the therapist speaks of themselves
+        if stem is not None and (complex_stem or not own):
+            return stem
+        if client is None:
+            return None
+        numbers = (
+            v.tag[i] == "CD" and v.low[i] not in t.words | {"one"} for i in range(start, end)
+        )
+        if stem is None and any(numbers):
+            return "info_number"
+        content = content_lemmas(v, start, end) - _ACKNOWLEDGE
+        if own or not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
+            return None
+        overlap = len(content & client) / len(content)
+        restated = len(content) >= cfg.min_content_plain or overlap == 1.0
+        if overlap >= cfg.min_overlap_plain and restated:
+            return f"refl_overlap_{overlap:.2f}"
+        if t.input_turn or self.codes["input"] & t.found.keys():
+            return None
+        you = addresses_client(v, start, end)
+        if not overlap and not you and len(content) >= cfg.generic_min_content:
+            return "info_generic"
+        return "refl_you" if you else "refl_statement" if cfg.statement_default else None
+
+
+def direction(v: DocView, start: int, end: int) -> str | None:
+    """``"imperative"`` if the sentence ``start:end`` opens with an imperative verb (not
+    ``be``/``let``, not after ``you``), ``"direction"`` for ``let's``, ``I'd like you to`` ...,
+    else None."""
+    skip = (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP for i in range(start, end))
+    i = next((start + k for k, s in enumerate(skip) if not s), None)
+    if i is None:
+        return None
+    if v.tag[i] == "VB" and v.low[i] not in ("be", "let") and not (i and v.low[i - 1] == "you"):
+        return "imperative"
+    text = v.span_text(start, end).lower().replace("’", "'")
+    let = v.low[i] in ("let", "let's") or any(p in text for p in _DIRECTION_PHRASES)
+    return "direction" if let else None
+
+
+def addresses_client(v: DocView, start: int, end: int) -> bool:
+    """Does the sentence speak of the client (``you``/``your`` ...), the fillers ``you know`` /
+    ``you see`` aside?"""
+    for i in range(start, end):
+        if v.low[i] not in _YOU:
+            continue
+        after = v.low[i + 2] if i + 2 < end else ""
+        filler = (
+            v.low[i] == "you"
+            and i + 1 < end
+            and v.low[i + 1] in ("know", "see")
+            and (after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)])
+        )
+        if not filler:
+            return True
+    return False
+
+
+def complexity(t: Turn, start: int, end: int, complex_stem: bool, cues: list[str]) -> str:
+    """``simple|complex+<reason>`` of a reflection (``cues``: its complex cue texts)."""
+    client = t.client or set()
+    if complex_stem:
+        return "complex+stem"
+    new_cues = [c for c in cues if not all(w in t.words or w in client for w in c.lower().split())]
+    if new_cues:
+        return f"complex+cue:{new_cues[0]}"
+    content = content_lemmas(t.v, start, end)
+    if len(content) >= t.cfg.complex_min_content:
+        novelty = 1.0 - len(content & client) / len(content)
+        if novelty >= t.cfg.complex_min_novelty:
+            return f"complex+novel_{novelty:.2f}"
+    return "simple+default"
 
 
 @lru_cache(maxsize=4)
