@@ -1,17 +1,19 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
     PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
-        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|heldout5|heldout6|all] [--misses]
+        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|heldout5|heldout6|heldout7|all]
+        [--misses] [--corpus DIR]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
 when every letter and digit of it lies inside text that redaction replaces (whatever the
 placeholder type). Each split is redacted as a corpus of its own sessions, as ``redact_turns``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
-that redaction replaces; the seeds hold no real identifiers, so every replaced word counts.
-``--misses`` lists missed identifiers (for the tuning splits ``dev``, ``dev2``, ``heldout1``,
-``heldout2``, ``heldout4``, ``heldout5``; ``heldout`` and ``heldout6`` are for evaluation only, see
-``benchmarks/data/README.md``). With ``--split all`` a last table gives every split side by side
-and all held-out parts (every split but ``dev`` and ``dev2``) together.
+that redaction replaces; the seeds hold no real identifiers, so every replaced word counts
+(``--corpus DIR``: another corpus without real identifiers instead, e.g. one written by
+``benchmarks/foreign_corpus.py``). ``--misses`` lists missed identifiers (for the tuning splits;
+``heldout7`` is for evaluation only, see ``benchmarks/data/README.md``). With ``--split all`` a
+last table gives every split side by side and all held-out parts (all but ``dev``, ``dev2``)
+together.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-SPLITS = ("dev", "dev2", "heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6")
-HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6")
+HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6", "heldout7")
+SPLITS = ("dev", "dev2", *HELDOUT)
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
 
@@ -83,6 +85,14 @@ def recall(split: str, show_misses: bool = False) -> pd.DataFrame:
     table = table.astype(int).sort_index()
     table.loc["ALL"] = table.sum()
     table["recall"] = (table["caught"] / table["total"]).round(3)
+    # words of the split's turns outside every planted identifier that redaction replaces
+    other = [
+        any(m.start < w.end() and m.end > w.start() for m in spans[idx])
+        for idx, text in turns["text"].items()
+        for w in WORD.finditer(text)
+        if not any(p["start"] < w.end() and p["end"] > w.start() for p in planted[idx])
+    ]
+    print(f"non-identifier words replaced in {split}: {sum(other)} of {len(other)}")
     return table
 
 
@@ -105,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     p.add_argument("--misses", action="store_true", help="list missed identifiers")
     p.add_argument("--no-seeds", action="store_true", help="skip the over-redaction measure")
+    p.add_argument("--corpus", default="seeds", help="corpus for over-redaction (default seeds)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     splits = list(SPLITS) if args.split == "all" else [args.split]
@@ -126,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         print(side.to_string())
         print()
     if not args.no_seeds:
-        k, n, removed = over_redaction()
-        print(f"over-redaction on seeds/: {k} of {n} word tokens replaced = {k / n:.2%}")
+        k, n, removed = over_redaction(args.corpus)
+        print(f"over-redaction on {args.corpus}: {k} of {n} word tokens replaced = {k / n:.2%}")
         print("replaced words:", ", ".join(f"{w} ({c})" for w, c in removed.most_common()))
     return 0
 

@@ -138,7 +138,7 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     """The Presidio analyzer (cached) over ``nlp`` (default: the project's pipeline, NER on)."""
     nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
     rules = load_rules()
-    ner = NerModelConfiguration(model_to_presidio_entity_mapping=dict(rules.spacy_entities))
+    ner = NerModelConfiguration(**rules.spacy_ner)
     recognizers = [
         (OfflineEmailRecognizer if name == "EmailRecognizer" else getattr(pre, name))(**kwargs)
         for name, kwargs in rules.presidio_recognizers.items()
@@ -345,6 +345,5 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
 
 def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:
     """``--speaker`` for a redacted run's manifest: non-role labels become ``[SPEAKER_n]``."""
-    n, std = count(1), DEFAULT_SPEAKERS
-    pairs = sorted((speakers or {}).items())
+    n, std, pairs = count(1), DEFAULT_SPEAKERS, sorted((speakers or {}).items())
     return {x if x.strip().lower() in std else f"[SPEAKER_{next(n)}]": r for x, r in pairs}
