@@ -1,6 +1,6 @@
 """Rule-based therapist technique coder: MITI/MISC forms, ACT processes and the AnnoMI main
 behaviour of each therapist turn, with the words behind each label. Codebook and decision rules:
-``docs/codebook.md``; rules and thresholds: ``data/technique_patterns.yaml``."""
+``docs/codebook.md``; rules, word lists and thresholds: ``data/technique_patterns.yaml``."""
 
 from __future__ import annotations
 
@@ -30,13 +30,6 @@ from therapy_turns.schema import KEYS, THERAPIST, is_content
 log = logging.getLogger(__name__)
 
 MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
-LEAD_SKIP = set(
-    "just now so and then okay ok well first next also again gently simply slowly".split()
-)
-LEAD_SKIP |= {"um", "uh", "right", "yeah", "oh", "alright", "but", ","}
-_DIRECTION_PHRASES = ("let's", "i'd like you to", "i want you to", "i would like you to")
-_YOU = {"you", "your", "yours", "yourself", "you're", "you've", "you'd", "you'll"}
-_ACKNOWLEDGE = set("good great okay fine sure alright right cool lovely yeah yes".split())
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +49,7 @@ def act_processes() -> list[str]:
 
 
 def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
-    """The AnnoMI main behaviour of a turn with forms ``turn_forms``: of the behaviours present,
-    the first in ``precedence`` (default: the codebook's)."""
+    """The AnnoMI main behaviour of a turn: the first behaviour of its forms in ``precedence``."""
     cb = codebook()
     present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
     return next((b for b in precedence or cb["main_behaviour_precedence"] if b in present), "other")
@@ -91,7 +83,6 @@ class Turn:
 
     v: DocView
     quoted: list[bool]
-    cfg: SimpleNamespace  # the settings of technique_patterns.yaml
     role_play: bool = False
     client: set[str] | None = None
     words: set[str] = field(default_factory=set)
@@ -132,6 +123,7 @@ class Coder:
         spec = read_yaml(DATA_DIR / "technique_patterns.yaml")
         self.cfg = SimpleNamespace(**spec["settings"])
         self.codes = {k: set(v) for k, v in spec["codes"].items()}
+        self.words = {k: set(v) for k, v in spec["words"].items()}
         known = set(forms()) | set(act_processes()) | self.codes["helper"]
         self.rules = {r["id"]: r for r in spec["rules"]}
         self.matcher, self.dep = Matcher(vocab), DependencyMatcher(vocab)
@@ -158,25 +150,17 @@ class Coder:
         found = [*self.matcher(doc), *self.phrases(doc)]
         if len(self.dep) and doc.has_annotation("DEP"):
             found += [(key, min(toks), max(toks) + 1) for key, toks in self.dep(doc)]
-        strings = doc.vocab.strings
-        rules = [(strings[key], s, e) for key, s, e in found]
+        rules = [(doc.vocab.strings[key], s, e) for key, s, e in found]
         return sorted({Hit(s, e, r, self.rules[r]["code"], v.span_text(s, e)) for r, s, e in rules})
 
-    def code_turn(
-        self,
-        doc: Doc,
-        prev_client: Doc | None = None,
-        role_play: bool = False,
-        views: tuple[DocView, DocView | None] | None = None,
-    ) -> TurnCodes:
-        """Code one therapist turn; ``prev_client``: the client turn before; ``views``: the
-        DocViews of both, if at hand."""
+    def code_turn(self, doc: Doc, prev: Doc | None = None, role_play=False, views=None):
+        """The :class:`TurnCodes` of one therapist turn (``prev``: the client turn before;
+        ``views``: the DocViews of both, if at hand)."""
         out = TurnCodes()
-        v, cv = views or (DocView(doc), None if prev_client is None else DocView(prev_client))
+        v, cv = views or (DocView(doc), None if prev is None else DocView(prev))
         if len(doc) == 0 or not v.doc_text.strip():
             return out
-        t = Turn(v, quote_mask(doc, v.text), self.cfg)
-        hits = self.hits(doc, v)
+        t, hits = Turn(v, quote_mask(doc, v.text)), self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
         if cv is not None:
             t.client, t.words = content_lemmas(cv, 0, len(cv.text)), {*cv.low, *cv.lemma}
@@ -186,7 +170,7 @@ class Coder:
         for sent in doc.sents:
             self._code_sentence(t, sent, self._sentence_hits(t, sent, hits))
         found = t.found
-        if "persuade" in found and ({"seeking_collaboration", "emphasizing_autonomy"} & set(found)):
+        if "persuade" in found and {"seeking_collaboration", "emphasizing_autonomy"} & set(found):
             found["persuade_with_permission"] = found.pop("persuade")
         out.forms = [f for f in forms() if f in found] or ["other"]
         out.act = [a for a in act_processes() if a in found]
@@ -195,12 +179,12 @@ class Coder:
 
     def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
         """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
-        words = {*t.v.lower[sent.start : sent.end], *t.v.lemma[sent.start : sent.end]}
-        rules = self.rules
+        a, b = sent.start, sent.end
+        words, rules = {*t.v.lower[a:b], *t.v.lemma[a:b]}, self.rules
         kept = [
             h
             for h in hits
-            if sent.start <= h.start < sent.end
+            if a <= h.start < b
             and (
                 rules[h.rule].get("quoted") or not (t.role_play and all(t.quoted[h.start : h.end]))
             )
@@ -212,8 +196,8 @@ class Coder:
     def _code_sentence(self, t: Turn, sent: Span, kept: list[Hit]) -> None:
         """Add the forms and ACT processes of one sentence (its hits ``kept``) to ``t.found``."""
         v, bounds, codes = t.v, (sent.start, sent.end), {h.code for h in kept}
-        qt = sentence_question_type(v, *bounds, t.quoted)
-        rule = "q_detector"
+        text = v.span_text(*bounds)
+        qt, rule = sentence_question_type(v, *bounds, t.quoted), "q_detector"
         if qt == "closed" and "content_request" in codes:
             qt, rule = "open", "q_content_request"
         elif qt == "open" and "specific_request" in codes:
@@ -221,57 +205,56 @@ class Coder:
         elif qt is None and "embedded_question" in codes:
             qt, rule = "open", "q_embedded"
         if qt is not None:
-            t.add(f"{qt}_question", rule, v.span_text(*bounds))
+            t.add(f"{qt}_question", rule, text)
+        drop = self.codes["helper"] | (self.codes["statement_only"] if qt else set())
         for h in kept:  # a question is not information or advice (MITI 4.2.1 Question)
-            if h.code not in self.codes["helper"] and not (
-                qt and h.code in self.codes["statement_only"]
-            ):
+            if h.code not in drop:
                 t.add(h.code, h.rule, h.text)
         if qt is not None or codes & self.codes["statement"]:
             return
-        directs = direction(v, *bounds)
-        if directs:  # MISC 2.5 Direct -> Persuade; not "let's" (Structure) nor an exercise step
-            if (
-                directs == "imperative"
-                and "exercise_instruction" not in t.found
-                and not codes & {"courtesy", *act_processes()}
-            ):
-                t.add("persuade", "direction", v.span_text(*bounds))
-            return
-        if (
-            t.role_play
-            or "courtesy" in codes
-            or any(w.endswith("?") for w in v.text[slice(*bounds)])
-        ):
-            return  # a role-play character's words, courtesy or a quoted question
+        directs = self._direction(v, *bounds)
+        exercise = "exercise_instruction" in t.found or codes & {"courtesy", *act_processes()}
+        if directs == "imperative" and not exercise:  # MISC 2.5 Direct -> Persuade
+            t.add("persuade", "direction", text)
+        asks = any(w.endswith("?") for w in v.text[sent.start : sent.end])
+        if directs or t.role_play or "courtesy" in codes or asks:
+            return  # "let's" (Structure), a role-play character, courtesy, a quoted question
         stems = [h for h in kept if h.code.startswith("reflection_stem")]
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
         refl = self._reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
         if refl is not None and refl.startswith("info_"):
-            t.add("giving_information", refl, v.span_text(*bounds))
+            t.add("giving_information", refl, text)
         elif refl is not None:
             cues = [h.text for h in kept if h.code == "complex_cue"]
-            kind, why = complexity(t, *bounds, complex_stem, cues).split("+", 1)
-            t.add(f"{kind}_reflection", f"{refl}+{why}", v.span_text(*bounds))
+            kind, why = self._complexity(t, *bounds, complex_stem, cues).split("+", 1)
+            t.add(f"{kind}_reflection", f"{refl}+{why}", text)
+
+    def _direction(self, v: DocView, start: int, end: int) -> str | None:
+        """``imperative`` (not ``be``/``let``, not after ``you``), ``direction`` (``let's`` ...)."""
+        skip, span = self.words["lead_skip"], range(start, end)
+        i = next((i for i in span if not (v.punct[i] or v.space[i] or v.low[i] in skip)), None)
+        if i is None:
+            return None
+        if v.tag[i] == "VB" and v.low[i] not in ("be", "let") and not (i and v.low[i - 1] == "you"):
+            return "imperative"
+        text = v.span_text(start, end).lower().replace("’", "'")
+        phrase = any(p in text for p in self.words["direction_phrases"])
+        return "direction" if v.low[i] in ("let", "let's") or phrase else None
 
     def _reflection(self, t: Turn, start: int, end: int, stem: str | None, complex_stem: bool):
         """The rule id if the statement ``start:end`` reflects the client turn, ``info_*`` if it
         is information, else None (``stem``: the rule id of its lead-in)."""
-        v, cfg, client = t.v, t.cfg, t.client
-        own = any(
-            v.low[i] in ("i", "we") and v.dep[i] in ("nsubj", "nsubjpass", "expl")
-            for i in range(start, end)
-        )  # the therapist speaks of themselves
+        v, cfg, client, span = t.v, self.cfg, t.client, range(start, end)
+        subjects = ("nsubj", "nsubjpass", "expl")  # own: the therapist speaks of themselves
+        own = any(v.low[i] in ("i", "we") and v.dep[i] in subjects for i in span)
         if stem is not None and (complex_stem or not own):
             return stem
         if client is None:
             return None
-        numbers = (
-            v.tag[i] == "CD" and v.low[i] not in t.words | {"one"} for i in range(start, end)
-        )
-        if stem is None and any(numbers):
+        said = t.words | {"one"}
+        if stem is None and any(v.tag[i] == "CD" and v.low[i] not in said for i in span):
             return "info_number"
-        content = content_lemmas(v, start, end) - _ACKNOWLEDGE
+        content = content_lemmas(v, start, end) - self.words["acknowledge"]
         if own or not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
             return None
         overlap = len(content & client) / len(content)
@@ -280,59 +263,32 @@ class Coder:
             return f"refl_overlap_{overlap:.2f}"
         if t.input_turn or self.codes["input"] & t.found.keys():
             return None
-        you = addresses_client(v, start, end)
+        you = any(v.low[i] in self.words["you"] and not self._filler(v, i, end) for i in span)
         if not overlap and not you and len(content) >= cfg.generic_min_content:
             return "info_generic"
         return "refl_you" if you else "refl_statement" if cfg.statement_default else None
 
-
-def direction(v: DocView, start: int, end: int) -> str | None:
-    """``"imperative"`` if the sentence ``start:end`` opens with an imperative verb (not
-    ``be``/``let``, not after ``you``), ``"direction"`` for ``let's``, ``I'd like you to`` ...,
-    else None."""
-    skip = (v.punct[i] or v.space[i] or v.low[i] in LEAD_SKIP for i in range(start, end))
-    i = next((start + k for k, s in enumerate(skip) if not s), None)
-    if i is None:
-        return None
-    if v.tag[i] == "VB" and v.low[i] not in ("be", "let") and not (i and v.low[i - 1] == "you"):
-        return "imperative"
-    text = v.span_text(start, end).lower().replace("’", "'")
-    let = v.low[i] in ("let", "let's") or any(p in text for p in _DIRECTION_PHRASES)
-    return "direction" if let else None
-
-
-def addresses_client(v: DocView, start: int, end: int) -> bool:
-    """Does the sentence speak of the client (``you``/``your`` ...), the fillers ``you know`` /
-    ``you see`` aside?"""
-    for i in range(start, end):
-        if v.low[i] not in _YOU:
-            continue
+    @staticmethod
+    def _filler(v: DocView, i: int, end: int) -> bool:
+        """Is token ``i`` the ``you`` of a ``you know`` / ``you see`` filler?"""
         after = v.low[i + 2] if i + 2 < end else ""
-        filler = (
-            v.low[i] == "you"
-            and i + 1 < end
-            and v.low[i + 1] in ("know", "see")
-            and (after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)])
-        )
-        if not filler:
-            return True
-    return False
+        fill = after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)]
+        return v.low[i] == "you" and i + 1 < end and v.low[i + 1] in ("know", "see") and fill
 
-
-def complexity(t: Turn, start: int, end: int, complex_stem: bool, cues: list[str]) -> str:
-    """``simple|complex+<reason>`` of a reflection (``cues``: its complex cue texts)."""
-    client = t.client or set()
-    if complex_stem:
-        return "complex+stem"
-    new_cues = [c for c in cues if not all(w in t.words or w in client for w in c.lower().split())]
-    if new_cues:
-        return f"complex+cue:{new_cues[0]}"
-    content = content_lemmas(t.v, start, end)
-    if len(content) >= t.cfg.complex_min_content:
-        novelty = 1.0 - len(content & client) / len(content)
-        if novelty >= t.cfg.complex_min_novelty:
+    def _complexity(self, t: Turn, start: int, end: int, complex_stem: bool, cues: list[str]):
+        """``simple|complex+<reason>`` of a reflection (``cues``: its complex cue texts)."""
+        client = t.client or set()
+        if complex_stem:
+            return "complex+stem"
+        said = t.words | client
+        new_cues = [c for c in cues if not all(w in said for w in c.lower().split())]
+        if new_cues:
+            return f"complex+cue:{new_cues[0]}"
+        content = content_lemmas(t.v, start, end)
+        novelty = 1.0 - len(content & client) / max(len(content), 1)
+        if len(content) >= self.cfg.complex_min_content and novelty >= self.cfg.complex_min_novelty:
             return f"complex+novel_{novelty:.2f}"
-    return "simple+default"
+        return "simple+default"
 
 
 @lru_cache(maxsize=4)
@@ -343,17 +299,14 @@ def get_coder(vocab: Vocab) -> Coder:
 
 def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     """One row per therapist turn of ``turns`` (``docs`` row-aligned), sorted by session and
-    turn, with the columns of :data:`MEASURE`; the client turn before is used for reflections.
-    Turns with no speech get no form ("") and ``other``."""
+    turn, with the columns of :data:`MEASURE` (no speech: no form, ``other``)."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
     sids, speakers, texts, turn_no = (
         turns[c].to_numpy(dtype=object) for c in ("session_id", "speaker", "text", "turn")
     )
-    views = Tokens(docs).views() if len(docs) else []
-    rows: list[list[Any]] = []
-    session, prev = None, None
+    views, rows, session, prev = Tokens(docs).views() if len(docs) else [], [], None, None
     for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
         doc, spoken = docs[i], str(texts[i]).strip() != ""
         if sids[i] != session:
@@ -361,18 +314,17 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         if speakers[i] != "therapist":
             prev = i if spoken else prev
             continue
-        tc = TurnCodes()  # no speech: no form, "other"
+        tc = TurnCodes()
         if len(doc) and spoken:
-            client = (docs[prev], views[prev]) if prev is not None else (None, None)
+            client = (None, None) if prev is None else (docs[prev], views[prev])
             tc = get_coder(doc.vocab).code_turn(
                 doc, client[0], bool(flags[i]), (views[i], client[1])
             )
-        fs, act = tc.forms, tc.act
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
-        codes = [";".join(fs), ";".join(act), tc.main_behaviour, evidence]
-        bools = [f in fs for f in forms()] + [a in act for a in act_processes()]
-        n_forms = len([f for f in fs if f != "other"])
-        rows.append([sids[i], int(turn_no[i]), "therapist", *codes, n_forms, *bools])
+        codes = [";".join(tc.forms), ";".join(tc.act), tc.main_behaviour, evidence]
+        codes += [len([f for f in tc.forms if f != "other"])]
+        codes += [f in tc.forms for f in forms()] + [a in tc.act for a in act_processes()]
+        rows.append([sids[i], int(turn_no[i]), "therapist", *codes])
     log.info("coded %d therapist turns", len(rows))
     return pd.DataFrame(rows, columns=MEASURE.column_names())
 
@@ -385,9 +337,8 @@ def split_codes(value: str) -> list[str]:
 def code_rates(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
     """``<code>__rate``: per session, the share of therapist turns with each boolean code."""
     flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
-    ther = rows[rows.speaker == THERAPIST]
-    rates = ther.groupby("session_id", sort=False)[flags].mean().astype("float64")
-    return rates.rename(columns=lambda c: f"{c}__rate")
+    ther = rows[rows.speaker == THERAPIST].groupby("session_id", sort=False)[flags]
+    return ther.mean().astype("float64").rename(columns=lambda c: f"{c}__rate")
 
 
 def behaviour_entropy(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
@@ -413,12 +364,12 @@ _COLUMNS = (
     *((f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()),
     *((f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()),
 )
+DESCRIPTION = "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with "
 MEASURE = register(
     Measure(
         "techniques",
         code_turns,
-        "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with the "
-        "evidence for every label",
+        DESCRIPTION + "the evidence for every label",
         tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS),
         aggregates=(speaker_means, code_rates, behaviour_entropy, mi_indices),
         cli_columns=("session_id", "turn", "form", "act_process", "main_behaviour", "evidence"),
