@@ -1,7 +1,5 @@
 """Figures of the emotion scores and trajectories (notebook 03)."""
 
-from __future__ import annotations
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from scipy import stats
@@ -11,13 +9,12 @@ from therapy_turns.measures.emotion_model import BASELINES
 from therapy_turns.viz import plots
 
 Frame = pd.DataFrame | None
-#: Marked turns (triangles) and their numbers.
 MARK, NOTE = plots.PALETTE[3], dict(xytext=(0, 6), textcoords="offset points", ha="center")
 
 
 def plot_validation(pred: pd.DataFrame) -> plt.Figure:
     """Predicted vs human ratings on EmoBank dev with r of the model and the first baseline."""
-    fig, axes = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH * 0.75, 2.6))
+    fig, axes = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH * 0.75, 2.6), layout="tight")
     for ax, dim in zip(axes, ("valence", "arousal"), strict=True):
         x, y = pred[dim[0].upper()].to_numpy(float), pred[dim].to_numpy(float)
         ax.scatter(x, y, s=4, alpha=0.35, color=plots.PALETTE[0], linewidths=0, rasterized=True)
@@ -28,7 +25,6 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
         title = f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}"
         ax.set(title=title, xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
         ax.title.set_fontsize(8)
-    fig.tight_layout()
     return fig
 
 
@@ -56,13 +52,12 @@ def plot_trajectory(
     traj: pd.DataFrame, session_id: str, cps: Frame, marks: Frame, value_label: str
 ) -> plt.Figure:
     """One session's trajectory, change points and marked turns (``marks``: session_id, turn)."""
-    fig, ax = plt.subplots(figsize=(plots.TEXT_WIDTH, 2.6))
+    fig, ax = plt.subplots(figsize=(plots.TEXT_WIDTH, 2.6), layout="tight")
     _draw(ax, traj, session_id, cps, marks, True)
     speakers = ", ".join(sorted(traj.loc[traj["session_id"] == session_id, "speaker"].unique()))
     ax.set(xlabel="turn in session", ylabel=plots.column_label(value_label))
     ax.set_title(f"{session_id}: {speakers} {value_label}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -84,7 +79,7 @@ def plot_small_multiples(
             ax.set_ylabel(plots.column_label(value_label, width=18) if k % ncols == 0 else "")
         legend = dict(loc="lower center", fontsize=7, ncols=4, bbox_to_anchor=(0.5, 0.0))
         plots.fig_legend(fig, axes, **legend)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.get_layout_engine().set(rect=(0, 0.07, 1, 1))
         figs.append(fig)
     return figs
 
@@ -92,7 +87,7 @@ def plot_small_multiples(
 def plot_composition(comp: pd.DataFrame) -> plt.Figure:
     """Grouped bars: mean NRC rate (± SEM) per emotion in each session phase."""
     wide = comp.pivot_table("mean sem".split(), "column", "phase", observed=True, sort=False)
-    fig, ax = plt.subplots(figsize=(plots.TEXT_WIDTH, 2.4))
+    fig, ax = plt.subplots(figsize=(plots.TEXT_WIDTH, 2.4), layout="tight")
     bars = dict(width=0.8, color=plots.PALETTE, error_kw={"lw": 0.6, "capsize": 1.5})
     wide["mean"].plot.bar(yerr=wide["sem"], ax=ax, xlabel="", **bars)
     names = [c.removeprefix("nrc_") for c in wide.index]
@@ -100,7 +95,6 @@ def plot_composition(comp: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("NRC words per 100 words")
     legend = dict(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(wide["mean"].columns))
     ax.legend(title="session phase", title_fontsize=7, frameon=False, **legend)
-    fig.tight_layout()
     return fig
 
 

@@ -1,7 +1,4 @@
-"""The figure style, the layouts and labels figures share (forest plots of estimates, group
-comparisons), and the one way figures and tables are saved (byte-identical run to run)."""
-
-from __future__ import annotations
+"""Figure style, shared layouts and labels, forest plots, and the one way figures are saved."""
 
 import io
 import logging
@@ -9,7 +6,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,8 +17,7 @@ from IPython import get_ipython
 from IPython.display import Image, display
 
 from therapy_turns.measures import registry
-from therapy_turns.measures.registry import SEP
-from therapy_turns.paths import PACKAGE_DIR, project_path
+from therapy_turns.paths import DATA_DIR, PACKAGE_DIR, project_path, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +27,14 @@ SPEAKER_COLORS = {"patient": "#0072B2", "therapist": "#D55E00"}
 SPEAKER_ORDER = ["patient", "therapist"]
 #: Inches: one column, the full width of a two-column paper, the tallest figure (fits A4/letter).
 COLUMN_WIDTH, TEXT_WIDTH, PAGE_HEIGHT = 3.4, 7.0, 10.0
-#: Points with their intervals (:func:`plot_shares`).
-SHARE = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()), linestyle="none")
-SHARE |= dict(markersize=3, capsize=0.1, err_kws={"linewidth": 1})
-#: Statistics of the sessions table (``table__column__stat``) as words.
-STATS = {
-    "patient": "patient, session mean",
-    "therapist": "therapist, session mean",
-    "patient_slope": "patient, slope over the session",
-    "rate": "share of therapist turns",
-    "patient_ued_variability_sd": "patient, SD (UED variability)",
-    "patient_ued_rmssd": "patient, RMSSD (UED)",
-}
-#: Notes above the points of a forest plot.
-NOTE = dict(textcoords="offset points", ha="center", fontsize=5)
+#: Estimates with intervals from three rows each (low, estimate, high): the median and range.
+INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
+SHARE = INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
+NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
 #: A factor with more levels than this is drawn with its largest groups only.
 MAX_DRAWN_LEVELS = 12
-#: Names and units of measures that no registered measure documents (session summaries).
-UNITS = {
-    "transition_entropy": "technique transition entropy [bits]",
-    "patient_word_share": "patient share of words [0–1]",
-}
+#: Statistics of the sessions table as words; names and units of undocumented session measures.
+STATS, UNITS = (read_yaml(DATA_DIR / "figure_labels.yaml")[k] for k in ("stats", "units"))
 
 
 def set_style() -> None:
@@ -93,20 +76,19 @@ def save_fig(
     for f in [*out.glob(f"{name}.p[dn][fg]"), *out.glob(f"{name}-p[0-9][0-9]*.p[dn][fg]")]:
         f.unlink()
     figs = [] if fig is None else [fig] if isinstance(fig, plt.Figure) else list(fig)
+    stems = [name] if len(figs) == 1 else [f"{name}-p{k:02d}" for k in range(1, len(figs) + 1)]
+    pages = [[out / f"{stem}.pdf", out / f"{stem}.png"] for stem in stems]
     pdf_meta = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "therapy-turns"}
-    pages = []
-    for k, f in enumerate(figs, 1):
-        stem = out / (name if len(figs) == 1 else f"{name}-p{k:02d}")
-        pages.append([Path(f"{stem}.pdf"), Path(f"{stem}.png")])
-        f.savefig(pages[-1][0], metadata=pdf_meta)
-        f.savefig(pages[-1][1], dpi=300, metadata={"Software": None})
+    for f, (pdf, png_file) in zip(figs, pages, strict=True):
+        f.savefig(pdf, metadata=pdf_meta)
+        f.savefig(png_file, dpi=300, metadata={"Software": None})
     if not figs:
         log.info("%s: nothing to draw, no figure", name)
         return FigureFiles()
     log.info("saved %s (%d pages)", ", ".join(map(str, pages[0])), len(pages))
     if show if show is not None else getattr(get_ipython(), "kernel", None) is not None:
-        meta = {"figure": name, "files": [str(f) for f in pages[0]]}
-        meta["pages"] = [[str(f) for f in page] for page in pages[1:]]
+        meta = {"figure": name, "files": list(map(str, pages[0]))}
+        meta["pages"] = [list(map(str, page)) for page in pages[1:]]
         display(Image(png(figs[0]), format="png", alt=name, metadata={"therapy_turns": meta}))
     for f in figs:
         plt.close(f)
@@ -143,7 +125,7 @@ def grid(n: int, ncols: int, height: float, fixed: float = 0.0, **kw) -> tuple[p
     """A full-width figure of ``n`` panels ``ncols`` to a row (unused axes hidden)."""
     nrows = max(1, math.ceil(n / ncols))
     size = (TEXT_WIDTH, min(height * nrows + fixed, PAGE_HEIGHT))
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, **kw)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="tight", **kw)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat)
@@ -158,33 +140,14 @@ def fig_legend(fig: plt.Figure, axes: Sequence[plt.Axes], **kw) -> None:
     fig.legend(list(legend.values()), list(legend), frameon=False, **kw)
 
 
-def plot_session_heat(
-    values: pd.DataFrame, shade: pd.DataFrame, xlabel: str, width: float, fixed: float, **kw
-) -> list[plt.Figure]:
-    """Heat map of ``shade`` annotated with ``values``, a row per session, paged."""
-    figs = []
-    for page in paginate(values.index, 0.3, fixed):
-        fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed))
-        sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **kw)
-        ax.set(xlabel=xlabel, ylabel="session")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.tick_params(axis="y", labelsize=6)
-        plt.setp(ax.get_xticklabels(), ha="right")
-        fig.tight_layout()
-        figs.append(fig)
-    return figs
-
-
 def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
     """Short unique labels: ids without the words all share at start and end, shortened."""
     ids = [str(i) for i in dict.fromkeys(ids)]
     if all(len(i) <= width for i in ids):
         return {i: i for i in ids}
-    seps = "_-./ "
-    head = os.path.commonprefix(ids) if len(ids) > 1 else ""
-    head = head[: max(head.rfind(s) for s in seps) + 1]
-    tail = os.path.commonprefix([i[::-1] for i in ids])[::-1] if len(ids) > 1 else ""
-    tail = tail[min([tail.find(s) for s in seps if s in tail], default=len(tail)) :]
+    pre = os.path.commonprefix(ids) if len(ids) > 1 else ""
+    suf = os.path.commonprefix([i[::-1] for i in ids])[::-1] if len(ids) > 1 else ""
+    head, tail = re.match(r".*[_\-./ ]|", pre).group(), re.search(r"[_\-./ ].*|$", suf).group()
     cut = {i: i[len(head) : len(i) - len(tail)] or i for i in ids}
     keep = max(4, (width - 1) // 2)
     for short in (
@@ -209,9 +172,19 @@ def column_label(column: str, width: int = 28, table: str | None = None) -> str:
     return textwrap.fill(label, width)
 
 
+def measure_label(name: str, width: int = 45) -> str:
+    """``features__pron_i__patient`` as ``first-person ... [per 100 words] (patient, ...)``."""
+    table, col, stat = ([None, None] + str(name).split(registry.SEP))[-3:]
+    if table == "techniques" and stat == "rate":
+        return textwrap.fill(col.split("_", 1)[-1].replace("_", " ") + f" [{STATS[stat]}]", width)
+    if table is None:
+        return column_label(stat, width)
+    head = column_label(col, 10_000, table)
+    return textwrap.fill(f"{head} ({STATS.get(stat, stat.replace('_', ' '))})", width)
+
+
 def plot_shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
     """Dodged points ``share`` per ``x`` with ``ci_low``–``ci_high`` bars, a colour per ``hue``."""
-    # three rows per point: their median is the share, their range its interval
     long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
     sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
     ax.tick_params(axis="x", labelrotation=rotation)
@@ -219,17 +192,20 @@ def plot_shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=
     plt.setp(ax.get_xticklabels(), ha="right" if rotation else "center")
 
 
-def measure_label(name: str, width: int = 30) -> str:
-    """``features__pron_i__patient`` as ``first-person ... [per 100 words] (patient, ...)``."""
-    parts = str(name).split(SEP)
-    if len(parts) != 3:
-        return column_label(parts[-1], width)
-    table, col, stat = parts
-    if table == "techniques" and stat == "rate":
-        head = col.split("_", 1)[-1].replace("_", " ") + " [share of therapist turns]"
-        return textwrap.fill(head, width)
-    head = column_label(col, 10_000, table)
-    return textwrap.fill(f"{head} ({STATS.get(stat, stat.replace('_', ' '))})", width)
+def plot_session_heat(
+    values: pd.DataFrame, shade: pd.DataFrame, xlabel: str, width: float, fixed: float, **kw
+) -> list[plt.Figure]:
+    """Heat map of ``shade`` annotated with ``values``, a row per session, paged."""
+    figs = []
+    for page in paginate(values.index, 0.3, fixed):
+        fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed), layout="tight")
+        sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **kw)
+        ax.set(xlabel=xlabel, ylabel="session")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.tick_params(axis="y", labelsize=6)
+        plt.setp(ax.get_xticklabels(), ha="right")
+        figs.append(fig)
+    return figs
 
 
 def plot_intervals(
@@ -241,50 +217,42 @@ def plot_intervals(
     panel: str | None,
     xlabel: str,
     note: str | None = None,
-    tick: Callable[[str], str] = lambda v: measure_label(v, 45),
-    ncols: int = 4,
+    tick=measure_label,
 ) -> list[plt.Figure] | None:
     """Forest plot: ``estimate`` (``low``–``high``) per row ``label``, a panel per ``panel`` value,
     ``note`` above the points; paged (None without estimates)."""
     t = table.dropna(subset=[estimate]).assign(_panel=table[panel] if panel else "")
-    if t.empty:
-        return None
     panels, labels = list(dict.fromkeys(t["_panel"])), list(dict.fromkeys(t[label]))
-    ncols = min(ncols, len(panels))
-    figs = []
-    for rows in paginate(labels, 0.22, 1.5):
-        y = {r: -k for k, r in enumerate(rows)}
-        height = 0.22 * len(rows) + 0.7
+    ncols, figs = min(4, len(panels)), []
+    for rows in paginate(labels, 0.22, 1.5) if len(t) else []:
+        y, height = {r: -k for k, r in enumerate(rows)}, 0.22 * len(rows) + 0.7
         for page in paginate(panels, height, 0.5, ncols):
             fig, axes = grid(len(page), ncols, height, 0.5, sharey=True)
             fig.set_figwidth(min(TEXT_WIDTH, 2.4 + 1.6 * ncols))
             for ax, pv in zip(axes, page, strict=False):
                 d = t[(t["_panel"] == pv) & t[label].isin(rows)]
-                err = [(d[estimate] - d[low]).clip(lower=0), (d[high] - d[estimate]).clip(lower=0)]
-                ys = d[label].map(y)
-                ax.errorbar(d[estimate], ys, xerr=np.nan_to_num(err), fmt="o", color="k", ms=3)
-                for x, yy, text in zip(d[estimate], ys, d[note] if note else [], strict=False):
-                    ax.annotate(text, (x, yy), xytext=(0, 4), **NOTE)
+                err = np.abs(d[[low, high]].to_numpy() - d[[estimate]].to_numpy()).T
+                ax.errorbar(d[estimate], d[label].map(y), xerr=np.nan_to_num(err), fmt="ok", ms=3)
+                for x, yy, text in zip(d[estimate], d[label].map(y), d.get(note, []), strict=False):
+                    ax.annotate(text, (x, yy), **NOTE)
                 ax.axvline(0, color="grey", linewidth=0.6, linestyle="--")
                 ax.set_title(textwrap.fill(str(pv), 24), fontsize=7)
             axes[0].set_yticks(list(y.values()), [tick(r) for r in rows], fontsize=6)
             axes[0].set_ylim(-len(rows) + 0.5, 0.6)
             fig.supxlabel(xlabel, fontsize=8)
-            fig.tight_layout()
             figs.append(fig)
-    return figs
+    return figs or None
 
 
 def plot_coefficients(table: pd.DataFrame) -> list[plt.Figure] | None:
     """Forest plot of a :func:`mixedlm_table`: a panel per term but the intercept."""
     t = table[~table["term"].isin(["not fitted", "Intercept"])]
-    return plot_intervals(
-        t, "estimate", "ci_low", "ci_high", "outcome", "term", "Estimate, SD units (95% CI)"
-    )
+    xlabel = "Estimate, SD units (95% CI)"
+    return plot_intervals(t, "estimate", "ci_low", "ci_high", "outcome", "term", xlabel)
 
 
 def plot_group_measures(
-    sessions: pd.DataFrame, measures: Sequence[str], factor: str | None, ncols: int = 3
+    sessions: pd.DataFrame, measures: Sequence[str], factor: str | None
 ) -> plt.Figure | None:
     """A panel per measure: sessions as points by group, group means as markers (largest groups)."""
     if factor is None or not len(measures):
@@ -293,7 +261,7 @@ def plot_group_measures(
     order = sorted(sizes.index[:MAX_DRAWN_LEVELS])
     d = sessions.assign(**{factor: sessions[factor].astype("string")})
     d = d[d[factor].isin(order)]
-    fig, axes = grid(len(measures), ncols, 2.1)
+    fig, axes = grid(len(measures), 3, 2.1)
     state = np.random.get_state()  # seaborn jitters with the global RNG: fix it, then restore
     np.random.seed(0)
     points = dict(color="black", size=2.5, jitter=0.15, alpha=1.0 if len(d) <= 60 else 0.4)
@@ -307,5 +275,4 @@ def plot_group_measures(
     np.random.set_state(state)
     if len(sizes) > MAX_DRAWN_LEVELS:
         fig.suptitle(f"{factor}: the {MAX_DRAWN_LEVELS} largest of {len(sizes)} groups", fontsize=8)
-    fig.tight_layout()
     return fig

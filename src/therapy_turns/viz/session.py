@@ -1,7 +1,5 @@
 """The explorer's one-session figure (notebook 00): emotion trajectory above technique timeline."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -17,8 +15,8 @@ from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS
 def code_order() -> dict[str, tuple[int, int]]:
     """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
     book = read_yaml(DATA_DIR / "codebook.yaml")
-    order = {c: (0, i) for i, c in enumerate(book.get("forms", {}))}
-    return order | {c: (1, i) for i, c in enumerate(book.get("act_processes", {}))}
+    layers = enumerate(("forms", "act_processes"))
+    return {c: (k, i) for k, layer in layers for i, c in enumerate(book.get(layer, {}))}
 
 
 def code_color(code: str) -> str:
@@ -36,9 +34,7 @@ def plot_session(
     (every turn; those not kept shaded) carrying it."""
     rows = 0.16 * max(len(codes), 3)
     fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
-    gs = fig.add_gridspec(2, 1, height_ratios=[2.4, 0.35 + rows])
-    ax = fig.add_subplot(gs[0])
-    ax2 = fig.add_subplot(gs[1], sharex=ax)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 0.35 + rows])
     for a in (ax, ax2):
         for x in sorted(set(s["turn"]) - set(kept["turn"])):
             a.axvspan(x - 0.5, x + 0.5, color="#dddddd", lw=0, zorder=0)
@@ -59,9 +55,7 @@ def plot_session(
     ax.tick_params(labelbottom=False)
     forms = [code_order().get(c, (9, 0))[0] == 0 for c in codes]
     for k, (code, form) in enumerate(zip(codes, forms, strict=True)):
-        xs = [
-            t for t, row in zip(s["turn"], s["codes"], strict=True) if code in {c for _, c in row}
-        ]
+        xs = s.loc[[code in {c for _, c in row} for row in s["codes"]], "turn"]
         mark = dict(s=16, marker="s") if form else dict(s=20, marker="o")
         ax2.scatter(xs, [k] * len(xs), color=code_color(code), lw=0, **mark)
     if 0 < sum(forms) < len(codes):

@@ -1,7 +1,5 @@
 """Figures of the techniques, their shifts, what follows them and event responses (04, 05, 07)."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -14,13 +12,11 @@ from therapy_turns.viz import plots
 
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
 LEGEND_SESSIONS = 12
-#: Heat maps of shares, annotated with two decimals.
 SHARES = dict(vmin=0, vmax=1, cmap="Blues", fmt=".2f", cbar=False, annot_kws={"size": 6})
-#: Means with their CI bands (three rows per point: median the mean, range the CI).
-LOCKED = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()), color=plots.PALETTE[0])
+LOCKED = plots.INTERVAL | dict(color=plots.PALETTE[0])
 LOCKED |= dict(x="lag", y="value", row="measure", col="event", kind="line", marker="o")
 LOCKED |= dict(markersize=2.5, lw=1, facet_kws={"sharey": "row"})
-#: The ethogram's marks: therapist codes, patient markers.
+TALK = [plots.PALETTE[2], plots.PALETTE[1]]
 CODE = dict(marker="s", s=7, color="#D55E00", linewidths=0)
 MARKER = dict(marker="|", s=20, color=plots.PALETTE[0])
 
@@ -32,9 +28,8 @@ def _code(column: str) -> str:
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
     f = freq.rename(index=plots.session_labels(freq.index), columns=_code)
-    return plots.plot_session_heat(
-        f, f, "code (share of therapist turns)", plots.TEXT_WIDTH, 1.8, **SHARES
-    )
+    xlabel = "code (share of therapist turns)"
+    return plots.plot_session_heat(f, f, xlabel, plots.TEXT_WIDTH, 1.8, **SHARES)
 
 
 def plot_ethogram(
@@ -46,9 +41,8 @@ def plot_ethogram(
     height = 0.065 * len(rows) + 0.3
     figs = []
     for page in plots.paginate(sorted(labels), height, 0.7):
-        size = (plots.TEXT_WIDTH, height * len(page) + 0.7)
-        fig, axes = plt.subplots(max(1, len(page)), 1, figsize=size, sharex=True, squeeze=False)
-        for ax, sid in zip(axes[:, 0], page, strict=False):
+        fig, axes = plots.grid(len(page), 1, height, 0.7, sharex=True)
+        for ax, sid in zip(axes, page, strict=False):
             for frame, cols, mark in ((codes, columns, CODE), (patient, markers, MARKER)):
                 g = frame[frame.session_id == sid].melt("turn", list(cols))
                 g = g[g["value"].fillna(0).astype(float) > 0]
@@ -57,15 +51,15 @@ def plot_ethogram(
             ax.set_yticks(range(len(rows)), ticks, fontsize=4.5)
             ax.set(ylim=(len(rows) - 0.5, -0.5), xlim=(-1, codes["turn"].max() + 1))
             ax.set_title(labels[sid], fontsize=7, loc="left")
-        axes[-1, 0].set_xlabel("turn")
-        fig.tight_layout(h_pad=0.3)
+        axes[-1].set_xlabel("turn")
+        fig.get_layout_engine().set(h_pad=0.3)
         figs.append(fig)
     return figs
 
 
 def plot_transitions(res: PermutationResult) -> plt.Figure:
     """Observed transition shares and observed/shuffled ratios (starred: permutation p < 0.05)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 3.0))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 3.0), layout="tight")
     sns.heatmap(row_normalise(res.observed), ax=a1, annot=True, **SHARES)
     a1.set_title("P(next | current), observed")
     ratio = res.observed / res.null_mean.replace(0, np.nan)
@@ -75,7 +69,6 @@ def plot_transitions(res: PermutationResult) -> plt.Figure:
     a2.set_title(f"observed / shuffled (p = {res.p_value:.3f})")
     for a in (a1, a2):
         a.set(xlabel="next therapist turn", ylabel="current therapist turn")
-    fig.tight_layout()
     return fig
 
 
@@ -118,21 +111,16 @@ def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure]
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     """P(change / sustain talk next | therapist main behaviour), Wilson 95% CIs, base rates."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    n = table["n"].astype(int).astype(str)
-    d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"}).assign(
-        behaviour=table["behaviour"].str.replace("_", " ") + "\n(n=" + n + ")",
-        talk=table["talk"] + " talk next",
-    )
-    colours = [plots.PALETTE[2], plots.PALETTE[1]]
-    plots.plot_shares(ax, d, "behaviour", "talk", colours, dodge=0.3, rotation=0)
-    base = table.groupby("talk", sort=False)["base_rate"].first()
-    for colour, rate in zip(colours, base, strict=True):
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="tight")
+    d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"})
+    d["behaviour"] = d["behaviour"].str.replace("_", " ") + [f"\n(n={k:.0f})" for k in d["n"]]
+    d["talk"] += " talk next"
+    plots.plot_shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
+    for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
         ax.axhline(rate, color=colour, ls="--", lw=1)
     ax.set(ylim=(0, 1), ylabel="P(client talk in next turn)")
     ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
     ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -161,11 +149,9 @@ def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
 def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Figure] | None:
     """Forest plot: the change lag -1 → event turn minus that without an event, per measure."""
     d = effects.sort_values("event", kind="stable").set_index("measure").loc[list(measures)]
-    d = d.reset_index().assign(
-        event=lambda x: x["event"].map(_words),
-        measure=lambda x: x["measure"].map(_words),
-        note=lambda x: [f"n={n}, p={p:.2f}" for n, p in zip(x.n_events, x.p_perm_adj, strict=True)],
-    )
+    notes = [f"n={n}, p={p:.2f}" for n, p in zip(d["n_events"], d["p_perm_adj"], strict=True)]
+    d = d.reset_index().assign(event=lambda x: x["event"].map(_words), note=notes)
+    d["measure"] = d["measure"].map(_words)
     xlabel = "Δ change vs no event"
     return plots.plot_intervals(
         d, "estimate", "est_ci_low", "est_ci_high", "event", "measure", xlabel, "note", str
@@ -185,7 +171,9 @@ def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = 
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
         title = "thinking refers to the event"
         panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(plots.TEXT_WIDTH, 2.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(plots.TEXT_WIDTH, 2.6), squeeze=False, layout="tight"
+    )
     for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
         plots.plot_shares(ax, g, "x", "hue", palette, dodge=0.6)
         ax.get_legend().remove()
