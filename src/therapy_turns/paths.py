@@ -1,6 +1,5 @@
-"""Package data folders, and notebook parameters resolved against the project root (notebooks run
-from ``notebooks/`` or the root: ``"seeds"`` is the same folder in both). Everything else takes
-paths relative to the current folder."""
+"""Package data folders; notebook parameters resolved against the project root (notebooks run from
+``notebooks/`` or the root). Everything else takes paths relative to the current folder."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The ``features`` measure: per-turn linguistic features (columns and units in
-``data/feature_columns.yaml``, word lists in ``lexicons/*.yaml``), language style matching and
-reflective overlap on therapist turns; :func:`session_lsm` per session."""
+"""The ``features`` measure: per-turn linguistic features (``data/feature_columns.yaml``, word lists
+``lexicons/*.yaml``), LSM and reflective overlap on therapist turns; :func:`session_lsm`."""
 
 from __future__ import annotations
 
@@ -70,8 +69,7 @@ def n_chars(t: Tokens) -> np.ndarray:
 
 
 def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]:
-    """Per Doc: past and present finite verbs and future markers (a future modal, or "going to"
-    followed by a verb; the token before "going to", skipping a negator, does not count)."""
+    """Per Doc: finite past and present verbs and future markers (``lexicons/tense.yaml``)."""
     tense, n = load_lexicon("tense"), len(t.arr)
     ends, rows = t.start[t.doc_of + 1], np.arange(n)
     verb, going = t.isin("POS", ("VERB", "AUX"), normed=False), np.zeros(n, dtype=bool)
@@ -192,9 +190,6 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     sid, spk, n = turns["session_id"].to_numpy(), turns["speaker"].to_numpy(), len(docs)
     order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
-    p, th = order[:-1], order[1:]
-    pair = (sid[p] == sid[th]) & (spk[p] == PATIENT) & (spk[th] == THERAPIST)
-    p, th = p[pair], th[pair]
     parts, lemmas, codes, lo = [], [], {}, 0  # one string coding for all blocks: lemmas compare
     while lo < n or not parts:
         hi = min(n, lo + BLOCK_TURNS)
@@ -205,8 +200,10 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         lo = hi
     cols = {c: np.concatenate([x[c] for x in parts]) for c in parts[0]}
     cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
-    both = (cols["n_words"][p] > 0) & (cols["n_words"][th] > 0)
-    p, th = p[both], th[both]
+    nw, p, th = cols["n_words"], order[:-1], order[1:]  # patient turn, then therapist turn
+    pair = (sid[p] == sid[th]) & (spk[p] == PATIENT) & (spk[th] == THERAPIST)
+    pair &= (nw[p] > 0) & (nw[th] > 0)
+    p, th = p[pair], th[pair]
     rates = np.column_stack([cols[c] for c in LSM_RATES.values()])
     cols["lsm"][th] = lsm(rates[p], rates[th])
     for a, b in zip(p, th, strict=True):  # the share of the therapist's content lemmas said before

@@ -52,27 +52,18 @@ class PhraseCounter:
         toks = [[t.text for t in tokenizer(e)] for e in entries if " " in e or not e.endswith("*")]
         self.words = {p[0] for p in toks if len(p) == 1}
         self.phrases = [p for p in toks if len(p) > 1]
+        self.openers = {w for p in self.phrases for w in (p[0], p[0].replace("'", "’"))}
         self.exclude = {norm(k): words(v) for k, v in self.exclude_after.items()}
-        # the Matcher runs only on Docs holding a word some pattern starts with
+        # the Matcher runs on the tokens from each word a pattern starts with to the longest match
         if any(set(p[0]) != {"LOWER"} for p in self.patterns):
             raise ValueError(f"patterns must start with a LOWER word or IN list: {self.patterns}")
         first = [p[0]["LOWER"] for p in self.patterns]
         self.first_words = {w for v in first for w in ([v] if isinstance(v, str) else v["IN"])}
+        ops = [[tok.get("OP", "!") for tok in p] for p in self.patterns]
+        size = (sum(1 if o in "!?" else int(o[1:-1].split(",")[-1]) for o in p) for p in ops)
+        unbounded = any(o in ("*", "+") or o.endswith(",}") for p in ops for o in p)
+        self.reach = None if unbounded else max(size, default=0)
         self._matchers: dict[Vocab, tuple[PhraseMatcher | None, Matcher | None]] = {}
-
-    def matchers(self, vocab: Vocab) -> tuple[PhraseMatcher | None, Matcher | None]:
-        """The PhraseMatcher (straight and curly apostrophes) and Matcher for ``vocab``, or None."""
-        if vocab not in self._matchers:
-            pm = m = None
-            if self.phrases:
-                pm = PhraseMatcher(vocab, attr="LOWER")
-                curly = [[t.replace("'", "’") for t in p] for p in self.phrases]
-                pm.add("P", [Doc(vocab, words=p) for p in self.phrases + curly])
-            if self.patterns:
-                m = Matcher(vocab)
-                m.add("M", [list(p) for p in self.patterns])
-            self._matchers[vocab] = (pm, m)
-        return self._matchers[vocab]
 
     def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, Bounds]:
         """Per Doc of ``t``: its number of matches; with ``keep_bounds`` also their bounds."""
@@ -82,17 +73,33 @@ class PhraseCounter:
         if self.prefixes:
             hit |= t.where("ORTH", lambda s: s.startswith(self.prefixes)) & ~t.flag("IS_PUNCT")
         counts, bounds = t.count(hit), {}
-        if not t.n_docs or not (self.phrases or self.patterns or self.exclude or keep_bounds):
+        if not t.n_docs:
             return counts, bounds
-        phrases, patterns = self.matchers(t.vocab)
-        matchable = t.any(t.isin("LOWER", self.first_words, normed=False))
-        for k, local in t.positions(hit):
+        if t.vocab not in self._matchers:  # PhraseMatcher (straight and curly apostrophes), Matcher
+            pm = m = None
+            if self.phrases:
+                pm = PhraseMatcher(t.vocab, attr="LOWER")
+                curly = [[w.replace("'", "’") for w in p] for p in self.phrases]
+                pm.add("P", [Doc(t.vocab, words=p) for p in self.phrases + curly])
+            if self.patterns:
+                m = Matcher(t.vocab)
+                m.add("M", [list(p) for p in self.patterns])
+            self._matchers[t.vocab] = (pm, m)
+        phrases, patterns = self._matchers[t.vocab]
+        # Docs that may hold a phrase or pattern, or whose word hits are filtered or kept
+        firsts = t.isin("LOWER", self.first_words, normed=False)
+        todo = t.any(firsts | t.isin("LOWER", self.openers, normed=False))
+        todo |= t.any(hit) & bool(self.exclude or keep_bounds)
+        pairs = zip(t.positions(hit, todo), t.positions(firsts, todo), strict=True)
+        for (k, local), (_, heads) in pairs:
             doc = t.docs[k]
             found = [doc[i : i + 1] for i in local]
             if phrases is not None:
                 found += phrases(doc, as_spans=True)
-            if patterns is not None and matchable[k]:
-                found += patterns(doc, as_spans=True)
+            if patterns is not None:
+                found += [
+                    s for i in heads for s in patterns(doc[i : i + self.reach], as_spans=True)
+                ]
             if self.exclude:  # drop a phrase right after one of its excluded words
                 before = [norm(doc[s.start - 1].text) if s.start else None for s in found]
                 after = [self.exclude.get(norm(s.text), ()) for s in found]
