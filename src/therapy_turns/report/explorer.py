@@ -1,12 +1,6 @@
-"""Session explorer: one session as readable turns beside its emotion trajectory and technique
-timeline, as plain HTML built from the analysis tables (every transcript string escaped).
-
-In JupyterLab :func:`explore` wraps it in ipywidgets (session, speaker, code and artefact
-filters); its display bundle also carries the static HTML of the initial session, which
-papermill, nbval and the report show instead. Stable hooks: ``.tt-explorer``, ``.tt-turn``
-(``data-turn``, ``data-speaker``), ``.tt-code`` (``data-code``, ``data-layer`` form|process,
-evidence in ``title``), ``.tt-main``, ``.tt-valence``/``.tt-arousal``, ``.tt-flag``
-(``data-flag``), ``.tt-marker`` (``data-marker``), ``.tt-event`` (``data-event``), ``.tt-figure``.
+"""Session explorer: one session's turns beside its emotion trajectory and technique timeline, as
+escaped HTML from the analysis tables; ipywidgets filters in JupyterLab, static HTML elsewhere.
+Stable CSS hooks (``.tt-turn``, ``.tt-code`` ...): docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -16,7 +10,7 @@ import json
 import logging
 from base64 import b64encode
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +22,6 @@ from matplotlib.figure import Figure
 from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
 from therapy_turns.viz import session as session_figure
@@ -37,8 +30,6 @@ from therapy_turns.viz.session import code_color, code_order
 
 log = logging.getLogger(__name__)
 
-#: the measure tables the explorer reads (others registered are loaded into ``data.tables``)
-TABLES = ("features", "emotion", "techniques")
 #: Technique layers shown as tags: table column → ``data-layer`` value.
 CODE_LAYERS = {"form": "form", "act_process": "process"}
 #: Emotion columns shown as badges (EmoBank 1–5 scale; 3 = neutral).
@@ -53,15 +44,13 @@ LEGEND = (
 
 @dataclass
 class ExplorerData:
-    """The analysis tables the explorer reads (any of the last three may be missing)."""
+    """The analysis tables the explorer reads (any but ``turns`` may be missing)."""
 
     turns: pd.DataFrame
     features: pd.DataFrame | None = None
     emotion: pd.DataFrame | None = None
     techniques: pd.DataFrame | None = None
-    exclude: Sequence[str] = field(default=DEFAULT_EXCLUDE)
-    #: every registered measure's table found in the build, by name
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    exclude: Sequence[str] = DEFAULT_EXCLUDE
 
     def sessions(self) -> list[str]:
         return sorted(self.turns["session_id"].astype(str).unique())
@@ -79,22 +68,19 @@ def load_data(
     redact: bool = False,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> ExplorerData:
-    """``turns`` and every registered measure's table the build holds (read through
-    :func:`pipeline.load_table`, which refuses stale tables); with ``redact`` the turns are
-    de-identified here unless the analysis step already did it."""
+    """The build's turns and measure tables (``pipeline.load_table`` refuses stale ones); with
+    ``redact`` the turns are de-identified unless the analysis step already did it."""
     turns = pipeline.load_table("turns", corpus, analysis_dir)
     manifest = pipeline.read_manifest(analysis_dir) or {}
     found = {}
-    for name in registry.names():
+    for name in ("features", "emotion", "techniques"):
         if name in manifest.get("tables", []):
             found[name] = pipeline.load_table(name, corpus, analysis_dir)
         else:
             log.warning("table %s not in %s: shown without it", name, analysis_dir)
     if redact and not (manifest.get("parameters") or {}).get("redact"):
         turns = redact_turns(turns)
-    return ExplorerData(
-        turns, exclude=tuple(exclude), tables=found, **{name: found.get(name) for name in TABLES}
-    )
+    return ExplorerData(turns, exclude=tuple(exclude), **found)
 
 
 def split_codes(value: Any) -> list[str]:
@@ -103,8 +89,8 @@ def split_codes(value: Any) -> list[str]:
 
 
 def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
-    """Evidence text per code from a techniques ``evidence`` cell: JSON (or a mapping) of
-    ``code -> [[rule id, matched text], ...]`` (or text); other text is given to every code."""
+    """Evidence text per code from a techniques ``evidence`` cell (JSON or a mapping of code to
+    ``[[rule id, matched text], ...]`` or text); other text is given to every code."""
     try:
         evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
     except ValueError:
@@ -119,19 +105,10 @@ def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
     return {c: text(evidence[c]) if c in evidence else "" for c in codes}
 
 
-def badge_color(value: float) -> str:
-    """Diverging colour for a 1–5 score: blue below 3 (neutral, grey), orange above."""
-    if not np.isfinite(value):
-        return "#999999"
-    return mpl.colors.to_hex(
-        mpl.colormaps["RdBu_r"](0.5 + 0.45 * np.clip((value - 3) / 1.5, -1, 1))
-    )
-
-
 def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
-    """One row per turn of ``session_id``: the turn columns, ``valence``/``arousal`` (NaN when
-    absent), ``markers`` (the ``marker_*`` features present; patient turns only), ``codes``
-    (list of ``(layer, code)``), ``main_behaviour`` and ``evidence``."""
+    """One row per turn of ``session_id``: the turn columns, ``valence``/``arousal``, ``markers``
+    (patient turns' ``marker_*`` features), ``codes`` (``(layer, code)``), ``main_behaviour``
+    and ``evidence``."""
     out = data.turns[data.turns["session_id"].astype(str) == str(session_id)]
     if out.empty:
         s = data.sessions()
@@ -163,9 +140,8 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
 
 
 def plot_session(data: ExplorerData, session_id: str) -> Figure:
-    """The session's emotion trajectory above its technique timeline
-    (:func:`therapy_turns.viz.session.plot_session`); turns flagged by ``data.exclude`` are left
-    out of the trajectory and shaded."""
+    """The session's emotion trajectory above its technique timeline; turns flagged by
+    ``data.exclude`` are left out of the trajectory and shaded."""
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
@@ -173,7 +149,7 @@ def plot_session(data: ExplorerData, session_id: str) -> Figure:
 
 
 def _esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape("" if value is None else str(value))
 
 
 def _tag(name: str, cls: str, text: str, title: str | None = None, attrs: str = "") -> str:
@@ -190,11 +166,12 @@ def render_turn(row: Mapping[str, Any]) -> str:
     head = [f'<span class="tt-speaker">{spk}</span><span class="tt-turnno">turn {turn}</span>']
     for dim in BADGES:
         v = float("nan") if pd.isna(row.get(dim)) else float(row[dim])
-        ok = np.isfinite(v)
+        ok, letter = np.isfinite(v), dim[0].upper()
         title = f"{dim} {v:.2f} (EmoBank scale 1–5, 3 = neutral)" if ok else f"{dim}: not scored"
+        rgb = mpl.colormaps["RdBu_r"](0.5 + 0.45 * np.clip((v - 3) / 1.5, -1, 1))
         ink = "#fff" if ok and abs(v - 3.0) >= 0.6 else "#1b1b1b"
-        style = f' style="background:{badge_color(v)};color:{ink}"'
-        text = f"{dim[0].upper()} {v:.1f}" if ok else f"{dim[0].upper()} –"
+        style = f' style="background:{mpl.colors.to_hex(rgb) if ok else "#999999"};color:{ink}"'
+        text = f"{letter} {v:.1f}" if ok else f"{letter} –"
         head.append(_tag("span", f"tt-badge tt-{dim}", text, title, style))
     events = [e for e in str(row.get("event") or "").split(";") if e]
     tags = [("flag", f, f"artefact flag: {f}", f) for f in flags]
@@ -203,29 +180,23 @@ def render_turn(row: Mapping[str, Any]) -> str:
     for kind, value, title, label in tags:
         attrs = f' data-{kind}="{_esc(value)}"'
         head.append(_tag("span", f"tt-{kind}", label.replace("_", " "), title, attrs))
-    parts = [
-        f'<div class="{cls}" data-turn="{turn}" data-speaker="{spk}">',
-        f'<div class="tt-head">{"".join(head)}</div>',
-    ]
-    mb = row.get("main_behaviour")
-    if row["codes"] or mb:
+    parts = [f'<div class="{cls}" data-turn="{turn}" data-speaker="{spk}">']
+    parts.append(f'<div class="tt-head">{"".join(head)}</div>')
+    if (mb := row.get("main_behaviour")) or row["codes"]:
         ev = evidence_by_code(row.get("evidence"), [c for _, c in row["codes"]])
         tags = [_tag("span", "tt-main", mb, "main behaviour (AnnoMI)")] if mb else []
         for layer, code in row["codes"]:
-            c = code_color(code)
-            attrs = (
-                f' data-layer="{layer}" data-code="{_esc(code)}" style="'
-                f'{"background" if layer == "form" else "color"}:{c};border-color:{c}"'
-            )
+            c, prop = code_color(code), "background" if layer == "form" else "color"
+            attrs = f' data-layer="{layer}" data-code="{_esc(code)}" '
+            attrs += f'style="{prop}:{c};border-color:{c}"'
             title = f"{code}: {ev.get(code) or 'no evidence recorded'}"
             tags.append(_tag("span", "tt-code", code.replace("_", " "), title, attrs))
         parts.append(f'<div class="tt-codes">{"".join(tags)}</div>')
     if str(row.get("text") or "").strip():
         parts.append(_tag("div", "tt-text", row["text"]))
     else:
-        parts.append(
-            _tag("div", "tt-raw", row.get("raw_text", ""), "no speech left: raw text shown")
-        )
+        raw = row.get("raw_text", "")
+        parts.append(_tag("div", "tt-raw", raw, "no speech left: raw text shown"))
     if str(row.get("meta_notes") or "").strip():
         title = "out-of-role note, removed from the speech"
         parts.append(_tag("div", "tt-note", row["meta_notes"], title))
@@ -243,8 +214,8 @@ def select_turns(
     codes: Sequence[str] = (),
     show_flagged: bool = True,
 ) -> pd.DataFrame:
-    """Rows of a :func:`session_table` kept by the filters: speakers shown; with ``codes``, only
-    turns carrying one of them; without ``show_flagged``, no turn with an artefact flag."""
+    """Rows of a :func:`session_table` of these speakers, with one of ``codes`` (if given) and
+    (unless ``show_flagged``) without an artefact flag."""
     keep = table["speaker"].isin(list(speakers))
     if codes:
         keep &= table["codes"].map(lambda row: any(c in codes for _, c in row))
@@ -261,8 +232,7 @@ def render_session(
     show_flagged: bool = True,
     figure: bool = True,
 ) -> str:
-    """The explorer HTML of one session: filtered turns, and (``figure``) the trajectory and
-    technique timeline beside them. All transcript text is escaped."""
+    """The explorer HTML of one session: filtered turns and (``figure``) its session figure."""
     table = session_table(data, session_id)
     shown = select_turns(table, speakers, codes, show_flagged)
     summary = (
@@ -270,8 +240,7 @@ def render_session(
         f"technique codes · {sum(map(bool, shown['markers']))} turns with patient markers"
     )
     body = "".join(render_turn(r) for r in shown.to_dict("records"))
-    sid = _esc(session_id)
-    side = ""
+    sid, side = _esc(session_id), ""
     if figure:
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
         alt = f"emotion trajectory and technique timeline of {sid}"
@@ -284,10 +253,8 @@ def render_session(
 
 
 class SessionExplorer:
-    """ipywidgets explorer. ``interactive`` (JupyterLab): the widgets, with the initial session's
-    static HTML as fallback in the same bundle; otherwise (papermill) only that HTML and no
-    widget, so the executed notebook stores no widget state (a notebook parameter: the kernel
-    cannot tell whether a widget frontend is attached)."""
+    """ipywidgets explorer; ``interactive`` false (papermill: the kernel cannot tell whether a
+    widget frontend is attached): only the initial session's static HTML, no widget state."""
 
     def __init__(self, data: ExplorerData, session_id: str | None, interactive: bool) -> None:
         self.data, self.interactive, self.widget = data, interactive, None

@@ -1,7 +1,5 @@
-"""The self-contained ``reports/index.html``: every executed notebook's narrative (markdown),
-figures (embedded PNG, with links to the PDF and to further pages) and tables, no code cells,
-plus a generated methods section. Notebooks that failed (``reports/failed/``) are listed with
-their error and a link to the partial output."""
+"""The self-contained ``reports/index.html``: each executed notebook's narrative, figures and tables
+(no code), failed notebooks with their error, and a methods section generated from the package."""
 
 from __future__ import annotations
 
@@ -11,6 +9,7 @@ import os
 import re
 from html import escape
 from pathlib import Path
+from string import Template
 
 import nbformat
 import pandas as pd
@@ -37,31 +36,31 @@ def _link(path: str | Path, base: Path, text: str) -> str:
     return f'<a href="{escape(rel)}">{escape(text)}</a>'
 
 
-def _figure_html(png: str, meta: dict | None, base: Path) -> str:
-    """An embedded PNG; with the metadata :func:`therapy_turns.viz.plots.show_fig` attaches, a
-    captioned figure linking its files and further pages."""
-    img = f'src="data:image/png;base64,{png.strip()}"'
-    if not meta:
-        return f'<img alt="figure" {img}>'
-    name = escape(str(meta.get("figure", "figure")))
-    links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta.get("files", [])]
-    if pages := meta.get("pages"):
-        further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
-        links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
-    return (
-        f'<figure data-figure="{name}"><img alt="{name}" {img}>'
-        f"<figcaption>{name} · {' · '.join(links)}</figcaption></figure>"
-    )
+def _error(out: dict) -> str:
+    return f"{out.get('ename', '')}: {out.get('evalue', '')}"
 
 
 def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
-    """A code cell's outputs as HTML: figures, tables, results and printed text (no code)."""
+    """A code cell's outputs as HTML: figures (captioned, linking the files :func:`show_fig`
+    saved), tables, results and printed text (no code)."""
     parts = []
     for out in cell.get("outputs", []):
         data, kind, md = out.get("data", {}), out.get("output_type"), out.get("metadata", {})
         if "image/png" in data:
             meta = md.get("image/png", {}).get("therapy_turns") or md.get("therapy_turns")
-            parts.append(_figure_html(data["image/png"], meta, base))
+            img = f'src="data:image/png;base64,{data["image/png"].strip()}"'
+            if not meta:
+                parts.append(f'<img alt="figure" {img}>')
+                continue
+            name = escape(str(meta.get("figure", "figure")))
+            links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta.get("files", [])]
+            if pages := meta.get("pages"):
+                further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
+                links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
+            parts.append(
+                f'<figure data-figure="{name}"><img alt="{name}" {img}>'
+                f"<figcaption>{name} · {' · '.join(links)}</figcaption></figure>"
+            )
         elif "text/html" in data:
             parts.append("".join(data["text/html"]))  # pandas escapes cell contents
         elif "text/markdown" in data:
@@ -71,14 +70,13 @@ def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
         elif kind == "stream" and out.get("name") == "stdout":
             parts.append(f"<pre>{escape(''.join(out['text']))}</pre>")
         elif kind == "error":
-            error = f"{out.get('ename', '')}: {out.get('evalue', '')}"
-            parts.append(f"<pre class='error'>{escape(error)}</pre>")
+            parts.append(f"<pre class='error'>{escape(_error(out))}</pre>")
     return parts
 
 
 def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object]]:
-    """Title, narrative HTML (markdown and outputs, no code) and parameters of a run; heading
-    anchors are prefixed with the notebook's name, so sections never share an id."""
+    """Title, narrative HTML (markdown and outputs, no code; heading anchors prefixed with the
+    notebook's name) and parameters of a run."""
     nb = nbformat.read(path, as_version=4)
     title, parts = path.stem, []
     for cell in nb.cells:
@@ -103,26 +101,15 @@ def failure(path: Path) -> str:
     if nb.metadata.get("papermill", {}).get("exception"):
         for out in (o for c in nb.cells for o in c.get("outputs", [])):
             if out.get("output_type") == "error":
-                return f"{out.get('ename', '')}: {out.get('evalue', '')}"
+                return _error(out)
     return "the notebook did not finish"
-
-
-def methods_table(corpus: str | Path, analysis_dir: str | Path) -> pd.DataFrame:
-    """Methods facts generated from the package: pipeline, versions, corpus checksum, counts."""
-    turns = load_table("turns", corpus, analysis_dir)
-    rows = provenance(corpus)
-    extra = {"sessions": turns.session_id.nunique(), "turns": len(turns)}
-    extra |= {f"turns flagged {f}": int(turns[f].sum()) for f in FLAGS}
-    extra["default exclusion"] = EXCLUSION
-    extra = pd.DataFrame({"item": list(extra), "value": [str(v) for v in extra.values()]})
-    return pd.concat([rows[~rows["item"].eq("git commit")], extra], ignore_index=True)
 
 
 def build_index(
     reports_dir: str | Path, corpus: str | Path, analysis_dir: str | Path, out: str | Path
 ) -> Path:
-    """Write the self-contained report: one section per executed notebook (and per failed one,
-    with its error), plus methods. The title names the corpus folder, never an absolute path."""
+    """Write the report: one section per executed (or failed) notebook, plus methods. The title
+    names the corpus folder, never an absolute path."""
     reports_dir, out = project_path(reports_dir), project_path(out)
     runs = {p.stem: p for p in reports_dir.glob("*.ipynb")}
     failed = {p.stem: p for p in (reports_dir / FAILED_DIR).glob("*.ipynb") if p.stem not in runs}
@@ -144,20 +131,23 @@ def build_index(
         link = _link(runs[stem].with_suffix(".html"), out.parent, "Executed notebook (with code)")
         nav.append(f'<a href="#{stem}">{title}</a>')
         sections.append(f'<section id="{stem}"><h2>{title}</h2><p>{link}</p>{body}</section>')
-    methods = methods_table(corpus, analysis_dir).to_html(index=False, classes="methods")
-    param_html = "".join(
-        f"<h3>{escape(k)}</h3><pre>{escape(json.dumps(v, indent=1, sort_keys=True))}</pre>"
-        for k, v in params.items()
+    turns, rows = load_table("turns", corpus, analysis_dir), provenance(corpus)
+    extra = {"sessions": turns.session_id.nunique(), "turns": len(turns)}
+    extra |= {f"turns flagged {f}": int(turns[f].sum()) for f in FLAGS}
+    extra["default exclusion"] = EXCLUSION
+    extra = pd.DataFrame({"item": list(extra), "value": [str(v) for v in extra.values()]})
+    methods = pd.concat([rows[~rows["item"].eq("git commit")], extra], ignore_index=True)
+    page = Template((DATA_DIR / "index.html").read_text(encoding="utf-8")).substitute(
+        name=escape(Path(str(corpus).rstrip("/")).name or str(corpus)),
+        css=(DATA_DIR / "index.css").read_text(encoding="utf-8"),
+        nav="".join(nav),
+        sections="".join(sections),
+        methods=methods.to_html(index=False, classes="methods"),
+        params="".join(
+            f"<h3>{escape(k)}</h3><pre>{escape(json.dumps(v, indent=1, sort_keys=True))}</pre>"
+            for k, v in params.items()
+        ),
     )
-    name = escape(Path(str(corpus).rstrip("/")).name or str(corpus))
-    css = (DATA_DIR / "index.css").read_text(encoding="utf-8")
-    out.write_text(
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>therapy-turns report: "
-        f"{name}</title><style>{css}</style></head><body><h1>therapy-turns report: {name}</h1>"
-        f"<nav>{''.join(nav)}<a href='#methods'>Methods</a></nav>{''.join(sections)}"
-        f"<section id='methods'><h2>Methods</h2>{methods}<h3>Parameters</h3>{param_html}"
-        "</section></body></html>\n",
-        encoding="utf-8",
-    )
+    out.write_text(page, encoding="utf-8")
     log.info("wrote %s (%d sections, %d failed)", out, len(sections), len(failed))
     return out

@@ -1,8 +1,6 @@
 """Sentences computed from results, so a notebook's text is true of the corpus it ran on.
 
-Each function turns a result table the notebooks compute into a :class:`Text` (markdown shown as
-the cell's output, read by the report index). Commentary true only of the seeds lives in
-``data/seed_notes.yaml``; :func:`seed_note` shows it only when the corpus is the seeds.
+Seed-only commentary lives in ``data/seed_notes.yaml`` (:func:`seed_note`, on the seeds only).
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
-
-SEED_NOTES = DATA_DIR / "seed_notes.yaml"
 
 
 class Text(str):
@@ -31,15 +27,14 @@ class Text(str):
 
 
 def seed_note(corpus: str | Path, key: str) -> Text:
-    """The seed-only commentary ``key`` of ``data/seed_notes.yaml``, marked as such; empty for
-    any other corpus."""
+    """The seed-only commentary ``key``, marked as such; empty for any other corpus."""
     try:
         if project_path(corpus).resolve() != project_path("seeds").resolve():
             return Text("")
     except (OSError, ValueError):
         return Text("")
-    if not (note := (read_yaml(SEED_NOTES) or {}).get(key)):
-        raise KeyError(f"{SEED_NOTES}: no note {key!r}")
+    if not (note := (read_yaml(DATA_DIR / "seed_notes.yaml") or {}).get(key)):
+        raise KeyError(f"{DATA_DIR / 'seed_notes.yaml'}: no note {key!r}")
     return Text(f"*On the seeds:* {note.strip()}")
 
 
@@ -71,26 +66,20 @@ def _range(v: pd.Series) -> str:
     return f"{v.min():g} to {v.max():g} per session (median {v.median():g})"
 
 
-def _phases(comp: pd.DataFrame) -> list[str]:
-    p = comp["phase"]
-    return list(p.cat.categories) if hasattr(p, "cat") else list(dict.fromkeys(p))
-
-
 def _beyond_zero(t: pd.DataFrame) -> pd.DataFrame:
     return t[(t["ci_low"] > 0) | (t["ci_high"] < 0)]
 
 
-# --------------------------------------------------------------------------- notebook 00/01
 def session_turns(table: pd.DataFrame, session_id: str, flags: Sequence[str]) -> Text:
     """Turns of one session by speaker and the flagged ones."""
     by = table["speaker"].value_counts()
     hits = {f: table.loc[table[f].astype(bool), "turn"] for f in flags if f in table}
-    flagged = [f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)]
+    flagged = "; ".join(
+        f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)
+    )
     text = f"Session {session_id} has {plural(len(table), 'turn')}: {by.get('patient', 0)} "
     text += f"patient, {by.get('therapist', 0)} therapist"
-    return Text(
-        text + (f"; flagged: {'; '.join(flagged)}." if flagged else "; no turn is flagged.")
-    )
+    return Text(text + (f"; flagged: {flagged}." if flagged else "; no turn is flagged."))
 
 
 def turn_counts(turns: pd.DataFrame) -> Text:
@@ -110,11 +99,10 @@ def turn_counts(turns: pd.DataFrame) -> Text:
 def words_by_speaker(summary: pd.DataFrame) -> Text:
     """Who speaks more, per session (from ``overview.session_summary``)."""
     w = summary.pivot(index="session_id", columns="speaker", values="words").fillna(0)
-    mean = summary.pivot(index="session_id", columns="speaker", values="mean_words")
+    m = summary.pivot(index="session_id", columns="speaker", values="mean_words").get("patient")
     more = int((w.get("patient", 0) > w.get("therapist", 0)).sum())
     text = f"Patients speak more words than therapists in {more} of {plural(len(w), 'session')}"
-    if "patient" in mean and mean["patient"].notna().any():
-        m = mean["patient"]
+    if m is not None and m.notna().any():
         text += (
             f"; the longest patient turns are in session {m.idxmax()} ({num(m.max(), 1)} words "
             f"per turn on average, median over sessions {num(m.median(), 1)})"
@@ -132,10 +120,8 @@ def artefacts(summary: pd.DataFrame, flags: Sequence[str]) -> Text:
     return Text("Flagged turns: " + "; ".join(parts) + ".")
 
 
-# --------------------------------------------------------------------------- notebook 02
 def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
-    """Median of each feature for patients vs therapists
-    (:func:`therapy_turns.analysis.language.speaker_summary`)."""
+    """Median of each feature for patients vs therapists (``language.speaker_summary``)."""
     parts = []
     for f in (f for f in features if f in summary.index):
         p, t = summary.loc[f].get("patient_median"), summary.loc[f].get("therapist_median")
@@ -161,11 +147,12 @@ def model_fits(models: pd.DataFrame) -> Text:
     text += _if(failed, f"; not fitted: {ids(failed)}")
     warned = fitted["warnings"].dropna() if "warnings" in fitted else pd.Series()
     warned = warned[warned.astype(str).str.len() > 0]
-    msgs = {
-        re.sub(r",? *\|grad\| = [-\d.]+$", "", m.strip())
-        for m in "; ".join(map(str, warned)).split("; ")
-    }
     if len(warned):
+        msgs = {
+            re.sub(r",? *\|grad\| = [-\d.]+$", "", m.strip())
+            for w in warned
+            for m in str(w).split("; ")
+        }
         text += f". statsmodels warned on the way for {len(warned)} of them (optimiser: message)"
         text += f": {ids(sorted(msgs), 3)}"
     return Text(text + ".")
@@ -176,12 +163,12 @@ def checks(table: pd.DataFrame, what: str, why_none: str = "") -> Text:
     if table.empty:
         return Text(f"No {what} could be run on this corpus{why_none}.")
     failing = table.loc[table["result"] == "fail", table.columns[0]]
-    n_pass = int((table["result"] == "pass").sum())
     fail = _if(len(failing), f"; failing: {ids(failing)}")
-    return Text(f"{n_pass} of {plural(len(table), what)} pass{fail}.")
+    return Text(
+        f"{int((table['result'] == 'pass').sum())} of {plural(len(table), what)} pass{fail}."
+    )
 
 
-# --------------------------------------------------------------------------- notebook 03
 def validation(table: pd.DataFrame) -> Text:
     """Correlations with human ratings, from the emotion model's validation summary."""
     parts = [
@@ -195,21 +182,21 @@ def validation(table: pd.DataFrame) -> Text:
 def value_range(traj: pd.DataFrame, value: str) -> Text:
     """The spread of the analysed series (what the model's predictions span here)."""
     v, n = traj["value"], plural(traj["session_id"].nunique(), "session")
-    text = f"Here the analysed {value} of {n} spans {num(v.min())}–{num(v.max())} (middle half "
     return Text(
-        text + f"{num(v.quantile(0.25))}–{num(v.quantile(0.75))}) over {plural(len(v), 'turn')}."
+        f"Here the analysed {value} of {n} spans {num(v.min())}–{num(v.max())} (middle half "
+        f"{num(v.quantile(0.25))}–{num(v.quantile(0.75))}) over {plural(len(v), 'turn')}."
     )
 
 
 def trajectory(cps: pd.DataFrame, session_id: str, marks: pd.DataFrame, value: str) -> Text:
     """Change points of one session with the segment means on each side."""
     c = cps[cps["session_id"] == session_id].sort_values("turn")
-    steps = [
+    steps = ", then ".join(
         f"{'falls' if r.after < r.before else 'rises'} at turn {r.turn} "
         f"({num(r.before)} → {num(r.after)})"
         for r in c.itertuples()
-    ]
-    text = f"In session {session_id} the {value} " + ", then ".join(steps)
+    )
+    text = f"In session {session_id} the {value} {steps}"
     if c.empty:
         text = f"In session {session_id} no change point is found in the {value}"
     m = marks.loc[marks["session_id"] == session_id, "turn"] if len(marks) else []
@@ -219,8 +206,7 @@ def trajectory(cps: pd.DataFrame, session_id: str, marks: pd.DataFrame, value: s
 
 def change_points(cps: pd.DataFrame, traj: pd.DataFrame) -> Text:
     """Which sessions have change points, and how many."""
-    all_ids = sorted(traj["session_id"].unique())
-    per = cps.groupby("session_id").size()
+    all_ids, per = sorted(traj["session_id"].unique()), cps.groupby("session_id").size()
     none = ids(sorted(set(all_ids) - set(per.index)), 6)
     text = f"Change points in {len(per)} of {plural(len(all_ids), 'session')} "
     text += f"({plural(int(per.sum()), 'change point')}"
@@ -237,7 +223,8 @@ def displacements(ued: pd.DataFrame) -> Text:
 
 def composition(comp: pd.DataFrame) -> Text:
     """Which NRC emotions rise or fall from the first to the last phase."""
-    phases = _phases(comp)
+    p = comp["phase"]
+    phases = list(p.cat.categories) if hasattr(p, "cat") else list(dict.fromkeys(p))
     w = comp.pivot_table(index="column", columns="phase", values="mean", observed=True)
     if len(phases) < 2 or w.empty:
         return Text("")
@@ -277,7 +264,6 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
     return Text(text + f" ({value}).")
 
 
-# --------------------------------------------------------------------------- notebooks 04-06
 def code_mix(freq: pd.DataFrame, top: int = 3) -> Text:
     """The most and least frequent codes (mean share of therapist turns over sessions)."""
     m = freq.mean().sort_values(ascending=False)
@@ -293,19 +279,17 @@ def code_mix(freq: pd.DataFrame, top: int = 3) -> Text:
     )
 
 
-def sample(data: pd.DataFrame, what: str = "therapist turns") -> Text:
+def sample(data: pd.DataFrame, what: str) -> Text:
     """How much data an analysis rests on."""
     n = plural(data["session_id"].nunique(), "session")
     return Text(f"The analysis rests on {len(data):,} {what} from {n}.")
 
 
-def intervals(
-    t: pd.DataFrame, label: str, estimate: str = "estimate", p: str = "p_adj", alpha: float = 0.05
-) -> Text:
-    """How many estimates are significant after correction, naming them."""
-    t = t.dropna(subset=[estimate])
-    hit = t[t[p] < alpha] if p in t else t.iloc[0:0]
-    named = ids([f"{r} ({num(e)})" for r, e in zip(hit[label], hit[estimate], strict=True)], 6)
+def intervals(t: pd.DataFrame, label: str, alpha: float = 0.05) -> Text:
+    """How many estimates have adjusted p < alpha, naming them."""
+    t = t.dropna(subset=["estimate"])
+    hit = t[t["p_adj"] < alpha] if "p_adj" in t else t.iloc[0:0]
+    named = ids([f"{r} ({num(e)})" for r, e in zip(hit[label], hit["estimate"], strict=True)], 6)
     n = plural(len(t), "estimate")
     return Text(f"{len(hit)} of {n} have adjusted p < {alpha}" + _if(len(hit), f": {named}") + ".")
 
@@ -329,11 +313,13 @@ def roles(factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, st
     )
     if skipped:
         text += " Not used: " + "; ".join(f"`{c}` ({w})" for c, w in skipped.items()) + "."
-    if not factors:
-        text += " Without a factor the group comparisons below are skipped."
-    if not outcomes:
-        text += " Without an outcome column the outcome correlations below are skipped."
-    return Text(text)
+    text += _if(not factors, " Without a factor the group comparisons below are skipped.")
+    return Text(
+        text
+        + _if(
+            not outcomes, " Without an outcome column the outcome correlations below are skipped."
+        )
+    )
 
 
 def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:

@@ -21,7 +21,6 @@ from therapy_turns.report.index import FAILED_DIR
 log = logging.getLogger(__name__)
 _QUIET = logging.getLogger(f"{__name__}.nbconvert")
 _QUIET.setLevel(logging.ERROR)
-CHECK_TAG = "nbval-check-output"
 
 
 class ParameterError(ValueError):
@@ -42,8 +41,7 @@ def load_params(params_file: str | Path | None) -> dict[str, object]:
 
 
 def validate_params(notebook: str | Path, params: Mapping, source: str = "parameters") -> dict:
-    """The notebook's declared parameters; :class:`ParameterError` if ``params`` has a key the
-    notebook does not declare (papermill itself only warns)."""
+    """The notebook's declared parameters; :class:`ParameterError` for an undeclared key."""
     declared = notebook_parameters(notebook)
     if unknown := sorted(set(params) - set(declared)):
         raise ParameterError(
@@ -54,8 +52,8 @@ def validate_params(notebook: str | Path, params: Mapping, source: str = "parame
 
 
 class EncryptedKernelManager(KernelManager):
-    """A local kernel on a CurveZMQ-encrypted connection when libzmq supports it (so the kernel
-    does not warn "running over TCP without encryption")."""
+    """A local kernel on a CurveZMQ-encrypted connection where libzmq supports it (no warning
+    "running over TCP without encryption")."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -64,8 +62,7 @@ class EncryptedKernelManager(KernelManager):
 
 
 class ProgressEngine(NBClientEngine):
-    """papermill's nbclient engine, logging each code cell as it starts (notebook, cell number,
-    seconds since the start, first line of the code)."""
+    """papermill's nbclient engine, logging each code cell as it starts."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):  # noqa: ANN001, ANN206
@@ -93,14 +90,11 @@ def run_notebook(
     params_file: str | Path | None = None,
     overrides: Mapping[str, object] | None = None,
     kernel: str = "therapy-turns",
-    cwd: str | Path | None = None,
     html: bool = False,
 ) -> Path:
-    """Execute ``notebook`` into ``output`` (never in place) with the parameters of
-    ``params_file`` (validated) and those ``overrides`` the notebook declares (the corpus,
-    folders, ...: one make rule serves every notebook); ``html`` also renders it beside it. A
-    failed run's partial output moves to ``failed/<name>.ipynb`` (and ``.html``) beside
-    ``output`` and the error is re-raised."""
+    """Execute ``notebook`` into ``output`` (never in place) with the validated parameters of
+    ``params_file`` and the ``overrides`` it declares; ``html`` also renders it. A failed run's
+    partial output moves to ``failed/`` beside ``output`` and the error is re-raised."""
     notebook, output = Path(notebook), Path(output)
     if notebook.resolve() == output.resolve():
         raise ValueError(f"refusing to execute {notebook} in place")
@@ -111,15 +105,15 @@ def run_notebook(
     failed, started = output.parent / FAILED_DIR / output.name, time.monotonic()
     failed.unlink(missing_ok=True)
     failed.with_suffix(".html").unlink(missing_ok=True)
-    options = dict(kernel_name=kernel, cwd=str(cwd or notebook.parent), progress_bar=False)
+    options = dict(kernel_name=kernel, cwd=str(notebook.parent), progress_bar=False)
     options |= dict(log_output=False, engine_name="therapy-turns", progress_name=output.stem)
     try:
         pm.execute_notebook(
             str(notebook),
             str(output),
             params,
-            **options,
             kernel_manager_class=EncryptedKernelManager,
+            **options,
         )
     except Exception:
         if output.exists():
@@ -134,24 +128,21 @@ def run_notebook(
 
 
 def write_html(executed: str | Path) -> Path:
-    """Render an executed notebook as ``<name>.html`` beside it (nbconvert's HTML exporter, in
-    this process)."""
-    executed = Path(executed)
+    """Render an executed notebook as ``<name>.html`` beside it (nbconvert, in this process)."""
     exporter = HTMLExporter(log=_QUIET)  # its "alternative text missing" warning: lab template
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    out = executed.with_suffix(".html")
+    out = Path(executed).with_suffix(".html")
     out.write_text(body, encoding="utf-8")
     return out
 
 
 def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> Path:
-    """Clear every output and execution count except in cells tagged ``nbval-check-output``,
-    which take their outputs from ``executed`` (the same notebook run by papermill) when given:
-    look at them before committing, they are the expectations nbval compares against."""
+    """Clear outputs and execution counts except in cells tagged ``nbval-check-output``, which
+    take their outputs from ``executed`` (the papermill run) when given."""
     nb = nbformat.read(notebook, as_version=4)
     ran = {c.get("id"): c for c in nbformat.read(executed, as_version=4).cells} if executed else {}
     for cell in (c for c in nb.cells if c.cell_type == "code"):
-        if CHECK_TAG in cell.metadata.get("tags", []):
+        if "nbval-check-output" in cell.metadata.get("tags", []):
             cell.metadata["keep_output"] = True
             if src := ran.get(cell.get("id")):
                 cell.outputs = [o for o in src.outputs if o.get("output_type") != "stream"]

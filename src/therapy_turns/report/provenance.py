@@ -18,12 +18,13 @@ PACKAGES = tuple(
 )
 
 
-def git_commit(root: Path | None = None) -> str:
+def git_commit() -> str:
     """The checked-out commit (``+dirty`` when the work tree has changes), or ``unknown``."""
-    cwd = root or project_root()
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout
+    def git(*args: str) -> bytes:
+        return subprocess.run(
+            ["git", *args], cwd=project_root(), capture_output=True, check=True
+        ).stdout
 
     try:
         dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
@@ -32,15 +33,11 @@ def git_commit(root: Path | None = None) -> str:
         return "unknown"
 
 
-def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """Installed versions of the packages the analyses depend on."""
-    out = {}
-    for p in packages:
-        try:
-            out[p] = version(p)
-        except PackageNotFoundError:
-            out[p] = "not installed"
-    return out
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
@@ -49,5 +46,5 @@ def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files)))}
     rows |= {"corpus sha256": corpus_checksum(files), "git commit": git_commit()}
     rows["spaCy pipeline"] = pipeline_id(load_pipeline())
-    rows |= {f"version {k}": v for k, v in package_versions().items()}
+    rows |= {f"version {p}": _version(p) for p in PACKAGES}
     return pd.DataFrame({"item": list(rows), "value": list(rows.values())})
