@@ -126,13 +126,6 @@ class CVResult:
     accuracy: float
     predictions: np.ndarray = field(repr=False)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for the summary)."""
-        per_class = self.per_class.round(4).astype({"support": int}).to_dict("index")
-        matrix = {"labels": list(self.confusion.index), "matrix": self.confusion.values.tolist()}
-        scores = {k: round(getattr(self, k), 4) for k in ("kappa", "macro_f1", "accuracy")}
-        return {"folds": self.folds, **scores, "per_class": per_class, "confusion": matrix}
-
 
 @dataclass
 class TrainedCoder:
@@ -190,10 +183,9 @@ def train(
     contexts = df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index)
     R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rules)
     X, folds = pd.concat([pd.DataFrame({"text": texts}), R], axis=1), min(MAX_FOLDS, n_groups)
+    pipe = make_pipeline(list(R.columns), seed)
     try:  # out-of-fold predictions over session-grouped folds
-        pred = cross_val_predict(
-            make_pipeline(list(R.columns), seed), X, y, groups=groups, cv=GroupKFold(folds)
-        )
+        pred = cross_val_predict(pipe, X, y, groups=groups, cv=GroupKFold(folds))
     except ValueError as e:  # a training fold with a single class
         raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
     prfs = metrics.precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
@@ -209,8 +201,11 @@ def train(
     summary |= dict(rules=rules, rule_columns=list(R.columns), classes=classes, n_rows=len(df))
     summary |= dict(class_counts={c: int((y == c).sum()) for c in classes}, n_sessions=n_groups)
     summary |= dict(source=source, model=model + " (C=10)", sklearn=sklearn.__version__, seed=seed)
-    pipe = make_pipeline(list(R.columns), seed).fit(X, y)
-    return TrainedCoder(pipe, summary | {"cv": cv.as_dict()}), cv
+    scores = dict(kappa=kappa, macro_f1=macro, accuracy=accuracy)
+    summary["cv"] = {"folds": folds, **{k: round(v, 4) for k, v in scores.items()}}
+    summary["cv"]["per_class"] = cv.per_class.round(4).astype({"support": int}).to_dict("index")
+    summary["cv"]["confusion"] = dict(labels=classes, matrix=cm.values.tolist())
+    return TrainedCoder(pipe.fit(X, y), summary), cv
 
 
 def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
@@ -233,13 +228,26 @@ def _model_path(path: str | Path) -> Path:
     return Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
 
 
-def payload_sha256(path: str | Path) -> str | None:
-    """The payload checksum in a model file's header (None if there is no readable file)."""
+def _read(p: Path) -> tuple[dict[str, Any], bytes]:
+    """The JSON header and the checked payload of the model file ``p``."""
+    first, head, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
     try:
-        with _model_path(path).open("rb") as fh:
-            fh.readline()
-            return json.loads(fh.readline()).get("payload_sha256")
-    except (OSError, ValueError, AttributeError):
+        header = json.loads(head) if first == MAGIC + b" %d" % FORMAT_VERSION else {}
+    except json.JSONDecodeError:
+        header = {}
+    if header.get("format_version") != FORMAT_VERSION:
+        magic = f"'{MAGIC.decode()} {FORMAT_VERSION}' and a JSON header"
+        raise CoderError(f"{p}: line 1-2: not a therapy-turns coder file (expected {magic})")
+    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
+    return header, payload
+
+
+def payload_sha256(path: str | Path) -> str | None:
+    """The payload checksum of a model file (None if there is no readable model file)."""
+    try:
+        return _read(_model_path(path))[0]["payload_sha256"]
+    except (OSError, CoderError):
         return None
 
 
@@ -249,25 +257,12 @@ def load_model(path: str | Path) -> TrainedCoder:
     p = _model_path(path)
     if not p.is_file():
         raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
-    first, header_line, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
-    if not first.startswith(MAGIC + b" "):
-        magic = f"{MAGIC.decode()} {FORMAT_VERSION}"
-        raise CoderError(f"{p}: line 1: not a therapy-turns coder file (expected '{magic}')")
-    try:
-        header = json.loads(header_line)
-    except json.JSONDecodeError:
-        raise CoderError(f"{p}: line 2: expected the JSON header") from None
-    if (version := header.get("format_version")) != FORMAT_VERSION:
-        why = f"this package reads version {FORMAT_VERSION}"
-        raise CoderError(f"{p}: format version {version}; {why}")
-    sha = header.get("payload_sha256")
-    if hashlib.sha256(payload).hexdigest() != sha:
-        raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
+    header, payload = _read(p)
     if header.get("sklearn") != sklearn.__version__:
         versions = header.get("sklearn"), sklearn.__version__
         log.warning("%s: written with scikit-learn %s, this is %s", p, *versions)
     pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
-    summary_path = p.parent / SUMMARY_FILE
+    summary_path, sha = p.parent / SUMMARY_FILE, header["payload_sha256"]
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", sha) != sha:
         raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
@@ -286,15 +281,8 @@ def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
 def train_file(path, label, out_dir, text_column="text", group="session_id", rules="auto", seed=0):
     """:func:`read_coded` + :func:`train` + :func:`save_model` (the train-coder command)."""
     path = Path(path)
-    coder, cv = train(
-        read_coded(path, label, text_column, group),
-        label,
-        text_column,
-        group,
-        rules,
-        str(path),
-        seed,
-    )
+    df = read_coded(path, label, text_column, group)
+    coder, cv = train(df, label, text_column, group, rules, str(path), seed)
     coder.summary["source_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     save_model(coder, out_dir)
     return coder, cv
