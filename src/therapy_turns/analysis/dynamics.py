@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from therapy_turns.analysis.stats import fit_mixedlm, ols_term
+from therapy_turns.analysis.stats import Names, fit_mixedlm, ols_term
 from therapy_turns.io.transcripts import analysable
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 PAIR = ["session_id", "speaker"]
 NAN2 = (math.nan, math.nan)
 PHASES = ["beginning", "middle", "end"]
-Names = Sequence[str]
 
 
 def _series(traj: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -253,19 +252,17 @@ def phase_composition(
     turns: pd.DataFrame | None = None,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns
-    (``phase`` beginning, middle, end; ``numpy.array_split``)."""
+    """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns."""
     df = scores[[*KEYS, *columns]]
     if turns is not None:
         df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     df = df[df["speaker"] == speaker].dropna(subset=list(columns))
-    labelled = []
-    for _, g in df.sort_values(["session_id", "turn"]).groupby("session_id", sort=True):
-        parts = np.array_split(np.arange(len(g)), len(PHASES))
-        labelled += [g.iloc[i].assign(phase=name) for name, i in zip(PHASES, parts, strict=True)]
-    if not labelled:
+    df = df.sort_values(["session_id", "turn"])
+    if df.empty:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
-    long = pd.concat(labelled).melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
+    g = df.groupby("session_id")
+    df["phase"] = np.array(PHASES)[3 * g.cumcount() // g["turn"].transform("size")]
+    long = df.melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
     g = long.groupby(["phase", "column"], sort=False)["value"]
     out = g.agg(mean="mean", sem="sem", n_turns="count").reset_index()
     out["phase"] = pd.Categorical(out["phase"], categories=PHASES, ordered=True)

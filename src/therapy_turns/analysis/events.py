@@ -14,7 +14,14 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype
 
 from therapy_turns.analysis.shifts import next_therapist_code
-from therapy_turns.analysis.stats import adjust_p, mixedlm_table, ols_term, share_ci, t_interval
+from therapy_turns.analysis.stats import (
+    Names,
+    adjust_p,
+    mixedlm_table,
+    ols_term,
+    share_ci,
+    t_interval,
+)
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
@@ -34,7 +41,6 @@ EFFECT_COLUMNS = (
     "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
 ).split()
 SHARE = ["k", "n", "share", "ci_low", "ci_high"]
-Names = Sequence[str]
 
 
 def event_rows(turns: pd.DataFrame) -> pd.DataFrame:

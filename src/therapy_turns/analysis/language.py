@@ -1,22 +1,40 @@
-"""The features table prepared for notebook 02: analysed turns with their position, speaker
-summaries, patient marker rates per session and the archetype check."""
+"""Corpus overview (notebook 01) and the features table prepared for notebook 02: analysed turns
+with their position, speaker summaries, patient marker rates and the archetype check."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from therapy_turns.io.transcripts import analysable
+from therapy_turns.analysis.stats import Names
+from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.measures.lexicons import MARKERS, load_lexicon
-from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, session_position
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, count_words, session_position
+
+
+def with_words(turns: pd.DataFrame) -> pd.DataFrame:
+    """The turn table plus ``words``: :func:`therapy_turns.schema.count_words` of the speech."""
+    return turns.assign(words=turns["text"].fillna("").map(count_words))
+
+
+def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """One row per session and speaker: turns, words, mean and median words per turn."""
+    g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
+    out = g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
+    return out.round({"mean_words": 1}).reset_index()
+
+
+def artefact_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """Artefact flags counted per session (turns flagged)."""
+    return turns.groupby("session_id", sort=True)[FLAGS].sum().astype(int).reset_index()
 
 
 def analysable_features(
     feats: pd.DataFrame,
     turns: pd.DataFrame,
-    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    exclude: Names = DEFAULT_EXCLUDE,
     n_bins: int = 3,
 ) -> pd.DataFrame:
     """Feature rows of the analysed turns with ``position``, ``segment`` (``n_bins`` equal
@@ -31,7 +49,7 @@ def analysable_features(
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 
 
-def speaker_summary(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+def speaker_summary(df: pd.DataFrame, cols: Names) -> pd.DataFrame:
     """Median and quartiles of ``cols`` by speaker (``<speaker>_median``, ``_q1``, ``_q3``)."""
     g = df.groupby("speaker")[list(cols)]
     parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}

@@ -8,21 +8,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations, product
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import stats
 
-from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, adjust_p, mixedlm_table
+from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Names, adjust_p, mixedlm_table
 from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, TURN_ID, count_words, session_position
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
-
-Names = Sequence[str]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +63,7 @@ def summarise_sessions(
     found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
     for name, df in tables.items():
         skip = found[name].skip_backchannels
-        r = df.drop(columns=["speaker"], errors="ignore").assign(
-            session_id=df.session_id.astype(str)
-        )
+        r = df.drop(columns=["speaker"], errors="ignore").astype({"session_id": str})
         r = r.merge(position[mask & ~is_bc] if skip else position[mask], on=TURN_ID)
         rows[name] = r.sort_values(TURN_ID, kind="mergesort")
     parts = [found[name].summarise(r, ids, rows).reset_index(drop=True) for name, r in rows.items()]
@@ -144,8 +141,7 @@ def join_metadata(
 MIN_LEVELS, MAX_LEVELS = 2, 12
 
 
-@dataclass(frozen=True)
-class Roles:
+class Roles(NamedTuple):
     """The metadata columns analysed (``factors``, ``outcomes``) and those left out, with why."""
 
     factors: list[str]
@@ -301,9 +297,7 @@ def compare_groups(
         fit, res = {"omnibus_p": np.nan, "df_resid": np.nan, "note": note}, None
         if not note:
             res = smf.ols(f"Q('{m}') ~ C(Q('{factor}'), Treatment('{levels[0]}'))", d).fit()
-            names = list(res.params.index)  # the factor's terms: all but the intercept
-            fit |= {"omnibus_p": float(res.f_test(np.eye(len(names))[1:]).pvalue)}
-            fit |= {"df_resid": float(res.df_resid)}
+            fit |= {"omnibus_p": float(res.f_pvalue), "df_resid": float(res.df_resid)}
         pairs = list(combinations(levels, 2))
         if len(levels) > max_levels:  # the top pairs of groups of 2+ by absolute mean difference
             g = d.groupby(factor)[m].agg(["mean", "size"])
@@ -315,7 +309,10 @@ def compare_groups(
             values = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean())
             row = dict(zip(CONTRAST_COLUMNS[:8], values, strict=True)) | fit
             if res is not None:
-                L = [float(n.endswith(f"[T.{b}]")) - float(n.endswith(f"[T.{a}]")) for n in names]
+                L = [
+                    float(n.endswith(f"[T.{b}]")) - float(n.endswith(f"[T.{a}]"))
+                    for n in res.params.index
+                ]
                 t = res.t_test(np.array(L)).summary_frame().iloc[0, [0, 4, 5, 3]]
                 row |= dict(zip(["diff", "ci_low", "ci_high", "p"], map(float, t), strict=True))
             row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb)

@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from therapy_turns.analysis.dynamics import change_points
-from therapy_turns.analysis.stats import adjust_p, fit_mixedlm, share_ci
+from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, share_ci
 from therapy_turns.schema import TURN_ID as KEYS
 from therapy_turns.schema import session_position
-
-Names = Sequence[str]
 
 
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
@@ -23,8 +21,7 @@ def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
     return counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
 
 
-@dataclass
-class PermutationResult:
+class PermutationResult(NamedTuple):
     """Transition counts ``from`` → ``to`` against a within-session shuffled null: p per cell,
     the statistic sum((observed - null_mean)^2 / null_mean) and its p."""
 

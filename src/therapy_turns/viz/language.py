@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.analysis.overview import with_words
+from therapy_turns.analysis.language import with_words
 from therapy_turns.measures.lexicons import MARKERS
 from therapy_turns.viz import plots
 
