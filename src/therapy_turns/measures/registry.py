@@ -1,13 +1,5 @@
-"""The measure registry: every turn-level measure family declared once (:class:`Measure`: table
-name, columns with meaning, unit and speakers, compute function of a chunk ``(turns, docs)``,
-session aggregations). The pipeline, CLI, explorer, manifest and session table read it; adding a
-measure is shown in ``docs/architecture.md``.
-
-Aggregations are functions ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``
-with columns ``column__statistic`` (the session table prefixes the measure name). ``rows``: the
-measure's rows of the analysed turns of a chunk, sorted by session and turn, with ``position``
-(``schema.session_position``) and ``speaker``; ``tables``: the same for every measure, by name.
-"""
+"""The measure registry: every turn-level measure family declared once (:class:`Measure`); the
+pipeline, CLI, explorer, manifest and session table read it (``docs/architecture.md``)."""
 
 from __future__ import annotations
 
@@ -24,23 +16,29 @@ from therapy_turns.schema import KEYS, SPEAKERS
 SEP = "__"
 
 Compute = Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]
+#: ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``, columns ``column__stat``;
+#: ``rows``: the measure's analysed rows of a chunk with ``position``; ``tables``: every measure's
 Aggregate = Callable[[pd.DataFrame, "Measure", Mapping[str, pd.DataFrame]], pd.DataFrame]
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a measure's table."""
+    """One column of a measure's table: meaning, unit (``count``, ``per 100 words``, ``1-5``
+    ...) and the speakers whose rows hold a value (others: NaN, never summarised)."""
 
     name: str
     meaning: str
-    #: unit or scale, e.g. ``count``, ``per 100 words``, ``0-1``, ``1-5``, ``bits``, ``text``
     unit: str = ""
-    #: the speakers whose rows hold a value (others: NaN/absent, never summarised)
     speakers: tuple[str, ...] = SPEAKERS
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (manifest)."""
         return {"meaning": self.meaning, "unit": self.unit, "speakers": list(self.speakers)}
+
+
+def _numeric(rows: pd.DataFrame, names: Iterable[str]) -> list[str]:
+    is_num, is_bool = pd.api.types.is_numeric_dtype, pd.api.types.is_bool_dtype
+    return [c for c in names if c in rows and is_num(rows[c]) and not is_bool(rows[c])]
 
 
 def speaker_means(
@@ -49,41 +47,58 @@ def speaker_means(
     """``column__speaker``: the session mean of every numeric (non-boolean) column over the
     turns of each speaker the column applies to."""
     applies = {c.name: c.speakers for c in measure.columns}
-    num = [
-        c
-        for c, t in rows.dtypes.items()
-        if c not in (*KEYS, "position")
-        and pd.api.types.is_numeric_dtype(t)
-        and not pd.api.types.is_bool_dtype(t)
-    ]
+    num = _numeric(rows, [c for c in rows.columns if c not in (*KEYS, "position")])
     parts = []
     for sp in SPEAKERS:
-        cols = [c for c in num if sp in applies.get(c, SPEAKERS)]
-        part = rows[rows.speaker == sp]
+        cols, part = [c for c in num if sp in applies.get(c, SPEAKERS)], rows[rows.speaker == sp]
         if cols and not part.empty:
             means = part.groupby("session_id", sort=False)[cols].mean()
             parts.append(means.rename(columns=lambda c, sp=sp: f"{c}{SEP}{sp}"))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """OLS slope of ``y`` on ``x`` ignoring NaNs; NaN with fewer than 3 points or constant x."""
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float("nan")
+    xc = x - x.mean()
+    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+
+
+def patient_slopes(
+    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """``column__patient_slope``: per session, the OLS :func:`slope` of every numeric patient
+    column over the position in the session (0 = first turn, 1 = last)."""
+    num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
+    pat = rows[rows.speaker == "patient"].groupby("session_id", sort=False)
+    return pd.DataFrame(
+        {
+            f"{c}{SEP}patient_slope": pat.apply(
+                lambda g, c=c: slope(g.position.to_numpy(float), g[c].to_numpy(float)),
+                include_groups=False,
+            )
+            for c in num
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Measure:
-    """A turn-level measure family: one table, declared once."""
+    """A turn-level measure family: one table (``name``: also the CLI command and session-table
+    prefix), its ``compute(turns, docs)`` returning rows keyed ``KEYS``, a one-line
+    ``description``, its value ``columns`` in order and session ``aggregates``; ``cli_columns``:
+    what the CLI writes (default all); ``skip_backchannels``: leave backchannels out of the
+    session aggregations (the table keeps them)."""
 
-    #: table name (``features``, ``emotion`` ...), also the CLI command and session prefix
     name: str
-    #: ``(turns, docs) -> DataFrame``: rows keyed :data:`~therapy_turns.schema.KEYS`
     compute: Compute
-    #: one line: what the table measures (CLI help, manifest, explorer)
     description: str
-    #: the value columns (keys excluded), in table order
     columns: Sequence[Column] = ()
-    #: session-level aggregations, applied in order (see the module docstring)
     aggregates: Sequence[Aggregate] = (speaker_means,)
-    #: columns the CLI command writes (default: keys + every column)
     cli_columns: Sequence[str] | None = None
-    #: leave backchannels and minimal responses ("Yeah.", "Mm-hmm.") out of the session
-    #: aggregations (:mod:`therapy_turns.measures.backchannels`; the table keeps them)
     skip_backchannels: bool = False
 
     def column_names(self) -> list[str]:
@@ -93,13 +108,11 @@ class Measure:
     def summarise(
         self, rows: pd.DataFrame, ids: pd.Index, tables: Mapping[str, pd.DataFrame] | None = None
     ) -> pd.DataFrame:
-        """Every aggregation of this measure, one row per id of ``ids`` (NaN where a session
-        has no rows), columns prefixed ``<name>__``. ``tables``: every measure's rows, by name
-        (default: this measure's only)."""
+        """Every aggregation, one row per id of ``ids`` (NaN without rows), columns prefixed
+        ``<name>__``; ``tables``: every measure's rows (default: this one's)."""
         tables = {self.name: rows} if tables is None else tables
         parts = [agg(rows, self, tables) for agg in self.aggregates]
-        parts = [p for p in parts if p is not None and len(p.columns)]
-        if not parts:
+        if not (parts := [p for p in parts if p is not None and len(p.columns)]):
             return pd.DataFrame(index=ids)
         out = pd.concat([p.reindex(ids) for p in parts], axis=1).astype("float64")
         return out.rename(columns=lambda c: f"{self.name}{SEP}{c}")
@@ -119,8 +132,7 @@ _REGISTRY: dict[str, Measure] = {}
 
 
 def register(measure: Measure, replace: bool = False) -> Measure:
-    """Add ``measure`` to the registry (once per module, at import). A second measure with the
-    same name is an error unless ``replace``."""
+    """Add ``measure`` (once, at import); a second one of the same name needs ``replace``."""
     old = _REGISTRY.get(measure.name)
     if old is not None and old is not measure and not replace:
         raise ValueError(
@@ -139,10 +151,9 @@ def unregister(name: str) -> None:
 
 def get(name: str) -> Measure:
     """The registered measure ``name``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown measure {name!r}; registered: {names()}") from None
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown measure {name!r}; registered: {names()}")
+    return _REGISTRY[name]
 
 
 def names() -> list[str]:
@@ -152,41 +163,4 @@ def names() -> list[str]:
 
 def measures(selected: Iterable[str] | None = None) -> dict[str, Measure]:
     """The registered measures (all, or the ``selected`` names), name -> measure."""
-    if selected is None:
-        return dict(_REGISTRY)
-    return {n: get(n) for n in selected}
-
-
-def patient_slopes(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
-    """``column__patient_slope``: per session, the OLS slope of every numeric patient column
-    over the relative position in the session (0 = first turn, 1 = last turn; units: score
-    change over a whole session); NaN with fewer than 3 patient turns."""
-    num = [
-        c.name
-        for c in measure.columns
-        if "patient" in c.speakers
-        and c.name in rows
-        and pd.api.types.is_numeric_dtype(rows[c.name])
-        and not pd.api.types.is_bool_dtype(rows[c.name])
-    ]
-    pat = rows[rows.speaker == "patient"]
-    out = {
-        f"{c}{SEP}patient_slope": pat.groupby("session_id", sort=False).apply(
-            lambda g, c=c: slope(g.position.to_numpy(float), g[c].to_numpy(float)),
-            include_groups=False,
-        )
-        for c in num
-    }
-    return pd.DataFrame(out)
-
-
-def slope(x: np.ndarray, y: np.ndarray) -> float:
-    """OLS slope of ``y`` on ``x`` ignoring NaNs; NaN with fewer than 3 points or constant x."""
-    ok = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[ok], y[ok]
-    if len(x) < 3 or np.ptp(x) == 0:
-        return float("nan")
-    xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+    return dict(_REGISTRY) if selected is None else {n: get(n) for n in selected}

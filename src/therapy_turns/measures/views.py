@@ -1,5 +1,5 @@
-"""Token attributes of parsed Docs, read with ``Doc.to_array``: as flat arrays over many Docs for
-per-turn counts (:class:`Tokens`) and as lists for one Doc (:class:`DocView`)."""
+"""Token attributes of parsed Docs read with ``Doc.to_array``: flat arrays over many Docs for
+per-turn counts (:class:`Tokens`), lists for one Doc (:class:`DocView`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _APOS = str.maketrans({"’": "'", "‘": "'"})
 #: the columns of :attr:`DocView.arr` and :attr:`Tokens.arr` (``Doc.to_array`` attributes)
 ATTRS = tuple(
     "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START SPACY "
-    "IS_ALPHA IS_UPPER IDX".split()
+    "IS_ALPHA IDX".split()
 )
 
 
@@ -35,20 +35,15 @@ def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
-    """``(finite, tense)`` of the morphological analysis ``key``: ``"Fin" in VerbForm`` and
-    ``"Past"``/``"Pres"`` from ``Tense`` (Past first), or None."""
+    """``(finite, tense)`` of morphology ``key``: ``Fin`` in VerbForm, Past/Pres (or None)."""
     m = MorphAnalysis.from_id(vocab, key)
     tense = m.get("Tense")
     return "Fin" in m.get("VerbForm"), next((t for t in ("Past", "Pres") if t in tense), None)
 
 
 class Tokens:
-    """The tokens of several Docs (one vocab) as flat arrays, for counts per Doc.
-
-    Row ``i`` is one token; :attr:`doc_of` gives its Doc's position, :attr:`start` each Doc's
-    first row. A predicate or lookup of a string attribute runs once per distinct string and
-    numpy spreads the result over the tokens; :meth:`count` sums a token mask per Doc.
-    """
+    """The tokens of several Docs (one vocab) as flat arrays (row ``i``: one token; ``doc_of``:
+    its Doc, ``start``: each Doc's first row); string predicates run once per distinct string."""
 
     def __init__(self, docs: Sequence[Doc], codes: dict[str, int] | None = None) -> None:
         self.docs = list(docs)
@@ -69,11 +64,11 @@ class Tokens:
 
     @cached_property
     def word(self) -> np.ndarray:
-        """Per token: a word (:mod:`therapy_turns.schema`: no punctuation, space or clitic)?"""
+        """Per token: a word (no punctuation, space or clitic)?"""
         return ~self.flag("IS_PUNCT") & ~self.flag("IS_SPACE") & ~self.where("ORTH", is_clitic)
 
     def column(self, attr: str) -> np.ndarray:
-        """The raw ``to_array`` column of ``attr`` (one of :data:`ATTRS`)."""
+        """The raw ``to_array`` column of ``attr``."""
         return self.arr[:, ATTRS.index(attr)]
 
     def flag(self, attr: str) -> np.ndarray:
@@ -110,9 +105,8 @@ class Tokens:
         return self.where(attr, values.__contains__, normed)
 
     def code(self, attr: str, normed: bool = True) -> np.ndarray:
-        """Per token: an integer code of its string from :attr:`codes` (new strings are added),
-        so the same string has the same code in every attribute and in every ``Tokens`` given
-        the same ``codes`` dict."""
+        """Per token: its string's integer code in :attr:`codes` (shared across attributes and
+        across ``Tokens`` given the same dict; new strings added)."""
         strs, inv = self.types(attr, normed)
         codes = self.codes
         return np.fromiter(
@@ -139,20 +133,14 @@ class Tokens:
             yield k, (idx[cuts[k] : cuts[k + 1]] - start[k]).tolist()
 
     def views(self) -> list[DocView]:
-        """A :class:`DocView` of every Doc, its lists cut from this block's (each string
-        attribute is read once for the block)."""
+        """A :class:`DocView` of every Doc, its lists cut from this block's."""
         bounds = self.start.tolist()
         return [DocView(d, (self, bounds[k], bounds[k + 1])) for k, d in enumerate(self.docs)]
 
 
 class DocView:
-    """The token attributes of one Doc as plain lists, each read once with ``Doc.to_array``
-    (or cut from a :class:`Tokens` block) when first used: ``text``, ``lower``
-    (``tok.lower_``), ``low`` (:func:`norm` of the text), ``lemma`` (:func:`norm` of the lemma),
-    ``lemma_lower`` (``tok.lemma_.lower()``), ``pos``/``tag``/``dep``, ``head`` (offset to the
-    head), ``punct``/``space``/``stop``/``alpha``/``upper`` (``tok.is_*``), ``sent_start``
-    (``SENT_START == 1``), ``idx``, ``ws`` (``tok.whitespace_``), ``word`` (neither
-    punctuation, space nor a clitic)."""
+    """One Doc's token attributes as lists, read when first used (``low``/``lemma``:
+    :func:`norm` of text/lemma, ``head``: offset to the head, flags as ``tok.is_*``)."""
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc, self._block = doc, block
@@ -160,7 +148,6 @@ class DocView:
 
     @classmethod
     def of(cls, doc: Doc) -> DocView:
-        """The view of ``doc``."""
         return cls(doc)
 
     def _col(self, attr: str) -> list[int]:
@@ -189,9 +176,7 @@ class DocView:
     space = cached_property(lambda self: self._flag("IS_SPACE"))
     stop = cached_property(lambda self: self._flag("IS_STOP"))
     alpha = cached_property(lambda self: self._flag("IS_ALPHA"))
-    upper = cached_property(lambda self: self._flag("IS_UPPER"))
     idx = cached_property(lambda self: self._col("IDX"))
-    sent_start = cached_property(lambda self: [x == 1 for x in self._col("SENT_START")])
     ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY")])
 
     @cached_property
@@ -209,6 +194,8 @@ class DocView:
 
     def span_text(self, lo: int, hi: int) -> str:
         """``doc[lo:hi].text``."""
-        if hi <= lo:
-            return ""
-        return self.doc_text[self.idx[lo] : self.idx[hi - 1] + len(self.text[hi - 1])]
+        return (
+            self.doc_text[self.idx[lo] : self.idx[hi - 1] + len(self.text[hi - 1])]
+            if hi > lo
+            else ""
+        )
