@@ -9,7 +9,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
+from itertools import product
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,8 @@ CLIENT_CODES = ("change", "sustain", "neutral")
 CLIENT_KINDS = ("desire", "ability", "reasons", "need", "commitment", "taking_steps", "other")
 DIRECTIONS = ("change", "sustain")
 NEGATORS = frozenset({"not", "never", "no"})
+PAIRS = list(product(DIRECTIONS, CLIENT_KINDS))
+COUNTS = [f"{d}_{k}" for d, k in PAIRS]
 
 
 class TalkHit(NamedTuple):
@@ -63,6 +66,11 @@ class ClientCodes:
         return out
 
 
+def _expand(token: dict[str, Any], lists: dict[str, list[str]]) -> dict[str, Any]:
+    """A token pattern with its ``"$name"`` values replaced by ``{"IN": lists[name]}``."""
+    return {k: {"IN": lists[v[1:]]} if str(v)[:1] == "$" else v for k, v in token.items()}
+
+
 class ClientCoder:
     """The compiled client rules for one spaCy vocabulary."""
 
@@ -75,16 +83,7 @@ class ClientCoder:
             for what, known in (("kind", CLIENT_KINDS), ("direction", DIRECTIONS)):
                 if r.get(what, known[0]) not in known:
                     raise ValueError(f"change_talk.yaml: rule {rid}: unknown {what} {r[what]}")
-            pats = [  # "$name": {"IN": lists[name]}
-                [
-                    {
-                        k: {"IN": spec["lists"][v[1:]]} if str(v)[:1] == "$" else v
-                        for k, v in t.items()
-                    }
-                    for t in p
-                ]
-                for p in r.get("tokens", [])
-            ]
+            pats = [[_expand(t, spec["lists"]) for t in p] for p in r.get("tokens", [])]
             if pats:
                 self.matcher.add(rid, pats, greedy="LONGEST")
             curly = {p.lower() for ph in r.get("phrases", []) for p in (ph, ph.replace("'", "’"))}
@@ -130,9 +129,6 @@ def get_client_coder(vocab: Vocab) -> ClientCoder:
     return ClientCoder(vocab)
 
 
-COUNTS = [f"{d}_{k}" for d in DIRECTIONS for k in CLIENT_KINDS]
-
-
 def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     """One row per patient turn of ``turns`` (``docs`` row-aligned), sorted by session and
     turn: ``client_talk`` (change | sustain | neutral), hit counts and evidence (JSON)."""
@@ -143,7 +139,7 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     for i in np.flatnonzero(turns["speaker"].to_numpy(dtype=object) == "patient"):
         cc = get_client_coder(docs[i].vocab).code_doc(docs[i]) if len(docs[i]) else ClientCodes()
         evidence = json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)
-        counts = [cc.count(d, k) for d in DIRECTIONS for k in CLIENT_KINDS]
+        counts = [cc.count(d, k) for d, k in PAIRS]
         talk = [cc.code, cc.count("change"), cc.count("sustain"), evidence]
         rows.append([sids[i], int(turn_no[i]), "patient", *talk, *counts])
     out = pd.DataFrame(rows, columns=MEASURE.column_names())
@@ -156,11 +152,7 @@ _COLUMNS = (
     ("change_talk", "change-talk hits", "count"),
     ("sustain_talk", "sustain-talk hits", "count"),
     ("evidence", "JSON: 'direction:kind' -> list of [rule id, matched text]", "JSON"),
-    *(
-        (f"{d}_{k}", f"{d}-talk hits of kind {k}", "count")
-        for d in DIRECTIONS
-        for k in CLIENT_KINDS
-    ),
+    *((f"{d}_{k}", f"{d}-talk hits of kind {k}", "count") for d, k in PAIRS),
 )
 DESCRIPTION = "one row per patient turn: change and sustain talk (MISC 2.5) with their evidence"
 COLUMN_SPECS = tuple(Column(*c, (PATIENT,)) for c in _COLUMNS)
