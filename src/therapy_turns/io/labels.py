@@ -4,8 +4,8 @@ unknown-speaker rule: ``docs/loading.md``)."""
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from therapy_turns.io import errors
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -40,8 +40,7 @@ _MAP = "(map other labels with --speaker LABEL=patient|therapist)"
 _A_LABEL = "a line starting with a speaker label such as 'Patient:' or 'Therapist:'"
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """A line-start label (``label`` as written, without bold, timestamp or indentation)."""
 
     end: int
@@ -97,8 +96,7 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A piece of a text file (kind label, speech, thinking, event or separator)."""
 
     kind: str
@@ -174,7 +172,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
             if mode == "separator":
                 found = f"text outside any turn: {line.strip().strip(BOM)[:60]!r}"
                 raise errors.TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
-            segs += [replace(b, kind=mode, turn=turn) for b in blanks]
+            segs += [b._replace(kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
             if mode == "speech" and lab and role is None and lab.name_like:
                 where.setdefault(lab.label, []).append(n)
@@ -193,7 +191,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
                 turn += 1
                 if role == "patient":
                     for i in pending:
-                        segs[i] = replace(segs[i], turn=turn)
+                        segs[i] = segs[i]._replace(turn=turn)
                     pending.clear()
             mode = "thinking" if lab.part == "thinking" else "speech"
             like |= dict.fromkeys(waiting, "followed by a known speaker's turn")
@@ -205,7 +203,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         blanks.clear()
     segs += blanks
     for i in pending:  # events after the last patient turn: kept on the last turn
-        segs[i] = replace(segs[i], turn=max(turn, 0))
+        segs[i] = segs[i]._replace(turn=max(turn, 0))
     if turn < 0:
         known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
         expected = f"lines starting with one of {known} followed by ':' {_MAP}"

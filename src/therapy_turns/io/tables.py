@@ -72,16 +72,15 @@ def _jsonl_rows(path: Path) -> Iterator[Record]:
 
 def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool) -> str:
     value = rec.get(key)
-    if key == "session_id" and (csv_ or type(value) is int):
+    if key == "session_id" and (csv_ or type(value) is int):  # a JSON int id kept as text
         value = str(value).strip()
-    if value is None or (key != "text" and value == ""):
-        what = "missing" if key not in rec else ("empty" if value == "" else "null")
-        raise errors.TranscriptError(path, line, f"{what} {key!r}", f"a {key} string")
-    if not isinstance(value, str):
-        raise errors.TranscriptError(
-            path, line, f"{key} {value!r} ({type(value).__name__})", f"a {key} string"
-        )
-    return value
+    if isinstance(value, str) and (value or key == "text"):
+        return value
+    what = (
+        "missing" if key not in rec else "empty" if value == "" else "null" if value is None else ""
+    )
+    found = f"{what} {key!r}" if what else f"{key} {value!r} ({type(value).__name__})"
+    raise errors.TranscriptError(path, line, found, f"a {key} string")
 
 
 def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
