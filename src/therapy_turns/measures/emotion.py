@@ -76,17 +76,14 @@ def span_unit(span: Doc | Span, rules: Rules | None = None) -> Unit:
 def design_matrix(
     units: Sequence[Unit], vocab: dict[str, int], dense_mean: np.ndarray, dense_sd: np.ndarray
 ) -> sparse.csr_matrix:
-    """Rows: the units' L2-normalised lexical counts over ``vocab``, then their standardised
-    dense features."""
+    """Rows: the units' L2-normalised lexical counts over ``vocab``, standardised dense inputs."""
     cols = [[vocab[w] for w in u.items if w in vocab] for u in units]
     rows = np.repeat(np.arange(len(units)), [len(c) for c in cols])
     lex = sparse.csr_matrix(
         (np.ones(len(rows)), (rows, [j for c in cols for j in c])), shape=(len(units), len(vocab))
     )  # repeated items summed
     lex.data /= np.repeat(np.sqrt(lex.multiply(lex).sum(axis=1).A1), np.diff(lex.indptr))
-    dense = np.asarray([u.dense for u in units], dtype=np.float64).reshape(
-        len(units), len(DENSE_FEATURES)
-    )
+    dense = np.asarray([u.dense for u in units], dtype=np.float64).reshape(len(units), -1)
     return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)], format="csr")
 
 
@@ -111,14 +108,11 @@ class LinearVAD:
 
     def save(self, path: str | Path = MODEL_FILE) -> None:
         """Write the model as a compressed ``.npz`` (byte-stable)."""
+        vocab = np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str)
+        arrays = {k: getattr(self, k) for k in ("intercept", "dense_mean", "dense_sd")}
+        meta = np.asarray(json.dumps(self.meta, sort_keys=True))
         np.savez_compressed(
-            path,
-            vocab=np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str),
-            coef=self.coef.astype(np.float32),
-            intercept=self.intercept,
-            dense_mean=self.dense_mean,
-            dense_sd=self.dense_sd,
-            meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
+            path, vocab=vocab, coef=self.coef.astype(np.float32), **arrays, meta=meta
         )
 
     def predict_units(self, units: Sequence[Unit]) -> np.ndarray:

@@ -148,7 +148,7 @@ class RuleView:
 
     def negated(self, lo: int, hi: int) -> set[int]:
         """Doc indices of the tokens of ``doc[lo:hi]`` in the scope of a negator in it."""
-        return {i for k, scope in self.scopes.items() if lo <= k < hi for i in scope if i < hi}
+        return {i for k in range(lo, hi) if self.negator[k] for i in self.scopes[k] if i < hi}
 
     def word_count(self, lo: int, hi: int) -> int:
         """Words of ``doc[lo:hi]``."""
