@@ -77,7 +77,7 @@ def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
                lemmas=[w.lower() for w in words])
 
 
-def code(text: str, client: str | None = None, verbs: tuple[str, ...] = ()) -> tq.TurnCodes:
+def code(text: str, client: str | None = None, verbs: tuple[str, ...] = ()) -> tq.Turn:
     doc = mk(text, verbs)
     prev = mk(client) if client else None
     return tq.get_coder(doc.vocab).code_turn(doc, prev)

@@ -123,10 +123,7 @@ class ClientCoder:
         return out
 
 
-@lru_cache(maxsize=4)
-def get_client_coder(vocab: Vocab) -> ClientCoder:
-    """The compiled client coder for ``vocab`` (cached)."""
-    return ClientCoder(vocab)
+get_client_coder = lru_cache(maxsize=4)(ClientCoder)  # the compiled coder of a vocab
 
 
 def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:

@@ -66,28 +66,22 @@ class Hit(NamedTuple):
 
 
 @dataclass
-class TurnCodes:
-    """Codes of one therapist turn with their evidence."""
+class Turn:
+    """A therapist turn: its view and quote mask, the client turn before (content lemmas, None
+    without one; all words and lemmas), the evidence found and its codes (forms, act, evidence)."""
 
+    v: DocView | None = None
+    quoted: list[bool] = field(default_factory=list)
     forms: list[str] = field(default_factory=list)
     act: list[str] = field(default_factory=list)
     evidence: dict[str, list[list[str]]] = field(default_factory=dict)
-
-    main_behaviour = property(lambda self: main_behaviour(self.forms))
-
-
-@dataclass
-class Turn:
-    """A therapist turn being coded: its view and quote mask, the client turn before (content
-    lemmas, None without one; all words and lemmas) and the forms found so far."""
-
-    v: DocView
-    quoted: list[bool]
     role_play: bool = False
     client: set[str] | None = None
     words: set[str] = field(default_factory=set)
     input_turn: bool = False  # the turn's cue rules give information, advice or exercise steps
     found: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    main_behaviour = property(lambda self: main_behaviour(self.forms))
 
     def add(self, code: str, rule: str, text: str) -> None:
         """Record ``[rule, text]`` as evidence of ``code`` (once)."""
@@ -154,12 +148,11 @@ class Coder:
         return sorted({Hit(s, e, r, self.rules[r]["code"], v.span_text(s, e)) for r, s, e in rules})
 
     def code_turn(self, doc: Doc, prev: Doc | None = None, role_play=False, views=None):
-        """The :class:`TurnCodes` of one therapist turn (``prev``: the client turn before;
-        ``views``: the DocViews of both, if at hand)."""
-        out = TurnCodes()
+        """The codes of one therapist turn (``prev``: the client turn before; ``views``: the
+        DocViews of both, if at hand)."""
         v, cv = views or (DocView(doc), None if prev is None else DocView(prev))
         if len(doc) == 0 or not v.doc_text.strip():
-            return out
+            return Turn()
         t, hits = Turn(v, quote_mask(doc, v.text)), self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
         if cv is not None:
@@ -172,10 +165,10 @@ class Coder:
         found = t.found
         if "persuade" in found and {"seeking_collaboration", "emphasizing_autonomy"} & set(found):
             found["persuade_with_permission"] = found.pop("persuade")
-        out.forms = [f for f in forms() if f in found] or ["other"]
-        out.act = [a for a in act_processes() if a in found]
-        out.evidence = {k: found[k] for k in out.forms + out.act if k in found}
-        return out
+        t.forms = [f for f in forms() if f in found] or ["other"]
+        t.act = [a for a in act_processes() if a in found]
+        t.evidence = {k: found[k] for k in t.forms + t.act if k in found}
+        return t
 
     def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
         """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
@@ -291,10 +284,7 @@ class Coder:
         return "simple+default"
 
 
-@lru_cache(maxsize=4)
-def get_coder(vocab: Vocab) -> Coder:
-    """The compiled coder for ``vocab`` (cached)."""
-    return Coder(vocab)
+get_coder = lru_cache(maxsize=4)(Coder)  # the compiled coder of a vocab
 
 
 def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
@@ -314,7 +304,7 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         if speakers[i] != "therapist":
             prev = i if spoken else prev
             continue
-        tc = TurnCodes()
+        tc = Turn()
         if len(doc) and spoken:
             client = (None, None) if prev is None else (docs[prev], views[prev])
             tc = get_coder(doc.vocab).code_turn(
