@@ -91,8 +91,7 @@ class ClientCoder:
                 self.phrases.add(rid, [tokenizer(p) for p in sorted(curly)])
 
     def code_doc(self, doc: Doc) -> ClientCodes:
-        """Code one patient turn (``docs/client_talk.md``): per sentence, vetoes, cancels and
-        flips apply; the turn goes to the direction with more hits, a tie to the last hit's."""
+        """The codes of one patient turn (decision rules: ``docs/client_talk.md``)."""
         out = ClientCodes()
         if not len(doc) or not doc.text.strip():
             return out
@@ -127,8 +126,7 @@ get_client_coder = lru_cache(maxsize=4)(ClientCoder)  # the compiled coder of a 
 
 
 def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per patient turn of ``turns`` (``docs`` row-aligned), sorted by session and
-    turn: ``client_talk`` (change | sustain | neutral), hit counts and evidence (JSON)."""
+    """One row per patient turn (``docs`` row-aligned to ``turns``): client talk and evidence."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     rows = []

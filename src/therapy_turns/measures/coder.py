@@ -42,8 +42,7 @@ class CoderError(ValueError):
 
 
 def read_coded(path: str | Path, label: str, text_column="text", group="session_id"):
-    """The coded table at ``path`` (``.csv`` or ``.jsonl``) with its label, text and group
-    columns checked and the client turn before each row (``_context``); unlabelled rows left out."""
+    """The checked coded table at ``path`` (.csv/.jsonl) with ``_context``, labelled rows only."""
     path = Path(path)
     if not path.is_file():
         raise CoderError(f"{path}: no such file (expected a coded .csv or .jsonl table)")
@@ -68,8 +67,7 @@ def read_coded(path: str | Path, label: str, text_column="text", group="session_
 
 
 def _contexts(df: pd.DataFrame) -> list[str]:
-    """The client turn before each row: a ``client_context`` column, or the previous patient
-    turn of the same session in a turn table (``speaker``, ``turn``, ``session_id``); else ""."""
+    """The client turn before each row (``client_context`` or the turn table's), else ""."""
     if "client_context" in df.columns:
         return df["client_context"].fillna("").astype(str).tolist()
     if not {"speaker", "turn", "session_id", "text"} <= set(df.columns):
@@ -84,8 +82,7 @@ def _contexts(df: pd.DataFrame) -> list[str]:
 
 
 def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.DataFrame:
-    """The rule coder's codes of each text (``contexts``: the client turn before) as columns
-    ``rule__<code>``: the therapist forms, the client counts, or none."""
+    """The rule coder's codes of each text as ``rule__<code>`` columns (``rules``: which)."""
     if rules == "none" or not len(texts):
         return pd.DataFrame(index=range(len(texts)))
     ids = [f"r{i:07d}" for i in range(len(texts))]
@@ -103,8 +100,7 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
 
 
 def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
-    """TF-IDF word 1-2-grams and character 2-5-grams of ``text`` plus the rule columns, into a
-    class-balanced logistic regression."""
+    """TF-IDF word 1-2-grams, char 2-5-grams and rule columns -> balanced logistic regression."""
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[?]")
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
     parts: list[tuple[str, Any, Any]] = [("words", words, "text"), ("chars", chars, "text")]
@@ -138,8 +134,7 @@ class TrainedCoder:
     classes = property(lambda self: [str(c) for c in self.pipeline.classes_])
 
     def predict(self, texts: Sequence[str], contexts=None, rule_codes: pd.DataFrame | None = None):
-        """The predicted code of each text (``contexts``: the client turns before; ``rule_codes``:
-        the rule columns, if at hand)."""
+        """The predicted code of each text (``contexts``: the client turns before)."""
         if not len(texts):
             return np.array([], dtype=object)
         X = pd.DataFrame({"text": [str(t) for t in texts]})
@@ -162,8 +157,7 @@ def train(
     source: str = "table",
     seed: int = 0,
 ) -> tuple[TrainedCoder, CVResult]:
-    """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df`` (columns
-    ``text_column``, ``group``; ``rules``: the rule feature set, one of :data:`RULE_SETS`)."""
+    """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df``."""
     if rules not in RULE_SETS:
         raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
     y, groups = df[label].astype(str).to_numpy(), df[group].astype(str).to_numpy()
@@ -252,8 +246,7 @@ def payload_sha256(path: str | Path) -> str | None:
 
 
 def load_model(path: str | Path) -> TrainedCoder:
-    """Read a model directory (or its ``coder.pkl``) written by :func:`save_model`; checks the
-    magic line, the format version and the payload checksum first."""
+    """The coder in a model directory or ``coder.pkl``, its file checked first."""
     p = _model_path(path)
     if not p.is_file():
         raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
@@ -297,9 +290,7 @@ def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
 
 
 class TechniqueModel:
-    """The techniques table with ``main_behaviour`` from a trained coder (the rule coder's in
-    ``main_behaviour_rules``; forms and evidence stay the rules'): a picklable ``(turns, docs)
-    -> table`` function for :mod:`therapy_turns.pipeline`."""
+    """``(turns, docs) -> techniques table`` with a trained coder's main behaviours."""
 
     def __init__(self, path: str | Path) -> None:
         p = _model_path(path)
@@ -331,9 +322,7 @@ class TechniqueModel:
 
 
 def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "") -> str:
-    """The methods sentence naming the coder of the main behaviours in a build (its
-    ``manifest``), with a trained coder's CV figures; ``requested``: the model asked for ("" =
-    the rules), which must be the one the build used."""
+    """The methods sentence naming the main-behaviour coder of a build's ``manifest``."""
     info = ((manifest or {}).get("parameters") or {}).get("technique_model")
     rerun = "rerun analyze" + (" without" if info else " with") + " --technique-model"
     if bool(info) != bool(str(requested)):

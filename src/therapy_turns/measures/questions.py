@@ -50,8 +50,7 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
 
 
 def _clause_heads(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> Iterator[int]:
-    """The first token of each clause (cut at unquoted commas, dashes ...) that is not quoted,
-    punctuation or a discourse marker."""
+    """The first unquoted, non-punctuation, non-marker token of each clause."""
     markers, need_head = lexicon()["discourse_markers"], True
     for i in range(start, end):
         if v.text[i] in _BOUNDARIES and not quoted[i]:
@@ -67,8 +66,7 @@ def _starts_open_prompt(v: DocView, head: int) -> bool:
 
 
 def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> str | None:
-    """``"open"``, ``"closed"`` or None for the sentence ``start:end`` of the Doc of ``v``;
-    None also for quoted and rhetorical questions."""
+    """``open``, ``closed`` or None (no, quoted or rhetorical question) of ``start:end``."""
     lex = lexicon()
     marks = (i for i in range(start, end) if v.text[i].endswith("?") and not quoted[i])
     qmark = max(marks, default=None)

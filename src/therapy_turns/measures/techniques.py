@@ -67,8 +67,7 @@ class Hit(NamedTuple):
 
 @dataclass
 class Turn:
-    """A therapist turn: its view and quote mask, the client turn before (content lemmas, None
-    without one; all words and lemmas), the evidence found and its codes (forms, act, evidence)."""
+    """A therapist turn being coded: its view, quotes, client turn before and codes."""
 
     v: DocView | None = None
     quoted: list[bool] = field(default_factory=list)
@@ -91,8 +90,7 @@ class Turn:
 
 
 def word_sequences(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]] | None:
-    """The word sequences a Matcher token pattern matches if it tests only ``LOWER`` (a word or
-    an ``IN`` list, optionally ``OP: "?"``), else None."""
+    """The word sequences of a token pattern that tests only ``LOWER`` (``OP: ?``), else None."""
     seqs: list[tuple[str, ...]] = [()]
     for tok in pattern:
         low = tok.get("LOWER")
@@ -148,8 +146,7 @@ class Coder:
         return sorted({Hit(s, e, r, self.rules[r]["code"], v.span_text(s, e)) for r, s, e in rules})
 
     def code_turn(self, doc: Doc, prev: Doc | None = None, role_play=False, views=None):
-        """The codes of one therapist turn (``prev``: the client turn before; ``views``: the
-        DocViews of both, if at hand)."""
+        """The codes of one therapist turn (``prev``: the client turn before; ``views``: both's)."""
         v, cv = views or (DocView(doc), None if prev is None else DocView(prev))
         if len(doc) == 0 or not v.doc_text.strip():
             return Turn()
@@ -235,8 +232,7 @@ class Coder:
         return "direction" if v.low[i] in ("let", "let's") or phrase else None
 
     def _reflection(self, t: Turn, start: int, end: int, stem: str | None, complex_stem: bool):
-        """The rule id if the statement ``start:end`` reflects the client turn, ``info_*`` if it
-        is information, else None (``stem``: the rule id of its lead-in)."""
+        """The reflection rule id of a statement, ``info_*`` for information, else None."""
         v, cfg, client, span = t.v, self.cfg, t.client, range(start, end)
         subjects = ("nsubj", "nsubjpass", "expl")  # own: the therapist speaks of themselves
         own = any(v.low[i] in ("i", "we") and v.dep[i] in subjects for i in span)
@@ -288,8 +284,7 @@ get_coder = lru_cache(maxsize=4)(Coder)  # the compiled coder of a vocab
 
 
 def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per therapist turn of ``turns`` (``docs`` row-aligned), sorted by session and
-    turn, with the columns of :data:`MEASURE` (no speech: no form, ``other``)."""
+    """One row per therapist turn (``docs`` row-aligned to ``turns``): :data:`MEASURE`'s columns."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
@@ -332,15 +327,13 @@ def code_rates(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = No
 
 
 def behaviour_entropy(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
-    """``transition_entropy``: per session, the entropy (bits) of the next therapist main
-    behaviour given the current one."""
+    """``transition_entropy``: per session, the entropy (bits) of the next main behaviour."""
     ther = rows[rows.speaker == THERAPIST].groupby("session_id", sort=False)["main_behaviour"]
     return ther.agg(lambda s: transition_entropy(s.tolist())).to_frame("transition_entropy")
 
 
 def mi_indices(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
-    """``mi_<index>``: the MI session indices of :func:`therapy_turns.analysis.mi.
-    session_indices` (change-talk share from the ``client`` rows when the chunk has them)."""
+    """``mi_<index>``: the session indices of :func:`therapy_turns.analysis.mi.session_indices`."""
     ind = mi.session_indices(rows[rows.speaker == THERAPIST], (tables or {}).get("client"))
     return ind.rename(columns=lambda c: f"mi_{c}")
 
