@@ -25,7 +25,7 @@ from therapy_turns.measures.registry import Column, Measure, register, speaker_m
 from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import KEYS, THERAPIST, is_content
+from therapy_turns.schema import KEYS, THERAPIST, content_lemmas
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,6 @@ def word_sequences(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]] | Non
     return seqs
 
 
-def content_lemmas(v: DocView, start: int, end: int) -> set[str]:
-    """The content lemmas (:func:`therapy_turns.schema.is_content`) of tokens ``start:end``."""
-    cols = (v.lemma_lower, v.alpha, v.stop, v.pos, v.text)
-    rows = zip(*(c[start:end] for c in cols), strict=True)
-    return {lemma for lemma, alpha, stop, pos, text in rows if is_content(text, pos, alpha, stop)}
-
-
 class Coder:
     """The compiled rules for one spaCy vocabulary; :meth:`code_turn` codes one turn."""
 
@@ -153,7 +146,7 @@ class Coder:
         t, hits = Turn(v, quote_mask(doc, v.text)), self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
         if cv is not None:
-            t.client, t.words = content_lemmas(cv, 0, len(cv.text)), {*cv.low, *cv.lemma}
+            t.client, t.words = content_lemmas(cv.doc), {*cv.low, *cv.lemma}
         # a number with a unit the client said is a restatement, not information
         hits = [h for h in hits if h.rule != "info_number_unit" or v.low[h.start] not in t.words]
         t.input_turn = bool({h.code for h in hits} & self.codes["input"])
@@ -243,7 +236,7 @@ class Coder:
         said = t.words | {"one"}
         if stem is None and any(v.tag[i] == "CD" and v.low[i] not in said for i in span):
             return "info_number"
-        content = content_lemmas(v, start, end) - self.words["acknowledge"]
+        content = content_lemmas(v.doc[start:end]) - self.words["acknowledge"]
         if own or not content:  # "Good.", "Okay, fine.": MISC 2.5 Facilitate
             return None
         overlap = len(content & client) / len(content)
@@ -273,7 +266,7 @@ class Coder:
         new_cues = [c for c in cues if not all(w in said for w in c.lower().split())]
         if new_cues:
             return f"complex+cue:{new_cues[0]}"
-        content = content_lemmas(t.v, start, end)
+        content = content_lemmas(t.v.doc[start:end])
         novelty = 1.0 - len(content & client) / max(len(content), 1)
         if len(content) >= self.cfg.complex_min_content and novelty >= self.cfg.complex_min_novelty:
             return f"complex+novel_{novelty:.2f}"
