@@ -41,7 +41,7 @@ def _error(out: dict) -> str:
 
 
 def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
-    """A code cell's outputs as HTML: figures (captioned, linking the files :func:`show_fig`
+    """A code cell's outputs as HTML: figures (captioned, linking the files :func:`save_fig`
     saved), tables, results and printed text (no code)."""
     parts = []
     for out in cell.get("outputs", []):

@@ -50,10 +50,8 @@ def plot_marker_profile(
     lab = plots.session_labels(rates.index)
     rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
     xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
-    shade = rates / rates.max().replace(0, 1)
-    return plots.plot_session_heat(
-        rates.round(1), shade, xlabel, plots.COLUMN_WIDTH * 1.6, 1.4, **HEAT
-    )
+    shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
+    return plots.plot_session_heat(rates.round(1), shade, xlabel, width, 1.4, **HEAT)
 
 
 def plot_lsm(df: pd.DataFrame) -> plt.Figure:

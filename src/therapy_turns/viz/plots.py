@@ -2,7 +2,6 @@
 
 import io
 import logging
-import math
 import os
 import re
 import textwrap
@@ -70,8 +69,7 @@ def save_fig(
     figures_dir: str | Path = "figures",
     show: bool | None = None,
 ) -> FigureFiles:
-    """Save a figure (or its pages: ``name-p01``, ...) as PDF and 300-dpi PNG; in a kernel also
-    show the first page, its metadata naming its files and the further pages for the report."""
+    """Save a figure or its pages (``name-p01``, ...) as PDF and 300-dpi PNG; show it in Jupyter."""
     out = output_dir(figures_dir)
     for f in [*out.glob(f"{name}.p[dn][fg]"), *out.glob(f"{name}-p[0-9][0-9]*.p[dn][fg]")]:
         f.unlink()
@@ -123,7 +121,7 @@ def paginate(items: Sequence, height: float, fixed: float = 0.8, per_row: int = 
 
 def grid(n: int, ncols: int, height: float, fixed: float = 0.0, **kw) -> tuple[plt.Figure, list]:
     """A full-width figure of ``n`` panels ``ncols`` to a row (unused axes hidden)."""
-    nrows = max(1, math.ceil(n / ncols))
+    nrows = max(1, -(-n // ncols))
     size = (TEXT_WIDTH, min(height * nrows + fixed, PAGE_HEIGHT))
     fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="tight", **kw)
     for ax in axes.flat[n:]:
@@ -219,8 +217,7 @@ def plot_intervals(
     note: str | None = None,
     tick=measure_label,
 ) -> list[plt.Figure] | None:
-    """Forest plot: ``estimate`` (``low``–``high``) per row ``label``, a panel per ``panel`` value,
-    ``note`` above the points; paged (None without estimates)."""
+    """Forest plot: ``estimate`` (``low``–``high``) per ``label`` row and ``panel`` value, paged."""
     t = table.dropna(subset=[estimate]).assign(_panel=table[panel] if panel else "")
     panels, labels = list(dict.fromkeys(t["_panel"])), list(dict.fromkeys(t[label]))
     ncols, figs = min(4, len(panels)), []

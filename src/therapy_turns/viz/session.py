@@ -30,8 +30,7 @@ def code_color(code: str) -> str:
 def plot_session(
     s: pd.DataFrame, kept: pd.DataFrame, codes: Sequence[str], session_id: str
 ) -> Figure:
-    """Valence and arousal per turn of ``kept`` above a row per code marking the turns of ``s``
-    (every turn; those not kept shaded) carrying it."""
+    """Valence and arousal per kept turn above the turns of ``s`` carrying each code."""
     rows = 0.16 * max(len(codes), 3)
     fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 0.35 + rows])
@@ -41,18 +40,16 @@ def plot_session(
     for dim, style in (("valence", "-"), ("arousal", ":")):
         for spk, g in kept.groupby("speaker", sort=True):
             line = dict(marker="o", ms=2.5, lw=1.2, alpha=1.0 if spk == "patient" else 0.6)
-            color = SPEAKER_COLORS.get(spk, "#444")
-            ax.plot(g["turn"], g[dim], style, color=color, label=f"{spk} {dim}", **line)
+            c, label = SPEAKER_COLORS.get(spk, "#444"), f"{spk} {dim}"
+            ax.plot(g["turn"], g[dim], style, color=c, label=label, **line)
     ax.axhline(3, color="#999", lw=0.6, zorder=0)
     vals = [3.0, *kept.filter(["valence", "arousal"]).stack().dropna()]
     lo, hi = min(vals), max(vals)
     pad = max(0.1, (hi - lo) * 0.1)
-    ax.set_ylim(max(1.0, lo - pad), min(5.0, hi + pad))
-    ax.set(ylabel="score (EmoBank 1–5)")
+    ax.set(ylim=(max(1.0, lo - pad), min(5.0, hi + pad)), ylabel="score (EmoBank 1–5)")
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
         ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
-    ax.tick_params(labelbottom=False)
     forms = [code_order().get(c, (9, 0))[0] == 0 for c in codes]
     for k, (code, form) in enumerate(zip(codes, forms, strict=True)):
         xs = s.loc[[code in {c for _, c in row} for row in s["codes"]], "turn"]

@@ -1,5 +1,6 @@
 """Figures of the techniques, their shifts, what follows them and event responses (04, 05, 07)."""
 
+import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -21,13 +22,13 @@ CODE = dict(marker="s", s=7, color="#D55E00", linewidths=0)
 MARKER = dict(marker="|", s=20, color=plots.PALETTE[0])
 
 
-def _code(column: str) -> str:
-    return column.split("_", 1)[1]
+def _words(name: str) -> str:
+    return re.sub(r"^(form|act|marker)_", "", name).replace("_", " ")
 
 
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
-    f = freq.rename(index=plots.session_labels(freq.index), columns=_code)
+    f = freq.rename(index=plots.session_labels(freq.index), columns=_words)
     xlabel = "code (share of therapist turns)"
     return plots.plot_session_heat(f, f, xlabel, plots.TEXT_WIDTH, 1.8, **SHARES)
 
@@ -47,7 +48,7 @@ def plot_ethogram(
                 g = frame[frame.session_id == sid].melt("turn", list(cols))
                 g = g[g["value"].fillna(0).astype(float) > 0]
                 ax.scatter(g["turn"], g["variable"].map(rows), **mark)
-            ticks = [_code(c) for c in columns] + [f"patient: {m}" for m in markers]
+            ticks = [_words(c) for c in columns] + [f"patient: {_words(m)}" for m in markers]
             ax.set_yticks(range(len(rows)), ticks, fontsize=4.5)
             ax.set(ylim=(len(rows) - 0.5, -0.5), xlim=(-1, codes["turn"].max() + 1))
             ax.set_title(labels[sid], fontsize=7, loc="left")
@@ -61,14 +62,13 @@ def plot_transitions(res: PermutationResult) -> plt.Figure:
     """Observed transition shares and observed/shuffled ratios (starred: permutation p < 0.05)."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(plots.TEXT_WIDTH, 3.0), layout="tight")
     sns.heatmap(row_normalise(res.observed), ax=a1, annot=True, **SHARES)
-    a1.set_title("P(next | current), observed")
     ratio = res.observed / res.null_mean.replace(0, np.nan)
     stars = ratio.round(2).astype(str) + res.p_cell.map(lambda p: "*" if p < 0.05 else "")
     ratios = dict(center=0, cmap="RdBu_r", annot=stars, fmt="", cbar=False, annot_kws={"size": 6})
     sns.heatmap(np.log2(ratio), ax=a2, **ratios)
-    a2.set_title(f"observed / shuffled (p = {res.p_value:.3f})")
-    for a in (a1, a2):
-        a.set(xlabel="next therapist turn", ylabel="current therapist turn")
+    titles = ["P(next | current), observed", f"observed / shuffled (p = {res.p_value:.3f})"]
+    for a, title in zip((a1, a2), titles, strict=True):
+        a.set(title=title, xlabel="next therapist turn", ylabel="current therapist turn")
     return fig
 
 
@@ -104,7 +104,7 @@ def plot_responsiveness(resp: pd.DataFrame, marker: str) -> plt.Figure:
 def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure] | None:
     """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
     rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
-    t = table.assign(label=[f"{_code(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
+    t = table.assign(label=[f"{_words(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
     xlabel = f"difference in patient {value} change (t-1 → t+1)"
     return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
 
@@ -113,7 +113,7 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     """P(change / sustain talk next | therapist main behaviour), Wilson 95% CIs, base rates."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="tight")
     d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"})
-    d["behaviour"] = d["behaviour"].str.replace("_", " ") + [f"\n(n={k:.0f})" for k in d["n"]]
+    d["behaviour"] = d["behaviour"].map(_words) + [f"\n(n={k:.0f})" for k in d["n"]]
     d["talk"] += " talk next"
     plots.plot_shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
     for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
@@ -122,10 +122,6 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
     ax.legend(frameon=False, fontsize=8)
     return fig
-
-
-def _words(name: str) -> str:
-    return name.removeprefix("marker_").replace("_", " ")
 
 
 def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
@@ -164,21 +160,19 @@ def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = 
     d = resp.assign(x=resp["code"].map(_words), hue=resp["condition"].map(_words))
     d["hue"] += [f" (n={k})" for k in n]
     colours = [*plots.PALETTE[: resp["condition"].nunique() - 1], "0.4"]  # no event (last) grey
-    panels = [(_words(f), g, colours) for f, g in d.groupby("family", sort=False)]
+    panels = [(f.replace("_", " "), g, colours) for f, g in d.groupby("family", sort=False)]
     if thinking is not None and len(thinking):
         base = thinking[["event", "share_base", "base_low", "base_high"]]
         base.columns = ["event", "share", "ci_low", "ci_high"]
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
         title = "thinking refers to the event"
         panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(plots.TEXT_WIDTH, 2.6), squeeze=False, layout="tight"
-    )
-    for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
+    fig, axes = plt.subplots(1, len(panels), figsize=(plots.TEXT_WIDTH, 2.6), layout="tight")
+    for ax, (title, g, palette) in zip(axes, panels, strict=True):
         plots.plot_shares(ax, g, "x", "hue", palette, dodge=0.6)
         ax.get_legend().remove()
         ax.set(ylim=(-0.05, 1.05), title=title)
-    axes[0][0].set_ylabel("share of next therapist turns")
-    plots.fig_legend(fig, axes[0], loc="upper center", ncol=4, fontsize=6)
-    fig.tight_layout(rect=(0, 0, 1, 0.85))
+    axes[0].set_ylabel("share of next therapist turns")
+    plots.fig_legend(fig, axes, loc="upper center", ncol=4, fontsize=6)
+    fig.get_layout_engine().set(rect=(0, 0, 1, 0.85))
     return fig
