@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import pickle
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,7 +26,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from therapy_turns.measures.client_talk import CLIENT_CODES, COUNTS, code_client_turns
-from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, forms
+from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, codebook, forms
 from therapy_turns.nlp import parse
 from therapy_turns.paths import project_path
 
@@ -329,25 +330,14 @@ def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "
         asked = "the rule coder was" if info else f"technique model {requested} was"
         built = f"technique model {info['path']}" if info else "the rule coder"
         raise CoderError(f"{asked} asked for, but the tables were built with {built}: {rerun}")
+    methods = codebook()["methods"]
     if not info:
-        return (
-            "Main behaviours, forms and ACT processes were coded by the rule-based coder "
-            "(`measures.techniques`, codebook in `docs/codebook.md`); its agreement with the "
-            "held-out parts of the hand-coded gold set is printed by "
-            "`benchmarks/technique_agreement.py`."
-        )
+        return methods["rules"]
     s = load_model(project_path(info["path"])).summary
     if s["payload_sha256"] != info["sha256"]:
         why = f"(sha256 {info['sha256'][:12]}): rerun analyze"
         raise CoderError(f"{info['path']}: not the model the tables were built with {why}")
-    cv = s.get("cv", {})
-    return (
-        f"Main behaviours were coded by a supervised coder of '{s.get('label')}' "
-        f"({s.get('model')}), trained on {s.get('n_rows')} coded turns in "
-        f"{s.get('n_sessions')} sessions ({Path(str(s.get('source', '?'))).name}); "
-        f"session-grouped {cv.get('folds')}-fold cross-validated κ = "
-        f"{cv.get('kappa', float('nan')):.2f}, macro-F1 = {cv.get('macro_f1', float('nan')):.2f} "
-        f"(model sha256 {str(s.get('payload_sha256', ''))[:12]}); forms and ACT processes (and "
-        "the model's rule features) by the rule-based coder (`measures.techniques`, "
-        "`docs/codebook.md`)."
-    )
+    cv = {"kappa": float("nan"), "macro_f1": float("nan"), **s.get("cv", {})}
+    source, sha = Path(str(s.get("source", "?"))).name, str(s.get("payload_sha256", ""))[:12]
+    fields = defaultdict(lambda: None, {**s, **cv, "source": source, "sha": sha})
+    return methods["model"].format_map(fields)  # a missing summary field reads "None"
