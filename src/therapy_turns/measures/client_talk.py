@@ -59,10 +59,9 @@ class ClientCodes:
     def evidence(self) -> dict[str, list[list[str]]]:
         """``{"change:reasons": [[rule, text], ...], ...}``."""
         out: dict[str, list[list[str]]] = {}
-        for h in self.hits:
-            items = out.setdefault(f"{h.direction}:{h.kind}", [])
-            if [h.rule, h.text] not in items:
-                items.append([h.rule, h.text])
+        items = ((f"{h.direction}:{h.kind}", h.rule, h.text) for h in self.hits)
+        for key, rule, text in dict.fromkeys(items):  # each evidence once, in order
+            out.setdefault(key, []).append([rule, text])
         return out
 
 

@@ -55,7 +55,7 @@ def read_coded(path: str | Path, label: str, text_column="text", group="session_
         else:
             df = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        why = (str(e).strip() or type(e).__name__).splitlines()[0]
         raise CoderError(f"{path}: not a readable table ({why})") from None
     for what, col in (("label", label), ("text", text_column), ("group", group)):
         if col not in df.columns:
