@@ -124,6 +124,18 @@ class CVResult:
     predictions: np.ndarray = field(repr=False)
 
 
+def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):
+    """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix (rows
+    gold) of ``pred`` against ``gold``."""
+    labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
+    prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
+    cm = pd.DataFrame(metrics.confusion_matrix(gold, pred, labels=labels), labels, labels)
+    kappa = float(metrics.cohen_kappa_score(gold, pred, labels=labels))
+    macro = float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    return kappa, macro, per.set_axis(labels), cm
+
+
 @dataclass
 class TrainedCoder:
     """A fitted coder and its training summary."""
@@ -183,13 +195,9 @@ def train(
         pred = cross_val_predict(pipe, X, y, groups=groups, cv=GroupKFold(folds))
     except ValueError as e:  # a training fold with a single class
         raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
-    prfs = metrics.precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
-    per_class = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
-    cm = pd.DataFrame(metrics.confusion_matrix(y, pred, labels=classes), classes, classes)
-    kappa = float(metrics.cohen_kappa_score(y, pred, labels=classes))
-    macro = float(metrics.f1_score(y, pred, labels=classes, average="macro", zero_division=0))
+    kappa, macro, per_class, cm = agreement(y, pred, classes)
     accuracy = float(np.mean(pred == y))
-    cv = CVResult(folds, kappa, macro, per_class.set_axis(classes), cm, accuracy, pred)
+    cv = CVResult(folds, kappa, macro, per_class, cm, accuracy, pred)
     rule_text = f" + {rules} rule codes" if len(R.columns) else ""
     model = f"word 1-2-gram + char 2-5-gram TF-IDF{rule_text} -> class-balanced logistic regression"
     summary = dict(format_version=FORMAT_VERSION, label=label, text_column=text_column, group=group)
