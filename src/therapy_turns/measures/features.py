@@ -128,7 +128,7 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
         s = int(sent[t.start[k]])
         col["dependency_distance_mean"][k] = np.mean(per_sent[s : s + int(n_sents[k])])
     strs, inv = t.types("POS", normed=False)
-    pos = pd.Categorical(strs, categories=POS_TAGS).codes.astype(np.int64)[inv] + 1  # 0: other
+    pos = pd.Index(POS_TAGS).get_indexer(strs)[inv] + 1  # 0: other tags
     table = np.bincount(t.doc_of * npos + pos, minlength=t.n_docs * npos).reshape(-1, npos)
     for j, p in enumerate(POS_TAGS, 1):
         col[f"pos_prop_{p}"] = ratio(table[:, j], np.where(has, t.n_tokens, 0))
