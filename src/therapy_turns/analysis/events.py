@@ -1,6 +1,6 @@
 """Event-locked analysis (notebook 07): the patient's turns around an event and the therapist's
 answer. An event sits on the patient turn whose reply it conditions; lags count the patient's
-turns (docs/architecture.md)."""
+turns (docs/analysis.md)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype
 
+from therapy_turns.analysis import stats
 from therapy_turns.analysis.shifts import next_therapist_code
-from therapy_turns.analysis.stats import (
-    Names,
-    adjust_p,
-    mixedlm_table,
-    ols_term,
-    share_ci,
-    t_interval,
-)
+from therapy_turns.analysis.stats import Names
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
@@ -146,7 +140,7 @@ def locked_means(long: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
         x = g["value"].to_numpy(float)
-        rows.append((ev, m, int(lag), len(x), float(x.mean()), *t_interval(x)))
+        rows.append((ev, m, int(lag), len(x), float(x.mean()), *stats.t_interval(x)))
     return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low", "ci_high"])
 
 
@@ -203,7 +197,7 @@ def event_effects(
             xs, other = d.loc[d.is_event == 1, "change"].to_numpy(float), d.change[d.is_event == 0]
             mean = float(xs.mean()) if len(xs) else np.nan
             values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique(), mean)
-            values += (*t_interval(xs), float(other.mean()), len(other))
+            values += (*stats.t_interval(xs), float(other.mean()), len(other))
             row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True))
             row["note"] = "no event (or no other turn) with a previous patient turn"
             if len(xs) and len(other):
@@ -211,20 +205,20 @@ def event_effects(
                 row |= _fit_effect(d) | {"p_perm": permutation_p(*arrays, n_perm, seed)}
             rows.append(row)
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    out["p_adj"] = adjust_p(out["p_mixed"].to_numpy(float), method)
-    out["p_perm_adj"] = adjust_p(out["p_perm"].to_numpy(float), method)
+    out["p_adj"] = stats.adjust_p(out["p_mixed"].to_numpy(float), method)
+    out["p_perm_adj"] = stats.adjust_p(out["p_perm"].to_numpy(float), method)
     return out
 
 
 def _fit_effect(d: pd.DataFrame) -> dict[str, object]:
-    fit = mixedlm_table(d, ["change"], "is_event", standardize=False)
+    fit = stats.mixedlm_table(d, ["change"], "is_event", standardize=False)
     keys = ["estimate", "est_ci_low", "est_ci_high", "p_mixed", "converged", "note"]
     if len(r := fit[fit["term"] == "is_event"]):
         r = r.iloc[0]
         note = "random-intercept variance 0: OLS" if r["boundary"] else ""
         values = (r["estimate"], r["ci_low"], r["ci_high"], r["p_value"], bool(r["converged"]))
         return dict(zip(keys, (*values, note), strict=True))
-    est, lo, hi, p = ols_term("change ~ is_event", d, "is_event")
+    est, lo, hi, p = stats.ols_term("change ~ is_event", d, "is_event")
     note = "mixed model singular (sessions do not differ): OLS"
     return dict(zip(keys, (est, lo, hi, p, True, note), strict=True))
 
@@ -249,7 +243,7 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame
         hits = {("main_behaviour", b): sub["next_code"] == b for b in behaviours}
         hits |= {("act_process", a.removeprefix("act_")): sub[a] for a in act_columns}
         hits = {k: h.fillna(False).astype(bool) for k, h in hits.items()}
-        rows += [(cond, *key, *share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
+        rows += [(cond, *key, *stats.share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
     return pd.DataFrame(rows, columns=["condition", "family", "code", *SHARE])
 
 
@@ -286,8 +280,8 @@ def thinking_response(
     per_event = ev.rename(columns={"condition": "event"})[[*KEYS, "event", "next_turn", "cues"]]
     rows = []
     for ty in types:
-        mine = per_event.loc[per_event.event == ty, "cues"]
+        hit = per_event.cues[per_event.event == ty] != ""
         kb = sum(refers(w, ty, cues) != "" for w in base)
-        rows.append((ty, *share_ci(int((mine != "").sum()), len(mine)), *share_ci(kb, len(base))))
+        rows.append((ty, *stats.share_ci(int(hit.sum()), len(hit)), *stats.share_ci(kb, len(base))))
     base_cols = ["k_base", "n_base", "share_base", "base_low", "base_high"]
     return per_event, pd.DataFrame(rows, columns=["event", *SHARE, *base_cols])
