@@ -18,8 +18,7 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
     for ax, dim in zip(axes, ("valence", "arousal"), strict=True):
         x, y = pred[dim[0].upper()].to_numpy(float), pred[dim].to_numpy(float)
         ax.scatter(x, y, s=4, alpha=0.35, color=plots.PALETTE[0], linewidths=0, rasterized=True)
-        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
-        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--")
+        ax.axline((3, 3), slope=1, color="0.6", lw=0.8, ls="--")
         _, column, name = next(b for b in BASELINES if b[0] == dim)
         r, base = stats.pearsonr(x, y)[0], stats.pearsonr(pred[column].to_numpy(float), x)[0]
         title = f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}"

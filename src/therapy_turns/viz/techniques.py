@@ -17,6 +17,7 @@ SHARES = dict(vmin=0, vmax=1, cmap="Blues", fmt=".2f", cbar=False, annot_kws={"s
 LOCKED = plots.INTERVAL | dict(color=plots.PALETTE[0])
 LOCKED |= dict(x="lag", y="value", row="measure", col="event", kind="line", marker="o")
 LOCKED |= dict(markersize=2.5, lw=1, facet_kws={"sharey": "row"})
+SHARE, LAGGED = ["event", "share", "ci_low", "ci_high"], ["ci_low", "mean", "ci_high"]
 TALK = [plots.PALETTE[2], plots.PALETTE[1]]
 CODE = dict(marker="s", s=7, color="#D55E00", linewidths=0)
 MARKER = dict(marker="|", s=20, color=plots.PALETTE[0])
@@ -127,9 +128,8 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
 def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
     """Mean (95 % CI) of each measure (row) at each patient-turn lag around each event type."""
     n = means[means["lag"] == 0].groupby("event")["n"].max()
-    d = means[means["measure"].isin(measures)]
-    d = d.assign(event=[f"{_words(e)} (n={n.get(e, 0):.0f})" for e in d["event"]])
-    d = d.melt(["event", "measure", "lag"], ["ci_low", "mean", "ci_high"])
+    d = means[means["measure"].isin(measures)].melt(["event", "measure", "lag"], LAGGED)
+    d["event"] = [f"{_words(e)} (n={n.get(e, 0):.0f})" for e in d["event"]]
     kw = dict(height=1.35, aspect=plots.TEXT_WIDTH / d["event"].nunique() / 1.35, **LOCKED)
     g = sns.relplot(d, row_order=measures, col_order=sorted(set(d["event"])), **kw)
     g.refline(x=0, color="0.5", lw=0.6, ls="--")
@@ -162,8 +162,7 @@ def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = 
     colours = [*plots.PALETTE[: resp["condition"].nunique() - 1], "0.4"]  # no event (last) grey
     panels = [(f.replace("_", " "), g, colours) for f, g in d.groupby("family", sort=False)]
     if thinking is not None and len(thinking):
-        base = thinking[["event", "share_base", "base_low", "base_high"]]
-        base.columns = ["event", "share", "ci_low", "ci_high"]
+        base = thinking[["event", "share_base", "base_low", "base_high"]].set_axis(SHARE, axis=1)
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
         title = "thinking refers to the event"
         panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
