@@ -281,8 +281,7 @@ def build_tables(
                 measures["techniques"] = replace(measures["techniques"], compute=model)
         skipped: list[SkippedFile] = []
         exclude = tuple(exclude)
-        one_per_file = not any(f.suffix.lower() in TABLE_SUFFIXES for f in files)
-        n = len(files) if one_per_file else None
+        n = None if any(f.suffix.lower() in TABLE_SUFFIXES for f in files) else len(files)
         bar = tqdm(total=n, desc="analyze", unit="session", disable=not progress)
 
         def tasks() -> Iterator[ChunkTask]:

@@ -40,8 +40,7 @@ TARGETS = {"valence": "V", "arousal": "A", "dominance": "D"}
 
 
 def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
-    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id
-    (a relative ``path`` is resolved against the project root)."""
+    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
     df = pd.read_csv(
         project_path(path), dtype={"id": str, "split": str, "text": str}, keep_default_na=False
     )
@@ -139,10 +138,8 @@ def dev_predictions(
     cache_dir: str | Path | None = DEFAULT_CACHE,
     model: LinearVAD | None = None,
 ) -> pd.DataFrame:
-    """EmoBank dev rows with human ratings (``V, A, D``), the model's ``valence, arousal,
-    dominance`` and the scores of :data:`BASELINES`, each text scored as one unit. Without the
-    EmoBank CSV at ``data`` the scores of the last ``make emotion-model`` (:data:`SHIPPED_DEV`)
-    are read instead, with a warning."""
+    """EmoBank dev rows: human ratings ``V, A, D``, the model's and :data:`BASELINES`' scores
+    (each text one unit); without EmoBank at ``data``, the shipped :data:`SHIPPED_DEV`."""
     if model is None and not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)

@@ -78,22 +78,20 @@ class Tokens:
     def types(self, attr: str, normed: bool = True) -> tuple[list[str], np.ndarray]:
         """The distinct strings of ``attr`` (:func:`norm` applied if ``normed``) and, per
         token, the index of its string among them."""
-        got = self._types.get((attr, normed))
-        if got is None:
+        if (attr, normed) not in self._types:
             inv, ids = pd.factorize(self.column(attr))
             strings = self.vocab.strings if self.vocab is not None else {}
             strs = [norm(strings[h]) if normed else strings[h] for h in ids.tolist()]
-            got = self._types[(attr, normed)] = (strs, inv)
-        return got
+            self._types[(attr, normed)] = (strs, inv)
+        return self._types[(attr, normed)]
 
     def strings(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
         """Per token: the string of ``attr`` (``fn`` of it, run once per distinct string)."""
-        got = self._lists.get((attr, fn))
-        if got is None:
+        if (attr, fn) not in self._lists:
             strs, inv = self.types(attr, normed=False)
             vals = np.asarray(strs if fn is None else [fn(s) for s in strs], dtype=object)
-            got = self._lists[(attr, fn)] = vals[inv].tolist()
-        return got
+            self._lists[(attr, fn)] = vals[inv].tolist()
+        return self._lists[(attr, fn)]
 
     def where(self, attr: str, pred: Callable[[str], bool], normed: bool = True) -> np.ndarray:
         """Per token: ``pred`` of its string (evaluated once per distinct string)."""
