@@ -1,7 +1,7 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
     PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
-        [--split dev|dev2|heldout1|heldout2|heldout|heldout4|heldout5|heldout6|heldout7|all]
+        [--split dev|dev2|heldout|heldout1|heldout2|heldout4|...|heldout8|all]
         [--misses] [--corpus DIR]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
@@ -11,7 +11,7 @@ sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts
 (``--corpus DIR``: another corpus without real identifiers instead, e.g. one written by
 ``benchmarks/foreign_corpus.py``). ``--misses`` lists missed identifiers (for the tuning splits;
-``heldout7`` is for evaluation only, see ``benchmarks/data/README.md``). With ``--split all`` a
+``heldout8`` is for evaluation only, see ``benchmarks/data/README.md``). With ``--split all`` a
 last table gives every split side by side and all held-out parts (all but ``dev``, ``dev2``)
 together.
 """
@@ -33,7 +33,7 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-HELDOUT = ("heldout1", "heldout2", "heldout", "heldout4", "heldout5", "heldout6", "heldout7")
+HELDOUT = ("heldout1", "heldout2", "heldout", *(f"heldout{i}" for i in range(4, 9)))
 SPLITS = ("dev", "dev2", *HELDOUT)
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")

@@ -171,6 +171,21 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("he works at Walthamstow Library now", "ORG", "Walthamstow Library"),
         ("the funeral at St Patrick's Church in", "ORG", "St Patrick's Church"),
         ("he is in HMP Wakefield now", "ORG", "HMP Wakefield"),
+        # round 8: streets without a number, numbers before rare words, prefixed IDs, handles
+        ("she lives on Queen Street now", "ADDRESS", "Queen Street"),
+        ("the chef at 44 Deansgate then", "ADDRESS", "44 Deansgate"),
+        ("our house at 2 The Paddocks, Cobham", "ADDRESS", "2 The Paddocks"),
+        ("at 4012 W Camelback Rd then", "ADDRESS", "4012 W Camelback Rd"),
+        ("at Room 412, Lakeside Residences by", "ADDRESS", "Room 412, Lakeside Residences"),
+        ("my badge is PH 07731 there", "ID", "PH 07731"),
+        ("the MRN 20-118-447 was", "ID", "MRN 20-118-447"),
+        ("reference 448812 then", "ID", "448812"),
+        ("sort code 40-47-84 and", "ID", "40-47-84"),
+        ("to 753 21 Uppsala by", "POSTCODE", "753 21"),
+        ("I'm n1ght_owl_88 on there", "HANDLE", "n1ght_owl_88"),
+        ("she's dolores.ramirez.1925 on it", "HANDLE", "dolores.ramirez.1925"),
+        ("he plays as xXShadowWolf99Xx online", "HANDLE", "xXShadowWolf99Xx"),
+        ("and my snap is katiebee ok", "HANDLE", "katiebee"),
         # Presidio's predefined recognizers and phonenumbers
         ("mail J_Doe+tag@mail.co.uk today", "EMAIL", "J_Doe+tag@mail.co.uk"),
         ("see https://example.org/a?b=1 ok", "URL", "https://example.org/a?b=1"),
@@ -219,6 +234,8 @@ def test_record_number_recognizer_alone_takes_long_numbers():
         "Try the 5-4-3-2-1 exercise, 10 minutes, 3 times, in 2024 or 24/7.",
         "I went to the hospital, the school and the church.",
         "From 1066 AD to 1500 AD, a 2000 MB file at 1200 PM.",
+        "I walked 10000 steps, saved 25000 pounds, have 2 Kids and 3 Dogs.",
+        "The worry would snap back, the folder old_runs too, in 2019 Mum said so.",
     ],
 )
 def test_ordinary_talk_is_left_alone(text, ruler):
@@ -277,6 +294,16 @@ def test_numbering_restarts_per_session_and_original_unchanged(ruler):
         "Mail [EMAIL_1] please.",
     ]
     pd.testing.assert_frame_equal(turns, before)
+
+
+def test_missing_text_cells_are_kept_missing(ruler):
+    """A NaN or None cell (e.g. an empty ``thinking``) is left as it is, the rest redacted."""
+    turns = parse_text("Patient: Mail a@x.com please.\n\nTherapist: Or b@x.com then.\n", "A")
+    turns["thinking"] = [float("nan"), None]
+    turns.loc[1, "text"] = float("nan")
+    out = redact_turns(turns, nlp=ruler)
+    assert out["text"].iloc[0] == "Mail [EMAIL_1] please." and pd.isna(out["text"].iloc[1])
+    assert out["thinking"].isna().all()
 
 
 def test_name_found_once_is_swept_with_parts_lowercase_and_nicknames(ruler):
@@ -562,6 +589,21 @@ def test_given_names_and_capitalised_words_inside_sentences():
     assert got[2] == {("PLACE", "Reading"), ("DATE", "May")}
     assert got[3] == set()
     assert {("NAME", "Obi"), ("NAME", "Grace")} <= got[4]
+
+
+def test_capitalised_words_inside_sentences_not_known_safe_are_redacted_as_runs():
+    """Real model: a capitalised word inside a sentence is redacted unless known safe (months,
+    weekdays, religions and holidays, nationalities, listed acronyms); titles and particles join
+    a run of such words into one finding."""
+    texts = [
+        "She rang, and Octopus sent a bill again.",
+        "I pray to God at Christmas and Eid, in English, on Monday, with my GP.",
+        "She works at St Francis Friary and her aunt lives on Bóthar na Trá.",
+    ]
+    got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
+    assert got[0] == ["Octopus"]
+    assert got[1] == []
+    assert got[2] == ["St Francis Friary", "Bóthar na Trá"]
 
 
 def test_short_forms_with_z_or_a_doubled_letter_and_transliterations():

@@ -11,7 +11,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import count, product
 from types import SimpleNamespace
 
@@ -47,8 +47,6 @@ _WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
 _DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
-_WEEKDAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?")
-_TOKEN_KINDS = ["LOWERCASE_NAME", "RARE_PROPER_NOUN", "GIVEN_NAME", "CAPITALISED_PLACE"]
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
 _ANONYMIZER = AnonymizerEngine()
 
@@ -73,9 +71,10 @@ def _logprob() -> dict[str, float]:
     return {w: float(p) for w, p in rows}
 
 
-def is_common_word(word: str, threshold: float) -> bool:
-    """``word`` is at least as frequent in English as ``exp(threshold)`` (>= -13.5)."""
-    return _logprob().get(word.casefold(), -100.0) >= threshold
+def is_common_word(word: str, threshold: float | None = None) -> bool:
+    """``word`` is at least as frequent in English as ``exp(threshold)`` (default: redact.yaml)."""
+    limit = load_rules().common_word_logprob if threshold is None else threshold
+    return _logprob().get(word.casefold(), -100.0) >= limit
 
 
 @lru_cache(maxsize=1)
@@ -105,10 +104,18 @@ class TokenNameRecognizer(pa.EntityRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[pa.RecognizerResult]:
-        doc = nlp_artifacts.tokens if nlp_artifacts else None
-        tagged = doc is not None and doc.has_annotation("POS")
-        kinds = [(t, self._kind(t, tagged)) for t in doc or () if t.is_alpha and len(t) > 1]
-        return [pa.RecognizerResult(k, t.idx, t.idx + len(t), 0.5) for t, k in kinds if k]
+        doc, r, out = nlp_artifacts.tokens if nlp_artifacts else [], load_rules(), []
+        tagged = bool(doc) and doc.has_annotation("POS")
+        kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
+        for t in reversed(doc[:-1]):  # a title or a particle joins the name after it
+            joins = t.lower_ in r.name_particles or t.text.istitle() and t.lower_ in r.titles
+            kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
+        for t in (t for t in doc if kinds[t.i]):  # a run of words is one finding
+            joined = out and kinds[t.i - 1] and doc[t.i - 1].whitespace_ == " "
+            last = out.pop() if joined else pa.RecognizerResult(kinds[t.i], t.idx, 0, 0.5)
+            k = min(last.entity_type, kinds[t.i], key=r.token_kinds.index)
+            out.append(pa.RecognizerResult(k, last.start, t.idx + len(t), 0.5))
+        return out
 
     def _kind(self, tok: Token, tagged: bool) -> str | None:
         r, doc, i = load_rules(), tok.doc, tok.i
@@ -116,7 +123,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in (",", "is", "was") else doc[i - 1]
         cue = i > 0 and prev.lower_ in r.name_cue_words
         listed = tok.text.title() in given_names()
-        given = listed and tok.pos_ in _NOUNS
+        given = listed and tok.pos_ in _NOUNS or tok.is_lower and tok.pos_ == "PROPN"
         if tok.is_lower:
             named = cue and tok.pos_ in ("NOUN", "PROPN", "") or tagged and given and len(tok) > 2
             return "LOWERCASE_NAME" if rare and not tok.is_stop and named else None
@@ -126,11 +133,12 @@ class TokenNameRecognizer(pa.EntityRecognizer):
             return "RARE_PROPER_NOUN"
         start = i == 0 or doc[i - 1].is_space or doc[i - 1].is_punct and doc[i - 1].text != ","
         skip = tok.ent_type_.casefold() in r.not_name_types or tok.lower_ in r.not_names
-        if start or skip or r.date_requires.match(tok.text) or _WEEKDAY.fullmatch(tok.text):
+        if start or skip or r.date_requires.match(tok.text):
             return None  # a capital at the start of a sentence or quote says nothing, nor these
         if given or cue and tok.pos_ in _NOUNS:
             return "GIVEN_NAME"
-        return "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else None
+        place = "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else "GIVEN_NAME"
+        return r.capitalised_by_label.get(tok.ent_type_, place)  # not known to be safe: redacted
 
 
 @lru_cache(maxsize=8)
@@ -147,7 +155,7 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
         for pattern in rec.patterns if rec.name in rules.score_overrides else ():
             pattern.score = rules.score_overrides[rec.name]
     recognizers += [*map(pa.PatternRecognizer.from_dict, rules.recognizers)]
-    recognizers += [TokenNameRecognizer(_TOKEN_KINDS)]
+    recognizers += [TokenNameRecognizer(rules.token_kinds)]
     log.info("redaction: Presidio analyzer over spaCy %s", nlp.meta.get("name"))
     engine = SpacyNlpEngine([{"lang_code": "en", "model_name": nlp.meta.get("name", "")}], ner)
     engine.nlp = {"en": nlp}  # the loaded pipeline: Presidio never loads (or downloads) a model
@@ -168,20 +176,18 @@ class Match:
 
 
 def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match | None:
-    """A Presidio result without edge punctuation and (not for an ORG) a possessive 's, if kept:
-    dates, long phones, names not listed, capitalised NER findings, uncommon acronyms."""
-    if not (kind := rules.entity_types.get(r.entity_type)):
-        return None
+    """A Presidio result without edge punctuation (and 's, but of an ORG), if kept."""
+    kind = rules.entity_types.get(r.entity_type)
     s = text[r.start : r.end]
     t = s.lstrip(_EDGE + "(" * (")" not in s))
     u = t.rstrip(_EDGE + ")" * ("(" not in t))
     u = u[:-2] if kind != "ORG" and len(u) > 2 and u[-2:] in ("'s", "’s") else u
     by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
     drop = (
-        (not u or "[" in u or "]" in u)  # empty, or overlapping a placeholder
+        (not kind or not u or "[" in u or "]" in u)  # unmapped, empty, or in a placeholder
         or (kind == "DATE" and not rules.date_requires.search(u))
         or (kind == "PHONE" and sum(c.isdigit() for c in u) < rules.phone_min_digits)
-        or (by == "OrgAcronymRecognizer" and is_common_word(u, rules.common_word_logprob))
+        or (by in rules.common_checked and all(map(is_common_word, _WORDS.findall(u))))
         or (by == "SpacyRecognizer" and kind in SWEPT and u == u.lower())
         or (kind in SWEPT and u.casefold() in rules.not_names)  # "Mum", "NHS", "Slack"
     )
@@ -215,12 +221,9 @@ def _findings(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]:
     return [[m for r in res if (m := _finding(text, r, rules))] for text, res in pairs]
 
 
-def name_variants(
-    name: str, rules: SimpleNamespace | None = None, session_words: Iterable[str] = ()
-) -> set[str]:
+def name_variants(name: str, session_words: Iterable[str] = ()) -> set[str]:
     """A found name's forms swept through its session (parts, nicknames, short forms, cases)."""
-    rules = rules or load_rules()
-    common = partial(is_common_word, threshold=rules.common_word_logprob)
+    rules, common = load_rules(), is_common_word
     forms = {" ".join(name.split())}
     parts = [w for w in name.split() if w.strip(".").casefold() not in rules.titles and len(w) > 1]
     forms.update(p for p in parts if len(parts) > 1 and not common(p))
@@ -249,7 +252,7 @@ class _Session:
     """Swept forms, findings per text and placeholders of one session."""
 
     def __init__(self, texts: list[str], labels: Iterable[str], known: Known, found: dict) -> None:
-        rules, self.found, votes = load_rules(), found, defaultdict(Counter)
+        self.found, votes = found, defaultdict(Counter)
         # swept surface -> type: every finding of a swept type, known strings, speaker labels
         seen = [(m.surface, m.kind, 1) for t in texts for m in found.get(t, []) if m.kind in SWEPT]
         seen += [(s, k, 10**6) for k, ss in (known or {}).items() for s in ss]
@@ -261,9 +264,9 @@ class _Session:
         self.forms: dict[str, tuple[str, str]] = {}  # swept form -> type, surface it comes from
         for s, c in sorted(votes.items(), key=lambda sc: (-len(sc[0]), sc[0])):
             k = min(c, key=lambda k: (-c[k], TYPES.index(k)))
-            common = any(is_common_word(w, rules.common_word_logprob) for w in s.split())
+            common = any(map(is_common_word, s.split()))
             forms = {s, s if common else s.lower()}
-            forms = name_variants(s, rules, words) if k == "NAME" else forms
+            forms = name_variants(s, words) if k == "NAME" else forms
             if c["ORG"]:  # an organisation's possessive is part of its name: "Sainsbury's"
                 forms |= {f + p for f in forms for p in ("'s", "’s")}
             for f in sorted(forms, key=lambda f: (f != s, f)):
@@ -290,9 +293,7 @@ class _Session:
 
     def redact(self, text: str) -> str:
         """``text`` with identifiers replaced (and counted in :attr:`used`)."""
-        matches = self.matches(text) if text else []
-        if not matches:
-            return text
+        matches = self.matches(text)
         self.used.update((self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches)
         fill = {m.kind: {"lambda": lambda s, k=m.kind: self.placeholder(k, s)} for m in matches}
         ops = {k: OperatorConfig("custom", params) for k, params in fill.items()}
@@ -300,17 +301,16 @@ class _Session:
         return _ANONYMIZER.anonymize(text, results, ops, merge_entities_with_spaces=False).text
 
 
-def _sessions(
-    turns: pd.DataFrame, nlp: Nlp, known: Known
-) -> Iterator[tuple[object, pd.DataFrame, _Session]]:
+def _sessions(turns: pd.DataFrame, nlp: Nlp, known: Known) -> Iterator[tuple]:
     if bad := [k for k in known or {} if k not in TYPES]:
         raise ValueError(f"known: types {bad} unknown; expected some of {list(TYPES)}")
     cols = [c for c in TEXT_COLUMNS if c in turns.columns]
-    values = sorted({v for c in cols for v in turns[c].astype(str) if v.strip()})
+    values = sorted({v for c in cols for v in turns[c] if isinstance(v, str) and v.strip()})
     found = dict(zip(values, _findings(values, nlp), strict=True))  # once per distinct text
     for sid, g in turns.groupby("session_id", sort=False):
         labels = g["speaker_label"].astype(str) if "speaker_label" in g else []
-        yield sid, g, _Session([str(v) for c in cols for v in g[c]], labels, known, found)
+        texts = [v for c in cols for v in g[c] if isinstance(v, str)]  # not a missing cell
+        yield sid, g, _Session(texts, labels, known, found)
 
 
 def redaction_spans(turns: pd.DataFrame, nlp: Nlp = None) -> dict[object, list[Match]]:
@@ -334,7 +334,8 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
     out, audit = turns.copy(), []
     for sid, g, sess in _sessions(turns, nlp, known):
         for idx, c in product(g.index, cols):
-            out.at[idx, c] = sess.redact(str(turns.at[idx, c]))
+            if isinstance(v := turns.at[idx, c], str):  # a missing cell stays missing
+                out.at[idx, c] = sess.redact(v)
         audit += [(sid, p, k, s, n) for (p, k, s), n in sess.used.items()]
         log.info("redacted a session: %s", dict(Counter(k for k, _ in sess.ids)))
     if "speaker_label" in out:
