@@ -1,6 +1,6 @@
 """Session explorer: one session's turns beside its emotion trajectory and technique timeline, as
 escaped HTML from the analysis tables; ipywidgets filters in JupyterLab, static HTML elsewhere.
-Stable CSS hooks (``.tt-turn``, ``.tt-code`` ...): docs/architecture.md.
+Its stable CSS hooks are listed in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import matplotlib as mpl
@@ -35,11 +36,7 @@ CODE_LAYERS = {"form": "form", "act_process": "process"}
 #: Emotion columns shown as badges (EmoBank 1–5 scale; 3 = neutral).
 BADGES = ("valence", "arousal")
 CSS = (DATA_DIR / "explorer.css").read_text(encoding="utf-8")
-LEGEND = (
-    '<div class="tt-legend">Tags: filled = form (MITI), outlined = ACT process; hover a tag for '
-    "its evidence. Badges: V valence, A arousal (1–5, blue low, red high). Dashed red labels: "
-    "artefact flags. Amber: patient markers.</div>"
-)
+PAGE = Template((DATA_DIR / "explorer.html").read_text(encoding="utf-8").strip())
 
 
 @dataclass
@@ -245,18 +242,16 @@ def render_session(
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
         alt = f"emotion trajectory and technique timeline of {sid}"
         side = f'<div class="tt-side"><img class="tt-figure" alt="{alt}" src="{uri}"></div>'
-    return (
-        f'<div class="tt-explorer" data-session="{sid}"><style>{CSS}</style>'
-        f'<h3>Session {sid}</h3><div class="tt-summary">{_esc(summary)}</div>{LEGEND}'
-        f'<div class="tt-layout"><div class="tt-transcript">{body}</div>{side}</div></div>'
-    )
+    return PAGE.substitute(sid=sid, css=CSS, summary=_esc(summary), body=body, side=side)
 
 
 class SessionExplorer:
     """ipywidgets explorer; ``interactive`` false (papermill: the kernel cannot tell whether a
     widget frontend is attached): only the initial session's static HTML, no widget state."""
 
-    def __init__(self, data: ExplorerData, session_id: str | None, interactive: bool) -> None:
+    def __init__(
+        self, data: ExplorerData, session_id: str | None = None, interactive: bool = True
+    ) -> None:
         self.data, self.interactive, self.widget = data, interactive, None
         self.initial = session_id or data.sessions()[0]
         if self.initial not in data.sessions():
@@ -294,8 +289,5 @@ class SessionExplorer:
         return {**(self.build()._repr_mimebundle_(**kwargs) or {}), "text/html": static}
 
 
-def explore(
-    data: ExplorerData, session_id: str | None = None, interactive: bool = True
-) -> SessionExplorer:
-    """The session explorer: widgets (``interactive``) or the static HTML of ``session_id``."""
-    return SessionExplorer(data, session_id, interactive)
+#: The session explorer: widgets (``interactive``) or the static HTML of ``session_id``.
+explore = SessionExplorer

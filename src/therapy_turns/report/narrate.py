@@ -70,6 +70,11 @@ def _beyond_zero(t: pd.DataFrame) -> pd.DataFrame:
     return t[(t["ci_low"] > 0) | (t["ci_high"] < 0)]
 
 
+def _hits(named: list[str], n: int, word: str, says: str, limit: int, wrap: str = ": {}") -> str:
+    """``k of n <word>s <says>``, then the k named (at most ``limit``) in ``wrap``."""
+    return f"{len(named)} of {plural(n, word)} {says}" + _if(named, wrap.format(ids(named, limit)))
+
+
 def session_turns(table: pd.DataFrame, session_id: str, flags: Sequence[str]) -> Text:
     """Turns of one session by speaker and the flagged ones."""
     by = table["speaker"].value_counts()
@@ -241,10 +246,8 @@ def composition(comp: pd.DataFrame) -> Text:
 def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, value: str) -> Text:
     """Per-session slopes whose CI excludes zero, the mixed-model slope, start-vs-end change."""
     t = trends.dropna(subset=["ci_low", "ci_high"])
-    sig = _beyond_zero(t)
-    named = ids([f"{r.session_id} {num(r.slope)}" for r in sig.itertuples()], 5)
-    text = f"{len(sig)} of {plural(len(t), 'session')} have a slope whose 95% CI excludes zero"
-    text += _if(len(sig), f" ({named})")
+    named = [f"{r.session_id} {num(r.slope)}" for r in _beyond_zero(t).itertuples()]
+    text = _hits(named, len(t), "session", "have a slope whose 95% CI excludes zero", 5, " ({})")
     for _, s in mixed.iloc[1:2].iterrows():  # mixed_trend's rows: Intercept, slope, variances
         text += (
             f". The mixed-model slope is {num(s['estimate'], 3)} (95% CI {num(s['ci_low'], 3)} "
@@ -252,10 +255,9 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
             f"{'converged' if bool(s['converged']) else 'did not converge'})"
         )
     per = change[change["session_id"] != "all"]
-    moved = _beyond_zero(per)
-    named = ids([f"{r.session_id} {num(r.change)}" for r in moved.itertuples()], 5)
-    text += f". Start vs end: {len(moved)} of {plural(len(per), 'session')} change beyond the "
-    text += "bootstrap CI" + _if(len(moved), f" ({named})")
+    named = [f"{r.session_id} {num(r.change)}" for r in _beyond_zero(per).itertuples()]
+    says = "change beyond the bootstrap CI"
+    text += ". Start vs end: " + _hits(named, len(per), "session", says, 5, " ({})")
     for _, p in change[change["session_id"] == "all"].head(1).iterrows():
         text += (
             f"; pooled change {num(p['change'], 3)} (CI {num(p['ci_low'], 3)} to "
@@ -264,14 +266,12 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
     return Text(text + f" ({value}).")
 
 
-def code_mix(freq: pd.DataFrame, top: int = 3) -> Text:
+def code_mix(freq: pd.DataFrame) -> Text:
     """The most and least frequent codes (mean share of therapist turns over sessions)."""
     m = freq.mean().sort_values(ascending=False)
     name = {c: c.split("_", 1)[-1].replace("_", " ") for c in m.index}
     spread = (freq.max() - freq.min()).sort_values(ascending=False)
-    most, rarest = (
-        [f"{name[c]} {num(v)}" for c, v in s.items()] for s in (m.head(top), m.tail(top))
-    )
+    most, rarest = ([f"{name[c]} {num(v)}" for c, v in s.items()] for s in (m.head(3), m.tail(3)))
     return Text(
         f"Most frequent codes (mean share of therapist turns per session): {ids(most)}; "
         f"rarest: {ids(rarest)}. Sessions differ most in "
@@ -289,9 +289,8 @@ def intervals(t: pd.DataFrame, label: str, alpha: float = 0.05) -> Text:
     """How many estimates have adjusted p < alpha, naming them."""
     t = t.dropna(subset=["estimate"])
     hit = t[t["p_adj"] < alpha] if "p_adj" in t else t.iloc[0:0]
-    named = ids([f"{r} ({num(e)})" for r, e in zip(hit[label], hit["estimate"], strict=True)], 6)
-    n = plural(len(t), "estimate")
-    return Text(f"{len(hit)} of {n} have adjusted p < {alpha}" + _if(len(hit), f": {named}") + ".")
+    named = [f"{r} ({num(e)})" for r, e in zip(hit[label], hit["estimate"], strict=True)]
+    return Text(_hits(named, len(t), "estimate", f"have adjusted p < {alpha}", 6) + ".")
 
 
 def group_sizes(table: pd.DataFrame, factors: Sequence[str]) -> Text:
@@ -314,12 +313,8 @@ def roles(factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, st
     if skipped:
         text += " Not used: " + "; ".join(f"`{c}` ({w})" for c, w in skipped.items()) + "."
     text += _if(not factors, " Without a factor the group comparisons below are skipped.")
-    return Text(
-        text
-        + _if(
-            not outcomes, " Without an outcome column the outcome correlations below are skipped."
-        )
-    )
+    skip = " Without an outcome column the outcome correlations below are skipped."
+    return Text(text + _if(not outcomes, skip))
 
 
 def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
@@ -340,8 +335,9 @@ def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
         )
         if shown < fam:
             part += f"; {shown} of {fam} contrasts per measure shown (largest differences)"
-        part += f"; {len(hit)} of {plural(len(g), 'contrast')} with adjusted p < {alpha}"
-        parts.append(part + _if(len(hit), f": {ids(named, 4)}"))
+        parts.append(
+            part + "; " + _hits(named, len(g), "contrast", f"with adjusted p < {alpha}", 4)
+        )
     return Text(". ".join(parts) + ".")
 
 
@@ -350,7 +346,6 @@ def correlations(table: pd.DataFrame, alpha: float = 0.05) -> Text:
     if table.empty:
         return Text("No outcome column: correlations skipped.")
     hit = table[table["p_adj"] < alpha]
-    named = ids([f"{r.measure} ~ {r.outcome} (r = {num(r.r)})" for r in hit.itertuples()], 5)
-    text = f"{len(hit)} of {plural(len(table), 'correlation')} with adjusted p < {alpha}"
-    text += _if(len(hit), f": {named}")
+    named = [f"{r.measure} ~ {r.outcome} (r = {num(r.r)})" for r in hit.itertuples()]
+    text = _hits(named, len(table), "correlation", f"with adjusted p < {alpha}", 5)
     return Text(text + f", over up to {plural(int(table['n'].max()), 'session')}.")
