@@ -612,3 +612,14 @@ def test_short_forms_with_z_or_a_doubled_letter_and_transliterations():
     assert "immy" in name_variants("Imogen", session_words={"immy", "ann"})
     assert "ann" not in name_variants("Andrew", session_words={"ann"})
     assert "djurdja" in name_variants("Đurđa") and "mueller" in name_variants("Müller")
+
+
+def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
+    """Real model: a lower-case word the tagger calls a proper noun is a name, unless the
+    lemmatizer's WordNet index lists it ("jumpy" was redacted as a name 21 times in a corpus)."""
+    texts = [
+        "I’m also jumpy and a little distracted right now; my attention keeps flicking away.",
+        "me and oluwaseun went to the shop.",
+    ]
+    got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
+    assert got == [[], [("NAME", "oluwaseun")]]

@@ -87,6 +87,13 @@ def given_names() -> frozenset[str]:
     return frozenset(n for p in provs for n in p.first_names if n.istitle())
 
 
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """English base forms in the pipeline lemmatizer's WordNet index: words, not names."""
+    index = load_pipeline().get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    return frozenset(w for words in index.values() for w in words)
+
+
 class OfflineEmailRecognizer(pre.EmailRecognizer):
     """Presidio's, the domain ending in a public suffix of tldextract's bundled list (offline)."""
 
@@ -123,7 +130,8 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in (",", "is", "was") else doc[i - 1]
         cue = i > 0 and prev.lower_ in r.name_cue_words
         listed = tok.text.title() in given_names()
-        given = listed and tok.pos_ in _NOUNS or tok.is_lower and tok.pos_ == "PROPN"
+        propn = tok.is_lower and tok.pos_ == "PROPN" and tok.text not in dictionary_words()
+        given = listed and tok.pos_ in _NOUNS or propn
         if tok.is_lower:
             named = cue and tok.pos_ in ("NOUN", "PROPN", "") or tagged and given and len(tok) > 2
             return "LOWERCASE_NAME" if rare and not tok.is_stop and named else None
