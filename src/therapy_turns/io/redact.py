@@ -90,7 +90,8 @@ def given_names() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def dictionary_words() -> frozenset[str]:
     """English base forms in the pipeline lemmatizer's WordNet index: words, not names."""
-    index = load_pipeline().get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    lemmatizer = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer")  # the redactor's
+    index = lemmatizer.lookups.get_table("lemma_index")
     return frozenset(w for words in index.values() for w in words)
 
 
