@@ -1,7 +1,7 @@
 """Command line: ``therapy-turns parse|analyze|table NAME|<measure>|train-coder|run-notebook|...``.
 
 The measure commands come from the registry; paths are relative to the current folder. A bad option,
-path or transcript is one line (``therapy-turns CMD: message``), exit 2, before any computing.
+path or input (any error type of this package) is one line (``therapy-turns CMD: message``), exit 2.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import NoReturn
 import pandas as pd
 import yaml
 
-from therapy_turns.analysis.sessions import MetadataError, read_metadata
+from therapy_turns.analysis.sessions import read_metadata
 from therapy_turns.io.errors import TranscriptError, withhold_quoted
 from therapy_turns.io.events import attach_events, read_events
-from therapy_turns.io.files import OutputError, atomic_write
+from therapy_turns.io.files import atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import to_csv
 from therapy_turns.io.transcripts import Corpus, load_corpus
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.pipeline import SchedulerError, StaleTablesError, build_tables, parse_turns
+from therapy_turns.pipeline import build_tables, parse_turns
 from therapy_turns.schema import SPEAKERS
 
 
@@ -103,8 +103,6 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Parse once and write the partitioned Parquet tables and manifest (see pipeline.py)."""
-    from therapy_turns.measures.coder import CoderError
-
     if args.workers > 1 and args.scheduler:
         raise UsageError("give --workers or --scheduler, not both")
     if args.metadata is not None:
@@ -112,10 +110,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     # the options named as build_tables' parameters are passed on as they are
     options = {k: v for k, v in vars(args).items() if k in signature(build_tables).parameters}
     options["speakers"] = parse_speaker_options(args.speaker)
-    try:
-        m = build_tables(args.paths, args.out, progress=not args.quiet, **options).manifest
-    except CoderError as e:
-        raise UsageError(str(e)) from None
+    m = build_tables(args.paths, args.out, progress=not args.quiet, **options).manifest
     for s in m["skipped"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)
     for key in ("missing_metadata", "unknown_ids"):
@@ -128,17 +123,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     """Write one measure's table: keys plus its columns (listed by the measure command's --help)."""
-    from therapy_turns.measures.coder import CoderError, TechniqueModel
+    from therapy_turns.measures.coder import TechniqueModel
 
     measure = registry.get(args.measure)
-    compute = measure.compute
-    if args.technique_model:
-        if measure.name != "techniques":
-            raise UsageError("--technique-model applies to the techniques table only")
-        try:
-            compute = TechniqueModel(args.technique_model)
-        except CoderError as e:
-            raise UsageError(str(e)) from None
+    if args.technique_model and measure.name != "techniques":
+        raise UsageError("--technique-model applies to the techniques table only")
+    compute = TechniqueModel(args.technique_model) if args.technique_model else measure.compute
     corpus = load_args(args)
     table = compute(corpus.turns, parse_turns(corpus.turns, progress=not args.quiet))
     if measure.cli_columns is not None:  # plus undeclared extras (main_behaviour_rules)
@@ -150,14 +140,11 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 def cmd_train_coder(args: argparse.Namespace) -> int:
     """Train a supervised coder on a coded turn table; print session-grouped CV agreement."""
-    from therapy_turns.measures.coder import CoderError, format_cv, train_file
+    from therapy_turns.measures.coder import format_cv, train_file
 
-    try:
-        a = args
-        coder, cv = train_file(a.table, a.label, a.out, a.text_column, a.group, a.rules, a.seed)
-    except CoderError as e:
-        raise UsageError(str(e)) from None
-    s, out = coder.summary, Path(args.out)
+    a, out = args, Path(args.out)
+    coder, cv = train_file(a.table, a.label, out, a.text_column, a.group, a.rules, a.seed)
+    s = coder.summary
     print(format_cv(cv, args.label, s["n_rows"], s["n_sessions"]))
     print(
         f"\nrule features: {s['rules']}; model -> {out / 'coder.pkl'} "
@@ -170,16 +157,14 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
     """Execute a notebook with validated parameters (never in place)."""
     from papermill.exceptions import PapermillExecutionError
 
-    from therapy_turns.report.notebooks import ParameterError, run_notebook
+    from therapy_turns.report.notebooks import run_notebook
 
     logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
+    a = args
     try:
-        a = args
         run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
-    except ParameterError as e:
-        raise UsageError(str(e)) from None
     except PapermillExecutionError as e:
-        error = f"{e.ename}: {e.evalue} (partial output in failed/ beside {args.output})"
+        error = f"{e.ename}: {e.evalue} (partial output in failed/ beside {a.output})"
         print(
             f"therapy-turns: {a.notebook} failed in cell {e.exec_count}: {error}", file=sys.stderr
         )
@@ -234,10 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         help = f"write the {name} table: {m.description}"
         add(name, cmd_table, help, f"{m.description}.", epilog=epilog, formatter_class=raw)
         sub.choices[name].set_defaults(measure=name)
-    add("strip-notebook", cmd_strip, cmd_strip.__doc__)
-    add("run-notebook", cmd_run_notebook, cmd_run_notebook.__doc__)
-    add("report", cmd_report, cmd_report.__doc__)
-    add("train-coder", cmd_train_coder, cmd_train_coder.__doc__)
+    for name, func in [
+        ("strip-notebook", cmd_strip),
+        ("run-notebook", cmd_run_notebook),
+        ("report", cmd_report),
+        ("train-coder", cmd_train_coder),
+    ]:
+        add(name, func, func.__doc__)
     return parser
 
 
@@ -254,11 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func in (cmd_parse, cmd_table) and suffix not in (".csv", ".parquet"):
             raise UsageError(f"--out {args.out}: expected a .csv or .parquet file name")
         return args.func(args)
-    except TranscriptError as e:  # with --redact, without the transcript text it quotes
-        redact = getattr(args, "redact", False)
-        print(f"therapy-turns {args.command}: {e.withheld() if redact else e}", file=sys.stderr)
-        return 2
-    except (OutputError, UsageError, MetadataError, SchedulerError, StaleTablesError) as e:
+    except Exception as e:  # the package's own error types are one-line messages, exit 2
+        if not (isinstance(e, UsageError) or type(e).__module__.startswith("therapy_turns.")):
+            raise
+        if isinstance(e, TranscriptError) and getattr(args, "redact", False):
+            e = e.withheld()  # with --redact, without the transcript text it quotes
         print(f"therapy-turns {args.command}: {e}", file=sys.stderr)
         return 2
 
