@@ -23,7 +23,7 @@ import pytest
 
 from therapy_turns import cli
 from therapy_turns.io import files
-from therapy_turns.io.files import OutputError, OutputFolder, atomic_write
+from therapy_turns.io.files import OutputError, atomic_write, output_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -71,15 +71,12 @@ def test_corpus_inside_the_output_folder_is_refused(tmp_path, capsys):
 
 def test_second_run_on_a_locked_folder_fails_at_once(tmp_path, capsys):
     out = tmp_path / "out"
-    holder = OutputFolder(out).claim()
-    try:
+    with output_folder(out):
         t0 = time.monotonic()
         assert run("analyze", SEEDS, "--out", out, "--quiet") == 2
         assert time.monotonic() - t0 < 5
         err = capsys.readouterr().err
         assert f"another analyze (pid {os.getpid()}) is writing this folder" in err
-    finally:
-        holder.release()
 
 
 def test_failed_rebuild_keeps_the_previous_build(tmp_path, clean, monkeypatch):

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
 from therapy_turns.io.errors import withhold_quoted
 from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
-from therapy_turns.io.files import OutputFolder, read_cached, write_cached
+from therapy_turns.io.files import output_folder, publish, read_cached, write_cached
 from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
     TABLE_SUFFIXES,
@@ -259,7 +259,7 @@ def build_tables(
     out, files = Path(analysis_dir), corpus_files(corpus)
     # the folder must be new or ours and not hold the corpus; locked for this run, the tables
     # staged and moved into place only when complete
-    with OutputFolder(out).claim(files) as folder:
+    with output_folder(out, files) as staging:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = read_events(Path(events)) if events is not None else None
         ev_types = EventTypes.load(Path(event_patterns)) if event_patterns else None
@@ -298,7 +298,7 @@ def build_tables(
         n_sessions = 0
         for index, result in run_chunks(tasks(), workers, scheduler, connect_timeout):
             for name in ("turns", *measures):
-                _write(folder.staging, name, index, result[name], stats)
+                _write(staging, name, index, result[name], stats)
             summaries[index] = result["sessions"]
             n_sessions += (n := result["turns"]["session_id"].nunique())
             bar.update(n)
@@ -311,11 +311,11 @@ def build_tables(
         counts = [c for c in sessions.columns if c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
-        _write(folder.staging, "sessions", 0, sessions, stats)
+        _write(staging, "sessions", 0, sessions, stats)
         for name in ("turns", *measures):  # keep the schema readable when the corpus is empty
             if name not in stats:
                 cols = measures[name].column_names() if name in measures else KEYS
-                _write(folder.staging, name, 0, pd.DataFrame(columns=cols), stats)
+                _write(staging, name, 0, pd.DataFrame(columns=cols), stats)
 
         labels = dict(sorted((speakers or {}).items()))
         if redact:  # a speaker label is often a participant's name
@@ -352,9 +352,8 @@ def build_tables(
             "event_patterns": None if event_patterns is None else _file(event_patterns),
         }
         names = ("turns", "sessions", *registry.names())
-        folder.publish(
-            names, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), MANIFEST
-        )
+        manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+        publish(staging, names, manifest_bytes, MANIFEST)
         log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out.resolve(), manifest)
 

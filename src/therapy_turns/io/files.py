@@ -6,9 +6,8 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +39,10 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def write_cached(path: str | os.PathLike[str], data: bytes) -> None:
-    """Store a cache entry: a checksum line, then ``data``."""
-    write_bytes(path, _CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+    """Store a cache entry atomically: a checksum line, then ``data``."""
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(_CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
 
 
 def read_cached(path: str | os.PathLike[str]) -> bytes | None:
@@ -64,71 +58,63 @@ def read_cached(path: str | os.PathLike[str]) -> bytes | None:
     return None
 
 
-class OutputFolder(AbstractContextManager):
-    """An analysis output folder claimed for one run (a context manager holding its lock)."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).absolute()
-        self.staging = self.path / ".staging"  # the run's tables until :meth:`publish`
-        self._lock: int | None = None
-
-    def claim(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> Self:
-        """Check the folder is ours and free, take its lock, start an empty staging folder."""
-        p = self.path
-        if p.exists() and not p.is_dir():
-            raise OutputError(f"--out {p}: is a file, expected a folder")
-        for i in inputs:
-            if p.resolve() in (Path(i).resolve(), *Path(i).resolve().parents):
-                msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
-                raise OutputError(msg)
-        owned = (p / MARKER).is_file() or (p / "manifest.json").is_file()
-        if p.is_dir() and any(p.iterdir()) and not owned:
-            raise OutputError(
-                f"--out {p}: folder is not empty and was not written by therapy-turns analyze "
-                f"(no {MARKER}); choose a new or empty folder"
+@contextmanager
+def output_folder(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()
+) -> Iterator[Path]:
+    """Claim an analysis output folder (new or ours, holding no input) and hold its lock; yield
+    an empty staging folder for the run's tables (moved into place by :func:`publish`)."""
+    p = Path(path).absolute()
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"--out {p}: is a file, expected a folder")
+    for i in inputs:
+        if p.resolve() in (Path(i).resolve(), *Path(i).resolve().parents):
+            msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
+            raise OutputError(msg)
+    owned = (p / MARKER).is_file() or (p / "manifest.json").is_file()
+    if p.is_dir() and any(p.iterdir()) and not owned:
+        raise OutputError(
+            f"--out {p}: folder is not empty and was not written by therapy-turns analyze "
+            f"(no {MARKER}); choose a new or empty folder"
+        )
+    fd, staging = None, p / ".staging"
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the OS drops it when the process dies
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with atomic_write(p / MARKER) as tmp:
+            tmp.write_bytes(b'{"written_by": "therapy-turns analyze"}\n')
+        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
+        staging.mkdir()
+    except (OSError, OutputError) as e:
+        if isinstance(e, BlockingIOError):
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            e = OutputError(
+                f"--out {p}: another analyze (pid {holder}) is writing this folder; wait for "
+                "it or choose another folder"
             )
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-            fd = os.open(p / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                os.close(fd)
-                raise OutputError(
-                    f"--out {p}: another analyze (pid {holder}) is writing this folder; wait for "
-                    "it or choose another folder"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            self._lock = fd
-            write_bytes(p / MARKER, b'{"written_by": "therapy-turns analyze"}\n')
-            shutil.rmtree(self.staging, ignore_errors=True)  # a killed run's leftovers
-            self.staging.mkdir()
-        except OSError as e:
-            self.release()
-            raise _oserror(p, e) from None
-        return self
+        if fd is not None:
+            os.close(fd)
+        raise (e if isinstance(e, OutputError) else _oserror(p, e)) from None
+    try:
+        yield staging
+    finally:
+        os.close(fd)
 
-    def publish(self, names: Iterable[str], manifest: bytes, manifest_name: str) -> None:
-        """Replace the tables ``names`` by the staged ones, then write the manifest."""
-        p = self.path
-        try:
-            (p / manifest_name).unlink(missing_ok=True)  # until it is back: incomplete
-            for name in names:
-                shutil.rmtree(p / name, ignore_errors=True)
-                if (self.staging / name).exists():
-                    os.replace(self.staging / name, p / name)
-            write_bytes(p / manifest_name, manifest)
-        except OSError as e:
-            raise _oserror(p, e) from None
-        shutil.rmtree(self.staging, ignore_errors=True)
 
-    def release(self) -> None:
-        """Drop the lock (the OS drops it too when the process dies)."""
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-
-    def __exit__(self, *_: object) -> None:
-        self.release()
+def publish(staging: Path, names: Iterable[str], manifest: bytes, manifest_name: str) -> None:
+    """Replace the tables ``names`` by the staged ones, then write the manifest."""
+    p = staging.parent
+    try:
+        (p / manifest_name).unlink(missing_ok=True)  # until it is back: incomplete
+        for name in names:
+            shutil.rmtree(p / name, ignore_errors=True)
+            if (staging / name).exists():
+                os.replace(staging / name, p / name)
+        with atomic_write(p / manifest_name) as tmp:
+            tmp.write_bytes(manifest)
+    except OSError as e:
+        raise _oserror(p, e) from None
+    shutil.rmtree(staging, ignore_errors=True)
