@@ -45,9 +45,14 @@ def _tokenizer() -> Tokenizer:
     return word_tokenizer()
 
 
+def text_words(text: str) -> list:
+    """The words of ``text`` (spaCy's English tokenizer, as the pipeline's; no parse needed)."""
+    return words(_tokenizer()(text or ""))
+
+
 def count_words(text: str) -> int:
-    """Words in ``text`` (spaCy's English tokenizer, as the pipeline's; no parse needed)."""
-    return len(words(_tokenizer()(text or "")))
+    """The number of :func:`text_words` of ``text``."""
+    return len(text_words(text))
 
 
 def is_content(text: str, pos: str, is_alpha: bool, is_stop: bool) -> bool:

@@ -4,21 +4,24 @@ trajectories and session means leave them out by default (a scored "Yeah." is no
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import text_words
 
-_WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 _RULE = read_yaml(DATA_DIR / "backchannels.yaml")
 _WORDS = frozenset(str(w).lower() for w in _RULE["words"])
+#: a turn with more letters than ``max_words`` of the longest listed words is none (not tokenized)
+_MAX_LETTERS = int(_RULE["max_words"]) * max(map(len, _WORDS))
 
 
 def is_backchannel(text: str) -> bool:
-    """Is ``text`` a backchannel: at most ``max_words`` words, each one in the word list?"""
-    words = _WORD.findall(str(text).lower())
-    return 0 < len(words) <= int(_RULE["max_words"]) and _WORDS.issuperset(words)
+    """Is ``text`` a backchannel: at most ``max_words`` words (:func:`schema.text_words`: "mm-hmm"
+    is "mm" and "hmm"), each one in the word list?"""
+    if sum(map(str.isalpha, str(text))) > _MAX_LETTERS:
+        return False
+    found = [w.lower_ for w in text_words(str(text))]
+    return 0 < len(found) <= int(_RULE["max_words"]) and _WORDS.issuperset(found)
 
 
 def mask(turns: pd.DataFrame) -> pd.Series:

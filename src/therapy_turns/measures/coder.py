@@ -8,9 +8,9 @@ import hashlib
 import json
 import logging
 import pickle
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,27 +28,31 @@ from sklearn.pipeline import Pipeline
 from therapy_turns.measures.client_talk import CLIENT_CODES, COUNTS, code_client_turns
 from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, codebook, forms
 from therapy_turns.nlp import parse
-from therapy_turns.paths import project_path
+from therapy_turns.paths import DATA_DIR, project_path, read_yaml
 
 log = logging.getLogger(__name__)
 
-MAGIC, FORMAT_VERSION = b"therapy-turns-coder", 1
+MAGIC, FORMAT_VERSION = "therapy-turns-coder", 1
 MODEL_FILE, SUMMARY_FILE = "coder.pkl", "summary.json"
 RULE_SETS = ("auto", "therapist", "client", "none")
 MIN_SESSIONS, MAX_FOLDS = 3, 5
+MESSAGES = read_yaml(DATA_DIR / "coder.yaml")
 
 
 class CoderError(ValueError):
     """Bad training input or model file: one line naming the file and what was expected."""
+
+    def __init__(self, key: str, **fields: Any) -> None:
+        super().__init__(MESSAGES[key].format(**fields))
 
 
 def read_coded(path: str | Path, label: str, text_column="text", group="session_id"):
     """The checked coded table at ``path`` (.csv/.jsonl) with ``_context``, labelled rows only."""
     path = Path(path)
     if not path.is_file():
-        raise CoderError(f"{path}: no such file (expected a coded .csv or .jsonl table)")
+        raise CoderError("no_table", path=path)
     if path.suffix.lower() not in (".csv", ".jsonl"):
-        raise CoderError(f"{path}: expected a .csv or .jsonl file, found '{path.suffix}'")
+        raise CoderError("suffix", path=path, suffix=path.suffix)
     try:
         if path.suffix.lower() == ".csv":
             df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -56,11 +60,11 @@ def read_coded(path: str | Path, label: str, text_column="text", group="session_
             df = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         why = (str(e).strip() or type(e).__name__).splitlines()[0]
-        raise CoderError(f"{path}: not a readable table ({why})") from None
+        raise CoderError("unreadable", path=path, why=why) from None
     for what, col in (("label", label), ("text", text_column), ("group", group)):
         if col not in df.columns:
             cols = ", ".join(map(str, df.columns))
-            raise CoderError(f"{path}: unknown {what} column '{col}'; the columns are {cols}")
+            raise CoderError("column", path=path, what=what, col=col, cols=cols)
     df = df.assign(_context=_contexts(df))  # before unlabelled (client) rows are left out
     df[label] = df[label].astype("string").fillna("").str.strip()
     log.info("%s: %d rows without a '%s' code left out", path, (df[label] == "").sum(), label)
@@ -111,17 +115,8 @@ def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
     return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
 
 
-@dataclass
-class CVResult:
-    """Session-grouped cross-validated agreement of a coder."""
-
-    folds: int
-    kappa: float
-    macro_f1: float
-    per_class: pd.DataFrame
-    confusion: pd.DataFrame
-    accuracy: float
-    predictions: np.ndarray = field(repr=False)
+#: session-grouped cross-validated agreement of a coder
+CVResult = namedtuple("CVResult", "folds kappa macro_f1 per_class confusion accuracy predictions")
 
 
 def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):
@@ -142,6 +137,7 @@ class TrainedCoder:
 
     pipeline: Pipeline
     summary: dict[str, Any]
+    path: Path | None = None  # the model file it was loaded from
 
     rules = property(lambda self: str(self.summary["rules"]), doc="therapist | client | none")
     classes = property(lambda self: [str(c) for c in self.pipeline.classes_])
@@ -155,8 +151,7 @@ class TrainedCoder:
             if rule_codes is None:
                 rule_codes = rule_frame(X.text.tolist(), contexts or [""] * len(X), self.rules)
             if missing := [c for c in cols if c not in rule_codes.columns]:
-                why = "the rule coder did not give (trained with another package version?)"
-                raise CoderError(f"model needs rule features {missing} {why}")
+                raise CoderError("rule_features", missing=missing)
             X = pd.concat([X, rule_codes[cols].reset_index(drop=True).astype(float)], axis=1)
         return self.pipeline.predict(X)
 
@@ -172,16 +167,14 @@ def train(
 ) -> tuple[TrainedCoder, CVResult]:
     """Cross-validate (session-grouped) and fit a coder of ``label`` on ``df``."""
     if rules not in RULE_SETS:
-        raise CoderError(f"--rules {rules}: expected one of {', '.join(RULE_SETS)}")
+        raise CoderError("rules", rules=rules, choices=", ".join(RULE_SETS))
     y, groups = df[label].astype(str).to_numpy(), df[group].astype(str).to_numpy()
     classes, n_groups = sorted(set(y)), len(set(groups))
     if len(classes) < 2:
         one = classes[0] if classes else "none"
-        why = "a coder needs at least two codes"
-        raise CoderError(f"{source}: column '{label}' has a single class ({one}); {why}")
+        raise CoderError("one_class", source=source, label=label, one=one)
     if n_groups < MIN_SESSIONS:
-        why = f"grouped cross-validation needs at least {MIN_SESSIONS}"
-        raise CoderError(f"{source}: {n_groups} sessions in column '{group}'; {why}")
+        raise CoderError("few_sessions", source=source, n=n_groups, group=group, min=MIN_SESSIONS)
     if rules == "auto":  # the rule coder that knows the codes, if any
         parts = {p for c in classes for p in c.split(";") if p}
         therapist = parts <= set(MAIN_BEHAVIOURS) | set(forms())
@@ -194,20 +187,18 @@ def train(
     try:  # out-of-fold predictions over session-grouped folds
         pred = cross_val_predict(pipe, X, y, groups=groups, cv=GroupKFold(folds))
     except ValueError as e:  # a training fold with a single class
-        raise CoderError(f"grouped cross-validation failed: {str(e).splitlines()[0]}") from None
-    kappa, macro, per_class, cm = agreement(y, pred, classes)
-    accuracy = float(np.mean(pred == y))
-    cv = CVResult(folds, kappa, macro, per_class, cm, accuracy, pred)
+        raise CoderError("cv_failed", why=str(e).splitlines()[0]) from None
+    cv = CVResult(folds, *agreement(y, pred, classes), float(np.mean(pred == y)), pred)
     rule_text = f" + {rules} rule codes" if len(R.columns) else ""
     model = f"word 1-2-gram + char 2-5-gram TF-IDF{rule_text} -> class-balanced logistic regression"
     summary = dict(format_version=FORMAT_VERSION, label=label, text_column=text_column, group=group)
     summary |= dict(rules=rules, rule_columns=list(R.columns), classes=classes, n_rows=len(df))
     summary |= dict(class_counts={c: int((y == c).sum()) for c in classes}, n_sessions=n_groups)
     summary |= dict(source=source, model=model + " (C=10)", sklearn=sklearn.__version__, seed=seed)
-    scores = dict(kappa=kappa, macro_f1=macro, accuracy=accuracy)
+    scores = dict(kappa=cv.kappa, macro_f1=cv.macro_f1, accuracy=cv.accuracy)
     summary["cv"] = {"folds": folds, **{k: round(v, 4) for k, v in scores.items()}}
     summary["cv"]["per_class"] = cv.per_class.round(4).astype({"support": int}).to_dict("index")
-    summary["cv"]["confusion"] = dict(labels=classes, matrix=cm.values.tolist())
+    summary["cv"]["confusion"] = dict(labels=classes, matrix=cv.confusion.values.tolist())
     return TrainedCoder(pipe.fit(X, y), summary), cv
 
 
@@ -218,58 +209,58 @@ def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
     payload = pickle.dumps(coder.pipeline, protocol=5)
     sha = hashlib.sha256(payload).hexdigest()
     header = dict(format_version=FORMAT_VERSION, sklearn=sklearn.__version__, payload_sha256=sha)
-    header = json.dumps(header | {"label": coder.summary["label"]}, sort_keys=True).encode()
+    header = json.dumps(header | {"label": coder.summary["label"]}, sort_keys=True)
     tmp = out / f"{MODEL_FILE}.tmp"
-    tmp.write_bytes(MAGIC + b" %d\n" % FORMAT_VERSION + header + b"\n" + payload)
+    tmp.write_bytes(f"{MAGIC} {FORMAT_VERSION}\n{header}\n".encode() + payload)
     tmp.replace(out / MODEL_FILE)
     coder.summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
     (out / SUMMARY_FILE).write_text(json.dumps(coder.summary, indent=1, sort_keys=True) + "\n")
     return out / MODEL_FILE
 
 
-def _model_path(path: str | Path) -> Path:
-    return Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
-
-
-def _read(p: Path) -> tuple[dict[str, Any], bytes]:
-    """The JSON header and the checked payload of the model file ``p``."""
+def _read(path: str | Path) -> tuple[Path, dict[str, Any], bytes]:
+    """The model file of ``path`` (a directory or the file), its JSON header and checked payload."""
+    p = Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
+    if not p.is_file():
+        raise CoderError("no_model", path=p)
     first, head, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
+    magic = f"{MAGIC} {FORMAT_VERSION}"
     try:
-        header = json.loads(head) if first == MAGIC + b" %d" % FORMAT_VERSION else {}
+        header = json.loads(head) if first == magic.encode() else {}
     except json.JSONDecodeError:
         header = {}
     if header.get("format_version") != FORMAT_VERSION:
-        magic = f"'{MAGIC.decode()} {FORMAT_VERSION}' and a JSON header"
-        raise CoderError(f"{p}: line 1-2: not a therapy-turns coder file (expected {magic})")
+        raise CoderError("not_a_model", path=p, magic=magic)
     if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
-        raise CoderError(f"{p}: payload checksum does not match its header (file damaged)")
-    return header, payload
+        raise CoderError("checksum", path=p)
+    return p, header, payload
 
 
 def payload_sha256(path: str | Path) -> str | None:
     """The payload checksum of a model file (None if there is no readable model file)."""
     try:
-        return _read(_model_path(path))[0]["payload_sha256"]
+        return _read(path)[1]["payload_sha256"]
     except (OSError, CoderError):
         return None
 
 
 def load_model(path: str | Path) -> TrainedCoder:
     """The coder in a model directory or ``coder.pkl``, its file checked first."""
-    p = _model_path(path)
-    if not p.is_file():
-        raise CoderError(f"{p}: no model file (expected a train-coder output directory)")
-    header, payload = _read(p)
+    p, header, payload = _read(path)
     if header.get("sklearn") != sklearn.__version__:
-        versions = header.get("sklearn"), sklearn.__version__
-        log.warning("%s: written with scikit-learn %s, this is %s", p, *versions)
+        log.warning(
+            "%s: written with scikit-learn %s, this is %s",
+            p,
+            header.get("sklearn"),
+            sklearn.__version__,
+        )
     pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
     summary_path, sha = p.parent / SUMMARY_FILE, header["payload_sha256"]
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if summary.get("payload_sha256", sha) != sha:
-        raise CoderError(f"{summary_path}: belongs to another model file (checksums differ)")
+        raise CoderError("summary", path=summary_path)
     summary = {"rules": "none", "rule_columns": [], "label": header.get("label"), **summary}
-    return TrainedCoder(pipe, summary | {"payload_sha256": sha})
+    return TrainedCoder(pipe, summary | {"payload_sha256": sha}, p)
 
 
 def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
@@ -282,10 +273,9 @@ def format_cv(cv: CVResult, label: str, n_rows: int, n_sessions: int) -> str:
 
 def train_file(path, label, out_dir, text_column="text", group="session_id", rules="auto", seed=0):
     """:func:`read_coded` + :func:`train` + :func:`save_model` (the train-coder command)."""
-    path = Path(path)
     df = read_coded(path, label, text_column, group)
     coder, cv = train(df, label, text_column, group, rules, str(path), seed)
-    coder.summary["source_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    coder.summary["source_sha256"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     save_model(coder, out_dir)
     return coder, cv
 
@@ -294,7 +284,7 @@ def train_file(path, label, out_dir, text_column="text", group="session_id", rul
 def _cached_model(path: str, sha: str) -> TrainedCoder:  # sha keys the cache
     coder = load_model(path)
     if coder.summary["payload_sha256"] != sha:
-        raise CoderError(f"{path}: the model file changed while in use")
+        raise CoderError("changed", path=path)
     return coder
 
 
@@ -302,14 +292,12 @@ class TechniqueModel:
     """``(turns, docs) -> techniques table`` with a trained coder's main behaviours."""
 
     def __init__(self, path: str | Path) -> None:
-        p = _model_path(path)
-        coder = load_model(p)
+        coder = load_model(path)
+        self.path, self.summary = str(coder.path.resolve()), coder.summary
         if set(coder.classes) - set(MAIN_BEHAVIOURS) or coder.rules not in ("therapist", "none"):
-            raise CoderError(
-                f"{p}: a model of '{coder.summary.get('label')}' (codes {', '.join(coder.classes)})"
-                f" is not a main-behaviour coder; expected codes among {', '.join(MAIN_BEHAVIOURS)}"
-            )
-        self.path, self.summary = str(p.resolve()), coder.summary
+            codes, main = ", ".join(coder.classes), ", ".join(MAIN_BEHAVIOURS)
+            label = self.summary.get("label")
+            raise CoderError("not_main", path=coder.path, label=label, codes=codes, main=main)
         self.sha256 = str(coder.summary["payload_sha256"])
         #: identifies the function and model in cache keys and the manifest
         self.fingerprint = f"therapy_turns.measures.coder:TechniqueModel@{self.sha256}"
@@ -333,18 +321,17 @@ class TechniqueModel:
 def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "") -> str:
     """The methods sentence naming the main-behaviour coder of a build's ``manifest``."""
     info = ((manifest or {}).get("parameters") or {}).get("technique_model")
-    rerun = "rerun analyze" + (" without" if info else " with") + " --technique-model"
     if bool(info) != bool(str(requested)):
         asked = "the rule coder was" if info else f"technique model {requested} was"
         built = f"technique model {info['path']}" if info else "the rule coder"
-        raise CoderError(f"{asked} asked for, but the tables were built with {built}: {rerun}")
+        how = "without" if info else "with"
+        raise CoderError("mismatch", asked=asked, built=built, how=how)
     methods = codebook()["methods"]
     if not info:
         return methods["rules"]
     s = load_model(project_path(info["path"])).summary
     if s["payload_sha256"] != info["sha256"]:
-        why = f"(sha256 {info['sha256'][:12]}): rerun analyze"
-        raise CoderError(f"{info['path']}: not the model the tables were built with {why}")
+        raise CoderError("other_model", path=info["path"], sha=info["sha256"][:12])
     cv = {"kappa": float("nan"), "macro_f1": float("nan"), **s.get("cv", {})}
     source, sha = Path(str(s.get("source", "?"))).name, str(s.get("payload_sha256", ""))[:12]
     fields = defaultdict(lambda: None, {**s, **cv, "source": source, "sha": sha})
