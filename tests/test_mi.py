@@ -8,6 +8,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from therapy_turns.analysis import mi
+from therapy_turns.analysis.stats import next_turn
 
 
 def session(sid: str, pairs: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -80,9 +81,9 @@ def test_pairs_need_the_client_turn_right_after() -> None:
                          "main_behaviour": ["question", "reflection", "question"]})
     client = pd.DataFrame({"session_id": ["a", "b", "c"], "turn": [3, 6, 0],
                            "client_talk": ["change", "sustain", "change"]})
-    pairs = mi.next_client_pairs(tech, client)
+    pairs = next_turn(tech, client, "client_talk")
     # turn 1 is followed by therapist turn 2, not a client turn; sessions never mix
-    assert pairs[["session_id", "behaviour", "client_talk"]].values.tolist() == [
+    assert pairs[["session_id", "main_behaviour", "next_code"]].values.tolist() == [
         ["a", "reflection", "change"], ["b", "question", "sustain"]]
 
 

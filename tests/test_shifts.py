@@ -47,25 +47,25 @@ def test_permutation_null_for_random_sequence() -> None:
 
 
 def test_entropy_and_window() -> None:
-    assert shifts.entropy_bits(["a", "a", "a"]) == 0.0
-    assert shifts.entropy_bits(["a", "b", "c", "d"]) == pytest.approx(2.0)
     c = codes_from({"a": ["q", "q", "r", "r"]})
     w = shifts.windowed_entropy(c, window=2)
     assert np.isnan(w.entropy.iloc[0])
     assert w.entropy.iloc[1:].tolist() == pytest.approx([0.0, 1.0, 0.0])
+    four = shifts.windowed_entropy(codes_from({"a": ["a", "a", "a", "b", "c", "d"]}), window=3)
+    assert four.entropy.iloc[2] == 0.0 and four.entropy.iloc[5] == pytest.approx(np.log2(3))
 
 
 def test_run_lengths_and_perseveration() -> None:
     c = codes_from({"a": ["x", "x", "x", "y", "x"]})  # therapist turns 1,3,5,7,9
-    runs = shifts.run_lengths(c)
+    patient = pd.DataFrame(
+        {"session_id": "a", "turn": [0, 2, 4, 6, 8], "marker_slow_down": [1, 1, 0, 1, 1]}
+    )
+    runs = shifts.perseveration(c, patient, "marker_slow_down", min_length=1)
     assert runs[["code", "start_turn", "end_turn", "length"]].values.tolist() == [
         ["x", 1, 5, 3],
         ["y", 7, 7, 1],
         ["x", 9, 9, 1],
     ]
-    patient = pd.DataFrame(
-        {"session_id": "a", "turn": [0, 2, 4, 6, 8], "marker_slow_down": [1, 1, 0, 1, 1]}
-    )
     p = shifts.perseveration(c, patient, "marker_slow_down", min_length=3)
     assert p[["start_turn", "length", "n_marked_patient_turns"]].values.tolist() == [[1, 3, 1]]
 

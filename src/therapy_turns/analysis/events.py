@@ -14,8 +14,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype
 
 from therapy_turns.analysis import stats
-from therapy_turns.analysis.shifts import next_therapist_code
-from therapy_turns.analysis.stats import Names
+from therapy_turns.analysis.stats import Names, next_turn, shares
 from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.events import SEPARATOR, event_counts
 from therapy_turns.io.transcripts import analysable
@@ -233,18 +232,18 @@ def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
 def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
     """Share of next therapist turns with each main behaviour and ACT process after each event
     type and after other patient turns, with Wilson CIs."""
-    act_columns = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
-    acts = codes[[*KEYS, *act_columns]].rename(columns={"turn": "next_turn"})
-    nxt = next_therapist_code(codes, turns).merge(_conditions(turns), on=KEYS)
-    nxt = nxt.merge(acts, on=["session_id", "next_turn"], how="left")
-    behaviours, rows = sorted(codes["main_behaviour"].dropna().unique()), []
-    for cond in [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]:
-        sub = nxt[nxt["condition"] == cond]
-        hits = {("main_behaviour", b): sub["next_code"] == b for b in behaviours}
-        hits |= {("act_process", a.removeprefix("act_")): sub[a] for a in act_columns}
-        hits = {k: h.fillna(False).astype(bool) for k, h in hits.items()}
-        rows += [(cond, *key, *stats.share_ci(int(h.sum()), len(sub))) for key, h in hits.items()]
-    return pd.DataFrame(rows, columns=["condition", "family", "code", *SHARE])
+    acts = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
+    nxt = next_turn(_conditions(turns), codes, "main_behaviour", acts)
+    behaviours = sorted(codes["main_behaviour"].dropna().unique())
+    hits = {("main_behaviour", b): nxt["next_code"] == b for b in behaviours}
+    hits |= {("act_process", a.removeprefix("act_")): nxt[a] for a in acts}
+    order = [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]
+    return shares(
+        pd.DataFrame(hits, index=nxt.index),
+        nxt["condition"],
+        order,
+        ["condition", "family", "code"],
+    )
 
 
 def thinking_cues() -> dict[str, frozenset[str]]:
@@ -264,12 +263,12 @@ def thinking_response(
     """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: the
     cues found per event, and per type the share with CIs beside that after turns without one."""
     cues = thinking_cues()
-    nxt = next_therapist_code(turns, turns, "thinking").fillna({"next_code": ""})
+    therapist = turns[turns["speaker"] == "therapist"]
+    nxt = next_turn(_conditions(turns), therapist, "thinking").fillna({"next_code": ""})
     real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code]
     words = thinking[[*KEYS, "thinking_words"]].rename(columns={"turn": "next_turn"})
     nxt = nxt.loc[np.array(real, bool)].merge(words, on=["session_id", "next_turn"], how="left")
     nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
-    nxt = nxt.merge(_conditions(turns), on=KEYS)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     if uncued := [ty for ty in types if ty not in cues]:
         log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from therapy_turns.analysis.stats import share_ci
+from therapy_turns.analysis.stats import next_turn, shares
 
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
 FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection")}
@@ -48,32 +48,17 @@ def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None
     return out
 
 
-def next_client_pairs(techniques: pd.DataFrame, client: pd.DataFrame) -> pd.DataFrame:
-    """``session_id, turn, behaviour, client_talk``: therapist turns followed by a patient turn."""
-    t = techniques[["session_id", "turn", "main_behaviour"]].assign(speaker="therapist")
-    c = client[["session_id", "turn", "client_talk"]].assign(speaker="patient")
-    both = pd.concat([t, c], ignore_index=True).astype({"session_id": str})
-    both = both.sort_values(["session_id", "turn"], kind="stable")
-    nxt = both.shift(-1)
-    same = (nxt.session_id == both.session_id) & (nxt.turn == both.turn + 1)
-    same &= (both.speaker == "therapist") & (nxt.speaker == "patient")
-    pairs = both.loc[same, ["session_id", "turn"]].assign(
-        behaviour=both.main_behaviour[same].astype(str),
-        client_talk=nxt.client_talk[same].astype(str),
-    )
-    return pairs.reset_index(drop=True)
-
-
 def sequential(techniques: pd.DataFrame, client: pd.DataFrame) -> pd.DataFrame:
     """P(next patient turn is change / sustain talk | therapist behaviour) and the base rate,
     with Wilson CIs, and their ``ratio``."""
-    pairs = next_client_pairs(techniques, client)
-    rows = []
-    for talk in TALK:
-        base = share_ci(int((client.client_talk == talk).sum()), len(client))
-        for b in BEHAVIOURS:
-            sel = pairs.client_talk[pairs.behaviour == b]
-            mine = share_ci(int((sel == talk).sum()), len(sel))
-            rows.append((b, talk, *mine, *base, mine[2] / base[2] if base[2] else np.nan))
-    columns = "k n p low high base_k base_n base_rate base_low base_high ratio".split()
-    return pd.DataFrame(rows, columns=["behaviour", "talk", *columns])
+    pairs = next_turn(techniques, client, "client_talk")
+    talk = pd.DataFrame({t: pairs["next_code"] == t for t in TALK}, index=pairs.index)
+    out = shares(talk, pairs["main_behaviour"], BEHAVIOURS, ["behaviour", "talk"])
+    base = pd.DataFrame({t: client["client_talk"] == t for t in TALK}, index=client.index)
+    base = shares(base, np.zeros(len(client)), [0], ["_", "talk"]).drop(columns="_")
+    out = out.merge(base.add_prefix("base_"), left_on="talk", right_on="base_talk")
+    out["ratio"] = out["share"] / out["base_share"].replace(0, np.nan)
+    names = {"share": "p", "ci_low": "low", "ci_high": "high", "base_share": "base_rate"}
+    names |= {"base_ci_low": "base_low", "base_ci_high": "base_high"}
+    out = out.drop(columns="base_talk").rename(columns=names)
+    return out.sort_values("talk", kind="stable").reset_index(drop=True)

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns.analysis.dynamics import change_points
-from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, share_ci
+from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, next_turn, shares
 from therapy_turns.schema import TURN_ID as KEYS
 from therapy_turns.schema import session_position
 
@@ -63,12 +63,6 @@ def permutation_test(
     return PermutationResult(*frames, float(s_obs), p, n_perm)
 
 
-def entropy_bits(values: Sequence[str]) -> float:
-    """Shannon entropy (bits) of the empirical distribution of ``values``."""
-    _, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
-    return float(stats.entropy(counts, base=2)) + 0.0
-
-
 def transition_entropy(codes: Sequence[str]) -> float:
     """Conditional entropy H(next | current), bits, of a code sequence; NaN below two codes."""
     codes = [c for c in codes if isinstance(c, str) and c]
@@ -82,26 +76,13 @@ def transition_entropy(codes: Sequence[str]) -> float:
 def windowed_entropy(
     codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
 ) -> pd.DataFrame:
-    """``session_id, turn, entropy`` of the codes of the last ``window`` therapist turns."""
-    rows = []
-    for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
-        v = g[col].astype(str).to_numpy()
-        ent = [
-            entropy_bits(v[i - window : i]) if i >= window else np.nan for i in range(1, len(v) + 1)
-        ]
-        rows += zip([sid] * len(v), g["turn"].astype(int), ent, strict=True)
-    return pd.DataFrame(rows, columns=["session_id", "turn", "entropy"])
-
-
-def run_lengths(codes: pd.DataFrame, col: str = "main_behaviour") -> pd.DataFrame:
-    """Maximal runs of one code over consecutive therapist turns, with their length."""
-    d = codes.sort_values(KEYS)
-    c = d[col].astype(str)
-    run = ((c != c.shift()) | (d.session_id != d.session_id.shift())).cumsum()
-    g = d.assign(code=c).groupby(run, sort=False)
-    first = g[["session_id", "code", "turn"]].first().rename(columns={"turn": "start_turn"})
-    out = first.assign(end_turn=g["turn"].last(), length=g["turn"].size())
-    return out.reset_index(drop=True)
+    """``session_id, turn, entropy``: Shannon entropy (bits) of the codes of the last ``window``
+    therapist turns."""
+    d = codes.sort_values(KEYS).reset_index(drop=True)
+    onehot = pd.get_dummies(d[col].astype(str), dtype=float).groupby(d["session_id"])
+    counts = onehot.rolling(window).sum().droplevel(0).sort_index()
+    ent = stats.entropy(counts.to_numpy(), base=2, axis=1) + 0.0
+    return d[KEYS].assign(turn=d["turn"].astype(int), entropy=ent)
 
 
 def perseveration(
@@ -111,15 +92,19 @@ def perseveration(
     col: str = "main_behaviour",
     min_length: int = 3,
 ) -> pd.DataFrame:
-    """Runs of ``min_length`` or more identical codes with the patient turns inside them that
-    have ``marker`` > 0."""
-    runs = run_lengths(codes, col)
-    runs = runs[runs["length"] >= min_length].copy()
-    m = patient[patient[marker].fillna(0) > 0][KEYS]
-    runs["n_marked_patient_turns"] = [
-        len(m[(m.session_id == r.session_id) & (m.turn > r.start_turn) & (m.turn < r.end_turn)])
+    """Runs of ``min_length`` or more identical codes over consecutive therapist turns, with
+    their length and the patient turns inside them that have ``marker`` > 0."""
+    d = codes.sort_values(KEYS).assign(code=lambda x: x[col].astype(str))
+    g = d.groupby(((d.code != d.code.shift()) | (d.session_id != d.session_id.shift())).cumsum())
+    runs = g[["session_id", "code"]].first().assign(start_turn=g["turn"].first())
+    runs = runs.assign(end_turn=g["turn"].last(), length=g.size())
+    runs = runs[runs["length"] >= min_length].reset_index(drop=True)
+    m = patient[patient[marker].fillna(0) > 0]
+    inside = [
+        (m.session_id == r.session_id) & m.turn.between(r.start_turn + 1, r.end_turn - 1)
         for r in runs.itertuples()
     ]
+    runs["n_marked_patient_turns"] = [int(x.sum()) for x in inside]
     order = ["length", "n_marked_patient_turns"]
     return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
 
@@ -130,23 +115,11 @@ def technique_change_points(
     """``session_id, turn`` starting each new segment of the mix of the indicator ``columns``."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
-        x = g[list(columns)].astype(float).to_numpy()
-        cps = change_points(x, "l2", penalty, standardize=False)
+        cps = change_points(
+            g[list(columns)].astype(float).to_numpy(), "l2", penalty, standardize=False
+        )
         rows += [(sid, int(g["turn"].iloc[b])) for b in cps]
     return pd.DataFrame(rows, columns=["session_id", "turn"])
-
-
-def next_therapist_code(
-    codes: pd.DataFrame, turns: pd.DataFrame, col: str = "main_behaviour"
-) -> pd.DataFrame:
-    """``session_id, turn, next_turn, next_code``: patient turns followed by a therapist turn."""
-    t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
-    nxt = t.groupby("session_id")[["turn", "speaker"]].shift(-1)
-    keep = (t.speaker == "patient") & (nxt.speaker == "therapist")
-    t = t[keep].assign(next_turn=nxt.loc[keep, "turn"].astype(int))
-    named = codes[[*KEYS, col]].rename(columns={"turn": "next_turn", col: "next_code"})
-    m = t.merge(named, on=["session_id", "next_turn"], how="inner")
-    return m[[*KEYS, "next_turn", "next_code"]].reset_index(drop=True)
 
 
 def responsiveness(
@@ -159,13 +132,12 @@ def responsiveness(
 ) -> pd.DataFrame:
     """Share of each next therapist code after patient turns with ``marker`` > 0 and without,
     with Wilson CIs."""
-    nx = next_therapist_code(codes, turns, col).merge(patient[[*KEYS, marker]], on=KEYS, how="left")
+    nx = next_turn(turns.loc[turns["speaker"] == "patient", KEYS], codes, col)
+    nx = nx.merge(patient[[*KEYS, marker]], on=KEYS, how="left")
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
-    rows, states = [], sorted(codes[col].astype(str).unique()) if states is None else states
-    for c in ("after_marker", "otherwise"):
-        nxt = nx.loc[cond == c, "next_code"]
-        rows += [(c, s, *share_ci(int((nxt == s).sum()), len(nxt))) for s in states]
-    return pd.DataFrame(rows, columns=["condition", "code", "k", "n", "share", "ci_low", "ci_high"])
+    states = sorted(codes[col].astype(str).unique()) if states is None else states
+    hits = pd.DataFrame({s: nx["next_code"] == s for s in states}, index=nx.index)
+    return shares(hits, cond, ["after_marker", "otherwise"], ["condition", "code"])
 
 
 def coupling_data(

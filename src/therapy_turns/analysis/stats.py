@@ -41,6 +41,25 @@ def share_ci(k: int, n: int) -> tuple[int, int, float, float, float]:
     return k, n, k / n, float(lo), float(hi)
 
 
+def shares(hits: pd.DataFrame, groups: Sequence, order: Names, names: Names) -> pd.DataFrame:
+    """Per group in ``order`` and column of the boolean ``hits`` (tuple columns give several
+    ``names``): ``k, n``, the share and its Wilson CI."""
+    g = hits.fillna(False).astype(bool).groupby(np.asarray(groups))
+    k, n = g.sum().reindex(order, fill_value=0), g.size().reindex(order, fill_value=0)
+    keys = [(c, c if isinstance(c, tuple) else (c,)) for c in hits.columns]
+    rows = [(grp, *key, *share_ci(int(k[c][grp]), int(n[grp]))) for grp in order for c, key in keys]
+    return pd.DataFrame(rows, columns=[*names, "k", "n", "share", "ci_low", "ci_high"])
+
+
+def next_turn(first: pd.DataFrame, then: pd.DataFrame, col: str, carry: Names = ()) -> pd.DataFrame:
+    """``first`` (sorted) with ``next_turn``, its ``col`` in ``then`` as ``next_code`` and its
+    ``carry`` columns, for the rows whose session's next turn is in ``then``."""
+    nxt = then[["session_id", "turn", col, *carry]]
+    nxt = nxt.rename(columns={"turn": "next_turn", col: "next_code"})
+    first = first.sort_values(["session_id", "turn"]).assign(next_turn=lambda d: d["turn"] + 1)
+    return first.merge(nxt, on=["session_id", "next_turn"]).reset_index(drop=True)
+
+
 def t_interval(x: np.ndarray) -> tuple[float, float]:
     """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
     from statsmodels.stats.weightstats import DescrStatsW
