@@ -25,9 +25,9 @@ from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.paths import DATA_DIR
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
-from therapy_turns.viz import session as session_figure
+from therapy_turns.viz.figures import code_color, code_order
+from therapy_turns.viz.figures import plot_session as session_figure
 from therapy_turns.viz.plots import png
-from therapy_turns.viz.session import code_color, code_order
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def plot_session(data: ExplorerData, session_id: str) -> Figure:
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
-    return session_figure.plot_session(s, kept, codes, session_id)
+    return session_figure(s, kept, codes, session_id)
 
 
 def _esc(value: Any) -> str:

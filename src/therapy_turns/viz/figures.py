@@ -1,0 +1,395 @@
+"""Every figure function of notebooks 00-05 and 07 (06 draws with :mod:`plots` alone)."""
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from scipy import stats
+
+from therapy_turns.analysis.dynamics import home_base
+from therapy_turns.analysis.language import with_words
+from therapy_turns.analysis.shifts import PermutationResult, row_normalise
+from therapy_turns.measures.emotion_model import BASELINES
+from therapy_turns.measures.lexicons import MARKERS
+from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.viz import plots
+from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+
+Frame = pd.DataFrame | None
+SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
+BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
+POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=SPEAKER_ORDER)
+POINTS |= dict(markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
+EACH = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
+HEAT = dict(cmap="Blues", vmin=0, vmax=1, cbar=False, annot_kws={"size": 6})
+LOCKED = plots.INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", col="event")
+LOCKED |= dict(kind="line", marker="o", markersize=2.5, lw=1, facet_kws={"sharey": "row"})
+TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
+NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
+#: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
+LEGEND_SESSIONS = 12
+
+
+def _words(name: str) -> str:
+    return re.sub(r"^(form|act|marker)_", "", name).replace("_", " ")
+
+
+def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
+    """Words per turn across the session, one line per session, a panel per speaker."""
+    t = with_words(turns)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True, layout="tight")
+    for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
+        d, color = t[t.speaker == speaker], SPEAKER_COLORS[speaker]
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, **EACH)
+        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, errorbar=None, linewidth=2)
+        xlabel = "Exchange (patient→therapist pair)"
+        ax.set(title=speaker.capitalize(), xlabel=xlabel, ylabel="Words per turn")
+    return fig
+
+
+def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = False) -> plt.Figure:
+    """A panel per feature by speaker: box plots of turn values, or (``by_segment``) the mean per
+    session segment with a 95% CI over the sessions' means."""
+    plot, height, xlabel, kw = sns.boxplot, 1.8, "", BOX
+    if by_segment:
+        keys = ["session_id", "speaker", "segment"]
+        df = df.groupby(keys, observed=True)[list(cols)].mean().reset_index()
+        plot, height, xlabel, kw = sns.pointplot, 1.9, "session segment", POINTS
+    fig, axes = plots.grid(len(cols), min(len(cols), 4), height)
+    for i, (ax, col) in enumerate(zip(axes, cols, strict=False)):
+        plot(df, y=col, ax=ax, legend=i == 0 and by_segment, **SPEAKERS, **kw)
+        ax.set(xlabel=xlabel, ylabel="")
+        ax.set_title(plots.column_label(col), fontsize=7)
+    if by_segment and len(cols):
+        axes[0].legend(fontsize=6, frameon=False)
+    return fig
+
+
+def plot_marker_profile(
+    profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
+) -> list[plt.Figure]:
+    """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
+    rates = profile.set_index("session_id")[list(MARKERS)]
+    lab = plots.session_labels(rates.index)
+    rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
+    xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
+    shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
+    return plots.plot_session_heat(
+        rates.round(1), shade, xlabel, width, 1.4, fmt="", linewidths=0.5, **HEAT
+    )
+
+
+def plot_lsm(df: pd.DataFrame) -> plt.Figure:
+    """``lsm`` and ``reflect_overlap`` of each patient->therapist pair across the session."""
+    t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True, layout="tight")
+    names = {"lsm": "Language style matching", "reflect_overlap": "Reflection overlap"}
+    smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
+    for ax, (col, name) in zip(axes, names.items(), strict=True):
+        sns.lineplot(t, x="position", y=col, ax=ax, color=SPEAKER_COLORS["therapist"], **EACH)
+        sns.regplot(t, x="position", y=col, ax=ax, **smooth)
+        ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=name, ylim=(0, 1))
+    return fig
+
+
+def plot_validation(pred: pd.DataFrame) -> plt.Figure:
+    """Predicted vs human ratings on EmoBank dev with r of the model and the first baseline."""
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH * 0.75, 2.6), layout="tight")
+    for ax, dim in zip(axes, ("valence", "arousal"), strict=True):
+        x, y = pred[dim[0].upper()].to_numpy(float), pred[dim].to_numpy(float)
+        ax.scatter(x, y, s=4, alpha=0.35, color=PALETTE[0], linewidths=0, rasterized=True)
+        ax.axline((3, 3), slope=1, color="0.6", lw=0.8, ls="--")
+        _, column, name = next(b for b in BASELINES if b[0] == dim)
+        r, base = stats.pearsonr(x, y)[0], stats.pearsonr(pred[column].to_numpy(float), x)[0]
+        title = f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}"
+        ax.set(title=title, xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
+        ax.title.set_fontsize(8)
+    return fig
+
+
+def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, notes: bool):
+    """Per speaker: home-base band, turns, smooth line, change points, ``marks`` as triangles."""
+    for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
+        c = SPEAKER_COLORS.get(spk, "0.3")
+        mean, sd = home_base(g["value"].to_numpy(float))
+        band = dict(color=c, alpha=0.12, lw=0, label="home base (mean ± 1 SD)")
+        ax.fill_between([g["turn"].min(), g["turn"].max()], mean - sd, mean + sd, **band)
+        ax.axhline(mean, color=c, lw=0.6, alpha=0.5)
+        ax.plot(g["turn"], g["value"], "o", ms=2.5, color=c, alpha=0.55, label="turn")
+        ax.plot(g["turn"], g["smooth"], "-", lw=1.4, color=c, label="smoothed")
+        cp = [] if cps is None else g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]
+        for k, t in enumerate(cp):
+            ax.axvline(t - 0.5, color="0.25", ls="--", lw=0.8, label=None if k else "change point")
+        if marks is not None and len(marks):
+            m = g.merge(marks[["session_id", "turn"]].drop_duplicates())
+            ax.plot(m["turn"], m["value"], "v", ms=5, color=MARK, label="asks to slow down")
+            for t, v in zip(m["turn"], m["value"], strict=True) if notes else []:
+                ax.annotate(f"t{t}", (t, v), color=MARK, fontsize=6, **NOTE)
+
+
+def plot_trajectories(
+    traj: pd.DataFrame, cps: Frame, marks: Frame, value_label: str, session_id: str | None = None
+) -> plt.Figure | list[plt.Figure]:
+    """Trajectory, change points and marked turns (``marks``: session_id, turn) of one session,
+    or (no ``session_id``) a panel per session on one y range, paged."""
+    if session_id is not None:
+        fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.6), layout="tight")
+        _draw(ax, traj, session_id, cps, marks, True)
+        speakers = ", ".join(sorted(traj.loc[traj["session_id"] == session_id, "speaker"].unique()))
+        ax.set(xlabel="turn in session", ylabel=plots.column_label(value_label))
+        ax.set_title(f"{session_id}: {speakers} {value_label}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        return fig
+    ids = sorted(traj["session_id"].unique())
+    labels, figs = plots.session_labels(ids), []
+    lo, hi = traj[["value", "smooth"]].min().min(), traj[["value", "smooth"]].max().max()
+    pad = 0.05 * (hi - lo) if hi > lo else 0.1
+    for page in plots.paginate(ids, 1.6, 0.9, 3):
+        fig, axes = plots.grid(len(page), 3, 1.6, 0.6, sharey=True)
+        for k, (ax, sid) in enumerate(zip(axes, page, strict=False)):
+            _draw(ax, traj, sid, cps, marks, False)
+            ax.set_title(labels[sid], fontsize=8)
+            ax.set(xlabel="turn", ylim=(lo - pad, hi + pad))
+            ax.set_ylabel(plots.column_label(value_label, width=18) if k % 3 == 0 else "")
+        legend = dict(loc="lower center", fontsize=7, ncols=4, bbox_to_anchor=(0.5, 0.0))
+        plots.fig_legend(fig, axes, **legend)
+        fig.get_layout_engine().set(rect=(0, 0.07, 1, 1))
+        figs.append(fig)
+    return figs
+
+
+def plot_composition(comp: pd.DataFrame) -> plt.Figure:
+    """Grouped bars: mean NRC rate (± SEM) per emotion in each session phase."""
+    wide = comp.pivot_table("mean sem".split(), "column", "phase", observed=True, sort=False)
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.4), layout="tight")
+    bars = dict(width=0.8, color=PALETTE, error_kw={"lw": 0.6, "capsize": 1.5})
+    wide["mean"].plot.bar(yerr=wide["sem"], ax=ax, xlabel="", **bars)
+    names = [c.removeprefix("nrc_") for c in wide.index]
+    ax.set_xticks(ax.get_xticks(), names, rotation=30, ha="right")
+    ax.set_ylabel("NRC words per 100 words")
+    legend = dict(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(wide["mean"].columns))
+    ax.legend(title="session phase", title_fontsize=7, frameon=False, **legend)
+    return fig
+
+
+def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str) -> list[plt.Figure]:
+    """Forest plot: per-session OLS slopes with 95% CIs and the MixedLM fixed slope, paged."""
+    rows = trends.assign(label=trends["session_id"].map(plots.session_labels(trends["session_id"])))
+    fixed = mixed[mixed["term"] == x_label].assign(label="MixedLM (all sessions)")
+    t = pd.concat([rows.rename(columns={"slope": "estimate"}), fixed])
+    xlabel = f"slope per unit {x_label} (95% CI)"
+    return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
+
+
+def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
+    """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
+    f = freq.rename(index=plots.session_labels(freq.index), columns=_words)
+    xlabel = "code (share of therapist turns)"
+    return plots.plot_session_heat(f, f, xlabel, TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
+
+
+def plot_ethogram(
+    codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str], markers: Sequence[str]
+) -> list[plt.Figure]:
+    """Per session: therapist turn × code raster, patient marker turns as ticks beneath; paged."""
+    labels = plots.session_labels(codes["session_id"].unique(), 40)
+    rows = {c: j for j, c in enumerate([*columns, *markers])}
+    ticks = [_words(c) for c in columns] + [f"patient: {_words(m)}" for m in markers]
+    code = dict(marker="s", s=7, color=PALETTE[1], linewidths=0)
+    marker = dict(marker="|", s=20, color=PALETTE[0])
+    height, figs = 0.065 * len(rows) + 0.3, []
+    for page in plots.paginate(sorted(labels), height, 0.7):
+        fig, axes = plots.grid(len(page), 1, height, 0.7, sharex=True)
+        for ax, sid in zip(axes, page, strict=False):
+            for frame, cols, mark in ((codes, columns, code), (patient, markers, marker)):
+                g = frame[frame.session_id == sid].melt("turn", list(cols))
+                g = g[g["value"].fillna(0).astype(float) > 0]
+                ax.scatter(g["turn"], g["variable"].map(rows), **mark)
+            ax.set_yticks(range(len(rows)), ticks, fontsize=4.5)
+            ax.set(ylim=(len(rows) - 0.5, -0.5), xlim=(-1, codes["turn"].max() + 1))
+            ax.set_title(labels[sid], fontsize=7, loc="left")
+        axes[-1].set_xlabel("turn")
+        fig.get_layout_engine().set(h_pad=0.3)
+        figs.append(fig)
+    return figs
+
+
+def plot_transitions(res: PermutationResult) -> plt.Figure:
+    """Observed transition shares and observed/shuffled ratios (starred: permutation p < 0.05)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0), layout="tight")
+    sns.heatmap(row_normalise(res.observed), ax=a1, annot=True, fmt=".2f", **HEAT)
+    ratio = res.observed / res.null_mean.replace(0, np.nan)
+    stars = ratio.round(2).astype(str) + res.p_cell.map(lambda p: "*" if p < 0.05 else "")
+    ratios = dict(center=0, cmap="RdBu_r", annot=stars, fmt="", cbar=False, annot_kws={"size": 6})
+    sns.heatmap(np.log2(ratio), ax=a2, **ratios)
+    titles = ["P(next | current), observed", f"observed / shuffled (p = {res.p_value:.3f})"]
+    for a, title in zip((a1, a2), titles, strict=True):
+        a.set(title=title, xlabel="next therapist turn", ylabel="current therapist turn")
+    return fig
+
+
+def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
+    """Sliding-window technique entropy per session (many sessions: thin lines and their mean)."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    n = ent["session_id"].nunique()
+    few = n <= LEGEND_SESSIONS
+    d = ent.assign(session=ent["session_id"].map(plots.session_labels(ent["session_id"], 10)))
+    if few:
+        sns.lineplot(d, x="turn", y="entropy", hue="session", lw=1, ax=ax)
+    else:
+        thin = dict(units="session", estimator=None, lw=0.4, color="0.6", alpha=0.4)
+        sns.lineplot(d, x="turn", y="entropy", ax=ax, **thin)
+        mean = dict(errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
+        sns.lineplot(d, x="turn", y="entropy", ax=ax, **mean)
+    ax.set(xlabel="turn", ylabel=f"entropy of last {window} codes (bits)")
+    ax.legend(title="session" if few else None, fontsize=6, ncols=2 if few else 1)
+    return fig
+
+
+def plot_responsiveness(resp: pd.DataFrame, marker: str) -> plt.Figure:
+    """Share of each next code after a patient marker vs otherwise, with Wilson 95% CIs."""
+    fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    n = resp.groupby("condition")["n"].transform("first")
+    d = resp.assign(condition=resp["condition"] + [f" (n={k})" for k in n])
+    plots.plot_shares(ax, d, "code", "condition", [PALETTE[0], PALETTE[2]])
+    ax.set(ylabel="share of next therapist turns", title=f"after {marker}")
+    ax.legend(fontsize=6)
+    return fig
+
+
+def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure] | None:
+    """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
+    rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
+    t = table.assign(label=[f"{_words(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
+    xlabel = f"difference in patient {value} change (t-1 → t+1)"
+    return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
+
+
+def plot_sequential(table: pd.DataFrame) -> plt.Figure:
+    """P(change / sustain talk next | therapist main behaviour), Wilson 95% CIs, base rates."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="tight")
+    d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"})
+    d["behaviour"] = d["behaviour"].map(_words) + [f"\n(n={k:.0f})" for k in d["n"]]
+    d["talk"] += " talk next"
+    plots.plot_shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
+    for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
+        ax.axhline(rate, color=colour, ls="--", lw=1)
+    ax.set(ylim=(0, 1), ylabel="P(client talk in next turn)")
+    ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
+    """Mean (95 % CI) of each measure (row) at each patient-turn lag around each event type."""
+    n = means[means["lag"] == 0].groupby("event")["n"].max()
+    lagged = ["ci_low", "mean", "ci_high"]
+    d = means[means["measure"].isin(measures)].melt(["event", "measure", "lag"], lagged)
+    d["event"] = [f"{_words(e)} (n={n.get(e, 0):.0f})" for e in d["event"]]
+    kw = dict(height=1.35, aspect=TEXT_WIDTH / d["event"].nunique() / 1.35, **LOCKED)
+    g = sns.relplot(d, row_order=measures, col_order=sorted(set(d["event"])), **kw)
+    g.refline(x=0, color="0.5", lw=0.6, ls="--")
+    g.set_titles("{col_name}", size=7).set_axis_labels("patient turn (lag)", "")
+    g.set(xticks=sorted(means["lag"].unique()))
+    for ax, m in zip(g.axes[:, 0], measures, strict=True):
+        ax.set_ylabel(_words(m))
+    for ax in g.axes[1:].flat:
+        ax.set_title("")
+    return g.figure
+
+
+def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Figure] | None:
+    """Forest plot: the change lag -1 → event turn minus that without an event, per measure."""
+    d = effects.sort_values("event", kind="stable").set_index("measure").loc[list(measures)]
+    notes = [f"n={n}, p={p:.2f}" for n, p in zip(d["n_events"], d["p_perm_adj"], strict=True)]
+    d = d.reset_index().assign(event=lambda x: x["event"].map(_words), note=notes)
+    d["measure"] = d["measure"].map(_words)
+    xlabel = "Δ change vs no event"
+    return plots.plot_intervals(
+        d, "estimate", "est_ci_low", "est_ci_high", "event", "measure", xlabel, "note", str
+    )
+
+
+def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = None):
+    """Shares of codes (and of thinking that refers to the event) in the next therapist turn."""
+    n = resp.groupby(["family", "condition"])["n"].transform("max").fillna(0).astype(int)
+    d = resp.assign(x=resp["code"].map(_words), hue=resp["condition"].map(_words))
+    d["hue"] += [f" (n={k})" for k in n]
+    colours = [*PALETTE[: resp["condition"].nunique() - 1], "0.4"]  # no event (last) grey
+    panels = [(f.replace("_", " "), g, colours) for f, g in d.groupby("family", sort=False)]
+    if thinking is not None and len(thinking):
+        share = ["event", "share", "ci_low", "ci_high"]
+        base = thinking[["event", "share_base", "base_low", "base_high"]].set_axis(share, axis=1)
+        t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
+        title = "thinking refers to the event"
+        panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(TEXT_WIDTH, 2.6), layout="tight")
+    for ax, (title, g, palette) in zip(axes, panels, strict=True):
+        plots.plot_shares(ax, g, "x", "hue", palette, dodge=0.6)
+        ax.get_legend().remove()
+        ax.set(ylim=(-0.05, 1.05), title=title)
+    axes[0].set_ylabel("share of next therapist turns")
+    plots.fig_legend(fig, axes, loc="upper center", ncol=4, fontsize=6)
+    fig.get_layout_engine().set(rect=(0, 0, 1, 0.85))
+    return fig
+
+
+@lru_cache(maxsize=1)
+def code_order() -> dict[str, tuple[int, int]]:
+    """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
+    book = read_yaml(DATA_DIR / "codebook.yaml")
+    layers = enumerate(("forms", "act_processes"))
+    return {c: (k, i) for k, layer in layers for i, c in enumerate(book.get(layer, {}))}
+
+
+def code_color(code: str) -> str:
+    """A stable colour per code: ACT processes Okabe-Ito, forms tab10, else grey."""
+    layer, i = code_order().get(code, (9, 0))
+    if layer == 1:
+        return {"#F0E442": "#8C7A00"}.get(c := PALETTE[i % len(PALETTE)], c)
+    return mpl.colors.to_hex(mpl.colormaps["tab10"](i % 10)) if layer == 0 else "#777777"
+
+
+def plot_session(
+    s: pd.DataFrame, kept: pd.DataFrame, codes: Sequence[str], session_id: str
+) -> Figure:
+    """The explorer's figure: valence and arousal per kept turn above the turns of ``s`` carrying
+    each code."""
+    rows = 0.16 * max(len(codes), 3)
+    fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 0.35 + rows])
+    for a in (ax, ax2):
+        for x in sorted(set(s["turn"]) - set(kept["turn"])):
+            a.axvspan(x - 0.5, x + 0.5, color="#dddddd", lw=0, zorder=0)
+    for dim, style in (("valence", "-"), ("arousal", ":")):
+        for spk, g in kept.groupby("speaker", sort=True):
+            line = dict(marker="o", ms=2.5, lw=1.2, alpha=1.0 if spk == "patient" else 0.6)
+            c, label = SPEAKER_COLORS.get(spk, "#444"), f"{spk} {dim}"
+            ax.plot(g["turn"], g[dim], style, color=c, label=label, **line)
+    ax.axhline(3, color="#999", lw=0.6, zorder=0)
+    vals = [3.0, *kept.filter(["valence", "arousal"]).stack().dropna()]
+    lo, hi = min(vals), max(vals)
+    pad = max(0.1, (hi - lo) * 0.1)
+    ax.set(ylim=(max(1.0, lo - pad), min(5.0, hi + pad)), ylabel="score (EmoBank 1–5)")
+    ax.set_title(f"{session_id}: emotion trajectory", loc="left")
+    if ax.lines[1:]:
+        ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
+    forms = [code_order().get(c, (9, 0))[0] == 0 for c in codes]
+    for k, (code, form) in enumerate(zip(codes, forms, strict=True)):
+        xs = s.loc[[code in {c for _, c in row} for row in s["codes"]], "turn"]
+        mark = dict(s=16, marker="s") if form else dict(s=20, marker="o")
+        ax2.scatter(xs, [k] * len(xs), color=code_color(code), lw=0, **mark)
+    if 0 < sum(forms) < len(codes):
+        ax2.axhline(sum(forms) - 0.5, color="#bbb", lw=0.6)
+    ax2.set_yticks(range(len(codes)), [c.replace("_", " ") for c in codes], fontsize=6)
+    ax2.set(ylim=(len(codes) - 0.5 if codes else 0.5, -0.5), xlim=(-0.5, s["turn"].max() + 0.5))
+    title = "forms (squares), ACT processes (dots)" if codes else "(no codes)"
+    ax2.set_title(f"technique timeline{':' if codes else ''} {title}", loc="left")
+    ax2.set_xlabel("turn")
+    return fig
