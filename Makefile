@@ -128,10 +128,11 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks
 	$(BIN)/ruff check src tests benchmarks
 
 emotion-model: $(STAMP) ## retrain the shipped valence/arousal model from EmoBank train (dev for selection)
-	$(BIN)/python -m therapy_turns.measures.emotion_model
+	$(BIN)/python benchmarks/train_emotion_model.py
 
 benchmarks: $(STAMP) ## print the speed, scale, agreement and validation figures
-	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in $(filter-out benchmarks/train_%,$(wildcard benchmarks/*.py)); do \
+	  echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## remove executed reports, the analysis cache and the venv
 	rm -rf reports build $(VENV) .pytest_cache .ruff_cache
