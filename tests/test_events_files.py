@@ -11,9 +11,10 @@ import pytest
 
 from therapy_turns import cli, pipeline
 from therapy_turns.analysis.sessions import summarise_sessions
-from therapy_turns.io.events import EventsFileError, attach_events, read_events
+from therapy_turns.io.errors import EventsFileError
 from therapy_turns.io.redact import redact_turns
-from therapy_turns.io.transcripts import load_corpus
+from therapy_turns.io.tables import read_events
+from therapy_turns.io.transcripts import attach_events, load_corpus
 from therapy_turns.measures.events import compute_events
 
 NEWS = ("--- [SYSTEM INJECTION at Turn 1]: [System Note: You just received a stressful text "

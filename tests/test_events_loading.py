@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from therapy_turns.io import errors
-from therapy_turns.io.events import event_counts
 from therapy_turns.io.labels import segment_text
-from therapy_turns.io.transcripts import load_corpus, parse_text
+from therapy_turns.io.transcripts import event_counts, load_corpus, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SEEDS = ROOT / "seeds-full"

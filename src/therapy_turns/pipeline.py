@@ -28,15 +28,18 @@ from tqdm.auto import tqdm
 
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
 from therapy_turns.io.errors import withhold_quoted
-from therapy_turns.io.events import EventTypes, attach_events, check_events, read_events
 from therapy_turns.io.files import output_folder, publish, read_cached, write_cached
+from therapy_turns.io.tables import read_events
 from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
     TABLE_SUFFIXES,
     CorpusArg,
     SkippedFile,
+    attach_events,
+    check_events,
     corpus_checksum,
     corpus_files,
+    event_types,
     iter_chunks,
     iter_sessions,
     session_parts,
@@ -262,7 +265,7 @@ def build_tables(
     with output_folder(out, files) as staging:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = read_events(Path(events)) if events is not None else None
-        ev_types = EventTypes.load(Path(event_patterns)) if event_patterns else None
+        ev_types = event_types(event_patterns) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
             n_turns = {}
             for part in session_parts(corpus, on_error, speakers, None, ev_types):

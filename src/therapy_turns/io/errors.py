@@ -1,13 +1,16 @@
-"""The loader's errors (one line: file, line, found, expected) and reading a file as UTF-8."""
+"""The loader's errors (one line: file, line, found, expected; the messages are in
+``data/errors.yaml``) and reading a file as UTF-8."""
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
+
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 # A quoted string; apostrophes inside words ("speaker's", "O'Neill") neither open nor close one.
 _QUOTED = re.compile(
     r"""(?<!\w)'(?:[^'\\]|\\.|'(?=\w))*'(?!\w)|(?<!\w)"(?:[^"\\]|\\.)*"(?!\w)|“[^”]*”"""
 )
+_MESSAGES = read_yaml(DATA_DIR / "errors.yaml")
 
 
 def withhold_quoted(message: str) -> str:
@@ -20,8 +23,9 @@ class TranscriptError(Exception):
 
     def __init__(self, path: str | Path, line: int | None, found: str, expected: str) -> None:
         self.path, self.line = str(path), line
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: found {found}; expected {expected}")
+        super().__init__(
+            f"{f'{path}:{line}' if line else path}: found {found}; expected {expected}"
+        )
 
     def withheld(self) -> str:
         """The message without the transcript text it quotes."""
@@ -42,38 +46,28 @@ DuplicateSessionError = type("DuplicateSessionError", (TranscriptError,), {})
 SpeakerOptionError = type("SpeakerOptionError", (TranscriptError,), {})
 SameFileError = type("SameFileError", (TranscriptError,), {})
 EventsFileError = type("EventsFileError", (TranscriptError,), {})
+UnknownSpeakerError = type("UnknownSpeakerError", (TranscriptError,), {})
 
 
-class UnknownSpeakerError(TranscriptError):
-    """An unknown label that recurs like a speaker (``rule`` says how) on ``lines``."""
-
-    def __init__(
-        self, path: str | Path, label: str, lines: list[int], rule: str, others: Sequence = ()
-    ) -> None:
-        self.label, name, n = label, label.split(" (")[0], len(lines)
-        first = ", ".join(map(str, lines[:5])) + (", ..." if n > 5 else "")
-        also = "".join(
-            f"; also unknown: {k!r} (lines {', '.join(map(str, v[:5]))})" for k, v in others
-        )
-        found = f"unknown speaker label {label!r} at the start of {n} line{'s' * (n > 1)} ({first})"
-        expected = (
-            f"a known speaker label or a mapping: --speaker '{name}=patient' or --speaker "
-            f"'{name}=therapist' (--speaker '{name}=content' keeps it inside turns){also}"
-        )
-        super().__init__(path, lines[0], f"{found}, {rule}", expected)
+def fail(
+    kind: str, path: str | Path, line: int | None = None, error: type | None = None, **fields
+) -> TranscriptError:
+    """The error ``kind`` of ``data/errors.yaml`` (or of type ``error``) with its ``fields``."""
+    name, found, expected = _MESSAGES[kind]
+    err = (error or globals()[name])(path, line, found.format(**fields), expected.format(**fields))
+    err.__dict__.update(fields)  # e.g. the ``label`` of an UnknownSpeakerError
+    return err
 
 
 def read_text_file(path: Path) -> str:
     """The file as UTF-8 text; empty, binary (NUL bytes) or non-UTF-8 files raise."""
     data = path.read_bytes()
     if not data.strip():
-        raise EmptyTranscriptError(path, None, "an empty file", "a transcript with speaker turns")
+        raise fail("empty", path)
     if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise BinaryFileError(path, line, "a NUL byte (binary data)", "UTF-8 text")
+        raise fail("binary", path, data[: data.index(b"\x00")].count(b"\n") + 1)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        found = f"byte {data[e.start : e.start + 1]!r} that is not UTF-8"
-        raise EncodingError(path, line, found, "UTF-8 text") from None
+        raise fail("encoding", path, line, byte=data[e.start : e.start + 1]) from None

@@ -18,26 +18,13 @@ ABBREVIATIONS = {k: role for role, ks in _DATA["abbreviations"].items() for k in
 HEADING_WORDS = frozenset(_DATA["heading_words"])
 BOM = "\ufeff"
 
-_WORD = r"[A-Za-z][A-Za-z.'’-]{0,30}"
-LABEL_RE = re.compile(
-    r"(?P<indent>[ \t\u00a0]*)"
-    r"(?:[\[(]?(?P<ts>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)[\])]?[ \t]+(?:-[ \t]+)?)?"
-    r"(?:\*\*)?"
-    rf"(?P<name>{_WORD}(?: {_WORD}){{0,4}}?)"
-    r"(?: (?P<num>\d{1,3}))?"
-    r"(?: ?\((?P<paren>[^()\n]{1,40})\))?"
-    r"(?P<part> Thinking| Answer)?"
-    r"(?:\*\*)?:(?:\*\*)?[ \t]?"
-)
-_NAME_LIKE = re.compile(r"[A-Z][A-Za-z.'’-]*(?: [A-Z][A-Za-z.'’-]*){0,2}")
-_OPTION_LABEL = re.compile(rf"{_WORD}(?: {_WORD})*(?: \d{{1,3}})?")
+_WORD = _DATA["word"]
+LABEL_RE = re.compile("".join(_DATA["label"]).replace("WORD", _WORD))  # the label grammar
+_NAME_LIKE = re.compile(_DATA["name_like"])
+_OPTION_LABEL = re.compile(_DATA["option_label"].replace("WORD", _WORD))
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # form feed, NEL, U+2028 stay
-# a --- Turn N --- header, or an event line (``io.events``)
+# a --- Turn N --- header, or an event line
 _SEP_RE = re.compile(r"^---(?:\s*Turn\s+\d+.*|[ \t]*(?P<event>\[.*\][^\n]*))---[ \t]*\r?$")
-_OPTION = "LABEL=patient, LABEL=therapist or LABEL=content"
-_HELP = _OPTION + ", with LABEL as written before the colon, e.g. --speaker 'Dr Lee=therapist'"
-_MAP = "(map other labels with --speaker LABEL=patient|therapist)"
-_A_LABEL = "a line starting with a speaker label such as 'Patient:' or 'Therapist:'"
 
 
 class Label(NamedTuple):
@@ -45,14 +32,10 @@ class Label(NamedTuple):
 
     end: int
     label: str
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # the lower-case name with its number, then without
     part: str
     timestamp: str
     name_like: bool  # capitalised, at most three words, not a heading (``Step 1``, ``Goal``)
-
-    def role(self, speakers: Speakers) -> str | None:
-        """The mapped role (patient/therapist/content), or None if unknown."""
-        return next((speakers[k] for k in self.keys if k in speakers), None)
 
 
 def match_label(line: str) -> Label | None:
@@ -81,7 +64,7 @@ def check_speaker_option(label: str, role: str, option: str | None = None) -> tu
     if not why and role.strip().lower() not in (*SPEAKERS, "content"):  # content: opens no turn
         why = f"role {role.strip()!r}"
     if why:
-        raise errors.SpeakerOptionError("--speaker", None, f"{option!r}: {why}", _HELP)
+        raise errors.fail("speaker_option", "--speaker", option=option, why=why)
     return key.lower(), role.strip().lower()
 
 
@@ -91,7 +74,7 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
     for v in values:
         label, sep, role = v.partition("=")
         if not sep:
-            raise errors.SpeakerOptionError("--speaker", None, f"{v!r} without '='", _OPTION)
+            raise errors.fail("speaker_option_sign", "--speaker", option=v)
         key, out[key] = check_speaker_option(label, role, v)
     return out
 
@@ -112,15 +95,8 @@ def segment_text(
     """A text transcript cut into segments whose concatenation is exactly ``text``."""
     speakers = dict(speakers or DEFAULT_SPEAKERS)
     lines = _LINE_RE.findall(text)
-    while True:  # again while abbreviations become speakers (each time one more is mapped)
-        try:
-            segs, like, where = _cut(lines, path, speakers)
-        except errors.UnknownSpeakerError as e:  # an abbreviation opening the file is a speaker
-            if e.label.lower() not in ABBREVIATIONS:
-                raise
-            speakers[e.label.lower()] = ABBREVIATIONS[e.label.lower()]
-            continue
-        # map the speaker-like abbreviations where unambiguous (docs/loading.md), and cut again
+    while True:  # cut again while abbreviations become speakers (docs/loading.md)
+        segs, like, where = _cut(lines, path, speakers)
         abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
         mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
         if mapped:  # then one of the other role at any line start is a speaker too
@@ -135,11 +111,19 @@ def segment_text(
         if not take:
             break
         speakers.update(take)
-    if like:
+    if like:  # the first unknown label by line; the others named too
         (label, rule), *others = sorted(like.items(), key=lambda kv: where[kv[0]][0])
-        others = [(k, where[k]) for k, _ in others]
-        raise errors.UnknownSpeakerError(path, label, where[label], rule, others)
+        n, at, name = len(where[label]), where[label], label.split(" (")[0]
+        lines = f"{n} line{'s' * (n > 1)} ({_first(at)}{', ...' * (n > 5)}), {rule}"
+        also = "".join(f"; also unknown: {k!r} (lines {_first(where[k])})" for k, _ in others)
+        raise errors.fail(
+            "unknown_speaker", path, at[0], label=label, name=name, lines=lines, also=also
+        )
     return segs
+
+
+def _first(lines: list[int]) -> str:
+    return ", ".join(map(str, lines[:5]))
 
 
 def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list, dict, dict]:
@@ -161,17 +145,15 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
             blank = True
             continue
         lab = match_label(line)
-        role = lab.role(speakers) if lab else None
+        role = next((speakers[k] for k in lab.keys if k in speakers), None) if lab else None
         sep = _SEP_RE.match(line)
         if not (sep or role in SPEAKERS):  # content of the current turn
-            if mode == "separator" and lab and role is None:  # text before the first known label
+            if mode == "separator" and lab and role is None:  # R0: the cut stops here
                 found = (match_label(x.removeprefix(BOM)) for x in lines)
                 at = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
-                rule = "before any known speaker label"
-                raise errors.UnknownSpeakerError(path, lab.label, at, rule)
+                return [], {lab.label: "before any known speaker label"}, {lab.label: at}
             if mode == "separator":
-                found = f"text outside any turn: {line.strip().strip(BOM)[:60]!r}"
-                raise errors.TextBeforeLabelError(path, n, found, f"{_A_LABEL} {_MAP}")
+                raise errors.fail("text_before_label", path, n, text=line.strip().strip(BOM)[:60])
             segs += [b._replace(kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
             if mode == "speech" and lab and role is None and lab.name_like:
@@ -206,9 +188,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         segs[i] = segs[i]._replace(turn=max(turn, 0))
     if turn < 0:
         known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
-        expected = f"lines starting with one of {known} followed by ':' {_MAP}"
-        found = "no line starting with a recognised speaker label"
-        raise errors.NoSpeakerLabelError(path, None, found, expected)
+        raise errors.fail("no_label", path, known=known)
     like |= dict.fromkeys(waiting, "followed by a known speaker's turn")  # the end counts as one
     like |= {k: f"opening {n} paragraphs" for k, n in paras.items() if n >= 2 and k not in like}
     return segs, like, where

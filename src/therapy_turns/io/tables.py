@@ -1,5 +1,5 @@
 """CSV and JSONL transcripts (``session_id, speaker, text``; optional ``turn``, ``timestamp``,
-``event``) read strictly into raw turn rows, and CSV written so that every cell reads back."""
+``event``) and ``--events`` CSV files read strictly; CSV written so that every cell reads back."""
 
 import csv
 import io
@@ -15,16 +15,14 @@ from therapy_turns.io.labels import ABBREVIATIONS, Speakers
 from therapy_turns.schema import SPEAKERS
 
 REQUIRED_COLUMNS = ("session_id", "speaker", "text")
+EVENTS_FILE_COLUMNS = ("session_id", "turn", "event")
 Record = tuple[int, int, dict[str, object]]  # first line, last line, row
-_OBJECT = "one JSON object per line"
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 
 
-def csv_rows(
-    path: Path, required: Sequence[str], error: type | None = None, empty: bool = False
-) -> Iterator[Record]:
-    """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
-    bad = error or errors.MalformedTableError
+def csv_rows(path: Path, required: Sequence[str], error: type | None = None) -> Iterator[Record]:
+    """(first line, last line, row) of a CSV file read strictly (lines count LF only); every
+    error of type ``error`` if given (then a header without rows is no error)."""
     text = errors.read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
     header: list[str] = []
@@ -34,28 +32,22 @@ def csv_rows(
             if fields and not header:
                 header, header_end = [h.strip() for h in fields], reader.line_num
                 if len(set(header)) < len(header):
-                    found = f"header {header} with a repeated column"
-                    raise bad(path, start, found, "one header cell per column name")
+                    raise errors.fail("repeated_column", path, start, error, header=header)
                 if missing := [c for c in required if c not in header]:
-                    expected = f"columns {list(required)} (missing: {missing})"
-                    raise (error or errors.MissingColumnError)(
-                        path, start, f"columns {header}", expected
-                    )
+                    fields = {"header": header, "required": list(required), "missing": missing}
+                    raise errors.fail("missing_column", path, start, error, **fields)
             elif fields and len(fields) != len(header):
-                found = f"a row of {len(fields)} fields (the header has {len(header)})"
-                expected = "comma-separated rows with the header's number of fields"
-                raise bad(path, start, found, f"{expected} (quote texts that hold commas)")
+                raise errors.fail("field_count", path, start, error, n=len(fields), k=len(header))
             elif fields:
                 n += 1
                 yield start, reader.line_num, dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
     except csv.Error as e:
-        expected = "comma-separated rows; quote cells that hold commas, quotes or line breaks"
-        raise bad(path, reader.line_num, f"unparsable CSV ({e})", expected) from None
+        raise errors.fail("unparsable_csv", path, reader.line_num, error, reason=e) from None
     if not header:
-        raise bad(path, None, "no header", "a header row")
-    if not n and not empty:
-        raise bad(path, header_end, "a header and no rows", "one row per turn")
+        raise errors.fail("no_header", path, None, error)
+    if not n and not error:
+        raise errors.fail("no_rows", path, header_end)
 
 
 def _jsonl_rows(path: Path) -> Iterator[Record]:
@@ -64,9 +56,9 @@ def _jsonl_rows(path: Path) -> Iterator[Record]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise errors.TranscriptError(path, n, f"invalid JSON ({e.msg})", _OBJECT) from None
+                raise errors.fail("invalid_json", path, n, reason=e.msg) from None
             if not isinstance(rec, dict):
-                raise errors.TranscriptError(path, n, f"a JSON {type(rec).__name__}", _OBJECT)
+                raise errors.fail("not_object", path, n, type=type(rec).__name__)
             yield n, n, rec
 
 
@@ -76,11 +68,12 @@ def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool)
         value = str(value).strip()
     if isinstance(value, str) and (value or key == "text"):
         return value
-    what = (
-        "missing" if key not in rec else "empty" if value == "" else "null" if value is None else ""
+    what = "missing" if key not in rec else "empty" if value == "" else "null" * (value is None)
+    if what:
+        raise errors.fail("not_string", path, line, what=what, key=key)
+    raise errors.fail(
+        "not_string_type", path, line, key=key, value=value, type=type(value).__name__
     )
-    found = f"{what} {key!r}" if what else f"{key} {value!r} ({type(value).__name__})"
-    raise errors.TranscriptError(path, line, found, f"a {key} string")
 
 
 def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
@@ -88,24 +81,21 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
     csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
     records = list(csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path))
     if not records:
-        raise errors.MalformedTableError(path, None, "no JSON objects", "one JSON object per turn")
+        raise errors.fail("no_objects", path)
     has_turn = any("turn" in r for _, _, r in records)
     lookup = ABBREVIATIONS | dict(speakers)
     rows, seen, first = [], {}, {}
     for start, end, rec in records:
         sid, label, text = (_string(path, start, rec, k, csv_) for k in REQUIRED_COLUMNS)
-        role = lookup.get(" ".join(label.split()).lower())
-        if role not in SPEAKERS:
+        if (role := lookup.get(" ".join(label.split()).lower())) not in SPEAKERS:
             known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
-            expected = f"one of {known} (extend with --speaker LABEL=patient|therapist)"
-            raise errors.UnmappedSpeakerError(path, start, f"speaker {label!r}", expected)
+            raise errors.fail("unmapped_speaker", path, start, label=label, known=known)
         order = rec.get("turn") if has_turn else len(rows)
         if not (type(order) is int or isinstance(order, str) and _INT.fullmatch(order)):
-            raise errors.TranscriptError(path, start, f"turn {order!r}", "an integer turn number")
-        order = int(order)
-        if (sid, order) in seen:
-            found = f"turn {order} of session {sid!r} again (first on line {seen[sid, order]})"
-            raise errors.TranscriptError(path, start, found, "one row per turn")
+            raise errors.fail("turn", path, start, turn=order)
+        if (sid, order := int(order)) in seen:
+            first_line = seen[sid, order]
+            raise errors.fail("repeated_turn", path, start, turn=order, sid=sid, first=first_line)
         seen[sid, order] = start
         event = str(rec.get("event") or "").strip()
         stamp = "" if rec.get("timestamp") is None else str(rec["timestamp"])
@@ -114,6 +104,21 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
         row |= {"line_start": start, "line_end": end, "timestamp": stamp}
         rows.append((first.setdefault(sid, len(first)), order, row))
     return [row for *_, row in sorted(rows, key=lambda r: r[:2])]
+
+
+def read_events(path: str | Path) -> pd.DataFrame:
+    """The rows of an events CSV (other columns ignored) with ``line``, the row's file line."""
+    if not (path := Path(path)).is_file():
+        raise errors.fail("events_file", path)
+    rows = []
+    for line, _, r in csv_rows(path, EVENTS_FILE_COLUMNS, errors.EventsFileError):
+        sid, turn, event = (str(r[c]).strip() for c in EVENTS_FILE_COLUMNS)
+        if not re.fullmatch(r"\d+", turn):
+            raise errors.fail("event_turn", path, line, turn=turn)
+        if not event or "\n" in event:
+            raise errors.fail("event_key", path, line, event=event)
+        rows.append({"session_id": sid, "turn": int(turn), "event": event, "line": line})
+    return pd.DataFrame(rows, columns=[*EVENTS_FILE_COLUMNS, "line"])
 
 
 def to_csv(df: pd.DataFrame, out: str | Path) -> None:

@@ -1,12 +1,13 @@
 """Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, see the
-README), streamed session by session or loaded whole."""
+README), streamed session by session or loaded whole; event lines typed (``data/events.yaml``,
+else ``other``) and annotated ``--events`` attached."""
 
 import glob
 import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby, islice
 from operator import attrgetter, itemgetter
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
+import yaml
 from tqdm.auto import tqdm
 
 from therapy_turns.io import errors
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
-from therapy_turns.io.events import EVENT_TYPES, SEPARATOR, EventTypes, event_counts
 from therapy_turns.io.labels import Speakers, match_label, segment_text, speaker_map
 from therapy_turns.io.tables import table_rows
-from therapy_turns.paths import project_path
+from therapy_turns.paths import DATA_DIR, project_path, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,10 @@ DEFAULT_CHUNK_SESSIONS = 20
 COLUMNS = ["session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text"]
 COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end", "timestamp"]
 COLUMNS += ["meta_notes", *FLAGS]
+OTHER_EVENT, SEPARATOR = "other", ";"  # the type of an event line no pattern matches; joins types
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
+EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
 
 
 class SkippedFile(NamedTuple):
@@ -60,25 +63,84 @@ class Corpus:
         return f"{n} sessions, {len(t)} turns ({flags}){ev}; {len(self.skipped)} files skipped"
 
 
+def event_types(path: str | Path | None = None) -> EventTypes:
+    """The event type patterns of a YAML file (default the package's); a bad file raises."""
+    path = Path(path or DATA_DIR / "events.yaml")
+    if not path.is_file():
+        raise errors.fail("event_types", path, what="no such file")
+    try:
+        raw = read_yaml(path)
+    except yaml.YAMLError as e:
+        line = mark.line + 1 if (mark := getattr(e, "problem_mark", None)) else None
+        raise errors.fail("event_types", path, line, what="invalid YAML") from None
+    types = raw.get("types") if isinstance(raw, dict) else None
+    if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
+        raise errors.fail("event_types", path, what=f"{type(types).__name__} under 'types'")
+    out = {}
+    for k, pats in types.items():
+        try:
+            out[str(k)] = [re.compile(str(p), re.I) for p in pats]
+        except re.error as e:
+            what = f"an invalid regex for type {k!r} ({e})"
+            raise errors.fail("event_types", path, what=what) from None
+    return out
+
+
+EVENT_TYPES = event_types()
+
+
+def event_counts(turns: pd.DataFrame) -> dict[str, int]:
+    """Events per type key in a turn table, sorted by key."""
+    keys = [k for v in turns.get("event", []) if v for k in str(v).split(SEPARATOR)]
+    return {k: keys.count(k) for k in sorted(set(keys))}
+
+
+def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | Path) -> None:
+    """Raise for the first row whose session or turn (``n_turns``: per session) is not known."""
+    some = ", ".join(sorted(n_turns)[:3]) + (", ..." if len(n_turns) > 3 else "")
+    for r in events.itertuples(index=False):
+        if (sid := r.session_id) not in n_turns:
+            raise errors.fail("event_session", path, r.line, sid=sid, some=some)
+        if r.turn >= n_turns[sid]:
+            last = n_turns[sid] - 1
+            raise errors.fail("event_turn_range", path, r.line, turn=r.turn, sid=sid, last=last)
+
+
+def attach_events(
+    turns: pd.DataFrame, events: pd.DataFrame, path: str | Path = "<events>"
+) -> pd.DataFrame:
+    """``turns`` with each row of ``events`` (:func:`tables.read_events`) added to its turn's
+    ``event`` and ``event_text``."""
+    check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
+    out = turns.copy()
+    pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
+    ev, tx = (out[c].fillna("").tolist() for c in ("event", "event_text"))
+    for r in events.itertuples(index=False):
+        i = pos[r.session_id, r.turn]
+        ev[i] = f"{ev[i]}{SEPARATOR}{r.event}" if ev[i] else r.event
+        tx[i] = f"{tx[i]}\n{r.event}" if tx[i] else r.event
+    out["event"], out["event_text"] = ev, tx
+    return out
+
+
 def turn_table(rows: list[Row]) -> pd.DataFrame:
-    """The turn table of raw turn rows (``exchange``: each patient turn opens one)."""
-    first = {sid: i for i, sid in enumerate(dict.fromkeys(r["session_id"] for r in rows))}
-    out, prev = [], (None, None)  # the previous row's session and speaker
-    for r in sorted(rows, key=lambda r: first[r["session_id"]]):
-        if r["session_id"] != prev[0]:
-            turn, opened, prev = 0, 0, (r["session_id"], None)
-        opened += r["speaker"] == "patient" and prev[1] != "patient"
-        derived = analyse_turn_text(r["raw_text"], r["speaker"])
-        out.append({**r, "turn": turn, "exchange": max(opened - 1, 0), **derived})
-        turn, prev = turn + 1, (r["session_id"], r["speaker"])
-    return pd.DataFrame(out, columns=COLUMNS)
+    """The turn table of raw turn rows, grouped by session (each patient turn opens an exchange)."""
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    df = pd.DataFrame(rows)
+    by = df.groupby("session_id", sort=False)
+    opens = (df["speaker"] == "patient") & (by["speaker"].shift() != "patient")
+    df["turn"] = by.cumcount()
+    df["exchange"] = (opens.groupby(df["session_id"]).cumsum() - 1).clip(lower=0)
+    derived = pd.DataFrame([analyse_turn_text(r["raw_text"], r["speaker"]) for r in rows])
+    return pd.concat([df, derived], axis=1)[COLUMNS]
 
 
 def text_rows(
     text: str, sid: str, source: str | Path, speakers: Speakers | None, types: EventTypes | None
 ) -> list[Row]:
     """The raw turn rows of one text transcript (plain or full variant)."""
-    classify, rows = (types or EVENT_TYPES).classify, []
+    rows, types = [], EVENT_TYPES if types is None else types
     owned = [s for s in segment_text(text, source, speakers) if s.turn is not None]
     for _, g in groupby(sorted(owned, key=attrgetter("turn")), key=attrgetter("turn")):
         segs = list(g)
@@ -86,12 +148,11 @@ def text_rows(
         lab, events = match_label(head.text), [s.text for s in segs if s.kind == "event"]
         lines = [s.line for s in segs if s.kind != "event"]  # an event stands before its turn
         text = {k: "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")}
+        kinds = [[k for k, ps in types.items() if any(p.search(e) for p in ps)] for e in events]
         row = {"session_id": sid, "speaker": head.role, "speaker_label": lab.label}
         row |= {"timestamp": lab.timestamp, "raw_text": text["speech"], "source": str(source)}
-        row |= {
-            "thinking": text["thinking"].strip(),
-            "event": SEPARATOR.join(map(classify, events)),
-        }
+        row |= {"event": SEPARATOR.join((k or [OTHER_EVENT])[0] for k in kinds)}
+        row |= {"thinking": text["thinking"].strip()}
         row |= {"event_text": "\n".join(e.rstrip("\r\n") for e in events)}
         rows.append(row | {"line_start": min(lines), "line_end": max(lines)})
     return rows
@@ -115,14 +176,13 @@ def project_corpus(corpus: CorpusArg) -> list[Path]:
 
 def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
     """The transcript files of a corpus in reading order with their session ids."""
-    found: list[tuple[Path, Path]] = []  # (file, base)
+    found: list[tuple[Path, Path]] = []  # (file, the folder its id is relative to)
     for p in _paths(corpus):
         if p.is_file():
             found.append((p, p.parent))
             continue
         if not p.is_dir() and not re.search(r"[*?[]", str(p)):
-            expected = "an existing file, directory or glob"
-            raise errors.MissingPathError(p, None, "no such file or directory", expected)
+            raise errors.fail("missing_path", p)
         pattern = f"{glob.escape(str(p))}/**/*" if p.is_dir() else str(p)
         files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
         if p.is_dir():  # transcripts by suffix (glob leaves hidden files out), not documentation
@@ -135,16 +195,14 @@ def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
                 log.info("%s: not read as sessions (documentation, metadata): %s", p, names)
             files = [f for f in files if f not in docs]
         elif not files:
-            what = "a pattern that matches no file"
-            raise errors.MissingPathError(p, None, what, "at least one transcript file")
+            raise errors.fail("no_match", p)
         base = p if p.is_dir() else Path(re.split(r"[*?[]", str(p))[0] or ".")
         found += [(f, base if base.is_dir() else base.parent) for f in files]
     stems, ids = Counter(f.stem for f, _ in found), {}
     for f, base in found:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
         if sid in ids.values():
-            what = f"session id {sid!r} already used by another file"
-            raise errors.DuplicateSessionError(f, None, what, "unique file names or paths")
+            raise errors.fail("file_id", f, sid=sid)
         ids[f] = sid
     return ids
 
@@ -183,9 +241,7 @@ def session_parts(
             continue
         for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
-                found = f"session id {sid!r} also in {seen[sid]}"
-                expected = "each session id in one input only"
-                raise errors.DuplicateSessionError(f, None, found, expected)
+                raise errors.fail("session_id", f, sid=sid, other=seen[sid])
             seen[sid] = str(f)
             yield list(session)
 
@@ -219,11 +275,9 @@ def load_corpus(
     files = corpus_files(paths)
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
-            found = f"an output path that is the input file {f}"
-            expected = "an --out file that is not one of the inputs"
-            raise errors.SameFileError(out, None, found, expected)
+            raise errors.fail("same_file", out, file=f)
     skipped: list[SkippedFile] = []
-    types = EventTypes.load(event_patterns) if event_patterns else None
+    types = event_types(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
     show = progress if progress is not None else len(files) > 20
     rows = [r for s in tqdm(parts, desc="load", unit="session", disable=not show) for r in s]

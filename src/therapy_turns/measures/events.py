@@ -1,5 +1,5 @@
 """The ``events`` measure: the event type keys on each turn (the turn table's ``event`` column,
-:mod:`therapy_turns.io.events`) and their number; the session table gets ``events__n`` and
+:mod:`therapy_turns.io.transcripts`) and their number; the session table gets ``events__n`` and
 ``events__<type>`` for every type of the event patterns and every other type found."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 from spacy.tokens import Doc
 
-from therapy_turns.io.events import EVENT_TYPES, OTHER_EVENT, SEPARATOR
+from therapy_turns.io.transcripts import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.schema import KEYS
 
@@ -31,7 +31,7 @@ def type_counts(
     """``n`` and ``<type>``: events per session, in all and per type (pattern types always)."""
     keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
     keys = rows[["session_id"]].assign(key=keys).explode("key")
-    types = [k for k, _ in EVENT_TYPES.types] + [OTHER_EVENT]
+    types = [*EVENT_TYPES, OTHER_EVENT]
     types += sorted(set(keys["key"]) - set(types) - {""})
     counts = pd.crosstab(keys["session_id"], keys["key"]).reindex(columns=types, fill_value=0)
     n = rows.groupby("session_id", sort=False)["n_events"].sum()
