@@ -121,17 +121,17 @@ def test_ued_hand_computed_series() -> None:
     assert u["peak_distance"] == pytest.approx(9 - sd)
     assert u["rise_rate"] == pytest.approx((9 - sd) / 2)
     assert u["recovery_rate"] == pytest.approx((9 - sd) / 2)
-    (d,) = dy.displacements(x)
+    (d,) = dy.displacements(x).itertuples()
     assert (d.start, d.end, d.side, d.peak) == (4, 6, 1, 5)
 
 
 def test_ued_below_side_short_runs_and_unrecovered() -> None:
     neg = dy.displacements([-v for v in [0, 0, 0, 0, 8, 12, 10, 0, 0, 0]])
-    assert [(d.start, d.end, d.side, d.peak) for d in neg] == [(4, 6, -1, 5)]
+    assert [(d.start, d.end, d.side, d.peak) for d in neg.itertuples()] == [(4, 6, -1, 5)]
     # a run of two outside the band is no displacement (mean 2, sd sqrt(160/9) = 4.22)
-    assert dy.displacements([0] * 8 + [10, 10]) == []
+    assert dy.displacements([0] * 8 + [10, 10]).empty
     # a run that lasts to the end never recovers: mean 3, sd sqrt(210/9), peak at 7 (first max)
-    (d,) = dy.displacements([0] * 7 + [10, 10, 10])
+    (d,) = dy.displacements([0] * 7 + [10, 10, 10]).itertuples()
     sd = math.sqrt(210 / 9)
     assert (d.start, d.end, d.peak) == (7, 9, 7)
     assert d.rise_rate == pytest.approx(7 - sd) and math.isnan(d.recovery_rate)

@@ -118,7 +118,8 @@ def test_no_effect_is_not_significant():
 def test_permutation_is_seeded_and_within_sessions():
     turns, emo = planted()
     mt = E.measure_table(turns, {"emotion": emo}, ["valence"])
-    ct = E.change_table(mt, ["valence"]).dropna(subset=["valence_change"])
+    ct = mt.assign(valence_change=mt.groupby("session_id")["valence"].diff())
+    ct = ct.dropna(subset=["valence_change"])
     args = (
         ct["valence_change"].to_numpy(),
         (ct["event"] != "").to_numpy(),
@@ -173,7 +174,7 @@ def test_marker_fallback_says_what_it_uses():
     src0 = E.choose_events(t, feats.assign(marker_slow_down=0))
     assert src0.kind == "none" and "empty" in src0.description
     with pytest.raises(ValueError, match="marker_nope"):
-        E.marker_events(t, feats, "marker_nope")
+        E.choose_events(t, feats, "marker_nope")
 
 
 def test_therapist_response_counts_the_next_turn():

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from itertools import groupby
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,9 +22,27 @@ NAN2 = (math.nan, math.nan)
 PHASES = ["beginning", "middle", "end"]
 
 
-def _series(traj: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
-    for (sid, spk), g in traj.groupby(PAIR, sort=True):
-        yield sid, spk, g.sort_values("position")
+def _per_series(
+    traj: pd.DataFrame, rows: Callable[[pd.DataFrame], Iterable], columns: Names
+) -> pd.DataFrame:
+    """``rows(series)`` of each session's and speaker's series (in order), keyed by ``PAIR``."""
+    groups = traj.sort_values([*PAIR, "position"]).groupby(PAIR, sort=True)
+    out = [(sid, spk, *r) for (sid, spk), g in groups for r in rows(g)]
+    return pd.DataFrame(out, columns=[*PAIR, *columns])
+
+
+def _rows(
+    scores: pd.DataFrame,
+    columns: Names,
+    speaker: str | None,
+    turns: pd.DataFrame | None,
+    exclude: Names,
+) -> pd.DataFrame:
+    """``scores``' ``columns`` on the analysable turns (all without ``turns``) of ``speaker``."""
+    df = scores[[*KEYS, *columns]]
+    if turns is not None:
+        df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
+    return df if speaker is None else df[df["speaker"] == speaker]
 
 
 def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") -> np.ndarray:
@@ -43,8 +59,8 @@ def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") ->
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
     ok, out = ~np.isnan(x), np.full(len(x), np.nan)
-    pos, frac = np.arange(len(x), dtype=float), min(1.0, window / len(x))
-    out[ok] = lowess(x[ok], pos[ok], frac=frac, it=0, return_sorted=False)
+    frac = min(1.0, window / len(x))
+    out[ok] = lowess(x[ok], np.flatnonzero(ok).astype(float), frac=frac, it=0, return_sorted=False)
     return out
 
 
@@ -57,14 +73,9 @@ def trajectory(
     turns: pd.DataFrame | None = None,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """One speaker's (None: both) ``value`` series per session with ``position``, ``progress``
-    (0..1) and its :func:`smooth` line, over the turns analysable in ``turns`` if given."""
+    """One speaker's (None: both) ``value`` per session: ``position``, ``progress``, ``smooth``."""
     cols = [*KEYS, "position", "progress", "value", "smooth"]
-    df = scores[[*KEYS, value]].rename(columns={value: "value"})
-    if turns is not None:
-        df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
-    if speaker is not None:
-        df = df[df["speaker"] == speaker]
+    df = _rows(scores, [value], speaker, turns, exclude).rename(columns={value: "value"})
     df = df[df["value"].notna()].sort_values([*PAIR, "turn"], kind="stable")
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -78,16 +89,16 @@ def trajectory(
 
 def session_trends(traj: pd.DataFrame, x: str = "position") -> pd.DataFrame:
     """OLS slope of ``value`` on ``x`` per session and speaker with its t CI and p."""
-    rows = []
-    for (sid, spk), g in traj.groupby(PAIR, sort=True):
+
+    def fit(g: pd.DataFrame) -> list[tuple]:
         ok = len(g) >= 3 and g[x].nunique() > 1
-        rows.append((sid, spk, len(g), *(ols_term(f"value ~ {x}", g, x) if ok else NAN2 * 2)))
-    return pd.DataFrame(rows, columns=[*PAIR, "n", "slope", "ci_low", "ci_high", "p"])
+        return [(len(g), *(ols_term(f"value ~ {x}", g, x) if ok else NAN2 * 2))]
+
+    return _per_series(traj, fit, ["n", "slope", "ci_low", "ci_high", "p"])
 
 
 def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
-    """MixedLM ``value ~ x``, random intercept and slope per session, on one speaker's ``traj``:
-    fixed effects with CI and p, and the variance components."""
+    """MixedLM ``value ~ x``, random intercept and slope per session: fixed effects, variances."""
     if traj["speaker"].nunique() > 1:
         raise ValueError("mixed_trend expects one speaker's trajectory")
     if traj["session_id"].nunique() < 2:
@@ -104,8 +115,13 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
     rows = [
         (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
     ]
-    var = {"var_intercept": cov[0, 0], "var_slope": cov[1, 1], "cov": cov[0, 1]}
-    rows += [(t, v, *NAN2 * 2) for t, v in (var | {"var_residual": fit.scale}).items()]
+    var = {
+        "var_intercept": cov[0, 0],
+        "var_slope": cov[1, 1],
+        "cov": cov[0, 1],
+        "var_residual": fit.scale,
+    }
+    rows += [(t, v, *NAN2 * 2) for t, v in var.items()]
     out = pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p"])
     info = {"n_obs": int(fit.nobs), "n_groups": traj["session_id"].nunique()}
     info |= {"converged": converged, "optimizer": used, "warnings": "; ".join(notes)}
@@ -113,33 +129,28 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
 
 
 def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_boot: int = 2000) -> pd.DataFrame:
-    """Mean of the last k values minus the first k (``k = max(2, ceil(frac n))``) per session
-    and speaker, and per speaker over sessions (``all``), with percentile bootstrap CIs."""
+    """Mean of the last k values minus the first k per series and speaker, bootstrap CIs."""
 
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
         rng = np.random.default_rng(0)
         ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=rng)
         return tuple(map(float, ci.confidence_interval))
 
-    def change(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        return b.mean(axis=axis) - a.mean(axis=axis)
-
-    rows = []
-    for sid, spk, g in _series(traj):
+    def change(g: pd.DataFrame) -> list[tuple]:
         v = g["value"].to_numpy(float)
         k = max(2, math.ceil(frac * len(v)))
-        if len(v) >= 2 * k:
-            a, b = v[:k], v[-k:]
-            rows.append((sid, spk, k, a.mean(), b.mean(), b.mean() - a.mean(), *boot(change, a, b)))
-    out = pd.DataFrame(rows, columns=[*PAIR, "k", "start", "end", "change", "ci_low", "ci_high"])
-    pooled = []
-    for spk, g in out.groupby("speaker", sort=True):
-        ch = g["change"].to_numpy(float)
-        ci = boot(np.mean, ch) if len(ch) > 1 else NAN2
-        mean = (int(g["k"].median()), g["start"].mean(), g["end"].mean(), ch.mean())
-        pooled.append(("all", spk, *mean, *ci))
-    if not pooled:
-        return out
+        if len(v) < 2 * k:
+            return []
+        a, b = v[:k], v[-k:]
+        ci = boot(lambda a, b, axis=-1: b.mean(axis=axis) - a.mean(axis=axis), a, b)
+        return [(k, a.mean(), b.mean(), b.mean() - a.mean(), *ci)]
+
+    out = _per_series(traj, change, ["k", "start", "end", "change", "ci_low", "ci_high"])
+    pooled = [
+        ("all", spk, int(g["k"].median()), g["start"].mean(), g["end"].mean(), g["change"].mean())
+        + (boot(np.mean, g["change"].to_numpy(float)) if len(g) > 1 else NAN2)
+        for spk, g in out.groupby("speaker", sort=True)
+    ]
     return pd.concat([out, pd.DataFrame(pooled, columns=out.columns)], ignore_index=True)
 
 
@@ -150,8 +161,7 @@ def change_points(
     min_size: int = 3,
     standardize: bool = True,
 ) -> list[int]:
-    """0-based starts of new segments (``ruptures.Pelt``; the series z-scored if
-    ``standardize``); fewer than ``2 * min_size`` points or no spread: none."""
+    """0-based starts of new segments of a (z-scored) series (``ruptures.Pelt``)."""
     x = np.asarray(values, dtype=float)
     if len(x) < 2 * min_size:
         return []
@@ -174,26 +184,14 @@ def session_change_points(
     min_size: int = 3,
 ) -> pd.DataFrame:
     """:func:`change_points` per session and speaker with their ``turn`` and segment means."""
-    rows = []
-    for sid, spk, g in _series(traj):
+
+    def found(g: pd.DataFrame) -> list[tuple]:
         v = g[column].to_numpy(float)
         cps = change_points(v, model, penalty, min_size)
-        for start, cp, end in zip([0, *cps], cps, [*cps[1:], len(v)], strict=False):
-            before, after = float(v[start:cp].mean()), float(v[cp:end].mean())
-            rows.append((sid, spk, cp, int(g["turn"].iloc[cp]), before, after))
-    return pd.DataFrame(rows, columns=[*PAIR, "position", "turn", "before", "after"])
+        bounds = zip([0, *cps], cps, [*cps[1:], len(v)], strict=False)
+        return [(c, int(g["turn"].iloc[c]), v[a:c].mean(), v[c:b].mean()) for a, c, b in bounds]
 
-
-class Displacement(NamedTuple):
-    """A run of points beyond the home base on one ``side`` (+1/-1), its peak and rates."""
-
-    start: int
-    end: int
-    side: int
-    peak: int
-    peak_distance: float
-    rise_rate: float
-    recovery_rate: float
+    return _per_series(traj, found, ["position", "turn", "before", "after"])
 
 
 def home_base(values: Sequence[float]) -> tuple[float, float]:
@@ -202,20 +200,19 @@ def home_base(values: Sequence[float]) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0
 
 
-def displacements(values: Sequence[float], min_run: int = 3) -> list[Displacement]:
-    """The :class:`Displacement` runs of ``values`` (a point on the band edge is inside)."""
+def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
+    """Runs of ``min_run`` or more points beyond the home base, with their peak and rates."""
     x = np.asarray(values, dtype=float)
     mean, sd = home_base(x)
-    out, i = [], 0
-    for side, run in groupby(np.where(x > mean + sd, 1, np.where(x < mean - sd, -1, 0))):
-        j = i + len(list(run)) - 1
-        if side and j - i + 1 >= min_run:
-            dist = np.abs(x[i : j + 1] - mean)
-            peak, d = i + int(np.argmax(dist)), float(dist.max() - sd)
-            rec = d / (j + 1 - peak) if j + 1 < len(x) else math.nan
-            out.append(Displacement(i, j, int(side), peak, d, d / (peak - i + 1), rec))
-        i = j + 1
-    return out
+    side = np.where(x > mean + sd, 1, np.where(x < mean - sd, -1, 0))
+    d = pd.DataFrame({"i": range(len(x)), "side": side, "dist": np.abs(x - mean)})
+    g = d.groupby(np.cumsum(np.r_[True, side[1:] != side[:-1]]))
+    r = g.agg(start=("i", "first"), end=("i", "last"), side=("side", "first"))
+    r = r.assign(peak=g["dist"].idxmax(), peak_distance=g["dist"].max() - sd)
+    r = r[(r.side != 0) & (r.end - r.start + 1 >= min_run)].reset_index(drop=True)
+    r["rise_rate"] = r.peak_distance / (r.peak - r.start + 1)
+    r["recovery_rate"] = (r.peak_distance / (r.end + 1 - r.peak)).where(r.end + 1 < len(x))
+    return r
 
 
 def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:
@@ -223,26 +220,20 @@ def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     mean, sd = home_base(x) if len(x) else NAN2
-    disp = displacements(x, min_run) if len(x) > 1 else []
-    rec = [d.recovery_rate for d in disp if not math.isnan(d.recovery_rate)]
+    disp = displacements(x, min_run) if len(x) > 1 else pd.DataFrame(columns=["start", "end"])
     out = {"n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd}
     out["variability_sd"] = sd if len(x) > 1 else math.nan
     out["rmssd"] = float(np.sqrt(np.mean(np.diff(x) ** 2))) if len(x) > 1 else math.nan
     out["n_displacements"] = len(disp)
-    out["displaced_share"] = sum(d.end - d.start + 1 for d in disp) / len(x) if len(x) else 0.0
-    for k in ("peak_distance", "rise_rate"):
-        out[k] = float(np.mean([getattr(d, k) for d in disp])) if disp else math.nan
-    out["recovery_rate"] = float(np.mean(rec)) if rec else math.nan
+    out["displaced_share"] = (disp.end - disp.start + 1).sum() / len(x) if len(x) else 0.0
+    for k in ("peak_distance", "rise_rate", "recovery_rate"):
+        out[k] = float(disp[k].mean()) if len(disp) else math.nan
     return out
 
 
 def ued_table(traj: pd.DataFrame, column: str = "value", min_run: int = 3) -> pd.DataFrame:
     """:func:`ued` per session and speaker."""
-    rows = [
-        {**dict(zip(PAIR, key, strict=True)), **ued(g[column], min_run)}
-        for *key, g in _series(traj)
-    ]
-    return pd.DataFrame(rows)
+    return _per_series(traj, lambda g: [ued(g[column], min_run).values()], list(ued([0.0])))
 
 
 def phase_composition(
@@ -253,10 +244,7 @@ def phase_composition(
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns."""
-    df = scores[[*KEYS, *columns]]
-    if turns is not None:
-        df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
-    df = df[df["speaker"] == speaker].dropna(subset=list(columns))
+    df = _rows(scores, columns, speaker, turns, exclude).dropna(subset=list(columns))
     df = df.sort_values(["session_id", "turn"])
     if df.empty:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
@@ -270,15 +258,14 @@ def phase_composition(
 
 
 def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None) -> str:
-    """``session`` (an id or unique prefix), else the session with most ``marks``, else the
-    first."""
+    """``session`` (an id or unique prefix), else the one with most ``marks``, else the first."""
     ids = sorted(traj["session_id"].unique())
+    hits = [s for s in ids if s == session or s.startswith(session)] if session else []
+    if len(hits) > 1:
+        raise ValueError(f"session {session!r} matches {len(hits)} sessions: {hits[:5]}")
+    if hits:
+        return hits[0]
     if session:
-        hits = [s for s in ids if s == session or s.startswith(session)]
-        if len(hits) > 1:
-            raise ValueError(f"session {session!r} matches {len(hits)} sessions: {hits[:5]}")
-        if hits:
-            return hits[0]
         log.warning("session %r not in the corpus; drawing the one with most marks", session)
     if marks is not None and len(marks):
         return str(marks.groupby("session_id").size().reindex(ids, fill_value=0).idxmax())

@@ -47,16 +47,6 @@ def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
     return ev[ev["event"] != ""].reset_index(drop=True)
 
 
-def marker_events(turns: pd.DataFrame, features: pd.DataFrame, marker: str) -> pd.DataFrame:
-    """``turns`` whose events are the patient turns with the ``features`` column ``marker`` > 0."""
-    if marker not in features.columns:
-        raise ValueError(f"marker {marker!r} is not a column of the features table")
-    on = features.loc[features[marker].fillna(0) > 0, KEYS].assign(_m=True)
-    t = turns.drop(columns=["event"], errors="ignore").merge(on, on=KEYS, how="left")
-    t["event"] = np.where(t["_m"].eq(True) & (t["speaker"] == "patient"), marker, "")
-    return t.drop(columns="_m")
-
-
 class EventSource(NamedTuple):
     """The events analysed (``turns``), ``kind`` (events, marker, none) and a sentence on them."""
 
@@ -71,8 +61,7 @@ def choose_events(
     fallback_marker: str = "marker_slow_down",
     annotated: str | None = None,
 ) -> EventSource:
-    """The corpus's events (``annotated``: the events file given to ``analyze``), else the
-    patient turns with ``fallback_marker``."""
+    """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
     if counts := event_counts(turns):
         text = turns["event_text"].fillna("") if "event_text" in turns else pd.Series([""])
         lines = text.str.contains(r"^---", regex=True, flags=re.M).any()
@@ -81,8 +70,12 @@ def choose_events(
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
         desc = f"The corpus has {sum(counts.values())} events ({src if annotated else own}): "
         return EventSource(turns, "events", f"{desc}{listed}. These are the events analysed.")
-    t = marker_events(turns, features, fallback_marker)
-    marker = f"the marker `{fallback_marker}`"
+    if fallback_marker not in features.columns:
+        raise ValueError(f"marker {fallback_marker!r} is not a column of the features table")
+    on = features.loc[features[fallback_marker].fillna(0) > 0, KEYS]
+    t = turns.drop(columns=["event"], errors="ignore").merge(on, how="left", indicator=True)
+    is_on = (t.pop("_merge") == "both") & (t["speaker"] == "patient")
+    t["event"], marker = np.where(is_on, fallback_marker, ""), f"the marker `{fallback_marker}`"
     if n := int((t["event"] != "").sum()):
         desc = f"The analysis uses the {n} patient turns with {marker} as events instead."
         return EventSource(t, "marker", f"The corpus has no events. {desc}")
@@ -103,8 +96,7 @@ def measure_table(
     measures: Names = MEASURES,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
-    """The patient's turns in order: ``session_id, turn, pos`` (index among them), ``event`` and
-    each measure (from the first table that has it; NaN on excluded turns)."""
+    """The patient's turns in order (``pos``) with ``event`` and each measure (NaN if excluded)."""
     p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
     p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
     p = p.merge(analysable(turns, exclude)[KEYS].assign(_ok=True), on=KEYS, how="left")
@@ -135,18 +127,16 @@ def locked(
 
 def locked_means(long: pd.DataFrame) -> pd.DataFrame:
     """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval."""
-    rows = []
-    for (ev, m, lag), g in long.dropna(subset=["value"]).groupby(["event", "measure", "lag"]):
-        x = g["value"].to_numpy(float)
-        rows.append((ev, m, int(lag), len(x), float(x.mean()), *stats.t_interval(x)))
+    groups = long.dropna(subset=["value"]).groupby(["event", "measure", "lag"])["value"]
+    x = {key: g.to_numpy(float) for key, g in groups}
+    rows = [(*key, len(v), float(v.mean()), *stats.t_interval(v)) for key, v in x.items()]
     return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low", "ci_high"])
 
 
 def permutation_p(
     change: np.ndarray, is_event: np.ndarray, groups: np.ndarray, n_perm: int = 2000, seed: int = 0
 ) -> float:
-    """Two-sided permutation p of the difference in mean ``change`` between event and other
-    turns, the event labels shuffled within each group (session)."""
+    """Two-sided p of the event-minus-other mean ``change``, labels shuffled within groups."""
     is_event = is_event.astype(bool)
     n_e, n = int(is_event.sum()), len(change)
     if n_e == 0 or n_e == n:
@@ -167,13 +157,6 @@ def permutation_p(
     return float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_perm))
 
 
-def change_table(mt: pd.DataFrame, measures: Names = MEASURES) -> pd.DataFrame:
-    """``mt`` with ``<measure>_change``: the value minus the patient's previous turn's value."""
-    out = mt.sort_values(["session_id", "pos"])
-    prev = out.groupby("session_id")[list(measures)].shift(1)
-    return out.assign(**{f"{m}_change": out[m] - prev[m] for m in measures})
-
-
 def event_effects(
     mt: pd.DataFrame,
     measures: Names = MEASURES,
@@ -181,22 +164,21 @@ def event_effects(
     seed: int = 0,
     method: str = "holm",
 ) -> pd.DataFrame:
-    """Per event type and measure, the change from lag -1 to the event turn against other
-    patient turns: mean with t CI, MixedLM estimate and a within-session permutation p."""
-    ct = change_table(mt, measures)
-    has, base = ct["event"].str.split(SEPARATOR), (ct["event"] == "").to_numpy()
+    """Per event type and measure, the change lag -1 -> event turn against other turns."""
+    mt = mt.sort_values(["session_id", "pos"])
+    change = mt.groupby("session_id")[list(measures)].diff()
+    has, base = mt["event"].str.split(SEPARATOR), (mt["event"] == "").to_numpy()
     rows = []
-    for ev in sorted({k for v in ct["event"] if v for k in v.split(SEPARATOR)}):
+    for ev in sorted({k for v in mt["event"] if v for k in v.split(SEPARATOR)}):
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
         for m in measures:
-            sel = (mine | base) & ct[f"{m}_change"].notna().to_numpy()
-            d = ct.loc[sel, ["session_id", f"{m}_change"]].rename(columns={f"{m}_change": "change"})
+            sel = (mine | base) & change[m].notna().to_numpy()
+            d = pd.DataFrame({"session_id": mt["session_id"], "change": change[m]})[sel]
             d["is_event"] = mine[sel].astype(int)
-            xs, other = d.loc[d.is_event == 1, "change"].to_numpy(float), d.change[d.is_event == 0]
-            mean = float(xs.mean()) if len(xs) else np.nan
-            values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique(), mean)
-            values += (*stats.t_interval(xs), float(other.mean()), len(other))
-            row = dict(zip(EFFECT_COLUMNS[:9], values, strict=True))
+            xs, other = d.change[d.is_event == 1].to_numpy(float), d.change[d.is_event == 0]
+            values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique())
+            values += (xs.mean() if len(xs) else np.nan, *stats.t_interval(xs))
+            row = dict(zip(EFFECT_COLUMNS, (*values, other.mean(), len(other)), strict=False))
             row["note"] = "no event (or no other turn) with a previous patient turn"
             if len(xs) and len(other):
                 arrays = (d[c].to_numpy() for c in ("change", "is_event", "session_id"))
@@ -229,20 +211,15 @@ def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
 
 
 def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
-    """Share of next therapist turns with each main behaviour and ACT process after each event
-    type and after other patient turns, with Wilson CIs."""
+    """Shares of next therapist main behaviours and ACT processes per event type, Wilson CIs."""
     acts = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
     nxt = next_turn(_conditions(turns), codes, "main_behaviour", acts)
     behaviours = sorted(codes["main_behaviour"].dropna().unique())
     hits = {("main_behaviour", b): nxt["next_code"] == b for b in behaviours}
     hits |= {("act_process", a.removeprefix("act_")): nxt[a] for a in acts}
     order = [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]
-    return shares(
-        pd.DataFrame(hits, index=nxt.index),
-        nxt["condition"],
-        order,
-        ["condition", "family", "code"],
-    )
+    hits = pd.DataFrame(hits, index=nxt.index)
+    return shares(hits, nxt["condition"], order, ["condition", "family", "code"])
 
 
 def thinking_cues() -> dict[str, frozenset[str]]:
@@ -259,8 +236,7 @@ def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]
 def thinking_response(
     turns: pd.DataFrame, thinking: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Does the next therapist turn's thinking refer to the event? ``(per_event, summary)``: the
-    cues found per event, and per type the share with CIs beside that after turns without one."""
+    """Cues in the next therapist thinking per event, and shares per type vs no event."""
     cues = thinking_cues()
     therapist = turns[turns["speaker"] == "therapist"]
     nxt = next_turn(_conditions(turns), therapist, "thinking").fillna({"next_code": ""})

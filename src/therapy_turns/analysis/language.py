@@ -37,8 +37,7 @@ def analysable_features(
     exclude: Names = DEFAULT_EXCLUDE,
     n_bins: int = 3,
 ) -> pd.DataFrame:
-    """Feature rows of the analysed turns with ``position``, ``segment`` (``n_bins`` equal
-    position bins: early, middle, late for 3) and ``therapist`` (1.0 on therapist rows)."""
+    """Feature rows of the analysed turns with ``position``, ``segment`` and ``therapist``."""
     pos = turns[KEYS].assign(position=session_position(turns))
     out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     out = out.merge(pos, on=KEYS, how="left")
@@ -67,8 +66,7 @@ def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.DataFrame:
-    """Do the sessions of each marker's archetype (``archetypes``: session_id -> label) have its
-    highest rates? ``result`` pass, fail or skipped; a check that may fail on any corpus."""
+    """Do the sessions of each marker's archetype have its highest rates (pass, fail, skipped)?"""
     raw = load_lexicon("markers")["markers"]
     prof = profile[profile["session_id"].isin(list(archetypes))]
     label = prof["session_id"].map(archetypes)

@@ -49,8 +49,7 @@ def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None
 
 
 def sequential(techniques: pd.DataFrame, client: pd.DataFrame) -> pd.DataFrame:
-    """P(next patient turn is change / sustain talk | therapist behaviour) and the base rate,
-    with Wilson CIs, and their ``ratio``."""
+    """P(next patient turn is change / sustain talk | therapist behaviour) vs the base rate."""
     pairs = next_turn(techniques, client, "client_talk")
     talk = pd.DataFrame({t: pairs["next_code"] == t for t in TALK}, index=pairs.index)
     out = shares(talk, pairs["main_behaviour"], BEHAVIOURS, ["behaviour", "talk"])

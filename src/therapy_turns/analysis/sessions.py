@@ -4,7 +4,7 @@ metadata's factors and outcomes, group comparisons and outcome correlations (not
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import combinations, product
 from pathlib import Path
@@ -36,8 +36,7 @@ def summarise_sessions(
     measures: Mapping[str, Measure] | None = None,
     words: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per session (in order of appearance): turn and word counts over the analysed
-    turns, then each measure's aggregations (backchannels left out where a measure says so)."""
+    """One row per session: turn and word counts, then each measure's aggregations."""
     sid = turns["session_id"].astype(str)
     code, uniques = pd.factorize(sid, sort=False)
     ids = pd.Index(uniques, dtype="str", name="session_id")
@@ -157,8 +156,7 @@ class Roles(NamedTuple):
 def metadata_roles(
     metadata: pd.DataFrame, factors: Names = (), outcomes: Names = (), source: str = "metadata"
 ) -> Roles:
-    """The named factors and outcomes, or by default the non-numeric columns with 2-12 shared
-    values (factors) and the numeric ones (outcomes); the rest ``skipped`` with why."""
+    """The metadata's factors and outcomes (named, else by type), the rest ``skipped`` with why."""
     cols = [c for c in metadata.columns if c != "session_id"]
     if missing := [c for c in [*factors, *outcomes] if c not in cols]:
         raise MetadataError(
@@ -214,8 +212,7 @@ def load_sessions(
     metadata: str | Path | None = None,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> tuple[pd.DataFrame, MetadataReport]:
-    """The ``sessions`` table for ``exclude`` and ``metadata`` (stored if built so, else
-    recomputed from the turn-level tables) and the metadata report."""
+    """The ``sessions`` table for ``exclude`` and ``metadata`` and the metadata report."""
     load_table("turns", corpus, analysis_dir)  # raises if missing or stale
     manifest = read_manifest(analysis_dir) or {}
     meta = project_path(metadata) if metadata else None
@@ -251,20 +248,6 @@ def turn_data(
     return d.merge(s, on="session_id", how="left", validate="many_to_one")
 
 
-def hedges_g(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
-    """Hedges' g of ``b`` minus ``a`` with its normal CI (Hedges & Olkin SE); NaN if undefined."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    na, nb = len(a), len(b)
-    pooled = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)
-    sp = np.sqrt(pooled) if na > 1 and nb > 1 else 0.0
-    if sp == 0:
-        return (float("nan"),) * 3
-    g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
-    se = np.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
-    z = stats.norm.ppf(0.975)
-    return float(g), float(g - z * se), float(g + z * se)
-
-
 CONTRAST_COLUMNS = (
     "measure factor group_a group_b n_a n_b mean_a mean_b diff ci_low ci_high p p_adj hedges_g "
     "g_ci_low g_ci_high omnibus_p df_resid family note"
@@ -280,8 +263,7 @@ def compare_groups(
     max_levels: int = 12,
     top: int = 10,
 ) -> pd.DataFrame:
-    """Per factor and measure, OLS ``measure ~ C(factor)``: the omnibus p and each ``contrast`` of
-    two levels with its CI, p, ``p_adj`` and Hedges' g (many levels: the ``top`` largest)."""
+    """Per factor and measure, OLS ``measure ~ C(factor)``: omnibus p, contrasts, Hedges' g."""
     import statsmodels.formula.api as smf
 
     rows = []
@@ -294,33 +276,40 @@ def compare_groups(
         note = "fewer than two groups" if len(levels) < 2 else ""
         note = note or ("no residual degrees of freedom" if len(d) <= len(levels) else "")
         note = note or ("constant measure" if d[m].std() == 0 else "")
-        fit, res = {"omnibus_p": np.nan, "df_resid": np.nan, "note": note}, None
+        pairs = dict.fromkeys(combinations(levels, 2), [np.nan] * 4)
+        fit = {"omnibus_p": np.nan, "df_resid": np.nan, "family": len(pairs), "note": note}
         if not note:
-            res = smf.ols(f"Q('{m}') ~ C(Q('{factor}'), Treatment('{levels[0]}'))", d).fit()
+            term = f"C(Q('{factor}'), Treatment('{levels[0]}'))"
+            res = smf.ols(f"Q('{m}') ~ {term}", d).fit()
             fit |= {"omnibus_p": float(res.f_pvalue), "df_resid": float(res.df_resid)}
-        pairs = list(combinations(levels, 2))
+            t = res.t_test_pairwise(term).result_frame.iloc[:, [0, 4, 5, 3]]
+            pairs = dict(zip(pairs, t.to_numpy(float).tolist(), strict=True))
         if len(levels) > max_levels:  # the top pairs of groups of 2+ by absolute mean difference
             g = d.groupby(factor)[m].agg(["mean", "size"])
             g = g.loc[g["size"] >= 2, "mean"]
-            pairs = [(a, b) for a, b in pairs if a in g.index and b in g.index]
-            pairs = sorted(pairs, key=lambda ab: -abs(g[ab[1]] - g[ab[0]]))[:top]
-        for a, b in pairs:
-            va, vb = d.loc[d[factor] == a, m], d.loc[d[factor] == b, m]
-            values = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean())
-            row = dict(zip(CONTRAST_COLUMNS[:8], values, strict=True)) | fit
-            if res is not None:
-                L = [
-                    float(n.endswith(f"[T.{b}]")) - float(n.endswith(f"[T.{a}]"))
-                    for n in res.params.index
-                ]
-                t = res.t_test(np.array(L)).summary_frame().iloc[0, [0, 4, 5, 3]]
-                row |= dict(zip(["diff", "ci_low", "ci_high", "p"], map(float, t), strict=True))
-            row["hedges_g"], row["g_ci_low"], row["g_ci_high"] = hedges_g(va, vb)
-            rows.append(row | {"family": len(levels) * (len(levels) - 1) // 2})
+            big = [(a, b) for a, b in pairs if a in g.index and b in g.index]
+            big = sorted(big, key=lambda ab: -abs(g[ab[1]] - g[ab[0]]))[:top]
+            pairs = {ab: pairs[ab] for ab in big}
+        for (a, b), test in pairs.items():
+            va, vb = (d.loc[d[factor] == x, m].to_numpy(float) for x in (a, b))
+            row = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean(), *test, np.nan)
+            rows.append((*row, *_hedges_g(va, vb), *fit.values()))
     out = pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
     out["p_adj"] = family_adjust(out, method)
     out["contrast"] = out.factor + ": " + out.group_b + " − " + out.group_a
     return out
+
+
+def _hedges_g(a: np.ndarray, b: np.ndarray) -> tuple[float, ...]:
+    na, nb = len(a), len(b)
+    pooled = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2)
+    sp = np.sqrt(pooled) if na > 1 and nb > 1 else 0.0
+    if sp == 0:
+        return (np.nan,) * 3
+    g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
+    se = np.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
+    z = stats.norm.ppf(0.975)
+    return float(g), float(g - z * se), float(g + z * se)
 
 
 def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:

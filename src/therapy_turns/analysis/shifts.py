@@ -22,8 +22,7 @@ def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 class PermutationResult(NamedTuple):
-    """Transition counts ``from`` → ``to`` against a within-session shuffled null: p per cell,
-    the statistic sum((observed - null_mean)^2 / null_mean) and its p."""
+    """Transition counts ``from`` -> ``to`` against a within-session shuffled null."""
 
     observed: pd.DataFrame
     null_mean: pd.DataFrame
@@ -36,8 +35,7 @@ class PermutationResult(NamedTuple):
 def permutation_test(
     codes: pd.DataFrame, col: str = "main_behaviour", n_perm: int = 2000, seed: int = 0
 ) -> PermutationResult:
-    """Do consecutive therapist codes follow each other more or less than chance? The null
-    shuffles each session's codes."""
+    """Do consecutive therapist codes follow each other more or less than chance?"""
     st = sorted(codes[col].astype(str).unique())
     index = {s: i for i, s in enumerate(st)}
     groups = codes.sort_values(KEYS).groupby("session_id", sort=True)[col]
@@ -76,8 +74,7 @@ def transition_entropy(codes: Sequence[str]) -> float:
 def windowed_entropy(
     codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
 ) -> pd.DataFrame:
-    """``session_id, turn, entropy``: Shannon entropy (bits) of the codes of the last ``window``
-    therapist turns."""
+    """``session_id, turn, entropy`` (bits) of the codes of the last ``window`` turns."""
     d = codes.sort_values(KEYS).reset_index(drop=True)
     onehot = pd.get_dummies(d[col].astype(str), dtype=float).groupby(d["session_id"])
     counts = onehot.rolling(window).sum().droplevel(0).sort_index()
@@ -92,8 +89,7 @@ def perseveration(
     col: str = "main_behaviour",
     min_length: int = 3,
 ) -> pd.DataFrame:
-    """Runs of ``min_length`` or more identical codes over consecutive therapist turns, with
-    their length and the patient turns inside them that have ``marker`` > 0."""
+    """Runs of ``min_length`` or more identical codes and the ``marker`` turns inside them."""
     d = codes.sort_values(KEYS).assign(code=lambda x: x[col].astype(str))
     g = d.groupby(((d.code != d.code.shift()) | (d.session_id != d.session_id.shift())).cumsum())
     runs = g[["session_id", "code"]].first().assign(start_turn=g["turn"].first())
@@ -130,8 +126,7 @@ def responsiveness(
     col: str = "main_behaviour",
     states: Names | None = None,
 ) -> pd.DataFrame:
-    """Share of each next therapist code after patient turns with ``marker`` > 0 and without,
-    with Wilson CIs."""
+    """Shares of next therapist codes after patient turns with ``marker`` > 0 and without."""
     nx = next_turn(turns.loc[turns["speaker"] == "patient", KEYS], codes, col)
     nx = nx.merge(patient[[*KEYS, marker]], on=KEYS, how="left")
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
@@ -147,8 +142,7 @@ def coupling_data(
     indicators: Names,
     value: str = "valence",
 ) -> pd.DataFrame:
-    """Per therapist turn between two patient turns: patient ``value`` ``prior`` and ``after``,
-    ``delta``, ``position`` and the 0/1 ``indicators``."""
+    """Per therapist turn: the patient's ``prior`` and ``after`` value, ``delta``, indicators."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
     t = t.merge(emotion[[*KEYS, value]], on=KEYS, how="left")
     t.loc[t.speaker != "patient", value] = np.nan
@@ -169,8 +163,7 @@ COUPLING_COLUMNS = "code n n_with estimate ci_low ci_high p p_adj converged note
 def coupling_model(
     data: pd.DataFrame, indicators: Names, method: str = "holm", min_count: int = 5
 ) -> pd.DataFrame:
-    """Per code, MixedLM (ML) ``delta ~ code + prior + position``, random intercept per session:
-    the code's estimate with CI, p and ``p_adj`` (codes in < ``min_count`` turns skipped)."""
+    """Per code, MixedLM ``delta ~ code + prior + position``: estimate, CI, p, ``p_adj``."""
     import statsmodels.formula.api as smf
 
     rows = []

@@ -42,8 +42,7 @@ def share_ci(k: int, n: int) -> tuple[int, int, float, float, float]:
 
 
 def shares(hits: pd.DataFrame, groups: Sequence, order: Names, names: Names) -> pd.DataFrame:
-    """Per group in ``order`` and column of the boolean ``hits`` (tuple columns give several
-    ``names``): ``k, n``, the share and its Wilson CI."""
+    """Per group in ``order`` and column of boolean ``hits``: ``k, n``, share, Wilson CI."""
     g = hits.fillna(False).astype(bool).groupby(np.asarray(groups))
     k, n = g.sum().reindex(order, fill_value=0), g.size().reindex(order, fill_value=0)
     keys = [(c, c if isinstance(c, tuple) else (c,)) for c in hits.columns]
@@ -52,8 +51,7 @@ def shares(hits: pd.DataFrame, groups: Sequence, order: Names, names: Names) -> 
 
 
 def next_turn(first: pd.DataFrame, then: pd.DataFrame, col: str, carry: Names = ()) -> pd.DataFrame:
-    """``first`` (sorted) with ``next_turn``, its ``col`` in ``then`` as ``next_code`` and its
-    ``carry`` columns, for the rows whose session's next turn is in ``then``."""
+    """``first`` rows with ``next_turn`` and its ``col`` in ``then`` (``next_code``)."""
     nxt = then[["session_id", "turn", col, *carry]]
     nxt = nxt.rename(columns={"turn": "next_turn", col: "next_code"})
     first = first.sort_values(["session_id", "turn"]).assign(next_turn=lambda d: d["turn"] + 1)
@@ -79,8 +77,7 @@ def ols_term(formula: str, data: pd.DataFrame, term: str) -> tuple[float, ...]:
 
 
 def fit_mixedlm(model, reml: bool = True):  # noqa: ANN001, ANN201
-    """Fit a statsmodels ``MixedLM`` with each optimiser until one converges without warning:
-    ``(result or None, optimiser, converged, messages)``."""
+    """Fit a ``MixedLM`` with each optimiser in turn: ``(result, optimiser, converged, notes)``."""
     best, used, notes = None, "", []
     for name in ("bfgs", "lbfgs", "cg", "powell", "nm"):
         with warnings.catch_warnings(record=True) as caught:
@@ -106,8 +103,7 @@ def mixedlm_table(
     groups: str = "session_id",
     standardize: bool = True,
 ) -> pd.DataFrame:
-    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups``: fixed
-    effects with Wald CIs (OLS at a zero intercept variance; columns :data:`MIXEDLM_COLUMNS`)."""
+    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups``."""
     import statsmodels.formula.api as smf
 
     rows = []
