@@ -10,8 +10,8 @@ placeholder type). Each split is redacted as a corpus of its own sessions, as ``
 sees a corpus. Over-redaction: the share of word tokens of the seed sessions' ``text`` column
 that redaction replaces; the seeds hold no real identifiers, so every replaced word counts
 (``--corpus DIR``: another corpus without real identifiers instead, e.g. one written by
-``benchmarks/foreign_corpus.py``). ``--misses`` lists missed identifiers (for the tuning splits;
-``heldout8`` is for evaluation only, see ``benchmarks/data/README.md``). With ``--split all`` a
+``benchmarks/foreign_corpus.py``). ``--misses`` lists missed identifiers (every split here is
+tuning data by now; see ``benchmarks/data/README.md``). With ``--split all`` a
 last table gives every split side by side and all held-out parts (all but ``dev``, ``dev2``)
 together.
 """

@@ -122,7 +122,7 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("at Flat 3, 19 Moor Street by", "ADDRESS", "Flat 3, 19 Moor Street"),
         ("the flat at Kastanienallee 12 was", "ADDRESS", "Kastanienallee 12"),
         ("at 42 rue des Martyrs we", "ADDRESS", "42 rue des Martyrs"),
-        ("in Denver, CO 80203 he", "POSTCODE", "80203"),
+        ("in Denver, CO 80203 he", "POSTCODE", "CO 80203"),
         ("the home is H91 E2K3 by the sea", "POSTCODE", "H91 E2K3"),
         ("then 10435 Berlin again", "POSTCODE", "10435"),
         ("and my mum's 92 now", "AGE", "92"),
@@ -133,7 +133,7 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("number RV5 2233 9187 on", "ID", "RV5 2233 9187"),
         ("we owe British Gas money", "ORG", "British Gas"),
         ("the eircode is v94 x2p7 there", "POSTCODE", "v94 x2p7"),
-        ("West End QLD 4101 is", "POSTCODE", "4101"),
+        ("West End QLD 4101 is", "POSTCODE", "QLD 4101"),
         ("she's on ul. Mokra, 31-019 there", "POSTCODE", "31-019"),
         ("it's b one five, two t t for", "POSTCODE", "b one five, two t t"),
         ("we're at 22 harbour road now", "ADDRESS", "22 harbour road"),
@@ -146,7 +146,7 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
         ("passport C01X00T47 was", "ID", "C01X00T47"),
         ("reference CR-4471-22 they said", "ID", "CR-4471-22"),
         ("my gran is 94 now", "AGE", "94"),
-        ("a 103-year-old woman", "AGE", "103"),
+        ("a 103-year-old woman", "AGE", "103-year-old"),
         ("her 95th birthday", "AGE", "95th"),
         ("my son Александр Петров calls", "NAME", "Александр Петров"),
         ("my neighbour 王伟 says", "NAME", "王伟"),
@@ -559,7 +559,7 @@ def test_camel_case_name_found():
         ("my GP and the NHS, my MRN 0048", []),  # listed acronyms; one before a number
         ("I was SO ANGRY", []),  # common words in capitals
         ("log in at 192.168.1.1/admin then", [("URL", "192.168.1.1/admin")]),
-        ("he drank at the Cross Keys every night", [("ORG", "Cross Keys")]),
+        ("he drank at the Cross Keys every night", [("ORG", "the Cross Keys")]),
         ("we met in The Brazen Head again", [("ORG", "The Brazen Head")]),
         ("she lives at Sunrise of Esher now", [("ORG", "Sunrise of Esher")]),
         ("I volunteer for Age UK on Fridays", [("ORG", "Age UK")]),
@@ -623,3 +623,46 @@ def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
     ]
     got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
     assert got == [[], [("NAME", "oluwaseun")]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I saw Kim-Ly there", [("NAME", "Kim-Ly")]),  # the model tags "Kim" only
+        ("Robert's van was outside", [("NAME", "Robert's")]),
+        ("I work at the Acme Corp site", [("ORG", "the Acme Corp")]),
+        ("my ref is KLM-40412-B now", [("ID", "KLM-40412-B")]),
+        ("we ate at the Fox and Hounds on Sunday", [("ORG", "the Fox and Hounds")]),
+        ("her page is tilly_crochets, all scarves", [("HANDLE", "tilly_crochets")]),
+        ("I named it modeling.ipynb, the folder old_runs", []),
+        ("Grandad's a hundred and two, still sharp", [("AGE", "a hundred and two")]),
+        ("it's a hundred percent my fault", []),
+    ],
+)
+def test_whole_words_the_of_a_venue_joined_handles_and_ages_in_words(text, expected, ruler):
+    """A finding covers the whole words it touches (joined by - ' . _) and a "the" before a
+    name, place or organisation; handles of joined words without a digit, not file names."""
+    assert found(text, ruler) == expected
+
+
+def test_the_and_possessive_keep_the_placeholder(ruler):
+    turns = parse_text("Patient: I work at the Acme Corp site. Acme Corp's boss is Kim.\n", "s")
+    assert redact_turns(turns, nlp=ruler).at[0, "text"] == (
+        "I work at [ORG_1] site. [ORG_1] boss is [NAME_1]."
+    )
+
+
+def test_lower_case_words_after_cues_and_nationality_runs():
+    """Real model: a rare lower-case word after a relationship word is a name whatever its tag,
+    after a place word a place (not a verb after "to"); a nationality before a redacted word
+    joins it; dating apps are not listed safe."""
+    texts = [
+        "My neighbour, mairead, came round.",  # tagged ADV
+        "i work at aldi on the tills.",
+        "her family came from French Lick originally.",
+        "We met on Tinder in the spring.",
+        "I'd like to reframe that, not to bail.",
+    ]
+    got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
+    assert got[:2] == [[("NAME", "mairead")], [("PLACE", "aldi")]]
+    assert [[s for _, s in g] for g in got[2:]] == [["French Lick"], ["Tinder"], []]

@@ -8,9 +8,8 @@ import logging
 import pkgutil
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import count, product
 from types import SimpleNamespace
@@ -37,71 +36,49 @@ Nlp = Language | None  # a spaCy pipeline for Presidio (None: the project's, wit
 
 #: Columns redacted, in the order that fixes placeholder numbering.
 TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text", "event_text")
-MAP_COLUMNS = ["session_id", "placeholder", "type", "surface", "count"]
 #: Placeholder types, in the order that types a merged overlap of findings.
 TYPES = tuple("EMAIL HANDLE URL IP PHONE DATE ID ADDRESS POSTCODE AGE NAME PLACE ORG".split())
 SWEPT = ("NAME", "PLACE", "ORG")  # swept through the whole session once found
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")_\d+\]")
 NOT_NEEDED = ("parser", "textcat", "textcat_multilabel")  # spaCy components Presidio needn't
-_WORDS = re.compile(r"\b[^\W\d_]{2,}\b")
-_DIMINUTIVE = re.compile(r"(?:ie|y|ey|o|s|z)$")
+_WORDS = re.compile(r"(?<![^\W_])[^\W\d_]{2,}(?![^\W_])")  # "_" parts words too
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
+_BEFORE = re.compile(r"((?<!\w)[Tt]he\s+)?((?:\w+[-'’])*\w*)\Z")  # a "the", the word's start
+_AFTER = re.compile(r"\w*(?:[-.'’_]\w+)*")  # the rest of the word: "Dae-sung", "Guy's"
 _ANONYMIZER = AnonymizerEngine()
+#: One identifier in a text: span, type, surface and Presidio score (0: found by the sweep).
+Match = namedtuple("Match", "start end kind surface score", defaults=[0.0])
+_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # offline
 
 
 @lru_cache(maxsize=1)
 def load_rules() -> SimpleNamespace:
-    """The settings of ``data/redact.yaml`` (regex compiled, word lists as sets)."""
+    """``data/redact.yaml`` (regex compiled, word lists as sets) and the word lists it uses."""
     r = SimpleNamespace(**read_yaml(DATA_DIR / "redact.yaml"))
     r.date_requires = re.compile(r.date_requires)
     for key in ("name_cue_words", "place_cue_words", "never_redact", "titles", "not_name_types"):
         setattr(r, key, frozenset(w.casefold() for w in getattr(r, key)))
     r.not_names = r.name_cue_words | r.never_redact | r.titles  # not names when capitalised
     r.folds = [str.maketrans(t) for t in r.transliterations]
+    lines = (DATA_DIR / "common_words.tsv").read_text(encoding="utf-8").splitlines()
+    r.logprob = {w: float(p) for w, p in (ln.split("\t") for ln in lines if ln and ln[0] != "#")}
+    pkg, skip = faker.providers.person, r.given_name_locales_skipped  # Faker's, offline
+    locales = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in skip]
+    gen = faker.Generator()
+    provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(gen) for loc in locales]
+    r.given_names = frozenset(n for p in provs for n in p.first_names if n.istitle())
+    lemmatizer = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer")  # the redactor's
+    index = lemmatizer.lookups.get_table("lemma_index")  # English base forms (WordNet)
+    r.dictionary = frozenset(w for words in index.values() for w in words)
     return r
-
-
-@lru_cache(maxsize=1)
-def _logprob() -> dict[str, float]:
-    """Log probability of frequent English words (``data/common_words.tsv``, >= -13.5)."""
-    text = (DATA_DIR / "common_words.tsv").read_text(encoding="utf-8")
-    rows = (ln.split("\t") for ln in text.splitlines() if ln and not ln.startswith("#"))
-    return {w: float(p) for w, p in rows}
 
 
 def is_common_word(word: str, threshold: float | None = None) -> bool:
     """``word`` is at least as frequent in English as ``exp(threshold)`` (default: redact.yaml)."""
-    limit = load_rules().common_word_logprob if threshold is None else threshold
-    return _logprob().get(word.casefold(), -100.0) >= limit
-
-
-@lru_cache(maxsize=1)
-def given_names() -> frozenset[str]:
-    """The first names of every locale of Faker's person providers (package data, offline)."""
-    pkg, skip = faker.providers.person, load_rules().given_name_locales_skipped
-    locales = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in skip]
-    gen = faker.Generator()
-    provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(gen) for loc in locales]
-    return frozenset(n for p in provs for n in p.first_names if n.istitle())
-
-
-@lru_cache(maxsize=1)
-def dictionary_words() -> frozenset[str]:
-    """English base forms in the pipeline lemmatizer's WordNet index: words, not names."""
-    lemmatizer = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer")  # the redactor's
-    index = lemmatizer.lookups.get_table("lemma_index")
-    return frozenset(w for words in index.values() for w in words)
-
-
-class OfflineEmailRecognizer(pre.EmailRecognizer):
-    """Presidio's, the domain ending in a public suffix of tldextract's bundled list (offline)."""
-
-    _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text.rpartition("@")[2]).suffix != ""
+    r = load_rules()
+    return r.logprob.get(word.casefold(), -100.0) >= (threshold or r.common_word_logprob)
 
 
 class TokenNameRecognizer(pa.EntityRecognizer):
@@ -109,14 +86,13 @@ class TokenNameRecognizer(pa.EntityRecognizer):
 
     def load(self) -> None: ...
 
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[pa.RecognizerResult]:
+    def analyze(self, text: str, entities: list, nlp_artifacts: NlpArtifacts | None) -> list:
         doc, r, out = nlp_artifacts.tokens if nlp_artifacts else [], load_rules(), []
         tagged = bool(doc) and doc.has_annotation("POS")
         kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
-        for t in reversed(doc[:-1]):  # a title or a particle joins the name after it
-            joins = t.lower_ in r.name_particles or t.text.istitle() and t.lower_ in r.titles
+        for t in reversed(doc[:-1]):  # a title, particle or nationality joins the name after it
+            titled = t.text.istitle() and (t.lower_ in r.titles or t.ent_type_ == "NORP")
+            joins = t.lower_ in r.name_particles or titled
             kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
         for t in (t for t in doc if kinds[t.i]):  # a run of words is one finding
             joined = out and kinds[t.i - 1] and doc[t.i - 1].whitespace_ == " "
@@ -130,12 +106,17 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         rare = not is_common_word(tok.text, r.lowercase_name_logprob)
         prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in (",", "is", "was") else doc[i - 1]
         cue = i > 0 and prev.lower_ in r.name_cue_words
-        listed = tok.text.title() in given_names()
-        propn = tok.is_lower and tok.pos_ == "PROPN" and tok.text not in dictionary_words()
+        listed = tok.text.title() in r.given_names
+        unlisted = not {tok.lower_, tok.lemma_.lower()} & r.dictionary  # not an English word
+        propn = tok.is_lower and tok.pos_ == "PROPN" and unlisted
         given = listed and tok.pos_ in _NOUNS or propn
-        if tok.is_lower:
-            named = cue and tok.pos_ in ("NOUN", "PROPN", "") or tagged and given and len(tok) > 2
-            return "LOWERCASE_NAME" if rare and not tok.is_stop and named else None
+        place = "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else None
+        if tok.is_lower:  # "my friend jo", "tomek", "we moved to swindon"
+            cued = cue and (unlisted or tok.pos_ in ("NOUN", "PROPN", ""))
+            named = cued or tagged and given and len(tok) > 2
+            verb = tok.pos_ == "VERB" and prev.lower_ == "to"  # "to reframe"
+            kind = "LOWERCASE_NAME" if named else tagged and unlisted and not verb and place
+            return rare and not tok.is_stop and kind or None
         if not tagged or not (tok.text.istitle() or _CAMEL.fullmatch(tok.text)):
             return None
         if rare and len(tok) > 2 and (tok.pos_ in ("PROPN", "NOUN") or listed):
@@ -146,8 +127,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
             return None  # a capital at the start of a sentence or quote says nothing, nor these
         if given or cue and tok.pos_ in _NOUNS:
             return "GIVEN_NAME"
-        place = "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else "GIVEN_NAME"
-        return r.capitalised_by_label.get(tok.ent_type_, place)  # not known to be safe: redacted
+        return r.capitalised_by_label.get(tok.ent_type_, place or "GIVEN_NAME")  # not known safe
 
 
 @lru_cache(maxsize=8)
@@ -156,15 +136,14 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
     rules = load_rules()
     ner = NerModelConfiguration(**rules.spacy_ner)
-    recognizers = [
-        (OfflineEmailRecognizer if name == "EmailRecognizer" else getattr(pre, name))(**kwargs)
-        for name, kwargs in rules.presidio_recognizers.items()
-    ]
+    recognizers = [getattr(pre, name)(**kw) for name, kw in rules.presidio_recognizers.items()]
     for rec in recognizers:
         for pattern in rec.patterns if rec.name in rules.score_overrides else ():
             pattern.score = rules.score_overrides[rec.name]
+        if rec.name == "EmailRecognizer":  # the domain's suffix from tldextract's bundled list
+            rec.validate_result = lambda s: _TLD(s.rpartition("@")[2]).suffix != ""
     recognizers += [*map(pa.PatternRecognizer.from_dict, rules.recognizers)]
-    recognizers += [TokenNameRecognizer(rules.token_kinds)]
+    recognizers.append(TokenNameRecognizer(rules.token_kinds))
     log.info("redaction: Presidio analyzer over spaCy %s", nlp.meta.get("name"))
     engine = SpacyNlpEngine([{"lang_code": "en", "model_name": nlp.meta.get("name", "")}], ner)
     engine.nlp = {"en": nlp}  # the loaded pipeline: Presidio never loads (or downloads) a model
@@ -173,24 +152,13 @@ def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     return pa.AnalyzerEngine(registry, engine, context_aware_enhancer=enhancer)
 
 
-@dataclass(frozen=True)
-class Match:
-    """One identifier in a text: span, type, surface and Presidio score (0: session sweep)."""
-
-    start: int
-    end: int
-    kind: str
-    surface: str
-    score: float = 0.0
-
-
 def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match | None:
-    """A Presidio result without edge punctuation (and 's, but of an ORG), if kept."""
+    """A Presidio result without edge punctuation and 's (:func:`_widen` adds them), if kept."""
     kind = rules.entity_types.get(r.entity_type)
     s = text[r.start : r.end]
     t = s.lstrip(_EDGE + "(" * (")" not in s))
     u = t.rstrip(_EDGE + ")" * ("(" not in t))
-    u = u[:-2] if kind != "ORG" and len(u) > 2 and u[-2:] in ("'s", "’s") else u
+    u = u[:-2] if len(u) > 2 and u[-2:] in ("'s", "’s") else u
     by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
     drop = (
         (not kind or not u or "[" in u or "]" in u)  # unmapped, empty, or in a placeholder
@@ -206,7 +174,7 @@ def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match
 def _merge(found: Iterable[Match], text: str) -> list[Match]:
     """Union of overlapping matches, typed by the highest score, then by :data:`TYPES` order."""
     out: list[Match] = []
-    for m in sorted(found, key=lambda m: (m.start, -m.end)):
+    for m in sorted((_widen(m, text) for m in found), key=lambda m: (m.start, -m.end)):
         if out and m.start < out[-1].end:
             last, end = out[-1], max(out[-1].end, m.end)
             top = min(last, m, key=lambda x: (-x.score, TYPES.index(x.kind)))
@@ -214,6 +182,14 @@ def _merge(found: Iterable[Match], text: str) -> list[Match]:
         else:
             out.append(m)
     return out
+
+
+def _widen(m: Match, text: str) -> Match:
+    """``m`` over the whole words it touches (joined by - . ' _) and a "the" before it."""
+    before = _BEFORE.search(text[max(0, m.start - 60) : m.start])[0 if m.kind in SWEPT else 2]
+    start = m.start - len(before)
+    end = m.end + len(_AFTER.match(text, m.end)[0])
+    return Match(start, end, m.kind, text[start:end], m.score)
 
 
 def find_identifiers(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]:
@@ -246,11 +222,10 @@ def name_variants(name: str, session_words: Iterable[str] = ()) -> set[str]:
 
 
 def _short_form(word: str, name: str) -> bool:
-    """``word`` is a short form of ``name`` (rules and examples: ``docs/privacy.md``)."""
     w, n = word.casefold(), name.casefold()
     if n.startswith(w):
         return len(w) < len(n) and (len(w) >= 3 or len(w) == 2 and word[0].isupper())
-    stem = _DIMINUTIVE.sub("", w)
+    stem = re.sub(r"(?:ie|y|ey|o|s|z)$", "", w)  # a diminutive ending
     two = stem != w and (len(stem) == 2 and w[-1] == "z" or len(stem) == 3 and stem[1] == stem[2])
     stem = stem[:2] if two else stem  # "gaz" of "Gareth", "immy" of "Imogen"
     ending = 4 <= len(w) <= len(n) - 3 and n.endswith(w)
@@ -273,11 +248,8 @@ class _Session:
         self.forms: dict[str, tuple[str, str]] = {}  # swept form -> type, surface it comes from
         for s, c in sorted(votes.items(), key=lambda sc: (-len(sc[0]), sc[0])):
             k = min(c, key=lambda k: (-c[k], TYPES.index(k)))
-            common = any(map(is_common_word, s.split()))
-            forms = {s, s if common else s.lower()}
-            forms = name_variants(s, words) if k == "NAME" else forms
-            if c["ORG"]:  # an organisation's possessive is part of its name: "Sainsbury's"
-                forms |= {f + p for f in forms for p in ("'s", "’s")}
+            lower = s if any(map(is_common_word, s.split())) else s.lower()
+            forms = name_variants(s, words) if k == "NAME" else {s, lower}
             for f in sorted(forms, key=lambda f: (f != s, f)):
                 self.forms.setdefault(f, (k, s))
         alts = sorted(self.forms, key=lambda s: (-len(s), s))
@@ -287,21 +259,19 @@ class _Session:
         self.used: Counter[tuple[str, str, str]] = Counter()  # (placeholder, type, surface)
 
     def placeholder(self, kind: str, surface: str) -> str:
-        s = " ".join(surface.split())
+        s = re.sub(r"^[Tt]he\s+|['’]s$", "", " ".join(surface.split()))
         s = self.forms.get(s, (kind, s))[1].casefold()
         key = re.sub(r"\D", "", s) if kind == "PHONE" else s
         key = re.sub(r"^(?:https?|ftp)://|/+$", "", key) if kind == "URL" else key
-        if (kind, key) not in self.ids:
-            self.ids[kind, key] = f"[{kind}_{sum(k == kind for k, _ in self.ids) + 1}]"
-        return self.ids[kind, key]
+        n = sum(k == kind for k, _ in self.ids) + 1
+        return self.ids.setdefault((kind, key), f"[{kind}_{n}]")
 
     def matches(self, text: str) -> list[Match]:
         hits = self.regex.finditer(text)
         swept = [Match(*m.span(), self.forms[" ".join(m[0].split())][0], m[0]) for m in hits]
         return _merge(self.found.get(text, []) + swept, text)
 
-    def redact(self, text: str) -> str:
-        """``text`` with identifiers replaced (and counted in :attr:`used`)."""
+    def redact(self, text: str) -> str:  # and counts the replacements in self.used
         matches = self.matches(text)
         self.used.update((self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches)
         fill = {m.kind: {"lambda": lambda s, k=m.kind: self.placeholder(k, s)} for m in matches}
@@ -350,7 +320,7 @@ def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.
     if "speaker_label" in out:
         std = out["speaker_label"].str.strip().str.lower().isin(list(DEFAULT_SPEAKERS))
         out.loc[~std, "speaker_label"] = out.loc[~std, "speaker"].str.capitalize()
-    return out, pd.DataFrame(audit, columns=MAP_COLUMNS)
+    return out, pd.DataFrame(audit, columns="session_id placeholder type surface count".split())
 
 
 def redact_speakers(speakers: Mapping[str, str] | None) -> dict[str, str]:
