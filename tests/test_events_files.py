@@ -11,7 +11,7 @@ import pytest
 
 from therapy_turns import cli, pipeline
 from therapy_turns.analysis.sessions import summarise_sessions
-from therapy_turns.io.errors import EventsFileError
+from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.tables import read_events
 from therapy_turns.io.transcripts import attach_events, load_corpus
@@ -66,7 +66,7 @@ def test_attach_merges_with_the_transcripts_own_events(tmp_path):
 def test_events_file_errors_name_file_and_line(tmp_path, body, line, found, capsys):
     c = corpus(tmp_path)
     ev = events_csv(tmp_path, body)
-    with pytest.raises(EventsFileError) as info:
+    with pytest.raises(TranscriptError) as info:
         attach_events(load_corpus(c).turns, read_events(ev), ev)
     assert info.value.line == line and found in str(info.value)
     assert str(info.value).startswith(f"{ev}:{line}: found ")
@@ -120,7 +120,7 @@ def test_analyze_carries_events_and_checks_them_first(tmp_path):
     t2 = pipeline.load_table("turns", c, out)
     assert t2.loc[t2.event != "", "event"].tolist() == ["crisis", "stressful_news"]
     bad = events_csv(tmp_path, "session_id,turn,event\nq,0,x\n", "bad.csv")
-    with pytest.raises(EventsFileError, match="unknown session 'q'"):
+    with pytest.raises(TranscriptError, match="unknown session 'q'"):
         pipeline.build_tables(c, tmp_path / "b2", ["events"], progress=False, events=bad)
     assert not (tmp_path / "b2" / "emotion").exists()
 

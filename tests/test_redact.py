@@ -18,7 +18,7 @@ import spacy
 from spacy.language import Language
 
 from therapy_turns import cli
-from therapy_turns.io.errors import TextBeforeLabelError, withhold_quoted
+from therapy_turns.io.errors import TranscriptError, withhold_quoted
 from therapy_turns.io.redact import (
     PLACEHOLDER_RE,
     find_identifiers,
@@ -445,7 +445,7 @@ def test_withhold_quoted_and_redacted_speakers():
         "[SPEAKER_2]": "patient",
         "client": "patient",
     }
-    err = TextBeforeLabelError("f.txt", 1, "text before the first label: 'Jane Roe'", "a label")
+    err = TranscriptError("outside_turn", "f.txt", 1, text="Jane Roe")
     assert "Jane" not in err.withheld() and "Jane" in str(err)
     # apostrophes inside words neither open nor close a quotation
     assert (

@@ -103,10 +103,10 @@ def test_every_character_in_a_turn_or_separator_and_no_unknown_label_merged(case
     if not unknown:
         check_loaded(text, roles, labels)
         return
-    with pytest.raises(errors.UnknownSpeakerError) as info:
+    with pytest.raises(errors.TranscriptError) as info:
         parse_text(text, "g", "g.txt")
-    assert info.value.label in unknown.values()
-    name = info.value.label.split(" (")[0]
+    assert info.value.kind == "unknown_speaker" and info.value.fields["label"] in unknown.values()
+    name = info.value.fields["label"].split(" (")[0]
     assert f"--speaker '{name}=patient'" in str(info.value)
     # mapped, each unknown label opens its own turn: nothing had been merged (abbreviations
     # are mapped too: beside a mapped label of the same role they are ambiguous)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from therapy_turns.io import errors
+from therapy_turns.io.errors import TranscriptError
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
@@ -56,7 +56,7 @@ def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
 
 
 def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
-    """One ``--speaker LABEL=ROLE`` as (lower-case key, role), or :class:`SpeakerOptionError`."""
+    """One ``--speaker LABEL=ROLE`` as (lower-case key, role); a label no line can carry raises."""
     key, option = " ".join(label.split()), option or f"{label}={role}"
     why = next((w for p, w in _DATA["bad_option_labels"].items() if re.search(p, key)), None)
     if not why and not _OPTION_LABEL.fullmatch(key):
@@ -64,7 +64,7 @@ def check_speaker_option(label: str, role: str, option: str | None = None) -> tu
     if not why and role.strip().lower() not in (*SPEAKERS, "content"):  # content: opens no turn
         why = f"role {role.strip()!r}"
     if why:
-        raise errors.fail("speaker_option", "--speaker", option=option, why=why)
+        raise TranscriptError("speaker_option", "--speaker", option=option, why=why)
     return key.lower(), role.strip().lower()
 
 
@@ -74,7 +74,7 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
     for v in values:
         label, sep, role = v.partition("=")
         if not sep:
-            raise errors.fail("speaker_option_sign", "--speaker", option=v)
+            raise TranscriptError("speaker_option_sign", "--speaker", option=v)
         key, out[key] = check_speaker_option(label, role, v)
     return out
 
@@ -116,7 +116,7 @@ def segment_text(
         n, at, name = len(where[label]), where[label], label.split(" (")[0]
         lines = f"{n} line{'s' * (n > 1)} ({_first(at)}{', ...' * (n > 5)}), {rule}"
         also = "".join(f"; also unknown: {k!r} (lines {_first(where[k])})" for k, _ in others)
-        raise errors.fail(
+        raise TranscriptError(
             "unknown_speaker", path, at[0], label=label, name=name, lines=lines, also=also
         )
     return segs
@@ -153,7 +153,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
                 at = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
                 return [], {lab.label: "before any known speaker label"}, {lab.label: at}
             if mode == "separator":
-                raise errors.fail("text_before_label", path, n, text=line.strip().strip(BOM)[:60])
+                raise TranscriptError("outside_turn", path, n, text=line.strip().strip(BOM)[:60])
             segs += [b._replace(kind=mode, turn=turn) for b in blanks]
             segs.append(Segment(mode, line, n, turn))
             if mode == "speech" and lab and role is None and lab.name_like:
@@ -188,7 +188,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         segs[i] = segs[i]._replace(turn=max(turn, 0))
     if turn < 0:
         known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
-        raise errors.fail("no_label", path, known=known)
+        raise TranscriptError("no_label", path, known=known)
     like |= dict.fromkeys(waiting, "followed by a known speaker's turn")  # the end counts as one
     like |= {k: f"opening {n} paragraphs" for k, n in paras.items() if n >= 2 and k not in like}
     return segs, like, where

@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from therapy_turns.io import errors
 from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
+from therapy_turns.io.errors import TranscriptError, read_text_file
 from therapy_turns.io.labels import Speakers, match_label, segment_text, speaker_map
 from therapy_turns.io.tables import table_rows
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
@@ -67,22 +67,22 @@ def event_types(path: str | Path | None = None) -> EventTypes:
     """The event type patterns of a YAML file (default the package's); a bad file raises."""
     path = Path(path or DATA_DIR / "events.yaml")
     if not path.is_file():
-        raise errors.fail("event_types", path, what="no such file")
+        raise TranscriptError("event_types", path, what="no such file")
     try:
         raw = read_yaml(path)
     except yaml.YAMLError as e:
         line = mark.line + 1 if (mark := getattr(e, "problem_mark", None)) else None
-        raise errors.fail("event_types", path, line, what="invalid YAML") from None
+        raise TranscriptError("event_types", path, line, what="invalid YAML") from None
     types = raw.get("types") if isinstance(raw, dict) else None
     if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
-        raise errors.fail("event_types", path, what=f"{type(types).__name__} under 'types'")
+        raise TranscriptError("event_types", path, what=f"{type(types).__name__} under 'types'")
     out = {}
     for k, pats in types.items():
         try:
             out[str(k)] = [re.compile(str(p), re.I) for p in pats]
         except re.error as e:
             what = f"an invalid regex for type {k!r} ({e})"
-            raise errors.fail("event_types", path, what=what) from None
+            raise TranscriptError("event_types", path, what=what) from None
     return out
 
 
@@ -100,10 +100,10 @@ def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | P
     some = ", ".join(sorted(n_turns)[:3]) + (", ..." if len(n_turns) > 3 else "")
     for r in events.itertuples(index=False):
         if (sid := r.session_id) not in n_turns:
-            raise errors.fail("event_session", path, r.line, sid=sid, some=some)
+            raise TranscriptError("event_session", path, r.line, sid=sid, some=some)
         if r.turn >= n_turns[sid]:
             last = n_turns[sid] - 1
-            raise errors.fail("event_turn_range", path, r.line, turn=r.turn, sid=sid, last=last)
+            raise TranscriptError("event_turn_range", path, r.line, turn=r.turn, sid=sid, last=last)
 
 
 def attach_events(
@@ -182,7 +182,7 @@ def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
             found.append((p, p.parent))
             continue
         if not p.is_dir() and not re.search(r"[*?[]", str(p)):
-            raise errors.fail("missing_path", p)
+            raise TranscriptError("missing_path", p)
         pattern = f"{glob.escape(str(p))}/**/*" if p.is_dir() else str(p)
         files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
         if p.is_dir():  # transcripts by suffix (glob leaves hidden files out), not documentation
@@ -195,14 +195,14 @@ def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
                 log.info("%s: not read as sessions (documentation, metadata): %s", p, names)
             files = [f for f in files if f not in docs]
         elif not files:
-            raise errors.fail("no_match", p)
+            raise TranscriptError("no_match", p)
         base = p if p.is_dir() else Path(re.split(r"[*?[]", str(p))[0] or ".")
         found += [(f, base if base.is_dir() else base.parent) for f in files]
     stems, ids = Counter(f.stem for f, _ in found), {}
     for f, base in found:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
         if sid in ids.values():
-            raise errors.fail("file_id", f, sid=sid)
+            raise TranscriptError("file_id", f, sid=sid)
         ids[f] = sid
     return ids
 
@@ -231,8 +231,8 @@ def session_parts(
             if f.suffix.lower() in TABLE_SUFFIXES:
                 rows = table_rows(f, speakers)
             else:
-                rows = text_rows(errors.read_text_file(f), sid, f, speakers, event_types)
-        except errors.TranscriptError as e:
+                rows = text_rows(read_text_file(f), sid, f, speakers, event_types)
+        except TranscriptError as e:
             if on_error == "fail":
                 raise
             log.warning("skipped %s", e.withheld())
@@ -241,7 +241,7 @@ def session_parts(
             continue
         for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
-                raise errors.fail("session_id", f, sid=sid, other=seen[sid])
+                raise TranscriptError("session_id", f, sid=sid, other=seen[sid])
             seen[sid] = str(f)
             yield list(session)
 
@@ -275,7 +275,7 @@ def load_corpus(
     files = corpus_files(paths)
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
-            raise errors.fail("same_file", out, file=f)
+            raise TranscriptError("same_file", out, file=f)
     skipped: list[SkippedFile] = []
     types = event_types(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
