@@ -299,7 +299,7 @@ def test_skip_loads_good_files_and_lists_bad_ones(tmp_path):
     corpus = load_corpus(tmp_path, on_error="skip")
     assert corpus.turns["session_id"].tolist() == ["good"]
     assert [s.path for s in corpus.skipped] == [str(bad)]
-    assert "UTF-8" in corpus.skipped[0].reason
+    assert "UTF-8" in str(corpus.skipped[0])
     with pytest.raises(errors.TranscriptError) as info:
         load_corpus(tmp_path)
     assert info.value.kind == "encoding"

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from therapy_turns.analysis.sessions import read_metadata
-from therapy_turns.io.errors import TranscriptError, withhold_quoted
+from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.files import atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.tables import read_events, to_csv
@@ -82,7 +82,7 @@ def load_args(args: argparse.Namespace) -> Corpus:
     speakers = parse_speaker_options(args.speaker)
     corpus = load_corpus(args.paths, speakers=speakers, event_patterns=args.event_patterns, **kw)
     for s in corpus.skipped:
-        print(f"skipped: {withhold_quoted(s.reason) if args.redact else s.reason}", file=sys.stderr)
+        print(f"skipped: {s.withheld() if args.redact else s}", file=sys.stderr)
     if args.events:
         corpus.turns = attach_events(corpus.turns, read_events(args.events), args.events)
     if args.redact:

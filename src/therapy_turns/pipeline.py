@@ -27,14 +27,13 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
-from therapy_turns.io.errors import withhold_quoted
-from therapy_turns.io.files import output_folder, publish, read_cached, write_cached
+from therapy_turns.io.errors import TranscriptError
+from therapy_turns.io.files import output_folder, read_cached, write_cached
 from therapy_turns.io.tables import read_events
 from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
     TABLE_SUFFIXES,
     CorpusArg,
-    SkippedFile,
     attach_events,
     check_events,
     corpus_checksum,
@@ -262,7 +261,7 @@ def build_tables(
     out, files = Path(analysis_dir), corpus_files(corpus)
     # the folder must be new or ours and not hold the corpus; locked for this run, the tables
     # staged and moved into place only when complete
-    with output_folder(out, files) as staging:
+    with output_folder(out, files, ("turns", "sessions", *registry.names())) as staging:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = read_events(Path(events)) if events is not None else None
         ev_types = event_types(event_patterns) if event_patterns else None
@@ -282,7 +281,7 @@ def build_tables(
             model = TechniqueModel(Path(technique_model))
             if "techniques" in measures:
                 measures["techniques"] = replace(measures["techniques"], compute=model)
-        skipped: list[SkippedFile] = []
+        skipped: list[TranscriptError] = []
         exclude = tuple(exclude)
         n = None if any(f.suffix.lower() in TABLE_SUFFIXES for f in files) else len(files)
         bar = tqdm(total=n, desc="analyze", unit="session", disable=not progress)
@@ -348,16 +347,15 @@ def build_tables(
             },
             "metadata": None if metadata is None else {**_file(metadata), **report.as_dict()},
             "skipped": [
-                {"path": s.path, "reason": withhold_quoted(s.reason) if redact else s.reason}
-                for s in skipped
+                {"path": s.path, "reason": s.withheld() if redact else str(s)} for s in skipped
             ],
             "events": None if events is None else {**_file(events), "rows": len(ev_df)},
             "event_patterns": None if event_patterns is None else _file(event_patterns),
         }
-        names = ("turns", "sessions", *registry.names())
-        manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
-        publish(staging, names, manifest_bytes, MANIFEST)
-        log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
+        (staging / MANIFEST).write_bytes(
+            (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+        )
+    log.info("wrote %s (%d sessions, tables %s)", out, n_sessions, ", ".join(sorted(stats)))
     return Tables(out.resolve(), manifest)
 
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from therapy_turns.io.files import MANIFEST
 from therapy_turns.io.transcripts import CorpusArg, corpus_checksum, project_corpus
 from therapy_turns.paths import PACKAGE_DIR, project_path
-
-MANIFEST = "manifest.json"
 
 
 class StaleTablesError(RuntimeError):

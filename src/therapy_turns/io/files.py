@@ -12,6 +12,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MARKER = ".therapy-turns-analysis"  # marks a folder written by ``therapy-turns analyze``
+MANIFEST = "manifest.json"  # written last: a folder without it is incomplete
 _CHECK = b"therapy-turns-sha256:"
 
 
@@ -60,10 +61,12 @@ def read_cached(path: str | os.PathLike[str]) -> bytes | None:
 
 @contextmanager
 def output_folder(
-    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()
+    path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    tables: Iterable[str] = (),
 ) -> Iterator[Path]:
     """Claim an analysis output folder (new or ours, holding no input) and hold its lock; yield
-    an empty staging folder for the run's tables (moved into place by :func:`publish`)."""
+    an empty staging folder; when the run ends well, its ``tables`` and manifest move in."""
     p = Path(path).absolute()
     if p.exists() and not p.is_dir():
         raise OutputError(f"--out {p}: is a file, expected a folder")
@@ -71,8 +74,7 @@ def output_folder(
         if p.resolve() in (Path(i).resolve(), *Path(i).resolve().parents):
             msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
             raise OutputError(msg)
-    owned = (p / MARKER).is_file() or (p / "manifest.json").is_file()
-    if p.is_dir() and any(p.iterdir()) and not owned:
+    if p.is_dir() and any(p.iterdir()) and not any((p / f).is_file() for f in (MARKER, MANIFEST)):
         raise OutputError(
             f"--out {p}: folder is not empty and was not written by therapy-turns analyze "
             f"(no {MARKER}); choose a new or empty folder"
@@ -100,21 +102,14 @@ def output_folder(
         raise (e if isinstance(e, OutputError) else _oserror(p, e)) from None
     try:
         yield staging
+        try:
+            (p / MANIFEST).unlink(missing_ok=True)  # until it is back: incomplete
+            for name in (*tables, MANIFEST):
+                shutil.rmtree(p / name, ignore_errors=True)
+                if (staging / name).exists():
+                    os.replace(staging / name, p / name)
+        except OSError as e:
+            raise _oserror(p, e) from None
+        shutil.rmtree(staging, ignore_errors=True)
     finally:
         os.close(fd)
-
-
-def publish(staging: Path, names: Iterable[str], manifest: bytes, manifest_name: str) -> None:
-    """Replace the tables ``names`` by the staged ones, then write the manifest."""
-    p = staging.parent
-    try:
-        (p / manifest_name).unlink(missing_ok=True)  # until it is back: incomplete
-        for name in names:
-            shutil.rmtree(p / name, ignore_errors=True)
-            if (staging / name).exists():
-                os.replace(staging / name, p / name)
-        with atomic_write(p / manifest_name) as tmp:
-            tmp.write_bytes(manifest)
-    except OSError as e:
-        raise _oserror(p, e) from None
-    shutil.rmtree(staging, ignore_errors=True)

@@ -21,7 +21,6 @@ BOM = "\ufeff"
 _WORD = _DATA["word"]
 LABEL_RE = re.compile("".join(_DATA["label"]).replace("WORD", _WORD))  # the label grammar
 _NAME_LIKE = re.compile(_DATA["name_like"])
-_OPTION_LABEL = re.compile(_DATA["option_label"].replace("WORD", _WORD))
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # form feed, NEL, U+2028 stay
 # a --- Turn N --- header, or an event line
 _SEP_RE = re.compile(r"^---(?:\s*Turn\s+\d+.*|[ \t]*(?P<event>\[.*\][^\n]*))---[ \t]*\r?$")
@@ -58,9 +57,8 @@ def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
 def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
     """One ``--speaker LABEL=ROLE`` as (lower-case key, role); a label no line can carry raises."""
     key, option = " ".join(label.split()), option or f"{label}={role}"
-    why = next((w for p, w in _DATA["bad_option_labels"].items() if re.search(p, key)), None)
-    if not why and not _OPTION_LABEL.fullmatch(key):
-        why = _DATA["option_label_grammar"]
+    bad = _DATA["bad_option_labels"].items()
+    why = next((w for p, w in bad if re.search(p.replace("WORD", _WORD), key)), None)
     if not why and role.strip().lower() not in (*SPEAKERS, "content"):  # content: opens no turn
         why = f"role {role.strip()!r}"
     if why:

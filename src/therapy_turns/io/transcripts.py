@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import groupby, islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -39,19 +39,12 @@ Row = dict[str, object]
 EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
 
 
-class SkippedFile(NamedTuple):
-    """A file left out with ``on_error='skip'`` and why."""
-
-    path: str
-    reason: str
-
-
 @dataclass
 class Corpus:
-    """The turn table of a corpus, the files skipped and the files read."""
+    """The turn table of a corpus, the errors of the files skipped and the files read."""
 
     turns: pd.DataFrame
-    skipped: list[SkippedFile]
+    skipped: list[TranscriptError]
     files: list[str]
 
     def summary(self) -> str:
@@ -219,10 +212,11 @@ def session_parts(
     corpus: CorpusArg,
     on_error: str = "fail",
     speakers: Speakers | None = None,
-    skipped: list[SkippedFile] | None = None,
+    skipped: list[TranscriptError] | None = None,
     event_types: EventTypes | None = None,
 ) -> Iterator[list[Row]]:
-    """The raw turn rows of each session; a bad file raises or is skipped (``skipped``)."""
+    """The raw turn rows of each session; a bad file raises or is skipped (its error in
+    ``skipped``)."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers, seen = speaker_map(speakers), {}
@@ -237,7 +231,7 @@ def session_parts(
                 raise
             log.warning("skipped %s", e.withheld())
             if skipped is not None:
-                skipped.append(SkippedFile(str(f), str(e)))
+                skipped.append(e)
             continue
         for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
@@ -276,7 +270,7 @@ def load_corpus(
     for f in files if out is not None else ():
         if f.resolve() == Path(out).resolve():
             raise TranscriptError("same_file", out, file=f)
-    skipped: list[SkippedFile] = []
+    skipped: list[TranscriptError] = []
     types = event_types(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
     show = progress if progress is not None else len(files) > 20
