@@ -9,6 +9,7 @@ import pytest
 
 from therapy_turns.measures import client_talk as ct
 from therapy_turns.nlp import load_pipeline
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 CASES = [
     # (utterance, code, evidence key that must be present or None)
@@ -78,3 +79,9 @@ def test_table_one_row_per_patient_turn(nlp) -> None:
     assert ev == {"change:desire": [["desire_to_change", "I want to quit"]]}
     with pytest.raises(ValueError, match="row-aligned"):
         ct.code_client_turns(turns, [])
+
+
+def test_every_rule_names_a_known_kind_and_direction() -> None:
+    for r in read_yaml(DATA_DIR / "change_talk.yaml")["rules"]:
+        assert r.get("kind", "other") in ct.CLIENT_KINDS, r["id"]
+        assert r.get("direction", "change") in ("change", "sustain"), r["id"]

@@ -18,6 +18,7 @@ import spacy
 from spacy.tokens import Doc
 
 from therapy_turns.measures import techniques as tq
+from therapy_turns.paths import DATA_DIR, read_yaml
 
 NLP = spacy.blank("en")
 PRONOUNS = {"i", "you", "we", "it", "they", "that", "this", "your", "my", "me", "them", "he", "she"}
@@ -410,6 +411,12 @@ def test_code_turns_table() -> None:
     assert "simple_reflection" in json.loads(out["evidence"].iloc[0])
     with pytest.raises(ValueError):
         tq.code_turns(turns, docs[:-1])
+
+
+def test_every_rule_codes_a_known_code() -> None:
+    spec = read_yaml(DATA_DIR / "technique_patterns.yaml")
+    known = set(tq.forms()) | set(tq.act_processes()) | set(spec["codes"]["helper"])
+    assert {r["id"]: r["code"] for r in spec["rules"] if r["code"] not in known} == {}
 
 
 # --------------------------------------------------------------------------- gold set

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
-from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,8 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from therapy_turns.measures.lexicons import phrase_docs
 from therapy_turns.measures.registry import Column, Measure, register
-from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import PATIENT
 
@@ -27,21 +27,11 @@ log = logging.getLogger(__name__)
 
 CLIENT_CODES = ("change", "sustain", "neutral")
 CLIENT_KINDS = ("desire", "ability", "reasons", "need", "commitment", "taking_steps", "other")
-DIRECTIONS = ("change", "sustain")
 NEGATORS = frozenset({"not", "never", "no"})
-PAIRS = list(product(DIRECTIONS, CLIENT_KINDS))
+PAIRS = list(product(("change", "sustain"), CLIENT_KINDS))
 COUNTS = [f"{d}_{k}" for d, k in PAIRS]
-
-
-class TalkHit(NamedTuple):
-    """One piece of evidence: direction, kind, rule id, matched text and token span."""
-
-    direction: str
-    kind: str
-    rule: str
-    text: str
-    start: int
-    end: int
+#: one piece of evidence: direction, kind, rule id, matched text and token span
+TalkHit = namedtuple("TalkHit", "direction kind rule text start end")
 
 
 @dataclass
@@ -57,17 +47,11 @@ class ClientCodes:
 
     @property
     def evidence(self) -> dict[str, list[list[str]]]:
-        """``{"change:reasons": [[rule, text], ...], ...}``."""
+        """``{"change:reasons": [[rule, text], ...], ...}``, each evidence once, in order."""
         out: dict[str, list[list[str]]] = {}
-        items = ((f"{h.direction}:{h.kind}", h.rule, h.text) for h in self.hits)
-        for key, rule, text in dict.fromkeys(items):  # each evidence once, in order
+        for key, rule, text in dict.fromkeys((f"{h[0]}:{h[1]}", h.rule, h.text) for h in self.hits):
             out.setdefault(key, []).append([rule, text])
         return out
-
-
-def _expand(token: dict[str, Any], lists: dict[str, list[str]]) -> dict[str, Any]:
-    """A token pattern with its ``"$name"`` values replaced by ``{"IN": lists[name]}``."""
-    return {k: {"IN": lists[v[1:]]} if str(v)[:1] == "$" else v for k, v in token.items()}
 
 
 class ClientCoder:
@@ -77,17 +61,13 @@ class ClientCoder:
         spec = read_yaml(DATA_DIR / "change_talk.yaml")
         self.rules = {r["id"]: r for r in spec["rules"]}
         self.matcher, self.phrases = Matcher(vocab), PhraseMatcher(vocab, attr="NORM")
-        tokenizer = word_tokenizer()
+        lists = {f"${k}": {"IN": v} for k, v in spec["lists"].items()}  # "$name": a list
         for rid, r in self.rules.items():
-            for what, known in (("kind", CLIENT_KINDS), ("direction", DIRECTIONS)):
-                if r.get(what, known[0]) not in known:
-                    raise ValueError(f"change_talk.yaml: rule {rid}: unknown {what} {r[what]}")
-            pats = [[_expand(t, spec["lists"]) for t in p] for p in r.get("tokens", [])]
-            if pats:
+            if pats := r.get("tokens"):
+                pats = [[{k: lists.get(str(v), v) for k, v in t.items()} for t in p] for p in pats]
                 self.matcher.add(rid, pats, greedy="LONGEST")
-            curly = {p.lower() for ph in r.get("phrases", []) for p in (ph, ph.replace("'", "’"))}
-            if curly:
-                self.phrases.add(rid, [tokenizer(p) for p in sorted(curly)])
+            if r.get("phrases"):
+                self.phrases.add(rid, phrase_docs(r["phrases"]))
 
     def code_doc(self, doc: Doc) -> ClientCodes:
         """The codes of one patient turn (decision rules: ``docs/client_talk.md``)."""

@@ -1,20 +1,23 @@
-"""The ``events`` measure: the event type keys on each turn (the turn table's ``event`` column,
-:mod:`therapy_turns.io.transcripts`) and their number; the session table gets ``events__n`` and
-``events__<type>`` for every type of the event patterns and every other type found."""
+"""Notebook 07's measures: ``events``, the event type keys on each turn (the turn table's ``event``
+column, :mod:`therapy_turns.io.transcripts`) and their number per session and type; ``thinking``, the
+words of the therapist's hidden reasoning for :mod:`therapy_turns.analysis.events`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from therapy_turns.io.transcripts import EVENT_TYPES, OTHER_EVENT, SEPARATOR
 from therapy_turns.measures.registry import Column, Measure, register
-from therapy_turns.schema import KEYS
+from therapy_turns.nlp import load_pipeline, pipe_texts
+from therapy_turns.schema import KEYS, THERAPIST
 
 EVENT = "type keys of the events on this turn, ';'-joined ('' if none)"
 COLUMNS = (Column("event", EVENT, "text"), Column("n_events", "events on this turn", "count"))
+THINKING = "lower-case lemmas and word forms of the turn's thinking (no punctuation), sorted"
 
 
 def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFrame:
@@ -38,6 +41,29 @@ def type_counts(
     return pd.concat([n.rename("n"), counts.reindex(n.index)], axis=1).rename_axis(columns=None)
 
 
+def word_sets(texts: Sequence[str], nlp: Language | None = None) -> list[frozenset[str]]:
+    """Per text, the lemmas and word forms of its tokens (not punctuation or space), lower-case."""
+    docs = pipe_texts(nlp or load_pipeline(), list(texts))
+    tokens = ([t for t in d if not (t.is_space or t.is_punct)] for d in docs)
+    return [frozenset(w for t in d for w in (t.lemma_.lower(), t.lower_)) for d in tokens]
+
+
+def compute_thinking(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFrame:
+    """One row per therapist turn: keys and ``thinking_words`` ("" without thinking)."""
+    t = turns.loc[turns["speaker"] == THERAPIST]
+    text = t.get("thinking", pd.Series("", index=t.index)).fillna("").astype(str)
+    todo = list(dict.fromkeys(x for x in text if x))
+    words = dict(zip(todo, word_sets(todo), strict=True)) if todo else {}
+    joined = [" ".join(sorted(words[x])) if x else "" for x in text]
+    return t[KEYS].assign(thinking_words=joined).reset_index(drop=True)
+
+
 DESCRIPTION = "events per turn (perturbations, annotated events) and their count per session "
-DESCRIPTION += "and type"
-MEASURE = register(Measure("events", compute_events, DESCRIPTION, COLUMNS, (type_counts,)))
+MEASURE = register(
+    Measure("events", compute_events, DESCRIPTION + "and type", COLUMNS, (type_counts,))
+)
+DESCRIPTION = "the words of the therapist's hidden reasoning (full transcripts), for notebook 07"
+THINKING_COLUMNS = (Column("thinking_words", THINKING, "text", (THERAPIST,)),)
+THINKING_MEASURE = register(
+    Measure("thinking", compute_thinking, DESCRIPTION, THINKING_COLUMNS, aggregates=())
+)

@@ -35,6 +35,12 @@ def words(values: Iterable[Any]) -> frozenset[str]:
     return frozenset(norm(str(v)) for v in values)
 
 
+def phrase_docs(phrases: Iterable[str]) -> list[Doc]:
+    """``phrases`` lower-cased, also with curly apostrophes, as Docs of the word tokenizer."""
+    texts = {p.lower() for ph in phrases for p in (ph, ph.replace("'", "’"))}
+    return [word_tokenizer()(p) for p in sorted(texts)]
+
+
 @dataclass(eq=False)
 class PhraseCounter:
     """Counts matches of ``entries`` (a word: lower-cased text, or lemma if ``use_lemma``; ``w*``: a

@@ -20,10 +20,10 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
+from therapy_turns.measures.lexicons import phrase_docs
 from therapy_turns.measures.questions import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.views import DocView, Tokens
-from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import KEYS, THERAPIST, content_lemmas
 
@@ -109,24 +109,19 @@ class Coder:
         self.cfg = SimpleNamespace(**spec["settings"])
         self.codes = {k: set(v) for k, v in spec["codes"].items()}
         self.words = {k: set(v) for k, v in spec["words"].items()}
-        known = set(forms()) | set(act_processes()) | self.codes["helper"]
         self.rules = {r["id"]: r for r in spec["rules"]}
         self.matcher, self.dep = Matcher(vocab), DependencyMatcher(vocab)
         self.phrases = PhraseMatcher(vocab, attr="LOWER")  # phrases and pure word patterns
-        tokenizer = word_tokenizer()
         for rid, r in self.rules.items():
-            if r["code"] not in known:
-                raise ValueError(f"technique_patterns.yaml: rule {rid}: unknown code {r['code']}")
             r["requires"] = {w.lower() for w in r.get("requires") or ()}
-            curly = {p.lower() for ph in r.get("phrases", []) for p in (ph, ph.replace("'", "’"))}
-            seqs = [[t.text for t in tokenizer(p)] for p in sorted(curly)]
+            seqs = phrase_docs(r.get("phrases", []))
             for pattern in r.get("tokens", []):
                 words = word_sequences(pattern)
-                seqs.extend(words or [])
+                seqs.extend(Doc(vocab, words=s) for s in words or [])
                 if words is None:
                     self.matcher.add(rid, [pattern])
             if seqs:
-                self.phrases.add(rid, [Doc(vocab, words=s) for s in seqs])
+                self.phrases.add(rid, seqs)
             if "dep" in r:
                 self.dep.add(rid, [r["dep"]])
 
