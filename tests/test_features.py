@@ -20,7 +20,6 @@ from spacy.tokens import Doc
 from therapy_turns.cli import main
 from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import features as F
-from therapy_turns.measures.lexicons import PhraseCounter
 from therapy_turns.measures.views import Tokens
 
 _NLP = spacy.blank("en")
@@ -384,10 +383,10 @@ def test_mixedlm_table_standard_errors_are_statsmodels() -> None:
 
 
 def test_pattern_set() -> None:
-    counter = PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
+    counter = F.PhraseCounter([], [[{"LOWER": "what"}, {"LOWER": "if"}]], use_lemma=False)
     docs = [D("So|ADV what|PRON if|SCONJ ?|PUNCT"), D("So|ADV if|SCONJ ?|PUNCT")]
     assert counter.matches(Tokens(docs))[0].tolist() == [1, 0]
     # the Matcher runs from each pattern's first words (LOWER) to the longest match it allows
     assert counter.reach == 2 and counter.first_words == {"what"}
     with pytest.raises(ValueError, match="LOWER"):
-        PhraseCounter([], [[{"LEMMA": "be"}, {"LOWER": "if"}]])
+        F.PhraseCounter([], [[{"LEMMA": "be"}, {"LOWER": "if"}]])

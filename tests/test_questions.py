@@ -2,7 +2,7 @@
 
 Docs come from spaCy's rule-based English tokenizer; sentence starts are set by rule (after
 ``.``/``?``/``!``, a closing quote staying with its sentence); POS is given by hand where used.
-So the expected labels follow only from the rules documented in therapy_turns.measures.questions.
+So the expected labels follow only from the rules documented in therapy_turns.measures.features.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span
 
-from therapy_turns.measures.questions import lexicon, quote_mask, sentence_question_type
+from therapy_turns.measures.features import lexicon, quote_mask, sentence_question_type
 from therapy_turns.measures.views import DocView
 
 _NLP = spacy.blank("en")

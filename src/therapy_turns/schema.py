@@ -55,6 +55,12 @@ def count_words(text: str) -> int:
     return len(text_words(text))
 
 
+def phrase_docs(phrases: Iterable[str]) -> list[Doc]:
+    """``phrases`` lower-cased, also with curly apostrophes, as Docs of the word tokenizer."""
+    texts = {p.lower() for ph in phrases for p in (ph, ph.replace("'", "’"))}
+    return [_tokenizer()(p) for p in sorted(texts)]
+
+
 def is_content(text: str, pos: str, is_alpha: bool, is_stop: bool) -> bool:
     """Is a token a content word (its lemma a content lemma)?"""
     return is_alpha and not is_stop and pos in CONTENT_POS and len(text) >= CONTENT_MIN_CHARS

@@ -10,7 +10,7 @@ import pandas as pd
 
 from therapy_turns.analysis.stats import Names
 from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.measures.lexicons import MARKERS, load_lexicon
+from therapy_turns.measures.features import MARKERS, load_lexicon
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, count_words, session_position
 
 

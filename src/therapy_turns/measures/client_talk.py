@@ -18,10 +18,9 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from therapy_turns.measures.lexicons import phrase_docs
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import PATIENT
+from therapy_turns.schema import PATIENT, phrase_docs
 
 log = logging.getLogger(__name__)
 

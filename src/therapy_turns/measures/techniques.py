@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,11 @@ from spacy.vocab import Vocab
 
 from therapy_turns.analysis import mi
 from therapy_turns.analysis.shifts import transition_entropy
-from therapy_turns.measures.lexicons import phrase_docs
-from therapy_turns.measures.questions import quote_mask, sentence_question_type
+from therapy_turns.measures.features import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import KEYS, THERAPIST, content_lemmas
+from therapy_turns.schema import KEYS, THERAPIST, content_lemmas, phrase_docs
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,8 @@ def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None =
     return next((b for b in precedence or cb["main_behaviour_precedence"] if b in present), "other")
 
 
-class Hit(NamedTuple):
-    """A rule match (tuples sort by position, then rule id)."""
-
-    start: int
-    end: int
-    rule: str
-    code: str
-    text: str
+#: a rule match (tuples sort by position, then rule id)
+Hit = namedtuple("Hit", "start end rule code text")
 
 
 @dataclass
