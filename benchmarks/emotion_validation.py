@@ -18,7 +18,7 @@ import time
 import pandas as pd
 
 from therapy_turns.io.transcripts import load_corpus
-from therapy_turns.measures import emotion, emotion_model, emotion_rules
+from therapy_turns.measures import emotion, emotion_model
 from therapy_turns.nlp import load_pipeline
 from therapy_turns.pipeline import parse_turns
 
@@ -42,10 +42,10 @@ def main() -> int:
     # Subsets where the composition rules matter (detected on the parse).
     nlp = load_pipeline()
     docs = list(nlp.pipe(pred["text"].tolist()))
-    rules = emotion_rules.load_rules()
+    rules = emotion.load_rules()
     mods = {" ".join(k) for k in rules.modifiers}
     flags = pd.DataFrame({
-        "negation": [any(emotion_rules.RuleView(d, rules).negator) for d in docs],
+        "negation": [any(emotion.RuleView([d], rules).negator) for d in docs],
         "intensifier/diminisher": [any(t.lower_ in mods for t in d) or any(
             " ".join(x.lower_ for x in d[i:i + 2]) in mods for i in range(len(d)))
             for d in docs],

@@ -11,13 +11,12 @@ import inspect
 import io
 import json
 import logging
-import multiprocessing as mp
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -153,15 +152,12 @@ class SchedulerError(RuntimeError):
 def _executor(
     workers: int, scheduler: str | None, timeout: float
 ) -> Iterator[tuple[Executor | None, int]]:
-    """The executor chunks run on, and how many workers it has: none (this process), a local
-    process pool (forked: workers inherit the loaded pipeline) or a Dask client's executor."""
+    """The executor chunks run on and its number of workers: none (this process), a local process
+    pool (forked: workers inherit the loaded pipeline) or a Dask client's executor."""
     if scheduler is None:
-        if workers == 1:
-            yield None, 1
-            return
-        ctx = mp.get_context()
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            yield pool, workers
+        local = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 1 else None
+        with local or nullcontext():
+            yield local, workers
         return
     import dask
     from distributed import Client, LocalCluster
@@ -186,14 +182,10 @@ def _executor(
                 f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
                 f"({type(e).__name__})"
             ) from None
-    try:
+    with cluster or nullcontext(), client:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
         yield client.get_executor(pure=False), n_workers
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run_chunks(
@@ -266,12 +258,9 @@ def build_tables(
         ev_df = read_events(Path(events)) if events is not None else None
         ev_types = event_types(event_patterns) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
-            n_turns = {}
-            for part in session_parts(corpus, on_error, speakers, None, ev_types):
-                if len(part):
-                    first = part[0] if isinstance(part, list) else part.iloc[0]
-                    n_turns[str(first["session_id"])] = len(part)
-            check_events(ev_df, n_turns, events)
+            parts = session_parts(corpus, on_error, speakers, None, ev_types)
+            firsts = ((p[0] if isinstance(p, list) else p.iloc[0], len(p)) for p in parts if len(p))
+            check_events(ev_df, {str(f["session_id"]): n for f, n in firsts}, events)
         cache = str(Path(cache_dir) if cache_dir is not None else out / "parse-cache")
         measures = registry.measures(tables)
         model = None
@@ -282,7 +271,7 @@ def build_tables(
             if "techniques" in measures:
                 measures["techniques"] = replace(measures["techniques"], compute=model)
         skipped: list[TranscriptError] = []
-        exclude = tuple(exclude)
+        exclude, funcs = tuple(exclude), tuple(measures.values())
         n = None if any(f.suffix.lower() in TABLE_SUFFIXES for f in files) else len(files)
         bar = tqdm(total=n, desc="analyze", unit="session", disable=not progress)
 
@@ -292,24 +281,19 @@ def build_tables(
                 if ev_df is not None:
                     mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
                     chunk = attach_events(chunk, mine, events)
-                funcs = tuple(measures.values())
                 yield ChunkTask(i, chunk, funcs, cache, redact, exclude, table_cache)
 
         stats: dict[str, Any] = {}
-        summaries: dict[int, pd.DataFrame] = {}
-        n_sessions = 0
+        summaries = {-1: summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)}  # schema
         for index, result in run_chunks(tasks(), workers, scheduler, connect_timeout):
             for name in ("turns", *measures):
                 _write(staging, name, index, result[name], stats)
             summaries[index] = result["sessions"]
-            n_sessions += (n := result["turns"]["session_id"].nunique())
-            bar.update(n)
+            bar.update(len(result["sessions"]))
         bar.close()
-
-        if summaries:
-            sessions = pd.concat([summaries[i] for i in sorted(summaries)], ignore_index=True)
-        else:
-            sessions = summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)
+        parts = [summaries[i] for i in sorted(summaries)]
+        sessions = pd.concat(parts[len(parts) > 1 :], ignore_index=True)
+        n_sessions = len(sessions) if len(parts) > 1 else 0
         counts = [c for c in sessions.columns if c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)

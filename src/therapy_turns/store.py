@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,22 +65,15 @@ def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-class Tables(Mapping[str, pd.DataFrame]):
+@dataclass(frozen=True)
+class Tables:
     """The tables of one build, read from disk on access (memory stays flat while building)."""
 
-    def __init__(self, analysis_dir: str | Path, manifest: dict[str, Any]) -> None:
-        self.analysis_dir, self.manifest = project_path(analysis_dir), manifest
+    analysis_dir: Path
+    manifest: dict[str, Any]
 
     def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self.manifest["tables"]:
-            raise KeyError(name)
         return read_table(name, self.analysis_dir)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.manifest["tables"])
-
-    def __len__(self) -> int:
-        return len(self.manifest["tables"])
 
 
 def freshness(

@@ -1,37 +1,35 @@
 """The ``emotion`` measure: per turn valence, arousal and dominance (EmoBank-trained linear model,
-1-5), the rule layer, VADER compound and NRC emotion rates (definitions in ``docs/emotion.md``)."""
+1-5), the dependency-based rule layer on VADER's lexicon (:class:`Rules`, every setting honoured),
+VADER compound and NRC emotion rates (definitions in ``docs/emotion.md``)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from nrclex import NRCLex
 from scipy import sparse
 from spacy.tokens import Doc, Span
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from therapy_turns.analysis.dynamics import ued
-from therapy_turns.measures.emotion_rules import (
-    FIRST_PERSON,
-    NRC_EMOTIONS,
-    NRC_KEYS,
-    Rules,
-    RuleView,
-    SpanScores,
-    analyzer,
-    load_rules,
-    rule_view,
-)
 from therapy_turns.measures.registry import Column, Measure, patient_slopes, register, speaker_means
 from therapy_turns.measures.views import Tokens
-from therapy_turns.paths import MODEL_DIR
+from therapy_turns.paths import LEXICON_DIR, MODEL_DIR, read_yaml
 from therapy_turns.schema import KEYS, PATIENT
 
+NRC_EMOTIONS = tuple(
+    "anger anticipation disgust fear joy sadness surprise trust positive negative".split()
+)
+NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
+#: lower-case tokens counted as first person (dense model feature ``first_person``)
+FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
 DIMENSIONS = ("valence", "arousal", "dominance")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
 #: Names of the dense (non-lexical) model inputs, in order.
@@ -40,6 +38,210 @@ DENSE_FEATURES += ("vader_neg", *NRC_KEYS, "log_words", "exclamations", "questio
 DENSE_FEATURES += ("negations", "modifiers", "first_person")
 #: the score columns of a turn (word and sentence counts are the features table's)
 SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rule-layer settings (see ``lexicons/emotion_rules.yaml``)."""
+
+    lexicon: dict[str, float]
+    negation_scalar: float = -0.74
+    neg_determiners: frozenset[str] = frozenset({"no"})
+    neg_prepositions: frozenset[str] = frozenset({"without"})
+    neg_window: int = 3
+    neg_stops: frozenset[str] = frozenset({"conj", "cc"})
+    modifiers: dict[tuple[str, ...], float] = field(default_factory=dict)
+    window: int = 3
+    contrast: frozenset[str] = frozenset({"but"})
+    before: float = 0.5
+    after: float = 1.5
+    alpha: float = 15.0
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> Rules:
+    """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
+    raw = read_yaml(LEXICON_DIR / "emotion_rules.yaml")
+    mods = {
+        tuple(str(w).lower().split()): float(raw[k]["value"])
+        for k in ("intensifiers", "diminishers")
+        for w in raw[k]["words"]
+    }
+    return Rules(
+        lexicon=analyzer().lexicon,
+        negation_scalar=float(raw["negation_scalar"]),
+        neg_determiners=frozenset(raw["negators"]["determiner"]),
+        neg_prepositions=frozenset(raw["negators"]["preposition"]),
+        neg_window=int(raw["negation_window"]),
+        neg_stops=frozenset(raw["negation_scope_stops"]),
+        modifiers=mods,
+        window=int(raw["modifier_window"]),
+        contrast=frozenset(raw["contrast"]["words"]),
+        before=float(raw["contrast"]["before"]),
+        after=float(raw["contrast"]["after"]),
+        alpha=float(raw["normalisation_alpha"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def analyzer() -> SentimentIntensityAnalyzer:
+    """VADER's analyzer (one per process)."""
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def nrc_lexicon() -> dict[str, tuple[int, ...]]:
+    """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
+    return {w: tuple(map(emos.count, NRC_EMOTIONS)) for w, emos in NRCLex().__lexicon__.items()}
+
+
+@dataclass
+class SpanScores:
+    """The rule layer's reading of one span."""
+
+    n: int  # words
+    terms: list[tuple[str, float]]  # sentiment-bearing tokens and their values after the rules
+    raw: float  # sum of the token values
+    compound: float  # raw / sqrt(raw^2 + alpha)
+    pos: float  # sum of the positive token values
+    neg: float  # sum of the absolute negative token values
+    n_modifiers: int
+    n_negators: int
+    negated: set[int]  # doc indices of the tokens inside a negation scope
+    nrc: dict[str, float]  # NRC hits per 100 words outside negation scopes
+
+
+def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarray:
+    """Per token: ``table`` of its lower case, else of its lower-cased lemma, else ``missing``."""
+    (lows, low), (lems, lem) = t.types("LOWER", False), t.types("LEMMA", False)
+    found = np.array([s in table for s in lows], dtype=bool)[low]
+    by_low = np.array([table.get(s, missing) for s in lows] or [missing])[low]
+    by_lem = np.array([table.get(s.lower(), missing) for s in lems] or [missing])[lem]
+    return np.where(found.reshape(-1, *[1] * (by_low.ndim - 1)), by_low, by_lem)
+
+
+def _cumulative(x: np.ndarray) -> list[int]:
+    return np.concatenate(([0], np.cumsum(x, dtype=np.int64))).tolist()
+
+
+class RuleView:
+    """The rule layer on a block of Docs (spans are token indices of the block, rows of
+    :class:`Tokens`): per token its lower case, lemma, negator flag, lexicon valence, NRC counts
+    and negation scope, each read once for the block."""
+
+    def __init__(self, docs: Sequence[Doc], rules: Rules) -> None:
+        self.rules, t = rules, Tokens(docs)
+        self.lower, self.lemma = t.strings("LOWER"), t.strings("LEMMA", str.lower)
+        self.text, self.dep = t.strings("ORTH"), t.strings("DEP")
+        self.head = t.column("HEAD").view(np.int64).tolist()
+        self.punct, self.alpha = t.flag("IS_PUNCT").tolist(), t.flag("IS_ALPHA").tolist()
+        self.bounds = t.start.tolist()  # each Doc's first token, then the end of the block
+        self.start, self.end = t.start[t.doc_of].tolist(), t.start[t.doc_of + 1].tolist()
+        lexical = ~t.flag("IS_PUNCT") & ~t.flag("IS_SPACE")  # clitics too (words: ``t.word``)
+        neg = t.isin("DEP", {"neg"}, False)
+        for dep, words in (("det", rules.neg_determiners), ("prep", rules.neg_prepositions)):
+            neg |= t.isin("DEP", {dep}, False) & t.isin("LOWER", words, False)
+        self.negator, self.lexical = neg.tolist(), lexical.tolist()
+        value = _lookup(t, rules.lexicon, math.nan)  # lower case first, then lemma
+        self.value = np.where(neg | ~lexical, math.nan, value).tolist()  # NaN: no valence
+        zero = (0,) * len(NRC_EMOTIONS)
+        emotions = _lookup(t, nrc_lexicon(), zero).reshape(-1, len(zero))
+        self.emotions = emotions * lexical[:, None]
+        lows, low = t.types("LOWER", False)
+        marks = [
+            t.word,  # words (therapy_turns.schema: clitics are not words) before each token
+            t.where("ORTH", lambda s: s.isupper() and len(s) > 1, False) & lexical,
+            t.isin("LOWER", FIRST_PERSON, False) & lexical,
+            *(np.array([s.count(c) for s in lows], dtype=np.int64)[low] for c in "!?"),
+            neg,
+        ]
+        self.words_before, *self.marks, self.negators_before = map(_cumulative, marks)
+        self.scopes = {k: self._scope(k) for k in np.flatnonzero(neg).tolist()}
+        firsts = {m[0] for m in rules.modifiers}
+        at = np.flatnonzero(t.isin("LOWER", firsts, False)).tolist()
+        #: per Doc (its first token): (first, last) token of each modifier phrase, longest
+        #: first, then by position
+        self.modifiers: dict[int, list[tuple[int, int]]] = {}
+        for n in sorted({len(m) for m in rules.modifiers}, reverse=True):
+            for i in at:
+                if i + n <= self.end[i] and tuple(self.lower[i : i + n]) in rules.modifiers:
+                    self.modifiers.setdefault(self.start[i], []).append((i, i + n - 1))
+
+    def _scope(self, k: int) -> list[int]:
+        dep, head, rules = self.dep[k], self.head, self.rules
+        top = k if dep == "prep" else k + head[k]
+        out = []
+        for i in range(k + 1, min(k + rules.neg_window + 1, self.end[k])):
+            if not self.lexical[i] or self.negator[i]:
+                continue
+            path = [i]  # i and its ancestors (Token.ancestors, read off the head offsets)
+            while head[path[-1]] and len(path) <= self.end[k] - self.start[k]:
+                path.append(path[-1] + head[path[-1]])
+            if top in path and not (
+                dep == "neg" and i != top and self.dep[path[path.index(top) - 1]] in rules.neg_stops
+            ):
+                out.append(i)
+        return out
+
+    def negated(self, lo: int, hi: int) -> set[int]:
+        """Indices of the tokens of span ``lo:hi`` in the scope of a negator in it."""
+        return {i for k in range(lo, hi) if self.negator[k] for i in self.scopes[k] if i < hi}
+
+    def word_count(self, lo: int, hi: int) -> int:
+        """Words of span ``lo:hi``."""
+        return self.words_before[hi] - self.words_before[lo]
+
+    def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
+        """NRC hits per 100 words of span ``lo:hi``, skipping the tokens in ``neg``."""
+        n, em = self.word_count(lo, hi), self.emotions
+        counts = (em[lo:hi].sum(axis=0) - em[sorted(neg)].sum(axis=0)).tolist()
+        return {k: 100.0 * c / n if n else 0.0 for k, c in zip(NRC_KEYS, counts, strict=True)}
+
+    def scores(self, lo: int, hi: int) -> SpanScores:
+        """The rule layer on span ``lo:hi`` (``docs/emotion.md``)."""
+        rules, low, punct = self.rules, self.lower, self.punct
+        neg = self.negated(lo, hi)
+        mods = self.modifiers.get(self.start[lo], []) if hi > lo else []
+        mods = [(s, e) for s, e in mods if lo <= s and e < hi]
+        in_mod = {p for s, e in mods for p in range(s, e + 1)}
+        contrast = [i for i in range(lo, hi) if low[i] in rules.contrast]
+        terms = []
+        for i in range(lo, hi):
+            base, factor = self.value[i], 1.0
+            if math.isnan(base) or i in in_mod:
+                continue
+            for s, e in mods:  # ending 1..window tokens before, no punctuation between
+                if 1 <= i - e <= rules.window and not any(punct[e:i]):
+                    factor *= 1.0 + rules.modifiers[tuple(low[s : e + 1])]
+            weight = 1.0 if not contrast else rules.before if i < contrast[-1] else rules.after
+            value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
+            terms.append((self.text[i], value))
+        raw = float(sum(v for _, v in terms))
+        return SpanScores(
+            n=self.word_count(lo, hi),
+            terms=terms,
+            raw=raw,
+            compound=raw / math.sqrt(raw * raw + rules.alpha),
+            pos=float(sum(v for _, v in terms if v > 0)),
+            neg=float(-sum(v for _, v in terms if v < 0)),
+            n_modifiers=len(mods),
+            n_negators=self.negators_before[hi] - self.negators_before[lo],
+            negated=neg,
+            nrc=self.nrc(lo, hi, neg),
+        )
+
+
+def rule_view(span: Doc | Span, rules: Rules | None = None) -> tuple[RuleView, int, int]:
+    """The :class:`RuleView` of ``span``'s Doc and the span's token bounds."""
+    doc = span.doc if isinstance(span, Span) else span
+    lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(doc))
+    return RuleView([doc], rules or load_rules()), lo, hi
+
+
+def span_scores(span: Doc | Span, rules: Rules | None = None) -> SpanScores:
+    """The rule layer and NRC rates of ``span`` (``docs/emotion.md``)."""
+    v, lo, hi = rule_view(span, rules)
+    return v.scores(lo, hi)
 
 
 @dataclass
@@ -53,17 +255,14 @@ class Unit:
 
 
 def unit(v: RuleView, lo: int, hi: int, text: str) -> Unit:
-    """The :class:`Unit` of ``doc[lo:hi]`` (text ``text``)."""
+    """The :class:`Unit` of span ``lo:hi`` (text ``text``)."""
     sc, vd = v.scores(lo, hi), analyzer().polarity_scores(text)
-    alpha, lemma, per = v.base.alpha, v.lemma, 1.0 / max(sc.n, 1)
+    alpha, lemma, per = v.alpha, v.lemma, 1.0 / max(sc.n, 1)
     words = [("NOT_" if i in sc.negated else "") + lemma[i] for i in range(lo, hi) if alpha[i]]
-    low, text_, word = v.lower[lo:hi], v.base.text[lo:hi], v.word[lo:hi]
-    allcaps = sum(w and t.isupper() and len(t) > 1 for w, t in zip(word, text_, strict=True))
-    first = sum(w and lw in FIRST_PERSON for w, lw in zip(word, low, strict=True))
-    joined = "".join(low)  # the '!' and '?' in it are the tokens' (one character)
+    allcaps, first, excl, ques = (m[hi] - m[lo] for m in v.marks)  # '!', '?' in the tokens
     dense = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"]]
-    dense += [sc.nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(joined.count("!"))]
-    dense += [float(joined.count("?")), allcaps * per, sc.n_negators * per, sc.n_modifiers * per]
+    dense += [sc.nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(excl)]
+    dense += [float(ques), allcaps * per, sc.n_negators * per, sc.n_modifiers * per]
     bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
     return Unit(sc, vd, words + bigrams, [*dense, first * per])
 
@@ -140,22 +339,21 @@ def score_docs(
     word-weighted mean of its sentences' predictions, the rule layer summed over them, VADER the
     mean of their compounds, NRC on the whole Doc."""
     rules, model = rules or load_rules(), model or load_model()
-    units: list[Unit] = []
+    v, units = RuleView(docs, rules), []
     outs: list[dict[str, float]] = []
     groups: list[tuple[dict[str, float], list[int]]] = []  # output, its sentences' words
-    for doc, view in zip(docs, Tokens(docs).views(), strict=True):
-        v = RuleView(doc, rules, view)
+    for doc, a, b in zip(docs, v.bounds, v.bounds[1:], strict=False):
         outs.append(out := dict.fromkeys(SCORE_COLUMNS, math.nan))
-        if v.word_count(0, len(doc)) == 0:
+        if v.word_count(a, b) == 0:
             continue
-        sents = [s for s in doc.sents if v.word_count(s.start, s.end) > 0]
-        mine = [unit(v, s.start, s.end, view.span_text(s.start, s.end)) for s in sents]
+        text, sents = doc.text, [s for s in doc.sents if v.word_count(a + s.start, a + s.end)]
+        mine = [unit(v, a + s.start, a + s.end, text[s.start_char : s.end_char]) for s in sents]
         units += mine
         raw = sum(u.rule.raw for u in mine)
         out["valence_rules"] = raw / math.sqrt(raw * raw + rules.alpha)
         # VADER's recipe for a paragraph: the mean of its sentences' compounds
         out["vader_compound"] = sum(u.vader["compound"] for u in mine) / len(mine)
-        out.update(v.nrc(0, len(doc), v.negated(0, len(doc))))
+        out.update(v.nrc(a, b, v.negated(a, b)))
         groups.append((out, [u.rule.n for u in mine]))
     pred, a = model.predict_units(units), 0
     for out, counts in groups:

@@ -137,53 +137,32 @@ class Tokens:
 
 
 class DocView:
-    """One Doc's token attributes as lists, read when first used (``low``/``lemma``:
-    :func:`norm` of text/lemma, ``head``: offset to the head, flags as ``tok.is_*``)."""
+    """One Doc's token attributes as lists, read when first used and cut from a block's
+    (:meth:`Tokens.views`; alone: its own block) (``low``/``lemma``: :func:`norm` of
+    text/lemma, flags as ``tok.is_*``)."""
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
-        self.doc, self._block = doc, block
-        self.arr = doc.to_array(ATTRS) if block is None else block[0].arr[block[1] : block[2]]
+        self.doc = doc
+        self._t, self._lo, self._hi = block or (Tokens([doc]), 0, len(doc))
+        self.arr = self._t.arr[self._lo : self._hi]
 
-    @classmethod
-    def of(cls, doc: Doc) -> DocView:
-        return cls(doc)
-
-    def _col(self, attr: str) -> list[int]:
-        return self.arr[:, ATTRS.index(attr)].tolist()
+    def _col(self, attr: str) -> np.ndarray:
+        return self.arr[:, ATTRS.index(attr)]
 
     def _strs(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
-        if self._block is not None:
-            t, lo, hi = self._block
-            return t.strings(attr, fn)[lo:hi]
-        strings = self.doc.vocab.strings
-        return [strings[h] if fn is None else fn(strings[h]) for h in self._col(attr)]
-
-    def _flag(self, attr: str) -> list[bool]:
-        return self.arr[:, ATTRS.index(attr)].astype(bool).tolist()
+        return self._t.strings(attr, fn)[self._lo : self._hi]
 
     text = cached_property(lambda self: self._strs("ORTH"))
     lower = cached_property(lambda self: self._strs("LOWER"))
     low = cached_property(lambda self: self._strs("ORTH", norm))
     lemma = cached_property(lambda self: self._strs("LEMMA", norm))
-    lemma_lower = cached_property(lambda self: self._strs("LEMMA", str.lower))
     pos = cached_property(lambda self: self._strs("POS"))
     tag = cached_property(lambda self: self._strs("TAG"))
     dep = cached_property(lambda self: self._strs("DEP"))
-    head = cached_property(lambda self: self.arr[:, ATTRS.index("HEAD")].view(np.int64))
-    punct = cached_property(lambda self: self._flag("IS_PUNCT"))
-    space = cached_property(lambda self: self._flag("IS_SPACE"))
-    stop = cached_property(lambda self: self._flag("IS_STOP"))
-    alpha = cached_property(lambda self: self._flag("IS_ALPHA"))
-    idx = cached_property(lambda self: self._col("IDX"))
-    ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY")])
-
-    @cached_property
-    def word(self) -> list[bool]:
-        """Per token: a word (no punctuation, space or clitic)?"""
-        if self._block is not None:
-            return self._block[0].word[self._block[1] : self._block[2]].tolist()
-        flags = zip(self.punct, self.space, self.low, strict=True)
-        return [not (p or s or is_clitic(w)) for p, s, w in flags]
+    punct = cached_property(lambda self: self._col("IS_PUNCT").astype(bool).tolist())
+    space = cached_property(lambda self: self._col("IS_SPACE").astype(bool).tolist())
+    idx = cached_property(lambda self: self._col("IDX").tolist())
+    ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY").tolist()])
 
     @cached_property
     def doc_text(self) -> str:
