@@ -33,8 +33,7 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     from therapy_turns import pipeline
     from therapy_turns.io.transcripts import load_corpus
     from therapy_turns.measures import registry
-    from therapy_turns.report.index import build_index
-    from therapy_turns.report.notebooks import run_notebook
+    from therapy_turns.report.notebooks import build_index, run_notebook
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()

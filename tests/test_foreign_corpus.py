@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from therapy_turns.pipeline import build_tables
-from therapy_turns.report import index, notebooks
+from therapy_turns.report import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -53,7 +53,7 @@ def report(tmp_path_factory) -> Path:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    index.build_index(reports, csv.parent, build, reports / "index.html")
+    notebooks.build_index(reports, csv.parent, build, reports / "index.html")
     return reports
 
 

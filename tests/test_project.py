@@ -55,8 +55,7 @@ def test_model_requirement_is_hash_pinned():
 def test_params_files_only_name_declared_parameters(nb):
     params = ROOT / "params" / f"{nb.stem}.yaml"
     assert params.is_file(), f"{params} missing: make report passes parameters from it"
-    reporting.validate_params(nb, reporting.load_params(params), str(params))
-    declared = reporting.notebook_parameters(nb)
+    _, declared = reporting.read_params(nb, params)
     for name in ("corpus", "analysis_dir", "figures_dir"):
         assert name in declared, f"{nb.name} must declare {name}"
 
@@ -65,7 +64,7 @@ def test_unknown_parameter_is_an_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("corpus: seeds\nno_such_parameter: 3\n")
     with pytest.raises(reporting.ParameterError, match="no_such_parameter"):
-        reporting.validate_params(NOTEBOOKS[0], reporting.load_params(bad), str(bad))
+        reporting.read_params(NOTEBOOKS[0], bad)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)

@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from therapy_turns import pipeline
-from therapy_turns.report import index, notebooks
+from therapy_turns.report import notebooks
 
 KERNEL = "therapy-turns"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -83,7 +83,7 @@ def test_index_embeds_every_saved_figure_and_shows_failures(tmp_path, tiny_corpu
                    for o in c.get("outputs", [])), "save_fig's return value prints nothing"
 
     pipeline.build_tables(tiny_corpus, tmp_path / "build", [], progress=False)  # turns only
-    out = index.build_index(reports, tiny_corpus, tmp_path / "build", reports / "index.html")
+    out = notebooks.build_index(reports, tiny_corpus, tmp_path / "build", reports / "index.html")
     page = out.read_text()
     saved = sorted(p.stem for p in figures.glob("*.png"))
     embedded = sorted(re.findall(r'<figure data-figure="([^"]+)"><img alt="[^"]*" '

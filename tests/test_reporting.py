@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 
 from therapy_turns import pipeline  # noqa: E402
 from therapy_turns.report import notebooks as reporting  # noqa: E402
-from therapy_turns.report.index import build_index  # noqa: E402
+from therapy_turns.report.notebooks import build_index  # noqa: E402
 from therapy_turns.viz import plots  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

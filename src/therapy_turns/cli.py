@@ -173,7 +173,7 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the self-contained HTML report from executed notebooks."""
-    from therapy_turns.report.index import build_index
+    from therapy_turns.report.notebooks import build_index
 
     print(build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
     return 0

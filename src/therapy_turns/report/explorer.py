@@ -12,7 +12,6 @@ from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import matplotlib as mpl
@@ -23,7 +22,7 @@ from matplotlib.figure import Figure
 from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.paths import DATA_DIR
+from therapy_turns.report import fill_page
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
 from therapy_turns.viz.figures import code_color, code_order
 from therapy_turns.viz.figures import plot_session as session_figure
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 CODE_LAYERS = {"form": "form", "act_process": "process"}
 #: Emotion columns shown as badges (EmoBank 1–5 scale; 3 = neutral).
 BADGES = ("valence", "arousal")
-CSS = (DATA_DIR / "explorer.css").read_text(encoding="utf-8")
-PAGE = Template((DATA_DIR / "explorer.html").read_text(encoding="utf-8").strip())
 
 
 @dataclass
@@ -242,7 +239,7 @@ def render_session(
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
         alt = f"emotion trajectory and technique timeline of {sid}"
         side = f'<div class="tt-side"><img class="tt-figure" alt="{alt}" src="{uri}"></div>'
-    return PAGE.substitute(sid=sid, css=CSS, summary=_esc(summary), body=body, side=side)
+    return fill_page("explorer", sid=sid, summary=_esc(summary), body=body, side=side)
 
 
 class SessionExplorer:

@@ -1,18 +1,25 @@
-"""Sentences computed from results, so a notebook's text is true of the corpus it ran on.
-
-Seed-only commentary lives in ``data/seed_notes.yaml`` (:func:`seed_note`, on the seeds only).
-"""
+"""Sentences computed from results, so a notebook's text is true of the corpus it ran on; seed-only
+commentary (``data/seed_notes.yaml``, on the seeds only); the provenance table of every notebook."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
-from therapy_turns.paths import DATA_DIR, project_path, read_yaml
+from therapy_turns.io.transcripts import corpus_checksum, corpus_files
+from therapy_turns.nlp import load_pipeline, pipeline_id
+from therapy_turns.paths import DATA_DIR, project_path, project_root, read_yaml
+
+PACKAGES = tuple(
+    "therapy_turns spacy pandas numpy statsmodels scipy seaborn matplotlib scikit-learn pyphen "
+    "vadersentiment nrclex ruptures papermill dask".split()
+)
 
 
 class Text(str):
@@ -349,3 +356,30 @@ def correlations(table: pd.DataFrame, alpha: float = 0.05) -> Text:
     named = [f"{r.measure} ~ {r.outcome} (r = {num(r.r)})" for r in hit.itertuples()]
     text = _hits(named, len(table), "correlation", f"with adjusted p < {alpha}", 5)
     return Text(text + f", over up to {plural(int(table['n'].max()), 'session')}.")
+
+
+def git_commit() -> str:
+    """The checked-out commit (``+dirty`` when the work tree has changes), or ``unknown``."""
+    git = ["git", "-C", str(project_root()), "describe", "--always", "--exclude=*", "--abbrev=12"]
+    try:
+        done = subprocess.run([*git, "--dirty=+dirty"], capture_output=True, check=True, text=True)
+        return done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
+    """A two-column table (item, value) for the last cell of every notebook."""
+    files = project_path(corpus)  # a notebook parameter: relative to the project root
+    rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files)))}
+    rows |= {"corpus sha256": corpus_checksum(files), "git commit": git_commit()}
+    rows["spaCy pipeline"] = pipeline_id(load_pipeline())
+    rows |= {f"version {p}": _version(p) for p in PACKAGES}
+    return pd.DataFrame({"item": list(rows), "value": list(rows.values())})
