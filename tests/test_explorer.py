@@ -40,8 +40,8 @@ def make_data() -> explorer.ExplorerData:
         form=["open_question;giving_information", "", "other"],
         act_process=["values;present_moment", "", ""],
         main_behaviour=["question", "", "other"],
-        evidence=['{"open_question": "What matters <b>to you</b>?", "values": "matters"}', "",
-                  "greeting"])
+        evidence=['{"open_question": [["oq", "What matters <b>to you</b>?"]], '
+                  '"values": [["values.lex", "matters"]]}', "{}", '{"other": []}'])
     return explorer.ExplorerData(turns, features, emotion, techniques)
 
 
@@ -79,8 +79,8 @@ def test_render_counts_turns_codes_badges_flags_markers():
         ("process", "present_moment")]
     titles = [t["title"] for t in codes]
     # evidence is given per code on hover; HTMLParser unescapes the attribute
-    assert titles[0] == "open_question: What matters <b>to you</b>?"
-    assert titles[2] == "values: matters"
+    assert titles[0] == "open_question: “What matters <b>to you</b>?” (oq)"
+    assert titles[2] == "values: “matters” (values.lex)"
     assert titles[1] == "giving_information: no evidence recorded"
     assert len(c.with_class("tt-valence")) == len(c.with_class("tt-arousal")) == 4
     assert [t["data-flag"] for t in c.with_class("tt-flag")] == ["generation_error"]
@@ -132,9 +132,9 @@ def test_codes_in_codebook_order_and_evidence_shapes():
     assert make_data().codes() == ["open_question", "giving_information", "other",
                                    "present_moment", "values"]
     ev = explorer.evidence_by_code
-    assert ev('{"values": "v"}', ["values", "defusion"]) == {"values": "v", "defusion": ""}
-    assert ev("whole turn", ["a", "b"]) == {"a": "whole turn", "b": "whole turn"}
-    assert ev(None, ["a"]) == {"a": ""}
+    assert ev('{"values": [["v", "x"]]}', ["values", "defusion"]) == {"values": "“x” (v)",
+                                                                       "defusion": ""}
+    assert ev(None, ["a"]) == ev(np.nan, ["a"]) == ev("", ["a"]) == {"a": ""}
     # the techniques table's shape: JSON code -> [[rule id, matched text], ...]
     assert ev('{"values": [["values.lex", "matters"], ["values.q", "important to you"]]}',
               ["values"]) == {"values": "“matters” (values.lex) · “important to you” (values.q)"}

@@ -66,12 +66,10 @@ def load_data(
     ``redact`` the turns are de-identified unless the analysis step already did it."""
     turns = pipeline.load_table("turns", corpus, analysis_dir)
     manifest = pipeline.read_manifest(analysis_dir) or {}
-    found = {}
-    for name in ("features", "emotion", "techniques"):
-        if name in manifest.get("tables", []):
-            found[name] = pipeline.load_table(name, corpus, analysis_dir)
-        else:
-            log.warning("table %s not in %s: shown without it", name, analysis_dir)
+    found = {n: n in manifest.get("tables", []) for n in ("features", "emotion", "techniques")}
+    for name in (n for n, ok in found.items() if not ok):
+        log.warning("table %s not in %s: shown without it", name, analysis_dir)
+    found = {n: pipeline.load_table(n, corpus, analysis_dir) for n, ok in found.items() if ok}
     if redact and not (manifest.get("parameters") or {}).get("redact"):
         turns = redact_turns(turns)
     return ExplorerData(turns, exclude=tuple(exclude), **found)
@@ -83,20 +81,10 @@ def split_codes(value: Any) -> list[str]:
 
 
 def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
-    """Evidence text per code from a techniques ``evidence`` cell (JSON or a mapping of code to
-    ``[[rule id, matched text], ...]`` or text); other text is given to every code."""
-    try:
-        evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
-    except ValueError:
-        return dict.fromkeys(codes, evidence.strip())
-    if not isinstance(evidence, Mapping):
-        return dict.fromkeys(codes, "")
-
-    def text(v: Any) -> str:
-        items = v if isinstance(v, list) else [v]
-        return " · ".join(f"“{x[1]}” ({x[0]})" if isinstance(x, list) else str(x) for x in items)
-
-    return {c: text(evidence[c]) if c in evidence else "" for c in codes}
+    """Evidence text per code from a techniques ``evidence`` cell (JSON: code → ``[[rule id,
+    matched text], ...]``; empty or missing: none)."""
+    found = json.loads(evidence) if isinstance(evidence, str) and evidence else {}
+    return {c: " · ".join(f"“{text}” ({rule})" for rule, text in found.get(c, [])) for c in codes}
 
 
 def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
@@ -155,8 +143,7 @@ def render_turn(row: Mapping[str, Any]) -> str:
     """HTML of one turn (a row of :func:`session_table`)."""
     flags = [f for f in FLAGS if bool(row.get(f, False))]
     spk, turn = _esc(row["speaker"]), int(row["turn"])
-    marked = bool(row["markers"]) and row["speaker"] == "patient"
-    cls = f"tt-turn tt-{spk}" + " tt-flagged" * bool(flags) + " tt-marked" * marked
+    cls = f"tt-turn tt-{spk}" + " tt-flagged" * bool(flags) + " tt-marked" * bool(row["markers"])
     head = [f'<span class="tt-speaker">{spk}</span><span class="tt-turnno">turn {turn}</span>']
     for dim in BADGES:
         v = float("nan") if pd.isna(row.get(dim)) else float(row[dim])

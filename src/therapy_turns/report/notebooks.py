@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 
@@ -18,10 +18,9 @@ import nbformat
 import pandas as pd
 import papermill as pm
 import zmq
-from jupyter_client.manager import KernelManager
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune as md2html
-from papermill.engines import NBClientEngine, papermill_engines
+from traitlets.config import Config
 
 from therapy_turns.io.transcripts import FLAGS
 from therapy_turns.paths import project_path, read_yaml
@@ -34,6 +33,9 @@ _QUIET = logging.getLogger(f"{__name__}.nbconvert")
 _QUIET.setLevel(logging.ERROR)
 #: Where :func:`run_notebook` leaves a failed run's partial output (beside the executed ones).
 FAILED_DIR = "failed"
+#: Kernels on a CurveZMQ-encrypted connection where libzmq supports it (no warning "running over
+#: TCP without encryption").
+KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve") else {})
 SKIPPED_TAGS = {"parameters", "injected-parameters", "provenance"}
 EXCLUSION = (
     "turns flagged generation_error or missing_answer, and turns with no speech left after "
@@ -60,37 +62,20 @@ def read_params(notebook: str | Path, params_file: str | Path | None = None) -> 
     return params, declared
 
 
-class EncryptedKernelManager(KernelManager):
-    """A local kernel on a CurveZMQ-encrypted connection where libzmq supports it (no warning
-    "running over TCP without encryption")."""
+def _progress(name: str) -> dict[str, Callable]:
+    """nbclient hooks logging each code cell of the run ``name`` as it starts."""
+    start, code = time.monotonic(), []
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        if zmq.has("curve"):
-            self.transport_encryption = "auto"
+    def on_notebook_start(notebook: nbformat.NotebookNode, **_: object) -> None:
+        code[:] = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
 
+    def on_cell_start(cell: nbformat.NotebookNode, cell_index: int, **_: object) -> None:
+        if cell_index in code:
+            first = (cell.source.strip().splitlines() or [""])[0][:60]
+            k, secs = code.index(cell_index) + 1, time.monotonic() - start
+            log.info("%s: cell %d/%d, %.0f s: %s", name, k, len(code), secs, first)
 
-class ProgressEngine(NBClientEngine):
-    """papermill's nbclient engine, logging each code cell as it starts."""
-
-    @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):  # noqa: ANN001, ANN206
-        start, name = time.monotonic(), kwargs.pop("progress_name", "notebook")
-        code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
-        cell_start = nb_man.cell_start
-
-        def logged(cell, cell_index=None, **kw):  # noqa: ANN001, ANN202
-            if cell_index in code:
-                first = (cell.source.strip().splitlines() or [""])[0][:60]
-                k, secs = code.index(cell_index) + 1, time.monotonic() - start
-                log.info("%s: cell %d/%d, %.0f s: %s", name, k, len(code), secs, first)
-            return cell_start(cell, cell_index, **kw)
-
-        nb_man.cell_start = logged
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-
-
-papermill_engines.register("therapy-turns", ProgressEngine)
+    return {"on_notebook_start": on_notebook_start, "on_cell_start": on_cell_start}
 
 
 def run_notebook(
@@ -113,19 +98,9 @@ def run_notebook(
     failed, started = output.parent / FAILED_DIR / output.name, time.monotonic()
     failed.unlink(missing_ok=True)
     failed.with_suffix(".html").unlink(missing_ok=True)
+    options = dict(kernel_name=kernel, cwd=str(notebook.parent), progress_bar=False, config=KERNEL)
     try:
-        pm.execute_notebook(
-            str(notebook),
-            str(output),
-            params,
-            kernel_name=kernel,
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            log_output=False,
-            engine_name="therapy-turns",
-            progress_name=output.stem,
-            kernel_manager_class=EncryptedKernelManager,
-        )
+        pm.execute_notebook(str(notebook), str(output), params, **options, **_progress(output.stem))
     except Exception:
         if output.exists():
             failed.parent.mkdir(parents=True, exist_ok=True)
