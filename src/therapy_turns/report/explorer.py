@@ -1,7 +1,6 @@
 """Session explorer: one session's turns beside its emotion trajectory and technique timeline, as
 escaped HTML from the analysis tables; ipywidgets filters in JupyterLab, static HTML elsewhere.
-Its stable CSS hooks are listed in docs/architecture.md.
-"""
+Its stable CSS hooks are listed in docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -81,8 +80,7 @@ def split_codes(value: Any) -> list[str]:
 
 
 def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
-    """Evidence text per code from a techniques ``evidence`` cell (JSON: code → ``[[rule id,
-    matched text], ...]``; empty or missing: none)."""
+    """Evidence text per code from a techniques ``evidence`` cell (JSON, or missing: none)."""
     found = json.loads(evidence) if isinstance(evidence, str) and evidence else {}
     return {c: " · ".join(f"“{text}” ({rule})" for rule, text in found.get(c, [])) for c in codes}
 

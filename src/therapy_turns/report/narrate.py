@@ -3,7 +3,6 @@ commentary (``data/seed_notes.yaml``, on the seeds only); the provenance table o
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -35,10 +34,7 @@ class Text(str):
 
 def seed_note(corpus: str | Path, key: str) -> Text:
     """The seed-only commentary ``key``, marked as such; empty for any other corpus."""
-    try:
-        if project_path(corpus).resolve() != project_path("seeds").resolve():
-            return Text("")
-    except (OSError, ValueError):
+    if project_path(corpus).resolve() != project_path("seeds").resolve():
         return Text("")
     if not (note := (read_yaml(DATA_DIR / "seed_notes.yaml") or {}).get(key)):
         raise KeyError(f"{DATA_DIR / 'seed_notes.yaml'}: no note {key!r}")
@@ -157,14 +153,10 @@ def model_fits(models: pd.DataFrame) -> Text:
             f"{plural(int(fitted['n_groups'].max()), 'session')}"
         )
     text += _if(failed, f"; not fitted: {ids(failed)}")
-    warned = fitted["warnings"].dropna() if "warnings" in fitted else pd.Series()
-    warned = warned[warned.astype(str).str.len() > 0]
-    if len(warned):
-        msgs = {
-            re.sub(r",? *\|grad\| = [-\d.]+$", "", m.strip())
-            for w in warned
-            for m in str(w).split("; ")
-        }
+    warned = fitted.get("warnings", pd.Series()).dropna().astype(str)
+    if len(warned := warned[warned != ""]):
+        msgs = warned.str.split("; ").explode().str.strip()
+        msgs = set(msgs.str.replace(r",? *\|grad\| = [-\d.]+$", "", regex=True))
         text += f". statsmodels warned on the way for {len(warned)} of them (optimiser: message)"
         text += f": {ids(sorted(msgs), 3)}"
     return Text(text + ".")
