@@ -637,6 +637,9 @@ def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
         ("I named it modeling.ipynb, the folder old_runs", []),
         ("Grandad's a hundred and two, still sharp", [("AGE", "a hundred and two")]),
         ("it's a hundred percent my fault", []),
+        ("my discord is wolfie#4471 now", [("HANDLE", "wolfie#4471")]),
+        ("The ref was HB-2291-KL.", [("ID", "HB-2291-KL")]),
+        ("My claim reference is UC 4471 2209 X.", [("ID", "UC 4471 2209 X")]),
     ],
 )
 def test_whole_words_the_of_a_venue_joined_handles_and_ages_in_words(text, expected, ruler):
@@ -666,3 +669,17 @@ def test_lower_case_words_after_cues_and_nationality_runs():
     got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
     assert got[:2] == [[("NAME", "mairead")], [("PLACE", "aldi")]]
     assert [[s for _, s in g] for g in got[2:]] == [["French Lick"], ["Tinder"], []]
+
+
+def test_lower_case_given_names_any_tag_cues_particles_and_safe_words():
+    """Real model: a rare lower-case given name not in WordNet is a name whatever its tag;
+    "aunty" is a cue, "upon" a particle; "Mass", "IBAN", "Eircode" are listed safe."""
+    texts = [
+        "and femke never rang back.",  # tagged ADV
+        "i told aunty bisi everything.",
+        "He grew up in Newcastle upon Tyne.",
+        "I saw him at Mass on Sunday.",
+        "They want the IBAN and the Eircode now.",
+    ]
+    got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
+    assert got == [["femke"], ["bisi"], ["Newcastle upon Tyne"], [], []]

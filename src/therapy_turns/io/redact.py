@@ -45,8 +45,8 @@ _WORDS = re.compile(r"(?<![^\W_])[^\W\d_]{2,}(?![^\W_])")  # "_" parts words too
 _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
-_BEFORE = re.compile(r"((?<!\w)[Tt]he\s+)?((?:\w+[-'’])*\w*)\Z")  # a "the", the word's start
-_AFTER = re.compile(r"\w*(?:[-.'’_]\w+)*")  # the rest of the word: "Dae-sung", "Guy's"
+_BEFORE = re.compile(r"((?<!\w)[Tt]he\s+)?((?:\w+[-'’/])*\w*)\Z")  # a "the", the word's start
+_AFTER = re.compile(r"\w*(?:[-.'’_/#]\w+)*")  # the rest of the word: "Dae-sung", "Guy's"
 _ANONYMIZER = AnonymizerEngine()
 #: One identifier in a text: span, type, surface and Presidio score (0: found by the sweep).
 Match = namedtuple("Match", "start end kind surface score", defaults=[0.0])
@@ -109,7 +109,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         listed = tok.text.title() in r.given_names
         unlisted = not {tok.lower_, tok.lemma_.lower()} & r.dictionary  # not an English word
         propn = tok.is_lower and tok.pos_ == "PROPN" and unlisted
-        given = listed and tok.pos_ in _NOUNS or propn
+        given = listed and (tok.pos_ in _NOUNS or unlisted) or propn
         place = "CAPITALISED_PLACE" if prev.lower_ in r.place_cue_words else None
         if tok.is_lower:  # "my friend jo", "tomek", "we moved to swindon"
             cued = cue and (unlisted or tok.pos_ in ("NOUN", "PROPN", ""))
@@ -185,7 +185,7 @@ def _merge(found: Iterable[Match], text: str) -> list[Match]:
 
 
 def _widen(m: Match, text: str) -> Match:
-    """``m`` over the whole words it touches (joined by - . ' _) and a "the" before it."""
+    """``m`` over the whole words it touches (joined by - . ' _ / #) and a "the" before it."""
     before = _BEFORE.search(text[max(0, m.start - 60) : m.start])[0 if m.kind in SWEPT else 2]
     start = m.start - len(before)
     end = m.end + len(_AFTER.match(text, m.end)[0])
