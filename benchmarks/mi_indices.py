@@ -1,7 +1,7 @@
 """Do the MI session indices from the coders track the same indices from hand codes?
 
 Per held-out pseudo-session of ``tests/data/gold_mi.csv`` (23 sessions, ~9 therapist turns
-each), every index of :func:`analysis.mi.session_indices` is computed twice: from the gold codes
+each), every index of :func:`analysis.shifts.session_indices` is computed twice: from the gold codes
 (``form``, ``main_behaviour``) and from the coders (the rule coder; for the main-behaviour
 indices also a coder trained with train-coder on the ``dev`` half). The client's change-talk
 share uses ``tests/data/gold_client.csv`` (its held-out sessions) against the client rules.
@@ -21,7 +21,7 @@ from client_agreement import rule_codes
 from scipy.stats import pearsonr
 from technique_agreement import gold_turns
 
-from therapy_turns.analysis.mi import INDICES, sequential, session_indices
+from therapy_turns.analysis.shifts import INDICES, sequential, session_indices
 from therapy_turns.measures import coder as cd
 from therapy_turns.measures.techniques import code_turns
 from therapy_turns.nlp import parse

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from therapy_turns.analysis import mi
+from therapy_turns.analysis import shifts as mi
 from therapy_turns.analysis.stats import next_turn
 
 

@@ -329,7 +329,7 @@ def build_tables(
                 "on_error": on_error,
                 "speakers": labels,
             },
-            "metadata": None if metadata is None else {**_file(metadata), **report.as_dict()},
+            "metadata": None if metadata is None else {**_file(metadata), **report._asdict()},
             "skipped": [
                 {"path": s.path, "reason": s.withheld() if redact else str(s)} for s in skipped
             ],

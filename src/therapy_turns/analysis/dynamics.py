@@ -2,8 +2,6 @@
 change, change points and Utterance Emotion Dynamics; ``position`` numbers a speaker's analysed
 turns 0, 1, ... per session (``ruptures``/``statsmodels`` imported where used)."""
 
-from __future__ import annotations
-
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -31,15 +29,7 @@ def _per_series(
     return pd.DataFrame(out, columns=[*PAIR, *columns])
 
 
-def _rows(
-    scores: pd.DataFrame,
-    columns: Names,
-    speaker: str | None,
-    turns: pd.DataFrame | None,
-    exclude: Names,
-) -> pd.DataFrame:
-    """``scores``' ``columns`` on the analysable turns (all without ``turns``) of ``speaker``."""
-    df = scores[[*KEYS, *columns]]
+def _rows(df: pd.DataFrame, turns: pd.DataFrame | None, exclude: Names, speaker: str | None):
     if turns is not None:
         df = df.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
     return df if speaker is None else df[df["speaker"] == speaker]
@@ -75,7 +65,7 @@ def trajectory(
 ) -> pd.DataFrame:
     """One speaker's (None: both) ``value`` per session: ``position``, ``progress``, ``smooth``."""
     cols = [*KEYS, "position", "progress", "value", "smooth"]
-    df = _rows(scores, [value], speaker, turns, exclude).rename(columns={value: "value"})
+    df = _rows(scores[[*KEYS, value]], turns, exclude, speaker).rename(columns={value: "value"})
     df = df[df["value"].notna()].sort_values([*PAIR, "turn"], kind="stable")
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -115,13 +105,8 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
     rows = [
         (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
     ]
-    var = {
-        "var_intercept": cov[0, 0],
-        "var_slope": cov[1, 1],
-        "cov": cov[0, 1],
-        "var_residual": fit.scale,
-    }
-    rows += [(t, v, *NAN2 * 2) for t, v in var.items()]
+    var = ("var_intercept", cov[0, 0]), ("var_slope", cov[1, 1]), ("cov", cov[0, 1])
+    rows += [(t, v, *NAN2 * 2) for t, v in (*var, ("var_residual", fit.scale))]
     out = pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p"])
     info = {"n_obs": int(fit.nobs), "n_groups": traj["session_id"].nunique()}
     info |= {"converged": converged, "optimizer": used, "warnings": "; ".join(notes)}
@@ -244,7 +229,7 @@ def phase_composition(
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns."""
-    df = _rows(scores, columns, speaker, turns, exclude).dropna(subset=list(columns))
+    df = _rows(scores[[*KEYS, *columns]], turns, exclude, speaker).dropna(subset=list(columns))
     df = df.sort_values(["session_id", "turn"])
     if df.empty:
         return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])

@@ -2,8 +2,6 @@
 answer. An event sits on the patient turn whose reply it conditions; lags count the patient's
 turns (docs/analysis.md)."""
 
-from __future__ import annotations
-
 import logging
 import re
 from collections.abc import Mapping, Sequence

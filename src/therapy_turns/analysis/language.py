@@ -1,8 +1,6 @@
 """Corpus overview (notebook 01) and the features table prepared for notebook 02: analysed turns
 with their position, speaker summaries, patient marker rates and the archetype check."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 
 import numpy as np
@@ -74,16 +72,10 @@ def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.
     for m in ("skeptic", "vague", "intellectualising") if len(prof) else ():
         target = raw[m]["archetype"]
         inside, outside = prof.loc[label == target, m], prof.loc[label != target, m]
-        lo, hi, result, note = np.nan, np.nan, "skipped", ""
-        if inside.empty or outside.empty:
-            note = (
-                f"no session labelled {target!r}"
-                if inside.empty
-                else "no session with another label"
-            )
-        else:
-            lo, hi = float(inside.min()), float(outside.max())
-            result = "pass" if lo > hi else "fail"
+        note = "" if len(inside) else f"no session labelled {target!r}"
+        note = note or ("" if len(outside) else "no session with another label")
+        lo, hi = (np.nan, np.nan) if note else (float(inside.min()), float(outside.max()))
+        result = "skipped" if note else "pass" if lo > hi else "fail"
         rows.append((m, target, int(inside.size), lo, hi, result, note))
     columns = "marker archetype n_sessions min_archetype max_others result note".split()
     return pd.DataFrame(rows, columns=columns)

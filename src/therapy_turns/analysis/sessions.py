@@ -1,11 +1,8 @@
 """The ``sessions`` table (counts, every measure's aggregations, metadata by ``session_id``), the
 metadata's factors and outcomes, group comparisons and outcome correlations (notebook 06)."""
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from itertools import combinations, product
 from pathlib import Path
 from typing import NamedTuple
@@ -73,19 +70,14 @@ class MetadataError(ValueError):
     """The metadata file cannot be used (no ``session_id`` column, duplicate ids)."""
 
 
-@dataclass
-class MetadataReport:
+class MetadataReport(NamedTuple):
     """How the metadata matched the corpus (ids on one side only, renamed clashing columns)."""
 
     n_metadata: int = 0
     n_matched: int = 0
-    missing_metadata: list[str] = field(default_factory=list)
-    unknown_ids: list[str] = field(default_factory=list)
-    renamed_columns: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form for the manifest."""
-        return asdict(self)
+    missing_metadata: list[str] = []
+    unknown_ids: list[str] = []
+    renamed_columns: dict[str, str] = {}
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
@@ -108,32 +100,26 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     return df
 
 
-WHAT = ("corpus sessions have no metadata", "metadata session ids are not in the corpus")
-
-
 def join_metadata(
     sessions: pd.DataFrame, metadata: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, MetadataReport]:
     """``sessions`` left-joined with ``metadata`` by ``session_id``, ``has_metadata``, report."""
-    report = MetadataReport()
     if metadata is None:
-        return sessions.copy(), report
+        return sessions.copy(), MetadataReport()
     meta = metadata.assign(session_id=metadata["session_id"].astype(str))
-    clash = [c for c in meta.columns if c != "session_id" and c in sessions.columns]
-    report.renamed_columns = {c: f"meta_{c}" for c in clash}
-    meta = meta.rename(columns=report.renamed_columns)
-    corpus_ids, meta_ids = set(sessions.session_id.astype(str)), set(meta.session_id)
-    report.n_metadata, report.n_matched = len(meta), len(corpus_ids & meta_ids)
-    report.missing_metadata = sorted(corpus_ids - meta_ids)
-    report.unknown_ids = sorted(meta_ids - corpus_ids)
-    for ids, what in zip([report.missing_metadata, report.unknown_ids], WHAT, strict=True):
+    renamed = {c: f"meta_{c}" for c in meta if c != "session_id" and c in sessions.columns}
+    meta = meta.rename(columns=renamed)
+    have, meta_ids = set(sessions.session_id.astype(str)), set(meta.session_id)
+    missing, unknown = sorted(have - meta_ids), sorted(meta_ids - have)
+    report = MetadataReport(len(meta), len(have & meta_ids), missing, unknown, renamed)
+    what = ("corpus sessions have no metadata", "metadata session ids are not in the corpus")
+    for ids, w in zip((missing, unknown), what, strict=True):
         if ids:
-            log.warning("%d %s: %s", len(ids), what, ", ".join(ids[:10]))
-    if clash:
-        log.warning("metadata columns renamed (clash with summaries): %s", report.renamed_columns)
+            log.warning("%d %s: %s", len(ids), w, ", ".join(ids[:10]))
+    if renamed:
+        log.warning("metadata columns renamed (clash with summaries): %s", renamed)
     out = sessions.merge(meta, on="session_id", how="left", validate="one_to_one")
-    out["has_metadata"] = out.session_id.isin(meta_ids)
-    return out, report
+    return out.assign(has_metadata=out.session_id.isin(meta_ids)), report
 
 
 #: A categorical column with this many distinct values (inclusive) is a factor by default.
@@ -141,16 +127,13 @@ MIN_LEVELS, MAX_LEVELS = 2, 12
 
 
 class Roles(NamedTuple):
-    """The metadata columns analysed (``factors``, ``outcomes``) and those left out, with why."""
+    """The metadata columns analysed (``factors``, ``outcomes``), those left out with why, and
+    the factor drawn and modelled at turn level (the first)."""
 
     factors: list[str]
     outcomes: list[str]
     skipped: dict[str, str]
-
-    @property
-    def first_factor(self) -> str | None:
-        """The factor drawn and modelled at turn level (the first), None without factors."""
-        return self.factors[0] if self.factors else None
+    first_factor: str | None = None
 
 
 def metadata_roles(
@@ -177,7 +160,7 @@ def metadata_roles(
     outcomes = outcomes or [c for c in cols if c in numeric and c not in factors]
     chosen = {*factors, *outcomes, *skipped}
     skipped |= {c: "not selected" for c in cols if c not in chosen}
-    return Roles(list(factors), list(outcomes), skipped)
+    return Roles(list(factors), list(outcomes), skipped, factors[0] if factors else None)
 
 
 def read_roles(path: str | Path | None, factors: Names = (), outcomes: Names = ()) -> Roles:
@@ -219,8 +202,7 @@ def load_sessions(
     built = manifest.get("metadata") or {}
     same_meta = built.get("sha256") == file_sha256(meta) if meta and built else not (meta or built)
     if same_meta and list(manifest.get("parameters", {}).get("exclude", [])) == list(exclude):
-        fields = MetadataReport.__dataclass_fields__
-        report = MetadataReport(**{k: built[k] for k in fields if built})
+        report = MetadataReport(**{k: built[k] for k in MetadataReport._fields if built})
         return sort_rows(load_table("sessions", corpus, analysis_dir)), report
     names = [n for n in registry.names() if n in manifest.get("tables", [])]
     chunks = zip(*(iter_partitions(n, analysis_dir) for n in ["turns", *names]), strict=True)
@@ -239,12 +221,10 @@ def turn_data(
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """One speaker's analysed rows of ``table`` with ``position`` and the session ``columns``."""
-    keep = analysable(turns, tuple(exclude))[TURN_ID]
-    d = table[table.speaker == speaker].merge(keep, on=TURN_ID)
-    pos = turns[TURN_ID].assign(position=session_position(turns))
-    d = d.drop(columns="position", errors="ignore").merge(pos, on=TURN_ID, how="left")
-    s = sessions[["session_id", *columns]].assign(session_id=lambda x: x.session_id.astype(str))
-    d = d.assign(session_id=d.session_id.astype(str))
+    keep = analysable(turns.assign(position=session_position(turns)), tuple(exclude))
+    d = table[table.speaker == speaker].drop(columns="position", errors="ignore")
+    d = d.merge(keep[[*TURN_ID, "position"]], on=TURN_ID).astype({"session_id": str})
+    s = sessions[["session_id", *columns]].astype({"session_id": str})
     return d.merge(s, on="session_id", how="left", validate="many_to_one")
 
 

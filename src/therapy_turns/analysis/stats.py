@@ -1,8 +1,6 @@
 """Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables.
 statsmodels is imported where used (it costs the analysis step's workers about a second)."""
 
-from __future__ import annotations
-
 import logging
 import warnings
 from collections.abc import Sequence

@@ -19,8 +19,7 @@ from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from therapy_turns.analysis import mi
-from therapy_turns.analysis.shifts import transition_entropy
+from therapy_turns.analysis.shifts import session_indices, transition_entropy
 from therapy_turns.measures.features import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.views import DocView, Tokens
@@ -315,8 +314,8 @@ def behaviour_entropy(rows: pd.DataFrame, measure: Measure, tables: Mapping | No
 
 
 def mi_indices(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
-    """``mi_<index>``: the session indices of :func:`therapy_turns.analysis.mi.session_indices`."""
-    ind = mi.session_indices(rows[rows.speaker == THERAPIST], (tables or {}).get("client"))
+    """``mi_<index>``: the MI session indices (:func:`analysis.shifts.session_indices`)."""
+    ind = session_indices(rows[rows.speaker == THERAPIST], (tables or {}).get("client"))
     return ind.rename(columns=lambda c: f"mi_{c}")
 
 
