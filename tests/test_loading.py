@@ -14,7 +14,6 @@ import spacy
 from therapy_turns import nlp
 from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
-from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
 from therapy_turns.io.labels import (
     check_speaker_option,
     parse_speaker_options,
@@ -22,7 +21,7 @@ from therapy_turns.io.labels import (
     speaker_map,
 )
 from therapy_turns.io.tables import to_csv
-from therapy_turns.io.transcripts import load_corpus, parse_text
+from therapy_turns.io.transcripts import FLAGS, analyse_turn_text, load_corpus, parse_text
 
 
 def turns_of(text: str, **kw) -> list[tuple[str, str, str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from therapy_turns.analysis import sessions
 from therapy_turns.analysis.stats import fit_mixedlm
-from therapy_turns.io.artefacts import analyse_turn_text
+from therapy_turns.io.transcripts import analyse_turn_text
 from therapy_turns.measures import backchannels
 from therapy_turns.report import narrate
 from therapy_turns.viz import plots

@@ -10,9 +10,8 @@ import pytest
 
 from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
-from therapy_turns.io.artefacts import analyse_turn_text
 from therapy_turns.io.labels import segment_text, speaker_map
-from therapy_turns.io.transcripts import load_corpus, parse_text
+from therapy_turns.io.transcripts import analyse_turn_text, load_corpus, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

@@ -13,8 +13,7 @@ from pandas.api.types import is_bool_dtype
 
 from therapy_turns.analysis import stats
 from therapy_turns.analysis.stats import Names, next_turn, shares
-from therapy_turns.io.artefacts import analyse_turn_text
-from therapy_turns.io.transcripts import SEPARATOR, analysable, event_counts
+from therapy_turns.io.transcripts import SEPARATOR, analysable, analyse_turn_text, event_counts
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE
 from therapy_turns.schema import TURN_ID as KEYS

@@ -1,5 +1,4 @@
-"""The loader's errors (one line: file, line, found, expected; ``data/errors.yaml``) and reading
-a file as UTF-8."""
+"""The loader's one error type (messages in ``data/errors.yaml``) and reading a file as UTF-8."""
 
 import re
 from pathlib import Path
@@ -19,8 +18,7 @@ def withhold_quoted(message: str) -> str:
 
 
 class TranscriptError(Exception):
-    """Bad input of a ``kind`` of ``data/errors.yaml``: one line naming the file, the line, what
-    was found and what was expected (the ``fields`` filled in)."""
+    """Bad input of a ``kind``: one line naming the file, line, what was found and was expected."""
 
     def __init__(self, kind: str, path: str | Path, line: int | None = None, **fields) -> None:
         self.kind, self.path, self.line, self.fields = kind, str(path), line, fields

@@ -65,8 +65,7 @@ def output_folder(
     inputs: Iterable[str | os.PathLike[str]] = (),
     tables: Iterable[str] = (),
 ) -> Iterator[Path]:
-    """Claim an analysis output folder (new or ours, holding no input) and hold its lock; yield
-    an empty staging folder; when the run ends well, its ``tables`` and manifest move in."""
+    """Lock an output folder (new or ours, no input inside), yield a staging folder, publish it."""
     p = Path(path).absolute()
     if p.exists() and not p.is_dir():
         raise OutputError(f"--out {p}: is a file, expected a folder")

@@ -1,5 +1,4 @@
-"""Speaker labels and the cut of a text transcript into segments (the label grammar and the
-unknown-speaker rule: ``docs/loading.md``)."""
+"""Speaker labels and a text transcript cut into segments (the rules: ``docs/loading.md``)."""
 
 import re
 from collections import Counter

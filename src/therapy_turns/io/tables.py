@@ -1,5 +1,4 @@
-"""CSV and JSONL transcripts (``session_id, speaker, text``; optional ``turn``, ``timestamp``,
-``event``) and ``--events`` CSV files read strictly; CSV written so that every cell reads back."""
+"""CSV/JSONL transcripts and ``--events`` files read strictly; CSV that reads back cell for cell."""
 
 import csv
 import io

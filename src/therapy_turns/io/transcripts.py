@@ -1,6 +1,5 @@
-"""Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, see the
-README), streamed session by session or loaded whole; event lines typed (``data/events.yaml``,
-else ``other``) and annotated ``--events`` attached."""
+"""Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, README):
+artefact flags, event types and ``--events``; streamed session by session or loaded whole."""
 
 import glob
 import hashlib
@@ -18,7 +17,6 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from therapy_turns.io.artefacts import FLAGS, analyse_turn_text
 from therapy_turns.io.errors import TranscriptError, read_text_file
 from therapy_turns.io.labels import Speakers, match_label, segment_text, speaker_map
 from therapy_turns.io.tables import table_rows
@@ -30,6 +28,7 @@ log = logging.getLogger(__name__)
 TABLE_SUFFIXES = {".csv", ".jsonl"}
 SUFFIXES = {".txt", ".md", ".text", *TABLE_SUFFIXES}
 DEFAULT_CHUNK_SESSIONS = 20
+FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
 COLUMNS = ["session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text"]
 COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end", "timestamp"]
 COLUMNS += ["meta_notes", *FLAGS]
@@ -37,6 +36,10 @@ OTHER_EVENT, SEPARATOR = "other", ";"  # the type of an event line no pattern ma
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
 EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
+_ARTEFACTS = {  # docs/flags.md
+    k: [re.compile(p, re.I | re.S) for p in v]
+    for k, v in read_yaml(DATA_DIR / "artefacts.yaml")["patterns"].items()
+}
 
 
 @dataclass
@@ -102,8 +105,7 @@ def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | P
 def attach_events(
     turns: pd.DataFrame, events: pd.DataFrame, path: str | Path = "<events>"
 ) -> pd.DataFrame:
-    """``turns`` with each row of ``events`` (:func:`tables.read_events`) added to its turn's
-    ``event`` and ``event_text``."""
+    """``turns`` with each row of ``events`` (``tables.read_events``) added to its turn's events."""
     check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
     out = turns.copy()
     pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
@@ -114,6 +116,31 @@ def attach_events(
         tx[i] = f"{tx[i]}\n{r.event}" if tx[i] else r.event
     out["event"], out["event_text"] = ev, tx
     return out
+
+
+def _is(kind: str, para: str) -> bool:
+    return any(p.fullmatch(para) for p in _ARTEFACTS[kind])
+
+
+def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
+    """``text`` (speech), ``meta_notes`` and the artefact flags of a turn's raw text."""
+    keep, notes = [], []
+    flags = dict.fromkeys(FLAGS, False)
+    paras = [p.strip() for p in re.split(r"\n[ \t]*\n", raw.replace("\r\n", "\n"))]
+    for para in filter(None, paras):
+        kind = next((k for k in FLAGS[:3] if _is(k, para)), None)  # removed from ``text``
+        if kind:
+            flags[kind] = True
+            notes += [para] if kind == "meta_note" else []
+        else:
+            keep.append(para)
+            flags["role_play"] |= speaker == "therapist" and _is("role_play", para)
+    text = "\n\n".join(keep)
+    flags["missing_answer"] |= not text and not flags["generation_error"]  # no speech at all
+    ending = text.rstrip()[-100:]  # the end is all the pattern needs: linear on any length
+    complete = any(p.search(ending) for p in _ARTEFACTS["complete_ending"])
+    flags["truncated"] = len(text.split()) >= 4 and not complete  # "Yeah", "I guess so": complete
+    return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
 
 
 def turn_table(rows: list[Row]) -> pd.DataFrame:
@@ -180,9 +207,7 @@ def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
         files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
         if p.is_dir():  # transcripts by suffix (glob leaves hidden files out), not documentation
             files = [f for f in files if f.suffix.lower() in SUFFIXES]
-            docs = [
-                f for f in files if f.stem.lower() == "readme" or f.name.lower() == "metadata.csv"
-            ]
+            docs = [f for f in files if re.fullmatch(r"readme\.[^.]*|metadata\.csv", f.name, re.I)]
             if docs:
                 names = ", ".join(str(f.relative_to(p)) for f in docs)
                 log.info("%s: not read as sessions (documentation, metadata): %s", p, names)
@@ -215,8 +240,7 @@ def session_parts(
     skipped: list[TranscriptError] | None = None,
     event_types: EventTypes | None = None,
 ) -> Iterator[list[Row]]:
-    """The raw turn rows of each session; a bad file raises or is skipped (its error in
-    ``skipped``)."""
+    """The raw turn rows of each session; a bad file raises or is skipped (error in ``skipped``)."""
     if on_error not in ("fail", "skip"):
         raise ValueError("on_error must be 'fail' or 'skip'")
     speakers, seen = speaker_map(speakers), {}
