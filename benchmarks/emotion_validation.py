@@ -16,6 +16,7 @@ import sys
 import time
 
 import pandas as pd
+from scipy import stats
 
 from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import emotion, emotion_model
@@ -55,7 +56,8 @@ def main() -> int:
     for name in flags:
         sub = pred[flags[name].to_numpy()]
         for col in ("valence", "vader_compound", "valence_rules"):
-            r, lo, hi = emotion_model.pearson_ci(sub[col].to_numpy(float), sub["V"].to_numpy(float))
+            res = stats.pearsonr(sub[col].to_numpy(float), sub["V"].to_numpy(float))
+            r, (lo, hi) = res.statistic, res.confidence_interval(0.95)
             rows.append({"subset": name, "n": len(sub), "scorer": col, "r": r, "ci_low": lo,
                          "ci_high": hi})
     print("\nvalence r on dev subsets")

@@ -47,6 +47,14 @@ def _fit(x: sparse.csr_matrix, y: np.ndarray, alpha: float) -> tuple[np.ndarray,
     return np.asarray(model.coef_, dtype=np.float64), float(model.intercept_)
 
 
+def save_model(model: LinearVAD, path: str | Path = MODEL_FILE) -> None:
+    """Write ``model`` as a compressed ``.npz`` (no pickle; byte-stable)."""
+    vocab = np.asarray(sorted(model.vocab, key=model.vocab.__getitem__), dtype=str)
+    arrays = {k: getattr(model, k) for k in ("intercept", "dense_mean", "dense_sd")}
+    meta = np.asarray(json.dumps(model.meta, sort_keys=True))
+    np.savez_compressed(path, vocab=vocab, coef=model.coef.astype(np.float32), **arrays, meta=meta)
+
+
 def train(
     data: str | Path = DEFAULT_DATA,
     out: str | Path = MODEL_FILE,
@@ -100,7 +108,7 @@ def train(
     coef, intercept = np.vstack([c for c, _ in fits.values()]), [b for _, b in fits.values()]
     model = LinearVAD(vocab, coef, np.asarray(intercept), mean, sd, meta)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    save_model(model, out)
     log.info("wrote %s: %s", out, json.dumps(meta["dev_pearson_r"]))
     return meta
 

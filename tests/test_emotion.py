@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import spacy
 from spacy.tokens import Doc
 
 from therapy_turns.measures import emotion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from train_emotion_model import save_model  # noqa: E402
 
 VOCAB = spacy.blank("en").vocab
 
@@ -167,11 +171,11 @@ def test_linear_model_roundtrip_and_exact_prediction(tmp_path: Path) -> None:
     coef[:, 0] = [1.0, -0.5, 0.25]  # weight of "happy"
     model = emotion.LinearVAD({"happy": 0, "sad": 1}, coef, np.array([3.0, 3.0, 3.0]),
                               np.zeros(k), np.ones(k), {"note": "hand-made"})
-    model.save(tmp_path / "m.npz")
+    save_model(model, tmp_path / "m.npz")  # the training script's writer
     back = emotion.LinearVAD.load(tmp_path / "m.npz")
     assert back.vocab == {"happy": 0, "sad": 1} and back.meta == {"note": "hand-made"}
     doc = _doc("happy/happy/ADJ/ROOT/0 happy/happy/ADJ/conj/0")  # count 2, L2-normalised to 1
-    assert back.predict([doc])[0] == pytest.approx([4.0, 2.5, 3.25])
+    assert back.predict_units([emotion.span_unit(doc)])[0] == pytest.approx([4.0, 2.5, 3.25])
 
 
 def test_shipped_model_is_small_and_pickle_free() -> None:
@@ -209,7 +213,7 @@ def test_turn_is_the_word_weighted_mean_of_its_sentences() -> None:
     assert [emotion.span_scores(s).compound for s in sents] == pytest.approx(
         [-2.1 / math.sqrt(2.1 ** 2 + 15), 2.7 / math.sqrt(2.7 ** 2 + 15)])
     # the turn: word-weighted mean of the two sentence predictions (equal lengths here)
-    pred = emotion.load_model().predict(sents)
+    pred = emotion.load_model().predict_units([emotion.span_unit(s) for s in sents])
     turn = emotion.score_turns(turns, [doc]).iloc[0]
     assert turn["valence"] == pytest.approx(pred[:, 0].mean())
     assert turn["valence_rules"] == pytest.approx(0.6 / math.sqrt(0.6 ** 2 + 15))

@@ -103,9 +103,8 @@ def parse_groups(
     cache_dir: str | Path | None = None,
     batch_size: int = 64,
 ) -> list[list[Doc]]:
-    """Parse groups of texts (e.g. a chunk's sessions) in one ``nlp.pipe`` pass over the groups
-    not in the disk cache, each cached as one ``DocBin`` keyed by the SHA-256 of the pipeline id
-    and its texts (never a stale parse)."""
+    """Parse groups of texts (a chunk's sessions) in one ``nlp.pipe`` pass, each group cached as
+    one ``DocBin`` keyed by the SHA-256 of the pipeline id and its texts (never a stale parse)."""
     nlp = nlp or load_pipeline()
     out: list[list[Doc] | None] = [None] * len(groups)
     paths: list[Path | None] = [None] * len(groups)

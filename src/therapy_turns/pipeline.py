@@ -99,9 +99,8 @@ def _fingerprint(func: Callable[..., Any]) -> str:
 
 
 def process_chunk(task: ChunkTask) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse and compute every table of one chunk, plus its session rows.
-    Each table is cached under ``<cache_dir>/tables`` keyed by the turns, the measure, the
-    package code and the pipeline: with every table cached nothing is parsed."""
+    """Redact (if asked), parse and compute every table of one chunk and its session rows; each
+    table cached (``<cache_dir>/tables``): with every table cached nothing is parsed."""
     turns = task.turns
     if task.redact:
         mod, func = REDACT_FUNC.split(":")
@@ -239,11 +238,7 @@ def build_tables(
     connect_timeout: float = 10.0,
 ) -> Tables:
     """Compute ``turns``, ``sessions`` and the ``tables`` (registered measures; default all) of
-    ``corpus`` into ``analysis_dir``; return a read-on-access mapping of name to DataFrame.
-    ``metadata``: a CSV keyed by ``session_id`` joined onto ``sessions``; ``exclude``: the
-    exclusion policy of the session summaries; ``events``: a CSV ``session_id, turn, event``
-    added to the turns' ``event`` column; ``event_patterns``: event types of the transcripts'
-    event lines; ``technique_model``: a ``train-coder`` model directory."""
+    ``corpus`` into ``analysis_dir``, read back on access (options: ``analyze --help``)."""
     known = registry.names()
     tables = known if tables is None else list(tables)
     if unknown := [t for t in tables if t not in known]:

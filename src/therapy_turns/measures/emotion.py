@@ -125,9 +125,8 @@ def _cumulative(x: np.ndarray) -> list[int]:
 
 
 class RuleView:
-    """The rule layer on a block of Docs (spans are token indices of the block, rows of
-    :class:`Tokens`): per token its lower case, lemma, negator flag, lexicon valence, NRC counts
-    and negation scope, each read once for the block."""
+    """The rule layer on a block of Docs, spans given as token indices of the block: per token
+    its lower case, lemma, negator flag, valence, NRC counts and negation scope, read once."""
 
     def __init__(self, docs: Sequence[Doc], rules: Rules) -> None:
         self.rules, t = rules, Tokens(docs)
@@ -299,20 +298,11 @@ class LinearVAD:
 
     @classmethod
     def load(cls, path: str | Path = MODEL_FILE) -> LinearVAD:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by ``benchmarks/train_emotion_model.py``."""
         with np.load(path, allow_pickle=False) as z:
             vocab = {str(w): i for i, w in enumerate(z["vocab"].tolist())}
             arrays = [z[k] for k in ("coef", "intercept", "dense_mean", "dense_sd")]
             return cls(vocab, *arrays, json.loads(str(z["meta"])))
-
-    def save(self, path: str | Path = MODEL_FILE) -> None:
-        """Write the model as a compressed ``.npz`` (byte-stable)."""
-        vocab = np.asarray(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str)
-        arrays = {k: getattr(self, k) for k in ("intercept", "dense_mean", "dense_sd")}
-        meta = np.asarray(json.dumps(self.meta, sort_keys=True))
-        np.savez_compressed(
-            path, vocab=vocab, coef=self.coef.astype(np.float32), **arrays, meta=meta
-        )
 
     def predict_units(self, units: Sequence[Unit]) -> np.ndarray:
         """Predictions (n, 3) on the 1-5 scale, clipped (rows are independent)."""
@@ -320,10 +310,6 @@ class LinearVAD:
             return np.zeros((0, 3))
         x = design_matrix(units, self.vocab, self.dense_mean, self.dense_sd)
         return np.clip(np.asarray(x @ self.coef.T.astype(np.float64)) + self.intercept, 1.0, 5.0)
-
-    def predict(self, spans: Sequence[Doc | Span], rules: Rules | None = None) -> np.ndarray:
-        """Predictions (n, 3) for valence, arousal, dominance of each span as one unit."""
-        return self.predict_units([span_unit(s, rules) for s in spans])
 
 
 @lru_cache(maxsize=1)
@@ -335,9 +321,8 @@ def load_model() -> LinearVAD:
 def score_docs(
     docs: Sequence[Doc], model: LinearVAD | None = None, rules: Rules | None = None
 ) -> list[dict[str, float]]:
-    """:data:`SCORE_COLUMNS` of each Doc (NaN without words): valence/arousal/dominance the
-    word-weighted mean of its sentences' predictions, the rule layer summed over them, VADER the
-    mean of their compounds, NRC on the whole Doc."""
+    """:data:`SCORE_COLUMNS` of each Doc (NaN without words; how its sentences combine:
+    ``docs/emotion.md``)."""
     rules, model = rules or load_rules(), model or load_model()
     v, units = RuleView(docs, rules), []
     outs: list[dict[str, float]] = []
@@ -384,9 +369,8 @@ UED_METRICS += ("rise_rate", "recovery_rate")
 def patient_ued(
     rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics
-    (:func:`therapy_turns.analysis.dynamics.ued`) of each session's patient series of the
-    :data:`UED_COLUMNS` scores, for the metrics of :data:`UED_METRICS`."""
+    """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics (``dynamics.ued``) of each
+    session's patient :data:`UED_COLUMNS` series, the metrics of :data:`UED_METRICS`."""
     pat = rows[rows.speaker == PATIENT]
     cols = [c for c in UED_COLUMNS if c in pat.columns]
     names = [f"{c}__patient_ued_{m}" for c in cols for m in UED_METRICS]

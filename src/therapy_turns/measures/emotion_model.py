@@ -13,7 +13,6 @@ from scipy import stats
 from therapy_turns.measures.emotion import (
     DIMENSIONS,
     MODEL_FILE,
-    LinearVAD,
     Unit,
     load_model,
     span_unit,
@@ -61,22 +60,17 @@ SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
 
 
 def dev_predictions(
-    data: str | Path = DEFAULT_DATA,
-    cache_dir: str | Path | None = DEFAULT_CACHE,
-    model: LinearVAD | None = None,
+    data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE
 ) -> pd.DataFrame:
     """EmoBank dev rows: human ratings ``V, A, D``, the model's and :data:`BASELINES`' scores
     (each text one unit); without EmoBank at ``data``, the shipped :data:`SHIPPED_DEV`."""
-    if model is None and not project_path(data).is_file():
+    if not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
-    model = model or load_model()
-    df = load_emobank(data)
-    dev = df[df["split"] == "dev"].reset_index(drop=True)
+    dev = load_emobank(data).query("split == 'dev'").reset_index(drop=True)
     units = emobank_units(dev["text"], cache_dir)  # each text one unit
-    out = dev[["id", "V", "A", "D", "text"]].assign(
-        **dict(zip(DIMENSIONS, model.predict_units(units).T, strict=True))
-    )
+    pred = load_model().predict_units(units).T
+    out = dev[["id", "V", "A", "D", "text"]].assign(**dict(zip(DIMENSIONS, pred, strict=True)))
     nrc = pd.DataFrame([u.rule.nrc for u in units])
     vader = np.array([u.vader["compound"] for u in units])
     return out.assign(
@@ -88,27 +82,15 @@ def dev_predictions(
     )
 
 
-def pearson_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Pearson r with its Fisher-z ``1 - alpha`` CI (scipy): ``(r, low, high)``."""
-    res = stats.pearsonr(x, y)
-    ci = res.confidence_interval(1 - alpha)
-    return float(res.statistic), float(ci.low), float(ci.high)
-
-
 def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
     """Pearson r (95% Fisher-z CI) of every scorer with the human rating of its dimension:
     ``dimension, scorer, r, ci_low, ci_high, n``; the model rows first."""
-    entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + list(BASELINES)
-    rows = [
-        (
-            dim,
-            name,
-            col,
-            *pearson_ci(pred[col].to_numpy(float), pred[TARGETS[dim]].to_numpy(float)),
-            len(pred),
-        )
-        for dim, col, name in entries
-    ]
+    rows = []
+    entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + [*BASELINES]
+    for dim, col, name in entries:
+        res = stats.pearsonr(pred[col].to_numpy(float), pred[TARGETS[dim]].to_numpy(float))
+        (lo, hi), n = res.confidence_interval(0.95), len(pred)
+        rows.append((dim, name, col, float(res.statistic), float(lo), float(hi), n))
     return pd.DataFrame(
         rows, columns=["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
     )

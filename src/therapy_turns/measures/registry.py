@@ -87,11 +87,9 @@ def patient_slopes(
 
 @dataclass(frozen=True)
 class Measure:
-    """A turn-level measure family: one table (``name``: also the CLI command and session-table
-    prefix), its ``compute(turns, docs)`` returning rows keyed ``KEYS``, a one-line
-    ``description``, its value ``columns`` in order and session ``aggregates``; ``cli_columns``:
-    what the CLI writes (default all); ``skip_backchannels``: leave backchannels out of the
-    session aggregations (the table keeps them)."""
+    """A turn-level measure family (``docs/architecture.md``): one table, its ``compute(turns,
+    docs)``, value ``columns``, session ``aggregates`` (without backchannels if
+    ``skip_backchannels``) and the columns the CLI writes (``cli_columns``; default all)."""
 
     name: str
     compute: Compute

@@ -137,9 +137,8 @@ class Tokens:
 
 
 class DocView:
-    """One Doc's token attributes as lists, read when first used and cut from a block's
-    (:meth:`Tokens.views`; alone: its own block) (``low``/``lemma``: :func:`norm` of
-    text/lemma, flags as ``tok.is_*``)."""
+    """One Doc's token attributes as lists cut from a block's (:meth:`Tokens.views`; alone: its
+    own), read when first used (``low``/``lemma``: :func:`norm` of text/lemma)."""
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc = doc
