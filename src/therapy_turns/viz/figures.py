@@ -23,13 +23,15 @@ from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT
 
 Frame = pd.DataFrame | None
 SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
-BOX = dict(x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
-POINTS = dict(x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, hue_order=SPEAKER_ORDER)
-POINTS |= dict(markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
+BOX = dict(kind="box", legend=False, x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
+POINTS = dict(kind="point", x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, legend_out=False)
+POINTS |= dict(hue_order=SPEAKER_ORDER, markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
 EACH = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
 HEAT = dict(cmap="Blues", vmin=0, vmax=1, cbar=False, annot_kws={"size": 6})
 LOCKED = plots.INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", col="event")
-LOCKED |= dict(kind="line", marker="o", markersize=2.5, lw=1, facet_kws={"sharey": "row"})
+LOCKED |= dict(kind="line", marker="o", markersize=2.5, lw=1)
+LOCKED |= dict(facet_kws={"sharey": "row", "margin_titles": True})
+SHARE = plots.INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
 TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
@@ -40,35 +42,37 @@ def _words(name: str) -> str:
     return re.sub(r"^(form|act|marker)_", "", name).replace("_", " ")
 
 
+def _shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
+    long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
+    sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
+    ax.tick_params(axis="x", labelrotation=rotation)
+    ax.set(xlabel="", ylabel="")
+    plt.setp(ax.get_xticklabels(), ha="right" if rotation else "center")
+
+
 def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
-    """Words per turn across the session, one line per session, a panel per speaker."""
-    t = with_words(turns)
-    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharey=True, layout="tight")
-    for ax, speaker in zip(axes, SPEAKER_ORDER, strict=True):
-        d, color = t[t.speaker == speaker], SPEAKER_COLORS[speaker]
-        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, **EACH)
-        sns.lineplot(d, x="exchange", y="words", ax=ax, color=color, errorbar=None, linewidth=2)
-        xlabel = "Exchange (patient→therapist pair)"
-        ax.set(title=speaker.capitalize(), xlabel=xlabel, ylabel="Words per turn")
-    return fig
+    """Words per turn across the session: a line per session and their mean, a panel per speaker."""
+    kw = dict(x="exchange", y="words", legend=False, **SPEAKERS)
+    facets = dict(col="speaker", col_order=SPEAKER_ORDER, kind="line", height=2.4, aspect=1.45)
+    g = sns.relplot(with_words(turns), **facets, **kw, **EACH)
+    g.map_dataframe(sns.lineplot, errorbar=None, linewidth=2, **kw)
+    return g.set_titles("{col_name}").set_axis_labels(*plots.LABELS["turn_lengths"]).figure
 
 
 def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = False) -> plt.Figure:
-    """A panel per feature by speaker: box plots of turn values, or (``by_segment``) the mean per
-    session segment with a 95% CI over the sessions' means."""
-    plot, height, xlabel, kw = sns.boxplot, 1.8, "", BOX
+    """A panel per feature by speaker: turns as boxes, or session means by segment (95% CIs)."""
+    keys = ["session_id", "speaker", "segment"]
     if by_segment:
-        keys = ["session_id", "speaker", "segment"]
         df = df.groupby(keys, observed=True)[list(cols)].mean().reset_index()
-        plot, height, xlabel, kw = sns.pointplot, 1.9, "session segment", POINTS
-    fig, axes = plots.grid(len(cols), min(len(cols), 4), height)
-    for i, (ax, col) in enumerate(zip(axes, cols, strict=False)):
-        plot(df, y=col, ax=ax, legend=i == 0 and by_segment, **SPEAKERS, **kw)
-        ax.set(xlabel=xlabel, ylabel="")
-        ax.set_title(plots.column_label(col), fontsize=7)
-    if by_segment and len(cols):
-        axes[0].legend(fontsize=6, frameon=False)
-    return fig
+    long = df.melt(keys, list(cols), var_name="feature")
+    long["feature"] = long["feature"].map(plots.column_label)
+    kind = POINTS if by_segment else BOX
+    facets = dict(col="feature", col_wrap=min(len(cols), 4), sharey=False, height=1.8, aspect=0.95)
+    g = sns.catplot(long, y="value", **facets, **SPEAKERS, **kind)
+    g.set_titles("{col_name}", size=7).set_axis_labels("session segment" if by_segment else "", "")
+    if by_segment:
+        sns.move_legend(g.axes.flat[0], "best", title=None, fontsize=6, frameon=False)
+    return g.figure
 
 
 def plot_marker_profile(
@@ -78,20 +82,17 @@ def plot_marker_profile(
     rates = profile.set_index("session_id")[list(MARKERS)]
     lab = plots.session_labels(rates.index)
     rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
-    xlabel = "Marker (per 1000 patient words; shade = share of column maximum)"
     shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
-    return plots.plot_session_heat(
-        rates.round(1), shade, xlabel, width, 1.4, fmt="", linewidths=0.5, **HEAT
-    )
+    xlabel, kw = plots.LABELS["markers"], dict(fmt="", linewidths=0.5, **HEAT)
+    return plots.plot_session_heat(rates.round(1), shade, xlabel, width, 1.4, **kw)
 
 
 def plot_lsm(df: pd.DataFrame) -> plt.Figure:
     """``lsm`` and ``reflect_overlap`` of each patient->therapist pair across the session."""
     t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True, layout="tight")
-    names = {"lsm": "Language style matching", "reflect_overlap": "Reflection overlap"}
     smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
-    for ax, (col, name) in zip(axes, names.items(), strict=True):
+    for ax, (col, name) in zip(axes, plots.LABELS["lsm"].items(), strict=True):
         sns.lineplot(t, x="position", y=col, ax=ax, color=SPEAKER_COLORS["therapist"], **EACH)
         sns.regplot(t, x="position", y=col, ax=ax, **smooth)
         ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=name, ylim=(0, 1))
@@ -114,7 +115,6 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
 
 
 def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, notes: bool):
-    """Per speaker: home-base band, turns, smooth line, change points, ``marks`` as triangles."""
     for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
         c = SPEAKER_COLORS.get(spk, "0.3")
         mean, sd = home_base(g["value"].to_numpy(float))
@@ -136,32 +136,26 @@ def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, 
 def plot_trajectories(
     traj: pd.DataFrame, cps: Frame, marks: Frame, value_label: str, session_id: str | None = None
 ) -> plt.Figure | list[plt.Figure]:
-    """Trajectory, change points and marked turns (``marks``: session_id, turn) of one session,
-    or (no ``session_id``) a panel per session on one y range, paged."""
-    if session_id is not None:
-        fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.6), layout="tight")
-        _draw(ax, traj, session_id, cps, marks, True)
-        speakers = ", ".join(sorted(traj.loc[traj["session_id"] == session_id, "speaker"].unique()))
-        ax.set(xlabel="turn in session", ylabel=plots.column_label(value_label))
-        ax.set_title(f"{session_id}: {speakers} {value_label}")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        return fig
-    ids = sorted(traj["session_id"].unique())
-    labels, figs = plots.session_labels(ids), []
+    """Trajectory, home base, change points and ``marks`` of one session or all of them, paged."""
+    one = session_id is not None
+    ids = [session_id] if one else sorted(traj["session_id"].unique())
+    speakers = ", ".join(sorted(traj.loc[traj["session_id"] == session_id, "speaker"].unique()))
+    labels = {session_id: f"{session_id}: {speakers} {value_label}"} if one else None
+    labels, (ncols, height) = labels or plots.session_labels(ids), (1, 2.4) if one else (3, 1.6)
     lo, hi = traj[["value", "smooth"]].min().min(), traj[["value", "smooth"]].max().max()
-    pad = 0.05 * (hi - lo) if hi > lo else 0.1
-    for page in plots.paginate(ids, 1.6, 0.9, 3):
-        fig, axes = plots.grid(len(page), 3, 1.6, 0.6, sharey=True)
+    pad, figs = 0.05 * (hi - lo) if hi > lo else 0.1, []
+    for page in plots.paginate(ids, height, 0.9, ncols):
+        fig, axes = plots.grid(len(page), ncols, height, 0.6, sharey=True)
         for k, (ax, sid) in enumerate(zip(axes, page, strict=False)):
-            _draw(ax, traj, sid, cps, marks, False)
+            _draw(ax, traj, sid, cps, marks, one)
             ax.set_title(labels[sid], fontsize=8)
             ax.set(xlabel="turn", ylim=(lo - pad, hi + pad))
-            ax.set_ylabel(plots.column_label(value_label, width=18) if k % 3 == 0 else "")
-        legend = dict(loc="lower center", fontsize=7, ncols=4, bbox_to_anchor=(0.5, 0.0))
+            ax.set_ylabel(plots.column_label(value_label, width=18) if k % ncols == 0 else "")
+        legend = dict(loc="lower center", fontsize=7, ncols=5, bbox_to_anchor=(0.5, 0.0))
         plots.fig_legend(fig, axes, **legend)
         fig.get_layout_engine().set(rect=(0, 0.07, 1, 1))
         figs.append(fig)
-    return figs
+    return figs[0] if one else figs
 
 
 def plot_composition(comp: pd.DataFrame) -> plt.Figure:
@@ -184,14 +178,13 @@ def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str) -> list
     fixed = mixed[mixed["term"] == x_label].assign(label="MixedLM (all sessions)")
     t = pd.concat([rows.rename(columns={"slope": "estimate"}), fixed])
     xlabel = f"slope per unit {x_label} (95% CI)"
-    return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
+    return plots.plot_intervals(t, *plots.CI, "label", None, xlabel, tick=str)
 
 
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
     f = freq.rename(index=plots.session_labels(freq.index), columns=_words)
-    xlabel = "code (share of therapist turns)"
-    return plots.plot_session_heat(f, f, xlabel, TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
+    return plots.plot_session_heat(f, f, plots.LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
 
 
 def plot_ethogram(
@@ -252,23 +245,12 @@ def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
     return fig
 
 
-def plot_responsiveness(resp: pd.DataFrame, marker: str) -> plt.Figure:
-    """Share of each next code after a patient marker vs otherwise, with Wilson 95% CIs."""
-    fig, ax = plt.subplots(figsize=(3.4, 2.4))
-    n = resp.groupby("condition")["n"].transform("first")
-    d = resp.assign(condition=resp["condition"] + [f" (n={k})" for k in n])
-    plots.plot_shares(ax, d, "code", "condition", [PALETTE[0], PALETTE[2]])
-    ax.set(ylabel="share of next therapist turns", title=f"after {marker}")
-    ax.legend(fontsize=6)
-    return fig
-
-
 def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure] | None:
     """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
     rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
     t = table.assign(label=[f"{_words(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
     xlabel = f"difference in patient {value} change (t-1 → t+1)"
-    return plots.plot_intervals(t, "estimate", "ci_low", "ci_high", "label", None, xlabel, tick=str)
+    return plots.plot_intervals(t, *plots.CI, "label", None, xlabel, tick=str)
 
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
@@ -277,11 +259,10 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"})
     d["behaviour"] = d["behaviour"].map(_words) + [f"\n(n={k:.0f})" for k in d["n"]]
     d["talk"] += " talk next"
-    plots.plot_shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
+    _shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
     for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
         ax.axhline(rate, color=colour, ls="--", lw=1)
-    ax.set(ylim=(0, 1), ylabel="P(client talk in next turn)")
-    ax.set_xlabel("therapist main behaviour (dashed: client base rate)")
+    ax.set(ylim=(0, 1), **plots.LABELS["sequential"])
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -292,16 +273,12 @@ def plot_locked(means: pd.DataFrame, measures: Sequence[str]) -> plt.Figure:
     lagged = ["ci_low", "mean", "ci_high"]
     d = means[means["measure"].isin(measures)].melt(["event", "measure", "lag"], lagged)
     d["event"] = [f"{_words(e)} (n={n.get(e, 0):.0f})" for e in d["event"]]
+    d["measure"], rows = d["measure"].map(_words), [_words(m) for m in measures]
     kw = dict(height=1.35, aspect=TEXT_WIDTH / d["event"].nunique() / 1.35, **LOCKED)
-    g = sns.relplot(d, row_order=measures, col_order=sorted(set(d["event"])), **kw)
-    g.refline(x=0, color="0.5", lw=0.6, ls="--")
-    g.set_titles("{col_name}", size=7).set_axis_labels("patient turn (lag)", "")
-    g.set(xticks=sorted(means["lag"].unique()))
-    for ax, m in zip(g.axes[:, 0], measures, strict=True):
-        ax.set_ylabel(_words(m))
-    for ax in g.axes[1:].flat:
-        ax.set_title("")
-    return g.figure
+    g = sns.relplot(d, row_order=rows, col_order=sorted(set(d["event"])), **kw)
+    g.refline(x=0, color="0.5", lw=0.6, ls="--").set(xticks=sorted(means["lag"].unique()))
+    g.set_titles(col_template="{col_name}", row_template="{row_name}", size=7)
+    return g.set_axis_labels("patient turn (lag)", "").figure
 
 
 def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Figure] | None:
@@ -309,19 +286,19 @@ def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Fig
     d = effects.sort_values("event", kind="stable").set_index("measure").loc[list(measures)]
     notes = [f"n={n}, p={p:.2f}" for n, p in zip(d["n_events"], d["p_perm_adj"], strict=True)]
     d = d.reset_index().assign(event=lambda x: x["event"].map(_words), note=notes)
-    d["measure"] = d["measure"].map(_words)
-    xlabel = "Δ change vs no event"
-    return plots.plot_intervals(
-        d, "estimate", "est_ci_low", "est_ci_high", "event", "measure", xlabel, "note", str
-    )
+    d["measure"], cols = d["measure"].map(_words), ["estimate", "est_ci_low", "est_ci_high"]
+    return plots.plot_intervals(d, *cols, "event", "measure", plots.LABELS["effects"], "note", str)
 
 
-def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = None):
-    """Shares of codes (and of thinking that refers to the event) in the next therapist turn."""
+def plot_next_turn(
+    resp: pd.DataFrame, thinking: pd.DataFrame | None = None, family: str = ""
+) -> plt.Figure:
+    """Shares of codes (and of thinking on the event) in next therapist turns, by condition."""
+    resp = resp if "family" in resp else resp.assign(family=family)
     n = resp.groupby(["family", "condition"])["n"].transform("max").fillna(0).astype(int)
     d = resp.assign(x=resp["code"].map(_words), hue=resp["condition"].map(_words))
     d["hue"] += [f" (n={k})" for k in n]
-    colours = [*PALETTE[: resp["condition"].nunique() - 1], "0.4"]  # no event (last) grey
+    colours = [*PALETTE[: resp["condition"].nunique() - 1], "0.4"]
     panels = [(f.replace("_", " "), g, colours) for f, g in d.groupby("family", sort=False)]
     if thinking is not None and len(thinking):
         share = ["event", "share", "ci_low", "ci_high"]
@@ -329,13 +306,14 @@ def plot_therapist_response(resp: pd.DataFrame, thinking: pd.DataFrame | None = 
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
         title = "thinking refers to the event"
         panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(TEXT_WIDTH, 2.6), layout="tight")
-    for ax, (title, g, palette) in zip(axes, panels, strict=True):
-        plots.plot_shares(ax, g, "x", "hue", palette, dodge=0.6)
+    size = (min(TEXT_WIDTH, 3.4 * len(panels)), 2.6)
+    fig, axes = plt.subplots(1, len(panels), figsize=size, layout="tight", squeeze=False)
+    for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
+        _shares(ax, g, "x", "hue", palette, dodge=min(0.6, 0.2 * len(palette)))
         ax.get_legend().remove()
         ax.set(ylim=(-0.05, 1.05), title=title)
-    axes[0].set_ylabel("share of next therapist turns")
-    plots.fig_legend(fig, axes, loc="upper center", ncol=4, fontsize=6)
+    axes[0, 0].set_ylabel("share of next therapist turns")
+    plots.fig_legend(fig, axes[0], loc="upper center", ncol=4, fontsize=6)
     fig.get_layout_engine().set(rect=(0, 0, 1, 0.85))
     return fig
 
@@ -359,8 +337,7 @@ def code_color(code: str) -> str:
 def plot_session(
     s: pd.DataFrame, kept: pd.DataFrame, codes: Sequence[str], session_id: str
 ) -> Figure:
-    """The explorer's figure: valence and arousal per kept turn above the turns of ``s`` carrying
-    each code."""
+    """The explorer's figure: valence and arousal per kept turn above the code timeline."""
     rows = 0.16 * max(len(codes), 3)
     fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 0.35 + rows])
@@ -373,10 +350,8 @@ def plot_session(
             c, label = SPEAKER_COLORS.get(spk, "#444"), f"{spk} {dim}"
             ax.plot(g["turn"], g[dim], style, color=c, label=label, **line)
     ax.axhline(3, color="#999", lw=0.6, zorder=0)
-    vals = [3.0, *kept.filter(["valence", "arousal"]).stack().dropna()]
-    lo, hi = min(vals), max(vals)
-    pad = max(0.1, (hi - lo) * 0.1)
-    ax.set(ylim=(max(1.0, lo - pad), min(5.0, hi + pad)), ylabel="score (EmoBank 1–5)")
+    ax.margins(y=0.1)
+    ax.set_ylabel("score (EmoBank 1–5)")
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
         ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)

@@ -28,12 +28,15 @@ SPEAKER_ORDER = ["patient", "therapist"]
 COLUMN_WIDTH, TEXT_WIDTH, PAGE_HEIGHT = 3.4, 7.0, 10.0
 #: Estimates with intervals from three rows each (low, estimate, high): the median and range.
 INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
-SHARE = INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
 NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
 #: A factor with more levels than this is drawn with its largest groups only.
 MAX_DRAWN_LEVELS = 12
-#: Statistics of the sessions table as words; names and units of undocumented session measures.
-STATS, UNITS = (read_yaml(DATA_DIR / "figure_labels.yaml")[k] for k in ("stats", "units"))
+#: The columns of an estimate and its 95% CI in the result tables.
+CI = ["estimate", "ci_low", "ci_high"]
+#: Statistics of the sessions table as words, names and units of undocumented session measures,
+#: fixed axis labels and titles of figures.
+FIGURE_LABELS = read_yaml(DATA_DIR / "figure_labels.yaml")
+STATS, UNITS, LABELS = (FIGURE_LABELS[k] for k in ("stats", "units", "labels"))
 
 
 def set_style() -> None:
@@ -80,6 +83,7 @@ def save_fig(
     for f, (pdf, png_file) in zip(figs, pages, strict=True):
         f.savefig(pdf, metadata=pdf_meta)
         f.savefig(png_file, dpi=300, metadata={"Software": None})
+        plt.close(f)
     if not figs:
         log.info("%s: nothing to draw, no figure", name)
         return FigureFiles()
@@ -88,8 +92,6 @@ def save_fig(
         meta = {"figure": name, "files": list(map(str, pages[0]))}
         meta["pages"] = [list(map(str, page)) for page in pages[1:]]
         display(Image(png(figs[0]), format="png", alt=name, metadata={"therapy_turns": meta}))
-    for f in figs:
-        plt.close(f)
     return FigureFiles(pages[0])
 
 
@@ -181,15 +183,6 @@ def measure_label(name: str, width: int = 45) -> str:
     return textwrap.fill(f"{head} ({STATS.get(stat, stat.replace('_', ' '))})", width)
 
 
-def plot_shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
-    """Dodged points ``share`` per ``x`` with ``ci_low``–``ci_high`` bars, a colour per ``hue``."""
-    long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
-    sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
-    ax.tick_params(axis="x", labelrotation=rotation)
-    ax.set(xlabel="", ylabel="")
-    plt.setp(ax.get_xticklabels(), ha="right" if rotation else "center")
-
-
 def plot_session_heat(
     values: pd.DataFrame, shade: pd.DataFrame, xlabel: str, width: float, fixed: float, **kw
 ) -> list[plt.Figure]:
@@ -244,8 +237,7 @@ def plot_intervals(
 def plot_coefficients(table: pd.DataFrame) -> list[plt.Figure] | None:
     """Forest plot of a :func:`mixedlm_table`: a panel per term but the intercept."""
     t = table[~table["term"].isin(["not fitted", "Intercept"])]
-    xlabel = "Estimate, SD units (95% CI)"
-    return plot_intervals(t, "estimate", "ci_low", "ci_high", "outcome", "term", xlabel)
+    return plot_intervals(t, *CI, "outcome", "term", LABELS["coefficients"])
 
 
 def plot_group_measures(
