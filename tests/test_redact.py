@@ -683,3 +683,12 @@ def test_lower_case_given_names_any_tag_cues_particles_and_safe_words():
     ]
     got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
     assert got == [["femke"], ["bisi"], ["Newcastle upon Tyne"], [], []]
+
+
+def test_lower_case_organisation_after_for_or_with_and_runs_joined_by_and():
+    """Real model: a rare lower-case word not in WordNet after "for"/"with"/"by" is an
+    organisation; "and" joins two capitalised words when one is an organisation."""
+    texts = ["he works for deloitte in the city.", "He works at Marks and Spencer in Leeds."]
+    got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
+    assert got[0] == [("ORG", "deloitte")]
+    assert "Marks and Spencer" in [surface for _, surface in got[1]]

@@ -92,7 +92,8 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
         for t in reversed(doc[:-1]):  # a title, particle or nationality joins the name after it
             titled = t.text.istitle() and (t.lower_ in r.titles or t.ent_type_ == "NORP")
-            joins = t.lower_ in r.name_particles or titled
+            org = t.i and t.lower_ in ("and", "&") and "CAPITALISED_ORG" in kinds[t.i - 1 : t.i + 2]
+            joins = t.lower_ in r.name_particles or titled or org  # "Marks and Spencer"
             kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
         for t in (t for t in doc if kinds[t.i]):  # a run of words is one finding
             joined = out and kinds[t.i - 1] and doc[t.i - 1].whitespace_ == " "
@@ -115,7 +116,8 @@ class TokenNameRecognizer(pa.EntityRecognizer):
             cued = cue and (unlisted or tok.pos_ in ("NOUN", "PROPN", ""))
             named = cued or tagged and given and len(tok) > 2
             verb = tok.pos_ == "VERB" and prev.lower_ == "to"  # "to reframe"
-            kind = "LOWERCASE_NAME" if named else tagged and unlisted and not verb and place
+            where = not verb and (place or prev.lower_ in r.org_cue_words and "CAPITALISED_ORG")
+            kind = "LOWERCASE_NAME" if named else tagged and unlisted and where
             return rare and not tok.is_stop and kind or None
         if not tagged or not (tok.text.istitle() or _CAMEL.fullmatch(tok.text)):
             return None
@@ -133,8 +135,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
 @lru_cache(maxsize=8)
 def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     """The Presidio analyzer (cached) over ``nlp`` (default: the project's pipeline, NER on)."""
-    nlp = load_pipeline(None, disable=NOT_NEEDED) if nlp is None else nlp
-    rules = load_rules()
+    nlp, rules = nlp or load_pipeline(None, disable=NOT_NEEDED), load_rules()
     ner = NerModelConfiguration(**rules.spacy_ner)
     recognizers = [getattr(pre, name)(**kw) for name, kw in rules.presidio_recognizers.items()]
     for rec in recognizers:
