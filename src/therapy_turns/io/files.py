@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 MARKER = ".therapy-turns-analysis"  # marks a folder written by ``therapy-turns analyze``
 MANIFEST = "manifest.json"  # written last: a folder without it is incomplete
 _CHECK = b"therapy-turns-sha256:"
+PathArg = str | os.PathLike[str]
 
 
 class OutputError(Exception):
@@ -25,7 +26,7 @@ def _oserror(path: Path, e: OSError) -> OutputError:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_write(path: PathArg) -> Iterator[Path]:
     """Yield a temporary path beside ``path``, renamed onto it on success (removed on error)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -40,13 +41,13 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
-def write_cached(path: str | os.PathLike[str], data: bytes) -> None:
+def write_cached(path: PathArg, data: bytes) -> None:
     """Store a cache entry atomically: a checksum line, then ``data``."""
     with atomic_write(path) as tmp:
         tmp.write_bytes(_CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
 
 
-def read_cached(path: str | os.PathLike[str]) -> bytes | None:
+def read_cached(path: PathArg) -> bytes | None:
     """The bytes of a cache entry; None if there is none or it is corrupt (reported, removed)."""
     try:
         head, sep, data = Path(path).read_bytes().partition(b"\n")
@@ -61,9 +62,7 @@ def read_cached(path: str | os.PathLike[str]) -> bytes | None:
 
 @contextmanager
 def output_folder(
-    path: str | os.PathLike[str],
-    inputs: Iterable[str | os.PathLike[str]] = (),
-    tables: Iterable[str] = (),
+    path: PathArg, inputs: Iterable[PathArg] = (), tables: Iterable[str] = ()
 ) -> Iterator[Path]:
     """Lock an output folder (new or ours, no input inside), yield a staging folder, publish it."""
     p = Path(path).absolute()
@@ -85,20 +84,18 @@ def output_folder(
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the OS drops it when the process dies
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        with atomic_write(p / MARKER) as tmp:
-            tmp.write_bytes(b'{"written_by": "therapy-turns analyze"}\n')
+        (p / MARKER).write_bytes(b'{"written_by": "therapy-turns analyze"}\n')  # ours from now
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
         staging.mkdir()
-    except (OSError, OutputError) as e:
-        if isinstance(e, BlockingIOError):
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            e = OutputError(
-                f"--out {p}: another analyze (pid {holder}) is writing this folder; wait for "
-                "it or choose another folder"
-            )
+    except BlockingIOError:  # the lock is taken
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        msg = f"another analyze (pid {holder}) is writing this folder; wait for it or choose"
+        raise OutputError(f"--out {p}: {msg} another folder") from None
+    except OSError as e:
         if fd is not None:
             os.close(fd)
-        raise (e if isinstance(e, OutputError) else _oserror(p, e)) from None
+        raise _oserror(p, e) from None
     try:
         yield staging
         try:

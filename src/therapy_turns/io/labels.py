@@ -90,22 +90,19 @@ def segment_text(
     text: str, path: str | Path = "<text>", speakers: Speakers | None = None
 ) -> list[Segment]:
     """A text transcript cut into segments whose concatenation is exactly ``text``."""
-    speakers = dict(speakers or DEFAULT_SPEAKERS)
-    lines = _LINE_RE.findall(text)
+    abbr, speakers = ABBREVIATIONS, dict(speakers or DEFAULT_SPEAKERS)
+    bom = [Segment("separator", BOM, 1)] if text.startswith(BOM) else []  # a separator
+    lines = _LINE_RE.findall(text.removeprefix(BOM))
     while True:  # cut again while abbreviations become speakers (docs/loading.md)
         segs, like, where = _cut(lines, path, speakers)
-        abbrev = {k.lower() for k in like if k.lower() in ABBREVIATIONS}
-        mapped = {r for k, r in speakers.items() if k in ABBREVIATIONS and r in SPEAKERS}
+        abbrev = {k.lower() for k in like} & abbr.keys()
+        mapped = {r for k, r in speakers.items() if k in abbr and r in SPEAKERS}
         if mapped:  # then one of the other role at any line start is a speaker too
             starts = {m.keys[-1] for x in segs if x.kind == "speech" and (m := match_label(x.text))}
-            other = set(SPEAKERS) - mapped
-            abbrev |= {k for k in starts - speakers.keys() if ABBREVIATIONS.get(k) in other}
-        named = {
-            x.role for x in segs if x.role and match_label(x.text).keys[-1] not in ABBREVIATIONS
-        }
-        both = ({ABBREVIATIONS[k] for k in abbrev} | mapped) == set(SPEAKERS)
-        take = {k: ABBREVIATIONS[k] for k in abbrev if both or ABBREVIATIONS[k] not in named}
-        if not take:
+            abbrev |= {k for k in starts - speakers.keys() if abbr.get(k) in {*SPEAKERS} - mapped}
+        named = {x.role for x in segs if x.role and match_label(x.text).keys[-1] not in abbr}
+        both = ({abbr[k] for k in abbrev} | mapped) == set(SPEAKERS)
+        if not (take := {k: abbr[k] for k in abbrev if both or abbr[k] not in named}):
             break
         speakers.update(take)
     if like:  # the first unknown label by line; the others named too
@@ -116,7 +113,7 @@ def segment_text(
         raise TranscriptError(
             "unknown_speaker", path, at[0], label=label, name=name, lines=lines, also=also
         )
-    return segs
+    return bom + segs
 
 
 def _first(lines: list[int]) -> str:
@@ -134,9 +131,6 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
     like: dict[str, str] = {}
     waiting: list[str] = []  # R1: unknown labels since the last turn or paragraph opener
     for n, line in enumerate(lines, start=1):
-        if n == 1 and line.startswith(BOM):
-            segs.append(Segment("separator", BOM, 1))
-            line = line[1:]
         if not line.strip():
             blanks.append(Segment("separator", line, n))
             blank = True
@@ -146,8 +140,8 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
         sep = _SEP_RE.match(line)
         if not (sep or role in SPEAKERS):  # content of the current turn
             if mode == "separator" and lab and role is None:  # R0: the cut stops here
-                found = (match_label(x.removeprefix(BOM)) for x in lines)
-                at = [i for i, m in enumerate(found, 1) if m and m.label == lab.label]
+                found = enumerate(map(match_label, lines), 1)
+                at = [i for i, m in found if m and m.label == lab.label]
                 return [], {lab.label: "before any known speaker label"}, {lab.label: at}
             if mode == "separator":
                 raise TranscriptError("outside_turn", path, n, text=line.strip().strip(BOM)[:60])
