@@ -15,7 +15,6 @@ from therapy_turns import nlp
 from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
 from therapy_turns.io.labels import (
-    check_speaker_option,
     parse_speaker_options,
     segment_text,
     speaker_map,
@@ -157,7 +156,7 @@ def test_speaker_option_that_can_never_match_is_one_line(option, why):
 
 
 def test_speaker_option_adds_to_the_defaults():
-    assert check_speaker_option(" Dr  Lee ", "Therapist") == ("dr lee", "therapist")
+    assert parse_speaker_options([" Dr  Lee =Therapist"]) == {"dr lee": "therapist"}
     m = speaker_map(parse_speaker_options(["patient=patient"]))
     assert m["therapist"] == "therapist" and m["client"] == "patient"
 

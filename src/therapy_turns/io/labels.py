@@ -50,29 +50,23 @@ def match_label(line: str) -> Label | None:
 
 def speaker_map(extra: Speakers | None = None) -> dict[str, str]:
     """The default label -> role mapping plus ``extra`` (``--speaker``: adds, never replaces)."""
-    return DEFAULT_SPEAKERS | dict(check_speaker_option(k, r) for k, r in (extra or {}).items())
-
-
-def check_speaker_option(label: str, role: str, option: str | None = None) -> tuple[str, str]:
-    """One ``--speaker LABEL=ROLE`` as (lower-case key, role); a label no line can carry raises."""
-    key, option = " ".join(label.split()), option or f"{label}={role}"
-    bad = _DATA["bad_option_labels"].items()
-    why = next((w for p, w in bad if re.search(p.replace("WORD", _WORD), key)), None)
-    if not why and role.strip().lower() not in (*SPEAKERS, "content"):  # content: opens no turn
-        why = f"role {role.strip()!r}"
-    if why:
-        raise TranscriptError("speaker_option", "--speaker", option=option, why=why)
-    return key.lower(), role.strip().lower()
+    return DEFAULT_SPEAKERS | parse_speaker_options([f"{k}={r}" for k, r in (extra or {}).items()])
 
 
 def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
-    """``--speaker LABEL=ROLE`` values as a mapping, each checked."""
+    """``--speaker LABEL=ROLE`` values as a (lower-case) label -> role mapping, each checked."""
     out: dict[str, str] = {}
     for v in values:
         label, sep, role = v.partition("=")
+        key, role, bad = " ".join(label.split()), role.strip(), _DATA["bad_option_labels"]
+        why = next((w for p, w in bad.items() if re.search(p.replace("WORD", _WORD), key)), None)
         if not sep:
             raise TranscriptError("speaker_option_sign", "--speaker", option=v)
-        key, out[key] = check_speaker_option(label, role, v)
+        if why or role.lower() not in (*SPEAKERS, "content"):  # content: opens no turn
+            raise TranscriptError(
+                "speaker_option", "--speaker", option=v, why=why or f"role {role!r}"
+            )
+        out[key.lower()] = role.lower()
     return out
 
 

@@ -62,13 +62,12 @@ class Corpus:
 def event_types(path: str | Path | None = None) -> EventTypes:
     """The event type patterns of a YAML file (default the package's); a bad file raises."""
     path = Path(path or DATA_DIR / "events.yaml")
-    if not path.is_file():
-        raise TranscriptError("event_types", path, what="no such file")
     try:
         raw = read_yaml(path)
-    except yaml.YAMLError as e:
+    except (OSError, yaml.YAMLError) as e:
         line = mark.line + 1 if (mark := getattr(e, "problem_mark", None)) else None
-        raise TranscriptError("event_types", path, line, what="invalid YAML") from None
+        what = "no such file" if isinstance(e, OSError) else "invalid YAML"
+        raise TranscriptError("event_types", path, line, what=what) from None
     types = raw.get("types") if isinstance(raw, dict) else None
     if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
         raise TranscriptError("event_types", path, what=f"{type(types).__name__} under 'types'")
@@ -291,9 +290,8 @@ def load_corpus(
 ) -> Corpus:
     """One turn table of a corpus (``out``, the file the caller writes, must not be an input)."""
     files = corpus_files(paths)
-    for f in files if out is not None else ():
-        if f.resolve() == Path(out).resolve():
-            raise TranscriptError("same_file", out, file=f)
+    if out is not None and (same := [f for f in files if f.resolve() == Path(out).resolve()]):
+        raise TranscriptError("same_file", out, file=same[0])
     skipped: list[TranscriptError] = []
     types = event_types(event_patterns) if event_patterns else None
     parts = session_parts(paths, on_error, speakers, skipped, types)
