@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns.io.transcripts import load_corpus
-from therapy_turns.measures import emotion, emotion_model
+from therapy_turns.measures import emotion
 from therapy_turns.nlp import load_pipeline
 from therapy_turns.pipeline import parse_turns
 
@@ -27,11 +27,11 @@ TARGETS = {"valence": 0.60, "arousal": 0.35}
 
 
 def main() -> int:
-    if not emotion_model.DEFAULT_DATA.is_file():
-        print(f"EmoBank not found at {emotion_model.DEFAULT_DATA}; nothing to validate")
+    if not emotion.DEFAULT_DATA.is_file():
+        print(f"EmoBank not found at {emotion.DEFAULT_DATA}; nothing to validate")
         return 0
-    pred = emotion_model.dev_predictions()
-    summary = emotion_model.validation_summary(pred)
+    pred = emotion.dev_predictions()
+    summary = emotion.validation_summary(pred)
     pd.set_option("display.width", 120)
     print(f"EmoBank dev, n = {len(pred)}; model: {emotion.load_model().meta['dev_pearson_r']}")
     print(summary.drop(columns="column").round(3).to_string(index=False))

@@ -18,21 +18,19 @@ from scipy import sparse, stats
 from sklearn.linear_model import Ridge
 
 from therapy_turns.measures.emotion import (
+    DEFAULT_CACHE,
+    DEFAULT_DATA,
     DENSE_FEATURES,
     DIMENSIONS,
     MODEL_FILE,
-    LinearVAD,
-    design_matrix,
-    load_model,
-)
-from therapy_turns.measures.emotion_model import (
-    DEFAULT_CACHE,
-    DEFAULT_DATA,
     SHIPPED_DEV,
     TARGETS,
+    LinearVAD,
+    design_matrix,
     dev_predictions,
     emobank_units,
     load_emobank,
+    load_model,
 )
 from therapy_turns.paths import project_path
 

@@ -243,11 +243,9 @@ def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
 def test_shipped_dev_scores_stand_in_for_missing_emobank(tmp_path):
     """Without EmoBank at hand the validation reads the shipped dev scores; their correlation
     with the human ratings is the one recorded in the model when it was trained."""
-    from therapy_turns.measures import emotion_model
-
-    pred = emotion_model.dev_predictions(tmp_path / "absent.csv")
+    pred = emotion.dev_predictions(tmp_path / "absent.csv")
     assert len(pred) == 1000 and "text" not in pred
-    summary = emotion_model.validation_summary(pred).set_index("column")["r"]
+    summary = emotion.validation_summary(pred).set_index("column")["r"]
     from therapy_turns.measures.emotion import load_model
 
     meta = load_model().meta["dev_pearson_r"]

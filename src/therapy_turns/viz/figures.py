@@ -15,7 +15,7 @@ from scipy import stats
 from therapy_turns.analysis.dynamics import home_base
 from therapy_turns.analysis.language import with_words
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
-from therapy_turns.measures.emotion_model import BASELINES
+from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.viz import plots
