@@ -38,12 +38,10 @@ def _rows(df: pd.DataFrame, turns: pd.DataFrame | None, exclude: Names, speaker:
 def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") -> np.ndarray:
     """Centred ``rolling`` mean over ``window`` points or ``lowess`` (frac window / n)."""
     x = np.asarray(values, dtype=float)
-    if window < 1:
-        raise ValueError("window must be >= 1")
+    if window < 1 or method not in ("rolling", "lowess"):
+        raise ValueError(f"window must be >= 1, method 'rolling' or 'lowess': {window}, {method!r}")
     if method == "rolling":
         return pd.Series(x).rolling(window, center=True, min_periods=1).mean().to_numpy()
-    if method != "lowess":
-        raise ValueError(f"method must be 'rolling' or 'lowess', got {method!r}")
     if len(x) < 3:
         return x.copy()
     from statsmodels.nonparametric.smoothers_lowess import lowess
@@ -148,13 +146,10 @@ def change_points(
 ) -> list[int]:
     """0-based starts of new segments of a (z-scored) series (``ruptures.Pelt``)."""
     x = np.asarray(values, dtype=float)
-    if len(x) < 2 * min_size:
+    sd = x.std(ddof=1) if standardize and len(x) > 1 else 1.0
+    if len(x) < 2 * min_size or not sd > 0:
         return []
-    if standardize:
-        sd = x.std(ddof=1)
-        if not sd > 0:
-            return []
-        x = (x - x.mean()) / sd
+    x = (x - x.mean()) / sd if standardize else x
     import ruptures as rpt
 
     algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(x.reshape(len(x), -1))
@@ -245,7 +240,7 @@ def phase_composition(
 def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None) -> str:
     """``session`` (an id or unique prefix), else the one with most ``marks``, else the first."""
     ids = sorted(traj["session_id"].unique())
-    hits = [s for s in ids if s == session or s.startswith(session)] if session else []
+    hits = [s for s in ids if session and s.startswith(session)]
     if len(hits) > 1:
         raise ValueError(f"session {session!r} matches {len(hits)} sessions: {hits[:5]}")
     if hits:

@@ -60,8 +60,8 @@ def choose_events(
 ) -> EventSource:
     """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
     if counts := event_counts(turns):
-        text = turns["event_text"].fillna("") if "event_text" in turns else pd.Series([""])
-        lines = text.str.contains(r"^---", regex=True, flags=re.M).any()
+        text = turns.get("event_text", pd.Series([""])).fillna("")
+        lines = text.str.contains(r"^---", flags=re.M).any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
         src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "")
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())

@@ -95,11 +95,12 @@ def perseveration(
     runs = runs.assign(end_turn=g["turn"].last(), length=g.size())
     runs = runs[runs["length"] >= min_length].reset_index(drop=True)
     m = patient[patient[marker].fillna(0) > 0]
-    inside = [
-        (m.session_id == r.session_id) & m.turn.between(r.start_turn + 1, r.end_turn - 1)
+    runs["n_marked_patient_turns"] = [
+        int(
+            ((m.session_id == r.session_id) & (m.turn > r.start_turn) & (m.turn < r.end_turn)).sum()
+        )
         for r in runs.itertuples()
     ]
-    runs["n_marked_patient_turns"] = [int(x.sum()) for x in inside]
     order = ["length", "n_marked_patient_turns"]
     return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
 
@@ -110,10 +111,8 @@ def technique_change_points(
     """``session_id, turn`` starting each new segment of the mix of the indicator ``columns``."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
-        cps = change_points(
-            g[list(columns)].astype(float).to_numpy(), "l2", penalty, standardize=False
-        )
-        rows += [(sid, int(g["turn"].iloc[b])) for b in cps]
+        x = g[list(columns)].astype(float).to_numpy()
+        rows += [(sid, int(g["turn"].iloc[b])) for b in change_points(x, "l2", penalty, 3, False)]
     return pd.DataFrame(rows, columns=["session_id", "turn"])
 
 
@@ -156,9 +155,6 @@ def coupling_data(
     return d.dropna(subset=["prior", "after"]).reset_index(drop=True)
 
 
-COUPLING_COLUMNS = "code n n_with estimate ci_low ci_high p p_adj converged note".split()
-
-
 def coupling_model(
     data: pd.DataFrame, indicators: Names, method: str = "holm", min_count: int = 5
 ) -> pd.DataFrame:
@@ -167,21 +163,18 @@ def coupling_model(
 
     rows = []
     for code in indicators:
-        n_with = int(data[code].sum())
-        fit, note = (np.nan,) * 4 + (False,), ""
-        if min(n_with, len(data) - n_with) < min_count:
-            note = f"skipped: fewer than {min_count} turns with/without the code"
-        else:
-            model = smf.mixedlm(
-                f"delta ~ {code} + prior + position", data, groups=data["session_id"]
-            )
-            res, used, converged, notes = fit_mixedlm(model, reml=False)
+        n_with, fit = int(data[code].sum()), (np.nan,) * 4 + (False,)
+        note = f"skipped: fewer than {min_count} turns with/without the code"
+        if min(n_with, len(data) - n_with) >= min_count:
+            model = smf.mixedlm(f"delta ~ {code} + prior + position", data, groups=data.session_id)
+            res, used, ok, notes = fit_mixedlm(model, reml=False)
             note = f"fit failed: {'; '.join(notes)}" if res is None else "; ".join([used, *notes])
             if res is not None:
-                values = (res.params[code], *res.conf_int().loc[code], res.pvalues[code])
-                fit = (*map(float, values), converged)
+                est = (res.params[code], *res.conf_int().loc[code], res.pvalues[code])
+                fit = (*map(float, est), ok)
         rows.append((code, len(data), n_with, *fit, note))
-    out = pd.DataFrame(rows, columns=COUPLING_COLUMNS[:7] + COUPLING_COLUMNS[8:])
+    columns = "code n n_with estimate ci_low ci_high p converged note".split()
+    out = pd.DataFrame(rows, columns=columns)
     out.insert(7, "p_adj", adjust_p(out["p"].to_numpy(float), method))
     return out
 
