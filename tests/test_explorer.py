@@ -109,10 +109,14 @@ def test_session_id_is_escaped_too():
 
 def test_filters():
     d = make_data()
-    t = explorer.session_table(d, "A")
-    assert explorer.select_turns(t, ("patient",))["turn"].tolist() == [0, 2]
-    assert explorer.select_turns(t, codes=["values"])["turn"].tolist() == [1]
-    assert explorer.select_turns(t, show_flagged=False)["turn"].tolist() == [0, 1, 2]
+
+    def shown(**filters) -> list[str]:
+        h = explorer.render_session(d, "A", figure=False, **filters)
+        return [t["data-turn"] for t in parsed(h).with_class("tt-turn")]
+
+    assert shown(speakers=("patient",)) == ["0", "2"]
+    assert shown(codes=["values"]) == ["1"]
+    assert shown(show_flagged=False) == ["0", "1", "2"]
     h = explorer.render_session(d, "A", speakers=("therapist",), figure=False)
     assert len(parsed(h).with_class("tt-turn")) == 2
     assert "2 of 4 turns shown · 4 technique codes · 0 turns with patient markers" in h

@@ -187,22 +187,6 @@ def render_turn(row: Mapping[str, Any]) -> str:
     return "".join(parts) + "</div>"
 
 
-def select_turns(
-    table: pd.DataFrame,
-    speakers: Sequence[str] = SPEAKERS,
-    codes: Sequence[str] = (),
-    show_flagged: bool = True,
-) -> pd.DataFrame:
-    """Rows of a :func:`session_table` of these speakers, with one of ``codes`` (if given) and
-    (unless ``show_flagged``) without an artefact flag."""
-    keep = table["speaker"].isin(list(speakers))
-    if codes:
-        keep &= table["codes"].map(lambda row: any(c in codes for _, c in row))
-    if not show_flagged:
-        keep &= ~table[[f for f in FLAGS if f in table]].any(axis=1)
-    return table[keep]
-
-
 def render_session(
     data: ExplorerData,
     session_id: str,
@@ -211,9 +195,15 @@ def render_session(
     show_flagged: bool = True,
     figure: bool = True,
 ) -> str:
-    """The explorer HTML of one session: filtered turns and (``figure``) its session figure."""
+    """The explorer HTML of one session: its turns of ``speakers`` with one of ``codes`` (if given)
+    and (unless ``show_flagged``) no artefact flag, and (``figure``) its session figure."""
     table = session_table(data, session_id)
-    shown = select_turns(table, speakers, codes, show_flagged)
+    keep = table["speaker"].isin(list(speakers))
+    if codes:
+        keep &= table["codes"].map(lambda row: any(c in codes for _, c in row))
+    if not show_flagged:
+        keep &= ~table[[f for f in FLAGS if f in table]].any(axis=1)
+    shown = table[keep]
     summary = (
         f"{len(shown)} of {len(table)} turns shown · {sum(map(len, shown['codes']))} "
         f"technique codes · {sum(map(bool, shown['markers']))} turns with patient markers"
@@ -234,30 +224,25 @@ class SessionExplorer:
     def __init__(
         self, data: ExplorerData, session_id: str | None = None, interactive: bool = True
     ) -> None:
-        self.data, self.interactive, self.widget = data, interactive, None
-        self.initial = session_id or data.sessions()[0]
+        self.data, self.initial, self.widget = data, session_id or data.sessions()[0], None
         if self.initial not in data.sessions():
             raise KeyError(f"session {self.initial!r} not in the turn table")
-
-    def build(self) -> Any:
-        """Create the widgets (once) and return the top-level box."""
-        if self.widget is None:
+        if interactive:
             import ipywidgets as w
 
-            codes, sessions = self.data.codes(), self.data.sessions()
+            codes, sessions = data.codes(), data.sessions()
             self.picker = w.Dropdown(options=sessions, value=self.initial, description="session")
             speakers, wide = ["both", *SPEAKERS], {"button_width": "80px"}
             self.speaker = w.ToggleButtons(options=speakers, description="speaker", style=wide)
             labels, rows = [(c.replace("_", " "), c) for c in codes], min(8, max(2, len(codes)))
             self.codes = w.SelectMultiple(options=labels, rows=rows, description="codes")
             self.flagged = w.Checkbox(value=True, description="show flagged turns", indent=False)
-            self.view = w.HTML(value=render_session(self.data, self.initial))
+            self.view = w.HTML(value=render_session(data, self.initial))
             for ctl in (self.picker, self.speaker, self.codes, self.flagged):
                 ctl.observe(self._update, names="value")
             top = w.HBox([self.picker, self.flagged])
             self.widget = w.VBox([top, self.speaker, self.codes, self.view])
             self.widget.add_class("tt-widget")
-        return self.widget
 
     def _update(self, _change: object = None) -> None:
         spk = SPEAKERS if self.speaker.value == "both" else (self.speaker.value,)
@@ -266,9 +251,9 @@ class SessionExplorer:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         static = render_session(self.data, self.initial)
-        if not self.interactive:
+        if self.widget is None:
             return {"text/html": static, "text/plain": f"<session explorer: {self.initial}>"}
-        return {**(self.build()._repr_mimebundle_(**kwargs) or {}), "text/html": static}
+        return {**(self.widget._repr_mimebundle_(**kwargs) or {}), "text/html": static}
 
 
 #: The session explorer: widgets (``interactive``) or the static HTML of ``session_id``.

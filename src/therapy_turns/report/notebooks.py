@@ -152,30 +152,27 @@ def _error(out: dict) -> str:
     return f"{out.get('ename', '')}: {out.get('evalue', '')}"
 
 
-def _figure(data: dict, meta: dict | None, base: Path) -> str:
-    """An embedded PNG, captioned with the files :func:`save_fig` saved and further pages."""
-    img = f'src="data:image/png;base64,{data["image/png"].strip()}"'
-    if not meta:
-        return f'<img alt="figure" {img}>'
-    name = escape(str(meta.get("figure", "figure")))
-    links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta.get("files", [])]
-    if pages := meta.get("pages"):
-        further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
-        links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
-    return (
-        f'<figure data-figure="{name}"><img alt="{name}" {img}>'
-        f"<figcaption>{name} · {' · '.join(links)}</figcaption></figure>"
-    )
-
-
 def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
-    """A code cell's outputs as HTML: figures, tables, results and printed text (no code)."""
+    """A code cell's outputs as HTML: figures (captioned, linking the files :func:`save_fig`
+    saved), tables, results and printed text (no code)."""
     parts = []
     for out in cell.get("outputs", []):
         data, kind, md = out.get("data", {}), out.get("output_type"), out.get("metadata", {})
         if "image/png" in data:
             meta = md.get("image/png", {}).get("therapy_turns") or md.get("therapy_turns")
-            parts.append(_figure(data, meta, base))
+            img = f'src="data:image/png;base64,{data["image/png"].strip()}"'
+            if not meta:
+                parts.append(f'<img alt="figure" {img}>')
+                continue
+            name = escape(str(meta.get("figure", "figure")))
+            links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta.get("files", [])]
+            if pages := meta.get("pages"):
+                further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
+                links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
+            parts.append(
+                f'<figure data-figure="{name}"><img alt="{name}" {img}>'
+                f"<figcaption>{name} · {' · '.join(links)}</figcaption></figure>"
+            )
         elif "text/html" in data:
             parts.append("".join(data["text/html"]))  # pandas escapes cell contents
         elif "text/markdown" in data:
