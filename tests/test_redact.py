@@ -640,6 +640,8 @@ def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
         ("my discord is wolfie#4471 now", [("HANDLE", "wolfie#4471")]),
         ("The ref was HB-2291-KL.", [("ID", "HB-2291-KL")]),
         ("My claim reference is UC 4471 2209 X.", [("ID", "UC 4471 2209 X")]),
+        ("I grew up at Number 8, Tresillian Row.", [("ADDRESS", "Number 8, Tresillian Row")]),
+        ("They live at Schönhauser Allee 36.", [("ADDRESS", "Schönhauser Allee 36")]),
     ],
 )
 def test_whole_words_the_of_a_venue_joined_handles_and_ages_in_words(text, expected, ruler):
