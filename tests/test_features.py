@@ -44,8 +44,14 @@ def D(spec: str) -> Doc:
                morphs=morphs, sent_starts=starts)
 
 
+def turn_features(doc: Doc) -> dict[str, float]:
+    """The features row of one Doc as a turn of its own."""
+    turns = pd.DataFrame({"session_id": ["s"], "turn": [0], "speaker": ["patient"]})
+    return F.compute_features(turns, [doc]).iloc[0].to_dict()
+
+
 def feats(spec: str) -> dict[str, float]:
-    return F.turn_features(D(spec))
+    return turn_features(D(spec))
 
 
 # --------------------------------------------------------------------------- lexicons
@@ -171,7 +177,7 @@ def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
     DependencyDistance(blank)
     POSProportions(blank, use_pos=True, add_all_tags=True)
     doc = _parsed(*spec)
-    got = F.turn_features(doc)
+    got = turn_features(doc)
     read, dep, pos = doc._.readability, doc._.dependency_distance, doc._.pos_proportions
     if sum(not t.is_punct and "'" not in t.text for t in doc) >= F.READABILITY_MIN_WORDS:
         assert got["flesch_reading_ease"] == read["flesch_reading_ease"]
@@ -186,7 +192,7 @@ def test_syntax_features_equal_textdescriptives(spec: tuple) -> None:
 def test_dependency_distance_by_hand() -> None:
     # sentence 1: |3-0|+|3-1|+|3-2|+0+|4-3|+|5-3|+|6-3| = 3+2+1+0+1+2+3 = 12 over 7 tokens;
     # sentence 2: 1+1+0+1+2 = 5 over 5 tokens; mean over sentences (12/7 + 1) / 2
-    got = F.turn_features(_parsed(*_TD_DOCS[0]))
+    got = turn_features(_parsed(*_TD_DOCS[0]))
     assert got["dependency_distance_mean"] == pytest.approx((12 / 7 + 1) / 2)
 
 # --------------------------------------------------------------------------- pronouns

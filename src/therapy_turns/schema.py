@@ -22,7 +22,8 @@ PATIENT, THERAPIST = "patient", "therapist"
 SPEAKERS = (PATIENT, THERAPIST)
 #: artefact flags left out of analyses by default (no speech to analyse)
 DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
-#: content lemmas: coarse POS (Universal Dependencies open classes, no AUX), minimum length
+#: content words: alphabetic, no stop word, coarse POS (Universal Dependencies open classes, no
+#: AUX), minimum length
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 CONTENT_MIN_CHARS = 3
 
@@ -61,15 +62,10 @@ def phrase_docs(phrases: Iterable[str]) -> list[Doc]:
     return [_tokenizer()(p) for p in sorted(texts)]
 
 
-def is_content(text: str, pos: str, is_alpha: bool, is_stop: bool) -> bool:
-    """Is a token a content word (its lemma a content lemma)?"""
-    return is_alpha and not is_stop and pos in CONTENT_POS and len(text) >= CONTENT_MIN_CHARS
-
-
 def content_lemmas(tokens: Doc | Span | Iterable) -> set[str]:
     """The lower-cased lemmas (else forms) of the content words of a Doc, Span or tokens."""
-    content = (t for t in tokens if is_content(t.text, t.pos_, t.is_alpha, t.is_stop))
-    return {(t.lemma_ or t.text).lower() for t in content}
+    content = (t for t in tokens if t.is_alpha and not t.is_stop and t.pos_ in CONTENT_POS)
+    return {(t.lemma_ or t.text).lower() for t in content if len(t.text) >= CONTENT_MIN_CHARS}
 
 
 def session_position(turns: pd.DataFrame) -> pd.Series:

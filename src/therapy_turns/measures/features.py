@@ -19,17 +19,16 @@ from spacy.tokens import Doc
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
+from therapy_turns import schema
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.measures.views import DocView, Tokens, morph_tense, norm, ratio
-from therapy_turns.nlp import word_tokenizer
 from therapy_turns.paths import DATA_DIR, LEXICON_DIR, read_yaml
-from therapy_turns.schema import CONTENT_MIN_CHARS, CONTENT_POS, KEYS, PATIENT, SPEAKERS, THERAPIST
+from therapy_turns.schema import KEYS, PATIENT, SPEAKERS, THERAPIST, phrase_docs
 
 #: the word-family columns of the features table and their lexicon files
 FAMILIES = {"body_words": "body_sensation", "cognitive_words": "cognitive_process"}
 FAMILIES["feeling_words"] = "feeling"
 MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
-Bounds = dict[int, list[tuple[int, int]]]  # Doc position -> (start, end) of its matches
 
 
 @lru_cache(maxsize=32)
@@ -41,12 +40,6 @@ def load_lexicon(name: str) -> dict[str, Any]:
 def words(values: Iterable[Any]) -> frozenset[str]:
     """Word-list entries as tokens are compared with them (:func:`views.norm`)."""
     return frozenset(norm(str(v)) for v in values)
-
-
-def phrase_docs(phrases: Iterable[str]) -> list[Doc]:
-    """``phrases`` lower-cased, also with curly apostrophes, as Docs of the word tokenizer."""
-    texts = {p.lower() for ph in phrases for p in (ph, ph.replace("'", "’"))}
-    return [word_tokenizer()(p) for p in sorted(texts)]
 
 
 @dataclass(eq=False)
@@ -61,12 +54,12 @@ class PhraseCounter:
     exclude_after: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        tokenizer, entries = word_tokenizer(), [norm(str(e)).strip() for e in self.entries]
+        entries = [norm(str(e)).strip() for e in self.entries]
         self.prefixes = tuple(e[:-1] for e in entries if e.endswith("*") and " " not in e)
-        toks = [[t.text for t in tokenizer(e)] for e in entries if " " in e or not e.endswith("*")]
-        self.words = {p[0] for p in toks if len(p) == 1}
-        self.phrases = [p for p in toks if len(p) > 1]
-        self.openers = {w for p in self.phrases for w in (p[0], p[0].replace("'", "’"))}
+        docs = phrase_docs(e for e in entries if " " in e or not e.endswith("*"))
+        self.words = {d.text for d in docs if len(d) == 1}
+        self.phrases = [d for d in docs if len(d) > 1]  # straight and curly apostrophes
+        self.openers = {d[0].text for d in self.phrases}
         self.exclude = {norm(k): words(v) for k, v in self.exclude_after.items()}
         # the Matcher runs on the tokens from each word a pattern starts with to the longest match
         if any(set(p[0]) != {"LOWER"} for p in self.patterns):
@@ -77,10 +70,11 @@ class PhraseCounter:
         size = (sum(1 if o in "!?" else int(o[1:-1].split(",")[-1]) for o in p) for p in ops)
         unbounded = any(o in ("*", "+") or o.endswith(",}") for p in ops for o in p)
         self.reach = None if unbounded else max(size, default=0)
-        self._matchers: dict[Vocab, tuple[PhraseMatcher | None, Matcher | None]] = {}
+        self._matchers: dict[Vocab, tuple[PhraseMatcher, Matcher]] = {}
 
-    def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, Bounds]:
-        """Per Doc of ``t``: its number of matches; with ``keep_bounds`` also their bounds."""
+    def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, dict]:
+        """Per Doc of ``t``: its number of matches; with ``keep_bounds`` also their bounds
+        (``{Doc position: [(start, end), ...]}``)."""
         hit = t.isin("ORTH", self.words)
         if self.use_lemma:
             hit |= t.isin("LEMMA", self.words - {""})
@@ -89,15 +83,10 @@ class PhraseCounter:
         counts, bounds = t.count(hit), {}
         if not t.n_docs:
             return counts, bounds
-        if t.vocab not in self._matchers:  # PhraseMatcher (straight and curly apostrophes), Matcher
-            pm = m = None
-            if self.phrases:
-                pm = PhraseMatcher(t.vocab, attr="LOWER")
-                curly = [[w.replace("'", "’") for w in p] for p in self.phrases]
-                pm.add("P", [Doc(t.vocab, words=p) for p in self.phrases + curly])
-            if self.patterns:
-                m = Matcher(t.vocab)
-                m.add("M", [list(p) for p in self.patterns])
+        if t.vocab not in self._matchers:  # (PhraseMatcher, Matcher) of the vocab
+            pm, m = PhraseMatcher(t.vocab, attr="LOWER"), Matcher(t.vocab)
+            pm.add("P", self.phrases)
+            m.add("M", [list(p) for p in self.patterns])
             self._matchers[t.vocab] = (pm, m)
         phrases, patterns = self._matchers[t.vocab]
         # Docs that may hold a phrase or pattern, or whose word hits are filtered or kept
@@ -108,12 +97,8 @@ class PhraseCounter:
         for (k, local), (_, heads) in pairs:
             doc = t.docs[k]
             found = [doc[i : i + 1] for i in local]
-            if phrases is not None:
-                found += phrases(doc, as_spans=True)
-            if patterns is not None:
-                found += [
-                    s for i in heads for s in patterns(doc[i : i + self.reach], as_spans=True)
-                ]
+            found += phrases(doc, as_spans=True) if self.phrases else []
+            found += [s for i in heads for s in patterns(doc[i : i + self.reach], as_spans=True)]
             if self.exclude:  # drop a phrase right after one of its excluded words
                 before = [norm(doc[s.start - 1].text) if s.start else None for s in found]
                 after = [self.exclude.get(norm(s.text), ()) for s in found]
@@ -143,20 +128,14 @@ def lexicons() -> tuple[dict[str, frozenset[str] | str], dict[str, PhraseCounter
     return rates, out
 
 
-_BOUNDARIES = {",", ";", ":", "—", "–", "-", "--", "…", "(", ")"}
 _SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
-_SUBJECT_WORDS = set(
-    "i you we they he she it that this there those these anything anyone someone something "
-    "everything".split()
-)
-_WEAK_WH = {"when", "where"}  # may be subordinators: decide only if no other head does
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
     """The question detector's lexicon (``lexicons/questions.yaml``, rules: ``docs/codebook.md``),
     word lists as lower-case sets."""
-    raw = read_yaml(LEXICON_DIR / "questions.yaml")
+    raw = load_lexicon("questions")
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     rhetorical = "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"]))
     lex["rhetorical_re"] = re.compile(rf"\b(?:{rhetorical})\b")
@@ -181,9 +160,10 @@ def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
 
 def _clause_heads(v: DocView, start: int, end: int, quoted: Sequence[bool]) -> Iterator[int]:
     """The first unquoted, non-punctuation, non-marker token of each clause."""
-    markers, need_head = lexicon()["discourse_markers"], True
+    lex, need_head = lexicon(), True
+    markers, bounds = lex["discourse_markers"], lex["boundaries"]
     for i in range(start, end):
-        if v.text[i] in _BOUNDARIES and not quoted[i]:
+        if v.text[i] in bounds and not quoted[i]:
             need_head = True
         elif need_head and not (quoted[i] or v.punct[i] or v.space[i] or v.low[i] in markers):
             need_head = False
@@ -211,12 +191,12 @@ def sentence_question_type(v: DocView, start: int, end: int, quoted: Sequence[bo
     for head in reversed(heads):  # the last decisive clause head wins
         w = v.low[head]
         if w in lex["wh_words"]:
-            if w not in _WEAK_WH:
+            if w not in lex["weak_wh"]:
                 return "open"
             weak = True
         elif w in lex["auxiliaries"]:
             j = head + 1 + (head + 1 < len(v.low) and v.low[head + 1] in ("n't", "not"))
-            if j < len(v.low) and (v.low[j] in _SUBJECT_WORDS or v.pos[j] in _SUBJECT_POS):
+            if j < len(v.low) and (v.low[j] in lex["subject_words"] or v.pos[j] in _SUBJECT_POS):
                 elicits = any(x in lex["elicitation_verbs"] for x in v.low[head + 1 : head + 4])
                 return "open" if elicits else "closed"  # an inverted auxiliary
     return "open" if weak or (heads and _starts_open_prompt(v, heads[0])) else "closed"
@@ -307,7 +287,7 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     ttr, mattr_ = mattr(low[word], t.doc_of[word], t.n_docs)
     col = {"n_chars": n_chars(t), "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents}
     col |= {"mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_}
-    content = t.isin("POS", CONTENT_POS, normed=False)
+    content = t.isin("POS", schema.CONTENT_POS, normed=False)
     col["lexical_density"] = ratio(t.count(word & content), nw)
     # readability (textdescriptives' descriptive_stats and readability): 206.835 - 1.015 * words
     # per sentence - 84.6 * syllables per word; grade 0.39 * words per sentence + 11.8 * syllables
@@ -368,8 +348,8 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
 
 def _content_lemmas(t: Tokens) -> list[set[int]]:
     """Per Doc: the codes of its content lemmas (as :func:`schema.content_lemmas`)."""
-    mask = t.isin("POS", CONTENT_POS, False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
-    mask &= t.where("ORTH", lambda s: len(s) >= CONTENT_MIN_CHARS, False)
+    mask = t.isin("POS", schema.CONTENT_POS, False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
+    mask &= t.where("ORTH", lambda s: len(s) >= schema.CONTENT_MIN_CHARS, False)
     value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
     return [set(value[a:b][mask[a:b]].tolist()) for a, b in pairwise(t.start.tolist())]
 
@@ -379,11 +359,6 @@ def lsm(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.
     :data:`LSM_RATES` columns (last axis): mean of ``1 - |a - b| / (a + b + 0.0001)``."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return np.mean(1 - np.abs(a - b) / (a + b + 0.0001), axis=-1)
-
-
-def turn_features(doc: Doc) -> dict[str, float]:
-    """The single-turn features of one Doc (every value column but ``lsm``, ``reflect_overlap``)."""
-    return {c: v[0].item() for c, v in _features(Tokens([doc])).items()}
 
 
 def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:

@@ -151,17 +151,13 @@ class Coder:
     def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
         """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
         a, b = sent.start, sent.end
-        words, rules = {*t.v.lower[a:b], *t.v.lemma[a:b]}, self.rules
-        kept = [
-            h
-            for h in hits
-            if a <= h.start < b
-            and (
-                rules[h.rule].get("quoted") or not (t.role_play and all(t.quoted[h.start : h.end]))
-            )
-            and (not rules[h.rule]["requires"] or rules[h.rule]["requires"] & words)
-        ]
-        vetoed = {h.code for h in kept if rules[h.rule].get("veto")}
+        words, kept = {*t.v.lower[a:b], *t.v.lemma[a:b]}, []
+        for h in hits:
+            r = self.rules[h.rule]
+            quoted = t.role_play and all(t.quoted[h.start : h.end]) and not r.get("quoted")
+            if a <= h.start < b and not quoted and (not r["requires"] or r["requires"] & words):
+                kept.append(h)
+        vetoed = {h.code for h in kept if self.rules[h.rule].get("veto")}
         return [h for h in kept if h.code not in vetoed]
 
     def _code_sentence(self, t: Turn, sent: Span, kept: list[Hit]) -> None:
@@ -265,7 +261,7 @@ get_coder = lru_cache(maxsize=4)(Coder)  # the compiled coder of a vocab
 
 
 def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per therapist turn (``docs`` row-aligned to ``turns``): :data:`MEASURE`'s columns."""
+    """One row per therapist turn (``docs`` row-aligned to ``turns``): :data:`COLUMNS`."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
@@ -281,11 +277,9 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
             prev = i if spoken else prev
             continue
         tc = Turn()
-        if len(doc) and spoken:
-            client = (None, None) if prev is None else (docs[prev], views[prev])
-            tc = get_coder(doc.vocab).code_turn(
-                doc, client[0], bool(flags[i]), (views[i], client[1])
-            )
+        if len(doc) and spoken:  # the views of this turn and the client turn before
+            cv = None if prev is None else views[prev]
+            tc = get_coder(doc.vocab).code_turn(doc, None, bool(flags[i]), (views[i], cv))
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
         codes = [";".join(tc.forms), ";".join(tc.act), tc.main_behaviour, evidence]
         codes += [len([f for f in tc.forms if f != "other"])]
@@ -329,13 +323,8 @@ _COLUMNS = (
     *((f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()),
 )
 DESCRIPTION = "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with "
-MEASURE = register(
-    Measure(
-        "techniques",
-        code_turns,
-        DESCRIPTION + "the evidence for every label",
-        tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS),
-        aggregates=(speaker_means, code_rates, behaviour_entropy, mi_indices),
-        cli_columns=("session_id", "turn", "form", "act_process", "main_behaviour", "evidence"),
-    )
-)
+DESCRIPTION += "the evidence for every label"
+COLUMNS = tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS)
+AGGREGATES = (speaker_means, code_rates, behaviour_entropy, mi_indices)
+CLI = ("session_id", "turn", "form", "act_process", "main_behaviour", "evidence")
+MEASURE = register(Measure("techniques", code_turns, DESCRIPTION, COLUMNS, AGGREGATES, CLI))
