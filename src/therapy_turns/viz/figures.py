@@ -21,7 +21,7 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.viz import plots
 from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
-Frame = pd.DataFrame | None
+Frame = pd.DataFrame
 SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
 BOX = dict(kind="box", legend=False, x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
 POINTS = dict(kind="point", x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, legend_out=False)
@@ -123,10 +123,9 @@ def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, 
         ax.axhline(mean, color=c, lw=0.6, alpha=0.5)
         ax.plot(g["turn"], g["value"], "o", ms=2.5, color=c, alpha=0.55, label="turn")
         ax.plot(g["turn"], g["smooth"], "-", lw=1.4, color=c, label="smoothed")
-        cp = [] if cps is None else g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]
-        for k, t in enumerate(cp):
+        for k, t in enumerate(g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]):
             ax.axvline(t - 0.5, color="0.25", ls="--", lw=0.8, label=None if k else "change point")
-        if marks is not None and len(marks):
+        if len(marks):
             m = g.merge(marks[["session_id", "turn"]].drop_duplicates())
             ax.plot(m["turn"], m["value"], "v", ms=5, color=MARK, label="asks to slow down")
             for t, v in zip(m["turn"], m["value"], strict=True) if notes else []:

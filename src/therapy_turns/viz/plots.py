@@ -161,26 +161,19 @@ def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
     return cut
 
 
-def column_label(column: str, width: int = 28, table: str | None = None) -> str:
-    """A measure column's name and unit from the registry (or :data:`UNITS`), wrapped."""
-    label = UNITS.get(column, column.replace("_", " "))
-    for c in (c for n, m in registry.measures().items() if table in (None, n) for c in m.columns):
-        if c.name == column:
-            unit = "" if c.unit in ("", "text", "code", "codes") else f" [{c.unit}]"
-            label = re.split(r"[:(,;]", c.meaning)[0].strip() + unit
-            break
-    return textwrap.fill(label, width)
-
-
-def measure_label(name: str, width: int = 45) -> str:
-    """``features__pron_i__patient`` as ``first-person ... [per 100 words] (patient, ...)``."""
+def column_label(name: str, width: int = 28) -> str:
+    """A column's name and unit (registry, :data:`UNITS`), plus its sessions-table statistic."""
     table, col, stat = ([None, None] + str(name).split(registry.SEP))[-3:]
     if table == "techniques" and stat == "rate":
         return textwrap.fill(col.split("_", 1)[-1].replace("_", " ") + f" [{STATS[stat]}]", width)
-    if table is None:
-        return column_label(stat, width)
-    head = column_label(col, 10_000, table)
-    return textwrap.fill(f"{head} ({STATS.get(stat, stat.replace('_', ' '))})", width)
+    column = col if table else stat
+    label = UNITS.get(column, column.replace("_", " "))
+    columns = (c for n, m in registry.measures().items() if table in (None, n) for c in m.columns)
+    if c := next((c for c in columns if c.name == column), None):
+        unit = "" if c.unit in ("", "text", "code", "codes") else f" [{c.unit}]"
+        label = re.split(r"[:(,;]", c.meaning)[0].strip() + unit
+    stat = f" ({STATS.get(stat, stat.replace('_', ' '))})" if table else ""
+    return textwrap.fill(label + stat, width)
 
 
 def plot_session_heat(
@@ -208,7 +201,7 @@ def plot_intervals(
     panel: str | None,
     xlabel: str,
     note: str | None = None,
-    tick=measure_label,
+    tick=lambda row: column_label(row, 45),
 ) -> list[plt.Figure] | None:
     """Forest plot: ``estimate`` (``low``–``high``) per ``label`` row and ``panel`` value, paged."""
     t = table.dropna(subset=[estimate]).assign(_panel=table[panel] if panel else "")
@@ -259,7 +252,7 @@ def plot_group_measures(
         sns.stripplot(d, x=factor, y=m, order=order, ax=ax, **points)
         sns.pointplot(d, x=factor, y=m, order=order, color="#D55E00", ax=ax, **means)
         ax.set(xlabel="", ylabel="")
-        ax.set_title(measure_label(m, 34), fontsize=6.5)
+        ax.set_title(column_label(m, 34), fontsize=6.5)
         ax.tick_params(axis="x", labelrotation=30, labelsize=6)
     np.random.set_state(state)
     if len(sizes) > MAX_DRAWN_LEVELS:
