@@ -10,6 +10,7 @@ import logging
 import pickle
 from collections import defaultdict, namedtuple
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -171,8 +172,7 @@ def train(
     y, groups = df[label].astype(str).to_numpy(), df[group].astype(str).to_numpy()
     classes, n_groups = sorted(set(y)), len(set(groups))
     if len(classes) < 2:
-        one = classes[0] if classes else "none"
-        raise CoderError("one_class", source=source, label=label, one=one)
+        raise CoderError("one_class", source=source, label=label, one=(classes or ["none"])[0])
     if n_groups < MIN_SESSIONS:
         raise CoderError("few_sessions", source=source, n=n_groups, group=group, min=MIN_SESSIONS)
     if rules == "auto":  # the rule coder that knows the codes, if any
@@ -224,11 +224,9 @@ def _read(path: str | Path) -> tuple[Path, dict[str, Any], bytes]:
     if not p.is_file():
         raise CoderError("no_model", path=p)
     first, head, payload = (p.read_bytes().split(b"\n", 2) + [b"", b""])[:3]
-    magic = f"{MAGIC} {FORMAT_VERSION}"
-    try:
+    magic, header = f"{MAGIC} {FORMAT_VERSION}", {}
+    with suppress(json.JSONDecodeError):
         header = json.loads(head) if first == magic.encode() else {}
-    except json.JSONDecodeError:
-        header = {}
     if header.get("format_version") != FORMAT_VERSION:
         raise CoderError("not_a_model", path=p, magic=magic)
     if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
@@ -247,13 +245,8 @@ def payload_sha256(path: str | Path) -> str | None:
 def load_model(path: str | Path) -> TrainedCoder:
     """The coder in a model directory or ``coder.pkl``, its file checked first."""
     p, header, payload = _read(path)
-    if header.get("sklearn") != sklearn.__version__:
-        log.warning(
-            "%s: written with scikit-learn %s, this is %s",
-            p,
-            header.get("sklearn"),
-            sklearn.__version__,
-        )
+    if (version := header.get("sklearn")) != sklearn.__version__:
+        log.warning("%s: written with scikit-learn %s, this is %s", p, version, sklearn.__version__)
     pipe = pickle.loads(payload)  # noqa: S301 - checksummed model of our own format
     summary_path, sha = p.parent / SUMMARY_FILE, header["payload_sha256"]
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}

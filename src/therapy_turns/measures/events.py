@@ -29,7 +29,7 @@ def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFram
 
 
 def type_counts(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
+    rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None
 ) -> pd.DataFrame:
     """``n`` and ``<type>``: events per session, in all and per type (pattern types always)."""
     keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
@@ -59,11 +59,8 @@ def compute_thinking(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFr
 
 
 DESCRIPTION = "events per turn (perturbations, annotated events) and their count per session "
-MEASURE = register(
-    Measure("events", compute_events, DESCRIPTION + "and type", COLUMNS, (type_counts,))
-)
-DESCRIPTION = "the words of the therapist's hidden reasoning (full transcripts), for notebook 07"
+DESCRIPTION += "and type"
+MEASURE = register(Measure("events", compute_events, DESCRIPTION, COLUMNS, (type_counts,)))
+ABOUT = "the words of the therapist's hidden reasoning (full transcripts), for notebook 07"
 THINKING_COLUMNS = (Column("thinking_words", THINKING, "text", (THERAPIST,)),)
-THINKING_MEASURE = register(
-    Measure("thinking", compute_thinking, DESCRIPTION, THINKING_COLUMNS, aggregates=())
-)
+THINKING_MEASURE = register(Measure("thinking", compute_thinking, ABOUT, THINKING_COLUMNS, ()))
