@@ -694,3 +694,15 @@ def test_lower_case_organisation_after_for_or_with_and_runs_joined_by_and():
     got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
     assert got[0] == [("ORG", "deloitte")]
     assert "Marks and Spencer" in [surface for _, surface in got[1]]
+
+
+def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
+    """Real model: medications, conditions (eponyms too) and subjects are listed safe; "of"
+    joins a name only after a word taken for one."""
+    texts = [
+        "They upped my Sertraline and I was on Olanzapine in hospital.",
+        "He's got Alzheimer's and I have Dyslexia, and I study Psychology.",
+        "I cried through the whole of EastEnders.",
+    ]
+    got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
+    assert got == [[], [], ["EastEnders"]]

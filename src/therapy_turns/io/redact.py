@@ -34,8 +34,7 @@ log = logging.getLogger(__name__)
 Known = Mapping[str, Sequence[str]] | None  # strings always redacted, by type
 Nlp = Language | None  # a spaCy pipeline for Presidio (None: the project's, with NER)
 
-#: Columns redacted, in the order that fixes placeholder numbering.
-TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text", "event_text")
+TEXT_COLUMNS = ("raw_text", "thinking", "meta_notes", "text", "event_text")  # numbering order
 #: Placeholder types, in the order that types a merged overlap of findings.
 TYPES = tuple("EMAIL HANDLE URL IP PHONE DATE ID ADDRESS POSTCODE AGE NAME PLACE ORG".split())
 SWEPT = ("NAME", "PLACE", "ORG")  # swept through the whole session once found
@@ -92,8 +91,9 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
         for t in reversed(doc[:-1]):  # a title, particle or nationality joins the name after it
             titled = t.text.istitle() and (t.lower_ in r.titles or t.ent_type_ == "NORP")
+            link = t.i and kinds[t.i - 1] and t.lower_ in ("of", "upon")  # "Point of Ayr"
             org = t.i and t.lower_ in ("and", "&") and "CAPITALISED_ORG" in kinds[t.i - 1 : t.i + 2]
-            joins = t.lower_ in r.name_particles or titled or org  # "Marks and Spencer"
+            joins = t.lower_ in r.name_particles or titled or link or org  # "Marks and Spencer"
             kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
         for t in (t for t in doc if kinds[t.i]):  # a run of words is one finding
             joined = out and kinds[t.i - 1] and doc[t.i - 1].whitespace_ == " "
