@@ -31,8 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from therapy_turns.io.tables import read_events
-from therapy_turns.io.transcripts import attach_events, load_corpus
+from therapy_turns.io.transcripts import attach_events, load_corpus, read_events
 from therapy_turns.measures.events import MEASURE, compute_events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

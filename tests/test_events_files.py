@@ -13,8 +13,7 @@ from therapy_turns import cli, pipeline
 from therapy_turns.analysis.sessions import summarise_sessions
 from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.redact import redact_turns
-from therapy_turns.io.tables import read_events
-from therapy_turns.io.transcripts import attach_events, load_corpus
+from therapy_turns.io.transcripts import attach_events, load_corpus, read_events
 from therapy_turns.measures.events import compute_events
 
 NEWS = ("--- [SYSTEM INJECTION at Turn 1]: [System Note: You just received a stressful text "

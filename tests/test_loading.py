@@ -19,8 +19,7 @@ from therapy_turns.io.labels import (
     segment_text,
     speaker_map,
 )
-from therapy_turns.io.tables import to_csv
-from therapy_turns.io.transcripts import FLAGS, analyse_turn_text, load_corpus, parse_text
+from therapy_turns.io.transcripts import FLAGS, analyse_turn_text, load_corpus, parse_text, to_csv
 
 
 def turns_of(text: str, **kw) -> list[tuple[str, str, str]]:

@@ -20,8 +20,7 @@ from therapy_turns.analysis.sessions import read_metadata
 from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.files import atomic_write
 from therapy_turns.io.labels import parse_speaker_options
-from therapy_turns.io.tables import read_events, to_csv
-from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus
+from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus, read_events, to_csv
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import build_tables, parse_turns

@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
 from therapy_turns.io.errors import TranscriptError
 from therapy_turns.io.files import output_folder, read_cached, write_cached
-from therapy_turns.io.tables import read_events
 from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
     TABLE_SUFFIXES,
@@ -40,6 +39,7 @@ from therapy_turns.io.transcripts import (
     event_types,
     iter_chunks,
     iter_sessions,
+    read_events,
     session_parts,
 )
 from therapy_turns.measures import registry

@@ -1,8 +1,11 @@
-"""Transcripts (files, directories, globs) in, one row per turn out (:data:`COLUMNS`, README):
-artefact flags, event types and ``--events``; streamed session by session or loaded whole."""
+"""Transcripts (text files via ``io.labels``, CSV/JSONL read strictly; files, directories, globs)
+in, one row per turn out (:data:`COLUMNS`, README), streamed or whole; artefacts, events."""
 
+import csv
 import glob
 import hashlib
+import io
+import json
 import logging
 import re
 from collections import Counter
@@ -18,10 +21,9 @@ import yaml
 from tqdm.auto import tqdm
 
 from therapy_turns.io.errors import TranscriptError, read_text_file
-from therapy_turns.io.labels import Speakers, match_label, segment_text, speaker_map
-from therapy_turns.io.tables import table_rows
+from therapy_turns.io.labels import ABBREVIATIONS, Speakers, match_label, segment_text, speaker_map
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
-from therapy_turns.schema import DEFAULT_EXCLUDE
+from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,12 @@ COLUMNS = ["session_id", "turn", "exchange", "speaker", "speaker_label", "text",
 COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end", "timestamp"]
 COLUMNS += ["meta_notes", *FLAGS]
 OTHER_EVENT, SEPARATOR = "other", ";"  # the type of an event line no pattern matches; joins types
+REQUIRED_COLUMNS = ("session_id", "speaker", "text")  # of a CSV/JSONL transcript
+EVENTS_FILE_COLUMNS = ("session_id", "turn", "event")
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
+Record = tuple[int, int, dict[str, object]]  # a table's row: first line, last line, cells
+_INT = re.compile(r"\s*[+-]?\d+\s*")
 EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
 _ARTEFACTS = {  # docs/flags.md
     k: [re.compile(p, re.I | re.S) for p in v]
@@ -88,6 +94,21 @@ def event_counts(turns: pd.DataFrame) -> dict[str, int]:
     """Events per type key in a turn table, sorted by key."""
     keys = [k for v in turns.get("event", []) if v for k in str(v).split(SEPARATOR)]
     return {k: keys.count(k) for k in sorted(set(keys))}
+
+
+def read_events(path: str | Path) -> pd.DataFrame:
+    """The rows of an events CSV (other columns ignored) with ``line``, the row's file line."""
+    if not (path := Path(path)).is_file():
+        raise TranscriptError("events_file", path)
+    rows = []
+    for line, _, r in csv_rows(path, EVENTS_FILE_COLUMNS, empty=True):
+        sid, turn, event = (str(r[c]).strip() for c in EVENTS_FILE_COLUMNS)
+        if not re.fullmatch(r"\d+", turn):
+            raise TranscriptError("event_turn", path, line, turn=turn)
+        if not event or "\n" in event:
+            raise TranscriptError("event_key", path, line, event=event)
+        rows.append({"session_id": sid, "turn": int(turn), "event": event, "line": line})
+    return pd.DataFrame(rows, columns=[*EVENTS_FILE_COLUMNS, "line"])
 
 
 def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | Path) -> None:
@@ -165,15 +186,14 @@ def text_rows(
         segs = list(g)
         head = next(s for s in segs if s.kind == "label")
         lab, events = match_label(head.text), [s.text for s in segs if s.kind == "event"]
-        lines = [s.line for s in segs if s.kind != "event"]  # an event stands before its turn
+        lines = [s.line for s in segs if s.kind != "event"]  # in order; an event stands before
         text = {k: "".join(s.text for s in segs if s.kind == k) for k in ("speech", "thinking")}
         kinds = [[k for k, ps in types.items() if any(p.search(e) for p in ps)] for e in events]
         row = {"session_id": sid, "speaker": head.role, "speaker_label": lab.label}
         row |= {"timestamp": lab.timestamp, "raw_text": text["speech"], "source": str(source)}
+        row |= {"thinking": text["thinking"].strip(), "line_start": lines[0], "line_end": lines[-1]}
         row |= {"event": SEPARATOR.join((k or [OTHER_EVENT])[0] for k in kinds)}
-        row |= {"thinking": text["thinking"].strip()}
-        row |= {"event_text": "\n".join(e.rstrip("\r\n") for e in events)}
-        rows.append(row | {"line_start": min(lines), "line_end": max(lines)})
+        rows.append(row | {"event_text": "\n".join(e.rstrip("\r\n") for e in events)})
     return rows
 
 
@@ -182,6 +202,92 @@ def parse_text(
 ) -> pd.DataFrame:
     """The turn table of one text transcript (``speakers``: a label -> role mapping)."""
     return turn_table(text_rows(text, session_id, source, speakers, None))
+
+
+def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterator[Record]:
+    """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
+    text = read_text_file(path).removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
+    header: list[str] = []
+    start, n = 1, 0
+    try:
+        for fields in reader:
+            if fields and not header:
+                header, header_end = [h.strip() for h in fields], reader.line_num
+                if len(set(header)) < len(header):
+                    raise TranscriptError("repeated_column", path, start, header=header)
+                if missing := [c for c in required if c not in header]:
+                    info = {"header": header, "required": list(required), "missing": missing}
+                    raise TranscriptError("missing_column", path, start, **info)
+            elif fields and len(fields) != len(header):
+                raise TranscriptError("field_count", path, start, n=len(fields), k=len(header))
+            elif fields:
+                n += 1
+                yield start, reader.line_num, dict(zip(header, fields, strict=True))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise TranscriptError("unparsable_csv", path, reader.line_num, reason=e) from None
+    if not header:
+        raise TranscriptError("no_header", path)
+    if not n and not empty:
+        raise TranscriptError("no_rows", path, header_end)
+
+
+def _jsonl_rows(path: Path) -> Iterator[Record]:
+    for n, line in enumerate(read_text_file(path).split("\n"), start=1):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TranscriptError("invalid_json", path, n, reason=e.msg) from None
+            if not isinstance(rec, dict):
+                raise TranscriptError("not_object", path, n, type=type(rec).__name__)
+            yield n, n, rec
+
+
+def _string(path: Path, line: int, rec: dict[str, object], key: str, csv_: bool) -> str:
+    value = rec.get(key)
+    if key == "session_id" and (csv_ or type(value) is int):  # a JSON int id kept as text
+        value = str(value).strip()
+    if isinstance(value, str) and (value or key == "text"):
+        return value
+    what = "missing" if key not in rec else "empty" if value == "" else "null" * (value is None)
+    what = f"{what} {key!r}" if what else f"{key} {value!r} ({type(value).__name__})"
+    raise TranscriptError("not_string", path, line, what=what, key=key)
+
+
+def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
+    """The raw turn rows of a CSV or JSONL file, by session (first appearance) and turn."""
+    csv_ = path.suffix.lower() == ".csv"  # JSONL: a missing key is an error on its line
+    records = list(csv_rows(path, REQUIRED_COLUMNS) if csv_ else _jsonl_rows(path))
+    if not records:
+        raise TranscriptError("no_objects", path)
+    has_turn = any("turn" in r for _, _, r in records)
+    lookup = ABBREVIATIONS | dict(speakers)
+    rows, seen, first = [], {}, {}
+    for start, end, rec in records:
+        sid, label, text = (_string(path, start, rec, k, csv_) for k in REQUIRED_COLUMNS)
+        if (role := lookup.get(" ".join(label.split()).lower())) not in SPEAKERS:
+            known = sorted(k for k, v in speakers.items() if v in SPEAKERS)
+            raise TranscriptError("unmapped_speaker", path, start, label=label, known=known)
+        order = rec.get("turn") if has_turn else len(rows)
+        if not (type(order) is int or isinstance(order, str) and _INT.fullmatch(order)):
+            raise TranscriptError("turn", path, start, turn=order)
+        if (key := (sid, int(order))) in seen:
+            raise TranscriptError("turn_again", path, start, key=key, first=seen[key])
+        seen[key] = start
+        event = str(rec.get("event") or "").strip()
+        stamp = "" if rec.get("timestamp") is None else str(rec["timestamp"])
+        row = {"session_id": sid, "speaker": role, "speaker_label": label, "raw_text": text}
+        row |= {"thinking": "", "event": event, "event_text": event, "source": str(path)}
+        row |= {"line_start": start, "line_end": end, "timestamp": stamp}
+        rows.append((first.setdefault(sid, len(first)), key[1], row))
+    return [row for *_, row in sorted(rows, key=lambda r: r[:2])]
+
+
+def to_csv(df: pd.DataFrame, out: str | Path) -> None:
+    """Write ``df`` as CSV with every string cell quoted (a bare CR then reads back)."""
+    df.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
 
 
 def _paths(corpus: CorpusArg) -> list[Path]:
