@@ -642,6 +642,10 @@ def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
         ("My claim reference is UC 4471 2209 X.", [("ID", "UC 4471 2209 X")]),
         ("I grew up at Number 8, Tresillian Row.", [("ADDRESS", "Number 8, Tresillian Row")]),
         ("They live at Schönhauser Allee 36.", [("ADDRESS", "Schönhauser Allee 36")]),
+        ("He died at the age of 93, nearly 100", [("AGE", "93"), ("AGE", "100")]),
+        ("Gran (94) and my neighbour, 99, live alone", [("AGE", "94"), ("AGE", "99")]),
+        ("My great-grandad is 94yo.", [("AGE", "94yo")]),
+        ("I'd rate it 95 out of 100, nearly 100 bpm, from 60 to 95", []),
     ],
 )
 def test_whole_words_the_of_a_venue_joined_handles_and_ages_in_words(text, expected, ruler):
