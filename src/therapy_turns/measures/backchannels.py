@@ -16,8 +16,7 @@ _MAX_LETTERS = int(_RULE["max_words"]) * max(map(len, _WORDS))
 
 
 def is_backchannel(text: str) -> bool:
-    """Is ``text`` a backchannel: at most ``max_words`` words (:func:`schema.text_words`: "mm-hmm"
-    is "mm" and "hmm"), each one in the word list?"""
+    """Is ``text`` a backchannel: at most ``max_words`` :func:`schema.text_words`, all listed?"""
     if sum(map(str.isalpha, str(text))) > _MAX_LETTERS:
         return False
     found = [w.lower_ for w in text_words(str(text))]

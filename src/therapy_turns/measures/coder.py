@@ -121,8 +121,7 @@ CVResult = namedtuple("CVResult", "folds kappa macro_f1 per_class confusion accu
 
 
 def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):
-    """Cohen's κ, macro-F1, per-code precision/recall/F1/support and the confusion matrix (rows
-    gold) of ``pred`` against ``gold``."""
+    """Cohen's κ, macro-F1, per-code precision/recall/F1/support and confusion (rows: gold)."""
     labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
     prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
     per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))

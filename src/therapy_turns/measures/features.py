@@ -73,8 +73,7 @@ class PhraseCounter:
         self._matchers: dict[Vocab, tuple[PhraseMatcher, Matcher]] = {}
 
     def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, dict]:
-        """Per Doc of ``t``: its number of matches; with ``keep_bounds`` also their bounds
-        (``{Doc position: [(start, end), ...]}``)."""
+        """Per Doc of ``t``: number of matches (``keep_bounds``: also ``{k: [(start, end)]}``)."""
         hit = t.isin("ORTH", self.words)
         if self.use_lemma:
             hit |= t.isin("LEMMA", self.words - {""})
@@ -112,8 +111,7 @@ class PhraseCounter:
 
 @lru_cache(maxsize=1)
 def lexicons() -> tuple[dict[str, frozenset[str] | str], dict[str, PhraseCounter]]:
-    """Per features column: the word list (or POS) of a rate per 100 words (pronouns, function
-    words, negations), and the :class:`PhraseCounter` of hedges, certainty, families, markers."""
+    """Per column: the word list (or POS) of a rate per 100 words, or its :class:`PhraseCounter`."""
     fw = load_lexicon("function_words")["categories"].items()
     rates = {k: words(v) for k, v in load_lexicon("pronouns")["categories"].items()}
     rates |= {f"fw_{c}": v["pos"] if isinstance(v, dict) else words(v) for c, v in fw}
@@ -133,8 +131,7 @@ _SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
 
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Any]:
-    """The question detector's lexicon (``lexicons/questions.yaml``, rules: ``docs/codebook.md``),
-    word lists as lower-case sets."""
+    """The question detector's word lists (``lexicons/questions.yaml``) as lower-case sets."""
     raw = load_lexicon("questions")
     lex: dict[str, Any] = {k: {norm(w) for w in v} for k, v in raw.items()}
     rhetorical = "|".join(re.escape(norm(p)) for p in sorted(raw["rhetorical"]))
