@@ -69,10 +69,6 @@ def _range(v: pd.Series) -> str:
     return f"{v.min():g} to {v.max():g} per session (median {v.median():g})"
 
 
-def _beyond_zero(t: pd.DataFrame) -> pd.DataFrame:
-    return t[(t["ci_low"] > 0) | (t["ci_high"] < 0)]
-
-
 def _hits(named: list[str], n: int, word: str, says: str, limit: int, wrap: str = ": {}") -> str:
     """``k of n <word>s <says>``, then the k named (at most ``limit``) in ``wrap``."""
     return f"{len(named)} of {plural(n, word)} {says}" + _if(named, wrap.format(ids(named, limit)))
@@ -244,8 +240,8 @@ def composition(comp: pd.DataFrame) -> Text:
 
 def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, value: str) -> Text:
     """Per-session slopes whose CI excludes zero, the mixed-model slope, start-vs-end change."""
-    t = trends.dropna(subset=["ci_low", "ci_high"])
-    named = [f"{r.session_id} {num(r.slope)}" for r in _beyond_zero(t).itertuples()]
+    t, beyond = trends.dropna(subset=["ci_low", "ci_high"]), "ci_low > 0 or ci_high < 0"
+    named = [f"{r.session_id} {num(r.slope)}" for r in t.query(beyond).itertuples()]
     text = _hits(named, len(t), "session", "have a slope whose 95% CI excludes zero", 5, " ({})")
     for _, s in mixed.iloc[1:2].iterrows():  # mixed_trend's rows: Intercept, slope, variances
         text += (
@@ -254,7 +250,7 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
             f"{'converged' if bool(s['converged']) else 'did not converge'})"
         )
     per = change[change["session_id"] != "all"]
-    named = [f"{r.session_id} {num(r.change)}" for r in _beyond_zero(per).itertuples()]
+    named = [f"{r.session_id} {num(r.change)}" for r in per.query(beyond).itertuples()]
     says = "change beyond the bootstrap CI"
     text += ". Start vs end: " + _hits(named, len(per), "session", says, 5, " ({})")
     for _, p in change[change["session_id"] == "all"].head(1).iterrows():
