@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from inspect import signature
 from pathlib import Path
 from typing import NoReturn
@@ -49,11 +50,9 @@ def _positive(cast: Callable[[str], float], expected: str) -> Callable[[str], fl
     """An argparse type: ``cast(value)`` if it is > 0, else the error 'expected ...'."""
 
     def parse(value: str) -> float:
-        try:
+        with suppress(ValueError):
             if (x := cast(value)) > 0:
                 return x
-        except ValueError:
-            pass
         raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
 
     return parse
