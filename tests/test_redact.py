@@ -645,6 +645,7 @@ def test_lower_case_proper_noun_is_a_name_unless_an_english_word():
         ("He died at the age of 93, nearly 100", [("AGE", "93"), ("AGE", "100")]),
         ("Gran (94) and my neighbour, 99, live alone", [("AGE", "94"), ("AGE", "99")]),
         ("My great-grandad is 94yo.", [("AGE", "94yo")]),
+        ("he streams as xX_Reaper_Xx tonight", [("HANDLE", "xX_Reaper_Xx")]),
         ("I'd rate it 95 out of 100, nearly 100 bpm, from 60 to 95", []),
     ],
 )
@@ -679,16 +680,17 @@ def test_lower_case_words_after_cues_and_nationality_runs():
 
 def test_lower_case_given_names_any_tag_cues_particles_and_safe_words():
     """Real model: a rare lower-case given name not in WordNet is a name whatever its tag;
-    "aunty" is a cue, "upon" a particle; "Mass", "IBAN", "Eircode" are listed safe."""
+    "aunty" is a cue, "upon" a particle; "Mass", "IBAN", "Eircode", apps are listed safe."""
     texts = [
         "and femke never rang back.",  # tagged ADV
         "i told aunty bisi everything.",
         "He grew up in Newcastle upon Tyne.",
         "I saw him at Mass on Sunday.",
         "They want the IBAN and the Eircode now.",
+        "We talk over Teams, then on Twitch or my US iPhone.",
     ]
     got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
-    assert got == [["femke"], ["bisi"], ["Newcastle upon Tyne"], [], []]
+    assert got == [["femke"], ["bisi"], ["Newcastle upon Tyne"], [], [], []]
 
 
 def test_lower_case_organisation_after_for_or_with_and_runs_joined_by_and():
