@@ -62,17 +62,14 @@ def trajectory(
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """One speaker's (None: both) ``value`` per session: ``position``, ``progress``, ``smooth``."""
-    cols = [*KEYS, "position", "progress", "value", "smooth"]
     df = _rows(scores[[*KEYS, value]], turns, exclude, speaker).rename(columns={value: "value"})
     df = df[df["value"].notna()].sort_values([*PAIR, "turn"], kind="stable")
-    if df.empty:
-        return pd.DataFrame(columns=cols)
     g = df.groupby(PAIR, sort=True)
     n = g["value"].transform("size")
     df["position"] = g.cumcount()
     df["progress"] = (df["position"] / (n - 1).where(n > 1)).fillna(0.0)
     df["smooth"] = g["value"].transform(lambda v: smooth(v.to_numpy(), window, method))
-    return df.reset_index(drop=True)[cols]
+    return df.reset_index(drop=True)[[*KEYS, "position", "progress", "value", "smooth"]]
 
 
 def session_trends(traj: pd.DataFrame, x: str = "position") -> pd.DataFrame:
@@ -226,8 +223,6 @@ def phase_composition(
     """Mean and SEM over turns of ``columns`` in each third of the sessions' ``speaker`` turns."""
     df = _rows(scores[[*KEYS, *columns]], turns, exclude, speaker).dropna(subset=list(columns))
     df = df.sort_values(["session_id", "turn"])
-    if df.empty:
-        return pd.DataFrame(columns=["phase", "column", "mean", "sem", "n_turns"])
     g = df.groupby("session_id")
     df["phase"] = np.array(PHASES)[3 * g.cumcount() // g["turn"].transform("size")]
     long = df.melt(id_vars=["phase"], value_vars=list(columns), var_name="column")

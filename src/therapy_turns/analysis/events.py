@@ -96,8 +96,8 @@ def measure_table(
     """The patient's turns in order (``pos``) with ``event`` and each measure (NaN if excluded)."""
     p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
     p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
-    p = p.merge(analysable(turns, exclude)[KEYS].assign(_ok=True), on=KEYS, how="left")
-    ok = p.pop("_ok").eq(True)
+    p = p.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="left", indicator="ok")
+    ok = p.pop("ok") == "both"
     for m in measures:
         src = next((df for df in tables.values() if m in df.columns), None)
         if src is None:

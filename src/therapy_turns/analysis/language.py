@@ -36,9 +36,8 @@ def analysable_features(
     n_bins: int = 3,
 ) -> pd.DataFrame:
     """Feature rows of the analysed turns with ``position``, ``segment`` and ``therapist``."""
-    pos = turns[KEYS].assign(position=session_position(turns))
-    out = feats.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="inner")
-    out = out.merge(pos, on=KEYS, how="left")
+    keep = analysable(turns.assign(position=session_position(turns)), exclude)
+    out = feats.merge(keep[[*KEYS, "position"]], on=KEYS)
     labels = ["early", "middle", "late"] if n_bins == 3 else [str(i + 1) for i in range(n_bins)]
     bins = np.linspace(0, 1, n_bins + 1)
     out["segment"] = pd.cut(out["position"], bins=bins, labels=labels, include_lowest=True)
