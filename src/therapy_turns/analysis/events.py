@@ -138,19 +138,16 @@ def permutation_p(
     n_e, n = int(is_event.sum()), len(change)
     if n_e == 0 or n_e == n:
         return np.nan
-    total = change.sum()
-    rng = np.random.default_rng(seed)
+    total, rng = change.sum(), np.random.default_rng(seed)
     s_e = np.zeros(n_perm)  # the event turns' sum of changes in each shuffle
     for g in sorted(set(groups.tolist())):
-        idx = np.flatnonzero(groups == g)
-        k = int(is_event[idx].sum())
-        if k == 0 or k == len(idx):
-            s_e += change[idx][is_event[idx]].sum()
+        x, e = change[groups == g], is_event[groups == g]
+        if 0 < e.sum() < len(x):
+            perms = rng.permuted(np.tile(np.arange(len(x)), (n_perm, 1)), axis=1)
+            s_e += x[perms[:, : e.sum()]].sum(axis=1)
         else:
-            perms = rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)[:, :k]
-            s_e += change[idx][perms].sum(axis=1)
-    obs = change[is_event].sum() / n_e - (total - change[is_event].sum()) / (n - n_e)
-    null = s_e / n_e - (total - s_e) / (n - n_e)
+            s_e += x[e].sum()
+    null, obs = (s / n_e - (total - s) / (n - n_e) for s in (s_e, change[is_event].sum()))
     return float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_perm))
 
 

@@ -248,10 +248,9 @@ def compare_groups(
 
     rows = []
     for factor, m in product([factors] if isinstance(factors, str) else factors, measures):
-        d = sessions[[m, factor]].dropna()
+        d = sessions[[m, factor]].dropna().astype({factor: str})
         if standardize and len(d) > 1 and d[m].std() > 0:
             d = d.assign(**{m: (d[m] - d[m].mean()) / d[m].std()})
-        d = d.assign(**{factor: d[factor].astype(str)})
         levels = sorted(d[factor].unique())
         note = "fewer than two groups" if len(levels) < 2 else ""
         note = note or ("no residual degrees of freedom" if len(d) <= len(levels) else "")
