@@ -182,14 +182,19 @@ def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
     x = np.asarray(values, dtype=float)
     mean, sd = home_base(x)
     side = np.where(x > mean + sd, 1, np.where(x < mean - sd, -1, 0))
-    d = pd.DataFrame({"i": range(len(x)), "side": side, "dist": np.abs(x - mean)})
-    g = d.groupby(np.cumsum(np.r_[True, side[1:] != side[:-1]]))
-    r = g.agg(start=("i", "first"), end=("i", "last"), side=("side", "first"))
-    r = r.assign(peak=g["dist"].idxmax(), peak_distance=g["dist"].max() - sd)
-    r = r[(r.side != 0) & (r.end - r.start + 1 >= min_run)].reset_index(drop=True)
-    r["rise_rate"] = r.peak_distance / (r.peak - r.start + 1)
-    r["recovery_rate"] = (r.peak_distance / (r.end + 1 - r.peak)).where(r.end + 1 < len(x))
-    return r
+    dist = np.abs(x - mean)
+    start = np.flatnonzero(np.r_[True, side[1:] != side[:-1]])
+    end = np.r_[start[1:], len(x)] - 1
+    keep = (side[start] != 0) & (end - start + 1 >= min_run)
+    start, end = start[keep], end[keep]
+    peak = np.array([a + np.argmax(dist[a : b + 1]) for a, b in zip(start, end, strict=True)], int)
+    top = dist[peak] - sd
+    return pd.DataFrame(
+        {"start": start, "end": end, "side": side[start], "peak": peak, "peak_distance": top}
+    ).assign(
+        rise_rate=top / (peak - start + 1),
+        recovery_rate=np.where(end + 1 < len(x), top / (end + 1 - peak), np.nan),
+    )
 
 
 def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:

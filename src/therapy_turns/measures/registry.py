@@ -73,14 +73,12 @@ def patient_slopes(
     """``column__patient_slope``: per session, the OLS :func:`slope` of every numeric patient
     column over the position in the session (0 = first turn, 1 = last)."""
     num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
-    pat = rows[rows.speaker == "patient"].groupby("session_id", sort=False)
+    pat = rows[rows.speaker == "patient"]
+    x, rows_of = pat.position.to_numpy(float), pat.groupby("session_id", sort=False).indices
     return pd.DataFrame(
         {
-            f"{c}{SEP}patient_slope": pat.apply(
-                lambda g, c=c: slope(g.position.to_numpy(float), g[c].to_numpy(float)),
-                include_groups=False,
-            )
-            for c in num
+            f"{c}{SEP}patient_slope": {s: slope(x[i], y[i]) for s, i in rows_of.items()}
+            for c, y in ((c, pat[c].to_numpy(float)) for c in num)
         }
     )
 
