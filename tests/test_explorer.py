@@ -130,6 +130,8 @@ def test_missing_tables_and_unknown_session():
     assert [t["title"] for t in c.with_class("tt-valence")] == ["valence: not scored"] * 2
     with pytest.raises(KeyError, match="nope"):
         explorer.session_table(d, "nope")
+    with pytest.raises(KeyError, match="nope"):
+        explorer.explore(d, "nope", interactive=False)
 
 
 def test_codes_in_codebook_order_and_evidence_shapes():

@@ -225,8 +225,7 @@ class SessionExplorer:
         self, data: ExplorerData, session_id: str | None = None, interactive: bool = True
     ) -> None:
         self.data, self.initial, self.widget = data, session_id or data.sessions()[0], None
-        if self.initial not in data.sessions():
-            raise KeyError(f"session {self.initial!r} not in the turn table")
+        self.static = render_session(data, self.initial)  # KeyError for an unknown session
         if interactive:
             import ipywidgets as w
 
@@ -237,7 +236,7 @@ class SessionExplorer:
             labels, rows = [(c.replace("_", " "), c) for c in codes], min(8, max(2, len(codes)))
             self.codes = w.SelectMultiple(options=labels, rows=rows, description="codes")
             self.flagged = w.Checkbox(value=True, description="show flagged turns", indent=False)
-            self.view = w.HTML(value=render_session(data, self.initial))
+            self.view = w.HTML(value=self.static)
             for ctl in (self.picker, self.speaker, self.codes, self.flagged):
                 ctl.observe(self._update, names="value")
             top = w.HBox([self.picker, self.flagged])
@@ -250,10 +249,9 @@ class SessionExplorer:
         self.view.value = render_session(self.data, self.picker.value, *shown)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        static = render_session(self.data, self.initial)
         if self.widget is None:
-            return {"text/html": static, "text/plain": f"<session explorer: {self.initial}>"}
-        return {**(self.widget._repr_mimebundle_(**kwargs) or {}), "text/html": static}
+            return {"text/html": self.static, "text/plain": f"<session explorer: {self.initial}>"}
+        return {**(self.widget._repr_mimebundle_(**kwargs) or {}), "text/html": self.static}
 
 
 #: The session explorer: widgets (``interactive``) or the static HTML of ``session_id``.
