@@ -133,7 +133,8 @@ def test_pages_are_saved_first_page_named_and_stale_pages_removed(tmp_path, monk
 
 @pytest.mark.parametrize("text,expected", [
     ("Yeah.", True), ("Mm-hmm.", True), ("Okay, right.", True), ("No.", True), ("yes", True),
-    ("Uh-huh, okay.", True),
+    ("Uh-huh, okay.", True), ("Yeah, mm-hmm, okay.", True), ("Mm-hmm, uh-huh, yeah.", True),
+    ("Yeah mm hmm okay", False),
     ("Yeah, I think so.", False), ("I guess", False), ("Right. So what now?", False), ("", False),
 ])
 def test_backchannels_by_list_and_length(text, expected):

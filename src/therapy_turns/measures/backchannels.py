@@ -16,11 +16,15 @@ _MAX_LETTERS = int(_RULE["max_words"]) * max(map(len, _WORDS))
 
 
 def is_backchannel(text: str) -> bool:
-    """Is ``text`` a backchannel: at most ``max_words`` :func:`schema.text_words`, all listed?"""
+    """Is ``text`` a backchannel: at most ``max_words`` words (hyphen-joined ones counted once), all
+    listed :func:`schema.text_words`?"""
     if sum(map(str.isalpha, str(text))) > _MAX_LETTERS:
         return False
-    found = [w.lower_ for w in text_words(str(text))]
-    return 0 < len(found) <= int(_RULE["max_words"]) and _WORDS.issuperset(found)
+    found = text_words(str(text))
+    doc = found[0].doc if found else []
+    joined = sum(t.text == "-" and not (t.whitespace_ or doc[t.i - 1].whitespace_) for t in doc[1:])
+    n = len(found) - joined  # "mm-hmm" is one word of the length rule, two listed words
+    return 0 < n <= int(_RULE["max_words"]) and _WORDS.issuperset(w.lower_ for w in found)
 
 
 def mask(turns: pd.DataFrame) -> pd.Series:
