@@ -71,7 +71,9 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
     g = sns.catplot(long, y="value", **facets, **SPEAKERS, **kind)
     g.set_titles("{col_name}", size=7).set_axis_labels("session segment" if by_segment else "", "")
     if by_segment:
-        sns.move_legend(g.axes.flat[0], "best", title=None, fontsize=6, frameon=False)
+        sns.move_legend(
+            g, "lower center", bbox_to_anchor=(0.5, 1), ncol=2, title=None, frameon=False
+        )
     return g.figure
 
 
