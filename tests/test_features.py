@@ -379,10 +379,10 @@ def test_mixedlm_table_standard_errors_are_statsmodels() -> None:
 
     rng = np.random.default_rng(1)
     g = np.repeat(np.arange(8), 6)
-    d = pd.DataFrame({"g": g, "x": rng.normal(size=48)})
+    d = pd.DataFrame({"session_id": g, "x": rng.normal(size=48)})
     d["y"] = 0.5 * d.x + rng.normal(size=8)[g] + rng.normal(size=48)
-    out = mixedlm_table(d, ["y"], "x", groups="g", standardize=False).set_index("term")
-    res = smf.mixedlm("y ~ x", d, groups=d.g).fit(reml=True, method=["bfgs"])
+    out = mixedlm_table(d, ["y"], "x", standardize=False).set_index("term")
+    res = smf.mixedlm("y ~ x", d, groups=d.session_id).fit(reml=True, method=["bfgs"])
     assert not out["boundary"].any()
     assert out["std_err"].to_numpy() == pytest.approx(res.bse_fe.to_numpy(), rel=1e-6)
     assert out.loc["x", "ci_low"] == pytest.approx(res.conf_int().loc["x", 0], rel=1e-6)

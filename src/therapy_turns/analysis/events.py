@@ -29,7 +29,6 @@ EFFECT_COLUMNS = (
     "event measure n_events n_sessions mean_change ci_low ci_high baseline_change n_baseline "
     "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
 ).split()
-SHARE = ["k", "n", "share", "ci_low", "ci_high"]
 
 
 def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
@@ -251,5 +250,5 @@ def thinking_response(
         hit = per_event.cues[per_event.event == ty] != ""
         kb = sum(refers(w, ty, cues) != "" for w in base)
         rows.append((ty, *stats.share_ci(int(hit.sum()), len(hit)), *stats.share_ci(kb, len(base))))
-    base_cols = ["k_base", "n_base", "share_base", "base_low", "base_high"]
-    return per_event, pd.DataFrame(rows, columns=["event", *SHARE, *base_cols])
+    cols = "event k n share ci_low ci_high k_base n_base share_base base_low base_high".split()
+    return per_event, pd.DataFrame(rows, columns=cols)

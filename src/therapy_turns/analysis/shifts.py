@@ -48,7 +48,6 @@ def permutation_test(
 
     obs, rng = count(seqs), np.random.default_rng(seed)
     null = np.array([count([rng.permutation(s) for s in seqs]) for _ in range(n_perm)])
-    null = null.reshape(n_perm, *obs.shape)
     mean = null.mean(axis=0)
     ok = mean > 0
     s_obs, *s_null = ((((m - mean) ** 2)[ok] / mean[ok]).sum() for m in (obs, *null))

@@ -95,19 +95,15 @@ def fit_mixedlm(model, reml: bool = True):  # noqa: ANN001, ANN201
 
 
 def mixedlm_table(
-    data: pd.DataFrame,
-    outcomes: Names,
-    rhs: str,
-    groups: str = "session_id",
-    standardize: bool = True,
+    data: pd.DataFrame, outcomes: Names, rhs: str, standardize: bool = True
 ) -> pd.DataFrame:
-    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per ``groups``."""
+    """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per session."""
     import statsmodels.formula.api as smf
 
     rows = []
     for y in outcomes:
         d = data.dropna(subset=[y]).copy()
-        n_groups, sd = int(d[groups].nunique()), d[y].std()
+        n_groups, sd = int(d["session_id"].nunique()), d[y].std()
         failed = {"outcome": y, "term": "not fitted", "n_obs": len(d), "n_groups": n_groups}
         failed["converged"] = False
         if len(d) < 3 or n_groups < 2 or not np.isfinite(sd) or sd == 0:
@@ -116,7 +112,7 @@ def mixedlm_table(
         if standardize:
             d[y] = (d[y] - d[y].mean()) / sd
         try:
-            model = smf.mixedlm(f"{y} ~ {rhs}", d, groups=d[groups])
+            model = smf.mixedlm(f"{y} ~ {rhs}", d, groups=d["session_id"])
             res, used, converged, notes = fit_mixedlm(model)
         except (np.linalg.LinAlgError, ValueError) as e:  # e.g. a constant predictor
             res, notes = None, [str(e)]
