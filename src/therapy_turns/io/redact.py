@@ -45,7 +45,7 @@ _CAMEL = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "WorldRemit"
 _NOUNS = ("NOUN", "PROPN", "ADJ")  # tags of a possible name (the tagger calls some names ADJ)
 _EDGE = " \t\n.,;:!?\"'“”‘’[]"
 _BEFORE = re.compile(r"((?<!\w)[Tt]he\s+)?((?:\w+[-'’/])*\w*)\Z")  # a "the", the word's start
-_AFTER = re.compile(r"\w*(?:[-.'’_/#]\w+)*")  # the rest of the word: "Dae-sung", "Guy's"
+_AFTER = re.compile(r"\w*(?:[-.'’_/#]\w+)*")  # the rest of the word: "Kim-Ly", "Robert's"
 _ANONYMIZER = AnonymizerEngine()
 #: One identifier in a text: span, type, surface and Presidio score (0: found by the sweep).
 Match = namedtuple("Match", "start end kind surface score", defaults=[0.0])
