@@ -712,3 +712,29 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
     ]
     got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
     assert got == [[], [], ["EastEnders"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("We had cake for her 93rd on Sunday.", [("AGE", "93rd")]),  # ordinal age, any phrase
+        ("Dad's 101st was quiet.", [("AGE", "101st")]),
+        ("It was his 100th day sober, the 95th minute.", []),
+        ("Rent is due on the 14th, so I panic.", [("DATE", "14th")]),  # a bare day of the month
+        ("I stay until the 30th of next month.", [("DATE", "30th")]),
+        ("Her flat is on the 2nd floor, the 3rd time I went.", []),
+        ("The ticket said ZQ8-TT41-M7K on it.", [("ID", "ZQ8-TT41-M7K")]),  # letter-digit groups
+        ("Write down R7K 2PX9 LL4 for them.", [("ID", "R7K 2PX9 LL4")]),
+        ("My client number is B 318 442 901.", [("ID", "B 318 442 901")]),  # letter + groups
+        ("Take the M6 M62 or the A1 B2 C3 route, a 4G-5G phone.", []),
+        ("Her page is jessyy_x these days.", [("HANDLE", "jessyy_x")]),  # handle ending ".x"
+        ("We lived off No. 5 Road for years.", [("ADDRESS", "No. 5 Road")]),  # numbered road
+    ],
+)
+def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
+    text, expected, ruler
+):
+    """Round 10: an ordinal age over 89 after a possessive; a day of the month after
+    on/by/until/from/since or before "of" (not before a noun); letter-digit groups as one ID
+    (also a capital letter + digit groups); a handle ending in ".x"/"_x"; "No. N Road"."""
+    assert found(text, ruler) == expected

@@ -163,7 +163,7 @@ def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match
     by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
     drop = (
         (not kind or not u or "[" in u or "]" in u)  # unmapped, empty, or in a placeholder
-        or (kind == "DATE" and not rules.date_requires.search(u))
+        or (kind == "DATE" and by != "SpelledDateRecognizer" and not rules.date_requires.search(u))
         or (kind == "PHONE" and sum(c.isdigit() for c in u) < rules.phone_min_digits)
         or (by in rules.common_checked and all(map(is_common_word, _WORDS.findall(u))))
         or (by == "SpacyRecognizer" and kind in SWEPT and u == u.lower())
