@@ -738,3 +738,15 @@ def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
     on/by/until/from/since or before "of" (not before a noun); letter-digit groups as one ID
     (also a capital letter + digit groups); a handle ending in ".x"/"_x"; "No. N Road"."""
     assert found(text, ruler) == expected
+
+
+def test_rare_lower_case_word_between_found_words_joins_them():
+    """Real model: a rare lower-case word between two words taken for a name joins them into
+    one finding ("Lycée professionnel Jean-Moulin"); a common one does not ("and", "from")."""
+    texts = [
+        "She was expelled from Lycée professionnel Jean-Moulin in the spring.",
+        "My friend Ottilie from Reading came, and Bastian.",
+    ]
+    got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
+    assert "Lycée professionnel Jean-Moulin" in got[0]
+    assert "Ottilie" in got[1] and not any("from" in s for s in got[1])

@@ -91,7 +91,8 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
         for t in reversed(doc[:-1]):  # a title, particle or nationality joins the name after it
             titled = t.text.istitle() and (t.lower_ in r.titles or t.ent_type_ == "NORP")
-            link = t.i and kinds[t.i - 1] and t.lower_ in ("of", "upon")  # "Point of Ayr"
+            foreign = t.is_lower and not is_common_word(t.text, r.lowercase_name_logprob)
+            link = t.i and kinds[t.i - 1] and (t.lower_ in ("of", "upon") or foreign)  # "Isle of X"
             org = t.i and t.lower_ in ("and", "&") and "CAPITALISED_ORG" in kinds[t.i - 1 : t.i + 2]
             joins = t.lower_ in r.name_particles or titled or link or org  # "Marks and Spencer"
             kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
@@ -188,8 +189,7 @@ def _merge(found: Iterable[Match], text: str) -> list[Match]:
 def _widen(m: Match, text: str) -> Match:
     """``m`` over the whole words it touches (joined by - . ' _ / #) and a "the" before it."""
     before = _BEFORE.search(text[max(0, m.start - 60) : m.start])[0 if m.kind in SWEPT else 2]
-    start = m.start - len(before)
-    end = m.end + len(_AFTER.match(text, m.end)[0])
+    start, end = m.start - len(before), m.end + len(_AFTER.match(text, m.end)[0])
     return Match(start, end, m.kind, text[start:end], m.score)
 
 
