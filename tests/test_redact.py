@@ -723,11 +723,14 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("Rent is due on the 14th, so I panic.", [("DATE", "14th")]),  # a bare day of the month
         ("I stay until the 30th of next month.", [("DATE", "30th")]),
         ("Her flat is on the 2nd floor, the 3rd time I went.", []),
+        ("Pay it by Monday the 9th and you are fine.", [("DATE", "9th")]),
+        ("It was the 1st of many bad nights.", []),
         ("The ticket said ZQ8-TT41-M7K on it.", [("ID", "ZQ8-TT41-M7K")]),  # letter-digit groups
         ("Write down R7K 2PX9 LL4 for them.", [("ID", "R7K 2PX9 LL4")]),
         ("My client number is B 318 442 901.", [("ID", "B 318 442 901")]),  # letter + groups
         ("Take the M6 M62 or the A1 B2 C3 route, a 4G-5G phone.", []),
         ("Her page is jessyy_x these days.", [("HANDLE", "jessyy_x")]),  # handle ending ".x"
+        ("Find me as zoey_crafts_ there.", [("HANDLE", "zoey_crafts_")]),
         ("We lived off No. 5 Road for years.", [("ADDRESS", "No. 5 Road")]),  # numbered road
     ],
 )
@@ -735,8 +738,9 @@ def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
     text, expected, ruler
 ):
     """Round 10: an ordinal age over 89 after a possessive; a day of the month after
-    on/by/until/from/since or before "of" (not before a noun); letter-digit groups as one ID
-    (also a capital letter + digit groups); a handle ending in ".x"/"_x"; "No. N Road"."""
+    on/by/to/of/until/from/since/a weekday or before "of ... month" (not before a noun);
+    letter-digit groups as one ID (also a capital letter + digit groups); a handle ending in
+    ".x"/"_x" or "_"; "No. N Road"."""
     assert found(text, ruler) == expected
 
 
