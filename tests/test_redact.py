@@ -732,6 +732,9 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("Her page is jessyy_x these days.", [("HANDLE", "jessyy_x")]),  # handle ending ".x"
         ("Find me as zoey_crafts_ there.", [("HANDLE", "zoey_crafts_")]),
         ("We lived off No. 5 Road for years.", [("ADDRESS", "No. 5 Road")]),  # numbered road
+        ("He rents at 318 E 44th St now.", [("ADDRESS", "318 E 44th St")]),  # a direction
+        ("Her birthday's on 17/9, born 2/3.", [("DATE", "17/9"), ("DATE", "2/3")]),
+        ("I rate my birthday a 3/10, mood 7/10.", []),
     ],
 )
 def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
@@ -740,7 +743,8 @@ def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
     """Round 10: an ordinal age over 89 after a possessive; a day of the month after
     on/by/to/of/until/from/since/a weekday or before "of ... month" (not before a noun);
     letter-digit groups as one ID (also a capital letter + digit groups); a handle ending in
-    ".x"/"_x" or "_"; "No. N Road"."""
+    ".x"/"_x" or "_"; "No. N Road"; a direction before a numbered street; a day/month in digits
+    after "birthday is/on", "born", "DOB"."""
     assert found(text, ruler) == expected
 
 
