@@ -735,6 +735,8 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("He rents at 318 E 44th St now.", [("ADDRESS", "318 E 44th St")]),  # a direction
         ("Her birthday's on 17/9, born 2/3.", [("DATE", "17/9"), ("DATE", "2/3")]),
         ("I rate my birthday a 3/10, mood 7/10.", []),
+        ("Honestly? K-Dawg. He ran it.", [("NAME", "K-Dawg")]),  # letter-word nickname
+        ("I passed my A-Levels, then an X-Ray.", []),
     ],
 )
 def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
@@ -744,7 +746,7 @@ def test_round10_ordinal_ages_bare_days_grouped_ids_handles_and_numbered_roads(
     on/by/to/of/until/from/since/a weekday or before "of ... month" (not before a noun);
     letter-digit groups as one ID (also a capital letter + digit groups); a handle ending in
     ".x"/"_x" or "_"; "No. N Road"; a direction before a numbered street; a day/month in digits
-    after "birthday is/on", "born", "DOB"."""
+    after "birthday is/on", "born", "DOB"; a nickname "K-Dawg" (not "A-Levels")."""
     assert found(text, ruler) == expected
 
 
