@@ -719,6 +719,7 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
     [
         ("We had cake for her 93rd on Sunday.", [("AGE", "93rd")]),  # ordinal age, any phrase
         ("Dad's 101st was quiet.", [("AGE", "101st")]),
+        ("For her ninety-third we flew home.", [("AGE", "ninety-third")]),
         ("It was his 100th day sober, the 95th minute.", []),
         ("Rent is due on the 14th, so I panic.", [("DATE", "14th")]),  # a bare day of the month
         ("I stay until the 30th of next month.", [("DATE", "30th")]),
