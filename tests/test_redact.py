@@ -732,6 +732,7 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("Take the M6 M62 or the A1 B2 C3 route, a 4G-5G phone.", []),
         ("Her page is jessyy_x these days.", [("HANDLE", "jessyy_x")]),  # handle ending ".x"
         ("Find me as zoey_crafts_ there.", [("HANDLE", "zoey_crafts_")]),
+        ("Add him, he's robbo_ on there, it's _really_ him.", [("HANDLE", "robbo_")]),
         ("We lived off No. 5 Road for years.", [("ADDRESS", "No. 5 Road")]),  # numbered road
         ("He rents at 318 E 44th St now.", [("ADDRESS", "318 E 44th St")]),  # a direction
         ("Her birthday's on 17/9, born 2/3.", [("DATE", "17/9"), ("DATE", "2/3")]),
