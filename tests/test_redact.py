@@ -729,6 +729,7 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("The ticket said ZQ8-TT41-M7K on it.", [("ID", "ZQ8-TT41-M7K")]),  # letter-digit groups
         ("Write down R7K 2PX9 LL4 for them.", [("ID", "R7K 2PX9 LL4")]),
         ("My client number is B 318 442 901.", [("ID", "B 318 442 901")]),  # letter + groups
+        ("The booking ref was KP4W8Z, gate B12.", [("ID", "KP4W8Z")]),  # 6 mixed characters
         ("Take the M6 M62 or the A1 B2 C3 route, a 4G-5G phone.", []),
         ("Her page is jessyy_x these days.", [("HANDLE", "jessyy_x")]),  # handle ending ".x"
         ("Find me as zoey_crafts_ there.", [("HANDLE", "zoey_crafts_")]),
