@@ -759,7 +759,9 @@ def test_rare_lower_case_word_between_found_words_joins_them():
     texts = [
         "She was expelled from Lycée professionnel Jean-Moulin in the spring.",
         "My friend Ottilie from Reading came, and Bastian.",
+        "He trained at Akademie für Tonkunst Bremen for years.",  # a particle "für"
     ]
     got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
     assert "Lycée professionnel Jean-Moulin" in got[0]
+    assert "Akademie für Tonkunst Bremen" in got[2]
     assert "Ottilie" in got[1] and not any("from" in s for s in got[1])
