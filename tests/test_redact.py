@@ -765,3 +765,14 @@ def test_rare_lower_case_word_between_found_words_joins_them():
     assert "Lycée professionnel Jean-Moulin" in got[0]
     assert "Akademie für Tonkunst Bremen" in got[2]
     assert "Ottilie" in got[1] and not any("from" in s for s in got[1])
+
+
+def test_lower_case_place_after_a_motion_word_and_to_even_if_tagged_a_verb():
+    """Real model: after "go/went/moved/... to" a rare lower-case word not in WordNet is a place
+    whatever its tag; after "going to", "want to" it stays ("overthink", "reframe")."""
+    texts = [
+        "we used to go to skegness every summer",
+        "I'm going to overthink it, I want to reframe it.",
+    ]
+    got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
+    assert got == [[("PLACE", "skegness")], []]

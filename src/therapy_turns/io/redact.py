@@ -47,8 +47,7 @@ _EDGE = " \t\n.,;:!?\"'“”‘’[]"
 _BEFORE = re.compile(r"((?<!\w)[Tt]he\s+)?((?:\w+[-'’/])*\w*)\Z")  # a "the", the word's start
 _AFTER = re.compile(r"\w*(?:[-.'’_/#]\w+)*")  # the rest of the word: "Kim-Ly", "Robert's"
 _ANONYMIZER = AnonymizerEngine()
-#: One identifier in a text: span, type, surface and Presidio score (0: found by the sweep).
-Match = namedtuple("Match", "start end kind surface score", defaults=[0.0])
+Match = namedtuple("Match", "start end kind surface score", defaults=[0.0])  # score 0: swept
 _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # offline
 
 
@@ -116,7 +115,8 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         if tok.is_lower:  # "my friend jo", "tomek", "we moved to swindon"
             cued = cue and (unlisted or tok.pos_ in ("NOUN", "PROPN", ""))
             named = cued or tagged and given and len(tok) > 2
-            verb = tok.pos_ == "VERB" and prev.lower_ == "to"  # "to reframe"
+            went = i > 1 and doc[i - 2].lower_ in r.motion_words  # "went to swindon"
+            verb = tok.pos_ == "VERB" and prev.lower_ == "to" and not went  # "to reframe"
             where = not verb and (place or prev.lower_ in r.org_cue_words and "CAPITALISED_ORG")
             kind = "LOWERCASE_NAME" if named else tagged and unlisted and where
             return rare and not tok.is_stop and kind or None
