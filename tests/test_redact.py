@@ -738,6 +738,11 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("He rents at 318 E 44th St now.", [("ADDRESS", "318 E 44th St")]),  # a direction
         ("Her birthday's on 17/9, born 2/3.", [("DATE", "17/9"), ("DATE", "2/3")]),
         ("I rate my birthday a 3/10, mood 7/10.", []),
+        (
+            "Ring oh one six one, four nine six, double oh seven.",
+            [("PHONE", "oh one six one, four nine six, double oh seven")],
+        ),
+        ("Breathe: one, two, three, four, five, six, seven, eight.", []),
         ("Honestly? K-Dawg. He ran it.", [("NAME", "K-Dawg")]),  # letter-word nickname
         ("I passed my A-Levels, then an X-Ray.", []),
     ],

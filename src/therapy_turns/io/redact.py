@@ -165,7 +165,7 @@ def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match
     drop = (
         (not kind or not u or "[" in u or "]" in u)  # unmapped, empty, or in a placeholder
         or (kind == "DATE" and by != "SpelledDateRecognizer" and not rules.date_requires.search(u))
-        or (kind == "PHONE" and sum(c.isdigit() for c in u) < rules.phone_min_digits)
+        or (kind == "PHONE" and 0 < sum(map(str.isdigit, u)) < rules.phone_min_digits)
         or (by in rules.common_checked and all(map(is_common_word, _WORDS.findall(u))))
         or (by == "SpacyRecognizer" and kind in SWEPT and u == u.lower())
         or (kind in SWEPT and u.casefold() in rules.not_names)  # "Mum", "NHS", "Slack"
@@ -262,7 +262,7 @@ class _Session:
     def placeholder(self, kind: str, surface: str) -> str:
         s = re.sub(r"^[Tt]he\s+|['’]s$", "", " ".join(surface.split()))
         s = self.forms.get(s, (kind, s))[1].casefold()
-        key = re.sub(r"\D", "", s) if kind == "PHONE" else s
+        key = (re.sub(r"\D", "", s) or s) if kind == "PHONE" else s
         key = re.sub(r"^(?:https?|ftp)://|/+$", "", key) if kind == "URL" else key
         n = sum(k == kind for k, _ in self.ids) + 1
         return self.ids.setdefault((kind, key), f"[{kind}_{n}]")
