@@ -76,7 +76,8 @@ def load_rules() -> SimpleNamespace:
 def is_common_word(word: str, threshold: float | None = None) -> bool:
     """``word`` is at least as frequent in English as ``exp(threshold)`` (default: redact.yaml)."""
     r = load_rules()
-    return r.logprob.get(word.casefold(), -100.0) >= (threshold or r.common_word_logprob)
+    limit = r.common_word_logprob if threshold is None else threshold
+    return r.logprob.get(word.casefold(), -100.0) >= limit
 
 
 class TokenNameRecognizer(pa.EntityRecognizer):

@@ -48,7 +48,8 @@ class ClientCodes:
     def evidence(self) -> dict[str, list[list[str]]]:
         """``{"change:reasons": [[rule, text], ...], ...}``, each evidence once, in order."""
         out: dict[str, list[list[str]]] = {}
-        for key, rule, text in dict.fromkeys((f"{h[0]}:{h[1]}", h.rule, h.text) for h in self.hits):
+        items = ((f"{h.direction}:{h.kind}", h.rule, h.text) for h in self.hits)
+        for key, rule, text in dict.fromkeys(items):
             out.setdefault(key, []).append([rule, text])
         return out
 
