@@ -51,13 +51,13 @@ def _doc(spec: str) -> Doc:
 
 
 def values(doc: Doc) -> dict[str, float]:
-    return dict(emotion.span_scores(doc).terms)
+    return dict(emotion.span_unit(doc).terms)
 
 
 def test_plain_lexicon_value_and_compound() -> None:
     doc = _doc(SCARED)
     assert values(doc) == {"scared": pytest.approx(-1.9)}
-    rs = emotion.span_scores(doc)
+    rs = emotion.span_unit(doc)
     assert rs.raw == pytest.approx(-1.9)
     assert rs.compound == pytest.approx(-1.9 / math.sqrt(1.9 ** 2 + 15))
     assert rs.pos == 0 and rs.neg == pytest.approx(1.9)
@@ -65,7 +65,7 @@ def test_plain_lexicon_value_and_compound() -> None:
 
 def test_dependency_negation_flips_and_shrinks() -> None:
     doc = _doc(NOT_SCARED)
-    assert emotion.span_scores(doc).negated == {3}
+    assert emotion.span_unit(doc).negated == {3}
     assert values(doc) == {"scared": pytest.approx(-1.9 * -0.74)}
 
 
@@ -73,7 +73,7 @@ def test_negation_scope_ends_three_tokens_after_the_negator() -> None:
     # "I do not think it is bad ." : "bad" is 4 tokens after "not" -> not negated (as in VADER)
     doc = _doc("I/I/PRON/nsubj/3 do/do/AUX/aux/3 not/not/PART/neg/3 think/think/VERB/ROOT/3 "
                "it/it/PRON/nsubj/5 is/be/AUX/ccomp/3 bad/bad/ADJ/acomp/5 ././PUNCT/punct/3")
-    assert emotion.span_scores(doc).negated == {3, 4, 5}
+    assert emotion.span_unit(doc).negated == {3, 4, 5}
     assert values(doc) == {"bad": pytest.approx(-2.5)}
     # "I do not feel bad ." : 2 tokens on -> negated
     near = _doc("I/I/PRON/nsubj/3 do/do/AUX/aux/3 not/not/PART/neg/3 feel/feel/VERB/ROOT/3 "
@@ -104,11 +104,11 @@ def test_negation_scope_stops_at_conjoined_clause_and_contrast_weights() -> None
     doc = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 happy/happy/ADJ/acomp/1 "
                "but/but/CCONJ/cc/1 I/I/PRON/nsubj/6 am/be/AUX/conj/1 calm/calm/ADJ/acomp/6 "
                "././PUNCT/punct/6")
-    assert emotion.span_scores(doc).negated == {3}
+    assert emotion.span_unit(doc).negated == {3}
     v = values(doc)
     assert v["happy"] == pytest.approx(2.7 * 0.5 * -0.74)
     assert v["calm"] == pytest.approx(1.3 * 1.5)
-    assert emotion.span_scores(doc).raw == pytest.approx(-0.999 + 1.95)
+    assert emotion.span_unit(doc).raw == pytest.approx(-0.999 + 1.95)
 
 
 def test_but_reverses_overall_polarity_like_vader() -> None:
@@ -116,8 +116,8 @@ def test_but_reverses_overall_polarity_like_vader() -> None:
     doc = _doc("I/I/PRON/nsubj/1 was/be/AUX/ROOT/1 sad/sad/ADJ/acomp/1 ,/,/PUNCT/punct/1 "
                "but/but/CCONJ/cc/1 now/now/ADV/advmod/7 I/I/PRON/nsubj/7 feel/feel/VERB/conj/1 "
                "better/well/ADJ/acomp/7 ././PUNCT/punct/7")
-    assert emotion.span_scores(doc).raw == pytest.approx(1.8)
-    assert emotion.span_scores(doc).compound == pytest.approx(
+    assert emotion.span_unit(doc).raw == pytest.approx(1.8)
+    assert emotion.span_unit(doc).compound == pytest.approx(
         1.8 / math.sqrt(1.8 ** 2 + 15))
 
 
@@ -144,16 +144,16 @@ def test_modifier_window_is_blocked_by_punctuation_and_distance() -> None:
 
 def test_nrc_rates_count_per_100_words_and_skip_negated() -> None:
     afraid = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 afraid/afraid/ADJ/acomp/1 ././PUNCT/punct/1")
-    r = emotion.span_scores(afraid).nrc
+    r = emotion.span_unit(afraid).nrc
     assert r["nrc_fear"] == pytest.approx(100 / 3) and r["nrc_negative"] == pytest.approx(100 / 3)
     assert r["nrc_joy"] == 0
     not_afraid = _doc("I/I/PRON/nsubj/1 am/be/AUX/ROOT/1 not/not/PART/neg/1 "
                       "afraid/afraid/ADJ/acomp/1 ././PUNCT/punct/1")
-    r = emotion.span_scores(not_afraid).nrc
+    r = emotion.span_unit(not_afraid).nrc
     assert r["nrc_fear"] == 0 and r["nrc_negative"] == 0
     two = _doc("I/I/PRON/nsubj/1 feel/feel/VERB/ROOT/1 happy/happy/ADJ/acomp/1 and/and/CCONJ/cc/2 "
                "afraid/afraid/ADJ/conj/2 ././PUNCT/punct/1")
-    r = emotion.span_scores(two).nrc
+    r = emotion.span_unit(two).nrc
     assert {k: round(v, 6) for k, v in r.items() if v} == {
         "nrc_fear": 20.0, "nrc_negative": 20.0, "nrc_joy": 20.0, "nrc_positive": 20.0,
         "nrc_anticipation": 20.0, "nrc_trust": 20.0}
@@ -210,7 +210,7 @@ def test_turn_is_the_word_weighted_mean_of_its_sentences() -> None:
     turns = pd.DataFrame({"session_id": ["s"], "turn": [0], "speaker": ["patient"],
                           "text": [doc.text]})
     sents = list(doc.sents)
-    assert [emotion.span_scores(s).compound for s in sents] == pytest.approx(
+    assert [emotion.span_unit(s).compound for s in sents] == pytest.approx(
         [-2.1 / math.sqrt(2.1 ** 2 + 15), 2.7 / math.sqrt(2.7 ** 2 + 15)])
     # the turn: word-weighted mean of the two sentence predictions (equal lengths here)
     pred = emotion.load_model().predict_units([emotion.span_unit(s) for s in sents])
@@ -259,18 +259,20 @@ def test_every_rules_setting_changes_the_rule_scores() -> None:
     doc = _doc(NOT_SCARED)
     shipped = emotion.load_rules()
     half = dataclasses.replace(shipped, negation_scalar=-0.5)
-    assert [v for _, v in emotion.span_scores(doc, half).terms] == [pytest.approx(0.95)]
-    assert emotion.span_scores(doc, half).raw == pytest.approx(0.95)
-    assert emotion.span_scores(doc, half).pos == pytest.approx(0.95)
+    assert [v for _, v in emotion.span_unit(doc, half).terms] == [pytest.approx(0.95)]
+    assert emotion.span_unit(doc, half).raw == pytest.approx(0.95)
+    assert emotion.span_unit(doc, half).pos == pytest.approx(0.95)
     # "I do not feel bad ." : "bad" 2 tokens after "not" is negated with a window of 3, not 1
     near = _doc("I/I/PRON/nsubj/3 do/do/AUX/aux/3 not/not/PART/neg/3 feel/feel/VERB/ROOT/3 "
                 "bad/bad/ADJ/acomp/3 ././PUNCT/punct/3")
     narrow = dataclasses.replace(shipped, neg_window=1)
-    assert emotion.span_scores(near, narrow).raw == pytest.approx(-2.5)
-    wide = emotion.span_scores(near, dataclasses.replace(shipped, alpha=1.0))
+    assert emotion.span_unit(near, narrow).raw == pytest.approx(-2.5)
+    wide = emotion.span_unit(near, dataclasses.replace(shipped, alpha=1.0))
     assert wide.compound == pytest.approx(1.85 / math.sqrt(1.85 ** 2 + 1))
     # the turn score passes the rules on too
-    got = emotion.score_docs([doc], rules=half)[0]["valence_rules"]
+    turns = pd.DataFrame({"session_id": ["s"], "turn": [0], "speaker": ["patient"],
+                          "text": [doc.text]})
+    got = emotion.score_turns(turns, [doc], rules=half).loc[0, "valence_rules"]
     assert got == pytest.approx(0.95 / math.sqrt(0.95 ** 2 + 15))
-    assert emotion.score_docs([doc])[0]["valence_rules"] == pytest.approx(1.406 / math.sqrt(
-        1.406 ** 2 + 15))
+    assert emotion.score_turns(turns, [doc]).loc[0, "valence_rules"] == pytest.approx(
+        1.406 / math.sqrt(1.406 ** 2 + 15))

@@ -116,7 +116,7 @@ def test_one_word_definition(corpus: Path) -> None:
     assert counted == feats.n_words.tolist()  # the tokenizer alone gives the pipeline's words
     assert counted[0] == 10  # I do know It well known is it 3.5 hours ('s n't - ? ! . dropped)
     # the emotion scores weight sentences and divide NRC hits by the same words
-    assert [emotion.rule_view(d)[0].word_count(0, len(d)) for d in docs] == counted
+    assert [emotion.span_unit(d).n for d in docs] == counted
     s = sessions.summarise_sessions(turns, {"features": feats}).set_index("session_id")
     assert s.loc["s1", "patient_words"] == counted[0] + counted[2]
     assert schema.is_clitic("n’t") and schema.is_clitic("'S") and not schema.is_clitic("nt")

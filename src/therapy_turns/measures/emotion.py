@@ -1,7 +1,6 @@
 """The ``emotion`` measure: per turn valence, arousal and dominance (EmoBank-trained linear model,
-1-5), the dependency-based rule layer on VADER's lexicon (:class:`Rules`, every setting honoured),
-VADER compound and NRC emotion rates (definitions in ``docs/emotion.md``); the model's validation
-on EmoBank dev (training: ``benchmarks/train_emotion_model.py``)."""
+1-5), the rule layer on VADER's lexicon (:class:`Rules`), VADER compound and NRC emotion rates
+(``docs/emotion.md``); the model's validation on EmoBank dev."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,20 +46,20 @@ SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
 
 @dataclass(frozen=True)
 class Rules:
-    """The rule-layer settings (see ``lexicons/emotion_rules.yaml``)."""
+    """The rule-layer settings (``lexicons/emotion_rules.yaml``; modifiers: words -> value)."""
 
     lexicon: dict[str, float]
-    negation_scalar: float = -0.74
-    neg_determiners: frozenset[str] = frozenset({"no"})
-    neg_prepositions: frozenset[str] = frozenset({"without"})
-    neg_window: int = 3
-    neg_stops: frozenset[str] = frozenset({"conj", "cc"})
-    modifiers: dict[tuple[str, ...], float] = field(default_factory=dict)
-    window: int = 3
-    contrast: frozenset[str] = frozenset({"but"})
-    before: float = 0.5
-    after: float = 1.5
-    alpha: float = 15.0
+    negation_scalar: float
+    neg_determiners: frozenset[str]
+    neg_prepositions: frozenset[str]
+    neg_window: int
+    neg_stops: frozenset[str]
+    modifiers: dict[tuple[str, ...], float]
+    window: int
+    contrast: frozenset[str]
+    before: float
+    after: float
+    alpha: float
 
 
 @lru_cache(maxsize=1)
@@ -72,19 +71,20 @@ def load_rules() -> Rules:
         for k in ("intensifiers", "diminishers")
         for w in raw[k]["words"]
     }
+    neg, contrast = raw["negators"], raw["contrast"]
     return Rules(
-        lexicon=analyzer().lexicon,
-        negation_scalar=float(raw["negation_scalar"]),
-        neg_determiners=frozenset(raw["negators"]["determiner"]),
-        neg_prepositions=frozenset(raw["negators"]["preposition"]),
-        neg_window=int(raw["negation_window"]),
-        neg_stops=frozenset(raw["negation_scope_stops"]),
-        modifiers=mods,
-        window=int(raw["modifier_window"]),
-        contrast=frozenset(raw["contrast"]["words"]),
-        before=float(raw["contrast"]["before"]),
-        after=float(raw["contrast"]["after"]),
-        alpha=float(raw["normalisation_alpha"]),
+        analyzer().lexicon,
+        float(raw["negation_scalar"]),
+        frozenset(neg["determiner"]),
+        frozenset(neg["preposition"]),
+        int(raw["negation_window"]),
+        frozenset(raw["negation_scope_stops"]),
+        mods,
+        int(raw["modifier_window"]),
+        frozenset(contrast["words"]),
+        float(contrast["before"]),
+        float(contrast["after"]),
+        float(raw["normalisation_alpha"]),
     )
 
 
@@ -101,8 +101,8 @@ def nrc_lexicon() -> dict[str, tuple[int, ...]]:
 
 
 @dataclass
-class SpanScores:
-    """The rule layer's reading of one span."""
+class Unit:
+    """One scored span: the rule layer's reading, NRC rates, VADER scores and model inputs."""
 
     n: int  # words
     terms: list[tuple[str, float]]  # sentiment-bearing tokens and their values after the rules
@@ -110,10 +110,11 @@ class SpanScores:
     compound: float  # raw / sqrt(raw^2 + alpha)
     pos: float  # sum of the positive token values
     neg: float  # sum of the absolute negative token values
-    n_modifiers: int
-    n_negators: int
     negated: set[int]  # doc indices of the tokens inside a negation scope
     nrc: dict[str, float]  # NRC hits per 100 words outside negation scopes
+    vader: dict[str, float]
+    items: list[str]  # lexical items: words (``NOT_`` inside a negation scope), then bigrams
+    dense: list[float]  # DENSE_FEATURES (rates per word)
 
 
 def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarray:
@@ -123,10 +124,6 @@ def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarr
     by_low = np.array([table.get(s, missing) for s in lows] or [missing])[low]
     by_lem = np.array([table.get(s.lower(), missing) for s in lems] or [missing])[lem]
     return np.where(found.reshape(-1, *[1] * (by_low.ndim - 1)), by_low, by_lem)
-
-
-def _cumulative(x: np.ndarray) -> list[int]:
-    return np.concatenate(([0], np.cumsum(x, dtype=np.int64))).tolist()
 
 
 class RuleView:
@@ -149,8 +146,7 @@ class RuleView:
         value = _lookup(t, rules.lexicon, math.nan)  # lower case first, then lemma
         self.value = np.where(neg | ~lexical, math.nan, value).tolist()  # NaN: no valence
         zero = (0,) * len(NRC_EMOTIONS)
-        emotions = _lookup(t, nrc_lexicon(), zero).reshape(-1, len(zero))
-        self.emotions = emotions * lexical[:, None]
+        self.emotions = _lookup(t, nrc_lexicon(), zero).reshape(-1, len(zero)) * lexical[:, None]
         lows, low = t.types("LOWER", False)
         marks = [
             t.word,  # words (therapy_turns.schema: clitics are not words) before each token
@@ -158,11 +154,10 @@ class RuleView:
             t.isin("LOWER", FIRST_PERSON, False) & lexical,
             *(np.array([s.count(c) for s in lows], dtype=np.int64)[low] for c in "!?"),
             neg,
-        ]
-        self.words_before, *self.marks, self.negators_before = map(_cumulative, marks)
+        ]  # cumulative counts: words, all-caps, first person, '!', '?', negators
+        self.marks = [np.concatenate(([0], np.cumsum(m, dtype=np.int64))).tolist() for m in marks]
         self.scopes = {k: self._scope(k) for k in np.flatnonzero(neg).tolist()}
-        firsts = {m[0] for m in rules.modifiers}
-        at = np.flatnonzero(t.isin("LOWER", firsts, False)).tolist()
+        at = np.flatnonzero(t.isin("LOWER", {m[0] for m in rules.modifiers}, False)).tolist()
         #: per Doc (its first token): (first, last) token of each modifier phrase, longest
         #: first, then by position
         self.modifiers: dict[int, list[tuple[int, int]]] = {}
@@ -193,7 +188,7 @@ class RuleView:
 
     def word_count(self, lo: int, hi: int) -> int:
         """Words of span ``lo:hi``."""
-        return self.words_before[hi] - self.words_before[lo]
+        return self.marks[0][hi] - self.marks[0][lo]
 
     def nrc(self, lo: int, hi: int, neg: set[int]) -> dict[str, float]:
         """NRC hits per 100 words of span ``lo:hi``, skipping the tokens in ``neg``."""
@@ -201,8 +196,8 @@ class RuleView:
         counts = (em[lo:hi].sum(axis=0) - em[sorted(neg)].sum(axis=0)).tolist()
         return {k: 100.0 * c / n if n else 0.0 for k, c in zip(NRC_KEYS, counts, strict=True)}
 
-    def scores(self, lo: int, hi: int) -> SpanScores:
-        """The rule layer on span ``lo:hi`` (``docs/emotion.md``)."""
+    def unit(self, lo: int, hi: int, text: str) -> Unit:
+        """The :class:`Unit` of span ``lo:hi`` (text ``text``; ``docs/emotion.md``)."""
         rules, low, punct = self.rules, self.lower, self.punct
         neg = self.negated(lo, hi)
         mods = self.modifiers.get(self.start[lo], []) if hi > lo else []
@@ -221,59 +216,25 @@ class RuleView:
             value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
             terms.append((self.text[i], value))
         raw = float(sum(v for _, v in terms))
-        return SpanScores(
-            n=self.word_count(lo, hi),
-            terms=terms,
-            raw=raw,
-            compound=raw / math.sqrt(raw * raw + rules.alpha),
-            pos=float(sum(v for _, v in terms if v > 0)),
-            neg=float(-sum(v for _, v in terms if v < 0)),
-            n_modifiers=len(mods),
-            n_negators=self.negators_before[hi] - self.negators_before[lo],
-            negated=neg,
-            nrc=self.nrc(lo, hi, neg),
+        pos, negs = (
+            float(sum(v for _, v in terms if v > 0)),
+            float(-sum(v for _, v in terms if v < 0)),
         )
-
-
-def rule_view(span: Doc | Span, rules: Rules | None = None) -> tuple[RuleView, int, int]:
-    """The :class:`RuleView` of ``span``'s Doc and the span's token bounds."""
-    doc = span.doc if isinstance(span, Span) else span
-    lo, hi = (span.start, span.end) if isinstance(span, Span) else (0, len(doc))
-    return RuleView([doc], rules or load_rules()), lo, hi
-
-
-def span_scores(span: Doc | Span, rules: Rules | None = None) -> SpanScores:
-    """The rule layer and NRC rates of ``span`` (``docs/emotion.md``)."""
-    v, lo, hi = rule_view(span, rules)
-    return v.scores(lo, hi)
-
-
-@dataclass
-class Unit:
-    """One scored span: its rule-layer and NRC scores, VADER scores and model inputs."""
-
-    rule: SpanScores
-    vader: dict[str, float]
-    items: list[str]  # lexical items: words (``NOT_`` inside a negation scope), then bigrams
-    dense: list[float]  # DENSE_FEATURES (rates per word)
-
-
-def unit(v: RuleView, lo: int, hi: int, text: str) -> Unit:
-    """The :class:`Unit` of span ``lo:hi`` (text ``text``)."""
-    sc, vd = v.scores(lo, hi), analyzer().polarity_scores(text)
-    alpha, lemma, per = v.alpha, v.lemma, 1.0 / max(sc.n, 1)
-    words = [("NOT_" if i in sc.negated else "") + lemma[i] for i in range(lo, hi) if alpha[i]]
-    allcaps, first, excl, ques = (m[hi] - m[lo] for m in v.marks)  # '!', '?' in the tokens
-    dense = [sc.compound, sc.pos * per, sc.neg * per, vd["compound"], vd["pos"], vd["neg"]]
-    dense += [sc.nrc[k] / 100.0 for k in NRC_KEYS] + [math.log1p(sc.n), float(excl)]
-    dense += [float(ques), allcaps * per, sc.n_negators * per, sc.n_modifiers * per]
-    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-    return Unit(sc, vd, words + bigrams, [*dense, first * per])
+        n, allcaps, first, excl, ques, negators = (m[hi] - m[lo] for m in self.marks)
+        vd, nrc, per = analyzer().polarity_scores(text), self.nrc(lo, hi, neg), 1.0 / max(n, 1)
+        lemma, alpha = self.lemma, self.alpha
+        words = [("NOT_" if i in neg else "") + lemma[i] for i in range(lo, hi) if alpha[i]]
+        dense = [raw / math.sqrt(raw * raw + rules.alpha), pos * per, negs * per, vd["compound"]]
+        dense += [vd["pos"], vd["neg"], *(nrc[k] / 100.0 for k in NRC_KEYS), math.log1p(n)]
+        dense += [float(excl), float(ques), allcaps * per, negators * per, len(mods) * per]
+        items = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        return Unit(n, terms, raw, dense[0], pos, negs, neg, nrc, vd, items, [*dense, first * per])
 
 
 def span_unit(span: Doc | Span, rules: Rules | None = None) -> Unit:
-    """The :class:`Unit` of a Doc or Span."""
-    return unit(*rule_view(span, rules), span.text)
+    """The :class:`Unit` of a Doc or Span (its own :class:`RuleView`)."""
+    whole = span[:] if isinstance(span, Doc) else span
+    return RuleView([whole.doc], rules or load_rules()).unit(whole.start, whole.end, span.text)
 
 
 def design_matrix(
@@ -323,46 +284,38 @@ def load_model() -> LinearVAD:
     return LinearVAD.load(MODEL_FILE)
 
 
-def score_docs(
-    docs: Sequence[Doc], model: LinearVAD | None = None, rules: Rules | None = None
-) -> list[dict[str, float]]:
-    """:data:`SCORE_COLUMNS` of each Doc (NaN without words; how its sentences combine:
-    ``docs/emotion.md``)."""
-    rules, model = rules or load_rules(), model or load_model()
-    v, units = RuleView(docs, rules), []
-    outs: list[dict[str, float]] = []
-    groups: list[tuple[dict[str, float], list[int]]] = []  # output, its sentences' words
-    for doc, a, b in zip(docs, v.bounds, v.bounds[1:], strict=False):
-        outs.append(out := dict.fromkeys(SCORE_COLUMNS, math.nan))
-        if v.word_count(a, b) == 0:
-            continue
-        text, sents = doc.text, [s for s in doc.sents if v.word_count(a + s.start, a + s.end)]
-        mine = [unit(v, a + s.start, a + s.end, text[s.start_char : s.end_char]) for s in sents]
-        units += mine
-        raw = sum(u.rule.raw for u in mine)
-        out["valence_rules"] = raw / math.sqrt(raw * raw + rules.alpha)
-        # VADER's recipe for a paragraph: the mean of its sentences' compounds
-        out["vader_compound"] = sum(u.vader["compound"] for u in mine) / len(mine)
-        out.update(v.nrc(a, b, v.negated(a, b)))
-        groups.append((out, [u.rule.n for u in mine]))
-    pred, a = model.predict_units(units), 0
-    for out, counts in groups:
-        w, a = np.asarray(counts, dtype=float), a + len(counts)
-        means = w @ pred[a - len(counts) : a].copy() / w.sum()
-        out.update(zip(DIMENSIONS, means.tolist(), strict=True))
-    return outs
-
-
-def score_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per turn keyed ``session_id, turn, speaker`` with :data:`SCORE_COLUMNS`
-    (``docs[i]``: the Doc of ``turns.text.iloc[i]``; every turn, flagged ones too)."""
+def score_turns(
+    turns: pd.DataFrame, docs: Sequence[Doc], rules: Rules | None = None
+) -> pd.DataFrame:
+    """One row per turn (``docs[i]``: the Doc of ``turns.text.iloc[i]``): keys and
+    :data:`SCORE_COLUMNS` (NaN without words; how sentences combine: ``docs/emotion.md``)."""
     if len(turns) != len(docs):
         raise ValueError(
             f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
             "row-aligned (docs[i] is the parse of turns.text.iloc[i])"
         )
-    out = pd.DataFrame(score_docs(docs), columns=SCORE_COLUMNS)
-    return pd.concat([turns[KEYS].reset_index(drop=True), out], axis=1)
+    rules = rules or load_rules()
+    v, units, groups = RuleView(docs, rules), [], []  # groups: a turn's output, sentences' words
+    outs = [dict.fromkeys(SCORE_COLUMNS, math.nan) for _ in docs]
+    for doc, out, a, b in zip(docs, outs, v.bounds, v.bounds[1:], strict=False):
+        if v.word_count(a, b) == 0:
+            continue
+        text, sents = doc.text, [s for s in doc.sents if v.word_count(a + s.start, a + s.end)]
+        mine = [v.unit(a + s.start, a + s.end, text[s.start_char : s.end_char]) for s in sents]
+        units += mine
+        raw = sum(u.raw for u in mine)
+        out["valence_rules"] = raw / math.sqrt(raw * raw + rules.alpha)
+        # VADER's recipe for a paragraph: the mean of its sentences' compounds
+        out["vader_compound"] = sum(u.vader["compound"] for u in mine) / len(mine)
+        out.update(v.nrc(a, b, v.negated(a, b)))
+        groups.append((out, [u.n for u in mine]))
+    pred, a = load_model().predict_units(units), 0
+    for out, counts in groups:
+        w, a = np.asarray(counts, dtype=float), a + len(counts)
+        means = w @ pred[a - len(counts) : a].copy() / w.sum()
+        out.update(zip(DIMENSIONS, means.tolist(), strict=True))
+    scores = pd.DataFrame(outs, columns=SCORE_COLUMNS)
+    return pd.concat([turns[KEYS].reset_index(drop=True), scores], axis=1)
 
 
 #: per-turn scores whose patient series get Utterance Emotion Dynamics, and the metrics kept
@@ -390,23 +343,6 @@ def patient_ued(
 DEFAULT_DATA = project_root().parent / "shared" / "data" / "emobank" / "emobank_train_dev.csv"
 DEFAULT_CACHE = "build/emobank/parse-cache"
 TARGETS = {"valence": "V", "arousal": "A", "dominance": "D"}
-
-
-def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
-    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
-    df = pd.read_csv(
-        project_path(path), dtype={"id": str, "split": str, "text": str}, keep_default_na=False
-    )
-    df = df[df["split"].isin(["train", "dev"])]
-    return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
-
-
-def emobank_units(texts: pd.Series, cache_dir: str | Path | None) -> list[Unit]:
-    """Each text parsed (cached) and scored as one :class:`Unit`."""
-    cache = project_path(cache_dir) if cache_dir else None
-    return [span_unit(d) for d in parse(texts.tolist(), load_pipeline(), cache)]
-
-
 #: Baselines printed beside the model: (dimension, column, description).
 BASELINES = (
     ("valence", "vader_compound", "VADER compound"),
@@ -417,11 +353,23 @@ BASELINES = (
 )
 #: NRC categories counted by the ``nrc_arousal`` baseline (high-arousal emotions).
 NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
-
-
 #: Dev-set scores shipped beside the model (ids, human ratings, scores; no text), written by
 #: ``make emotion-model`` so the validation figure can be drawn where EmoBank is not at hand.
 SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
+
+
+def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
+    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
+    types = {"id": str, "split": str, "text": str}
+    df = pd.read_csv(project_path(path), dtype=types, keep_default_na=False)
+    df = df[df["split"].isin(["train", "dev"])]
+    return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
+
+
+def emobank_units(texts: pd.Series, cache_dir: str | Path | None) -> list[Unit]:
+    """Each text parsed (cached) and scored as one :class:`Unit`."""
+    cache = project_path(cache_dir) if cache_dir else None
+    return [span_unit(d) for d in parse(texts.tolist(), load_pipeline(), cache)]
 
 
 def dev_predictions(
@@ -433,15 +381,17 @@ def dev_predictions(
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
     dev = load_emobank(data).query("split == 'dev'").reset_index(drop=True)
-    units = emobank_units(dev["text"], cache_dir)  # each text one unit
+    units = emobank_units(dev["text"], cache_dir)
     pred = load_model().predict_units(units).T
     out = dev[["id", "V", "A", "D", "text"]].assign(**dict(zip(DIMENSIONS, pred, strict=True)))
-    nrc = pd.DataFrame([u.rule.nrc for u in units])
-    vader = np.array([u.vader["compound"] for u in units])
+    nrc, vader = (
+        pd.DataFrame([u.nrc for u in units]),
+        np.array([u.vader["compound"] for u in units]),
+    )
     return out.assign(
         vader_compound=vader,
         vader_intensity=np.abs(vader),
-        valence_rules=[u.rule.compound for u in units],
+        valence_rules=[u.compound for u in units],
         nrc_valence=nrc["nrc_positive"] - nrc["nrc_negative"],
         nrc_arousal=sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL),
     )
@@ -456,9 +406,8 @@ def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
         res = stats.pearsonr(pred[col].to_numpy(float), pred[TARGETS[dim]].to_numpy(float))
         (lo, hi), n = res.confidence_interval(0.95), len(pred)
         rows.append((dim, name, col, float(res.statistic), float(lo), float(hi), n))
-    return pd.DataFrame(
-        rows, columns=["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
-    )
+    columns = ["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 _NRC = "NRC lexicon {} words outside negation scopes"
