@@ -49,13 +49,13 @@ class Rules:
     """The rule-layer settings (``lexicons/emotion_rules.yaml``; modifiers: words -> value)."""
 
     lexicon: dict[str, float]
-    negation_scalar: float
-    neg_determiners: frozenset[str]
-    neg_prepositions: frozenset[str]
-    neg_window: int
-    neg_stops: frozenset[str]
     modifiers: dict[tuple[str, ...], float]
     window: int
+    negation_scalar: float
+    neg_window: int
+    neg_stops: frozenset[str]
+    neg_determiners: frozenset[str]
+    neg_prepositions: frozenset[str]
     contrast: frozenset[str]
     before: float
     after: float
@@ -65,27 +65,12 @@ class Rules:
 @lru_cache(maxsize=1)
 def load_rules() -> Rules:
     """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
-    raw = read_yaml(LEXICON_DIR / "emotion_rules.yaml")
-    mods = {
-        tuple(str(w).lower().split()): float(raw[k]["value"])
-        for k in ("intensifiers", "diminishers")
-        for w in raw[k]["words"]
-    }
-    neg, contrast = raw["negators"], raw["contrast"]
-    return Rules(
-        analyzer().lexicon,
-        float(raw["negation_scalar"]),
-        frozenset(neg["determiner"]),
-        frozenset(neg["preposition"]),
-        int(raw["negation_window"]),
-        frozenset(raw["negation_scope_stops"]),
-        mods,
-        int(raw["modifier_window"]),
-        frozenset(contrast["words"]),
-        float(contrast["before"]),
-        float(contrast["after"]),
-        float(raw["normalisation_alpha"]),
-    )
+    raw, mods = read_yaml(LEXICON_DIR / "emotion_rules.yaml"), {}
+    for k in ("intensifiers", "diminishers"):
+        spec = raw.pop(k)
+        mods |= {tuple(str(w).lower().split()): float(spec["value"]) for w in spec["words"]}
+    sets = {k: frozenset(v) for k, v in raw.items() if isinstance(v, list)}
+    return Rules(analyzer().lexicon, mods, **raw | sets)
 
 
 @lru_cache(maxsize=1)
