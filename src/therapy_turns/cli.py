@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import pandas as pd
 import yaml
+from papermill.exceptions import PapermillExecutionError
 
 from therapy_turns.analysis.sessions import read_metadata
 from therapy_turns.io.errors import TranscriptError
@@ -25,6 +26,7 @@ from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus, rea
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import build_tables, parse_turns
+from therapy_turns.report import notebooks
 from therapy_turns.schema import SPEAKERS
 
 
@@ -89,16 +91,14 @@ def load_args(args: argparse.Namespace) -> Corpus:
     return corpus
 
 
-def cmd_parse(args: argparse.Namespace) -> int:
-    """Write the turn table."""
+def _parse(args: argparse.Namespace) -> int:
     corpus = load_args(args)
     write_table(corpus.turns, args.out)
     print(corpus.summary())
     return 0
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
-    """Parse once and write the partitioned Parquet tables and manifest (see pipeline.py)."""
+def _analyze(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.scheduler:
         raise UsageError("give --workers or --scheduler, not both")
     if args.metadata is not None:
@@ -117,8 +117,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_table(args: argparse.Namespace) -> int:
-    """Write one measure's table: keys plus its columns (listed by the measure command's --help)."""
+def _table(args: argparse.Namespace) -> int:
     from therapy_turns.measures.coder import TechniqueModel
 
     measure = registry.get(args.measure)
@@ -134,8 +133,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_coder(args: argparse.Namespace) -> int:
-    """Train a supervised coder on a coded turn table; print session-grouped CV agreement."""
+def _train_coder(args: argparse.Namespace) -> int:
     from therapy_turns.measures.coder import format_cv, train_file
 
     a, out = args, Path(args.out)
@@ -149,16 +147,11 @@ def cmd_train_coder(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run_notebook(args: argparse.Namespace) -> int:
-    """Execute a notebook with validated parameters (never in place)."""
-    from papermill.exceptions import PapermillExecutionError
-
-    from therapy_turns.report.notebooks import run_notebook
-
+def _run_notebook(args: argparse.Namespace) -> int:
     logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
     a = args
     try:
-        run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
+        notebooks.run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
     except PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue} (partial output in failed/ beside {a.output})"
         print(
@@ -168,60 +161,47 @@ def cmd_run_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Build the self-contained HTML report from executed notebooks."""
-    from therapy_turns.report.notebooks import build_index
-
-    print(build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
+def _report(args: argparse.Namespace) -> int:
+    print(notebooks.build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
     return 0
 
 
-def cmd_strip(args: argparse.Namespace) -> int:
-    """Strip a notebook for commit, keeping (refreshed) nbval check outputs."""
-    from therapy_turns.report.notebooks import strip_notebook
-
+def _strip(args: argparse.Namespace) -> int:
     for nb in args.notebooks:
-        strip_notebook(nb, args.executed)
+        notebooks.strip_notebook(nb, args.executed)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command (their options: ``data/cli.yaml``)."""
+    """The argument parser with every sub-command (their help and options: ``data/cli.yaml``)."""
     spec, measures = read_yaml(DATA_DIR / "cli.yaml"), registry.measures()
     types = {"count": _positive(int, "a whole number >= 1"), "int": int, "setting": _setting}
     types |= {"seconds": _positive(float, "a number of seconds > 0"), "scheduler": _scheduler}
     parser = Parser(prog="therapy-turns", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    def add(name: str, func: Callable, help: str, description: str = "", **kw: object) -> None:
-        p = sub.add_parser(name, help=help, description=description or help, **kw)
-        p.set_defaults(func=func, event_patterns=None, technique_model=None, events=None)
+    reads = {"parse": _parse, "analyze": _analyze, "table": _table}  # transcripts: the options
+    commands = reads | dict.fromkeys(measures, _table) | {"strip-notebook": _strip}
+    commands |= {"run-notebook": _run_notebook, "report": _report, "train-coder": _train_coder}
+    for name, func in commands.items():
+        help, kw = spec["help"].get(name, "").format(", ".join(measures)), {}
+        if m := measures.get(name):  # one command per measure, the same as `table NAME`
+            help = f"write the {name} table: {m.description}"
+            epilog = "columns (after session_id, turn, speaker):"
+            for c in m.columns:
+                only = "" if set(c.speakers) == set(SPEAKERS) else f" ({'/'.join(c.speakers)} only)"
+                epilog += f"\n  {c.name}: {c.meaning}" + (f" [{c.unit}]" if c.unit else "") + only
+            raw = argparse.RawDescriptionHelpFormatter
+            kw = dict(description=f"{m.description}.", epilog=epilog, formatter_class=raw)
+        p = sub.add_parser(name, help=help, **{"description": help, **kw})
+        p.set_defaults(
+            func=func, event_patterns=None, technique_model=None, events=None, measure=name
+        )
         if name == "table":
             p.add_argument("measure", choices=list(measures), help="the measure (table) name")
-        transcripts = spec["transcripts"] if func in (cmd_parse, cmd_analyze, cmd_table) else {}
-        for flag, o in {**transcripts, **spec.get(name, {})}.items():
+        options = spec["transcripts"] if func in reads.values() else {}
+        for flag, o in {**options, **spec.get(name, {})}.items():
             p.add_argument(flag, **{**o, "type": types[o["type"]]} if "type" in o else o)
-
-    add("parse", cmd_parse, "load transcripts and write the turn table")
-    add("analyze", cmd_analyze, "parse once; write partitioned Parquet tables + manifest")
-    add("table", cmd_table, "write the table of one measure: " + ", ".join(measures))
-    for name, m in measures.items():  # one command per measure, the same as `table NAME`
-        epilog = "columns (after session_id, turn, speaker):"
-        for c in m.columns:
-            only = "" if set(c.speakers) == set(SPEAKERS) else f" ({'/'.join(c.speakers)} only)"
-            epilog += f"\n  {c.name}: {c.meaning}" + (f" [{c.unit}]" if c.unit else "") + only
-        raw = argparse.RawDescriptionHelpFormatter
-        help = f"write the {name} table: {m.description}"
-        add(name, cmd_table, help, f"{m.description}.", epilog=epilog, formatter_class=raw)
-        sub.choices[name].set_defaults(measure=name)
-    for name, func in [
-        ("strip-notebook", cmd_strip),
-        ("run-notebook", cmd_run_notebook),
-        ("report", cmd_report),
-        ("train-coder", cmd_train_coder),
-    ]:
-        add(name, func, func.__doc__)
     return parser
 
 
@@ -235,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         suffix = Path(getattr(args, "out", "")).suffix
-        if args.func in (cmd_parse, cmd_table) and suffix not in (".csv", ".parquet"):
+        if args.func in (_parse, _table) and suffix not in (".csv", ".parquet"):
             raise UsageError(f"--out {args.out}: expected a .csv or .parquet file name")
         return args.func(args)
     except Exception as e:  # the package's own error types are one-line messages, exit 2
