@@ -28,10 +28,11 @@ from therapy_turns.measures.emotion import (
     LinearVAD,
     design_matrix,
     dev_predictions,
-    emobank_units,
     load_emobank,
     load_model,
+    span_unit,
 )
+from therapy_turns.nlp import load_pipeline, parse
 from therapy_turns.paths import project_path
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,12 @@ def save_model(model: LinearVAD, path: str | Path = MODEL_FILE) -> None:
     arrays = {k: getattr(model, k) for k in ("intercept", "dense_mean", "dense_sd")}
     meta = np.asarray(json.dumps(model.meta, sort_keys=True))
     np.savez_compressed(path, vocab=vocab, coef=model.coef.astype(np.float32), **arrays, meta=meta)
+
+
+def emobank_units(texts, cache_dir: str | Path | None) -> list:
+    """Each text parsed (cached) and scored as one ``emotion.Unit``."""
+    cache = project_path(cache_dir) if cache_dir else None
+    return [span_unit(d) for d in parse(texts.tolist(), load_pipeline(), cache)]
 
 
 def train(

@@ -351,12 +351,6 @@ def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
     return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
 
 
-def emobank_units(texts: pd.Series, cache_dir: str | Path | None) -> list[Unit]:
-    """Each text parsed (cached) and scored as one :class:`Unit`."""
-    cache = project_path(cache_dir) if cache_dir else None
-    return [span_unit(d) for d in parse(texts.tolist(), load_pipeline(), cache)]
-
-
 def dev_predictions(
     data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE
 ) -> pd.DataFrame:
@@ -366,7 +360,8 @@ def dev_predictions(
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
     dev = load_emobank(data).query("split == 'dev'").reset_index(drop=True)
-    units = emobank_units(dev["text"], cache_dir)
+    cache = project_path(cache_dir) if cache_dir else None
+    units = [span_unit(d) for d in parse(dev["text"].tolist(), load_pipeline(), cache)]
     pred = load_model().predict_units(units).T
     out = dev[["id", "V", "A", "D", "text"]].assign(**dict(zip(DIMENSIONS, pred, strict=True)))
     nrc, vader = (

@@ -270,16 +270,14 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     )
     views, rows, session, prev = Tokens(docs).views() if len(docs) else [], [], None, None
     for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
-        doc, spoken = docs[i], str(texts[i]).strip() != ""
+        doc = docs[i]
         if sids[i] != session:
             session, prev = sids[i], None
         if speakers[i] != "therapist":
-            prev = i if spoken else prev
+            prev = i if str(texts[i]).strip() else prev
             continue
-        tc = Turn()
-        if len(doc) and spoken:  # the views of this turn and the client turn before
-            cv = None if prev is None else views[prev]
-            tc = get_coder(doc.vocab).code_turn(doc, None, bool(flags[i]), (views[i], cv))
+        cv = None if prev is None else views[prev]  # the view of the client turn before
+        tc = get_coder(doc.vocab).code_turn(doc, None, bool(flags[i]), (views[i], cv))
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
         codes = [";".join(tc.forms), ";".join(tc.act), tc.main_behaviour, evidence]
         codes += [len([f for f in tc.forms if f != "other"])]
