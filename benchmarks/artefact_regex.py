@@ -62,8 +62,7 @@ def run(sizes: tuple[int, ...] = (1_000_000, 4_000_000)) -> None:
         for size in sizes:
             text = cases(size)[name]
             row.append(timed(lambda t=text: analyse_turn_text(t, "therapist"))
-                       + timed(lambda t=text: [p.search(t) for ps in _ARTEFACTS.values()
-                                               for p in ps])
+                       + timed(lambda t=text: [p.search(t) for p in _ARTEFACTS.values()])
                        + timed(lambda t=text: segment_text("Patient: " + t, "bench.txt"))
                        + timed(lambda t=text: text_pieces(t, 100_000)))
         print(f"{name:32} " + " ".join(f"{s:11.3f}" for s in row) + f"   {row[-1] / row[0]:5.1f}")

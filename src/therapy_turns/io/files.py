@@ -21,8 +21,12 @@ class OutputError(Exception):
     """An output cannot be written safely; the message is one line naming the path."""
 
 
-def _oserror(path: Path, e: OSError) -> OutputError:
-    return OutputError(f"{path}: cannot write ({e.strerror or e})")
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 @contextmanager
@@ -31,13 +35,12 @@ def atomic_write(path: PathArg) -> Iterator[Path]:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as e:
-        raise _oserror(path, e) from None
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
     finally:
-        with suppress(OSError):
+        with suppress(OSError):  # e.g. the parent is a file
             tmp.unlink(missing_ok=True)
 
 
@@ -65,7 +68,7 @@ def output_folder(
     path: PathArg, inputs: Iterable[PathArg] = (), tables: Iterable[str] = ()
 ) -> Iterator[Path]:
     """Lock an output folder (new or ours, no input inside), yield a staging folder, publish it."""
-    p = Path(path).absolute()
+    p, staging = Path(path).absolute(), Path(path).absolute() / ".staging"
     if p.exists() and not p.is_dir():
         raise OutputError(f"--out {p}: is a file, expected a folder")
     for i in inputs:
@@ -77,35 +80,27 @@ def output_folder(
             f"--out {p}: folder is not empty and was not written by therapy-turns analyze "
             f"(no {MARKER}); choose a new or empty folder"
         )
-    fd, staging = None, p / ".staging"
-    try:
+    with _writing(p):
         p.mkdir(parents=True, exist_ok=True)
-        fd = os.open(p / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the OS drops it when the process dies
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        (p / MARKER).write_bytes(b'{"written_by": "therapy-turns analyze"}\n')  # ours from now
-        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
-        staging.mkdir()
-    except BlockingIOError:  # the lock is taken
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        msg = f"another analyze (pid {holder}) is writing this folder; wait for it or choose"
-        raise OutputError(f"--out {p}: {msg} another folder") from None
-    except OSError as e:
-        if fd is not None:
-            os.close(fd)
-        raise _oserror(p, e) from None
-    try:
-        yield staging
+        lock = open(p / ".lock", "a+b", buffering=0)  # held until the run ends
+    with lock:
         try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # dropped when the process dies
+        except BlockingIOError:
+            holder = (p / ".lock").read_text(errors="replace").strip() or "?"
+            msg = f"another analyze (pid {holder}) is writing this folder"
+            raise OutputError(f"--out {p}: {msg}; wait for it or choose another folder") from None
+        with _writing(p):
+            lock.truncate(0)
+            lock.write(str(os.getpid()).encode())
+            (p / MARKER).write_bytes(b'{"written_by": "therapy-turns analyze"}\n')  # ours from now
+            shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers
+            staging.mkdir()
+        yield staging
+        with _writing(p):
             (p / MANIFEST).unlink(missing_ok=True)  # until it is back: incomplete
             for name in (*tables, MANIFEST):
                 shutil.rmtree(p / name, ignore_errors=True)
                 if (staging / name).exists():
                     os.replace(staging / name, p / name)
-        except OSError as e:
-            raise _oserror(p, e) from None
         shutil.rmtree(staging, ignore_errors=True)
-    finally:
-        os.close(fd)

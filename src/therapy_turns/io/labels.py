@@ -99,19 +99,14 @@ def segment_text(
         if not (take := {k: abbr[k] for k in abbrev if both or abbr[k] not in named}):
             break
         speakers.update(take)
-    if like:  # the first unknown label by line; the others named too
-        (label, rule), *others = sorted(like.items(), key=lambda kv: where[kv[0]][0])
+    if like:  # the first unknown label by line; the others named too (their first 5 lines)
+        label, *others = sorted(like, key=lambda k: where[k][0])
         n, at, name = len(where[label]), where[label], label.split(" (")[0]
-        lines = f"{n} line{'s' * (n > 1)} ({_first(at)}{', ...' * (n > 5)}), {rule}"
-        also = "".join(f"; also unknown: {k!r} (lines {_first(where[k])})" for k, _ in others)
-        raise TranscriptError(
-            "unknown_speaker", path, at[0], label=label, name=name, lines=lines, also=also
-        )
+        lines = f"{n} line{'s' * (n > 1)} ({str(at[:5])[1:-1]}{', ...' * (n > 5)}), {like[label]}"
+        also = "".join(f"; also unknown: {k!r} (lines {str(where[k][:5])[1:-1]})" for k in others)
+        info = {"label": label, "name": name, "lines": lines, "also": also}
+        raise TranscriptError("unknown_speaker", path, at[0], **info)
     return bom + segs
-
-
-def _first(lines: list[int]) -> str:
-    return ", ".join(map(str, lines[:5]))
 
 
 def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list, dict, dict]:

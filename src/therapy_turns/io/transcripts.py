@@ -42,8 +42,8 @@ Row = dict[str, object]
 Record = tuple[int, int, dict[str, object]]  # a table's row: first line, last line, cells
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
-_ARTEFACTS = {  # docs/flags.md
-    k: [re.compile(p, re.I | re.S) for p in v]
+_ARTEFACTS = {  # each kind's patterns as one alternation (docs/flags.md)
+    k: re.compile("|".join(f"(?:{p})" for p in v), re.I | re.S)
     for k, v in read_yaml(DATA_DIR / "artefacts.yaml")["patterns"].items()
 }
 
@@ -70,21 +70,18 @@ def event_types(path: str | Path | None = None) -> EventTypes:
     path = Path(path or DATA_DIR / "events.yaml")
     try:
         raw = read_yaml(path)
+        types = raw.get("types") if isinstance(raw, dict) else None
+        if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
+            raise TranscriptError("event_types", path, what=f"{type(types).__name__} under 'types'")
+        return {str(k): [re.compile(str(p), re.I) for p in v] for k, v in types.items()}
     except (OSError, yaml.YAMLError) as e:
         line = mark.line + 1 if (mark := getattr(e, "problem_mark", None)) else None
         what = "no such file" if isinstance(e, OSError) else "invalid YAML"
         raise TranscriptError("event_types", path, line, what=what) from None
-    types = raw.get("types") if isinstance(raw, dict) else None
-    if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
-        raise TranscriptError("event_types", path, what=f"{type(types).__name__} under 'types'")
-    out = {}
-    for k, pats in types.items():
-        try:
-            out[str(k)] = [re.compile(str(p), re.I) for p in pats]
-        except re.error as e:
-            what = f"an invalid regex for type {k!r} ({e})"
-            raise TranscriptError("event_types", path, what=what) from None
-    return out
+    except re.error as e:  # the first type holding the pattern, as in file order
+        k = next(k for k, v in types.items() if e.pattern in map(str, v))
+        what = f"an invalid regex for type {k!r} ({e})"
+        raise TranscriptError("event_types", path, what=what) from None
 
 
 EVENT_TYPES = event_types()
@@ -127,19 +124,12 @@ def attach_events(
 ) -> pd.DataFrame:
     """``turns`` with each row of ``events`` (``tables.read_events``) added to its turn's events."""
     check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
-    out = turns.copy()
-    pos = {key: i for i, key in enumerate(zip(out["session_id"], out["turn"], strict=True))}
-    ev, tx = (out[c].fillna("").tolist() for c in ("event", "event_text"))
-    for r in events.itertuples(index=False):
-        i = pos[r.session_id, r.turn]
-        ev[i] = f"{ev[i]}{SEPARATOR}{r.event}" if ev[i] else r.event
-        tx[i] = f"{tx[i]}\n{r.event}" if tx[i] else r.event
-    out["event"], out["event_text"] = ev, tx
+    out, key = turns.copy(), pd.MultiIndex.from_frame(turns[["session_id", "turn"]])
+    for col, sep in (("event", SEPARATOR), ("event_text", "\n")):  # after the turn's own
+        new = events.groupby(["session_id", "turn"])["event"].agg(sep.join).reindex(key)
+        pairs = zip(out[col].fillna(""), new.fillna(""), strict=True)
+        out[col] = [sep.join(filter(None, p)) for p in pairs]
     return out
-
-
-def _is(kind: str, para: str) -> bool:
-    return any(p.fullmatch(para) for p in _ARTEFACTS[kind])
 
 
 def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
@@ -148,17 +138,17 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
     flags = dict.fromkeys(FLAGS, False)
     paras = [p.strip() for p in re.split(r"\n[ \t]*\n", raw.replace("\r\n", "\n"))]
     for para in filter(None, paras):
-        kind = next((k for k in FLAGS[:3] if _is(k, para)), None)  # removed from ``text``
-        if kind:
+        kind = next((k for k, rx in _ARTEFACTS.items() if rx.fullmatch(para)), None)  # file order
+        if kind in FLAGS[:3]:  # removed from ``text``
             flags[kind] = True
             notes += [para] if kind == "meta_note" else []
         else:
             keep.append(para)
-            flags["role_play"] |= speaker == "therapist" and _is("role_play", para)
+            flags["role_play"] |= kind == "role_play" and speaker == "therapist"
     text = "\n\n".join(keep)
     flags["missing_answer"] |= not text and not flags["generation_error"]  # no speech at all
     ending = text.rstrip()[-100:]  # the end is all the pattern needs: linear on any length
-    complete = any(p.search(ending) for p in _ARTEFACTS["complete_ending"])
+    complete = _ARTEFACTS["complete_ending"].search(ending)
     flags["truncated"] = len(text.split()) >= 4 and not complete  # "Yeah", "I guess so": complete
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
 
@@ -209,22 +199,22 @@ def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterat
     text = read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
     header: list[str] = []
-    start, n = 1, 0
+    n = 0
     try:
-        for fields in reader:
-            if fields and not header:
+        for fields in filter(None, reader):  # blank lines are no rows
+            start = reader.line_num - sum(f.count("\n") for f in fields)  # LFs in quoted cells
+            if not header:
                 header, header_end = [h.strip() for h in fields], reader.line_num
                 if len(set(header)) < len(header):
                     raise TranscriptError("repeated_column", path, start, header=header)
                 if missing := [c for c in required if c not in header]:
                     info = {"header": header, "required": list(required), "missing": missing}
                     raise TranscriptError("missing_column", path, start, **info)
-            elif fields and len(fields) != len(header):
+            elif len(fields) != len(header):
                 raise TranscriptError("field_count", path, start, n=len(fields), k=len(header))
-            elif fields:
+            else:
                 n += 1
                 yield start, reader.line_num, dict(zip(header, fields, strict=True))
-            start = reader.line_num + 1
     except csv.Error as e:
         raise TranscriptError("unparsable_csv", path, reader.line_num, reason=e) from None
     if not header:
@@ -263,8 +253,7 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
     if not records:
         raise TranscriptError("no_objects", path)
     has_turn = any("turn" in r for _, _, r in records)
-    lookup = ABBREVIATIONS | dict(speakers)
-    rows, seen, first = [], {}, {}
+    lookup, rows = ABBREVIATIONS | dict(speakers), {}
     for start, end, rec in records:
         sid, label, text = (_string(path, start, rec, k, csv_) for k in REQUIRED_COLUMNS)
         if (role := lookup.get(" ".join(label.split()).lower())) not in SPEAKERS:
@@ -273,16 +262,15 @@ def table_rows(path: Path, speakers: Speakers) -> list[dict[str, object]]:
         order = rec.get("turn") if has_turn else len(rows)
         if not (type(order) is int or isinstance(order, str) and _INT.fullmatch(order)):
             raise TranscriptError("turn", path, start, turn=order)
-        if (key := (sid, int(order))) in seen:
-            raise TranscriptError("turn_again", path, start, key=key, first=seen[key])
-        seen[key] = start
+        if (key := (sid, int(order))) in rows:
+            raise TranscriptError("turn_again", path, start, key=key, first=rows[key]["line_start"])
         event = str(rec.get("event") or "").strip()
         stamp = "" if rec.get("timestamp") is None else str(rec["timestamp"])
         row = {"session_id": sid, "speaker": role, "speaker_label": label, "raw_text": text}
         row |= {"thinking": "", "event": event, "event_text": event, "source": str(path)}
-        row |= {"line_start": start, "line_end": end, "timestamp": stamp}
-        rows.append((first.setdefault(sid, len(first)), key[1], row))
-    return [row for *_, row in sorted(rows, key=lambda r: r[:2])]
+        rows[key] = row | {"line_start": start, "line_end": end, "timestamp": stamp}
+    first = {sid: i for i, sid in enumerate(dict.fromkeys(sid for sid, _ in rows))}
+    return [rows[k] for k in sorted(rows, key=lambda k: (first[k[0]], k[1]))]
 
 
 def to_csv(df: pd.DataFrame, out: str | Path) -> None:
