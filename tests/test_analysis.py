@@ -396,7 +396,6 @@ def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> 
 
 def test_session_position_one_definition() -> None:
     """turn / last turn, NaN for a one-turn session, the same in every analysis that uses it."""
-    from therapy_turns.analysis import language
     from therapy_turns.schema import session_position
 
     turns = pd.concat([_toy_turns(), _toy_turns().iloc[:1].assign(session_id="s3")])
@@ -404,7 +403,7 @@ def test_session_position_one_definition() -> None:
     want = [0, 0.25, 0.5, 0.75, 1, 0, 1, np.nan]
     assert session_position(turns).tolist() == pytest.approx(want, nan_ok=True)
     feats = turns[["session_id", "turn", "speaker"]].assign(n_words=1.0)
-    got = language.analysable_features(feats, turns).set_index(["session_id", "turn"])
+    got = sessions.analysable_features(feats, turns).set_index(["session_id", "turn"])
     assert math.isnan(got.loc[("s3", 0), "position"])  # was 0 (the first and last turn)
     emo = feats.rename(columns={"n_words": "valence"})
     rows = sessions.turn_data(emo, turns, pd.DataFrame({"session_id": ["s1", "s2", "s3"]}), [])

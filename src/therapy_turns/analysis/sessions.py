@@ -1,5 +1,6 @@
-"""The ``sessions`` table (counts, every measure's aggregations, metadata by ``session_id``), the
-metadata's factors and outcomes, group comparisons and outcome correlations (notebook 06)."""
+"""Session-level summaries: the corpus overview (notebook 01), the features table prepared for
+notebook 02 (speaker summaries, marker rates, archetype check), the ``sessions`` table with its
+metadata, group comparisons and outcome correlations (notebook 06)."""
 
 import logging
 from collections.abc import Mapping
@@ -12,15 +13,81 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import stats
 
+from therapy_turns import schema
 from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Names, adjust_p, mixedlm_table
 from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
+from therapy_turns.measures.features import MARKERS, load_lexicon
 from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
-from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS, TURN_ID, count_words, session_position
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, TURN_ID, count_words
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
 
 log = logging.getLogger(__name__)
+
+
+def with_words(turns: pd.DataFrame) -> pd.DataFrame:
+    """The turn table plus ``words``: :func:`therapy_turns.schema.count_words` of the speech."""
+    return turns.assign(words=turns["text"].fillna("").map(count_words))
+
+
+def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """One row per session and speaker: turns, words, mean and median words per turn."""
+    g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
+    out = g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
+    return out.round({"mean_words": 1}).reset_index()
+
+
+def analysable_features(
+    feats: pd.DataFrame,
+    turns: pd.DataFrame,
+    exclude: Names = DEFAULT_EXCLUDE,
+    n_bins: int = 3,
+) -> pd.DataFrame:
+    """Feature rows of the analysed turns with ``position``, ``segment`` and ``therapist``."""
+    keep = analysable(turns.assign(position=schema.session_position(turns)), exclude)
+    out = feats.merge(keep[[*KEYS, "position"]], on=KEYS)
+    labels = ["early", "middle", "late"] if n_bins == 3 else [str(i + 1) for i in range(n_bins)]
+    bins = np.linspace(0, 1, n_bins + 1)
+    out["segment"] = pd.cut(out["position"], bins=bins, labels=labels, include_lowest=True)
+    out["therapist"] = (out["speaker"] == "therapist").astype(float)
+    return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
+
+
+def speaker_summary(df: pd.DataFrame, cols: Names) -> pd.DataFrame:
+    """Median and quartiles of ``cols`` by speaker (``<speaker>_median``, ``_q1``, ``_q3``)."""
+    g = df.groupby("speaker")[list(cols)]
+    parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}
+    speakers = sorted(parts["median"].columns)
+    return pd.concat({f"{p}_{s}": parts[s][p] for p in speakers for s in parts}, axis=1)
+
+
+def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
+    """Patient markers per session: matches per 1,000 patient words, and the word count."""
+    g = df[df["speaker"] == "patient"].groupby("session_id", sort=True)
+    words = g["n_words"].sum()
+    rates = g[[f"marker_{m}" for m in MARKERS]].sum().div(words.where(words > 0), axis=0) * 1000
+    rates.columns = list(MARKERS)
+    return rates.assign(patient_words=words).reset_index()
+
+
+def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.DataFrame:
+    """Do the sessions of each marker's archetype have its highest rates (pass, fail, skipped)?"""
+    raw = load_lexicon("markers")["markers"]
+    prof = profile[profile["session_id"].isin(list(archetypes))]
+    label = prof["session_id"].map(archetypes)
+    rows = []
+    for m in ("skeptic", "vague", "intellectualising") if len(prof) else ():
+        target = raw[m]["archetype"]
+        inside, outside = prof.loc[label == target, m], prof.loc[label != target, m]
+        note = "" if len(inside) else f"no session labelled {target!r}"
+        note = note or ("" if len(outside) else "no session with another label")
+        lo, hi = (np.nan, np.nan) if note else (float(inside.min()), float(outside.max()))
+        result = "skipped" if note else "pass" if lo > hi else "fail"
+        rows.append((m, target, int(inside.size), lo, hi, result, note))
+    columns = "marker archetype n_sessions min_archetype max_others result note".split()
+    return pd.DataFrame(rows, columns=columns)
+
 
 COUNT_COLUMNS = "n_turns n_analysed n_patient n_therapist patient_words therapist_words".split()
 
@@ -54,7 +121,7 @@ def summarise_sessions(
     total = out.patient_words + out.therapist_words
     out.insert(7, "patient_word_share", (out.patient_words / total.where(total > 0)).astype(float))
     position = pd.DataFrame({"session_id": sid, "turn": turns["turn"], "speaker": speaker})
-    position["position"] = session_position(position)
+    position["position"] = schema.session_position(position)
     rows: dict[str, pd.DataFrame] = {}  # each measure's rows of the analysed turns, in order
     found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
     for name, df in tables.items():
@@ -221,7 +288,7 @@ def turn_data(
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """One speaker's analysed rows of ``table`` with ``position`` and the session ``columns``."""
-    keep = analysable(turns.assign(position=session_position(turns)), tuple(exclude))
+    keep = analysable(turns.assign(position=schema.session_position(turns)), tuple(exclude))
     d = table[table.speaker == speaker].drop(columns="position", errors="ignore")
     d = d.merge(keep[[*TURN_ID, "position"]], on=TURN_ID).astype({"session_id": str})
     s = sessions[["session_id", *columns]].astype({"session_id": str})

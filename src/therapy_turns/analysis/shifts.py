@@ -1,6 +1,5 @@
-"""Technique shifts across therapist turns, their coupling with the patient's emotion, the MI
-session indices and client talk after each behaviour (notebooks 04, 05); sequences never cross a
-session, randomness only from ``default_rng(seed)``."""
+"""Technique shifts, their coupling with the patient's emotion, MI session indices and client talk
+after each behaviour (notebooks 04, 05); sequences never cross a session; seeded randomness."""
 
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -95,10 +94,8 @@ def perseveration(
     runs = runs[runs["length"] >= min_length].reset_index(drop=True)
     m = patient[patient[marker].fillna(0) > 0]
     runs["n_marked_patient_turns"] = [
-        int(
-            ((m.session_id == r.session_id) & (m.turn > r.start_turn) & (m.turn < r.end_turn)).sum()
-        )
-        for r in runs.itertuples()
+        int(((m.session_id == s) & m.turn.between(a, b, "neither")).sum())
+        for s, a, b in runs[["session_id", "start_turn", "end_turn"]].itertuples(index=False)
     ]
     order = ["length", "n_marked_patient_turns"]
     return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
@@ -176,11 +173,6 @@ def coupling_model(
     out = pd.DataFrame(rows, columns=columns)
     out.insert(7, "p_adj", adjust_p(out["p"].to_numpy(float), method))
     return out
-
-
-def code_frequencies(codes: pd.DataFrame, columns: Names) -> pd.DataFrame:
-    """Share of therapist turns with each indicator per session (rows: sessions)."""
-    return codes.groupby("session_id", sort=True)[list(columns)].mean()
 
 
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")

@@ -102,7 +102,7 @@ def turn_counts(turns: pd.DataFrame) -> Text:
 
 
 def words_by_speaker(summary: pd.DataFrame) -> Text:
-    """Who speaks more, per session (from ``language.session_summary``)."""
+    """Who speaks more, per session (from ``sessions.session_summary``)."""
     w = summary.pivot(index="session_id", columns="speaker", values="words").fillna(0)
     m = summary.pivot(index="session_id", columns="speaker", values="mean_words").get("patient")
     more = int((w.get("patient", 0) > w.get("therapist", 0)).sum())
@@ -126,7 +126,7 @@ def artefacts(summary: pd.DataFrame, flags: Sequence[str]) -> Text:
 
 
 def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
-    """Median of each feature for patients vs therapists (``language.speaker_summary``)."""
+    """Median of each feature for patients vs therapists (``sessions.speaker_summary``)."""
     parts = []
     for f in (f for f in features if f in summary.index):
         p, t = summary.loc[f].get("patient_median"), summary.loc[f].get("therapist_median")

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from therapy_turns.analysis.dynamics import home_base
-from therapy_turns.analysis.language import with_words
+from therapy_turns.analysis.sessions import with_words
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
 from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
