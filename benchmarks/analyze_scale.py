@@ -102,10 +102,11 @@ def child(args: argparse.Namespace) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     from therapy_turns import pipeline
+    from therapy_turns.io.transcripts import load_corpus
     from therapy_turns.nlp import load_pipeline
 
     nlp = load_pipeline()
-    turns = __import__("pandas").concat(list(pipeline.iter_sessions(args.corpus)))
+    turns = load_corpus(args.corpus).turns
     words = int(turns.text.str.split().str.len().sum())
     texts = turns.text.tolist()
     del turns

@@ -98,8 +98,8 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------------- streaming
-def test_iter_sessions_matches_load_corpus(seed_turns: pd.DataFrame) -> None:
-    streamed = pd.concat(list(pipeline.iter_sessions(SEEDS)), ignore_index=True)
+def test_sessions_one_by_one_match_load_corpus(seed_turns: pd.DataFrame) -> None:
+    streamed = pd.concat(list(pipeline.iter_chunks(session_parts(SEEDS), 1)), ignore_index=True)
     pd.testing.assert_frame_equal(streamed, seed_turns)
     chunks = list(pipeline.iter_chunks(session_parts(SEEDS), 2))
     assert [c.session_id.nunique() for c in chunks] == [2, 2, 1]

@@ -11,7 +11,7 @@ import pytest
 
 from therapy_turns import cli, pipeline
 from therapy_turns.analysis.sessions import summarise_sessions
-from therapy_turns.io.errors import TranscriptError
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import attach_events, load_corpus, read_events
 from therapy_turns.measures.events import compute_events
@@ -39,9 +39,9 @@ def events_csv(tmp_path: Path, body: str, name: str = "ev.csv") -> Path:
 
 def test_attach_merges_with_the_transcripts_own_events(tmp_path):
     turns = load_corpus(corpus(tmp_path)).turns
-    ev = read_events(events_csv(tmp_path, "session_id,turn,event,coder\na,2,rupture,JS\n"
-                                          "b,2,homework_review,JS\nb,2,rupture,AB\n"))
-    out = attach_events(turns, ev)
+    path = events_csv(tmp_path, "session_id,turn,event,coder\na,2,rupture,JS\n"
+                                "b,2,homework_review,JS\nb,2,rupture,AB\n")
+    out = attach_events(turns, read_events(path), path)
     got = out.set_index(["session_id", "turn"])
     assert got.loc[("a", 2), "event"] == "rupture" and got.loc[("a", 2), "event_text"] == "rupture"
     assert got.loc[("b", 2), "event"] == "stressful_news;homework_review;rupture"

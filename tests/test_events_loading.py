@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from therapy_turns.io import errors
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.io.labels import segment_text
-from therapy_turns.io.transcripts import event_counts, load_corpus, parse_text
+from therapy_turns.io.transcripts import corpus_files, event_counts, load_corpus, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SEEDS = ROOT / "seeds-full"
@@ -120,7 +120,7 @@ def test_table_inputs_carry_an_event_column(tmp_path):
 def test_full_seeds_19_events_where_the_files_have_them():
     corpus = load_corpus(FULL_SEEDS)  # README.md and metadata.csv are not sessions
     t = corpus.turns
-    assert t["session_id"].nunique() == 5 and len(corpus.files) == 5
+    assert t["session_id"].nunique() == 5 and len(corpus_files(FULL_SEEDS)) == 5
     per_file = t[t.event != ""].groupby("session_id").size().tolist()
     assert per_file == [3, 5, 4, 2, 5]
     # counted by hand from the System Notes (confused / stressful text / intrusive memory / tired)
@@ -152,5 +152,5 @@ def test_directory_companions_are_not_sessions(tmp_path, name):
     (tmp_path / name).write_text("# About this corpus\nsession_id,x\n")
     assert load_corpus(tmp_path).turns["session_id"].tolist() == ["s"]
     # named explicitly, a file is read as a transcript (and fails as one)
-    with pytest.raises(errors.TranscriptError):
+    with pytest.raises(TranscriptError):
         load_corpus(tmp_path / name)

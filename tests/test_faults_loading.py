@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from therapy_turns import cli
-from therapy_turns.pipeline import iter_sessions
+from therapy_turns.io.transcripts import iter_chunks, session_parts
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -96,7 +96,8 @@ def test_speaker_option_adds_to_the_defaults_in_every_command(tmp_path, capsys):
     assert run(["parse", str(p), "--out", str(out), *args], capsys)[0] == 0
     assert pd.read_csv(out)["speaker"].tolist() == ["patient", "therapist", "therapist"]
     # analyze's loader (was: the defaults dropped, 'Therapist:' unknown)
-    turns = next(iter_sessions([p], speakers={"patient": "patient", "Coach": "therapist"}))
+    parts = session_parts([p], speakers={"patient": "patient", "Coach": "therapist"})
+    turns = next(iter_chunks(parts, 1))
     assert turns["speaker"].tolist() == ["patient", "therapist", "therapist"]
 
 

@@ -12,8 +12,8 @@ import pytest
 import spacy
 
 from therapy_turns import nlp
-from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.io.labels import (
     parse_speaker_options,
     segment_text,
@@ -92,7 +92,7 @@ UNKNOWN = [
                          [c if len(c) == 7 else (*c, "") for c in UNKNOWN])
 def test_unknown_speaker_is_an_error_naming_label_count_lines_and_option(
         text, label, line, count, lines, rule, also):
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         parse_text(text, "s", "x.txt")
     assert info.value.kind == "unknown_speaker"
     s = "s" if count > 1 else ""
@@ -145,7 +145,7 @@ def test_thinking_lines_are_never_speakers():
     ("Mother=coach", "role 'coach'"),
 ])
 def test_speaker_option_that_can_never_match_is_one_line(option, why):
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         parse_speaker_options([option])
     assert info.value.kind == "speaker_option"
     assert str(info.value) == (
@@ -218,7 +218,7 @@ BAD_TABLES = [
 @pytest.mark.parametrize("name,content,line,message", BAD_TABLES)
 def test_bad_tables_are_one_error_naming_file_and_line(tmp_path, name, content, line, message):
     p = write(tmp_path, name, content)
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         load_corpus(p)
     assert str(info.value) == f"{p}:{line}: {message}"
 
@@ -262,7 +262,7 @@ def test_parsed_table_round_trips_through_its_own_csv(tmp_path):
 def test_output_that_is_an_input_is_refused(tmp_path):
     p = write(tmp_path, "x.csv", "session_id,speaker,text\ns,patient,hi\n")
     before = p.read_bytes()
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         load_corpus(p, out=tmp_path / "." / "x.csv")
     assert info.value.kind == "same_file"
     assert str(info.value) == (f"{tmp_path / '.' / 'x.csv'}: found an output path that is the "

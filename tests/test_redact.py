@@ -18,7 +18,7 @@ import spacy
 from spacy.language import Language
 
 from therapy_turns import cli
-from therapy_turns.io.errors import TranscriptError, withhold_quoted
+from therapy_turns.io.files import TranscriptError, withhold_quoted
 from therapy_turns.io.redact import (
     PLACEHOLDER_RE,
     find_identifiers,

@@ -14,6 +14,7 @@ import pytest
 
 from therapy_turns import cli, pipeline, schema
 from therapy_turns.analysis import sessions
+from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures import emotion, registry
 from therapy_turns.measures.registry import Column, Measure, register
 from therapy_turns.nlp import load_pipeline
@@ -92,7 +93,7 @@ def test_toy_measure_cli_commands(toy, corpus: Path, tmp_path: Path) -> None:
 
 
 def test_builtin_measures_declare_exactly_their_columns(corpus: Path) -> None:
-    turns = pd.concat(list(pipeline.iter_sessions(corpus)), ignore_index=True)
+    turns = load_corpus(corpus).turns
     docs = pipeline.parse_turns(turns, progress=False)
     for name, m in registry.measures().items():
         table = m.compute(turns, docs)
@@ -109,7 +110,7 @@ def test_builtin_measures_declare_exactly_their_columns(corpus: Path) -> None:
 
 # --------------------------------------------------------------------------- one definition each
 def test_one_word_definition(corpus: Path) -> None:
-    turns = pd.concat(list(pipeline.iter_sessions(corpus)), ignore_index=True)
+    turns = load_corpus(corpus).turns
     docs = pipeline.parse_turns(turns, progress=False)
     feats = registry.get("features").compute(turns, docs)
     counted = [schema.count_words(t) for t in turns.text]

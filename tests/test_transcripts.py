@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from therapy_turns.io import errors
 from therapy_turns.io import transcripts as tr
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.io.labels import segment_text, speaker_map
 from therapy_turns.io.transcripts import analyse_turn_text, load_corpus, parse_text
 
@@ -98,13 +98,13 @@ def test_speaker_mapping_is_case_insensitive_and_extensible(tmp_path):
     t = parse_text(text, "s", speakers=speaker_map({"Dr Smith": "therapist"}))
     assert t["speaker"].tolist() == ["patient", "therapist", "therapist"]
     # without the mapping, "Dr Smith:" ends the file after a known turn: an unknown speaker
-    with pytest.raises(errors.TranscriptError, match="--speaker 'Dr Smith=patient'") as info:
+    with pytest.raises(TranscriptError, match="--speaker 'Dr Smith=patient'") as info:
         parse_text(text, "s")
     assert info.value.kind == "unknown_speaker"
     # mapped as content, it continues the counsellor's turn
     t2 = parse_text(text, "s", speakers=speaker_map({"Dr Smith": "content"}))
     assert len(t2) == 2 and "Dr Smith: welcome." in t2.loc[1, "text"]
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         speaker_map({"Coach": "coach"})
     assert info.value.kind == "speaker_option"
 
@@ -243,7 +243,7 @@ def test_glob(tmp_path):
 def test_same_session_id_in_two_tables_fails(tmp_path):
     a = write(tmp_path, "a.csv", "session_id,speaker,text\ns,client,hi\n")
     b = write(tmp_path, "b.csv", "session_id,speaker,text\ns,client,hello\n")
-    with pytest.raises(errors.TranscriptError, match="session id 's'") as info:
+    with pytest.raises(TranscriptError, match="session id 's'") as info:
         load_corpus([a, b])
     assert info.value.kind == "session_id"
 
@@ -265,7 +265,7 @@ def test_same_session_id_in_two_tables_fails(tmp_path):
 ])
 def test_bad_inputs_raise_specific_errors(tmp_path, name, content, kind, line):
     p = write(tmp_path, name, content)
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         load_corpus(p)
     e = info.value
     assert e.kind == kind
@@ -276,18 +276,18 @@ def test_bad_inputs_raise_specific_errors(tmp_path, name, content, kind, line):
 def test_only_unknown_labels_is_no_speaker_error(tmp_path):
     # a file whose every paragraph has a label the mapping does not know
     p = write(tmp_path, "x.txt", "")
-    with pytest.raises(errors.TranscriptError):
+    with pytest.raises(TranscriptError):
         load_corpus(p)
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         segment_text("\n\n")
     assert info.value.kind == "no_label"
 
 
 def test_missing_path(tmp_path):
-    with pytest.raises(errors.TranscriptError, match="no such file") as info:
+    with pytest.raises(TranscriptError, match="no such file") as info:
         load_corpus(tmp_path / "nope")
     assert info.value.kind == "missing_path"
-    with pytest.raises(errors.TranscriptError, match="matches no file") as info:
+    with pytest.raises(TranscriptError, match="matches no file") as info:
         load_corpus(str(tmp_path / "*.txt"))
     assert info.value.kind == "no_match"
 
@@ -299,7 +299,7 @@ def test_skip_loads_good_files_and_lists_bad_ones(tmp_path):
     assert corpus.turns["session_id"].tolist() == ["good"]
     assert [s.path for s in corpus.skipped] == [str(bad)]
     assert "UTF-8" in str(corpus.skipped[0])
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         load_corpus(tmp_path)
     assert info.value.kind == "encoding"
 
@@ -315,6 +315,6 @@ def test_malformed_csv_names_file_and_line(tmp_path: Path) -> None:
     f = tmp_path / "bad.csv"
     f.write_text("session_id,speaker,text\ns1,patient,hello\ns1,therapist,hi, there\n")
     message = r"bad\.csv:3: found a row of 4 fields"
-    with pytest.raises(errors.TranscriptError, match=message) as info:
+    with pytest.raises(TranscriptError, match=message) as info:
         load_corpus(f)
     assert info.value.kind == "field_count"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from therapy_turns.io import errors
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.io.labels import segment_text, speaker_map
 from therapy_turns.io.transcripts import parse_text
 
@@ -103,7 +103,7 @@ def test_every_character_in_a_turn_or_separator_and_no_unknown_label_merged(case
     if not unknown:
         check_loaded(text, roles, labels)
         return
-    with pytest.raises(errors.TranscriptError) as info:
+    with pytest.raises(TranscriptError) as info:
         parse_text(text, "g", "g.txt")
     assert info.value.kind == "unknown_speaker" and info.value.fields["label"] in unknown.values()
     name = info.value.fields["label"].split(" (")[0]

@@ -19,8 +19,7 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 
 from therapy_turns.analysis.sessions import read_metadata
-from therapy_turns.io.errors import TranscriptError
-from therapy_turns.io.files import atomic_write
+from therapy_turns.io.files import TranscriptError, atomic_write
 from therapy_turns.io.labels import parse_speaker_options
 from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus, read_events, to_csv
 from therapy_turns.measures import registry

@@ -26,8 +26,7 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
-from therapy_turns.io.errors import TranscriptError
-from therapy_turns.io.files import output_folder, read_cached, write_cached
+from therapy_turns.io.files import TranscriptError, output_folder, read_cached, write_cached
 from therapy_turns.io.transcripts import (
     DEFAULT_CHUNK_SESSIONS,
     TABLE_SUFFIXES,
@@ -38,7 +37,6 @@ from therapy_turns.io.transcripts import (
     corpus_files,
     event_types,
     iter_chunks,
-    iter_sessions,
     read_events,
     session_parts,
 )
@@ -60,7 +58,7 @@ from therapy_turns.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StaleTablesError", "build_tables", "iter_chunks", "iter_sessions", "load_table"]
+__all__ = ["StaleTablesError", "build_tables", "iter_chunks", "load_table"]
 __all__ += ["parse_turns", "read_manifest", "read_table", "run_chunks"]
 
 REDACT_FUNC = "therapy_turns.io.redact:redact_turns"  # "module:function", resolved in workers

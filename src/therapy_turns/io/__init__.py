@@ -1,1 +1,0 @@
-"""Reading transcripts and de-identifying them."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from therapy_turns.io.errors import TranscriptError
+from therapy_turns.io.files import TranscriptError
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import SPEAKERS
 
@@ -16,13 +16,11 @@ DEFAULT_SPEAKERS = {k: role for role, ks in _DATA["speakers"].items() for k in k
 ABBREVIATIONS = {k: role for role, ks in _DATA["abbreviations"].items() for k in ks}
 HEADING_WORDS = frozenset(_DATA["heading_words"])
 BOM = "\ufeff"
-
 _WORD = _DATA["word"]
 LABEL_RE = re.compile("".join(_DATA["label"]).replace("WORD", _WORD))  # the label grammar
 _NAME_LIKE = re.compile(_DATA["name_like"])
+_SEP_RE = re.compile(_DATA["separator"])
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # form feed, NEL, U+2028 stay
-# a --- Turn N --- header, or an event line
-_SEP_RE = re.compile(r"^---(?:\s*Turn\s+\d+.*|[ \t]*(?P<event>\[.*\][^\n]*))---[ \t]*\r?$")
 
 
 class Label(NamedTuple):
@@ -62,10 +60,8 @@ def parse_speaker_options(values: Sequence[str]) -> dict[str, str]:
         why = next((w for p, w in bad.items() if re.search(p.replace("WORD", _WORD), key)), None)
         if not sep:
             raise TranscriptError("speaker_option_sign", "--speaker", option=v)
-        if why or role.lower() not in (*SPEAKERS, "content"):  # content: opens no turn
-            raise TranscriptError(
-                "speaker_option", "--speaker", option=v, why=why or f"role {role!r}"
-            )
+        if why := why or (role.lower() not in (*SPEAKERS, "content") and f"role {role!r}"):
+            raise TranscriptError("speaker_option", "--speaker", option=v, why=why)
         out[key.lower()] = role.lower()
     return out
 

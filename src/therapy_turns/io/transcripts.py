@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from itertools import groupby, islice
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from therapy_turns.io.errors import TranscriptError, read_text_file
+from therapy_turns.io.files import TranscriptError, read_text_file
 from therapy_turns.io.labels import ABBREVIATIONS, Speakers, match_label, segment_text, speaker_map
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS
@@ -50,11 +49,10 @@ _ARTEFACTS = {  # each kind's patterns as one alternation (docs/flags.md)
 
 @dataclass
 class Corpus:
-    """The turn table of a corpus, the errors of the files skipped and the files read."""
+    """The turn table of a corpus and the errors of the files skipped."""
 
     turns: pd.DataFrame
     skipped: list[TranscriptError]
-    files: list[str]
 
     def summary(self) -> str:
         """One line: sessions, turns, flags, events, skipped files."""
@@ -119,10 +117,8 @@ def check_events(events: pd.DataFrame, n_turns: Mapping[str, int], path: str | P
             raise TranscriptError("event_turn_range", path, r.line, turn=r.turn, sid=sid, last=last)
 
 
-def attach_events(
-    turns: pd.DataFrame, events: pd.DataFrame, path: str | Path = "<events>"
-) -> pd.DataFrame:
-    """``turns`` with each row of ``events`` (``tables.read_events``) added to its turn's events."""
+def attach_events(turns: pd.DataFrame, events: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """``turns`` with each row of ``events`` (``read_events`` of ``path``) added to its turn's."""
     check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
     out, key = turns.copy(), pd.MultiIndex.from_frame(turns[["session_id", "turn"]])
     for col, sep in (("event", SEPARATOR), ("event_text", "\n")):  # after the turn's own
@@ -278,19 +274,15 @@ def to_csv(df: pd.DataFrame, out: str | Path) -> None:
     df.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
 
 
-def _paths(corpus: CorpusArg) -> list[Path]:
-    return [Path(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
-
-
 def project_corpus(corpus: CorpusArg) -> list[Path]:
     """The corpus paths of a notebook parameter, relative ones resolved against the root."""
-    return [project_path(p) for p in _paths(corpus)]
+    return [project_path(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
 
 
 def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
     """The transcript files of a corpus in reading order with their session ids."""
     found: list[tuple[Path, Path]] = []  # (file, the folder its id is relative to)
-    for p in _paths(corpus):
+    for p in map(Path, [corpus] if isinstance(corpus, (str, Path)) else corpus):
         if p.is_file():
             found.append((p, p.parent))
             continue
@@ -357,14 +349,7 @@ def session_parts(
             yield list(session)
 
 
-def iter_sessions(corpus: CorpusArg, *args: Any, **kw: Any) -> Iterator[pd.DataFrame]:
-    """The turn table of each session (streaming :func:`load_corpus`)."""
-    return map(turn_table, session_parts(corpus, *args, **kw))
-
-
-def iter_chunks(
-    sessions: Iterable[list[Row]], chunk_sessions: int = DEFAULT_CHUNK_SESSIONS
-) -> Iterator[pd.DataFrame]:
+def iter_chunks(sessions: Iterable[list[Row]], chunk_sessions: int) -> Iterator[pd.DataFrame]:
     """Turn tables of at most ``chunk_sessions`` consecutive sessions of :func:`session_parts`."""
     if chunk_sessions < 1:
         raise ValueError("chunk_sessions must be >= 1")
@@ -391,7 +376,7 @@ def load_corpus(
     parts = session_parts(paths, on_error, speakers, skipped, types)
     show = progress if progress is not None else len(files) > 20
     rows = [r for s in tqdm(parts, desc="load", unit="session", disable=not show) for r in s]
-    return Corpus(turn_table(rows), skipped, [str(f) for f in files])
+    return Corpus(turn_table(rows), skipped)
 
 
 def analysable(turns: pd.DataFrame, exclude: Sequence[str] = DEFAULT_EXCLUDE) -> pd.DataFrame:
