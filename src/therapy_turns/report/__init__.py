@@ -2,11 +2,14 @@
 
 from string import Template
 
-from therapy_turns.paths import DATA_DIR
+from therapy_turns.paths import DATA_DIR, read_yaml
+
+#: The HTML templates of the report index and the session explorer.
+HTML = read_yaml(DATA_DIR / "html.yaml")
 
 
-def fill_page(page: str, **values: str) -> str:
-    """The page template ``data/<page>.html`` filled with ``values`` and ``data/<page>.css``."""
-    css = (DATA_DIR / f"{page}.css").read_text(encoding="utf-8")
-    template = Template((DATA_DIR / f"{page}.html").read_text(encoding="utf-8"))
-    return template.substitute(css=css, **values)
+def fill(key: str, **values: str) -> str:
+    """The template ``key`` of ``data/html.yaml`` filled with ``values`` (and a page's ``css``)."""
+    if (css := DATA_DIR / f"{key}.css").exists():
+        values["css"] = css.read_text(encoding="utf-8")
+    return Template(HTML[key]).substitute(values)

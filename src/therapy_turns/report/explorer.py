@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.report import fill_page
+from therapy_turns.report import fill
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
 from therapy_turns.viz.figures import code_color, code_order
 from therapy_turns.viz.figures import plot_session as session_figure
@@ -159,8 +159,9 @@ def render_turn(row: Mapping[str, Any]) -> str:
     for kind, value, title, label in tags:
         attrs = f' data-{kind}="{_esc(value)}"'
         head.append(_tag("span", f"tt-{kind}", label.replace("_", " "), title, attrs))
-    parts = [f'<div class="{cls}" data-turn="{turn}" data-speaker="{spk}">']
-    parts.append(f'<div class="tt-head">{"".join(head)}</div>')
+    parts = dict(
+        cls=cls, turn=turn, speaker=spk, head="".join(head), codes="", note="", thinking=""
+    )
     if (mb := row.get("main_behaviour")) or row["codes"]:
         ev = evidence_by_code(row.get("evidence"), [c for _, c in row["codes"]])
         tags = [_tag("span", "tt-main", mb, "main behaviour (AnnoMI)")] if mb else []
@@ -170,21 +171,18 @@ def render_turn(row: Mapping[str, Any]) -> str:
             attrs += f'style="{prop}:{c};border-color:{c}"'
             title = f"{code}: {ev.get(code) or 'no evidence recorded'}"
             tags.append(_tag("span", "tt-code", code.replace("_", " "), title, attrs))
-        parts.append(f'<div class="tt-codes">{"".join(tags)}</div>')
+        parts["codes"] = f'<div class="tt-codes">{"".join(tags)}</div>'
     if str(row.get("text") or "").strip():
-        parts.append(_tag("div", "tt-text", row["text"]))
+        parts["text"] = _tag("div", "tt-text", row["text"])
     else:
         raw = row.get("raw_text", "")
-        parts.append(_tag("div", "tt-raw", raw, "no speech left: raw text shown"))
+        parts["text"] = _tag("div", "tt-raw", raw, "no speech left: raw text shown")
     if str(row.get("meta_notes") or "").strip():
         title = "out-of-role note, removed from the speech"
-        parts.append(_tag("div", "tt-note", row["meta_notes"], title))
+        parts["note"] = _tag("div", "tt-note", row["meta_notes"], title)
     if str(row.get("thinking") or "").strip():
-        parts.append(
-            '<details class="tt-thinking"><summary>therapist thinking</summary>'
-            f"<div>{_esc(row['thinking'])}</div></details>"
-        )
-    return "".join(parts) + "</div>"
+        parts["thinking"] = fill("thinking", text=_esc(row["thinking"]))
+    return fill("turn", **parts)
 
 
 def render_session(
@@ -212,9 +210,8 @@ def render_session(
     sid, side = _esc(session_id), ""
     if figure:
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
-        alt = f"emotion trajectory and technique timeline of {sid}"
-        side = f'<div class="tt-side"><img class="tt-figure" alt="{alt}" src="{uri}"></div>'
-    return fill_page("explorer", sid=sid, summary=_esc(summary), body=body, side=side)
+        side = fill("figure_side", sid=sid, uri=uri)
+    return fill("explorer", sid=sid, summary=_esc(summary), body=body, side=side)
 
 
 class SessionExplorer:

@@ -24,7 +24,7 @@ from traitlets.config import Config
 
 from therapy_turns.io.transcripts import FLAGS
 from therapy_turns.paths import project_path, read_yaml
-from therapy_turns.report import fill_page
+from therapy_turns.report import HTML, fill
 from therapy_turns.report.narrate import provenance
 from therapy_turns.store import load_table
 
@@ -37,10 +37,6 @@ FAILED_DIR = "failed"
 #: TCP without encryption").
 KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve") else {})
 SKIPPED_TAGS = {"parameters", "injected-parameters", "provenance"}
-EXCLUSION = (
-    "turns flagged generation_error or missing_answer, and turns with no speech left after "
-    "removing artefacts; meta notes never count"
-)
 
 
 class ParameterError(ValueError):
@@ -169,10 +165,7 @@ def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
             if pages := meta.get("pages"):
                 further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
                 links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
-            parts.append(
-                f'<figure data-figure="{name}"><img alt="{name}" {img}>'
-                f"<figcaption>{name} · {' · '.join(links)}</figcaption></figure>"
-            )
+            parts.append(fill("figure", name=name, img=img, links=" · ".join(links)))
         elif "text/html" in data:
             parts.append("".join(data["text/html"]))  # pandas escapes cell contents
         elif "text/markdown" in data:
@@ -231,32 +224,28 @@ def build_index(
         if stem in failed:
             link = _link(failed[stem].with_suffix(".html"), out.parent, "partial output")
             nav.append(f'<a class="failed-link" href="#{stem}">{name} (failed)</a>')
-            sections.append(
-                f'<section id="{stem}" class="failed"><h2>{name}: failed</h2><p>This notebook '
-                f"stopped with an error; its results are missing from the report. The {link} "
-                f"shows the cells that ran.</p><pre>{escape(failure(failed[stem]))}</pre>"
-                "</section>"
-            )
+            error = escape(failure(failed[stem]))
+            sections.append(fill("failed", stem=stem, name=name, link=link, error=error))
             continue
         title, body, params[stem] = notebook_section(runs[stem], out.parent)
         title = escape(title)
         link = _link(runs[stem].with_suffix(".html"), out.parent, "Executed notebook (with code)")
         nav.append(f'<a href="#{stem}">{title}</a>')
-        sections.append(f'<section id="{stem}"><h2>{title}</h2><p>{link}</p>{body}</section>')
+        sections.append(fill("section", stem=stem, title=title, link=link, body=body))
     turns, rows = load_table("turns", corpus, analysis_dir), provenance(corpus)
     extra = {"sessions": turns.session_id.nunique(), "turns": len(turns)}
     extra |= {f"turns flagged {f}": int(turns[f].sum()) for f in FLAGS}
-    extra["default exclusion"] = EXCLUSION
+    extra["default exclusion"] = HTML["exclusion"]
     extra = pd.DataFrame({"item": list(extra), "value": [str(v) for v in extra.values()]})
     methods = pd.concat([rows[~rows["item"].eq("git commit")], extra], ignore_index=True)
-    page = fill_page(
+    page = fill(
         "index",
         name=escape(Path(str(corpus).rstrip("/")).name or str(corpus)),
         nav="".join(nav),
         sections="".join(sections),
         methods=methods.to_html(index=False, classes="methods"),
         params="".join(
-            f"<h3>{escape(k)}</h3><pre>{escape(json.dumps(v, indent=1, sort_keys=True))}</pre>"
+            fill("params", name=escape(k), values=escape(json.dumps(v, indent=1, sort_keys=True)))
             for k, v in params.items()
         ),
     )
