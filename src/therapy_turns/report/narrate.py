@@ -1,5 +1,6 @@
-"""Sentences computed from results, so a notebook's text is true of the corpus it ran on; seed-only
-commentary (``data/seed_notes.yaml``, on the seeds only); the provenance table of every notebook."""
+"""Sentences computed from results, so a notebook's text is true of the corpus it ran on (wording:
+``data/narrate.yaml``); seed-only commentary (``data/seed_notes.yaml``, on the seeds only); the
+provenance table of every notebook."""
 
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from IPython.display import Markdown, display
 from therapy_turns.io.transcripts import corpus_checksum, corpus_files
 from therapy_turns.nlp import load_pipeline, pipeline_id
 from therapy_turns.paths import DATA_DIR, project_path, project_root, read_yaml
+from therapy_turns.schema import SPEAKERS
 
-PACKAGES = tuple(
-    "therapy_turns spacy pandas numpy statsmodels scipy seaborn matplotlib scikit-learn pyphen "
-    "vadersentiment nrclex ruptures papermill dask".split()
-)
+WORDING = read_yaml(DATA_DIR / "narrate.yaml")
 
 
 class Text(str):
@@ -31,6 +30,11 @@ class Text(str):
 
     def __add__(self, other: str) -> Text:
         return Text(f"{self} {other}".strip())
+
+
+def say(key: str, **fields: object) -> str:
+    """The template ``key`` of ``data/narrate.yaml`` with ``fields`` filled in."""
+    return WORDING[key].format(**fields)
 
 
 def seed_note(corpus: str | Path, key: str) -> Text:
@@ -77,14 +81,14 @@ def _hits(named: list[str], n: int, word: str, says: str, limit: int, wrap: str 
 
 def session_turns(table: pd.DataFrame, session_id: str, flags: Sequence[str]) -> Text:
     """Turns of one session by speaker and the flagged ones."""
-    by = table["speaker"].value_counts()
+    by = table["speaker"].value_counts().reindex(SPEAKERS, fill_value=0)
     hits = {f: table.loc[table[f].astype(bool), "turn"] for f in flags if f in table}
     flagged = "; ".join(
         f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)
     )
-    text = f"Session {session_id} has {plural(len(table), 'turn')}: {by.get('patient', 0)} "
-    text += f"patient, {by.get('therapist', 0)} therapist"
-    return Text(text + (f"; flagged: {flagged}." if flagged else "; no turn is flagged."))
+    flagged = f"flagged: {flagged}" if flagged else "no turn is flagged"
+    turns = plural(len(table), "turn")
+    return Text(say("session_turns", sid=session_id, turns=turns, by=by, flagged=flagged))
 
 
 def turn_counts(turns: pd.DataFrame) -> Text:
@@ -92,26 +96,20 @@ def turn_counts(turns: pd.DataFrame) -> Text:
     counts = turns.groupby("session_id").size()
     first = turns.sort_values(["session_id", "turn"]).groupby("session_id")["speaker"]
     alternate = first.apply(lambda s: bool((s.to_numpy()[1:] != s.to_numpy()[:-1]).all()))
-    starts = first.first().value_counts()
-    return Text(
-        f"{plural(counts.size, 'session')}, {plural(int(counts.sum()), 'turn')} "
-        f"({_range(counts)}). {int(alternate.sum())} of {counts.size} sessions alternate "
-        f"patient and therapist turns throughout; {int(starts.get('patient', 0))} start with "
-        f"the patient, {int(starts.get('therapist', 0))} with the therapist."
-    )
+    starts = first.first().value_counts().reindex(SPEAKERS, fill_value=0)
+    n = dict(sessions=plural(counts.size, "session"), turns=plural(int(counts.sum()), "turn"))
+    n |= dict(range=_range(counts), alternate=int(alternate.sum()), n=counts.size)
+    return Text(say("turn_counts", starts=starts, **n))
 
 
 def words_by_speaker(summary: pd.DataFrame) -> Text:
-    """Who speaks more, per session (from ``sessions.session_summary``)."""
+    """Who speaks more, per session (from ``language.session_summary``)."""
     w = summary.pivot(index="session_id", columns="speaker", values="words").fillna(0)
     m = summary.pivot(index="session_id", columns="speaker", values="mean_words").get("patient")
     more = int((w.get("patient", 0) > w.get("therapist", 0)).sum())
-    text = f"Patients speak more words than therapists in {more} of {plural(len(w), 'session')}"
+    text = say("words_by_speaker", more=more, sessions=plural(len(w), "session"))
     if m is not None and m.notna().any():
-        text += (
-            f"; the longest patient turns are in session {m.idxmax()} ({num(m.max(), 1)} words "
-            f"per turn on average, median over sessions {num(m.median(), 1)})"
-        )
+        text += say("longest_turns", sid=m.idxmax(), max=num(m.max(), 1), median=num(m.median(), 1))
     return Text(text + ". Counts exclude the turns named in `exclude`.")
 
 
@@ -126,7 +124,7 @@ def artefacts(summary: pd.DataFrame, flags: Sequence[str]) -> Text:
 
 
 def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
-    """Median of each feature for patients vs therapists (``sessions.speaker_summary``)."""
+    """Median of each feature for patients vs therapists (``language.speaker_summary``)."""
     parts = []
     for f in (f for f in features if f in summary.index):
         p, t = summary.loc[f].get("patient_median"), summary.loc[f].get("therapist_median")
@@ -143,19 +141,15 @@ def model_fits(models: pd.DataFrame) -> Text:
     failed = sorted(set(models["outcome"]) - set(fitted["outcome"]))
     text = f"none of {n} could be fitted"
     if len(fitted):
-        text = (
-            f"{len(fitted)} of {n} fitted, {int(fitted['converged'].sum())} converged (no "
-            f"convergence warning from the optimiser used); {int(fitted['boundary'].sum())} sit "
-            f"on the boundary (random-intercept variance 0, i.e. ordinary regressions), on "
-            f"{plural(int(fitted['n_groups'].max()), 'session')}"
-        )
+        sums = fitted[["converged", "boundary"]].sum().astype(int)
+        sessions = plural(int(fitted["n_groups"].max()), "session")
+        text = say("model_fits", fitted=len(fitted), models=n, n=sums, sessions=sessions)
     text += _if(failed, f"; not fitted: {ids(failed)}")
     warned = fitted.get("warnings", pd.Series()).dropna().astype(str)
     if len(warned := warned[warned != ""]):
         msgs = warned.str.split("; ").explode().str.strip()
         msgs = set(msgs.str.replace(r",? *\|grad\| = [-\d.]+$", "", regex=True))
-        text += f". statsmodels warned on the way for {len(warned)} of them (optimiser: message)"
-        text += f": {ids(sorted(msgs), 3)}"
+        text += say("model_warnings", n=len(warned), messages=ids(sorted(msgs), 3))
     return Text(text + ".")
 
 
@@ -165,9 +159,8 @@ def checks(table: pd.DataFrame, what: str, why_none: str = "") -> Text:
         return Text(f"No {what} could be run on this corpus{why_none}.")
     failing = table.loc[table["result"] == "fail", table.columns[0]]
     fail = _if(len(failing), f"; failing: {ids(failing)}")
-    return Text(
-        f"{int((table['result'] == 'pass').sum())} of {plural(len(table), what)} pass{fail}."
-    )
+    n_pass = (table["result"] == "pass").sum()
+    return Text(f"{n_pass} of {plural(len(table), what)} pass{fail}.")
 
 
 def validation(table: pd.DataFrame) -> Text:
@@ -182,11 +175,9 @@ def validation(table: pd.DataFrame) -> Text:
 
 def value_range(traj: pd.DataFrame, value: str) -> Text:
     """The spread of the analysed series (what the model's predictions span here)."""
-    v, n = traj["value"], plural(traj["session_id"].nunique(), "session")
-    return Text(
-        f"Here the analysed {value} of {n} spans {num(v.min())}–{num(v.max())} (middle half "
-        f"{num(v.quantile(0.25))}–{num(v.quantile(0.75))}) over {plural(len(v), 'turn')}."
-    )
+    n = plural(traj["session_id"].nunique(), "session"), plural(len(traj), "turn")
+    v = traj["value"].describe().map(num)  # min, 25%, 75%, max
+    return Text(say("value_range", value=value, n=n, v=v))
 
 
 def trajectory(cps: pd.DataFrame, session_id: str, marks: pd.DataFrame, value: str) -> Text:
@@ -232,11 +223,8 @@ def composition(comp: pd.DataFrame) -> Text:
     diff = (w[phases[-1]] - w[phases[0]]).sort_values()
     up = [f"{c.removeprefix('nrc_')} (+{num(v)})" for c, v in diff.items() if v > 0][::-1]
     down = [f"{c.removeprefix('nrc_')} ({num(v)})" for c, v in diff.items() if v < 0]
-    return Text(
-        f"From the {phases[0]} to the {phases[-1]} of sessions, emotion words per 100 words "
-        f"rise for {ids(up) if up else 'no emotion'} and fall for "
-        f"{ids(down) if down else 'no emotion'}."
-    )
+    up, down = (ids(x) if x else "no emotion" for x in (up, down))
+    return Text(say("composition", first=phases[0], last=phases[-1], up=up, down=down))
 
 
 def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, value: str) -> Text:
@@ -245,20 +233,17 @@ def trends(trends: pd.DataFrame, mixed: pd.DataFrame, change: pd.DataFrame, valu
     named = [f"{r.session_id} {num(r.slope)}" for r in t.query(beyond).itertuples()]
     text = _hits(named, len(t), "session", "have a slope whose 95% CI excludes zero", 5, " ({})")
     for _, s in mixed.iloc[1:2].iterrows():  # mixed_trend's rows: Intercept, slope, variances
-        text += (
-            f". The mixed-model slope is {num(s['estimate'], 3)} (95% CI {num(s['ci_low'], 3)} "
-            f"to {num(s['ci_high'], 3)}, p = {num(s['p'], 3)}, "
-            f"{'converged' if bool(s['converged']) else 'did not converge'})"
-        )
+        values = s[["estimate", "ci_low", "ci_high", "p"]].map(lambda x: num(x, 3))
+        converged = "converged" if bool(s["converged"]) else "did not converge"
+        text += say("mixed_slope", s=values, converged=converged)
     per = change[change["session_id"] != "all"]
     named = [f"{r.session_id} {num(r.change)}" for r in per.query(beyond).itertuples()]
     says = "change beyond the bootstrap CI"
     text += ". Start vs end: " + _hits(named, len(per), "session", says, 5, " ({})")
     for _, p in change[change["session_id"] == "all"].head(1).iterrows():
-        text += (
-            f"; pooled change {num(p['change'], 3)} (CI {num(p['ci_low'], 3)} to "
-            f"{num(p['ci_high'], 3)}{_if(p['ci_low'] <= 0 <= p['ci_high'], ', spans zero')})"
-        )
+        spans = _if(p["ci_low"] <= 0 <= p["ci_high"], ", spans zero")
+        values = p[["change", "ci_low", "ci_high"]].map(lambda x: num(x, 3))
+        text += say("pooled_change", p=values, spans=spans)
     return Text(text + f" ({value}).")
 
 
@@ -266,13 +251,12 @@ def code_mix(freq: pd.DataFrame) -> Text:
     """The most and least frequent codes (mean share of therapist turns over sessions)."""
     m = freq.mean().sort_values(ascending=False)
     name = {c: c.split("_", 1)[-1].replace("_", " ") for c in m.index}
-    spread = (freq.max() - freq.min()).sort_values(ascending=False)
-    most, rarest = ([f"{name[c]} {num(v)}" for c, v in s.items()] for s in (m.head(3), m.tail(3)))
-    return Text(
-        f"Most frequent codes (mean share of therapist turns per session): {ids(most)}; "
-        f"rarest: {ids(rarest)}. Sessions differ most in "
-        f"{ids([name[c] for c in spread.head(2).index])}."
+    spread = (freq.max() - freq.min()).sort_values(ascending=False).head(2)
+    spread = ids([name[c] for c in spread.index])
+    most, rarest = (
+        ids([f"{name[c]} {num(v)}" for c, v in s.items()]) for s in (m.head(3), m.tail(3))
     )
+    return Text(say("code_mix", most=most, rarest=rarest, spread=spread))
 
 
 def sample(data: pd.DataFrame, what: str) -> Text:
@@ -302,15 +286,11 @@ def group_sizes(table: pd.DataFrame, factors: Sequence[str]) -> Text:
 
 def roles(factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, str]) -> Text:
     """Which metadata columns are compared, and which are not (and why)."""
-    text = (
-        f"Factors: {ids([f'`{f}`' for f in factors]) if factors else 'none'}; outcomes: "
-        f"{ids([f'`{o}`' for o in outcomes]) if outcomes else 'none'}."
-    )
+    named = (ids([f"`{c}`" for c in cols]) if cols else "none" for cols in (factors, outcomes))
+    text = "Factors: {}; outcomes: {}.".format(*named)
     if skipped:
         text += " Not used: " + "; ".join(f"`{c}` ({w})" for c, w in skipped.items()) + "."
-    text += _if(not factors, " Without a factor the group comparisons below are skipped.")
-    skip = " Without an outcome column the outcome correlations below are skipped."
-    return Text(text + _if(not outcomes, skip))
+    return Text(text + _if(not factors, say("no_factor")) + _if(not outcomes, say("no_outcome")))
 
 
 def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
@@ -325,14 +305,11 @@ def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
         named = [
             f"{r.measure} {r.group_b} − {r.group_a} ({num(r.diff)} SD)" for r in hit.itertuples()
         ]
-        n_sig = int((omni["omnibus_p"] < alpha).sum())
-        part = (
-            f"`{f}`: omnibus p < {alpha} for {n_sig} of {plural(len(omni), 'measure')} (unadjusted)"
-        )
-        if shown < fam:
-            part += f"; {shown} of {fam} contrasts per measure shown (largest differences)"
+        n_sig, measures = int((omni["omnibus_p"] < alpha).sum()), plural(len(omni), "measure")
+        part = say("omnibus", factor=f, alpha=alpha, n_sig=n_sig, measures=measures)
+        part += _if(shown < fam, say("top_contrasts", shown=shown, family=fam))
         parts.append(
-            part + "; " + _hits(named, len(g), "contrast", f"with adjusted p < {alpha}", 4)
+            f"{part}; " + _hits(named, len(g), "contrast", f"with adjusted p < {alpha}", 4)
         )
     return Text(". ".join(parts) + ".")
 
@@ -369,5 +346,5 @@ def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files)))}
     rows |= {"corpus sha256": corpus_checksum(files), "git commit": git_commit()}
     rows["spaCy pipeline"] = pipeline_id(load_pipeline())
-    rows |= {f"version {p}": _version(p) for p in PACKAGES}
+    rows |= {f"version {p}": _version(p) for p in WORDING["packages"]}
     return pd.DataFrame({"item": list(rows), "value": list(rows.values())})
