@@ -781,3 +781,98 @@ def test_lower_case_place_after_a_motion_word_and_to_even_if_tagged_a_verb():
     ]
     got = [[(m.kind, m.surface) for m in ms] for ms in find_identifiers(texts)]
     assert got == [[("PLACE", "skegness")], []]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "My sister's at 9 Gilbert Road, Reservoir 3073.",
+            [("ADDRESS", "9 Gilbert Road"), ("PLACE", "Reservoir"), ("POSTCODE", "3073")],
+        ),  # a code after a suburb, no state
+        ("She rents in Petone 5012 now.", [("POSTCODE", "5012")]),
+        ("Mum's flat is in Uppsala 753 21 these days.", [("POSTCODE", "753 21")]),
+        ("They're in Hackney, E8, by the market.", [("POSTCODE", "E8")]),  # an outward code
+        ("We were in Hull 2019 and Okay, M6 was shut.", []),  # a year, a road
+        (
+            "It's jane underscore doe at yahoo dot co dot uk.",
+            [("EMAIL", "jane underscore doe at yahoo dot co dot uk")],
+        ),
+        (
+            "Mail sarah dash jones at outlook dot com.",
+            [("EMAIL", "sarah dash jones at outlook dot com")],
+        ),
+        ("It's tom.harris at gmail.com now.", [("EMAIL", "tom.harris at gmail.com")]),
+        ("My email is jenny [at] mailbox [dot] org.", [("EMAIL", "jenny [at] mailbox [dot] org")]),
+        ("It's at bit.ly/3xYz9Q. Look at it. When?", [("URL", "bit.ly/3xYz9Q")]),
+        ("My blog is mindfulmama dot co dot uk.", [("URL", "mindfulmama dot co dot uk")]),
+        ("Book calendly dot com slash dr-smith.", [("URL", "calendly dot com slash dr-smith")]),
+        ("My username on there is bluebirdsing.", [("HANDLE", "bluebirdsing")]),
+        ("My Snapchat's lilmissmolly, ok.", [("HANDLE", "lilmissmolly")]),
+        ("Send it to PO Box 4471 instead.", [("ADDRESS", "PO Box 4471")]),
+        ("At 96 she still gardens.", [("AGE", "96")]),  # not an address "96 ... gardens"
+        (
+            "It's zero four one two, three four five, six seven eight.",
+            [("PHONE", "zero four one two, three four five, six seven eight")],
+        ),  # a run of four inside a number, not at its start
+        (
+            "Born the third of March, nineteen eighty-seven.",
+            [("DATE", "the third of March, nineteen eighty-seven")],
+        ),  # a year in words
+    ],
+)
+def test_round11_codes_after_towns_spoken_emails_and_urls_cued_handles_and_years_in_words(
+    text, expected, ruler
+):
+    """Round 11: a postcode right after a town that follows ", " or a place word (and a UK
+    outward code after "Town, "); spoken e-mails with "underscore", "dash", "[at]" or a written
+    domain; spoken URLs; handle cues "on there", "'s"; "PO Box"; a spoken number with a run of
+    four digits after its start; a year said in words after a day and month."""
+    assert found(text, ruler) == expected
+
+
+def test_round11_subjects_at_a_sentence_start_and_organisations_joined_by_and():
+    """Real model: a proper noun starting a sentence is a name before a past or present verb
+    other than "be", a possessive or "from" ("Mo found it", "Mo's sister", "Hung from work");
+    not "Hope is hard", "Imagine walking". "and" joins two capitalised words into one finding
+    when the first is not a given name ("Slater and Gordon"; not "Sarah and Tom")."""
+    texts = [
+        "I hid it. Mo found it under the sofa.",
+        "Sorry. Mo's sister Sabiha says we can stay.",
+        "It's awful. Hung from work found the profile.",
+        "Hope is hard. Imagine walking on a beach.",
+        "I've got a lawyer at Slater and Gordon now.",
+        "I went with Sarah and Tom to the park.",
+    ]
+    got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
+    assert "Mo" in got[0] and "Mo's" in got[1] and "Hung" in got[2]
+    assert got[3] == []
+    assert "Slater and Gordon" in got[4]
+    assert {"Sarah", "Tom"} <= set(got[5])
+
+
+def test_round11_kinship_scheme_names_and_safe_phrases_are_kept():
+    """Real model: kinship words of other dialects and languages, benefit and ID scheme names
+    (as words), IVF and phrases listed in never_redact ("Do Not Disturb", "Universal Credit") are
+    kept wherever they occur, also inside a run of capitalised words."""
+    texts = [
+        "My Ma always said it. Mam never talked. My koro and the whole whānau came.",
+        "Then my Abuela moved in, and my Nonna.",
+        "I'm on Universal Credit and they want my National Insurance number.",
+        "You need your SIN here, and my NHI too. We did three rounds of IVF.",
+        "I put my phone on Do Not Disturb after nine.",
+        "I've applied for Jobseeker's Allowance and Housing Benefit.",
+        "Valentine's Day was just another reminder.",
+    ]
+    assert [[m.surface for m in ms] for ms in find_identifiers(texts)] == [[]] * len(texts)
+
+
+def test_round11_short_forms_letters_in_order_and_more_diminutive_endings():
+    """A short form of a found name also when its letters are the name's in order with the
+    name's first two and last ("cal" of "Cathal"), or a prefix with -ek, -ito ("tomek",
+    "juanito"); not "ann" of "Andrew", "cel" of "Cathal"."""
+    assert "cal" in name_variants("Cathal", session_words={"cal", "cel"})
+    assert "cel" not in name_variants("Cathal", session_words={"cal", "cel"})
+    assert "tomek" in name_variants("Tomasz", session_words={"tomek"})
+    assert "juanito" in name_variants("Juan", session_words={"juanito"})
+    assert "ann" not in name_variants("Andrew", session_words={"ann"})

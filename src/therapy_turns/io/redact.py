@@ -10,8 +10,8 @@ import re
 import unicodedata
 from collections import Counter, defaultdict, namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache
-from itertools import count, product
+from functools import lru_cache, partial
+from itertools import chain, count, product
 from types import SimpleNamespace
 
 import faker.providers.person
@@ -59,25 +59,24 @@ def load_rules() -> SimpleNamespace:
     for key in ("name_cue_words", "place_cue_words", "never_redact", "titles", "not_name_types"):
         setattr(r, key, frozenset(w.casefold() for w in getattr(r, key)))
     r.not_names = r.name_cue_words | r.never_redact | r.titles  # not names when capitalised
+    safe = "|".join(sorted(map(re.escape, r.not_names), key=len, reverse=True))
+    r.safe = re.compile(r"(?i)(?<!\w)(?:" + safe.replace("'", "['’]") + r")(?!\w)")
     r.folds = [str.maketrans(t) for t in r.transliterations]
     lines = (DATA_DIR / "common_words.tsv").read_text(encoding="utf-8").splitlines()
     r.logprob = {w: float(p) for w, p in (ln.split("\t") for ln in lines if ln and ln[0] != "#")}
     pkg, skip = faker.providers.person, r.given_name_locales_skipped  # Faker's, offline
     locales = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in skip]
-    gen = faker.Generator()
-    provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(gen) for loc in locales]
+    provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(None) for loc in locales]
     r.given_names = frozenset(n for p in provs for n in p.first_names if n.istitle())
-    lemmatizer = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer")  # the redactor's
-    index = lemmatizer.lookups.get_table("lemma_index")  # English base forms (WordNet)
-    r.dictionary = frozenset(w for words in index.values() for w in words)
+    lemmas = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer").lookups  # redactor's
+    r.dictionary = frozenset(chain(*lemmas.get_table("lemma_index").values()))  # WordNet base forms
     return r
 
 
 def is_common_word(word: str, threshold: float | None = None) -> bool:
     """``word`` is at least as frequent in English as ``exp(threshold)`` (default: redact.yaml)."""
-    r = load_rules()
-    limit = r.common_word_logprob if threshold is None else threshold
-    return r.logprob.get(word.casefold(), -100.0) >= limit
+    limit = load_rules().common_word_logprob if threshold is None else threshold
+    return load_rules().logprob.get(word.casefold(), -100.0) >= limit
 
 
 class TokenNameRecognizer(pa.EntityRecognizer):
@@ -88,12 +87,14 @@ class TokenNameRecognizer(pa.EntityRecognizer):
     def analyze(self, text: str, entities: list, nlp_artifacts: NlpArtifacts | None) -> list:
         doc, r, out = nlp_artifacts.tokens if nlp_artifacts else [], load_rules(), []
         tagged = bool(doc) and doc.has_annotation("POS")
+        self.safe = {t.i for m in r.safe.finditer(text) for t in doc.char_span(*m.span()) or ()}
         kinds = [t.is_alpha and len(t) > 1 and self._kind(t, tagged) or None for t in doc]
         for t in reversed(doc[:-1]):  # a title, particle or nationality joins the name after it
             titled = t.text.istitle() and (t.lower_ in r.titles or t.ent_type_ == "NORP")
             foreign = t.is_lower and not is_common_word(t.text, r.lowercase_name_logprob)
             link = t.i and kinds[t.i - 1] and (t.lower_ in ("of", "upon") or foreign)  # "Isle of X"
-            org = t.i and t.lower_ in ("and", "&") and "CAPITALISED_ORG" in kinds[t.i - 1 : t.i + 2]
+            ks = t.i and t.lower_ in ("and", "&") and kinds[t.i - 1 : t.i + 2]  # not "Jo and Al"
+            org = ks and ("CAPITALISED_ORG" in ks or ks[0] and t.nbor(-1).text not in r.given_names)
             joins = t.lower_ in r.name_particles or titled or link or org  # "Marks and Spencer"
             kinds[t.i] = kinds[t.i] or (kinds[t.i + 1] if joins and t.whitespace_ else None)
         for t in (t for t in doc if kinds[t.i]):  # a run of words is one finding
@@ -105,7 +106,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
 
     def _kind(self, tok: Token, tagged: bool) -> str | None:
         r, doc, i = load_rules(), tok.doc, tok.i
-        rare = not is_common_word(tok.text, r.lowercase_name_logprob)
+        rare = i not in self.safe and not is_common_word(tok.text, r.lowercase_name_logprob)
         prev = doc[i - 2] if i > 1 and doc[i - 1].lower_ in (",", "is", "was") else doc[i - 1]
         cue = i > 0 and prev.lower_ in r.name_cue_words
         listed = tok.text.title() in r.given_names
@@ -126,12 +127,13 @@ class TokenNameRecognizer(pa.EntityRecognizer):
         if rare and len(tok) > 2 and (tok.pos_ in ("PROPN", "NOUN") or listed):
             return "RARE_PROPER_NOUN"
         start = i == 0 or doc[i - 1].is_space or doc[i - 1].is_punct and doc[i - 1].text != ","
-        skip = tok.ent_type_.casefold() in r.not_name_types or tok.lower_ in r.not_names
-        if start or skip or r.date_requires.match(tok.text):
-            return None  # a capital at the start of a sentence or quote says nothing, nor these
-        if given or cue and tok.pos_ in _NOUNS:
-            return "GIVEN_NAME"
-        return r.capitalised_by_label.get(tok.ent_type_, place or "GIVEN_NAME")  # not known safe
+        skip = tok.ent_type_.casefold() in r.not_name_types or i in self.safe
+        nxt = doc[min(i + 1, len(doc) - 1)]  # "Mo found", "Mo's sister", "Hung from work"
+        subj = nxt.lemma_ != "be" and {nxt.tag_, nxt.lower_}.intersection(r.subject_next)
+        if start and not (tok.pos_ == "PROPN" and subj) or skip or r.date_requires.match(tok.text):
+            return None  # a capital at the start of a sentence or quote says little, nor these
+        label = "PERSON" if given or cue and tok.pos_ in _NOUNS else tok.ent_type_  # not known safe
+        return r.capitalised_by_label.get(label, place or "GIVEN_NAME")
 
 
 @lru_cache(maxsize=8)
@@ -164,12 +166,12 @@ def _finding(text: str, r: pa.RecognizerResult, rules: SimpleNamespace) -> Match
     u = u[:-2] if len(u) > 2 and u[-2:] in ("'s", "’s") else u
     by, start = (r.recognition_metadata or {}).get("recognizer_name"), r.start + len(s) - len(t)
     drop = (
-        (not kind or not u or "[" in u or "]" in u)  # unmapped, empty, or in a placeholder
+        (not kind or not u or re.search(r"[][]", re.sub(r"\[(?:at|dot)\]", "", u)))
         or (kind == "DATE" and by != "SpelledDateRecognizer" and not rules.date_requires.search(u))
         or (kind == "PHONE" and 0 < sum(map(str.isdigit, u)) < rules.phone_min_digits)
         or (by in rules.common_checked and all(map(is_common_word, _WORDS.findall(u))))
         or (by == "SpacyRecognizer" and kind in SWEPT and u == u.lower())
-        or (kind in SWEPT and u.casefold() in rules.not_names)  # "Mum", "NHS", "Slack"
+        or (kind in SWEPT and not {*rules.safe.sub(" ", u).lower().split()} - {"and", "&", "of"})
     )
     return None if drop else Match(start, start + len(u), kind, u, r.score)
 
@@ -200,12 +202,10 @@ def find_identifiers(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]
 
 
 def _findings(texts: Sequence[str], nlp: Nlp = None) -> list[list[Match]]:
-    rules = load_rules()
-    results = pa.BatchAnalyzerEngine(get_analyzer(nlp)).analyze_iterator(
-        list(texts), language="en", batch_size=32, score_threshold=rules.score_threshold
-    )
+    r = load_rules()
+    results = pa.BatchAnalyzerEngine(get_analyzer(nlp)).analyze_iterator(list(texts), **r.analyze)
     pairs = zip(texts, results, strict=True)
-    return [[m for r in res if (m := _finding(text, r, rules))] for text, res in pairs]
+    return [[m for x in res if (m := _finding(text, x, r))] for text, res in pairs]
 
 
 def name_variants(name: str, session_words: Iterable[str] = ()) -> set[str]:
@@ -227,25 +227,26 @@ def _short_form(word: str, name: str) -> bool:
     w, n = word.casefold(), name.casefold()
     if n.startswith(w):
         return len(w) < len(n) and (len(w) >= 3 or len(w) == 2 and word[0].isupper())
-    stem = re.sub(r"(?:ie|y|ey|o|s|z)$", "", w)  # a diminutive ending
+    stem = re.sub(r"(?:ie|y|ey|o|s|z|ek|ito|ita|inho|inha)$", "", w)  # a diminutive ending
     two = stem != w and (len(stem) == 2 and w[-1] == "z" or len(stem) == 3 and stem[1] == stem[2])
-    stem = stem[:2] if two else stem  # "gaz" of "Gareth", "immy" of "Imogen"
-    ending = 4 <= len(w) <= len(n) - 3 and n.endswith(w)
-    return ending or (two or len(stem) >= 3) and len(stem) < len(n) and n.startswith(stem)
+    stem = stem[:2] if two else stem  # "gaz" of "Gareth", "immy" of "Imogen", "tomek", "juanito"
+    ending = 4 <= len(w) <= len(n) - 3 and n.endswith(w)  # and letters in order: "cal", "Cathal"
+    sub = (
+        len(w) >= 3 and w[:2] == n[:2] and w[-1] == n[-1] and re.search(".*".join(w), n) is not None
+    )
+    return ending or sub or (two or len(stem) >= 3) and len(stem) <= len(n) and n.startswith(stem)
 
 
 class _Session:
-    """Swept forms, findings per text and placeholders of one session."""
+    """A session's swept forms (of findings, known strings, speaker labels) and placeholders."""
 
     def __init__(self, texts: list[str], labels: Iterable[str], known: Known, found: dict) -> None:
         self.found, votes = found, defaultdict(Counter)
-        # swept surface -> type: every finding of a swept type, known strings, speaker labels
         seen = [(m.surface, m.kind, 1) for t in texts for m in found.get(t, []) if m.kind in SWEPT]
         seen += [(s, k, 10**6) for k, ss in (known or {}).items() for s in ss]
         seen += [(x, "NAME", 10**6) for x in labels if x.strip().lower() not in DEFAULT_SPEAKERS]
-        for s, k, n in seen:
-            if s := " ".join(s.split()):
-                votes[s][k] += n
+        for s, k, n in (x for x in seen if x[0].strip()):
+            votes[" ".join(s.split())][k] += n
         words = {w for t in texts for w in _WORDS.findall(t)}
         self.forms: dict[str, tuple[str, str]] = {}  # swept form -> type, surface it comes from
         for s, c in sorted(votes.items(), key=lambda sc: (-len(sc[0]), sc[0])):
@@ -276,8 +277,7 @@ class _Session:
     def redact(self, text: str) -> str:  # and counts the replacements in self.used
         matches = self.matches(text)
         self.used.update((self.placeholder(m.kind, m.surface), m.kind, m.surface) for m in matches)
-        fill = {m.kind: {"lambda": lambda s, k=m.kind: self.placeholder(k, s)} for m in matches}
-        ops = {k: OperatorConfig("custom", params) for k, params in fill.items()}
+        ops = {k: OperatorConfig("custom", {"lambda": partial(self.placeholder, k)}) for k in TYPES}
         results = [pa.RecognizerResult(m.kind, m.start, m.end, 1.0) for m in matches]
         return _ANONYMIZER.anonymize(text, results, ops, merge_entities_with_spaces=False).text
 
@@ -311,8 +311,7 @@ def redaction_map(turns: pd.DataFrame, nlp: Nlp = None, known: Known = None) -> 
 
 
 def _run(turns: pd.DataFrame, nlp: Nlp, known: Known) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cols = [c for c in TEXT_COLUMNS if c in turns.columns]
-    out, audit = turns.copy(), []
+    cols, out, audit = [c for c in TEXT_COLUMNS if c in turns.columns], turns.copy(), []
     for sid, g, sess in _sessions(turns, nlp, known):
         for idx, c in product(g.index, cols):
             if isinstance(v := turns.at[idx, c], str):  # a missing cell stays missing
