@@ -1,7 +1,6 @@
 """Command line: ``therapy-turns parse|analyze|table NAME|<measure>|train-coder|run-notebook|...``.
 The measure commands come from the registry; paths are relative to the current folder. A bad option,
-path or input (any error type of this package) is one line (``therapy-turns CMD: message``), exit 2.
-"""
+path or input (an error of this package) is one line (``therapy-turns CMD: message``), exit 2."""
 
 from __future__ import annotations
 

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 CODE_LAYERS = {"form": "form", "act_process": "process"}
 #: Emotion columns shown as badges (EmoBank 1–5 scale; 3 = neutral).
 BADGES = ("valence", "arousal")
+#: The measure tables it shows beside the turns.
+TABLES = ("features", "emotion", "techniques")
 
 
 @dataclass
@@ -61,14 +63,13 @@ def load_data(
     redact: bool = False,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> ExplorerData:
-    """The build's turns and measure tables (``pipeline.load_table`` refuses stale ones); with
-    ``redact`` the turns are de-identified unless the analysis step already did it."""
+    """The build's tables; with ``redact`` the turns de-identified (unless the build did it)."""
     turns = pipeline.load_table("turns", corpus, analysis_dir)
     manifest = pipeline.read_manifest(analysis_dir) or {}
-    found = {n: n in manifest.get("tables", []) for n in ("features", "emotion", "techniques")}
-    for name in (n for n, ok in found.items() if not ok):
+    built = manifest.get("tables", [])
+    for name in (n for n in TABLES if n not in built):
         log.warning("table %s not in %s: shown without it", name, analysis_dir)
-    found = {n: pipeline.load_table(n, corpus, analysis_dir) for n, ok in found.items() if ok}
+    found = {n: pipeline.load_table(n, corpus, analysis_dir) for n in TABLES if n in built}
     if redact and not (manifest.get("parameters") or {}).get("redact"):
         turns = redact_turns(turns)
     return ExplorerData(turns, exclude=tuple(exclude), **found)
@@ -86,9 +87,7 @@ def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
 
 
 def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
-    """One row per turn of ``session_id``: the turn columns, ``valence``/``arousal``, ``markers``
-    (patient turns' ``marker_*`` features), ``codes`` (``(layer, code)``), ``main_behaviour``
-    and ``evidence``."""
+    """The turns of ``session_id`` with emotion, patient markers, ``(layer, code)``s, evidence."""
     out = data.turns[data.turns["session_id"].astype(str) == str(session_id)]
     if out.empty:
         s = data.sessions()
@@ -103,12 +102,9 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
     out = out.assign(**merged(data.emotion, BADGES))
     f = data.features
     mcols = sorted(c for c in f if c.startswith("marker_")) if f is not None else []
-    hits = merged(f, mcols).apply(pd.to_numeric, errors="coerce").fillna(0).gt(0)
-    patient = out["speaker"].eq("patient")
-    out["markers"] = [
-        [c.removeprefix("marker_") for c in mcols if r[c] and p]
-        for r, p in zip(hits.to_dict("records"), patient, strict=True)
-    ]
+    hits = merged(f, mcols).apply(pd.to_numeric, errors="coerce").gt(0)
+    hits = hits.where(out["speaker"].eq("patient"), False, axis=0).to_dict("records")
+    out["markers"] = [[c.removeprefix("marker_") for c in mcols if r[c]] for r in hits]
     tech = merged(data.techniques, [*CODE_LAYERS, "main_behaviour", "evidence"])
     out["codes"] = [
         [(layer, c) for col, layer in CODE_LAYERS.items() for c in split_codes(r[col])]
@@ -120,8 +116,7 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
 
 
 def plot_session(data: ExplorerData, session_id: str) -> Figure:
-    """The session's emotion trajectory above its technique timeline; turns flagged by
-    ``data.exclude`` are left out of the trajectory and shaded."""
+    """The session's emotion trajectory (``data.exclude`` turns shaded) above its code timeline."""
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
@@ -193,8 +188,7 @@ def render_session(
     show_flagged: bool = True,
     figure: bool = True,
 ) -> str:
-    """The explorer HTML of one session: its turns of ``speakers`` with one of ``codes`` (if given)
-    and (unless ``show_flagged``) no artefact flag, and (``figure``) its session figure."""
+    """The explorer HTML of one session, its turns filtered by speaker, code and artefact flags."""
     table = session_table(data, session_id)
     keep = table["speaker"].isin(list(speakers))
     if codes:
@@ -215,8 +209,7 @@ def render_session(
 
 
 class SessionExplorer:
-    """ipywidgets explorer; ``interactive`` false (papermill: the kernel cannot tell whether a
-    widget frontend is attached): only the initial session's static HTML, no widget state."""
+    """ipywidgets explorer; not ``interactive`` (papermill): the first session's static HTML."""
 
     def __init__(
         self, data: ExplorerData, session_id: str | None = None, interactive: bool = True

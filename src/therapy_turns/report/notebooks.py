@@ -31,8 +31,6 @@ from therapy_turns.store import load_table
 log = logging.getLogger(__name__)
 _QUIET = logging.getLogger(f"{__name__}.nbconvert")
 _QUIET.setLevel(logging.ERROR)
-#: Where :func:`run_notebook` leaves a failed run's partial output (beside the executed ones).
-FAILED_DIR = "failed"
 #: Kernels on a CurveZMQ-encrypted connection where libzmq supports it (no warning "running over
 #: TCP without encryption").
 KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve") else {})
@@ -44,8 +42,7 @@ class ParameterError(ValueError):
 
 
 def read_params(notebook: str | Path, params_file: str | Path | None = None) -> tuple[dict, dict]:
-    """The values of ``params_file`` (none or empty: ``{}``) and the parameters the notebook
-    declares; :class:`ParameterError` for a value that is no mapping or an undeclared key."""
+    """The values of ``params_file`` (none or empty: ``{}``) and the notebook's parameters."""
     params = (read_yaml(params_file) if params_file else None) or {}
     if not isinstance(params, dict):
         raise ParameterError(f"{params_file}: expected a mapping of parameter names to values")
@@ -82,16 +79,14 @@ def run_notebook(
     kernel: str = "therapy-turns",
     html: bool = False,
 ) -> Path:
-    """Execute ``notebook`` into ``output`` (never in place) with the validated parameters of
-    ``params_file`` and the ``overrides`` it declares; ``html`` also renders it. A failed run's
-    partial output moves to ``failed/`` beside ``output`` and the error is re-raised."""
+    """Execute ``notebook`` into ``output`` with ``params_file`` and the declared ``overrides``."""
     notebook, output = Path(notebook), Path(output)
     if notebook.resolve() == output.resolve():
         raise ValueError(f"refusing to execute {notebook} in place")
     params, declared = read_params(notebook, params_file)
     params |= {k: v for k, v in (overrides or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
-    failed, started = output.parent / FAILED_DIR / output.name, time.monotonic()
+    failed, started = output.parent / "failed" / output.name, time.monotonic()
     failed.unlink(missing_ok=True)
     failed.with_suffix(".html").unlink(missing_ok=True)
     options = dict(kernel_name=kernel, cwd=str(notebook.parent), progress_bar=False, config=KERNEL)
@@ -119,8 +114,7 @@ def write_html(executed: str | Path) -> Path:
 
 
 def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> Path:
-    """Clear outputs and execution counts except in cells tagged ``nbval-check-output``, which
-    take their outputs from ``executed`` (the papermill run) when given."""
+    """Clear outputs but of ``nbval-check-output`` cells (refreshed from ``executed`` if given)."""
     nb = nbformat.read(notebook, as_version=4)
     ran = {c.get("id"): c for c in nbformat.read(executed, as_version=4).cells} if executed else {}
     for cell in (c for c in nb.cells if c.cell_type == "code"):
@@ -149,8 +143,7 @@ def _error(out: dict) -> str:
 
 
 def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
-    """A code cell's outputs as HTML: figures (captioned, linking the files :func:`save_fig`
-    saved), tables, results and printed text (no code)."""
+    """A code cell's outputs as HTML: figures linking their files, tables, results, printed text."""
     parts = []
     for out in cell.get("outputs", []):
         data, kind, md = out.get("data", {}), out.get("output_type"), out.get("metadata", {})
@@ -180,8 +173,7 @@ def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
 
 
 def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object]]:
-    """Title, narrative HTML (markdown and outputs, no code; heading anchors prefixed with the
-    notebook's name) and parameters of a run."""
+    """Title, narrative HTML (no code; anchors prefixed with the notebook's name), parameters."""
     nb = nbformat.read(path, as_version=4)
     title, parts = path.stem, []
     for cell in nb.cells:
@@ -213,11 +205,10 @@ def failure(path: Path) -> str:
 def build_index(
     reports_dir: str | Path, corpus: str | Path, analysis_dir: str | Path, out: str | Path
 ) -> Path:
-    """Write the report: one section per executed (or failed) notebook, plus methods. The title
-    names the corpus folder, never an absolute path."""
+    """Write the report: a section per executed (or failed) notebook, then the methods."""
     reports_dir, out = project_path(reports_dir), project_path(out)
     runs = {p.stem: p for p in reports_dir.glob("*.ipynb")}
-    failed = {p.stem: p for p in (reports_dir / FAILED_DIR).glob("*.ipynb") if p.stem not in runs}
+    failed = {p.stem: p for p in (reports_dir / "failed").glob("*.ipynb") if p.stem not in runs}
     sections, nav, params = [], [], {}
     for stem in sorted(runs | failed):
         name = escape(stem)
