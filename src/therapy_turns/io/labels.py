@@ -107,13 +107,11 @@ def segment_text(
 
 def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[list, dict, dict]:
     # the cut with a fixed mapping, the unknown labels that recur like speakers and their lines
-    segs: list[Segment] = []
-    turn, mode, blank = -1, "separator", True
+    turn, mode, blank, segs, like = -1, "separator", True, [], {}
     blanks: list[Segment] = []  # blank lines: speech if their turn goes on, else separators
     pending: list[int] = []  # indices in segs of event lines waiting for the next patient turn
     where: dict[str, list[int]] = {}  # unknown name-like label -> the lines it starts
     paras: Counter[str] = Counter()  # R2: unknown label -> paragraphs it opens
-    like: dict[str, str] = {}
     waiting: list[str] = []  # R1: unknown labels since the last turn or paragraph opener
     for n, line in enumerate(lines, start=1):
         if not line.strip():
