@@ -118,10 +118,8 @@ def output_folder(
             msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
             raise OutputError(msg)
     if p.is_dir() and any(p.iterdir()) and not any((p / f).is_file() for f in (MARKER, MANIFEST)):
-        raise OutputError(
-            f"--out {p}: folder is not empty and was not written by therapy-turns analyze "
-            f"(no {MARKER}); choose a new or empty folder"
-        )
+        msg = f"folder is not empty and was not written by therapy-turns analyze (no {MARKER})"
+        raise OutputError(f"--out {p}: {msg}; choose a new or empty folder")
     with _writing(p):
         p.mkdir(parents=True, exist_ok=True)
         lock = open(p / ".lock", "a+b", buffering=0)  # held until the run ends
