@@ -29,8 +29,8 @@ def _no_figure_redirect(monkeypatch):
 
 def test_figures_redirect_for_test_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("THERAPY_TURNS_FIGURES", str(tmp_path / "scratch"))
-    paths = plots.save_fig(_figure(), "y", "figures")
-    assert all(p.parent == tmp_path / "scratch" for p in paths)
+    plots.save_fig(_figure(), "y", "figures")
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["y.pdf", "y.png"]
 
 
 def _figure() -> plt.Figure:
@@ -46,9 +46,9 @@ def _digest(p: Path) -> str:
 
 
 def test_save_fig_writes_pdf_and_png_with_identical_bytes_each_time(tmp_path):
-    a = plots.save_fig(_figure(), "x", tmp_path / "a")
-    b = plots.save_fig(_figure(), "x", tmp_path / "b")
-    assert [p.suffix for p in a] == [".pdf", ".png"]
+    plots.save_fig(_figure(), "x", tmp_path / "a")
+    plots.save_fig(_figure(), "x", tmp_path / "b")
+    a, b = ([d / "x.pdf", d / "x.png"] for d in (tmp_path / "a", tmp_path / "b"))
     assert [_digest(p) for p in a] == [_digest(p) for p in b]
     pdf = a[0].read_bytes()
     assert b"CreationDate" not in pdf and b"ModDate" not in pdf
@@ -60,7 +60,8 @@ def test_save_fig_writes_pdf_and_png_with_identical_bytes_each_time(tmp_path):
 
 def test_save_table_writes_csv_and_booktabs_latex(tmp_path):
     df = pd.DataFrame({"code": ["open_question", "a_b"], "kappa": [0.71234, 0.5]})
-    csv, tex = plots.save_table(df, "agreement", tmp_path)
+    plots.save_table(df, "agreement", tmp_path)
+    csv, tex = tmp_path / "agreement.csv", tmp_path / "agreement.tex"
     assert csv.read_text() == "code,kappa\nopen_question,0.712\na_b,0.500\n"
     latex = tex.read_text()
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex

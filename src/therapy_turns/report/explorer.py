@@ -23,7 +23,7 @@ from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.report import fill
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
-from therapy_turns.viz.figures import code_color, code_order
+from therapy_turns.viz.figures import CODE_ORDER, code_color
 from therapy_turns.viz.figures import plot_session as session_figure
 from therapy_turns.viz.plots import png
 
@@ -54,7 +54,7 @@ class ExplorerData:
         """Every technique code present (forms, then ACT processes, each in codebook order)."""
         t = pd.DataFrame() if self.techniques is None else self.techniques
         seen = {c for col in CODE_LAYERS if col in t for v in t[col] for c in split_codes(v)}
-        return sorted(seen, key=lambda c: (code_order().get(c, (9, 0)), c))
+        return sorted(seen, key=lambda c: (CODE_ORDER.get(c, (9, 0)), c))
 
 
 def load_data(

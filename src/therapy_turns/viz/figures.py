@@ -2,7 +2,6 @@
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -36,6 +35,12 @@ TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
 LEGEND_SESSIONS = 12
+#: Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1).
+CODE_ORDER = {
+    c: (k, i)
+    for k, layer in enumerate(("forms", "act_processes"))
+    for i, c in enumerate(read_yaml(DATA_DIR / "codebook.yaml").get(layer, {}))
+}
 
 
 def _words(name: str) -> str:
@@ -77,9 +82,7 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
     return g.figure
 
 
-def plot_marker_profile(
-    profile: pd.DataFrame, archetypes: Mapping[str, str] | None = None
-) -> list[plt.Figure]:
+def plot_marker_profile(profile: Frame, archetypes: Mapping | None = None) -> list[Figure]:
     """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
     rates = profile.set_index("session_id")[list(MARKERS)]
     lab = plots.session_labels(rates.index)
@@ -116,27 +119,9 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _draw(ax: plt.Axes, traj: pd.DataFrame, sid: str, cps: Frame, marks: Frame, notes: bool):
-    for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
-        c = SPEAKER_COLORS.get(spk, "0.3")
-        mean, sd = home_base(g["value"].to_numpy(float))
-        band = dict(color=c, alpha=0.12, lw=0, label="home base (mean ± 1 SD)")
-        ax.fill_between([g["turn"].min(), g["turn"].max()], mean - sd, mean + sd, **band)
-        ax.axhline(mean, color=c, lw=0.6, alpha=0.5)
-        ax.plot(g["turn"], g["value"], "o", ms=2.5, color=c, alpha=0.55, label="turn")
-        ax.plot(g["turn"], g["smooth"], "-", lw=1.4, color=c, label="smoothed")
-        for k, t in enumerate(g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]):
-            ax.axvline(t - 0.5, color="0.25", ls="--", lw=0.8, label=None if k else "change point")
-        if len(marks):
-            m = g.merge(marks[["session_id", "turn"]].drop_duplicates())
-            ax.plot(m["turn"], m["value"], "v", ms=5, color=MARK, label="asks to slow down")
-            for t, v in zip(m["turn"], m["value"], strict=True) if notes else []:
-                ax.annotate(f"t{t}", (t, v), color=MARK, fontsize=6, **NOTE)
-
-
 def plot_trajectories(
-    traj: pd.DataFrame, cps: Frame, marks: Frame, value_label: str, session_id: str | None = None
-) -> plt.Figure | list[plt.Figure]:
+    traj: Frame, cps: Frame, marks: Frame, value_label: str, session_id: str | None = None
+) -> Figure | list[Figure]:
     """Trajectory, home base, change points and ``marks`` of one session or all of them, paged."""
     one = session_id is not None
     ids = [session_id] if one else sorted(traj["session_id"].unique())
@@ -148,7 +133,20 @@ def plot_trajectories(
     for page in plots.paginate(ids, height, 0.9, ncols):
         fig, axes = plots.grid(len(page), ncols, height, 0.6, sharey=True)
         for k, (ax, sid) in enumerate(zip(axes, page, strict=False)):
-            _draw(ax, traj, sid, cps, marks, one)
+            for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
+                c, (mean, sd) = SPEAKER_COLORS.get(spk, "0.3"), home_base(g["value"].to_numpy())
+                band = dict(color=c, alpha=0.12, lw=0, label="home base (mean ± 1 SD)")
+                ax.fill_between([g["turn"].min(), g["turn"].max()], mean - sd, mean + sd, **band)
+                ax.axhline(mean, color=c, lw=0.6, alpha=0.5)
+                ax.plot(g["turn"], g["value"], "o", ms=2.5, color=c, alpha=0.55, label="turn")
+                ax.plot(g["turn"], g["smooth"], "-", lw=1.4, color=c, label="smoothed")
+                for t in g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]:
+                    ax.axvline(t - 0.5, color="0.25", ls="--", lw=0.8, label="change point")
+                if len(marks):
+                    m = g.merge(marks[["session_id", "turn"]].drop_duplicates())
+                    ax.plot(m["turn"], m["value"], "v", ms=5, color=MARK, label="asks to slow down")
+                    for t, v in zip(m["turn"], m["value"], strict=True) if one else []:
+                        ax.annotate(f"t{t}", (t, v), color=MARK, fontsize=6, **NOTE)
             ax.set_title(labels[sid], fontsize=8)
             ax.set(xlabel="turn", ylim=(lo - pad, hi + pad))
             ax.set_ylabel(plots.column_label(value_label, width=18) if k % ncols == 0 else "")
@@ -231,8 +229,7 @@ def plot_transitions(res: PermutationResult) -> plt.Figure:
 def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
     """Sliding-window technique entropy per session (many sessions: thin lines and their mean)."""
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
-    n = ent["session_id"].nunique()
-    few = n <= LEGEND_SESSIONS
+    few = (n := ent["session_id"].nunique()) <= LEGEND_SESSIONS
     d = ent.assign(session=ent["session_id"].map(plots.session_labels(ent["session_id"], 10)))
     if few:
         sns.lineplot(d, x="turn", y="entropy", hue="session", lw=1, ax=ax)
@@ -291,9 +288,7 @@ def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Fig
     return plots.plot_intervals(d, *cols, "event", "measure", plots.LABELS["effects"], "note", str)
 
 
-def plot_next_turn(
-    resp: pd.DataFrame, thinking: pd.DataFrame | None = None, family: str = ""
-) -> plt.Figure:
+def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "") -> Figure:
     """Shares of codes (and of thinking on the event) in next therapist turns, by condition."""
     resp = resp if "family" in resp else resp.assign(family=family)
     n = resp.groupby(["family", "condition"])["n"].transform("max").fillna(0).astype(int)
@@ -319,25 +314,15 @@ def plot_next_turn(
     return fig
 
 
-@lru_cache(maxsize=1)
-def code_order() -> dict[str, tuple[int, int]]:
-    """Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1)."""
-    book = read_yaml(DATA_DIR / "codebook.yaml")
-    layers = enumerate(("forms", "act_processes"))
-    return {c: (k, i) for k, layer in layers for i, c in enumerate(book.get(layer, {}))}
-
-
 def code_color(code: str) -> str:
     """A stable colour per code: ACT processes Okabe-Ito, forms tab10, else grey."""
-    layer, i = code_order().get(code, (9, 0))
+    layer, i = CODE_ORDER.get(code, (9, 0))
     if layer == 1:
         return {"#F0E442": "#8C7A00"}.get(c := PALETTE[i % len(PALETTE)], c)
     return mpl.colors.to_hex(mpl.colormaps["tab10"](i % 10)) if layer == 0 else "#777777"
 
 
-def plot_session(
-    s: pd.DataFrame, kept: pd.DataFrame, codes: Sequence[str], session_id: str
-) -> Figure:
+def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -> Figure:
     """The explorer's figure: valence and arousal per kept turn above the code timeline."""
     rows = 0.16 * max(len(codes), 3)
     fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
@@ -356,7 +341,7 @@ def plot_session(
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
         ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
-    forms = [code_order().get(c, (9, 0))[0] == 0 for c in codes]
+    forms = [CODE_ORDER.get(c, (9, 0))[0] == 0 for c in codes]
     for k, (code, form) in enumerate(zip(codes, forms, strict=True)):
         xs = s.loc[[code in {c for _, c in row} for row in s["codes"]], "turn"]
         mark = dict(s=16, marker="s") if form else dict(s=20, marker="o")

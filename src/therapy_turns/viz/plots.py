@@ -67,10 +67,7 @@ def png(fig: plt.Figure, dpi: int = 110) -> bytes:
 
 
 def save_fig(
-    fig: plt.Figure | Sequence[plt.Figure] | None,
-    name: str,
-    figures_dir: str | Path = "figures",
-    show: bool | None = None,
+    fig: plt.Figure | Sequence[plt.Figure] | None, name: str, figures_dir: str | Path = "figures"
 ) -> FigureFiles:
     """Save a figure or its pages (``name-p01``, ...) as PDF and 300-dpi PNG; show it in Jupyter."""
     out = output_dir(figures_dir)
@@ -88,7 +85,7 @@ def save_fig(
         log.info("%s: nothing to draw, no figure", name)
         return FigureFiles()
     log.info("saved %s (%d pages)", ", ".join(map(str, pages[0])), len(pages))
-    if show if show is not None else getattr(get_ipython(), "kernel", None) is not None:
+    if getattr(get_ipython(), "kernel", None) is not None:
         meta = {"figure": name, "files": list(map(str, pages[0]))}
         meta["pages"] = [list(map(str, page)) for page in pages[1:]]
         display(Image(png(figs[0]), format="png", alt=name, metadata={"therapy_turns": meta}))
