@@ -60,13 +60,13 @@ def test_run_lengths_and_perseveration() -> None:
     patient = pd.DataFrame(
         {"session_id": "a", "turn": [0, 2, 4, 6, 8], "marker_slow_down": [1, 1, 0, 1, 1]}
     )
-    runs = shifts.perseveration(c, patient, "marker_slow_down", min_length=1)
+    runs = shifts.perseveration(c, patient, "marker_slow_down", "main_behaviour", 1)
     assert runs[["code", "start_turn", "end_turn", "length"]].values.tolist() == [
         ["x", 1, 5, 3],
         ["y", 7, 7, 1],
         ["x", 9, 9, 1],
     ]
-    p = shifts.perseveration(c, patient, "marker_slow_down", min_length=3)
+    p = shifts.perseveration(c, patient, "marker_slow_down", "main_behaviour", 3)
     assert p[["start_turn", "length", "n_marked_patient_turns"]].values.tolist() == [[1, 3, 1]]
 
 
@@ -117,7 +117,7 @@ def synthetic_coupling(
 
 def test_coupling_recovers_a_known_effect() -> None:
     codes, turns, emo = synthetic_coupling(effect=0.5)
-    d = shifts.coupling_data(codes, turns, emo, ["act_x", "act_noise"])
+    d = shifts.coupling_data(codes, turns, emo, ["act_x", "act_noise"], "valence")
     assert len(d) == 12 * 19  # the last therapist turn of each session has no patient turn after
     row = d.iloc[0]
     assert row.delta == pytest.approx(row.after - row.prior)
@@ -131,6 +131,6 @@ def test_coupling_recovers_a_known_effect() -> None:
 def test_coupling_skips_rare_codes() -> None:
     codes, turns, emo = synthetic_coupling(effect=0.0, n_sessions=3, n_ex=6)
     codes["act_rare"] = 0
-    d = shifts.coupling_data(codes, turns, emo, ["act_x", "act_rare"])
+    d = shifts.coupling_data(codes, turns, emo, ["act_x", "act_rare"], "valence")
     res = shifts.coupling_model(d, ["act_x", "act_rare"], min_count=3).set_index("code")
     assert np.isnan(res.loc["act_rare", "estimate"]) and "skipped" in res.loc["act_rare", "note"]

@@ -1,6 +1,5 @@
 """Emotional trajectories per speaker and session (notebook 03): smoothing, trends, start-vs-end
-change, change points and Utterance Emotion Dynamics; ``position`` numbers a speaker's analysed
-turns 0, 1, ... per session (``ruptures``/``statsmodels`` imported where used)."""
+change, change points, Utterance Emotion Dynamics (``ruptures``/``statsmodels`` imported lazily)."""
 
 import logging
 import math
@@ -46,10 +45,8 @@ def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") ->
         return x.copy()
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    ok, out = ~np.isnan(x), np.full(len(x), np.nan)
-    frac = min(1.0, window / len(x))
-    out[ok] = lowess(x[ok], np.flatnonzero(ok).astype(float), frac=frac, it=0, return_sorted=False)
-    return out
+    frac = min(1.0, window / len(x))  # NaN points are left out and stay NaN
+    return lowess(x, np.arange(len(x), dtype=float), frac=frac, it=0, return_sorted=False)
 
 
 def trajectory(
@@ -154,16 +151,12 @@ def change_points(
 
 
 def session_change_points(
-    traj: pd.DataFrame,
-    column: str = "value",
-    model: str = "l2",
-    penalty: float = 3.0,
-    min_size: int = 3,
+    traj: pd.DataFrame, model: str = "l2", penalty: float = 3.0, min_size: int = 3
 ) -> pd.DataFrame:
-    """:func:`change_points` per session and speaker with their ``turn`` and segment means."""
+    """:func:`change_points` of ``value`` per session and speaker: ``turn``, segment means."""
 
     def found(g: pd.DataFrame) -> list[tuple]:
-        v = g[column].to_numpy(float)
+        v = g["value"].to_numpy(float)
         cps = change_points(v, model, penalty, min_size)
         bounds = zip([0, *cps], cps, [*cps[1:], len(v)], strict=False)
         return [(c, int(g["turn"].iloc[c]), v[a:c].mean(), v[c:b].mean()) for a, c, b in bounds]
@@ -188,13 +181,11 @@ def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
     keep = (side[start] != 0) & (end - start + 1 >= min_run)
     start, end = start[keep], end[keep]
     peak = np.array([a + np.argmax(dist[a : b + 1]) for a, b in zip(start, end, strict=True)], int)
-    top = dist[peak] - sd
-    return pd.DataFrame(
-        {"start": start, "end": end, "side": side[start], "peak": peak, "peak_distance": top}
-    ).assign(
-        rise_rate=top / (peak - start + 1),
-        recovery_rate=np.where(end + 1 < len(x), top / (end + 1 - peak), np.nan),
-    )
+    out = pd.DataFrame({"start": start, "end": end, "side": side[start], "peak": peak})
+    out["peak_distance"] = top = dist[peak] - sd
+    out["rise_rate"] = top / (peak - start + 1)
+    out["recovery_rate"] = np.where(end + 1 < len(x), top / (end + 1 - peak), np.nan)
+    return out
 
 
 def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:

@@ -22,9 +22,6 @@ log = logging.getLogger(__name__)
 
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
-MEASURES = tuple(
-    "valence arousal dominance n_words marker_skeptic marker_slow_down marker_vague q_total".split()
-)
 EFFECT_COLUMNS = (
     "event measure n_events n_sessions mean_change ci_low ci_high baseline_change n_baseline "
     "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
@@ -89,7 +86,7 @@ def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
 def measure_table(
     turns: pd.DataFrame,
     tables: Mapping[str, pd.DataFrame],
-    measures: Names = MEASURES,
+    measures: Names,
     exclude: Names = DEFAULT_EXCLUDE,
 ) -> pd.DataFrame:
     """The patient's turns in order (``pos``) with ``event`` and each measure (NaN if excluded)."""
@@ -109,7 +106,7 @@ def measure_table(
 
 
 def locked(
-    mt: pd.DataFrame, events: pd.DataFrame, measures: Names = MEASURES, lags: Sequence[int] = LAGS
+    mt: pd.DataFrame, events: pd.DataFrame, measures: Names, lags: Sequence[int] = LAGS
 ) -> pd.DataFrame:
     """``event, session_id, turn, lag, measure, value``: each event's measures at each lag."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
@@ -151,11 +148,7 @@ def permutation_p(
 
 
 def event_effects(
-    mt: pd.DataFrame,
-    measures: Names = MEASURES,
-    n_perm: int = 2000,
-    seed: int = 0,
-    method: str = "holm",
+    mt: pd.DataFrame, measures: Names, n_perm: int = 2000, seed: int = 0, method: str = "holm"
 ) -> pd.DataFrame:
     """Per event type and measure, the change lag -1 -> event turn against other turns."""
     mt = mt.sort_values(["session_id", "pos"])

@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import stats
 
 from therapy_turns import schema
@@ -24,6 +23,13 @@ from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, TURN_ID, count
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
 
 log = logging.getLogger(__name__)
+COUNT_COLUMNS = "n_turns n_analysed n_patient n_therapist patient_words therapist_words".split()
+MIN_LEVELS, MAX_LEVELS = 2, 12  # a categorical column with this many values is a factor by default
+CONTRAST_COLUMNS = (
+    "measure factor group_a group_b n_a n_b mean_a mean_b diff ci_low ci_high p p_adj hedges_g "
+    "g_ci_low g_ci_high omnibus_p df_resid family note"
+).split()
+CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p", "p_adj"]
 
 
 def with_words(turns: pd.DataFrame) -> pd.DataFrame:
@@ -39,10 +45,7 @@ def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
 
 
 def analysable_features(
-    feats: pd.DataFrame,
-    turns: pd.DataFrame,
-    exclude: Names = DEFAULT_EXCLUDE,
-    n_bins: int = 3,
+    feats: pd.DataFrame, turns: pd.DataFrame, exclude: Names = DEFAULT_EXCLUDE, n_bins: int = 3
 ) -> pd.DataFrame:
     """Feature rows of the analysed turns with ``position``, ``segment`` and ``therapist``."""
     keep = analysable(turns.assign(position=schema.session_position(turns)), exclude)
@@ -87,9 +90,6 @@ def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.
         rows.append((m, target, int(inside.size), lo, hi, result, note))
     columns = "marker archetype n_sessions min_archetype max_others result note".split()
     return pd.DataFrame(rows, columns=columns)
-
-
-COUNT_COLUMNS = "n_turns n_analysed n_patient n_therapist patient_words therapist_words".split()
 
 
 def summarise_sessions(
@@ -173,9 +173,8 @@ def join_metadata(
     """``sessions`` left-joined with ``metadata`` by ``session_id``, ``has_metadata``, report."""
     if metadata is None:
         return sessions.copy(), MetadataReport()
-    meta = metadata.assign(session_id=metadata["session_id"].astype(str))
-    renamed = {c: f"meta_{c}" for c in meta if c != "session_id" and c in sessions.columns}
-    meta = meta.rename(columns=renamed)
+    renamed = {c: f"meta_{c}" for c in metadata if c != "session_id" and c in sessions.columns}
+    meta = metadata.astype({"session_id": str}).rename(columns=renamed)
     have, meta_ids = set(sessions.session_id.astype(str)), set(meta.session_id)
     missing, unknown = sorted(have - meta_ids), sorted(meta_ids - have)
     report = MetadataReport(len(meta), len(have & meta_ids), missing, unknown, renamed)
@@ -189,13 +188,8 @@ def join_metadata(
     return out.assign(has_metadata=out.session_id.isin(meta_ids)), report
 
 
-#: A categorical column with this many distinct values (inclusive) is a factor by default.
-MIN_LEVELS, MAX_LEVELS = 2, 12
-
-
 class Roles(NamedTuple):
-    """The metadata columns analysed (``factors``, ``outcomes``), those left out with why, and
-    the factor drawn and modelled at turn level (the first)."""
+    """Metadata columns analysed, those ``skipped`` with why, the factor modelled at turn level."""
 
     factors: list[str]
     outcomes: list[str]
@@ -213,7 +207,7 @@ def metadata_roles(
             f"{source}: no column {', '.join(map(repr, missing))}; its columns are {cols}"
         )
     skipped: dict[str, str] = {}
-    numeric = [c for c in cols if is_numeric_dtype(metadata[c]) and not is_bool_dtype(metadata[c])]
+    numeric = set(metadata.select_dtypes("number").columns)  # not bool
     if not factors:
         factors = []
         for c in (c for c in cols if c not in numeric and c not in outcomes):
@@ -295,12 +289,6 @@ def turn_data(
     return d.merge(s, on="session_id", how="left", validate="many_to_one")
 
 
-CONTRAST_COLUMNS = (
-    "measure factor group_a group_b n_a n_b mean_a mean_b diff ci_low ci_high p p_adj hedges_g "
-    "g_ci_low g_ci_high omnibus_p df_resid family note"
-).split()
-
-
 def compare_groups(
     sessions: pd.DataFrame,
     measures: Names,
@@ -368,9 +356,6 @@ def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
         else:
             out[part.index] = adjust_p(p, method)
     return out.to_numpy()
-
-
-CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p", "p_adj"]
 
 
 def outcome_correlations(

@@ -13,6 +13,17 @@ from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, next_turn
 from therapy_turns.schema import TURN_ID as KEYS
 from therapy_turns.schema import session_position
 
+BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
+FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection")}
+FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_question")}
+FORMS |= {"mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy")}
+FORMS |= {"mina": ("persuade", "confront")}
+TALK = ("change", "sustain")
+INDICES = tuple(f"{b}_rate" for b in BEHAVIOURS) + tuple(
+    "reflection_question_ratio complex_reflection_share open_question_share mi_adherent_rate "
+    "mi_non_adherent_rate mi_adherent_share change_talk_share".split()
+)
+
 
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
     """Row proportions (rows without transitions stay NaN)."""
@@ -80,11 +91,7 @@ def windowed_entropy(
 
 
 def perseveration(
-    codes: pd.DataFrame,
-    patient: pd.DataFrame,
-    marker: str,
-    col: str = "main_behaviour",
-    min_length: int = 3,
+    codes: pd.DataFrame, patient: pd.DataFrame, marker: str, col: str, min_length: int = 3
 ) -> pd.DataFrame:
     """Runs of ``min_length`` or more identical codes and the ``marker`` turns inside them."""
     d = codes.sort_values(KEYS).assign(code=lambda x: x[col].astype(str))
@@ -130,11 +137,7 @@ def responsiveness(
 
 
 def coupling_data(
-    codes: pd.DataFrame,
-    turns: pd.DataFrame,
-    emotion: pd.DataFrame,
-    indicators: Names,
-    value: str = "valence",
+    codes: pd.DataFrame, turns: pd.DataFrame, emotion: pd.DataFrame, indicators: Names, value: str
 ) -> pd.DataFrame:
     """Per therapist turn: the patient's ``prior`` and ``after`` value, ``delta``, indicators."""
     t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
@@ -173,18 +176,6 @@ def coupling_model(
     out = pd.DataFrame(rows, columns=columns)
     out.insert(7, "p_adj", adjust_p(out["p"].to_numpy(float), method))
     return out
-
-
-BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
-FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection")}
-FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_question")}
-FORMS |= {"mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy")}
-FORMS |= {"mina": ("persuade", "confront")}
-TALK = ("change", "sustain")
-INDICES = tuple(f"{b}_rate" for b in BEHAVIOURS) + tuple(
-    "reflection_question_ratio complex_reflection_share open_question_share mi_adherent_rate "
-    "mi_non_adherent_rate mi_adherent_share change_talk_share".split()
-)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
