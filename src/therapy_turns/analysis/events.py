@@ -1,6 +1,5 @@
-"""Event-locked analysis (notebook 07): the patient's turns around an event and the therapist's
-answer. An event sits on the patient turn whose reply it conditions; lags count the patient's
-turns (docs/analysis.md)."""
+"""Event-locked analysis (notebook 07): an event sits on the patient turn whose reply it
+conditions; lags count the patient's turns (docs/analysis.md)."""
 
 import logging
 import re
@@ -19,7 +18,6 @@ from therapy_turns.schema import DEFAULT_EXCLUDE
 from therapy_turns.schema import TURN_ID as KEYS
 
 log = logging.getLogger(__name__)
-
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
 EFFECT_COLUMNS = (

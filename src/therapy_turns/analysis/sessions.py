@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns import schema
-from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Names, adjust_p, mixedlm_table
+from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Z95, Names, adjust_p, mixedlm_table
 from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.features import MARKERS, load_lexicon
@@ -321,9 +321,8 @@ def compare_groups(
         if len(levels) > max_levels:  # the top pairs of groups of 2+ by absolute mean difference
             g = d.groupby(factor)[m].agg(["mean", "size"])
             g = g.loc[g["size"] >= 2, "mean"]
-            big = [(a, b) for a, b in pairs if a in g.index and b in g.index]
-            big = sorted(big, key=lambda ab: -abs(g[ab[1]] - g[ab[0]]))[:top]
-            pairs = {ab: pairs[ab] for ab in big}
+            diff = {ab: abs(g[ab[1]] - g[ab[0]]) for ab in pairs if {*ab} <= {*g.index}}
+            pairs = {ab: pairs[ab] for ab in sorted(diff, key=diff.get, reverse=True)[:top]}
         for (a, b), test in pairs.items():
             va, vb = (d.loc[d[factor] == x, m].to_numpy(float) for x in (a, b))
             row = (m, factor, a, b, len(va), len(vb), va.mean(), vb.mean(), *test, np.nan)
@@ -342,8 +341,7 @@ def _hedges_g(a: np.ndarray, b: np.ndarray) -> tuple[float, ...]:
         return (np.nan,) * 3
     g = (b.mean() - a.mean()) / sp * (1 - 3 / (4 * (na + nb) - 9))
     se = np.sqrt((na + nb) / (na * nb) + g * g / (2 * (na + nb)))
-    z = stats.norm.ppf(0.975)
-    return float(g), float(g - z * se), float(g + z * se)
+    return float(g), float(g - Z95 * se), float(g + Z95 * se)
 
 
 def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
@@ -366,7 +364,6 @@ def outcome_correlations(
     correction: str = "holm",
 ) -> pd.DataFrame:
     """Spearman or Pearson r of each measure with each outcome across sessions, CI and p."""
-    z = stats.norm.ppf(0.975)
     rows = []
     for o, m in product(outcomes, measures):
         d = sessions[[m, o]].dropna()
@@ -378,7 +375,7 @@ def outcome_correlations(
                 lo, hi = res.confidence_interval()
             elif n > 3 and abs(r) < 1:  # Bonett & Wright SE on the Fisher z scale
                 se = np.sqrt((1 + r * r / 2) / (n - 3))
-                lo, hi = np.tanh(np.arctanh(r) + np.array([-z, z]) * se)
+                lo, hi = np.tanh(np.arctanh(r) + np.array([-Z95, Z95]) * se)
         rows.append((m, o, method, n, r, float(lo), float(hi), p))
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS[:-1])
     out["p_adj"] = adjust_p(out["p"].to_numpy(float), correction)

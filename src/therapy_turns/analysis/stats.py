@@ -11,6 +11,7 @@ from scipy.stats import norm
 
 log = logging.getLogger(__name__)
 Names = Sequence[str]
+Z95 = norm.ppf(0.975)
 
 MIXEDLM_COLUMNS = (
     "outcome term estimate std_err z p_value ci_low ci_high n_obs n_groups group_var converged "
@@ -123,19 +124,17 @@ def mixedlm_table(
         for note in notes:
             log.info("MixedLM %s: %s", y, note)
         group_var = float(res.cov_re.iloc[0, 0])
-        boundary = (
-            any("boundary" in m.lower() for m in notes if m.startswith(used)) or group_var < 1e-8
+        boundary = group_var < 1e-8 or any(
+            "boundary" in m.lower() for m in notes if m.startswith(used)
         )
         if boundary:  # the REML solution at zero intercept variance is ordinary least squares
             ols = smf.ols(f"{y} ~ {rhs}", d).fit()
             params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
         else:
             params, se = res.fe_params, res.bse_fe.to_numpy()
-        zcrit, info = norm.ppf(0.975), (int(res.nobs), n_groups, group_var, converged)
-        info += (boundary, used, "; ".join(notes))
-        for k, term in enumerate(params.index):
-            est, z = float(params[term]), float(params[term]) / se[k]
-            test = (float(se[k]), float(z), float(2 * norm.sf(abs(z))))
-            row = (y, term, est, *test, est - zcrit * se[k], est + zcrit * se[k], *info)
+        info = (int(res.nobs), n_groups, group_var, converged, boundary, used, "; ".join(notes))
+        for term, est, s in zip(params.index, params.to_numpy(float), se, strict=True):
+            z = est / s
+            row = (y, term, est, s, z, 2 * norm.sf(abs(z)), est - Z95 * s, est + Z95 * s, *info)
             rows.append(dict(zip(MIXEDLM_COLUMNS, row, strict=True)))
     return pd.DataFrame(rows, columns=MIXEDLM_COLUMNS)
