@@ -15,7 +15,7 @@ import argparse
 import pandas as pd
 
 from therapy_turns import pipeline
-from therapy_turns.analysis import events
+from therapy_turns.analysis import shifts
 
 
 def main() -> None:
@@ -27,9 +27,9 @@ def main() -> None:
     turns = pipeline.load_table("turns", a.corpus, a.analysis_dir)
     names = ("emotion", "features", "thinking")
     tables = {n: pipeline.load_table(n, a.corpus, a.analysis_dir) for n in names}
-    print(events.event_summary(turns).to_string(index=False))
-    table = events.measure_table(turns, tables, ["valence", "arousal"])
-    eff = events.event_effects(table, ["valence", "arousal"], n_perm=a.n_perm)
+    print(shifts.event_summary(turns).to_string(index=False))
+    table = shifts.measure_table(turns, tables, ["valence", "arousal"])
+    eff = shifts.event_effects(table, ["valence", "arousal"], n_perm=a.n_perm)
     cols = [
         "event",
         "measure",
@@ -46,7 +46,7 @@ def main() -> None:
     ]
     with pd.option_context("display.width", 200, "display.precision", 3):
         print(eff[cols].to_string(index=False))
-        _, thinking = events.thinking_response(turns, tables["thinking"])
+        _, thinking = shifts.thinking_response(turns, tables["thinking"])
         print(thinking.to_string(index=False))
     k, n = thinking["k"].sum(), thinking["n"].sum()
     if n:

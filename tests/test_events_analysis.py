@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from therapy_turns.analysis import events as E
+from therapy_turns.analysis import shifts as E
 from therapy_turns.measures.events import compute_thinking, word_sets
 from therapy_turns.report.explorer import render_turn
 

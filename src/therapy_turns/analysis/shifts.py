@@ -1,18 +1,26 @@
-"""Technique shifts, their coupling with the patient's emotion, MI session indices and client talk
-after each behaviour (notebooks 04, 05); sequences never cross a session; seeded randomness."""
+"""Technique shifts and responses (notebooks 04, 05, 07): transitions, coupling with the patient's
+emotion, MI session indices, client talk after each behaviour; event-locked analysis: an event sits
+on the patient turn whose reply it conditions, lags count the patient's turns (docs/analysis.md)."""
 
-from collections.abc import Sequence
+import logging
+import re
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from pandas.api.types import is_bool_dtype
+from scipy.stats import entropy
 
+from therapy_turns.analysis import stats
 from therapy_turns.analysis.dynamics import change_points
 from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, next_turn, share_ci, shares
+from therapy_turns.io.transcripts import SEPARATOR, analysable, analyse_turn_text, event_counts
+from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import DEFAULT_EXCLUDE, session_position
 from therapy_turns.schema import TURN_ID as KEYS
-from therapy_turns.schema import session_position
 
+log = logging.getLogger(__name__)
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
 FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection")}
 FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_question")}
@@ -23,6 +31,12 @@ INDICES = tuple(f"{b}_rate" for b in BEHAVIOURS) + tuple(
     "reflection_question_ratio complex_reflection_share open_question_share mi_adherent_rate "
     "mi_non_adherent_rate mi_adherent_share change_talk_share".split()
 )
+LAGS = tuple(range(-3, 4))
+NO_EVENT = "no event"
+EFFECT_COLUMNS = (
+    "event measure n_events n_sessions mean_change ci_low ci_high baseline_change n_baseline "
+    "estimate est_ci_low est_ci_high p_mixed p_perm p_adj p_perm_adj converged note"
+).split()
 
 
 def row_normalise(counts: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +90,7 @@ def transition_entropy(codes: Sequence[str]) -> float:
         return float("nan")
     table = pd.crosstab(pd.Series(codes[:-1]), pd.Series(codes[1:])).to_numpy(float)
     rows = table.sum(axis=1)
-    return float(rows / rows.sum() @ stats.entropy(table, base=2, axis=1)) + 0.0
+    return float(rows / rows.sum() @ entropy(table, base=2, axis=1)) + 0.0
 
 
 def windowed_entropy(
@@ -86,7 +100,7 @@ def windowed_entropy(
     d = codes.sort_values(KEYS).reset_index(drop=True)
     onehot = pd.get_dummies(d[col].astype(str), dtype=float).groupby(d["session_id"])
     counts = onehot.rolling(window).sum().droplevel(0).sort_index()
-    ent = stats.entropy(counts.to_numpy(), base=2, axis=1) + 0.0
+    ent = entropy(counts.to_numpy(), base=2, axis=1) + 0.0
     return d[KEYS].assign(turn=d["turn"].astype(int), entropy=ent)
 
 
@@ -217,3 +231,222 @@ def sequential(techniques: pd.DataFrame, client: pd.DataFrame) -> pd.DataFrame:
     out = out.join(pd.DataFrame.from_dict(base, orient="index", columns=cols), on="talk")
     out["ratio"] = out["p"] / out["base_rate"].replace(0, np.nan)
     return out.sort_values("talk", kind="stable").reset_index(drop=True)
+
+
+def event_rows(turns: pd.DataFrame) -> pd.DataFrame:
+    """One row per event and type: ``session_id, turn, event`` on the patient turn it conditions."""
+    t = turns.sort_values(KEYS)
+    nxt = t["turn"].where(t["speaker"] == "patient").groupby(t["session_id"]).bfill()
+    ev = t.assign(target=nxt)[t["event"].fillna("") != ""]
+    if (lost := ev["target"].isna()).any():
+        log.warning("%d events after the last patient turn of their session left out", lost.sum())
+    ev = ev[~lost].assign(turn=ev["target"][~lost].astype("int64"))
+    ev = ev.assign(event=ev["event"].str.split(SEPARATOR))[[*KEYS, "event"]].explode("event")
+    return ev[ev["event"] != ""].reset_index(drop=True)
+
+
+class EventSource(NamedTuple):
+    """The events analysed (``turns``), ``kind`` (events, marker, none) and a sentence on them."""
+
+    turns: pd.DataFrame
+    kind: str
+    description: str
+
+
+def choose_events(
+    turns: pd.DataFrame,
+    features: pd.DataFrame,
+    fallback_marker: str = "marker_slow_down",
+    annotated: str | None = None,
+) -> EventSource:
+    """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
+    if counts := event_counts(turns):
+        text = turns.get("event_text", pd.Series([""])).fillna("")
+        lines = text.str.contains(r"^---", flags=re.M).any()
+        own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
+        src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "")
+        listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
+        desc = f"The corpus has {sum(counts.values())} events ({src if annotated else own}): "
+        return EventSource(turns, "events", f"{desc}{listed}. These are the events analysed.")
+    if fallback_marker not in features.columns:
+        raise ValueError(f"marker {fallback_marker!r} is not a column of the features table")
+    on = features.loc[features[fallback_marker].fillna(0) > 0, KEYS]
+    t = turns.drop(columns=["event"], errors="ignore").merge(on, how="left", indicator=True)
+    is_on = (t.pop("_merge") == "both") & (t["speaker"] == "patient")
+    t["event"], marker = np.where(is_on, fallback_marker, ""), f"the marker `{fallback_marker}`"
+    if n := int((t["event"] != "").sum()):
+        desc = f"The analysis uses the {n} patient turns with {marker} as events instead."
+        return EventSource(t, "marker", f"The corpus has no events. {desc}")
+    desc = f"no patient turn has {marker} used in their place: the sections below are empty."
+    return EventSource(t, "none", f"The corpus has no events, and {desc}")
+
+
+def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
+    g = event_rows(turns).groupby("event")
+    aggs = {"n_events": ("turn", "size"), "n_sessions": ("session_id", "nunique")}
+    return g.agg(**aggs, first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
+
+
+def measure_table(
+    turns: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    measures: Names,
+    exclude: Names = DEFAULT_EXCLUDE,
+) -> pd.DataFrame:
+    """The patient's turns in order (``pos``) with ``event`` and each measure (NaN if excluded)."""
+    p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
+    p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
+    p = p.merge(analysable(turns, exclude)[KEYS], on=KEYS, how="left", indicator="ok")
+    ok = p.pop("ok") == "both"
+    for m in measures:
+        src = next((df for df in tables.values() if m in df.columns), None)
+        if src is None:
+            have = sorted({c for df in tables.values() for c in df.columns})[:12]
+            msg = f"measure {m!r} is in none of the tables {sorted(tables)}; numeric columns"
+            raise ValueError(f"{msg} include {have} ...")
+        p = p.merge(src[[*KEYS, m]].drop_duplicates(KEYS), on=KEYS, how="left")
+        p[m] = pd.to_numeric(p[m], errors="coerce").astype("float64").where(ok)
+    return p.reset_index(drop=True)
+
+
+def locked(
+    mt: pd.DataFrame, events: pd.DataFrame, measures: Names, lags: Sequence[int] = LAGS
+) -> pd.DataFrame:
+    """``event, session_id, turn, lag, measure, value``: each event's measures at each lag."""
+    ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
+    at = mt[["session_id", "pos", *measures]]
+    on = ["session_id", "pos"]
+    at_lag = [(k, at.assign(pos=at["pos"] - k)) for k in lags]
+    wide = pd.concat([ev.merge(a, on=on, how="left").assign(lag=k) for k, a in at_lag])
+    long = wide.melt(["event", *KEYS, "lag"], list(measures), "measure", "value")
+    return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
+
+
+def locked_means(long: pd.DataFrame) -> pd.DataFrame:
+    """Per ``event, measure, lag``: ``n`` events with a value, ``mean`` and its t interval."""
+    groups = long.dropna(subset=["value"]).groupby(["event", "measure", "lag"])["value"]
+    x = {key: g.to_numpy(float) for key, g in groups}
+    rows = [(*key, len(v), float(v.mean()), *stats.t_interval(v)) for key, v in x.items()]
+    return pd.DataFrame(rows, columns=["event", "measure", "lag", "n", "mean", "ci_low", "ci_high"])
+
+
+def permutation_p(
+    change: np.ndarray, is_event: np.ndarray, groups: np.ndarray, n_perm: int = 2000, seed: int = 0
+) -> float:
+    """Two-sided p of the event-minus-other mean ``change``, labels shuffled within groups."""
+    is_event = is_event.astype(bool)
+    n_e, n = int(is_event.sum()), len(change)
+    if n_e == 0 or n_e == n:
+        return np.nan
+    total, rng = change.sum(), np.random.default_rng(seed)
+    s_e = np.zeros(n_perm)  # the event turns' sum of changes in each shuffle
+    for g in sorted(set(groups.tolist())):
+        x, e = change[groups == g], is_event[groups == g]
+        if 0 < e.sum() < len(x):
+            perms = rng.permuted(np.tile(np.arange(len(x)), (n_perm, 1)), axis=1)
+            s_e += x[perms[:, : e.sum()]].sum(axis=1)
+        else:
+            s_e += x[e].sum()
+    null, obs = (s / n_e - (total - s) / (n - n_e) for s in (s_e, change[is_event].sum()))
+    return float((1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_perm))
+
+
+def event_effects(
+    mt: pd.DataFrame, measures: Names, n_perm: int = 2000, seed: int = 0, method: str = "holm"
+) -> pd.DataFrame:
+    """Per event type and measure, the change lag -1 -> event turn against other turns."""
+    mt = mt.sort_values(["session_id", "pos"])
+    change = mt.groupby("session_id")[list(measures)].diff()
+    has, base = mt["event"].str.split(SEPARATOR), (mt["event"] == "").to_numpy()
+    rows = []
+    for ev in sorted({k for v in mt["event"] if v for k in v.split(SEPARATOR)}):
+        mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
+        for m in measures:
+            sel = (mine | base) & change[m].notna().to_numpy()
+            d = pd.DataFrame({"session_id": mt["session_id"], "change": change[m]})[sel]
+            d["is_event"] = mine[sel].astype(int)
+            xs, other = d.change[d.is_event == 1].to_numpy(float), d.change[d.is_event == 0]
+            values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique())
+            values += (xs.mean() if len(xs) else np.nan, *stats.t_interval(xs))
+            row = dict(zip(EFFECT_COLUMNS, (*values, other.mean(), len(other)), strict=False))
+            row["note"] = "no event (or no other turn) with a previous patient turn"
+            if len(xs) and len(other):
+                arrays = (d[c].to_numpy() for c in ("change", "is_event", "session_id"))
+                row |= _fit_effect(d) | {"p_perm": permutation_p(*arrays, n_perm, seed)}
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    out["p_adj"] = adjust_p(out["p_mixed"].to_numpy(float), method)
+    out["p_perm_adj"] = adjust_p(out["p_perm"].to_numpy(float), method)
+    return out
+
+
+def _fit_effect(d: pd.DataFrame) -> dict[str, object]:
+    fit = stats.mixedlm_table(d, ["change"], "is_event", standardize=False)
+    keys = ["estimate", "est_ci_low", "est_ci_high", "p_mixed", "converged", "note"]
+    if len(r := fit[fit["term"] == "is_event"]):
+        r = r.iloc[0]
+        note = "random-intercept variance 0: OLS" if r["boundary"] else ""
+        values = (r["estimate"], r["ci_low"], r["ci_high"], r["p_value"], bool(r["converged"]))
+        return dict(zip(keys, (*values, note), strict=True))
+    est, lo, hi, p = stats.ols_term("change ~ is_event", d, "is_event")
+    note = "mixed model singular (sessions do not differ): OLS"
+    return dict(zip(keys, (est, lo, hi, p, True, note), strict=True))
+
+
+def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
+    """``session_id, turn, condition``: each patient turn's event types or ``no event``."""
+    ev = event_rows(turns).rename(columns={"event": "condition"})
+    pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(ev, on=KEYS, how="left")
+    return pat.fillna({"condition": NO_EVENT})
+
+
+def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
+    """Shares of next therapist main behaviours and ACT processes per event type, Wilson CIs."""
+    acts = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
+    nxt = next_turn(_conditions(turns), codes, "main_behaviour", acts)
+    behaviours = sorted(codes["main_behaviour"].dropna().unique())
+    hits = {("main_behaviour", b): nxt["next_code"] == b for b in behaviours}
+    hits |= {("act_process", a.removeprefix("act_")): nxt[a] for a in acts}
+    order = [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]
+    hits = pd.DataFrame(hits, index=nxt.index)
+    return shares(hits, nxt["condition"], order, ["condition", "family", "code"])
+
+
+def thinking_cues() -> dict[str, frozenset[str]]:
+    """Cue words per event type (and ``any``): ``thinking_cues`` of ``data/events.yaml``."""
+    raw = read_yaml(DATA_DIR / "events.yaml").get("thinking_cues", {})
+    return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
+
+
+def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
+    """The cues of ``event`` (or ``any``) among ``words``, sorted and joined by ``,``."""
+    return ",".join(sorted(words & (cues.get(event, frozenset()) | cues.get("any", frozenset()))))
+
+
+def thinking_response(
+    turns: pd.DataFrame, thinking: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cues in the next therapist thinking per event, and shares per type vs no event."""
+    cues = thinking_cues()
+    therapist = turns[turns["speaker"] == "therapist"]
+    nxt = next_turn(_conditions(turns), therapist, "thinking").fillna({"next_code": ""})
+    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code]
+    words = thinking[[*KEYS, "thinking_words"]].rename(columns={"turn": "next_turn"})
+    nxt = nxt.loc[np.array(real, bool)].merge(words, on=["session_id", "next_turn"], how="left")
+    nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
+    types = sorted(set(nxt["condition"]) - {NO_EVENT})
+    if uncued := [ty for ty in types if ty not in cues]:
+        log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
+        types = [ty for ty in types if ty in cues]
+    ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
+    base = nxt.loc[nxt["condition"] == NO_EVENT, "words"]
+    ev["cues"] = [refers(w, ty, cues) for w, ty in zip(ev["words"], ev["condition"], strict=True)]
+    per_event = ev.rename(columns={"condition": "event"})[[*KEYS, "event", "next_turn", "cues"]]
+    rows = []
+    for ty in types:
+        hit = per_event.cues[per_event.event == ty] != ""
+        kb = sum(refers(w, ty, cues) != "" for w in base)
+        rows.append((ty, *share_ci(int(hit.sum()), len(hit)), *share_ci(kb, len(base))))
+    cols = "event k n share ci_low ci_high k_base n_base share_base base_low base_high".split()
+    return per_event, pd.DataFrame(rows, columns=cols)

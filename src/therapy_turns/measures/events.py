@@ -1,6 +1,6 @@
 """Notebook 07's measures: ``events``, the event type keys on each turn (the turn table's ``event``
 column, :mod:`therapy_turns.io.transcripts`) and their number per session and type; ``thinking``,
-the words of the therapist's hidden reasoning for :mod:`therapy_turns.analysis.events`."""
+the words of the therapist's hidden reasoning for :mod:`therapy_turns.analysis.shifts`."""
 
 from __future__ import annotations
 
