@@ -556,7 +556,7 @@ def test_camel_case_name_found():
         ("at 41 Moss Lane, Sale, for years", [("ADDRESS", "41 Moss Lane"), ("PLACE", "Sale")]),
         ("it is in Rugby, CV21 3HQ now", [("PLACE", "Rugby"), ("POSTCODE", "CV21 3HQ")]),
         ("I reported it to ACAS today", [("ORG", "ACAS")]),
-        ("my GP and the NHS, my MRN 0048", []),  # listed acronyms; one before a number
+        ("my GP and the NHS, my MRN 0048", [("ID", "0048")]),  # acronyms kept; a cued number
         ("I was SO ANGRY", []),  # common words in capitals
         ("log in at 192.168.1.1/admin then", [("URL", "192.168.1.1/admin")]),
         ("he drank at the Cross Keys every night", [("ORG", "the Cross Keys")]),
@@ -833,7 +833,8 @@ def test_round11_codes_after_towns_spoken_emails_and_urls_cued_handles_and_years
 
 def test_round11_subjects_at_a_sentence_start_and_organisations_joined_by_and():
     """Real model: a proper noun starting a sentence is a name before a past or present verb
-    other than "be", a possessive or "from" ("Mo found it", "Mo's sister", "Hung from work");
+    other than "be", a possessive, "from" or "and" ("Mo found it", "Mo's sister", "Hung from
+    work", "Rose and I");
     not "Hope is hard", "Imagine walking". "and" joins two capitalised words into one finding
     when the first is not a given name ("Slater and Gordon"; not "Sarah and Tom")."""
     texts = [
@@ -843,12 +844,14 @@ def test_round11_subjects_at_a_sentence_start_and_organisations_joined_by_and():
         "Hope is hard. Imagine walking on a beach.",
         "I've got a lawyer at Slater and Gordon now.",
         "I went with Sarah and Tom to the park.",
+        "It was lovely. Rose and I used to walk.",
     ]
     got = [[m.surface for m in ms] for ms in find_identifiers(texts)]
     assert "Mo" in got[0] and "Mo's" in got[1] and "Hung" in got[2]
     assert got[3] == []
     assert "Slater and Gordon" in got[4]
     assert {"Sarah", "Tom"} <= set(got[5])
+    assert got[6] == ["Rose"]
 
 
 def test_round11_kinship_scheme_names_and_safe_phrases_are_kept():
@@ -876,3 +879,29 @@ def test_round11_short_forms_letters_in_order_and_more_diminutive_endings():
     assert "tomek" in name_variants("Tomasz", session_words={"tomek"})
     assert "juanito" in name_variants("Juan", session_words={"juanito"})
     assert "ann" not in name_variants("Andrew", session_words={"ann"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The router was at 192.168.1.1:8080 all along.", [("IP", "192.168.1.1:8080")]),
+        ("He's at 1420 Maple Ave Apt 3 now.", [("ADDRESS", "1420 Maple Ave Apt 3")]),
+        (
+            "It's jane (dot) doe (at) gmail (dot) com.",
+            [("EMAIL", "jane (dot) doe (at) gmail (dot) com")],
+        ),
+        ("Go to w w w dot mind dot org dot uk then.", [("URL", "w w w dot mind dot org dot uk")]),
+        ("She's pushing 95 and sharp.", [("AGE", "95")]),
+        ("My nan's in her late nineties now.", [("AGE", "nineties")]),
+        ("Back in the nineties we had nothing.", []),
+        ("The case number is 4471, my patient ID: 88213.", [("ID", "4471"), ("ID", "88213")]),
+        ("It was number 7 on the list, in case 2019 was different.", []),
+    ],
+)
+def test_round11_ip_ports_flats_after_streets_spelled_urls_age_groups_and_cued_ids(
+    text, expected, ruler
+):
+    """Round 11: an IPv4 address with its port; a flat or unit after the street; "(dot)" in a
+    spoken e-mail's name part; "w w w dot ..."; "pushing 95"; "in her (late) nineties"; 4+ digits
+    right after an ID word (not a year)."""
+    assert found(text, ruler) == expected
