@@ -3,8 +3,11 @@ pipeline, CLI, explorer, manifest and session table read it (``docs/architecture
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,7 @@ SEP = "__"
 
 Compute = Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]
 #: ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``, columns ``column__stat``;
-#: ``rows``: the measure's analysed rows of a chunk with ``position``; ``tables``: every measure's
+#: ``rows``: the measure's analysed rows of a chunk with ``position``; ``tables``: all measures
 Aggregate = Callable[[pd.DataFrame, "Measure", Mapping[str, pd.DataFrame]], pd.DataFrame]
 
 
@@ -31,19 +34,13 @@ class Column:
     unit: str = ""
     speakers: tuple[str, ...] = SPEAKERS
 
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form (manifest)."""
-        return {"meaning": self.meaning, "unit": self.unit, "speakers": list(self.speakers)}
-
 
 def _numeric(rows: pd.DataFrame, names: Iterable[str]) -> list[str]:
     is_num, is_bool = pd.api.types.is_numeric_dtype, pd.api.types.is_bool_dtype
     return [c for c in names if c in rows and is_num(rows[c]) and not is_bool(rows[c])]
 
 
-def speaker_means(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
     """``column__speaker``: the session mean of every numeric (non-boolean) column over the
     turns of each speaker the column applies to."""
     applies = {c.name: c.speakers for c in measure.columns}
@@ -67,9 +64,7 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
     return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
 
 
-def patient_slopes(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def patient_slopes(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
     """``column__patient_slope``: per session, the OLS :func:`slope` of every numeric patient
     column over the position in the session (0 = first turn, 1 = last)."""
     num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
@@ -113,13 +108,26 @@ class Measure:
         out = pd.concat([p.reindex(ids) for p in parts], axis=1).astype("float64")
         return out.rename(columns=lambda c: f"{self.name}{SEP}{c}")
 
+    def fingerprint(self) -> str:
+        """``compute``'s name, plus its source's hash outside this package (a callable with a
+        ``fingerprint``, e.g. a trained coder, names itself): part of the table cache key."""
+        f = self.compute
+        if getattr(f, "fingerprint", None):
+            return str(f.fingerprint)
+        own = f.__module__.startswith("therapy_turns")  # the package's code_fingerprint covers it
+        src = None if own else inspect.getsourcefile(f)
+        sha = hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else ""
+        return f"{f.__module__}:{f.__qualname__}{sha}"
+
     def manifest(self) -> dict[str, object]:
         """JSON-ready description for ``manifest.json``."""
-        f = self.compute
         return {
             "description": self.description,
-            "compute": f"{f.__module__}:{getattr(f, '__qualname__', repr(f))}",
-            "columns": {c.name: c.as_dict() for c in self.columns},
+            "compute": self.fingerprint(),
+            "columns": {
+                c.name: {"meaning": c.meaning, "unit": c.unit, "speakers": list(c.speakers)}
+                for c in self.columns
+            },
             "aggregates": [getattr(a, "__name__", repr(a)) for a in self.aggregates],
         }
 
@@ -127,10 +135,10 @@ class Measure:
 _REGISTRY: dict[str, Measure] = {}
 
 
-def register(measure: Measure, replace: bool = False) -> Measure:
-    """Add ``measure`` (once, at import); a second one of the same name needs ``replace``."""
+def register(measure: Measure) -> Measure:
+    """Add ``measure`` (once, at import; another of the same name is an error)."""
     old = _REGISTRY.get(measure.name)
-    if old is not None and old is not measure and not replace:
+    if old is not None and old is not measure:
         raise ValueError(
             f"a measure named {measure.name!r} is already registered ({old.compute.__module__})"
         )
