@@ -121,13 +121,8 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
 
 
-_COLUMNS = (
-    ("client_talk", "the turn's client talk (MISC 2.5): change | sustain | neutral", "code"),
-    ("change_talk", "change-talk hits", "count"),
-    ("sustain_talk", "sustain-talk hits", "count"),
-    ("evidence", "JSON: 'direction:kind' -> list of [rule id, matched text]", "JSON"),
-    *((f"{d}_{k}", f"{d}-talk hits of kind {k}", "count") for d, k in PAIRS),
-)
-DESCRIPTION = "one row per patient turn: change and sustain talk (MISC 2.5) with their evidence"
+_SPEC = read_yaml(DATA_DIR / "measure_columns.yaml")["client"]  # description, columns
+_COLUMNS = [(name, *v) for name, v in _SPEC["columns"].items()]
+_COLUMNS += [(f"{d}_{k}", f"{d}-talk hits of kind {k}", "count") for d, k in PAIRS]
 COLUMN_SPECS = tuple(Column(*c, (PATIENT,)) for c in _COLUMNS)
-MEASURE = register(Measure("client", code_client_turns, DESCRIPTION, COLUMN_SPECS))
+MEASURE = register(Measure("client", code_client_turns, _SPEC["description"], COLUMN_SPECS))

@@ -311,18 +311,13 @@ def mi_indices(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = No
     return ind.rename(columns=lambda c: f"mi_{c}")
 
 
-_COLUMNS = (
-    ("form", "MITI-style forms of the turn, ';'-joined (docs/codebook.md)", "codes"),
-    ("act_process", "ACT processes of the turn, ';'-joined ('' if none)", "codes"),
-    ("main_behaviour", "AnnoMI main behaviour: " + "|".join(MAIN_BEHAVIOURS), "code"),
-    ("evidence", "JSON: code -> list of [rule id, matched text]", "JSON"),
-    ("n_forms", "forms other than 'other'", "count"),
-    *((f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()),
-    *((f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()),
-)
-DESCRIPTION = "one row per therapist turn: MITI forms, ACT processes, AnnoMI main behaviour, with "
-DESCRIPTION += "the evidence for every label"
+_SPEC = read_yaml(DATA_DIR / "measure_columns.yaml")["techniques"]  # description, columns
+_COLUMNS = [(name, *v) for name, v in _SPEC["columns"].items()]
+_COLUMNS += [(f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()]
+_COLUMNS += [(f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()]
 COLUMNS = tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS)
 AGGREGATES = (speaker_means, code_rates, behaviour_entropy, mi_indices)
 CLI = ("session_id", "turn", "form", "act_process", "main_behaviour", "evidence")
-MEASURE = register(Measure("techniques", code_turns, DESCRIPTION, COLUMNS, AGGREGATES, CLI))
+MEASURE = register(
+    Measure("techniques", code_turns, _SPEC["description"], COLUMNS, AGGREGATES, CLI)
+)
