@@ -78,6 +78,10 @@ def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
                lemmas=[w.lower() for w in words])
 
 
+def split_codes(value: str) -> list[str]:
+    return [c for c in str(value).split(";") if c]
+
+
 def code(text: str, client: str | None = None, verbs: tuple[str, ...] = ()) -> tq.Turn:
     doc = mk(text, verbs)
     prev = mk(client) if client else None
@@ -426,9 +430,9 @@ def test_gold_set_is_well_formed() -> None:
     assert len({r["session_id"] for r in rows}) == 5
     assert len({(r["session_id"], r["turn"]) for r in rows}) == len(rows)
     for r in rows:
-        fs = tq.split_codes(r["form"])
+        fs = split_codes(r["form"])
         assert fs and set(fs) <= set(tq.forms()), r
-        assert set(tq.split_codes(r["act_process"])) <= set(tq.act_processes()), r
+        assert set(split_codes(r["act_process"])) <= set(tq.act_processes()), r
         assert r["main_behaviour"] == tq.main_behaviour(fs), r
         assert r["rationale"].strip()
 
@@ -451,7 +455,7 @@ def test_cli_round_trip(tmp_path: Path) -> None:
                                  "evidence"]
     assert got[["session_id", "turn"]].values.tolist() == [["a", 1], ["b", 1]]
     assert got["form"].iloc[0] == "open_question"
-    assert set(tq.split_codes(got["form"].iloc[1])) >= {"affirmation", "exercise_instruction"}
+    assert set(split_codes(got["form"].iloc[1])) >= {"affirmation", "exercise_instruction"}
     assert got["main_behaviour"].tolist() == ["question", "therapist_input"]
     assert all(json.loads(e) for e in got["evidence"])
     assert main(["techniques", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
@@ -465,7 +469,7 @@ def test_mi_gold_set_is_well_formed() -> None:
     assert len({r["id"] for r in rows}) == len(rows)
     sessions: dict[str, set[str]] = {}
     for r in rows:
-        fs = tq.split_codes(r["form"])
+        fs = split_codes(r["form"])
         assert fs and set(fs) <= set(tq.forms()), r
         assert r["main_behaviour"] == tq.main_behaviour(fs), r
         assert r["rationale"].strip() and r["utterance"].strip() and r["client_context"].strip()

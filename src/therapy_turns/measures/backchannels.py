@@ -16,8 +16,7 @@ _MAX_LETTERS = int(_RULE["max_words"]) * max(map(len, _WORDS))
 
 
 def is_backchannel(text: str) -> bool:
-    """Is ``text`` a backchannel: at most ``max_words`` words (hyphen-joined ones counted once), all
-    listed :func:`schema.text_words`?"""
+    """Is ``text`` at most ``max_words`` words (``mm-hmm`` one), all listed backchannel words?"""
     if sum(map(str.isalpha, str(text))) > _MAX_LETTERS:
         return False
     found = text_words(str(text))

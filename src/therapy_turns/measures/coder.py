@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
+from therapy_turns.io.files import atomic_write
 from therapy_turns.measures.client_talk import CLIENT_CODES, COUNTS, code_client_turns
 from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, codebook, forms
 from therapy_turns.nlp import parse
@@ -123,12 +124,11 @@ CVResult = namedtuple("CVResult", "folds kappa macro_f1 per_class confusion accu
 def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):
     """Cohen's κ, macro-F1, per-code precision/recall/F1/support and confusion (rows: gold)."""
     labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
-    prfs = metrics.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
-    per = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"), prfs, strict=True)))
+    r = metrics.classification_report(gold, pred, labels=labels, output_dict=True, zero_division=0)
+    per = pd.DataFrame(r).T.loc[labels].set_axis(["precision", "recall", "f1", "support"], axis=1)
     cm = pd.DataFrame(metrics.confusion_matrix(gold, pred, labels=labels), labels, labels)
     kappa = float(metrics.cohen_kappa_score(gold, pred, labels=labels))
-    macro = float(metrics.f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
-    return kappa, macro, per.set_axis(labels), cm
+    return kappa, float(r["macro avg"]["f1-score"]), per.astype({"support": int}), cm
 
 
 @dataclass
@@ -203,15 +203,12 @@ def train(
 
 def save_model(coder: TrainedCoder, out_dir: str | Path) -> Path:
     """Write ``coder.pkl`` (versioned, checksummed) and ``summary.json`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    payload = pickle.dumps(coder.pipeline, protocol=5)
+    out, payload = Path(out_dir), pickle.dumps(coder.pipeline, protocol=5)
     sha = hashlib.sha256(payload).hexdigest()
     header = dict(format_version=FORMAT_VERSION, sklearn=sklearn.__version__, payload_sha256=sha)
     header = json.dumps(header | {"label": coder.summary["label"]}, sort_keys=True)
-    tmp = out / f"{MODEL_FILE}.tmp"
-    tmp.write_bytes(f"{MAGIC} {FORMAT_VERSION}\n{header}\n".encode() + payload)
-    tmp.replace(out / MODEL_FILE)
+    with atomic_write(out / MODEL_FILE) as tmp:  # creates out
+        tmp.write_bytes(f"{MAGIC} {FORMAT_VERSION}\n{header}\n".encode() + payload)
     coder.summary = {**coder.summary, "model_file": MODEL_FILE, "payload_sha256": sha}
     (out / SUMMARY_FILE).write_text(json.dumps(coder.summary, indent=1, sort_keys=True) + "\n")
     return out / MODEL_FILE

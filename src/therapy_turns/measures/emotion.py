@@ -112,8 +112,7 @@ def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarr
 
 
 class RuleView:
-    """The rule layer on a block of Docs, spans given as token indices of the block: per token
-    its lower case, lemma, negator flag, valence, NRC counts and negation scope, read once."""
+    """The rule layer on a block of Docs (token attributes read once), spans as block indices."""
 
     def __init__(self, docs: Sequence[Doc], rules: Rules) -> None:
         self.rules, t = rules, Tokens(docs)
@@ -272,8 +271,7 @@ def load_model() -> LinearVAD:
 def score_turns(
     turns: pd.DataFrame, docs: Sequence[Doc], rules: Rules | None = None
 ) -> pd.DataFrame:
-    """One row per turn (``docs[i]``: the Doc of ``turns.text.iloc[i]``): keys and
-    :data:`SCORE_COLUMNS` (NaN without words; how sentences combine: ``docs/emotion.md``)."""
+    """One row per turn (``docs[i]``: the Doc of ``turns.text.iloc[i]``): :data:`SCORE_COLUMNS`."""
     if len(turns) != len(docs):
         raise ValueError(
             f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
@@ -312,8 +310,7 @@ UED_METRICS += ("rise_rate", "recovery_rate")
 def patient_ued(
     rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics (``dynamics.ued``) of each
-    session's patient :data:`UED_COLUMNS` series, the metrics of :data:`UED_METRICS`."""
+    """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics of the patient's series."""
     pat = rows[rows.speaker == PATIENT]
     cols = [c for c in UED_COLUMNS if c in pat.columns]
     names = [f"{c}__patient_ued_{m}" for c in cols for m in UED_METRICS]
@@ -354,8 +351,7 @@ def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
 def dev_predictions(
     data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE
 ) -> pd.DataFrame:
-    """EmoBank dev rows: human ratings ``V, A, D``, the model's and :data:`BASELINES`' scores
-    (each text one unit); without EmoBank at ``data``, the shipped :data:`SHIPPED_DEV`."""
+    """EmoBank dev ratings and every scorer's scores (without EmoBank: :data:`SHIPPED_DEV`)."""
     if not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
@@ -378,14 +374,11 @@ def dev_predictions(
 
 
 def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:
-    """Pearson r (95% Fisher-z CI) of every scorer with the human rating of its dimension:
-    ``dimension, scorer, r, ci_low, ci_high, n``; the model rows first."""
-    rows = []
-    entries = [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + [*BASELINES]
+    """Pearson r (95% CI) of every scorer with the human rating of its dimension."""
+    rows, entries = [], [(d, d, "model (ridge, EmoBank train)") for d in DIMENSIONS] + [*BASELINES]
     for dim, col, name in entries:
         res = stats.pearsonr(pred[col].to_numpy(float), pred[TARGETS[dim]].to_numpy(float))
-        (lo, hi), n = res.confidence_interval(0.95), len(pred)
-        rows.append((dim, name, col, float(res.statistic), float(lo), float(hi), n))
+        rows.append((dim, name, col, res.statistic, *res.confidence_interval(0.95), len(pred)))
     columns = ["dimension", "scorer", "column", "r", "ci_low", "ci_high", "n"]
     return pd.DataFrame(rows, columns=columns)
 

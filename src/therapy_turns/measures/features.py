@@ -44,9 +44,7 @@ def words(values: Iterable[Any]) -> frozenset[str]:
 
 @dataclass(eq=False)
 class PhraseCounter:
-    """Counts matches of ``entries`` (a word: lower-cased text, or lemma if ``use_lemma``; ``w*``: a
-    prefix; several words: a phrase; none right after its ``exclude_after`` words) and Matcher
-    ``patterns``; overlapping matches count once (:func:`spacy.util.filter_spans`)."""
+    """Matches of word-list ``entries`` (words, ``w*`` prefixes, phrases) and ``patterns``, once."""
 
     entries: Sequence[str]
     patterns: Sequence[list[dict[str, Any]]] = ()
@@ -225,8 +223,7 @@ def syllables(word: str, lang: str = "en") -> int:
 
 
 def mattr(words: np.ndarray, doc_of: np.ndarray, n_docs: int, window: int = MATTR_WINDOW):
-    """Per Doc: type-token ratio and MATTR (Covington & McFall 2010: mean distinct words per
-    ``window`` words; TTR if shorter) of its words (codes, in order; ``doc_of``: their Doc)."""
+    """Per Doc: type-token ratio and MATTR (Covington & McFall 2010) of its word codes."""
     n = np.bincount(doc_of, minlength=n_docs)
     i = np.arange(len(words)) - np.concatenate([[0], np.cumsum(n)])[doc_of]  # position in Doc
     order = np.lexsort((i, words, doc_of))
@@ -352,15 +349,13 @@ def _content_lemmas(t: Tokens) -> list[set[int]]:
 
 
 def lsm(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Language style matching (Ireland & Pennebaker 2010) of rates per 100 words in the
-    :data:`LSM_RATES` columns (last axis): mean of ``1 - |a - b| / (a + b + 0.0001)``."""
+    """Language style matching (Ireland & Pennebaker 2010) of :data:`LSM_RATES` (last axis)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return np.mean(1 - np.abs(a - b) / (a + b + 0.0001), axis=-1)
 
 
 def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
-    """One row per turn (``docs[i]``: the parse of ``turns.text.iloc[i]``); ``lsm`` and
-    ``reflect_overlap`` on therapist turns whose previous turn is the patient's, both with words."""
+    """One row per turn (``docs[i]``: the parse of ``turns.text.iloc[i]``): the features."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     sid, spk, n = turns["session_id"].to_numpy(), turns["speaker"].to_numpy(), len(docs)
@@ -395,8 +390,7 @@ MEASURE = register(Measure("features", compute_features, DESCRIPTION, VALUE_COLU
 
 
 def session_lsm(features: pd.DataFrame) -> pd.DataFrame:
-    """Per session (of the analysed turns): ``lsm_pooled`` (LSM of each speaker's word-weighted
-    rates), ``lsm_pair_mean`` (mean of ``lsm``), ``n_pairs`` and each speaker's words."""
+    """Per session: pooled and mean pairwise LSM, pairs and each speaker's words."""
     fw, out = list(LSM_RATES.values()), []
     for sid, g in features.groupby("session_id", sort=True):
         talk = [g[(g["speaker"] == s) & (g["n_words"] > 0)] for s in SPEAKERS]

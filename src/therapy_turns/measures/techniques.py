@@ -287,11 +287,6 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=MEASURE.column_names())
 
 
-def split_codes(value: str) -> list[str]:
-    """``"a;b"`` → ``["a", "b"]`` ("" → [])."""
-    return [c for c in str(value).split(";") if c]
-
-
 def code_rates(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
     """``<code>__rate``: per session, the share of therapist turns with each boolean code."""
     flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
