@@ -36,7 +36,6 @@ def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
         assert v.dep == [t.dep_ for t in toks]
         assert v.punct == [t.is_punct for t in toks] and v.space == [t.is_space for t in toks]
         assert v.idx == [t.idx for t in toks]
-        assert v.ws == [t.whitespace_ for t in toks]
         assert v.doc_text == doc.text
         for lo in range(len(doc) + 1):
             for hi in range(lo, len(doc) + 1):
@@ -70,5 +69,3 @@ def test_tokens_by_hand() -> None:
         (0, [0]), (1, []), (2, [1])]
     assert list(t.positions(t.isin("ORTH", {"i"}), docs=np.array([False, False, True]))) == [
         (2, [1])]
-    with pytest.raises(ValueError, match="one vocab"):
-        Tokens([a, spacy.blank("en")("x")])

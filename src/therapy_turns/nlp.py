@@ -12,7 +12,6 @@ from pathlib import Path
 
 import spacy
 from spacy.language import Language
-from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, DocBin
 
 from therapy_turns.io.files import read_cached, write_cached
@@ -55,12 +54,6 @@ def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) 
         log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
         return nlp
     raise ModelNotFoundError(f"tried {candidate_models(name)}. {INSTALL_HINT}")
-
-
-@lru_cache(maxsize=1)
-def word_tokenizer() -> Tokenizer:
-    """spaCy's English tokenizer alone: word lists and phrases split as the pipeline would."""
-    return spacy.blank("en").tokenizer
 
 
 def pipeline_id(nlp: Language) -> str:

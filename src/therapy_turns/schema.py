@@ -41,9 +41,10 @@ def words(tokens: Doc | Span | Iterable) -> list:
 
 @lru_cache(maxsize=1)
 def _tokenizer() -> Tokenizer:
-    from therapy_turns.nlp import word_tokenizer  # spaCy loads on first use, not on import
+    """spaCy's English tokenizer alone: words split as the pipeline would."""
+    import spacy  # spaCy loads on first use, not on import (analysis/ imports no spaCy)
 
-    return word_tokenizer()
+    return spacy.blank("en").tokenizer
 
 
 def text_words(text: str) -> list:

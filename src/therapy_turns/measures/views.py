@@ -47,8 +47,6 @@ class Tokens:
 
     def __init__(self, docs: Sequence[Doc], codes: dict[str, int] | None = None) -> None:
         self.docs = list(docs)
-        if len({id(d.vocab) for d in self.docs}) > 1:
-            raise ValueError("Tokens: the Docs must share one vocab")
         self.vocab = self.docs[0].vocab if self.docs else None
         self.n_docs = len(self.docs)
         arrs = [d.to_array(ATTRS) for d in self.docs]
@@ -56,8 +54,7 @@ class Tokens:
         self.start = np.zeros(self.n_docs + 1, dtype=np.int64)
         np.cumsum(self.n_tokens, out=self.start[1:])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
-        empty = np.zeros((0, len(ATTRS)), dtype=np.uint64)
-        self.arr = np.concatenate(arrs) if self.start[-1] else empty
+        self.arr = np.concatenate([np.zeros((0, len(ATTRS)), dtype=np.uint64), *arrs])
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
         self._lists: dict[tuple[str, Any], list[str]] = {}
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
@@ -80,8 +77,8 @@ class Tokens:
         token, the index of its string among them."""
         if (attr, normed) not in self._types:
             inv, ids = pd.factorize(self.column(attr))
-            strings = self.vocab.strings if self.vocab is not None else {}
-            strs = [norm(strings[h]) if normed else strings[h] for h in ids.tolist()]
+            strs = [self.vocab.strings[h] for h in ids.tolist()]  # none without tokens
+            strs = [norm(x) for x in strs] if normed else strs
             self._types[(attr, normed)] = (strs, inv)
         return self._types[(attr, normed)]
 
@@ -161,17 +158,9 @@ class DocView:
     punct = cached_property(lambda self: self._col("IS_PUNCT").astype(bool).tolist())
     space = cached_property(lambda self: self._col("IS_SPACE").astype(bool).tolist())
     idx = cached_property(lambda self: self._col("IDX").tolist())
-    ws = cached_property(lambda self: [" " if x else "" for x in self._col("SPACY").tolist()])
-
-    @cached_property
-    def doc_text(self) -> str:
-        """``doc.text``."""
-        return "".join([t + w for t, w in zip(self.text, self.ws, strict=True)])
+    doc_text = cached_property(lambda self: self.doc.text)
 
     def span_text(self, lo: int, hi: int) -> str:
         """``doc[lo:hi].text``."""
-        return (
-            self.doc_text[self.idx[lo] : self.idx[hi - 1] + len(self.text[hi - 1])]
-            if hi > lo
-            else ""
-        )
+        end = self.idx[hi - 1] + len(self.text[hi - 1]) if hi > lo else 0
+        return self.doc_text[self.idx[lo] : end] if hi > lo else ""
