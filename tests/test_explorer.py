@@ -131,7 +131,7 @@ def test_missing_tables_and_unknown_session():
     with pytest.raises(KeyError, match="nope"):
         explorer.session_table(d, "nope")
     with pytest.raises(KeyError, match="nope"):
-        explorer.explore(d, "nope", interactive=False)
+        explorer.SessionExplorer(d, "nope", interactive=False)
 
 
 def test_codes_in_codebook_order_and_evidence_shapes():
@@ -159,7 +159,7 @@ def test_figure_embedded_and_plot_has_code_rows():
 
 
 def test_static_when_not_interactive():
-    ex = explorer.explore(make_data(), "A", interactive=False)
+    ex = explorer.SessionExplorer(make_data(), "A", interactive=False)
     bundle = ex._repr_mimebundle_()
     assert set(bundle) == {"text/html", "text/plain"} and ex.widget is None
     assert len(parsed(bundle["text/html"]).with_class("tt-turn")) == 4
@@ -167,7 +167,7 @@ def test_static_when_not_interactive():
 
 def test_widget_bundle_has_static_fallback_and_updates():
     pytest.importorskip("ipywidgets")
-    ex = explorer.explore(make_data(), "A", interactive=True)
+    ex = explorer.SessionExplorer(make_data(), "A", interactive=True)
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert len(parsed(bundle["text/html"]).with_class("tt-turn")) == 4

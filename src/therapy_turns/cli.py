@@ -27,6 +27,9 @@ from therapy_turns.pipeline import build_tables, parse_turns
 from therapy_turns.report import notebooks
 from therapy_turns.schema import SPEAKERS
 
+#: The sub-commands' help, options and messages.
+SPEC = read_yaml(DATA_DIR / "cli.yaml")
+
 
 class UsageError(Exception):
     """A bad option or path, found before any computing; printed as one line, exit 2."""
@@ -138,10 +141,7 @@ def _train_coder(args: argparse.Namespace) -> int:
     coder, cv = train_file(a.table, a.label, out, a.text_column, a.group, a.rules, a.seed)
     s = coder.summary
     print(format_cv(cv, args.label, s["n_rows"], s["n_sessions"]))
-    print(
-        f"\nrule features: {s['rules']}; model -> {out / 'coder.pkl'} "
-        f"(sha256 {s['payload_sha256'][:12]}), summary -> {out / 'summary.json'}"
-    )
+    print(SPEC["messages"]["trained"].format(summary=s, out=out, sha=s["payload_sha256"][:12]))
     return 0
 
 
@@ -151,10 +151,7 @@ def _run_notebook(args: argparse.Namespace) -> int:
     try:
         notebooks.run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
     except PapermillExecutionError as e:
-        error = f"{e.ename}: {e.evalue} (partial output in failed/ beside {a.output})"
-        print(
-            f"therapy-turns: {a.notebook} failed in cell {e.exec_count}: {error}", file=sys.stderr
-        )
+        print(SPEC["messages"]["notebook_failed"].format(args=a, error=e), file=sys.stderr)
         return 1
     return 0
 
@@ -172,7 +169,7 @@ def _strip(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command (their help and options: ``data/cli.yaml``)."""
-    spec, measures = read_yaml(DATA_DIR / "cli.yaml"), registry.measures()
+    spec, measures = SPEC, registry.measures()
     types = {"count": _positive(int, "a whole number >= 1"), "int": int, "setting": _setting}
     types |= {"seconds": _positive(float, "a number of seconds > 0"), "scheduler": _scheduler}
     parser = Parser(prog="therapy-turns", description=__doc__.splitlines()[0])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as w
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -217,8 +218,6 @@ class SessionExplorer:
         self.data, self.initial, self.widget = data, session_id or data.sessions()[0], None
         self.static = render_session(data, self.initial)  # KeyError for an unknown session
         if interactive:
-            import ipywidgets as w
-
             codes, sessions = data.codes(), data.sessions()
             self.picker = w.Dropdown(options=sessions, value=self.initial, description="session")
             speakers, wide = ["both", *SPEAKERS], {"button_width": "80px"}
@@ -242,7 +241,3 @@ class SessionExplorer:
         if self.widget is None:
             return {"text/html": self.static, "text/plain": f"<session explorer: {self.initial}>"}
         return {**(self.widget._repr_mimebundle_(**kwargs) or {}), "text/html": self.static}
-
-
-#: The session explorer: widgets (``interactive``) or the static HTML of ``session_id``.
-explore = SessionExplorer
