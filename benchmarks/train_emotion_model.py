@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import sparse, stats
 from sklearn.linear_model import Ridge
 
@@ -28,7 +29,6 @@ from therapy_turns.measures.emotion import (
     LinearVAD,
     design_matrix,
     dev_predictions,
-    load_emobank,
     load_model,
     span_unit,
 )
@@ -52,6 +52,14 @@ def save_model(model: LinearVAD, path: str | Path = MODEL_FILE) -> None:
     arrays = {k: getattr(model, k) for k in ("intercept", "dense_mean", "dense_sd")}
     meta = np.asarray(json.dumps(model.meta, sort_keys=True))
     np.savez_compressed(path, vocab=vocab, coef=model.coef.astype(np.float32), **arrays, meta=meta)
+
+
+def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
+    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
+    types = {"id": str, "split": str, "text": str}
+    df = pd.read_csv(project_path(path), dtype=types, keep_default_na=False)
+    df = df[df["split"].isin(["train", "dev"])]
+    return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
 
 
 def emobank_units(texts, cache_dir: str | Path | None) -> list:

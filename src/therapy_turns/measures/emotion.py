@@ -200,10 +200,8 @@ class RuleView:
             value = base * factor * weight * (rules.negation_scalar if i in neg else 1.0)
             terms.append((self.text[i], value))
         raw = float(sum(v for _, v in terms))
-        pos, negs = (
-            float(sum(v for _, v in terms if v > 0)),
-            float(-sum(v for _, v in terms if v < 0)),
-        )
+        pos = float(sum(v for _, v in terms if v > 0))
+        negs = float(-sum(v for _, v in terms if v < 0))
         n, allcaps, first, excl, ques, negators = (m[hi] - m[lo] for m in self.marks)
         vd, nrc, per = analyzer().polarity_scores(text), self.nrc(lo, hi, neg), 1.0 / max(n, 1)
         lemma, alpha = self.lemma, self.alpha
@@ -273,10 +271,7 @@ def score_turns(
 ) -> pd.DataFrame:
     """One row per turn (``docs[i]``: the Doc of ``turns.text.iloc[i]``): :data:`SCORE_COLUMNS`."""
     if len(turns) != len(docs):
-        raise ValueError(
-            f"turns has {len(turns)} rows but docs has {len(docs)} Docs: they must be "
-            "row-aligned (docs[i] is the parse of turns.text.iloc[i])"
-        )
+        raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     rules = rules or load_rules()
     v, units, groups = RuleView(docs, rules), [], []  # groups: a turn's output, sentences' words
     outs = [dict.fromkeys(SCORE_COLUMNS, math.nan) for _ in docs]
@@ -340,14 +335,6 @@ NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
 SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
 
 
-def load_emobank(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
-    """EmoBank train+dev rows (``id, split, V, A, D, text``), sorted by split then id."""
-    types = {"id": str, "split": str, "text": str}
-    df = pd.read_csv(project_path(path), dtype=types, keep_default_na=False)
-    df = df[df["split"].isin(["train", "dev"])]
-    return df.sort_values(["split", "id"], kind="stable").reset_index(drop=True)
-
-
 def dev_predictions(
     data: str | Path = DEFAULT_DATA, cache_dir: str | Path | None = DEFAULT_CACHE
 ) -> pd.DataFrame:
@@ -355,15 +342,15 @@ def dev_predictions(
     if not project_path(data).is_file():
         log.warning("%s not found; reading the shipped dev scores %s", data, SHIPPED_DEV.name)
         return pd.read_csv(SHIPPED_DEV)
-    dev = load_emobank(data).query("split == 'dev'").reset_index(drop=True)
+    types = {"id": str, "split": str, "text": str}
+    dev = pd.read_csv(project_path(data), dtype=types, keep_default_na=False)
+    dev = dev[dev["split"] == "dev"].sort_values("id", kind="stable").reset_index(drop=True)
     cache = project_path(cache_dir) if cache_dir else None
     units = [span_unit(d) for d in parse(dev["text"].tolist(), load_pipeline(), cache)]
     pred = load_model().predict_units(units).T
     out = dev[["id", "V", "A", "D", "text"]].assign(**dict(zip(DIMENSIONS, pred, strict=True)))
-    nrc, vader = (
-        pd.DataFrame([u.nrc for u in units]),
-        np.array([u.vader["compound"] for u in units]),
-    )
+    nrc = pd.DataFrame([u.nrc for u in units])
+    vader = np.array([u.vader["compound"] for u in units])
     return out.assign(
         vader_compound=vader,
         vader_intensity=np.abs(vader),

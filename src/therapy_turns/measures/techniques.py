@@ -313,6 +313,5 @@ _COLUMNS += [(f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in a
 COLUMNS = tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS)
 AGGREGATES = (speaker_means, code_rates, behaviour_entropy, mi_indices)
 CLI = ("session_id", "turn", "form", "act_process", "main_behaviour", "evidence")
-MEASURE = register(
-    Measure("techniques", code_turns, _SPEC["description"], COLUMNS, AGGREGATES, CLI)
-)
+DESCRIPTION = _SPEC["description"]
+MEASURE = register(Measure("techniques", code_turns, DESCRIPTION, COLUMNS, AGGREGATES, CLI))
