@@ -39,6 +39,8 @@ MODEL_FILE, SUMMARY_FILE = "coder.pkl", "summary.json"
 RULE_SETS = ("auto", "therapist", "client", "none")
 MIN_SESSIONS, MAX_FOLDS = 3, 5
 MESSAGES = read_yaml(DATA_DIR / "coder.yaml")
+#: session-grouped cross-validated agreement of a coder
+CVResult = namedtuple("CVResult", "folds kappa macro_f1 per_class confusion accuracy predictions")
 
 
 class CoderError(ValueError):
@@ -115,10 +117,6 @@ def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
         parts.append(("rules", "passthrough", list(rule_columns)))
     model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000, random_state=seed)
     return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
-
-
-#: session-grouped cross-validated agreement of a coder
-CVResult = namedtuple("CVResult", "folds kappa macro_f1 per_class confusion accuracy predictions")
 
 
 def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):

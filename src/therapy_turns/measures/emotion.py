@@ -42,6 +42,10 @@ DENSE_FEATURES += ("vader_neg", *NRC_KEYS, "log_words", "exclamations", "questio
 DENSE_FEATURES += ("negations", "modifiers", "first_person")
 #: the score columns of a turn (word and sentence counts are the features table's)
 SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
+#: per-turn scores whose patient series get Utterance Emotion Dynamics, and the metrics kept
+UED_COLUMNS = ("valence", "arousal")
+UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
+UED_METRICS += ("rise_rate", "recovery_rate")
 
 
 @dataclass(frozen=True)
@@ -294,12 +298,6 @@ def score_turns(
         out.update(zip(DIMENSIONS, means.tolist(), strict=True))
     scores = pd.DataFrame(outs, columns=SCORE_COLUMNS)
     return pd.concat([turns[KEYS].reset_index(drop=True), scores], axis=1)
-
-
-#: per-turn scores whose patient series get Utterance Emotion Dynamics, and the metrics kept
-UED_COLUMNS = ("valence", "arousal")
-UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
-UED_METRICS += ("rise_rate", "recovery_rate")
 
 
 def patient_ued(

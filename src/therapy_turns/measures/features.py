@@ -29,6 +29,7 @@ from therapy_turns.schema import KEYS, PATIENT, SPEAKERS, THERAPIST, phrase_docs
 FAMILIES = {"body_words": "body_sensation", "cognitive_words": "cognitive_process"}
 FAMILIES["feeling_words"] = "feeling"
 MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
+_SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
 
 
 @lru_cache(maxsize=32)
@@ -122,9 +123,6 @@ def lexicons() -> tuple[dict[str, frozenset[str] | str], dict[str, PhraseCounter
     for m, spec in ((m, markers[m]) for m in MARKERS):
         out[f"marker_{m}"] = PhraseCounter(spec.get("phrases", ()), spec.get("patterns", ()), False)
     return rates, out
-
-
-_SUBJECT_POS = {"PRON", "PROPN", "NOUN", "DET"}
 
 
 @lru_cache(maxsize=1)

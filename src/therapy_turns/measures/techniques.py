@@ -29,6 +29,8 @@ from therapy_turns.schema import KEYS, THERAPIST, content_lemmas, phrase_docs
 log = logging.getLogger(__name__)
 
 MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
+#: a rule match (tuples sort by position, then rule id)
+Hit = namedtuple("Hit", "start end rule code text")
 
 
 @lru_cache(maxsize=1)
@@ -52,10 +54,6 @@ def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None =
     cb = codebook()
     present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
     return next((b for b in precedence or cb["main_behaviour_precedence"] if b in present), "other")
-
-
-#: a rule match (tuples sort by position, then rule id)
-Hit = namedtuple("Hit", "start end rule code text")
 
 
 @dataclass
