@@ -8,8 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
-from scipy import stats
 
 from therapy_turns.analysis.dynamics import home_base
 from therapy_turns.analysis.sessions import with_words
@@ -18,7 +16,7 @@ from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.viz import plots
-from therapy_turns.viz.plots import PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+from therapy_turns.viz.plots import CI, LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
 Frame = pd.DataFrame
 SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
@@ -61,7 +59,7 @@ def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     facets = dict(col="speaker", col_order=SPEAKER_ORDER, kind="line", height=2.4, aspect=1.45)
     g = sns.relplot(with_words(turns), **facets, **kw, **EACH)
     g.map_dataframe(sns.lineplot, errorbar=None, linewidth=2, **kw)
-    return g.set_titles("{col_name}").set_axis_labels(*plots.LABELS["turn_lengths"]).figure
+    return g.set_titles("{col_name}").set_axis_labels(*LABELS["turn_lengths"]).figure
 
 
 def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = False) -> plt.Figure:
@@ -76,19 +74,17 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
     g = sns.catplot(long, y="value", **facets, **SPEAKERS, **kind)
     g.set_titles("{col_name}", size=7).set_axis_labels("session segment" if by_segment else "", "")
     if by_segment:
-        sns.move_legend(
-            g, "lower center", bbox_to_anchor=(0.5, 1), ncol=2, title=None, frameon=False
-        )
+        sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 1), ncol=2, title=None)
     return g.figure
 
 
-def plot_marker_profile(profile: Frame, archetypes: Mapping | None = None) -> list[Figure]:
+def plot_marker_profile(profile: Frame, archetypes: Mapping | None = None) -> list[plt.Figure]:
     """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
     rates = profile.set_index("session_id")[list(MARKERS)]
     lab = plots.session_labels(rates.index)
     rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
     shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
-    xlabel, kw = plots.LABELS["markers"], dict(fmt="", linewidths=0.5, **HEAT)
+    xlabel, kw = LABELS["markers"], dict(fmt="", linewidths=0.5, **HEAT)
     return plots.plot_session_heat(rates.round(1), shade, xlabel, width, 1.4, **kw)
 
 
@@ -97,7 +93,7 @@ def plot_lsm(df: pd.DataFrame) -> plt.Figure:
     t = df[df["speaker"] == "therapist"].dropna(subset=["lsm"])
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.3), sharex=True, layout="tight")
     smooth = dict(lowess=True, scatter=False, color="black", line_kws={"linewidth": 1.5})
-    for ax, (col, name) in zip(axes, plots.LABELS["lsm"].items(), strict=True):
+    for ax, (col, name) in zip(axes, LABELS["lsm"].items(), strict=True):
         sns.lineplot(t, x="position", y=col, ax=ax, color=SPEAKER_COLORS["therapist"], **EACH)
         sns.regplot(t, x="position", y=col, ax=ax, **smooth)
         ax.set(xlabel="Position in session (0 = start, 1 = end)", ylabel=name, ylim=(0, 1))
@@ -112,7 +108,7 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
         ax.scatter(x, y, s=4, alpha=0.35, color=PALETTE[0], linewidths=0, rasterized=True)
         ax.axline((3, 3), slope=1, color="0.6", lw=0.8, ls="--")
         _, column, name = next(b for b in BASELINES if b[0] == dim)
-        r, base = stats.pearsonr(x, y)[0], stats.pearsonr(pred[column].to_numpy(float), x)[0]
+        r, base = (np.corrcoef(x, v)[0, 1] for v in (y, pred[column].to_numpy(float)))
         title = f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}"
         ax.set(title=title, xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
         ax.title.set_fontsize(8)
@@ -121,7 +117,7 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
 
 def plot_trajectories(
     traj: Frame, cps: Frame, marks: Frame, value_label: str, session_id: str | None = None
-) -> Figure | list[Figure]:
+) -> plt.Figure | list[plt.Figure]:
     """Trajectory, home base, change points and ``marks`` of one session or all of them, paged."""
     one = session_id is not None
     ids = [session_id] if one else sorted(traj["session_id"].unique())
@@ -162,12 +158,10 @@ def plot_composition(comp: pd.DataFrame) -> plt.Figure:
     wide = comp.pivot_table("mean sem".split(), "column", "phase", observed=True, sort=False)
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.4), layout="tight")
     bars = dict(width=0.8, color=PALETTE, error_kw={"lw": 0.6, "capsize": 1.5})
-    wide["mean"].plot.bar(yerr=wide["sem"], ax=ax, xlabel="", **bars)
-    names = [c.removeprefix("nrc_") for c in wide.index]
-    ax.set_xticks(ax.get_xticks(), names, rotation=30, ha="right")
-    ax.set_ylabel("NRC words per 100 words")
+    wide["mean"].plot.bar(yerr=wide["sem"], ax=ax, **bars, **LABELS["composition"])
+    ax.set_xticks(ax.get_xticks(), wide.index.str.removeprefix("nrc_"), rotation=30, ha="right")
     legend = dict(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(wide["mean"].columns))
-    ax.legend(title="session phase", title_fontsize=7, frameon=False, **legend)
+    ax.legend(title="session phase", title_fontsize=7, **legend)
     return fig
 
 
@@ -176,14 +170,13 @@ def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str) -> list
     rows = trends.assign(label=trends["session_id"].map(plots.session_labels(trends["session_id"])))
     fixed = mixed[mixed["term"] == x_label].assign(label="MixedLM (all sessions)")
     t = pd.concat([rows.rename(columns={"slope": "estimate"}), fixed])
-    xlabel = f"slope per unit {x_label} (95% CI)"
-    return plots.plot_intervals(t, *plots.CI, "label", None, xlabel, tick=str)
+    return plots.plot_intervals(t, *CI, "label", None, LABELS["trends"].format(x_label), tick=str)
 
 
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
     f = freq.rename(index=plots.session_labels(freq.index), columns=_words)
-    return plots.plot_session_heat(f, f, plots.LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
+    return plots.plot_session_heat(f, f, LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
 
 
 def plot_ethogram(
@@ -220,9 +213,8 @@ def plot_transitions(res: PermutationResult) -> plt.Figure:
     stars = ratio.round(2).astype(str) + res.p_cell.map(lambda p: "*" if p < 0.05 else "")
     ratios = dict(center=0, cmap="RdBu_r", annot=stars, fmt="", cbar=False, annot_kws={"size": 6})
     sns.heatmap(np.log2(ratio), ax=a2, **ratios)
-    titles = ["P(next | current), observed", f"observed / shuffled (p = {res.p_value:.3f})"]
-    for a, title in zip((a1, a2), titles, strict=True):
-        a.set(title=title, xlabel="next therapist turn", ylabel="current therapist turn")
+    for a, title in zip((a1, a2), LABELS["transitions"]["titles"], strict=True):
+        a.set(title=title.format(p=res.p_value), **LABELS["transitions"]["axes"])
     return fig
 
 
@@ -239,7 +231,7 @@ def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
         mean = dict(errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
         sns.lineplot(d, x="turn", y="entropy", ax=ax, **mean)
     ax.set(xlabel="turn", ylabel=f"entropy of last {window} codes (bits)")
-    ax.legend(title="session" if few else None, fontsize=6, ncols=2 if few else 1)
+    ax.legend(title="session" if few else None, fontsize=6, ncols=2 if few else 1, frameon=True)
     return fig
 
 
@@ -247,8 +239,7 @@ def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure]
     """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
     rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
     t = table.assign(label=[f"{_words(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
-    xlabel = f"difference in patient {value} change (t-1 → t+1)"
-    return plots.plot_intervals(t, *plots.CI, "label", None, xlabel, tick=str)
+    return plots.plot_intervals(t, *CI, "label", None, LABELS["forest"].format(value), tick=str)
 
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
@@ -260,8 +251,8 @@ def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     _shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
     for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
         ax.axhline(rate, color=colour, ls="--", lw=1)
-    ax.set(ylim=(0, 1), **plots.LABELS["sequential"])
-    ax.legend(frameon=False, fontsize=8)
+    ax.set(ylim=(0, 1), **LABELS["sequential"])
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -285,10 +276,10 @@ def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Fig
     notes = [f"n={n}, p={p:.2f}" for n, p in zip(d["n_events"], d["p_perm_adj"], strict=True)]
     d = d.reset_index().assign(event=lambda x: x["event"].map(_words), note=notes)
     d["measure"], cols = d["measure"].map(_words), ["estimate", "est_ci_low", "est_ci_high"]
-    return plots.plot_intervals(d, *cols, "event", "measure", plots.LABELS["effects"], "note", str)
+    return plots.plot_intervals(d, *cols, "event", "measure", LABELS["effects"], "note", str)
 
 
-def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "") -> Figure:
+def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "") -> plt.Figure:
     """Shares of codes (and of thinking on the event) in next therapist turns, by condition."""
     resp = resp if "family" in resp else resp.assign(family=family)
     n = resp.groupby(["family", "condition"])["n"].transform("max").fillna(0).astype(int)
@@ -300,8 +291,7 @@ def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "")
         share = ["event", "share", "ci_low", "ci_high"]
         base = thinking[["event", "share_base", "base_low", "base_high"]].set_axis(share, axis=1)
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
-        title = "thinking refers to the event"
-        panels.append((title, t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
+        panels.append((LABELS["thinking"], t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
     size = (min(TEXT_WIDTH, 3.4 * len(panels)), 2.6)
     fig, axes = plt.subplots(1, len(panels), figsize=size, layout="tight", squeeze=False)
     for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
@@ -322,10 +312,10 @@ def code_color(code: str) -> str:
     return mpl.colors.to_hex(mpl.colormaps["tab10"](i % 10)) if layer == 0 else "#777777"
 
 
-def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -> Figure:
+def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -> plt.Figure:
     """The explorer's figure: valence and arousal per kept turn above the code timeline."""
     rows = 0.16 * max(len(codes), 3)
-    fig = Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
+    fig = plt.Figure(figsize=(4.6, 2.6 + rows), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 0.35 + rows])
     for a in (ax, ax2):
         for x in sorted(set(s["turn"]) - set(kept["turn"])):
@@ -350,7 +340,6 @@ def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -
         ax2.axhline(sum(forms) - 0.5, color="#bbb", lw=0.6)
     ax2.set_yticks(range(len(codes)), [c.replace("_", " ") for c in codes], fontsize=6)
     ax2.set(ylim=(len(codes) - 0.5 if codes else 0.5, -0.5), xlim=(-0.5, s["turn"].max() + 0.5))
-    title = "forms (squares), ACT processes (dots)" if codes else "(no codes)"
-    ax2.set_title(f"technique timeline{':' if codes else ''} {title}", loc="left")
+    ax2.set_title(LABELS["timeline"][bool(codes)], loc="left")
     ax2.set_xlabel("turn")
     return fig

@@ -52,13 +52,6 @@ def output_dir(figures_dir: str | Path) -> Path:
     return out
 
 
-class FigureFiles(list):
-    """The files :func:`save_fig` wrote; shows as nothing in a notebook (the figure was shown)."""
-
-    def _ipython_display_(self) -> None:
-        return None
-
-
 def png(fig: plt.Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes without metadata (reproducible)."""
     buf = io.BytesIO()
@@ -68,14 +61,14 @@ def png(fig: plt.Figure, dpi: int = 110) -> bytes:
 
 def save_fig(
     fig: plt.Figure | Sequence[plt.Figure] | None, name: str, figures_dir: str | Path = "figures"
-) -> FigureFiles:
+) -> None:
     """Save a figure or its pages (``name-p01``, ...) as PDF and 300-dpi PNG; show it in Jupyter."""
     out = output_dir(figures_dir)
     for f in [*out.glob(f"{name}.p[dn][fg]"), *out.glob(f"{name}-p[0-9][0-9]*.p[dn][fg]")]:
         f.unlink()
     figs = [] if fig is None else [fig] if isinstance(fig, plt.Figure) else list(fig)
     stems = [name] if len(figs) == 1 else [f"{name}-p{k:02d}" for k in range(1, len(figs) + 1)]
-    pages = [[out / f"{stem}.pdf", out / f"{stem}.png"] for stem in stems]
+    pages = [[str(out / f"{stem}.{ext}") for ext in ("pdf", "png")] for stem in stems]
     pdf_meta = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "therapy-turns"}
     for f, (pdf, png_file) in zip(figs, pages, strict=True):
         f.savefig(pdf, metadata=pdf_meta)
@@ -83,13 +76,11 @@ def save_fig(
         plt.close(f)
     if not figs:
         log.info("%s: nothing to draw, no figure", name)
-        return FigureFiles()
-    log.info("saved %s (%d pages)", ", ".join(map(str, pages[0])), len(pages))
+        return
+    log.info("saved %s (%d pages)", ", ".join(pages[0]), len(pages))
     if getattr(get_ipython(), "kernel", None) is not None:
-        meta = {"figure": name, "files": list(map(str, pages[0]))}
-        meta["pages"] = [list(map(str, page)) for page in pages[1:]]
+        meta = {"figure": name, "files": pages[0], "pages": pages[1:]}
         display(Image(png(figs[0]), format="png", alt=name, metadata={"therapy_turns": meta}))
-    return FigureFiles(pages[0])
 
 
 def save_table(
@@ -99,17 +90,14 @@ def save_table(
     float_format: str = "%.3f",
     caption: str | None = None,
     latex: bool = True,
-) -> FigureFiles:
+) -> None:
     """Write a key table as CSV and (``latex``) as a booktabs LaTeX table beside the figures."""
     out = output_dir(figures_dir)
-    files = FigureFiles([out / f"{name}.csv"])
-    df.to_csv(files[0], index=False, float_format=float_format, lineterminator="\n")
+    df.to_csv(out / f"{name}.csv", index=False, float_format=float_format, lineterminator="\n")
     if latex:
-        files.append(out / f"{name}.tex")
         kw = dict(caption=caption, label=f"tab:{name}", escape=True)
         tex = df.to_latex(index=False, float_format=lambda x: float_format % x, **kw)
-        files[1].write_text(tex, encoding="utf-8")
-    return files
+        (out / f"{name}.tex").write_text(tex, encoding="utf-8")
 
 
 def paginate(items: Sequence, height: float, fixed: float = 0.8, per_row: int = 1) -> list[list]:
@@ -134,7 +122,7 @@ def fig_legend(fig: plt.Figure, axes: Sequence[plt.Axes], **kw) -> None:
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(lab, h)
-    fig.legend(list(legend.values()), list(legend), frameon=False, **kw)
+    fig.legend(list(legend.values()), list(legend), **kw)
 
 
 def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
