@@ -905,3 +905,28 @@ def test_round11_ip_ports_flats_after_streets_spelled_urls_age_groups_and_cued_i
     spoken e-mail's name part; "w w w dot ..."; "pushing 95"; "in her (late) nineties"; 4+ digits
     right after an ID word (not a year)."""
     assert found(text, ruler) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i went to see dr patel on tuesday", [("NAME", "patel")]),  # a lower-case title
+        ("I miss you, said mr right, I miss travelling.", []),  # common words after it
+        ("My great-aunt, ninety-eight, lives alone.", [("AGE", "ninety-eight")]),
+        ("She made it to 103, bless her.", [("AGE", "103")]),
+        ("My locker number is 4471.", [("ID", "4471")]),
+    ],
+)
+def test_round11_lower_case_titles_ages_in_words_in_apposition_and_number_cues(
+    text, expected, ruler
+):
+    """Round 11: a rare lower-case word after a lower-case title ("dr patel"); an age in words
+    between commas; "made it to" before an age; 4+ digits after "number is"."""
+    assert found(text, ruler) == expected
+
+
+def test_round11_mixed_case_organisation_name():
+    """Real model: a word with capitals inside it after a lower-case letter ("PwC") is taken
+    like a CamelCase name."""
+    [ms] = find_identifiers(["My boss at PwC keeps emailing me."])
+    assert [m.surface for m in ms] == ["PwC"]
