@@ -5,6 +5,7 @@ executors: ``docs/cluster.md``). Relative paths are relative to the current fold
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import io
 import json
@@ -88,12 +89,13 @@ def process_chunk(
 
 
 def _init_worker() -> None:
-    """Die with the parent, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); load spaCy."""
+    """Die with the parent, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); the objects
+    inherited from the parent (the pipeline) are left out of garbage collection."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before the call
             os._exit(1)
-    load_pipeline()
+    gc.freeze()
 
 
 class SchedulerError(RuntimeError):
@@ -108,6 +110,7 @@ def _executor(
     pool (forked: workers inherit the loaded pipeline) or a Dask client's executor (``local:N``:
     a ``LocalCluster`` of N single-threaded processes)."""
     if scheduler is None:
+        load_pipeline()  # here, once: forked workers inherit it, the manifest names it
         local = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 1 else None
         with local or nullcontext():
             yield local, workers
