@@ -21,7 +21,7 @@ from client_agreement import rule_codes
 from scipy.stats import pearsonr
 from technique_agreement import gold_turns
 
-from therapy_turns.analysis.shifts import INDICES, sequential, session_indices
+from therapy_turns.analysis.shifts import sequential, session_indices
 from therapy_turns.measures import coder as cd
 from therapy_turns.measures.techniques import code_turns
 from therapy_turns.nlp import parse
@@ -31,9 +31,7 @@ from therapy_turns.paths import project_path
 def compare(gold: pd.DataFrame, coded: pd.DataFrame, name: str) -> pd.DataFrame:
     """r, n and mean |difference| per index between two session-index tables."""
     rows = []
-    for ix in INDICES:
-        if ix not in gold or ix not in coded:
-            continue
+    for ix in gold.columns.intersection(coded.columns, sort=False):
         both = pd.concat([gold[ix], coded[ix]], axis=1, keys=["gold", "coder"]).dropna()
         if both.empty:
             continue
@@ -55,7 +53,7 @@ def main() -> None:
                         "utterance", "session_id")
     trained = held.assign(main_behaviour=model.predict(held.utterance.tolist(),
                                                        held.client_context.tolist()))
-    keep = [c for c in INDICES if c.endswith("_rate") and not c.startswith("mi_")] \
+    keep = [c for c in gold_ix.columns if c.endswith("_rate") and not c.startswith("mi_")] \
         + ["reflection_question_ratio"]
     out.append(compare(gold_ix[keep], session_indices(trained, None)[keep], "trained (dev)"))
     cl = pd.read_csv(project_path("tests/data/gold_client.csv"), keep_default_na=False)

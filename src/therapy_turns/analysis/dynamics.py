@@ -3,7 +3,7 @@ change, change points, Utterance Emotion Dynamics (``ruptures``/``statsmodels`` 
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,7 @@ NAN2 = (math.nan, math.nan)
 PHASES = ["beginning", "middle", "end"]
 
 
-def _per_series(
-    traj: pd.DataFrame, rows: Callable[[pd.DataFrame], Iterable], columns: Names
-) -> pd.DataFrame:
-    """``rows(series)`` of each session's and speaker's series (in order), keyed by ``PAIR``."""
+def _per_series(traj: pd.DataFrame, rows: Callable, columns: Names) -> pd.DataFrame:
     groups = traj.sort_values([*PAIR, "position"]).groupby(PAIR, sort=True)
     out = [(sid, spk, *r) for (sid, spk), g in groups for r in rows(g)]
     return pd.DataFrame(out, columns=[*PAIR, *columns])
@@ -94,9 +91,7 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
     if not converged:
         log.warning("MixedLM did not converge; read the estimates with care")
     ci, cov = fit.conf_int(), fit.cov_re.to_numpy()
-    rows = [
-        (t, fit.fe_params[t], fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t in ("Intercept", x)
-    ]
+    rows = [(t, v, fit.bse_fe[t], *ci.loc[t], fit.pvalues[t]) for t, v in fit.fe_params.items()]
     var = ("var_intercept", cov[0, 0]), ("var_slope", cov[1, 1]), ("cov", cov[0, 1])
     rows += [(t, v, *NAN2 * 2) for t, v in (*var, ("var_residual", fit.scale))]
     out = pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high", "p"])
@@ -109,8 +104,7 @@ def start_end_change(traj: pd.DataFrame, frac: float = 0.25, n_boot: int = 2000)
     """Mean of the last k values minus the first k per series and speaker, bootstrap CIs."""
 
     def boot(stat, *samples: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-        rng = np.random.default_rng(0)
-        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=rng)
+        ci = stats.bootstrap(samples, stat, n_resamples=n_boot, method="percentile", rng=0)
         return tuple(map(float, ci.confidence_interval))
 
     def change(g: pd.DataFrame) -> list[tuple]:

@@ -1,6 +1,5 @@
-"""Session-level summaries: the corpus overview (notebook 01), the features table prepared for
-notebook 02 (speaker summaries, marker rates, archetype check), the ``sessions`` table with its
-metadata, group comparisons and outcome correlations (notebook 06)."""
+"""Session-level summaries: corpus overview (01), features by speaker and marker rates (02), the
+``sessions`` table with its metadata, group comparisons and outcome correlations (06)."""
 
 import logging
 from collections.abc import Mapping
@@ -35,13 +34,6 @@ CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_h
 def with_words(turns: pd.DataFrame) -> pd.DataFrame:
     """The turn table plus ``words``: :func:`therapy_turns.schema.count_words` of the speech."""
     return turns.assign(words=turns["text"].fillna("").map(count_words))
-
-
-def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
-    """One row per session and speaker: turns, words, mean and median words per turn."""
-    g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
-    out = g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
-    return out.round({"mean_words": 1}).reset_index()
 
 
 def analysable_features(
@@ -125,10 +117,9 @@ def summarise_sessions(
     rows: dict[str, pd.DataFrame] = {}  # each measure's rows of the analysed turns, in order
     found = {name: (measures or {}).get(name) or registry.get(name) for name in tables}
     for name, df in tables.items():
-        skip = found[name].skip_backchannels
         r = df.drop(columns=["speaker"], errors="ignore").astype({"session_id": str})
-        r = r.merge(position[mask & ~is_bc] if skip else position[mask], on=TURN_ID)
-        rows[name] = r.sort_values(TURN_ID, kind="mergesort")
+        keep = position[mask & ~is_bc] if found[name].skip_backchannels else position[mask]
+        rows[name] = r.merge(keep, on=TURN_ID).sort_values(TURN_ID, kind="mergesort")
     parts = [found[name].summarise(r, ids, rows).reset_index(drop=True) for name, r in rows.items()]
     return pd.concat([out, *parts], axis=1)
 
@@ -239,8 +230,7 @@ def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:
     if column not in df.columns:
         log.warning("%s: no column %r (columns: %s)", path, column, list(df.columns))
         return {}
-    d = df.dropna(subset=[column])
-    return dict(zip(d["session_id"], d[column].astype(str), strict=True))
+    return df.set_index("session_id")[column].dropna().astype(str).to_dict()
 
 
 def group_turn_model(turn_rows: pd.DataFrame, value: str, factor: str | None) -> pd.DataFrame:

@@ -1,6 +1,5 @@
-"""Technique shifts and responses (notebooks 04, 05, 07): transitions, coupling with the patient's
-emotion, MI session indices, client talk after each behaviour; event-locked analysis: an event sits
-on the patient turn whose reply it conditions, lags count the patient's turns (docs/analysis.md)."""
+"""Technique shifts and responses: transitions, emotion coupling, MI indices, client talk (04, 05);
+event-locked analysis (07): lags count the patient's turns (docs/analysis.md)."""
 
 import logging
 import re
@@ -27,10 +26,6 @@ FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_questio
 FORMS |= {"mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy")}
 FORMS |= {"mina": ("persuade", "confront")}
 TALK = ("change", "sustain")
-INDICES = tuple(f"{b}_rate" for b in BEHAVIOURS) + tuple(
-    "reflection_question_ratio complex_reflection_share open_question_share mi_adherent_rate "
-    "mi_non_adherent_rate mi_adherent_share change_talk_share".split()
-)
 LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
 EFFECT_COLUMNS = (
@@ -59,10 +54,9 @@ def permutation_test(
     codes: pd.DataFrame, col: str = "main_behaviour", n_perm: int = 2000, seed: int = 0
 ) -> PermutationResult:
     """Do consecutive therapist codes follow each other more or less than chance?"""
-    st = sorted(codes[col].astype(str).unique())
-    index = {s: i for i, s in enumerate(st)}
-    groups = codes.sort_values(KEYS).groupby("session_id", sort=True)[col]
-    seqs = [np.array([index[x] for x in g.astype(str)], dtype=np.int64) for _, g in groups]
+    d = codes.sort_values(KEYS)
+    code, st = pd.factorize(d[col].astype(str), sort=True)
+    seqs = [code[i] for _, i in sorted(d.groupby("session_id").indices.items())]
 
     def count(seqs: list[np.ndarray]) -> np.ndarray:
         m = np.zeros((len(st), len(st)))
@@ -197,7 +191,7 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The MI session indices (:data:`INDICES`), one row per session (index ``session_id``)."""
+    """The MI session indices (behaviour rates, ratios, shares), one row per ``session_id``."""
     t = techniques.reset_index(drop=True)
     forms = t["form"] if "form" in t else pd.Series("", index=t.index)
     forms = forms.fillna("").astype(str).str.split(";").explode()
@@ -279,13 +273,6 @@ def choose_events(
         return EventSource(t, "marker", f"The corpus has no events. {desc}")
     desc = f"no patient turn has {marker} used in their place: the sections below are empty."
     return EventSource(t, "none", f"The corpus has no events, and {desc}")
-
-
-def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
-    """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
-    g = event_rows(turns).groupby("event")
-    aggs = {"n_events": ("turn", "size"), "n_sessions": ("session_id", "nunique")}
-    return g.agg(**aggs, first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
 
 
 def measure_table(
@@ -395,7 +382,6 @@ def _fit_effect(d: pd.DataFrame) -> dict[str, object]:
 
 
 def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
-    """``session_id, turn, condition``: each patient turn's event types or ``no event``."""
     ev = event_rows(turns).rename(columns={"event": "condition"})
     pat = turns.loc[turns["speaker"] == "patient", KEYS].merge(ev, on=KEYS, how="left")
     return pat.fillna({"condition": NO_EVENT})

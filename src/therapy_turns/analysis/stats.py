@@ -1,5 +1,5 @@
-"""Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables.
-statsmodels is imported where used (it costs the analysis step's workers about a second)."""
+"""Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables
+(statsmodels imported where used: it costs the analysis step's workers about a second)."""
 
 import logging
 import warnings
@@ -12,7 +12,6 @@ from scipy.stats import norm
 log = logging.getLogger(__name__)
 Names = Sequence[str]
 Z95 = norm.ppf(0.975)
-
 MIXEDLM_COLUMNS = (
     "outcome term estimate std_err z p_value ci_low ci_high n_obs n_groups group_var converged "
     "boundary optimizer warnings"

@@ -103,7 +103,7 @@ def turn_counts(turns: pd.DataFrame) -> Text:
 
 
 def words_by_speaker(summary: pd.DataFrame) -> Text:
-    """Who speaks more, per session (from ``language.session_summary``)."""
+    """Who speaks more, per session (notebook 01's words per session and speaker)."""
     w = summary.pivot(index="session_id", columns="speaker", values="words").fillna(0)
     m = summary.pivot(index="session_id", columns="speaker", values="mean_words").get("patient")
     more = int((w.get("patient", 0) > w.get("therapist", 0)).sum())
