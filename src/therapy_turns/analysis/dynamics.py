@@ -82,10 +82,7 @@ def mixed_trend(traj: pd.DataFrame, x: str = "progress") -> pd.DataFrame:
         raise ValueError("mixed_trend expects one speaker's trajectory")
     if traj["session_id"].nunique() < 2:
         raise ValueError("mixed_trend needs at least two sessions")
-    import statsmodels.formula.api as smf
-
-    model = smf.mixedlm(f"value ~ {x}", traj, groups=traj["session_id"], re_formula=f"~{x}")
-    fit, used, converged, notes = fit_mixedlm(model, reml=True)
+    fit, used, converged, notes = fit_mixedlm(f"value ~ {x}", traj, True, f"~{x}")
     if fit is None:
         raise ValueError(f"mixed_trend: no optimiser could fit the model: {'; '.join(notes)}")
     if not converged:

@@ -166,15 +166,12 @@ def coupling_model(
     data: pd.DataFrame, indicators: Names, method: str = "holm", min_count: int = 5
 ) -> pd.DataFrame:
     """Per code, MixedLM ``delta ~ code + prior + position``: estimate, CI, p, ``p_adj``."""
-    import statsmodels.formula.api as smf
-
     rows = []
     for code in indicators:
         n_with, fit = int(data[code].sum()), (np.nan,) * 4 + (False,)
         note = f"skipped: fewer than {min_count} turns with/without the code"
         if min(n_with, len(data) - n_with) >= min_count:
-            model = smf.mixedlm(f"delta ~ {code} + prior + position", data, groups=data.session_id)
-            res, used, ok, notes = fit_mixedlm(model, reml=False)
+            res, used, ok, notes = fit_mixedlm(f"delta ~ {code} + prior + position", data, False)
             note = f"fit failed: {'; '.join(notes)}" if res is None else "; ".join([used, *notes])
             if res is not None:
                 est = (res.params[code], *res.conf_int().loc[code], res.pvalues[code])

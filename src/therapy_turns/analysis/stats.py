@@ -74,8 +74,11 @@ def ols_term(formula: str, data: pd.DataFrame, term: str) -> tuple[float, ...]:
     return float(res.params[term]), float(lo), float(hi), float(res.pvalues[term])
 
 
-def fit_mixedlm(model, reml: bool = True):  # noqa: ANN001, ANN201
-    """Fit a ``MixedLM`` with each optimiser in turn: ``(result, optimiser, converged, notes)``."""
+def fit_mixedlm(formula: str, data: pd.DataFrame, reml: bool = True, re_formula: str | None = None):
+    """MixedLM by session, each optimiser in turn: ``(result, optimiser, converged, notes)``."""
+    import statsmodels.formula.api as smf
+
+    model = smf.mixedlm(formula, data, groups=data["session_id"], re_formula=re_formula)
     best, used, notes = None, "", []
     for name in ("bfgs", "lbfgs", "cg", "powell", "nm"):
         with warnings.catch_warnings(record=True) as caught:
@@ -112,8 +115,7 @@ def mixedlm_table(
         if standardize:
             d[y] = (d[y] - d[y].mean()) / sd
         try:
-            model = smf.mixedlm(f"{y} ~ {rhs}", d, groups=d["session_id"])
-            res, used, converged, notes = fit_mixedlm(model)
+            res, used, converged, notes = fit_mixedlm(f"{y} ~ {rhs}", d)
         except (np.linalg.LinAlgError, ValueError) as e:  # e.g. a constant predictor
             res, notes = None, [str(e)]
         if res is None:
