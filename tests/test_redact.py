@@ -915,13 +915,16 @@ def test_round11_ip_ports_flats_after_streets_spelled_urls_age_groups_and_cued_i
         ("My great-aunt, ninety-eight, lives alone.", [("AGE", "ninety-eight")]),
         ("She made it to 103, bless her.", [("AGE", "103")]),
         ("My locker number is 4471.", [("ID", "4471")]),
+        ("We met on Valentine's Day 2015.", [("DATE", "Valentine's Day 2015")]),  # holiday + year
+        ("Christmas was hard, Easter too.", []),
     ],
 )
 def test_round11_lower_case_titles_ages_in_words_in_apposition_and_number_cues(
     text, expected, ruler
 ):
     """Round 11: a rare lower-case word after a lower-case title ("dr patel"); an age in words
-    between commas; "made it to" before an age; 4+ digits after "number is"."""
+    between commas; "made it to" before an age; 4+ digits after "number is"; a holiday
+    with its year."""
     assert found(text, ruler) == expected
 
 
