@@ -43,10 +43,9 @@ TOY = Measure("toy", compute_toy, "exclamation and question marks", (
 
 
 @pytest.fixture
-def toy():
-    register(TOY)
-    yield TOY
-    registry.unregister("toy")
+def toy(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # restored afterwards
+    return register(TOY)
 
 
 @pytest.fixture

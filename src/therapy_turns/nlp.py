@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -43,12 +43,9 @@ def candidate_models(name: str | None = None) -> list[str]:
 
 @lru_cache(maxsize=8)
 def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) -> Language:
-    """The first installed pipeline of :func:`candidate_models` (once per process), with the
-    ``disable``d components off (NER by default: no measure needs it)."""
+    """The first installed of :func:`candidate_models`, once per process, NER off by default."""
     for cand in candidate_models(name):
-        try:
-            importlib.import_module(cand)
-        except ImportError:
+        if importlib.util.find_spec(cand) is None:
             continue
         nlp = spacy.load(cand, disable=list(disable))
         log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
@@ -63,8 +60,7 @@ def pipeline_id(nlp: Language) -> str:
 
 
 def text_pieces(text: str, limit: int) -> list[str]:
-    """``text`` cut into consecutive pieces of at most ``limit`` characters (concatenated:
-    ``text``), each after its last sentence end, else its last whitespace, else at ``limit``."""
+    """``text`` in pieces of at most ``limit`` characters, cut after a sentence end or space."""
     pieces, start = [], 0
     while len(text) - start > limit:
         end = start + limit
@@ -76,11 +72,10 @@ def text_pieces(text: str, limit: int) -> list[str]:
     return [*pieces, text[start:]]
 
 
-def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Iterator[Doc]:
-    """``nlp.pipe`` over ``texts``, in order; a text over ``nlp.max_length`` is parsed one
-    :func:`text_pieces` piece at a time and joined into one Doc (:meth:`Doc.from_docs`)."""
+def pipe_texts(nlp: Language, texts: Sequence[str]) -> Iterator[Doc]:
+    """``nlp.pipe`` over ``texts``; one over ``nlp.max_length`` is parsed in :func:`text_pieces`."""
     long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
-    short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=batch_size)
+    short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=64)
     for i, t in enumerate(texts):
         if i in long:
             log.info("text of %d characters over max_length: parsed in pieces", len(t))
@@ -91,14 +86,10 @@ def pipe_texts(nlp: Language, texts: Sequence[str], batch_size: int = 64) -> Ite
 
 
 def parse_groups(
-    groups: Sequence[Sequence[str]],
-    nlp: Language | None = None,
-    cache_dir: str | Path | None = None,
-    batch_size: int = 64,
+    groups: Sequence[Sequence[str]], nlp: Language, cache_dir: str | Path | None = None
 ) -> list[list[Doc]]:
     """Parse groups of texts (a chunk's sessions) in one ``nlp.pipe`` pass, each group cached as
     one ``DocBin`` keyed by the SHA-256 of the pipeline id and its texts (never a stale parse)."""
-    nlp = nlp or load_pipeline()
     out: list[list[Doc] | None] = [None] * len(groups)
     paths: list[Path | None] = [None] * len(groups)
     for k, texts in enumerate(groups if cache_dir is not None else ()):
@@ -110,7 +101,7 @@ def parse_groups(
             docs = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
             out[k] = docs if len(docs) == len(texts) else None
     todo = [k for k, docs in enumerate(out) if docs is None]
-    parsed = pipe_texts(nlp, [t for k in todo for t in groups[k]], batch_size)
+    parsed = pipe_texts(nlp, [t for k in todo for t in groups[k]])
     for k in todo:
         out[k] = docs = [next(parsed) for _ in groups[k]]
         if paths[k] is not None:
@@ -122,4 +113,4 @@ def parse(
     texts: Sequence[str], nlp: Language | None = None, cache_dir: str | Path | None = None
 ) -> list[Doc]:
     """Parse ``texts`` in one ``nlp.pipe`` pass, cached as one group (:func:`parse_groups`)."""
-    return parse_groups([texts], nlp, cache_dir)[0]
+    return parse_groups([texts], nlp or load_pipeline(), cache_dir)[0]

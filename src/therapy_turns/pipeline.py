@@ -15,8 +15,7 @@ import pkgutil
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 from therapy_turns.store import StaleTablesError, load_table, read_manifest, read_table
 
 log = logging.getLogger(__name__)
-# re-exported for notebooks and tests
-__all__ = ["StaleTablesError", "load_table", "read_manifest", "read_table"]
+__all__ = ["StaleTablesError", "load_table", "read_manifest", "read_table"]  # for notebooks
 
 REDACT_FUNC = "therapy_turns.io.redact:redact_turns"  # "module:function", resolved in workers
 
@@ -61,8 +59,7 @@ def process_chunk(
     redact: bool,
     exclude: tuple[str, ...],
 ) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse and compute every table of chunk ``index`` and its session rows;
-    each table cached (``<cache_dir>/tables``): with every table cached nothing is parsed."""
+    """Redact (if asked), parse, compute (or read cached) every table of a chunk and sessions."""
     if redact:
         turns = pkgutil.resolve_name(REDACT_FUNC)(turns)
     out: dict[str, pd.DataFrame] = {"turns": turns}
@@ -89,8 +86,7 @@ def process_chunk(
 
 
 def _init_worker() -> None:
-    """Die with the parent, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); the objects
-    inherited from the parent (the pipeline) are left out of garbage collection."""
+    """Die with the parent, even by ``kill -9``; inherited objects out of garbage collection."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before the call
@@ -102,19 +98,8 @@ class SchedulerError(RuntimeError):
     """The Dask scheduler named by ``scheduler`` cannot be used (unreachable)."""
 
 
-@contextmanager
-def _executor(
-    workers: int, scheduler: str | None, timeout: float
-) -> Iterator[tuple[Executor | None, int]]:
-    """The executor chunks run on and its number of workers: none (this process), a local process
-    pool (forked: workers inherit the loaded pipeline) or a Dask client's executor (``local:N``:
-    a ``LocalCluster`` of N single-threaded processes)."""
-    if scheduler is None:
-        load_pipeline()  # here, once: forked workers inherit it, the manifest names it
-        local = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 1 else None
-        with local or nullcontext():
-            yield local, workers
-        return
+def _dask(scheduler: str, timeout: float) -> Any:
+    """A Dask client of ``scheduler`` (``local:N``: a ``LocalCluster`` of N 1-thread processes)."""
     import dask
     from distributed import Client
 
@@ -122,35 +107,32 @@ def _executor(
         logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler.startswith("local:"):
         n = int(scheduler.split(":", 1)[1])
-        client = Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-    else:
-        try:
-            with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
-                client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError, ValueError) as e:
-            raise SchedulerError(
-                f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
-                f"({type(e).__name__})"
-            ) from None
-    with client:
-        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
-        log.info("dask scheduler %s with %d workers", client.scheduler.address, n_workers)
-        yield client.get_executor(pure=False), n_workers
+        return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+            return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise SchedulerError(
+            f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
+            f"({type(e).__name__})"
+        ) from None
 
 
 def run_chunks(
-    tasks: Iterable[tuple],
-    workers: int = 1,
-    scheduler: str | None = None,
-    connect_timeout: float = 10.0,
+    tasks: Iterable[tuple], workers: int, scheduler: str | None, timeout: float
 ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-    """:func:`process_chunk` of every task (its arguments) here, on ``workers`` local processes
-    or on a Dask ``scheduler``, at most twice as many in flight as workers (memory stays flat);
-    in completion order."""
-    with _executor(workers, scheduler, connect_timeout) as (executor, workers):
-        if executor is None:
-            yield from (process_chunk(*t) for t in tasks)
-            return
+    """:func:`process_chunk` of every task (its arguments) here, on ``workers`` forked processes
+    or on a Dask ``scheduler``, at most twice as many in flight as workers; as they complete."""
+    load_pipeline()  # here, once: forked workers inherit it, the manifest names it
+    if scheduler is None and workers == 1:
+        yield from (process_chunk(*t) for t in tasks)
+        return
+    client = _dask(scheduler, timeout) if scheduler is not None else None
+    with client or ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        if client is not None:
+            workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+            log.info("dask scheduler %s with %d workers", client.scheduler.address, workers)
+        executor = pool if client is None else client.get_executor(pure=False)
         pending: set = set()
         for t in tasks:
             pending.add(executor.submit(process_chunk, *t))

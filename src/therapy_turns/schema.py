@@ -22,8 +22,7 @@ PATIENT, THERAPIST = "patient", "therapist"
 SPEAKERS = (PATIENT, THERAPIST)
 #: artefact flags left out of analyses by default (no speech to analyse)
 DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
-#: content words: alphabetic, no stop word, coarse POS (Universal Dependencies open classes, no
-#: AUX), minimum length
+#: content words: alphabetic, no stop word, an open-class coarse POS (no AUX), a minimum length
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 CONTENT_MIN_CHARS = 3
 

@@ -1,6 +1,5 @@
-"""The analysis folder, read-only: partitioned Parquet tables, the manifest and whether they are
-fresh for a corpus (building them is ``make report``'s job). Relative paths are notebook
-parameters, resolved against the project root."""
+"""The analysis folder, read-only: partitioned Parquet tables, the manifest, freshness (building
+is ``make report``'s job). Relative paths are notebook parameters, from the project root."""
 
 from __future__ import annotations
 
@@ -79,8 +78,7 @@ class Tables:
 def freshness(
     corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds", name: str | None = None
 ) -> str | None:
-    """Why the tables of ``analysis_dir`` cannot be read for ``corpus`` (missing; built from
-    other corpus files, code, metadata, events or technique model), or None if fresh."""
+    """Why the tables of ``analysis_dir`` cannot be read for ``corpus``, or None if fresh."""
     manifest = read_manifest(analysis_dir)
     if manifest is None:
         return "no complete build (no manifest.json)"
@@ -107,8 +105,7 @@ def freshness(
 def load_table(
     name: str, corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds"
 ) -> pd.DataFrame:
-    """Table ``name`` of ``analysis_dir``, sorted by ``session_id``, ``turn``; read-only: a
-    :class:`StaleTablesError` naming the folder and the reason when missing or stale."""
+    """Table ``name`` of ``analysis_dir`` by session, turn; :class:`StaleTablesError` if stale."""
     why = freshness(corpus, analysis_dir, name)
     if why is not None:
         raise StaleTablesError(

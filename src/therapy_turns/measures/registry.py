@@ -8,26 +8,23 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from spacy.tokens import Doc
 
 from therapy_turns.schema import KEYS, SPEAKERS
 
 #: separator of measure, column and statistic in session-table names
 SEP = "__"
 
-Compute = Callable[[pd.DataFrame, Sequence[Doc]], pd.DataFrame]
-#: ``(rows, measure, tables) -> DataFrame`` indexed by ``session_id``, columns ``column__stat``;
-#: ``rows``: the measure's analysed rows of a chunk with ``position``; ``tables``: all measures
+#: a session aggregation (``docs/architecture.md``): ``(rows, measure, tables) -> DataFrame``
 Aggregate = Callable[[pd.DataFrame, "Measure", Mapping[str, pd.DataFrame]], pd.DataFrame]
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a measure's table: meaning, unit (``count``, ``per 100 words``, ``1-5``
-    ...) and the speakers whose rows hold a value (others: NaN, never summarised)."""
+    """A measure's column: meaning, unit and the speakers it applies to (others: NaN)."""
 
     name: str
     meaning: str
@@ -41,8 +38,7 @@ def _numeric(rows: pd.DataFrame, names: Iterable[str]) -> list[str]:
 
 
 def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
-    """``column__speaker``: the session mean of every numeric (non-boolean) column over the
-    turns of each speaker the column applies to."""
+    """``column__speaker``: the session mean of every numeric column per speaker it applies to."""
     applies = {c.name: c.speakers for c in measure.columns}
     num = _numeric(rows, [c for c in rows.columns if c not in (*KEYS, "position")])
     parts = []
@@ -65,8 +61,8 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def patient_slopes(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
-    """``column__patient_slope``: per session, the OLS :func:`slope` of every numeric patient
-    column over the position in the session (0 = first turn, 1 = last)."""
+    """``column__patient_slope``: per session, the :func:`slope` of every numeric patient column
+    over the position in the session (0 = first turn, 1 = last)."""
     num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
     pat = rows[rows.speaker == "patient"]
     x, rows_of = pat.position.to_numpy(float), pat.groupby("session_id", sort=False).indices
@@ -80,12 +76,11 @@ def patient_slopes(rows: pd.DataFrame, measure: Measure, tables: object = None) 
 
 @dataclass(frozen=True)
 class Measure:
-    """A turn-level measure family (``docs/architecture.md``): one table, its ``compute(turns,
-    docs)``, value ``columns``, session ``aggregates`` (without backchannels if
-    ``skip_backchannels``) and the columns the CLI writes (``cli_columns``; default all)."""
+    """A turn-level measure family (``docs/architecture.md``); ``skip_backchannels``: aggregated
+    without backchannels; ``cli_columns``: the columns the CLI writes (default all)."""
 
     name: str
-    compute: Compute
+    compute: Callable[[pd.DataFrame, Sequence[Any]], pd.DataFrame]
     description: str
     columns: Sequence[Column] = ()
     aggregates: Sequence[Aggregate] = (speaker_means,)
@@ -99,8 +94,7 @@ class Measure:
     def summarise(
         self, rows: pd.DataFrame, ids: pd.Index, tables: Mapping[str, pd.DataFrame] | None = None
     ) -> pd.DataFrame:
-        """Every aggregation, one row per id of ``ids`` (NaN without rows), columns prefixed
-        ``<name>__``; ``tables``: every measure's rows (default: this one's)."""
+        """Every aggregation, one row per id of ``ids`` (NaN without rows), named ``<name>__*``."""
         tables = {self.name: rows} if tables is None else tables
         parts = [agg(rows, self, tables) for agg in self.aggregates]
         if not (parts := [p for p in parts if p is not None and len(p.columns)]):
@@ -109,8 +103,7 @@ class Measure:
         return out.rename(columns=lambda c: f"{self.name}{SEP}{c}")
 
     def fingerprint(self) -> str:
-        """``compute``'s name, plus its source's hash outside this package (a callable with a
-        ``fingerprint``, e.g. a trained coder, names itself): part of the table cache key."""
+        """``compute``'s name (+ its source's hash outside the package) or own ``fingerprint``."""
         f = self.compute
         if getattr(f, "fingerprint", None):
             return str(f.fingerprint)
@@ -146,11 +139,6 @@ def register(measure: Measure) -> Measure:
         raise ValueError(f"{measure.name!r}: reserved or contains {SEP!r}")
     _REGISTRY[measure.name] = measure
     return measure
-
-
-def unregister(name: str) -> None:
-    """Remove measure ``name`` (tests, notebooks experimenting with a measure)."""
-    _REGISTRY.pop(name, None)
 
 
 def get(name: str) -> Measure:

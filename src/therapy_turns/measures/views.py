@@ -42,8 +42,8 @@ def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
 
 
 class Tokens:
-    """The tokens of several Docs (one vocab) as flat arrays (row ``i``: one token; ``doc_of``:
-    its Doc, ``start``: each Doc's first row); string predicates run once per distinct string."""
+    """The tokens of Docs of one vocab as flat arrays (``doc_of``: a row's Doc, ``start``: a Doc's
+    first row); string predicates run once per distinct string."""
 
     def __init__(self, docs: Sequence[Doc], codes: dict[str, int] | None = None) -> None:
         self.docs = list(docs)
@@ -51,8 +51,7 @@ class Tokens:
         self.n_docs = len(self.docs)
         arrs = [d.to_array(ATTRS) for d in self.docs]
         self.n_tokens = np.fromiter(map(len, arrs), np.int64, self.n_docs)
-        self.start = np.zeros(self.n_docs + 1, dtype=np.int64)
-        np.cumsum(self.n_tokens, out=self.start[1:])
+        self.start = np.concatenate([[0], np.cumsum(self.n_tokens)])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
         self.arr = np.concatenate([np.zeros((0, len(ATTRS)), dtype=np.uint64), *arrs])
         self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
@@ -73,8 +72,7 @@ class Tokens:
         return self.column(attr).astype(bool)
 
     def types(self, attr: str, normed: bool = True) -> tuple[list[str], np.ndarray]:
-        """The distinct strings of ``attr`` (:func:`norm` applied if ``normed``) and, per
-        token, the index of its string among them."""
+        """The distinct strings of ``attr`` (:func:`norm`ed) and per token its string's index."""
         if (attr, normed) not in self._types:
             inv, ids = pd.factorize(self.column(attr))
             strs = [self.vocab.strings[h] for h in ids.tolist()]  # none without tokens
@@ -100,13 +98,9 @@ class Tokens:
         return self.where(attr, values.__contains__, normed)
 
     def code(self, attr: str, normed: bool = True) -> np.ndarray:
-        """Per token: its string's integer code in :attr:`codes` (shared across attributes and
-        across ``Tokens`` given the same dict; new strings added)."""
+        """Per token: its string's integer code in :attr:`codes` (new strings added)."""
         strs, inv = self.types(attr, normed)
-        codes = self.codes
-        return np.fromiter(
-            (codes.setdefault(s, len(codes)) for s in strs), dtype=np.int64, count=len(strs)
-        )[inv]
+        return np.array([self.codes.setdefault(s, len(self.codes)) for s in strs], np.int64)[inv]
 
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Per Doc: the number of its tokens where ``mask`` holds."""
@@ -119,8 +113,7 @@ class Tokens:
     def positions(
         self, mask: np.ndarray, docs: np.ndarray | None = None
     ) -> Iterator[tuple[int, list[int]]]:
-        """``(k, token indices within Doc k where mask holds)`` for every Doc ``k`` (or those
-        where ``docs`` holds), in order."""
+        """``(k, indices in Doc k where mask holds)`` for every Doc ``k`` (or where ``docs``)."""
         idx = np.flatnonzero(mask)
         cuts = np.searchsorted(idx, self.start).tolist()
         start = self.start.tolist()
@@ -134,8 +127,7 @@ class Tokens:
 
 
 class DocView:
-    """One Doc's token attributes as lists cut from a block's (:meth:`Tokens.views`; alone: its
-    own), read when first used (``low``/``lemma``: :func:`norm` of text/lemma)."""
+    """One Doc's token attributes as lists cut from a block's :class:`Tokens`, read when used."""
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc = doc
