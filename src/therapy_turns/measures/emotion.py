@@ -186,8 +186,7 @@ class RuleView:
 
     def unit(self, lo: int, hi: int, text: str) -> Unit:
         """The :class:`Unit` of span ``lo:hi`` (text ``text``; ``docs/emotion.md``)."""
-        rules, low, punct = self.rules, self.lower, self.punct
-        neg = self.negated(lo, hi)
+        rules, low, punct, neg = self.rules, self.lower, self.punct, self.negated(lo, hi)
         mods = self.modifiers.get(self.start[lo], []) if hi > lo else []
         mods = [(s, e) for s, e in mods if lo <= s and e < hi]
         in_mod = {p for s, e in mods for p in range(s, e + 1)}

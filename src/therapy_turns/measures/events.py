@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from spacy.language import Language
 from spacy.tokens import Doc
 
 from therapy_turns.io.transcripts import EVENT_TYPES, OTHER_EVENT, SEPARATOR
@@ -41,9 +40,9 @@ def type_counts(
     return pd.concat([n.rename("n"), counts.reindex(n.index)], axis=1).rename_axis(columns=None)
 
 
-def word_sets(texts: Sequence[str], nlp: Language | None = None) -> list[frozenset[str]]:
+def word_sets(texts: Sequence[str]) -> list[frozenset[str]]:
     """Per text, the lemmas and word forms of its tokens (not punctuation or space), lower-case."""
-    docs = pipe_texts(nlp or load_pipeline(), list(texts))
+    docs = pipe_texts(load_pipeline(), list(texts))
     tokens = ([t for t in d if not (t.is_space or t.is_punct)] for d in docs)
     return [frozenset(w for t in d for w in (t.lemma_.lower(), t.lower_)) for d in tokens]
 
