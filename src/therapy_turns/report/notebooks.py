@@ -34,7 +34,6 @@ _QUIET.setLevel(logging.ERROR)
 #: Kernels on a CurveZMQ-encrypted connection where libzmq supports it (no warning "running over
 #: TCP without encryption").
 KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve") else {})
-SKIPPED_TAGS = {"parameters", "injected-parameters", "provenance"}
 
 
 class ParameterError(ValueError):
@@ -177,7 +176,7 @@ def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object
     nb = nbformat.read(path, as_version=4)
     title, parts = path.stem, []
     for cell in nb.cells:
-        if SKIPPED_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+        if {"parameters", "injected-parameters", "provenance"} & set(cell.metadata.get("tags", [])):
             continue
         if cell.cell_type == "code":
             parts.extend(outputs_html(cell, base))
