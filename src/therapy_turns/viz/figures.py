@@ -48,9 +48,8 @@ def _words(name: str) -> str:
 def _shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
     long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
     sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
-    ax.tick_params(axis="x", labelrotation=rotation)
     ax.set(xlabel="", ylabel="")
-    plt.setp(ax.get_xticklabels(), ha="right" if rotation else "center")
+    plt.setp(ax.get_xticklabels(), rotation=rotation, ha="right" if rotation else "center")
 
 
 def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:

@@ -33,8 +33,7 @@ NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
 MAX_DRAWN_LEVELS = 12
 #: The columns of an estimate and its 95% CI in the result tables.
 CI = ["estimate", "ci_low", "ci_high"]
-#: Statistics of the sessions table as words, names and units of undocumented session measures,
-#: fixed axis labels and titles of figures.
+#: Sessions-table statistics as words, units of undocumented measures, figures' fixed labels.
 FIGURE_LABELS = read_yaml(DATA_DIR / "figure_labels.yaml")
 STATS, UNITS, LABELS = (FIGURE_LABELS[k] for k in ("stats", "units", "labels"))
 
@@ -119,9 +118,8 @@ def grid(n: int, ncols: int, height: float, fixed: float = 0.0, **kw) -> tuple[p
 def fig_legend(fig: plt.Figure, axes: Sequence[plt.Axes], **kw) -> None:
     """One figure legend of the labelled artists of ``axes`` (the first per label)."""
     legend: dict[str, object] = {}
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(lab, h)
+    for h, lab in (p for ax in axes for p in zip(*ax.get_legend_handles_labels(), strict=True)):
+        legend.setdefault(lab, h)
     fig.legend(list(legend.values()), list(legend), **kw)
 
 
@@ -170,9 +168,8 @@ def plot_session_heat(
         fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed), layout="tight")
         sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **kw)
         ax.set(xlabel=xlabel, ylabel="session")
-        ax.tick_params(axis="x", labelrotation=30)
         ax.tick_params(axis="y", labelsize=6)
-        plt.setp(ax.get_xticklabels(), ha="right")
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
         figs.append(fig)
     return figs
 
