@@ -8,7 +8,6 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from therapy_turns.measures.features import n_chars
 from therapy_turns.measures.views import DocView, Tokens
 
 TEXTS = ["I don’t KNOW, it's hard.  Really hard!", "", "Okay.",
@@ -24,7 +23,6 @@ def docs() -> list[Doc]:
 
 def test_lists_equal_token_attributes(docs: list[Doc]) -> None:
     block = Tokens(docs).views()  # the same lists cut from one block of Docs
-    assert n_chars(Tokens(docs)).tolist() == [len(d.text) for d in docs]
     for doc, v in [*((d, DocView(d)) for d in docs), *zip(docs, block, strict=True)]:
         assert v.doc is doc
         toks = list(doc)

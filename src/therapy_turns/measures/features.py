@@ -235,14 +235,6 @@ def mattr(words: np.ndarray, doc_of: np.ndarray, n_docs: int, window: int = MATT
     return ratio(np.bincount(doc_of[prev < 0], minlength=n_docs), n), ratio(new, (n - w + 1) * w)
 
 
-def n_chars(t: Tokens) -> np.ndarray:
-    """Per Doc: ``len(doc.text)``, where its last token and that token's whitespace end."""
-    strs, inv = t.types("ORTH", normed=False)
-    size = np.fromiter(map(len, strs), np.int64, len(strs))[inv]
-    end = t.column("IDX").astype(np.int64) + size + t.column("SPACY").astype(np.int64)
-    return np.where(t.n_tokens > 0, np.append(end, 0)[t.start[1:] - 1], 0)
-
-
 def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]:
     """Per Doc: finite past and present verbs and future markers (``lexicons/tense.yaml``)."""
     tense, n = load_lexicon("tense"), len(t.arr)
@@ -277,8 +269,9 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     starts[t.start[:-1][t.n_tokens > 0]] = True
     n_sents = np.where(has, t.count(starts), 0)
     ttr, mattr_ = mattr(low[word], t.doc_of[word], t.n_docs)
-    col = {"n_chars": n_chars(t), "n_tokens": t.n_tokens, "n_words": nw, "n_sentences": n_sents}
-    col |= {"mean_sentence_length": ratio(nw, n_sents), "ttr": ttr, "mattr": mattr_}
+    col = {"n_chars": np.array([len(d.text) for d in t.docs], np.int64), "n_tokens": t.n_tokens}
+    col |= {"n_words": nw, "n_sentences": n_sents, "mean_sentence_length": ratio(nw, n_sents)}
+    col |= {"ttr": ttr, "mattr": mattr_}
     content = t.isin("POS", schema.CONTENT_POS, normed=False)
     col["lexical_density"] = ratio(t.count(word & content), nw)
     # readability (textdescriptives' descriptive_stats and readability): 206.835 - 1.015 * words
