@@ -88,8 +88,7 @@ def pipe_texts(nlp: Language, texts: Sequence[str]) -> Iterator[Doc]:
 def parse_groups(
     groups: Sequence[Sequence[str]], nlp: Language, cache_dir: str | Path | None = None
 ) -> list[list[Doc]]:
-    """Parse groups of texts (a chunk's sessions) in one ``nlp.pipe`` pass, each group cached as
-    one ``DocBin`` keyed by the SHA-256 of the pipeline id and its texts (never a stale parse)."""
+    """Groups of texts (a chunk's sessions) parsed in one pass, each cached as one ``DocBin``."""
     out: list[list[Doc] | None] = [None] * len(groups)
     paths: list[Path | None] = [None] * len(groups)
     for k, texts in enumerate(groups if cache_dir is not None else ()):

@@ -1,5 +1,4 @@
-"""Package data folders; notebook parameters resolved against the project root (notebooks run from
-``notebooks/`` or the root). Everything else takes paths relative to the current folder."""
+"""Package data folders; notebook parameters (only they) resolved against the project root."""
 
 from __future__ import annotations
 
@@ -17,8 +16,8 @@ MODEL_DIR = PACKAGE_DIR / "models"
 
 def project_root() -> Path:
     """The folder holding this project's ``pyproject.toml`` (or ``$THERAPY_TURNS_ROOT``)."""
-    if os.environ.get("THERAPY_TURNS_ROOT"):
-        return Path(os.environ["THERAPY_TURNS_ROOT"]).resolve()
+    if root := os.environ.get("THERAPY_TURNS_ROOT"):
+        return Path(root).resolve()
     for base in (Path.cwd(), PACKAGE_DIR):
         for p in (base, *base.parents):
             if (p / "pyproject.toml").is_file() and (p / "src" / "therapy_turns").is_dir():

@@ -30,7 +30,6 @@ from therapy_turns.io import transcripts as tx
 from therapy_turns.io.files import TranscriptError, output_folder, read_cached, write_cached
 from therapy_turns.io.transcripts import iter_chunks
 from therapy_turns.measures import registry
-from therapy_turns.measures.registry import Measure
 from therapy_turns.measures.views import Tokens
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
@@ -54,7 +53,7 @@ def parse_turns(
 def process_chunk(
     index: int,
     turns: pd.DataFrame,
-    measures: Mapping[str, Measure],
+    measures: Mapping[str, registry.Measure],
     cache_dir: str,
     redact: bool,
     exclude: tuple[str, ...],
@@ -121,8 +120,7 @@ def _dask(scheduler: str, timeout: float) -> Any:
 def run_chunks(
     tasks: Iterable[tuple], workers: int, scheduler: str | None, timeout: float
 ) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
-    """:func:`process_chunk` of every task (its arguments) here, on ``workers`` forked processes
-    or on a Dask ``scheduler``, at most twice as many in flight as workers; as they complete."""
+    """:func:`process_chunk` of every task here, on forked processes or Dask, as they complete."""
     load_pipeline()  # here, once: forked workers inherit it, the manifest names it
     if scheduler is None and workers == 1:
         yield from (process_chunk(*t) for t in tasks)
@@ -175,12 +173,10 @@ def build_tables(
     technique_model: str | Path | None = None,
     connect_timeout: float = 10.0,
 ) -> store.Tables:
-    """Compute ``turns``, ``sessions`` and the ``tables`` (registered measures; default all) of
-    ``corpus`` into ``analysis_dir``, read back on access (options: ``analyze --help``)."""
+    """``turns``, ``sessions`` and the measures ``tables`` (default all) of ``corpus`` written."""
     measures, exclude = registry.measures(tables), tuple(exclude)  # KeyError: unknown names
     out, files = Path(analysis_dir), tx.corpus_files(corpus)
-    # the folder must be new or ours and not hold the corpus; locked for this run, the tables
-    # staged and moved into place only when complete
+    # a new folder or ours, without the corpus; locked, staged and moved into place when complete
     with output_folder(out, files, ("turns", "sessions", *registry.names())) as staging:
         meta_df = read_metadata(metadata) if metadata is not None else None
         ev_df = tx.read_events(Path(events)) if events is not None else None
@@ -208,8 +204,7 @@ def build_tables(
                     chunk = tx.attach_events(chunk, mine, events)
                 yield i, chunk, measures, cache, redact, exclude
 
-        stats: dict[str, Any] = {}
-        summaries: dict[int, pd.DataFrame] = {}
+        stats, summaries = {}, {}  # per table: partitions, rows, columns; per chunk: sessions
         for index, result in run_chunks(tasks(), workers, scheduler, connect_timeout):
             for name in ("turns", *measures):
                 _write(staging, name, index, result[name], stats)
@@ -223,10 +218,9 @@ def build_tables(
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
         _write(staging, "sessions", 0, sessions, stats)
-        for name in ("turns", *measures):  # keep the schema readable when the corpus is empty
-            if name not in stats:
-                cols = measures[name].column_names() if name in measures else KEYS
-                _write(staging, name, 0, pd.DataFrame(columns=cols), stats)
+        for name in (n for n in ("turns", *measures) if n not in stats):  # an empty corpus
+            cols = measures[name].column_names() if name in measures else KEYS
+            _write(staging, name, 0, pd.DataFrame(columns=cols), stats)
 
         labels = dict(sorted((speakers or {}).items()))
         if redact:  # a speaker label is often a participant's name

@@ -1,5 +1,4 @@
-"""The shared vocabulary, defined once: turn keys, speakers, the default exclusion, what a *word*
-and a *content lemma* are, a turn's position in its session (see ``docs/architecture.md``)."""
+"""The shared vocabulary, defined once: turn keys, speakers, word, content lemma, position."""
 
 from __future__ import annotations
 

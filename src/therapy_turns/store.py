@@ -1,5 +1,4 @@
-"""The analysis folder, read-only: partitioned Parquet tables, the manifest, freshness (building
-is ``make report``'s job). Relative paths are notebook parameters, from the project root."""
+"""The analysis folder read-only (``make report`` builds); relative paths from the project root."""
 
 from __future__ import annotations
 
@@ -75,9 +74,7 @@ class Tables:
         return read_table(name, self.analysis_dir)
 
 
-def freshness(
-    corpus: CorpusArg = "seeds", analysis_dir: str | Path = "build/seeds", name: str | None = None
-) -> str | None:
+def freshness(corpus: CorpusArg, analysis_dir: str | Path, name: str | None = None) -> str | None:
     """Why the tables of ``analysis_dir`` cannot be read for ``corpus``, or None if fresh."""
     manifest = read_manifest(analysis_dir)
     if manifest is None:

@@ -1,5 +1,4 @@
-"""The measure registry: every turn-level measure family declared once (:class:`Measure`); the
-pipeline, CLI, explorer, manifest and session table read it (``docs/architecture.md``)."""
+"""The measure registry: every turn-level measure declared once (``docs/architecture.md``)."""
 
 from __future__ import annotations
 
@@ -17,9 +16,6 @@ from therapy_turns.schema import KEYS, SPEAKERS
 
 #: separator of measure, column and statistic in session-table names
 SEP = "__"
-
-#: a session aggregation (``docs/architecture.md``): ``(rows, measure, tables) -> DataFrame``
-Aggregate = Callable[[pd.DataFrame, "Measure", Mapping[str, pd.DataFrame]], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -61,29 +57,23 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def patient_slopes(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
-    """``column__patient_slope``: per session, the :func:`slope` of every numeric patient column
-    over the position in the session (0 = first turn, 1 = last)."""
+    """``column__patient_slope``: every numeric patient column's :func:`slope` over ``position``."""
     num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
     pat = rows[rows.speaker == "patient"]
-    x, rows_of = pat.position.to_numpy(float), pat.groupby("session_id", sort=False).indices
-    return pd.DataFrame(
-        {
-            f"{c}{SEP}patient_slope": {s: slope(x[i], y[i]) for s, i in rows_of.items()}
-            for c, y in ((c, pat[c].to_numpy(float)) for c in num)
-        }
-    )
+    x, at = pat.position.to_numpy(float), pat.groupby("session_id", sort=False).indices
+    ys = {f"{c}{SEP}patient_slope": pat[c].to_numpy(float) for c in num}
+    return pd.DataFrame({c: {s: slope(x[i], y[i]) for s, i in at.items()} for c, y in ys.items()})
 
 
 @dataclass(frozen=True)
 class Measure:
-    """A turn-level measure family (``docs/architecture.md``); ``skip_backchannels``: aggregated
-    without backchannels; ``cli_columns``: the columns the CLI writes (default all)."""
+    """A turn-level measure family; ``cli_columns``: the columns the CLI writes (default all)."""
 
     name: str
     compute: Callable[[pd.DataFrame, Sequence[Any]], pd.DataFrame]
     description: str
     columns: Sequence[Column] = ()
-    aggregates: Sequence[Aggregate] = (speaker_means,)
+    aggregates: Sequence[Callable[..., pd.DataFrame]] = (speaker_means,)  # (rows, measure, tables)
     cli_columns: Sequence[str] | None = None
     skip_backchannels: bool = False
 
@@ -95,8 +85,7 @@ class Measure:
         self, rows: pd.DataFrame, ids: pd.Index, tables: Mapping[str, pd.DataFrame] | None = None
     ) -> pd.DataFrame:
         """Every aggregation, one row per id of ``ids`` (NaN without rows), named ``<name>__*``."""
-        tables = {self.name: rows} if tables is None else tables
-        parts = [agg(rows, self, tables) for agg in self.aggregates]
+        parts = [agg(rows, self, tables or {self.name: rows}) for agg in self.aggregates]
         if not (parts := [p for p in parts if p is not None and len(p.columns)]):
             return pd.DataFrame(index=ids)
         out = pd.concat([p.reindex(ids) for p in parts], axis=1).astype("float64")
@@ -107,8 +96,8 @@ class Measure:
         f = self.compute
         if getattr(f, "fingerprint", None):
             return str(f.fingerprint)
-        own = f.__module__.startswith("therapy_turns")  # the package's code_fingerprint covers it
-        src = None if own else inspect.getsourcefile(f)
+        # the package's own code: in the cache key as the package's code_fingerprint
+        src = None if f.__module__.startswith("therapy_turns") else inspect.getsourcefile(f)
         sha = hashlib.sha256(Path(src).read_bytes()).hexdigest() if src else ""
         return f"{f.__module__}:{f.__qualname__}{sha}"
 

@@ -1,5 +1,4 @@
-"""Token attributes of parsed Docs read with ``Doc.to_array``: flat arrays over many Docs for
-per-turn counts (:class:`Tokens`), lists for one Doc (:class:`DocView`)."""
+"""Token attributes of Docs by ``Doc.to_array``: flat arrays of many Docs, lists of one Doc."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from therapy_turns.schema import is_clitic
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
-#: the columns of :attr:`DocView.arr` and :attr:`Tokens.arr` (``Doc.to_array`` attributes)
+#: the columns of :attr:`Tokens.arr` (``Doc.to_array`` attributes)
 ATTRS = tuple(
     "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START SPACY "
     "IS_ALPHA IDX".split()
@@ -42,8 +41,7 @@ def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
 
 
 class Tokens:
-    """The tokens of Docs of one vocab as flat arrays (``doc_of``: a row's Doc, ``start``: a Doc's
-    first row); string predicates run once per distinct string."""
+    """The tokens of Docs (one vocab) as flat arrays; string predicates run once per string."""
 
     def __init__(self, docs: Sequence[Doc], codes: dict[str, int] | None = None) -> None:
         self.docs = list(docs)
@@ -54,8 +52,7 @@ class Tokens:
         self.start = np.concatenate([[0], np.cumsum(self.n_tokens)])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
         self.arr = np.concatenate([np.zeros((0, len(ATTRS)), dtype=np.uint64), *arrs])
-        self._types: dict[tuple[str, bool], tuple[list[str], np.ndarray]] = {}
-        self._lists: dict[tuple[str, Any], list[str]] = {}
+        self._types, self._lists = {}, {}  # caches of types() and strings()
         self.codes: dict[str, int] = {} if codes is None else codes  # see code()
 
     @cached_property
@@ -132,10 +129,9 @@ class DocView:
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc = doc
         self._t, self._lo, self._hi = block or (Tokens([doc]), 0, len(doc))
-        self.arr = self._t.arr[self._lo : self._hi]
 
     def _col(self, attr: str) -> np.ndarray:
-        return self.arr[:, ATTRS.index(attr)]
+        return self._t.column(attr)[self._lo : self._hi]
 
     def _strs(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
         return self._t.strings(attr, fn)[self._lo : self._hi]
