@@ -211,12 +211,11 @@ def phase_composition(
     df = _rows(scores[[*KEYS, *columns]], turns, exclude, speaker).dropna(subset=list(columns))
     df = df.sort_values(["session_id", "turn"])
     g = df.groupby("session_id")
-    df["phase"] = np.array(PHASES)[3 * g.cumcount() // g["turn"].transform("size")]
+    third = 3 * g.cumcount() // g["turn"].transform("size")
+    df["phase"] = pd.Categorical.from_codes(third, PHASES, ordered=True)
     long = df.melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
-    g = long.groupby(["phase", "column"], sort=False)["value"]
-    out = g.agg(mean="mean", sem="sem", n_turns="count").reset_index()
-    out["phase"] = pd.Categorical(out["phase"], categories=PHASES, ordered=True)
-    return out.sort_values(["phase", "column"]).reset_index(drop=True)
+    g = long.groupby(["phase", "column"], observed=True)["value"]
+    return g.agg(mean="mean", sem="sem", n_turns="count").reset_index()
 
 
 def select_session(traj: pd.DataFrame, session: str = "", marks: pd.DataFrame | None = None) -> str:
