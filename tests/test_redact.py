@@ -916,6 +916,11 @@ def test_round11_ip_ports_flats_after_streets_spelled_urls_age_groups_and_cued_i
         ("She made it to 103, bless her.", [("AGE", "103")]),
         ("My locker number is 4471.", [("ID", "4471")]),
         ("We met on Valentine's Day 2015.", [("DATE", "Valentine's Day 2015")]),  # holiday + year
+        (
+            "It's 12 Crown St, Surry Hills 2010.",
+            [("ADDRESS", "12 Crown St"), ("PLACE", "Surry Hills"), ("POSTCODE", "2010")],
+        ),
+        ("The office is Level 3, 200 George Street.", [("ADDRESS", "Level 3, 200 George Street")]),
         ("Christmas was hard, Easter too.", []),
     ],
 )
@@ -924,7 +929,7 @@ def test_round11_lower_case_titles_ages_in_words_in_apposition_and_number_cues(
 ):
     """Round 11: a rare lower-case word after a lower-case title ("dr patel"); an age in words
     between commas; "made it to" before an age; 4+ digits after "number is"; a holiday
-    with its year."""
+    with its year; a code like a year after ", Town"; a level before the street."""
     assert found(text, ruler) == expected
 
 
