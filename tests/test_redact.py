@@ -922,6 +922,8 @@ def test_round11_ip_ports_flats_after_streets_spelled_urls_age_groups_and_cued_i
         ),
         ("The office is Level 3, 200 George Street.", [("ADDRESS", "Level 3, 200 George Street")]),
         ("Christmas was hard, Easter too.", []),
+        ("Joy is my sister. Faith's my best friend.", [("NAME", "Joy"), ("NAME", "Faith's")]),
+        ("Today is my mum's birthday. How is your sister? This is my boss.", []),
     ],
 )
 def test_round11_lower_case_titles_ages_in_words_in_apposition_and_number_cues(
@@ -929,7 +931,8 @@ def test_round11_lower_case_titles_ages_in_words_in_apposition_and_number_cues(
 ):
     """Round 11: a rare lower-case word after a lower-case title ("dr patel"); an age in words
     between commas; "made it to" before an age; 4+ digits after "number is"; a holiday
-    with its year; a code like a year after ", Town"; a level before the street."""
+    with its year; a code like a year after ", Town"; a level before the street; a capitalised word,
+    also at a sentence start, before "is/was my <relation>"."""
     assert found(text, ruler) == expected
 
 
