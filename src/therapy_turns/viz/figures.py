@@ -108,9 +108,8 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
         ax.axline((3, 3), slope=1, color="0.6", lw=0.8, ls="--")
         _, column, name = next(b for b in BASELINES if b[0] == dim)
         r, base = (np.corrcoef(x, v)[0, 1] for v in (y, pred[column].to_numpy(float)))
-        title = f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}"
-        ax.set(title=title, xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
-        ax.title.set_fontsize(8)
+        ax.set_title(f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}", fontsize=8)
+        ax.set(xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
     return fig
 
 
@@ -121,8 +120,8 @@ def plot_trajectories(
     one = session_id is not None
     ids = [session_id] if one else sorted(traj["session_id"].unique())
     speakers = ", ".join(sorted(traj.loc[traj["session_id"] == session_id, "speaker"].unique()))
-    labels = {session_id: f"{session_id}: {speakers} {value_label}"} if one else None
-    labels, (ncols, height) = labels or plots.session_labels(ids), (1, 2.4) if one else (3, 1.6)
+    labels = {ids[0]: f"{ids[0]}: {speakers} {value_label}"} if one else plots.session_labels(ids)
+    ncols, height = (1, 2.4) if one else (3, 1.6)
     lo, hi = traj[["value", "smooth"]].min().min(), traj[["value", "smooth"]].max().max()
     pad, figs = 0.05 * (hi - lo) if hi > lo else 0.1, []
     for page in plots.paginate(ids, height, 0.9, ncols):
@@ -325,8 +324,7 @@ def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -
             c, label = SPEAKER_COLORS.get(spk, "#444"), f"{spk} {dim}"
             ax.plot(g["turn"], g[dim], style, color=c, label=label, **line)
     ax.axhline(3, color="#999", lw=0.6, zorder=0)
-    ax.margins(y=0.1)
-    ax.set_ylabel("score (EmoBank 1–5)")
+    ax.set(ylabel="score (EmoBank 1–5)", ymargin=0.1)
     ax.set_title(f"{session_id}: emotion trajectory", loc="left")
     if ax.lines[1:]:
         ax.legend(ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=6.5)
