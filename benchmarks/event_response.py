@@ -27,10 +27,7 @@ def main() -> None:
     turns = pipeline.load_table("turns", a.corpus, a.analysis_dir)
     names = ("emotion", "features", "thinking")
     tables = {n: pipeline.load_table(n, a.corpus, a.analysis_dir) for n in names}
-    per_type = shifts.event_rows(turns).groupby("event").agg(
-        n_events=("turn", "size"), n_sessions=("session_id", "nunique"),
-        first_turn=("turn", "min"), last_turn=("turn", "max"))
-    print(per_type.reset_index().to_string(index=False))
+    print(shifts.event_summary(turns).to_string(index=False))
     table = shifts.measure_table(turns, tables, ["valence", "arousal"])
     eff = shifts.event_effects(table, ["valence", "arousal"], n_perm=a.n_perm)
     cols = [

@@ -36,6 +36,13 @@ def with_words(turns: pd.DataFrame) -> pd.DataFrame:
     return turns.assign(words=turns["text"].fillna("").map(count_words))
 
 
+def session_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """One row per session and speaker: turns, words, mean and median words per turn."""
+    g = with_words(turns).groupby(["session_id", "speaker"], sort=True)["words"]
+    out = g.agg(turns="size", words="sum", mean_words="mean", median_words="median")
+    return out.round({"mean_words": 1}).reset_index()
+
+
 def analysable_features(
     feats: pd.DataFrame, turns: pd.DataFrame, exclude: Names = DEFAULT_EXCLUDE, n_bins: int = 3
 ) -> pd.DataFrame:

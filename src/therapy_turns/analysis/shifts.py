@@ -244,6 +244,13 @@ class EventSource(NamedTuple):
     description: str
 
 
+def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
+    """Per event type: ``n_events``, ``n_sessions`` and the first and last turn they sit on."""
+    g = event_rows(turns).groupby("event")
+    aggs = {"n_events": ("turn", "size"), "n_sessions": ("session_id", "nunique")}
+    return g.agg(**aggs, first_turn=("turn", "min"), last_turn=("turn", "max")).reset_index()
+
+
 def choose_events(
     turns: pd.DataFrame,
     features: pd.DataFrame,
