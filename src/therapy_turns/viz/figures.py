@@ -16,7 +16,7 @@ from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.viz import plots
-from therapy_turns.viz.plots import CI, LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
 Frame = pd.DataFrame
 SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
@@ -168,7 +168,7 @@ def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str) -> list
     rows = trends.assign(label=trends["session_id"].map(plots.session_labels(trends["session_id"])))
     fixed = mixed[mixed["term"] == x_label].assign(label="MixedLM (all sessions)")
     t = pd.concat([rows.rename(columns={"slope": "estimate"}), fixed])
-    return plots.plot_intervals(t, *CI, "label", None, LABELS["trends"].format(x_label), tick=str)
+    return plots.plot_intervals(t, "label", None, LABELS["trends"].format(x_label), tick=str)
 
 
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
@@ -237,7 +237,7 @@ def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure]
     """Forest plot of per-code coupling estimates with 95% CIs (adjusted p in the labels)."""
     rows = zip(table["code"], table["n_with"], table["p_adj"], strict=True)
     t = table.assign(label=[f"{_words(c)} (n={n}, p_adj={p:.2f})" for c, n, p in rows])
-    return plots.plot_intervals(t, *CI, "label", None, LABELS["forest"].format(value), tick=str)
+    return plots.plot_intervals(t, "label", None, LABELS["forest"].format(value), tick=str)
 
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
@@ -274,7 +274,7 @@ def plot_effects(effects: pd.DataFrame, measures: Sequence[str]) -> list[plt.Fig
     notes = [f"n={n}, p={p:.2f}" for n, p in zip(d["n_events"], d["p_perm_adj"], strict=True)]
     d = d.reset_index().assign(event=lambda x: x["event"].map(_words), note=notes)
     d["measure"], cols = d["measure"].map(_words), ["estimate", "est_ci_low", "est_ci_high"]
-    return plots.plot_intervals(d, *cols, "event", "measure", LABELS["effects"], "note", str)
+    return plots.plot_intervals(d, "event", "measure", LABELS["effects"], cols, "note", str)
 
 
 def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "") -> plt.Figure:

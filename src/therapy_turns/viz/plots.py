@@ -31,8 +31,6 @@ INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
 NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
 #: A factor with more levels than this is drawn with its largest groups only.
 MAX_DRAWN_LEVELS = 12
-#: The columns of an estimate and its 95% CI in the result tables.
-CI = ["estimate", "ci_low", "ci_high"]
 #: Sessions-table statistics as words, units of undocumented measures, figures' fixed labels.
 FIGURE_LABELS = read_yaml(DATA_DIR / "figure_labels.yaml")
 STATS, UNITS, LABELS = (FIGURE_LABELS[k] for k in ("stats", "units", "labels"))
@@ -176,17 +174,15 @@ def plot_session_heat(
 
 def plot_intervals(
     table: pd.DataFrame,
-    estimate: str,
-    low: str,
-    high: str,
     label: str,
     panel: str | None,
     xlabel: str,
+    cols: Sequence[str] = ("estimate", "ci_low", "ci_high"),
     note: str | None = None,
     tick=lambda row: column_label(row, 45),
 ) -> list[plt.Figure] | None:
-    """Forest plot: ``estimate`` (``low``–``high``) per ``label`` row and ``panel`` value, paged."""
-    t = table.dropna(subset=[estimate]).assign(_panel=table[panel] if panel else "")
+    """Forest plot: ``cols`` (estimate, low, high) per ``label`` row and ``panel`` value, paged."""
+    t = table.dropna(subset=cols[:1]).assign(_panel=table[panel] if panel else "")
     panels, labels = list(dict.fromkeys(t["_panel"])), list(dict.fromkeys(t[label]))
     ncols, figs = min(4, len(panels)), []
     for rows in paginate(labels, 0.22, 1.5) if len(t) else []:
@@ -196,9 +192,9 @@ def plot_intervals(
             fig.set_figwidth(min(TEXT_WIDTH, 2.4 + 1.6 * ncols))
             for ax, pv in zip(axes, page, strict=False):
                 d = t[(t["_panel"] == pv) & t[label].isin(rows)]
-                err = np.abs(d[[low, high]].to_numpy() - d[[estimate]].to_numpy()).T
-                ax.errorbar(d[estimate], d[label].map(y), xerr=np.nan_to_num(err), fmt="ok", ms=3)
-                for x, yy, text in zip(d[estimate], d[label].map(y), d.get(note, []), strict=False):
+                err = np.abs(d[list(cols[1:])].to_numpy() - d[[cols[0]]].to_numpy()).T
+                ax.errorbar(d[cols[0]], d[label].map(y), xerr=np.nan_to_num(err), fmt="ok", ms=3)
+                for x, yy, text in zip(d[cols[0]], d[label].map(y), d.get(note, []), strict=False):
                     ax.annotate(text, (x, yy), **NOTE)
                 ax.axvline(0, color="grey", linewidth=0.6, linestyle="--")
                 ax.set_title(textwrap.fill(str(pv), 24), fontsize=7)
@@ -212,7 +208,7 @@ def plot_intervals(
 def plot_coefficients(table: pd.DataFrame) -> list[plt.Figure] | None:
     """Forest plot of a :func:`mixedlm_table`: a panel per term but the intercept."""
     t = table[~table["term"].isin(["not fitted", "Intercept"])]
-    return plot_intervals(t, *CI, "outcome", "term", LABELS["coefficients"])
+    return plot_intervals(t, "outcome", "term", LABELS["coefficients"])
 
 
 def plot_group_measures(
