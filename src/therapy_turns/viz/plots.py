@@ -219,8 +219,7 @@ def plot_group_measures(
         return None
     sizes = sessions[factor].dropna().astype(str).value_counts()
     order = sorted(sizes.index[:MAX_DRAWN_LEVELS])
-    d = sessions.assign(**{factor: sessions[factor].astype("string")})
-    d = d[d[factor].isin(order)]
+    d = sessions[sessions[factor].astype("string").isin(order)].astype({factor: "string"})
     fig, axes = grid(len(measures), 3, 2.1)
     state = np.random.get_state()  # seaborn jitters with the global RNG: fix it, then restore
     np.random.seed(0)
