@@ -941,3 +941,56 @@ def test_round11_mixed_case_organisation_name():
     like a CamelCase name."""
     [ms] = find_identifiers(["My boss at PwC keeps emailing me."])
     assert [m.surface for m in ms] == ["PwC"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("His gamer name was yaw_the_great, then.", [("HANDLE", "yaw_the_great")]),
+        ("He set `max_model_len` in old_runs.", []),  # code in backticks, two common words
+        ("His Instagram, captain.m.hale, is gone.", [("HANDLE", "captain.m.hale")]),
+        ("I'm kojoplays on Twitch. I'm always on TikTok.", [("HANDLE", "kojoplays")]),
+        ("That's a lot for a man of 97.", [("AGE", "97")]),
+        ("Grandpa, now 98, lives alone.", [("AGE", "98")]),
+        ("Grandad hit 100 last week.", [("AGE", "100")]),
+        ("My gogo is a hundred and three and she still walks.", [("AGE", "a hundred and three")]),
+        ("It's a hundred and ten and rising.", []),
+        (
+            "The postcode, P L twenty-two, oh J Q, was posted.",
+            [("POSTCODE", "P L twenty-two, oh J Q")],
+        ),
+        (
+            "Email maureen dot mcgrory sixty at outlook dot com please.",
+            [("EMAIL", "maureen dot mcgrory sixty at outlook dot com")],
+        ),
+        (
+            "We live at No. 42, 3rd Cross, HSR Layout Sector 2, close by.",
+            [("ADDRESS", "No. 42, 3rd Cross, HSR Layout Sector 2")],
+        ),
+        ("She's in St Columba's Nursing Home in town.", [("ORG", "St Columba's Nursing Home")]),
+        ("Write to P.O. Box 3421-00100 please.", [("ADDRESS", "P.O. Box 3421-00100")]),
+    ],
+)
+def test_round12_snake_case_handles_possessive_and_apposition_ages_spoken_codes(
+    text, expected, ruler
+):
+    """Round 12: lower-case words joined by two or more "_" (not in backticks); a dotted handle
+    with a one-letter part; a rare word before "on <platform>"; "a man of", "now", "hit" before an
+    age; "a hundred and three and ..."; tens in a spoken postcode; a number word in a spoken
+    e-mail's name; an Indian address; a nursing home; a Kenyan PO box code."""
+    assert found(text, ruler) == expected
+
+
+def test_round12_dictionary_words_pronouns_and_kinship_words_are_not_names():
+    """Round 12: a lower-case English word of the session is no short form of a name found in it
+    ("don" of "don't" for "Donncha", "midwife" for "Midwifery"); a pronoun tagged as a person is
+    kept; kinship words of other languages ("Cucu", "Paati", "Bapu-ji") are cues, not names."""
+    nlp = blank_nlp([{"label": "PERSON", "pattern": p} for p in ("Donncha", "She", "Midwifery")])
+    text = "Patient: Donncha rang. I don't know. She's fine. Midwifery, as a midwife, suits him.\n"
+    out = redact_turns(parse_text(text, "s"), nlp=nlp)
+    assert (
+        out.at[0, "text"]
+        == "[NAME_1] rang. I don't know. She's fine. [NAME_2], as a midwife, suits him."
+    )
+    texts = ["My Cucu and my Paati came, and Bapu-ji too, with my Da."]
+    assert [[m.surface for m in ms] for ms in find_identifiers(texts)] == [[]]

@@ -247,7 +247,7 @@ class _Session:
         seen += [(x, "NAME", 10**6) for x in labels if x.strip().lower() not in DEFAULT_SPEAKERS]
         for s, k, n in (x for x in seen if x[0].strip()):
             votes[" ".join(s.split())][k] += n
-        words = {w for t in texts for w in _WORDS.findall(t)}
+        words = {w for t in texts for w in _WORDS.findall(t)} - load_rules().dictionary
         self.forms: dict[str, tuple[str, str]] = {}  # swept form -> type, surface it comes from
         for s, c in sorted(votes.items(), key=lambda sc: (-len(sc[0]), sc[0])):
             k = min(c, key=lambda k: (-c[k], TYPES.index(k)))
