@@ -41,6 +41,7 @@ from therapy_turns.io.transcripts import load_corpus
 from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, act_processes, code_turns, forms
 from therapy_turns.paths import project_path
 from therapy_turns.pipeline import parse_turns
+from therapy_turns.schema import split_codes
 from therapy_turns.viz.plots import save_table
 
 log = logging.getLogger("technique_agreement")
@@ -70,10 +71,6 @@ def gold_turns(gold: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).sort_values(["session_id", "turn"]).reset_index(drop=True)
-
-
-def split_codes(value: str) -> list[str]:
-    return [c for c in str(value).split(";") if c]
 
 
 def _has(series: pd.Series, code: str) -> pd.Series:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from therapy_turns import schema
 from therapy_turns.io.transcripts import parse_text
 from therapy_turns.report import explorer
 
@@ -144,7 +145,7 @@ def test_codes_in_codebook_order_and_evidence_shapes():
     # the techniques table's shape: JSON code -> [[rule id, matched text], ...]
     assert ev('{"values": [["values.lex", "matters"], ["values.q", "important to you"]]}',
               ["values"]) == {"values": "“matters” (values.lex) · “important to you” (values.q)"}
-    assert explorer.split_codes("a; b;") == ["a", "b"] and explorer.split_codes(np.nan) == []
+    assert schema.split_codes("a; b;") == ["a", "b"] and schema.split_codes(np.nan) == []
 
 
 def test_figure_embedded_and_plot_has_code_rows():

@@ -19,6 +19,7 @@ from spacy.tokens import Doc
 
 from therapy_turns.measures import techniques as tq
 from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.schema import split_codes
 
 NLP = spacy.blank("en")
 PRONOUNS = {"i", "you", "we", "it", "they", "that", "this", "your", "my", "me", "them", "he", "she"}
@@ -76,10 +77,6 @@ def mk(text: str, verbs: tuple[str, ...] = ()) -> Doc:
                 deps[i] = "nsubj"
     return Doc(NLP.vocab, words=words, spaces=spaces, pos=pos, tags=tags, heads=heads, deps=deps,
                lemmas=[w.lower() for w in words])
-
-
-def split_codes(value: str) -> list[str]:
-    return [c for c in str(value).split(";") if c]
 
 
 def code(text: str, client: str | None = None, verbs: tuple[str, ...] = ()) -> tq.Turn:

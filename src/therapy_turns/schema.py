@@ -26,6 +26,11 @@ CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 CONTENT_MIN_CHARS = 3
 
 
+def split_codes(value: object) -> list[str]:
+    """The codes of a ``;``-joined table cell (empty or missing: none)."""
+    return [c.strip() for c in value.split(";") if c.strip()] if isinstance(value, str) else []
+
+
 def is_clitic(form: str) -> bool:
     """Is ``form`` (any case, straight or curly apostrophe) a clitic (``'s``, ``n't``)?"""
     form = form.replace("’", "'").replace("‘", "'").lower()

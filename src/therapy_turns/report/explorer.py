@@ -23,7 +23,7 @@ from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.report import fill
-from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS
+from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, split_codes
 from therapy_turns.viz.figures import CODE_ORDER, code_color
 from therapy_turns.viz.figures import plot_session as session_figure
 from therapy_turns.viz.plots import png
@@ -74,11 +74,6 @@ def load_data(
     if redact and not (manifest.get("parameters") or {}).get("redact"):
         turns = redact_turns(turns)
     return ExplorerData(turns, exclude=tuple(exclude), **found)
-
-
-def split_codes(value: Any) -> list[str]:
-    """Codes of a ``;``-joined cell (empty/NaN → [])."""
-    return [c.strip() for c in str(value).split(";") if c.strip()] if isinstance(value, str) else []
 
 
 def evidence_by_code(evidence: Any, codes: Sequence[str]) -> dict[str, str]:
