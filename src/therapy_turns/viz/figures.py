@@ -229,7 +229,8 @@ def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
         mean = dict(errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
         sns.lineplot(d, x="turn", y="entropy", ax=ax, **mean)
     ax.set(xlabel="turn", ylabel=f"entropy of last {window} codes (bits)")
-    ax.legend(title="session" if few else None, fontsize=6, ncols=2 if few else 1, frameon=True)
+    out = dict(title="session", title_fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(fontsize=6, **(out if few else dict(frameon=True)))  # sessions beside the lines
     return fig
 
 
