@@ -994,3 +994,38 @@ def test_round12_dictionary_words_pronouns_and_kinship_words_are_not_names():
     )
     texts = ["My Cucu and my Paati came, and Bapu-ji too, with my Da."]
     assert [[m.surface for m in ms] for ms in find_identifiers(texts)] == [[]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My ex made a new account, lena__x, to watch.", [("HANDLE", "lena__x")]),
+        ("Her TikTok is literally brokeandbooked now.", [("HANDLE", "brokeandbooked")]),
+        (
+            "My YouTube channel, cookingwithaji, has fans. His account, which I saw, is gone.",
+            [("HANDLE", "cookingwithaji")],
+        ),
+        ("He lived to a hundred and six.", [("AGE", "a hundred and six")]),
+        (
+            "They're at Block 456 Ang Mo Kio Avenue 10, #08-123, here.",
+            [("ADDRESS", "Block 456 Ang Mo Kio Avenue 10"), ("ADDRESS", "#08-123")],
+        ),
+        ("The zip is nine oh two one oh, ha.", [("POSTCODE", "nine oh two one oh")]),
+        (
+            "Email me at tomas.novak (at) seznam (dot) cz please.",
+            [("EMAIL", "tomas.novak (at) seznam (dot) cz")],
+        ),
+        (
+            "It's nomvula dot dlamini nineteen ninety at gmail dot com.",
+            [("EMAIL", "nomvula dot dlamini nineteen ninety at gmail dot com")],
+        ),
+        ("We spoke to DJ Spinz last night.", [("NAME", "Spinz")]),
+    ],
+)
+def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, expected, ruler):
+    """Round 12 (probe sentences): "__" in a handle; a filler word after a handle cue; a word after
+    "<platform/channel/account>, " that is not a common word; "lived to" before an age in words;
+    a Singapore block with a numbered avenue and a "#08-123" unit; a code said digit by digit
+    after a postcode word; a spoken e-mail not cut at an earlier "at"; number words in a row in
+    an e-mail's name; the name after "DJ"."""
+    assert found(text, ruler) == expected
