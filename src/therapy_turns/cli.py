@@ -15,7 +15,6 @@ from typing import NoReturn
 
 import pandas as pd
 import yaml
-from papermill.exceptions import PapermillExecutionError
 
 from therapy_turns.analysis.sessions import read_metadata
 from therapy_turns.io.files import TranscriptError, atomic_write
@@ -24,7 +23,6 @@ from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus, rea
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import build_tables, parse_turns
-from therapy_turns.report import notebooks
 from therapy_turns.schema import SPEAKERS
 
 #: The sub-commands' help, options and messages.
@@ -147,6 +145,10 @@ def _train_coder(args: argparse.Namespace) -> int:
 
 def _run_notebook(args: argparse.Namespace) -> int:
     logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
+    from papermill.exceptions import PapermillExecutionError
+
+    from therapy_turns.report import notebooks  # papermill, nbconvert: 1.4 s, notebooks only
+
     a = args
     try:
         notebooks.run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
@@ -157,11 +159,15 @@ def _run_notebook(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from therapy_turns.report import notebooks
+
     print(notebooks.build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
     return 0
 
 
 def _strip(args: argparse.Namespace) -> int:
+    from therapy_turns.report import notebooks
+
     for nb in args.notebooks:
         notebooks.strip_notebook(nb, args.executed)
     return 0
