@@ -253,3 +253,11 @@ def test_explorer_shows_events_with_their_lines():
     assert 'data-event="confusion"' in html and "event: fatigue" in html
     assert "&lt;b&gt;" in html and "<b>" not in html  # event lines are escaped
     assert 'class="tt-event"' not in render_turn({**row, "event": ""})
+
+
+def test_unknown_measure_names_the_numeric_columns():
+    turns, emo = planted(1)
+    emo = emo.assign(label="x")  # a text column is no measure
+    with pytest.raises(ValueError, match=r"'arousal' is in none of the tables \['emotion'\]") as e:
+        E.measure_table(turns, {"emotion": emo}, ["arousal"])
+    assert str(e.value).endswith("include ['valence'] ...")

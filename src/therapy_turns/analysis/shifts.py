@@ -293,9 +293,9 @@ def measure_table(
     for m in measures:
         src = next((df for df in tables.values() if m in df.columns), None)
         if src is None:
-            have = sorted({c for df in tables.values() for c in df.columns})[:12]
+            num = {c for df in tables.values() for c in df.select_dtypes("number")} - set(KEYS)
             msg = f"measure {m!r} is in none of the tables {sorted(tables)}; numeric columns"
-            raise ValueError(f"{msg} include {have} ...")
+            raise ValueError(f"{msg} include {sorted(num)[:12]} ...")
         p = p.merge(src[[*KEYS, m]].drop_duplicates(KEYS), on=KEYS, how="left")
         p[m] = pd.to_numeric(p[m], errors="coerce").astype("float64").where(ok)
     return p.reset_index(drop=True)
