@@ -1020,6 +1020,8 @@ def test_round12_dictionary_words_pronouns_and_kinship_words_are_not_names():
             [("EMAIL", "nomvula dot dlamini nineteen ninety at gmail dot com")],
         ),
         ("We spoke to DJ Spinz last night.", [("NAME", "Spinz")]),
+        ("I'm on Reddit, don't judge.", []),
+        ("My gran (ninety-eight) doesn't know.", [("AGE", "ninety-eight")]),
     ],
 )
 def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, expected, ruler):
@@ -1027,5 +1029,5 @@ def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, ex
     "<platform/channel/account>, " that is not a common word; "lived to" before an age in words;
     a Singapore block with a numbered avenue and a "#08-123" unit; a code said digit by digit
     after a postcode word; a spoken e-mail not cut at an earlier "at"; number words in a row in
-    an e-mail's name; the name after "DJ"."""
+    an e-mail's name; the name after "DJ"; an age in words in parentheses."""
     assert found(text, ruler) == expected
