@@ -1022,6 +1022,10 @@ def test_round12_dictionary_words_pronouns_and_kinship_words_are_not_names():
         ("We spoke to DJ Spinz last night.", [("NAME", "Spinz")]),
         ("I'm on Reddit, don't judge.", []),
         ("My gran (ninety-eight) doesn't know.", [("AGE", "ninety-eight")]),
+        ("Gran's pushing a hundred and still sharp.", [("AGE", "a hundred")]),
+        ("He's going on ninety-five, my grandad.", [("AGE", "ninety-five")]),
+        ("She was a hundred-year-old lady.", [("AGE", "a hundred-year-old")]),
+        ("It was B-fifteen, two-T-T, near the park.", [("POSTCODE", "B-fifteen, two-T-T")]),
     ],
 )
 def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, expected, ruler):
@@ -1029,5 +1033,6 @@ def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, ex
     "<platform/channel/account>, " that is not a common word; "lived to" before an age in words;
     a Singapore block with a numbered avenue and a "#08-123" unit; a code said digit by digit
     after a postcode word; a spoken e-mail not cut at an earlier "at"; number words in a row in
-    an e-mail's name; the name after "DJ"; an age in words in parentheses."""
+    an e-mail's name; the name after "DJ"; an age in words in parentheses, after "pushing" or
+    "going on", and "a hundred-year-old"; a spoken postcode with hyphens."""
     assert found(text, ruler) == expected
