@@ -1026,6 +1026,10 @@ def test_round12_dictionary_words_pronouns_and_kinship_words_are_not_names():
         ("He's going on ninety-five, my grandad.", [("AGE", "ninety-five")]),
         ("She was a hundred-year-old lady.", [("AGE", "a hundred-year-old")]),
         ("It was B-fifteen, two-T-T, near the park.", [("POSTCODE", "B-fifteen, two-T-T")]),
+        (
+            "I called Kids Helpline at fourteen. The helpline was useless.",
+            [("ORG", "Kids Helpline")],
+        ),
     ],
 )
 def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, expected, ruler):
@@ -1034,5 +1038,5 @@ def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, ex
     a Singapore block with a numbered avenue and a "#08-123" unit; a code said digit by digit
     after a postcode word; a spoken e-mail not cut at an earlier "at"; number words in a row in
     an e-mail's name; the name after "DJ"; an age in words in parentheses, after "pushing" or
-    "going on", and "a hundred-year-old"; a spoken postcode with hyphens."""
+    "going on", and "a hundred-year-old"; a spoken postcode with hyphens; a helpline's name."""
     assert found(text, ruler) == expected
