@@ -184,3 +184,16 @@ def test_model_fits_sentence_reports_warnings_and_boundary():
     assert "not fitted: c" in text
     assert "statsmodels warned on the way for 1 of them" in text
     assert "lbfgs: failed to converge" in text
+
+
+def test_metadata_match_sentence_names_both_sides():
+    r = sessions.MetadataReport(4, 3, ["s9"], ["x1"], {"n_turns": "meta_n_turns"})
+    assert narrate.metadata_match(r) == (
+        "Metadata: 4 rows, 3 matched to a session. Sessions without metadata (kept, empty): s9. "
+        "Metadata ids with no session (left out): x1. Renamed (clash with a summary column): "
+        "`n_turns` → `meta_n_turns`."
+    )
+    assert narrate.metadata_match(sessions.MetadataReport(1, 1)) == (
+        "Metadata: 1 row, 1 matched to a session."
+    )
+    assert narrate.metadata_match(sessions.MetadataReport()).startswith("No metadata")

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -282,6 +283,20 @@ def group_sizes(table: pd.DataFrame, factors: Sequence[str]) -> Text:
         size = f"{n.iloc[0]} sessions each" if len(n) and n.min() == n.max() else size
         parts.append(f"`{f}`: {plural(len(n), 'level')}, {size}")
     return Text("; ".join(parts) + "." if parts else "No factor.")
+
+
+def metadata_match(report: Any) -> Text:
+    """How the metadata rows matched the sessions (``sessions.MetadataReport``)."""
+    if not report.n_metadata:
+        return Text("No metadata: one row per session, without session-level variables.")
+    text = f"Metadata: {plural(report.n_metadata, 'row')}, {report.n_matched} matched to a session."
+    for ids_, what in (
+        (report.missing_metadata, "Sessions without metadata (kept, empty)"),
+        (report.unknown_ids, "Metadata ids with no session (left out)"),
+    ):
+        text += _if(ids_, f" {what}: {ids(ids_)}.")
+    renamed = [f"`{a}` → `{b}`" for a, b in report.renamed_columns.items()]
+    return Text(text + _if(renamed, f" Renamed (clash with a summary column): {ids(renamed)}."))
 
 
 def roles(factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, str]) -> Text:
