@@ -331,14 +331,6 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     return col
 
 
-def _content_lemmas(t: Tokens) -> list[set[int]]:
-    """Per Doc: the codes of its content lemmas (as :func:`schema.content_lemmas`)."""
-    mask = t.isin("POS", schema.CONTENT_POS, False) & ~t.flag("IS_STOP") & t.flag("IS_ALPHA")
-    mask &= t.where("ORTH", lambda s: len(s) >= schema.CONTENT_MIN_CHARS, False)
-    value = np.where(t.isin("LEMMA", ("",)), t.code("ORTH"), t.code("LEMMA"))
-    return [set(value[a:b][mask[a:b]].tolist()) for a, b in pairwise(t.start.tolist())]
-
-
 def lsm(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
     """Language style matching (Ireland & Pennebaker 2010) of :data:`LSM_RATES` (last axis)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -351,14 +343,8 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     sid, spk, n = turns["session_id"].to_numpy(), turns["speaker"].to_numpy(), len(docs)
     order = np.lexsort((turns["turn"].to_numpy(), sid.astype(str)))
-    parts, lemmas, codes, lo = [], [], {}, 0  # one string coding for all blocks: lemmas compare
-    while lo < n or not parts:
-        hi = min(n, lo + BLOCK_TURNS)
-        hi = next((i for i in range(lo, hi) if docs[i].vocab is not docs[lo].vocab), hi)
-        t = Tokens(docs[lo:hi], codes)
-        parts.append(_features(t))
-        lemmas += _content_lemmas(t)
-        lo = hi
+    blocks = range(0, max(n, 1), BLOCK_TURNS)
+    parts = [_features(Tokens(docs[lo : lo + BLOCK_TURNS])) for lo in blocks]
     cols = {c: np.concatenate([x[c] for x in parts]) for c in parts[0]}
     cols["lsm"], cols["reflect_overlap"] = np.full(n, np.nan), np.full(n, np.nan)
     nw, p, th = cols["n_words"], order[:-1], order[1:]  # patient turn, then therapist turn
@@ -368,8 +354,8 @@ def compute_features(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     rates = np.column_stack([cols[c] for c in LSM_RATES.values()])
     cols["lsm"][th] = lsm(rates[p], rates[th])
     for a, b in zip(p, th, strict=True):  # the share of the therapist's content lemmas said before
-        if lemmas[b]:
-            cols["reflect_overlap"][b] = len(lemmas[b] & lemmas[a]) / len(lemmas[b])
+        if mine := schema.content_lemmas(docs[b]):
+            cols["reflect_overlap"][b] = len(mine & schema.content_lemmas(docs[a])) / len(mine)
     out = pd.concat([turns[KEYS], pd.DataFrame(cols, index=turns.index)], axis=1)
     ints = [c for c in COLUMNS if c.startswith(("n_", "q_", "marker_"))]
     return out.reset_index(drop=True)[COLUMNS].astype(dict.fromkeys(ints, "int64"))
