@@ -108,20 +108,8 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
     return pd.DataFrame(coded[cols].to_numpy(float), columns=[f"rule__{c}" for c in cols])
 
 
-def make_pipeline(rule_columns: Sequence[str], seed: int = 0) -> Pipeline:
-    """TF-IDF word 1-2-grams, char 2-5-grams and rule columns -> balanced logistic regression."""
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[?]")
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-    parts: list[tuple[str, Any, Any]] = [("words", words, "text"), ("chars", chars, "text")]
-    if rule_columns:
-        parts.append(("rules", "passthrough", list(rule_columns)))
-    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000, random_state=seed)
-    return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
-
-
-def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None):
+def agreement(gold: Sequence[str], pred: Sequence[str], labels: list[str]):
     """Cohen's κ, macro-F1, per-code precision/recall/F1/support and confusion (rows: gold)."""
-    labels = list(labels) if labels is not None else sorted(set(gold) | set(pred))
     r = metrics.classification_report(gold, pred, labels=labels, output_dict=True, zero_division=0)
     per = pd.DataFrame(r).T.loc[labels].set_axis(["precision", "recall", "f1", "support"], axis=1)
     cm = pd.DataFrame(metrics.confusion_matrix(gold, pred, labels=labels), labels, labels)
@@ -142,8 +130,6 @@ class TrainedCoder:
 
     def predict(self, texts: Sequence[str], contexts=None, rule_codes: pd.DataFrame | None = None):
         """The predicted code of each text (``contexts``: the client turns before)."""
-        if not len(texts):
-            return np.array([], dtype=object)
         X = pd.DataFrame({"text": [str(t) for t in texts]})
         if cols := self.summary["rule_columns"]:
             if rule_codes is None:
@@ -173,14 +159,20 @@ def train(
     if n_groups < MIN_SESSIONS:
         raise CoderError("few_sessions", source=source, n=n_groups, group=group, min=MIN_SESSIONS)
     if rules == "auto":  # the rule coder that knows the codes, if any
-        parts = {p for c in classes for p in c.split(";") if p}
-        therapist = parts <= set(MAIN_BEHAVIOURS) | set(forms())
-        rules = "client" if parts <= set(CLIENT_CODES) else "therapist" if therapist else "none"
+        codes = {p for c in classes for p in c.split(";") if p}
+        therapist = codes <= set(MAIN_BEHAVIOURS) | set(forms())
+        rules = "client" if codes <= set(CLIENT_CODES) else "therapist" if therapist else "none"
     texts = df[text_column].fillna("").astype(str).tolist()
     contexts = df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index)
     R = rule_frame(texts, contexts.fillna("").astype(str).tolist(), rules)
     X, folds = pd.concat([pd.DataFrame({"text": texts}), R], axis=1), min(MAX_FOLDS, n_groups)
-    pipe = make_pipeline(list(R.columns), seed)
+    # TF-IDF word 1-2-grams, char 2-5-grams and rule columns -> balanced logistic regression
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[?]")
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    parts: list[tuple[str, Any, Any]] = [("words", words, "text"), ("chars", chars, "text")]
+    parts += [("rules", "passthrough", list(R.columns))] if len(R.columns) else []
+    lr = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000, random_state=seed)
+    pipe = Pipeline([("features", ColumnTransformer(parts)), ("model", lr)])
     try:  # out-of-fold predictions over session-grouped folds
         pred = cross_val_predict(pipe, X, y, groups=groups, cv=GroupKFold(folds))
     except ValueError as e:  # a training fold with a single class
