@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import namedtuple
+from collections import Counter, namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 
@@ -31,27 +30,8 @@ PAIRS = list(product(("change", "sustain"), CLIENT_KINDS))
 COUNTS = [f"{d}_{k}" for d, k in PAIRS]
 #: one piece of evidence: direction, kind, rule id, matched text and token span
 TalkHit = namedtuple("TalkHit", "direction kind rule text start end")
-
-
-@dataclass
-class ClientCodes:
-    """Codes of one patient turn with their evidence."""
-
-    code: str = "neutral"
-    hits: list[TalkHit] = field(default_factory=list)
-
-    def count(self, direction: str, kind: str | None = None) -> int:
-        """Number of hits of ``direction`` (and ``kind``)."""
-        return sum(h.direction == direction and kind in (None, h.kind) for h in self.hits)
-
-    @property
-    def evidence(self) -> dict[str, list[list[str]]]:
-        """``{"change:reasons": [[rule, text], ...], ...}``, each evidence once, in order."""
-        out: dict[str, list[list[str]]] = {}
-        items = ((f"{h.direction}:{h.kind}", h.rule, h.text) for h in self.hits)
-        for key, rule, text in dict.fromkeys(items):
-            out.setdefault(key, []).append([rule, text])
-        return out
+#: a patient turn's code, its hits and their evidence ``{"change:reasons": [[rule, text]]}``
+ClientCodes = namedtuple("ClientCodes", "code hits evidence")
 
 
 class ClientCoder:
@@ -71,9 +51,8 @@ class ClientCoder:
 
     def code_doc(self, doc: Doc) -> ClientCodes:
         """The codes of one patient turn (decision rules: ``docs/client_talk.md``)."""
-        out = ClientCodes()
         if not len(doc) or not doc.text.strip():
-            return out
+            return ClientCodes("neutral", [], {})
         strings = doc.vocab.strings
         found = sorted({(s, e, strings[k]) for k, s, e in [*self.matcher(doc), *self.phrases(doc)]})
         norms = [t.norm_ for t in doc]
@@ -91,14 +70,17 @@ class ClientCoder:
                 if direction not in cancelled or r.get("cancels"):
                     hits.append(TalkHit(direction, r["kind"], r["id"], doc[s:e].text, s, e))
         # one hit per span: a hit inside another of the same direction and kind counts once
+        kept: list[TalkHit] = []
         for h in sorted(hits, key=lambda h: (h.start, h.start - h.end, h.rule)):
-            if not any(k[:2] == h[:2] and k.start <= h.start and h.end <= k.end for k in out.hits):
-                out.hits.append(h)
-        balance = out.count("change") - out.count("sustain")
-        if out.hits:
-            last = max(out.hits, key=lambda h: (h.end, h.start)).direction
-            out.code = "change" if balance > 0 else "sustain" if balance < 0 else last
-        return out
+            if not any(k[:2] == h[:2] and k.start <= h.start and h.end <= k.end for k in kept):
+                kept.append(h)
+        balance = sum(1 if h.direction == "change" else -1 for h in kept)
+        last = max(kept, key=lambda h: (h.end, h.start)).direction if kept else "neutral"
+        evidence: dict[str, list[list[str]]] = {}
+        for key, rule, text in dict.fromkeys((f"{h[0]}:{h[1]}", h.rule, h.text) for h in kept):
+            evidence.setdefault(key, []).append([rule, text])
+        code = "change" if balance > 0 else "sustain" if balance < 0 else last
+        return ClientCodes(code, kept, evidence)
 
 
 get_client_coder = lru_cache(maxsize=4)(ClientCoder)  # the compiled coder of a vocab
@@ -111,11 +93,11 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     rows = []
     sids, turn_no = turns["session_id"].to_numpy(dtype=object), turns["turn"].to_numpy()
     for i in np.flatnonzero(turns["speaker"].to_numpy(dtype=object) == "patient"):
-        cc = get_client_coder(docs[i].vocab).code_doc(docs[i]) if len(docs[i]) else ClientCodes()
+        cc = get_client_coder(docs[i].vocab).code_doc(docs[i])
         evidence = json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)
-        counts = [cc.count(d, k) for d, k in PAIRS]
-        talk = [cc.code, cc.count("change"), cc.count("sustain"), evidence]
-        rows.append([sids[i], int(turn_no[i]), "patient", *talk, *counts])
+        n, by = Counter(h[:2] for h in cc.hits), Counter(h.direction for h in cc.hits)
+        talk = [cc.code, by["change"], by["sustain"], evidence, *(n[p] for p in PAIRS)]
+        rows.append([sids[i], int(turn_no[i]), "patient", *talk])
     out = pd.DataFrame(rows, columns=MEASURE.column_names())
     log.info("coded %d patient turns", len(out))
     return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
