@@ -1,5 +1,4 @@
-"""Emotional trajectories per speaker and session (notebook 03): smoothing, trends, start-vs-end
-change, change points, Utterance Emotion Dynamics (``ruptures``/``statsmodels`` imported lazily)."""
+"""Emotional trajectories (notebook 03): smoothing, trends, start-end change, change points, UED."""
 
 import logging
 import math
@@ -16,7 +15,6 @@ from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS
 log = logging.getLogger(__name__)
 PAIR = ["session_id", "speaker"]
 NAN2 = (math.nan, math.nan)
-PHASES = ["beginning", "middle", "end"]
 
 
 def _per_series(traj: pd.DataFrame, rows: Callable, columns: Names) -> pd.DataFrame:
@@ -181,8 +179,7 @@ def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
 
 def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:
     """Utterance Emotion Dynamics of one series (Hipson & Mohammad 2021; docs/emotion.md)."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
+    x = pd.Series(values, dtype=float).dropna().to_numpy()
     mean, sd = home_base(x) if len(x) else NAN2
     disp = displacements(x, min_run) if len(x) > 1 else pd.DataFrame(columns=["start", "end"])
     out = {"n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd}
@@ -212,7 +209,7 @@ def phase_composition(
     df = df.sort_values(["session_id", "turn"])
     g = df.groupby("session_id")
     third = 3 * g.cumcount() // g["turn"].transform("size")
-    df["phase"] = pd.Categorical.from_codes(third, PHASES, ordered=True)
+    df["phase"] = pd.Categorical.from_codes(third, ["beginning", "middle", "end"], ordered=True)
     long = df.melt(id_vars=["phase"], value_vars=list(columns), var_name="column")
     g = long.groupby(["phase", "column"], observed=True)["value"]
     return g.agg(mean="mean", sem="sem", n_turns="count").reset_index()

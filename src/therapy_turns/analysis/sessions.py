@@ -1,5 +1,4 @@
-"""Session-level summaries: corpus overview (01), features by speaker and marker rates (02), the
-``sessions`` table with its metadata, group comparisons and outcome correlations (06)."""
+"""Session summaries (notebooks 01, 02); the sessions table, metadata, group and outcome tests."""
 
 import logging
 from collections.abc import Mapping
@@ -60,8 +59,7 @@ def speaker_summary(df: pd.DataFrame, cols: Names) -> pd.DataFrame:
     """Median and quartiles of ``cols`` by speaker (``<speaker>_median``, ``_q1``, ``_q3``)."""
     g = df.groupby("speaker")[list(cols)]
     parts = {"median": g.median().T, "q1": g.quantile(0.25).T, "q3": g.quantile(0.75).T}
-    speakers = sorted(parts["median"].columns)
-    return pd.concat({f"{p}_{s}": parts[s][p] for p in speakers for s in parts}, axis=1)
+    return pd.concat({f"{p}_{s}": parts[s][p] for p in parts["median"] for s in parts}, axis=1)
 
 
 def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
@@ -108,8 +106,7 @@ def summarise_sessions(
         empty = {c: pd.Series(dtype="int64") for c in COUNT_COLUMNS}
         return out.assign(**empty, patient_word_share=pd.Series(dtype="float64"))
     mask = turns.index.isin(analysable(turns, tuple(exclude)).index)
-    if words is None:
-        words = np.array([count_words(t) for t in turns["text"].fillna("")], dtype=np.int64)
+    words = with_words(turns)["words"].to_numpy("int64") if words is None else words
     speaker, is_bc = turns["speaker"].to_numpy(), backchannels.mask(turns).to_numpy()
     counts = {"n_turns": np.ones(len(turns), "int64"), "n_analysed": mask}
     for sp in SPEAKERS:
@@ -217,8 +214,7 @@ def metadata_roles(
             else:
                 skipped[c] = f"{k} distinct values (factors need {MIN_LEVELS}–{MAX_LEVELS})"
     outcomes = outcomes or [c for c in cols if c in numeric and c not in factors]
-    chosen = {*factors, *outcomes, *skipped}
-    skipped |= {c: "not selected" for c in cols if c not in chosen}
+    skipped |= {c: "not selected" for c in cols if c not in {*factors, *outcomes, *skipped}}
     return Roles(list(factors), list(outcomes), skipped, factors[0] if factors else None)
 
 
@@ -265,8 +261,7 @@ def load_sessions(
     names = [n for n in registry.names() if n in manifest.get("tables", [])]
     chunks = zip(*(iter_partitions(n, analysis_dir) for n in ["turns", *names]), strict=True)
     parts = [summarise_sessions(t, dict(zip(names, r, strict=True)), exclude) for t, *r in chunks]
-    meta_table = read_metadata(meta) if meta is not None else None
-    out, report = join_metadata(pd.concat(parts, ignore_index=True), meta_table)
+    out, report = join_metadata(pd.concat(parts, ignore_index=True), meta and read_metadata(meta))
     return sort_rows(out), report
 
 

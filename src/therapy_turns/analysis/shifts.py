@@ -1,5 +1,4 @@
-"""Technique shifts and responses: transitions, emotion coupling, MI indices, client talk (04, 05);
-event-locked analysis (07): lags count the patient's turns (docs/analysis.md)."""
+"""Technique shifts, emotion coupling, MI indices, client talk (notebooks 04, 05); events (07)."""
 
 import logging
 import re
@@ -16,7 +15,7 @@ from therapy_turns.analysis.dynamics import change_points
 from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, next_turn, share_ci, shares
 from therapy_turns.io.transcripts import SEPARATOR, analysable, analyse_turn_text, event_counts
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import DEFAULT_EXCLUDE, session_position
+from therapy_turns.schema import DEFAULT_EXCLUDE, session_position, split_codes
 from therapy_turns.schema import TURN_ID as KEYS
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,6 @@ FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_questio
 FORMS |= {"mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy")}
 FORMS |= {"mina": ("persuade", "confront")}
 TALK = ("change", "sustain")
-LAGS = tuple(range(-3, 4))
 NO_EVENT = "no event"
 EFFECT_COLUMNS = (
     "event measure n_events n_sessions mean_change ci_low ci_high baseline_change n_baseline "
@@ -190,8 +188,7 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 def session_indices(techniques: pd.DataFrame, client: pd.DataFrame | None = None) -> pd.DataFrame:
     """The MI session indices (behaviour rates, ratios, shares), one row per ``session_id``."""
     t = techniques.reset_index(drop=True)
-    forms = t["form"] if "form" in t else pd.Series("", index=t.index)
-    forms = forms.fillna("").astype(str).str.split(";").explode()
+    forms = pd.Series(t.get("form", ""), index=t.index).map(split_codes).explode()
     c = {"n": 1} | {b: t["main_behaviour"] == b for b in BEHAVIOURS}
     c |= {k: forms.isin(v).groupby(level=0).any() for k, v in FORMS.items()}
     c = pd.DataFrame(c).groupby(t["session_id"].astype(str).to_numpy(), sort=True).sum()
@@ -302,15 +299,13 @@ def measure_table(
 
 
 def locked(
-    mt: pd.DataFrame, events: pd.DataFrame, measures: Names, lags: Sequence[int] = LAGS
+    mt: pd.DataFrame, events: pd.DataFrame, measures: Names, lags: Sequence[int] = range(-3, 4)
 ) -> pd.DataFrame:
     """``event, session_id, turn, lag, measure, value``: each event's measures at each lag."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
-    at = mt[["session_id", "pos", *measures]]
-    on = ["session_id", "pos"]
-    at_lag = [(k, at.assign(pos=at["pos"] - k)) for k in lags]
-    wide = pd.concat([ev.merge(a, on=on, how="left").assign(lag=k) for k, a in at_lag])
-    long = wide.melt(["event", *KEYS, "lag"], list(measures), "measure", "value")
+    on, at = ["session_id", "pos"], mt[["session_id", "pos", *measures]]
+    wide = [ev.merge(at.assign(pos=at["pos"] - k), on=on, how="left").assign(lag=k) for k in lags]
+    long = pd.concat(wide).melt(["event", *KEYS, "lag"], list(measures), "measure", "value")
     return long.sort_values(["event", "measure", *KEYS, "lag"]).reset_index(drop=True)
 
 
@@ -418,12 +413,11 @@ def thinking_response(
     turns: pd.DataFrame, thinking: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cues in the next therapist thinking per event, and shares per type vs no event."""
-    cues = thinking_cues()
-    therapist = turns[turns["speaker"] == "therapist"]
-    nxt = next_turn(_conditions(turns), therapist, "thinking").fillna({"next_code": ""})
-    real = [x != "" and bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code]
-    words = thinking[[*KEYS, "thinking_words"]].rename(columns={"turn": "next_turn"})
-    nxt = nxt.loc[np.array(real, bool)].merge(words, on=["session_id", "next_turn"], how="left")
+    cues, words = thinking_cues(), thinking[[*KEYS, "thinking_words"]]
+    therapist = turns[turns["speaker"] == "therapist"].merge(words, on=KEYS, how="left")
+    nxt = next_turn(_conditions(turns), therapist, "thinking", ["thinking_words"])
+    real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code.fillna("")]
+    nxt = nxt[np.array(real, bool)]
     nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
     types = sorted(set(nxt["condition"]) - {NO_EVENT})
     if uncued := [ty for ty in types if ty not in cues]:

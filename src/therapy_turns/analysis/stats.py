@@ -1,5 +1,4 @@
-"""Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables
-(statsmodels imported where used: it costs the analysis step's workers about a second)."""
+"""Shared statistics: p-value correction, Wilson and t intervals, MixedLM fitting and tables."""
 
 import logging
 import warnings
