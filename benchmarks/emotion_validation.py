@@ -65,7 +65,7 @@ def main() -> int:
 
     # Speed: scoring only (the parse is shared and cached by the analysis step).
     turns = load_corpus("seeds").turns
-    docs = parse_turns(turns, "build/seeds/parse-cache", progress=False)
+    docs = parse_turns(turns, "build/seeds/parse-cache")
     emotion.score_turns(turns.head(5), docs[:5])  # warm caches
     t0 = time.perf_counter()
     emotion.score_turns(turns, docs)

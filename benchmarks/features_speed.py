@@ -17,7 +17,7 @@ def main() -> None:
     corpus = sys.argv[1] if len(sys.argv) > 1 else "seeds"
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     turns = load_corpus(corpus).turns
-    docs = parse_turns(turns, progress=False)
+    docs = parse_turns(turns)
     compute_features(turns[:5], docs[:5])  # warm-up: lexicons, matchers
     best = float("inf")
     for _ in range(repeats):

@@ -40,7 +40,7 @@ def run_once(corpus: str, scratch: Path) -> dict[str, float]:
     turns = load_corpus(ROOT / corpus).turns
     times["analysis: load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    docs = pipeline.parse_turns(turns, scratch / "cache", progress=False)
+    docs = pipeline.parse_turns(turns, scratch / "cache")
     times["analysis: spaCy parse (cold cache)"] = time.perf_counter() - t0
     for name, measure in registry.measures().items():
         t0 = time.perf_counter()

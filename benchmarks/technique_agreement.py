@@ -158,7 +158,7 @@ def evaluate_mi(path: str, split: str, errors: bool) -> tuple[pd.DataFrame, dict
     if split != "all":
         gold = gold[gold["split"].isin(SPLITS.get(split, (split,)))]
     turns = gold_turns(gold)
-    docs = parse_turns(turns, project_path(CACHE), progress=False)
+    docs = parse_turns(turns, project_path(CACHE))
     coded = code_turns(turns, docs)
     forms_table = code_table(gold, coded, {"form": ("form_gold", "form")})
     m = gold.merge(
@@ -199,7 +199,7 @@ def seed_check(corpus: str, path: str) -> dict:
         project_path(path), dtype={"form": str, "act_process": str}, keep_default_na=False
     )
     turns = load_corpus(project_path(corpus)).turns
-    coded = code_turns(turns, parse_turns(turns, project_path(CACHE), progress=False))
+    coded = code_turns(turns, parse_turns(turns, project_path(CACHE)))
     table = code_table(
         gold, coded, {"form": ("form_gold", "form"), "act": ("act_process_gold", "act_process")}
     )

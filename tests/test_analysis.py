@@ -20,7 +20,7 @@ import pytest
 
 from therapy_turns import cli, pipeline, store
 from therapy_turns.analysis import sessions, shifts
-from therapy_turns.io.transcripts import corpus_checksum, load_corpus, session_parts
+from therapy_turns.io.transcripts import corpus_checksum, iter_chunks, load_corpus, session_parts
 from therapy_turns.measures import registry
 from therapy_turns.measures.registry import Column, Measure, speaker_means
 from therapy_turns.measures.techniques import behaviour_entropy, code_rates
@@ -99,9 +99,9 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
 
 # --------------------------------------------------------------------------- streaming
 def test_sessions_one_by_one_match_load_corpus(seed_turns: pd.DataFrame) -> None:
-    streamed = pd.concat(list(pipeline.iter_chunks(session_parts(SEEDS), 1)), ignore_index=True)
+    streamed = pd.concat(list(iter_chunks(session_parts(SEEDS), 1)), ignore_index=True)
     pd.testing.assert_frame_equal(streamed, seed_turns)
-    chunks = list(pipeline.iter_chunks(session_parts(SEEDS), 2))
+    chunks = list(iter_chunks(session_parts(SEEDS), 2))
     assert [c.session_id.nunique() for c in chunks] == [2, 2, 1]
 
 
@@ -115,7 +115,7 @@ def test_chunks_of_raw_rows_equal_load_corpus(tmp_path: Path) -> None:
     (tmp_path / "zz.txt").write_text("Patient: Last one.\n\nTherapist: Thanks.\n")
     want = load_corpus(tmp_path).turns
     for size in (1, 2, 3, 10):
-        chunks = list(pipeline.iter_chunks(session_parts(tmp_path), size))
+        chunks = list(iter_chunks(session_parts(tmp_path), size))
         pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), want)
         assert all(c.index.equals(pd.RangeIndex(len(c))) for c in chunks)
 
@@ -360,12 +360,12 @@ def test_redact_runs_before_parsing_and_skips_are_listed(tmp_path: Path, fake_fu
     (corpus / "s1.txt").write_text("Patient: Hello there.\n\nTherapist: Hello.\n")
     (corpus / "s2.txt").write_bytes(b"\0\0binary")
     out = tmp_path / "out"
-    t = pipeline.build_tables(corpus, out, ["features"], progress=False, redact=True,
+    m = pipeline.build_tables(corpus, out, ["features"], progress=False, redact=True,
                               on_error="skip")
-    assert t["turns"].text.tolist() == ["[PERSON_1] there.", "[PERSON_1]."]
-    assert t["features"].aligned.all()  # the Docs are of the redacted text
-    assert t.manifest["parameters"]["redact"] is True
-    assert [s["path"] for s in t.manifest["skipped"]] == [str(corpus / "s2.txt")]
+    assert pipeline.read_table("turns", out).text.tolist() == ["[PERSON_1] there.", "[PERSON_1]."]
+    assert pipeline.read_table("features", out).aligned.all()  # the Docs: of the redacted text
+    assert m["parameters"]["redact"] is True
+    assert [s["path"] for s in m["skipped"]] == [str(corpus / "s2.txt")]
 
 
 def test_load_sessions_recomputes_for_other_metadata(serial_build: Path, fake_funcs) -> None:

@@ -184,18 +184,19 @@ def test_analyze_with_a_technique_model(tmp_path: Path, capsys: pytest.CaptureFi
     pd.DataFrame({"session_id": ["x"] * 4, "speaker": ["Client", "Counsellor"] * 2,
                   "text": ["I can't sleep.", "How long has that been going on?", "Months.",
                            "So it's been months of this."]}).to_csv(corpus, index=False)
-    tables = pipeline.build_tables(corpus, tmp_path / "b", progress=False,
-                                   technique_model=tmp_path / "m")
-    info = tables.manifest["parameters"]["technique_model"]
+    manifest = pipeline.build_tables(corpus, tmp_path / "b", progress=False,
+                                     technique_model=tmp_path / "m")
+    info = manifest["parameters"]["technique_model"]
     assert info["sha256"] == model.summary["payload_sha256"]
-    assert tables.manifest["parameters"]["measures"]["techniques"]["compute"].endswith(
+    assert manifest["parameters"]["measures"]["techniques"]["compute"].endswith(
         info["sha256"])
-    tech = tables["techniques"]
+    tech = pipeline.read_table("techniques", tmp_path / "b")
     assert list(tech.main_behaviour) == ["question", "reflection"]
     assert "main_behaviour_rules" in tech.columns
     assert {"techniques__mi_reflection_rate", "techniques__mi_change_talk_share"} <= set(
-        tables["sessions"].columns)
-    assert tables["client"].client_talk.tolist() == ["neutral", "neutral"]
+        pipeline.read_table("sessions", tmp_path / "b").columns)
+    client = pipeline.read_table("client", tmp_path / "b")
+    assert client.client_talk.tolist() == ["neutral", "neutral"]
     # a bad model path is one line, exit 2, for analyze and techniques
     for cmd in ("analyze", "techniques"):
         rc = cli.main([cmd, str(corpus), "--out", str(tmp_path / f"o-{cmd}.csv"), "--quiet",

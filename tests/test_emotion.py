@@ -236,7 +236,7 @@ def test_cli_emotion_round_trip_on_sentence_csv(tmp_path: Path) -> None:
         ["s1", 0, "patient"], ["s1", 1, "therapist"], ["s2", 0, "patient"]]
     assert list(got.columns) == ["session_id", "turn", "speaker", *emotion.SCORE_COLUMNS]
     turns = load_corpus(src).turns
-    direct = emotion.score_turns(turns, parse_turns(turns, progress=False))
+    direct = emotion.score_turns(turns, parse_turns(turns))
     pd.testing.assert_frame_equal(got, direct, check_dtype=False)
 
 

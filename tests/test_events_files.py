@@ -103,14 +103,14 @@ def test_analyze_carries_events_and_checks_them_first(tmp_path):
     c = corpus(tmp_path)
     ev = events_csv(tmp_path, "session_id,turn,event\na,2,rupture\n")
     out = tmp_path / "build"
-    tables = pipeline.build_tables(c, out, ["events"], progress=False, events=ev,
-                                   chunk_sessions=1)
-    turns = tables["turns"]
+    manifest = pipeline.build_tables(c, out, ["events"], progress=False, events=ev,
+                                     chunk_sessions=1)
+    turns = pipeline.read_table("turns", out)
     assert turns.loc[turns.event != "", "event"].tolist() == ["rupture", "stressful_news"]
-    s = tables["sessions"].set_index("session_id")
+    s = pipeline.read_table("sessions", out).set_index("session_id")
     assert s.loc["a", "events__rupture"] == 1 and s.loc["b", "events__rupture"] == 0
     assert s.loc["b", "events__stressful_news"] == 1
-    assert tables.manifest["events"]["rows"] == 1
+    assert manifest["events"]["rows"] == 1
     # a changed events file makes the tables stale (load_table never rebuilds); a build again
     ev.write_text("session_id,turn,event\na,0,crisis\n")
     with pytest.raises(pipeline.StaleTablesError, match="events file.*stale: run make report"):
@@ -163,11 +163,12 @@ def test_event_patterns_file_on_parse_and_analyze(tmp_path, capsys):
     assert cli.main(["parse", str(c), "--out", str(out), "--event-patterns", str(pats)]) == 0
     t = pd.read_csv(out, keep_default_na=False)
     assert t.loc[t.event != "", "event"].tolist() == ["news"]
-    tables = pipeline.build_tables(c, tmp_path / "b", ["events"], progress=False,
-                                   event_patterns=pats)
-    assert tables["turns"].loc[lambda d: d.event != "", "event"].tolist() == ["news"]
-    assert tables["sessions"].set_index("session_id").loc["b", "events__news"] == 1
-    assert tables.manifest["event_patterns"]["path"] == str(pats)
+    manifest = pipeline.build_tables(c, tmp_path / "b", ["events"], progress=False,
+                                     event_patterns=pats)
+    turns, sessions = (pipeline.read_table(n, tmp_path / "b") for n in ("turns", "sessions"))
+    assert turns.loc[lambda d: d.event != "", "event"].tolist() == ["news"]
+    assert sessions.set_index("session_id").loc["b", "events__news"] == 1
+    assert manifest["event_patterns"]["path"] == str(pats)
     # a bad pattern file: one line naming it, exit 2
     for body, found in [("types: [a, b]\n", "list under 'types'"),
                         ("types:\n  x: ['(']\n", "an invalid regex for type 'x'"),

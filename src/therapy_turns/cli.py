@@ -105,7 +105,7 @@ def _analyze(args: argparse.Namespace) -> int:
     # the options named as build_tables' parameters are passed on as they are
     options = {k: v for k, v in vars(args).items() if k in signature(build_tables).parameters}
     options["speakers"] = parse_speaker_options(args.speaker)
-    m = build_tables(args.paths, args.out, progress=not args.quiet, **options).manifest
+    m = build_tables(args.paths, args.out, progress=not args.quiet, **options)
     for s in m["skipped"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)
     for key in ("missing_metadata", "unknown_ids"):
@@ -124,7 +124,7 @@ def _table(args: argparse.Namespace) -> int:
         raise UsageError("--technique-model applies to the techniques table only")
     compute = TechniqueModel(args.technique_model) if args.technique_model else measure.compute
     corpus = load_args(args)
-    table = compute(corpus.turns, parse_turns(corpus.turns, progress=not args.quiet))
+    table = compute(corpus.turns, parse_turns(corpus.turns))
     if measure.cli_columns is not None:  # plus undeclared extras (main_behaviour_rules)
         extras = [c for c in table if c not in measure.column_names()]
         table = table[[*measure.cli_columns, *extras]]

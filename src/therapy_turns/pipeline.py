@@ -28,7 +28,6 @@ from therapy_turns import store
 from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
 from therapy_turns.io import transcripts as tx
 from therapy_turns.io.files import TranscriptError, output_folder, read_cached, write_cached
-from therapy_turns.io.transcripts import iter_chunks
 from therapy_turns.measures import registry
 from therapy_turns.measures.views import Tokens
 from therapy_turns.nlp import load_pipeline, parse_groups, pipeline_id
@@ -41,13 +40,10 @@ __all__ = ["StaleTablesError", "load_table", "read_manifest", "read_table"]  # f
 REDACT_FUNC = "therapy_turns.io.redact:redact_turns"  # "module:function", resolved in workers
 
 
-def parse_turns(
-    turns: pd.DataFrame, cache_dir: str | Path | None = None, progress: bool = True
-) -> list[Doc]:
+def parse_turns(turns: pd.DataFrame, cache_dir: str | Path | None = None) -> list[Doc]:
     """spaCy Docs of ``turns.text``, row-aligned (one ``nlp.pipe`` pass; cached per session)."""
     groups = [g.tolist() for _, g in turns.groupby("session_id", sort=False)["text"]]
-    parsed = parse_groups(groups, load_pipeline(), cache_dir)
-    return [d for docs in tqdm(parsed, "parse", disable=not progress) for d in docs]
+    return [d for docs in parse_groups(groups, load_pipeline(), cache_dir) for d in docs]
 
 
 def process_chunk(
@@ -63,17 +59,15 @@ def process_chunk(
         turns = pkgutil.resolve_name(REDACT_FUNC)(turns)
     out: dict[str, pd.DataFrame] = {"turns": turns}
     rows = pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
-    digest, paths = hashlib.sha256(rows).digest(), {}
-    for name, m in measures.items():
-        parts = [pipeline_id(load_pipeline()), store.code_fingerprint(), name]
-        parts += [m.fingerprint(), "\0".join(map(str, turns.columns))]
-        key = hashlib.sha256("\0".join(parts).encode() + b"\0" + digest).hexdigest()
-        paths[name] = Path(cache_dir) / "tables" / f"{key}.parquet-cache"
+    base, paths = [pipeline_id(load_pipeline()), store.code_fingerprint(), *turns.columns], {}
+    for name, m in measures.items():  # the cache key: measure, code, pipeline, columns, rows
+        key = hashlib.sha256("\0".join(map(str, [name, m.fingerprint(), *base])).encode() + rows)
+        paths[name] = Path(cache_dir, "tables", f"{key.hexdigest()}.parquet-cache")
         if (cached := read_cached(paths[name])) is not None:
             out[name] = pd.read_parquet(io.BytesIO(cached))
     words = None  # the turns' word counts, from their Docs when they are parsed
     if todo := [n for n in measures if n not in out]:
-        docs = parse_turns(turns, cache_dir, progress=False)
+        docs = parse_turns(turns, cache_dir)
         words = (t := Tokens(docs)).count(t.word)
         for name in todo:  # through Parquet bytes: the same frame whether computed or cached
             data = measures[name].compute(turns, docs).to_parquet(index=False)
@@ -172,8 +166,8 @@ def build_tables(
     event_patterns: str | Path | None = None,
     technique_model: str | Path | None = None,
     connect_timeout: float = 10.0,
-) -> store.Tables:
-    """``turns``, ``sessions`` and the measures ``tables`` (default all) of ``corpus`` written."""
+) -> dict[str, Any]:
+    """Write ``turns``, ``sessions`` and the measures ``tables`` (default all); the manifest."""
     measures, exclude = registry.measures(tables), tuple(exclude)  # KeyError: unknown names
     out, files = Path(analysis_dir), tx.corpus_files(corpus)
     # a new folder or ours, without the corpus; locked, staged and moved into place when complete
@@ -198,7 +192,7 @@ def build_tables(
 
         def tasks() -> Iterator[tuple]:
             parts = tx.session_parts(corpus, on_error, speakers, skipped, ev_types)
-            for i, chunk in enumerate(iter_chunks(parts, chunk_sessions)):
+            for i, chunk in enumerate(tx.iter_chunks(parts, chunk_sessions)):
                 if ev_df is not None:
                     mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
                     chunk = tx.attach_events(chunk, mine, events)
@@ -249,4 +243,4 @@ def build_tables(
         }
         (staging / store.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     log.info("wrote %s (%d sessions, tables %s)", out, len(sessions), ", ".join(sorted(stats)))
-    return store.Tables(out.resolve(), manifest)
+    return manifest

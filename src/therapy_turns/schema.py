@@ -12,15 +12,11 @@ if TYPE_CHECKING:
     from spacy.tokenizer import Tokenizer
     from spacy.tokens import Doc, Span
 
-#: the keys of every turn-level table: a turn is (session_id, turn); speaker travels with it
-KEYS = ["session_id", "turn", "speaker"]
-#: what identifies a turn (tables without a speaker column join on it)
-TURN_ID = ["session_id", "turn"]
-#: the two speaker roles, in the order tables and figures show them
+KEYS = ["session_id", "turn", "speaker"]  # of every turn-level table; speaker travels along
+TURN_ID = ["session_id", "turn"]  # what identifies a turn (tables without a speaker join on it)
 PATIENT, THERAPIST = "patient", "therapist"
-SPEAKERS = (PATIENT, THERAPIST)
-#: artefact flags left out of analyses by default (no speech to analyse)
-DEFAULT_EXCLUDE = ("generation_error", "missing_answer")
+SPEAKERS = (PATIENT, THERAPIST)  # in the order tables and figures show them
+DEFAULT_EXCLUDE = ("generation_error", "missing_answer")  # artefacts left out by default
 #: content words: alphabetic, no stop word, an open-class coarse POS (no AUX), a minimum length
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV"})
 CONTENT_MIN_CHARS = 3
@@ -44,7 +40,6 @@ def words(tokens: Doc | Span | Iterable) -> list:
 
 @lru_cache(maxsize=1)
 def _tokenizer() -> Tokenizer:
-    """spaCy's English tokenizer alone: words split as the pipeline would."""
     import spacy  # spaCy loads on first use, not on import (analysis/ imports no spaCy)
 
     return spacy.blank("en").tokenizer
@@ -73,7 +68,6 @@ def content_lemmas(tokens: Doc | Span | Iterable) -> set[str]:
 
 
 def session_position(turns: pd.DataFrame) -> pd.Series:
-    """Each turn's turn / last turn of its session (0..1; NaN for a one-turn session), the last
-    turn taken over the rows of ``turns`` (pass every turn, not the analysed ones)."""
+    """Turn / last turn of its session among ``turns`` (pass every turn); NaN for one turn."""
     last = turns.groupby("session_id")["turn"].transform("max")
     return (turns["turn"] / last.where(last > 0)).astype("float64")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -61,17 +60,6 @@ def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
     """The manifest of ``analysis_dir``, or None (no complete build)."""
     p = project_path(analysis_dir) / MANIFEST
     return json.loads(p.read_text()) if p.is_file() else None
-
-
-@dataclass(frozen=True)
-class Tables:
-    """The tables of one build, read from disk on access (memory stays flat while building)."""
-
-    analysis_dir: Path
-    manifest: dict[str, Any]
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        return read_table(name, self.analysis_dir)
 
 
 def freshness(corpus: CorpusArg, analysis_dir: str | Path, name: str | None = None) -> str | None:

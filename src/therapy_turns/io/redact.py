@@ -68,7 +68,7 @@ def load_rules() -> SimpleNamespace:
     locales = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in skip]
     provs = [importlib.import_module(f"{pkg.__name__}.{loc}").Provider(None) for loc in locales]
     r.given_names = frozenset(n for p in provs for n in p.first_names if n.istitle())
-    lemmas = load_pipeline(None, disable=NOT_NEEDED).get_pipe("lemmatizer").lookups  # redactor's
+    lemmas = load_pipeline(NOT_NEEDED).get_pipe("lemmatizer").lookups  # redactor's
     r.dictionary = frozenset(chain(*lemmas.get_table("lemma_index").values()))  # WordNet base forms
     return r
 
@@ -139,7 +139,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
 @lru_cache(maxsize=8)
 def get_analyzer(nlp: Nlp = None) -> pa.AnalyzerEngine:
     """The Presidio analyzer (cached) over ``nlp`` (default: the project's pipeline, NER on)."""
-    nlp, rules = nlp or load_pipeline(None, disable=NOT_NEEDED), load_rules()
+    nlp, rules = nlp or load_pipeline(NOT_NEEDED), load_rules()
     ner = NerModelConfiguration(**rules.spacy_ner)
     recognizers = [getattr(pre, name)(**kw) for name, kw in rules.presidio_recognizers.items()]
     for rec in recognizers:

@@ -89,8 +89,8 @@ class PhraseCounter:
         phrases, patterns = self._matchers[t.vocab]
         # Docs that may hold a phrase or pattern, or whose word hits are filtered or kept
         firsts = t.isin("LOWER", self.first_words, normed=False)
-        todo = t.any(firsts | t.isin("LOWER", self.openers, normed=False))
-        todo |= t.any(hit) & bool(self.exclude or keep_bounds)
+        todo = t.count(firsts | t.isin("LOWER", self.openers, normed=False)) > 0
+        todo |= (t.count(hit) > 0) & bool(self.exclude or keep_bounds)
         pairs = zip(t.positions(hit, todo), t.positions(firsts, todo), strict=True)
         for (k, local), (_, heads) in pairs:
             doc = t.docs[k]

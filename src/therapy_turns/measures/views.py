@@ -15,10 +15,9 @@ from therapy_turns.schema import is_clitic
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
-#: the columns of :attr:`Tokens.arr` (``Doc.to_array`` attributes)
-ATTRS = tuple(
-    "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START SPACY "
-    "IS_ALPHA IDX".split()
+ATTRS = tuple(  # the columns of Tokens.arr (Doc.to_array attributes)
+    "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START IS_ALPHA "
+    "IDX".split()
 )
 
 
@@ -102,10 +101,6 @@ class Tokens:
     def count(self, mask: np.ndarray) -> np.ndarray:
         """Per Doc: the number of its tokens where ``mask`` holds."""
         return np.bincount(self.doc_of[mask], minlength=self.n_docs)
-
-    def any(self, mask: np.ndarray) -> np.ndarray:
-        """Per Doc: does ``mask`` hold for some token?"""
-        return self.count(mask) > 0
 
     def positions(
         self, mask: np.ndarray, docs: np.ndarray | None = None
