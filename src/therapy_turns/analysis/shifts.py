@@ -43,9 +43,7 @@ class PermutationResult(NamedTuple):
     observed: pd.DataFrame
     null_mean: pd.DataFrame
     p_cell: pd.DataFrame
-    statistic: float
     p_value: float
-    n_perm: int
 
 
 def permutation_test(
@@ -72,7 +70,7 @@ def permutation_test(
     p = float(((np.array(s_null) >= s_obs).sum() + 1) / (n_perm + 1))
     axes = {"index": pd.Index(st, name="from"), "columns": pd.Index(st, name="to")}
     frames = (pd.DataFrame(m, **axes) for m in (obs, mean, p_cell))
-    return PermutationResult(*frames, float(s_obs), p, n_perm)
+    return PermutationResult(*frames, p)
 
 
 def transition_entropy(codes: Sequence[str]) -> float:
@@ -255,25 +253,22 @@ def choose_events(
     annotated: str | None = None,
 ) -> EventSource:
     """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
+    say = read_yaml(DATA_DIR / "events.yaml")["descriptions"]
     if counts := event_counts(turns):
         text = turns.get("event_text", pd.Series([""])).fillna("")
         lines = text.str.contains(r"^---", flags=re.M).any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
         src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "")
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
-        desc = f"The corpus has {sum(counts.values())} events ({src if annotated else own}): "
-        return EventSource(turns, "events", f"{desc}{listed}. These are the events analysed.")
+        desc = say["events"].format(sum(counts.values()), src if annotated else own, listed)
+        return EventSource(turns, "events", desc)
     if fallback_marker not in features.columns:
         raise ValueError(f"marker {fallback_marker!r} is not a column of the features table")
     on = features.loc[features[fallback_marker].fillna(0) > 0, KEYS]
     t = turns.drop(columns=["event"], errors="ignore").merge(on, how="left", indicator=True)
     is_on = (t.pop("_merge") == "both") & (t["speaker"] == "patient")
-    t["event"], marker = np.where(is_on, fallback_marker, ""), f"the marker `{fallback_marker}`"
-    if n := int((t["event"] != "").sum()):
-        desc = f"The analysis uses the {n} patient turns with {marker} as events instead."
-        return EventSource(t, "marker", f"The corpus has no events. {desc}")
-    desc = f"no patient turn has {marker} used in their place: the sections below are empty."
-    return EventSource(t, "none", f"The corpus has no events, and {desc}")
+    t["event"], kind = np.where(is_on, fallback_marker, ""), "marker" if is_on.any() else "none"
+    return EventSource(t, kind, say[kind].format(int(is_on.sum()), fallback_marker))
 
 
 def measure_table(
@@ -419,10 +414,7 @@ def thinking_response(
     real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code.fillna("")]
     nxt = nxt[np.array(real, bool)]
     nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
-    types = sorted(set(nxt["condition"]) - {NO_EVENT})
-    if uncued := [ty for ty in types if ty not in cues]:
-        log.info("no thinking cues for event types %s: left out of the thinking rule", uncued)
-        types = [ty for ty in types if ty in cues]
+    types = [ty for ty in sorted(set(nxt["condition"]) - {NO_EVENT}) if ty in cues]  # else left out
     ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
     base = nxt.loc[nxt["condition"] == NO_EVENT, "words"]
     ev["cues"] = [refers(w, ty, cues) for w, ty in zip(ev["words"], ev["condition"], strict=True)]

@@ -121,12 +121,9 @@ def mixedlm_table(
             log.warning("MixedLM %s ~ %s not fitted: %s", y, rhs, "; ".join(notes))
             rows.append({**failed, "warnings": "; ".join(notes)})
             continue
-        for note in notes:
-            log.info("MixedLM %s: %s", y, note)
+        said = " ".join(m.lower() for m in notes if m.startswith(used))
         group_var = float(res.cov_re.iloc[0, 0])
-        boundary = group_var < 1e-8 or any(
-            "boundary" in m.lower() for m in notes if m.startswith(used)
-        )
+        boundary = group_var < 1e-8 or "boundary" in said
         if boundary:  # the REML solution at zero intercept variance is ordinary least squares
             ols = smf.ols(f"{y} ~ {rhs}", d).fit()
             params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
