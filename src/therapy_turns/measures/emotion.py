@@ -77,10 +77,7 @@ def load_rules() -> Rules:
     return Rules(analyzer().lexicon, mods, **raw | sets)
 
 
-@lru_cache(maxsize=1)
-def analyzer() -> SentimentIntensityAnalyzer:
-    """VADER's analyzer (one per process)."""
-    return SentimentIntensityAnalyzer()
+analyzer = lru_cache(maxsize=1)(SentimentIntensityAnalyzer)  # VADER's analyzer, one per process
 
 
 @lru_cache(maxsize=1)
@@ -263,10 +260,7 @@ class LinearVAD:
         return np.clip(np.asarray(x @ self.coef.T.astype(np.float64)) + self.intercept, 1.0, 5.0)
 
 
-@lru_cache(maxsize=1)
-def load_model() -> LinearVAD:
-    """The shipped model (cached)."""
-    return LinearVAD.load(MODEL_FILE)
+load_model = lru_cache(maxsize=1)(LinearVAD.load)  # the shipped model, read once
 
 
 def score_turns(
@@ -304,11 +298,10 @@ def patient_ued(
 ) -> pd.DataFrame:
     """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics of the patient's series."""
     pat = rows[rows.speaker == PATIENT]
-    cols = [c for c in UED_COLUMNS if c in pat.columns]
-    names = [f"{c}__patient_ued_{m}" for c in cols for m in UED_METRICS]
+    names = [f"{c}__patient_ued_{m}" for c in UED_COLUMNS for m in UED_METRICS]
     out = {}
     for sid, g in pat.groupby("session_id", sort=False):
-        dyn = [ued(g[c].to_numpy(float)) for c in cols]
+        dyn = [ued(g[c].to_numpy(float)) for c in UED_COLUMNS]
         out[sid] = [u[m] for u in dyn for m in UED_METRICS]
     return pd.DataFrame.from_dict(out, orient="index", columns=names).rename_axis("session_id")
 

@@ -24,7 +24,7 @@ from therapy_turns.measures.features import quote_mask, sentence_question_type
 from therapy_turns.measures.registry import Column, Measure, register, speaker_means
 from therapy_turns.measures.views import DocView, Tokens
 from therapy_turns.paths import DATA_DIR, read_yaml
-from therapy_turns.schema import KEYS, THERAPIST, content_lemmas, phrase_docs
+from therapy_turns.schema import THERAPIST, content_lemmas, phrase_docs
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class Coder:
         hits = [h for h in hits if h.rule != "info_number_unit" or v.low[h.start] not in t.words]
         t.input_turn = bool({h.code for h in hits} & self.codes["input"])
         for sent in doc.sents:
-            self._code_sentence(t, sent, self._sentence_hits(t, sent, hits))
+            self._code_sentence(t, sent, hits)
         found = t.found
         if "persuade" in found and {"seeking_collaboration", "emphasizing_autonomy"} & set(found):
             found["persuade_with_permission"] = found.pop("persuade")
@@ -146,23 +146,20 @@ class Coder:
         t.evidence = {k: found[k] for k in t.forms + t.act if k in found}
         return t
 
-    def _sentence_hits(self, t: Turn, sent: Span, hits: list[Hit]) -> list[Hit]:
-        """The hits of ``sent`` after context conditions (``requires``), quotes and vetoes."""
-        a, b = sent.start, sent.end
-        words, kept = {*t.v.lower[a:b], *t.v.lemma[a:b]}, []
-        for h in hits:
+    def _code_sentence(self, t: Turn, sent: Span, hits: list[Hit]) -> None:
+        """Add the forms and ACT processes of one sentence to ``t.found``."""
+        v, a, b, kept = t.v, sent.start, sent.end, []
+        words = {*v.lower[a:b], *v.lemma[a:b]}
+        for h in hits:  # the sentence's hits after context conditions (requires), quotes, vetoes
             r = self.rules[h.rule]
             quoted = t.role_play and all(t.quoted[h.start : h.end]) and not r.get("quoted")
             if a <= h.start < b and not quoted and (not r["requires"] or r["requires"] & words):
                 kept.append(h)
         vetoed = {h.code for h in kept if self.rules[h.rule].get("veto")}
-        return [h for h in kept if h.code not in vetoed]
-
-    def _code_sentence(self, t: Turn, sent: Span, kept: list[Hit]) -> None:
-        """Add the forms and ACT processes of one sentence (its hits ``kept``) to ``t.found``."""
-        v, bounds, codes = t.v, (sent.start, sent.end), {h.code for h in kept}
-        text = v.span_text(*bounds)
-        qt, rule = sentence_question_type(v, *bounds, t.quoted), "q_detector"
+        kept = [h for h in kept if h.code not in vetoed]
+        codes = {h.code for h in kept}
+        text = v.span_text(a, b)
+        qt, rule = sentence_question_type(v, a, b, t.quoted), "q_detector"
         if qt == "closed" and "content_request" in codes:
             qt, rule = "open", "q_content_request"
         elif qt == "open" and "specific_request" in codes:
@@ -177,7 +174,7 @@ class Coder:
                 t.add(h.code, h.rule, h.text)
         if qt is not None or codes & self.codes["statement"]:
             return
-        directs = self._direction(v, *bounds)
+        directs = self._direction(v, a, b)
         exercise = "exercise_instruction" in t.found or codes & {"courtesy", *act_processes()}
         if directs == "imperative" and not exercise:  # MISC 2.5 Direct -> Persuade
             t.add("persuade", "direction", text)
@@ -186,12 +183,12 @@ class Coder:
             return  # "let's" (Structure), a role-play character, courtesy, a quoted question
         stems = [h for h in kept if h.code.startswith("reflection_stem")]
         complex_stem = any(h.code == "reflection_stem_complex" for h in stems)
-        refl = self._reflection(t, *bounds, stems[0].rule if stems else None, complex_stem)
+        refl = self._reflection(t, a, b, stems[0].rule if stems else None, complex_stem)
         if refl is not None and refl.startswith("info_"):
             t.add("giving_information", refl, text)
         elif refl is not None:
             cues = [h.text for h in kept if h.code == "complex_cue"]
-            kind, why = self._complexity(t, *bounds, complex_stem, cues).split("+", 1)
+            kind, why = self._complexity(t, a, b, complex_stem, cues).split("+", 1)
             t.add(f"{kind}_reflection", f"{refl}+{why}", text)
 
     def _direction(self, v: DocView, start: int, end: int) -> str | None:
@@ -263,19 +260,16 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     flags = turns["role_play"].to_numpy() if "role_play" in turns else np.zeros(len(turns), bool)
-    sids, speakers, texts, turn_no = (
-        turns[c].to_numpy(dtype=object) for c in ("session_id", "speaker", "text", "turn")
-    )
-    views, rows, session, prev = Tokens(docs).views() if len(docs) else [], [], None, None
+    sids, speakers, texts, turn_no = turns[["session_id", "speaker", "text", "turn"]].to_numpy().T
+    views, rows, session, prev = Tokens(docs).views(), [], None, None
     for i in np.lexsort((turns["turn"].to_numpy(), sids.astype(str))):
-        doc = docs[i]
         if sids[i] != session:
             session, prev = sids[i], None
         if speakers[i] != "therapist":
             prev = i if str(texts[i]).strip() else prev
             continue
         cv = None if prev is None else views[prev]  # the view of the client turn before
-        tc = get_coder(doc.vocab).code_turn(doc, None, bool(flags[i]), (views[i], cv))
+        tc = get_coder(docs[i].vocab).code_turn(docs[i], None, bool(flags[i]), (views[i], cv))
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
         codes = [";".join(tc.forms), ";".join(tc.act), tc.main_behaviour, evidence]
         codes += [len([f for f in tc.forms if f != "other"])]
@@ -287,9 +281,9 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
 
 def code_rates(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None) -> pd.DataFrame:
     """``<code>__rate``: per session, the share of therapist turns with each boolean code."""
-    flags = [c for c, t in rows.dtypes.items() if c not in KEYS and pd.api.types.is_bool_dtype(t)]
-    ther = rows[rows.speaker == THERAPIST].groupby("session_id", sort=False)[flags]
-    return ther.mean().astype("float64").rename(columns=lambda c: f"{c}__rate")
+    ther = rows[rows.speaker == THERAPIST]
+    rates = ther.select_dtypes(bool).groupby(ther["session_id"], sort=False).mean()
+    return rates.astype("float64").rename(columns=lambda c: f"{c}__rate")
 
 
 def behaviour_entropy(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
