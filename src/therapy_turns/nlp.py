@@ -68,15 +68,14 @@ def text_pieces(text: str, limit: int) -> list[str]:
 
 def pipe_texts(nlp: Language, texts: Sequence[str]) -> Iterator[Doc]:
     """``nlp.pipe`` over ``texts``; one over ``nlp.max_length`` is parsed in :func:`text_pieces`."""
-    long = {i for i, t in enumerate(texts) if len(t) > nlp.max_length}
-    short = nlp.pipe((t for i, t in enumerate(texts) if i not in long), batch_size=64)
-    for i, t in enumerate(texts):
-        if i in long:
+    short = nlp.pipe((t for t in texts if len(t) <= nlp.max_length), batch_size=64)
+    for t in texts:
+        if len(t) <= nlp.max_length:
+            yield next(short)
+        else:
             log.info("text of %d characters over max_length: parsed in pieces", len(t))
             pieces = text_pieces(t, min(nlp.max_length, PIECE_CHARS))
             yield Doc.from_docs(list(nlp.pipe(pieces, batch_size=1)), ensure_whitespace=False)
-        else:
-            yield next(short)
 
 
 def parse_groups(

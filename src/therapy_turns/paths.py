@@ -15,13 +15,10 @@ MODEL_DIR = PACKAGE_DIR / "models"
 
 
 def project_root() -> Path:
-    """The folder holding this project's ``pyproject.toml`` (or ``$THERAPY_TURNS_ROOT``)."""
-    if root := os.environ.get("THERAPY_TURNS_ROOT"):
-        return Path(root).resolve()
-    for base in (Path.cwd(), PACKAGE_DIR):
-        for p in (base, *base.parents):
-            if (p / "pyproject.toml").is_file() and (p / "src" / "therapy_turns").is_dir():
-                return p
+    """The folder with this project's ``pyproject.toml`` above here or the package, else here."""
+    for p in (Path.cwd(), *Path.cwd().parents, PACKAGE_DIR, *PACKAGE_DIR.parents):
+        if (p / "pyproject.toml").is_file() and (p / "src" / "therapy_turns").is_dir():
+            return p
     return Path.cwd().resolve()
 
 

@@ -28,15 +28,10 @@ class Column:
     speakers: tuple[str, ...] = SPEAKERS
 
 
-def _numeric(rows: pd.DataFrame, names: Iterable[str]) -> list[str]:
-    is_num, is_bool = pd.api.types.is_numeric_dtype, pd.api.types.is_bool_dtype
-    return [c for c in names if c in rows and is_num(rows[c]) and not is_bool(rows[c])]
-
-
 def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
     """``column__speaker``: the session mean of every numeric column per speaker it applies to."""
     applies = {c.name: c.speakers for c in measure.columns}
-    num = _numeric(rows, [c for c in rows.columns if c not in (*KEYS, "position")])
+    num = rows.drop(columns=[*KEYS, "position"], errors="ignore").select_dtypes("number").columns
     parts = []
     for sp in SPEAKERS:
         cols, part = [c for c in num if sp in applies.get(c, SPEAKERS)], rows[rows.speaker == sp]
@@ -46,8 +41,7 @@ def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
-def slope(x: np.ndarray, y: np.ndarray) -> float:
-    """OLS slope of ``y`` on ``x`` ignoring NaNs; NaN with fewer than 3 points or constant x."""
+def _slope(x: np.ndarray, y: np.ndarray) -> float:  # NaN: under 3 points or a constant x
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]
     if len(x) < 3 or np.ptp(x) == 0:
@@ -57,12 +51,12 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def patient_slopes(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
-    """``column__patient_slope``: every numeric patient column's :func:`slope` over ``position``."""
-    num = _numeric(rows, [c.name for c in measure.columns if "patient" in c.speakers])
+    """``column__patient_slope``: every numeric patient column's OLS slope over ``position``."""
     pat = rows[rows.speaker == "patient"]
+    num = pat.filter([c.name for c in measure.columns if "patient" in c.speakers])
     x, at = pat.position.to_numpy(float), pat.groupby("session_id", sort=False).indices
-    ys = {f"{c}{SEP}patient_slope": pat[c].to_numpy(float) for c in num}
-    return pd.DataFrame({c: {s: slope(x[i], y[i]) for s, i in at.items()} for c, y in ys.items()})
+    ys = {f"{c}{SEP}patient_slope": pat[c].to_numpy(float) for c in num.select_dtypes("number")}
+    return pd.DataFrame({c: {s: _slope(x[i], y[i]) for s, i in at.items()} for c, y in ys.items()})
 
 
 @dataclass(frozen=True)
@@ -119,8 +113,7 @@ _REGISTRY: dict[str, Measure] = {}
 
 def register(measure: Measure) -> Measure:
     """Add ``measure`` (once, at import; another of the same name is an error)."""
-    old = _REGISTRY.get(measure.name)
-    if old is not None and old is not measure:
+    if (old := _REGISTRY.get(measure.name, measure)) is not measure:
         raise ValueError(
             f"a measure named {measure.name!r} is already registered ({old.compute.__module__})"
         )
