@@ -27,7 +27,7 @@ from technique_agreement import gold_turns
 
 from therapy_turns.measures import coder as cd
 from therapy_turns.measures.client_talk import code_client_turns
-from therapy_turns.measures.techniques import code_turns, forms
+from therapy_turns.measures.techniques import FORMS, code_turns
 from therapy_turns.nlp import parse
 from therapy_turns.paths import project_path
 
@@ -68,8 +68,8 @@ def main() -> None:
         coded = code_turns(turns, docs)
         trained = best(lambda: func(turns, docs), args.repeats)
         texts = turns.text[turns.speaker == "therapist"].tolist()
-        rc = pd.DataFrame(coded[[f"form_{f}" for f in forms()]].to_numpy(float),
-                          columns=[f"rule__form_{f}" for f in forms()])
+        rc = pd.DataFrame(coded[[f"form_{f}" for f in FORMS]].to_numpy(float),
+                          columns=[f"rule__form_{f}" for f in FORMS])
         step = best(lambda: model.predict(texts, rule_codes=rc), args.repeats)
         client = best(lambda: code_client_turns(turns, docs), args.repeats)
     print(f"coding {n_ther} therapist turns (+ {n_pat} client turns), parse excluded, "

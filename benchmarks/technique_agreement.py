@@ -38,7 +38,7 @@ from sklearn.metrics import (
 )
 
 from therapy_turns.io.transcripts import load_corpus
-from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, act_processes, code_turns, forms
+from therapy_turns.measures.techniques import ACT_PROCESSES, FORMS, MAIN_BEHAVIOURS, code_turns
 from therapy_turns.paths import project_path
 from therapy_turns.pipeline import parse_turns
 from therapy_turns.schema import split_codes
@@ -93,7 +93,7 @@ def code_table(
     )
     rows = []
     for layer, (gcol, ccol) in layers.items():
-        for code in forms() if layer == "form" else act_processes():
+        for code in FORMS if layer == "form" else ACT_PROCESSES:
             g, c = _has(m[gcol], code), _has(m[ccol], code)
             if g.sum() == 0 and c.sum() == 0:
                 continue

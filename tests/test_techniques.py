@@ -408,7 +408,7 @@ def test_code_turns_table() -> None:
     assert list(out["main_behaviour"]) == ["reflection", "question", "other"]
     assert list(out["form"]) == ["simple_reflection", "open_question", ""]
     assert out["form_simple_reflection"].tolist() == [True, False, False]
-    assert {f"form_{f}" for f in tq.forms()} | {f"act_{a}" for a in tq.act_processes()} <= set(out)
+    assert {f"form_{f}" for f in tq.FORMS} | {f"act_{a}" for a in tq.ACT_PROCESSES} <= set(out)
     assert "simple_reflection" in json.loads(out["evidence"].iloc[0])
     with pytest.raises(ValueError):
         tq.code_turns(turns, docs[:-1])
@@ -416,7 +416,7 @@ def test_code_turns_table() -> None:
 
 def test_every_rule_codes_a_known_code() -> None:
     spec = read_yaml(DATA_DIR / "technique_patterns.yaml")
-    known = set(tq.forms()) | set(tq.act_processes()) | set(spec["codes"]["helper"])
+    known = set(tq.FORMS) | set(tq.ACT_PROCESSES) | set(spec["codes"]["helper"])
     assert {r["id"]: r["code"] for r in spec["rules"] if r["code"] not in known} == {}
 
 
@@ -428,8 +428,8 @@ def test_gold_set_is_well_formed() -> None:
     assert len({(r["session_id"], r["turn"]) for r in rows}) == len(rows)
     for r in rows:
         fs = split_codes(r["form"])
-        assert fs and set(fs) <= set(tq.forms()), r
-        assert set(split_codes(r["act_process"])) <= set(tq.act_processes()), r
+        assert fs and set(fs) <= set(tq.FORMS), r
+        assert set(split_codes(r["act_process"])) <= set(tq.ACT_PROCESSES), r
         assert r["main_behaviour"] == tq.main_behaviour(fs), r
         assert r["rationale"].strip()
 
@@ -467,7 +467,7 @@ def test_mi_gold_set_is_well_formed() -> None:
     sessions: dict[str, set[str]] = {}
     for r in rows:
         fs = split_codes(r["form"])
-        assert fs and set(fs) <= set(tq.forms()), r
+        assert fs and set(fs) <= set(tq.FORMS), r
         assert r["main_behaviour"] == tq.main_behaviour(fs), r
         assert r["rationale"].strip() and r["utterance"].strip() and r["client_context"].strip()
         n = int(r["session_id"].rsplit("_", 1)[1])

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from therapy_turns.io.files import atomic_write
 from therapy_turns.measures.client_talk import CLIENT_CODES, COUNTS, code_client_turns
-from therapy_turns.measures.techniques import MAIN_BEHAVIOURS, code_turns, codebook, forms
+from therapy_turns.measures.techniques import CODEBOOK, FORMS, MAIN_BEHAVIOURS, code_turns
 from therapy_turns.nlp import parse
 from therapy_turns.paths import DATA_DIR, project_path, read_yaml
 
@@ -100,7 +100,7 @@ def rule_frame(texts: Sequence[str], contexts: Sequence[str], rules: str) -> pd.
         turns = pd.DataFrame({"session_id": np.repeat(ids, 2), "turn": np.tile([0, 1], len(ids))})
         turns = turns.assign(speaker=np.tile(["patient", "therapist"], len(ids)), text=pairs)
         coded = code_turns(turns, parse(pairs)).sort_values("session_id")
-        cols = [f"form_{f}" for f in forms()]
+        cols = [f"form_{f}" for f in FORMS]
     else:
         turns = pd.DataFrame({"session_id": ids, "turn": 0, "speaker": "patient", "text": texts})
         coded = code_client_turns(turns, parse([str(t) for t in texts]))
@@ -160,7 +160,7 @@ def train(
         raise CoderError("few_sessions", source=source, n=n_groups, group=group, min=MIN_SESSIONS)
     if rules == "auto":  # the rule coder that knows the codes, if any
         codes = {p for c in classes for p in c.split(";") if p}
-        therapist = codes <= set(MAIN_BEHAVIOURS) | set(forms())
+        therapist = codes <= set(MAIN_BEHAVIOURS) | set(FORMS)
         rules = "client" if codes <= set(CLIENT_CODES) else "therapist" if therapist else "none"
     texts = df[text_column].fillna("").astype(str).tolist()
     contexts = df["_context"] if "_context" in df else pd.Series(_contexts(df), index=df.index)
@@ -291,7 +291,7 @@ class TechniqueModel:
         text = turns.set_index([turns.session_id.astype(str), "turn"])["text"]
         at = pd.MultiIndex.from_arrays([coded.session_id.astype(str), coded.turn])
         texts = text.reindex(at).fillna("").astype(str).tolist()
-        rule_codes = coded[[f"form_{f}" for f in forms()]].astype(float).add_prefix("rule__")
+        rule_codes = coded[[f"form_{f}" for f in FORMS]].astype(float).add_prefix("rule__")
         pred = _cached_model(self.path, self.sha256).predict(texts, rule_codes=rule_codes)
         coded["main_behaviour"] = np.where([bool(t.strip()) for t in texts], pred, rules)
         return coded
@@ -305,7 +305,7 @@ def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "
         built = f"technique model {info['path']}" if info else "the rule coder"
         how = "without" if info else "with"
         raise CoderError("mismatch", asked=asked, built=built, how=how)
-    methods = codebook()["methods"]
+    methods = CODEBOOK["methods"]
     if not info:
         return methods["rules"]
     s = load_model(project_path(info["path"])).summary

@@ -31,29 +31,16 @@ log = logging.getLogger(__name__)
 MAIN_BEHAVIOURS = ("question", "reflection", "therapist_input", "other")
 #: a rule match (tuples sort by position, then rule id)
 Hit = namedtuple("Hit", "start end rule code text")
-
-
-@lru_cache(maxsize=1)
-def codebook() -> dict[str, Any]:
-    """The machine-readable codebook (``data/codebook.yaml``)."""
-    return read_yaml(DATA_DIR / "codebook.yaml")
-
-
-def forms() -> list[str]:
-    """Form codes, in codebook order."""
-    return list(codebook()["forms"])
-
-
-def act_processes() -> list[str]:
-    """ACT process codes, in codebook order."""
-    return list(codebook()["act_processes"])
+CODEBOOK = read_yaml(DATA_DIR / "codebook.yaml")  # the machine-readable codebook
+#: form and ACT process codes, in codebook order
+FORMS, ACT_PROCESSES = list(CODEBOOK["forms"]), list(CODEBOOK["act_processes"])
 
 
 def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
     """The AnnoMI main behaviour of a turn: the first behaviour of its forms in ``precedence``."""
-    cb = codebook()
-    present = {cb["main_behaviour_map"][f] for f in turn_forms if f}
-    return next((b for b in precedence or cb["main_behaviour_precedence"] if b in present), "other")
+    present = {CODEBOOK["main_behaviour_map"][f] for f in turn_forms if f}
+    order = precedence or CODEBOOK["main_behaviour_precedence"]
+    return next((b for b in order if b in present), "other")
 
 
 @dataclass
@@ -141,8 +128,8 @@ class Coder:
         found = t.found
         if "persuade" in found and {"seeking_collaboration", "emphasizing_autonomy"} & set(found):
             found["persuade_with_permission"] = found.pop("persuade")
-        t.forms = [f for f in forms() if f in found] or ["other"]
-        t.act = [a for a in act_processes() if a in found]
+        t.forms = [f for f in FORMS if f in found] or ["other"]
+        t.act = [a for a in ACT_PROCESSES if a in found]
         t.evidence = {k: found[k] for k in t.forms + t.act if k in found}
         return t
 
@@ -175,7 +162,7 @@ class Coder:
         if qt is not None or codes & self.codes["statement"]:
             return
         directs = self._direction(v, a, b)
-        exercise = "exercise_instruction" in t.found or codes & {"courtesy", *act_processes()}
+        exercise = "exercise_instruction" in t.found or codes & {"courtesy", *ACT_PROCESSES}
         if directs == "imperative" and not exercise:  # MISC 2.5 Direct -> Persuade
             t.add("persuade", "direction", text)
         asks = any(w.endswith("?") for w in v.text[sent.start : sent.end])
@@ -273,7 +260,7 @@ def code_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
         evidence = json.dumps(tc.evidence, ensure_ascii=False, sort_keys=True)
         codes = [";".join(tc.forms), ";".join(tc.act), tc.main_behaviour, evidence]
         codes += [len([f for f in tc.forms if f != "other"])]
-        codes += [f in tc.forms for f in forms()] + [a in tc.act for a in act_processes()]
+        codes += [f in tc.forms for f in FORMS] + [a in tc.act for a in ACT_PROCESSES]
         rows.append([sids[i], int(turn_no[i]), "therapist", *codes])
     log.info("coded %d therapist turns", len(rows))
     return pd.DataFrame(rows, columns=MEASURE.column_names())
@@ -300,8 +287,8 @@ def mi_indices(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = No
 
 _SPEC = read_yaml(DATA_DIR / "measure_columns.yaml")["techniques"]  # description, columns
 _COLUMNS = [(name, *v) for name, v in _SPEC["columns"].items()]
-_COLUMNS += [(f"form_{f}", f"turn coded with form {f}", "bool") for f in forms()]
-_COLUMNS += [(f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in act_processes()]
+_COLUMNS += [(f"form_{f}", f"turn coded with form {f}", "bool") for f in FORMS]
+_COLUMNS += [(f"act_{a}", f"turn coded with ACT process {a}", "bool") for a in ACT_PROCESSES]
 COLUMNS = tuple(Column(*c, (THERAPIST,)) for c in _COLUMNS)
 AGGREGATES = (speaker_means, code_rates, behaviour_entropy, mi_indices)
 CLI = ("session_id", "turn", "form", "act_process", "main_behaviour", "evidence")
