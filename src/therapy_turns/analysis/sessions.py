@@ -15,7 +15,6 @@ from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Z95, Names, adjust_p, 
 from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.features import MARKERS, load_lexicon
-from therapy_turns.measures.registry import Measure
 from therapy_turns.paths import project_path
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, TURN_ID, count_words
 from therapy_turns.store import file_sha256, iter_partitions, load_table, read_manifest, sort_rows
@@ -27,7 +26,6 @@ CONTRAST_COLUMNS = (
     "measure factor group_a group_b n_a n_b mean_a mean_b diff ci_low ci_high p p_adj hedges_g "
     "g_ci_low g_ci_high omnibus_p df_resid family note"
 ).split()
-CORRELATION_COLUMNS = ["measure", "outcome", "method", "n", "r", "ci_low", "ci_high", "p", "p_adj"]
 
 
 def with_words(turns: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +92,7 @@ def summarise_sessions(
     tables: Mapping[str, pd.DataFrame],
     exclude: Names = DEFAULT_EXCLUDE,
     *,
-    measures: Mapping[str, Measure] | None = None,
+    measures: Mapping[str, registry.Measure] | None = None,
     words: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per session: turn and word counts, then each measure's aggregations."""
@@ -369,6 +367,6 @@ def outcome_correlations(
                 se = np.sqrt((1 + r * r / 2) / (n - 3))
                 lo, hi = np.tanh(np.arctanh(r) + np.array([-Z95, Z95]) * se)
         rows.append((m, o, method, n, r, float(lo), float(hi), p))
-    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS[:-1])
+    out = pd.DataFrame(rows, columns="measure outcome method n r ci_low ci_high p".split())
     out["p_adj"] = adjust_p(out["p"].to_numpy(float), correction)
     return out

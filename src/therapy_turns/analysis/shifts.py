@@ -1,13 +1,11 @@
 """Technique shifts, emotion coupling, MI indices, client talk (notebooks 04, 05); events (07)."""
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype
 from scipy.stats import entropy
 
 from therapy_turns.analysis import stats
@@ -255,8 +253,7 @@ def choose_events(
     """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
     say = read_yaml(DATA_DIR / "events.yaml")["descriptions"]
     if counts := event_counts(turns):
-        text = turns.get("event_text", pd.Series([""])).fillna("")
-        lines = text.str.contains(r"^---", flags=re.M).any()
+        lines = turns.get("event_text", pd.Series([""])).fillna("").str.contains(r"(?m)^---").any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
         src = f"annotations in `{annotated}`" + (f" and {own}" if lines else "")
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
@@ -383,7 +380,7 @@ def _conditions(turns: pd.DataFrame) -> pd.DataFrame:
 
 def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame:
     """Shares of next therapist main behaviours and ACT processes per event type, Wilson CIs."""
-    acts = [c for c in codes if c.startswith("act_") and is_bool_dtype(codes[c])]
+    acts = [c for c in codes.select_dtypes("bool") if c.startswith("act_")]
     nxt = next_turn(_conditions(turns), codes, "main_behaviour", acts)
     behaviours = sorted(codes["main_behaviour"].dropna().unique())
     hits = {("main_behaviour", b): nxt["next_code"] == b for b in behaviours}
