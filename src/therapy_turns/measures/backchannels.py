@@ -1,6 +1,5 @@
-"""Backchannels and minimal responses ("Yeah.", "Mm-hmm.", "Okay, right."): turns that keep the
-floor with the other speaker. Word list and length rule in ``data/backchannels.yaml``; emotion
-trajectories and session means leave them out by default (a scored "Yeah." is no affect)."""
+"""Backchannels and minimal responses ("Yeah.", "Mm-hmm."; ``data/backchannels.yaml``): left out
+of emotion trajectories and session means by default (a scored "Yeah." is no affect)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Rule-based client-language coder: each patient turn is change talk, sustain talk or neutral
-(MISC 2.5 kinds), with the words behind each code. Rules: ``data/change_talk.yaml``; decision
-rules and what they miss: ``docs/client_talk.md``."""
+"""Rule-based client-language coder: change talk, sustain talk or neutral per patient turn (MISC
+2.5 kinds) with evidence (``data/change_talk.yaml``, ``docs/client_talk.md``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``, README "Trained
-coders"): TF-IDF word and character n-grams plus the rule codes into a logistic regression,
-session-grouped CV, a checksummed model file (magic line, JSON header, pickle: trust needed)."""
+"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``): TF-IDF n-grams
+and rule codes into a logistic regression, session-grouped CV, a checksummed model file."""
 
 from __future__ import annotations
 

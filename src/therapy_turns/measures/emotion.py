@@ -1,6 +1,5 @@
-"""The ``emotion`` measure: per turn valence, arousal and dominance (EmoBank-trained linear model,
-1-5), the rule layer on VADER's lexicon (:class:`Rules`), VADER compound and NRC emotion rates
-(``docs/emotion.md``); the model's validation on EmoBank dev."""
+"""The ``emotion`` measure: valence, arousal and dominance (EmoBank-trained linear model), the rule
+layer on VADER's lexicon, VADER and NRC rates per turn (``docs/emotion.md``); its validation."""
 
 from __future__ import annotations
 
@@ -143,8 +142,7 @@ class RuleView:
         self.marks = [np.concatenate(([0], np.cumsum(m, dtype=np.int64))).tolist() for m in marks]
         self.scopes = {k: self._scope(k) for k in np.flatnonzero(neg).tolist()}
         at = np.flatnonzero(t.isin("LOWER", {m[0] for m in rules.modifiers}, False)).tolist()
-        #: per Doc (its first token): (first, last) token of each modifier phrase, longest
-        #: first, then by position
+        #: per Doc (its first token): (first, last) token of its modifier phrases, longest first
         self.modifiers: dict[int, list[tuple[int, int]]] = {}
         for n in sorted({len(m) for m in rules.modifiers}, reverse=True):
             for i in at:
@@ -320,8 +318,7 @@ BASELINES = (
 )
 #: NRC categories counted by the ``nrc_arousal`` baseline (high-arousal emotions).
 NRC_AROUSAL = ("anger", "fear", "surprise", "anticipation", "joy")
-#: Dev-set scores shipped beside the model (ids, human ratings, scores; no text), written by
-#: ``make emotion-model`` so the validation figure can be drawn where EmoBank is not at hand.
+#: dev-set scores shipped beside the model (no text): the validation where EmoBank is not at hand
 SHIPPED_DEV = MODEL_FILE.with_name("emobank_dev_predictions.csv")
 
 

@@ -1,6 +1,5 @@
-"""Notebook 07's measures: ``events``, the event type keys on each turn (the turn table's ``event``
-column, :mod:`therapy_turns.io.transcripts`) and their number per session and type; ``thinking``,
-the words of the therapist's hidden reasoning for :mod:`therapy_turns.analysis.shifts`."""
+"""Notebook 07's measures: ``events`` (the event type keys of each turn, counted per session and
+type) and ``thinking`` (the words of the therapist's hidden reasoning, for ``analysis.shifts``)."""
 
 from __future__ import annotations
 

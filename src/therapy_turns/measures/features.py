@@ -1,6 +1,5 @@
-"""The ``features`` measure: per-turn linguistic features (``data/feature_columns.yaml``), their
-word lists and patterns (``lexicons/*.yaml``, :class:`PhraseCounter`), the question detector shared
-with the technique coder, LSM and reflective overlap on therapist turns; :func:`session_lsm`."""
+"""The ``features`` measure (``data/feature_columns.yaml``; word lists in ``lexicons/*.yaml``), the
+question detector shared with the technique coder, and :func:`session_lsm`."""
 
 from __future__ import annotations
 
@@ -274,9 +273,7 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     col |= {"ttr": ttr, "mattr": mattr_}
     content = t.isin("POS", schema.CONTENT_POS, normed=False)
     col["lexical_density"] = ratio(t.count(word & content), nw)
-    # readability (textdescriptives' descriptive_stats and readability): 206.835 - 1.015 * words
-    # per sentence - 84.6 * syllables per word; grade 0.39 * words per sentence + 11.8 * syllables
-    # per word - 15.59, over the words without punctuation or apostrophe
+    # Flesch reading ease and grade (textdescriptives) over the words without punctuation or '
     keep = ~t.flag("IS_PUNCT") & ~t.where("ORTH", lambda s: "'" in s, normed=False)
     n_keep, lang = t.count(keep), t.docs[0].lang_ if t.docs else "en"
     lowers, inv = t.types("LOWER", normed=False)

@@ -1,6 +1,5 @@
-"""Rule-based therapist technique coder: MITI/MISC forms, ACT processes and the AnnoMI main
-behaviour of each therapist turn, with the words behind each label. Codebook and decision rules:
-``docs/codebook.md``; rules, word lists and thresholds: ``data/technique_patterns.yaml``."""
+"""Rule-based therapist technique coder: MITI/MISC forms, ACT processes and AnnoMI main behaviour
+per therapist turn with evidence (``docs/codebook.md``, ``data/technique_patterns.yaml``)."""
 
 from __future__ import annotations
 
