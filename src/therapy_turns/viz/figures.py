@@ -3,7 +3,6 @@
 import re
 from collections.abc import Mapping, Sequence
 
-import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ from therapy_turns.analysis.sessions import with_words
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
 from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
-from therapy_turns.paths import DATA_DIR, read_yaml
+from therapy_turns.measures.techniques import act_processes, forms
 from therapy_turns.viz import plots
 from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
@@ -34,11 +33,7 @@ NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
 LEGEND_SESSIONS = 12
 #: Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1).
-CODE_ORDER = {
-    c: (k, i)
-    for k, layer in enumerate(("forms", "act_processes"))
-    for i, c in enumerate(read_yaml(DATA_DIR / "codebook.yaml").get(layer, {}))
-}
+CODE_ORDER = {c: (k, i) for k, f in enumerate((forms, act_processes)) for i, c in enumerate(f())}
 
 
 def _words(name: str) -> str:
@@ -68,9 +63,8 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
         df = df.groupby(keys, observed=True)[list(cols)].mean().reset_index()
     long = df.melt(keys, list(cols), var_name="feature")
     long["feature"] = long["feature"].map(plots.column_label)
-    kind = POINTS if by_segment else BOX
     facets = dict(col="feature", col_wrap=min(len(cols), 4), sharey=False, height=1.8, aspect=0.95)
-    g = sns.catplot(long, y="value", **facets, **SPEAKERS, **kind)
+    g = sns.catplot(long, y="value", **facets, **SPEAKERS, **(POINTS if by_segment else BOX))
     g.set_titles("{col_name}", size=7).set_axis_labels("session segment" if by_segment else "", "")
     if by_segment:
         sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 1), ncol=2, title=None)
@@ -144,8 +138,7 @@ def plot_trajectories(
             ax.set_title(labels[sid], fontsize=8)
             ax.set(xlabel="turn", ylim=(lo - pad, hi + pad))
             ax.set_ylabel(plots.column_label(value_label, width=18) if k % ncols == 0 else "")
-        legend = dict(loc="lower center", fontsize=7, ncols=5, bbox_to_anchor=(0.5, 0.0))
-        plots.fig_legend(fig, axes, **legend)
+        plots.fig_legend(fig, axes, loc="lower center", fontsize=7, ncol=5, bbox_to_anchor=(0.5, 0))
         fig.get_layout_engine().set(rect=(0, 0.07, 1, 1))
         figs.append(fig)
     return figs[0] if one else figs
@@ -221,13 +214,12 @@ def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
     few = (n := ent["session_id"].nunique()) <= LEGEND_SESSIONS
     d = ent.assign(session=ent["session_id"].map(plots.session_labels(ent["session_id"], 10)))
+    line = dict(data=d, x="turn", y="entropy", ax=ax)
     if few:
-        sns.lineplot(d, x="turn", y="entropy", hue="session", lw=1, ax=ax)
+        sns.lineplot(**line, hue="session", lw=1)
     else:
-        thin = dict(units="session", estimator=None, lw=0.4, color="0.6", alpha=0.4)
-        sns.lineplot(d, x="turn", y="entropy", ax=ax, **thin)
-        mean = dict(errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
-        sns.lineplot(d, x="turn", y="entropy", ax=ax, **mean)
+        sns.lineplot(**line, units="session", estimator=None, lw=0.4, color="0.6", alpha=0.4)
+        sns.lineplot(**line, errorbar=None, lw=1.6, color=PALETTE[1], label=f"mean of {n} sessions")
     ax.set(xlabel="turn", ylabel=f"entropy of last {window} codes (bits)")
     out = dict(title="session", title_fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.legend(fontsize=6, **(out if few else dict(frameon=True)))  # sessions beside the lines
@@ -308,7 +300,7 @@ def code_color(code: str) -> str:
     layer, i = CODE_ORDER.get(code, (9, 0))
     if layer == 1:
         return {"#F0E442": "#8C7A00"}.get(c := PALETTE[i % len(PALETTE)], c)
-    return mpl.colors.to_hex(mpl.colormaps["tab10"](i % 10)) if layer == 0 else "#777777"
+    return sns.color_palette("tab10").as_hex()[i % 10] if layer == 0 else "#777777"
 
 
 def plot_session(s: Frame, kept: Frame, codes: Sequence[str], session_id: str) -> plt.Figure:
