@@ -13,7 +13,7 @@ from therapy_turns.analysis.sessions import with_words
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
 from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
-from therapy_turns.measures.techniques import act_processes, forms
+from therapy_turns.measures.techniques import ACT_PROCESSES, FORMS
 from therapy_turns.viz import plots
 from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
 
@@ -33,7 +33,7 @@ NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 #: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
 LEGEND_SESSIONS = 12
 #: Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1).
-CODE_ORDER = {c: (k, i) for k, f in enumerate((forms, act_processes)) for i, c in enumerate(f())}
+CODE_ORDER = {c: (k, i) for k, cs in enumerate((FORMS, ACT_PROCESSES)) for i, c in enumerate(cs)}
 
 
 def _words(name: str) -> str:
