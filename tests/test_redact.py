@@ -724,7 +724,7 @@ def test_medications_conditions_and_of_without_a_name_before_it_are_kept():
         ("Rent is due on the 14th, so I panic.", [("DATE", "14th")]),  # a bare day of the month
         ("I stay until the 30th of next month.", [("DATE", "30th")]),
         ("Her flat is on the 2nd floor, the 3rd time I went.", []),
-        ("Pay it by Monday the 9th and you are fine.", [("DATE", "9th")]),
+        ("Pay it by Monday the 9th and you are fine.", [("DATE", "Monday the 9th")]),
         ("It was the 1st of many bad nights.", []),
         ("The ticket said ZQ8-TT41-M7K on it.", [("ID", "ZQ8-TT41-M7K")]),  # letter-digit groups
         ("Write down R7K 2PX9 LL4 for them.", [("ID", "R7K 2PX9 LL4")]),
@@ -1040,3 +1040,73 @@ def test_round12_probe_forms_of_handles_ages_addresses_codes_and_emails(text, ex
     an e-mail's name; the name after "DJ"; an age in words in parentheses, after "pushing" or
     "going on", and "a hundred-year-old"; a spoken postcode with hyphens; a helpline's name."""
     assert found(text, ruler) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "She scored 95 and still won, and her brother of ninety-seven came.",
+            [("AGE", "ninety-seven")],
+        ),
+        (
+            "He's now 96. The cake said '97 and fabulous' in pink.",
+            [("AGE", "96"), ("AGE", "97")],
+        ),
+        ("His licence is MORGA 753116 SM9IJ, it's suspended.", [("ID", "MORGA 753116 SM9IJ")]),
+        ("The claim is CLAIM 77120045 now.", [("ID", "CLAIM 77120045")]),
+        ("The warrant number was W/4471/23, she said.", [("ID", "W/4471/23")]),
+        ("It's listed as CAD 55123 of 2024 in the letter.", [("ID", "CAD 55123 of 2024")]),
+        ("The file is Civil Case No. 45 of 2021 now.", [("ID", "Civil Case No. 45 of 2021")]),
+        ("The car, KX19 ABC, was towed.", [("ID", "KX19 ABC")]),
+        (
+            "She lives at House 17, Road 5, Dhanmondi, near the lake.",
+            [("ADDRESS", "House 17, Road 5, Dhanmondi")],
+        ),
+        (
+            "In Year 10, Room 4, we had maths. Send it to Marlowe Court, Apartment 3, please.",
+            [("ADDRESS", "Marlowe Court, Apartment 3")],
+        ),
+        ("They live out past Lekki Phase 1 now.", [("ADDRESS", "Lekki Phase 1")]),
+        ("Her flat is Strada Lipscani 14, in town.", [("ADDRESS", "Strada Lipscani 14")]),
+        ("We lived at Mannerheimintie 12 B 34 once.", [("ADDRESS", "Mannerheimintie 12 B 34")]),
+        ("We grew up in Dublin 8 near the canal.", [("POSTCODE", "Dublin 8")]),
+        (
+            "Chapter 1226, honestly. Now I'm at 12 Hope Road, Kingston 10.",
+            [("ADDRESS", "12 Hope Road"), ("POSTCODE", "Kingston 10")],
+        ),
+        ("It's Makati 1226.", [("POSTCODE", "1226")]),
+        ("She works in Halden Dental Lab these days.", [("ORG", "Halden Dental Lab")]),
+        (
+            "The case is at Family Court at Parramatta, sadly.",
+            [("ADDRESS", "Family Court at Parramatta")],
+        ),
+        (
+            "On Monday the first thing I do is cry. The meeting is on Friday the 11th, at noon.",
+            [("DATE", "Friday the 11th")],
+        ),
+        ("The hearing is Monday the twelfth, so.", [("DATE", "Monday the twelfth")]),
+        ("Her birthday's the 30th, and I forgot.", [("DATE", "30th")]),
+        ("It pinged from 172 dot 16 dot 4 dot 20 twice.", [("IP", "172 dot 16 dot 4 dot 20")]),
+    ],
+)
+def test_round13_ages_spaced_ids_case_numbers_address_parts_districts_courts_and_weekday_dates(
+    text, expected, ruler
+):
+    """Round 13: "a brother of", "now" before an age and an age on a card after a quote (not
+    "scored 95 and still"); up to six capitals and a mixed group around an ID's digits; a code of
+    several parts after an ID word; "N of YEAR" case numbers; a UK number plate; comma-separated
+    numbered address parts and a building then its flat (not "Year 10, Room 4"); an area's phase;
+    Romanian and Finnish street forms; a numbered postal district, a district number after a
+    street and a 4-digit code after a capitalised word (not "Chapter 1226"); more organisation
+    words; a court with its seat; a weekday with a day (not "Monday the first thing"); a day
+    after "birthday's the"; an IP address said aloud."""
+    assert found(text, ruler) == expected
+
+
+def test_round13_rare_capitalised_word_is_a_name_whatever_its_tag():
+    """Real model: a capitalised word that is neither frequent in English nor in WordNet is a name
+    even when the tagger calls it an adjective or a verb at a sentence start ("Nkechinyere is the
+    one"); a frequent word there ("Honestly") is not."""
+    [ms] = find_identifiers(["Honestly. Nkechinyere is the one who told me."])
+    assert [(m.kind, m.surface) for m in ms] == [("NAME", "Nkechinyere")]

@@ -124,7 +124,7 @@ class TokenNameRecognizer(pa.EntityRecognizer):
             return rare and not tok.is_stop and kind or None
         if not tagged or not (tok.text.istitle() or _CAMEL.fullmatch(tok.text)):
             return None
-        if rare and len(tok) > 2 and (tok.pos_ in ("PROPN", "NOUN") or listed):
+        if rare and len(tok) > 2 and (tok.pos_ in ("PROPN", "NOUN") or listed or unlisted):
             return "RARE_PROPER_NOUN"
         start = i == 0 or doc[i - 1].is_space or doc[i - 1].is_punct and doc[i - 1].text != ","
         skip = tok.ent_type_.casefold() in r.not_name_types or i in self.safe
