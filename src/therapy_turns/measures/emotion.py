@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -45,35 +47,21 @@ SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
 UED_COLUMNS = ("valence", "arousal")
 UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
 UED_METRICS += ("rise_rate", "recovery_rate")
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The rule-layer settings (``lexicons/emotion_rules.yaml``; modifiers: words -> value)."""
-
-    lexicon: dict[str, float]
-    modifiers: dict[tuple[str, ...], float]
-    window: int
-    negation_scalar: float
-    neg_window: int
-    neg_stops: frozenset[str]
-    neg_determiners: frozenset[str]
-    neg_prepositions: frozenset[str]
-    contrast: frozenset[str]
-    before: float
-    after: float
-    alpha: float
+#: one scored span (``docs/emotion.md``): words, the rule layer's (token, value) terms, their sum,
+#: compound, positive and absolute negative sums, negated token indices, NRC rates per 100 words,
+#: VADER scores, the model's lexical items and dense inputs (:data:`DENSE_FEATURES`)
+Unit = namedtuple("Unit", "n terms raw compound pos neg negated nrc vader items dense")
 
 
 @lru_cache(maxsize=1)
-def load_rules() -> Rules:
-    """The rule layer with the VADER lexicon and the shipped YAML settings (cached)."""
+def load_rules() -> SimpleNamespace:
+    """The rule-layer settings (``lexicons/emotion_rules.yaml``; VADER's ``lexicon``, cached)."""
     raw, mods = read_yaml(LEXICON_DIR / "emotion_rules.yaml"), {}
     for k in ("intensifiers", "diminishers"):
         spec = raw.pop(k)
         mods |= {tuple(str(w).lower().split()): float(spec["value"]) for w in spec["words"]}
     sets = {k: frozenset(v) for k, v in raw.items() if isinstance(v, list)}
-    return Rules(analyzer().lexicon, mods, **raw | sets)
+    return SimpleNamespace(lexicon=analyzer().lexicon, modifiers=mods, **raw | sets)
 
 
 analyzer = lru_cache(maxsize=1)(SentimentIntensityAnalyzer)  # VADER's analyzer, one per process
@@ -83,23 +71,6 @@ analyzer = lru_cache(maxsize=1)(SentimentIntensityAnalyzer)  # VADER's analyzer,
 def nrc_lexicon() -> dict[str, tuple[int, ...]]:
     """NRC word -> how often each of :data:`NRC_EMOTIONS` is listed for it (as NRCLex counts)."""
     return {w: tuple(map(emos.count, NRC_EMOTIONS)) for w, emos in NRCLex().__lexicon__.items()}
-
-
-@dataclass
-class Unit:
-    """One scored span: the rule layer's reading, NRC rates, VADER scores and model inputs."""
-
-    n: int  # words
-    terms: list[tuple[str, float]]  # sentiment-bearing tokens and their values after the rules
-    raw: float  # sum of the token values
-    compound: float  # raw / sqrt(raw^2 + alpha)
-    pos: float  # sum of the positive token values
-    neg: float  # sum of the absolute negative token values
-    negated: set[int]  # doc indices of the tokens inside a negation scope
-    nrc: dict[str, float]  # NRC hits per 100 words outside negation scopes
-    vader: dict[str, float]
-    items: list[str]  # lexical items: words (``NOT_`` inside a negation scope), then bigrams
-    dense: list[float]  # DENSE_FEATURES (rates per word)
 
 
 def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarray:
@@ -114,7 +85,7 @@ def _lookup(t: Tokens, table: Mapping[str, object], missing: object) -> np.ndarr
 class RuleView:
     """The rule layer on a block of Docs (token attributes read once), spans as block indices."""
 
-    def __init__(self, docs: Sequence[Doc], rules: Rules) -> None:
+    def __init__(self, docs: Sequence[Doc], rules: SimpleNamespace) -> None:
         self.rules, t = rules, Tokens(docs)
         self.lower, self.lemma = t.strings("LOWER"), t.strings("LEMMA", str.lower)
         self.text, self.dep = t.strings("ORTH"), t.strings("DEP")
@@ -211,7 +182,7 @@ class RuleView:
         return Unit(n, terms, raw, dense[0], pos, negs, neg, nrc, vd, items, [*dense, first * per])
 
 
-def span_unit(span: Doc | Span, rules: Rules | None = None) -> Unit:
+def span_unit(span: Doc | Span, rules: SimpleNamespace | None = None) -> Unit:
     """The :class:`Unit` of a Doc or Span (its own :class:`RuleView`)."""
     whole = span[:] if isinstance(span, Doc) else span
     return RuleView([whole.doc], rules or load_rules()).unit(whole.start, whole.end, span.text)
@@ -262,7 +233,7 @@ load_model = lru_cache(maxsize=1)(LinearVAD.load)  # the shipped model, read onc
 
 
 def score_turns(
-    turns: pd.DataFrame, docs: Sequence[Doc], rules: Rules | None = None
+    turns: pd.DataFrame, docs: Sequence[Doc], rules: SimpleNamespace | None = None
 ) -> pd.DataFrame:
     """One row per turn (``docs[i]``: the Doc of ``turns.text.iloc[i]``): :data:`SCORE_COLUMNS`."""
     if len(turns) != len(docs):
