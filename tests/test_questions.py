@@ -35,7 +35,8 @@ def make_doc(text: str, pos: dict[str, str] | None = None) -> Doc:
 
 def question_type(sent: Span) -> str | None:
     """The detector's label of one sentence (quotes counted over its whole Doc)."""
-    return sentence_question_type(DocView(sent.doc), sent.start, sent.end, quote_mask(sent.doc))
+    v = DocView(sent.doc)
+    return sentence_question_type(v, sent.start, sent.end, quote_mask(v.text))
 
 
 @pytest.mark.parametrize(

@@ -221,10 +221,9 @@ def _read(path: str | Path) -> tuple[Path, dict[str, Any], bytes]:
 
 def payload_sha256(path: str | Path) -> str | None:
     """The payload checksum of a model file (None if there is no readable model file)."""
-    try:
+    with suppress(OSError, CoderError):
         return _read(path)[1]["payload_sha256"]
-    except (OSError, CoderError):
-        return None
+    return None
 
 
 def load_model(path: str | Path) -> TrainedCoder:

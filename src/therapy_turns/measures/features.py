@@ -136,10 +136,9 @@ def lexicon() -> dict[str, Any]:
     return lex
 
 
-def quote_mask(doc: Doc, texts: Sequence[str] | None = None) -> list[bool]:
-    """Per token of ``doc`` (its token ``texts``): inside quotation marks, quotes included?"""
+def quote_mask(texts: Sequence[str]) -> list[bool]:
+    """Per token (its text of ``texts``): inside quotation marks, quotes included?"""
     lex = lexicon()
-    texts = [t.text for t in doc] if texts is None else texts
     if lex["quotes"].isdisjoint(texts):
         return [False] * len(texts)
     depth, toggle, inside = 0, False, []
@@ -306,7 +305,7 @@ def _features(t: Tokens) -> dict[str, np.ndarray]:
     cut, views = np.searchsorted(sent_at, t.start).tolist(), t.views()
     for k in np.flatnonzero(has).tolist():
         v, lo, hi = views[k], int(t.start[k]), int(t.start[k + 1])
-        quoted, ends = quote_mask(v.doc, v.text), [*sent_at[cut[k] : cut[k + 1]].tolist(), hi]
+        quoted, ends = quote_mask(v.text), [*sent_at[cut[k] : cut[k + 1]].tolist(), hi]
         kinds = [sentence_question_type(v, a - lo, b - lo, quoted) for a, b in pairwise(ends)]
         q[k] = kinds.count("open"), kinds.count("closed")
     col |= {"q_open": q[:, 0], "q_closed": q[:, 1], "q_total": q[:, 0] + q[:, 1]}

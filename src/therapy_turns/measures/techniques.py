@@ -35,11 +35,10 @@ CODEBOOK = read_yaml(DATA_DIR / "codebook.yaml")  # the machine-readable codeboo
 FORMS, ACT_PROCESSES = list(CODEBOOK["forms"]), list(CODEBOOK["act_processes"])
 
 
-def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
-    """The AnnoMI main behaviour of a turn: the first behaviour of its forms in ``precedence``."""
+def main_behaviour(turn_forms: Iterable[str]) -> str:
+    """The AnnoMI main behaviour of a turn: the first behaviour of its forms in precedence order."""
     present = {CODEBOOK["main_behaviour_map"][f] for f in turn_forms if f}
-    order = precedence or CODEBOOK["main_behaviour_precedence"]
-    return next((b for b in order if b in present), "other")
+    return next((b for b in CODEBOOK["main_behaviour_precedence"] if b in present), "other")
 
 
 @dataclass
@@ -115,7 +114,7 @@ class Coder:
         v, cv = views or (DocView(doc), None if prev is None else DocView(prev))
         if len(doc) == 0 or not v.doc_text.strip():
             return Turn()
-        t, hits = Turn(v, quote_mask(doc, v.text)), self.hits(doc, v)
+        t, hits = Turn(v, quote_mask(v.text)), self.hits(doc, v)
         t.role_play = role_play or any(h.code == "role_play" for h in hits)
         if cv is not None:
             t.client, t.words = content_lemmas(cv.doc), {*cv.low, *cv.lemma}
@@ -228,8 +227,7 @@ class Coder:
         if complex_stem:
             return "complex+stem"
         said = t.words | client
-        new_cues = [c for c in cues if not all(w in said for w in c.lower().split())]
-        if new_cues:
+        if new_cues := [c for c in cues if not all(w in said for w in c.lower().split())]:
             return f"complex+cue:{new_cues[0]}"
         content = content_lemmas(t.v.doc[start:end])
         novelty = 1.0 - len(content & client) / max(len(content), 1)
