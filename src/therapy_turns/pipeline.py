@@ -176,7 +176,7 @@ def build_tables(
         ev_df = tx.read_events(Path(events)) if events is not None else None
         ev_types = tx.event_types(event_patterns) if event_patterns else None
         if ev_df is not None:  # every row names a session and turn of the corpus: check first
-            parts = tx.session_parts(corpus, on_error, speakers, None, ev_types)
+            parts = tx.session_parts(corpus, speakers, [] if on_error == "skip" else None, ev_types)
             tx.check_events(ev_df, {str(p[0]["session_id"]): len(p) for p in parts}, events)
         cache = str(Path(cache_dir) if cache_dir is not None else out / "parse-cache")
         model = None
@@ -186,12 +186,12 @@ def build_tables(
             model = TechniqueModel(Path(technique_model))
             if "techniques" in measures:
                 measures["techniques"] = replace(measures["techniques"], compute=model)
-        skipped: list[TranscriptError] = []
+        skipped: list[TranscriptError] | None = [] if on_error == "skip" else None
         n = None if any(f.suffix.lower() in tx.TABLE_SUFFIXES for f in files) else len(files)
         bar = tqdm(total=n, desc="analyze", unit="session", disable=not progress)
 
         def tasks() -> Iterator[tuple]:
-            parts = tx.session_parts(corpus, on_error, speakers, skipped, ev_types)
+            parts = tx.session_parts(corpus, speakers, skipped, ev_types)
             for i, chunk in enumerate(tx.iter_chunks(parts, chunk_sessions)):
                 if ev_df is not None:
                     mine = ev_df[ev_df["session_id"].isin(set(chunk["session_id"]))]
@@ -236,7 +236,8 @@ def build_tables(
             "parameters": params,
             "metadata": metadata and {**_file(metadata), **report._asdict()},
             "skipped": [
-                {"path": s.path, "reason": s.withheld() if redact else str(s)} for s in skipped
+                {"path": s.path, "reason": s.withheld() if redact else str(s)}
+                for s in skipped or []
             ],
             "events": events and {**_file(events), "rows": len(ev_df)},
             "event_patterns": event_patterns and _file(event_patterns),

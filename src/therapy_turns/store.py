@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from therapy_turns.io.files import MANIFEST
-from therapy_turns.io.transcripts import CorpusArg, corpus_checksum, project_corpus
+from therapy_turns.io.transcripts import CorpusArg, corpus_checksum
 from therapy_turns.paths import PACKAGE_DIR, project_path
 
 
@@ -69,7 +69,8 @@ def freshness(corpus: CorpusArg, analysis_dir: str | Path, name: str | None = No
         return "no complete build (no manifest.json)"
     if name is not None and name not in manifest["tables"]:
         return f"no table {name!r} (built: {', '.join(manifest['tables'])})"
-    if manifest["corpus_sha256"] != corpus_checksum(project_corpus(corpus)):
+    paths = [project_path(p) for p in ([corpus] if isinstance(corpus, str | Path) else corpus)]
+    if manifest["corpus_sha256"] != corpus_checksum(paths):  # relative paths: from the root
         return f"built from other corpus files than {corpus}"
     if manifest.get("code_sha256") != code_fingerprint():
         return "built by other code (the package changed since)"

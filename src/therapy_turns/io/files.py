@@ -114,7 +114,7 @@ def output_folder(
     if p.exists() and not p.is_dir():
         raise OutputError(f"--out {p}: is a file, expected a folder")
     for i in inputs:
-        if p.resolve() in (Path(i).resolve(), *Path(i).resolve().parents):
+        if Path(i).resolve().is_relative_to(p.resolve()):
             msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
             raise OutputError(msg)
     if p.is_dir() and any(p.iterdir()) and not any((p / f).is_file() for f in (MARKER, MANIFEST)):

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from therapy_turns.io.files import TranscriptError, read_text_file
 from therapy_turns.io.labels import ABBREVIATIONS, Speakers, match_label, segment_text, speaker_map
-from therapy_turns.paths import DATA_DIR, project_path, read_yaml
+from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE, SPEAKERS
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ REQUIRED_COLUMNS = ("session_id", "speaker", "text")  # of a CSV/JSONL transcrip
 EVENTS_FILE_COLUMNS = ("session_id", "turn", "event")
 CorpusArg = str | Path | Sequence[str | Path]
 Row = dict[str, object]
-Record = tuple[int, int, dict[str, object]]  # a table's row: first line, last line, cells
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 EventTypes = dict[str, list[re.Pattern[str]]]  # event type -> patterns, in file order
 _ARTEFACTS = {  # each kind's patterns as one alternation (docs/flags.md)
@@ -72,14 +71,13 @@ def event_types(path: str | Path | None = None) -> EventTypes:
         if not isinstance(types, dict) or not all(isinstance(v, list) for v in types.values()):
             raise TranscriptError("event_types", path, what=f"{type(types).__name__} under 'types'")
         return {str(k): [re.compile(str(p), re.I) for p in v] for k, v in types.items()}
-    except (OSError, yaml.YAMLError) as e:
-        line = mark.line + 1 if (mark := getattr(e, "problem_mark", None)) else None
+    except (OSError, yaml.YAMLError, re.error) as e:
         what = "no such file" if isinstance(e, OSError) else "invalid YAML"
-        raise TranscriptError("event_types", path, line, what=what) from None
-    except re.error as e:  # the first type holding the pattern, as in file order
-        k = next(k for k, v in types.items() if e.pattern in map(str, v))
-        what = f"an invalid regex for type {k!r} ({e})"
-        raise TranscriptError("event_types", path, what=what) from None
+        if isinstance(e, re.error):  # the first type holding the pattern, as in file order
+            k = next(k for k, v in types.items() if e.pattern in map(str, v))
+            what = f"an invalid regex for type {k!r} ({e})"
+        mark = getattr(e, "problem_mark", None)
+        raise TranscriptError("event_types", path, mark and mark.line + 1, what=what) from None
 
 
 EVENT_TYPES = event_types()
@@ -143,8 +141,7 @@ def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
             flags["role_play"] |= kind == "role_play" and speaker == "therapist"
     text = "\n\n".join(keep)
     flags["missing_answer"] |= not text and not flags["generation_error"]  # no speech at all
-    ending = text.rstrip()[-100:]  # the end is all the pattern needs: linear on any length
-    complete = _ARTEFACTS["complete_ending"].search(ending)
+    complete = _ARTEFACTS["complete_ending"].search(text.rstrip()[-100:])  # linear on any length
     flags["truncated"] = len(text.split()) >= 4 and not complete  # "Yeah", "I guess so": complete
     return {"text": text, "meta_notes": "\n\n".join(notes), **flags}
 
@@ -190,7 +187,7 @@ def parse_text(
     return turn_table(text_rows(text, session_id, source, speakers, None))
 
 
-def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterator[Record]:
+def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterator[tuple]:
     """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
     text = read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
@@ -219,7 +216,7 @@ def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterat
         raise TranscriptError("no_rows", path, header_end)
 
 
-def _jsonl_rows(path: Path) -> Iterator[Record]:
+def _jsonl_rows(path: Path) -> Iterator[tuple]:
     for n, line in enumerate(read_text_file(path).split("\n"), start=1):
         if line.strip():
             try:
@@ -274,11 +271,6 @@ def to_csv(df: pd.DataFrame, out: str | Path) -> None:
     df.to_csv(out, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
 
 
-def project_corpus(corpus: CorpusArg) -> list[Path]:
-    """The corpus paths of a notebook parameter, relative ones resolved against the root."""
-    return [project_path(p) for p in ([corpus] if isinstance(corpus, (str, Path)) else corpus)]
-
-
 def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
     """The transcript files of a corpus in reading order with their session ids."""
     found: list[tuple[Path, Path]] = []  # (file, the folder its id is relative to)
@@ -320,14 +312,11 @@ def corpus_checksum(corpus: CorpusArg) -> str:
 
 def session_parts(
     corpus: CorpusArg,
-    on_error: str = "fail",
     speakers: Speakers | None = None,
     skipped: list[TranscriptError] | None = None,
     event_types: EventTypes | None = None,
 ) -> Iterator[list[Row]]:
-    """The raw turn rows of each session; a bad file raises or is skipped (error in ``skipped``)."""
-    if on_error not in ("fail", "skip"):
-        raise ValueError("on_error must be 'fail' or 'skip'")
+    """The raw turn rows of each session; a bad file raises, or is skipped into ``skipped``."""
     speakers, seen = speaker_map(speakers), {}
     for f, sid in corpus_files(corpus).items():
         try:
@@ -336,11 +325,10 @@ def session_parts(
             else:
                 rows = text_rows(read_text_file(f), sid, f, speakers, event_types)
         except TranscriptError as e:
-            if on_error == "fail":
+            if skipped is None:
                 raise
             log.warning("skipped %s", e.withheld())
-            if skipped is not None:
-                skipped.append(e)
+            skipped.append(e)
             continue
         for sid, session in groupby(rows, key=itemgetter("session_id")):
             if sid in seen:
@@ -373,7 +361,7 @@ def load_corpus(
         raise TranscriptError("same_file", out, file=same[0])
     skipped: list[TranscriptError] = []
     types = event_types(event_patterns) if event_patterns else None
-    parts = session_parts(paths, on_error, speakers, skipped, types)
+    parts = session_parts(paths, speakers, skipped if on_error == "skip" else None, types)
     show = progress if progress is not None else len(files) > 20
     rows = [r for s in tqdm(parts, desc="load", unit="session", disable=not show) for r in s]
     return Corpus(turn_table(rows), skipped)
