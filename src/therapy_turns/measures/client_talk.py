@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 CLIENT_CODES = ("change", "sustain", "neutral")
 CLIENT_KINDS = ("desire", "ability", "reasons", "need", "commitment", "taking_steps", "other")
-NEGATORS = frozenset({"not", "never", "no"})
 PAIRS = list(product(("change", "sustain"), CLIENT_KINDS))
 COUNTS = [f"{d}_{k}" for d, k in PAIRS]
 #: one piece of evidence: direction, kind, rule id, matched text and token span
@@ -64,7 +63,7 @@ class ClientCoder:
                 if "direction" not in r or r.get("kind") in vetoed:
                     continue
                 direction = r["direction"]
-                if r.get("flip") and NEGATORS.intersection(norms[s:e]):
+                if r.get("flip") and {"not", "never", "no"}.intersection(norms[s:e]):
                     direction = "sustain" if direction == "change" else "change"
                 if direction not in cancelled or r.get("cancels"):
                     hits.append(TalkHit(direction, r["kind"], r["id"], doc[s:e].text, s, e))

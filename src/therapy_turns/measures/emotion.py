@@ -29,15 +29,12 @@ from therapy_turns.schema import KEYS, PATIENT
 
 log = logging.getLogger(__name__)
 
-NRC_EMOTIONS = tuple(
-    "anger anticipation disgust fear joy sadness surprise trust positive negative".split()
-)
+NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust")
+NRC_EMOTIONS += ("positive", "negative")
 NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
-#: lower-case tokens counted as first person (dense model feature ``first_person``)
 FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
 DIMENSIONS = ("valence", "arousal", "dominance")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
-#: Names of the dense (non-lexical) model inputs, in order.
 DENSE_FEATURES = ("rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos")
 DENSE_FEATURES += ("vader_neg", *NRC_KEYS, "log_words", "exclamations", "questions", "allcaps")
 DENSE_FEATURES += ("negations", "modifiers", "first_person")
@@ -198,7 +195,7 @@ def design_matrix(
         (np.ones(len(rows)), (rows, [j for c in cols for j in c])), shape=(len(units), len(vocab))
     )  # repeated items summed
     lex.data /= np.repeat(np.sqrt(lex.multiply(lex).sum(axis=1).A1), np.diff(lex.indptr))
-    dense = np.asarray([u.dense for u in units], dtype=np.float64).reshape(len(units), -1)
+    dense = np.asarray([u.dense for u in units], dtype=np.float64).reshape(-1, len(dense_sd))
     return sparse.hstack([lex, sparse.csr_matrix((dense - dense_mean) / dense_sd)], format="csr")
 
 
@@ -223,8 +220,6 @@ class LinearVAD:
 
     def predict_units(self, units: Sequence[Unit]) -> np.ndarray:
         """Predictions (n, 3) on the 1-5 scale, clipped (rows are independent)."""
-        if not units:
-            return np.zeros((0, 3))
         x = design_matrix(units, self.vocab, self.dense_mean, self.dense_sd)
         return np.clip(np.asarray(x @ self.coef.T.astype(np.float64)) + self.intercept, 1.0, 5.0)
 
@@ -266,12 +261,10 @@ def patient_ued(
     rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
     """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics of the patient's series."""
-    pat = rows[rows.speaker == PATIENT]
+    groups = rows[rows.speaker == PATIENT].groupby("session_id", sort=False)
+    dyn = {sid: [ued(g[c].to_numpy(float)) for c in UED_COLUMNS] for sid, g in groups}
+    out = {sid: [u[m] for u in d for m in UED_METRICS] for sid, d in dyn.items()}
     names = [f"{c}__patient_ued_{m}" for c in UED_COLUMNS for m in UED_METRICS]
-    out = {}
-    for sid, g in pat.groupby("session_id", sort=False):
-        dyn = [ued(g[c].to_numpy(float)) for c in UED_COLUMNS]
-        out[sid] = [u[m] for u in dyn for m in UED_METRICS]
     return pd.DataFrame.from_dict(out, orient="index", columns=names).rename_axis("session_id")
 
 

@@ -24,7 +24,6 @@ from therapy_turns.measures.views import DocView, Tokens, morph_tense, norm, rat
 from therapy_turns.paths import DATA_DIR, LEXICON_DIR, read_yaml
 from therapy_turns.schema import KEYS, PATIENT, SPEAKERS, THERAPIST, phrase_docs
 
-#: the word-family columns of the features table and their lexicon files
 FAMILIES = {"body_words": "body_sensation", "cognitive_words": "cognitive_process"}
 FAMILIES["feeling_words"] = "feeling"
 MARKERS = ("skeptic", "slow_down", "vague", "catastrophic", "intellectualising")
