@@ -1110,3 +1110,25 @@ def test_round13_rare_capitalised_word_is_a_name_whatever_its_tag():
     one"); a frequent word there ("Honestly") is not."""
     [ms] = find_identifiers(["Honestly. Nkechinyere is the one who told me."])
     assert [(m.kind, m.surface) for m in ms] == [("NAME", "Nkechinyere")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She's coming up to 95, gran.", [("AGE", "95")]),
+        ("He was a few months shy of 100.", [("AGE", "100")]),
+        ("She lived until ninety-nine, bless her.", [("AGE", "ninety-nine")]),
+        ("She's 92 or 93, I forget.", [("AGE", "92"), ("AGE", "93")]),
+        ("He's like 97 or something.", [("AGE", "97")]),
+        ("Is she 90? It's approaching ninety miles an hour.", [("AGE", "90")]),
+        (
+            "Honestly, my mum, she knows. Memory, my sister, died.",
+            [("NAME", "Memory")],
+        ),
+    ],
+)
+def test_round13_more_age_cues_and_a_name_before_my_relation_between_commas(text, expected, ruler):
+    """Round 13: "coming up to", "shy of", "lived until", "is she", an age before "or" and "like"
+    before an age (an age in words not before a unit: "ninety miles"); a capitalised word before
+    ", my <relation>," (not an interjection or a word ending in -ly)."""
+    assert found(text, ruler) == expected
