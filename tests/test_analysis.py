@@ -256,7 +256,7 @@ def _toy_turns() -> pd.DataFrame:
 def test_summarise_sessions_by_hand() -> None:
     turns = _toy_turns()
     emo = turns[["session_id", "turn", "speaker"]].assign(
-        valence=[0.0, 9.0, 0.5, 9.0, 1.0, 100.0, 3.0])
+        valence=[0.0, 9.0, 0.5, 9.0, 1.0, 100.0, 3.0], arousal=0.0)  # every emotion table has both
     tech = turns[turns.speaker == "therapist"][["session_id", "turn", "speaker"]].assign(
         question=[True, False, True], main_behaviour=["q", "s", "q"])
     s = sessions.summarise_sessions(turns, {"emotion": emo, "techniques": tech}).set_index(
