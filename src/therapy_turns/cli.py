@@ -1,6 +1,5 @@
 """Command line: ``therapy-turns parse|analyze|table NAME|<measure>|train-coder|run-notebook|...``.
-The measure commands come from the registry; paths are relative to the current folder. A bad option,
-path or input (an error of this package) is one line (``therapy-turns CMD: message``), exit 2."""
+A bad option, path or input (an error of this package) is one line, exit 2."""
 
 from __future__ import annotations
 
@@ -48,7 +47,6 @@ def write_table(df: pd.DataFrame, out: str | Path) -> Path:
 
 
 def _positive(cast: Callable[[str], float], expected: str) -> Callable[[str], float]:
-    """An argparse type: ``cast(value)`` if it is > 0, else the error 'expected ...'."""
 
     def parse(value: str) -> float:
         with suppress(ValueError):
@@ -143,33 +141,25 @@ def _train_coder(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_notebook(args: argparse.Namespace) -> int:
-    logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
+def _notebooks(args: argparse.Namespace) -> int:
+    """run-notebook, report, strip-notebook: papermill and nbconvert (1.4 s) imported here only."""
     from papermill.exceptions import PapermillExecutionError
 
-    from therapy_turns.report import notebooks  # papermill, nbconvert: 1.4 s, notebooks only
+    from therapy_turns.report import notebooks
 
     a = args
-    try:
-        notebooks.run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, html=a.html)
-    except PapermillExecutionError as e:
-        print(SPEC["messages"]["notebook_failed"].format(args=a, error=e), file=sys.stderr)
-        return 1
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from therapy_turns.report import notebooks
-
-    print(notebooks.build_index(args.reports_dir, args.corpus, args.analysis_dir, args.out))
-    return 0
-
-
-def _strip(args: argparse.Namespace) -> int:
-    from therapy_turns.report import notebooks
-
-    for nb in args.notebooks:
-        notebooks.strip_notebook(nb, args.executed)
+    if a.command == "report":
+        print(notebooks.build_index(a.reports_dir, a.corpus, a.analysis_dir, a.out))
+    elif a.command == "strip-notebook":
+        for nb in a.notebooks:
+            notebooks.strip_notebook(nb, a.executed)
+    else:
+        logging.getLogger("therapy_turns.report").setLevel(logging.INFO)  # cell-by-cell progress
+        try:
+            notebooks.run_notebook(a.notebook, a.output, a.params, dict(a.set), a.kernel, a.html)
+        except PapermillExecutionError as e:
+            print(SPEC["messages"]["notebook_failed"].format(args=a, error=e), file=sys.stderr)
+            return 1
     return 0
 
 
@@ -182,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     reads = {"parse": _parse, "analyze": _analyze, "table": _table}  # transcripts: the options
-    commands = reads | dict.fromkeys(measures, _table) | {"strip-notebook": _strip}
-    commands |= {"run-notebook": _run_notebook, "report": _report, "train-coder": _train_coder}
+    commands = reads | dict.fromkeys(measures, _table)
+    commands |= dict.fromkeys(("strip-notebook", "run-notebook", "report"), _notebooks)
+    commands["train-coder"] = _train_coder
     for name, func in commands.items():
         help, kw = spec["help"].get(name, "").format(", ".join(measures)), {}
         if m := measures.get(name):  # one command per measure, the same as `table NAME`
@@ -215,8 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        suffix = Path(getattr(args, "out", "")).suffix
-        if args.func in (_parse, _table) and suffix not in (".csv", ".parquet"):
+        if args.func in (_parse, _table) and Path(args.out).suffix not in (".csv", ".parquet"):
             raise UsageError(f"--out {args.out}: expected a .csv or .parquet file name")
         return args.func(args)
     except Exception as e:  # the package's own error types are one-line messages, exit 2

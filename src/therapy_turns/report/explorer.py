@@ -1,15 +1,13 @@
-"""Session explorer: one session's turns beside its emotion trajectory and technique timeline, as
-escaped HTML from the analysis tables; ipywidgets filters in JupyterLab, static HTML elsewhere.
-Its stable CSS hooks are listed in docs/architecture.md."""
+"""Session explorer: a session's turns beside its emotion and technique timeline (escaped HTML)."""
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +117,15 @@ def plot_session(data: ExplorerData, session_id: str) -> Figure:
     return session_figure(s, kept, codes, session_id)
 
 
-def _esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
 def _tag(name: str, cls: str, text: str, title: str | None = None, attrs: str = "") -> str:
-    title = "" if title is None else f' title="{_esc(title)}"'
-    return f'<{name} class="{cls}"{attrs}{title}>{_esc(text)}</{name}>'
+    title = "" if title is None else f' title="{escape(title)}"'
+    return f'<{name} class="{cls}"{attrs}{title}>{escape(str(text))}</{name}>'
 
 
 def render_turn(row: Mapping[str, Any]) -> str:
     """HTML of one turn (a row of :func:`session_table`)."""
     flags = [f for f in FLAGS if bool(row.get(f, False))]
-    spk, turn = _esc(row["speaker"]), int(row["turn"])
+    spk, turn = escape(row["speaker"]), int(row["turn"])
     cls = f"tt-turn tt-{spk}" + " tt-flagged" * bool(flags) + " tt-marked" * bool(row["markers"])
     head = [f'<span class="tt-speaker">{spk}</span><span class="tt-turnno">turn {turn}</span>']
     for dim in BADGES:
@@ -148,32 +142,30 @@ def render_turn(row: Mapping[str, Any]) -> str:
     tags += [("marker", m, f"patient marker: {m}", m) for m in row["markers"]]
     tags += [("event", e, row.get("event_text") or e, f"event: {e}") for e in events]
     for kind, value, title, label in tags:
-        attrs = f' data-{kind}="{_esc(value)}"'
+        attrs = f' data-{kind}="{escape(value)}"'
         head.append(_tag("span", f"tt-{kind}", label.replace("_", " "), title, attrs))
-    parts = dict(
-        cls=cls, turn=turn, speaker=spk, head="".join(head), codes="", note="", thinking=""
-    )
+    html = dict(cls=cls, turn=turn, speaker=spk, head="".join(head), codes="", note="", thinking="")
     if (mb := row.get("main_behaviour")) or row["codes"]:
         ev = evidence_by_code(row.get("evidence"), [c for _, c in row["codes"]])
         tags = [_tag("span", "tt-main", mb, "main behaviour (AnnoMI)")] if mb else []
         for layer, code in row["codes"]:
             c, prop = code_color(code), "background" if layer == "form" else "color"
-            attrs = f' data-layer="{layer}" data-code="{_esc(code)}" '
+            attrs = f' data-layer="{layer}" data-code="{escape(code)}" '
             attrs += f'style="{prop}:{c};border-color:{c}"'
             title = f"{code}: {ev.get(code) or 'no evidence recorded'}"
             tags.append(_tag("span", "tt-code", code.replace("_", " "), title, attrs))
-        parts["codes"] = f'<div class="tt-codes">{"".join(tags)}</div>'
+        html["codes"] = f'<div class="tt-codes">{"".join(tags)}</div>'
     if str(row.get("text") or "").strip():
-        parts["text"] = _tag("div", "tt-text", row["text"])
+        html["text"] = _tag("div", "tt-text", row["text"])
     else:
         raw = row.get("raw_text", "")
-        parts["text"] = _tag("div", "tt-raw", raw, "no speech left: raw text shown")
+        html["text"] = _tag("div", "tt-raw", raw, "no speech left: raw text shown")
     if str(row.get("meta_notes") or "").strip():
         title = "out-of-role note, removed from the speech"
-        parts["note"] = _tag("div", "tt-note", row["meta_notes"], title)
+        html["note"] = _tag("div", "tt-note", row["meta_notes"], title)
     if str(row.get("thinking") or "").strip():
-        parts["thinking"] = fill("thinking", text=_esc(row["thinking"]))
-    return fill("turn", **parts)
+        html["thinking"] = fill("thinking", text=escape(str(row["thinking"])))
+    return fill("turn", **html)
 
 
 def render_session(
@@ -197,11 +189,11 @@ def render_session(
         f"technique codes · {sum(map(bool, shown['markers']))} turns with patient markers"
     )
     body = "".join(render_turn(r) for r in shown.to_dict("records"))
-    sid, side = _esc(session_id), ""
+    sid, side = escape(str(session_id)), ""
     if figure:
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
         side = fill("figure_side", sid=sid, uri=uri)
-    return fill("explorer", sid=sid, summary=_esc(summary), body=body, side=side)
+    return fill("explorer", sid=sid, summary=escape(summary), body=body, side=side)
 
 
 class SessionExplorer:

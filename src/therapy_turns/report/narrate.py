@@ -1,6 +1,4 @@
-"""Sentences computed from results, so a notebook's text is true of the corpus it ran on (wording:
-``data/narrate.yaml``); seed-only commentary (``data/seed_notes.yaml``, on the seeds only); the
-provenance table of every notebook."""
+"""Sentences computed from results (wording: ``data/narrate.yaml``), seed notes, provenance."""
 
 from __future__ import annotations
 
@@ -42,9 +40,7 @@ def seed_note(corpus: str | Path, key: str) -> Text:
     """The seed-only commentary ``key``, marked as such; empty for any other corpus."""
     if project_path(corpus).resolve() != project_path("seeds").resolve():
         return Text("")
-    if not (note := (read_yaml(DATA_DIR / "seed_notes.yaml") or {}).get(key)):
-        raise KeyError(f"{DATA_DIR / 'seed_notes.yaml'}: no note {key!r}")
-    return Text(f"*On the seeds:* {note.strip()}")
+    return Text(f"*On the seeds:* {read_yaml(DATA_DIR / 'seed_notes.yaml')[key].strip()}")
 
 
 def ids(values: Iterable[object], limit: int = 8) -> str:
@@ -84,12 +80,10 @@ def session_turns(table: pd.DataFrame, session_id: str, flags: Sequence[str]) ->
     """Turns of one session by speaker and the flagged ones."""
     by = table["speaker"].value_counts().reindex(SPEAKERS, fill_value=0)
     hits = {f: table.loc[table[f].astype(bool), "turn"] for f in flags if f in table}
-    flagged = "; ".join(
-        f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)
-    )
-    flagged = f"flagged: {flagged}" if flagged else "no turn is flagged"
-    turns = plural(len(table), "turn")
-    return Text(say("session_turns", sid=session_id, turns=turns, by=by, flagged=flagged))
+    flagged = [f"{f.replace('_', ' ')} at turn {ids(t)}" for f, t in hits.items() if len(t)]
+    flagged = f"flagged: {'; '.join(flagged)}" if flagged else "no turn is flagged"
+    n = plural(len(table), "turn")
+    return Text(say("session_turns", sid=session_id, turns=n, by=by, flagged=flagged))
 
 
 def turn_counts(turns: pd.DataFrame) -> Text:
@@ -129,7 +123,7 @@ def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
     parts = []
     for f in (f for f in features if f in summary.index):
         p, t = summary.loc[f].get("patient_median"), summary.loc[f].get("therapist_median")
-        if not (p is None or t is None or pd.isna(p) or pd.isna(t)):
+        if not (pd.isna(p) or pd.isna(t)):
             rel = "higher for patients" if p > t else "higher for therapists" if t > p else "equal"
             parts.append(f"`{f}` {rel} ({num(p)} vs {num(t)})")
     return Text(_if(parts, "Medians, patient vs therapist: " + "; ".join(parts) + "."))
@@ -190,8 +184,7 @@ def trajectory(cps: pd.DataFrame, session_id: str, marks: pd.DataFrame, value: s
         for r in c.itertuples()
     )
     text = f"In session {session_id} the {value} {steps}"
-    if c.empty:
-        text = f"In session {session_id} no change point is found in the {value}"
+    text = text if len(c) else f"In session {session_id} no change point is found in the {value}"
     m = marks.loc[marks["session_id"] == session_id, "turn"] if len(marks) else []
     end = f"; slow-down requests at turn {ids(sorted(m))}." if len(m) else "; no slow-down request."
     return Text(text + end)
@@ -216,8 +209,7 @@ def displacements(ued: pd.DataFrame) -> Text:
 
 def composition(comp: pd.DataFrame) -> Text:
     """Which NRC emotions rise or fall from the first to the last phase."""
-    p = comp["phase"]
-    phases = list(p.cat.categories) if hasattr(p, "cat") else list(dict.fromkeys(p))
+    phases = list(comp["phase"].cat.categories)  # dynamics.phase_composition's PHASES
     w = comp.pivot_table(index="column", columns="phase", values="mean", observed=True)
     if len(phases) < 2 or w.empty:
         return Text("")
@@ -322,10 +314,8 @@ def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
         ]
         n_sig, measures = int((omni["omnibus_p"] < alpha).sum()), plural(len(omni), "measure")
         part = say("omnibus", factor=f, alpha=alpha, n_sig=n_sig, measures=measures)
-        part += _if(shown < fam, say("top_contrasts", shown=shown, family=fam))
-        parts.append(
-            f"{part}; " + _hits(named, len(g), "contrast", f"with adjusted p < {alpha}", 4)
-        )
+        part += _if(shown < fam, say("top_contrasts", shown=shown, family=fam)) + "; "
+        parts.append(part + _hits(named, len(g), "contrast", f"with adjusted p < {alpha}", 4))
     return Text(". ".join(parts) + ".")
 
 
@@ -342,11 +332,10 @@ def correlations(table: pd.DataFrame, alpha: float = 0.05) -> Text:
 def git_commit() -> str:
     """The checked-out commit (``+dirty`` when the work tree has changes), or ``unknown``."""
     git = ["git", "-C", str(project_root()), "describe", "--always", "--exclude=*", "--abbrev=12"]
-    try:
-        done = subprocess.run([*git, "--dirty=+dirty"], capture_output=True, check=True, text=True)
-        return done.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    with suppress(OSError):  # no git (not a checkout: no output)
+        done = subprocess.run([*git, "--dirty=+dirty"], capture_output=True, text=True)
+        return done.stdout.strip() or "unknown"
+    return "unknown"
 
 
 def _version(package: str) -> str:

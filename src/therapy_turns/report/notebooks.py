@@ -1,6 +1,4 @@
-"""Validated papermill runs of the notebooks and their HTML, stripping them for commit, and the
-self-contained ``reports/index.html``: each executed notebook's narrative, figures and tables (no
-code), failed notebooks with their error, and a methods section."""
+"""Notebook runs (papermill) and their HTML, stripping for commit, the report ``index.html``."""
 
 from __future__ import annotations
 
@@ -31,8 +29,7 @@ from therapy_turns.store import load_table
 log = logging.getLogger(__name__)
 _QUIET = logging.getLogger(f"{__name__}.nbconvert")
 _QUIET.setLevel(logging.ERROR)
-#: Kernels on a CurveZMQ-encrypted connection where libzmq supports it (no warning "running over
-#: TCP without encryption").
+#: Kernels on a CurveZMQ-encrypted connection where libzmq has it (no "TCP without encryption").
 KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve") else {})
 
 
@@ -103,16 +100,14 @@ def run_notebook(
     return output
 
 
-def write_html(executed: str | Path) -> Path:
+def write_html(executed: str | Path) -> None:
     """Render an executed notebook as ``<name>.html`` beside it (nbconvert, in this process)."""
     exporter = HTMLExporter(log=_QUIET)  # its "alternative text missing" warning: lab template
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    out = Path(executed).with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
-    return out
+    Path(executed).with_suffix(".html").write_text(body, encoding="utf-8")
 
 
-def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> Path:
+def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> None:
     """Clear outputs but of ``nbval-check-output`` cells (refreshed from ``executed`` if given)."""
     nb = nbformat.read(notebook, as_version=4)
     ran = {c.get("id"): c for c in nbformat.read(executed, as_version=4).cells} if executed else {}
@@ -129,7 +124,6 @@ def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> 
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, notebook)
-    return Path(notebook)
 
 
 def _link(path: str | Path, base: Path, text: str) -> str:
@@ -141,36 +135,6 @@ def _error(out: dict) -> str:
     return f"{out.get('ename', '')}: {out.get('evalue', '')}"
 
 
-def outputs_html(cell: nbformat.NotebookNode, base: Path) -> list[str]:
-    """A code cell's outputs as HTML: figures linking their files, tables, results, printed text."""
-    parts = []
-    for out in cell.get("outputs", []):
-        data, kind, md = out.get("data", {}), out.get("output_type"), out.get("metadata", {})
-        if "image/png" in data:
-            meta = md.get("image/png", {}).get("therapy_turns") or md.get("therapy_turns")
-            img = f'src="data:image/png;base64,{data["image/png"].strip()}"'
-            if not meta:
-                parts.append(f'<img alt="figure" {img}>')
-                continue
-            name = escape(str(meta.get("figure", "figure")))
-            links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta.get("files", [])]
-            if pages := meta.get("pages"):
-                further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
-                links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
-            parts.append(fill("figure", name=name, img=img, links=" · ".join(links)))
-        elif "text/html" in data:
-            parts.append("".join(data["text/html"]))  # pandas escapes cell contents
-        elif "text/markdown" in data:
-            parts.append(md2html("".join(data["text/markdown"])))
-        elif "text/plain" in data and kind == "execute_result":
-            parts.append(f"<pre>{escape(''.join(data['text/plain']))}</pre>")
-        elif kind == "stream" and out.get("name") == "stdout":
-            parts.append(f"<pre>{escape(''.join(out['text']))}</pre>")
-        elif kind == "error":
-            parts.append(f"<pre class='error'>{escape(_error(out))}</pre>")
-    return parts
-
-
 def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object]]:
     """Title, narrative HTML (no code; anchors prefixed with the notebook's name), parameters."""
     nb = nbformat.read(path, as_version=4)
@@ -178,8 +142,31 @@ def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object
     for cell in nb.cells:
         if {"parameters", "injected-parameters", "provenance"} & set(cell.metadata.get("tags", [])):
             continue
+        for out in cell.get("outputs", []):  # figures linking their files, tables, text
+            data, kind, md = out.get("data", {}), out.get("output_type"), out.get("metadata", {})
+            if "image/png" in data:
+                meta = md.get("image/png", {}).get("therapy_turns")  # from viz.plots.save_fig
+                img = f'src="data:image/png;base64,{data["image/png"].strip()}"'
+                if not meta:
+                    parts.append(f'<img alt="figure" {img}>')
+                    continue
+                name = escape(meta["figure"])
+                links = [_link(f, base, Path(f).suffix[1:].upper()) for f in meta["files"]]
+                if pages := meta["pages"]:
+                    further = [_link(p[0], base, Path(p[0]).stem.rsplit("-", 1)[-1]) for p in pages]
+                    links.append(f"{len(pages) + 1} pages; further pages: " + ", ".join(further))
+                parts.append(fill("figure", name=name, img=img, links=" · ".join(links)))
+            elif "text/html" in data:
+                parts.append("".join(data["text/html"]))  # pandas escapes cell contents
+            elif "text/markdown" in data:
+                parts.append(md2html("".join(data["text/markdown"])))
+            elif "text/plain" in data and kind == "execute_result":
+                parts.append(f"<pre>{escape(''.join(data['text/plain']))}</pre>")
+            elif kind == "stream" and out.get("name") == "stdout":
+                parts.append(f"<pre>{escape(''.join(out['text']))}</pre>")
+            elif kind == "error":
+                parts.append(f"<pre class='error'>{escape(_error(out))}</pre>")
         if cell.cell_type == "code":
-            parts.extend(outputs_html(cell, base))
             continue
         src = "".join(cell.source).lstrip()
         if title == path.stem and src.startswith("# "):
