@@ -14,8 +14,7 @@ import re
 import time
 from collections.abc import Callable
 
-from therapy_turns.io.labels import segment_text
-from therapy_turns.io.transcripts import _ARTEFACTS, analyse_turn_text
+from therapy_turns.io.transcripts import _ARTEFACTS, analyse_turn_text, segment_text
 from therapy_turns.nlp import text_pieces
 
 log = logging.getLogger("benchmarks.artefact_regex")

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from therapy_turns.io.files import TranscriptError
-from therapy_turns.io.labels import segment_text
-from therapy_turns.io.transcripts import corpus_files, event_counts, load_corpus, parse_text
+from therapy_turns.io.transcripts import (
+    corpus_files,
+    event_counts,
+    load_corpus,
+    parse_text,
+    segment_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SEEDS = ROOT / "seeds-full"

@@ -14,12 +14,16 @@ import spacy
 from therapy_turns import nlp
 from therapy_turns.io import transcripts as tr
 from therapy_turns.io.files import TranscriptError
-from therapy_turns.io.labels import (
+from therapy_turns.io.transcripts import (
+    FLAGS,
+    analyse_turn_text,
+    load_corpus,
     parse_speaker_options,
+    parse_text,
     segment_text,
     speaker_map,
+    to_csv,
 )
-from therapy_turns.io.transcripts import FLAGS, analyse_turn_text, load_corpus, parse_text, to_csv
 
 
 def turns_of(text: str, **kw) -> list[tuple[str, str, str]]:

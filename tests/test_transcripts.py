@@ -10,8 +10,13 @@ import pytest
 
 from therapy_turns.io import transcripts as tr
 from therapy_turns.io.files import TranscriptError
-from therapy_turns.io.labels import segment_text, speaker_map
-from therapy_turns.io.transcripts import analyse_turn_text, load_corpus, parse_text
+from therapy_turns.io.transcripts import (
+    analyse_turn_text,
+    load_corpus,
+    parse_text,
+    segment_text,
+    speaker_map,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

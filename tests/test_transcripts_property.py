@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from therapy_turns.io.files import TranscriptError
-from therapy_turns.io.labels import segment_text, speaker_map
-from therapy_turns.io.transcripts import parse_text
+from therapy_turns.io.transcripts import parse_text, segment_text, speaker_map
 
 # (patient label, therapist label) families, each loaded by default
 FAMILIES = [("Patient", "Therapist"), ("CLIENT", "counsellor"), ("Client", "Counselor"),

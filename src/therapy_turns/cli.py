@@ -16,9 +16,8 @@ import pandas as pd
 import yaml
 
 from therapy_turns.analysis.sessions import read_metadata
+from therapy_turns.io import transcripts as tx
 from therapy_turns.io.files import TranscriptError, atomic_write
-from therapy_turns.io.labels import parse_speaker_options
-from therapy_turns.io.transcripts import Corpus, attach_events, load_corpus, read_events, to_csv
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import build_tables, parse_turns
@@ -42,7 +41,7 @@ class Parser(argparse.ArgumentParser):
 def write_table(df: pd.DataFrame, out: str | Path) -> Path:
     """Write ``df`` as Parquet (suffix ``.parquet``) or CSV, atomically."""
     with atomic_write(out := Path(out)) as tmp:
-        df.to_parquet(tmp, index=False) if out.suffix == ".parquet" else to_csv(df, tmp)
+        df.to_parquet(tmp, index=False) if out.suffix == ".parquet" else tx.to_csv(df, tmp)
     return out
 
 
@@ -72,15 +71,15 @@ def _setting(value: str) -> tuple[str, object]:
     return key.strip(), yaml.safe_load(raw)
 
 
-def load_args(args: argparse.Namespace) -> Corpus:
+def load_args(args: argparse.Namespace) -> tx.Corpus:
     """Load the corpus named by the common arguments; list what was skipped on stderr."""
     kw = dict(on_error=args.on_error, progress=False if args.quiet else None, out=args.out)
-    speakers = parse_speaker_options(args.speaker)
-    corpus = load_corpus(args.paths, speakers=speakers, event_patterns=args.event_patterns, **kw)
+    speakers = tx.parse_speaker_options(args.speaker)
+    corpus = tx.load_corpus(args.paths, speakers=speakers, event_patterns=args.event_patterns, **kw)
     for s in corpus.skipped:
         print(f"skipped: {s.withheld() if args.redact else s}", file=sys.stderr)
     if args.events:
-        corpus.turns = attach_events(corpus.turns, read_events(args.events), args.events)
+        corpus.turns = tx.attach_events(corpus.turns, tx.read_events(args.events), args.events)
     if args.redact:
         from therapy_turns.io.redact import redact_turns
 
@@ -102,7 +101,7 @@ def _analyze(args: argparse.Namespace) -> int:
         read_metadata(args.metadata)  # a missing or malformed file fails before any computing
     # the options named as build_tables' parameters are passed on as they are
     options = {k: v for k, v in vars(args).items() if k in signature(build_tables).parameters}
-    options["speakers"] = parse_speaker_options(args.speaker)
+    options["speakers"] = tx.parse_speaker_options(args.speaker)
     m = build_tables(args.paths, args.out, progress=not args.quiet, **options)
     for s in m["skipped"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)

@@ -1,13 +1,16 @@
-"""Reading and writing files: the loader's one error type (messages in ``data/errors.yaml``),
-UTF-8 text files; atomic writes, owned and locked output folders, a checksummed cache."""
+"""Files: the loader's one error type (messages in ``data/errors.yaml``); UTF-8 text, CSV and JSONL
+read strictly; atomic writes, owned and locked output folders, a checksummed cache."""
 
+import csv
 import fcntl
 import hashlib
+import io
+import json
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -57,6 +60,48 @@ def read_text_file(path: Path) -> str:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise TranscriptError("encoding", path, line, byte=data[e.start : e.start + 1]) from None
+
+
+def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterator[tuple]:
+    """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
+    text = read_text_file(path).removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
+    header: list[str] = []
+    n = 0
+    try:
+        for fields in filter(None, reader):  # blank lines are no rows
+            start = reader.line_num - sum(f.count("\n") for f in fields)  # LFs in quoted cells
+            if not header:
+                header, header_end = [h.strip() for h in fields], reader.line_num
+                if len(set(header)) < len(header):
+                    raise TranscriptError("repeated_column", path, start, header=header)
+                if missing := [c for c in required if c not in header]:
+                    info = {"header": header, "required": list(required), "missing": missing}
+                    raise TranscriptError("missing_column", path, start, **info)
+            elif len(fields) != len(header):
+                raise TranscriptError("field_count", path, start, n=len(fields), k=len(header))
+            else:
+                n += 1
+                yield start, reader.line_num, dict(zip(header, fields, strict=True))
+    except csv.Error as e:
+        raise TranscriptError("unparsable_csv", path, reader.line_num, reason=e) from None
+    if not header:
+        raise TranscriptError("no_header", path)
+    if not n and not empty:
+        raise TranscriptError("no_rows", path, header_end)
+
+
+def jsonl_rows(path: Path) -> Iterator[tuple]:
+    """(line, line, object) of a JSONL file read strictly (one JSON object per line)."""
+    for n, line in enumerate(read_text_file(path).split("\n"), start=1):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TranscriptError("invalid_json", path, n, reason=e.msg) from None
+            if not isinstance(rec, dict):
+                raise TranscriptError("not_object", path, n, type=type(rec).__name__)
+            yield n, n, rec
 
 
 class OutputError(Exception):

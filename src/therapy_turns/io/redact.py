@@ -26,7 +26,7 @@ from presidio_anonymizer.entities import OperatorConfig
 from spacy.language import Language
 from spacy.tokens import Token
 
-from therapy_turns.io.labels import DEFAULT_SPEAKERS
+from therapy_turns.io.transcripts import DEFAULT_SPEAKERS
 from therapy_turns.nlp import load_pipeline
 from therapy_turns.paths import DATA_DIR, read_yaml
 
