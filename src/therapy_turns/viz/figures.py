@@ -14,14 +14,15 @@ from therapy_turns.analysis.shifts import PermutationResult, row_normalise
 from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
 from therapy_turns.measures.techniques import ACT_PROCESSES, FORMS
+from therapy_turns.schema import SPEAKERS
 from therapy_turns.viz import plots
-from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, SPEAKER_ORDER, TEXT_WIDTH
+from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, TEXT_WIDTH
 
 Frame = pd.DataFrame
-SPEAKERS = dict(hue="speaker", palette=SPEAKER_COLORS)
-BOX = dict(kind="box", legend=False, x="speaker", order=SPEAKER_ORDER, fliersize=1.5, linewidth=0.7)
+BY_SPEAKER = dict(hue="speaker", palette=SPEAKER_COLORS)
+BOX = dict(kind="box", legend=False, x="speaker", order=SPEAKERS, fliersize=1.5, linewidth=0.7)
 POINTS = dict(kind="point", x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, legend_out=False)
-POINTS |= dict(hue_order=SPEAKER_ORDER, markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
+POINTS |= dict(hue_order=SPEAKERS, markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
 EACH = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
 HEAT = dict(cmap="Blues", vmin=0, vmax=1, cbar=False, annot_kws={"size": 6})
 LOCKED = plots.INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", col="event")
@@ -30,8 +31,7 @@ LOCKED |= dict(facet_kws={"sharey": "row", "margin_titles": True})
 SHARE = plots.INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
 TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
-#: Above this many sessions the entropy figure draws thin unlabelled lines and their mean.
-LEGEND_SESSIONS = 12
+LEGEND_SESSIONS = 12  # above this many sessions: thin unlabelled entropy lines and their mean
 #: Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1).
 CODE_ORDER = {c: (k, i) for k, cs in enumerate((FORMS, ACT_PROCESSES)) for i, c in enumerate(cs)}
 
@@ -49,8 +49,8 @@ def _shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5,
 
 def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     """Words per turn across the session: a line per session and their mean, a panel per speaker."""
-    kw = dict(x="exchange", y="words", legend=False, **SPEAKERS)
-    facets = dict(col="speaker", col_order=SPEAKER_ORDER, kind="line", height=2.4, aspect=1.45)
+    kw = dict(x="exchange", y="words", legend=False, **BY_SPEAKER)
+    facets = dict(col="speaker", col_order=SPEAKERS, kind="line", height=2.4, aspect=1.45)
     g = sns.relplot(with_words(turns), **facets, **kw, **EACH)
     g.map_dataframe(sns.lineplot, errorbar=None, linewidth=2, **kw)
     return g.set_titles("{col_name}").set_axis_labels(*LABELS["turn_lengths"]).figure
@@ -64,7 +64,7 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
     long = df.melt(keys, list(cols), var_name="feature")
     long["feature"] = long["feature"].map(plots.column_label)
     facets = dict(col="feature", col_wrap=min(len(cols), 4), sharey=False, height=1.8, aspect=0.95)
-    g = sns.catplot(long, y="value", **facets, **SPEAKERS, **(POINTS if by_segment else BOX))
+    g = sns.catplot(long, y="value", **facets, **BY_SPEAKER, **(POINTS if by_segment else BOX))
     g.set_titles("{col_name}", size=7).set_axis_labels("session segment" if by_segment else "", "")
     if by_segment:
         sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 1), ncol=2, title=None)
@@ -184,8 +184,7 @@ def plot_ethogram(
         fig, axes = plots.grid(len(page), 1, height, 0.7, sharex=True)
         for ax, sid in zip(axes, page, strict=False):
             for frame, cols, mark in ((codes, columns, code), (patient, markers, marker)):
-                g = frame[frame.session_id == sid].melt("turn", list(cols))
-                g = g[g["value"].fillna(0).astype(float) > 0]
+                g = frame[frame.session_id == sid].melt("turn", list(cols)).query("value > 0")
                 ax.scatter(g["turn"], g["variable"].map(rows), **mark)
             ax.set_yticks(range(len(rows)), ticks, fontsize=4.5)
             ax.set(ylim=(len(rows) - 0.5, -0.5), xlim=(-1, codes["turn"].max() + 1))

@@ -23,14 +23,12 @@ log = logging.getLogger(__name__)
 #: Okabe-Ito colour-blind-safe palette; patient and therapist keep their colours everywhere.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 SPEAKER_COLORS = {"patient": "#0072B2", "therapist": "#D55E00"}
-SPEAKER_ORDER = ["patient", "therapist"]
 #: Inches: one column, the full width of a two-column paper, the tallest figure (fits A4/letter).
 COLUMN_WIDTH, TEXT_WIDTH, PAGE_HEIGHT = 3.4, 7.0, 10.0
 #: Estimates with intervals from three rows each (low, estimate, high): the median and range.
 INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
 NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
-#: A factor with more levels than this is drawn with its largest groups only.
-MAX_DRAWN_LEVELS = 12
+MAX_DRAWN_LEVELS = 12  # a factor with more levels is drawn with its largest groups only
 #: Sessions-table statistics as words, units of undocumented measures, figures' fixed labels.
 FIGURE_LABELS = read_yaml(DATA_DIR / "figure_labels.yaml")
 STATS, UNITS, LABELS = (FIGURE_LABELS[k] for k in ("stats", "units", "labels"))
@@ -49,10 +47,10 @@ def output_dir(figures_dir: str | Path) -> Path:
     return out
 
 
-def png(fig: plt.Figure, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes without metadata (reproducible)."""
+def png(fig: plt.Figure) -> bytes:
+    """The figure as a 110-dpi PNG without metadata (reproducible)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     return buf.getvalue()
 
 
@@ -92,12 +90,11 @@ def save_table(
     out = output_dir(figures_dir)
     df.to_csv(out / f"{name}.csv", index=False, float_format=float_format, lineterminator="\n")
     if latex:
-        kw = dict(caption=caption, label=f"tab:{name}", escape=True)
-        tex = df.to_latex(index=False, float_format=lambda x: float_format % x, **kw)
-        (out / f"{name}.tex").write_text(tex, encoding="utf-8")
+        kw = dict(caption=caption, label=f"tab:{name}", escape=True, encoding="utf-8")
+        df.to_latex(out / f"{name}.tex", index=False, float_format=float_format, **kw)
 
 
-def paginate(items: Sequence, height: float, fixed: float = 0.8, per_row: int = 1) -> list[list]:
+def paginate(items: Sequence, height: float, fixed: float, per_row: int = 1) -> list[list]:
     """``items`` in pages of as many rows of ``per_row`` ``height`` inches tall as fit a page."""
     n = max(1, int((PAGE_HEIGHT - fixed) // height)) * per_row
     return [list(items[i : i + n]) for i in range(0, len(items), n)] or [[]]
