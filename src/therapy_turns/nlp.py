@@ -27,8 +27,7 @@ INSTALL_HINT = (
 )
 #: Token attributes kept in the parse cache (everything the analyses read).
 DOC_ATTRS = "ORTH LEMMA TAG POS MORPH DEP HEAD SENT_START SPACY ENT_IOB ENT_TYPE NORM".split()
-#: the longest piece a text over ``nlp.max_length`` is parsed in
-PIECE_CHARS = 20_000
+PIECE_CHARS = 20_000  # the longest piece a text over ``nlp.max_length`` is parsed in
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+")
 
 

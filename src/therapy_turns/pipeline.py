@@ -105,10 +105,8 @@ def _dask(scheduler: str, timeout: float) -> Any:
         with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
             return Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as e:
-        raise SchedulerError(
-            f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
-            f"({type(e).__name__})"
-        ) from None
+        msg = f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s"
+        raise SchedulerError(f"{msg} ({type(e).__name__})") from None
 
 
 def run_chunks(
@@ -138,12 +136,10 @@ def _write(out: Path, name: str, index: int, df: pd.DataFrame, stats: dict[str, 
     (out / name).mkdir(parents=True, exist_ok=True)
     df.to_parquet(out / name / f"part-{index:05d}.parquet", index=False)
     s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": [str(c) for c in df]})
-    s["partitions"] += 1
-    s["rows"] += len(df)
+    s.update(partitions=s["partitions"] + 1, rows=s["rows"] + len(df))
 
 
 def _file(path: str | Path, sha256: str | None = None) -> dict[str, str]:
-    """A file's manifest entry: absolute path and SHA-256."""
     return {"path": str(Path(path).resolve()), "sha256": sha256 or store.file_sha256(Path(path))}
 
 

@@ -52,8 +52,7 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
 def read_table(name: str, analysis_dir: str | Path) -> pd.DataFrame:
     """Every partition of table ``name`` (no freshness check), sorted by session and turn."""
     parts = list(iter_partitions(name, analysis_dir))
-    full = [p for p in parts if len(p)]
-    return sort_rows(pd.concat(full, ignore_index=True) if full else parts[0])
+    return sort_rows(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
 
 
 def read_manifest(analysis_dir: str | Path) -> dict[str, Any] | None:
