@@ -261,10 +261,11 @@ def patient_ued(
     rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
     """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics of the patient's series."""
+    cols = [c for c in UED_COLUMNS if c in rows.columns]  # (a table may lack one)
     groups = rows[rows.speaker == PATIENT].groupby("session_id", sort=False)
-    dyn = {sid: [ued(g[c].to_numpy(float)) for c in UED_COLUMNS] for sid, g in groups}
+    dyn = {sid: [ued(g[c].to_numpy(float)) for c in cols] for sid, g in groups}
     out = {sid: [u[m] for u in d for m in UED_METRICS] for sid, d in dyn.items()}
-    names = [f"{c}__patient_ued_{m}" for c in UED_COLUMNS for m in UED_METRICS]
+    names = [f"{c}__patient_ued_{m}" for c in cols for m in UED_METRICS]
     return pd.DataFrame.from_dict(out, orient="index", columns=names).rename_axis("session_id")
 
 
