@@ -25,10 +25,12 @@ POINTS = dict(kind="point", x="segment", errorbar=("ci", 95), seed=0, dodge=0.25
 POINTS |= dict(hue_order=SPEAKERS, markersize=3, linewidth=1, err_kws={"linewidth": 0.8})
 EACH = dict(units="session_id", estimator=None, alpha=0.35, linewidth=0.8)
 HEAT = dict(cmap="Blues", vmin=0, vmax=1, cbar=False, annot_kws={"size": 6})
-LOCKED = plots.INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", col="event")
+#: Estimates with intervals from three rows each (low, estimate, high): the median and range.
+INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
+LOCKED = INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", col="event")
 LOCKED |= dict(kind="line", marker="o", markersize=2.5, lw=1)
 LOCKED |= dict(facet_kws={"sharey": "row", "margin_titles": True})
-SHARE = plots.INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
+SHARE = INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
 TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 LEGEND_SESSIONS = 12  # above this many sessions: thin unlabelled entropy lines and their mean
@@ -45,6 +47,18 @@ def _shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5,
     sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
     ax.set(xlabel="", ylabel="")
     plt.setp(ax.get_xticklabels(), rotation=rotation, ha="right" if rotation else "center")
+
+
+def _heat(values: Frame, shade: Frame, xlabel: str, width: float, fixed: float, **kw) -> list:
+    figs = []
+    for page in plots.paginate(values.index, 0.3, fixed):
+        fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed), layout="tight")
+        sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **HEAT, **kw)
+        ax.set(xlabel=xlabel, ylabel="session")
+        ax.tick_params(axis="y", labelsize=6)
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+        figs.append(fig)
+    return figs
 
 
 def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
@@ -77,8 +91,7 @@ def plot_marker_profile(profile: Frame, archetypes: Mapping | None = None) -> li
     lab = plots.session_labels(rates.index)
     rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
     shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
-    xlabel, kw = LABELS["markers"], dict(fmt="", linewidths=0.5, **HEAT)
-    return plots.plot_session_heat(rates.round(1), shade, xlabel, width, 1.4, **kw)
+    return _heat(rates.round(1), shade, LABELS["markers"], width, 1.4, fmt="", linewidths=0.5)
 
 
 def plot_lsm(df: pd.DataFrame) -> plt.Figure:
@@ -167,7 +180,7 @@ def plot_trends(trends: pd.DataFrame, mixed: pd.DataFrame, x_label: str) -> list
 def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     """Heat map: share of therapist turns with each code (columns) per session (rows), paged."""
     f = freq.rename(index=plots.session_labels(freq.index), columns=_words)
-    return plots.plot_session_heat(f, f, LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f", **HEAT)
+    return _heat(f, f, LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f")
 
 
 def plot_ethogram(

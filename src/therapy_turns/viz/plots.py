@@ -25,8 +25,6 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F
 SPEAKER_COLORS = {"patient": "#0072B2", "therapist": "#D55E00"}
 #: Inches: one column, the full width of a two-column paper, the tallest figure (fits A4/letter).
 COLUMN_WIDTH, TEXT_WIDTH, PAGE_HEIGHT = 3.4, 7.0, 10.0
-#: Estimates with intervals from three rows each (low, estimate, high): the median and range.
-INTERVAL = dict(estimator="median", errorbar=lambda v: (v.min(), v.max()))
 NOTE = dict(xytext=(0, 4), textcoords="offset points", ha="center", size=5)
 MAX_DRAWN_LEVELS = 12  # a factor with more levels is drawn with its largest groups only
 #: Sessions-table statistics as words, units of undocumented measures, figures' fixed labels.
@@ -152,21 +150,6 @@ def column_label(name: str, width: int = 28) -> str:
         label = re.split(r"[:(,;]", c.meaning)[0].strip() + unit
     stat = f" ({STATS.get(stat, stat.replace('_', ' '))})" if table else ""
     return textwrap.fill(label + stat, width)
-
-
-def plot_session_heat(
-    values: pd.DataFrame, shade: pd.DataFrame, xlabel: str, width: float, fixed: float, **kw
-) -> list[plt.Figure]:
-    """Heat map of ``shade`` annotated with ``values``, a row per session, paged."""
-    figs = []
-    for page in paginate(values.index, 0.3, fixed):
-        fig, ax = plt.subplots(figsize=(width, 0.3 * len(page) + fixed), layout="tight")
-        sns.heatmap(shade.loc[page], annot=values.loc[page], ax=ax, **kw)
-        ax.set(xlabel=xlabel, ylabel="session")
-        ax.tick_params(axis="y", labelsize=6)
-        plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-        figs.append(fig)
-    return figs
 
 
 def plot_intervals(
