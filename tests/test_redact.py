@@ -1132,3 +1132,26 @@ def test_round13_more_age_cues_and_a_name_before_my_relation_between_commas(text
     before an age (an age in words not before a unit: "ninety miles"); a capitalised word before
     ", my <relation>," (not an interjection or a word ending in -ly)."""
     assert found(text, ruler) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Baby's due 12.6, or so they say.", [("DATE", "12.6")]),
+        ("He died on 3/4, at home.", [("DATE", "3/4")]),
+        ("My card ending in 4471 was stolen.", [("ID", "4471")]),
+        ("My Steam ID is frostbyte, but it's private.", [("HANDLE", "frostbyte")]),
+        ('I\'m "moonchild" on Discord.', [("HANDLE", "moonchild")]),
+        (
+            "Go to instagram dot com slash lerato underscore m later.",
+            [("URL", "instagram dot com slash lerato underscore m")],
+        ),
+    ],
+)
+def test_round13_dates_after_due_or_died_card_endings_handle_cues_and_spoken_url_parts(
+    text, expected, ruler
+):
+    """Round 13: a day/month in digits after "due", "died (on)"; 4 digits after "ending in"; more
+    handle cues ("Steam ID"), a quoted word before "on <platform>"; a spoken URL's slash part
+    with "underscore"."""
+    assert found(text, ruler) == expected
