@@ -121,8 +121,7 @@ def session_labels(ids: Sequence[str], width: int = 16) -> dict[str, str]:
     ids = [str(i) for i in dict.fromkeys(ids)]
     if all(len(i) <= width for i in ids):
         return {i: i for i in ids}
-    pre = os.path.commonprefix(ids) if len(ids) > 1 else ""
-    suf = os.path.commonprefix([i[::-1] for i in ids])[::-1] if len(ids) > 1 else ""
+    pre, suf = os.path.commonprefix(ids), os.path.commonprefix([i[::-1] for i in ids])[::-1]
     head, tail = re.match(r".*[_\-./ ]|", pre).group(), re.search(r"[_\-./ ].*|$", suf).group()
     cut = {i: i[len(head) : len(i) - len(tail)] or i for i in ids}
     keep = max(4, (width - 1) // 2)
