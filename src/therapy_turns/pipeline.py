@@ -153,7 +153,7 @@ def build_tables(
     workers: int = 1,
     scheduler: str | None = None,
     redact: bool = False,
-    chunk_sessions: int = tx.DEFAULT_CHUNK_SESSIONS,
+    chunk_sessions: int = 20,
     cache_dir: str | Path | None = None,
     on_error: str = "fail",
     speakers: Mapping[str, str] | None = None,

@@ -66,8 +66,7 @@ def csv_rows(path: Path, required: Sequence[str], empty: bool = False) -> Iterat
     """(first line, last line, row) of a CSV file read strictly (lines count LF only)."""
     text = read_text_file(path).removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
-    header: list[str] = []
-    n = 0
+    header, n = [], 0
     try:
         for fields in filter(None, reader):  # blank lines are no rows
             start = reader.line_num - sum(f.count("\n") for f in fields)  # LFs in quoted cells

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = {".csv", ".jsonl"}
 SUFFIXES = {".txt", ".md", ".text", *TABLE_SUFFIXES}
-DEFAULT_CHUNK_SESSIONS = 20
 FLAGS = ["generation_error", "missing_answer", "meta_note", "truncated", "role_play"]
 COLUMNS = ["session_id", "turn", "exchange", "speaker", "speaker_label", "text", "raw_text"]
 COLUMNS += ["thinking", "event", "event_text", "source", "line_start", "line_end", "timestamp"]
@@ -70,7 +69,7 @@ def match_label(line: str) -> Label | None:
     """The label that opens ``line``, or None."""
     if not (m := LABEL_RE.match(line)):
         return None
-    name, num, paren = " ".join(m["name"].split()), m["num"], m["paren"]
+    name, num, paren = m["name"], m["num"], m["paren"]
     label = name + (f" {num}" if num else "") + (f" ({paren.strip()})" if paren else "")
     keys = ((f"{name} {num}".lower(),) if num else ()) + (name.lower(),)
     name_like = bool(_NAME_LIKE.fullmatch(name)) and name.split()[0].lower() not in HEADING_WORDS
