@@ -33,11 +33,6 @@ def is_clitic(form: str) -> bool:
     return form.startswith("'") or form == "n't"
 
 
-def words(tokens: Doc | Span | Iterable) -> list:
-    """The words of a Doc, Span or tokens: neither punctuation, space nor a clitic."""
-    return [t for t in tokens if not (t.is_punct or t.is_space or is_clitic(t.text))]
-
-
 @lru_cache(maxsize=1)
 def _tokenizer() -> Tokenizer:
     import spacy  # spaCy loads on first use, not on import (analysis/ imports no spaCy)
@@ -46,8 +41,9 @@ def _tokenizer() -> Tokenizer:
 
 
 def text_words(text: str) -> list:
-    """The words of ``text`` (spaCy's English tokenizer, as the pipeline's; no parse needed)."""
-    return words(_tokenizer()(text or ""))
+    """The words of ``text`` (the pipeline's tokenizer): no punctuation, space or clitic tokens."""
+    tokens = _tokenizer()(text or "")
+    return [t for t in tokens if not (t.is_punct or t.is_space or is_clitic(t.text))]
 
 
 def count_words(text: str) -> int:
