@@ -389,6 +389,11 @@ def test_precedence_on_coded_turns() -> None:
     assert c.main_behaviour == "therapist_input"     # therapist input > other
 
 
+def test_main_behaviour_custom_precedence() -> None:
+    assert tq.main_behaviour(["open_question", "simple_reflection"],
+                             ["question", "reflection", "therapist_input", "other"]) == "question"
+
+
 # --------------------------------------------------------------------------- table
 def test_code_turns_table() -> None:
     texts = [("patient", CLIENT), ("therapist", "You feel exhausted and stuck at work."),

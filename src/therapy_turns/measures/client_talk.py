@@ -88,17 +88,16 @@ def code_client_turns(turns: pd.DataFrame, docs: Sequence[Doc]) -> pd.DataFrame:
     """One row per patient turn (``docs`` row-aligned to ``turns``): client talk and evidence."""
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
-    rows = []
-    sids, turn_no = turns["session_id"].to_numpy(dtype=object), turns["turn"].to_numpy()
-    for i in np.flatnonzero(turns["speaker"].to_numpy(dtype=object) == "patient"):
+    sids, speakers, turn_no = turns[["session_id", "speaker", "turn"]].to_numpy().T
+    rows, order = [], np.lexsort((turns["turn"].to_numpy(), sids.astype(str)))
+    for i in order[speakers[order] == "patient"]:  # in session and turn order
         cc = get_client_coder(docs[i].vocab).code_doc(docs[i])
         evidence = json.dumps(cc.evidence, ensure_ascii=False, sort_keys=True)
         n, by = Counter(h[:2] for h in cc.hits), Counter(h.direction for h in cc.hits)
         talk = [cc.code, by["change"], by["sustain"], evidence, *(n[p] for p in PAIRS)]
         rows.append([sids[i], int(turn_no[i]), "patient", *talk])
-    out = pd.DataFrame(rows, columns=MEASURE.column_names())
-    log.info("coded %d patient turns", len(out))
-    return out.sort_values(["session_id", "turn"], kind="stable").reset_index(drop=True)
+    log.info("coded %d patient turns", len(rows))
+    return pd.DataFrame(rows, columns=MEASURE.column_names())
 
 
 _SPEC = read_yaml(DATA_DIR / "measure_columns.yaml")["client"]  # description, columns

@@ -35,10 +35,11 @@ CODEBOOK = read_yaml(DATA_DIR / "codebook.yaml")  # the machine-readable codeboo
 FORMS, ACT_PROCESSES = list(CODEBOOK["forms"]), list(CODEBOOK["act_processes"])
 
 
-def main_behaviour(turn_forms: Iterable[str]) -> str:
-    """The AnnoMI main behaviour of a turn: the first behaviour of its forms in precedence order."""
+def main_behaviour(turn_forms: Iterable[str], precedence: Sequence[str] | None = None) -> str:
+    """The AnnoMI main behaviour of a turn: the first behaviour of its forms in ``precedence``."""
     present = {CODEBOOK["main_behaviour_map"][f] for f in turn_forms if f}
-    return next((b for b in CODEBOOK["main_behaviour_precedence"] if b in present), "other")
+    order = precedence or CODEBOOK["main_behaviour_precedence"]
+    return next((b for b in order if b in present), "other")
 
 
 @dataclass
