@@ -1155,3 +1155,13 @@ def test_round13_dates_after_due_or_died_card_endings_handle_cues_and_spoken_url
     handle cues ("Steam ID"), a quoted word before "on <platform>"; a spoken URL's slash part
     with "underscore"."""
     assert found(text, ruler) == expected
+
+
+def test_round13_street_corners_and_number_before_a_street(ruler):
+    """Round 13: two streets after "corner of" (a listed title such as "Queen" too; not "my bed
+    and the wall"); "number 6, " before a street is part of the address."""
+    assert found("I live on the corner of Queen and Spadina, by the bank.", ruler) == [
+        ("ADDRESS", "Queen and Spadina")
+    ]
+    text = "I'm on the corner of my bed and the wall. It's number 6, Church Row."
+    assert found(text, ruler) == [("ADDRESS", "number 6, Church Row")]
