@@ -38,15 +38,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
-def write_table(df: pd.DataFrame, out: str | Path) -> Path:
+def write_table(df: pd.DataFrame, out: str | Path) -> None:
     """Write ``df`` as Parquet (suffix ``.parquet``) or CSV, atomically."""
     with atomic_write(out := Path(out)) as tmp:
         df.to_parquet(tmp, index=False) if out.suffix == ".parquet" else tx.to_csv(df, tmp)
-    return out
 
 
 def _positive(cast: Callable[[str], float], expected: str) -> Callable[[str], float]:
-
     def parse(value: str) -> float:
         with suppress(ValueError):
             if (x := cast(value)) > 0:
@@ -87,14 +85,13 @@ def load_args(args: argparse.Namespace) -> tx.Corpus:
     return corpus
 
 
-def _parse(args: argparse.Namespace) -> int:
+def _parse(args: argparse.Namespace) -> None:
     corpus = load_args(args)
     write_table(corpus.turns, args.out)
     print(corpus.summary())
-    return 0
 
 
-def _analyze(args: argparse.Namespace) -> int:
+def _analyze(args: argparse.Namespace) -> None:
     if args.workers > 1 and args.scheduler:
         raise UsageError("give --workers or --scheduler, not both")
     if args.metadata is not None:
@@ -110,10 +107,9 @@ def _analyze(args: argparse.Namespace) -> int:
             print(f"{key}: {', '.join(ids)}", file=sys.stderr)
     rows = ", ".join(f"{k} ({v['rows']} rows)" for k, v in m["table_info"].items())
     print(f"{m['n_sessions']} sessions -> {args.out}: {rows}")
-    return 0
 
 
-def _table(args: argparse.Namespace) -> int:
+def _table(args: argparse.Namespace) -> None:
     from therapy_turns.measures.coder import TechniqueModel
 
     measure = registry.get(args.measure)
@@ -126,10 +122,9 @@ def _table(args: argparse.Namespace) -> int:
         extras = [c for c in table if c not in measure.column_names()]
         table = table[[*measure.cli_columns, *extras]]
     write_table(table, args.out)
-    return 0
 
 
-def _train_coder(args: argparse.Namespace) -> int:
+def _train_coder(args: argparse.Namespace) -> None:
     from therapy_turns.measures.coder import format_cv, train_file
 
     a, out = args, Path(args.out)
@@ -137,10 +132,9 @@ def _train_coder(args: argparse.Namespace) -> int:
     s = coder.summary
     print(format_cv(cv, args.label, s["n_rows"], s["n_sessions"]))
     print(SPEC["messages"]["trained"].format(summary=s, out=out, sha=s["payload_sha256"][:12]))
-    return 0
 
 
-def _notebooks(args: argparse.Namespace) -> int:
+def _notebooks(args: argparse.Namespace) -> int | None:
     """run-notebook, report, strip-notebook: papermill and nbconvert (1.4 s) imported here only."""
     from papermill.exceptions import PapermillExecutionError
 
@@ -159,7 +153,6 @@ def _notebooks(args: argparse.Namespace) -> int:
         except PapermillExecutionError as e:
             print(SPEC["messages"]["notebook_failed"].format(args=a, error=e), file=sys.stderr)
             return 1
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.func in (_parse, _table) and Path(args.out).suffix not in (".csv", ".parquet"):
             raise UsageError(f"--out {args.out}: expected a .csv or .parquet file name")
-        return args.func(args)
+        return args.func(args) or 0  # a command returns None for 0
     except Exception as e:  # the package's own error types are one-line messages, exit 2
         if not (isinstance(e, UsageError) or type(e).__module__.startswith("therapy_turns.")):
             raise

@@ -8,7 +8,7 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 HTML = read_yaml(DATA_DIR / "html.yaml")
 
 
-def fill(key: str, **values: str) -> str:
+def fill(key: str, **values: object) -> str:
     """The template ``key`` of ``data/html.yaml`` filled with ``values`` (and a page's ``css``)."""
     if (css := DATA_DIR / f"{key}.css").exists():
         values["css"] = css.read_text(encoding="utf-8")

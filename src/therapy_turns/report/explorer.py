@@ -184,16 +184,14 @@ def render_session(
     if not show_flagged:
         keep &= ~table[[f for f in FLAGS if f in table]].any(axis=1)
     shown = table[keep]
-    summary = (
-        f"{len(shown)} of {len(table)} turns shown · {sum(map(len, shown['codes']))} "
-        f"technique codes · {sum(map(bool, shown['markers']))} turns with patient markers"
-    )
+    counts = dict(shown=len(shown), total=len(table), n_codes=sum(map(len, shown["codes"])))
+    counts["n_marked"] = sum(map(bool, shown["markers"]))
     body = "".join(render_turn(r) for r in shown.to_dict("records"))
     sid, side = escape(str(session_id)), ""
     if figure:
         uri = "data:image/png;base64," + b64encode(png(plot_session(data, session_id))).decode()
         side = fill("figure_side", sid=sid, uri=uri)
-    return fill("explorer", sid=sid, summary=escape(summary), body=body, side=side)
+    return fill("explorer", sid=sid, body=body, side=side, **counts)
 
 
 class SessionExplorer:

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
@@ -51,22 +51,6 @@ def read_params(notebook: str | Path, params_file: str | Path | None = None) -> 
     return params, declared
 
 
-def _progress(name: str) -> dict[str, Callable]:
-    """nbclient hooks logging each code cell of the run ``name`` as it starts."""
-    start, code = time.monotonic(), []
-
-    def on_notebook_start(notebook: nbformat.NotebookNode, **_: object) -> None:
-        code[:] = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-
-    def on_cell_start(cell: nbformat.NotebookNode, cell_index: int, **_: object) -> None:
-        if cell_index in code:
-            first = (cell.source.strip().splitlines() or [""])[0][:60]
-            k, secs = code.index(cell_index) + 1, time.monotonic() - start
-            log.info("%s: cell %d/%d, %.0f s: %s", name, k, len(code), secs, first)
-
-    return {"on_notebook_start": on_notebook_start, "on_cell_start": on_cell_start}
-
-
 def run_notebook(
     notebook: str | Path,
     output: str | Path,
@@ -74,7 +58,7 @@ def run_notebook(
     overrides: Mapping[str, object] | None = None,
     kernel: str = "therapy-turns",
     html: bool = False,
-) -> Path:
+) -> None:
     """Execute ``notebook`` into ``output`` with ``params_file`` and the declared ``overrides``."""
     notebook, output = Path(notebook), Path(output)
     if notebook.resolve() == output.resolve():
@@ -82,12 +66,23 @@ def run_notebook(
     params, declared = read_params(notebook, params_file)
     params |= {k: v for k, v in (overrides or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
-    failed, started = output.parent / "failed" / output.name, time.monotonic()
+    failed, started, code = output.parent / "failed" / output.name, time.monotonic(), []
     failed.unlink(missing_ok=True)
     failed.with_suffix(".html").unlink(missing_ok=True)
+
+    def on_notebook_start(notebook: nbformat.NotebookNode, **_: object) -> None:  # nbclient hook
+        code[:] = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+
+    def on_cell_start(cell: nbformat.NotebookNode, cell_index: int, **_: object) -> None:
+        if cell_index in code:  # progress: each code cell logged as it starts
+            first = (cell.source.strip().splitlines() or [""])[0][:60]
+            k, secs = code.index(cell_index) + 1, time.monotonic() - started
+            log.info("%s: cell %d/%d, %.0f s: %s", output.stem, k, len(code), secs, first)
+
     options = dict(kernel_name=kernel, cwd=str(notebook.parent), progress_bar=False, config=KERNEL)
+    hooks = dict(on_notebook_start=on_notebook_start, on_cell_start=on_cell_start)
     try:
-        pm.execute_notebook(str(notebook), str(output), params, **options, **_progress(output.stem))
+        pm.execute_notebook(str(notebook), str(output), params, **options, **hooks)
     except Exception:
         if output.exists():
             failed.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +92,6 @@ def run_notebook(
     if html:
         write_html(output)
     log.info("%s: done in %.0f s", output.stem, time.monotonic() - started)
-    return output
 
 
 def write_html(executed: str | Path) -> None:
@@ -205,10 +199,9 @@ def build_index(
             sections.append(fill("failed", stem=stem, name=name, link=link, error=error))
             continue
         title, body, params[stem] = notebook_section(runs[stem], out.parent)
-        title = escape(title)
         link = _link(runs[stem].with_suffix(".html"), out.parent, "Executed notebook (with code)")
-        nav.append(f'<a href="#{stem}">{title}</a>')
-        sections.append(fill("section", stem=stem, title=title, link=link, body=body))
+        nav.append(f'<a href="#{stem}">{escape(title)}</a>')
+        sections.append(fill("section", stem=stem, title=escape(title), link=link, body=body))
     turns, rows = load_table("turns", corpus, analysis_dir), provenance(corpus)
     extra = {"sessions": turns.session_id.nunique(), "turns": len(turns)}
     extra |= {f"turns flagged {f}": int(turns[f].sum()) for f in FLAGS}
