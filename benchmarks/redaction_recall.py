@@ -1,7 +1,7 @@
 """Recall of ``--redact`` on the planted-identifier set, and over-redaction on the seeds.
 
     PYTHONPATH=src .venv/bin/python benchmarks/redaction_recall.py
-        [--split dev|dev2|heldout|heldout1|heldout2|heldout4|...|heldout12|all]
+        [--split dev|dev2|heldout|heldout1|heldout2|heldout4|...|heldout13|all]
         [--misses] [--corpus DIR]
 
 Recall: a planted identifier (``benchmarks/data/planted_identifiers.jsonl``) counts as caught
@@ -33,7 +33,7 @@ from therapy_turns.io.transcripts import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "planted_identifiers.jsonl"
-HELDOUT = ("heldout1", "heldout2", "heldout", *(f"heldout{i}" for i in range(4, 13)))
+HELDOUT = ("heldout1", "heldout2", "heldout", *(f"heldout{i}" for i in range(4, 14)))
 SPLITS = ("dev", "dev2", *HELDOUT)
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 log = logging.getLogger("redaction_recall")
