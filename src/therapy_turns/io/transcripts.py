@@ -273,9 +273,8 @@ def attach_events(turns: pd.DataFrame, events: pd.DataFrame, path: str | Path) -
     check_events(events, turns.groupby("session_id")["turn"].max().add(1).to_dict(), path)
     out, key = turns.copy(), pd.MultiIndex.from_frame(turns[["session_id", "turn"]])
     for col, sep in (("event", SEPARATOR), ("event_text", "\n")):  # after the turn's own
-        new = events.groupby(["session_id", "turn"])["event"].agg(sep.join).reindex(key)
-        pairs = zip(out[col].fillna(""), new.fillna(""), strict=True)
-        out[col] = [sep.join(filter(None, p)) for p in pairs]
+        new = events.groupby(["session_id", "turn"])["event"].agg(sep.join).reindex(key).fillna("")
+        out[col] = [sep.join(filter(None, p)) for p in zip(out[col].fillna(""), new, strict=True)]
     return out
 
 
