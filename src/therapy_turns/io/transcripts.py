@@ -280,8 +280,7 @@ def attach_events(turns: pd.DataFrame, events: pd.DataFrame, path: str | Path) -
 
 def analyse_turn_text(raw: str, speaker: str) -> dict[str, object]:
     """``text`` (speech), ``meta_notes`` and the artefact flags of a turn's raw text."""
-    keep, notes = [], []
-    flags = dict.fromkeys(FLAGS, False)
+    keep, notes, flags = [], [], dict.fromkeys(FLAGS, False)
     paras = [p.strip() for p in re.split(r"\n[ \t]*\n", raw.replace("\r\n", "\n"))]
     for para in filter(None, paras):
         kind = next((k for k, rx in _ARTEFACTS.items() if rx.fullmatch(para)), None)  # file order
