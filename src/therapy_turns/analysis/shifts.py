@@ -18,10 +18,7 @@ from therapy_turns.schema import TURN_ID as KEYS
 
 log = logging.getLogger(__name__)
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
-FORMS = {"complex": ("complex_reflection",), "refl": ("simple_reflection", "complex_reflection")}
-FORMS |= {"open": ("open_question",), "quest": ("open_question", "closed_question")}
-FORMS |= {"mia": ("affirmation", "seeking_collaboration", "emphasizing_autonomy")}
-FORMS |= {"mina": ("persuade", "confront")}
+FORMS = read_yaml(DATA_DIR / "codebook.yaml")["index_forms"]  # the forms each index counts
 TALK = ("change", "sustain")
 NO_EVENT = "no event"
 EFFECT_COLUMNS = (
@@ -53,10 +50,8 @@ def permutation_test(
     seqs = [code[i] for _, i in sorted(d.groupby("session_id").indices.items())]
 
     def count(seqs: list[np.ndarray]) -> np.ndarray:
-        m = np.zeros((len(st), len(st)))
-        for a in seqs:
-            np.add.at(m, (a[:-1], a[1:]), 1)
-        return m
+        pairs = np.concatenate([a[:-1] * len(st) + a[1:] for a in seqs])
+        return np.bincount(pairs, minlength=len(st) ** 2).reshape(len(st), -1).astype(float)
 
     obs, rng = count(seqs), np.random.default_rng(seed)
     null = np.array([count([rng.permutation(s) for s in seqs]) for _ in range(n_perm)])
