@@ -197,9 +197,7 @@ def render_session(
 class SessionExplorer:
     """ipywidgets explorer; not ``interactive`` (papermill): the first session's static HTML."""
 
-    def __init__(
-        self, data: ExplorerData, session_id: str | None = None, interactive: bool = True
-    ) -> None:
+    def __init__(self, data: ExplorerData, session_id: str = "", interactive: bool = True) -> None:
         self.data, self.initial, self.widget = data, session_id or data.sessions()[0], None
         self.static = render_session(data, self.initial)  # KeyError for an unknown session
         if interactive:

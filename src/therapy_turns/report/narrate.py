@@ -154,8 +154,7 @@ def checks(table: pd.DataFrame, what: str, why_none: str = "") -> Text:
         return Text(f"No {what} could be run on this corpus{why_none}.")
     failing = table.loc[table["result"] == "fail", table.columns[0]]
     fail = _if(len(failing), f"; failing: {ids(failing)}")
-    n_pass = (table["result"] == "pass").sum()
-    return Text(f"{n_pass} of {plural(len(table), what)} pass{fail}.")
+    return Text(f"{sum(table['result'] == 'pass')} of {plural(len(table), what)} pass{fail}.")
 
 
 def validation(table: pd.DataFrame) -> Text:
@@ -246,9 +245,8 @@ def code_mix(freq: pd.DataFrame) -> Text:
     name = {c: c.split("_", 1)[-1].replace("_", " ") for c in m.index}
     spread = (freq.max() - freq.min()).sort_values(ascending=False).head(2)
     spread = ids([name[c] for c in spread.index])
-    most, rarest = (
-        ids([f"{name[c]} {num(v)}" for c, v in s.items()]) for s in (m.head(3), m.tail(3))
-    )
+    most = ids([f"{name[c]} {num(v)}" for c, v in m.head(3).items()])
+    rarest = ids([f"{name[c]} {num(v)}" for c, v in m.tail(3).items()])
     return Text(say("code_mix", most=most, rarest=rarest, spread=spread))
 
 
