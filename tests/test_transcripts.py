@@ -245,6 +245,15 @@ def test_glob(tmp_path):
     assert t["session_id"].tolist() == ["x1", "x2"]
 
 
+def test_glob_over_folders_sharing_a_prefix_ids_from_the_parent(tmp_path):
+    # "seeds*" matches the folder "seeds" itself: the ids are relative to the glob's folder
+    write(tmp_path, "seeds/s.txt", "Patient: short.\n")
+    write(tmp_path, "seeds-full/s.txt", "Patient: full.\n")
+    t = load_corpus(str(tmp_path / "seeds*" / "*.txt")).turns
+    assert t["session_id"].tolist() == ["seeds/s", "seeds-full/s"]  # sorted by path parts
+    assert t["text"].tolist() == ["short.", "full."]
+
+
 def test_same_session_id_in_two_tables_fails(tmp_path):
     a = write(tmp_path, "a.csv", "session_id,speaker,text\ns,client,hi\n")
     b = write(tmp_path, "b.csv", "session_id,speaker,text\ns,client,hello\n")

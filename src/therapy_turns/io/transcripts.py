@@ -5,6 +5,7 @@ import csv
 import glob
 import hashlib
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -401,8 +402,8 @@ def corpus_files(corpus: CorpusArg) -> dict[Path, str]:
             files = [f for f in files if f not in docs]
         elif not files:
             raise TranscriptError("no_match", p)
-        base = p if p.is_dir() else Path(re.split(r"[*?[]", str(p))[0] or ".")
-        found += [(f, base if base.is_dir() else base.parent) for f in files]
+        base = p if p.is_dir() else Path(os.path.dirname(re.split(r"[*?[]", str(p))[0]) or ".")
+        found += [(f, base) for f in files]
     stems, ids = Counter(f.stem for f, _ in found), {}
     for f, base in found:
         sid = f.stem if stems[f.stem] == 1 else f.relative_to(base).with_suffix("").as_posix()
