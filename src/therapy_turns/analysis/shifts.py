@@ -96,11 +96,9 @@ def perseveration(
     runs = g[["session_id", "code"]].first().assign(start_turn=g["turn"].first())
     runs = runs.assign(end_turn=g["turn"].last(), length=g.size())
     runs = runs[runs["length"] >= min_length].reset_index(drop=True)
-    m = patient[patient[marker].fillna(0) > 0]
-    runs["n_marked_patient_turns"] = [
-        int(((m.session_id == s) & m.turn.between(a, b, "neither")).sum())
-        for s, a, b in runs[["session_id", "start_turn", "end_turn"]].itertuples(index=False)
-    ]
+    m = patient.loc[patient[marker].fillna(0) > 0, ["session_id", "turn"]]
+    hit = runs.reset_index().merge(m, on="session_id").query("start_turn < turn < end_turn")
+    runs["n_marked_patient_turns"] = hit.groupby("index").size().reindex(runs.index, fill_value=0)
     order = ["length", "n_marked_patient_turns"]
     return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
 
@@ -337,8 +335,7 @@ def event_effects(
         mine = has.apply(lambda ks, e=ev: e in ks).to_numpy()
         for m in measures:
             sel = (mine | base) & change[m].notna().to_numpy()
-            d = pd.DataFrame({"session_id": mt["session_id"], "change": change[m]})[sel]
-            d["is_event"] = mine[sel].astype(int)
+            d = mt[["session_id"]].assign(change=change[m], is_event=mine.astype(int))[sel]
             xs, other = d.change[d.is_event == 1].to_numpy(float), d.change[d.is_event == 0]
             values = (ev, m, len(xs), d.session_id[d.is_event == 1].nunique())
             values += (xs.mean() if len(xs) else np.nan, *stats.t_interval(xs))
