@@ -154,9 +154,10 @@ def test_truncation_flag_not_tripped_by_a_bare_yeah():
     assert analyse_turn_text("I was going to say that the", "patient")["truncated"] is True
 
 
-def test_group_sizes_sentence():
-    t = pd.DataFrame({"a": ["x", "y"] * 3, "b": list("ppqqqr")})
-    assert narrate.group_sizes(t, ["a", "b"]) == (
+def test_roles_sentence_with_group_sizes():
+    t = pd.DataFrame({"a": ["x", "y"] * 3, "b": list("ppqqqr"), "r": range(6)})
+    assert narrate.roles(t, ["a", "b"], ["r"], {}) == (
+        "Factors: `a` and `b`; outcomes: `r`. "
         "`a`: 2 levels, 3 sessions each; `b`: 3 levels, 1 to 3 sessions (median 2).")
 
 

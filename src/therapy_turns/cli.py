@@ -23,8 +23,7 @@ from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.pipeline import build_tables, parse_turns
 from therapy_turns.schema import SPEAKERS
 
-#: The sub-commands' help, options and messages.
-SPEC = read_yaml(DATA_DIR / "cli.yaml")
+SPEC = read_yaml(DATA_DIR / "cli.yaml")  # the sub-commands' help, options and messages
 
 
 class UsageError(Exception):

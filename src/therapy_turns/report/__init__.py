@@ -4,8 +4,7 @@ from string import Template
 
 from therapy_turns.paths import DATA_DIR, read_yaml
 
-#: The HTML templates of the report index and the session explorer.
-HTML = read_yaml(DATA_DIR / "html.yaml")
+HTML = read_yaml(DATA_DIR / "html.yaml")  # the templates of the report index and the explorer
 
 
 def fill(key: str, **values: object) -> str:

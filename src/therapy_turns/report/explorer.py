@@ -28,12 +28,9 @@ from therapy_turns.viz.plots import png
 
 log = logging.getLogger(__name__)
 
-#: Technique layers shown as tags: table column → ``data-layer`` value.
-CODE_LAYERS = {"form": "form", "act_process": "process"}
-#: Emotion columns shown as badges (EmoBank 1–5 scale; 3 = neutral).
-BADGES = ("valence", "arousal")
-#: The measure tables it shows beside the turns.
-TABLES = ("features", "emotion", "techniques")
+CODE_LAYERS = {"form": "form", "act_process": "process"}  # tags: table column -> data-layer
+BADGES = ("valence", "arousal")  # emotion columns shown as badges (EmoBank 1–5; 3 = neutral)
+TABLES = ("features", "emotion", "techniques")  # the measure tables shown beside the turns
 
 
 @dataclass

@@ -264,17 +264,6 @@ def intervals(t: pd.DataFrame, label: str, alpha: float = 0.05) -> Text:
     return Text(_hits(named, len(t), "estimate", f"have adjusted p < {alpha}", 6) + ".")
 
 
-def group_sizes(table: pd.DataFrame, factors: Sequence[str]) -> Text:
-    """Levels and their sizes per factor."""
-    parts = []
-    for f in factors:
-        n = table[f].value_counts(dropna=True)
-        size = f"{n.min()} to {n.max()} sessions (median {n.median():g})" if len(n) else "empty"
-        size = f"{n.iloc[0]} sessions each" if len(n) and n.min() == n.max() else size
-        parts.append(f"`{f}`: {plural(len(n), 'level')}, {size}")
-    return Text("; ".join(parts) + "." if parts else "No factor.")
-
-
 def metadata_match(report: Any) -> Text:
     """How the metadata rows matched the sessions (``sessions.MetadataReport``)."""
     if not report.n_metadata:
@@ -289,13 +278,22 @@ def metadata_match(report: Any) -> Text:
     return Text(text + _if(renamed, f" Renamed (clash with a summary column): {ids(renamed)}."))
 
 
-def roles(factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, str]) -> Text:
-    """Which metadata columns are compared, and which are not (and why)."""
+def roles(
+    table: pd.DataFrame, factors: Sequence[str], outcomes: Sequence[str], skipped: dict[str, str]
+) -> Text:
+    """Which metadata columns are compared (factors' levels and sizes), which are not and why."""
     named = (ids([f"`{c}`" for c in cols]) if cols else "none" for cols in (factors, outcomes))
     text = "Factors: {}; outcomes: {}.".format(*named)
     if skipped:
         text += " Not used: " + "; ".join(f"`{c}` ({w})" for c, w in skipped.items()) + "."
-    return Text(text + _if(not factors, say("no_factor")) + _if(not outcomes, say("no_outcome")))
+    text += _if(not factors, say("no_factor")) + _if(not outcomes, say("no_outcome"))
+    parts = []
+    for f in factors:
+        n = table[f].value_counts(dropna=True)
+        size = f"{n.min()} to {n.max()} sessions (median {n.median():g})" if len(n) else "empty"
+        size = f"{n.iloc[0]} sessions each" if len(n) and n.min() == n.max() else size
+        parts.append(f"`{f}`: {plural(len(n), 'level')}, {size}")
+    return Text(text) + ("; ".join(parts) + "." if parts else "No factor.")
 
 
 def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
