@@ -31,6 +31,7 @@ LOCKED = INTERVAL | dict(color=PALETTE[0], x="lag", y="value", row="measure", co
 LOCKED |= dict(kind="line", marker="o", markersize=2.5, lw=1)
 LOCKED |= dict(facet_kws={"sharey": "row", "margin_titles": True})
 SHARE = INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"linewidth": 1})
+SHARE |= dict(x="x", y="value", hue="hue")
 TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
 LEGEND_SESSIONS = 12  # above this many sessions: thin unlabelled entropy lines and their mean
@@ -42,11 +43,18 @@ def _words(name: str) -> str:
     return re.sub(r"^(form|act|marker)_", "", name).replace("_", " ")
 
 
-def _shares(ax: plt.Axes, d: pd.DataFrame, x: str, hue: str, palette, dodge=0.5, rotation=30):
-    long = d.melt([x, hue], ["ci_low", "share", "ci_high"])
-    sns.pointplot(long, x=x, y="value", hue=hue, palette=palette, dodge=dodge, ax=ax, **SHARE)
-    ax.set(xlabel="", ylabel="")
-    plt.setp(ax.get_xticklabels(), rotation=rotation, ha="right" if rotation else "center")
+def _shares(panels: list, size: tuple[float, float], rotation: int = 30, **labels) -> plt.Figure:
+    fig, axes = plt.subplots(1, len(panels), figsize=size, layout="tight", squeeze=False)
+    for ax, (title, d, palette) in zip(axes[0], panels, strict=True):
+        long = d.melt(["x", "hue"], ["ci_low", "share", "ci_high"])
+        sns.pointplot(long, palette=palette, dodge=min(0.6, 0.2 * len(palette)), ax=ax, **SHARE)
+        ax.get_legend().remove()
+        ax.set(xlabel="", ylabel="", ylim=(-0.05, 1.05), title=title)
+        plt.setp(ax.get_xticklabels(), rotation=rotation, ha="right" if rotation else "center")
+    axes[0, 0].set(**labels)
+    plots.fig_legend(fig, axes[0], loc="upper center", ncol=4, fontsize=7)
+    fig.get_layout_engine().set(rect=(0, 0, 1, 1 - 0.4 / size[1]))
+    return fig
 
 
 def _heat(values: Frame, shade: Frame, xlabel: str, width: float, fixed: float, **kw) -> list:
@@ -247,15 +255,12 @@ def plot_forest(table: pd.DataFrame, value: str = "valence") -> list[plt.Figure]
 
 def plot_sequential(table: pd.DataFrame) -> plt.Figure:
     """P(change / sustain talk next | therapist main behaviour), Wilson 95% CIs, base rates."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="tight")
     d = table.rename(columns={"p": "share", "low": "ci_low", "high": "ci_high"})
-    d["behaviour"] = d["behaviour"].map(_words) + [f"\n(n={k:.0f})" for k in d["n"]]
-    d["talk"] += " talk next"
-    _shares(ax, d, "behaviour", "talk", TALK, dodge=0.3, rotation=0)
+    d["x"] = d["behaviour"].map(_words) + [f"\n(n={k:.0f})" for k in d["n"]]
+    panel = ("", d.assign(hue=d["talk"] + " talk next"), TALK)
+    fig = _shares([panel], (6.4, 3.4), rotation=0, **LABELS["sequential"])
     for colour, rate in zip(TALK, d.groupby("talk", sort=False)["base_rate"].first(), strict=True):
-        ax.axhline(rate, color=colour, ls="--", lw=1)
-    ax.set(ylim=(0, 1), **LABELS["sequential"])
-    ax.legend(fontsize=8)
+        fig.axes[0].axhline(rate, color=colour, ls="--", lw=1)
     return fig
 
 
@@ -295,16 +300,7 @@ def plot_next_turn(resp: Frame, thinking: Frame | None = None, family: str = "")
         base = thinking[["event", "share_base", "base_low", "base_high"]].set_axis(share, axis=1)
         t = pd.concat([thinking.assign(hue="after the event"), base.assign(hue="after no event")])
         panels.append((LABELS["thinking"], t.assign(x=t["event"].map(_words)), ["k", "0.4"]))
-    size = (min(TEXT_WIDTH, 3.4 * len(panels)), 2.6)
-    fig, axes = plt.subplots(1, len(panels), figsize=size, layout="tight", squeeze=False)
-    for ax, (title, g, palette) in zip(axes[0], panels, strict=True):
-        _shares(ax, g, "x", "hue", palette, dodge=min(0.6, 0.2 * len(palette)))
-        ax.get_legend().remove()
-        ax.set(ylim=(-0.05, 1.05), title=title)
-    axes[0, 0].set_ylabel("share of next therapist turns")
-    plots.fig_legend(fig, axes[0], loc="upper center", ncol=4, fontsize=6)
-    fig.get_layout_engine().set(rect=(0, 0, 1, 0.85))
-    return fig
+    return _shares(panels, (min(TEXT_WIDTH, 3.4 * len(panels)), 2.6), **LABELS["next_turn"])
 
 
 def code_color(code: str) -> str:
