@@ -72,12 +72,11 @@ def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
 
 def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.DataFrame:
     """Do the sessions of each marker's archetype have its highest rates (pass, fail, skipped)?"""
-    raw = load_lexicon("markers")["markers"]
     prof = profile[profile["session_id"].isin(list(archetypes))]
     label = prof["session_id"].map(archetypes)
     rows = []
     for m in ("skeptic", "vague", "intellectualising") if len(prof) else ():
-        target = raw[m]["archetype"]
+        target = load_lexicon("markers")["markers"][m]["archetype"]
         inside, outside = prof.loc[label == target, m], prof.loc[label != target, m]
         note = "" if len(inside) else f"no session labelled {target!r}"
         note = note or ("" if len(outside) else "no session with another label")
