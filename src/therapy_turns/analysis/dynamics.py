@@ -6,9 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import ruptures as rpt
 from scipy import stats
-from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from therapy_turns.analysis.stats import Names, fit_mixedlm, ols_term
 from therapy_turns.io.transcripts import analysable
@@ -40,6 +38,8 @@ def smooth(values: Sequence[float], window: int = 5, method: str = "rolling") ->
         return pd.Series(x).rolling(window, center=True, min_periods=1).mean().to_numpy()
     if len(x) < 3:
         return x.copy()
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
     frac = min(1.0, window / len(x))  # NaN points are left out and stay NaN
     return lowess(x, np.arange(len(x), dtype=float), frac=frac, it=0, return_sorted=False)
 
@@ -133,6 +133,8 @@ def change_points(
     if len(x) < 2 * min_size or not sd > 0:
         return []
     x = (x - x.mean()) / sd if standardize else x
+    import ruptures as rpt
+
     algo = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(x.reshape(len(x), -1))
     return [int(b) for b in algo.predict(pen=penalty) if b < len(x)]
 

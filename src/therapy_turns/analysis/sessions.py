@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy import stats
 
 from therapy_turns import schema
@@ -289,6 +288,8 @@ def compare_groups(
     top: int = 10,
 ) -> pd.DataFrame:
     """Per factor and measure, OLS ``measure ~ C(factor)``: omnibus p, contrasts, Hedges' g."""
+    import statsmodels.formula.api as smf
+
     rows = []
     for factor, m in product([factors] if isinstance(factors, str) else factors, measures):
         d = sessions[[m, factor]].dropna().astype({factor: str})

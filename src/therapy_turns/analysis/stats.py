@@ -6,11 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy.stats import norm
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
-from statsmodels.stats.weightstats import DescrStatsW
 
 log = logging.getLogger(__name__)
 Names = Sequence[str]
@@ -23,6 +19,8 @@ MIXEDLM_COLUMNS = (
 
 def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
     """Multiple-comparison adjusted p-values (statsmodels ``multipletests``), NaNs kept."""
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p, dtype=float)
     out, ok = np.full_like(p, np.nan), ~np.isnan(p)
     if ok.any():
@@ -32,6 +30,8 @@ def adjust_p(p: Sequence[float], method: str = "holm") -> np.ndarray:
 
 def share_ci(k: int, n: int) -> tuple[int, int, float, float, float]:
     """``k, n``, the share ``k / n`` and its Wilson score interval (NaNs for ``n`` = 0)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     if n == 0:
         return k, n, np.nan, np.nan, np.nan
     lo, hi = proportion_confint(k, n, method="wilson")
@@ -57,6 +57,8 @@ def next_turn(first: pd.DataFrame, then: pd.DataFrame, col: str, carry: Names = 
 
 def t_interval(x: np.ndarray) -> tuple[float, float]:
     """t interval of the mean (statsmodels ``DescrStatsW``); no spread: the mean twice."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
     if len(x) < 2 or np.all(x == x[0]):
         return (float(x.mean()),) * 2 if len(x) > 1 else (np.nan, np.nan)
     return tuple(map(float, DescrStatsW(x).tconfint_mean()))
@@ -64,6 +66,8 @@ def t_interval(x: np.ndarray) -> tuple[float, float]:
 
 def ols_term(formula: str, data: pd.DataFrame, term: str) -> tuple[float, ...]:
     """OLS ``formula``: ``term``'s estimate, t interval and p."""
+    import statsmodels.formula.api as smf
+
     res = smf.ols(formula, data).fit()
     lo, hi = res.conf_int().loc[term]
     return float(res.params[term]), float(lo), float(hi), float(res.pvalues[term])
@@ -71,6 +75,8 @@ def ols_term(formula: str, data: pd.DataFrame, term: str) -> tuple[float, ...]:
 
 def fit_mixedlm(formula: str, data: pd.DataFrame, reml: bool = True, re_formula: str | None = None):
     """MixedLM by session, each optimiser in turn: ``(result, optimiser, converged, notes)``."""
+    import statsmodels.formula.api as smf
+
     model = smf.mixedlm(formula, data, groups=data["session_id"], re_formula=re_formula)
     best, used, notes = None, "", []
     for name in ("bfgs", "lbfgs", "cg", "powell", "nm"):
@@ -94,13 +100,14 @@ def mixedlm_table(
     data: pd.DataFrame, outcomes: Names, rhs: str, standardize: bool = True
 ) -> pd.DataFrame:
     """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per session."""
+    import statsmodels.formula.api as smf
+
     rows = []
     for y in outcomes:
         d = data.dropna(subset=[y]).copy()
         n_groups, sd = int(d["session_id"].nunique()), d[y].std()
-        failed = dict(
-            outcome=y, term="not fitted", n_obs=len(d), n_groups=n_groups, converged=False
-        )
+        failed = {"outcome": y, "term": "not fitted", "n_obs": len(d), "n_groups": n_groups}
+        failed["converged"] = False
         if len(d) < 3 or n_groups < 2 or not np.isfinite(sd) or sd == 0:
             rows.append(failed)
             continue
