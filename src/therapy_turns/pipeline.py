@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
@@ -53,29 +54,28 @@ def process_chunk(
     cache_dir: str,
     redact: bool,
     exclude: tuple[str, ...],
-) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Redact (if asked), parse, compute (or read cached) every table of a chunk and sessions."""
+) -> tuple[int, dict[str, bytes], pd.DataFrame]:
+    """Redact (if asked), parse, compute (or read cached) every table of a chunk as Parquet bytes
+    (``turns`` and each measure), and the chunk's session summaries."""
     if redact:
         turns = pkgutil.resolve_name(REDACT_FUNC)(turns)
-    out: dict[str, pd.DataFrame] = {"turns": turns}
+    out: dict[str, bytes] = {"turns": turns.to_parquet(index=False)}
     rows = pd.util.hash_pandas_object(turns, index=False).to_numpy().tobytes()
     base, paths = [pipeline_id(load_pipeline()), store.code_fingerprint(), *turns.columns], {}
     for name, m in measures.items():  # the cache key: measure, code, pipeline, columns, rows
         key = hashlib.sha256("\0".join(map(str, [name, m.fingerprint(), *base])).encode() + rows)
         paths[name] = Path(cache_dir, "tables", f"{key.hexdigest()}.parquet-cache")
         if (cached := read_cached(paths[name])) is not None:
-            out[name] = pd.read_parquet(io.BytesIO(cached))
+            out[name] = cached
     words = None  # the turns' word counts, from their Docs when they are parsed
     if todo := [n for n in measures if n not in out]:
         docs = parse_turns(turns, cache_dir)
         words = (t := Tokens(docs)).count(t.word)
-        for name in todo:  # through Parquet bytes: the same frame whether computed or cached
-            data = measures[name].compute(turns, docs).to_parquet(index=False)
-            out[name] = pd.read_parquet(io.BytesIO(data))
-            write_cached(paths[name], data)
-    tables = {n: out[n] for n in measures}
-    out["sessions"] = summarise_sessions(turns, tables, exclude, measures=measures, words=words)
-    return index, out
+        for name in todo:
+            out[name] = measures[name].compute(turns, docs).to_parquet(index=False)
+            write_cached(paths[name], out[name])
+    tables = {n: pd.read_parquet(io.BytesIO(out[n])) for n in measures}  # computed or cached: same
+    return index, out, summarise_sessions(turns, tables, exclude, measures=measures, words=words)
 
 
 def _init_worker() -> None:
@@ -111,7 +111,7 @@ def _dask(scheduler: str, timeout: float) -> Any:
 
 def run_chunks(
     tasks: Iterable[tuple], workers: int, scheduler: str | None, timeout: float
-) -> Iterator[tuple[int, dict[str, pd.DataFrame]]]:
+) -> Iterator[tuple[int, dict[str, bytes], pd.DataFrame]]:
     """:func:`process_chunk` of every task here, on forked processes or Dask, as they complete."""
     load_pipeline()  # here, once: forked workers inherit it, the manifest names it
     if scheduler is None and workers == 1:
@@ -132,11 +132,12 @@ def run_chunks(
         yield from (f.result() for f in as_completed(pending))
 
 
-def _write(out: Path, name: str, index: int, df: pd.DataFrame, stats: dict[str, Any]) -> None:
+def _write(out: Path, name: str, index: int, data: bytes, stats: dict[str, Any]) -> None:
     (out / name).mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out / name / f"part-{index:05d}.parquet", index=False)
-    s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": [str(c) for c in df]})
-    s.update(partitions=s["partitions"] + 1, rows=s["rows"] + len(df))
+    (out / name / f"part-{index:05d}.parquet").write_bytes(data)
+    meta = pq.read_metadata(io.BytesIO(data))
+    s = stats.setdefault(name, {"partitions": 0, "rows": 0, "columns": meta.schema.names})
+    s.update(partitions=s["partitions"] + 1, rows=s["rows"] + meta.num_rows)
 
 
 def _file(path: str | Path, sha256: str | None = None) -> dict[str, str]:
@@ -195,11 +196,11 @@ def build_tables(
                 yield i, chunk, measures, cache, redact, exclude
 
         stats, summaries = {}, {}  # per table: partitions, rows, columns; per chunk: sessions
-        for index, result in run_chunks(tasks(), workers, scheduler, connect_timeout):
+        for index, data, summary in run_chunks(tasks(), workers, scheduler, connect_timeout):
             for name in ("turns", *measures):
-                _write(staging, name, index, result[name], stats)
-            summaries[index] = result["sessions"]
-            bar.update(len(result["sessions"]))
+                _write(staging, name, index, data[name], stats)
+            summaries[index] = summary
+            bar.update(len(summary))
         bar.close()
         parts = [summaries[i] for i in sorted(summaries)]  # none: the schema of an empty corpus
         parts = parts or [summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)]
@@ -207,10 +208,10 @@ def build_tables(
         counts = [c for c in sessions.columns if c.startswith("events__")]
         sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
         sessions, report = join_metadata(sessions, meta_df)
-        _write(staging, "sessions", 0, sessions, stats)
+        _write(staging, "sessions", 0, sessions.to_parquet(index=False), stats)
         for name in (n for n in ("turns", *measures) if n not in stats):  # an empty corpus
             cols = measures[name].column_names() if name in measures else KEYS
-            _write(staging, name, 0, pd.DataFrame(columns=cols), stats)
+            _write(staging, name, 0, pd.DataFrame(columns=cols).to_parquet(index=False), stats)
 
         labels = dict(sorted((speakers or {}).items()))
         if redact:  # a speaker label is often a participant's name
