@@ -234,32 +234,29 @@ def score_turns(
     if len(turns) != len(docs):
         raise ValueError(f"{len(turns)} turns but {len(docs)} docs: they must be row-aligned")
     rules = rules or load_rules()
-    v, units, groups = RuleView(docs, rules), [], []  # groups: a turn's output, sentences' words
+    v, units, groups = RuleView(docs, rules), [], []  # groups: output, first unit, unit words
     outs = [dict.fromkeys(SCORE_COLUMNS, math.nan) for _ in docs]
     for doc, out, a, b in zip(docs, outs, v.bounds, v.bounds[1:], strict=False):
         if v.word_count(a, b) == 0:
             continue
         text, sents = doc.text, [s for s in doc.sents if v.word_count(a + s.start, a + s.end)]
         mine = [v.unit(a + s.start, a + s.end, text[s.start_char : s.end_char]) for s in sents]
+        groups.append((out, len(units), np.array([u.n for u in mine], dtype=float)))
         units += mine
         raw = sum(u.raw for u in mine)
         out["valence_rules"] = raw / math.sqrt(raw * raw + rules.alpha)
         # VADER's recipe for a paragraph: the mean of its sentences' compounds
         out["vader_compound"] = sum(u.vader["compound"] for u in mine) / len(mine)
         out.update(v.nrc(a, b, v.negated(a, b)))
-        groups.append((out, [u.n for u in mine]))
-    pred, a = load_model().predict_units(units), 0
-    for out, counts in groups:
-        w, a = np.asarray(counts, dtype=float), a + len(counts)
-        means = w @ pred[a - len(counts) : a].copy() / w.sum()
+    pred = load_model().predict_units(units)
+    for out, lo, w in groups:  # the mean of its sentences' predictions, weighted by their words
+        means = w @ pred[lo : lo + len(w)].copy() / w.sum()
         out.update(zip(DIMENSIONS, means.tolist(), strict=True))
     scores = pd.DataFrame(outs, columns=SCORE_COLUMNS)
     return pd.concat([turns[KEYS].reset_index(drop=True), scores], axis=1)
 
 
-def patient_ued(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping[str, pd.DataFrame] | None = None
-) -> pd.DataFrame:
+def patient_ued(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
     """``<score>__patient_ued_<metric>``: Utterance Emotion Dynamics of the patient's series."""
     cols = [c for c in UED_COLUMNS if c in rows.columns]  # (a table may lack one)
     groups = rows[rows.speaker == PATIENT].groupby("session_id", sort=False)
@@ -301,15 +298,11 @@ def dev_predictions(
     units = [span_unit(d) for d in parse(dev["text"].tolist(), load_pipeline(), cache)]
     pred = load_model().predict_units(units).T
     out = dev[["id", "V", "A", "D", "text"]].assign(**dict(zip(DIMENSIONS, pred, strict=True)))
-    nrc = pd.DataFrame([u.nrc for u in units])
-    vader = np.array([u.vader["compound"] for u in units])
-    return out.assign(
-        vader_compound=vader,
-        vader_intensity=np.abs(vader),
-        valence_rules=[u.compound for u in units],
-        nrc_valence=nrc["nrc_positive"] - nrc["nrc_negative"],
-        nrc_arousal=sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL),
-    )
+    nrc, vader = pd.DataFrame([u.nrc for u in units]), [u.vader["compound"] for u in units]
+    out = out.assign(vader_compound=vader, vader_intensity=np.abs(vader))
+    out = out.assign(valence_rules=[u.compound for u in units])
+    arousal = sum(nrc[f"nrc_{e}"] for e in NRC_AROUSAL)
+    return out.assign(nrc_valence=nrc["nrc_positive"] - nrc["nrc_negative"], nrc_arousal=arousal)
 
 
 def validation_summary(pred: pd.DataFrame) -> pd.DataFrame:

@@ -26,9 +26,7 @@ def compute_events(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFram
     return out.reset_index(drop=True)
 
 
-def type_counts(
-    rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None
-) -> pd.DataFrame:
+def type_counts(rows: pd.DataFrame, measure: Measure, tables: Mapping | None = None):
     """``n`` and ``<type>``: events per session, in all and per type (pattern types always)."""
     keys = rows["event"].fillna("").astype(str).str.split(SEPARATOR)
     keys = rows[["session_id"]].assign(key=keys).explode("key")

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 from pyphen import Pyphen
 from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, MorphAnalysis
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from therapy_turns import schema
 from therapy_turns.measures.registry import Column, Measure, register
-from therapy_turns.measures.views import DocView, Tokens, morph_tense, norm, ratio
+from therapy_turns.measures.views import DocView, Tokens, norm, ratio
 from therapy_turns.paths import DATA_DIR, LEXICON_DIR, read_yaml
 from therapy_turns.schema import KEYS, PATIENT, SPEAKERS, THERAPIST, phrase_docs
 
@@ -58,15 +58,11 @@ class PhraseCounter:
         self.phrases = [d for d in docs if len(d) > 1]  # straight and curly apostrophes
         self.openers = {d[0].text for d in self.phrases}
         self.exclude = {norm(k): words(v) for k, v in self.exclude_after.items()}
-        # the Matcher runs on the tokens from each word a pattern starts with to the longest match
+        # the Matcher runs only on the Docs holding a word a pattern starts with
         if any(set(p[0]) != {"LOWER"} for p in self.patterns):
             raise ValueError(f"patterns must start with a LOWER word or IN list: {self.patterns}")
         first = [p[0]["LOWER"] for p in self.patterns]
         self.first_words = {w for v in first for w in ([v] if isinstance(v, str) else v["IN"])}
-        ops = [[tok.get("OP", "!") for tok in p] for p in self.patterns]
-        size = (sum(1 if o in "!?" else int(o[1:-1].split(",")[-1]) for o in p) for p in ops)
-        unbounded = any(o in ("*", "+") or o.endswith(",}") for p in ops for o in p)
-        self.reach = None if unbounded else max(size, default=0)
         self._matchers: dict[Vocab, tuple[PhraseMatcher, Matcher]] = {}
 
     def matches(self, t: Tokens, keep_bounds: bool = False) -> tuple[np.ndarray, dict]:
@@ -86,15 +82,13 @@ class PhraseCounter:
             self._matchers[t.vocab] = (pm, m)
         phrases, patterns = self._matchers[t.vocab]
         # Docs that may hold a phrase or pattern, or whose word hits are filtered or kept
-        firsts = t.isin("LOWER", self.first_words, normed=False)
-        todo = t.count(firsts | t.isin("LOWER", self.openers, normed=False)) > 0
+        todo = t.count(t.isin("LOWER", self.first_words | self.openers, normed=False)) > 0
         todo |= (t.count(hit) > 0) & bool(self.exclude or keep_bounds)
-        pairs = zip(t.positions(hit, todo), t.positions(firsts, todo), strict=True)
-        for (k, local), (_, heads) in pairs:
+        for k, local in t.positions(hit, todo):
             doc = t.docs[k]
             found = [doc[i : i + 1] for i in local]
             found += phrases(doc, as_spans=True) if self.phrases else []
-            found += [s for i in heads for s in patterns(doc[i : i + self.reach], as_spans=True)]
+            found += patterns(doc, as_spans=True) if self.patterns else []
             if self.exclude:  # drop a phrase right after one of its excluded words
                 before = [norm(doc[s.start - 1].text) if s.start else None for s in found]
                 after = [self.exclude.get(norm(s.text), ()) for s in found]
@@ -249,11 +243,13 @@ def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]
     skip[j[j >= first]] = True
     modal = t.isin("ORTH", words(tense["future_modals"])) & t.isin("TAG", ("MD", ""), normed=False)
     modal &= ~skip
-    inv, ids = pd.factorize(t.column("MORPH"))
-    tenses = [morph_tense(t.vocab, key) for key in ids.tolist()]
-    past, pres = ([f and x == v for f, x in tenses] for v in ("Past", "Pres"))
+    inv, ids = pd.factorize(t.column("MORPH"))  # a finite verb's tense: Past, else Pres
+    morphs = [MorphAnalysis.from_id(t.vocab, key) for key in ids.tolist()]
+    tense = [m.get("Tense") if "Fin" in m.get("VerbForm") else [] for m in morphs]
+    past = np.array(["Past" in x for x in tense], dtype=bool)
+    pres = np.array(["Pres" in x for x in tense], dtype=bool) & ~past
     rest, future = ~skip & ~modal, t.count(going) + t.count(modal)
-    return [t.count(rest & np.asarray(x, dtype=bool)[inv]) for x in (past, pres)] + [future]
+    return [t.count(rest & x[inv]) for x in (past, pres)] + [future]
 
 
 def _features(t: Tokens) -> dict[str, np.ndarray]:

@@ -172,9 +172,15 @@ class Coder:
         refl = self._reflection(t, a, b, stems[0].rule if stems else None, complex_stem)
         if refl is not None and refl.startswith("info_"):
             t.add("giving_information", refl, text)
-        elif refl is not None:
+        elif refl is not None:  # complex: its stem, a cue the client did not say, or novelty
+            client, cfg = t.client or set(), self.cfg
+            said, content = t.words | client, content_lemmas(v.doc[a:b])
             cues = [h.text for h in kept if h.code == "complex_cue"]
-            kind, why = self._complexity(t, a, b, complex_stem, cues).split("+", 1)
+            cues = [f"cue:{c}" for c in cues if not set(c.lower().split()) <= said]
+            novelty = 1.0 - len(content & client) / max(len(content), 1)
+            novel = len(content) >= cfg.complex_min_content and novelty >= cfg.complex_min_novelty
+            why = ["stem"] * complex_stem + cues + [f"novel_{novelty:.2f}"] * novel
+            kind, why = ("complex", why[0]) if why else ("simple", "default")
             t.add(f"{kind}_reflection", f"{refl}+{why}", text)
 
     def _direction(self, v: DocView, start: int, end: int) -> str | None:
@@ -221,20 +227,6 @@ class Coder:
         after = v.low[i + 2] if i + 2 < end else ""
         fill = after in (",", "", ".", "um", "uh", "like", "i") or v.punct[min(i + 2, end - 1)]
         return v.low[i] == "you" and i + 1 < end and v.low[i + 1] in ("know", "see") and fill
-
-    def _complexity(self, t: Turn, start: int, end: int, complex_stem: bool, cues: list[str]):
-        """``simple|complex+<reason>`` of a reflection (``cues``: its complex cue texts)."""
-        client = t.client or set()
-        if complex_stem:
-            return "complex+stem"
-        said = t.words | client
-        if new_cues := [c for c in cues if not all(w in said for w in c.lower().split())]:
-            return f"complex+cue:{new_cues[0]}"
-        content = content_lemmas(t.v.doc[start:end])
-        novelty = 1.0 - len(content & client) / max(len(content), 1)
-        if len(content) >= self.cfg.complex_min_content and novelty >= self.cfg.complex_min_novelty:
-            return f"complex+novel_{novelty:.2f}"
-        return "simple+default"
 
 
 get_coder = lru_cache(maxsize=4)(Coder)  # the compiled coder of a vocab

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from spacy.tokens import Doc, MorphAnalysis
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 
 from therapy_turns.schema import is_clitic
 
 _APOS = str.maketrans({"’": "'", "‘": "'"})
 
 ATTRS = tuple(  # the columns of Tokens.arr (Doc.to_array attributes)
-    "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE IS_STOP SENT_START IS_ALPHA "
-    "IDX".split()
+    "ORTH LOWER LEMMA POS TAG DEP HEAD MORPH IS_PUNCT IS_SPACE SENT_START IS_ALPHA IDX".split()
 )
 
 
@@ -31,18 +29,10 @@ def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.full(len(b), np.nan), where=b > 0)
 
 
-@lru_cache(maxsize=4096)
-def morph_tense(vocab: Vocab, key: int) -> tuple[bool, str | None]:
-    """``(finite, tense)`` of morphology ``key``: ``Fin`` in VerbForm, Past/Pres (or None)."""
-    m = MorphAnalysis.from_id(vocab, key)
-    tense = m.get("Tense")
-    return "Fin" in m.get("VerbForm"), next((t for t in ("Past", "Pres") if t in tense), None)
-
-
 class Tokens:
     """The tokens of Docs (one vocab) as flat arrays; string predicates run once per string."""
 
-    def __init__(self, docs: Sequence[Doc], codes: dict[str, int] | None = None) -> None:
+    def __init__(self, docs: Sequence[Doc]) -> None:
         self.docs = list(docs)
         self.vocab = self.docs[0].vocab if self.docs else None
         self.n_docs = len(self.docs)
@@ -51,8 +41,7 @@ class Tokens:
         self.start = np.concatenate([[0], np.cumsum(self.n_tokens)])
         self.doc_of = np.repeat(np.arange(self.n_docs), self.n_tokens)
         self.arr = np.concatenate([np.zeros((0, len(ATTRS)), dtype=np.uint64), *arrs])
-        self._types, self._lists = {}, {}  # caches of types() and strings()
-        self.codes: dict[str, int] = {} if codes is None else codes  # see code()
+        self._types, self._lists, self.codes = {}, {}, {}  # caches of types(), strings(); code()
 
     @cached_property
     def word(self) -> np.ndarray:
