@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from therapy_turns import pipeline
 from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
-from therapy_turns.report import fill
+from therapy_turns.report.narrate import fill
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, split_codes
 from therapy_turns.viz.figures import CODE_ORDER, code_color
 from therapy_turns.viz.figures import plot_session as session_figure

@@ -1,4 +1,4 @@
-"""Sentences computed from results (wording: ``data/narrate.yaml``), seed notes, provenance."""
+"""Sentences from results (``data/narrate.yaml``), the HTML templates, seed notes, provenance."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from therapy_turns.paths import DATA_DIR, project_path, project_root, read_yaml
 from therapy_turns.schema import SPEAKERS
 
 WORDING = read_yaml(DATA_DIR / "narrate.yaml")
+HTML = read_yaml(DATA_DIR / "html.yaml")  # the templates of the report index and the explorer
 
 
 class Text(str):
@@ -34,6 +36,13 @@ class Text(str):
 def say(key: str, **fields: object) -> str:
     """The template ``key`` of ``data/narrate.yaml`` with ``fields`` filled in."""
     return WORDING[key].format(**fields)
+
+
+def fill(key: str, **values: object) -> str:
+    """The template ``key`` of ``data/html.yaml`` filled with ``values`` (and a page's ``css``)."""
+    if (css := DATA_DIR / f"{key}.css").exists():
+        values["css"] = css.read_text(encoding="utf-8")
+    return Template(HTML[key]).substitute(values)
 
 
 def seed_note(corpus: str | Path, key: str) -> Text:
@@ -325,26 +334,18 @@ def correlations(table: pd.DataFrame, alpha: float = 0.05) -> Text:
     return Text(text + f", over up to {plural(int(table['n'].max()), 'session')}.")
 
 
-def git_commit() -> str:
-    """The checked-out commit (``+dirty`` when the work tree has changes), or ``unknown``."""
-    git = ["git", "-C", str(project_root()), "describe", "--always", "--exclude=*", "--abbrev=12"]
-    with suppress(OSError):  # no git (not a checkout: no output)
-        done = subprocess.run([*git, "--dirty=+dirty"], capture_output=True, text=True)
-        return done.stdout.strip() or "unknown"
-    return "unknown"
-
-
-def _version(package: str) -> str:
-    with suppress(PackageNotFoundError):
-        return version(package)
-    return "not installed"
-
-
 def provenance(corpus: str | Path = "seeds") -> pd.DataFrame:
     """A two-column table (item, value) for the last cell of every notebook."""
     files = project_path(corpus)  # a notebook parameter: relative to the project root
     rows = {"corpus": str(corpus), "corpus files": str(len(corpus_files(files)))}
-    rows |= {"corpus sha256": corpus_checksum(files), "git commit": git_commit()}
+    rows |= {"corpus sha256": corpus_checksum(files), "git commit": "unknown"}
+    git = ["git", "-C", str(project_root()), "describe", "--always", "--exclude=*", "--abbrev=12"]
+    with suppress(OSError):  # no git (not a checkout: no output); +dirty: the tree has changes
+        done = subprocess.run([*git, "--dirty=+dirty"], capture_output=True, text=True)
+        rows["git commit"] = done.stdout.strip() or "unknown"
     rows["spaCy pipeline"] = pipeline_id(load_pipeline())
-    rows |= {f"version {p}": _version(p) for p in WORDING["packages"]}
+    for p in WORDING["packages"]:
+        rows[f"version {p}"] = "not installed"
+        with suppress(PackageNotFoundError):
+            rows[f"version {p}"] = version(p)
     return pd.DataFrame({"item": list(rows), "value": list(rows.values())})

@@ -22,8 +22,7 @@ from traitlets.config import Config
 
 from therapy_turns.io.transcripts import FLAGS
 from therapy_turns.paths import project_path, read_yaml
-from therapy_turns.report import HTML, fill
-from therapy_turns.report.narrate import provenance
+from therapy_turns.report.narrate import HTML, fill, provenance
 from therapy_turns.store import load_table
 
 log = logging.getLogger(__name__)
@@ -44,10 +43,8 @@ def read_params(notebook: str | Path, params_file: str | Path | None = None) -> 
         raise ParameterError(f"{params_file}: expected a mapping of parameter names to values")
     declared = pm.inspect_notebook(str(notebook))
     if unknown := sorted(set(params) - set(declared)):
-        raise ParameterError(
-            f"{params_file}: unknown parameter(s) {unknown} for {notebook}; "
-            f"its parameters cell declares {sorted(declared)}"
-        )
+        msg = f"{params_file}: unknown parameter(s) {unknown} for {notebook}; "
+        raise ParameterError(msg + f"its parameters cell declares {sorted(declared)}")
     return params, declared
 
 
@@ -172,16 +169,6 @@ def notebook_section(path: Path, base: Path) -> tuple[str, str, dict[str, object
     return title, body, nb.metadata.get("papermill", {}).get("parameters", {})
 
 
-def failure(path: Path) -> str:
-    """The error a failed run stopped at (its first error output)."""
-    nb = nbformat.read(path, as_version=4)
-    if nb.metadata.get("papermill", {}).get("exception"):
-        for out in (o for c in nb.cells for o in c.get("outputs", [])):
-            if out.get("output_type") == "error":
-                return _error(out)
-    return "the notebook did not finish"
-
-
 def build_index(
     reports_dir: str | Path, corpus: str | Path, analysis_dir: str | Path, out: str | Path
 ) -> Path:
@@ -195,7 +182,10 @@ def build_index(
         if stem in failed:
             link = _link(failed[stem].with_suffix(".html"), out.parent, "partial output")
             nav.append(f'<a class="failed-link" href="#{stem}">{name} (failed)</a>')
-            error = escape(failure(failed[stem]))
+            nb = nbformat.read(failed[stem], as_version=4)  # the error the run stopped at
+            errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+            ok = errors and nb.metadata.get("papermill", {}).get("exception")
+            error = escape(_error(errors[0]) if ok else "the notebook did not finish")
             sections.append(fill("failed", stem=stem, name=name, link=link, error=error))
             continue
         title, body, params[stem] = notebook_section(runs[stem], out.parent)
@@ -208,17 +198,11 @@ def build_index(
     extra["default exclusion"] = HTML["exclusion"]
     extra = pd.DataFrame({"item": list(extra), "value": [str(v) for v in extra.values()]})
     methods = pd.concat([rows[~rows["item"].eq("git commit")], extra], ignore_index=True)
-    page = fill(
-        "index",
-        name=escape(Path(str(corpus).rstrip("/")).name or str(corpus)),
-        nav="".join(nav),
-        sections="".join(sections),
-        methods=methods.to_html(index=False, classes="methods"),
-        params="".join(
-            fill("params", name=escape(k), values=escape(json.dumps(v, indent=1, sort_keys=True)))
-            for k, v in params.items()
-        ),
-    )
-    out.write_text(page, encoding="utf-8")
+    name = escape(Path(str(corpus).rstrip("/")).name or str(corpus))
+    shown = {k: escape(json.dumps(v, indent=1, sort_keys=True)) for k, v in params.items()}
+    html = dict(name=name, nav="".join(nav), sections="".join(sections))
+    html["params"] = "".join(fill("params", name=escape(k), values=v) for k, v in shown.items())
+    html["methods"] = methods.to_html(index=False, classes="methods")
+    out.write_text(fill("index", **html), encoding="utf-8")
     log.info("wrote %s (%d sections, %d failed)", out, len(sections), len(failed))
     return out
