@@ -1,5 +1,4 @@
-"""Backchannels and minimal responses ("Yeah.", "Mm-hmm."; ``data/backchannels.yaml``): left out
-of emotion trajectories and session means by default (a scored "Yeah." is no affect)."""
+"""Backchannels ("Yeah.", "Mm-hmm."; ``data/backchannels.yaml``), left out of emotion summaries."""
 
 from __future__ import annotations
 

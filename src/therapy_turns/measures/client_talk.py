@@ -1,5 +1,4 @@
-"""Rule-based client-language coder: change talk, sustain talk or neutral per patient turn (MISC
-2.5 kinds) with evidence (``data/change_talk.yaml``, ``docs/client_talk.md``)."""
+"""The ``client`` measure: change, sustain or neutral talk per patient turn (MISC 2.5)."""
 
 from __future__ import annotations
 

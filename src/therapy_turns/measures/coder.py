@@ -1,5 +1,4 @@
-"""Supervised coders trained on a lab's own codes (``therapy-turns train-coder``): TF-IDF n-grams
-and rule codes into a logistic regression, session-grouped CV, a checksummed model file."""
+"""``train-coder``: TF-IDF + rule codes -> logistic regression on a lab's codes, grouped CV."""
 
 from __future__ import annotations
 
@@ -303,13 +302,12 @@ def technique_methods(manifest: dict[str, Any] | None, requested: str | Path = "
         built = f"technique model {info['path']}" if info else "the rule coder"
         how = "without" if info else "with"
         raise CoderError("mismatch", asked=asked, built=built, how=how)
-    methods = CODEBOOK["methods"]
     if not info:
-        return methods["rules"]
+        return CODEBOOK["methods"]["rules"]
     s = load_model(project_path(info["path"])).summary
     if s["payload_sha256"] != info["sha256"]:
         raise CoderError("other_model", path=info["path"], sha=info["sha256"][:12])
     cv = {"kappa": float("nan"), "macro_f1": float("nan"), **s.get("cv", {})}
     source, sha = Path(str(s.get("source", "?"))).name, str(s.get("payload_sha256", ""))[:12]
     fields = defaultdict(lambda: None, {**s, **cv, "source": source, "sha": sha})
-    return methods["model"].format_map(fields)  # a missing summary field reads "None"
+    return CODEBOOK["methods"]["model"].format_map(fields)  # a missing summary field reads "None"

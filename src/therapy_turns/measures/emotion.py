@@ -1,5 +1,4 @@
-"""The ``emotion`` measure: valence, arousal and dominance (EmoBank-trained linear model), the rule
-layer on VADER's lexicon, VADER and NRC rates per turn (``docs/emotion.md``); its validation."""
+"""The ``emotion`` measure: valence/arousal/dominance, rule layer, VADER, NRC; its validation."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Notebook 07's measures: ``events`` (the event type keys of each turn, counted per session and
-type) and ``thinking`` (the words of the therapist's hidden reasoning, for ``analysis.shifts``)."""
+"""Notebook 07's measures: ``events`` (event types per turn) and ``thinking`` (its hidden words)."""
 
 from __future__ import annotations
 

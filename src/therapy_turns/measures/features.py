@@ -1,5 +1,4 @@
-"""The ``features`` measure (``data/feature_columns.yaml``; word lists in ``lexicons/*.yaml``), the
-question detector shared with the technique coder, and :func:`session_lsm`."""
+"""The ``features`` measure, the question detector shared with techniques, :func:`session_lsm`."""
 
 from __future__ import annotations
 
@@ -110,8 +109,7 @@ def lexicons() -> tuple[dict[str, frozenset[str] | str], dict[str, PhraseCounter
     hedges, markers = load_lexicon("hedges"), load_lexicon("markers")["markers"]
     out = {"hedges": PhraseCounter(hedges["entries"], (), False, hedges.get("exclude_after", {}))}
     out["certainty"] = PhraseCounter(load_lexicon("certainty")["entries"], use_lemma=False)
-    for col, name in FAMILIES.items():
-        out[col] = PhraseCounter(load_lexicon(name)["entries"])
+    out |= {col: PhraseCounter(load_lexicon(name)["entries"]) for col, name in FAMILIES.items()}
     for m, spec in ((m, markers[m]) for m in MARKERS):
         out[f"marker_{m}"] = PhraseCounter(spec.get("phrases", ()), spec.get("patterns", ()), False)
     return rates, out

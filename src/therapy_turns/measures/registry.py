@@ -97,15 +97,10 @@ class Measure:
 
     def manifest(self) -> dict[str, object]:
         """JSON-ready description for ``manifest.json``."""
-        return {
-            "description": self.description,
-            "compute": self.fingerprint(),
-            "columns": {
-                c.name: {"meaning": c.meaning, "unit": c.unit, "speakers": list(c.speakers)}
-                for c in self.columns
-            },
-            "aggregates": [getattr(a, "__name__", repr(a)) for a in self.aggregates],
-        }
+        out = dict(description=self.description, compute=self.fingerprint(), columns={})
+        for c in self.columns:
+            out["columns"][c.name] = dict(meaning=c.meaning, unit=c.unit, speakers=list(c.speakers))
+        return out | {"aggregates": [getattr(a, "__name__", repr(a)) for a in self.aggregates]}
 
 
 _REGISTRY: dict[str, Measure] = {}

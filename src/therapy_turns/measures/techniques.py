@@ -1,5 +1,4 @@
-"""Rule-based therapist technique coder: MITI/MISC forms, ACT processes and AnnoMI main behaviour
-per therapist turn with evidence (``docs/codebook.md``, ``data/technique_patterns.yaml``)."""
+"""The ``techniques`` measure: MITI/MISC forms, ACT processes, main behaviour per therapist turn."""
 
 from __future__ import annotations
 
