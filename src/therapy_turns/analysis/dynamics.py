@@ -57,9 +57,8 @@ def trajectory(
     df = _rows(scores[[*KEYS, value]], turns, exclude, speaker).rename(columns={value: "value"})
     df = df[df["value"].notna()].sort_values([*PAIR, "turn"], kind="stable")
     g = df.groupby(PAIR, sort=True)
-    n = g["value"].transform("size")
     df["position"] = g.cumcount()
-    df["progress"] = (df["position"] / (n - 1).where(n > 1)).fillna(0.0)
+    df["progress"] = (df["position"] / (g["value"].transform("size") - 1)).fillna(0.0)
     df["smooth"] = g["value"].transform(lambda v: smooth(v.to_numpy(), window, method))
     return df.reset_index(drop=True)[[*KEYS, "position", "progress", "value", "smooth"]]
 

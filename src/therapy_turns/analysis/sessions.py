@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from therapy_turns import schema
-from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Z95, Names, adjust_p, mixedlm_table
+from therapy_turns.analysis.stats import MIXEDLM_COLUMNS, Z95, Frame, Names, adjust_p, mixedlm_table
 from therapy_turns.io.transcripts import CorpusArg, analysable
 from therapy_turns.measures import backchannels, registry
 from therapy_turns.measures.features import MARKERS, load_lexicon
@@ -159,9 +159,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def join_metadata(
-    sessions: pd.DataFrame, metadata: pd.DataFrame | None
-) -> tuple[pd.DataFrame, MetadataReport]:
+def join_metadata(sessions: Frame, metadata: Frame | None) -> tuple[Frame, MetadataReport]:
     """``sessions`` left-joined with ``metadata`` by ``session_id``, ``has_metadata``, report."""
     if metadata is None:
         return sessions.copy(), MetadataReport()
@@ -190,9 +188,14 @@ class Roles(NamedTuple):
 
 
 def metadata_roles(
-    metadata: pd.DataFrame, factors: Names = (), outcomes: Names = (), source: str = "metadata"
+    metadata: Frame | str | Path | None, factors: Names = (), outcomes: Names = ()
 ) -> Roles:
-    """The metadata's factors and outcomes (named, else by type), the rest ``skipped`` with why."""
+    """Factors and outcomes of a metadata frame or CSV (named, else by type), the rest skipped."""
+    source = "metadata"
+    if not isinstance(metadata, pd.DataFrame):
+        if not metadata:
+            return Roles([], [], {})
+        source, metadata = str(metadata), read_metadata(project_path(metadata))
     cols = [c for c in metadata.columns if c != "session_id"]
     if missing := [c for c in [*factors, *outcomes] if c not in cols]:
         raise MetadataError(
@@ -213,13 +216,6 @@ def metadata_roles(
     outcomes = outcomes or [c for c in cols if c in numeric and c not in factors]
     skipped |= {c: "not selected" for c in cols if c not in {*factors, *outcomes, *skipped}}
     return Roles(list(factors), list(outcomes), skipped, factors[0] if factors else None)
-
-
-def read_roles(path: str | Path | None, factors: Names = (), outcomes: Names = ()) -> Roles:
-    """:func:`metadata_roles` of a metadata CSV (none: no roles)."""
-    if not path:
-        return Roles([], [], {})
-    return metadata_roles(read_metadata(project_path(path)), factors, outcomes, source=str(path))
 
 
 def metadata_labels(path: str | Path | None, column: str) -> dict[str, str]:
@@ -263,16 +259,11 @@ def load_sessions(
 
 
 def turn_data(
-    table: pd.DataFrame,
-    turns: pd.DataFrame,
-    sessions: pd.DataFrame,
-    columns: Names,
-    speaker: str = "patient",
-    exclude: Names = DEFAULT_EXCLUDE,
-) -> pd.DataFrame:
-    """One speaker's analysed rows of ``table`` with ``position`` and the session ``columns``."""
+    table: Frame, turns: Frame, sessions: Frame, columns: Names, exclude: Names = DEFAULT_EXCLUDE
+) -> Frame:
+    """The patient's analysed rows of ``table`` with ``position`` and the session ``columns``."""
     keep = analysable(turns.assign(position=schema.session_position(turns)), tuple(exclude))
-    d = table[table.speaker == speaker].drop(columns="position", errors="ignore")
+    d = table[table.speaker == "patient"].drop(columns="position", errors="ignore")
     d = d.merge(keep[[*TURN_ID, "position"]], on=TURN_ID).astype({"session_id": str})
     s = sessions[["session_id", *columns]].astype({"session_id": str})
     return d.merge(s, on="session_id", how="left", validate="many_to_one")
@@ -346,12 +337,12 @@ def family_adjust(table: pd.DataFrame, method: str = "holm") -> np.ndarray:
 
 
 def outcome_correlations(
-    sessions: pd.DataFrame,
+    sessions: Frame,
     measures: Names,
     outcomes: Names,
     method: str = "spearman",
     correction: str = "holm",
-) -> pd.DataFrame:
+) -> Frame:
     """Spearman or Pearson r of each measure with each outcome across sessions, CI and p."""
     rows = []
     for o, m in product(outcomes, measures):

@@ -10,7 +10,7 @@ from scipy.stats import entropy
 
 from therapy_turns.analysis import stats
 from therapy_turns.analysis.dynamics import change_points
-from therapy_turns.analysis.stats import Names, adjust_p, fit_mixedlm, next_turn, share_ci, shares
+from therapy_turns.analysis.stats import Frame, Names, adjust_p, fit_mixedlm, next_turn, share_ci
 from therapy_turns.io.transcripts import SEPARATOR, analysable, analyse_turn_text, event_counts
 from therapy_turns.paths import DATA_DIR, read_yaml
 from therapy_turns.schema import DEFAULT_EXCLUDE, session_position, split_codes
@@ -19,6 +19,9 @@ from therapy_turns.schema import TURN_ID as KEYS
 log = logging.getLogger(__name__)
 BEHAVIOURS = ("reflection", "question", "therapist_input", "other")
 FORMS = read_yaml(DATA_DIR / "codebook.yaml")["index_forms"]  # the forms each index counts
+EVENTS = read_yaml(DATA_DIR / "events.yaml")
+#: Cue words per event type (and ``any``): ``thinking_cues`` of ``data/events.yaml``.
+CUES = {str(k): frozenset(w.lower() for w in v) for k, v in EVENTS["thinking_cues"].items()}
 TALK = ("change", "sustain")
 NO_EVENT = "no event"
 EFFECT_COLUMNS = (
@@ -62,8 +65,7 @@ def permutation_test(
     p_cell = np.minimum(1.0, 2 * (low + 1) / (n_perm + 1))
     p = float(((np.array(s_null) >= s_obs).sum() + 1) / (n_perm + 1))
     axes = {"index": pd.Index(st, name="from"), "columns": pd.Index(st, name="to")}
-    frames = (pd.DataFrame(m, **axes) for m in (obs, mean, p_cell))
-    return PermutationResult(*frames, p)
+    return PermutationResult(*(pd.DataFrame(m, **axes) for m in (obs, mean, p_cell)), p)
 
 
 def transition_entropy(codes: Sequence[str]) -> float:
@@ -76,9 +78,7 @@ def transition_entropy(codes: Sequence[str]) -> float:
     return float(rows / rows.sum() @ entropy(table, base=2, axis=1)) + 0.0
 
 
-def windowed_entropy(
-    codes: pd.DataFrame, col: str = "main_behaviour", window: int = 5
-) -> pd.DataFrame:
+def windowed_entropy(codes: Frame, col: str = "main_behaviour", window: int = 5) -> Frame:
     """``session_id, turn, entropy`` (bits) of the codes of the last ``window`` turns."""
     d = codes.sort_values(KEYS).reset_index(drop=True)
     onehot = pd.get_dummies(d[col].astype(str), dtype=float).groupby(d["session_id"])
@@ -87,15 +87,13 @@ def windowed_entropy(
     return d[KEYS].assign(turn=d["turn"].astype(int), entropy=ent)
 
 
-def perseveration(
-    codes: pd.DataFrame, patient: pd.DataFrame, marker: str, col: str, min_length: int = 3
-) -> pd.DataFrame:
-    """Runs of ``min_length`` or more identical codes and the ``marker`` turns inside them."""
+def perseveration(codes: Frame, patient: Frame, marker: str, col: str, min_run: int = 3) -> Frame:
+    """Runs of ``min_run`` or more identical codes and the ``marker`` turns inside them."""
     d = codes.sort_values(KEYS).assign(code=lambda x: x[col].astype(str))
     g = d.groupby(((d.code != d.code.shift()) | (d.session_id != d.session_id.shift())).cumsum())
     runs = g[["session_id", "code"]].first().assign(start_turn=g["turn"].first())
     runs = runs.assign(end_turn=g["turn"].last(), length=g.size())
-    runs = runs[runs["length"] >= min_length].reset_index(drop=True)
+    runs = runs[runs["length"] >= min_run].reset_index(drop=True)
     m = patient.loc[patient[marker].fillna(0) > 0, ["session_id", "turn"]]
     hit = runs.reset_index().merge(m, on="session_id").query("start_turn < turn < end_turn")
     runs["n_marked_patient_turns"] = hit.groupby("index").size().reindex(runs.index, fill_value=0)
@@ -103,9 +101,7 @@ def perseveration(
     return runs.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
 
 
-def technique_change_points(
-    codes: pd.DataFrame, columns: Names, penalty: float = 3.0
-) -> pd.DataFrame:
+def technique_change_points(codes: Frame, columns: Names, penalty: float = 3.0) -> Frame:
     """``session_id, turn`` starting each new segment of the mix of the indicator ``columns``."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
@@ -128,33 +124,28 @@ def responsiveness(
     cond = np.where(nx[marker].fillna(0) > 0, "after_marker", "otherwise")
     states = sorted(codes[col].astype(str).unique()) if states is None else states
     hits = pd.DataFrame({s: nx["next_code"] == s for s in states}, index=nx.index)
-    return shares(hits, cond, ["after_marker", "otherwise"], ["condition", "code"])
+    return stats.shares(hits, cond, ["after_marker", "otherwise"], ["condition", "code"])
 
 
-def coupling_data(
-    codes: pd.DataFrame, turns: pd.DataFrame, emotion: pd.DataFrame, indicators: Names, value: str
-) -> pd.DataFrame:
-    """Per therapist turn: the patient's ``prior`` and ``after`` value, ``delta``, indicators."""
-    t = turns.sort_values(KEYS)[[*KEYS, "speaker"]]
-    t = t.merge(emotion[[*KEYS, value]], on=KEYS, how="left")
+def coupling_data(codes: Frame, turns: Frame, emotion: Frame, columns: Names, value: str) -> Frame:
+    """Per therapist turn: the patient's ``prior`` and ``after`` value, ``delta``, ``columns``."""
+    t = turns.sort_values(KEYS)[[*KEYS, "speaker"]].merge(emotion[[*KEYS, value]], how="left")
     t.loc[t.speaker != "patient", value] = np.nan
     g = t.groupby("session_id")[value]
     t["prior"] = g.transform(lambda s: s.ffill().shift(1))
     t["after"] = g.transform(lambda s: s.bfill().shift(-1))
     t["position"] = session_position(t)
     t = t[t.speaker == "therapist"].drop(columns=["speaker", value])
-    d = t.merge(codes[[*KEYS, *indicators]], on=KEYS, how="inner")
+    d = t.merge(codes[[*KEYS, *columns]], on=KEYS, how="inner")
     d["delta"] = d["after"] - d["prior"]
-    d[list(indicators)] = d[list(indicators)].astype(int)
+    d[list(columns)] = d[list(columns)].astype(int)
     return d.dropna(subset=["prior", "after"]).reset_index(drop=True)
 
 
-def coupling_model(
-    data: pd.DataFrame, indicators: Names, method: str = "holm", min_count: int = 5
-) -> pd.DataFrame:
+def coupling_model(data: Frame, columns: Names, method: str = "holm", min_count: int = 5) -> Frame:
     """Per code, MixedLM ``delta ~ code + prior + position``: estimate, CI, p, ``p_adj``."""
     rows = []
-    for code in indicators:
+    for code in columns:
         n_with, fit = int(data[code].sum()), (np.nan,) * 4 + (False,)
         note = f"skipped: fewer than {min_count} turns with/without the code"
         if min(n_with, len(data) - n_with) >= min_count:
@@ -164,8 +155,8 @@ def coupling_model(
                 est = (res.params[code], *res.conf_int().loc[code], res.pvalues[code])
                 fit = (*map(float, est), ok)
         rows.append((code, len(data), n_with, *fit, note))
-    columns = "code n n_with estimate ci_low ci_high p converged note".split()
-    out = pd.DataFrame(rows, columns=columns)
+    names = "code n n_with estimate ci_low ci_high p converged note".split()
+    out = pd.DataFrame(rows, columns=names)
     out.insert(7, "p_adj", adjust_p(out["p"].to_numpy(float), method))
     return out
 
@@ -201,7 +192,7 @@ def sequential(techniques: pd.DataFrame, client: pd.DataFrame) -> pd.DataFrame:
     """P(next patient turn is change / sustain talk | therapist behaviour) vs the base rate."""
     pairs = next_turn(techniques, client, "client_talk")
     talk = pd.DataFrame({t: pairs["next_code"] == t for t in TALK}, index=pairs.index)
-    out = shares(talk, pairs["main_behaviour"], BEHAVIOURS, ["behaviour", "talk"])
+    out = stats.shares(talk, pairs["main_behaviour"], BEHAVIOURS, ["behaviour", "talk"])
     out.columns = ["behaviour", "talk", "k", "n", "p", "low", "high"]
     base = {t: share_ci(int((client["client_talk"] == t).sum()), len(client)) for t in TALK}
     cols = ["base_k", "base_n", "base_rate", "base_low", "base_high"]
@@ -238,13 +229,10 @@ def event_summary(turns: pd.DataFrame) -> pd.DataFrame:
 
 
 def choose_events(
-    turns: pd.DataFrame,
-    features: pd.DataFrame,
-    fallback_marker: str = "marker_slow_down",
-    annotated: str | None = None,
+    turns: Frame, features: Frame, marker: str = "marker_slow_down", annotated: str | None = None
 ) -> EventSource:
-    """The corpus's events, else the patient turns with ``fallback_marker`` > 0 as events."""
-    say = read_yaml(DATA_DIR / "events.yaml")["descriptions"]
+    """The corpus's events, else the patient turns with ``marker`` > 0 as events."""
+    say = EVENTS["descriptions"]
     if counts := event_counts(turns):
         lines = turns.get("event_text", pd.Series([""])).fillna("").str.contains(r"(?m)^---").any()
         own = "event lines of the transcripts" if lines else "`event` column of the transcripts"
@@ -252,21 +240,18 @@ def choose_events(
         listed = ", ".join(f"{k} ({n})" for k, n in counts.items())
         desc = say["events"].format(sum(counts.values()), src if annotated else own, listed)
         return EventSource(turns, "events", desc)
-    if fallback_marker not in features.columns:
-        raise ValueError(f"marker {fallback_marker!r} is not a column of the features table")
-    on = features.loc[features[fallback_marker].fillna(0) > 0, KEYS]
+    if marker not in features.columns:
+        raise ValueError(f"marker {marker!r} is not a column of the features table")
+    on = features.loc[features[marker].fillna(0) > 0, KEYS]
     t = turns.drop(columns=["event"], errors="ignore").merge(on, how="left", indicator=True)
     is_on = (t.pop("_merge") == "both") & (t["speaker"] == "patient")
-    t["event"], kind = np.where(is_on, fallback_marker, ""), "marker" if is_on.any() else "none"
-    return EventSource(t, kind, say[kind].format(int(is_on.sum()), fallback_marker))
+    t["event"], kind = np.where(is_on, marker, ""), "marker" if is_on.any() else "none"
+    return EventSource(t, kind, say[kind].format(int(is_on.sum()), marker))
 
 
 def measure_table(
-    turns: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
-    measures: Names,
-    exclude: Names = DEFAULT_EXCLUDE,
-) -> pd.DataFrame:
+    turns: Frame, tables: Mapping[str, Frame], measures: Names, exclude: Names = DEFAULT_EXCLUDE
+) -> Frame:
     """The patient's turns in order (``pos``) with ``event`` and each measure (NaN if excluded)."""
     p = turns.loc[turns["speaker"] == "patient", [*KEYS, "event"]].sort_values(KEYS)
     p = p.assign(event=p["event"].fillna(""), pos=p.groupby("session_id").cumcount())
@@ -283,9 +268,7 @@ def measure_table(
     return p.reset_index(drop=True)
 
 
-def locked(
-    mt: pd.DataFrame, events: pd.DataFrame, measures: Names, lags: Sequence[int] = range(-3, 4)
-) -> pd.DataFrame:
+def locked(mt: Frame, events: Frame, measures: Names, lags: Sequence[int] = range(-3, 4)) -> Frame:
     """``event, session_id, turn, lag, measure, value``: each event's measures at each lag."""
     ev = events.merge(mt[[*KEYS, "pos"]], on=KEYS, how="inner")
     on, at = ["session_id", "pos"], mt[["session_id", "pos", *measures]]
@@ -379,13 +362,7 @@ def therapist_response(turns: pd.DataFrame, codes: pd.DataFrame) -> pd.DataFrame
     hits |= {("act_process", a.removeprefix("act_")): nxt[a] for a in acts}
     order = [*sorted(set(nxt["condition"]) - {NO_EVENT}), NO_EVENT]
     hits = pd.DataFrame(hits, index=nxt.index)
-    return shares(hits, nxt["condition"], order, ["condition", "family", "code"])
-
-
-def thinking_cues() -> dict[str, frozenset[str]]:
-    """Cue words per event type (and ``any``): ``thinking_cues`` of ``data/events.yaml``."""
-    raw = read_yaml(DATA_DIR / "events.yaml").get("thinking_cues", {})
-    return {str(k): frozenset(w.lower() for w in v) for k, v in raw.items()}
+    return stats.shares(hits, nxt["condition"], order, ["condition", "family", "code"])
 
 
 def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]) -> str:
@@ -393,25 +370,23 @@ def refers(words: frozenset[str], event: str, cues: Mapping[str, frozenset[str]]
     return ",".join(sorted(words & (cues.get(event, frozenset()) | cues.get("any", frozenset()))))
 
 
-def thinking_response(
-    turns: pd.DataFrame, thinking: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def thinking_response(turns: Frame, thinking: Frame) -> tuple[Frame, Frame]:
     """Cues in the next therapist thinking per event, and shares per type vs no event."""
-    cues, words = thinking_cues(), thinking[[*KEYS, "thinking_words"]]
+    words = thinking[[*KEYS, "thinking_words"]]
     therapist = turns[turns["speaker"] == "therapist"].merge(words, on=KEYS, how="left")
     nxt = next_turn(_conditions(turns), therapist, "thinking", ["thinking_words"])
     real = [bool(analyse_turn_text(x, "therapist")["text"]) for x in nxt.next_code.fillna("")]
     nxt = nxt[np.array(real, bool)]
     nxt["words"] = nxt.pop("thinking_words").fillna("").str.split().map(frozenset)
-    types = [ty for ty in sorted(set(nxt["condition"]) - {NO_EVENT}) if ty in cues]  # else left out
+    types = [ty for ty in sorted(set(nxt["condition"]) - {NO_EVENT}) if ty in CUES]  # else left out
     ev = nxt[nxt["condition"].isin(types)].reset_index(drop=True)
     base = nxt.loc[nxt["condition"] == NO_EVENT, "words"]
-    ev["cues"] = [refers(w, ty, cues) for w, ty in zip(ev["words"], ev["condition"], strict=True)]
+    ev["cues"] = [refers(w, ty, CUES) for w, ty in zip(ev["words"], ev["condition"], strict=True)]
     per_event = ev.rename(columns={"condition": "event"})[[*KEYS, "event", "next_turn", "cues"]]
     rows = []
     for ty in types:
         hit = per_event.cues[per_event.event == ty] != ""
-        kb = sum(refers(w, ty, cues) != "" for w in base)
+        kb = sum(refers(w, ty, CUES) != "" for w in base)
         rows.append((ty, *share_ci(int(hit.sum()), len(hit)), *share_ci(kb, len(base))))
     cols = "event k n share ci_low ci_high k_base n_base share_base base_low base_high".split()
     return per_event, pd.DataFrame(rows, columns=cols)

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.stats import norm
 
 log = logging.getLogger(__name__)
-Names = Sequence[str]
+Names, Frame = Sequence[str], pd.DataFrame
 Z95 = norm.ppf(0.975)
 MIXEDLM_COLUMNS = (
     "outcome term estimate std_err z p_value ci_low ci_high n_obs n_groups group_var converged "
@@ -80,8 +80,7 @@ def fit_mixedlm(formula: str, data: pd.DataFrame, reml: bool = True, re_formula:
     model = smf.mixedlm(formula, data, groups=data["session_id"], re_formula=re_formula)
     best, used, notes = None, "", []
     for name in ("bfgs", "lbfgs", "cg", "powell", "nm"):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True, action="always") as caught:
             try:
                 res = model.fit(reml=reml, method=[name])
             except (np.linalg.LinAlgError, ValueError) as e:
@@ -96,9 +95,7 @@ def fit_mixedlm(formula: str, data: pd.DataFrame, reml: bool = True, re_formula:
     return best, used, False, notes
 
 
-def mixedlm_table(
-    data: pd.DataFrame, outcomes: Names, rhs: str, standardize: bool = True
-) -> pd.DataFrame:
+def mixedlm_table(data: Frame, outcomes: Names, rhs: str, standardize: bool = True) -> Frame:
     """Per outcome, MixedLM ``outcome ~ rhs`` with a random intercept per session."""
     import statsmodels.formula.api as smf
 
@@ -111,8 +108,7 @@ def mixedlm_table(
         if len(d) < 3 or n_groups < 2 or not np.isfinite(sd) or sd == 0:
             rows.append(failed)
             continue
-        if standardize:
-            d[y] = (d[y] - d[y].mean()) / sd
+        d[y] = (d[y] - d[y].mean()) / sd if standardize else d[y]
         try:
             res, used, converged, notes = fit_mixedlm(f"{y} ~ {rhs}", d)
         except (np.linalg.LinAlgError, ValueError) as e:  # e.g. a constant predictor
@@ -125,10 +121,8 @@ def mixedlm_table(
         group_var = float(res.cov_re.iloc[0, 0])
         boundary = group_var < 1e-8 or "boundary" in said
         if boundary:  # the REML solution at zero intercept variance is ordinary least squares
-            ols = smf.ols(f"{y} ~ {rhs}", d).fit()
-            params, se, group_var = ols.params, ols.bse.to_numpy(), 0.0
-        else:
-            params, se = res.fe_params, res.bse_fe.to_numpy()
+            ols, group_var = smf.ols(f"{y} ~ {rhs}", d).fit(), 0.0
+        params, se = (ols.params, ols.bse) if boundary else (res.fe_params, res.bse_fe)
         info = (int(res.nobs), n_groups, group_var, converged, boundary, used, "; ".join(notes))
         for term, est, s in zip(params.index, params.to_numpy(float), se, strict=True):
             z = est / s

@@ -11,6 +11,7 @@ import seaborn as sns
 from therapy_turns.analysis.dynamics import home_base
 from therapy_turns.analysis.sessions import with_words
 from therapy_turns.analysis.shifts import PermutationResult, row_normalise
+from therapy_turns.analysis.stats import Frame, Names
 from therapy_turns.measures.emotion import BASELINES
 from therapy_turns.measures.features import MARKERS
 from therapy_turns.measures.techniques import ACT_PROCESSES, FORMS
@@ -18,7 +19,6 @@ from therapy_turns.schema import SPEAKERS
 from therapy_turns.viz import plots
 from therapy_turns.viz.plots import LABELS, PALETTE, SPEAKER_COLORS, TEXT_WIDTH
 
-Frame = pd.DataFrame
 BY_SPEAKER = dict(hue="speaker", palette=SPEAKER_COLORS)
 BOX = dict(kind="box", legend=False, x="speaker", order=SPEAKERS, fliersize=1.5, linewidth=0.7)
 POINTS = dict(kind="point", x="segment", errorbar=("ci", 95), seed=0, dodge=0.25, legend_out=False)
@@ -191,9 +191,7 @@ def plot_code_frequencies(freq: pd.DataFrame) -> list[plt.Figure]:
     return _heat(f, f, LABELS["codes"], TEXT_WIDTH, 1.8, fmt=".2f")
 
 
-def plot_ethogram(
-    codes: pd.DataFrame, patient: pd.DataFrame, columns: Sequence[str], markers: Sequence[str]
-) -> list[plt.Figure]:
+def plot_ethogram(codes: Frame, patient: Frame, columns: Names, markers: Names) -> list[plt.Figure]:
     """Per session: therapist turn × code raster, patient marker turns as ticks beneath; paged."""
     labels = plots.session_labels(codes["session_id"].unique(), 40)
     rows = {c: j for j, c in enumerate([*columns, *markers])}

@@ -15,6 +15,7 @@ import seaborn as sns
 from IPython import get_ipython
 from IPython.display import Image, display
 
+from therapy_turns.analysis.stats import Frame, Names
 from therapy_turns.measures import registry
 from therapy_turns.paths import DATA_DIR, PACKAGE_DIR, project_path, read_yaml
 
@@ -190,9 +191,7 @@ def plot_coefficients(table: pd.DataFrame) -> list[plt.Figure] | None:
     return plot_intervals(t, "outcome", "term", LABELS["coefficients"])
 
 
-def plot_group_measures(
-    sessions: pd.DataFrame, measures: Sequence[str], factor: str | None
-) -> plt.Figure | None:
+def plot_group_measures(sessions: Frame, measures: Names, factor: str | None) -> plt.Figure | None:
     """A panel per measure: sessions as points by group, group means as markers (largest groups)."""
     if factor is None or not len(measures):
         return None
