@@ -1,5 +1,4 @@
-"""Command line: ``therapy-turns parse|analyze|table NAME|<measure>|train-coder|run-notebook|...``.
-A bad option, path or input (an error of this package) is one line, exit 2."""
+"""Command line: the ``therapy-turns`` sub-commands (their help and options: ``data/cli.yaml``)."""
 
 from __future__ import annotations
 
@@ -43,14 +42,11 @@ def write_table(df: pd.DataFrame, out: str | Path) -> None:
         df.to_parquet(tmp, index=False) if out.suffix == ".parquet" else tx.to_csv(df, tmp)
 
 
-def _positive(cast: Callable[[str], float], expected: str) -> Callable[[str], float]:
-    def parse(value: str) -> float:
-        with suppress(ValueError):
-            if (x := cast(value)) > 0:
-                return x
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
-
-    return parse
+def _positive(cast: Callable[[str], float], expected: str, value: str) -> float:
+    with suppress(ValueError):
+        if (x := cast(value)) > 0:
+            return x
+    raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
 
 
 def _scheduler(value: str) -> str:
@@ -157,10 +153,12 @@ def _notebooks(args: argparse.Namespace) -> int | None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command (their help and options: ``data/cli.yaml``)."""
     spec, measures = SPEC, registry.measures()
-    types = {"count": _positive(int, "a whole number >= 1"), "int": int, "setting": _setting}
-    types |= {"seconds": _positive(float, "a number of seconds > 0"), "scheduler": _scheduler}
-    parser = Parser(prog="therapy-turns", description=__doc__.splitlines()[0])
+    types = {"int": int, "setting": _setting, "scheduler": _scheduler}
+    types["count"] = lambda v: _positive(int, "a whole number >= 1", v)
+    types["seconds"] = lambda v: _positive(float, "a number of seconds > 0", v)
+    parser = Parser(prog="therapy-turns", description=spec["help"]["therapy-turns"])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.set_defaults(event_patterns=None, technique_model=None, events=None)  # if no option
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     reads = {"parse": _parse, "analyze": _analyze, "table": _table}  # transcripts: the options
     commands = reads | dict.fromkeys(measures, _table)
@@ -177,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
             raw = argparse.RawDescriptionHelpFormatter
             kw = dict(description=f"{m.description}.", epilog=epilog, formatter_class=raw)
         p = sub.add_parser(name, help=help, **{"description": help, **kw})
-        p.set_defaults(
-            func=func, event_patterns=None, technique_model=None, events=None, measure=name
-        )
+        p.set_defaults(func=func, measure=name)
         if name == "table":
             p.add_argument("measure", choices=list(measures), help="the measure (table) name")
         options = spec["transcripts"] if func in reads.values() else {}

@@ -1,5 +1,4 @@
-"""Files: the loader's one error type (messages in ``data/errors.yaml``); UTF-8 text, CSV and JSONL
-read strictly; atomic writes, owned and locked output folders, a checksummed cache."""
+"""Loader errors; UTF-8 text, CSV and JSONL read strictly; atomic writes, output folders, cache."""
 
 import csv
 import fcntl
@@ -157,10 +156,9 @@ def output_folder(
     p, staging = Path(path).absolute(), Path(path).absolute() / ".staging"
     if p.exists() and not p.is_dir():
         raise OutputError(f"--out {p}: is a file, expected a folder")
-    for i in inputs:
-        if Path(i).resolve().is_relative_to(p.resolve()):
-            msg = f"--out {p}: holds the input {i}; choose an output folder outside the corpus"
-            raise OutputError(msg)
+    if held := [i for i in inputs if Path(i).resolve().is_relative_to(p.resolve())]:
+        msg = f"holds the input {held[0]}; choose an output folder outside the corpus"
+        raise OutputError(f"--out {p}: {msg}")
     if p.is_dir() and any(p.iterdir()) and not any((p / f).is_file() for f in (MARKER, MANIFEST)):
         msg = f"folder is not empty and was not written by therapy-turns analyze (no {MARKER})"
         raise OutputError(f"--out {p}: {msg}; choose a new or empty folder")

@@ -1,5 +1,4 @@
-"""Transcripts (text files cut by their speaker labels, CSV/JSONL read strictly; files, directories,
-globs) in, one row per turn out (:data:`COLUMNS`, README), streamed or whole; artefacts, events."""
+"""Transcripts (files, folders, globs; text cut by speaker labels, CSV, JSONL) -> turn tables."""
 
 import csv
 import glob

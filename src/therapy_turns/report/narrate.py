@@ -168,10 +168,8 @@ def checks(table: pd.DataFrame, what: str, why_none: str = "") -> Text:
 
 def validation(table: pd.DataFrame) -> Text:
     """Correlations with human ratings, from the emotion model's validation summary."""
-    parts = [
-        f"{r.scorer} {r.dimension}: r = {num(r.r)} ({num(r.ci_low)} to {num(r.ci_high)})"
-        for r in table.itertuples()
-    ]
+    t = table.assign(**table[["r", "ci_low", "ci_high"]].map(num))
+    parts = [say("validation", r=r) for r in t.itertuples()]
     n = int(table["n"].iloc[0]) if len(table) else 0
     return Text(f"On {n:,} EmoBank dev sentences: " + "; ".join(parts) + ".")
 
@@ -278,11 +276,9 @@ def metadata_match(report: Any) -> Text:
     if not report.n_metadata:
         return Text("No metadata: one row per session, without session-level variables.")
     text = f"Metadata: {plural(report.n_metadata, 'row')}, {report.n_matched} matched to a session."
-    for ids_, what in (
-        (report.missing_metadata, "Sessions without metadata (kept, empty)"),
-        (report.unknown_ids, "Metadata ids with no session (left out)"),
-    ):
-        text += _if(ids_, f" {what}: {ids(ids_)}.")
+    missing, unknown = report.missing_metadata, report.unknown_ids
+    text += _if(missing, f" Sessions without metadata (kept, empty): {ids(missing)}.")
+    text += _if(unknown, f" Metadata ids with no session (left out): {ids(unknown)}.")
     renamed = [f"`{a}` → `{b}`" for a, b in report.renamed_columns.items()]
     return Text(text + _if(renamed, f" Renamed (clash with a summary column): {ids(renamed)}."))
 
@@ -293,8 +289,7 @@ def roles(
     """Which metadata columns are compared (factors' levels and sizes), which are not and why."""
     named = (ids([f"`{c}`" for c in cols]) if cols else "none" for cols in (factors, outcomes))
     text = "Factors: {}; outcomes: {}.".format(*named)
-    if skipped:
-        text += " Not used: " + "; ".join(f"`{c}` ({w})" for c, w in skipped.items()) + "."
+    text += _if(skipped, f" Not used: {'; '.join(f'`{c}` ({w})' for c, w in skipped.items())}.")
     text += _if(not factors, say("no_factor")) + _if(not outcomes, say("no_outcome"))
     parts = []
     for f in factors:
@@ -314,9 +309,7 @@ def contrasts(table: pd.DataFrame, alpha: float = 0.05) -> Text:
         omni, hit = g.drop_duplicates("measure"), g[g["p_adj"] < alpha]
         shown = g.groupby("measure").size().max()
         fam = int(g["family"].max()) if g["family"].notna().any() else shown
-        named = [
-            f"{r.measure} {r.group_b} − {r.group_a} ({num(r.diff)} SD)" for r in hit.itertuples()
-        ]
+        named = [say("contrast", r=r, diff=num(r.diff)) for r in hit.itertuples()]
         n_sig, measures = int((omni["omnibus_p"] < alpha).sum()), plural(len(omni), "measure")
         part = say("omnibus", factor=f, alpha=alpha, n_sig=n_sig, measures=measures)
         part += _if(shown < fam, say("top_contrasts", shown=shown, family=fam)) + "; "
