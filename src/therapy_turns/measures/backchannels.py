@@ -1,7 +1,5 @@
 """Backchannels ("Yeah.", "Mm-hmm."; ``data/backchannels.yaml``), left out of emotion summaries."""
 
-from __future__ import annotations
-
 import pandas as pd
 
 from therapy_turns.paths import DATA_DIR, read_yaml

@@ -1,7 +1,5 @@
 """The ``client`` measure: change, sustain or neutral talk per patient turn (MISC 2.5)."""
 
-from __future__ import annotations
-
 import json
 import logging
 from collections import Counter, namedtuple

@@ -1,7 +1,5 @@
 """``train-coder``: TF-IDF + rule codes -> logistic regression on a lab's codes, grouped CV."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import logging

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 NRC_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust")
 NRC_EMOTIONS += ("positive", "negative")
 NRC_KEYS = tuple(f"nrc_{e}" for e in NRC_EMOTIONS)
-FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine"})
 DIMENSIONS = ("valence", "arousal", "dominance")
 MODEL_FILE = MODEL_DIR / "emotion_vad.npz"
 DENSE_FEATURES = ("rule_compound", "rule_pos", "rule_neg", "vader_compound", "vader_pos")
@@ -43,9 +42,8 @@ SCORE_COLUMNS = [*DIMENSIONS, "valence_rules", "vader_compound", *NRC_KEYS]
 UED_COLUMNS = ("valence", "arousal")
 UED_METRICS = ("home_mean", "variability_sd", "rmssd", "displaced_share", "peak_distance")
 UED_METRICS += ("rise_rate", "recovery_rate")
-#: one scored span (``docs/emotion.md``): words, the rule layer's (token, value) terms, their sum,
-#: compound, positive and absolute negative sums, negated token indices, NRC rates per 100 words,
-#: VADER scores, the model's lexical items and dense inputs (:data:`DENSE_FEATURES`)
+#: one scored span (``docs/emotion.md``): words, rule-layer (token, value) terms, their sum,
+#: compound, positive and -negative sums, negated tokens, NRC, VADER, model items, dense inputs
 Unit = namedtuple("Unit", "n terms raw compound pos neg negated nrc vader items dense")
 
 
@@ -102,7 +100,7 @@ class RuleView:
         marks = [
             t.word,  # words (therapy_turns.schema: clitics are not words) before each token
             t.where("ORTH", lambda s: s.isupper() and len(s) > 1, False) & lexical,
-            t.isin("LOWER", FIRST_PERSON, False) & lexical,
+            t.isin("LOWER", {"i", "me", "my", "myself", "mine"}, False) & lexical,
             *(np.array([s.count(c) for s in lows], dtype=np.int64)[low] for c in "!?"),
             neg,
         ]  # cumulative counts: words, all-caps, first person, '!', '?', negators

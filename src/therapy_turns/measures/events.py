@@ -1,7 +1,5 @@
 """Notebook 07's measures: ``events`` (event types per turn) and ``thinking`` (its hidden words)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -53,9 +51,8 @@ def compute_thinking(turns: pd.DataFrame, docs: Sequence[Doc] = ()) -> pd.DataFr
     return t[KEYS].assign(thinking_words=joined).reset_index(drop=True)
 
 
-DESCRIPTION = "events per turn (perturbations, annotated events) and their count per session "
-DESCRIPTION += "and type"
-MEASURE = register(Measure("events", compute_events, DESCRIPTION, COLUMNS, (type_counts,)))
+_ABOUT = "events per turn (perturbations, annotated events) and their count per session and type"
+MEASURE = register(Measure("events", compute_events, _ABOUT, COLUMNS, (type_counts,)))
 ABOUT = "the words of the therapist's hidden reasoning (full transcripts), for notebook 07"
 THINKING_COLUMNS = (Column("thinking_words", THINKING, "text", (THERAPIST,)),)
 THINKING_MEASURE = register(Measure("thinking", compute_thinking, ABOUT, THINKING_COLUMNS, ()))

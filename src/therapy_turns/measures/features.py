@@ -1,7 +1,5 @@
 """The ``features`` measure, the question detector shared with techniques, :func:`session_lsm`."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -243,9 +241,9 @@ def _tenses(t: Tokens, low: np.ndarray, negator: np.ndarray) -> list[np.ndarray]
     modal &= ~skip
     inv, ids = pd.factorize(t.column("MORPH"))  # a finite verb's tense: Past, else Pres
     morphs = [MorphAnalysis.from_id(t.vocab, key) for key in ids.tolist()]
-    tense = [m.get("Tense") if "Fin" in m.get("VerbForm") else [] for m in morphs]
-    past = np.array(["Past" in x for x in tense], dtype=bool)
-    pres = np.array(["Pres" in x for x in tense], dtype=bool) & ~past
+    tenses = [m.get("Tense") if "Fin" in m.get("VerbForm") else [] for m in morphs]
+    past = np.array(["Past" in x for x in tenses], dtype=bool)
+    pres = np.array(["Pres" in x for x in tenses], dtype=bool) & ~past
     rest, future = ~skip & ~modal, t.count(going) + t.count(modal)
     return [t.count(rest & x[inv]) for x in (past, pres)] + [future]
 

@@ -1,7 +1,5 @@
 """The ``techniques`` measure: MITI/MISC forms, ACT processes, main behaviour per therapist turn."""
 
-from __future__ import annotations
-
 import json
 import logging
 from collections import namedtuple
@@ -49,7 +47,6 @@ class Turn:
     quoted: list[bool] = field(default_factory=list)
     forms: list[str] = field(default_factory=list)
     act: list[str] = field(default_factory=list)
-    evidence: dict[str, list[list[str]]] = field(default_factory=dict)
     role_play: bool = False
     client: set[str] | None = None
     words: set[str] = field(default_factory=set)
@@ -57,6 +54,7 @@ class Turn:
     found: dict[str, list[list[str]]] = field(default_factory=dict)
 
     main_behaviour = property(lambda self: main_behaviour(self.forms))
+    evidence = property(lambda t: {k: t.found[k] for k in t.forms + t.act if k in t.found})
 
     def add(self, code: str, rule: str, text: str) -> None:
         """Record ``[rule, text]`` as evidence of ``code`` (once)."""
@@ -128,7 +126,6 @@ class Coder:
             found["persuade_with_permission"] = found.pop("persuade")
         t.forms = [f for f in FORMS if f in found] or ["other"]
         t.act = [a for a in ACT_PROCESSES if a in found]
-        t.evidence = {k: found[k] for k in t.forms + t.act if k in found}
         return t
 
     def _code_sentence(self, t: Turn, sent: Span, hits: list[Hit]) -> None:

@@ -112,24 +112,19 @@ class DocView:
 
     def __init__(self, doc: Doc, block: tuple[Tokens, int, int] | None = None) -> None:
         self.doc = doc
-        self._t, self._lo, self._hi = block or (Tokens([doc]), 0, len(doc))
+        self._t, lo, hi = block or (Tokens([doc]), 0, len(doc))
+        self._s = slice(lo, hi)  # its tokens in the block
 
-    def _col(self, attr: str) -> np.ndarray:
-        return self._t.column(attr)[self._lo : self._hi]
-
-    def _strs(self, attr: str, fn: Callable[[str], str] | None = None) -> list[str]:
-        return self._t.strings(attr, fn)[self._lo : self._hi]
-
-    text = cached_property(lambda self: self._strs("ORTH"))
-    lower = cached_property(lambda self: self._strs("LOWER"))
-    low = cached_property(lambda self: self._strs("ORTH", norm))
-    lemma = cached_property(lambda self: self._strs("LEMMA", norm))
-    pos = cached_property(lambda self: self._strs("POS"))
-    tag = cached_property(lambda self: self._strs("TAG"))
-    dep = cached_property(lambda self: self._strs("DEP"))
-    punct = cached_property(lambda self: self._col("IS_PUNCT").astype(bool).tolist())
-    space = cached_property(lambda self: self._col("IS_SPACE").astype(bool).tolist())
-    idx = cached_property(lambda self: self._col("IDX").tolist())
+    text = cached_property(lambda self: self._t.strings("ORTH")[self._s])
+    lower = cached_property(lambda self: self._t.strings("LOWER")[self._s])
+    low = cached_property(lambda self: self._t.strings("ORTH", norm)[self._s])
+    lemma = cached_property(lambda self: self._t.strings("LEMMA", norm)[self._s])
+    pos = cached_property(lambda self: self._t.strings("POS")[self._s])
+    tag = cached_property(lambda self: self._t.strings("TAG")[self._s])
+    dep = cached_property(lambda self: self._t.strings("DEP")[self._s])
+    punct = cached_property(lambda self: self._t.column("IS_PUNCT")[self._s].astype(bool).tolist())
+    space = cached_property(lambda self: self._t.column("IS_SPACE")[self._s].astype(bool).tolist())
+    idx = cached_property(lambda self: self._t.column("IDX")[self._s].tolist())
     doc_text = cached_property(lambda self: self.doc.text)
 
     def span_text(self, lo: int, hi: int) -> str:
