@@ -152,16 +152,10 @@ def session_change_points(
     return _per_series(traj, found, ["position", "turn", "before", "after"])
 
 
-def home_base(values: Sequence[float]) -> tuple[float, float]:
-    """``(mean, sd)`` (ddof=1) of a series: the home base is ``mean -/+ sd``."""
-    x = np.asarray(values, dtype=float)
-    return float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0
-
-
 def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
     """Runs of ``min_run`` or more points beyond the home base, with their peak and rates."""
     x = np.asarray(values, dtype=float)
-    mean, sd = home_base(x)
+    mean, sd = float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0
     side = np.where(x > mean + sd, 1, np.where(x < mean - sd, -1, 0))
     dist = np.abs(x - mean)
     start = np.flatnonzero(np.r_[True, side[1:] != side[:-1]])
@@ -179,7 +173,7 @@ def displacements(values: Sequence[float], min_run: int = 3) -> pd.DataFrame:
 def ued(values: Sequence[float], min_run: int = 3) -> dict[str, float]:
     """Utterance Emotion Dynamics of one series (Hipson & Mohammad 2021; docs/emotion.md)."""
     x = pd.Series(values, dtype=float).dropna().to_numpy()
-    mean, sd = home_base(x) if len(x) else NAN2
+    mean, sd = (float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0) if len(x) else NAN2
     disp = displacements(x, min_run) if len(x) > 1 else pd.DataFrame(columns=["start", "end"])
     out = {"n": len(x), "home_mean": mean, "home_low": mean - sd, "home_high": mean + sd}
     out["variability_sd"] = sd if len(x) > 1 else math.nan

@@ -65,8 +65,7 @@ def marker_profile(df: pd.DataFrame) -> pd.DataFrame:
     g = df[df["speaker"] == "patient"].groupby("session_id", sort=True)
     words = g["n_words"].sum()
     rates = g[[f"marker_{m}" for m in MARKERS]].sum().div(words.where(words > 0), axis=0) * 1000
-    rates.columns = list(MARKERS)
-    return rates.assign(patient_words=words).reset_index()
+    return rates.set_axis(list(MARKERS), axis=1).assign(patient_words=words).reset_index()
 
 
 def archetype_check(profile: pd.DataFrame, archetypes: Mapping[str, str]) -> pd.DataFrame:
@@ -147,10 +146,9 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     except FileNotFoundError:
         raise MetadataError(f"{p}: no such file; expected a session metadata CSV") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise MetadataError(
-            f"{p}: not a readable CSV ({str(e).strip().splitlines()[-1]}); "
-            "expected a header row with session_id and one row per session"
-        ) from None
+        why = f"not a readable CSV ({str(e).strip().splitlines()[-1]})"
+        msg = "expected a header row with session_id and one row per session"
+        raise MetadataError(f"{p}: {why}; {msg}") from None
     if "session_id" not in df.columns:
         raise MetadataError(f"{p}: found columns {list(df.columns)}; expected a session_id column")
     df["session_id"] = df["session_id"].str.strip()
@@ -198,9 +196,8 @@ def metadata_roles(
         source, metadata = str(metadata), read_metadata(project_path(metadata))
     cols = [c for c in metadata.columns if c != "session_id"]
     if missing := [c for c in [*factors, *outcomes] if c not in cols]:
-        raise MetadataError(
-            f"{source}: no column {', '.join(map(repr, missing))}; its columns are {cols}"
-        )
+        msg = f"no column {', '.join(map(repr, missing))}; its columns are {cols}"
+        raise MetadataError(f"{source}: {msg}")
     skipped: dict[str, str] = {}
     numeric = set(metadata.select_dtypes("number").columns)  # not bool
     if not factors:

@@ -102,10 +102,9 @@ def mixedlm_table(data: Frame, outcomes: Names, rhs: str, standardize: bool = Tr
     rows = []
     for y in outcomes:
         d = data.dropna(subset=[y]).copy()
-        n_groups, sd = int(d["session_id"].nunique()), d[y].std()
-        failed = {"outcome": y, "term": "not fitted", "n_obs": len(d), "n_groups": n_groups}
-        failed["converged"] = False
-        if len(d) < 3 or n_groups < 2 or not np.isfinite(sd) or sd == 0:
+        groups, sd = int(d["session_id"].nunique()), d[y].std()
+        failed = dict(outcome=y, term="not fitted", n_obs=len(d), n_groups=groups, converged=False)
+        if len(d) < 3 or groups < 2 or not np.isfinite(sd) or sd == 0:
             rows.append(failed)
             continue
         d[y] = (d[y] - d[y].mean()) / sd if standardize else d[y]
@@ -123,7 +122,7 @@ def mixedlm_table(data: Frame, outcomes: Names, rhs: str, standardize: bool = Tr
         if boundary:  # the REML solution at zero intercept variance is ordinary least squares
             ols, group_var = smf.ols(f"{y} ~ {rhs}", d).fit(), 0.0
         params, se = (ols.params, ols.bse) if boundary else (res.fe_params, res.bse_fe)
-        info = (int(res.nobs), n_groups, group_var, converged, boundary, used, "; ".join(notes))
+        info = (int(res.nobs), groups, group_var, converged, boundary, used, "; ".join(notes))
         for term, est, s in zip(params.index, params.to_numpy(float), se, strict=True):
             z = est / s
             row = (y, term, est, s, z, 2 * norm.sf(abs(z)), est - Z95 * s, est + Z95 * s, *info)

@@ -8,12 +8,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from therapy_turns.analysis.dynamics import home_base
-from therapy_turns.analysis.sessions import with_words
-from therapy_turns.analysis.shifts import PermutationResult, row_normalise
+from therapy_turns.analysis import dynamics, sessions, shifts
 from therapy_turns.analysis.stats import Frame, Names
-from therapy_turns.measures.emotion import BASELINES
-from therapy_turns.measures.features import MARKERS
+from therapy_turns.measures import emotion, features
 from therapy_turns.measures.techniques import ACT_PROCESSES, FORMS
 from therapy_turns.schema import SPEAKERS
 from therapy_turns.viz import plots
@@ -34,7 +31,6 @@ SHARE = INTERVAL | dict(linestyle="none", markersize=3, capsize=0.1, err_kws={"l
 SHARE |= dict(x="x", y="value", hue="hue")
 TALK, MARK = [PALETTE[2], PALETTE[1]], PALETTE[3]
 NOTE = dict(xytext=(0, 6), textcoords="offset points", ha="center")
-LEGEND_SESSIONS = 12  # above this many sessions: thin unlabelled entropy lines and their mean
 #: Code → (layer, position) from ``data/codebook.yaml`` (forms 0, ACT processes 1).
 CODE_ORDER = {c: (k, i) for k, cs in enumerate((FORMS, ACT_PROCESSES)) for i, c in enumerate(cs)}
 
@@ -73,7 +69,7 @@ def plot_turn_lengths(turns: pd.DataFrame) -> plt.Figure:
     """Words per turn across the session: a line per session and their mean, a panel per speaker."""
     kw = dict(x="exchange", y="words", legend=False, **BY_SPEAKER)
     facets = dict(col="speaker", col_order=SPEAKERS, kind="line", height=2.4, aspect=1.45)
-    g = sns.relplot(with_words(turns), **facets, **kw, **EACH)
+    g = sns.relplot(sessions.with_words(turns), **facets, **kw, **EACH)
     g.map_dataframe(sns.lineplot, errorbar=None, linewidth=2, **kw)
     return g.set_titles("{col_name}").set_axis_labels(*LABELS["turn_lengths"]).figure
 
@@ -95,7 +91,7 @@ def plot_features(df: pd.DataFrame, cols: Sequence[str], by_segment: bool = Fals
 
 def plot_marker_profile(profile: Frame, archetypes: Mapping | None = None) -> list[plt.Figure]:
     """Patient markers per 1000 patient words, a row per session (and archetype), paged."""
-    rates = profile.set_index("session_id")[list(MARKERS)]
+    rates = profile.set_index("session_id")[list(features.MARKERS)]
     lab = plots.session_labels(rates.index)
     rates.index = [lab[s] + (f" ({archetypes.get(s, '?')})" if archetypes else "") for s in lab]
     shade, width = rates / rates.max().replace(0, 1), plots.COLUMN_WIDTH * 1.6
@@ -121,7 +117,7 @@ def plot_validation(pred: pd.DataFrame) -> plt.Figure:
         x, y = pred[dim[0].upper()].to_numpy(float), pred[dim].to_numpy(float)
         ax.scatter(x, y, s=4, alpha=0.35, color=PALETTE[0], linewidths=0, rasterized=True)
         ax.axline((3, 3), slope=1, color="0.6", lw=0.8, ls="--")
-        _, column, name = next(b for b in BASELINES if b[0] == dim)
+        _, column, name = next(b for b in emotion.BASELINES if b[0] == dim)
         r, base = (np.corrcoef(x, v)[0, 1] for v in (y, pred[column].to_numpy(float)))
         ax.set_title(f"{dim}: model r = {r:.2f} (n = {len(x)})\n{name}: r = {base:.2f}", fontsize=8)
         ax.set(xlabel=f"human {dim} (EmoBank dev, 1-5)", ylabel=f"predicted {dim}")
@@ -143,10 +139,10 @@ def plot_trajectories(
         fig, axes = plots.grid(len(page), ncols, height, 0.6, sharey=True)
         for k, (ax, sid) in enumerate(zip(axes, page, strict=False)):
             for spk, g in traj[traj["session_id"] == sid].groupby("speaker", sort=True):
-                c, (mean, sd) = SPEAKER_COLORS.get(spk, "0.3"), home_base(g["value"].to_numpy())
+                c, u = SPEAKER_COLORS.get(spk, "0.3"), dynamics.ued(g["value"])
                 band = dict(color=c, alpha=0.12, lw=0, label="home base (mean ± 1 SD)")
-                ax.fill_between([g["turn"].min(), g["turn"].max()], mean - sd, mean + sd, **band)
-                ax.axhline(mean, color=c, lw=0.6, alpha=0.5)
+                ax.fill_between([g.turn.min(), g.turn.max()], u["home_low"], u["home_high"], **band)
+                ax.axhline(u["home_mean"], color=c, lw=0.6, alpha=0.5)
                 ax.plot(g["turn"], g["value"], "o", ms=2.5, color=c, alpha=0.55, label="turn")
                 ax.plot(g["turn"], g["smooth"], "-", lw=1.4, color=c, label="smoothed")
                 for t in g.merge(cps, on=["session_id", "speaker", "turn"])["turn"]:
@@ -214,10 +210,10 @@ def plot_ethogram(codes: Frame, patient: Frame, columns: Names, markers: Names) 
     return figs
 
 
-def plot_transitions(res: PermutationResult) -> plt.Figure:
+def plot_transitions(res: shifts.PermutationResult) -> plt.Figure:
     """Observed transition shares and observed/shuffled ratios (starred: permutation p < 0.05)."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0), layout="tight")
-    sns.heatmap(row_normalise(res.observed), ax=a1, annot=True, fmt=".2f", **HEAT)
+    sns.heatmap(shifts.row_normalise(res.observed), ax=a1, annot=True, fmt=".2f", **HEAT)
     ratio = res.observed / res.null_mean.replace(0, np.nan)
     stars = ratio.round(2).astype(str) + res.p_cell.map(lambda p: "*" if p < 0.05 else "")
     ratios = dict(center=0, cmap="RdBu_r", annot=stars, fmt="", cbar=False, annot_kws={"size": 6})
@@ -230,7 +226,7 @@ def plot_transitions(res: PermutationResult) -> plt.Figure:
 def plot_entropy(ent: pd.DataFrame, window: int) -> plt.Figure:
     """Sliding-window technique entropy per session (many sessions: thin lines and their mean)."""
     fig, ax = plt.subplots(figsize=(3.4, 2.4))
-    few = (n := ent["session_id"].nunique()) <= LEGEND_SESSIONS
+    few = (n := ent["session_id"].nunique()) <= 12  # else thin unlabelled lines and their mean
     d = ent.assign(session=ent["session_id"].map(plots.session_labels(ent["session_id"], 10)))
     line = dict(data=d, x="turn", y="entropy", ax=ax)
     if few:
