@@ -51,8 +51,7 @@ Unit = namedtuple("Unit", "n terms raw compound pos neg negated nrc vader items 
 def load_rules() -> SimpleNamespace:
     """The rule-layer settings (``lexicons/emotion_rules.yaml``; VADER's ``lexicon``, cached)."""
     raw, mods = read_yaml(LEXICON_DIR / "emotion_rules.yaml"), {}
-    for k in ("intensifiers", "diminishers"):
-        spec = raw.pop(k)
+    for spec in (raw.pop("intensifiers"), raw.pop("diminishers")):
         mods |= {tuple(str(w).lower().split()): float(spec["value"]) for w in spec["words"]}
     sets = {k: frozenset(v) for k, v in raw.items() if isinstance(v, list)}
     return SimpleNamespace(lexicon=analyzer().lexicon, modifiers=mods, **raw | sets)

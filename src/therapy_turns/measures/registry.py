@@ -36,8 +36,7 @@ def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -
     for sp in SPEAKERS:
         cols, part = [c for c in num if sp in applies.get(c, SPEAKERS)], rows[rows.speaker == sp]
         if cols and not part.empty:
-            means = part.groupby("session_id", sort=False)[cols].mean()
-            parts.append(means.rename(columns=lambda c, sp=sp: f"{c}{SEP}{sp}"))
+            parts.append(part.groupby("session_id", sort=False)[cols].mean().add_suffix(SEP + sp))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
@@ -80,9 +79,8 @@ class Measure:
     ) -> pd.DataFrame:
         """Every aggregation, one row per id of ``ids`` (NaN without rows), named ``<name>__*``."""
         parts = [agg(rows, self, tables or {self.name: rows}) for agg in self.aggregates]
-        if not (parts := [p for p in parts if p is not None and len(p.columns)]):
-            return pd.DataFrame(index=ids)
-        out = pd.concat([p.reindex(ids) for p in parts], axis=1).astype("float64")
+        parts = [p.reindex(ids) for p in parts if p is not None and len(p.columns)]
+        out = pd.concat([pd.DataFrame(index=ids), *parts], axis=1).astype("float64")
         return out.rename(columns=lambda c: f"{self.name}{SEP}{c}")
 
     def fingerprint(self) -> str:

@@ -33,9 +33,8 @@ class Tokens:
     """The tokens of Docs (one vocab) as flat arrays; string predicates run once per string."""
 
     def __init__(self, docs: Sequence[Doc]) -> None:
-        self.docs = list(docs)
+        self.docs, self.n_docs = list(docs), len(docs)
         self.vocab = self.docs[0].vocab if self.docs else None
-        self.n_docs = len(self.docs)
         arrs = [d.to_array(ATTRS) for d in self.docs]
         self.n_tokens = np.fromiter(map(len, arrs), np.int64, self.n_docs)
         self.start = np.concatenate([[0], np.cumsum(self.n_tokens)])
@@ -60,8 +59,7 @@ class Tokens:
         """The distinct strings of ``attr`` (:func:`norm`ed) and per token its string's index."""
         if (attr, normed) not in self._types:
             inv, ids = pd.factorize(self.column(attr))
-            strs = [self.vocab.strings[h] for h in ids.tolist()]  # none without tokens
-            strs = [norm(x) for x in strs] if normed else strs
+            strs = [(norm if normed else str)(self.vocab.strings[h]) for h in ids.tolist()]
             self._types[(attr, normed)] = (strs, inv)
         return self._types[(attr, normed)]
 
@@ -96,8 +94,7 @@ class Tokens:
     ) -> Iterator[tuple[int, list[int]]]:
         """``(k, indices in Doc k where mask holds)`` for every Doc ``k`` (or where ``docs``)."""
         idx = np.flatnonzero(mask)
-        cuts = np.searchsorted(idx, self.start).tolist()
-        start = self.start.tolist()
+        cuts, start = np.searchsorted(idx, self.start).tolist(), self.start.tolist()
         for k in range(self.n_docs) if docs is None else np.flatnonzero(docs).tolist():
             yield k, (idx[cuts[k] : cuts[k + 1]] - start[k]).tolist()
 
