@@ -53,8 +53,7 @@ def _scheduler(value: str) -> str:
     kind, sep, rest = value.partition(":")
     if "://" in value or (sep and rest.isdigit() and (kind != "local" or int(rest) >= 1)):
         return value
-    expected = "expected local:N (N >= 1 worker processes) or tcp://HOST:PORT"
-    raise argparse.ArgumentTypeError(f"{value!r}: {expected}")
+    raise argparse.ArgumentTypeError(f"{value!r}: {SPEC['messages']['scheduler']}")
 
 
 def _setting(value: str) -> tuple[str, object]:
@@ -67,17 +66,17 @@ def _setting(value: str) -> tuple[str, object]:
 def load_args(args: argparse.Namespace) -> tx.Corpus:
     """Load the corpus named by the common arguments; list what was skipped on stderr."""
     kw = dict(on_error=args.on_error, progress=False if args.quiet else None, out=args.out)
-    speakers = tx.parse_speaker_options(args.speaker)
-    corpus = tx.load_corpus(args.paths, speakers=speakers, event_patterns=args.event_patterns, **kw)
-    for s in corpus.skipped:
+    kw |= dict(speakers=tx.parse_speaker_options(args.speaker), event_patterns=args.event_patterns)
+    turns, skipped = tx.load_corpus(args.paths, **kw)
+    for s in skipped:
         print(f"skipped: {s.withheld() if args.redact else s}", file=sys.stderr)
     if args.events:
-        corpus.turns = tx.attach_events(corpus.turns, tx.read_events(args.events), args.events)
+        turns = tx.attach_events(turns, tx.read_events(args.events), args.events)
     if args.redact:
         from therapy_turns.io.redact import redact_turns
 
-        corpus.turns = redact_turns(corpus.turns)
-    return corpus
+        turns = redact_turns(turns)
+    return tx.Corpus(turns, skipped)
 
 
 def _parse(args: argparse.Namespace) -> None:

@@ -25,7 +25,6 @@ _MESSAGES = read_yaml(DATA_DIR / "errors.yaml")
 MARKER = ".therapy-turns-analysis"  # marks a folder written by ``therapy-turns analyze``
 MANIFEST = "manifest.json"  # written last: a folder without it is incomplete
 _CHECK = b"therapy-turns-sha256:"
-PathArg = str | os.PathLike[str]
 
 
 def withhold_quoted(message: str) -> str:
@@ -115,7 +114,7 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def atomic_write(path: PathArg) -> Iterator[Path]:
+def atomic_write(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``, renamed onto it on success (removed on error)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -129,13 +128,13 @@ def atomic_write(path: PathArg) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
-def write_cached(path: PathArg, data: bytes) -> None:
+def write_cached(path: str | Path, data: bytes) -> None:
     """Store a cache entry atomically: a checksum line, then ``data``."""
     with atomic_write(path) as tmp:
         tmp.write_bytes(_CHECK + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
 
 
-def read_cached(path: PathArg) -> bytes | None:
+def read_cached(path: str | Path) -> bytes | None:
     """The bytes of a cache entry; None if there is none or it is corrupt (reported, removed)."""
     try:
         head, sep, data = Path(path).read_bytes().partition(b"\n")
@@ -150,7 +149,7 @@ def read_cached(path: PathArg) -> bytes | None:
 
 @contextmanager
 def output_folder(
-    path: PathArg, inputs: Iterable[PathArg] = (), tables: Iterable[str] = ()
+    path: str | Path, inputs: Iterable[str | Path] = (), tables: Iterable[str] = ()
 ) -> Iterator[Path]:
     """Lock an output folder (new or ours, no input inside), yield a staging folder, publish it."""
     p, staging = Path(path).absolute(), Path(path).absolute() / ".staging"

@@ -8,9 +8,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import groupby, islice
-from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -199,8 +197,7 @@ def _cut(lines: Sequence[str], path: str | Path, speakers: Speakers) -> tuple[li
     return segs, like, where
 
 
-@dataclass
-class Corpus:
+class Corpus(NamedTuple):
     """The turn table of a corpus and the errors of the files skipped."""
 
     turns: pd.DataFrame
@@ -316,7 +313,7 @@ def text_rows(
     """The raw turn rows of one text transcript (plain or full variant)."""
     rows, types = [], EVENT_TYPES if types is None else types
     owned = [s for s in segment_text(text, source, speakers) if s.turn is not None]
-    for _, g in groupby(sorted(owned, key=attrgetter("turn")), key=attrgetter("turn")):
+    for _, g in groupby(sorted(owned, key=lambda s: s.turn), key=lambda s: s.turn):
         segs = list(g)
         head = next(s for s in segs if s.kind == "label")
         lab, events = match_label(head.text), [s.text for s in segs if s.kind == "event"]
@@ -440,7 +437,7 @@ def session_parts(
             log.warning("skipped %s", e.withheld())
             skipped.append(e)
             continue
-        for sid, session in groupby(rows, key=itemgetter("session_id")):
+        for sid, session in groupby(rows, key=lambda r: r["session_id"]):
             if sid in seen:
                 raise TranscriptError("session_id", f, sid=sid, other=seen[sid])
             seen[sid] = str(f)

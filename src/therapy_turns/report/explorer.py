@@ -22,8 +22,7 @@ from therapy_turns.io.redact import redact_turns
 from therapy_turns.io.transcripts import FLAGS, analysable
 from therapy_turns.report.narrate import fill
 from therapy_turns.schema import DEFAULT_EXCLUDE, KEYS, SPEAKERS, split_codes
-from therapy_turns.viz.figures import CODE_ORDER, code_color
-from therapy_turns.viz.figures import plot_session as session_figure
+from therapy_turns.viz import figures
 from therapy_turns.viz.plots import png
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ class ExplorerData:
         """Every technique code present (forms, then ACT processes, each in codebook order)."""
         t = pd.DataFrame() if self.techniques is None else self.techniques
         seen = {c for col in CODE_LAYERS if col in t for v in t[col] for c in split_codes(v)}
-        return sorted(seen, key=lambda c: (CODE_ORDER.get(c, (9, 0)), c))
+        return sorted(seen, key=lambda c: (figures.CODE_ORDER.get(c, (9, 0)), c))
 
 
 def load_data(
@@ -111,7 +110,7 @@ def plot_session(data: ExplorerData, session_id: str) -> Figure:
     s = session_table(data, session_id)
     kept = analysable(s, [f for f in data.exclude if f in s])
     codes = [c for c in data.codes() if any(c == code for row in s["codes"] for _, code in row)]
-    return session_figure(s, kept, codes, session_id)
+    return figures.plot_session(s, kept, codes, session_id)
 
 
 def _tag(name: str, cls: str, text: str, title: str | None = None, attrs: str = "") -> str:
@@ -146,7 +145,7 @@ def render_turn(row: Mapping[str, Any]) -> str:
         ev = evidence_by_code(row.get("evidence"), [c for _, c in row["codes"]])
         tags = [_tag("span", "tt-main", mb, "main behaviour (AnnoMI)")] if mb else []
         for layer, code in row["codes"]:
-            c, prop = code_color(code), "background" if layer == "form" else "color"
+            c, prop = figures.code_color(code), "background" if layer == "form" else "color"
             attrs = f' data-layer="{layer}" data-code="{escape(code)}" '
             attrs += f'style="{prop}:{c};border-color:{c}"'
             title = f"{code}: {ev.get(code) or 'no evidence recorded'}"

@@ -184,11 +184,9 @@ def value_range(traj: pd.DataFrame, value: str) -> Text:
 def trajectory(cps: pd.DataFrame, session_id: str, marks: pd.DataFrame, value: str) -> Text:
     """Change points of one session with the segment means on each side."""
     c = cps[cps["session_id"] == session_id].sort_values("turn")
-    steps = ", then ".join(
-        f"{'falls' if r.after < r.before else 'rises'} at turn {r.turn} "
-        f"({num(r.before)} → {num(r.after)})"
-        for r in c.itertuples()
-    )
+    way = c["after"].lt(c["before"]).map({True: "falls", False: "rises"})
+    c = c.assign(way=way, **c[["before", "after"]].map(num))
+    steps = ", then ".join(say("change_step", r=r) for r in c.itertuples())
     text = f"In session {session_id} the {value} {steps}"
     text = text if len(c) else f"In session {session_id} no change point is found in the {value}"
     m = marks.loc[marks["session_id"] == session_id, "turn"] if len(marks) else []
@@ -250,11 +248,10 @@ def code_mix(freq: pd.DataFrame) -> Text:
     """The most and least frequent codes (mean share of therapist turns over sessions)."""
     m = freq.mean().sort_values(ascending=False)
     name = {c: c.split("_", 1)[-1].replace("_", " ") for c in m.index}
-    spread = (freq.max() - freq.min()).sort_values(ascending=False).head(2)
-    spread = ids([name[c] for c in spread.index])
+    spread = (freq.max() - freq.min()).sort_values(ascending=False).index[:2]
     most = ids([f"{name[c]} {num(v)}" for c, v in m.head(3).items()])
     rarest = ids([f"{name[c]} {num(v)}" for c, v in m.tail(3).items()])
-    return Text(say("code_mix", most=most, rarest=rarest, spread=spread))
+    return Text(say("code_mix", most=most, rarest=rarest, spread=ids([name[c] for c in spread])))
 
 
 def sample(data: pd.DataFrame, what: str) -> Text:

@@ -118,8 +118,7 @@ def strip_notebook(notebook: str | Path, executed: str | Path | None = None) -> 
 
 
 def _link(path: str | Path, base: Path, text: str) -> str:
-    rel = Path(os.path.relpath(path, base)).as_posix()
-    return f'<a href="{escape(rel)}">{escape(text)}</a>'
+    return f'<a href="{escape(Path(os.path.relpath(path, base)).as_posix())}">{escape(text)}</a>'
 
 
 def _error(out: dict) -> str:
