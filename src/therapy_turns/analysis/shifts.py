@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import entropy
 
-from therapy_turns.analysis import stats
-from therapy_turns.analysis.dynamics import change_points
+from therapy_turns.analysis import dynamics, stats
 from therapy_turns.analysis.stats import Frame, Names, adjust_p, fit_mixedlm, next_turn, share_ci
 from therapy_turns.io.transcripts import SEPARATOR, analysable, analyse_turn_text, event_counts
 from therapy_turns.paths import DATA_DIR, read_yaml
@@ -105,8 +104,8 @@ def technique_change_points(codes: Frame, columns: Names, penalty: float = 3.0) 
     """``session_id, turn`` starting each new segment of the mix of the indicator ``columns``."""
     rows = []
     for sid, g in codes.sort_values(KEYS).groupby("session_id", sort=True):
-        x = g[list(columns)].astype(float).to_numpy()
-        rows += [(sid, int(g["turn"].iloc[b])) for b in change_points(x, "l2", penalty, 3, False)]
+        cps = dynamics.change_points(g[[*columns]].to_numpy(float), "l2", penalty, 3, False)
+        rows += [(sid, int(g["turn"].iloc[b])) for b in cps]
     return pd.DataFrame(rows, columns=["session_id", "turn"])
 
 

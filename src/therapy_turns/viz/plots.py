@@ -10,7 +10,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import seaborn as sns
 from IPython import get_ipython
 from IPython.display import Image, display
@@ -78,7 +77,7 @@ def save_fig(
 
 
 def save_table(
-    df: pd.DataFrame,
+    df: Frame,
     name: str,
     figures_dir: str | Path = "figures",
     float_format: str = "%.3f",
@@ -153,7 +152,7 @@ def column_label(name: str, width: int = 28) -> str:
 
 
 def plot_intervals(
-    table: pd.DataFrame,
+    table: Frame,
     label: str,
     panel: str | None,
     xlabel: str,
@@ -185,7 +184,7 @@ def plot_intervals(
     return figs or None
 
 
-def plot_coefficients(table: pd.DataFrame) -> list[plt.Figure] | None:
+def plot_coefficients(table: Frame) -> list[plt.Figure] | None:
     """Forest plot of a :func:`mixedlm_table`: a panel per term but the intercept."""
     t = table[~table["term"].isin(["not fitted", "Intercept"])]
     return plot_intervals(t, "outcome", "term", LABELS["coefficients"])
