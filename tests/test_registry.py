@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -105,6 +106,10 @@ def test_builtin_measures_declare_exactly_their_columns(corpus: Path) -> None:
     assert "features__lsm__patient" not in summary and "features__lsm__therapist" in summary
     assert "features__reflect_overlap__patient" not in summary
     assert not [c for c in summary if "emotion__n_words" in c or "fw_negate" in c]
+    meta = pd.DataFrame({"session_id": summary.session_id, "arm": "a"})
+    with warnings.catch_warnings():  # a fragmented frame: pandas warned on every analyze
+        warnings.simplefilter("error")
+        assert sessions.join_metadata(summary, meta)[0].arm.eq("a").all()
 
 
 # --------------------------------------------------------------------------- one definition each

@@ -121,7 +121,7 @@ def summarise_sessions(
         keep = position[mask & ~is_bc] if found[name].skip_backchannels else position[mask]
         rows[name] = r.merge(keep, on=TURN_ID).sort_values(TURN_ID, kind="mergesort")
     parts = [found[name].summarise(r, ids, rows).reset_index(drop=True) for name, r in rows.items()]
-    return pd.concat([out, *parts], axis=1)
+    return pd.concat([out, *parts], axis=1).copy()  # one block per dtype, not one per part
 
 
 class MetadataError(ValueError):
