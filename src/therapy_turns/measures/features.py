@@ -79,13 +79,14 @@ class PhraseCounter:
             self._matchers[t.vocab] = (pm, m)
         phrases, patterns = self._matchers[t.vocab]
         # Docs that may hold a phrase or pattern, or whose word hits are filtered or kept
-        todo = t.count(t.isin("LOWER", self.first_words | self.openers, normed=False)) > 0
+        first = t.count(t.isin("LOWER", self.first_words, normed=False)) > 0
+        todo = first | (t.count(t.isin("LOWER", self.openers, normed=False)) > 0)
         todo |= (t.count(hit) > 0) & bool(self.exclude or keep_bounds)
         for k, local in t.positions(hit, todo):
             doc = t.docs[k]
             found = [doc[i : i + 1] for i in local]
             found += phrases(doc, as_spans=True) if self.phrases else []
-            found += patterns(doc, as_spans=True) if self.patterns else []
+            found += patterns(doc, as_spans=True) if first[k] else []
             if self.exclude:  # drop a phrase right after one of its excluded words
                 before = [norm(doc[s.start - 1].text) if s.start else None for s in found]
                 after = [self.exclude.get(norm(s.text), ()) for s in found]
