@@ -90,9 +90,8 @@ def session_table(data: ExplorerData, session_id: str) -> pd.DataFrame:
         return out[KEYS].merge(part, on=KEYS, how="left", validate="1:1").reindex(columns=cols)
 
     out = out.assign(**merged(data.emotion, BADGES))
-    f = data.features
-    mcols = sorted(c for c in f if c.startswith("marker_")) if f is not None else []
-    hits = merged(f, mcols).apply(pd.to_numeric, errors="coerce").gt(0)
+    mcols = sorted(c for c in getattr(data.features, "columns", []) if c.startswith("marker_"))
+    hits = merged(data.features, mcols).apply(pd.to_numeric, errors="coerce").gt(0)
     hits = hits.where(out["speaker"].eq("patient"), False, axis=0).to_dict("records")
     out["markers"] = [[c.removeprefix("marker_") for c in mcols if r[c]] for r in hits]
     tech = merged(data.techniques, [*CODE_LAYERS, "main_behaviour", "evidence"])

@@ -130,11 +130,10 @@ def artefacts(summary: pd.DataFrame, flags: Sequence[str]) -> Text:
 def speaker_differences(summary: pd.DataFrame, features: Sequence[str]) -> Text:
     """Median of each feature for patients vs therapists (``language.speaker_summary``)."""
     parts = []
-    for f in (f for f in features if f in summary.index):
-        p, t = summary.loc[f].get("patient_median"), summary.loc[f].get("therapist_median")
-        if not (pd.isna(p) or pd.isna(t)):
-            rel = "higher for patients" if p > t else "higher for therapists" if t > p else "equal"
-            parts.append(f"`{f}` {rel} ({num(p)} vs {num(t)})")
+    m = summary.reindex(columns=["patient_median", "therapist_median"]).dropna()
+    for f, p, t in m.loc[[f for f in features if f in m.index]].itertuples():
+        rel = "higher for patients" if p > t else "higher for therapists" if t > p else "equal"
+        parts.append(f"`{f}` {rel} ({num(p)} vs {num(t)})")
     return Text(_if(parts, "Medians, patient vs therapist: " + "; ".join(parts) + "."))
 
 
