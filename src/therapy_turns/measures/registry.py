@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +17,8 @@ from therapy_turns.schema import KEYS, SPEAKERS
 
 #: separator of measure, column and statistic in session-table names
 SEP = "__"
-
-
-@dataclass(frozen=True)
-class Column:
-    """A measure's column: meaning, unit and the speakers it applies to (others: NaN)."""
-
-    name: str
-    meaning: str
-    unit: str = ""
-    speakers: tuple[str, ...] = SPEAKERS
+#: a measure's column: name, meaning, unit and the speakers it applies to (others: NaN)
+Column = namedtuple("Column", "name meaning unit speakers", defaults=("", SPEAKERS))
 
 
 def speaker_means(rows: pd.DataFrame, measure: Measure, tables: object = None) -> pd.DataFrame:
