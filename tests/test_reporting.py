@@ -14,7 +14,7 @@ import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from therapy_turns import pipeline  # noqa: E402
+from therapy_turns import cli, pipeline  # noqa: E402
 from therapy_turns.report import notebooks as reporting  # noqa: E402
 from therapy_turns.report.notebooks import build_index  # noqa: E402
 from therapy_turns.viz import plots  # noqa: E402
@@ -99,10 +99,14 @@ def test_build_index_is_self_contained_escaped_and_has_methods(tmp_path):
     assert "<td>253</td>" in html  # seed turns, as counted by hand from the labels
 
 
-def test_run_notebook_refuses_in_place(tmp_path):
+def test_run_notebook_refuses_in_place(tmp_path, capsys):
     nb = ROOT / "notebooks" / "01-corpus-overview.ipynb"
     with pytest.raises(ValueError, match="in place"):
         reporting.run_notebook(nb, nb)
+    assert cli.main(["run-notebook", str(nb), str(nb)]) == 2  # one line, no traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"therapy-turns run-notebook: {nb}: is the notebook itself; "
+                   "refusing to execute it in place"]
 
 
 def test_strip_notebook_keeps_only_check_outputs(tmp_path):

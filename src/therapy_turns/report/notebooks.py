@@ -33,7 +33,7 @@ KERNEL = Config(KernelManager={"transport_encryption": "auto"} if zmq.has("curve
 
 
 class ParameterError(ValueError):
-    """A parameters file names a key the notebook's parameters cell does not declare."""
+    """A parameters file or an output path the notebook cannot be run with (one-line message)."""
 
 
 def read_params(notebook: str | Path, params_file: str | Path | None = None) -> tuple[dict, dict]:
@@ -59,7 +59,7 @@ def run_notebook(
     """Execute ``notebook`` into ``output`` with ``params_file`` and the declared ``overrides``."""
     notebook, output = Path(notebook), Path(output)
     if notebook.resolve() == output.resolve():
-        raise ValueError(f"refusing to execute {notebook} in place")
+        raise ParameterError(f"{output}: is the notebook itself; refusing to execute it in place")
     params, declared = read_params(notebook, params_file)
     params |= {k: v for k, v in (overrides or {}).items() if k in declared}
     output.parent.mkdir(parents=True, exist_ok=True)
