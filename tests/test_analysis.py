@@ -8,6 +8,7 @@ two-worker LocalCluster: the slowest test here (~10 s).
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import shutil
@@ -121,6 +122,7 @@ def test_chunks_of_raw_rows_equal_load_corpus(tmp_path: Path) -> None:
 
 
 def test_build_writes_partitions_and_manifest(serial_build: Path, seed_turns) -> None:
+    assert gc.get_freeze_count() == 0  # the serial run unfreezes what it froze
     m = json.loads((serial_build / "manifest.json").read_text())
     assert m["corpus_sha256"] == corpus_checksum(SEEDS)
     assert m["tables"] == ["features", "sessions", "techniques", "turns"]

@@ -115,7 +115,11 @@ def run_chunks(
     """:func:`process_chunk` of every task here, on forked processes or Dask, as they complete."""
     load_pipeline()  # here, once: forked workers inherit it, the manifest names it
     if scheduler is None and workers == 1:
-        yield from (process_chunk(*t) for t in tasks)
+        gc.freeze()  # what is loaded stays out of the collector's full scans (as in a worker)
+        try:
+            yield from (process_chunk(*t) for t in tasks)
+        finally:
+            gc.unfreeze()
         return
     client = _dask(scheduler, timeout) if scheduler is not None else None
     with client or ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
