@@ -378,6 +378,17 @@ def test_load_sessions_recomputes_for_other_metadata(serial_build: Path, fake_fu
     pd.testing.assert_frame_equal(bare, stored[bare.columns])
 
 
+def test_load_sessions_recompute_counts_events_as_the_build_does(tmp_path: Path) -> None:
+    full = ROOT / "seeds-full"  # events in some sessions only: chunks of one session each
+    pipeline.build_tables(full, tmp_path, ["events"], progress=False, chunk_sessions=1,
+                          metadata=full / "metadata.csv")
+    stored = pipeline.read_table("sessions", tmp_path)
+    counts = [c for c in stored if c.startswith("events__")]
+    assert (stored[counts].dtypes == "int64").all() and (stored[counts] == 0).any().any()
+    bare, _ = sessions.load_sessions(full, tmp_path, None)  # recomputed from the partitions
+    pd.testing.assert_frame_equal(bare, stored[bare.columns])
+
+
 def test_cli_analyze_reports_unknown_ids(tmp_path: Path, fake_funcs, capsys) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -26,7 +26,12 @@ from spacy.tokens import Doc
 from tqdm.auto import tqdm
 
 from therapy_turns import store
-from therapy_turns.analysis.sessions import join_metadata, read_metadata, summarise_sessions
+from therapy_turns.analysis.sessions import (
+    concat_summaries,
+    join_metadata,
+    read_metadata,
+    summarise_sessions,
+)
 from therapy_turns.io import transcripts as tx
 from therapy_turns.io.files import TranscriptError, output_folder, read_cached, write_cached
 from therapy_turns.measures import registry
@@ -206,11 +211,7 @@ def build_tables(
             summaries[index] = summary
             bar.update(len(summary))
         bar.close()
-        parts = [summaries[i] for i in sorted(summaries)]  # none: the schema of an empty corpus
-        parts = parts or [summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)]
-        sessions = pd.concat(parts, ignore_index=True)
-        counts = [c for c in sessions.columns if c.startswith("events__")]
-        sessions[counts] = sessions[counts].fillna(0).astype("int64")  # types absent from a chunk
+        sessions = concat_summaries([summaries[i] for i in sorted(summaries)], exclude)
         sessions, report = join_metadata(sessions, meta_df)
         _write(staging, "sessions", 0, sessions.to_parquet(index=False), stats)
         for name in (n for n in ("turns", *measures) if n not in stats):  # an empty corpus

@@ -124,6 +124,14 @@ def summarise_sessions(
     return pd.concat([out, *parts], axis=1).copy()  # one block per dtype, not one per part
 
 
+def concat_summaries(parts: list[Frame], exclude: Names = DEFAULT_EXCLUDE) -> Frame:
+    """Chunks' :func:`summarise_sessions` as one table, event counts whole (0: none in a chunk)."""
+    out = pd.concat(parts or [summarise_sessions(pd.DataFrame(columns=KEYS), {}, exclude)])
+    counts = [c for c in out.columns if c.startswith(f"events{registry.SEP}")]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    return out.reset_index(drop=True)
+
+
 class MetadataError(ValueError):
     """The metadata file cannot be used (no ``session_id`` column, duplicate ids)."""
 
@@ -251,7 +259,7 @@ def load_sessions(
     names = [n for n in registry.names() if n in manifest.get("tables", [])]
     chunks = zip(*(iter_partitions(n, analysis_dir) for n in ["turns", *names]), strict=True)
     parts = [summarise_sessions(t, dict(zip(names, r, strict=True)), exclude) for t, *r in chunks]
-    out, report = join_metadata(pd.concat(parts, ignore_index=True), meta and read_metadata(meta))
+    out, report = join_metadata(concat_summaries(parts, exclude), meta and read_metadata(meta))
     return sort_rows(out), report
 
 
